@@ -1,0 +1,49 @@
+# run-benchmark: set-up, build, benchmark, test.
+# `make bench` and `make test` are all a fresh machine needs: they install libtorch from the
+# PyPI wheel torch==$(TORCH_VERSION) into a project-local virtual environment on first use.
+
+TORCH_VERSION ?= 2.13.0
+# transformers is only needed to regenerate parity fixtures (`make fixtures`), never for tests.
+TRANSFORMERS_VERSION ?= 4.57.1
+PYTHON ?= python3
+VENV := .venv
+# A stable link to the wheel's torch folder; .cargo/config.toml points LIBTORCH here.
+LIBTORCH_LINK := libtorch
+STAMP := $(VENV)/.torch-$(TORCH_VERSION)
+CARGO ?= cargo
+BIN := target/release/run-benchmark
+
+.PHONY: all setup build bench test fixtures lint clean-venv
+
+all: build
+
+setup: $(STAMP)
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off torch==$(TORCH_VERSION)
+	ln -sfn "$$($(VENV)/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')" $(LIBTORCH_LINK)
+	touch $@
+
+build: setup
+	$(CARGO) build --release
+
+# The seed's headline job on the embedded bert-base-uncased config: no network, no weights.
+bench: build
+	$(BIN) --models bert-base-uncased
+
+# Everything runs in the release profile, so torch-sys is compiled once for both targets.
+test: setup
+	$(CARGO) test --release
+
+lint: setup
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+# Regenerates tests/fixtures/parity with transformers itself (needs PyPI, not the Hub).
+fixtures: setup
+	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off transformers==$(TRANSFORMERS_VERSION) safetensors
+	$(VENV)/bin/python scripts/parity_oracle.py tests/fixtures/parity
+
+clean-venv:
+	rm -rf $(VENV) $(LIBTORCH_LINK)

@@ -1,0 +1,250 @@
+//! The command line. Flag names and help text live here only.
+//!
+//! The original's underscore spellings (`--batch_sizes`, `--no_cuda`, `--save_to_csv`, ...)
+//! are accepted as hidden aliases, so existing scripts keep working.
+
+use crate::hub::ModelSpec;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const MODEL_HELP: &str = "\
+MODELS:
+  A model is [NAME=]SOURCE[:KEY=VALUE[,KEY=VALUE...]]
+    SOURCE   a config.json, a folder holding one, an embedded Hub id or short name
+             (bert-base-uncased, google-bert/bert-large-uncased, bert-base = BertConfig()),
+             or a Hub id in the local Hugging Face cache ($HF_HOME/hub)
+    NAME     the label in tables and CSV files (default: the whole argument)
+    KEY=VALUE  config.json overrides; VALUE is JSON (384, 1e-5, true, \"gelu\") or a string
+  Example, the original's three-config sweep:
+    run-benchmark --models bert-base bert-384-hid=bert-base:hidden_size=384 \\
+                  bert-6-lay=bert-base:num_hidden_layers=6 --batch-sizes 8
+
+EXIT STATUS:
+  0  all requested cells ran (a cell that failed shows N/A with its reason)
+  1  bad input (unknown model, invalid config, unwritable file) or another error
+  2  invalid command line";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "run-benchmark",
+    version,
+    about = "Measure the inference and training speed and memory of Transformer models",
+    after_help = MODEL_HELP,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measures one cell (JSON) and prints its result as JSON; used by the parent process.
+    #[command(name = "__cell", hide = true)]
+    Cell { cell_json: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
+    #[arg(long, num_args = 1.., required = true, value_name = "MODEL")]
+    pub models: Vec<ModelSpec>,
+
+    /// Batch sizes to measure
+    #[arg(long, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = positive)]
+    pub batch_sizes: Vec<i64>,
+
+    /// Sequence lengths to measure
+    #[arg(long, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = positive)]
+    pub sequence_lengths: Vec<i64>,
+
+    /// Also benchmark training: forward with masked-LM labels plus backward
+    #[arg(long)]
+    pub training: bool,
+
+    /// Skip the inference benchmark
+    #[arg(long, alias = "no_inference")]
+    pub no_inference: bool,
+
+    /// Skip speed measurements
+    #[arg(long, alias = "no_speed")]
+    pub no_speed: bool,
+
+    /// Skip memory measurements
+    #[arg(long, alias = "no_memory")]
+    pub no_memory: bool,
+
+    /// Measure in this process instead of one child process per cell (for debugging)
+    #[arg(long, alias = "no_multi_process")]
+    pub no_multi_process: bool,
+
+    /// Run on the CPU even where CUDA is available
+    #[arg(long, alias = "no_cuda")]
+    pub no_cuda: bool,
+
+    /// Benchmark the base model rather than the head named by the config's architectures[0]
+    #[arg(long, alias = "only_pretrain_model")]
+    pub only_pretrain_model: bool,
+
+    /// Save the results and the environment information to CSV files
+    #[arg(long, alias = "save_to_csv")]
+    pub save_to_csv: bool,
+
+    /// CSV file for inference times [default: inference_time_<unix time>.csv]
+    #[arg(long, alias = "inference_time_csv_file", value_name = "FILE")]
+    pub inference_time_csv_file: Option<PathBuf>,
+
+    /// CSV file for inference memory [default: inference_memory_<unix time>.csv]
+    #[arg(long, alias = "inference_memory_csv_file", value_name = "FILE")]
+    pub inference_memory_csv_file: Option<PathBuf>,
+
+    /// CSV file for training times [default: train_time_<unix time>.csv]
+    #[arg(long, alias = "train_time_csv_file", value_name = "FILE")]
+    pub train_time_csv_file: Option<PathBuf>,
+
+    /// CSV file for training memory [default: train_memory_<unix time>.csv]
+    #[arg(long, alias = "train_memory_csv_file", value_name = "FILE")]
+    pub train_memory_csv_file: Option<PathBuf>,
+
+    /// CSV file for the environment information [default: env_info_<unix time>.csv]
+    #[arg(long, alias = "env_info_csv_file", value_name = "FILE")]
+    pub env_info_csv_file: Option<PathBuf>,
+
+    /// Print the environment information (versions, CPU, memory, GPUs)
+    #[arg(long, alias = "env_print")]
+    pub env_print: bool,
+
+    /// Repetitions of 10 calls each; the table shows the fastest repetition per call
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+
+    /// Seconds a cell may take before its child process is killed and the cell is N/A
+    #[arg(long, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub timeout: f64,
+
+    /// Seed for the random weights and inputs
+    #[arg(long, default_value_t = 0)]
+    pub seed: i64,
+
+    /// Print each child's diagnostics
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+fn positive(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(n) => Err(format!("{n} is not a positive number")),
+        Err(e) => Err(format!("\"{s}\": {e}")),
+    }
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("\"{s}\" is not a positive number of seconds")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        let argv = std::iter::once("run-benchmark").chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(|cli| cli.run)
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_are_the_originals() {
+        let a = parse(&["--models", "bert-base-uncased"]).unwrap();
+        assert_eq!(a.batch_sizes, vec![8]);
+        assert_eq!(a.sequence_lengths, vec![8, 32, 128, 512]);
+        assert_eq!(a.repeat, 3);
+        assert!(!a.training && !a.no_inference && !a.save_to_csv && !a.env_print);
+    }
+
+    #[test]
+    fn original_underscore_spellings_are_accepted() {
+        let a = parse(&[
+            "--models",
+            "bert-base-cased",
+            "gpt2",
+            "--batch_sizes",
+            "8",
+            "64",
+            "--sequence_lengths",
+            "16",
+            "--no_speed",
+            "--save_to_csv",
+            "--no_cuda",
+            "--no_multi_process",
+            "--env_print",
+            "--no_inference",
+            "--training",
+        ])
+        .unwrap();
+        assert_eq!(a.models.len(), 2);
+        assert_eq!(a.batch_sizes, vec![8, 64]);
+        assert_eq!(a.sequence_lengths, vec![16]);
+        assert!(a.no_speed && a.save_to_csv && a.no_cuda && a.no_multi_process);
+        assert!(a.env_print && a.no_inference && a.training);
+    }
+
+    #[test]
+    fn hyphen_spellings_and_csv_files() {
+        let a = parse(&[
+            "--models",
+            "m",
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--inference-time-csv-file",
+            "t.csv",
+            "--train_memory_csv_file",
+            "m.csv",
+        ])
+        .unwrap();
+        assert_eq!(a.inference_time_csv_file, Some(PathBuf::from("t.csv")));
+        assert_eq!(a.train_memory_csv_file, Some(PathBuf::from("m.csv")));
+    }
+
+    #[test]
+    fn zero_batch_size_is_rejected_with_its_value() {
+        let err = parse(&["--models", "m", "--batch-sizes", "0"]).unwrap_err();
+        assert!(
+            err.to_string().contains("0 is not a positive number"),
+            "{err}"
+        );
+        assert!(parse(&["--models", "m", "--sequence-lengths", "-3"]).is_err());
+        assert!(parse(&["--models", "m", "--repeat", "0"]).is_err());
+    }
+
+    #[test]
+    fn models_are_required() {
+        assert!(parse(&["--batch-sizes", "1"]).is_err());
+    }
+
+    #[test]
+    fn model_specs_are_parsed() {
+        let a = parse(&["--models", "small=bert-base:hidden_size=384"]).unwrap();
+        assert_eq!(a.models[0].name, "small");
+        assert_eq!(a.models[0].overrides.len(), 1);
+        assert!(parse(&["--models", "x=bert-base:oops"]).is_err());
+    }
+
+    #[test]
+    fn child_subcommand_needs_no_models() {
+        let cli = Cli::try_parse_from(["run-benchmark", "__cell", "{}"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Cell { .. })));
+    }
+}

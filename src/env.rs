@@ -1,0 +1,99 @@
+//! Environment information: what produced the figures.
+
+use crate::measure::memory::to_mib;
+use sysinfo::{CpuRefreshKind, RefreshKind, System};
+
+/// What the sweep's settings contribute to the environment report.
+pub struct RunFacts {
+    pub fp16: bool,
+    pub use_multiprocessing: bool,
+    pub only_pretrain_model: bool,
+    pub use_gpu: bool,
+}
+
+/// Key-value pairs in a stable order; the original's keys where they exist.
+pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
+    let mut info: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: String| info.push((k.to_string(), v));
+    put("run_benchmark_version", env!("CARGO_PKG_VERSION").into());
+    put("framework", "libtorch (tch)".into());
+    put("libtorch_version", env!("RB_LIBTORCH_VERSION").into());
+    put("tch_version", env!("RB_TCH_VERSION").into());
+    put("rustc_version", env!("RB_RUSTC_VERSION").into());
+    let sys = System::new_with_specifics(
+        RefreshKind::nothing()
+            .with_cpu(CpuRefreshKind::nothing())
+            .with_memory(sysinfo::MemoryRefreshKind::nothing().with_ram()),
+    );
+    put(
+        "system",
+        System::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
+    );
+    put(
+        "cpu",
+        sys.cpus()
+            .first()
+            .map(|c| c.brand().trim().to_string())
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "unknown".into()),
+    );
+    put("architecture", std::env::consts::ARCH.into());
+    let now = chrono::Local::now();
+    put("date", now.format("%Y-%m-%d").to_string());
+    put("time", now.format("%H:%M:%S%.6f").to_string());
+    put("fp16", facts.fp16.to_string());
+    put("use_multiprocessing", facts.use_multiprocessing.to_string());
+    put("only_pretrain_model", facts.only_pretrain_model.to_string());
+    put("cpu_ram_mb", to_mib(sys.total_memory()).to_string());
+    put("threads", tch::get_num_threads().to_string());
+    put("use_gpu", facts.use_gpu.to_string());
+    for (key, value) in gpu_facts() {
+        info.push((key, value));
+    }
+    info
+}
+
+/// `num_gpus` and, for each GPU NVML sees, its name, memory, power limit and P-state. A
+/// machine without the NVIDIA driver has no GPU.
+fn gpu_facts() -> Vec<(String, String)> {
+    let Ok(nvml) = nvml_wrapper::Nvml::init() else {
+        return vec![("num_gpus".into(), "0".into())];
+    };
+    let count = nvml.device_count().unwrap_or(0);
+    let mut facts = vec![("num_gpus".to_string(), count.to_string())];
+    for index in 0..count {
+        // The first GPU keeps the original's key names; others are numbered.
+        let key = |name: &str| match index {
+            0 => format!("gpu{name}"),
+            i => format!("gpu_{i}{name}"),
+        };
+        let na = || "N/A".to_string();
+        let Ok(device) = nvml.device_by_index(index) else {
+            facts.push((key(""), na()));
+            continue;
+        };
+        facts.push((key(""), device.name().unwrap_or_else(|_| na())));
+        facts.push((
+            key("_ram_mb"),
+            device
+                .memory_info()
+                .map(|m| to_mib(m.total).to_string())
+                .unwrap_or_else(|_| na()),
+        ));
+        facts.push((
+            key("_power_watts"),
+            device
+                .power_management_limit()
+                .map(|mw| format!("{:.1}", mw as f64 / 1000.0))
+                .unwrap_or_else(|_| na()),
+        ));
+        facts.push((
+            key("_performance_state"),
+            device
+                .performance_state()
+                .map(|p| format!("{p:?}"))
+                .unwrap_or_else(|_| na()),
+        ));
+    }
+    facts
+}

@@ -1,0 +1,260 @@
+//! Model id -> config.json: a path, the embedded registry, or the local Hugging Face cache;
+//! then the command line's overrides.
+//!
+//! A model argument is `[NAME=]SOURCE[:KEY=VALUE[,KEY=VALUE...]]`:
+//! `bert-base-uncased`, `./my-model/`, `bert-384-hid=bert-base:hidden_size=384`.
+//! Values are JSON (`384`, `0.1`, `true`, `"gelu"`), or a plain string otherwise.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/registry.rs"));
+
+/// A model as the user wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    /// The label shown in tables and CSV files.
+    pub name: String,
+    /// A path, a Hub id or a registry short name.
+    pub source: String,
+    pub overrides: Vec<(String, Value)>,
+}
+
+impl std::str::FromStr for ModelSpec {
+    type Err = anyhow::Error;
+
+    fn from_str(arg: &str) -> Result<Self> {
+        let (head, overrides) = match arg.split_once(':') {
+            Some((head, list)) => (head, parse_overrides(arg, list)?),
+            None => (arg, Vec::new()),
+        };
+        let (name, source) = match head.split_once('=') {
+            Some((name, source)) => (name.to_string(), source.to_string()),
+            None => (arg.to_string(), head.to_string()),
+        };
+        if name.is_empty() || source.is_empty() {
+            bail!("model \"{arg}\": expected [NAME=]SOURCE[:KEY=VALUE,...]");
+        }
+        Ok(ModelSpec {
+            name,
+            source,
+            overrides,
+        })
+    }
+}
+
+fn parse_overrides(arg: &str, list: &str) -> Result<Vec<(String, Value)>> {
+    list.split(',')
+        .map(|pair| {
+            let (key, value) = pair
+                .split_once('=')
+                .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+                .ok_or_else(|| anyhow!("model \"{arg}\": override \"{pair}\" is not KEY=VALUE"))?;
+            let value = serde_json::from_str(value).unwrap_or_else(|_| Value::from(value));
+            Ok((key.to_string(), value))
+        })
+        .collect()
+}
+
+/// A model whose config is known: what the child processes receive.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    pub name: String,
+    /// Where the config came from, for messages.
+    pub origin: String,
+    pub config: Value,
+}
+
+/// The embedded config for a Hub id (`google-bert/bert-base-uncased`) or its short name
+/// (`bert-base-uncased`).
+pub fn embedded(id: &str) -> Option<(&'static str, &'static str)> {
+    EMBEDDED
+        .iter()
+        .find(|(full, _)| *full == id)
+        .or_else(|| {
+            EMBEDDED
+                .iter()
+                .find(|(full, _)| full.rsplit('/').next() == Some(id))
+        })
+        .copied()
+}
+
+/// The Hugging Face cache root: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+pub fn hf_cache() -> hf_hub::Cache {
+    match std::env::var_os("HF_HUB_CACHE") {
+        Some(dir) => hf_hub::Cache::new(PathBuf::from(dir)),
+        None => hf_hub::Cache::from_env(),
+    }
+}
+
+pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
+    let (origin, mut config) =
+        load_config(&spec.source).with_context(|| format!("model \"{}\"", spec.name))?;
+    let object = config
+        .as_object_mut()
+        .ok_or_else(|| anyhow!("model \"{}\": {origin} is not a JSON object", spec.name))?;
+    for (key, value) in &spec.overrides {
+        object.insert(key.clone(), value.clone());
+    }
+    crate::models::ModelConfig::from_json(&config)
+        .with_context(|| format!("model \"{}\": config from {origin}", spec.name))?;
+    Ok(ResolvedModel {
+        name: spec.name.clone(),
+        origin,
+        config,
+    })
+}
+
+fn load_config(source: &str) -> Result<(String, Value)> {
+    let path = Path::new(source);
+    if path.exists() {
+        let file = if path.is_dir() {
+            path.join("config.json")
+        } else {
+            path.to_path_buf()
+        };
+        return read_json(&file).map(|v| (file.display().to_string(), v));
+    }
+    if let Some((id, text)) = embedded(source) {
+        let value = serde_json::from_str(text)
+            .with_context(|| format!("embedded config {id} is not valid JSON"))?;
+        return Ok((format!("embedded config {id}"), value));
+    }
+    let cache = hf_cache();
+    if let Some(file) = cache.model(source.to_string()).get("config.json") {
+        return read_json(&file).map(|v| (file.display().to_string(), v));
+    }
+    bail!(
+        "\"{source}\" is not a file or folder, not in the embedded registry, and not in the \
+         Hugging Face cache at {}",
+        cache.path().display()
+    )
+}
+
+fn read_json(file: &Path) -> Result<Value> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn plain_source_is_its_own_name() {
+        let spec: ModelSpec = "bert-base-uncased".parse().unwrap();
+        assert_eq!(spec.name, "bert-base-uncased");
+        assert_eq!(spec.source, "bert-base-uncased");
+        assert!(spec.overrides.is_empty());
+    }
+
+    #[test]
+    fn name_source_and_overrides() {
+        let spec: ModelSpec = "bert-6-lay=bert-base:num_hidden_layers=6,hidden_act=gelu_new"
+            .parse()
+            .unwrap();
+        assert_eq!(spec.name, "bert-6-lay");
+        assert_eq!(spec.source, "bert-base");
+        assert_eq!(
+            spec.overrides,
+            vec![
+                ("num_hidden_layers".into(), json!(6)),
+                ("hidden_act".into(), json!("gelu_new"))
+            ]
+        );
+    }
+
+    #[test]
+    fn unnamed_variant_is_labelled_by_the_whole_argument() {
+        let spec: ModelSpec = "bert-base:hidden_size=384".parse().unwrap();
+        assert_eq!(spec.name, "bert-base:hidden_size=384");
+        assert_eq!(spec.overrides, vec![("hidden_size".into(), json!(384))]);
+    }
+
+    #[test]
+    fn malformed_override_is_rejected() {
+        let err = "x=bert-base:hidden_size".parse::<ModelSpec>().unwrap_err();
+        assert!(
+            err.to_string().contains("\"hidden_size\" is not KEY=VALUE"),
+            "{err}"
+        );
+        assert!("=bert-base".parse::<ModelSpec>().is_err());
+    }
+
+    #[test]
+    fn registry_finds_hub_ids_and_short_names() {
+        assert_eq!(
+            embedded("bert-base-uncased").unwrap().0,
+            "google-bert/bert-base-uncased"
+        );
+        assert_eq!(
+            embedded("google-bert/bert-large-uncased").unwrap().0,
+            "google-bert/bert-large-uncased"
+        );
+        assert!(embedded("bert-base-cased").is_some());
+        assert!(embedded("no-such-model").is_none());
+    }
+
+    #[test]
+    fn overrides_apply_to_the_resolved_config() {
+        let spec: ModelSpec = "bert-384-hid=bert-base-uncased:hidden_size=384"
+            .parse()
+            .unwrap();
+        let model = resolve(&spec).unwrap();
+        assert_eq!(model.config["hidden_size"], json!(384));
+        assert_eq!(model.config["num_hidden_layers"], json!(12));
+        assert!(model.origin.contains("google-bert/bert-base-uncased"));
+    }
+
+    #[test]
+    fn invalid_override_names_the_model_and_problem() {
+        let spec: ModelSpec = "bad=bert-base:hidden_size=100".parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("model \"bad\""), "{err}");
+        assert!(err.contains("multiple of num_attention_heads"), "{err}");
+    }
+
+    #[test]
+    fn malformed_config_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.json");
+        std::fs::write(&file, "{\"model_type\": \"bert\", ").unwrap();
+        let spec: ModelSpec = dir.path().to_str().unwrap().parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("config.json is not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.json");
+        std::fs::write(&file, r#"{"model_type": "bert", "hidden_size": "big"}"#).unwrap();
+        let spec: ModelSpec = file.to_str().unwrap().parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("hidden_size"), "{err}");
+    }
+
+    #[test]
+    fn unknown_model_says_where_it_looked() {
+        let spec: ModelSpec = "no-such-org/no-such-model".parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("embedded registry"), "{err}");
+        assert!(err.contains("Hugging Face cache"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_model_type_lists_supported_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.json");
+        std::fs::write(&file, r#"{"model_type": "xlnet"}"#).unwrap();
+        let spec: ModelSpec = file.to_str().unwrap().parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(
+            err.contains("\"xlnet\" is not supported; supported: bert"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! Memory readings: the process's resident high-water mark, and the GPU's used memory.
+
+use anyhow::{anyhow, Context, Result};
+
+/// Peak resident set size of this process in bytes: the kernel's `VmHWM`, or getrusage's
+/// `ru_maxrss` where /proc is missing.
+pub fn peak_rss_bytes() -> Result<u64> {
+    match std::fs::read_to_string("/proc/self/status") {
+        Ok(status) => parse_vm_hwm(&status).ok_or_else(|| anyhow!("no VmHWM in /proc/self/status")),
+        Err(_) => {
+            let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+            // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+            let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error()).context("getrusage");
+            }
+            // SAFETY: initialised by the successful call above.
+            let max_rss_kib = unsafe { usage.assume_init() }.ru_maxrss;
+            Ok(max_rss_kib as u64 * 1024)
+        }
+    }
+}
+
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Used memory of the whole GPU in bytes, as NVML reports it (the original's GPU figure).
+pub fn gpu_used_bytes(index: u32) -> Result<u64> {
+    let nvml = nvml_wrapper::Nvml::init().context("NVML is not available")?;
+    let device = nvml.device_by_index(index)?;
+    Ok(device.memory_info()?.used)
+}
+
+/// Whole mebibytes, as the original's "MB" (`bytes >> 20`).
+pub fn to_mib(bytes: u64) -> u64 {
+    bytes >> 20
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_vm_hwm_in_kib() {
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    2048 kB\nVmRSS:\t 1024 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(2048 * 1024));
+        assert_eq!(parse_vm_hwm("Name: x\n"), None);
+    }
+
+    #[test]
+    fn peak_rss_grows_when_memory_is_touched() {
+        let before = peak_rss_bytes().unwrap();
+        let block = vec![1u8; 64 << 20];
+        let after = peak_rss_bytes().unwrap();
+        assert!(block.iter().step_by(4096).all(|&b| b == 1));
+        assert!(
+            after >= before + (60 << 20),
+            "before {before}, after {after}"
+        );
+    }
+
+    #[test]
+    fn mib_truncates() {
+        assert_eq!(to_mib((3 << 20) + 5), 3);
+    }
+}

@@ -1,0 +1,141 @@
+//! Building blocks shared by the model families: linear, embedding and normalisation layers
+//! initialised as transformers initialises them, and the activations named in HF configs.
+
+use serde::Deserialize;
+use tch::{nn, Tensor};
+
+/// Activation functions by their Hugging Face config names (`hidden_act`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Gelu,
+    GeluNew,
+    #[serde(alias = "gelu_fast")]
+    GeluPytorchTanh,
+    Relu,
+    #[serde(alias = "swish")]
+    Silu,
+    Tanh,
+    QuickGelu,
+}
+
+impl Activation {
+    pub fn apply(self, xs: &Tensor) -> Tensor {
+        match self {
+            Activation::Gelu => xs.gelu("none"),
+            Activation::GeluNew | Activation::GeluPytorchTanh => xs.gelu("tanh"),
+            Activation::Relu => xs.relu(),
+            Activation::Silu => xs.silu(),
+            Activation::Tanh => xs.tanh(),
+            Activation::QuickGelu => xs * (xs * 1.702).sigmoid(),
+        }
+    }
+}
+
+/// `y = x W^T + b` through one fused addmm (`at::linear`), with the checkpoint's names
+/// `weight` and `bias`.
+#[derive(Debug)]
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Weight ~ N(0, std), bias zero: transformers' `_init_weights` for `nn.Linear`.
+    pub fn new(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool, std: f64) -> Self {
+        let weight = p.var(
+            "weight",
+            &[out_dim, in_dim],
+            nn::Init::Randn {
+                mean: 0.0,
+                stdev: std,
+            },
+        );
+        let bias = bias.then(|| p.var("bias", &[out_dim], nn::Init::Const(0.0)));
+        Linear { weight, bias }
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.linear(&self.weight, self.bias.as_ref())
+    }
+}
+
+#[derive(Debug)]
+pub struct Embedding {
+    pub weight: Tensor,
+}
+
+impl Embedding {
+    /// Rows ~ N(0, std); the padding row, if any, is zero, as transformers does.
+    pub fn new(p: nn::Path, num: i64, dim: i64, std: f64, padding_idx: Option<i64>) -> Self {
+        let weight = p.var(
+            "weight",
+            &[num, dim],
+            nn::Init::Randn {
+                mean: 0.0,
+                stdev: std,
+            },
+        );
+        if let Some(idx) = padding_idx.filter(|&i| (0..num).contains(&i)) {
+            tch::no_grad(|| {
+                let _ = weight.get(idx).zero_();
+            });
+        }
+        Embedding { weight }
+    }
+
+    pub fn forward(&self, ids: &Tensor) -> Tensor {
+        Tensor::embedding(&self.weight, ids, -1, false, false)
+    }
+}
+
+#[derive(Debug)]
+pub struct LayerNorm {
+    pub weight: Tensor,
+    pub bias: Tensor,
+    eps: f64,
+    dim: i64,
+}
+
+impl LayerNorm {
+    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
+        LayerNorm {
+            weight: p.var("weight", &[dim], nn::Init::Const(1.0)),
+            bias: p.var("bias", &[dim], nn::Init::Const(0.0)),
+            eps,
+            dim,
+        }
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.layer_norm(
+            [self.dim],
+            Some(&self.weight),
+            Some(&self.bias),
+            self.eps,
+            true,
+        )
+    }
+}
+
+/// Dropout that is the identity outside training, without a copy.
+pub fn dropout(xs: Tensor, p: f64, train: bool) -> Tensor {
+    if train && p > 0.0 {
+        xs.dropout(p, true)
+    } else {
+        xs
+    }
+}
+
+/// Mean cross-entropy of `logits` (.., vocab) against `labels` (..), ignoring -100, as
+/// transformers' `CrossEntropyLoss` does for language-modelling heads.
+pub fn lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
+    let vocab = logits.size().last().copied().unwrap_or(1);
+    logits.view([-1, vocab]).cross_entropy_loss::<Tensor>(
+        &labels.view([-1]),
+        None,
+        tch::Reduction::Mean,
+        -100,
+        0.0,
+    )
+}
