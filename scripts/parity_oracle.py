@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""The transformers oracle: writes parity fixtures for tests/parity.rs.
+
+For each architecture, a tiny model is built from a config in code (random weights, a fixed
+seed; the Hugging Face Hub is never contacted), its weights are saved under the checkpoint's
+own names, and transformers' outputs on fixed inputs are saved next to them:
+
+    <out>/<arch>/config.json           the tiny config, as a checkpoint's config.json
+    <out>/<arch>/model.safetensors     the weights, HF checkpoint key names
+    <out>/<arch>/expected.safetensors  input_ids and transformers' outputs (eval mode, fp32)
+
+Usage: python scripts/parity_oracle.py tests/fixtures/parity [arch ...]
+(`make fixtures` runs it with the pinned transformers). Adding an architecture is one
+function in ARCHITECTURES below.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+import transformers
+from safetensors.torch import save_file
+
+SEED = 0
+BATCH, SEQ = 2, 7
+
+
+def randomize_(module, std=0.2):
+    """Replaces transformers' init (LayerNorm 1/0, zero biases, std 0.02) by values that make
+    every parameter matter: weights ~ N(0, std) so that attention is far from uniform,
+    LayerNorm weights ~ 1 + N(0, 0.2), every bias ~ N(0, 0.1)."""
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if "LayerNorm.weight" in name or "layer_norm.weight" in name:
+                param.copy_(1.0 + 0.2 * torch.randn_like(param))
+            elif name.endswith("bias"):
+                param.copy_(0.1 * torch.randn_like(param))
+            else:
+                param.copy_(std * torch.randn_like(param))
+
+
+def save_tensors(path, tensors):
+    """safetensors refuses shared or non-contiguous storage: save fresh contiguous copies."""
+    save_file(
+        {k: v.detach().contiguous().clone() for k, v in tensors.items()},
+        path,
+        metadata={"format": "pt"},
+    )
+
+
+def write_config(path, config, keys, architectures):
+    full = config.to_dict()
+    out = {"architectures": architectures, "model_type": config.model_type}
+    out.update({k: full[k] for k in keys})
+    out["transformers_version"] = transformers.__version__
+    with open(path, "w") as f:
+        json.dump(out, f, indent=2)
+        f.write("\n")
+
+
+def max_abs(a, b):
+    return (a - b).abs().max().item()
+
+
+def bert(out_dir):
+    """BertModel (with pooler) and BertForMaskedLM sharing one encoder: `bert.*` holds
+    embeddings, encoder and pooler, `cls.predictions.*` the MLM head; the decoder weight is
+    tied to `bert.embeddings.word_embeddings.weight` and not saved."""
+    from transformers import BertConfig, BertForMaskedLM, BertModel
+
+    config = BertConfig(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        max_position_embeddings=64,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+        pad_token_id=0,
+        position_embedding_type="absolute",
+        attn_implementation="eager",
+    )
+    base = BertModel(config, add_pooling_layer=True).eval()
+    mlm = BertForMaskedLM(config).eval()
+    randomize_(base)
+    randomize_(mlm.cls)
+    # The MLM model's encoder is the base model's (all but the pooler, which it lacks);
+    # copy_ keeps the decoder tied to the word embeddings.
+    base_state = base.state_dict()
+    missing, unexpected = mlm.bert.load_state_dict(
+        {k: v for k, v in base_state.items() if not k.startswith("pooler.")}, strict=True
+    )
+    assert not missing and not unexpected
+    decoder = mlm.cls.predictions.decoder
+    assert decoder.weight.data_ptr() == mlm.bert.embeddings.word_embeddings.weight.data_ptr()
+    assert decoder.bias.data_ptr() == mlm.cls.predictions.bias.data_ptr()
+
+    weights = {f"bert.{k}": v for k, v in base_state.items()}
+    weights.update(
+        {
+            f"cls.{k}": v
+            for k, v in mlm.cls.state_dict().items()
+            if not k.startswith("predictions.decoder.")
+        }
+    )
+
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(input_ids=input_ids)
+        mlm_out = mlm(input_ids=input_ids, labels=input_ids)
+        # Both models must see the same encoder.
+        shared = mlm.bert(input_ids=input_ids).last_hidden_state
+        assert max_abs(shared, base_out.last_hidden_state) == 0.0
+    expected = {
+        "input_ids": input_ids,
+        "last_hidden_state": base_out.last_hidden_state,
+        "pooler_output": base_out.pooler_output,
+        "mlm_logits": mlm_out.logits,
+        "mlm_loss": mlm_out.loss,
+    }
+
+    write_config(
+        os.path.join(out_dir, "config.json"),
+        config,
+        [
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "hidden_act",
+            "hidden_dropout_prob",
+            "attention_probs_dropout_prob",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "initializer_range",
+            "layer_norm_eps",
+            "pad_token_id",
+            "position_embedding_type",
+        ],
+        ["BertForMaskedLM"],
+    )
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+
+
+# name -> function(out_dir) writing that architecture's fixtures.
+ARCHITECTURES = {
+    "bert": bert,
+}
+
+
+README = """\
+# Parity fixtures
+
+Written by `scripts/parity_oracle.py` (run `make fixtures`) with transformers
+{version} and torch {torch}; checked by `tests/parity.rs`
+(`cargo test --release --test parity`), which needs neither Python nor transformers.
+
+One folder per architecture ({archs}), each with:
+
+- `config.json`: a tiny config built in code (the Hugging Face Hub is never used);
+- `model.safetensors`: randomly initialised weights (seed {seed}) under the checkpoint's key
+  names; LayerNorm weights, all biases and all weights are random (not transformers' 1/0/0.02
+  init), so that every parameter affects the outputs; tied weights are not saved;
+- `expected.safetensors`: `input_ids` ({batch}x{seq}, int64) and transformers' outputs on
+  them in eval mode, fp32, without attention mask.
+
+For BERT: `last_hidden_state` and `pooler_output` of `BertModel` (eager attention),
+`mlm_logits` of `BertForMaskedLM` sharing the same encoder, and `mlm_loss`, its loss with
+`labels = input_ids`.
+
+Regenerate them only when the oracle changes; the files are deterministic for a given
+transformers/torch version.
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="output folder, e.g. tests/fixtures/parity")
+    parser.add_argument(
+        "archs", nargs="*", help=f"architectures (default all: {', '.join(ARCHITECTURES)})"
+    )
+    args = parser.parse_args()
+    archs = args.archs or list(ARCHITECTURES)
+    unknown = [a for a in archs if a not in ARCHITECTURES]
+    if unknown:
+        sys.exit(f"unknown architecture(s) {unknown}; known: {list(ARCHITECTURES)}")
+
+    torch.set_default_dtype(torch.float32)
+    for arch in archs:
+        out_dir = os.path.join(args.out, arch)
+        os.makedirs(out_dir, exist_ok=True)
+        torch.manual_seed(SEED)
+        ARCHITECTURES[arch](out_dir)
+        sizes = {f: os.path.getsize(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))}
+        print(f"{arch}: " + ", ".join(f"{f} {n} B" for f, n in sizes.items()))
+
+    with open(os.path.join(args.out, "README.md"), "w") as f:
+        f.write(
+            README.format(
+                version=transformers.__version__,
+                torch=torch.__version__,
+                archs=", ".join(f"`{a}/`" for a in ARCHITECTURES),
+                seed=SEED,
+                batch=BATCH,
+                seq=SEQ,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+//! End-to-end tests: the real binary, real child processes, real files, on a tiny BERT.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const TINY: &str = "tests/fixtures/tiny-bert.json";
+
+fn bin() -> Command {
+    Command::cargo_bin("run-benchmark").unwrap()
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The data rows of a result CSV, after checking the original's header and line ends.
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = read(path);
+    assert!(
+        text.starts_with("model,batch_size,sequence_length,result\r\n"),
+        "{}: {text:?}",
+        path.display()
+    );
+    assert!(text.ends_with("\r\n"));
+    text.split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+struct CsvPaths {
+    _dir: tempfile::TempDir,
+    inference_time: PathBuf,
+    inference_memory: PathBuf,
+    train_time: PathBuf,
+    train_memory: PathBuf,
+    env_info: PathBuf,
+}
+
+impl CsvPaths {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name);
+        CsvPaths {
+            inference_time: p("it.csv"),
+            inference_memory: p("im.csv"),
+            train_time: p("tt.csv"),
+            train_memory: p("tm.csv"),
+            env_info: p("env.csv"),
+            _dir: dir,
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut args = vec!["--save-to-csv".to_string()];
+        for (flag, path) in [
+            ("--inference-time-csv-file", &self.inference_time),
+            ("--inference-memory-csv-file", &self.inference_memory),
+            ("--train-time-csv-file", &self.train_time),
+            ("--train-memory-csv-file", &self.train_memory),
+            ("--env-info-csv-file", &self.env_info),
+        ] {
+            args.push(flag.into());
+            args.push(path.display().to_string());
+        }
+        args
+    }
+}
+
+#[test]
+fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
+    let csv = CsvPaths::new();
+    let output = bin()
+        .args(["--models", TINY, "wide=tests/fixtures/tiny-bert.json:hidden_size=64"])
+        .args(["--batch-sizes", "1", "2", "--sequence-lengths", "8", "16"])
+        .args(["--training", "--env-print", "--repeat", "2"])
+        .args(csv.args())
+        .assert()
+        .success();
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    let headers = [
+        "====================       INFERENCE - SPEED - RESULT       ====================",
+        "====================      INFERENCE - MEMORY - RESULT       ====================",
+        "====================        TRAIN - SPEED - RESULTS         ====================",
+        "====================        TRAIN - MEMORY - RESULTS        ====================",
+        "====================        ENVIRONMENT INFORMATION         ====================",
+    ];
+    let mut last = 0;
+    for header in headers {
+        let at = stdout.find(header).unwrap_or_else(|| panic!("no {header} in\n{stdout}"));
+        assert!(at >= last, "sections out of order");
+        last = at;
+    }
+    assert!(stdout.contains("| Model Name"));
+    assert!(stdout.contains("Time in s"));
+    assert!(stdout.contains("Memory in MB"));
+    assert!(stdout.contains("fastest of 2 repetitions of 10 calls"));
+    assert!(stdout.contains("| wide"));
+    assert!(!stdout.contains("N/A"), "{stdout}");
+
+    for path in [&csv.inference_time, &csv.train_time] {
+        let rows = csv_rows(path);
+        assert_eq!(rows.len(), 2 * 2 * 2, "{}", path.display());
+        assert_eq!(rows[0][..3], [TINY, "1", "8"]);
+        assert_eq!(rows[7][..3], ["wide", "2", "16"]);
+        for row in rows {
+            let seconds: f64 = row[3].parse().unwrap();
+            assert!(row[3].split('.').nth(1).unwrap().len() == 4, "{row:?}");
+            assert!(seconds > 0.0 && seconds < 1.0, "{row:?}");
+        }
+    }
+    for path in [&csv.inference_memory, &csv.train_memory] {
+        let rows = csv_rows(path);
+        assert_eq!(rows.len(), 8);
+        for row in rows {
+            let mib: u64 = row[3].parse().unwrap();
+            // libtorch alone is resident for tens of MiB; a tiny model adds little.
+            assert!((10..4096).contains(&mib), "{row:?}");
+        }
+    }
+    let env = read(&csv.env_info);
+    assert!(!env.starts_with("key"), "the environment CSV has no header");
+    for key in ["run_benchmark_version,", "libtorch_version,2.13.0", "tch_version,0.26", "cpu_ram_mb,", "use_multiprocessing,true", "num_gpus,"] {
+        assert!(env.contains(key), "{key} missing from {env}");
+    }
+    assert!(env.contains("\r\n"));
+}
+
+#[test]
+fn training_memory_exceeds_inference_memory_for_a_larger_model() {
+    // Gradients and activations kept for backward must show in the peak.
+    let csv = CsvPaths::new();
+    bin()
+        .args(["--models", "big=tests/fixtures/tiny-bert.json:hidden_size=512,intermediate_size=2048,num_hidden_layers=4,num_attention_heads=8,vocab_size=8000"])
+        .args(["--batch-sizes", "4", "--sequence-lengths", "64", "--training", "--no-speed"])
+        .args(csv.args())
+        .assert()
+        .success();
+    let inference: u64 = csv_rows(&csv.inference_memory)[0][3].parse().unwrap();
+    let training: u64 = csv_rows(&csv.train_memory)[0][3].parse().unwrap();
+    // ~17M parameters: gradients alone add ~68 MB.
+    assert!(training > inference + 50, "inference {inference} MB, training {training} MB");
+}
+
+#[test]
+fn too_long_sequences_are_na_with_a_reason_and_the_sweep_goes_on() {
+    let csv = CsvPaths::new();
+    bin()
+        .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths", "8", "128"])
+        .args(csv.args())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "sequence length 128 exceeds max_position_embeddings 64",
+        ));
+    let rows = csv_rows(&csv.inference_time);
+    assert_eq!(rows.len(), 2);
+    assert_ne!(rows[0][3], "N/A");
+    assert_eq!(rows[1][3], "N/A");
+    assert_eq!(csv_rows(&csv.inference_memory)[1][3], "N/A");
+}
+
+#[test]
+fn a_failing_child_becomes_na_and_others_still_run() {
+    // A 1e11-row embedding cannot be allocated: the child reports libtorch's error.
+    let csv = CsvPaths::new();
+    bin()
+        .args(["--models", "huge=tests/fixtures/tiny-bert.json:vocab_size=100000000000", TINY])
+        .args(["--batch-sizes", "1", "--sequence-lengths", "8", "--no-memory"])
+        .args(csv.args())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("N/A huge (batch 1, sequence 8):"));
+    let rows = csv_rows(&csv.inference_time);
+    assert_eq!(rows[0][..2], ["huge".to_string(), "1".to_string()]);
+    assert_eq!(rows[0][3], "N/A");
+    assert!(rows[1][3].parse::<f64>().is_ok(), "{rows:?}");
+}
+
+#[test]
+fn a_child_past_its_timeout_is_killed_and_na() {
+    bin()
+        .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths", "8"])
+        .args(["--no-memory", "--timeout", "0.001"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("timed out after 0.001 s"));
+}
+
+#[test]
+fn in_process_mode_measures_too() {
+    bin()
+        .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths", "8", "128"])
+        .args(["--no-multi-process", "--training", "--env-print"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("TRAIN - SPEED - RESULTS"))
+        .stdout(predicate::str::is_match(r"use_multiprocessing +\| false").unwrap())
+        .stdout(predicate::str::contains("exceeds max_position_embeddings"));
+}
+
+#[test]
+fn the_seeds_three_config_example_is_one_command_line() {
+    bin()
+        .args([
+            "--models",
+            "bert-base",
+            "bert-384-hid=bert-base:hidden_size=384",
+            "bert-6-lay=bert-base:num_hidden_layers=6",
+        ])
+        .args(["--batch-sizes", "1", "--sequence-lengths", "8", "--no-memory", "--repeat", "1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| bert-base "))
+        .stdout(predicate::str::contains("| bert-384-hid "))
+        .stdout(predicate::str::contains("| bert-6-lay "))
+        .stdout(predicate::str::contains("N/A").not());
+}
+
+/// Bad input: one line on stderr naming the problem, a non-zero exit, and no cell run.
+fn assert_rejected(args: &[&str], code: i32, needle: &str) {
+    let output = bin().args(args).assert().failure().code(code);
+    let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
+    assert!(!stderr.contains("[1/"), "a cell ran: {stderr}");
+    if code == 1 {
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn unknown_model_is_one_line_naming_it_and_where_it_looked() {
+    assert_rejected(
+        &["--models", "bert-base-uncased", "no-such/model"],
+        1,
+        "model \"no-such/model\": \"no-such/model\" is not a file or folder, not in the embedded registry",
+    );
+}
+
+#[test]
+fn batch_size_zero_is_rejected() {
+    assert_rejected(&["--models", TINY, "--batch-sizes", "0"], 2, "0 is not a positive number");
+}
+
+#[test]
+fn malformed_config_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.json");
+    fs::write(&file, "{\"model_type\": \"bert\",,}").unwrap();
+    assert_rejected(&["--models", file.to_str().unwrap()], 1, "config.json is not valid JSON");
+}
+
+#[test]
+fn unwritable_csv_path_is_rejected_before_any_cell() {
+    assert_rejected(
+        &["--models", TINY, "--save-to-csv", "--inference-time-csv-file", "/no/such/dir/t.csv"],
+        1,
+        "cannot write CSV file /no/such/dir/t.csv",
+    );
+}
+
+#[test]
+fn unsupported_model_type_names_the_supported_ones() {
+    assert_rejected(
+        &["--models", "openai-community/gpt2"],
+        1,
+        "model_type \"gpt2\" is not supported; supported: bert",
+    );
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let output = bin().arg("--help").assert().success();
+    let help = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    for flag in [
+        "--models", "--batch-sizes", "--sequence-lengths", "--training", "--no-inference",
+        "--no-speed", "--no-memory", "--no-multi-process", "--no-cuda", "--save-to-csv",
+        "--inference-time-csv-file", "--inference-memory-csv-file", "--train-time-csv-file",
+        "--train-memory-csv-file", "--env-info-csv-file", "--env-print", "--repeat", "--verbose",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("{flag} missing from --help"));
+        let explained = line.len() > flag.len() + 20
+            || help.lines().skip_while(|l| l != &line).nth(1).is_some_and(|n| n.starts_with("   "));
+        assert!(explained, "{flag} has no explanation: {line}");
+    }
+    assert!(help.contains("[NAME=]SOURCE[:KEY=VALUE"));
+}
