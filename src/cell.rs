@@ -2,7 +2,7 @@
 //! side that measures it. Plain data, so the parent hands it to a child as JSON.
 
 use crate::measure::{memory, timing};
-use crate::models::{inference_task, ModelConfig, Task};
+use crate::models::{self, inference_task, Task};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -122,7 +122,7 @@ pub fn first_line(message: &str) -> String {
 }
 
 fn measure(cell: &Cell) -> Result<CellResult> {
-    let config = ModelConfig::from_json(&cell.config)?;
+    let config = models::from_json(&cell.config)?;
     if let Some(max) = config.max_positions() {
         if cell.sequence_length > max {
             return Ok(CellResult::na(format!(

@@ -97,7 +97,7 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
     for (key, value) in &spec.overrides {
         object.insert(key.clone(), value.clone());
     }
-    crate::models::ModelConfig::from_json(&config)
+    crate::models::from_json(&config)
         .with_context(|| format!("model \"{}\": config from {origin}", spec.name))?;
     Ok(ResolvedModel {
         name: spec.name.clone(),

@@ -74,7 +74,11 @@ impl CsvPaths {
 fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
     let csv = CsvPaths::new();
     let output = bin()
-        .args(["--models", TINY, "wide=tests/fixtures/tiny-bert.json:hidden_size=64"])
+        .args([
+            "--models",
+            TINY,
+            "wide=tests/fixtures/tiny-bert.json:hidden_size=64",
+        ])
         .args(["--batch-sizes", "1", "2", "--sequence-lengths", "8", "16"])
         .args(["--training", "--env-print", "--repeat", "2"])
         .args(csv.args())
@@ -90,7 +94,9 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
     ];
     let mut last = 0;
     for header in headers {
-        let at = stdout.find(header).unwrap_or_else(|| panic!("no {header} in\n{stdout}"));
+        let at = stdout
+            .find(header)
+            .unwrap_or_else(|| panic!("no {header} in\n{stdout}"));
         assert!(at >= last, "sections out of order");
         last = at;
     }
@@ -123,7 +129,14 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
     }
     let env = read(&csv.env_info);
     assert!(!env.starts_with("key"), "the environment CSV has no header");
-    for key in ["run_benchmark_version,", "libtorch_version,2.13.0", "tch_version,0.26", "cpu_ram_mb,", "use_multiprocessing,true", "num_gpus,"] {
+    for key in [
+        "run_benchmark_version,",
+        "libtorch_version,2.13.0",
+        "tch_version,0.26",
+        "cpu_ram_mb,",
+        "use_multiprocessing,true",
+        "num_gpus,",
+    ] {
         assert!(env.contains(key), "{key} missing from {env}");
     }
     assert!(env.contains("\r\n"));
@@ -142,14 +155,25 @@ fn training_memory_exceeds_inference_memory_for_a_larger_model() {
     let inference: u64 = csv_rows(&csv.inference_memory)[0][3].parse().unwrap();
     let training: u64 = csv_rows(&csv.train_memory)[0][3].parse().unwrap();
     // ~17M parameters: gradients alone add ~68 MB.
-    assert!(training > inference + 50, "inference {inference} MB, training {training} MB");
+    assert!(
+        training > inference + 50,
+        "inference {inference} MB, training {training} MB"
+    );
 }
 
 #[test]
 fn too_long_sequences_are_na_with_a_reason_and_the_sweep_goes_on() {
     let csv = CsvPaths::new();
     bin()
-        .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths", "8", "128"])
+        .args([
+            "--models",
+            TINY,
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "128",
+        ])
         .args(csv.args())
         .assert()
         .success()
@@ -168,8 +192,18 @@ fn a_failing_child_becomes_na_and_others_still_run() {
     // A 1e11-row embedding cannot be allocated: the child reports libtorch's error.
     let csv = CsvPaths::new();
     bin()
-        .args(["--models", "huge=tests/fixtures/tiny-bert.json:vocab_size=100000000000", TINY])
-        .args(["--batch-sizes", "1", "--sequence-lengths", "8", "--no-memory"])
+        .args([
+            "--models",
+            "huge=tests/fixtures/tiny-bert.json:vocab_size=100000000000",
+            TINY,
+        ])
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+        ])
         .args(csv.args())
         .assert()
         .success()
@@ -183,7 +217,14 @@ fn a_failing_child_becomes_na_and_others_still_run() {
 #[test]
 fn a_child_past_its_timeout_is_killed_and_na() {
     bin()
-        .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths", "8"])
+        .args([
+            "--models",
+            TINY,
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+        ])
         .args(["--no-memory", "--timeout", "0.001"])
         .assert()
         .success()
@@ -193,7 +234,15 @@ fn a_child_past_its_timeout_is_killed_and_na() {
 #[test]
 fn in_process_mode_measures_too() {
     bin()
-        .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths", "8", "128"])
+        .args([
+            "--models",
+            TINY,
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "128",
+        ])
         .args(["--no-multi-process", "--training", "--env-print"])
         .assert()
         .success()
@@ -211,7 +260,15 @@ fn the_seeds_three_config_example_is_one_command_line() {
             "bert-384-hid=bert-base:hidden_size=384",
             "bert-6-lay=bert-base:num_hidden_layers=6",
         ])
-        .args(["--batch-sizes", "1", "--sequence-lengths", "8", "--no-memory", "--repeat", "1"])
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+            "--repeat",
+            "1",
+        ])
         .assert()
         .success()
         .stdout(predicate::str::contains("| bert-base "))
@@ -242,7 +299,11 @@ fn unknown_model_is_one_line_naming_it_and_where_it_looked() {
 
 #[test]
 fn batch_size_zero_is_rejected() {
-    assert_rejected(&["--models", TINY, "--batch-sizes", "0"], 2, "0 is not a positive number");
+    assert_rejected(
+        &["--models", TINY, "--batch-sizes", "0"],
+        2,
+        "0 is not a positive number",
+    );
 }
 
 #[test]
@@ -250,13 +311,23 @@ fn malformed_config_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.json");
     fs::write(&file, "{\"model_type\": \"bert\",,}").unwrap();
-    assert_rejected(&["--models", file.to_str().unwrap()], 1, "config.json is not valid JSON");
+    assert_rejected(
+        &["--models", file.to_str().unwrap()],
+        1,
+        "config.json is not valid JSON",
+    );
 }
 
 #[test]
 fn unwritable_csv_path_is_rejected_before_any_cell() {
     assert_rejected(
-        &["--models", TINY, "--save-to-csv", "--inference-time-csv-file", "/no/such/dir/t.csv"],
+        &[
+            "--models",
+            TINY,
+            "--save-to-csv",
+            "--inference-time-csv-file",
+            "/no/such/dir/t.csv",
+        ],
         1,
         "cannot write CSV file /no/such/dir/t.csv",
     );
@@ -276,17 +347,35 @@ fn help_explains_every_flag() {
     let output = bin().arg("--help").assert().success();
     let help = String::from_utf8(output.get_output().stdout.clone()).unwrap();
     for flag in [
-        "--models", "--batch-sizes", "--sequence-lengths", "--training", "--no-inference",
-        "--no-speed", "--no-memory", "--no-multi-process", "--no-cuda", "--save-to-csv",
-        "--inference-time-csv-file", "--inference-memory-csv-file", "--train-time-csv-file",
-        "--train-memory-csv-file", "--env-info-csv-file", "--env-print", "--repeat", "--verbose",
+        "--models",
+        "--batch-sizes",
+        "--sequence-lengths",
+        "--training",
+        "--no-inference",
+        "--no-speed",
+        "--no-memory",
+        "--no-multi-process",
+        "--no-cuda",
+        "--save-to-csv",
+        "--inference-time-csv-file",
+        "--inference-memory-csv-file",
+        "--train-time-csv-file",
+        "--train-memory-csv-file",
+        "--env-info-csv-file",
+        "--env-print",
+        "--repeat",
+        "--verbose",
     ] {
         let line = help
             .lines()
             .find(|l| l.trim_start().starts_with(flag))
             .unwrap_or_else(|| panic!("{flag} missing from --help"));
         let explained = line.len() > flag.len() + 20
-            || help.lines().skip_while(|l| l != &line).nth(1).is_some_and(|n| n.starts_with("   "));
+            || help
+                .lines()
+                .skip_while(|l| l != &line)
+                .nth(1)
+                .is_some_and(|n| n.starts_with("   "));
         assert!(explained, "{flag} has no explanation: {line}");
     }
     assert!(help.contains("[NAME=]SOURCE[:KEY=VALUE"));

@@ -4,7 +4,7 @@
 //! Parameter paths are the checkpoint's: `bert.encoder.layer.0.attention.self.query.weight`.
 
 use super::layers::{dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
-use super::{Model, Task};
+use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
@@ -316,10 +316,78 @@ impl Model for BertForMaskedLm {
     }
 }
 
-/// Builds the module the task asks for under `p`.
-pub fn build(p: nn::Path, config: &BertConfig, task: Task) -> Box<dyn Model> {
-    match task {
-        Task::Base => Box::new(BertModel::new(p, config, true)),
-        Task::LanguageModel => Box::new(BertForMaskedLm::new(p, config)),
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: BertConfig = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for BertConfig {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    fn max_positions(&self) -> Option<i64> {
+        Some(self.max_position_embeddings)
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
+        match task {
+            Task::Base => Box::new(BertModel::new(p, self, true)),
+            Task::LanguageModel => Box::new(BertForMaskedLm::new(p, self)),
+        }
+    }
+
+    /// Per layer: q, k, v and output projections 4·2BSH², the feed-forward 2·2BSHI, scores
+    /// and weighted values 2·2BS²H. Then the pooler 2BH² (base) or the MLM transform 2BSH²
+    /// and decoder 2BSHV (masked LM).
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (h, i, v) = (
+            self.hidden_size as f64,
+            self.intermediate_size as f64,
+            self.vocab_size as f64,
+        );
+        let layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h;
+        let head = match task {
+            Task::Base => 2.0 * b * h * h,
+            Task::LanguageModel => 2.0 * b * s * h * (h + v),
+        };
+        self.num_hidden_layers as f64 * layer + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        let c = BertConfig {
+            hidden_size: 4,
+            intermediate_size: 8,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            vocab_size: 10,
+            ..BertConfig::default()
+        };
+        // B=1, S=2. q,k,v,o: 4 · (2·2·4·4) = 256; ffn: 2 · (2·2·4·8) = 256;
+        // scores and values: 2 · (2·2·2·4) = 64. Pooler: 2·4·4 = 32.
+        assert_eq!(
+            c.forward_flops(1, 2, Task::Base),
+            256.0 + 256.0 + 64.0 + 32.0
+        );
+        // MLM: transform 2·2·4·4 = 64, decoder 2·2·4·10 = 160.
+        assert_eq!(
+            c.forward_flops(1, 2, Task::LanguageModel),
+            576.0 + 64.0 + 160.0
+        );
+    }
+
+    #[test]
+    fn bert_base_forward_is_about_22_gflop_per_128_tokens() {
+        // The usual 2·N·tokens estimate for the 85M encoder parameters plus attention.
+        let f = BertConfig::default().forward_flops(1, 128, Task::Base);
+        assert!((2.2e10..2.4e10).contains(&f), "{f:e}");
     }
 }

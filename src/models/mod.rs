@@ -1,17 +1,22 @@
 //! Model families, built from a Hugging Face config.json. Models know nothing about
 //! benchmarking: they offer a forward pass for inference and a loss for training.
+//!
+//! Adding a family: one file with a config (serde, HF key names and defaults), the modules,
+//! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
 pub mod bert;
 pub mod layers;
 pub mod weights;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tch::{nn, Tensor};
 
 /// What is benchmarked.
 pub trait Model {
     /// The module's forward pass on `input_ids` (batch, seq); returns its main output.
+    /// Encoder-decoders use `input_ids` as `decoder_input_ids` too, as the original did.
     fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor;
     /// The language-modelling loss with `labels` (batch, seq), a scalar.
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor>;
@@ -22,58 +27,56 @@ pub trait Model {
 pub enum Task {
     /// The bare model (`BertModel`), as transformers' `MODEL_MAPPING`.
     Base,
-    /// The language-modelling head (`BertForMaskedLM`), as `MODEL_WITH_LM_HEAD_MAPPING`.
+    /// The language-modelling head (`BertForMaskedLM`, `GPT2LMHeadModel`, ...), as
+    /// `MODEL_WITH_LM_HEAD_MAPPING`.
     LanguageModel,
 }
 
-/// The `model_type`s this build implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert"];
-
 /// A parsed, validated config of a supported family.
-#[derive(Debug, Clone)]
-pub enum ModelConfig {
-    Bert(bert::BertConfig),
+pub trait Architecture: std::fmt::Debug {
+    fn vocab_size(&self) -> i64;
+    /// The longest sequence the model accepts (learned position embeddings), if bounded.
+    fn max_positions(&self) -> Option<i64>;
+    /// Builds the module for `task` under `p`, with parameter paths as in the checkpoint.
+    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model>;
+    /// Floating-point operations of one forward call on a (batch, seq) input: 2·m·n·k for
+    /// every matrix product (projections, attention scores and values, heads); element-wise
+    /// work, norms and softmax are not counted.
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64;
 }
 
-impl ModelConfig {
-    /// Parses a config.json value; errors name the offending key.
-    pub fn from_json(config: &Value) -> Result<Self> {
-        let model_type = config
-            .get("model_type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| anyhow!("it has no \"model_type\" key"))?;
-        match model_type {
-            "bert" => {
-                let c: bert::BertConfig = serde_path_to_error::deserialize(config.clone())
-                    .map_err(|e| anyhow!("key \"{}\": {}", e.path(), e.inner()))?;
-                c.validate()?;
-                Ok(ModelConfig::Bert(c))
-            }
-            other => bail!(
-                "model_type \"{other}\" is not supported; supported: {}",
-                SUPPORTED_MODEL_TYPES.join(", ")
-            ),
-        }
-    }
+type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 
-    pub fn vocab_size(&self) -> i64 {
-        match self {
-            ModelConfig::Bert(c) => c.vocab_size,
-        }
-    }
+/// `model_type` -> parser, for every family this build implements.
+const FAMILIES: &[(&str, Parser)] = &[("bert", bert::from_json)];
 
-    /// The longest sequence the position embeddings allow, if bounded.
-    pub fn max_positions(&self) -> Option<i64> {
-        match self {
-            ModelConfig::Bert(c) => Some(c.max_position_embeddings),
-        }
-    }
+/// The `model_type`s this build implements.
+pub fn supported_model_types() -> Vec<&'static str> {
+    FAMILIES.iter().map(|(name, _)| *name).collect()
+}
 
-    pub fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match self {
-            ModelConfig::Bert(c) => bert::build(p, c, task),
-        }
-    }
+/// Parses a config.json value; errors name the offending key.
+pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
+    let model_type = config
+        .get("model_type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("it has no \"model_type\" key"))?;
+    let (_, parse) = FAMILIES
+        .iter()
+        .find(|(name, _)| *name == model_type)
+        .ok_or_else(|| {
+            anyhow!(
+                "model_type \"{model_type}\" is not supported; supported: {}",
+                supported_model_types().join(", ")
+            )
+        })?;
+    parse(config)
+}
+
+/// Deserialises a family's config struct, naming the key at fault.
+pub fn parse_config<T: DeserializeOwned>(config: &Value) -> Result<T> {
+    serde_path_to_error::deserialize(config.clone())
+        .map_err(|e| anyhow!("key \"{}\": {}", e.path(), e.inner()))
 }
 
 /// The module the original benchmarked for inference: `architectures[0]` when the config
@@ -90,6 +93,7 @@ pub fn inference_task(config: &Value, only_pretrain_model: bool) -> Task {
         "LMHeadModel",
         "ForCausalLM",
         "ForPreTraining",
+        "ForConditionalGeneration",
     ]
     .iter()
     .any(|suffix| head.ends_with(suffix));
@@ -97,5 +101,31 @@ pub fn inference_task(config: &Value, only_pretrain_model: bool) -> Task {
         Task::LanguageModel
     } else {
         Task::Base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn inference_task_follows_architectures() {
+        let mlm = json!({"architectures": ["BertForMaskedLM"]});
+        assert_eq!(inference_task(&mlm, false), Task::LanguageModel);
+        assert_eq!(inference_task(&mlm, true), Task::Base);
+        assert_eq!(
+            inference_task(&json!({"architectures": ["BertModel"]}), false),
+            Task::Base
+        );
+        assert_eq!(inference_task(&json!({}), false), Task::Base);
+    }
+
+    #[test]
+    fn unknown_model_type_lists_the_supported_ones() {
+        let err = from_json(&json!({"model_type": "xlnet"})).unwrap_err();
+        assert!(err.to_string().contains("supported: bert"), "{err}");
+        let err = from_json(&json!({"hidden_size": 3})).unwrap_err();
+        assert!(err.to_string().contains("no \"model_type\""), "{err}");
     }
 }

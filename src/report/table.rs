@@ -54,9 +54,9 @@ pub fn print_section(
 fn statistic_note(rows: &[&Row], metric: Metric) -> String {
     match metric {
         Metric::Speed => {
-            let protocol = rows.iter().find_map(|(cell, _)| {
-                Some((cell.settings.repeat, cell.settings.calls_per_repetition))
-            });
+            let protocol = rows
+                .first()
+                .map(|(cell, _)| (cell.settings.repeat, cell.settings.calls_per_repetition));
             match protocol {
                 Some((repeat, calls)) => format!(
                     "Time in s: seconds per call, the fastest of {repeat} repetitions of {calls} calls."
