@@ -22,6 +22,7 @@ fn main() {
             })
             .unwrap_or_else(|| "unknown".into());
         println!("cargo:rustc-env=RB_LIBTORCH_VERSION={version}");
+        compile_accelerator_shim(Path::new(&lib).parent().expect("libtorch/lib has a parent"));
     } else {
         println!("cargo:rustc-env=RB_LIBTORCH_VERSION=unknown");
     }
@@ -78,4 +79,20 @@ fn write_registry() {
     code.push_str("];\n");
     let out = Path::new(&env::var("OUT_DIR").unwrap()).join("registry.rs");
     fs::write(out, code).expect("write registry.rs");
+}
+
+/// Compiles csrc/accelerator_memory.cpp against libtorch's headers (the caching allocator's
+/// statistics, which tch does not expose).
+fn compile_accelerator_shim(libtorch: &Path) {
+    println!("cargo:rerun-if-changed=csrc/accelerator_memory.cpp");
+    let include = libtorch.join("include");
+    cc::Build::new()
+        .cpp(true)
+        .file("csrc/accelerator_memory.cpp")
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag("-w")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .compile("accelerator_memory");
 }

@@ -1,13 +1,16 @@
 //! One measurement: a (model, batch size, sequence length, mode, metric) point and the child
 //! side that measures it. Plain data, so the parent hands it to a child as JSON.
 
-use crate::measure::{memory, timing};
+use crate::measure::gpu::{self, AllocatorStats};
+use crate::measure::memory;
+use crate::measure::stats::Stats;
+use crate::measure::timing::{Protocol, Statistic};
 use crate::models::{self, inference_task, Task};
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::panic::{self, AssertUnwindSafe};
-use tch::{nn::VarStore, Device, Kind, Tensor};
+use tch::{nn, nn::OptimizerConfig, nn::VarStore, Device, Kind, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,15 +41,73 @@ impl DeviceChoice {
             DeviceChoice::Cuda(i) => Device::Cuda(i),
         }
     }
+
+    /// Waits for the device's queued work (a no-op on the CPU).
+    pub fn synchronize(self) {
+        if let DeviceChoice::Cuda(i) = self {
+            tch::Cuda::synchronize(i as i64);
+        }
+    }
+
+    fn check_available(self) -> Result<()> {
+        if let DeviceChoice::Cuda(i) = self {
+            let count = tch::Cuda::device_count() as usize;
+            if i >= count {
+                bail!("CUDA device {i} is not available ({count} CUDA device(s))");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Cpu => write!(f, "cpu"),
+            DeviceChoice::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+/// The floating-point type of weights and activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dtype {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Dtype {
+    pub fn kind(self) -> Kind {
+        match self {
+            Dtype::F32 => Kind::Float,
+            Dtype::F16 => Kind::Half,
+            Dtype::Bf16 => Kind::BFloat16,
+        }
+    }
+}
+
+/// What a training step does after backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    /// Forward, loss and backward only (the original).
+    None,
+    Sgd,
+    #[value(name = "adamw")]
+    AdamW,
 }
 
 /// Settings shared by every cell of a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
-    /// Repetitions of `calls_per_repetition` calls (the original's `--repeat`).
-    pub repeat: usize,
-    pub calls_per_repetition: usize,
+    pub protocol: Protocol,
     pub device: DeviceChoice,
+    pub dtype: Dtype,
+    /// Intra-op threads; None leaves libtorch's default.
+    pub threads: Option<usize>,
+    pub optimizer: Optimizer,
     pub only_pretrain_model: bool,
     pub seed: i64,
 }
@@ -64,23 +125,58 @@ pub struct Cell {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeedResult {
+    /// Which statistic `seconds` is.
+    pub statistic: Statistic,
+    /// The table's figure, in seconds per call.
+    pub seconds: f64,
+    /// Seconds per call of every sample, in order.
+    pub samples: Vec<f64>,
+    pub calls_per_sample: usize,
+    pub warmup_calls: usize,
+    pub stats: Stats,
+    /// Matrix-product FLOPs of one call (training: 3 × forward).
+    pub flops_per_call: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryResult {
+    /// Peak resident memory of the measuring process during the measured call, weights and
+    /// libtorch included: comparable with the original's CPU figure.
+    pub peak_rss_bytes: u64,
+    /// Resident memory after the model and inputs were built, before the call.
+    pub baseline_rss_bytes: u64,
+    /// Peak resident memory while building the model, before the high-water mark was reset.
+    pub build_peak_rss_bytes: u64,
+    pub gpu: Option<GpuMemory>,
+}
+
+impl MemoryResult {
+    /// Growth of resident memory during the measured call: activations, gradients,
+    /// optimizer state and workspace, without the weights.
+    pub fn rss_increase_bytes(&self) -> u64 {
+        self.peak_rss_bytes.saturating_sub(self.baseline_rss_bytes)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuMemory {
+    /// NVML: used memory of the whole device after the call (the original's GPU figure).
+    pub device_used_bytes: Option<u64>,
+    /// NVML: memory of this process on the device, where the driver reports it.
+    pub process_used_bytes: Option<u64>,
+    /// The caching allocator, with peaks reset just before the measured call.
+    pub allocator: AllocatorStats,
+    /// Allocated bytes before the call (weights and inputs).
+    pub baseline_allocated_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CellResult {
-    Speed {
-        /// The table's figure: the fastest repetition's seconds per call.
-        seconds_per_call: f64,
-        /// Seconds per call of every repetition, in order.
-        repetitions: Vec<f64>,
-        calls_per_repetition: usize,
-    },
-    Memory {
-        bytes: u64,
-        /// What `bytes` is: "peak RSS" (VmHWM of the measuring process) or "GPU used" (NVML).
-        source: String,
-    },
-    NotAvailable {
-        reason: String,
-    },
+    Speed(SpeedResult),
+    Memory(MemoryResult),
+    NotAvailable { reason: String },
 }
 
 impl CellResult {
@@ -91,22 +187,52 @@ impl CellResult {
     }
 }
 
-/// Measures a cell in this process; every failure, panics included, becomes N/A.
-pub fn run(cell: &Cell) -> CellResult {
-    let previous_hook = panic::take_hook();
-    panic::set_hook(Box::new(|_| {}));
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| measure(cell)));
-    panic::set_hook(previous_hook);
-    match outcome {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => CellResult::na(first_line(&format!("{e:#}"))),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("panic");
-            CellResult::na(first_line(message))
+/// A matrix product that times the device's achievable FLOP/s, the denominator of MFU.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub device: DeviceChoice,
+    pub dtype: Dtype,
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationResult {
+    /// Side of the square matrices multiplied.
+    pub size: i64,
+    /// FLOP/s of the fastest of the timed products.
+    pub flops_per_second: f64,
+}
+
+/// What a child process is asked to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    Cell(Cell),
+    Calibrate(Calibration),
+}
+
+impl Job {
+    /// Runs the job in this process and returns its result as JSON; every failure, panics
+    /// included, is an error whose message is the reason.
+    pub fn execute(&self) -> std::result::Result<Value, String> {
+        let previous_hook = panic::take_hook();
+        panic::set_hook(Box::new(|_| {}));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match self {
+            Job::Cell(cell) => measure(cell).map(serde_json::to_value),
+            Job::Calibrate(c) => calibrate(c).map(serde_json::to_value),
+        }));
+        panic::set_hook(previous_hook);
+        match outcome {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(e))) => Err(format!("cannot serialise the result: {e}")),
+            Ok(Err(e)) => Err(first_line(&format!("{e:#}"))),
+            Err(payload) => Err(first_line(
+                payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("panic"),
+            )),
         }
     }
 }
@@ -121,6 +247,12 @@ pub fn first_line(message: &str) -> String {
         .to_string()
 }
 
+fn apply_threads(threads: Option<usize>) {
+    if let Some(n) = threads {
+        tch::set_num_threads(n as i32);
+    }
+}
+
 fn measure(cell: &Cell) -> Result<CellResult> {
     let config = models::from_json(&cell.config)?;
     if let Some(max) = config.max_positions() {
@@ -131,24 +263,30 @@ fn measure(cell: &Cell) -> Result<CellResult> {
             )));
         }
     }
-    let device = cell.settings.device.tch();
-    if let Device::Cuda(i) = device {
-        if i >= tch::Cuda::device_count() as usize {
-            bail!("CUDA device {i} is not available");
-        }
-    }
-    tch::manual_seed(cell.settings.seed);
-    let vs = VarStore::new(device);
+    let settings = &cell.settings;
+    settings.device.check_available()?;
+    apply_threads(settings.threads);
+    let device = settings.device.tch();
+    tch::manual_seed(settings.seed);
+    let mut vs = VarStore::new(device);
     let task = match cell.mode {
-        Mode::Inference => inference_task(&cell.config, cell.settings.only_pretrain_model),
+        Mode::Inference => inference_task(&cell.config, settings.only_pretrain_model),
         Mode::Training => Task::LanguageModel,
     };
     let model = config.build(vs.root(), task);
+    if settings.dtype != Dtype::F32 {
+        vs.set_kind(settings.dtype.kind());
+    }
     let input_ids = Tensor::randint(
         config.vocab_size(),
         [cell.batch_size, cell.sequence_length],
         (Kind::Int64, device),
     );
+    let mut optimizer = match (cell.mode, settings.optimizer) {
+        (Mode::Inference, _) | (_, Optimizer::None) => None,
+        (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
+        (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&vs, 1e-4)?),
+    };
     let mut trainable = vs.trainable_variables();
     let mut call = || -> Result<()> {
         match cell.mode {
@@ -156,50 +294,123 @@ fn measure(cell: &Cell) -> Result<CellResult> {
                 let _ = tch::no_grad(|| model.forward(&input_ids, false));
             }
             Mode::Training => {
-                // Gradients are zeroed between calls, so each call is one training step's
-                // worth of work (the original let them accumulate).
-                for var in trainable.iter_mut() {
-                    var.zero_grad();
+                // Gradients are zeroed before each call, so every call is one training step
+                // (the original let them accumulate).
+                match optimizer.as_mut() {
+                    Some(opt) => opt.zero_grad(),
+                    None => trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
                 model.loss(&input_ids, &input_ids, true)?.backward();
+                if let Some(opt) = optimizer.as_mut() {
+                    opt.step();
+                }
             }
         }
         Ok(())
     };
-    let sync = || {
-        if let Device::Cuda(i) = device {
-            tch::Cuda::synchronize(i as i64);
-        }
-    };
+    let sync = || settings.device.synchronize();
     match cell.metric {
         Metric::Speed => {
-            let repetitions = timing::repeat_calls(
-                &mut call,
-                cell.settings.repeat,
-                cell.settings.calls_per_repetition,
-                sync,
-            )?;
-            let seconds_per_call = timing::minimum(&repetitions)
-                .ok_or_else(|| anyhow::anyhow!("--repeat must be at least 1"))?;
-            Ok(CellResult::Speed {
-                seconds_per_call,
-                repetitions,
-                calls_per_repetition: cell.settings.calls_per_repetition,
+            let timing = settings.protocol.run(&mut call, sync)?;
+            let stats = Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
+            let statistic = settings.protocol.statistic();
+            let seconds = match statistic {
+                Statistic::Median => stats.median,
+                Statistic::Minimum => stats.min,
+            };
+            let forward = config.forward_flops(cell.batch_size, cell.sequence_length, task);
+            Ok(CellResult::Speed(SpeedResult {
+                statistic,
+                seconds,
+                samples: timing.samples,
+                calls_per_sample: timing.calls_per_sample,
+                warmup_calls: timing.warmup_calls,
+                stats,
+                flops_per_call: match cell.mode {
+                    // Backward costs about twice the forward's matrix products.
+                    Mode::Training => 3.0 * forward,
+                    Mode::Inference => forward,
+                },
+            }))
+        }
+        Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),
+    }
+}
+
+/// Peak memory of one call of `work`, with the high-water marks reset just before it, so the
+/// increase over the baseline is the call's own.
+pub fn measure_memory(
+    device: DeviceChoice,
+    mut work: impl FnMut() -> Result<()>,
+) -> Result<MemoryResult> {
+    device.synchronize();
+    let build_peak_rss_bytes = memory::peak_rss_bytes()?;
+    let gpu_baseline = match device {
+        DeviceChoice::Cuda(i) => {
+            gpu::reset_peak_stats(i)?;
+            Some(gpu::allocator_stats(i)?.allocated)
+        }
+        DeviceChoice::Cpu => None,
+    };
+    memory::reset_peak_rss()?;
+    let baseline_rss_bytes = memory::current_rss_bytes()?;
+    work()?;
+    device.synchronize();
+    let peak_rss_bytes = memory::peak_rss_bytes()?;
+    let gpu = match (device, gpu_baseline) {
+        (DeviceChoice::Cuda(i), Some(baseline_allocated_bytes)) => {
+            let allocator = gpu::allocator_stats(i)?;
+            let (device_used, process_used) = match gpu::nvml_used_bytes(i) {
+                Ok((d, p)) => (Some(d), p),
+                Err(_) => (None, None),
+            };
+            Some(GpuMemory {
+                device_used_bytes: device_used,
+                process_used_bytes: process_used,
+                allocator,
+                baseline_allocated_bytes,
             })
         }
-        Metric::Memory => {
-            call()?;
-            sync();
-            match device {
-                Device::Cuda(i) => Ok(CellResult::Memory {
-                    bytes: memory::gpu_used_bytes(i as u32)?,
-                    source: "GPU used".into(),
-                }),
-                _ => Ok(CellResult::Memory {
-                    bytes: memory::peak_rss_bytes()?,
-                    source: "peak RSS".into(),
-                }),
-            }
-        }
-    }
+        _ => None,
+    };
+    Ok(MemoryResult {
+        peak_rss_bytes,
+        baseline_rss_bytes,
+        build_peak_rss_bytes,
+        gpu,
+    })
+}
+
+/// Times square matrix products in the sweep's dtype on its device: the FLOP/s ceiling that
+/// MFU is measured against (achieved, not the vendor's datasheet peak).
+fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
+    c.device.check_available()?;
+    apply_threads(c.threads);
+    let size: i64 = match c.device {
+        DeviceChoice::Cpu => 2048,
+        DeviceChoice::Cuda(_) => 8192,
+    };
+    let options = (c.dtype.kind(), c.device.tch());
+    let a = Tensor::randn([size, size], options);
+    let b = Tensor::randn([size, size], options);
+    let protocol = Protocol::Adaptive {
+        warmup: 2,
+        min_runs: 5,
+        max_runs: 50,
+        min_time_s: 0.5,
+    };
+    let timing = protocol.run(
+        || {
+            let _ = a.matmul(&b);
+            Ok(())
+        },
+        || c.device.synchronize(),
+    )?;
+    let fastest = Stats::of(&timing.samples)
+        .ok_or_else(|| anyhow!("no timed products"))?
+        .min;
+    Ok(CalibrationResult {
+        size,
+        flops_per_second: 2.0 * (size as f64).powi(3) / fastest,
+    })
 }

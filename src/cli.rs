@@ -3,6 +3,7 @@
 //! The original's underscore spellings (`--batch_sizes`, `--no_cuda`, `--save_to_csv`, ...)
 //! are accepted as hidden aliases, so existing scripts keep working.
 
+use crate::cell::{DeviceChoice, Optimizer};
 use crate::hub::ModelSpec;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -41,9 +42,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Measures one cell (JSON) and prints its result as JSON; used by the parent process.
+    /// Runs one job (JSON) and prints its reply as JSON; used by the parent process.
     #[command(name = "__cell", hide = true)]
-    Cell { cell_json: String },
+    Cell { job_json: String },
 }
 
 #[derive(Debug, Args)]
@@ -116,9 +117,57 @@ pub struct RunArgs {
     #[arg(long, alias = "env_print")]
     pub env_print: bool,
 
-    /// Repetitions of 10 calls each; the table shows the fastest repetition per call
+    /// Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)
+    #[arg(long, value_enum, default_value_t = ProtocolChoice::Adaptive)]
+    pub protocol: ProtocolChoice,
+
+    /// Original protocol: repetitions of 10 calls; the table shows the fastest, per call
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+
+    /// Adaptive protocol: untimed warm-up calls before measuring
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub warmup: u32,
+
+    /// Adaptive protocol: fewest timed calls
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_runs: u32,
+
+    /// Adaptive protocol: most timed calls
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_runs: u32,
+
+    /// Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time"])]
+    pub runs: Option<u32>,
+
+    /// Adaptive protocol: least total seconds of timed calls
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
+    pub min_time: f64,
+
+    /// Run the model in half precision (float16), as the original's --fp16
+    #[arg(long, conflicts_with = "bf16")]
+    pub fp16: bool,
+
+    /// Run the model in bfloat16
+    #[arg(long)]
+    pub bf16: bool,
+
+    /// Intra-op threads of libtorch [default: libtorch's choice, one per physical core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+
+    /// Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]
+    #[arg(long, value_name = "DEVICE", value_parser = parse_device, conflicts_with = "no_cuda")]
+    pub device: Option<DeviceChoice>,
+
+    /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
+    #[arg(long, value_enum, default_value_t = Optimizer::None)]
+    pub optimizer: Optimizer,
+
+    /// Write every cell's settings, raw samples, statistics and N/A reason as JSON ('-' = stdout)
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
 
     /// Seconds a cell may take before its child process is killed and the cell is N/A
     #[arg(long, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
@@ -131,6 +180,31 @@ pub struct RunArgs {
     /// Print each child's diagnostics
     #[arg(long)]
     pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolChoice {
+    Adaptive,
+    Original,
+}
+
+fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+    match s {
+        "cpu" => Ok(DeviceChoice::Cpu),
+        "cuda" => Ok(DeviceChoice::Cuda(0)),
+        _ => s
+            .strip_prefix("cuda:")
+            .and_then(|i| i.parse().ok())
+            .map(DeviceChoice::Cuda)
+            .ok_or_else(|| format!("\"{s}\" is not cpu, cuda or cuda:N")),
+    }
+}
+
+fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("\"{s}\" is not a number of seconds")),
+    }
 }
 
 fn positive(s: &str) -> Result<i64, String> {
@@ -227,6 +301,33 @@ mod tests {
         );
         assert!(parse(&["--models", "m", "--sequence-lengths", "-3"]).is_err());
         assert!(parse(&["--models", "m", "--repeat", "0"]).is_err());
+    }
+
+    #[test]
+    fn measurement_flags() {
+        let a = parse(&[
+            "--models",
+            "m",
+            "--bf16",
+            "--threads",
+            "2",
+            "--device",
+            "cuda:1",
+            "--optimizer",
+            "adamw",
+        ])
+        .unwrap();
+        assert!(a.bf16 && !a.fp16);
+        assert_eq!(a.threads, Some(2));
+        assert_eq!(a.device, Some(DeviceChoice::Cuda(1)));
+        assert_eq!(a.optimizer, Optimizer::AdamW);
+        assert_eq!(a.protocol, ProtocolChoice::Adaptive);
+        assert!(parse(&["--models", "m", "--fp16", "--bf16"]).is_err());
+        assert!(parse(&["--models", "m", "--device", "tpu"]).is_err());
+        assert!(parse(&["--models", "m", "--device", "cpu", "--no-cuda"]).is_err());
+        assert!(parse(&["--models", "m", "--runs", "5", "--min-runs", "3"]).is_err());
+        let a = parse(&["--models", "m", "--protocol", "original", "--repeat", "5"]).unwrap();
+        assert_eq!((a.protocol, a.repeat), (ProtocolChoice::Original, 5));
     }
 
     #[test]

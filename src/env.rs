@@ -1,14 +1,13 @@
 //! Environment information: what produced the figures.
 
+use crate::cell::{DeviceChoice, Dtype, Settings};
 use crate::measure::memory::to_mib;
 use sysinfo::{CpuRefreshKind, RefreshKind, System};
 
 /// What the sweep's settings contribute to the environment report.
-pub struct RunFacts {
-    pub fp16: bool,
+pub struct RunFacts<'a> {
+    pub settings: &'a Settings,
     pub use_multiprocessing: bool,
-    pub only_pretrain_model: bool,
-    pub use_gpu: bool,
 }
 
 /// Key-value pairs in a stable order; the original's keys where they exist.
@@ -41,12 +40,29 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
     let now = chrono::Local::now();
     put("date", now.format("%Y-%m-%d").to_string());
     put("time", now.format("%H:%M:%S%.6f").to_string());
-    put("fp16", facts.fp16.to_string());
+    let settings = facts.settings;
+    put("fp16", (settings.dtype == Dtype::F16).to_string());
+    put("dtype", format!("{:?}", settings.dtype).to_lowercase());
     put("use_multiprocessing", facts.use_multiprocessing.to_string());
-    put("only_pretrain_model", facts.only_pretrain_model.to_string());
+    put(
+        "only_pretrain_model",
+        settings.only_pretrain_model.to_string(),
+    );
     put("cpu_ram_mb", to_mib(sys.total_memory()).to_string());
-    put("threads", tch::get_num_threads().to_string());
-    put("use_gpu", facts.use_gpu.to_string());
+    let threads = settings
+        .threads
+        .map(|t| t as i32)
+        .unwrap_or_else(tch::get_num_threads);
+    put("threads", threads.to_string());
+    put("device", settings.device.to_string());
+    put(
+        "use_gpu",
+        (settings.device != DeviceChoice::Cpu).to_string(),
+    );
+    put(
+        "optimizer",
+        format!("{:?}", settings.optimizer).to_lowercase(),
+    );
     for (key, value) in gpu_facts() {
         info.push((key, value));
     }

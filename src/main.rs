@@ -1,5 +1,6 @@
 use clap::Parser;
 use run_benchmark::cli::{Cli, Command};
+use run_benchmark::runner::Reply;
 use run_benchmark::{app, cell};
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Cell { cell_json }) => child(&cell_json),
+        Some(Command::Cell { job_json }) => child(&job_json),
         None => match app::run(cli.run) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -19,13 +20,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The child side of one cell: measure, print the result as one JSON line.
-fn child(cell_json: &str) -> ExitCode {
-    let result = match serde_json::from_str::<cell::Cell>(cell_json) {
-        Ok(c) => cell::run(&c),
-        Err(e) => cell::CellResult::na(format!("invalid cell description: {e}")),
+/// The child side of one job: run it, print the reply as one JSON line.
+fn child(job_json: &str) -> ExitCode {
+    let result = match serde_json::from_str::<cell::Job>(job_json) {
+        Ok(job) => job.execute(),
+        Err(e) => Err(format!("invalid job description: {e}")),
     };
-    let line = serde_json::to_string(&result).expect("a result serialises");
+    let line = serde_json::to_string(&Reply::from(result)).expect("a reply serialises");
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{line}").and_then(|_| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,

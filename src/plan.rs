@@ -85,9 +85,14 @@ mod tests {
 
     fn settings() -> Settings {
         Settings {
-            repeat: 3,
-            calls_per_repetition: 10,
+            protocol: crate::measure::timing::Protocol::Original {
+                repeat: 3,
+                number: 10,
+            },
             device: DeviceChoice::Cpu,
+            dtype: crate::cell::Dtype::F32,
+            threads: None,
+            optimizer: crate::cell::Optimizer::None,
             only_pretrain_model: false,
             seed: 0,
         }

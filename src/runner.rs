@@ -2,7 +2,8 @@
 //! the hidden `__cell` subcommand) and turns every way a child can fail into an N/A reason.
 //! It knows nothing about models.
 
-use crate::cell::{self, Cell, CellResult};
+use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Job};
+use serde::de::DeserializeOwned;
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -20,31 +21,38 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// Measures a cell; every failure becomes N/A with its reason.
     pub fn run(&self, cell: &Cell) -> CellResult {
-        if self.multi_process {
-            self.run_child(cell)
-        } else {
-            cell::run(cell)
-        }
+        self.run_job(&Job::Cell(cell.clone()))
+            .unwrap_or_else(CellResult::na)
     }
 
-    fn run_child(&self, cell: &Cell) -> CellResult {
-        let exe = match std::env::current_exe() {
-            Ok(exe) => exe,
-            Err(e) => return CellResult::na(format!("cannot find own executable: {e}")),
+    /// The device's achievable FLOP/s, or why it could not be measured.
+    pub fn calibrate(&self, calibration: Calibration) -> Result<CalibrationResult, String> {
+        self.run_job(&Job::Calibrate(calibration))
+    }
+
+    fn run_job<T: DeserializeOwned>(&self, job: &Job) -> Result<T, String> {
+        let value = if self.multi_process {
+            self.run_child(job)?
+        } else {
+            job.execute()?
         };
-        let json = serde_json::to_string(cell).expect("a cell serialises");
-        let child = Command::new(exe)
+        serde_json::from_value(value).map_err(|e| format!("unreadable result: {e}"))
+    }
+
+    fn run_child(&self, job: &Job) -> Result<serde_json::Value, String> {
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+        let json = serde_json::to_string(job).expect("a job serialises");
+        let mut child = Command::new(exe)
             .arg(CHILD_COMMAND)
             .arg(json)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match child {
-            Ok(child) => child,
-            Err(e) => return CellResult::na(format!("cannot start child process: {e}")),
-        };
+            .spawn()
+            .map_err(|e| format!("cannot start child process: {e}"))?;
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
         let status = wait_with_timeout(&mut child, self.timeout);
@@ -54,9 +62,26 @@ impl Runner {
             eprint!("{stderr}");
         }
         match status {
-            None => CellResult::na(format!("timed out after {} s", self.timeout.as_secs_f64())),
-            Some(status) if status.success() => parse_result(&stdout),
-            Some(status) => CellResult::na(failure_reason(status, &stderr)),
+            None => Err(format!("timed out after {} s", self.timeout.as_secs_f64())),
+            Some(status) if status.success() => parse_reply(&stdout),
+            Some(status) => Err(failure_reason(status, &stderr)),
+        }
+    }
+}
+
+/// What a child prints as its last line: its result, or why there is none.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Ok(serde_json::Value),
+    Failed(String),
+}
+
+impl From<Result<serde_json::Value, String>> for Reply {
+    fn from(result: Result<serde_json::Value, String>) -> Self {
+        match result {
+            Ok(value) => Reply::Ok(value),
+            Err(reason) => Reply::Failed(reason),
         }
     }
 }
@@ -91,13 +116,17 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus>
     }
 }
 
-/// The child's result is the last line of its stdout.
-fn parse_result(stdout: &str) -> CellResult {
-    let line = stdout.lines().rev().find(|l| l.starts_with('{'));
-    match line.map(serde_json::from_str::<CellResult>) {
-        Some(Ok(result)) => result,
-        Some(Err(e)) => CellResult::na(format!("unreadable result from child: {e}")),
-        None => CellResult::na("child exited without a result"),
+/// The child's reply is the last JSON line of its stdout.
+fn parse_reply(stdout: &str) -> Result<serde_json::Value, String> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or("child exited without a result")?;
+    match serde_json::from_str::<Reply>(line) {
+        Ok(Reply::Ok(value)) => Ok(value),
+        Ok(Reply::Failed(reason)) => Err(reason),
+        Err(e) => Err(format!("unreadable result from child: {e}")),
     }
 }
 
@@ -129,12 +158,14 @@ mod tests {
     use std::os::unix::process::ExitStatusExt;
 
     #[test]
-    fn result_is_the_last_json_line() {
-        let out = "warning: something\n{\"status\":\"not_available\",\"reason\":\"x\"}\n";
-        assert_eq!(parse_result(out), CellResult::na("x"));
+    fn reply_is_the_last_json_line() {
+        let out = "warning: something\n{\"failed\":\"x\"}\n";
+        assert_eq!(parse_reply(out), Err("x".to_string()));
+        let out = "{\"ok\":{\"a\":1}}\n";
+        assert_eq!(parse_reply(out), Ok(serde_json::json!({"a": 1})));
         assert_eq!(
-            parse_result("nothing"),
-            CellResult::na("child exited without a result")
+            parse_reply("nothing"),
+            Err("child exited without a result".to_string())
         );
     }
 

@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 const TINY: &str = "tests/fixtures/tiny-bert.json";
+/// Three timed calls per speed cell keep the suite fast; tests of timing itself set their own.
+const QUICK: [&str; 2] = ["--runs", "3"];
 
 fn bin() -> Command {
     Command::cargo_bin("run-benchmark").unwrap()
@@ -80,7 +82,14 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
             "wide=tests/fixtures/tiny-bert.json:hidden_size=64",
         ])
         .args(["--batch-sizes", "1", "2", "--sequence-lengths", "8", "16"])
-        .args(["--training", "--env-print", "--repeat", "2"])
+        .args([
+            "--training",
+            "--env-print",
+            "--protocol",
+            "original",
+            "--repeat",
+            "2",
+        ])
         .args(csv.args())
         .assert()
         .success();
@@ -101,9 +110,9 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
         last = at;
     }
     assert!(stdout.contains("| Model Name"));
-    assert!(stdout.contains("Time in s"));
+    assert!(stdout.contains("Time in s (minimum)"));
     assert!(stdout.contains("Memory in MB"));
-    assert!(stdout.contains("fastest of 2 repetitions of 10 calls"));
+    assert!(stdout.contains("fastest of 2 repetitions of 10 calls (the original's protocol)"));
     assert!(stdout.contains("| wide"));
     assert!(!stdout.contains("N/A"), "{stdout}");
 
@@ -147,6 +156,7 @@ fn training_memory_exceeds_inference_memory_for_a_larger_model() {
     // Gradients and activations kept for backward must show in the peak.
     let csv = CsvPaths::new();
     bin()
+        .args(QUICK)
         .args(["--models", "big=tests/fixtures/tiny-bert.json:hidden_size=512,intermediate_size=2048,num_hidden_layers=4,num_attention_heads=8,vocab_size=8000"])
         .args(["--batch-sizes", "4", "--sequence-lengths", "64", "--training", "--no-speed"])
         .args(csv.args())
@@ -165,6 +175,7 @@ fn training_memory_exceeds_inference_memory_for_a_larger_model() {
 fn too_long_sequences_are_na_with_a_reason_and_the_sweep_goes_on() {
     let csv = CsvPaths::new();
     bin()
+        .args(QUICK)
         .args([
             "--models",
             TINY,
@@ -192,6 +203,7 @@ fn a_failing_child_becomes_na_and_others_still_run() {
     // A 1e11-row embedding cannot be allocated: the child reports libtorch's error.
     let csv = CsvPaths::new();
     bin()
+        .args(QUICK)
         .args([
             "--models",
             "huge=tests/fixtures/tiny-bert.json:vocab_size=100000000000",
@@ -217,6 +229,7 @@ fn a_failing_child_becomes_na_and_others_still_run() {
 #[test]
 fn a_child_past_its_timeout_is_killed_and_na() {
     bin()
+        .args(QUICK)
         .args([
             "--models",
             TINY,
@@ -234,6 +247,7 @@ fn a_child_past_its_timeout_is_killed_and_na() {
 #[test]
 fn in_process_mode_measures_too() {
     bin()
+        .args(QUICK)
         .args([
             "--models",
             TINY,
@@ -254,6 +268,7 @@ fn in_process_mode_measures_too() {
 #[test]
 fn the_seeds_three_config_example_is_one_command_line() {
     bin()
+        .args(QUICK)
         .args([
             "--models",
             "bert-base",
@@ -266,8 +281,6 @@ fn the_seeds_three_config_example_is_one_command_line() {
             "--sequence-lengths",
             "8",
             "--no-memory",
-            "--repeat",
-            "1",
         ])
         .assert()
         .success()

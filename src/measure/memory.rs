@@ -1,4 +1,4 @@
-//! Memory readings: the process's resident high-water mark, and the GPU's used memory.
+//! CPU memory readings: the process's resident set and its high-water mark.
 
 use anyhow::{anyhow, Context, Result};
 
@@ -22,16 +22,27 @@ pub fn peak_rss_bytes() -> Result<u64> {
 }
 
 fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_field(status, "VmHWM:")
+}
+
+/// A `kB` field of /proc/self/status, in bytes.
+fn status_field(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
 
-/// Used memory of the whole GPU in bytes, as NVML reports it (the original's GPU figure).
-pub fn gpu_used_bytes(index: u32) -> Result<u64> {
-    let nvml = nvml_wrapper::Nvml::init().context("NVML is not available")?;
-    let device = nvml.device_by_index(index)?;
-    Ok(device.memory_info()?.used)
+/// Current resident set size of this process in bytes (`VmRSS`).
+pub fn current_rss_bytes() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").context("/proc/self/status")?;
+    status_field(&status, "VmRSS:").ok_or_else(|| anyhow!("no VmRSS in /proc/self/status"))
+}
+
+/// Resets the kernel's high-water mark to the current resident size (writing 5 to
+/// `/proc/self/clear_refs`), so a later `VmHWM` is the peak since now.
+pub fn reset_peak_rss() -> Result<()> {
+    std::fs::write("/proc/self/clear_refs", "5")
+        .context("cannot reset VmHWM via /proc/self/clear_refs")
 }
 
 /// Whole mebibytes, as the original's "MB" (`bytes >> 20`).
@@ -42,6 +53,10 @@ pub fn to_mib(bytes: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// The high-water mark is per process: tests that move it must not overlap.
+    static RSS: Mutex<()> = Mutex::new(());
 
     #[test]
     fn parses_vm_hwm_in_kib() {
@@ -52,6 +67,7 @@ mod tests {
 
     #[test]
     fn peak_rss_grows_when_memory_is_touched() {
+        let _serial = RSS.lock().unwrap();
         let before = peak_rss_bytes().unwrap();
         let block = vec![1u8; 64 << 20];
         let after = peak_rss_bytes().unwrap();
@@ -59,6 +75,27 @@ mod tests {
         assert!(
             after >= before + (60 << 20),
             "before {before}, after {after}"
+        );
+    }
+
+    #[test]
+    fn reset_brings_the_peak_down_to_the_current_size() {
+        let _serial = RSS.lock().unwrap();
+        {
+            let block = vec![1u8; 128 << 20];
+            assert!(block.iter().step_by(4096).all(|&b| b == 1));
+        }
+        let before = peak_rss_bytes().unwrap();
+        reset_peak_rss().unwrap();
+        let after = peak_rss_bytes().unwrap();
+        let current = current_rss_bytes().unwrap();
+        assert!(
+            after + (100 << 20) < before,
+            "before {before}, after {after}"
+        );
+        assert!(
+            after >= current.saturating_sub(16 << 20),
+            "after {after}, rss {current}"
         );
     }
 

@@ -1,13 +1,47 @@
 //! Reports only read results: printing tables and writing files never re-runs anything.
 
 pub mod csv;
+pub mod json;
 pub mod table;
 
-use crate::cell::{Cell, CellResult, Metric, Mode};
+use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, Settings, SpeedResult};
 use crate::measure::memory::to_mib;
+use serde::{Deserialize, Serialize};
 
 /// A finished cell.
 pub type Row = (Cell, CellResult);
+
+/// Everything a report reads: what was asked, where it ran, and every finished cell.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sweep {
+    pub settings: Settings,
+    /// Key-value environment information, in order.
+    pub environment: Vec<(String, String)>,
+    /// The device's achievable FLOP/s in the sweep's dtype, when speed was measured.
+    pub calibration: Option<CalibrationResult>,
+    pub rows: Vec<Row>,
+}
+
+/// Derived speed figures of one cell.
+pub struct Throughput {
+    pub samples_per_second: f64,
+    pub tokens_per_second: f64,
+    pub flops_per_second: f64,
+    /// Achieved FLOP/s over the calibrated matmul FLOP/s.
+    pub mfu: Option<f64>,
+}
+
+impl Throughput {
+    pub fn of(cell: &Cell, speed: &SpeedResult, calibration: Option<&CalibrationResult>) -> Self {
+        let flops_per_second = speed.flops_per_call / speed.seconds;
+        Throughput {
+            samples_per_second: cell.batch_size as f64 / speed.seconds,
+            tokens_per_second: (cell.batch_size * cell.sequence_length) as f64 / speed.seconds,
+            flops_per_second,
+            mfu: calibration.map(|c| flops_per_second / c.flops_per_second),
+        }
+    }
+}
 
 /// The original's section title, singular for inference and plural for training.
 pub fn title(mode: Mode, metric: Metric) -> &'static str {
@@ -52,21 +86,27 @@ pub fn format_seconds(seconds: f64) -> String {
 /// The figure a table shows for a result.
 pub fn table_value(result: &CellResult) -> String {
     match result {
-        CellResult::Speed {
-            seconds_per_call, ..
-        } => format_seconds(*seconds_per_call),
-        CellResult::Memory { bytes, .. } => to_mib(*bytes).to_string(),
+        CellResult::Speed(speed) => format_seconds(speed.seconds),
+        CellResult::Memory(memory) => to_mib(memory_figure(memory)).to_string(),
         CellResult::NotAvailable { .. } => "N/A".into(),
     }
+}
+
+/// The memory figure of the tables and CSV files: NVML's device-used memory on a GPU (the
+/// original's), the peak resident memory on the CPU.
+pub fn memory_figure(memory: &crate::cell::MemoryResult) -> u64 {
+    memory
+        .gpu
+        .as_ref()
+        .and_then(|g| g.device_used_bytes)
+        .unwrap_or(memory.peak_rss_bytes)
 }
 
 /// The figure a CSV file holds: 4 decimals for times, whole MiB for memory, else `N/A`.
 pub fn csv_value(result: &CellResult) -> String {
     match result {
-        CellResult::Speed {
-            seconds_per_call, ..
-        } => format!("{seconds_per_call:.4}"),
-        CellResult::Memory { bytes, .. } => to_mib(*bytes).to_string(),
+        CellResult::Speed(speed) => format!("{:.4}", speed.seconds),
+        CellResult::Memory(memory) => to_mib(memory_figure(memory)).to_string(),
         CellResult::NotAvailable { .. } => "N/A".into(),
     }
 }
@@ -101,16 +141,23 @@ mod tests {
 
     #[test]
     fn csv_values() {
-        let speed = CellResult::Speed {
-            seconds_per_call: 0.01426,
-            repetitions: vec![0.01426],
-            calls_per_repetition: 10,
-        };
+        let samples = vec![0.01426, 0.015];
+        let speed = CellResult::Speed(SpeedResult {
+            statistic: crate::measure::timing::Statistic::Minimum,
+            seconds: 0.01426,
+            stats: crate::measure::stats::Stats::of(&samples).unwrap(),
+            samples,
+            calls_per_sample: 10,
+            warmup_calls: 0,
+            flops_per_call: 1e9,
+        });
         assert_eq!(csv_value(&speed), "0.0143");
-        let memory = CellResult::Memory {
-            bytes: 2521 << 20,
-            source: "peak RSS".into(),
-        };
+        let memory = CellResult::Memory(crate::cell::MemoryResult {
+            peak_rss_bytes: 2521 << 20,
+            baseline_rss_bytes: 2000 << 20,
+            build_peak_rss_bytes: 2600 << 20,
+            gpu: None,
+        });
         assert_eq!(csv_value(&memory), "2521");
         assert_eq!(table_value(&memory), "2521");
         assert_eq!(csv_value(&CellResult::na("x")), "N/A");

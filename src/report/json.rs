@@ -1,0 +1,53 @@
+//! The JSON export: schema-versioned, every cell with its settings, raw samples, statistics
+//! and N/A reason, so reports and comparisons can be rebuilt without re-running anything.
+
+use super::Sweep;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Bumped when a field changes meaning or disappears; adding fields keeps it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Export {
+    pub schema_version: u32,
+    pub tool: String,
+    #[serde(flatten)]
+    pub sweep: Sweep,
+}
+
+/// Writes the sweep to `path` (`-` = stdout), replacing the file atomically.
+pub fn write(path: &Path, sweep: &Sweep) -> Result<()> {
+    let export = Export {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("run-benchmark {}", env!("CARGO_PKG_VERSION")),
+        sweep: sweep.clone(),
+    };
+    let text = serde_json::to_string_pretty(&export)? + "\n";
+    if path == Path::new("-") {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        return Ok(out.flush()?);
+    }
+    let tmp = path.with_extension("json.partial");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write JSON file {}", path.display()))
+}
+
+/// Reads an export, checking its schema version.
+pub fn read(path: &Path) -> Result<Export> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let export: Export = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a run-benchmark JSON export", path.display()))?;
+    anyhow::ensure!(
+        export.schema_version == SCHEMA_VERSION,
+        "{}: schema version {} is not supported (this build reads {SCHEMA_VERSION})",
+        path.display(),
+        export.schema_version
+    );
+    Ok(export)
+}
