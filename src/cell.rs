@@ -382,35 +382,43 @@ pub fn measure_memory(
 }
 
 /// Times square matrix products in the sweep's dtype on its device: the FLOP/s ceiling that
-/// MFU is measured against (achieved, not the vendor's datasheet peak).
+/// MFU is measured against (achieved, not the vendor's datasheet peak). The side doubles from
+/// 256 until one product takes 20 ms or the largest size is reached, so slow dtypes (fp16 on
+/// most CPUs) calibrate in seconds too.
 fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
     c.device.check_available()?;
     apply_threads(c.threads);
-    let size: i64 = match c.device {
+    let largest: i64 = match c.device {
         DeviceChoice::Cpu => 2048,
         DeviceChoice::Cuda(_) => 8192,
     };
     let options = (c.dtype.kind(), c.device.tch());
-    let a = Tensor::randn([size, size], options);
-    let b = Tensor::randn([size, size], options);
-    let protocol = Protocol::Adaptive {
-        warmup: 2,
-        min_runs: 5,
-        max_runs: 50,
-        min_time_s: 0.5,
-    };
-    let timing = protocol.run(
-        || {
-            let _ = a.matmul(&b);
-            Ok(())
-        },
-        || c.device.synchronize(),
-    )?;
-    let fastest = Stats::of(&timing.samples)
-        .ok_or_else(|| anyhow!("no timed products"))?
-        .min;
-    Ok(CalibrationResult {
-        size,
-        flops_per_second: 2.0 * (size as f64).powi(3) / fastest,
-    })
+    let mut size = 256;
+    loop {
+        let a = Tensor::randn([size, size], options);
+        let b = Tensor::randn([size, size], options);
+        let protocol = Protocol::Adaptive {
+            warmup: 1,
+            min_runs: 3,
+            max_runs: 20,
+            min_time_s: 0.2,
+        };
+        let timing = protocol.run(
+            || {
+                let _ = a.matmul(&b);
+                Ok(())
+            },
+            || c.device.synchronize(),
+        )?;
+        let fastest = Stats::of(&timing.samples)
+            .ok_or_else(|| anyhow!("no timed products"))?
+            .min;
+        if fastest >= 0.02 || size >= largest {
+            return Ok(CalibrationResult {
+                size,
+                flops_per_second: 2.0 * (size as f64).powi(3) / fastest,
+            });
+        }
+        size *= 2;
+    }
 }
