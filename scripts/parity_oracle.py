@@ -33,7 +33,9 @@ def randomize_(module, std=0.2):
     LayerNorm weights ~ 1 + N(0, 0.2), every bias ~ N(0, 0.1)."""
     with torch.no_grad():
         for name, param in module.named_parameters():
-            if "LayerNorm.weight" in name or "layer_norm.weight" in name:
+            if "LayerNorm.weight" in name or "layer_norm.weight" in name or name.endswith(
+                ("ln_1.weight", "ln_2.weight", "ln_f.weight")
+            ):
                 param.copy_(1.0 + 0.2 * torch.randn_like(param))
             elif name.endswith("bias"):
                 param.copy_(0.1 * torch.randn_like(param))
@@ -148,9 +150,203 @@ def bert(out_dir):
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
 
+def causal_lm(out_dir, base, lm, base_prefix, config, keys, architecture):
+    """Shared by the decoder-only families: the base model and the causal LM share one body
+    (`<base_prefix>.*`), the LM head is tied (not saved) unless the config unties it."""
+    randomize_(base)
+    randomize_(lm)
+    state = base.state_dict()
+    missing, unexpected = getattr(lm, base_prefix).load_state_dict(state, strict=True)
+    assert not missing and not unexpected
+    tied = lm.lm_head.weight.data_ptr() == lm.get_input_embeddings().weight.data_ptr()
+    assert tied == config.tie_word_embeddings
+    weights = {f"{base_prefix}.{k}": v for k, v in state.items()}
+    if not tied:
+        weights["lm_head.weight"] = lm.lm_head.weight
+
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(input_ids=input_ids)
+        lm_out = lm(input_ids=input_ids, labels=input_ids)
+        shared = getattr(lm, base_prefix)(input_ids=input_ids).last_hidden_state
+        assert max_abs(shared, base_out.last_hidden_state) == 0.0
+    expected = {
+        "input_ids": input_ids,
+        "last_hidden_state": base_out.last_hidden_state,
+        "lm_logits": lm_out.logits,
+        "lm_loss": lm_out.loss,
+    }
+    write_config(os.path.join(out_dir, "config.json"), config, keys, [architecture])
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+
+
+GPT2_KEYS = [
+    "vocab_size",
+    "n_positions",
+    "n_embd",
+    "n_layer",
+    "n_head",
+    "n_inner",
+    "activation_function",
+    "resid_pdrop",
+    "embd_pdrop",
+    "attn_pdrop",
+    "layer_norm_epsilon",
+    "initializer_range",
+    "scale_attn_weights",
+    "scale_attn_by_inverse_layer_idx",
+    "reorder_and_upcast_attn",
+    "tie_word_embeddings",
+]
+
+
+def gpt2_fixture(out_dir, **overrides):
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
+
+    settings = dict(
+        vocab_size=99,
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        n_inner=None,
+        activation_function="gelu_new",
+        layer_norm_epsilon=1e-5,
+        attn_implementation="eager",
+    )
+    settings.update(overrides)
+    config = GPT2Config(**settings)
+    base, lm = GPT2Model(config).eval(), GPT2LMHeadModel(config).eval()
+    causal_lm(out_dir, base, lm, "transformer", config, GPT2_KEYS, "GPT2LMHeadModel")
+
+
+def gpt2(out_dir):
+    """GPT2Model and GPT2LMHeadModel as gpt2/distilgpt2: Conv1D weights stored (in, out), a
+    fused c_attn, learned wpe, lm_head tied to `transformer.wte.weight` and not saved."""
+    gpt2_fixture(out_dir)
+
+
+def gpt2_variant(out_dir):
+    """GPT-2 with the options no embedded config sets: an explicit n_inner, scores divided
+    by layer_idx + 1, upcast-and-reorder attention, and an untied, saved lm_head."""
+    gpt2_fixture(
+        out_dir,
+        n_inner=37,
+        scale_attn_by_inverse_layer_idx=True,
+        reorder_and_upcast_attn=True,
+        tie_word_embeddings=False,
+    )
+
+
+OPT_KEYS = [
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "ffn_dim",
+    "max_position_embeddings",
+    "do_layer_norm_before",
+    "_remove_final_layer_norm",
+    "word_embed_proj_dim",
+    "dropout",
+    "attention_dropout",
+    "num_attention_heads",
+    "activation_function",
+    "layerdrop",
+    "init_std",
+    "pad_token_id",
+    "enable_bias",
+    "layer_norm_elementwise_affine",
+    "tie_word_embeddings",
+]
+
+
+def opt_fixture(out_dir, **overrides):
+    from transformers import OPTConfig, OPTForCausalLM, OPTModel
+
+    settings = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        ffn_dim=37,
+        max_position_embeddings=64,
+        num_attention_heads=4,
+        activation_function="relu",
+        pad_token_id=1,
+        attn_implementation="eager",
+    )
+    settings.update(overrides)
+    config = OPTConfig(**settings)
+    base, lm = OPTModel(config).eval(), OPTForCausalLM(config).eval()
+    causal_lm(out_dir, base, lm, "model", config, OPT_KEYS, "OPTForCausalLM")
+
+
+def opt(out_dir):
+    """OPTModel and OPTForCausalLM as opt-125m: pre-LN, word_embed_proj_dim = hidden_size,
+    positions offset by 2, lm_head tied to `model.decoder.embed_tokens.weight`."""
+    opt_fixture(out_dir)
+
+
+def opt_350m(out_dir):
+    """OPT as opt-350m: post-LN (do_layer_norm_before=False, so no final LayerNorm) and
+    word_embed_proj_dim < hidden_size (project_in/project_out); also without biases
+    (enable_bias), which no embedded config sets."""
+    opt_fixture(
+        out_dir,
+        do_layer_norm_before=False,
+        word_embed_proj_dim=16,
+        enable_bias=False,
+    )
+
+
+def gpt_neo(out_dir):
+    """GPTNeoModel and GPTNeoForCausalLM: a global then a local layer whose window (3) is
+    shorter than the sequence (7), unscaled scores, lm_head tied to `transformer.wte.weight`."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM, GPTNeoModel
+
+    config = GPTNeoConfig(
+        vocab_size=99,
+        max_position_embeddings=64,
+        hidden_size=32,
+        num_layers=2,
+        attention_types=[[["global", "local"], 1]],
+        num_heads=4,
+        intermediate_size=37,
+        window_size=3,
+        activation_function="gelu_new",
+        layer_norm_epsilon=1e-5,
+        attn_implementation="eager",
+    )
+    base, lm = GPTNeoModel(config).eval(), GPTNeoForCausalLM(config).eval()
+    keys = [
+        "vocab_size",
+        "max_position_embeddings",
+        "hidden_size",
+        "num_layers",
+        "attention_types",
+        "attention_layers",
+        "num_heads",
+        "intermediate_size",
+        "window_size",
+        "activation_function",
+        "resid_dropout",
+        "embed_dropout",
+        "attention_dropout",
+        "layer_norm_epsilon",
+        "initializer_range",
+        "tie_word_embeddings",
+    ]
+    causal_lm(out_dir, base, lm, "transformer", config, keys, "GPTNeoForCausalLM")
+
+
 # name -> function(out_dir) writing that architecture's fixtures.
 ARCHITECTURES = {
     "bert": bert,
+    "gpt2": gpt2,
+    "gpt2_variant": gpt2_variant,
+    "opt": opt,
+    "opt_350m": opt_350m,
+    "gpt_neo": gpt_neo,
 }
 
 
@@ -173,6 +369,11 @@ One folder per architecture ({archs}), each with:
 For BERT: `last_hidden_state` and `pooler_output` of `BertModel` (eager attention),
 `mlm_logits` of `BertForMaskedLM` sharing the same encoder, and `mlm_loss`, its loss with
 `labels = input_ids`.
+
+For the decoder-only families (`gpt2/`, `gpt2_variant/`, `opt/`, `opt_350m/`, `gpt_neo/`):
+`last_hidden_state` of the base model (`GPT2Model`, `OPTModel`, `GPTNeoModel`; eager
+attention), `lm_logits` of the causal LM sharing the same body, and `lm_loss`, its loss with
+`labels = input_ids` (shifted inside the loss, as transformers does).
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.

@@ -139,3 +139,15 @@ pub fn lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
         0.0,
     )
 }
+
+/// transformers' `ForCausalLMLoss`: the logits at position t predict the label at t + 1 and
+/// the last position has none. The labels are shifted (padded with -100) rather than the
+/// logits sliced, as transformers does, which spares a copy of the logits.
+pub fn causal_lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
+    let seq = labels.size().last().copied().unwrap_or(0);
+    let shifted = labels
+        .pad([0, 1], "constant", -100.0)
+        .narrow(-1, 1, seq)
+        .contiguous();
+    lm_loss(logits, &shifted)
+}

@@ -5,7 +5,10 @@
 //! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
 pub mod bert;
+pub mod gpt2;
+pub mod gpt_neo;
 pub mod layers;
+pub mod opt;
 pub mod weights;
 
 use anyhow::{anyhow, Result};
@@ -48,7 +51,12 @@ pub trait Architecture: std::fmt::Debug {
 type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 
 /// `model_type` -> parser, for every family this build implements.
-const FAMILIES: &[(&str, Parser)] = &[("bert", bert::from_json)];
+const FAMILIES: &[(&str, Parser)] = &[
+    ("bert", bert::from_json),
+    ("gpt2", gpt2::from_json),
+    ("opt", opt::from_json),
+    ("gpt_neo", gpt_neo::from_json),
+];
 
 /// The `model_type`s this build implements.
 pub fn supported_model_types() -> Vec<&'static str> {
