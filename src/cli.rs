@@ -42,6 +42,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// List the embedded model configs and the supported model types
+    Models,
     /// Runs one job (JSON) and prints its reply as JSON; used by the parent process.
     #[command(name = "__cell", hide = true)]
     Cell { job_json: String },

@@ -1,5 +1,6 @@
-//! Model id -> config.json: a path, the embedded registry, or the local Hugging Face cache;
-//! then the command line's overrides.
+//! Model id -> config.json: a path, the embedded registry, the local Hugging Face cache, or
+//! a download of config.json alone from the Hub (`HF_ENDPOINT`, `HF_TOKEN`; never with
+//! `HF_HUB_OFFLINE=1`); then the command line's overrides.
 //!
 //! A model argument is `[NAME=]SOURCE[:KEY=VALUE[,KEY=VALUE...]]`:
 //! `bert-base-uncased`, `./my-model/`, `bert-384-hid=bert-base:hidden_size=384`.
@@ -80,6 +81,30 @@ pub fn embedded(id: &str) -> Option<(&'static str, &'static str)> {
         .copied()
 }
 
+/// One embedded config, for `run-benchmark models`.
+pub struct RegistryEntry {
+    pub id: &'static str,
+    pub short_name: &'static str,
+    pub model_type: String,
+    pub architecture: String,
+}
+
+pub fn registry() -> Vec<RegistryEntry> {
+    EMBEDDED
+        .iter()
+        .map(|(id, text)| {
+            let config: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            let field = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+            RegistryEntry {
+                id,
+                short_name: id.rsplit('/').next().unwrap_or(id),
+                model_type: field(config.get("model_type")),
+                architecture: field(config.get("architectures").and_then(|a| a.get(0))),
+            }
+        })
+        .collect()
+}
+
 /// The Hugging Face cache root: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
 pub fn hf_cache() -> hf_hub::Cache {
     match std::env::var_os("HF_HUB_CACHE") {
@@ -125,11 +150,73 @@ fn load_config(source: &str) -> Result<(String, Value)> {
     if let Some(file) = cache.model(source.to_string()).get("config.json") {
         return read_json(&file).map(|v| (file.display().to_string(), v));
     }
-    bail!(
+    let looked = format!(
         "\"{source}\" is not a file or folder, not in the embedded registry, and not in the \
          Hugging Face cache at {}",
         cache.path().display()
-    )
+    );
+    if !looks_like_hub_id(source) {
+        bail!("{looked}");
+    }
+    if hub_offline() {
+        bail!("{looked}; HF_HUB_OFFLINE is set, so it was not downloaded");
+    }
+    let file = download_config(source, cache).with_context(|| looked.clone())?;
+    read_json(&file).map(|v| (file.display().to_string(), v))
+}
+
+/// `name` or `org/name`, as the Hub spells repository ids.
+fn looks_like_hub_id(source: &str) -> bool {
+    let parts: Vec<&str> = source.split('/').collect();
+    parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && !p.starts_with('.')
+        })
+}
+
+/// `HF_HUB_OFFLINE` as huggingface_hub reads it: 1, true, yes or on.
+fn hub_offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
+/// Downloads config.json (and nothing else) into the cache, from `HF_ENDPOINT` or
+/// huggingface.co, with `HF_TOKEN` or the cached login token for gated repositories.
+fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
+    let endpoint = std::env::var("HF_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "https://huggingface.co".into());
+    let token = std::env::var("HF_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| cache.token());
+    let api = hf_hub::api::sync::ApiBuilder::from_cache(cache)
+        .with_endpoint(endpoint.trim_end_matches('/').to_string())
+        .with_token(token.clone())
+        .with_progress(false)
+        .build()
+        .context("cannot set up the Hub client")?;
+    api.model(id.to_string())
+        .download("config.json")
+        .map_err(|e| {
+            let hint = match (&e, token.is_some()) {
+                (hf_hub::api::sync::ApiError::RequestError(r), false)
+                    if matches!(**r, ureq::Error::Status(401 | 403, _)) =>
+                {
+                    " (a gated or private repository: set HF_TOKEN)"
+                }
+                _ => "",
+            };
+            anyhow!("download of config.json from {endpoint} failed: {e}{hint}")
+        })
 }
 
 fn read_json(file: &Path) -> Result<Value> {
@@ -239,10 +326,32 @@ mod tests {
 
     #[test]
     fn unknown_model_says_where_it_looked() {
-        let spec: ModelSpec = "no-such-org/no-such-model".parse().unwrap();
+        // Not a valid Hub id, so no download is tried.
+        let spec: ModelSpec = "no such model".parse().unwrap();
         let err = format!("{:#}", resolve(&spec).unwrap_err());
         assert!(err.contains("embedded registry"), "{err}");
         assert!(err.contains("Hugging Face cache"), "{err}");
+    }
+
+    #[test]
+    fn every_embedded_config_is_valid_json_with_a_model_type() {
+        for entry in registry() {
+            assert!(
+                !entry.model_type.is_empty(),
+                "{} has no model_type",
+                entry.id
+            );
+        }
+        assert!(registry().len() >= 30);
+    }
+
+    #[test]
+    fn hub_ids_are_told_from_other_strings() {
+        assert!(looks_like_hub_id("gpt2"));
+        assert!(looks_like_hub_id("Qwen/Qwen2.5-0.5B"));
+        assert!(!looks_like_hub_id("a/b/c"));
+        assert!(!looks_like_hub_id("no such model"));
+        assert!(!looks_like_hub_id("../x"));
     }
 
     #[test]
@@ -253,7 +362,7 @@ mod tests {
         let spec: ModelSpec = file.to_str().unwrap().parse().unwrap();
         let err = format!("{:#}", resolve(&spec).unwrap_err());
         assert!(
-            err.contains("\"xlnet\" is not supported; supported: bert"),
+            err.contains("\"xlnet\" is not supported; supported: ") && err.contains("bert"),
             "{err}"
         );
     }

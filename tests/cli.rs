@@ -292,7 +292,14 @@ fn the_seeds_three_config_example_is_one_command_line() {
 
 /// Bad input: one line on stderr naming the problem, a non-zero exit, and no cell run.
 fn assert_rejected(args: &[&str], code: i32, needle: &str) {
-    let output = bin().args(args).assert().failure().code(code);
+    let home = tempfile::tempdir().unwrap();
+    let output = bin()
+        .env("HF_HOME", home.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .args(args)
+        .assert()
+        .failure()
+        .code(code);
     let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
     assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
     assert!(!stderr.contains("[1/"), "a cell ran: {stderr}");
@@ -348,10 +355,13 @@ fn unwritable_csv_path_is_rejected_before_any_cell() {
 
 #[test]
 fn unsupported_model_type_names_the_supported_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.json");
+    fs::write(&file, r#"{"model_type": "xlnet", "vocab_size": 10}"#).unwrap();
     assert_rejected(
-        &["--models", "openai-community/gpt2"],
+        &["--models", file.to_str().unwrap()],
         1,
-        "model_type \"gpt2\" is not supported; supported: bert",
+        "model_type \"xlnet\" is not supported; supported: bert, ",
     );
 }
 
@@ -392,4 +402,24 @@ fn help_explains_every_flag() {
         assert!(explained, "{flag} has no explanation: {line}");
     }
     assert!(help.contains("[NAME=]SOURCE[:KEY=VALUE"));
+}
+
+#[test]
+fn models_lists_the_registry_and_supported_types() {
+    let output = bin().arg("models").assert().success();
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("| google-bert/bert-base-uncased"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| bert-base-uncased"));
+    let bert_row = stdout
+        .lines()
+        .find(|l| l.contains("google-bert/bert-base-uncased"))
+        .unwrap();
+    assert!(
+        bert_row.contains("BertForMaskedLM") && bert_row.contains("yes"),
+        "{bert_row}"
+    );
+    assert!(stdout.contains("Supported model types: bert"));
 }

@@ -1,0 +1,215 @@
+//! The download path against a small Hub stand-in on loopback: it answers config.json
+//! requests the way huggingface.co does (commit and etag headers, ranged GETs), and checks
+//! the bearer token of a gated repository. No test needs the internet.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+const TOKEN: &str = "hf_test_secret";
+
+struct FakeHub {
+    endpoint: String,
+    requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FakeHub {
+    /// Serves `open-org/tiny-bert` to anyone and `gated-org/tiny-bert` to holders of TOKEN.
+    fn start() -> FakeHub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let config = std::fs::read("tests/fixtures/tiny-bert.json").unwrap();
+        let (count, halt) = (requests.clone(), stop.clone());
+        thread::spawn(move || {
+            // Bounded: at most 60 s and 200 connections, then the server stops by itself.
+            for _ in 0..6000 {
+                if halt.load(Ordering::SeqCst) || count.load(Ordering::SeqCst) >= 200 {
+                    break;
+                }
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let _ = serve(stream, &config);
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        FakeHub {
+            endpoint,
+            requests,
+            stop,
+        }
+    }
+}
+
+impl Drop for FakeHub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn serve(stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut range = None;
+    let mut authorization = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((&line, ""));
+        match name.trim().to_ascii_lowercase().as_str() {
+            "range" => range = Some(value.trim().to_string()),
+            "authorization" => authorization = Some(value.trim().to_string()),
+            _ => {}
+        }
+    }
+    let path = request_line.split_whitespace().nth(1).unwrap_or("");
+    let mut out = stream;
+    let allowed = match path {
+        "/open-org/tiny-bert/resolve/main/config.json" => true,
+        "/gated-org/tiny-bert/resolve/main/config.json" => {
+            authorization.as_deref() == Some(&format!("Bearer {TOKEN}"))
+        }
+        _ => {
+            return write!(
+                out,
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    };
+    if !allowed {
+        return write!(
+            out,
+            "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    }
+    let content = if range.as_deref() == Some("bytes=0-0") {
+        &body[..1]
+    } else {
+        body
+    };
+    write!(
+        out,
+        "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {commit}\r\netag: \"{etag}\"\r\n\
+         content-range: bytes 0-{last}/{total}\r\ncontent-length: {len}\r\nConnection: close\r\n\r\n",
+        commit = "0123456789abcdef0123456789abcdef01234567",
+        etag = "tinyberthash",
+        last = content.len() - 1,
+        total = body.len(),
+        len = content.len(),
+    )?;
+    out.write_all(content)?;
+    out.flush()
+}
+
+fn bin(hf_home: &std::path::Path, endpoint: &str) -> Command {
+    let mut cmd = Command::cargo_bin("run-benchmark").unwrap();
+    cmd.env("HF_HOME", hf_home)
+        .env("HF_ENDPOINT", endpoint)
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_HUB_OFFLINE")
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+            "--runs",
+            "2",
+        ]);
+    cmd
+}
+
+#[test]
+fn downloads_a_config_benchmarks_it_then_works_offline_from_the_cache() {
+    let hub = FakeHub::start();
+    let home = tempfile::tempdir().unwrap();
+    bin(home.path(), &hub.endpoint)
+        .args(["--models", "open-org/tiny-bert"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| open-org/tiny-bert "));
+    assert!(
+        hub.requests.load(Ordering::SeqCst) >= 1,
+        "the hub was never asked"
+    );
+    let cached = home
+        .path()
+        .join("hub/models--open-org--tiny-bert/snapshots/0123456789abcdef0123456789abcdef01234567/config.json");
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read("tests/fixtures/tiny-bert.json").unwrap()
+    );
+
+    // Offline, with the hub gone: the cache alone answers.
+    drop(hub);
+    bin(home.path(), "http://127.0.0.1:9")
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["--models", "open-org/tiny-bert"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| open-org/tiny-bert "));
+}
+
+#[test]
+fn offline_and_uncached_is_an_error_saying_where_it_looked() {
+    let home = tempfile::tempdir().unwrap();
+    bin(home.path(), "http://127.0.0.1:9")
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["--models", "some-org/not-cached"])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("not in the embedded registry"))
+        .stderr(predicate::str::contains(
+            home.path().join("hub").display().to_string(),
+        ))
+        .stderr(predicate::str::contains("HF_HUB_OFFLINE is set"));
+}
+
+#[test]
+fn a_gated_repository_needs_hf_token() {
+    let hub = FakeHub::start();
+    let home = tempfile::tempdir().unwrap();
+    bin(home.path(), &hub.endpoint)
+        .args(["--models", "gated-org/tiny-bert"])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("401"))
+        .stderr(predicate::str::contains("set HF_TOKEN"));
+    bin(home.path(), &hub.endpoint)
+        .env("HF_TOKEN", TOKEN)
+        .args(["--models", "gated-org/tiny-bert"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn an_unknown_repository_reports_the_hub_answer() {
+    let hub = FakeHub::start();
+    let home = tempfile::tempdir().unwrap();
+    bin(home.path(), &hub.endpoint)
+        .args(["--models", "open-org/missing"])
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains("download of config.json from"))
+        .stderr(predicate::str::contains("404"));
+}
