@@ -340,6 +340,35 @@ def gpt_neo(out_dir):
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
+def torchscript_bert(out_dir):
+    """A user's TorchScript file, as exported from Python with torch.jit.trace: a tiny
+    BertModel returning (last_hidden_state, pooler_output). run-benchmark benchmarks it as
+    `NAME=model.pt:vocab_size=99`."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        torchscript=True,
+        attn_implementation="eager",
+    )
+    model = BertModel(config).eval()
+    randomize_(model)
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    with torch.no_grad():
+        traced = torch.jit.trace(model, (input_ids,))
+        last_hidden_state = model(input_ids)[0]
+    torch.jit.save(traced, os.path.join(out_dir, "model.pt"))
+    save_tensors(
+        os.path.join(out_dir, "expected.safetensors"),
+        {"input_ids": input_ids, "last_hidden_state": last_hidden_state},
+    )
+
+
 ARCHITECTURES = {
     "bert": bert,
     "gpt2": gpt2,
@@ -347,6 +376,7 @@ ARCHITECTURES = {
     "opt": opt,
     "opt_350m": opt_350m,
     "gpt_neo": gpt_neo,
+    "torchscript_bert": torchscript_bert,
 }
 
 

@@ -178,6 +178,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         threads: args.threads.map(|t| t as usize),
         optimizer: args.optimizer,
         only_pretrain_model: args.only_pretrain_model,
+        torchscript: args.torchscript,
         seed: args.seed,
     })
 }

@@ -109,6 +109,10 @@ pub struct Settings {
     pub threads: Option<usize>,
     pub optimizer: Optimizer,
     pub only_pretrain_model: bool,
+    /// Trace the model with TorchScript and time the traced module (the original's
+    /// `--torchscript`; inference only).
+    #[serde(default)]
+    pub torchscript: bool,
     pub seed: i64,
 }
 
@@ -135,8 +139,9 @@ pub struct SpeedResult {
     pub calls_per_sample: usize,
     pub warmup_calls: usize,
     pub stats: Stats,
-    /// Matrix-product FLOPs of one call (training: 3 × forward).
-    pub flops_per_call: f64,
+    /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
+    /// TorchScript file).
+    pub flops_per_call: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,14 +242,36 @@ impl Job {
     }
 }
 
-/// libtorch errors carry C++ backtraces; the first line says what went wrong.
+/// libtorch errors carry C++ backtraces and tensor dumps, sometimes inside a Debug string
+/// with escaped newlines; the first line, kept short, says what went wrong.
 pub fn first_line(message: &str) -> String {
-    message
+    const MAX_CHARS: usize = 300;
+    let line = message
         .lines()
+        .flat_map(|l| l.split("\\n"))
         .map(str::trim)
         .find(|l| !l.is_empty())
-        .unwrap_or("unknown error")
-        .to_string()
+        .unwrap_or("unknown error");
+    match line.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_cuts_backtraces_and_escaped_dumps() {
+        assert_eq!(first_line("\n  boom\nframe #0: x"), "boom");
+        assert_eq!(
+            first_line("Torch(\"Cannot insert a Tensor\\nTensor:\\n 0.0 1.0\")"),
+            "Torch(\"Cannot insert a Tensor"
+        );
+        let long = "x".repeat(1000);
+        assert_eq!(first_line(&long).len(), 303);
+    }
 }
 
 fn apply_threads(threads: Option<usize>) {
@@ -264,6 +291,12 @@ fn measure(cell: &Cell) -> Result<CellResult> {
         }
     }
     let settings = &cell.settings;
+    if settings.torchscript && cell.mode == Mode::Training {
+        // As the original: `NotImplementedError("Training for torchscript ...")`.
+        return Ok(CellResult::na(
+            "Training for torchscript is currently not implemented",
+        ));
+    }
     settings.device.check_available()?;
     apply_threads(settings.threads);
     let device = settings.device.tch();
@@ -287,13 +320,26 @@ fn measure(cell: &Cell) -> Result<CellResult> {
         (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
         (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&vs, 1e-4)?),
     };
+    let traced = match settings.torchscript {
+        true => {
+            // Traced parameters become constants, which must not require gradients.
+            vs.freeze();
+            Some(trace(model.as_ref(), &input_ids)?)
+        }
+        false => None,
+    };
     let mut trainable = vs.trainable_variables();
     let mut call = || -> Result<()> {
-        match cell.mode {
-            Mode::Inference => {
+        match (cell.mode, &traced) {
+            (Mode::Inference, Some(traced)) => {
+                tch::no_grad(|| {
+                    traced.forward_is(&[tch::IValue::Tensor(input_ids.shallow_clone())])
+                })?;
+            }
+            (Mode::Inference, None) => {
                 let _ = tch::no_grad(|| model.forward(&input_ids, false));
             }
-            Mode::Training => {
+            (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
                 // (the original let them accumulate).
                 match optimizer.as_mut() {
@@ -318,7 +364,8 @@ fn measure(cell: &Cell) -> Result<CellResult> {
                 Statistic::Median => stats.median,
                 Statistic::Minimum => stats.min,
             };
-            let forward = config.forward_flops(cell.batch_size, cell.sequence_length, task);
+            let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
+                .filter(|f| f.is_finite());
             Ok(CellResult::Speed(SpeedResult {
                 statistic,
                 seconds,
@@ -328,13 +375,26 @@ fn measure(cell: &Cell) -> Result<CellResult> {
                 stats,
                 flops_per_call: match cell.mode {
                     // Backward costs about twice the forward's matrix products.
-                    Mode::Training => 3.0 * forward,
+                    Mode::Training => forward.map(|f| 3.0 * f),
                     Mode::Inference => forward,
                 },
             }))
         }
         Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),
     }
+}
+
+/// The model's inference forward traced into a TorchScript module, as `torch.jit.trace`.
+fn trace(model: &dyn models::Model, input_ids: &Tensor) -> Result<tch::CModule> {
+    tch::no_grad(|| {
+        tch::CModule::create_by_tracing(
+            "model",
+            "forward",
+            &[input_ids.shallow_clone()],
+            &mut |inputs| vec![model.forward(&inputs[0], false)],
+        )
+    })
+    .map_err(|e| anyhow!("tracing failed: {e}"))
 }
 
 /// Peak memory of one call of `work`, with the high-water marks reset just before it, so the
@@ -383,7 +443,7 @@ pub fn measure_memory(
 
 /// Times square matrix products in the sweep's dtype on its device: the FLOP/s ceiling that
 /// MFU is measured against (achieved, not the vendor's datasheet peak). The side doubles from
-/// 256 until one product takes 20 ms or the largest size is reached, so slow dtypes (fp16 on
+/// 1024 until one product takes 20 ms or the largest size is reached, so slow dtypes (fp16 on
 /// most CPUs) calibrate in seconds too.
 fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
     c.device.check_available()?;
@@ -393,7 +453,8 @@ fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
         DeviceChoice::Cuda(_) => 8192,
     };
     let options = (c.dtype.kind(), c.device.tch());
-    let mut size = 256;
+    // 1024 at least: smaller products are too short to time on a busy machine.
+    let mut size = 1024;
     loop {
         let a = Tensor::randn([size, size], options);
         let b = Tensor::randn([size, size], options);

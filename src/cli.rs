@@ -91,6 +91,10 @@ pub struct RunArgs {
     #[arg(long, alias = "only_pretrain_model")]
     pub only_pretrain_model: bool,
 
+    /// Trace each model with TorchScript and time the traced module (inference only)
+    #[arg(long)]
+    pub torchscript: bool,
+
     /// Save the results and the environment information to CSV files
     #[arg(long, alias = "save_to_csv")]
     pub save_to_csv: bool,

@@ -133,6 +133,19 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
 
 fn load_config(source: &str) -> Result<(String, Value)> {
     let path = Path::new(source);
+    let is_torchscript = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        crate::models::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+    });
+    if path.is_file() && is_torchscript {
+        let file = path
+            .canonicalize()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let config = serde_json::json!({
+            "model_type": "torchscript",
+            "torchscript_file": file.display().to_string(),
+        });
+        return Ok((format!("TorchScript file {}", file.display()), config));
+    }
     if path.exists() {
         let file = if path.is_dir() {
             path.join("config.json")

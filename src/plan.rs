@@ -94,6 +94,7 @@ mod tests {
             threads: None,
             optimizer: crate::cell::Optimizer::None,
             only_pretrain_model: false,
+            torchscript: false,
             seed: 0,
         }
     }

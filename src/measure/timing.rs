@@ -93,6 +93,14 @@ impl Protocol {
                 warmup,
                 min_runs,
                 max_runs,
+                ..
+            } if min_runs == max_runs => format!(
+                "median seconds per call of {min_runs} timed calls, after {warmup} warm-up calls"
+            ),
+            Protocol::Adaptive {
+                warmup,
+                min_runs,
+                max_runs,
                 min_time_s,
             } => format!(
                 "median seconds per call of at least {min_runs} timed calls and {min_time_s} s \

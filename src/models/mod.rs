@@ -9,6 +9,7 @@ pub mod gpt2;
 pub mod gpt_neo;
 pub mod layers;
 pub mod opt;
+pub mod torchscript;
 pub mod weights;
 
 use anyhow::{anyhow, Result};
@@ -56,6 +57,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("gpt2", gpt2::from_json),
     ("opt", opt::from_json),
     ("gpt_neo", gpt_neo::from_json),
+    ("torchscript", torchscript::from_json),
 ];
 
 /// The `model_type`s this build implements.

@@ -26,19 +26,21 @@ pub struct Sweep {
 pub struct Throughput {
     pub samples_per_second: f64,
     pub tokens_per_second: f64,
-    pub flops_per_second: f64,
+    pub flops_per_second: Option<f64>,
     /// Achieved FLOP/s over the calibrated matmul FLOP/s.
     pub mfu: Option<f64>,
 }
 
 impl Throughput {
     pub fn of(cell: &Cell, speed: &SpeedResult, calibration: Option<&CalibrationResult>) -> Self {
-        let flops_per_second = speed.flops_per_call / speed.seconds;
+        let flops_per_second = speed.flops_per_call.map(|f| f / speed.seconds);
         Throughput {
             samples_per_second: cell.batch_size as f64 / speed.seconds,
             tokens_per_second: (cell.batch_size * cell.sequence_length) as f64 / speed.seconds,
             flops_per_second,
-            mfu: calibration.map(|c| flops_per_second / c.flops_per_second),
+            mfu: flops_per_second
+                .zip(calibration)
+                .map(|(f, c)| f / c.flops_per_second),
         }
     }
 }
@@ -149,7 +151,7 @@ mod tests {
             samples,
             calls_per_sample: 10,
             warmup_calls: 0,
-            flops_per_call: 1e9,
+            flops_per_call: Some(1e9),
         });
         assert_eq!(csv_value(&speed), "0.0143");
         let memory = CellResult::Memory(crate::cell::MemoryResult {

@@ -71,7 +71,9 @@ pub fn print_section(
                     figure,
                     format_rate(t.samples_per_second),
                     format_rate(t.tokens_per_second),
-                    format!("{:.1}", t.flops_per_second / 1e9),
+                    t.flops_per_second
+                        .map(|f| format!("{:.1}", f / 1e9))
+                        .unwrap_or_else(na),
                     t.mfu
                         .map(|m| format!("{:.1}%", 100.0 * m))
                         .unwrap_or_else(na),
