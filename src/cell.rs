@@ -258,22 +258,6 @@ pub fn first_line(message: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_line_cuts_backtraces_and_escaped_dumps() {
-        assert_eq!(first_line("\n  boom\nframe #0: x"), "boom");
-        assert_eq!(
-            first_line("Torch(\"Cannot insert a Tensor\\nTensor:\\n 0.0 1.0\")"),
-            "Torch(\"Cannot insert a Tensor"
-        );
-        let long = "x".repeat(1000);
-        assert_eq!(first_line(&long).len(), 303);
-    }
-}
-
 fn apply_threads(threads: Option<usize>) {
     if let Some(n) = threads {
         tch::set_num_threads(n as i32);
@@ -481,5 +465,21 @@ fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
             });
         }
         size *= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_cuts_backtraces_and_escaped_dumps() {
+        assert_eq!(first_line("\n  boom\nframe #0: x"), "boom");
+        assert_eq!(
+            first_line("Torch(\"Cannot insert a Tensor\\nTensor:\\n 0.0 1.0\")"),
+            "Torch(\"Cannot insert a Tensor"
+        );
+        let long = "x".repeat(1000);
+        assert_eq!(first_line(&long).len(), 303);
     }
 }

@@ -12,6 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 const TOKEN: &str = "hf_test_secret";
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 struct FakeHub {
     endpoint: String,
@@ -105,10 +106,8 @@ fn serve(stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
     };
     write!(
         out,
-        "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {commit}\r\netag: \"{etag}\"\r\n\
+        "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {COMMIT}\r\netag: \"tinyberthash\"\r\n\
          content-range: bytes 0-{last}/{total}\r\ncontent-length: {len}\r\nConnection: close\r\n\r\n",
-        commit = "0123456789abcdef0123456789abcdef01234567",
-        etag = "tinyberthash",
         last = content.len() - 1,
         total = body.len(),
         len = content.len(),
