@@ -4,8 +4,10 @@
 //! Adding a family: one file with a config (serde, HF key names and defaults), the modules,
 //! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
+pub mod bart;
 pub mod bert;
 pub mod layers;
+pub mod t5;
 pub mod weights;
 
 use anyhow::{anyhow, Result};
@@ -48,7 +50,11 @@ pub trait Architecture: std::fmt::Debug {
 type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 
 /// `model_type` -> parser, for every family this build implements.
-const FAMILIES: &[(&str, Parser)] = &[("bert", bert::from_json)];
+const FAMILIES: &[(&str, Parser)] = &[
+    ("bert", bert::from_json),
+    ("t5", t5::from_json),
+    ("bart", bart::from_json),
+];
 
 /// The `model_type`s this build implements.
 pub fn supported_model_types() -> Vec<&'static str> {
