@@ -391,11 +391,13 @@ impl T5Stack {
             .forward(&buckets)
             .permute([2, 0, 1])
             .unsqueeze(0);
-        if self.is_decoder {
+        let bias = if self.is_decoder {
             bias.masked_fill(&relative.gt(0), f64::NEG_INFINITY)
         } else {
-            bias.contiguous()
-        }
+            bias
+        };
+        // Laid out once here, as every block reads it.
+        bias.contiguous()
     }
 
     fn forward(
