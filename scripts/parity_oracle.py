@@ -27,15 +27,24 @@ SEED = 0
 BATCH, SEQ = 2, 7
 
 
+# Parameter names of normalisation weights (1 in transformers' init), randomised around 1.
+NORM_WEIGHTS = (
+    "LayerNorm.weight",
+    "layer_norm.weight",
+    "layernorm_embedding.weight",
+    "ln_1.weight",
+    "ln_2.weight",
+    "ln_f.weight",
+)
+
+
 def randomize_(module, std=0.2):
     """Replaces transformers' init (LayerNorm 1/0, zero biases, std 0.02) by values that make
     every parameter matter: weights ~ N(0, std) so that attention is far from uniform,
     LayerNorm weights ~ 1 + N(0, 0.2), every bias ~ N(0, 0.1)."""
     with torch.no_grad():
         for name, param in module.named_parameters():
-            if "LayerNorm.weight" in name or "layer_norm.weight" in name or name.endswith(
-                ("ln_1.weight", "ln_2.weight", "ln_f.weight")
-            ):
+            if any(norm in name for norm in NORM_WEIGHTS):
                 param.copy_(1.0 + 0.2 * torch.randn_like(param))
             elif name.endswith("bias"):
                 param.copy_(0.1 * torch.randn_like(param))
@@ -177,6 +186,81 @@ def causal_lm(out_dir, base, lm, base_prefix, config, keys, architecture):
         "lm_loss": lm_out.loss,
     }
     write_config(os.path.join(out_dir, "config.json"), config, keys, [architecture])
+def _t5(out_dir, architecture, **kwargs):
+    """T5Model and T5ForConditionalGeneration sharing every weight (`shared`, `encoder.*`,
+    `decoder.*`; `lm_head` unless tied), both called with decoder_input_ids = input_ids as the
+    benchmark calls them. Few buckets and a short max_distance, so that the 7-token fixture
+    reaches the logarithmic and the saturated buckets."""
+    from transformers import T5Config, T5ForConditionalGeneration, T5Model
+
+    config = T5Config(
+        vocab_size=99,
+        d_model=32,
+        d_kv=6,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        dropout_rate=0.1,
+        layer_norm_epsilon=1e-6,
+        attn_implementation="eager",
+        **kwargs,
+    )
+    lm = T5ForConditionalGeneration(config).eval()
+    randomize_(lm)
+    with torch.no_grad():
+        # Relative-position biases as large as the scores, so that buckets matter.
+        for name, param in lm.named_parameters():
+            if "relative_attention_bias" in name:
+                param.mul_(5.0)
+    lm_state = lm.state_dict()
+    base = T5Model(config).eval()
+    missing, unexpected = base.load_state_dict(
+        {k: v for k, v in lm_state.items() if not k.startswith("lm_head.")}, strict=True
+    )
+    assert not missing and not unexpected
+    tied = lm.lm_head.weight.data_ptr() == lm.shared.weight.data_ptr()
+    assert tied == config.tie_word_embeddings
+
+    skip = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}
+    if tied:
+        skip.add("lm_head.weight")
+    weights = {k: v for k, v in lm_state.items() if k not in skip}
+
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(input_ids=input_ids, decoder_input_ids=input_ids)
+        lm_out = lm(input_ids=input_ids, decoder_input_ids=input_ids, labels=input_ids)
+        assert max_abs(lm_out.encoder_last_hidden_state, base_out.encoder_last_hidden_state) == 0.0
+    expected = {
+        "input_ids": input_ids,
+        "last_hidden_state": base_out.last_hidden_state,
+        "encoder_last_hidden_state": base_out.encoder_last_hidden_state,
+        "lm_logits": lm_out.logits,
+        "lm_loss": lm_out.loss,
+    }
+
+    write_config(
+        os.path.join(out_dir, "config.json"),
+        config,
+        [
+            "vocab_size",
+            "d_model",
+            "d_kv",
+            "d_ff",
+            "num_layers",
+            "num_decoder_layers",
+            "num_heads",
+            "relative_attention_num_buckets",
+            "relative_attention_max_distance",
+            "dropout_rate",
+            "layer_norm_epsilon",
+            "initializer_factor",
+            "feed_forward_proj",
+            "tie_word_embeddings",
+            "pad_token_id",
+        ],
+        [architecture],
+    )
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
@@ -337,6 +421,114 @@ def gpt_neo(out_dir):
         "tie_word_embeddings",
     ]
     causal_lm(out_dir, base, lm, "transformer", config, keys, "GPTNeoForCausalLM")
+def t5(out_dir):
+    """T5 (v1.0): relu feed-forward, lm_head tied to `shared` (decoder output scaled by
+    d_model**-0.5 before it)."""
+    _t5(
+        out_dir,
+        "T5ForConditionalGeneration",
+        feed_forward_proj="relu",
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=5,
+    )
+
+
+def flan_t5(out_dir):
+    """flan-T5 (T5 v1.1): gated-gelu feed-forward (wi_0, wi_1, gelu_new), untied lm_head, and
+    more decoder than encoder layers."""
+    _t5(
+        out_dir,
+        "T5ForConditionalGeneration",
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        num_decoder_layers=3,
+        relative_attention_num_buckets=10,
+        relative_attention_max_distance=6,
+    )
+
+
+def bart(out_dir):
+    """BartModel and BartForConditionalGeneration sharing every weight (`model.*`), called with
+    decoder_input_ids = input_ids; lm_head tied to `model.shared` and not saved;
+    `final_logits_bias` (a buffer) randomised too. scale_embedding on, unlike bart-base, so
+    that it is covered."""
+    from transformers import BartConfig, BartForConditionalGeneration, BartModel
+
+    config = BartConfig(
+        vocab_size=99,
+        max_position_embeddings=64,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=3,
+        encoder_attention_heads=4,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=37,
+        decoder_ffn_dim=41,
+        activation_function="gelu",
+        dropout=0.1,
+        attention_dropout=0.1,
+        activation_dropout=0.1,
+        scale_embedding=True,
+        pad_token_id=1,
+        attn_implementation="eager",
+    )
+    lm = BartForConditionalGeneration(config).eval()
+    randomize_(lm)
+    with torch.no_grad():
+        lm.final_logits_bias.copy_(0.1 * torch.randn_like(lm.final_logits_bias))
+    base = BartModel(config).eval()
+    missing, unexpected = base.load_state_dict(lm.model.state_dict(), strict=True)
+    assert not missing and not unexpected
+    assert lm.lm_head.weight.data_ptr() == lm.model.shared.weight.data_ptr()
+
+    skip = {
+        "model.encoder.embed_tokens.weight",
+        "model.decoder.embed_tokens.weight",
+        "lm_head.weight",
+    }
+    weights = {k: v for k, v in lm.state_dict().items() if k not in skip}
+
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(input_ids=input_ids, decoder_input_ids=input_ids)
+        lm_out = lm(input_ids=input_ids, decoder_input_ids=input_ids, labels=input_ids)
+        assert max_abs(lm_out.encoder_last_hidden_state, base_out.encoder_last_hidden_state) == 0.0
+    expected = {
+        "input_ids": input_ids,
+        "last_hidden_state": base_out.last_hidden_state,
+        "encoder_last_hidden_state": base_out.encoder_last_hidden_state,
+        "lm_logits": lm_out.logits,
+        "lm_loss": lm_out.loss,
+    }
+
+    write_config(
+        os.path.join(out_dir, "config.json"),
+        config,
+        [
+            "vocab_size",
+            "max_position_embeddings",
+            "d_model",
+            "encoder_layers",
+            "encoder_ffn_dim",
+            "encoder_attention_heads",
+            "decoder_layers",
+            "decoder_ffn_dim",
+            "decoder_attention_heads",
+            "encoder_layerdrop",
+            "decoder_layerdrop",
+            "activation_function",
+            "dropout",
+            "attention_dropout",
+            "activation_dropout",
+            "init_std",
+            "scale_embedding",
+            "pad_token_id",
+            "tie_word_embeddings",
+        ],
+        ["BartForConditionalGeneration"],
+    )
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
@@ -377,6 +569,9 @@ ARCHITECTURES = {
     "opt_350m": opt_350m,
     "gpt_neo": gpt_neo,
     "torchscript_bert": torchscript_bert,
+    "t5": t5,
+    "flan_t5": flan_t5,
+    "bart": bart,
 }
 
 
@@ -404,6 +599,11 @@ For the decoder-only families (`gpt2/`, `gpt2_variant/`, `opt/`, `opt_350m/`, `g
 `last_hidden_state` of the base model (`GPT2Model`, `OPTModel`, `GPTNeoModel`; eager
 attention), `lm_logits` of the causal LM sharing the same body, and `lm_loss`, its loss with
 `labels = input_ids` (shifted inside the loss, as transformers does).
+For the encoder-decoders (T5 in `t5/` and `flan_t5/`, BART in `bart/`), both models are called
+with `decoder_input_ids = input_ids`, as the benchmark calls them: `last_hidden_state` (the
+decoder's) and `encoder_last_hidden_state` of `T5Model` / `BartModel`, `lm_logits` of
+`T5ForConditionalGeneration` / `BartForConditionalGeneration` sharing the same weights, and
+`lm_loss`, its loss with `labels = input_ids`.
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.

@@ -4,11 +4,13 @@
 //! Adding a family: one file with a config (serde, HF key names and defaults), the modules,
 //! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
+pub mod bart;
 pub mod bert;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod layers;
 pub mod opt;
+pub mod t5;
 pub mod torchscript;
 pub mod weights;
 
@@ -58,6 +60,8 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("opt", opt::from_json),
     ("gpt_neo", gpt_neo::from_json),
     ("torchscript", torchscript::from_json),
+    ("t5", t5::from_json),
+    ("bart", bart::from_json),
 ];
 
 /// The `model_type`s this build implements.

@@ -1,0 +1,686 @@
+//! T5 (Raffel et al., 2019, "Exploring the Limits of Transfer Learning with a Unified
+//! Text-to-Text Transformer") and flan-T5 (Chung et al., 2022, "Scaling Instruction-Finetuned
+//! Language Models"), following transformers' `modeling_t5.py`: `T5Model` (the decoder's last
+//! hidden state) for inference and `T5ForConditionalGeneration` (`lm_head`) for the loss.
+//! Both are called with `decoder_input_ids = input_ids`, as the original benchmark did.
+//! Parameter paths are the checkpoint's: `encoder.block.0.layer.0.SelfAttention.q.weight`.
+
+use super::layers::{dropout, lm_loss, Activation, Embedding, Linear};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::{anyhow, bail, Result};
+use serde::Deserialize;
+use tch::{nn, Kind, Tensor};
+
+/// `T5Config`, with transformers' defaults for every key a config.json may leave out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct T5Config {
+    pub vocab_size: i64,
+    pub d_model: i64,
+    pub d_kv: i64,
+    pub d_ff: i64,
+    pub num_layers: i64,
+    /// Defaults to `num_layers`.
+    pub num_decoder_layers: Option<i64>,
+    pub num_heads: i64,
+    pub relative_attention_num_buckets: i64,
+    pub relative_attention_max_distance: i64,
+    pub dropout_rate: f64,
+    pub layer_norm_epsilon: f64,
+    pub initializer_factor: f64,
+    /// `"{act}"` or `"gated-{act}"`; `"gated-gelu"` means gelu_new.
+    pub feed_forward_proj: String,
+    /// Ties `lm_head` to `shared` (and then scales the decoder output by d_model^-0.5).
+    pub tie_word_embeddings: bool,
+}
+
+impl Default for T5Config {
+    fn default() -> Self {
+        T5Config {
+            vocab_size: 32128,
+            d_model: 512,
+            d_kv: 64,
+            d_ff: 2048,
+            num_layers: 6,
+            num_decoder_layers: None,
+            num_heads: 8,
+            relative_attention_num_buckets: 32,
+            relative_attention_max_distance: 128,
+            dropout_rate: 0.1,
+            layer_norm_epsilon: 1e-6,
+            initializer_factor: 1.0,
+            feed_forward_proj: "relu".into(),
+            tie_word_embeddings: true,
+        }
+    }
+}
+
+impl T5Config {
+    pub fn validate(&self) -> Result<()> {
+        self.feed_forward()?;
+        for (name, v) in [
+            ("vocab_size", self.vocab_size),
+            ("d_model", self.d_model),
+            ("d_kv", self.d_kv),
+            ("d_ff", self.d_ff),
+            ("num_layers", self.num_layers),
+            ("num_decoder_layers", self.decoder_layers()),
+            ("num_heads", self.num_heads),
+            (
+                "relative_attention_max_distance",
+                self.relative_attention_max_distance,
+            ),
+        ] {
+            if v <= 0 {
+                bail!("{name} must be positive, got {v}");
+            }
+        }
+        // Fewer buckets leave the bidirectional half without exact buckets (a division by 0).
+        if self.relative_attention_num_buckets < 4 {
+            bail!(
+                "relative_attention_num_buckets must be at least 4, got {}",
+                self.relative_attention_num_buckets
+            );
+        }
+        Ok(())
+    }
+
+    pub fn decoder_layers(&self) -> i64 {
+        self.num_decoder_layers.unwrap_or(self.num_layers)
+    }
+
+    /// (gated, activation) from `feed_forward_proj`, as `T5Config.__init__` reads it.
+    pub fn feed_forward(&self) -> Result<(bool, Activation)> {
+        let parts: Vec<&str> = self.feed_forward_proj.split('-').collect();
+        let (gated, name) = match parts.as_slice() {
+            [name] => (false, *name),
+            ["gated", name] => (true, *name),
+            _ => bail!(
+                "feed_forward_proj \"{}\" is not \"{{ACT}}\" or \"gated-{{ACT}}\"",
+                self.feed_forward_proj
+            ),
+        };
+        let name = if self.feed_forward_proj == "gated-gelu" {
+            "gelu_new"
+        } else {
+            name
+        };
+        let activation = serde_json::from_value(name.into()).map_err(|_| {
+            anyhow!(
+                "feed_forward_proj \"{}\": activation \"{name}\" is not supported",
+                self.feed_forward_proj
+            )
+        })?;
+        Ok((gated, activation))
+    }
+
+    fn inner_dim(&self) -> i64 {
+        self.num_heads * self.d_kv
+    }
+}
+
+/// T5LayerNorm: RMS normalisation with a weight, no bias and no mean subtraction.
+struct T5LayerNorm {
+    weight: Tensor,
+    eps: f64,
+}
+
+impl T5LayerNorm {
+    fn new(p: nn::Path, c: &T5Config) -> Self {
+        T5LayerNorm {
+            weight: p.var(
+                "weight",
+                &[c.d_model],
+                nn::Init::Const(c.initializer_factor),
+            ),
+            eps: c.layer_norm_epsilon,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.rms_norm(self.weight.size(), Some(&self.weight), self.eps)
+    }
+}
+
+/// Multi-head attention without scaling of the scores (T5 folds 1/sqrt(d_kv) into the init),
+/// with an additive bias (relative positions, causal mask) instead of a mask.
+struct T5Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    num_heads: i64,
+    dropout: f64,
+}
+
+impl T5Attention {
+    fn new(p: nn::Path, c: &T5Config) -> Self {
+        let (d, inner, f) = (c.d_model, c.inner_dim(), c.initializer_factor);
+        let (d_f, inner_f) = (d as f64, inner as f64);
+        T5Attention {
+            q: Linear::new(
+                &p / "q",
+                d,
+                inner,
+                false,
+                f * (d_f * c.d_kv as f64).powf(-0.5),
+            ),
+            k: Linear::new(&p / "k", d, inner, false, f * d_f.powf(-0.5)),
+            v: Linear::new(&p / "v", d, inner, false, f * d_f.powf(-0.5)),
+            o: Linear::new(&p / "o", inner, d, false, f * inner_f.powf(-0.5)),
+            num_heads: c.num_heads,
+            dropout: c.dropout_rate,
+        }
+    }
+
+    /// Self-attention when `key_value` is None, else cross-attention over it.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        key_value: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, d_model)");
+        let heads = |t: Tensor| t.view([b, -1, self.num_heads, t.size()[2] / self.num_heads]);
+        let kv = key_value.unwrap_or(xs);
+        let q = heads(self.q.forward(xs)).transpose(1, 2);
+        let k = heads(self.k.forward(kv)).transpose(1, 2);
+        let v = heads(self.v.forward(kv)).transpose(1, 2);
+        let context = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            bias,
+            if train { self.dropout } else { 0.0 },
+            false,
+            1.0,
+            false,
+        )
+        .transpose(1, 2)
+        .reshape([b, s, -1]);
+        self.o.forward(&context)
+    }
+}
+
+/// `DenseReluDense`: wo(act(wi x)), or wo(act(wi_0 x) * wi_1 x) when gated.
+struct T5FeedForward {
+    wi: Vec<Linear>,
+    wo: Linear,
+    activation: Activation,
+    dropout: f64,
+}
+
+impl T5FeedForward {
+    fn new(p: nn::Path, c: &T5Config) -> Self {
+        let (gated, activation) = c.feed_forward().expect("a validated config");
+        let std_in = c.initializer_factor * (c.d_model as f64).powf(-0.5);
+        let wi = |name: &str| Linear::new(&p / name, c.d_model, c.d_ff, false, std_in);
+        T5FeedForward {
+            wi: if gated {
+                vec![wi("wi_0"), wi("wi_1")]
+            } else {
+                vec![wi("wi")]
+            },
+            wo: Linear::new(
+                &p / "wo",
+                c.d_ff,
+                c.d_model,
+                false,
+                c.initializer_factor * (c.d_ff as f64).powf(-0.5),
+            ),
+            activation,
+            dropout: c.dropout_rate,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let activated = self.activation.apply(&self.wi[0].forward(xs));
+        // Not in place: autograd keeps the activation's output (relu) for the backward.
+        let inner = match self.wi.get(1) {
+            Some(linear) => activated * linear.forward(xs),
+            None => activated,
+        };
+        self.wo.forward(&dropout(inner, self.dropout, train))
+    }
+}
+
+/// `T5Block`: self-attention, cross-attention (decoder only) and feed-forward, each as
+/// `x + dropout(sublayer(layer_norm(x)))` under `layer.<i>`.
+struct T5Block {
+    self_attention: T5Attention,
+    self_attention_norm: T5LayerNorm,
+    cross_attention: Option<(T5Attention, T5LayerNorm)>,
+    feed_forward: T5FeedForward,
+    feed_forward_norm: T5LayerNorm,
+    dropout: f64,
+}
+
+impl T5Block {
+    fn new(p: nn::Path, c: &T5Config, is_decoder: bool) -> Self {
+        let layer = &p / "layer";
+        let ff = &layer / if is_decoder { 2 } else { 1 };
+        T5Block {
+            self_attention: T5Attention::new(&layer / 0 / "SelfAttention", c),
+            self_attention_norm: T5LayerNorm::new(&layer / 0 / "layer_norm", c),
+            cross_attention: is_decoder.then(|| {
+                (
+                    T5Attention::new(&layer / 1 / "EncDecAttention", c),
+                    T5LayerNorm::new(&layer / 1 / "layer_norm", c),
+                )
+            }),
+            feed_forward: T5FeedForward::new(&ff / "DenseReluDense", c),
+            feed_forward_norm: T5LayerNorm::new(&ff / "layer_norm", c),
+            dropout: c.dropout_rate,
+        }
+    }
+
+    fn forward(
+        &self,
+        xs: &Tensor,
+        position_bias: &Tensor,
+        encoder_hidden: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let attended = self.self_attention.forward(
+            &self.self_attention_norm.forward(xs),
+            None,
+            Some(position_bias),
+            train,
+        );
+        let xs = xs + dropout(attended, self.dropout, train);
+        let xs = match (&self.cross_attention, encoder_hidden) {
+            // No bias: only the first self-attention has relative positions, and the
+            // encoder's output is unmasked.
+            (Some((attention, norm)), Some(encoder_hidden)) => {
+                let attended =
+                    attention.forward(&norm.forward(&xs), Some(encoder_hidden), None, train);
+                &xs + dropout(attended, self.dropout, train)
+            }
+            _ => xs,
+        };
+        let fed = self
+            .feed_forward
+            .forward(&self.feed_forward_norm.forward(&xs), train);
+        xs + dropout(fed, self.dropout, train)
+    }
+}
+
+/// T5's bucket of each relative position `memory - query` (`_relative_position_bucket`):
+/// half the buckets for exact small distances, the rest logarithmic up to `max_distance`;
+/// bidirectional splits them between both signs. The float steps are transformers' own, so
+/// that bucket boundaries round the same way.
+fn relative_position_bucket(
+    relative: &Tensor,
+    bidirectional: bool,
+    num_buckets: i64,
+    max_distance: i64,
+) -> Tensor {
+    let (num_buckets, offset, distance) = if bidirectional {
+        let half = num_buckets / 2;
+        (
+            half,
+            relative.gt(0).to_kind(Kind::Int64) * half,
+            relative.abs(),
+        )
+    } else {
+        (num_buckets, relative.zeros_like(), (-relative).clamp_min(0))
+    };
+    let max_exact = num_buckets / 2;
+    let large = ((distance.to_kind(Kind::Float) / max_exact as f64).log()
+        / (max_distance as f64 / max_exact as f64).ln()
+        * (num_buckets - max_exact) as f64)
+        .to_kind(Kind::Int64)
+        + max_exact;
+    let large = large.clamp_max(num_buckets - 1);
+    offset + distance.where_self(&distance.lt(max_exact), &large)
+}
+
+/// `T5Stack`: the encoder or the decoder over the shared embedding. Relative positions are
+/// embedded by block 0 only and the bias is shared by all blocks.
+struct T5Stack {
+    blocks: Vec<T5Block>,
+    relative_attention_bias: Embedding,
+    final_layer_norm: T5LayerNorm,
+    is_decoder: bool,
+    num_buckets: i64,
+    max_distance: i64,
+    dropout: f64,
+}
+
+impl T5Stack {
+    fn new(p: nn::Path, c: &T5Config, is_decoder: bool) -> Self {
+        let block = &p / "block";
+        let layers = if is_decoder {
+            c.decoder_layers()
+        } else {
+            c.num_layers
+        };
+        T5Stack {
+            blocks: (0..layers)
+                .map(|i| T5Block::new(&block / i, c, is_decoder))
+                .collect(),
+            relative_attention_bias: Embedding::new(
+                &block / 0 / "layer" / 0 / "SelfAttention" / "relative_attention_bias",
+                c.relative_attention_num_buckets,
+                c.num_heads,
+                c.initializer_factor * (c.d_model as f64).powf(-0.5),
+                None,
+            ),
+            final_layer_norm: T5LayerNorm::new(&p / "final_layer_norm", c),
+            is_decoder,
+            num_buckets: c.relative_attention_num_buckets,
+            max_distance: c.relative_attention_max_distance,
+            dropout: c.dropout_rate,
+        }
+    }
+
+    /// The additive attention bias (1, heads, seq, seq): relative positions, plus -inf above
+    /// the diagonal in the decoder.
+    fn position_bias(&self, seq: i64, device: tch::Device) -> Tensor {
+        let positions = Tensor::arange(seq, (Kind::Int64, device));
+        let relative = positions.unsqueeze(0) - positions.unsqueeze(1);
+        let buckets = relative_position_bucket(
+            &relative,
+            !self.is_decoder,
+            self.num_buckets,
+            self.max_distance,
+        );
+        let bias = self
+            .relative_attention_bias
+            .forward(&buckets)
+            .permute([2, 0, 1])
+            .unsqueeze(0);
+        let bias = if self.is_decoder {
+            bias.masked_fill(&relative.gt(0), f64::NEG_INFINITY)
+        } else {
+            bias
+        };
+        // Laid out once here, as every block reads it.
+        bias.contiguous()
+    }
+
+    fn forward(
+        &self,
+        embeddings: &Embedding,
+        input_ids: &Tensor,
+        encoder_hidden: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let bias = self.position_bias(input_ids.size()[1], input_ids.device());
+        let mut xs = dropout(embeddings.forward(input_ids), self.dropout, train);
+        for block in &self.blocks {
+            xs = block.forward(&xs, &bias, encoder_hidden, train);
+        }
+        dropout(self.final_layer_norm.forward(&xs), self.dropout, train)
+    }
+}
+
+/// `T5Model`: `shared` embedding, encoder and decoder.
+pub struct T5Model {
+    shared: Embedding,
+    encoder: T5Stack,
+    decoder: T5Stack,
+}
+
+impl T5Model {
+    pub fn new(p: nn::Path, c: &T5Config) -> Self {
+        T5Model {
+            shared: Embedding::new(
+                &p / "shared",
+                c.vocab_size,
+                c.d_model,
+                c.initializer_factor,
+                None,
+            ),
+            encoder: T5Stack::new(&p / "encoder", c, false),
+            decoder: T5Stack::new(&p / "decoder", c, true),
+        }
+    }
+
+    /// The encoder's last hidden state (batch, seq, d_model).
+    pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encoder.forward(&self.shared, input_ids, None, train)
+    }
+
+    /// The decoder's last hidden state over `decoder_input_ids` and the encoder's output.
+    pub fn decode(
+        &self,
+        decoder_input_ids: &Tensor,
+        encoder_hidden: &Tensor,
+        train: bool,
+    ) -> Tensor {
+        self.decoder
+            .forward(&self.shared, decoder_input_ids, Some(encoder_hidden), train)
+    }
+
+    /// The decoder's last hidden state, with `decoder_input_ids = input_ids`.
+    pub fn last_hidden_state(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.decode(input_ids, &self.encode(input_ids, train), train)
+    }
+}
+
+/// `T5ForConditionalGeneration`: `T5Model` and `lm_head`, tied to `shared` when
+/// `tie_word_embeddings`.
+pub struct T5ForConditionalGeneration {
+    model: T5Model,
+    lm_head: Tensor,
+    /// d_model^-0.5 when tied: the decoder output is rescaled before the tied head.
+    scale: Option<f64>,
+}
+
+impl T5ForConditionalGeneration {
+    pub fn new(p: nn::Path, c: &T5Config) -> Self {
+        let model = T5Model::new(p.clone(), c);
+        let lm_head = if c.tie_word_embeddings {
+            model.shared.weight.shallow_clone()
+        } else {
+            Linear::new(
+                &p / "lm_head",
+                c.d_model,
+                c.vocab_size,
+                false,
+                c.initializer_factor,
+            )
+            .weight
+        };
+        T5ForConditionalGeneration {
+            model,
+            lm_head,
+            scale: c.tie_word_embeddings.then(|| (c.d_model as f64).powf(-0.5)),
+        }
+    }
+
+    pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let hidden = self.model.last_hidden_state(input_ids, train);
+        let hidden = match self.scale {
+            Some(scale) => hidden * scale,
+            None => hidden,
+        };
+        hidden.linear::<Tensor>(&self.lm_head, None)
+    }
+}
+
+impl Model for T5Model {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.last_hidden_state(input_ids, train)
+    }
+
+    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("T5Model has no language-modelling head; train T5ForConditionalGeneration instead")
+    }
+}
+
+impl Model for T5ForConditionalGeneration {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.logits(input_ids, train)
+    }
+
+    /// Cross-entropy of the logits against `labels` unshifted: with `decoder_input_ids`
+    /// given, transformers does not shift the labels.
+    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(lm_loss(&self.logits(input_ids, train), labels))
+    }
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: T5Config = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for T5Config {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// Relative positions: any length.
+    fn max_positions(&self) -> Option<i64> {
+        None
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
+        match task {
+            Task::Base => Box::new(T5Model::new(p, self)),
+            Task::LanguageModel => Box::new(T5ForConditionalGeneration::new(p, self)),
+        }
+    }
+
+    /// With D = d_model, A = num_heads·d_kv, F = d_ff, and the encoder and decoder both over
+    /// S tokens: an attention (self or cross) costs q, k, v, o 4·2BSDA plus scores and values
+    /// 2·2BS²A (the decoder's causal half included, as eager computes it); a feed-forward
+    /// 2·2BSDF, or 3·2BSDF when gated. Encoder layers have self-attention and feed-forward,
+    /// decoder layers self-attention, cross-attention and feed-forward. The LM head adds
+    /// 2BSDV.
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (d, a, f, v) = (
+            self.d_model as f64,
+            self.inner_dim() as f64,
+            self.d_ff as f64,
+            self.vocab_size as f64,
+        );
+        let (gated, _) = self.feed_forward().expect("a validated config");
+        let attention = 8.0 * b * s * d * a + 4.0 * b * s * s * a;
+        let feed_forward = if gated { 6.0 } else { 4.0 } * b * s * d * f;
+        let encoder = self.num_layers as f64 * (attention + feed_forward);
+        let decoder = self.decoder_layers() as f64 * (2.0 * attention + feed_forward);
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => 2.0 * b * s * d * v,
+        };
+        encoder + decoder + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> T5Config {
+        T5Config {
+            vocab_size: 10,
+            d_model: 4,
+            d_kv: 3,
+            num_heads: 2,
+            d_ff: 8,
+            num_layers: 1,
+            num_decoder_layers: Some(2),
+            ..T5Config::default()
+        }
+    }
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        // B=1, S=2, D=4, A=2·3=6, F=8. Attention: q,k,v,o 4·(2·2·4·6) = 384, scores and
+        // values 2·(2·2·2·6) = 96: 480. Relu feed-forward 2·(2·2·4·8) = 256.
+        // Encoder 1·(480 + 256) = 736; decoder 2·(2·480 + 256) = 2432.
+        let c = tiny();
+        assert_eq!(c.forward_flops(1, 2, Task::Base), 736.0 + 2432.0);
+        // LM head 2·2·4·10 = 160.
+        assert_eq!(
+            c.forward_flops(1, 2, Task::LanguageModel),
+            736.0 + 2432.0 + 160.0
+        );
+        // Gated: 3·(2·2·4·8) = 384 per feed-forward, 128 more in each of the 3 layers.
+        let gated = T5Config {
+            feed_forward_proj: "gated-gelu".into(),
+            ..tiny()
+        };
+        assert_eq!(
+            gated.forward_flops(1, 2, Task::Base),
+            736.0 + 2432.0 + 3.0 * 128.0
+        );
+    }
+
+    #[test]
+    fn t5_small_forward_is_about_12_gflop_per_128_tokens() {
+        // 2·44M non-embedding parameters per token, plus attention over 128 positions.
+        let f = T5Config::default().forward_flops(1, 128, Task::Base);
+        assert!((1.1e10..1.3e10).contains(&f), "{f:e}");
+    }
+
+    #[test]
+    fn feed_forward_proj_reads_as_transformers() {
+        let read = |s: &str| {
+            T5Config {
+                feed_forward_proj: s.into(),
+                ..T5Config::default()
+            }
+            .feed_forward()
+        };
+        assert_eq!(read("relu").unwrap(), (false, Activation::Relu));
+        assert_eq!(read("gated-gelu").unwrap(), (true, Activation::GeluNew));
+        assert_eq!(read("gated-silu").unwrap(), (true, Activation::Silu));
+        assert_eq!(read("gelu").unwrap(), (false, Activation::Gelu));
+        assert!(read("fancy-gelu").is_err());
+        assert!(read("gated-gated-gelu").is_err());
+        assert!(read("gated-nope").is_err());
+    }
+
+    #[test]
+    fn buckets_match_transformers() {
+        // transformers' T5Attention._relative_position_bucket, as printed by 4.57.1.
+        let buckets = |relative: &[i64], bidirectional, num, max| {
+            let relative = Tensor::from_slice(relative);
+            Vec::<i64>::try_from(&relative_position_bucket(
+                &relative,
+                bidirectional,
+                num,
+                max,
+            ))
+            .unwrap()
+        };
+        let small: Vec<i64> = (-7..8).collect();
+        assert_eq!(
+            buckets(&small, true, 8, 5),
+            [3, 3, 3, 3, 2, 2, 1, 0, 5, 6, 6, 7, 7, 7, 7]
+        );
+        assert_eq!(
+            buckets(&small, false, 8, 5),
+            [7, 7, 7, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let default = [-200, -128, -127, -9, -8, -1, 0, 1, 8, 9, 16, 127, 128, 200];
+        assert_eq!(
+            buckets(&default, true, 32, 128),
+            [15, 15, 15, 8, 8, 1, 0, 17, 24, 24, 26, 31, 31, 31]
+        );
+        assert_eq!(
+            buckets(&default, false, 32, 128),
+            [31, 31, 31, 9, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn embedded_t5_configs_parse() {
+        let mut n = 0;
+        for (id, text) in crate::hub::EMBEDDED {
+            let json: serde_json::Value = serde_json::from_str(text).unwrap();
+            if json["model_type"] == "t5" {
+                super::super::from_json(&json).unwrap_or_else(|e| panic!("{id}: {e:#}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "t5-small, t5-base and flan-t5-small are embedded");
+    }
+}
