@@ -148,9 +148,126 @@ def bert(out_dir):
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
 
+def encoder_fixture(out_dir, config, keys, base, heads, prefix, input_ids):
+    """Fixtures of a BERT-like family: `base` (the bare model, pooler or not) and `heads`
+    ({name: model}, each holding a copy of the base model under `prefix`, without pooler).
+    Every parameter is randomised; each head model gets the base model's weights (tied
+    decoders follow the word embeddings) and its own random head. Writes the weights under
+    the checkpoint's names (`<prefix>.*` and each head's own keys, tied copies left out) and
+    the outputs: last_hidden_state, pooler_output if any, <name>_logits and <name>_loss with
+    labels = input_ids."""
+    base.eval()
+    randomize_(base)
+    base_state = base.state_dict()
+    weights = {f"{prefix}.{k}": v for k, v in base_state.items()}
+    with torch.no_grad():
+        base_out = base(input_ids=input_ids)
+    expected = {"input_ids": input_ids, "last_hidden_state": base_out.last_hidden_state}
+    if getattr(base_out, "pooler_output", None) is not None:
+        expected["pooler_output"] = base_out.pooler_output
+    for name, model in heads.items():
+        model.eval()
+        for child, module in model.named_children():
+            if child != prefix:
+                randomize_(module)
+        inner = getattr(model, prefix)
+        inner_keys = inner.state_dict().keys()
+        missing, unexpected = inner.load_state_dict(
+            {k: v for k, v in base_state.items() if k in inner_keys}, strict=True
+        )
+        assert not missing and not unexpected
+        output = model.get_output_embeddings()
+        if output is not None and config.tie_word_embeddings:
+            assert output.weight.data_ptr() == inner.get_input_embeddings().weight.data_ptr()
+        tied = set(model._tied_weights_keys or [])
+        weights.update(
+            {
+                k: v
+                for k, v in model.state_dict().items()
+                if not k.startswith(f"{prefix}.") and k not in tied
+            }
+        )
+        with torch.no_grad():
+            out = model(input_ids=input_ids, labels=input_ids)
+            # The head sees the base model's encoder.
+            shared = inner(input_ids=input_ids).last_hidden_state
+            assert max_abs(shared, base_out.last_hidden_state) == 0.0
+        expected[f"{name}_logits"] = out.logits
+        expected[f"{name}_loss"] = out.loss
+
+    write_config(os.path.join(out_dir, "config.json"), config, keys, config.architectures)
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+    return expected
+
+
+BERT_KEYS = [
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "initializer_range",
+    "layer_norm_eps",
+    "pad_token_id",
+    "position_embedding_type",
+]
+
+
+def roberta(out_dir, model_type="roberta"):
+    """RobertaModel (with pooler) and RobertaForMaskedLM: `roberta.*` and `lm_head.*`, the
+    decoder tied to the word embeddings. hidden_act is gelu_new, so that the head's fixed
+    exact GELU is told apart; input_ids hold padding tokens, whose position id is padding_idx
+    (create_position_ids_from_input_ids)."""
+    import transformers as t
+
+    classes = {
+        "roberta": (t.RobertaConfig, t.RobertaModel, t.RobertaForMaskedLM),
+        "xlm-roberta": (t.XLMRobertaConfig, t.XLMRobertaModel, t.XLMRobertaForMaskedLM),
+    }
+    config_class, base_class, mlm_class = classes[model_type]
+    config = config_class(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu_new",
+        max_position_embeddings=SEQ + 5,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        architectures=[mlm_class.__name__],
+        attn_implementation="eager",
+    )
+    input_ids = torch.randint(2, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    input_ids[0, 2] = config.pad_token_id
+    input_ids[1, -2:] = config.pad_token_id
+    encoder_fixture(
+        out_dir,
+        config,
+        BERT_KEYS,
+        base_class(config, add_pooling_layer=True),
+        {"mlm": mlm_class(config)},
+        "roberta",
+        input_ids,
+    )
+
+
+def xlm_roberta(out_dir):
+    roberta(out_dir, "xlm-roberta")
+
+
 # name -> function(out_dir) writing that architecture's fixtures.
 ARCHITECTURES = {
     "bert": bert,
+    "roberta": roberta,
+    "xlm-roberta": xlm_roberta,
 }
 
 

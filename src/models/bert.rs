@@ -516,6 +516,11 @@ impl BertForMaskedLm {
         BertForMaskedLm { bert, head }
     }
 
+    /// A masked-LM model of another family of the same shape (RoBERTa, ELECTRA's generator).
+    pub fn from_parts(bert: BertModel, head: MlmHead) -> Self {
+        BertForMaskedLm { bert, head }
+    }
+
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
         self.head.forward(&self.bert.encode(input_ids, train))
     }

@@ -6,6 +6,7 @@
 
 pub mod bert;
 pub mod layers;
+pub mod roberta;
 pub mod weights;
 
 use anyhow::{anyhow, Result};
@@ -48,7 +49,11 @@ pub trait Architecture: std::fmt::Debug {
 type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 
 /// `model_type` -> parser, for every family this build implements.
-const FAMILIES: &[(&str, Parser)] = &[("bert", bert::from_json)];
+const FAMILIES: &[(&str, Parser)] = &[
+    ("bert", bert::from_json),
+    ("roberta", roberta::from_json),
+    ("xlm-roberta", roberta::from_json),
+];
 
 /// The `model_type`s this build implements.
 pub fn supported_model_types() -> Vec<&'static str> {
