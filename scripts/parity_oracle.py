@@ -148,14 +148,14 @@ def bert(out_dir):
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
 
-def encoder_fixture(out_dir, config, keys, base, heads, prefix, input_ids):
+def encoder_fixture(out_dir, config, keys, base, heads, prefix, input_ids, extra=None):
     """Fixtures of a BERT-like family: `base` (the bare model, pooler or not) and `heads`
     ({name: model}, each holding a copy of the base model under `prefix`, without pooler).
     Every parameter is randomised; each head model gets the base model's weights (tied
     decoders follow the word embeddings) and its own random head. Writes the weights under
     the checkpoint's names (`<prefix>.*` and each head's own keys, tied copies left out) and
     the outputs: last_hidden_state, pooler_output if any, <name>_logits and <name>_loss with
-    labels = input_ids."""
+    labels = input_ids; and `extra` expected tensors."""
     base.eval()
     randomize_(base)
     base_state = base.state_dict()
@@ -194,11 +194,11 @@ def encoder_fixture(out_dir, config, keys, base, heads, prefix, input_ids):
             assert max_abs(shared, base_out.last_hidden_state) == 0.0
         expected[f"{name}_logits"] = out.logits
         expected[f"{name}_loss"] = out.loss
+    expected.update(extra or {})
 
     write_config(os.path.join(out_dir, "config.json"), config, keys, config.architectures)
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
-    return expected
 
 
 BERT_KEYS = [
@@ -263,11 +263,61 @@ def xlm_roberta(out_dir):
     roberta(out_dir, "xlm-roberta")
 
 
+def distilbert(out_dir):
+    """DistilBertModel and DistilBertForMaskedLM: `distilbert.*`, `vocab_transform`,
+    `vocab_layer_norm` and `vocab_projector` (weight tied to the word embeddings, own bias).
+    Also `sinusoidal_position_embeddings`: the fixed table that sinusoidal_pos_embds=True
+    puts in `embeddings.position_embeddings` (not randomised, not trained)."""
+    from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertModel
+
+    config = DistilBertConfig(
+        vocab_size=99,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=37,
+        activation="gelu",
+        max_position_embeddings=SEQ + 3,
+        sinusoidal_pos_embds=False,
+        pad_token_id=0,
+        architectures=["DistilBertForMaskedLM"],
+        attn_implementation="eager",
+    )
+    sinusoidal = DistilBertModel(DistilBertConfig(**{**config.to_dict(), "sinusoidal_pos_embds": True}))
+    table = sinusoidal.embeddings.position_embeddings.weight
+    assert not table.requires_grad
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        [
+            "vocab_size",
+            "max_position_embeddings",
+            "sinusoidal_pos_embds",
+            "n_layers",
+            "n_heads",
+            "dim",
+            "hidden_dim",
+            "dropout",
+            "attention_dropout",
+            "activation",
+            "initializer_range",
+            "pad_token_id",
+        ],
+        DistilBertModel(config),
+        {"mlm": DistilBertForMaskedLM(config)},
+        "distilbert",
+        input_ids,
+        extra={"sinusoidal_position_embeddings": table},
+    )
+
+
 # name -> function(out_dir) writing that architecture's fixtures.
 ARCHITECTURES = {
     "bert": bert,
     "roberta": roberta,
     "xlm-roberta": xlm_roberta,
+    "distilbert": distilbert,
 }
 
 

@@ -13,6 +13,7 @@ use super::layers::{dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
+use std::rc::Rc;
 use tch::{nn, Kind, Tensor};
 
 /// `BertConfig`, with transformers' defaults for every key a config.json may leave out.
@@ -420,12 +421,13 @@ pub fn decoder(
     }
 }
 
-/// `BertModel`: embeddings, encoder and (optionally) the pooler. RoBERTa's and ELECTRA's
-/// base models are this one with other embeddings.
+/// `BertModel`: embeddings, encoder and (optionally) the pooler. The other families' base
+/// models are this one with other parts: RoBERTa's and DistilBERT's embeddings, ELECTRA's
+/// and ALBERT's projection of narrower embeddings, ALBERT's layers shared across depth.
 pub struct BertModel {
     embeddings: Embeddings,
     embeddings_project: Option<Linear>,
-    layers: Vec<EncoderLayer>,
+    layers: Vec<Rc<EncoderLayer>>,
     pooler: Option<Linear>,
 }
 
@@ -436,7 +438,7 @@ impl BertModel {
         Self::with_embeddings(p, c, embeddings, with_pooler)
     }
 
-    /// The model on `embeddings` (under `p / "embeddings"`); embeddings narrower than the
+    /// BERT's model on `embeddings` (under `p / "embeddings"`); embeddings narrower than the
     /// hidden size are mapped to it by ELECTRA's `embeddings_project`.
     pub fn with_embeddings(
         p: nn::Path,
@@ -447,14 +449,27 @@ impl BertModel {
         let (h, std) = (c.hidden_size, c.initializer_range);
         let encoder = &p / "encoder" / "layer";
         let spec = c.layer_spec();
+        let embeddings_project = (embeddings.dim() != h)
+            .then(|| Linear::new(&p / "embeddings_project", embeddings.dim(), h, true, std));
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| Rc::new(EncoderLayer::new(&encoder / i, &BERT_LAYER, &spec)))
+            .collect();
+        let pooler = with_pooler.then(|| Linear::new(&p / "pooler" / "dense", h, h, true, std));
+        Self::from_parts(embeddings, embeddings_project, layers, pooler)
+    }
+
+    /// `layers` run in order; one layer may appear several times (ALBERT).
+    pub fn from_parts(
+        embeddings: Embeddings,
+        embeddings_project: Option<Linear>,
+        layers: Vec<Rc<EncoderLayer>>,
+        pooler: Option<Linear>,
+    ) -> Self {
         BertModel {
-            embeddings_project: (embeddings.dim() != h)
-                .then(|| Linear::new(&p / "embeddings_project", embeddings.dim(), h, true, std)),
             embeddings,
-            layers: (0..c.num_hidden_layers)
-                .map(|i| EncoderLayer::new(&encoder / i, &BERT_LAYER, &spec))
-                .collect(),
-            pooler: with_pooler.then(|| Linear::new(&p / "pooler" / "dense", h, h, true, std)),
+            embeddings_project,
+            layers,
+            pooler,
         }
     }
 

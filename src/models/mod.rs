@@ -5,6 +5,7 @@
 //! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
 pub mod bert;
+pub mod distilbert;
 pub mod layers;
 pub mod roberta;
 pub mod weights;
@@ -51,6 +52,7 @@ type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 /// `model_type` -> parser, for every family this build implements.
 const FAMILIES: &[(&str, Parser)] = &[
     ("bert", bert::from_json),
+    ("distilbert", distilbert::from_json),
     ("roberta", roberta::from_json),
     ("xlm-roberta", roberta::from_json),
 ];
