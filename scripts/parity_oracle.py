@@ -312,12 +312,67 @@ def distilbert(out_dir):
     )
 
 
+def albert(out_dir):
+    """AlbertModel (with pooler) and AlbertForMaskedLM: `albert.*` with embeddings 16 wide
+    mapped to the hidden size, 4 passes through 2 groups of 2 shared layers (groups 0, 0, 1,
+    1), and `predictions.*`, the decoder tied to the word embeddings. (transformers fails on
+    inner_group_num > num_hidden_layers / num_hidden_groups: its head_mask slice is short.)"""
+    from transformers import AlbertConfig, AlbertForMaskedLM, AlbertModel
+
+    config = AlbertConfig(
+        vocab_size=99,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_hidden_groups=2,
+        inner_group_num=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu_new",
+        max_position_embeddings=SEQ + 3,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+        pad_token_id=0,
+        architectures=["AlbertForMaskedLM"],
+        attn_implementation="eager",
+    )
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        [
+            "vocab_size",
+            "embedding_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_hidden_groups",
+            "num_attention_heads",
+            "intermediate_size",
+            "inner_group_num",
+            "hidden_act",
+            "hidden_dropout_prob",
+            "attention_probs_dropout_prob",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "initializer_range",
+            "layer_norm_eps",
+            "position_embedding_type",
+            "pad_token_id",
+        ],
+        AlbertModel(config, add_pooling_layer=True),
+        {"mlm": AlbertForMaskedLM(config)},
+        "albert",
+        input_ids,
+    )
+
+
 # name -> function(out_dir) writing that architecture's fixtures.
 ARCHITECTURES = {
     "bert": bert,
     "roberta": roberta,
     "xlm-roberta": xlm_roberta,
     "distilbert": distilbert,
+    "albert": albert,
 }
 
 

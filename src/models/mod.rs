@@ -4,6 +4,7 @@
 //! Adding a family: one file with a config (serde, HF key names and defaults), the modules,
 //! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
+pub mod albert;
 pub mod bert;
 pub mod distilbert;
 pub mod layers;
@@ -51,6 +52,7 @@ type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 
 /// `model_type` -> parser, for every family this build implements.
 const FAMILIES: &[(&str, Parser)] = &[
+    ("albert", albert::from_json),
     ("bert", bert::from_json),
     ("distilbert", distilbert::from_json),
     ("roberta", roberta::from_json),
