@@ -366,6 +366,41 @@ def albert(out_dir):
     )
 
 
+def electra(out_dir):
+    """ElectraModel, ElectraForPreTraining (`discriminator_predictions.*`; its loss is
+    BCEWithLogitsLoss against labels.float(), here the token ids) and ElectraForMaskedLM
+    (`generator_predictions.*`, `generator_lm_head` tied to the word embeddings), sharing
+    `electra.*` with embeddings 16 wide projected by `embeddings_project`. hidden_act is
+    gelu_new, so that the generator's fixed exact GELU is told apart."""
+    from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining, ElectraModel
+
+    config = ElectraConfig(
+        vocab_size=99,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu_new",
+        max_position_embeddings=SEQ + 3,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+        pad_token_id=0,
+        architectures=["ElectraForPreTraining"],
+        attn_implementation="eager",
+    )
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        ["embedding_size"] + BERT_KEYS,
+        ElectraModel(config),
+        {"pretraining": ElectraForPreTraining(config), "mlm": ElectraForMaskedLM(config)},
+        "electra",
+        input_ids,
+    )
+
+
 # name -> function(out_dir) writing that architecture's fixtures.
 ARCHITECTURES = {
     "bert": bert,
@@ -373,6 +408,7 @@ ARCHITECTURES = {
     "xlm-roberta": xlm_roberta,
     "distilbert": distilbert,
     "albert": albert,
+    "electra": electra,
 }
 
 

@@ -32,13 +32,23 @@ fn albert_matches_transformers() {
         let last = expected(&tensors, "last_hidden_state");
         check(ARCH, "last_hidden_state", &hidden, last);
         let pooled = base.pool(&hidden).expect("built with a pooler");
-        check(ARCH, "pooler_output", &pooled, expected(&tensors, "pooler_output"));
+        check(
+            ARCH,
+            "pooler_output",
+            &pooled,
+            expected(&tensors, "pooler_output"),
+        );
 
         let mut vs = VarStore::new(Device::Cpu);
         let mlm = albert_for_masked_lm(vs.root(), c);
         load_safetensors(&mut vs, &weights, "albert").unwrap();
         let logits = mlm.logits(input_ids, false);
-        check(ARCH, "mlm_logits", &logits, expected(&tensors, "mlm_logits"));
+        check(
+            ARCH,
+            "mlm_logits",
+            &logits,
+            expected(&tensors, "mlm_logits"),
+        );
         let loss = Model::loss(&mlm, input_ids, input_ids, false).unwrap();
         check(ARCH, "mlm_loss", &loss, expected(&tensors, "mlm_loss"));
     });

@@ -37,7 +37,12 @@ fn distilbert_matches_transformers() {
         let mlm = distilbert_for_masked_lm(vs.root(), c);
         load_safetensors(&mut vs, &weights, "distilbert").unwrap();
         let logits = mlm.logits(input_ids, false);
-        check(ARCH, "mlm_logits", &logits, expected(&tensors, "mlm_logits"));
+        check(
+            ARCH,
+            "mlm_logits",
+            &logits,
+            expected(&tensors, "mlm_logits"),
+        );
         let loss = Model::loss(&mlm, input_ids, input_ids, false).unwrap();
         check(ARCH, "mlm_loss", &loss, expected(&tensors, "mlm_loss"));
     });

@@ -26,13 +26,23 @@ fn matches_transformers(arch: &str) {
         let last = expected(&tensors, "last_hidden_state");
         check(arch, "last_hidden_state", &hidden, last);
         let pooled = base.pool(&hidden).expect("built with a pooler");
-        check(arch, "pooler_output", &pooled, expected(&tensors, "pooler_output"));
+        check(
+            arch,
+            "pooler_output",
+            &pooled,
+            expected(&tensors, "pooler_output"),
+        );
 
         let mut vs = VarStore::new(Device::Cpu);
         let mlm = roberta_for_masked_lm(vs.root(), c);
         load_safetensors(&mut vs, &weights, "roberta").unwrap();
         let logits = mlm.logits(input_ids, false);
-        check(arch, "mlm_logits", &logits, expected(&tensors, "mlm_logits"));
+        check(
+            arch,
+            "mlm_logits",
+            &logits,
+            expected(&tensors, "mlm_logits"),
+        );
         let loss = Model::loss(&mlm, input_ids, input_ids, false).unwrap();
         check(arch, "mlm_loss", &loss, expected(&tensors, "mlm_loss"));
     });

@@ -8,8 +8,8 @@
 //! `albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight`.
 
 use super::bert::{
-    check_heads, check_positive, decoder, encoder_flops, BertForMaskedLm, BertModel,
-    EmbeddingSpec, Embeddings, EncoderLayer, LayerNames, LayerSpec, MlmHead, PositionIds,
+    check_heads, check_positive, decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec,
+    Embeddings, EncoderLayer, LayerNames, LayerSpec, MlmHead, PositionIds,
 };
 use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
@@ -75,7 +75,10 @@ impl AlbertConfig {
                 self.position_embedding_type
             );
         }
-        check_heads(self.hidden_size, self.num_attention_heads)?;
+        check_heads(
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+        )?;
         check_positive(&[
             ("vocab_size", self.vocab_size),
             ("embedding_size", self.embedding_size),
@@ -225,9 +228,7 @@ impl Architecture for AlbertConfig {
             Task::Base => 2.0 * b * h * h,
             Task::LanguageModel => 2.0 * b * s * e * (h + v),
         };
-        2.0 * b * s * e * h
-            + encoder_flops(b, s, passes, h, self.intermediate_size as f64)
-            + head
+        2.0 * b * s * e * h + encoder_flops(b, s, passes, h, self.intermediate_size as f64) + head
     }
 }
 

@@ -67,7 +67,10 @@ impl BertConfig {
                 self.position_embedding_type
             );
         }
-        check_heads(self.hidden_size, self.num_attention_heads)?;
+        check_heads(
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+        )?;
         check_positive(&[
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
@@ -109,10 +112,13 @@ impl BertConfig {
     }
 }
 
-/// Fails unless `hidden` splits evenly into `heads` heads.
-pub fn check_heads(hidden: i64, heads: i64) -> Result<()> {
+/// Fails unless the hidden size splits evenly into heads; both are (key, value).
+pub fn check_heads(
+    (hidden_key, hidden): (&str, i64),
+    (heads_key, heads): (&str, i64),
+) -> Result<()> {
     if heads <= 0 || hidden % heads != 0 {
-        bail!("hidden size {hidden} is not a multiple of the number of attention heads {heads}");
+        bail!("{hidden_key} {hidden} is not a multiple of {heads_key} {heads}");
     }
     Ok(())
 }
@@ -192,8 +198,8 @@ pub struct Embeddings {
 impl Embeddings {
     pub fn new(p: nn::Path, s: &EmbeddingSpec) -> Self {
         let position_embeddings = if s.sinusoidal {
-            let mut weight = (&p / "position_embeddings")
-                .zeros_no_train("weight", &[s.max_positions, s.dim]);
+            let mut weight =
+                (&p / "position_embeddings").zeros_no_train("weight", &[s.max_positions, s.dim]);
             tch::no_grad(|| weight.copy_(&sinusoidal_table(s.max_positions, s.dim)));
             Embedding { weight }
         } else {
@@ -259,7 +265,10 @@ pub fn sinusoidal_table(positions: i64, dim: i64) -> Tensor {
     let exponent = (j.divide_scalar_mode(2, "floor") * 2).to_kind(Kind::Double) / dim as f64;
     let angles = pos / Tensor::from(10000.0f64).pow(&exponent).unsqueeze(0);
     let even = j.remainder(2).eq(0).unsqueeze(0);
-    angles.sin().where_self(&even, &angles.cos()).to_kind(Kind::Float)
+    angles
+        .sin()
+        .where_self(&even, &angles.cos())
+        .to_kind(Kind::Float)
 }
 
 /// Checkpoint names of an [`EncoderLayer`]'s parts, relative to the layer.

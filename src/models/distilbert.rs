@@ -7,8 +7,8 @@
 //! `distilbert.transformer.layer.0.attention.q_lin.weight`.
 
 use super::bert::{
-    check_heads, check_positive, decoder, encoder_flops, BertForMaskedLm, BertModel,
-    EmbeddingSpec, Embeddings, EncoderLayer, LayerNames, LayerSpec, MlmHead, PositionIds,
+    check_heads, check_positive, decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec,
+    Embeddings, EncoderLayer, LayerNames, LayerSpec, MlmHead, PositionIds,
 };
 use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
@@ -65,7 +65,7 @@ impl Default for DistilBertConfig {
 
 impl DistilBertConfig {
     pub fn validate(&self) -> Result<()> {
-        check_heads(self.dim, self.n_heads)?;
+        check_heads(("dim", self.dim), ("n_heads", self.n_heads))?;
         check_positive(&[
             ("vocab_size", self.vocab_size),
             ("dim", self.dim),

@@ -7,6 +7,7 @@
 pub mod albert;
 pub mod bert;
 pub mod distilbert;
+pub mod electra;
 pub mod layers;
 pub mod roberta;
 pub mod weights;
@@ -55,6 +56,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("albert", albert::from_json),
     ("bert", bert::from_json),
     ("distilbert", distilbert::from_json),
+    ("electra", electra::from_json),
     ("roberta", roberta::from_json),
     ("xlm-roberta", roberta::from_json),
 ];
@@ -133,7 +135,7 @@ mod tests {
     #[test]
     fn unknown_model_type_lists_the_supported_ones() {
         let err = from_json(&json!({"model_type": "xlnet"})).unwrap_err();
-        assert!(err.to_string().contains("supported: bert"), "{err}");
+        assert!(err.to_string().contains("supported: albert, bert"), "{err}");
         let err = from_json(&json!({"hidden_size": 3})).unwrap_err();
         assert!(err.to_string().contains("no \"model_type\""), "{err}");
     }

@@ -6,7 +6,9 @@
 //! pooler, decoder tied to the word embeddings) for the MLM loss. Parameter paths are the
 //! checkpoint's: `roberta.encoder.layer.0.attention.self.query.weight`, `lm_head.dense.weight`.
 
-use super::bert::{decoder, BertConfig, BertForMaskedLm, BertModel, Embeddings, MlmHead, PositionIds};
+use super::bert::{
+    decoder, BertConfig, BertForMaskedLm, BertModel, Embeddings, MlmHead, PositionIds,
+};
 use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{anyhow, bail, Result};
@@ -145,6 +147,9 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.forward_flops(1, 2, Task::Base), 576.0 + 32.0);
-        assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 576.0 + 64.0 + 160.0);
+        assert_eq!(
+            c.forward_flops(1, 2, Task::LanguageModel),
+            576.0 + 64.0 + 160.0
+        );
     }
 }
