@@ -246,13 +246,14 @@ impl Embeddings {
     }
 
     pub fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let mut xs = self.word_embeddings.forward(input_ids);
-        if let Some(token_type) = &self.token_type_embeddings {
-            // Every token is of type 0: row 0, broadcast.
-            xs = xs + token_type.weight.get(0);
-        }
+        let words = self.word_embeddings.forward(input_ids);
+        // Every token is of type 0: row 0, broadcast.
+        let xs = match &self.token_type_embeddings {
+            Some(token_type) => words + token_type.weight.get(0),
+            None => words,
+        };
         let positions = self.position_ids.for_input(input_ids);
-        xs = xs + self.position_embeddings.forward(&positions);
+        let xs = xs + self.position_embeddings.forward(&positions);
         dropout(self.layer_norm.forward(&xs), self.dropout, train)
     }
 }

@@ -20,7 +20,7 @@ use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
-use tch::{nn, Kind, Reduction, Tensor};
+use tch::{nn, Reduction, Tensor};
 
 /// `ElectraConfig`, with transformers' defaults for every key a config.json may leave out;
 /// `architectures` picks the language-modelling head.

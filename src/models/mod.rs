@@ -133,6 +133,26 @@ mod tests {
     }
 
     #[test]
+    fn every_embedded_config_of_a_supported_model_type_parses() {
+        let supported = supported_model_types();
+        let mut parsed = Vec::new();
+        for (id, text) in crate::hub::EMBEDDED {
+            let config: Value = serde_json::from_str(text).unwrap();
+            let model_type = config["model_type"].as_str().unwrap_or_default();
+            if supported.contains(&model_type) {
+                from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
+                parsed.push(model_type.to_string());
+            }
+        }
+        for model_type in ["roberta", "xlm-roberta", "distilbert", "albert", "electra"] {
+            assert!(
+                parsed.iter().any(|t| t == model_type),
+                "no embedded {model_type} config"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_model_type_lists_the_supported_ones() {
         let err = from_json(&json!({"model_type": "xlnet"})).unwrap_err();
         assert!(err.to_string().contains("supported: albert, bert"), "{err}");
