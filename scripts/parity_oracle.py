@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The transformers oracle: writes parity fixtures for tests/parity.rs.
+"""The transformers oracle: writes parity fixtures for tests/parity_<family>.rs.
 
 For each architecture, a tiny model is built from a config in code (random weights, a fixed
 seed; the Hugging Face Hub is never contacted), its weights are saved under the checkpoint's
@@ -167,9 +167,9 @@ def encoder_fixture(out_dir, config, keys, base, heads, prefix, input_ids, extra
         expected["pooler_output"] = base_out.pooler_output
     for name, model in heads.items():
         model.eval()
-        for child, module in model.named_children():
-            if child != prefix:
-                randomize_(module)
+        # Whole-model names, so that LayerNorms are recognised; the base model's
+        # parameters are then overwritten by the base model's.
+        randomize_(model)
         inner = getattr(model, prefix)
         inner_keys = inner.state_dict().keys()
         missing, unexpected = inner.load_state_dict(
@@ -416,8 +416,8 @@ README = """\
 # Parity fixtures
 
 Written by `scripts/parity_oracle.py` (run `make fixtures`) with transformers
-{version} and torch {torch}; checked by `tests/parity.rs`
-(`cargo test --release --test parity`), which needs neither Python nor transformers.
+{version} and torch {torch}; checked by `tests/parity_<family>.rs`
+(`cargo test --release --test parity_bert`, ...), which need neither Python nor transformers.
 
 One folder per architecture ({archs}), each with:
 
@@ -431,6 +431,15 @@ One folder per architecture ({archs}), each with:
 For BERT: `last_hidden_state` and `pooler_output` of `BertModel` (eager attention),
 `mlm_logits` of `BertForMaskedLM` sharing the same encoder, and `mlm_loss`, its loss with
 `labels = input_ids`.
+
+The BERT-like families (`encoder_fixture`) follow the same pattern: the base model's
+`last_hidden_state` (and `pooler_output` where it has a pooler: RoBERTa, XLM-RoBERTa, ALBERT),
+then `<head>_logits` and `<head>_loss` (labels = input_ids) of each head model, which shares
+the base model's weights: `mlm` (`*ForMaskedLM`) everywhere, and for ELECTRA also
+`pretraining` (`ElectraForPreTraining`, the discriminator; its loss is BCE-with-logits against
+the labels as floats). RoBERTa's inputs hold padding tokens, to check its position ids.
+DistilBERT's also has `sinusoidal_position_embeddings`, the fixed table that
+`sinusoidal_pos_embds = true` uses.
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.
