@@ -361,7 +361,7 @@ fn unsupported_model_type_names_the_supported_ones() {
     assert_rejected(
         &["--models", file.to_str().unwrap()],
         1,
-        "model_type \"xlnet\" is not supported; supported: bert, ",
+        "model_type \"xlnet\" is not supported; supported: albert, bart, bert, ",
     );
 }
 

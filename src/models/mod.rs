@@ -4,12 +4,16 @@
 //! Adding a family: one file with a config (serde, HF key names and defaults), the modules,
 //! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
+pub mod albert;
 pub mod bart;
 pub mod bert;
+pub mod distilbert;
+pub mod electra;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod layers;
 pub mod opt;
+pub mod roberta;
 pub mod t5;
 pub mod torchscript;
 pub mod weights;
@@ -55,13 +59,18 @@ type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 
 /// `model_type` -> parser, for every family this build implements.
 const FAMILIES: &[(&str, Parser)] = &[
-    ("bert", bert::from_json),
-    ("gpt2", gpt2::from_json),
-    ("opt", opt::from_json),
-    ("gpt_neo", gpt_neo::from_json),
-    ("torchscript", torchscript::from_json),
-    ("t5", t5::from_json),
+    ("albert", albert::from_json),
     ("bart", bart::from_json),
+    ("bert", bert::from_json),
+    ("distilbert", distilbert::from_json),
+    ("electra", electra::from_json),
+    ("gpt2", gpt2::from_json),
+    ("gpt_neo", gpt_neo::from_json),
+    ("opt", opt::from_json),
+    ("roberta", roberta::from_json),
+    ("t5", t5::from_json),
+    ("torchscript", torchscript::from_json),
+    ("xlm-roberta", roberta::from_json),
 ];
 
 /// The `model_type`s this build implements.
@@ -136,9 +145,32 @@ mod tests {
     }
 
     #[test]
+    fn every_embedded_config_of_a_supported_model_type_parses() {
+        let supported = supported_model_types();
+        let mut parsed = Vec::new();
+        for (id, text) in crate::hub::EMBEDDED {
+            let config: Value = serde_json::from_str(text).unwrap();
+            let model_type = config["model_type"].as_str().unwrap_or_default();
+            if supported.contains(&model_type) {
+                from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
+                parsed.push(model_type.to_string());
+            }
+        }
+        for model_type in ["roberta", "xlm-roberta", "distilbert", "albert", "electra"] {
+            assert!(
+                parsed.iter().any(|t| t == model_type),
+                "no embedded {model_type} config"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_model_type_lists_the_supported_ones() {
         let err = from_json(&json!({"model_type": "xlnet"})).unwrap_err();
-        assert!(err.to_string().contains("supported: bert"), "{err}");
+        assert!(
+            err.to_string().contains("supported: albert, bart, bert,"),
+            "{err}"
+        );
         let err = from_json(&json!({"hidden_size": 3})).unwrap_err();
         assert!(err.to_string().contains("no \"model_type\""), "{err}");
     }

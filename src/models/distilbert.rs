@@ -1,0 +1,221 @@
+//! DistilBERT (Sanh et al., 2019, "DistilBERT, a distilled version of BERT: smaller, faster,
+//! cheaper and lighter"), following transformers' `modeling_distilbert.py`: BERT's layers
+//! under other names, without token types or pooler, LayerNorm eps fixed at 1e-12, and no
+//! dropout on the attention output. `DistilBertModel` for inference, `DistilBertForMaskedLM`
+//! (`vocab_transform`, `vocab_layer_norm`, `vocab_projector` tied to the word embeddings) for
+//! the MLM loss. Parameter paths are the checkpoint's:
+//! `distilbert.transformer.layer.0.attention.q_lin.weight`.
+
+use super::bert::{
+    check_heads, check_positive, decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec,
+    Embeddings, EncoderLayer, LayerNames, LayerSpec, MlmHead, PositionIds,
+};
+use super::layers::{Activation, LayerNorm, Linear};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::Result;
+use serde::Deserialize;
+use std::rc::Rc;
+use tch::nn;
+
+/// DistilBERT's LayerNorms ignore the config's layer_norm_eps.
+const LAYER_NORM_EPS: f64 = 1e-12;
+
+/// `DistilBertConfig`, with transformers' defaults; `hidden_size`, `num_attention_heads` and
+/// `num_hidden_layers` are accepted for `dim`, `n_heads` and `n_layers` (its attribute_map).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DistilBertConfig {
+    pub vocab_size: i64,
+    pub max_position_embeddings: i64,
+    pub sinusoidal_pos_embds: bool,
+    #[serde(alias = "num_hidden_layers")]
+    pub n_layers: i64,
+    #[serde(alias = "num_attention_heads")]
+    pub n_heads: i64,
+    #[serde(alias = "hidden_size")]
+    pub dim: i64,
+    pub hidden_dim: i64,
+    pub dropout: f64,
+    pub attention_dropout: f64,
+    pub activation: Activation,
+    pub initializer_range: f64,
+    pub pad_token_id: Option<i64>,
+    pub tie_word_embeddings: bool,
+}
+
+impl Default for DistilBertConfig {
+    fn default() -> Self {
+        DistilBertConfig {
+            vocab_size: 30522,
+            max_position_embeddings: 512,
+            sinusoidal_pos_embds: false,
+            n_layers: 6,
+            n_heads: 12,
+            dim: 768,
+            hidden_dim: 4 * 768,
+            dropout: 0.1,
+            attention_dropout: 0.1,
+            activation: Activation::Gelu,
+            initializer_range: 0.02,
+            pad_token_id: Some(0),
+            tie_word_embeddings: true,
+        }
+    }
+}
+
+impl DistilBertConfig {
+    pub fn validate(&self) -> Result<()> {
+        check_heads(("dim", self.dim), ("n_heads", self.n_heads))?;
+        check_positive(&[
+            ("vocab_size", self.vocab_size),
+            ("dim", self.dim),
+            ("n_layers", self.n_layers),
+            ("hidden_dim", self.hidden_dim),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ])
+    }
+}
+
+const DISTILBERT_LAYER: LayerNames = LayerNames {
+    query: "attention.q_lin",
+    key: "attention.k_lin",
+    value: "attention.v_lin",
+    attention_output: "attention.out_lin",
+    attention_norm: "sa_layer_norm",
+    intermediate: "ffn.lin1",
+    output: "ffn.lin2",
+    output_norm: "output_layer_norm",
+};
+
+/// `DistilBertModel`: `embeddings` and `transformer.layer.N`; returns the last hidden state.
+pub fn distilbert_model(p: nn::Path, c: &DistilBertConfig) -> BertModel {
+    let embeddings = Embeddings::new(
+        &p / "embeddings",
+        &EmbeddingSpec {
+            vocab_size: c.vocab_size,
+            dim: c.dim,
+            max_positions: c.max_position_embeddings,
+            type_vocab_size: 0,
+            pad_token_id: c.pad_token_id,
+            position_ids: PositionIds::FromZero,
+            sinusoidal: c.sinusoidal_pos_embds,
+            layer_norm_eps: LAYER_NORM_EPS,
+            dropout: c.dropout,
+            init_std: c.initializer_range,
+        },
+    );
+    let spec = LayerSpec {
+        hidden: c.dim,
+        intermediate: c.hidden_dim,
+        heads: c.n_heads,
+        activation: c.activation,
+        layer_norm_eps: LAYER_NORM_EPS,
+        init_std: c.initializer_range,
+        attention_probs_dropout: c.attention_dropout,
+        attention_output_dropout: 0.0,
+        ffn_output_dropout: c.dropout,
+    };
+    let layer = &p / "transformer" / "layer";
+    let layers = (0..c.n_layers)
+        .map(|i| Rc::new(EncoderLayer::new(&layer / i, &DISTILBERT_LAYER, &spec)))
+        .collect();
+    BertModel::from_parts(embeddings, None, layers, None)
+}
+
+/// `DistilBertForMaskedLM`: `distilbert.*`, then `vocab_transform`, the activation,
+/// `vocab_layer_norm` and `vocab_projector` (weight tied to the word embeddings, own bias).
+pub fn distilbert_for_masked_lm(p: nn::Path, c: &DistilBertConfig) -> BertForMaskedLm {
+    let distilbert = distilbert_model(&p / "distilbert", c);
+    let (h, std) = (c.dim, c.initializer_range);
+    let projector = &p / "vocab_projector";
+    let bias = projector.var("bias", &[c.vocab_size], nn::Init::Const(0.0));
+    let head = MlmHead {
+        dense: Linear::new(&p / "vocab_transform", h, h, true, std),
+        activation: c.activation,
+        norm: LayerNorm::new(&p / "vocab_layer_norm", h, LAYER_NORM_EPS),
+        decoder: decoder(
+            projector,
+            distilbert.word_embeddings(),
+            c.tie_word_embeddings,
+            bias,
+            std,
+        ),
+    };
+    BertForMaskedLm::from_parts(distilbert, head)
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: DistilBertConfig = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for DistilBertConfig {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    fn max_positions(&self) -> Option<i64> {
+        Some(self.max_position_embeddings)
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
+        match task {
+            Task::Base => Box::new(distilbert_model(p, self)),
+            Task::LanguageModel => Box::new(distilbert_for_masked_lm(p, self)),
+        }
+    }
+
+    /// BERT's encoder ([`encoder_flops`]) with H = dim, I = hidden_dim; no pooler (base), or
+    /// the vocab transform 2BSH² and projector 2BSHV (masked LM).
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (h, v) = (self.dim as f64, self.vocab_size as f64);
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => 2.0 * b * s * h * (h + v),
+        };
+        encoder_flops(b, s, self.n_layers as f64, h, self.hidden_dim as f64) + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn embedded_config_parses() {
+        let (_, text) = crate::hub::embedded("distilbert/distilbert-base-uncased").unwrap();
+        let c: DistilBertConfig = parse_config(&serde_json::from_str(text).unwrap()).unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.dim, c.n_layers, c.hidden_dim), (768, 6, 3072));
+    }
+
+    #[test]
+    fn bert_style_keys_are_accepted() {
+        let c: DistilBertConfig =
+            parse_config(&json!({"hidden_size": 384, "num_hidden_layers": 3})).unwrap();
+        assert_eq!((c.dim, c.n_layers), (384, 3));
+    }
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        let c = DistilBertConfig {
+            dim: 4,
+            hidden_dim: 8,
+            n_layers: 1,
+            n_heads: 2,
+            vocab_size: 10,
+            ..DistilBertConfig::default()
+        };
+        // B=1, S=2. q,k,v,o: 4 · (2·2·4·4) = 256; ffn: 2 · (2·2·4·8) = 256;
+        // scores and values: 2 · (2·2·2·4) = 64. No pooler.
+        assert_eq!(c.forward_flops(1, 2, Task::Base), 576.0);
+        // MLM: transform 2·2·4·4 = 64, projector 2·2·4·10 = 160.
+        assert_eq!(
+            c.forward_flops(1, 2, Task::LanguageModel),
+            576.0 + 64.0 + 160.0
+        );
+    }
+}

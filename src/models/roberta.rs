@@ -1,0 +1,155 @@
+//! RoBERTa (Liu et al., 2019, "RoBERTa: A Robustly Optimized BERT Pretraining Approach") and
+//! XLM-RoBERTa (Conneau et al., 2019, "Unsupervised Cross-lingual Representation Learning at
+//! Scale"), following transformers' `modeling_roberta.py` (`modeling_xlm_roberta.py` is a
+//! copy of it): BERT's encoder whose position ids start after the padding index, with its own
+//! masked-LM head. `RobertaModel` (with pooler) for inference, `RobertaForMaskedLM` (no
+//! pooler, decoder tied to the word embeddings) for the MLM loss. Parameter paths are the
+//! checkpoint's: `roberta.encoder.layer.0.attention.self.query.weight`, `lm_head.dense.weight`.
+
+use super::bert::{
+    decoder, BertConfig, BertForMaskedLm, BertModel, Embeddings, MlmHead, PositionIds,
+};
+use super::layers::{Activation, LayerNorm, Linear};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::{anyhow, bail, Result};
+use serde_json::{json, Value};
+use tch::nn;
+
+/// `RobertaConfig` / `XLMRobertaConfig`: BERT's keys, with pad_token_id 1 by default (and
+/// RoBERTa's vocabulary of 50265).
+#[derive(Debug, Clone)]
+pub struct RobertaConfig {
+    pub bert: BertConfig,
+    /// The padding index, from which position ids count.
+    pub padding_idx: i64,
+}
+
+impl RobertaConfig {
+    /// Parses a `roberta` or `xlm-roberta` config.json.
+    pub fn from_value(config: &Value) -> Result<Self> {
+        let mut config = config.clone();
+        let keys = config
+            .as_object_mut()
+            .ok_or_else(|| anyhow!("a config is a JSON object"))?;
+        keys.entry("pad_token_id").or_insert(json!(1));
+        if keys.get("model_type").and_then(Value::as_str) == Some("roberta") {
+            keys.entry("vocab_size").or_insert(json!(50265));
+        }
+        let bert: BertConfig = parse_config(&config)?;
+        bert.validate()?;
+        let padding_idx = bert
+            .pad_token_id
+            .ok_or_else(|| anyhow!("pad_token_id is null; RoBERTa's position ids need it"))?;
+        if padding_idx < 0 || padding_idx + 1 >= bert.max_position_embeddings {
+            bail!(
+                "pad_token_id {padding_idx} leaves no positions in max_position_embeddings {}",
+                bert.max_position_embeddings
+            );
+        }
+        Ok(RobertaConfig { bert, padding_idx })
+    }
+}
+
+/// `RobertaModel`: BERT's model on embeddings whose positions start after the padding index.
+pub fn roberta_model(p: nn::Path, c: &RobertaConfig, with_pooler: bool) -> BertModel {
+    let b = &c.bert;
+    let spec = b.embedding_spec(b.hidden_size, PositionIds::AfterPadding(c.padding_idx));
+    let embeddings = Embeddings::new(&p / "embeddings", &spec);
+    BertModel::with_embeddings(p, b, embeddings, with_pooler)
+}
+
+/// `RobertaForMaskedLM`: `roberta.*` without pooler, then `lm_head`: dense, exact GELU
+/// (whatever hidden_act says), `layer_norm`, and `decoder` tied to the word embeddings with
+/// bias `lm_head.bias`.
+pub fn roberta_for_masked_lm(p: nn::Path, c: &RobertaConfig) -> BertForMaskedLm {
+    let b = &c.bert;
+    let roberta = roberta_model(&p / "roberta", c, false);
+    let lm_head = &p / "lm_head";
+    let (h, std) = (b.hidden_size, b.initializer_range);
+    let bias = lm_head.var("bias", &[b.vocab_size], nn::Init::Const(0.0));
+    let head = MlmHead {
+        dense: Linear::new(&lm_head / "dense", h, h, true, std),
+        activation: Activation::Gelu,
+        norm: LayerNorm::new(&lm_head / "layer_norm", h, b.layer_norm_eps),
+        decoder: decoder(
+            &lm_head / "decoder",
+            roberta.word_embeddings(),
+            b.tie_word_embeddings,
+            bias,
+            std,
+        ),
+    };
+    BertForMaskedLm::from_parts(roberta, head)
+}
+
+pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
+    Ok(Box::new(RobertaConfig::from_value(config)?))
+}
+
+impl Architecture for RobertaConfig {
+    fn vocab_size(&self) -> i64 {
+        self.bert.vocab_size
+    }
+
+    /// Positions padding_idx + 1 ..= padding_idx + seq are used: 512 of roberta-base's 514.
+    fn max_positions(&self) -> Option<i64> {
+        Some(self.bert.max_position_embeddings - self.padding_idx - 1)
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
+        match task {
+            Task::Base => Box::new(roberta_model(p, self, true)),
+            Task::LanguageModel => Box::new(roberta_for_masked_lm(p, self)),
+        }
+    }
+
+    /// BERT's: the same encoder, pooler and masked-LM head shapes.
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        self.bert.forward_flops(batch, seq, task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn embedded(id: &str) -> RobertaConfig {
+        let (_, text) = crate::hub::embedded(id).unwrap();
+        RobertaConfig::from_value(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn embedded_configs_parse() {
+        let base = embedded("FacebookAI/roberta-base");
+        assert_eq!(base.max_positions(), Some(512));
+        assert_eq!(base.bert.layer_norm_eps, 1e-5);
+        assert_eq!(embedded("FacebookAI/roberta-large").bert.hidden_size, 1024);
+        let xlmr = embedded("FacebookAI/xlm-roberta-base");
+        assert_eq!((xlmr.bert.vocab_size, xlmr.padding_idx), (250002, 1));
+    }
+
+    #[test]
+    fn defaults_follow_the_model_type() {
+        let roberta = RobertaConfig::from_value(&json!({"model_type": "roberta"})).unwrap();
+        assert_eq!((roberta.bert.vocab_size, roberta.padding_idx), (50265, 1));
+        let xlmr = RobertaConfig::from_value(&json!({"model_type": "xlm-roberta"})).unwrap();
+        assert_eq!((xlmr.bert.vocab_size, xlmr.padding_idx), (30522, 1));
+        let err = RobertaConfig::from_value(&json!({"pad_token_id": null})).unwrap_err();
+        assert!(err.to_string().contains("pad_token_id"), "{err}");
+    }
+
+    #[test]
+    fn flops_are_berts() {
+        // B=1, S=2, H=4, I=8, V=10, one layer: as BERT's hand count (bert.rs).
+        let c = RobertaConfig::from_value(&json!({
+            "model_type": "roberta", "hidden_size": 4, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 10
+        }))
+        .unwrap();
+        assert_eq!(c.forward_flops(1, 2, Task::Base), 576.0 + 32.0);
+        assert_eq!(
+            c.forward_flops(1, 2, Task::LanguageModel),
+            576.0 + 64.0 + 160.0
+        );
+    }
+}
