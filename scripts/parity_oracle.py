@@ -159,6 +159,260 @@ def bert(out_dir):
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
 
+def encoder_fixture(out_dir, config, keys, base, heads, prefix, input_ids, extra=None):
+    """Fixtures of a BERT-like family: `base` (the bare model, pooler or not) and `heads`
+    ({name: model}, each holding a copy of the base model under `prefix`, without pooler).
+    Every parameter is randomised; each head model gets the base model's weights (tied
+    decoders follow the word embeddings) and its own random head. Writes the weights under
+    the checkpoint's names (`<prefix>.*` and each head's own keys, tied copies left out) and
+    the outputs: last_hidden_state, pooler_output if any, <name>_logits and <name>_loss with
+    labels = input_ids; and `extra` expected tensors."""
+    base.eval()
+    randomize_(base)
+    base_state = base.state_dict()
+    weights = {f"{prefix}.{k}": v for k, v in base_state.items()}
+    with torch.no_grad():
+        base_out = base(input_ids=input_ids)
+    expected = {"input_ids": input_ids, "last_hidden_state": base_out.last_hidden_state}
+    if getattr(base_out, "pooler_output", None) is not None:
+        expected["pooler_output"] = base_out.pooler_output
+    for name, model in heads.items():
+        model.eval()
+        # Whole-model names, so that LayerNorms are recognised; the base model's
+        # parameters are then overwritten by the base model's.
+        randomize_(model)
+        inner = getattr(model, prefix)
+        inner_keys = inner.state_dict().keys()
+        missing, unexpected = inner.load_state_dict(
+            {k: v for k, v in base_state.items() if k in inner_keys}, strict=True
+        )
+        assert not missing and not unexpected
+        output = model.get_output_embeddings()
+        if output is not None and config.tie_word_embeddings:
+            assert output.weight.data_ptr() == inner.get_input_embeddings().weight.data_ptr()
+        tied = set(model._tied_weights_keys or [])
+        weights.update(
+            {
+                k: v
+                for k, v in model.state_dict().items()
+                if not k.startswith(f"{prefix}.") and k not in tied
+            }
+        )
+        with torch.no_grad():
+            out = model(input_ids=input_ids, labels=input_ids)
+            # The head sees the base model's encoder.
+            shared = inner(input_ids=input_ids).last_hidden_state
+            assert max_abs(shared, base_out.last_hidden_state) == 0.0
+        expected[f"{name}_logits"] = out.logits
+        expected[f"{name}_loss"] = out.loss
+    expected.update(extra or {})
+
+    write_config(os.path.join(out_dir, "config.json"), config, keys, config.architectures)
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+
+
+BERT_KEYS = [
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "initializer_range",
+    "layer_norm_eps",
+    "pad_token_id",
+    "position_embedding_type",
+]
+
+
+def roberta(out_dir, model_type="roberta"):
+    """RobertaModel (with pooler) and RobertaForMaskedLM: `roberta.*` and `lm_head.*`, the
+    decoder tied to the word embeddings. hidden_act is gelu_new, so that the head's fixed
+    exact GELU is told apart; input_ids hold padding tokens, whose position id is padding_idx
+    (create_position_ids_from_input_ids)."""
+    import transformers as t
+
+    classes = {
+        "roberta": (t.RobertaConfig, t.RobertaModel, t.RobertaForMaskedLM),
+        "xlm-roberta": (t.XLMRobertaConfig, t.XLMRobertaModel, t.XLMRobertaForMaskedLM),
+    }
+    config_class, base_class, mlm_class = classes[model_type]
+    config = config_class(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu_new",
+        max_position_embeddings=SEQ + 5,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        architectures=[mlm_class.__name__],
+        attn_implementation="eager",
+    )
+    input_ids = torch.randint(2, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    input_ids[0, 2] = config.pad_token_id
+    input_ids[1, -2:] = config.pad_token_id
+    encoder_fixture(
+        out_dir,
+        config,
+        BERT_KEYS,
+        base_class(config, add_pooling_layer=True),
+        {"mlm": mlm_class(config)},
+        "roberta",
+        input_ids,
+    )
+
+
+def xlm_roberta(out_dir):
+    roberta(out_dir, "xlm-roberta")
+
+
+def distilbert(out_dir):
+    """DistilBertModel and DistilBertForMaskedLM: `distilbert.*`, `vocab_transform`,
+    `vocab_layer_norm` and `vocab_projector` (weight tied to the word embeddings, own bias).
+    Also `sinusoidal_position_embeddings`: the fixed table that sinusoidal_pos_embds=True
+    puts in `embeddings.position_embeddings` (not randomised, not trained)."""
+    from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertModel
+
+    config = DistilBertConfig(
+        vocab_size=99,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=37,
+        activation="gelu",
+        max_position_embeddings=SEQ + 3,
+        sinusoidal_pos_embds=False,
+        pad_token_id=0,
+        architectures=["DistilBertForMaskedLM"],
+        attn_implementation="eager",
+    )
+    sinusoidal = DistilBertModel(DistilBertConfig(**{**config.to_dict(), "sinusoidal_pos_embds": True}))
+    table = sinusoidal.embeddings.position_embeddings.weight
+    assert not table.requires_grad
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        [
+            "vocab_size",
+            "max_position_embeddings",
+            "sinusoidal_pos_embds",
+            "n_layers",
+            "n_heads",
+            "dim",
+            "hidden_dim",
+            "dropout",
+            "attention_dropout",
+            "activation",
+            "initializer_range",
+            "pad_token_id",
+        ],
+        DistilBertModel(config),
+        {"mlm": DistilBertForMaskedLM(config)},
+        "distilbert",
+        input_ids,
+        extra={"sinusoidal_position_embeddings": table},
+    )
+
+
+def albert(out_dir):
+    """AlbertModel (with pooler) and AlbertForMaskedLM: `albert.*` with embeddings 16 wide
+    mapped to the hidden size, 4 passes through 2 groups of 2 shared layers (groups 0, 0, 1,
+    1), and `predictions.*`, the decoder tied to the word embeddings. (transformers fails on
+    inner_group_num > num_hidden_layers / num_hidden_groups: its head_mask slice is short.)"""
+    from transformers import AlbertConfig, AlbertForMaskedLM, AlbertModel
+
+    config = AlbertConfig(
+        vocab_size=99,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_hidden_groups=2,
+        inner_group_num=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu_new",
+        max_position_embeddings=SEQ + 3,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+        pad_token_id=0,
+        architectures=["AlbertForMaskedLM"],
+        attn_implementation="eager",
+    )
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        [
+            "vocab_size",
+            "embedding_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_hidden_groups",
+            "num_attention_heads",
+            "intermediate_size",
+            "inner_group_num",
+            "hidden_act",
+            "hidden_dropout_prob",
+            "attention_probs_dropout_prob",
+            "max_position_embeddings",
+            "type_vocab_size",
+            "initializer_range",
+            "layer_norm_eps",
+            "position_embedding_type",
+            "pad_token_id",
+        ],
+        AlbertModel(config, add_pooling_layer=True),
+        {"mlm": AlbertForMaskedLM(config)},
+        "albert",
+        input_ids,
+    )
+
+
+def electra(out_dir):
+    """ElectraModel, ElectraForPreTraining (`discriminator_predictions.*`; its loss is
+    BCEWithLogitsLoss against labels.float(), here the token ids) and ElectraForMaskedLM
+    (`generator_predictions.*`, `generator_lm_head` tied to the word embeddings), sharing
+    `electra.*` with embeddings 16 wide projected by `embeddings_project`. hidden_act is
+    gelu_new, so that the generator's fixed exact GELU is told apart."""
+    from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining, ElectraModel
+
+    config = ElectraConfig(
+        vocab_size=99,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu_new",
+        max_position_embeddings=SEQ + 3,
+        type_vocab_size=2,
+        layer_norm_eps=1e-12,
+        pad_token_id=0,
+        architectures=["ElectraForPreTraining"],
+        attn_implementation="eager",
+    )
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        ["embedding_size"] + BERT_KEYS,
+        ElectraModel(config),
+        {"pretraining": ElectraForPreTraining(config), "mlm": ElectraForMaskedLM(config)},
+        "electra",
+        input_ids,
+    )
+
+
+# name -> function(out_dir) writing that architecture's fixtures.
 def causal_lm(out_dir, base, lm, base_prefix, config, keys, architecture):
     """Shared by the decoder-only families: the base model and the causal LM share one body
     (`<base_prefix>.*`), the LM head is tied (not saved) unless the config unties it."""
@@ -261,55 +515,6 @@ def _t5(out_dir, architecture, **kwargs):
         ],
         [architecture],
     )
-def encoder_fixture(out_dir, config, keys, base, heads, prefix, input_ids, extra=None):
-    """Fixtures of a BERT-like family: `base` (the bare model, pooler or not) and `heads`
-    ({name: model}, each holding a copy of the base model under `prefix`, without pooler).
-    Every parameter is randomised; each head model gets the base model's weights (tied
-    decoders follow the word embeddings) and its own random head. Writes the weights under
-    the checkpoint's names (`<prefix>.*` and each head's own keys, tied copies left out) and
-    the outputs: last_hidden_state, pooler_output if any, <name>_logits and <name>_loss with
-    labels = input_ids; and `extra` expected tensors."""
-    base.eval()
-    randomize_(base)
-    base_state = base.state_dict()
-    weights = {f"{prefix}.{k}": v for k, v in base_state.items()}
-    with torch.no_grad():
-        base_out = base(input_ids=input_ids)
-    expected = {"input_ids": input_ids, "last_hidden_state": base_out.last_hidden_state}
-    if getattr(base_out, "pooler_output", None) is not None:
-        expected["pooler_output"] = base_out.pooler_output
-    for name, model in heads.items():
-        model.eval()
-        # Whole-model names, so that LayerNorms are recognised; the base model's
-        # parameters are then overwritten by the base model's.
-        randomize_(model)
-        inner = getattr(model, prefix)
-        inner_keys = inner.state_dict().keys()
-        missing, unexpected = inner.load_state_dict(
-            {k: v for k, v in base_state.items() if k in inner_keys}, strict=True
-        )
-        assert not missing and not unexpected
-        output = model.get_output_embeddings()
-        if output is not None and config.tie_word_embeddings:
-            assert output.weight.data_ptr() == inner.get_input_embeddings().weight.data_ptr()
-        tied = set(model._tied_weights_keys or [])
-        weights.update(
-            {
-                k: v
-                for k, v in model.state_dict().items()
-                if not k.startswith(f"{prefix}.") and k not in tied
-            }
-        )
-        with torch.no_grad():
-            out = model(input_ids=input_ids, labels=input_ids)
-            # The head sees the base model's encoder.
-            shared = inner(input_ids=input_ids).last_hidden_state
-            assert max_abs(shared, base_out.last_hidden_state) == 0.0
-        expected[f"{name}_logits"] = out.logits
-        expected[f"{name}_loss"] = out.loss
-    expected.update(extra or {})
-
-    write_config(os.path.join(out_dir, "config.json"), config, keys, config.architectures)
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
@@ -552,94 +757,6 @@ def bart(out_dir):
 
     write_config(
         os.path.join(out_dir, "config.json"),
-BERT_KEYS = [
-    "vocab_size",
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "hidden_act",
-    "hidden_dropout_prob",
-    "attention_probs_dropout_prob",
-    "max_position_embeddings",
-    "type_vocab_size",
-    "initializer_range",
-    "layer_norm_eps",
-    "pad_token_id",
-    "position_embedding_type",
-]
-
-
-def roberta(out_dir, model_type="roberta"):
-    """RobertaModel (with pooler) and RobertaForMaskedLM: `roberta.*` and `lm_head.*`, the
-    decoder tied to the word embeddings. hidden_act is gelu_new, so that the head's fixed
-    exact GELU is told apart; input_ids hold padding tokens, whose position id is padding_idx
-    (create_position_ids_from_input_ids)."""
-    import transformers as t
-
-    classes = {
-        "roberta": (t.RobertaConfig, t.RobertaModel, t.RobertaForMaskedLM),
-        "xlm-roberta": (t.XLMRobertaConfig, t.XLMRobertaModel, t.XLMRobertaForMaskedLM),
-    }
-    config_class, base_class, mlm_class = classes[model_type]
-    config = config_class(
-        vocab_size=99,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        hidden_act="gelu_new",
-        max_position_embeddings=SEQ + 5,
-        type_vocab_size=1,
-        layer_norm_eps=1e-5,
-        pad_token_id=1,
-        architectures=[mlm_class.__name__],
-        attn_implementation="eager",
-    )
-    input_ids = torch.randint(2, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
-    input_ids[0, 2] = config.pad_token_id
-    input_ids[1, -2:] = config.pad_token_id
-    encoder_fixture(
-        out_dir,
-        config,
-        BERT_KEYS,
-        base_class(config, add_pooling_layer=True),
-        {"mlm": mlm_class(config)},
-        "roberta",
-        input_ids,
-    )
-
-
-def xlm_roberta(out_dir):
-    roberta(out_dir, "xlm-roberta")
-
-
-def distilbert(out_dir):
-    """DistilBertModel and DistilBertForMaskedLM: `distilbert.*`, `vocab_transform`,
-    `vocab_layer_norm` and `vocab_projector` (weight tied to the word embeddings, own bias).
-    Also `sinusoidal_position_embeddings`: the fixed table that sinusoidal_pos_embds=True
-    puts in `embeddings.position_embeddings` (not randomised, not trained)."""
-    from transformers import DistilBertConfig, DistilBertForMaskedLM, DistilBertModel
-
-    config = DistilBertConfig(
-        vocab_size=99,
-        dim=32,
-        n_layers=2,
-        n_heads=4,
-        hidden_dim=37,
-        activation="gelu",
-        max_position_embeddings=SEQ + 3,
-        sinusoidal_pos_embds=False,
-        pad_token_id=0,
-        architectures=["DistilBertForMaskedLM"],
-        attn_implementation="eager",
-    )
-    sinusoidal = DistilBertModel(DistilBertConfig(**{**config.to_dict(), "sinusoidal_pos_embds": True}))
-    table = sinusoidal.embeddings.position_embeddings.weight
-    assert not table.requires_grad
-    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
-    encoder_fixture(
-        out_dir,
         config,
         [
             "vocab_size",
@@ -666,112 +783,6 @@ def distilbert(out_dir):
     )
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
-            "sinusoidal_pos_embds",
-            "n_layers",
-            "n_heads",
-            "dim",
-            "hidden_dim",
-            "dropout",
-            "attention_dropout",
-            "activation",
-            "initializer_range",
-            "pad_token_id",
-        ],
-        DistilBertModel(config),
-        {"mlm": DistilBertForMaskedLM(config)},
-        "distilbert",
-        input_ids,
-        extra={"sinusoidal_position_embeddings": table},
-    )
-
-
-def albert(out_dir):
-    """AlbertModel (with pooler) and AlbertForMaskedLM: `albert.*` with embeddings 16 wide
-    mapped to the hidden size, 4 passes through 2 groups of 2 shared layers (groups 0, 0, 1,
-    1), and `predictions.*`, the decoder tied to the word embeddings. (transformers fails on
-    inner_group_num > num_hidden_layers / num_hidden_groups: its head_mask slice is short.)"""
-    from transformers import AlbertConfig, AlbertForMaskedLM, AlbertModel
-
-    config = AlbertConfig(
-        vocab_size=99,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_hidden_groups=2,
-        inner_group_num=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        hidden_act="gelu_new",
-        max_position_embeddings=SEQ + 3,
-        type_vocab_size=2,
-        layer_norm_eps=1e-12,
-        pad_token_id=0,
-        architectures=["AlbertForMaskedLM"],
-        attn_implementation="eager",
-    )
-    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
-    encoder_fixture(
-        out_dir,
-        config,
-        [
-            "vocab_size",
-            "embedding_size",
-            "hidden_size",
-            "num_hidden_layers",
-            "num_hidden_groups",
-            "num_attention_heads",
-            "intermediate_size",
-            "inner_group_num",
-            "hidden_act",
-            "hidden_dropout_prob",
-            "attention_probs_dropout_prob",
-            "max_position_embeddings",
-            "type_vocab_size",
-            "initializer_range",
-            "layer_norm_eps",
-            "position_embedding_type",
-            "pad_token_id",
-        ],
-        AlbertModel(config, add_pooling_layer=True),
-        {"mlm": AlbertForMaskedLM(config)},
-        "albert",
-        input_ids,
-    )
-
-
-def electra(out_dir):
-    """ElectraModel, ElectraForPreTraining (`discriminator_predictions.*`; its loss is
-    BCEWithLogitsLoss against labels.float(), here the token ids) and ElectraForMaskedLM
-    (`generator_predictions.*`, `generator_lm_head` tied to the word embeddings), sharing
-    `electra.*` with embeddings 16 wide projected by `embeddings_project`. hidden_act is
-    gelu_new, so that the generator's fixed exact GELU is told apart."""
-    from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining, ElectraModel
-
-    config = ElectraConfig(
-        vocab_size=99,
-        embedding_size=16,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        hidden_act="gelu_new",
-        max_position_embeddings=SEQ + 3,
-        type_vocab_size=2,
-        layer_norm_eps=1e-12,
-        pad_token_id=0,
-        architectures=["ElectraForPreTraining"],
-        attn_implementation="eager",
-    )
-    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
-    encoder_fixture(
-        out_dir,
-        config,
-        ["embedding_size"] + BERT_KEYS,
-        ElectraModel(config),
-        {"pretraining": ElectraForPreTraining(config), "mlm": ElectraForMaskedLM(config)},
-        "electra",
-        input_ids,
-    )
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
@@ -852,6 +863,7 @@ with `decoder_input_ids = input_ids`, as the benchmark calls them: `last_hidden_
 decoder's) and `encoder_last_hidden_state` of `T5Model` / `BartModel`, `lm_logits` of
 `T5ForConditionalGeneration` / `BartForConditionalGeneration` sharing the same weights, and
 `lm_loss`, its loss with `labels = input_ids`.
+
 The BERT-like families (`encoder_fixture`) follow the same pattern: the base model's
 `last_hidden_state` (and `pooler_output` where it has a pooler: RoBERTa, XLM-RoBERTa, ALBERT),
 then `<head>_logits` and `<head>_loss` (labels = input_ids) of each head model, which shares
