@@ -519,9 +519,46 @@ pub fn format_number(x: f64) -> String {
     }
 }
 
+/// Characters of a legend label before it is shortened.
+const LEGEND_CHARS: usize = 48;
+
+fn shorten(label: &str) -> String {
+    if label.chars().count() <= LEGEND_CHARS {
+        return label.to_string();
+    }
+    // Keep the end, where the batch size or sequence length is.
+    let tail: String = label
+        .chars()
+        .rev()
+        .take(LEGEND_CHARS - 1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| anyhow!("cannot draw the chart: {e}");
     root.fill(&WHITE).map_err(|e| fail(&e))?;
+    // The title spans the whole width; the legend gets a panel right of the plot, so it never
+    // hides a line.
+    let root = root
+        .margin(14, 6, 6, 6)
+        .titled(&chart.title, ("sans-serif", 24))
+        .map_err(|e| fail(&e))?;
+    let labels: Vec<String> = chart.series.iter().map(|s| shorten(&s.label)).collect();
+    let legend_font: TextStyle = ("sans-serif", 15).into_font().color(&BLACK);
+    let mut longest = 0;
+    for label in &labels {
+        let (w, _) = root
+            .estimate_text_size(label, &legend_font)
+            .map_err(|e| fail(&e))?;
+        longest = longest.max(w);
+    }
+    let width = root.dim_in_pixel().0;
+    let legend_width = (longest + 56).clamp(120, width * 9 / 20);
+    let (plot_area, legend_area) = root.split_horizontally(width - legend_width);
     let log = chart.log;
     let to_axis = |v: f64| if log { v.ln() } else { v };
     let from_axis = move |v: f64| if log { v.exp() } else { v };
@@ -533,8 +570,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .collect();
     let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
     let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let mut ctx = ChartBuilder::on(root)
-        .caption(&chart.title, ("sans-serif", 24))
+    let mut ctx = ChartBuilder::on(&plot_area)
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(84)
@@ -562,21 +598,22 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
             .map(|&(x, y)| (to_axis(x), to_axis(y)))
             .collect();
         ctx.draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
-            .map_err(|e| fail(&e))?
-            .label(&series.label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-            });
+            .map_err(|e| fail(&e))?;
         ctx.draw_series(line.iter().map(|&p| Circle::new(p, 4, colour.filled())))
             .map_err(|e| fail(&e))?;
+        let y = 28 + 24 * index as i32;
+        legend_area
+            .draw(&PathElement::new(vec![(4, y), (30, y)], colour.stroke_width(2)))
+            .and_then(|_| legend_area.draw(&Circle::new((17, y), 4, colour.filled())))
+            .and_then(|_| {
+                legend_area.draw(&Text::new(
+                    labels[index].as_str(),
+                    (38, y - 8),
+                    legend_font.clone(),
+                ))
+            })
+            .map_err(|e| fail(&e))?;
     }
-    ctx.configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(160, 160, 160))
-        .draw()
-        .map_err(|e| fail(&e))?;
     Ok(())
 }
 
