@@ -13,7 +13,7 @@ STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 CARGO ?= cargo
 BIN := target/release/run-benchmark
 
-.PHONY: all setup build bench test fixtures lint clean-venv
+.PHONY: all setup build bench test fixtures lint generated fonts clean-venv
 
 all: build
 
@@ -33,8 +33,32 @@ bench: build
 	$(BIN) --models bert-base-uncased
 
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
-test: setup
+test: setup fonts
 	$(CARGO) test --release
+
+# Shell completions and the man page, from the clap definition; tests/generated.rs checks
+# that the committed copies are current.
+generated: build
+	mkdir -p completions docs
+	$(BIN) completions bash > completions/run-benchmark.bash
+	$(BIN) completions zsh > completions/_run-benchmark
+	$(BIN) completions fish > completions/run-benchmark.fish
+	$(BIN) completions powershell > completions/_run-benchmark.ps1
+	$(BIN) completions elvish > completions/run-benchmark.elv
+	$(BIN) man > docs/run-benchmark.1
+
+# `run-benchmark plot` draws text with a TrueType font found at run time (pure Rust, no
+# fontconfig); the plot tests need one. Installs DejaVu Sans where apt-get can, else says how.
+FONT_DIRS := /usr/share/fonts /usr/local/share/fonts
+fonts:
+	@if [ -n "$$RUN_BENCHMARK_FONT" ] || find $(FONT_DIRS) -iname '*.ttf' 2>/dev/null | grep -q .; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y --no-install-recommends fonts-dejavu-core; \
+	else \
+		echo "run-benchmark plot needs a TrueType font: install fonts-dejavu-core (or any .ttf)," \
+		     "or set RUN_BENCHMARK_FONT=/path/to/font.ttf" >&2; exit 1; \
+	fi
 
 lint: setup
 	$(CARGO) fmt --check

@@ -63,9 +63,6 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout
     Man,
-    /// Runs one job (JSON) and prints its reply as JSON; used by the parent process.
-    #[command(name = "__cell", hide = true)]
-    Cell { job_json: String },
 }
 
 #[derive(Debug, Args)]
@@ -491,8 +488,22 @@ mod tests {
     }
 
     #[test]
-    fn child_subcommand_needs_no_models() {
-        let cli = Cli::try_parse_from(["run-benchmark", "__cell", "{}"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Cell { .. })));
+    fn subcommands_need_no_models_and_the_child_protocol_is_not_one() {
+        let cli = Cli::try_parse_from(["run-benchmark", "man"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Man)));
+        let cli = Cli::try_parse_from(["run-benchmark", "compare", "a.json", "b.json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Compare(_))));
+        // `__cell` is read by main before clap, so completions and the man page never offer it.
+        let command = Cli::command();
+        assert!(command
+            .get_subcommands()
+            .all(|c| c.get_name() != crate::runner::CHILD_COMMAND));
+    }
+
+    #[test]
+    fn a_sweep_file_stands_in_for_models() {
+        let a = parse(&["--sweep", "plan.toml"]).unwrap();
+        assert!(a.models.is_empty());
+        assert_eq!(a.sweep, Some(PathBuf::from("plan.toml")));
     }
 }

@@ -1,17 +1,27 @@
 use clap::{CommandFactory, FromArgMatches};
 use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
-use run_benchmark::runner::Reply;
+use run_benchmark::runner::{Reply, CHILD_COMMAND};
 use run_benchmark::{cell, console, generate, interrupt, report, sweep_file};
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The child side of the runner's protocol (`run-benchmark __cell JOB_JSON`) is read before
+    // clap, so it is no part of the user interface, completions or man page.
+    if argv.get(1).is_some_and(|a| a == CHILD_COMMAND) {
+        return match argv.get(2).and_then(|j| j.to_str()) {
+            Some(job_json) if argv.len() == 3 => child(job_json),
+            _ => {
+                eprintln!("usage: run-benchmark {CHILD_COMMAND} JOB_JSON (used by the parent)");
+                ExitCode::from(2)
+            }
+        };
+    }
     let matches = Cli::command().get_matches_from(&argv);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
-        Some(Command::Cell { job_json }) => child(&job_json),
         Some(Command::Plot(args)) => finish(report::plot::run(&args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Compare(args)) => finish(report::compare::run(&args).map(|regressed| {
             if regressed {

@@ -1,5 +1,5 @@
 //! The parent side: runs each cell in a fresh child process (this binary, re-executed with
-//! the hidden `__cell` subcommand) and turns every way a child can fail into an N/A reason.
+//! `__cell JOB_JSON`, read by main before clap) and turns every way a child can fail into an N/A reason.
 //! It knows nothing about models. A stop flag (set by Ctrl-C) kills the running child.
 
 use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Job};
