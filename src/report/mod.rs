@@ -64,9 +64,8 @@ pub fn write_file(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
     let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
     std::fs::write(&tmp, bytes)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            e
         })
         .with_context(|| format!("cannot write {what} file {}", path.display()))
 }

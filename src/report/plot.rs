@@ -718,7 +718,10 @@ mod tests {
         let t = log_ticks(0.003, 0.06, &[1.0, 2.0, 5.0]);
         let expected = [0.005, 0.01, 0.02, 0.05];
         assert_eq!(t.len(), expected.len(), "{t:?}");
-        assert!(t.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-12), "{t:?}");
+        assert!(
+            t.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{t:?}"
+        );
     }
 
     #[test]
