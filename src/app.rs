@@ -73,10 +73,6 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         sections: scope.sections(),
         rows: Vec::new(),
     };
-    // Creating the files now turns an unwritable path into an error before the sweep.
-    write_files(&exporters, &sweep)?;
-    interrupt::install()?;
-
     let cells = plan::cells(
         &models,
         &args.batch_sizes,
@@ -90,15 +86,22 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         .map(|cell| previous.as_ref().and_then(|p| p.result_for(cell)))
         .collect();
     let to_run = results.iter().filter(|r| r.is_none()).count();
+    if let Some(previous) = &previous {
+        sweep.calibration = previous.calibration_for(&sweep.settings);
+    }
+    sweep.rows = finished_rows(&cells, &results);
+    // Creating the files now turns an unwritable path into an error before the sweep; the
+    // carried-over cells are in them from the start (--resume may name the same file).
+    write_files(&exporters, &sweep)?;
+    interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
-    if let (Some(path), Some(previous)) = (&args.resume, &previous) {
+    if let Some(path) = &args.resume {
         progress.note(&format!(
             "Resuming from {}: {} of {} cells carried over, {to_run} to measure",
             path.display(),
             cells.len() - to_run,
             cells.len()
         ));
-        sweep.calibration = previous.calibration_for(&sweep.settings);
     }
 
     let mut interrupted = false;
@@ -129,9 +132,9 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
                 interrupted = true;
             }
         }
+        // The calibration is part of the JSON export.
+        write_files(&exporters, &sweep)?;
     }
-    sweep.rows = finished_rows(&cells, &results);
-    write_files(&exporters, &sweep)?;
 
     let mut index = 0;
     for position in 0..cells.len() {
