@@ -13,7 +13,7 @@ STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 CARGO ?= cargo
 BIN := target/release/run-benchmark
 
-.PHONY: all setup build bench test fixtures lint clean-venv
+.PHONY: all setup build bench test fixtures lint generated clean-venv
 
 all: build
 
@@ -35,6 +35,17 @@ bench: build
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
 test: setup
 	$(CARGO) test --release
+
+# Shell completions and the man page, from the clap definition; tests/generated.rs checks
+# that the committed copies are current.
+generated: build
+	mkdir -p completions docs
+	$(BIN) completions bash > completions/run-benchmark.bash
+	$(BIN) completions zsh > completions/_run-benchmark
+	$(BIN) completions fish > completions/run-benchmark.fish
+	$(BIN) completions powershell > completions/_run-benchmark.ps1
+	$(BIN) completions elvish > completions/run-benchmark.elv
+	$(BIN) man > docs/run-benchmark.1
 
 lint: setup
 	$(CARGO) fmt --check

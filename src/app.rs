@@ -4,9 +4,12 @@ use crate::cell::{Calibration, Cell, CellResult, DeviceChoice, Dtype, Metric, Mo
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::measure::timing::Protocol;
 use crate::plan::{self, Scope};
-use crate::report::{self, Sweep};
-use crate::runner::Runner;
-use crate::{env, hub};
+use crate::progress::Progress;
+use crate::report::export::{CsvExport, Destination, Exporter, JsonExport, MarkdownExport};
+use crate::report::{self, Row, Sweep};
+use crate::resume::Previous;
+use crate::runner::{Interrupted, Runner};
+use crate::{console, env, hub, interrupt};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +18,26 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Calls per repetition in the original's protocol (`timeit.repeat(number=10)`).
 const CALLS_PER_REPETITION: usize = 10;
 
-pub fn run(args: RunArgs) -> Result<()> {
+/// How a sweep ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    /// Ctrl-C: the finished cells were written and printed.
+    Interrupted,
+}
+
+pub fn run(args: RunArgs) -> Result<Outcome> {
+    if args.log_print || args.log_filename.is_some() {
+        console::open_log(
+            &args
+                .log_filename
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("log_{}.csv", unix_time()))),
+        )?;
+    }
+    if args.models.is_empty() {
+        bail!("no models: give --models, or `models` in the sweep file");
+    }
     // Everything that can be wrong with the input is checked before any cell runs.
     let models = args
         .models
@@ -32,20 +54,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         bail!("nothing to measure: --no-inference without --training, or both --no-speed and --no-memory");
     }
     let settings = settings(&args)?;
-    let csv = args.save_to_csv.then(|| CsvFiles::new(&args));
-    if let Some(csv) = &csv {
-        // Creating the files now turns an unwritable path into an error before the sweep.
-        for &(mode, metric) in &scope.sections() {
-            report::csv::write_results(csv.path(mode, metric), &[], mode, metric)?;
-        }
-        report::csv::write_environment(&csv.env_info, &[])?;
-    }
-    let json_path = args.export_json.as_deref();
-    let json_to_stdout = json_path == Some(Path::new("-"));
+    let exporters = exporters(&args, &scope)?;
+    let stdout_export = exporters.iter().any(|e| e.to_stdout());
+    let previous = args.resume.as_deref().map(Previous::load).transpose()?;
     let runner = Runner {
         multi_process: !args.no_multi_process,
         timeout: Duration::from_secs_f64(args.timeout),
         verbose: args.verbose,
+        stop: Some(interrupt::flag()),
     };
     let mut sweep = Sweep {
         environment: env::collect(&env::RunFacts {
@@ -54,29 +70,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         }),
         settings,
         calibration: None,
+        sections: scope.sections(),
         rows: Vec::new(),
     };
-    if let Some(path) = json_path.filter(|_| !json_to_stdout) {
-        report::json::write(path, &sweep)?;
-    }
-
-    if scope.speed {
-        eprint!(
-            "Calibrating: fastest matmul in {:?} on {}",
-            sweep.settings.dtype, sweep.settings.device
-        );
-        let calibration = runner.calibrate(Calibration {
-            device: sweep.settings.device,
-            dtype: sweep.settings.dtype,
-            threads: sweep.settings.threads,
-        });
-        match &calibration {
-            Ok(c) => eprintln!(": {:.1} GFLOP/s", c.flops_per_second / 1e9),
-            Err(reason) => eprintln!(": failed ({reason}); MFU will be N/A"),
-        }
-        sweep.calibration = calibration.ok();
-    }
-
     let cells = plan::cells(
         &models,
         &args.batch_sizes,
@@ -84,28 +80,99 @@ pub fn run(args: RunArgs) -> Result<()> {
         scope,
         &sweep.settings,
     );
-    let total = cells.len();
-    for (index, cell) in cells.into_iter().enumerate() {
-        eprint!("[{}/{total}] {}", index + 1, describe(&cell));
-        let result = runner.run(&cell);
-        eprintln!(": {}", summary(&result));
-        let (mode, metric) = (cell.mode, cell.metric);
-        sweep.rows.push((cell, result));
-        // Exports are rewritten after every cell, so an interrupted sweep keeps what finished.
-        if let Some(csv) = &csv {
-            report::csv::write_results(csv.path(mode, metric), &sweep.rows, mode, metric)?;
-        }
-        if let Some(path) = json_path.filter(|_| !json_to_stdout) {
-            report::json::write(path, &sweep)?;
-        }
+    // Each planned cell's result, in plan order: carried over from --resume, or measured now.
+    let mut results: Vec<Option<CellResult>> = cells
+        .iter()
+        .map(|cell| previous.as_ref().and_then(|p| p.result_for(cell)))
+        .collect();
+    let to_run = results.iter().filter(|r| r.is_none()).count();
+    if let Some(previous) = &previous {
+        sweep.calibration = previous.calibration_for(&sweep.settings);
+    }
+    sweep.rows = finished_rows(&cells, &results);
+    // Creating the files now turns an unwritable path into an error before the sweep; the
+    // carried-over cells are in them from the start (--resume may name the same file).
+    write_files(&exporters, &sweep)?;
+    interrupt::install()?;
+    let progress = Progress::new(to_run, args.quiet);
+    if let Some(path) = &args.resume {
+        progress.note(&format!(
+            "Resuming from {}: {} of {} cells carried over, {to_run} to measure",
+            path.display(),
+            cells.len() - to_run,
+            cells.len()
+        ));
     }
 
-    if json_to_stdout {
-        report::json::write(Path::new("-"), &sweep)?;
+    let mut interrupted = false;
+    let wants_calibration = cells
+        .iter()
+        .zip(&results)
+        .any(|(c, r)| r.is_none() && c.metric == Metric::Speed);
+    if sweep.calibration.is_none() && wants_calibration {
+        let what = format!(
+            "Calibrating: fastest matmul in {:?} on {}",
+            sweep.settings.dtype, sweep.settings.device
+        );
+        progress.task(&what);
+        match runner.calibrate(Calibration {
+            device: sweep.settings.device,
+            dtype: sweep.settings.dtype,
+            threads: sweep.settings.threads,
+        }) {
+            Ok(Ok(c)) => {
+                progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
+                sweep.calibration = Some(c);
+            }
+            Ok(Err(reason)) => {
+                progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
+            }
+            Err(Interrupted) => {
+                progress.interrupted();
+                interrupted = true;
+            }
+        }
+        // The calibration is part of the JSON export.
+        write_files(&exporters, &sweep)?;
+    }
+
+    let mut index = 0;
+    for position in 0..cells.len() {
+        if interrupted || interrupt::requested() {
+            interrupted = true;
+            break;
+        }
+        if results[position].is_some() {
+            continue;
+        }
+        let cell = &cells[position];
+        index += 1;
+        let label = describe(cell);
+        progress.start(index, to_run, &label);
+        match runner.run(cell) {
+            Ok(result) => {
+                progress.finish(index, to_run, &label, &summary(&result));
+                results[position] = Some(result);
+            }
+            Err(Interrupted) => {
+                progress.interrupted();
+                interrupted = true;
+                break;
+            }
+        }
+        sweep.rows = finished_rows(&cells, &results);
+        // Exports are rewritten after every cell, so an interrupted sweep keeps what finished.
+        write_files(&exporters, &sweep)?;
+    }
+    progress.done();
+
+    if stdout_export {
+        for export in exporters.iter().filter(|e| e.to_stdout()) {
+            export.write(&sweep)?;
+        }
     } else {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        for (mode, metric) in scope.sections() {
+        let mut out = console::Stdout;
+        for &(mode, metric) in &sweep.sections {
             report::table::print_section(&mut out, &sweep, mode, metric)?;
         }
         if args.env_print {
@@ -113,17 +180,80 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
         out.flush()?;
     }
-    if let Some(csv) = &csv {
-        report::csv::write_environment(&csv.env_info, &sweep.environment)?;
-        for (mode, metric) in scope.sections() {
-            eprintln!("Saved {}", csv.path(mode, metric).display());
+    for export in &exporters {
+        for file in export.files() {
+            progress.note(&format!("Saved {}", file.display()));
         }
-        eprintln!("Saved {}", csv.env_info.display());
     }
-    if let Some(path) = json_path.filter(|_| !json_to_stdout) {
-        eprintln!("Saved {}", path.display());
+    if interrupted {
+        let finished = sweep.rows.len();
+        let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
+        let hint = match json {
+            Some(path) => format!("; finish it with --resume {}", path.display()),
+            None => "; with --export-json FILE, --resume FILE would finish it".into(),
+        };
+        console::eprintln(&format!(
+            "Interrupted: {finished} of {} cells finished{hint}",
+            cells.len()
+        ));
+        return Ok(Outcome::Interrupted);
+    }
+    Ok(Outcome::Finished)
+}
+
+fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The planned cells that have a result, in plan order.
+fn finished_rows(cells: &[Cell], results: &[Option<CellResult>]) -> Vec<Row> {
+    cells
+        .iter()
+        .zip(results)
+        .filter_map(|(cell, result)| result.clone().map(|r| (cell.clone(), r)))
+        .collect()
+}
+
+/// Rewrites every export that goes to a file.
+fn write_files(exporters: &[Box<dyn Exporter>], sweep: &Sweep) -> Result<()> {
+    for export in exporters.iter().filter(|e| !e.to_stdout()) {
+        export.write(sweep)?;
     }
     Ok(())
+}
+
+/// The exports the flags ask for; at most one of them may go to stdout.
+fn exporters(args: &RunArgs, scope: &Scope) -> Result<Vec<Box<dyn Exporter>>> {
+    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
+    if args.save_to_csv {
+        let stamp = unix_time();
+        let pick = |given: &Option<PathBuf>, stem: &str| {
+            given
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{stem}_{stamp}.csv")))
+        };
+        exporters.push(Box::new(CsvExport {
+            inference_time: pick(&args.inference_time_csv_file, "inference_time"),
+            inference_memory: pick(&args.inference_memory_csv_file, "inference_memory"),
+            train_time: pick(&args.train_time_csv_file, "train_time"),
+            train_memory: pick(&args.train_memory_csv_file, "train_memory"),
+            env_info: pick(&args.env_info_csv_file, "env_info"),
+            sections: scope.sections(),
+        }));
+    }
+    if let Some(path) = &args.export_json {
+        exporters.push(Box::new(JsonExport(Destination::new(path))));
+    }
+    if let Some(path) = &args.export_markdown {
+        exporters.push(Box::new(MarkdownExport(Destination::new(path))));
+    }
+    if exporters.iter().filter(|e| e.to_stdout()).count() > 1 {
+        bail!("only one of --export-json and --export-markdown can go to stdout ('-')");
+    }
+    Ok(exporters)
 }
 
 /// The sweep's settings from the flags; an unavailable device is an error here, before any cell.
@@ -203,44 +333,5 @@ fn summary(result: &CellResult) -> String {
         CellResult::Speed(_) => format!("{} s", report::table_value(result)),
         CellResult::Memory(_) => format!("{} MB", report::table_value(result)),
         CellResult::NotAvailable { reason } => format!("N/A ({reason})"),
-    }
-}
-
-/// The five CSV paths, with the original's default names sharing one Unix timestamp.
-struct CsvFiles {
-    inference_time: PathBuf,
-    inference_memory: PathBuf,
-    train_time: PathBuf,
-    train_memory: PathBuf,
-    env_info: PathBuf,
-}
-
-impl CsvFiles {
-    fn new(args: &RunArgs) -> Self {
-        let stamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let pick = |given: &Option<PathBuf>, stem: &str| {
-            given
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("{stem}_{stamp}.csv")))
-        };
-        CsvFiles {
-            inference_time: pick(&args.inference_time_csv_file, "inference_time"),
-            inference_memory: pick(&args.inference_memory_csv_file, "inference_memory"),
-            train_time: pick(&args.train_time_csv_file, "train_time"),
-            train_memory: pick(&args.train_memory_csv_file, "train_memory"),
-            env_info: pick(&args.env_info_csv_file, "env_info"),
-        }
-    }
-
-    fn path(&self, mode: Mode, metric: Metric) -> &PathBuf {
-        match (mode, metric) {
-            (Mode::Inference, Metric::Speed) => &self.inference_time,
-            (Mode::Inference, Metric::Memory) => &self.inference_memory,
-            (Mode::Training, Metric::Speed) => &self.train_time,
-            (Mode::Training, Metric::Memory) => &self.train_memory,
-        }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::cell::{DeviceChoice, Optimizer};
 use crate::hub::ModelSpec;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 const MODEL_HELP: &str = "\
@@ -20,10 +20,18 @@ MODELS:
     run-benchmark --models bert-base bert-384-hid=bert-base:hidden_size=384 \\
                   bert-6-lay=bert-base:num_hidden_layers=6 --batch-sizes 8
 
+SUBCOMMANDS:
+  run-benchmark plot RESULTS... -o chart.png     time or memory against sequence length
+  run-benchmark compare BASELINE.json NEW.json   ratios and verdicts per cell
+  run-benchmark completions SHELL | man          shell completions, the man page
+
 EXIT STATUS:
-  0  all requested cells ran (a cell that failed shows N/A with its reason)
-  1  bad input (unknown model, invalid config, unwritable file) or another error
-  2  invalid command line";
+  0    all requested cells ran (a cell that failed shows N/A with its reason);
+       compare: no cell regressed beyond the threshold
+  1    bad input (unknown model, invalid config or sweep file, unwritable file) or another
+       error; compare: at least one cell regressed beyond the threshold
+  2    invalid command line
+  130  interrupted (Ctrl-C): the finished cells were written and printed";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,15 +52,25 @@ pub struct Cli {
 pub enum Command {
     /// List the embedded model configs and the supported model types
     Models,
-    /// Runs one job (JSON) and prints its reply as JSON; used by the parent process.
-    #[command(name = "__cell", hide = true)]
-    Cell { job_json: String },
+    /// Draw time or memory against sequence length (or batch size), one line per model and batch size
+    #[command(after_help = PLOT_HELP)]
+    Plot(PlotArgs),
+    /// Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell
+    #[command(after_help = COMPARE_HELP)]
+    Compare(CompareArgs),
+    /// Print a shell completion script to stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout
+    Man,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
-    #[arg(long, num_args = 1.., required = true, value_name = "MODEL")]
+    #[arg(long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL")]
     pub models: Vec<ModelSpec>,
 
     /// Batch sizes to measure
@@ -175,6 +193,30 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,
 
+    /// Write the tables and their notes as Markdown ('-' = stdout)
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+
+    /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)
+    #[arg(long, value_name = "FILE.json")]
+    pub resume: Option<PathBuf>,
+
+    /// Read models, sizes and options from a TOML sweep file; flags on the command line override it
+    #[arg(long, value_name = "FILE.toml")]
+    pub sweep: Option<PathBuf>,
+
+    /// No progress bar or progress lines on stderr (errors are still printed)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Also write everything printed on stdout and stderr to a plain-text log file
+    #[arg(long, alias = "log_print")]
+    pub log_print: bool,
+
+    /// The log file (implies --log-print) [default: log_<unix time>.csv, the original's name]
+    #[arg(long, alias = "log_filename", value_name = "FILE")]
+    pub log_filename: Option<PathBuf>,
+
     /// Seconds a cell may take before its child process is killed and the cell is N/A
     #[arg(long, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub timeout: f64,
@@ -188,10 +230,112 @@ pub struct RunArgs {
     pub verbose: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProtocolChoice {
     Adaptive,
     Original,
+}
+
+const PLOT_HELP: &str = "\
+INPUT:
+  A JSON export (--export-json) holds every section: --mode and --metric pick one.
+  The original's result CSV files (model,batch_size,sequence_length,result) hold one section
+  each; a name containing \"memory\" is read as memory, otherwise as time, unless --metric says.
+
+OUTPUT:
+  -o chart.svg or -o chart.png. Text needs a TrueType font: $RUN_BENCHMARK_FONT, else DejaVu
+  Sans, Liberation Sans or another sans-serif font from the system's font folders.
+
+EXAMPLES:
+  run-benchmark plot results.json -o chart.png
+  run-benchmark plot inference_time_1700000000.csv --x batch-size --linear -o by-batch.svg";
+
+const COMPARE_HELP: &str = "\
+VERDICTS:
+  Cells are matched by model, batch size, sequence length, mode and metric. A speed cell is
+  'regressed' (or 'improved') when the 95% bootstrap confidence interval of the ratio of its
+  figures (the statistic the tables show, from the stored samples) lies above (below) 1 and
+  the ratio is beyond the threshold; otherwise 'within noise'. Memory cells compare their
+  single figures against the threshold.
+
+EXIT STATUS:
+  0  no cell regressed beyond the threshold
+  1  at least one cell regressed, or an error (unreadable file)
+  2  invalid command line";
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// JSON exports or result CSV files of the original's format
+    #[arg(required = true, value_name = "RESULTS")]
+    pub files: Vec<PathBuf>,
+
+    /// Output file: .svg or .png
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Horizontal axis
+    #[arg(long, value_enum, default_value_t = PlotAxis::SequenceLength)]
+    pub x: PlotAxis,
+
+    /// Linear axes instead of log-log
+    #[arg(long)]
+    pub linear: bool,
+
+    /// JSON input: which benchmark to draw
+    #[arg(long, value_enum, default_value_t = PlotMode::Inference)]
+    pub mode: PlotMode,
+
+    /// What to draw [default: time; for a CSV file, memory when its name says so]
+    #[arg(long, value_enum)]
+    pub metric: Option<PlotMetric>,
+
+    /// Chart title [default: says what is shown]
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// Width and height in pixels
+    #[arg(long, num_args = 2, value_names = ["WIDTH", "HEIGHT"], default_values_t = [1024, 640], value_parser = clap::value_parser!(u32).range(200..=8000))]
+    pub size: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotAxis {
+    SequenceLength,
+    BatchSize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotMode {
+    Inference,
+    Training,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotMetric {
+    Time,
+    Memory,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The reference JSON export
+    #[arg(value_name = "BASELINE.json")]
+    pub baseline: PathBuf,
+
+    /// The JSON export to judge against it
+    #[arg(value_name = "NEW.json")]
+    pub new: PathBuf,
+
+    /// Smallest change, in percent, that counts as a regression or improvement
+    #[arg(long, default_value_t = 5.0, value_name = "PERCENT", value_parser = percent)]
+    pub threshold: f64,
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("\"{s}\" is not a percentage")),
+    }
 }
 
 fn parse_device(s: &str) -> Result<DeviceChoice, String> {
@@ -350,8 +494,22 @@ mod tests {
     }
 
     #[test]
-    fn child_subcommand_needs_no_models() {
-        let cli = Cli::try_parse_from(["run-benchmark", "__cell", "{}"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Cell { .. })));
+    fn subcommands_need_no_models_and_the_child_protocol_is_not_one() {
+        let cli = Cli::try_parse_from(["run-benchmark", "man"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Man)));
+        let cli = Cli::try_parse_from(["run-benchmark", "compare", "a.json", "b.json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Compare(_))));
+        // `__cell` is read by main before clap, so completions and the man page never offer it.
+        let command = Cli::command();
+        assert!(command
+            .get_subcommands()
+            .all(|c| c.get_name() != crate::runner::CHILD_COMMAND));
+    }
+
+    #[test]
+    fn a_sweep_file_stands_in_for_models() {
+        let a = parse(&["--sweep", "plan.toml"]).unwrap();
+        assert!(a.models.is_empty());
+        assert_eq!(a.sweep, Some(PathBuf::from("plan.toml")));
     }
 }

@@ -1,23 +1,68 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
-use run_benchmark::runner::Reply;
-use run_benchmark::{app, cell};
+use run_benchmark::runner::{Reply, CHILD_COMMAND};
+use run_benchmark::{cell, console, generate, interrupt, report, sweep_file};
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Cell { job_json }) => child(&job_json),
-        Some(Command::Models) => print_models(),
-        None => match app::run(cli.run) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("Error: {e:#}");
-                ExitCode::FAILURE
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The child side of the runner's protocol (`run-benchmark __cell JOB_JSON`) is read before
+    // clap, so it is no part of the user interface, completions or man page.
+    if argv.get(1).is_some_and(|a| a == CHILD_COMMAND) {
+        return match argv.get(2).and_then(|j| j.to_str()) {
+            Some(job_json) if argv.len() == 3 => child(job_json),
+            _ => {
+                eprintln!("usage: run-benchmark {CHILD_COMMAND} JOB_JSON (used by the parent)");
+                ExitCode::from(2)
             }
-        },
+        };
+    }
+    let matches = Cli::command().get_matches_from(&argv);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
+        Some(Command::Models) => print_models(),
+        Some(Command::Plot(args)) => finish(report::plot::run(&args).map(|()| ExitCode::SUCCESS)),
+        Some(Command::Compare(args)) => finish(report::compare::run(&args).map(|regressed| {
+            if regressed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        })),
+        Some(Command::Completions { shell }) => {
+            let mut out = std::io::stdout().lock();
+            generate::completions(shell, &mut out);
+            finish(out.flush().map_err(Into::into).map(|()| ExitCode::SUCCESS))
+        }
+        Some(Command::Man) => {
+            let mut out = std::io::stdout().lock();
+            let written = generate::man(&mut out).and_then(|()| out.flush());
+            finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
+        }
+        None => {
+            let args = match &cli.run.sweep {
+                Some(path) => sweep_file::merge(path, &matches, &argv),
+                None => Ok(cli.run),
+            };
+            finish(args.and_then(app::run).map(|outcome| match outcome {
+                Outcome::Finished => ExitCode::SUCCESS,
+                Outcome::Interrupted => ExitCode::from(interrupt::EXIT_CODE),
+            }))
+        }
+    }
+}
+
+/// Errors are one line on stderr (and in the log) and exit status 1.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            console::eprintln(&format!("Error: {e:#}"));
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! The parent side: runs each cell in a fresh child process (this binary, re-executed with
-//! the hidden `__cell` subcommand) and turns every way a child can fail into an N/A reason.
-//! It knows nothing about models.
+//! `__cell JOB_JSON`, read by main before clap) and turns every way a child can fail into an N/A reason.
+//! It knows nothing about models. A stop flag (set by Ctrl-C) kills the running child.
 
 use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Job};
+use crate::console;
 use serde::de::DeserializeOwned;
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,30 +20,70 @@ pub struct Runner {
     pub timeout: Duration,
     /// Echo each child's stderr.
     pub verbose: bool,
+    /// When set, the running child is killed and the job ends as [`Interrupted`].
+    pub stop: Option<&'static AtomicBool>,
+}
+
+/// The job was stopped before it finished (Ctrl-C): it has no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
+
+enum JobError {
+    Failed(String),
+    Interrupted,
+}
+
+impl From<String> for JobError {
+    fn from(reason: String) -> Self {
+        JobError::Failed(reason)
+    }
 }
 
 impl Runner {
     /// Measures a cell; every failure becomes N/A with its reason.
-    pub fn run(&self, cell: &Cell) -> CellResult {
-        self.run_job(&Job::Cell(cell.clone()))
-            .unwrap_or_else(CellResult::na)
+    pub fn run(&self, cell: &Cell) -> Result<CellResult, Interrupted> {
+        match self.run_job(&Job::Cell(cell.clone())) {
+            Ok(result) => Ok(result),
+            Err(JobError::Failed(reason)) => Ok(CellResult::na(reason)),
+            Err(JobError::Interrupted) => Err(Interrupted),
+        }
     }
 
     /// The device's achievable FLOP/s, or why it could not be measured.
-    pub fn calibrate(&self, calibration: Calibration) -> Result<CalibrationResult, String> {
-        self.run_job(&Job::Calibrate(calibration))
+    pub fn calibrate(
+        &self,
+        calibration: Calibration,
+    ) -> Result<Result<CalibrationResult, String>, Interrupted> {
+        match self.run_job(&Job::Calibrate(calibration)) {
+            Ok(result) => Ok(Ok(result)),
+            Err(JobError::Failed(reason)) => Ok(Err(reason)),
+            Err(JobError::Interrupted) => Err(Interrupted),
+        }
     }
 
-    fn run_job<T: DeserializeOwned>(&self, job: &Job) -> Result<T, String> {
+    fn stopped(&self) -> bool {
+        self.stop.is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+
+    fn run_job<T: DeserializeOwned>(&self, job: &Job) -> Result<T, JobError> {
+        if self.stopped() {
+            return Err(JobError::Interrupted);
+        }
         let value = if self.multi_process {
             self.run_child(job)?
         } else {
-            job.execute()?
+            // In this process a job cannot be stopped half-way; its result is dropped.
+            let value = job.execute()?;
+            if self.stopped() {
+                return Err(JobError::Interrupted);
+            }
+            value
         };
-        serde_json::from_value(value).map_err(|e| format!("unreadable result: {e}"))
+        serde_json::from_value(value)
+            .map_err(|e| JobError::Failed(format!("unreadable result: {e}")))
     }
 
-    fn run_child(&self, job: &Job) -> Result<serde_json::Value, String> {
+    fn run_child(&self, job: &Job) -> Result<serde_json::Value, JobError> {
         let exe =
             std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
         let json = serde_json::to_string(job).expect("a job serialises");
@@ -55,17 +97,41 @@ impl Runner {
             .map_err(|e| format!("cannot start child process: {e}"))?;
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
-        let status = wait_with_timeout(&mut child, self.timeout);
+        let waited = wait(&mut child, self.timeout, self.stop);
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
         if self.verbose && !stderr.trim().is_empty() {
-            eprint!("{stderr}");
+            console::eprint(&stderr);
         }
-        match status {
-            None => Err(format!("timed out after {} s", self.timeout.as_secs_f64())),
-            Some(status) if status.success() => parse_reply(&stdout),
-            Some(status) => Err(failure_reason(status, &stderr)),
+        match waited {
+            Waited::Stopped => Err(JobError::Interrupted),
+            Waited::TimedOut => Err(JobError::Failed(format!(
+                "timed out after {} s",
+                self.timeout.as_secs_f64()
+            ))),
+            Waited::Exited(status) if status.success() => Ok(parse_reply(&stdout)?),
+            Waited::Exited(status) if self.killed_by_our_interrupt(status) => {
+                Err(JobError::Interrupted)
+            }
+            Waited::Exited(status) => Err(JobError::Failed(failure_reason(status, &stderr))),
         }
+    }
+
+    /// Ctrl-C in a terminal reaches the child too, which may die of it before the parent's
+    /// handler has set the stop flag; give the flag a moment.
+    fn killed_by_our_interrupt(&self, status: ExitStatus) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal() != Some(libc::SIGINT) || self.stop.is_none() {
+            return false;
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(500) {
+            if self.stopped() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 }
 
@@ -99,20 +165,35 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String
     })
 }
 
-/// Waits for the child; kills it and returns None when the timeout passes first.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+#[derive(Debug)]
+enum Waited {
+    Exited(ExitStatus),
+    TimedOut,
+    Stopped,
+}
+
+/// Waits for the child; kills it when the timeout passes or the stop flag is set first.
+fn wait(child: &mut Child, timeout: Duration, stop: Option<&AtomicBool>) -> Waited {
     let start = Instant::now();
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
+        let outcome = match child.try_wait() {
+            Ok(Some(status)) => return Waited::Exited(status),
+            Ok(None) if stop.is_some_and(|s| s.load(Ordering::SeqCst)) => Waited::Stopped,
+            Ok(None) if start.elapsed() >= timeout => Waited::TimedOut,
+            Ok(None) => {
+                thread::sleep(Duration::from_millis(20));
+                continue;
             }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(_) => return child.wait().ok(),
-        }
+            Err(_) => {
+                return match child.wait() {
+                    Ok(status) => Waited::Exited(status),
+                    Err(_) => Waited::TimedOut,
+                }
+            }
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        return outcome;
     }
 }
 
@@ -187,7 +268,24 @@ mod tests {
     fn timeout_kills_the_child() {
         let mut child = Command::new("sleep").arg("10").spawn().unwrap();
         let start = Instant::now();
-        assert!(wait_with_timeout(&mut child, Duration::from_millis(100)).is_none());
+        let waited = wait(&mut child, Duration::from_millis(100), None);
+        assert!(matches!(waited, Waited::TimedOut), "{waited:?}");
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_stop_flag_kills_the_child() {
+        static STOP: AtomicBool = AtomicBool::new(false);
+        let mut child = Command::new("sleep").arg("10").spawn().unwrap();
+        let setter = thread::spawn(|| {
+            thread::sleep(Duration::from_millis(100));
+            STOP.store(true, Ordering::SeqCst);
+        });
+        let start = Instant::now();
+        let waited = wait(&mut child, Duration::from_secs(60), Some(&STOP));
+        setter.join().unwrap();
+        assert!(matches!(waited, Waited::Stopped), "{waited:?}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert!(child.try_wait().unwrap().is_some(), "the child was reaped");
     }
 }

@@ -1,21 +1,26 @@
 //! The original's CSV files: `model,batch_size,sequence_length,result` per section, and a
 //! header-less `key,value` environment file, with `\r\n` line ends as Python's csv module.
 
-use super::{csv_value, section_rows, Row};
+use super::{csv_value, section_rows, write_file, Row};
 use crate::cell::{Metric, Mode};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::path::Path;
 
-fn writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+fn writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_path(path)
-        .with_context(|| format!("cannot write CSV file {}", path.display()))
+        .from_writer(Vec::new())
 }
 
-/// Writes one section's finished rows (rewritten whole, so a partial sweep is kept).
+fn finish(path: &Path, w: csv::Writer<Vec<u8>>) -> Result<()> {
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    write_file(path, &bytes, "CSV")
+}
+
+/// Writes one section's finished rows (rewritten whole and atomically, so a partial sweep is
+/// kept).
 pub fn write_results(path: &Path, rows: &[Row], mode: Mode, metric: Metric) -> Result<()> {
-    let mut w = writer(path)?;
+    let mut w = writer();
     w.write_record(["model", "batch_size", "sequence_length", "result"])?;
     for (cell, result) in section_rows(rows, mode, metric) {
         w.write_record([
@@ -25,15 +30,71 @@ pub fn write_results(path: &Path, rows: &[Row], mode: Mode, metric: Metric) -> R
             csv_value(result),
         ])?;
     }
-    w.flush()
-        .with_context(|| format!("cannot write CSV file {}", path.display()))
+    finish(path, w)
 }
 
 pub fn write_environment(path: &Path, info: &[(String, String)]) -> Result<()> {
-    let mut w = writer(path)?;
+    let mut w = writer();
     for (key, value) in info {
         w.write_record([key, value])?;
     }
-    w.flush()
-        .with_context(|| format!("cannot write CSV file {}", path.display()))
+    finish(path, w)
+}
+
+/// One row of a result CSV file of the original's format.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRow {
+    pub model: String,
+    pub batch_size: i64,
+    pub sequence_length: i64,
+    /// None for `N/A`.
+    pub value: Option<f64>,
+}
+
+/// Reads a result CSV file (`model,batch_size,sequence_length,result`).
+pub fn read_results(path: &Path) -> Result<Vec<CsvRow>> {
+    use anyhow::{bail, Context};
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .clone();
+    if headers.iter().collect::<Vec<_>>() != ["model", "batch_size", "sequence_length", "result"] {
+        bail!(
+            "{} is not a result CSV file: its header is not model,batch_size,sequence_length,result",
+            path.display()
+        );
+    }
+    let mut rows = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.with_context(|| format!("{}: line {line}", path.display()))?;
+        let field = |i: usize| record.get(i).unwrap_or("").trim();
+        let number = |i: usize, what: &str| -> Result<i64> {
+            field(i).parse().with_context(|| {
+                format!(
+                    "{}: line {line}: {what} \"{}\" is not a number",
+                    path.display(),
+                    field(i)
+                )
+            })
+        };
+        let value = match field(3) {
+            "N/A" | "" => None,
+            text => Some(text.parse().with_context(|| {
+                format!(
+                    "{}: line {line}: result \"{text}\" is not a number",
+                    path.display()
+                )
+            })?),
+        };
+        rows.push(CsvRow {
+            model: field(0).to_string(),
+            batch_size: number(1, "batch_size")?,
+            sequence_length: number(2, "sequence_length")?,
+            value,
+        });
+    }
+    Ok(rows)
 }

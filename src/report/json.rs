@@ -1,7 +1,7 @@
 //! The JSON export: schema-versioned, every cell with its settings, raw samples, statistics
 //! and N/A reason, so reports and comparisons can be rebuilt without re-running anything.
 
-use super::Sweep;
+use super::{write_file, Sweep};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -17,24 +17,19 @@ pub struct Export {
     pub sweep: Sweep,
 }
 
-/// Writes the sweep to `path` (`-` = stdout), replacing the file atomically.
-pub fn write(path: &Path, sweep: &Sweep) -> Result<()> {
+/// The export's text.
+pub fn render(sweep: &Sweep) -> Result<String> {
     let export = Export {
         schema_version: SCHEMA_VERSION,
         tool: format!("run-benchmark {}", env!("CARGO_PKG_VERSION")),
         sweep: sweep.clone(),
     };
-    let text = serde_json::to_string_pretty(&export)? + "\n";
-    if path == Path::new("-") {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        return Ok(out.flush()?);
-    }
-    let tmp = path.with_extension("json.partial");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .with_context(|| format!("cannot write JSON file {}", path.display()))
+    Ok(serde_json::to_string_pretty(&export)? + "\n")
+}
+
+/// Writes the sweep to `path`, replacing the file atomically.
+pub fn write(path: &Path, sweep: &Sweep) -> Result<()> {
+    write_file(path, render(sweep)?.as_bytes(), "JSON")
 }
 
 /// Reads an export, checking its schema version.

@@ -1,12 +1,19 @@
 //! Reports only read results: printing tables and writing files never re-runs anything.
 
+pub mod compare;
 pub mod csv;
+pub mod export;
 pub mod json;
+pub mod markdown;
+pub mod plot;
+pub mod section;
 pub mod table;
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, Settings, SpeedResult};
 use crate::measure::memory::to_mib;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// A finished cell.
 pub type Row = (Cell, CellResult);
@@ -19,7 +26,48 @@ pub struct Sweep {
     pub environment: Vec<(String, String)>,
     /// The device's achievable FLOP/s in the sweep's dtype, when speed was measured.
     pub calibration: Option<CalibrationResult>,
+    /// The (mode, metric) sections asked for, in the order they are printed.
+    #[serde(default)]
+    pub sections: Vec<(Mode, Metric)>,
     pub rows: Vec<Row>,
+}
+
+impl Sweep {
+    /// The sections asked for; for an export without them, those its rows belong to.
+    pub fn sections(&self) -> Vec<(Mode, Metric)> {
+        if !self.sections.is_empty() {
+            return self.sections.clone();
+        }
+        let mut sections = Vec::new();
+        for mode in [Mode::Inference, Mode::Training] {
+            for metric in [Metric::Speed, Metric::Memory] {
+                if self
+                    .rows
+                    .iter()
+                    .any(|(c, _)| (c.mode, c.metric) == (mode, metric))
+                {
+                    sections.push((mode, metric));
+                }
+            }
+        }
+        sections
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same folder, renamed over
+/// it, so a reader (or an interrupted sweep) never sees a half-written file.
+pub fn write_file(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("cannot write {what} file {}", path.display()))
 }
 
 /// Derived speed figures of one cell.

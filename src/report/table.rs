@@ -1,16 +1,10 @@
-//! Bordered tables on stdout, one per section, saying which statistic they show, flagging
-//! noisy figures and giving every N/A its reason.
+//! Bordered tables on stdout, one per section, the original's headers above them.
 
-use super::{header, section_rows, table_value, title, value_label, Sweep, Throughput};
-use crate::cell::{CellResult, Metric, Mode};
-use crate::measure::memory::to_mib;
-use crate::measure::stats::NOISY_IQR_RATIO;
-use crate::measure::timing::Statistic;
+use super::section::Section;
+use super::{header, Sweep};
+use crate::cell::{Metric, Mode};
 use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
 use std::io::{self, Write};
-
-/// Marks a figure whose samples spread too much to trust its last digits.
-const NOISY_MARK: &str = " *";
 
 /// Prints one section: its header, the table, what the figure is, and the N/A reasons.
 pub fn print_section(
@@ -19,85 +13,18 @@ pub fn print_section(
     mode: Mode,
     metric: Metric,
 ) -> io::Result<()> {
-    let rows = section_rows(&sweep.rows, mode, metric);
-    writeln!(out, "\n{}", header(title(mode, metric)))?;
-    let gpu = rows
-        .iter()
-        .any(|(_, r)| matches!(r, CellResult::Memory(m) if m.gpu.is_some()));
-    let statistic = match sweep.settings.protocol.statistic() {
-        Statistic::Median => "median",
-        Statistic::Minimum => "minimum",
-    };
-    let mut columns = vec![
-        "Model Name".to_string(),
-        "Batch Size".into(),
-        "Seq Length".into(),
-    ];
-    match metric {
-        Metric::Speed => columns.extend([
-            format!("{} ({statistic})", value_label(metric)),
-            "Samples/s".into(),
-            "Tokens/s".into(),
-            "GFLOP/s".into(),
-            "MFU".into(),
-        ]),
-        Metric::Memory if gpu => columns.extend([
-            value_label(metric).to_string(),
-            "Process MB".into(),
-            "Peak allocated MB".into(),
-            "Peak reserved MB".into(),
-        ]),
-        Metric::Memory => columns.extend([value_label(metric).to_string(), "Increase MB".into()]),
-    }
+    let section = super::section::build(sweep, mode, metric);
+    write_section(out, &section)
+}
+
+fn write_section(out: &mut dyn Write, section: &Section) -> io::Result<()> {
+    writeln!(out, "\n{}", header(section.title()))?;
     let mut table = Table::new();
-    table.load_preset(ASCII_FULL_CONDENSED).set_header(columns);
-    let mut noisy = 0;
-    for (cell, result) in &rows {
-        let mut line = vec![
-            cell.model.clone(),
-            cell.batch_size.to_string(),
-            cell.sequence_length.to_string(),
-        ];
-        let na = || "N/A".to_string();
-        match result {
-            CellResult::Speed(speed) => {
-                let mut figure = table_value(result);
-                if speed.stats.is_noisy() {
-                    figure.push_str(NOISY_MARK);
-                    noisy += 1;
-                }
-                let t = Throughput::of(cell, speed, sweep.calibration.as_ref());
-                line.extend([
-                    figure,
-                    format_rate(t.samples_per_second),
-                    format_rate(t.tokens_per_second),
-                    t.flops_per_second
-                        .map(|f| format!("{:.1}", f / 1e9))
-                        .unwrap_or_else(na),
-                    t.mfu
-                        .map(|m| format!("{:.1}%", 100.0 * m))
-                        .unwrap_or_else(na),
-                ]);
-            }
-            CellResult::Memory(memory) => {
-                line.push(table_value(result));
-                match &memory.gpu {
-                    Some(g) => line.extend([
-                        g.process_used_bytes
-                            .map(|b| to_mib(b).to_string())
-                            .unwrap_or_else(na),
-                        to_mib(g.allocator.peak_allocated).to_string(),
-                        to_mib(g.allocator.peak_reserved).to_string(),
-                    ]),
-                    None => line.push(to_mib(memory.rss_increase_bytes()).to_string()),
-                }
-            }
-            CellResult::NotAvailable { .. } => {
-                line.push(table_value(result));
-                line.extend(std::iter::repeat_n(String::new(), table.column_count() - 4));
-            }
-        }
-        table.add_row(line);
+    table
+        .load_preset(ASCII_FULL_CONDENSED)
+        .set_header(section.columns.clone());
+    for line in &section.rows {
+        table.add_row(line.clone());
     }
     for (index, column) in table.column_iter_mut().enumerate() {
         column.set_cell_alignment(if index == 0 {
@@ -107,75 +34,10 @@ pub fn print_section(
         });
     }
     writeln!(out, "{table}")?;
-    for note in notes(sweep, metric, gpu, noisy) {
-        writeln!(out, "{note}")?;
-    }
-    for (cell, result) in &rows {
-        if let CellResult::NotAvailable { reason } = result {
-            writeln!(
-                out,
-                "N/A {} (batch {}, sequence {}): {reason}",
-                cell.model, cell.batch_size, cell.sequence_length
-            )?;
-        }
+    for line in section.notes.iter().chain(&section.not_available) {
+        writeln!(out, "{line}")?;
     }
     Ok(())
-}
-
-/// Rates with three significant digits' worth of precision.
-fn format_rate(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-/// What the table's figures are.
-fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize) -> Vec<String> {
-    let settings = &sweep.settings;
-    let mut notes = Vec::new();
-    match metric {
-        Metric::Speed => {
-            notes.push(format!("Time in s: {}.", settings.protocol.describe()));
-            notes.push(
-                "GFLOP/s: matrix-product FLOPs of one call (training: 3 x forward) per second."
-                    .into(),
-            );
-            match &sweep.calibration {
-                Some(c) => notes.push(format!(
-                    "MFU: GFLOP/s over {:.1} GFLOP/s, the fastest {n}x{n} {dtype:?} matmul on {device}.",
-                    c.flops_per_second / 1e9,
-                    n = c.size,
-                    dtype = settings.dtype,
-                    device = settings.device,
-                )),
-                None => notes.push("MFU: N/A, the matmul calibration failed.".into()),
-            }
-            if noisy > 0 {
-                notes.push(format!(
-                    "*{noisy} noisy figure(s): interquartile range above {:.0}% of the median; \
-                     rerun with a larger --min-time, or on a quieter machine.",
-                    100.0 * NOISY_IQR_RATIO
-                ));
-            }
-        }
-        Metric::Memory if gpu => notes.push(
-            "Memory in MB: NVML used memory of the whole GPU after one call (the original's \
-             figure); Process MB: NVML memory of the measuring process; Peak allocated/reserved: \
-             the caching allocator's peaks during the call. MiB."
-                .into(),
-        ),
-        Metric::Memory => notes.push(
-            "Memory in MB: peak resident memory (VmHWM) of the measuring process during one \
-             call, weights and libtorch included; Increase MB: its growth during the call \
-             (activations, gradients, optimizer state). MiB."
-                .into(),
-        ),
-    }
-    notes
 }
 
 /// The environment information as a two-column table.

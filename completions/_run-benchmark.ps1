@@ -1,0 +1,142 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'run-benchmark'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'run-benchmark' {
+            [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)')
+            [CompletionResult]::new('--batch-sizes', '--batch-sizes', [CompletionResultType]::ParameterName, 'Batch sizes to measure')
+            [CompletionResult]::new('--sequence-lengths', '--sequence-lengths', [CompletionResultType]::ParameterName, 'Sequence lengths to measure')
+            [CompletionResult]::new('--inference-time-csv-file', '--inference-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference times [default: inference_time_<unix time>.csv]')
+            [CompletionResult]::new('--inference-memory-csv-file', '--inference-memory-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference memory [default: inference_memory_<unix time>.csv]')
+            [CompletionResult]::new('--train-time-csv-file', '--train-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for training times [default: train_time_<unix time>.csv]')
+            [CompletionResult]::new('--train-memory-csv-file', '--train-memory-csv-file', [CompletionResultType]::ParameterName, 'CSV file for training memory [default: train_memory_<unix time>.csv]')
+            [CompletionResult]::new('--env-info-csv-file', '--env-info-csv-file', [CompletionResultType]::ParameterName, 'CSV file for the environment information [default: env_info_<unix time>.csv]')
+            [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)')
+            [CompletionResult]::new('--repeat', '--repeat', [CompletionResultType]::ParameterName, 'Original protocol: repetitions of 10 calls; the table shows the fastest, per call')
+            [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Adaptive protocol: untimed warm-up calls before measuring')
+            [CompletionResult]::new('--min-runs', '--min-runs', [CompletionResultType]::ParameterName, 'Adaptive protocol: fewest timed calls')
+            [CompletionResult]::new('--max-runs', '--max-runs', [CompletionResultType]::ParameterName, 'Adaptive protocol: most timed calls')
+            [CompletionResult]::new('--runs', '--runs', [CompletionResultType]::ParameterName, 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)')
+            [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Adaptive protocol: least total seconds of timed calls')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]')
+            [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]')
+            [CompletionResult]::new('--optimizer', '--optimizer', [CompletionResultType]::ParameterName, 'Training: also run an optimizer step after backward (none = forward, loss and backward only)')
+            [CompletionResult]::new('--export-json', '--export-json', [CompletionResultType]::ParameterName, 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)')
+            [CompletionResult]::new('--export-markdown', '--export-markdown', [CompletionResultType]::ParameterName, 'Write the tables and their notes as Markdown (''-'' = stdout)')
+            [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)')
+            [CompletionResult]::new('--sweep', '--sweep', [CompletionResultType]::ParameterName, 'Read models, sizes and options from a TOML sweep file; flags on the command line override it')
+            [CompletionResult]::new('--log-filename', '--log-filename', [CompletionResultType]::ParameterName, 'The log file (implies --log-print) [default: log_<unix time>.csv, the original''s name]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a cell may take before its child process is killed and the cell is N/A')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed for the random weights and inputs')
+            [CompletionResult]::new('--training', '--training', [CompletionResultType]::ParameterName, 'Also benchmark training: forward with masked-LM labels plus backward')
+            [CompletionResult]::new('--no-inference', '--no-inference', [CompletionResultType]::ParameterName, 'Skip the inference benchmark')
+            [CompletionResult]::new('--no-speed', '--no-speed', [CompletionResultType]::ParameterName, 'Skip speed measurements')
+            [CompletionResult]::new('--no-memory', '--no-memory', [CompletionResultType]::ParameterName, 'Skip memory measurements')
+            [CompletionResult]::new('--no-multi-process', '--no-multi-process', [CompletionResultType]::ParameterName, 'Measure in this process instead of one child process per cell (for debugging)')
+            [CompletionResult]::new('--no-cuda', '--no-cuda', [CompletionResultType]::ParameterName, 'Run on the CPU even where CUDA is available')
+            [CompletionResult]::new('--only-pretrain-model', '--only-pretrain-model', [CompletionResultType]::ParameterName, 'Benchmark the base model rather than the head named by the config''s architectures[0]')
+            [CompletionResult]::new('--torchscript', '--torchscript', [CompletionResultType]::ParameterName, 'Trace each model with TorchScript and time the traced module (inference only)')
+            [CompletionResult]::new('--save-to-csv', '--save-to-csv', [CompletionResultType]::ParameterName, 'Save the results and the environment information to CSV files')
+            [CompletionResult]::new('--env-print', '--env-print', [CompletionResultType]::ParameterName, 'Print the environment information (versions, CPU, memory, GPUs)')
+            [CompletionResult]::new('--fp16', '--fp16', [CompletionResultType]::ParameterName, 'Run the model in half precision (float16), as the original''s --fp16')
+            [CompletionResult]::new('--bf16', '--bf16', [CompletionResultType]::ParameterName, 'Run the model in bfloat16')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bar or progress lines on stderr (errors are still printed)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bar or progress lines on stderr (errors are still printed)')
+            [CompletionResult]::new('--log-print', '--log-print', [CompletionResultType]::ParameterName, 'Also write everything printed on stdout and stderr to a plain-text log file')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print each child''s diagnostics')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the embedded model configs and the supported model types')
+            [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
+            [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'run-benchmark;models' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;plot' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output file: .svg or .png')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output file: .svg or .png')
+            [CompletionResult]::new('--x', '--x', [CompletionResultType]::ParameterName, 'Horizontal axis')
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'JSON input: which benchmark to draw')
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'What to draw [default: time; for a CSV file, memory when its name says so]')
+            [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'Chart title [default: says what is shown]')
+            [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Width and height in pixels')
+            [CompletionResult]::new('--linear', '--linear', [CompletionResultType]::ParameterName, 'Linear axes instead of log-log')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;compare' {
+            [CompletionResult]::new('--threshold', '--threshold', [CompletionResultType]::ParameterName, 'Smallest change, in percent, that counts as a regression or improvement')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;man' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;help' {
+            [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the embedded model configs and the supported model types')
+            [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
+            [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'run-benchmark;help;models' {
+            break
+        }
+        'run-benchmark;help;plot' {
+            break
+        }
+        'run-benchmark;help;compare' {
+            break
+        }
+        'run-benchmark;help;completions' {
+            break
+        }
+        'run-benchmark;help;man' {
+            break
+        }
+        'run-benchmark;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

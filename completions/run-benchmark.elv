@@ -1,0 +1,124 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[run-benchmark] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'run-benchmark'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'run-benchmark'= {
+            cand --models 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)'
+            cand --batch-sizes 'Batch sizes to measure'
+            cand --sequence-lengths 'Sequence lengths to measure'
+            cand --inference-time-csv-file 'CSV file for inference times [default: inference_time_<unix time>.csv]'
+            cand --inference-memory-csv-file 'CSV file for inference memory [default: inference_memory_<unix time>.csv]'
+            cand --train-time-csv-file 'CSV file for training times [default: train_time_<unix time>.csv]'
+            cand --train-memory-csv-file 'CSV file for training memory [default: train_memory_<unix time>.csv]'
+            cand --env-info-csv-file 'CSV file for the environment information [default: env_info_<unix time>.csv]'
+            cand --protocol 'Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)'
+            cand --repeat 'Original protocol: repetitions of 10 calls; the table shows the fastest, per call'
+            cand --warmup 'Adaptive protocol: untimed warm-up calls before measuring'
+            cand --min-runs 'Adaptive protocol: fewest timed calls'
+            cand --max-runs 'Adaptive protocol: most timed calls'
+            cand --runs 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)'
+            cand --min-time 'Adaptive protocol: least total seconds of timed calls'
+            cand --threads 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]'
+            cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
+            cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
+            cand --export-json 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)'
+            cand --export-markdown 'Write the tables and their notes as Markdown (''-'' = stdout)'
+            cand --resume 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)'
+            cand --sweep 'Read models, sizes and options from a TOML sweep file; flags on the command line override it'
+            cand --log-filename 'The log file (implies --log-print) [default: log_<unix time>.csv, the original''s name]'
+            cand --timeout 'Seconds a cell may take before its child process is killed and the cell is N/A'
+            cand --seed 'Seed for the random weights and inputs'
+            cand --training 'Also benchmark training: forward with masked-LM labels plus backward'
+            cand --no-inference 'Skip the inference benchmark'
+            cand --no-speed 'Skip speed measurements'
+            cand --no-memory 'Skip memory measurements'
+            cand --no-multi-process 'Measure in this process instead of one child process per cell (for debugging)'
+            cand --no-cuda 'Run on the CPU even where CUDA is available'
+            cand --only-pretrain-model 'Benchmark the base model rather than the head named by the config''s architectures[0]'
+            cand --torchscript 'Trace each model with TorchScript and time the traced module (inference only)'
+            cand --save-to-csv 'Save the results and the environment information to CSV files'
+            cand --env-print 'Print the environment information (versions, CPU, memory, GPUs)'
+            cand --fp16 'Run the model in half precision (float16), as the original''s --fp16'
+            cand --bf16 'Run the model in bfloat16'
+            cand -q 'No progress bar or progress lines on stderr (errors are still printed)'
+            cand --quiet 'No progress bar or progress lines on stderr (errors are still printed)'
+            cand --log-print 'Also write everything printed on stdout and stderr to a plain-text log file'
+            cand --verbose 'Print each child''s diagnostics'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand models 'List the embedded model configs and the supported model types'
+            cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+            cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+            cand completions 'Print a shell completion script to stdout'
+            cand man 'Print the man page (roff) to stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'run-benchmark;models'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;plot'= {
+            cand -o 'Output file: .svg or .png'
+            cand --output 'Output file: .svg or .png'
+            cand --x 'Horizontal axis'
+            cand --mode 'JSON input: which benchmark to draw'
+            cand --metric 'What to draw [default: time; for a CSV file, memory when its name says so]'
+            cand --title 'Chart title [default: says what is shown]'
+            cand --size 'Width and height in pixels'
+            cand --linear 'Linear axes instead of log-log'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;compare'= {
+            cand --threshold 'Smallest change, in percent, that counts as a regression or improvement'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;man'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;help'= {
+            cand models 'List the embedded model configs and the supported model types'
+            cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+            cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+            cand completions 'Print a shell completion script to stdout'
+            cand man 'Print the man page (roff) to stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'run-benchmark;help;models'= {
+        }
+        &'run-benchmark;help;plot'= {
+        }
+        &'run-benchmark;help;compare'= {
+        }
+        &'run-benchmark;help;completions'= {
+        }
+        &'run-benchmark;help;man'= {
+        }
+        &'run-benchmark;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,99 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_run_benchmark_global_optspecs
+    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= fp16 bf16 threads= device= optimizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose h/help V/version
+end
+
+function __fish_run_benchmark_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_run_benchmark_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_run_benchmark_using_subcommand
+    set -l cmd (__fish_run_benchmark_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l models -d 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-time-csv-file -d 'CSV file for inference times [default: inference_time_<unix time>.csv]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-memory-csv-file -d 'CSV file for inference memory [default: inference_memory_<unix time>.csv]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-time-csv-file -d 'CSV file for training times [default: train_time_<unix time>.csv]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-memory-csv-file -d 'CSV file for training memory [default: train_memory_<unix time>.csv]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l env-info-csv-file -d 'CSV file for the environment information [default: env_info_<unix time>.csv]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l protocol -d 'Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)' -r -f -a "adaptive\t''
+original\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l repeat -d 'Original protocol: repetitions of 10 calls; the table shows the fastest, per call' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l warmup -d 'Adaptive protocol: untimed warm-up calls before measuring' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-runs -d 'Adaptive protocol: fewest timed calls' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-runs -d 'Adaptive protocol: most timed calls' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-time -d 'Adaptive protocol: least total seconds of timed calls' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch [default: libtorch\'s choice, one per physical core]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
+sgd\t''
+adamw\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sweep -d 'Read models, sizes and options from a TOML sweep file; flags on the command line override it' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-filename -d 'The log file (implies --log-print) [default: log_<unix time>.csv, the original\'s name]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l timeout -d 'Seconds a cell may take before its child process is killed and the cell is N/A' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l seed -d 'Seed for the random weights and inputs' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l training -d 'Also benchmark training: forward with masked-LM labels plus backward'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-inference -d 'Skip the inference benchmark'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-speed -d 'Skip speed measurements'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-memory -d 'Skip memory measurements'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-multi-process -d 'Measure in this process instead of one child process per cell (for debugging)'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-cuda -d 'Run on the CPU even where CUDA is available'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l only-pretrain-model -d 'Benchmark the base model rather than the head named by the config\'s architectures[0]'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l torchscript -d 'Trace each model with TorchScript and time the traced module (inference only)'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l save-to-csv -d 'Save the results and the environment information to CSV files'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l env-print -d 'Print the environment information (versions, CPU, memory, GPUs)'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l fp16 -d 'Run the model in half precision (float16), as the original\'s --fp16'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l bf16 -d 'Run the model in bfloat16'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s q -l quiet -d 'No progress bar or progress lines on stderr (errors are still printed)'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-print -d 'Also write everything printed on stdout and stderr to a plain-text log file'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l verbose -d 'Print each child\'s diagnostics'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s V -l version -d 'Print version'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "models" -d 'List the embedded model configs and the supported model types'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand models" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s o -l output -d 'Output file: .svg or .png' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l x -d 'Horizontal axis' -r -f -a "sequence-length\t''
+batch-size\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l mode -d 'JSON input: which benchmark to draw' -r -f -a "inference\t''
+training\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l metric -d 'What to draw [default: time; for a CSV file, memory when its name says so]' -r -f -a "time\t''
+memory\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l title -d 'Chart title [default: says what is shown]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand man" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "models" -d 'List the embedded model configs and the supported model types'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,98 @@
+//! Where text goes: stdout and stderr, each copied to the plain-text log file when there is
+//! one (`--log-print`), and stderr lines drawn above the progress bar while one is shown.
+
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+use std::fs::File;
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+struct State {
+    log: Option<File>,
+    bar: Option<ProgressBar>,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    log: None,
+    bar: None,
+});
+
+fn state() -> std::sync::MutexGuard<'static, State> {
+    STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// From now on, everything printed is also written to `path` (created or truncated).
+pub fn open_log(path: &Path) -> Result<()> {
+    let file =
+        File::create(path).with_context(|| format!("cannot write log file {}", path.display()))?;
+    state().log = Some(file);
+    Ok(())
+}
+
+/// Lines printed to stderr are drawn above this bar while it is set.
+pub fn set_bar(bar: Option<ProgressBar>) {
+    state().bar = bar;
+}
+
+fn log(state: &mut State, bytes: &[u8]) {
+    if let Some(file) = state.log.as_mut() {
+        // A log that cannot be written must not stop the measurements.
+        let _ = file.write_all(bytes);
+    }
+}
+
+/// Writes text to stderr (above the bar, if one is shown) and to the log.
+pub fn eprint(text: &str) {
+    let mut state = state();
+    log(&mut state, text.as_bytes());
+    let write = || {
+        let mut err = io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    };
+    match &state.bar {
+        Some(bar) => bar.suspend(write),
+        None => write(),
+    }
+}
+
+pub fn eprintln(text: &str) {
+    eprint(&format!("{text}\n"));
+}
+
+/// Writes text to the log only: what the progress bar shows on the terminal instead.
+pub fn log_only(text: &str) {
+    log(&mut state(), text.as_bytes());
+}
+
+/// Stdout, copied to the log.
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::stdout().lock().write_all(buf)?;
+        log(&mut state(), buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().lock().flush()?;
+        if let Some(file) = state().log.as_mut() {
+            let _ = file.flush();
+        }
+        Ok(())
+    }
+}
+
+/// Whether stderr is an interactive terminal that can draw a progress bar.
+pub fn stderr_is_interactive() -> bool {
+    io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
+/// Whether colours are wanted: <https://no-color.org> (`NO_COLOR` set and not empty) says no.
+pub fn colours_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

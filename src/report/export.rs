@@ -1,0 +1,121 @@
+//! The files a sweep writes (CSV, JSON, Markdown) behind one trait: each is rewritten whole
+//! after every cell, atomically, so an interrupted sweep keeps every finished cell. An export to
+//! stdout (`-`) is written once, at the end, instead of the tables.
+
+use super::{csv, json, markdown, write_file, Sweep};
+use crate::cell::{Metric, Mode};
+use crate::console;
+use anyhow::Result;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub trait Exporter {
+    /// Writes the sweep's finished cells.
+    fn write(&self, sweep: &Sweep) -> Result<()>;
+    /// The files written, for the `Saved` lines; empty when it goes to stdout.
+    fn files(&self) -> Vec<&Path>;
+    fn to_stdout(&self) -> bool {
+        self.files().is_empty()
+    }
+}
+
+/// Where a single-file export goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Stdout,
+    File(PathBuf),
+}
+
+impl Destination {
+    /// `-` is stdout.
+    pub fn new(path: &Path) -> Destination {
+        if path == Path::new("-") {
+            Destination::Stdout
+        } else {
+            Destination::File(path.to_path_buf())
+        }
+    }
+
+    fn write(&self, text: &str, what: &str) -> Result<()> {
+        match self {
+            Destination::Stdout => {
+                let mut out = console::Stdout;
+                out.write_all(text.as_bytes())?;
+                Ok(out.flush()?)
+            }
+            Destination::File(path) => write_file(path, text.as_bytes(), what),
+        }
+    }
+
+    fn files(&self) -> Vec<&Path> {
+        match self {
+            Destination::Stdout => Vec::new(),
+            Destination::File(path) => vec![path],
+        }
+    }
+}
+
+pub struct JsonExport(pub Destination);
+
+impl Exporter for JsonExport {
+    fn write(&self, sweep: &Sweep) -> Result<()> {
+        self.0.write(&json::render(sweep)?, "JSON")
+    }
+    fn files(&self) -> Vec<&Path> {
+        self.0.files()
+    }
+}
+
+pub struct MarkdownExport(pub Destination);
+
+impl Exporter for MarkdownExport {
+    fn write(&self, sweep: &Sweep) -> Result<()> {
+        self.0.write(&markdown::render(sweep), "Markdown")
+    }
+    fn files(&self) -> Vec<&Path> {
+        self.0.files()
+    }
+}
+
+/// The original's five CSV files: one per section and the environment.
+pub struct CsvExport {
+    pub inference_time: PathBuf,
+    pub inference_memory: PathBuf,
+    pub train_time: PathBuf,
+    pub train_memory: PathBuf,
+    pub env_info: PathBuf,
+    /// The sections whose files are written.
+    pub sections: Vec<(Mode, Metric)>,
+}
+
+impl CsvExport {
+    fn path(&self, mode: Mode, metric: Metric) -> &Path {
+        match (mode, metric) {
+            (Mode::Inference, Metric::Speed) => &self.inference_time,
+            (Mode::Inference, Metric::Memory) => &self.inference_memory,
+            (Mode::Training, Metric::Speed) => &self.train_time,
+            (Mode::Training, Metric::Memory) => &self.train_memory,
+        }
+    }
+}
+
+impl Exporter for CsvExport {
+    fn write(&self, sweep: &Sweep) -> Result<()> {
+        for &(mode, metric) in &self.sections {
+            csv::write_results(self.path(mode, metric), &sweep.rows, mode, metric)?;
+        }
+        csv::write_environment(&self.env_info, &sweep.environment)
+    }
+    fn files(&self) -> Vec<&Path> {
+        let mut files: Vec<&Path> = self
+            .sections
+            .iter()
+            .map(|&(mode, metric)| self.path(mode, metric))
+            .collect();
+        files.push(&self.env_info);
+        files
+    }
+    fn to_stdout(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,105 @@
+//! The Markdown export: one table per section with the terminal tables' columns, their notes
+//! and N/A reasons, then the environment, ready to paste into an issue or a pull request.
+
+use super::section::{self, Section};
+use super::Sweep;
+use std::fmt::Write;
+
+/// Escapes what Markdown would read as table borders, emphasis, code or HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | '|' | '*' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' if chars.peek().is_some_and(|n| !n.is_whitespace()) => out.push_str("&lt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A table; numbers right-aligned when `numeric`, every column but the first.
+fn table(out: &mut String, columns: &[String], rows: &[Vec<String>], numeric: bool) {
+    let line = |cells: &mut dyn Iterator<Item = String>| {
+        let cells: Vec<String> = cells.collect();
+        format!("| {} |\n", cells.join(" | "))
+    };
+    out.push_str(&line(&mut columns.iter().map(|c| escape(c))));
+    out.push_str(&line(&mut (0..columns.len()).map(|i| {
+        if i == 0 || !numeric { ":---" } else { "---:" }.to_string()
+    })));
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(|c| escape(c))));
+    }
+}
+
+fn section(out: &mut String, section: &Section) {
+    let _ = writeln!(out, "\n## {}\n", section.title());
+    table(out, &section.columns, &section.rows, true);
+    if section.rows.is_empty() {
+        out.push_str("\nNo cell of this section has finished.\n");
+    }
+    if !section.notes.is_empty() || !section.not_available.is_empty() {
+        out.push('\n');
+        for line in section.notes.iter().chain(&section.not_available) {
+            let _ = writeln!(out, "- {}", escape(line));
+        }
+    }
+}
+
+/// The whole export.
+pub fn render(sweep: &Sweep) -> String {
+    let mut out = String::from("# run-benchmark results\n");
+    let settings = &sweep.settings;
+    let _ = writeln!(
+        out,
+        "\n{} cell(s) on {}, {:?}, run-benchmark {}.",
+        sweep.rows.len(),
+        settings.device,
+        settings.dtype,
+        env!("CARGO_PKG_VERSION")
+    );
+    for (mode, metric) in sweep.sections() {
+        section(&mut out, &section::build(sweep, mode, metric));
+    }
+    if !sweep.environment.is_empty() {
+        out.push_str("\n## ENVIRONMENT INFORMATION\n\n");
+        let rows: Vec<Vec<String>> = sweep
+            .environment
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect();
+        table(&mut out, &["Key".into(), "Value".into()], &rows, false);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_escaped() {
+        assert_eq!(escape("a|b *c* d_e"), "a\\|b \\*c\\* d_e");
+        assert_eq!(escape("< 0.001 <b>"), "< 0.001 &lt;b>");
+    }
+
+    #[test]
+    fn a_table_has_a_separator_line_and_right_aligned_numbers() {
+        let mut out = String::new();
+        table(
+            &mut out,
+            &["Model Name".into(), "Batch Size".into()],
+            &[vec!["bert".into(), "8".into()]],
+            true,
+        );
+        assert_eq!(
+            out,
+            "| Model Name | Batch Size |\n| :--- | ---: |\n| bert | 8 |\n"
+        );
+    }
+}

@@ -1,0 +1,707 @@
+//! `run-benchmark plot`: time or memory against sequence length (or batch size), one line per
+//! model and batch size (or sequence length), from a JSON export or the original's result CSV
+//! files, log-log by default, as SVG or PNG. As the original's plot_csv_file.py.
+
+use super::{csv, json, memory_figure, Sweep};
+use crate::cell::{CellResult, Metric, Mode};
+use crate::cli::{PlotArgs, PlotAxis, PlotMetric, PlotMode};
+use crate::measure::memory::to_mib;
+use crate::measure::timing::Statistic;
+use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// One point of a result: which model, sizes and figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub model: String,
+    pub batch_size: i64,
+    pub sequence_length: i64,
+    pub value: f64,
+}
+
+/// What a chart shows, read from the files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data {
+    pub metric: PlotMetric,
+    /// Words for the title and axis: "median time per call", "peak resident memory".
+    pub what: String,
+    /// (file label, points); the label tells series of several files apart.
+    pub files: Vec<(String, Vec<Point>)>,
+}
+
+/// A line of the chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+pub fn run(args: &PlotArgs) -> Result<()> {
+    let format = Format::of(&args.output)?;
+    let data = load(&args.files, args.mode, args.metric)?;
+    let series = series(&data, args.x);
+    if series.iter().all(|s| s.points.is_empty()) {
+        bail!(
+            "nothing to plot: no {} figures in {}",
+            metric_word(data.metric),
+            list(&args.files)
+        );
+    }
+    let mode = match args.mode {
+        PlotMode::Inference => "Inference",
+        PlotMode::Training => "Training",
+    };
+    let title = args.title.clone().unwrap_or_else(|| {
+        format!(
+            "{mode} {}: {} against {}",
+            metric_word(data.metric),
+            data.what,
+            axis_word(args.x)
+        )
+    });
+    let scale = if args.linear { "" } else { ", log scale" };
+    let chart = Chart {
+        title,
+        x_label: format!("{}{scale}", capitalise(axis_word(args.x))),
+        y_label: format!("{}{scale}", capitalise(&unit_label(&data))),
+        series,
+        log: !args.linear,
+    };
+    let size = (args.size[0], args.size[1]);
+    load_font()?;
+    match format {
+        Format::Png => {
+            let root = BitMapBackend::new(&args.output, size).into_drawing_area();
+            draw(&root, &chart)?;
+            root.present()
+                .map_err(|e| anyhow!("cannot write {}: {e}", args.output.display()))?;
+        }
+        Format::Svg => {
+            let root = SVGBackend::new(&args.output, size).into_drawing_area();
+            draw(&root, &chart)?;
+            root.present()
+                .map_err(|e| anyhow!("cannot write {}: {e}", args.output.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn list(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn metric_word(metric: PlotMetric) -> &'static str {
+    match metric {
+        PlotMetric::Time => "time",
+        PlotMetric::Memory => "memory",
+    }
+}
+
+fn axis_word(axis: PlotAxis) -> &'static str {
+    match axis {
+        PlotAxis::SequenceLength => "sequence length",
+        PlotAxis::BatchSize => "batch size",
+    }
+}
+
+fn unit_label(data: &Data) -> String {
+    match data.metric {
+        PlotMetric::Time => format!("{} in s", data.what),
+        PlotMetric::Memory => format!("{} in MB", data.what),
+    }
+}
+
+enum Format {
+    Png,
+    Svg,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Format> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("png") => Ok(Format::Png),
+            Some("svg") => Ok(Format::Svg),
+            _ => bail!(
+                "-o {}: the chart's file name must end in .svg or .png",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Reads every file: JSON exports (by their content) or result CSV files.
+pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Result<Data> {
+    let mut loaded: Vec<(String, Vec<Point>, PlotMetric, String)> = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let label = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (points, metric, what) = if text.trim_start().starts_with('{') {
+            let sweep = json::read(file)?.sweep;
+            from_sweep(&sweep, mode, metric)
+        } else {
+            let metric = metric.unwrap_or_else(|| {
+                if label.to_ascii_lowercase().contains("memory") {
+                    PlotMetric::Memory
+                } else {
+                    PlotMetric::Time
+                }
+            });
+            let points = csv::read_results(file)?
+                .into_iter()
+                .filter_map(|r| {
+                    r.value.map(|value| Point {
+                        model: r.model,
+                        batch_size: r.batch_size,
+                        sequence_length: r.sequence_length,
+                        value,
+                    })
+                })
+                .collect();
+            let what = match metric {
+                PlotMetric::Time => "time per call",
+                PlotMetric::Memory => "memory",
+            };
+            (points, metric, what.to_string())
+        };
+        loaded.push((label, points, metric, what));
+    }
+    let (metric, what) = (loaded[0].2, loaded[0].3.clone());
+    if let Some(other) = loaded.iter().find(|l| l.2 != metric) {
+        bail!(
+            "{} holds {} but {} holds {}; plot them apart, or choose with --metric",
+            loaded[0].0,
+            metric_word(metric),
+            other.0,
+            metric_word(other.2)
+        );
+    }
+    let what = if loaded.iter().all(|l| l.3 == what) {
+        what
+    } else {
+        metric_word(metric).to_string()
+    };
+    Ok(Data {
+        metric,
+        what,
+        files: loaded
+            .into_iter()
+            .map(|(label, points, ..)| (label, points))
+            .collect(),
+    })
+}
+
+/// The figures of one section of a JSON export, and what they are.
+fn from_sweep(
+    sweep: &Sweep,
+    mode: PlotMode,
+    metric: Option<PlotMetric>,
+) -> (Vec<Point>, PlotMetric, String) {
+    let mode = match mode {
+        PlotMode::Inference => Mode::Inference,
+        PlotMode::Training => Mode::Training,
+    };
+    let has = |m: Metric| {
+        sweep
+            .rows
+            .iter()
+            .any(|(c, _)| c.mode == mode && c.metric == m)
+    };
+    let metric = metric.unwrap_or(if has(Metric::Speed) || !has(Metric::Memory) {
+        PlotMetric::Time
+    } else {
+        PlotMetric::Memory
+    });
+    let wanted = match metric {
+        PlotMetric::Time => Metric::Speed,
+        PlotMetric::Memory => Metric::Memory,
+    };
+    let mut statistics = Vec::new();
+    let mut gpu = false;
+    let points = sweep
+        .rows
+        .iter()
+        .filter(|(c, _)| c.mode == mode && c.metric == wanted)
+        .filter_map(|(cell, result)| {
+            let value = match result {
+                CellResult::Speed(s) => {
+                    statistics.push(s.statistic);
+                    s.seconds
+                }
+                CellResult::Memory(m) => {
+                    gpu |= m.gpu.is_some();
+                    to_mib(memory_figure(m)) as f64
+                }
+                CellResult::NotAvailable { .. } => return None,
+            };
+            Some(Point {
+                model: cell.model.clone(),
+                batch_size: cell.batch_size,
+                sequence_length: cell.sequence_length,
+                value,
+            })
+        })
+        .collect();
+    let what = match metric {
+        PlotMetric::Time => match statistics.first() {
+            Some(first) if statistics.iter().all(|s| s == first) => match first {
+                Statistic::Median => "median time per call",
+                Statistic::Minimum => "fastest time per call",
+            },
+            _ => "time per call",
+        },
+        PlotMetric::Memory if gpu => "GPU memory used",
+        PlotMetric::Memory => "peak resident memory",
+    };
+    (points, metric, what.to_string())
+}
+
+/// One line per model and batch size (x = sequence length) or per model and sequence length
+/// (x = batch size), in the order the files hold them, points sorted along x.
+pub fn series(data: &Data, axis: PlotAxis) -> Vec<Series> {
+    let several = data.files.len() > 1;
+    let mut series: Vec<Series> = Vec::new();
+    for (file, points) in &data.files {
+        for p in points {
+            let (x, label) = match axis {
+                PlotAxis::SequenceLength => (
+                    p.sequence_length,
+                    format!("{}, batch {}", p.model, p.batch_size),
+                ),
+                PlotAxis::BatchSize => (
+                    p.batch_size,
+                    format!("{}, sequence {}", p.model, p.sequence_length),
+                ),
+            };
+            let label = if several {
+                format!("{file}: {label}")
+            } else {
+                label
+            };
+            let point = (x as f64, p.value);
+            match series.iter_mut().find(|s| s.label == label) {
+                Some(s) => s.points.push(point),
+                None => series.push(Series {
+                    label,
+                    points: vec![point],
+                }),
+            }
+        }
+    }
+    for s in &mut series {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    series
+}
+
+/// What is drawn.
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    pub log: bool,
+}
+
+/// Tableau's ten colours: distinguishable, also in grey-scale print.
+const COLOURS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// An axis: its range and ticks in drawing space (logarithms on a log axis).
+struct Axis {
+    range: std::ops::Range<f64>,
+    ticks: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+/// A linear plotters axis whose ticks are ours.
+struct Ticked {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.minor.clone()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+impl Axis {
+    fn coord(self) -> Ticked {
+        Ticked {
+            inner: self.range.into(),
+            ticks: self.ticks,
+            minor: self.minor,
+        }
+    }
+}
+
+/// 1, 2, 5 times powers of ten (or every integer multiple, for narrow ranges) in [lo, hi].
+fn log_ticks(lo: f64, hi: f64, mantissas: &[f64]) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut power = 10f64.powf(lo.log10().floor());
+    while power <= hi {
+        for m in mantissas {
+            let t = m * power;
+            if t >= lo * (1.0 - 1e-9) && t <= hi * (1.0 + 1e-9) {
+                ticks.push(t);
+            }
+        }
+        power *= 10.0;
+    }
+    ticks
+}
+
+fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let raw = (hi - lo) / 6.0;
+    if raw <= 0.0 || !raw.is_finite() {
+        return vec![lo];
+    }
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let mut t = (lo / step).ceil() * step;
+    let mut ticks = Vec::new();
+    while t <= hi + step * 1e-9 {
+        ticks.push(t);
+        t += step;
+    }
+    ticks
+}
+
+/// The x axis ticks at the measured sizes, when there are few enough of them.
+fn x_axis(values: &[f64], log: bool) -> Axis {
+    let (lo, hi) = bounds(values);
+    let mut distinct: Vec<f64> = values.to_vec();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    if log {
+        let (lo, hi) = if lo == hi {
+            (lo / 2.0, hi * 2.0)
+        } else {
+            (lo, hi)
+        };
+        let pad = (hi / lo).powf(0.05);
+        let ticks = if distinct.len() <= 16 {
+            distinct
+        } else {
+            log_ticks(lo, hi, &[1.0, 2.0, 5.0])
+        };
+        Axis {
+            range: (lo / pad).ln()..(hi * pad).ln(),
+            ticks: ticks.iter().map(|t| t.ln()).collect(),
+            minor: Vec::new(),
+        }
+    } else {
+        let (lo, hi) = if lo == hi {
+            (lo - 1.0, hi + 1.0)
+        } else {
+            (lo, hi)
+        };
+        let pad = (hi - lo) * 0.05;
+        let ticks = if distinct.len() <= 16 {
+            distinct
+        } else {
+            linear_ticks(lo, hi)
+        };
+        Axis {
+            range: (lo - pad)..(hi + pad),
+            ticks,
+            minor: Vec::new(),
+        }
+    }
+}
+
+fn y_axis(values: &[f64], log: bool) -> Axis {
+    let (lo, hi) = bounds(values);
+    if log {
+        let (lo, hi) = if lo == hi {
+            (lo / 2.0, hi * 2.0)
+        } else {
+            (lo, hi)
+        };
+        let pad = (hi / lo).powf(0.08).max(1.05);
+        let (lo, hi) = (lo / pad, hi * pad);
+        let mut ticks = log_ticks(lo, hi, &[1.0, 2.0, 5.0]);
+        if ticks.len() < 4 {
+            ticks = log_ticks(lo, hi, &[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+        }
+        if ticks.len() > 12 {
+            ticks = log_ticks(lo, hi, &[1.0]);
+        }
+        let minor = log_ticks(lo, hi, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+        Axis {
+            range: lo.ln()..hi.ln(),
+            ticks: ticks.iter().map(|t| t.ln()).collect(),
+            minor: minor.iter().map(|t| t.ln()).collect(),
+        }
+    } else {
+        let hi = if hi <= 0.0 { 1.0 } else { hi * 1.08 };
+        let lo = lo.min(0.0);
+        Axis {
+            range: lo..hi,
+            ticks: linear_ticks(lo, hi),
+            minor: Vec::new(),
+        }
+    }
+}
+
+fn bounds(values: &[f64]) -> (f64, f64) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
+}
+
+/// Three significant digits, without trailing zeros: 8, 128, 0.0123, 1.5.
+pub fn format_number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return "0".into();
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{x:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// Characters of a legend label before it is shortened.
+const LEGEND_CHARS: usize = 48;
+
+fn shorten(label: &str) -> String {
+    if label.chars().count() <= LEGEND_CHARS {
+        return label.to_string();
+    }
+    // Keep the end, where the batch size or sequence length is.
+    let tail: String = label
+        .chars()
+        .rev()
+        .take(LEGEND_CHARS - 1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
+    let fail = |e: &dyn std::fmt::Display| anyhow!("cannot draw the chart: {e}");
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    // The title spans the whole width; the legend gets a panel right of the plot, so it never
+    // hides a line.
+    let root = root
+        .margin(14, 6, 6, 6)
+        .titled(&chart.title, ("sans-serif", 24))
+        .map_err(|e| fail(&e))?;
+    let labels: Vec<String> = chart.series.iter().map(|s| shorten(&s.label)).collect();
+    let legend_font: TextStyle = ("sans-serif", 15).into_font().color(&BLACK);
+    let mut longest = 0;
+    for label in &labels {
+        let (w, _) = root
+            .estimate_text_size(label, &legend_font)
+            .map_err(|e| fail(&e))?;
+        longest = longest.max(w);
+    }
+    let width = root.dim_in_pixel().0;
+    let legend_width = (longest + 56).clamp(120, width * 9 / 20);
+    let (plot_area, legend_area) = root.split_horizontally(width - legend_width);
+    let log = chart.log;
+    let to_axis = |v: f64| if log { v.ln() } else { v };
+    let from_axis = move |v: f64| if log { v.exp() } else { v };
+    let points: Vec<(f64, f64)> = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|&(x, y)| !log || (x > 0.0 && y > 0.0))
+        .collect();
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let mut ctx = ChartBuilder::on(&plot_area)
+        .margin(20)
+        .x_label_area_size(56)
+        .y_label_area_size(84)
+        .build_cartesian_2d(x_axis(&xs, log).coord(), y_axis(&ys, log).coord())
+        .map_err(|e| fail(&e))?;
+    let x_format = move |v: &f64| format_number(from_axis(*v));
+    let y_format = move |v: &f64| format_number(from_axis(*v));
+    ctx.configure_mesh()
+        .x_desc(&chart.x_label)
+        .y_desc(&chart.y_label)
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", 15))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(205, 205, 205))
+        .draw()
+        .map_err(|e| fail(&e))?;
+    for (index, series) in chart.series.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let line: Vec<(f64, f64)> = series
+            .points
+            .iter()
+            .filter(|&&(x, y)| !log || (x > 0.0 && y > 0.0))
+            .map(|&(x, y)| (to_axis(x), to_axis(y)))
+            .collect();
+        ctx.draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
+            .map_err(|e| fail(&e))?;
+        ctx.draw_series(line.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+            .map_err(|e| fail(&e))?;
+        let y = 28 + 24 * index as i32;
+        legend_area
+            .draw(&PathElement::new(
+                vec![(4, y), (30, y)],
+                colour.stroke_width(2),
+            ))
+            .and_then(|_| legend_area.draw(&Circle::new((17, y), 4, colour.filled())))
+            .and_then(|_| {
+                legend_area.draw(&Text::new(
+                    labels[index].as_str(),
+                    (38, y - 8),
+                    legend_font.clone(),
+                ))
+            })
+            .map_err(|e| fail(&e))?;
+    }
+    Ok(())
+}
+
+/// DejaVu Sans (free licence, assets/fonts/DejaVuSans-LICENSE.txt), embedded so that charts
+/// render the same on every machine, with no system fonts installed.
+const EMBEDDED_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// Registers the chart's font as "sans-serif" for plotters, once: `$RUN_BENCHMARK_FONT` (a
+/// TrueType file) where set, else the embedded DejaVu Sans.
+fn load_font() -> Result<()> {
+    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let (bytes, name): (&'static [u8], String) =
+                match std::env::var_os("RUN_BENCHMARK_FONT") {
+                    Some(path) => {
+                        let path = PathBuf::from(path);
+                        let bytes = std::fs::read(&path)
+                            .map_err(|e| format!("cannot read font {}: {e}", path.display()))?;
+                        (
+                            Box::leak(bytes.into_boxed_slice()),
+                            path.display().to_string(),
+                        )
+                    }
+                    None => (EMBEDDED_FONT, "the embedded DejaVu Sans".into()),
+                };
+            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+                .map_err(|_| format!("{name} is not a TrueType font"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_have_three_significant_digits() {
+        assert_eq!(format_number(8.0), "8");
+        assert_eq!(format_number(127.99999), "128");
+        assert_eq!(format_number(0.012345), "0.0123");
+        assert_eq!(format_number(1.5), "1.5");
+        assert_eq!(format_number(2048.0), "2048");
+    }
+
+    #[test]
+    fn log_ticks_are_one_two_five() {
+        let t = log_ticks(0.003, 0.06, &[1.0, 2.0, 5.0]);
+        let expected = [0.005, 0.01, 0.02, 0.05];
+        assert_eq!(t.len(), expected.len(), "{t:?}");
+        assert!(
+            t.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn series_are_one_per_model_and_batch_size_sorted_along_x() {
+        let p = |model: &str, b, s, v| Point {
+            model: model.into(),
+            batch_size: b,
+            sequence_length: s,
+            value: v,
+        };
+        let data = Data {
+            metric: PlotMetric::Time,
+            what: "time".into(),
+            files: vec![(
+                "f".into(),
+                vec![
+                    p("a", 8, 32, 2.0),
+                    p("a", 8, 8, 1.0),
+                    p("a", 1, 8, 0.5),
+                    p("b", 8, 8, 3.0),
+                ],
+            )],
+        };
+        let s = series(&data, PlotAxis::SequenceLength);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].label, "a, batch 8");
+        assert_eq!(s[0].points, vec![(8.0, 1.0), (32.0, 2.0)]);
+        let s = series(&data, PlotAxis::BatchSize);
+        assert_eq!(s[0].label, "a, sequence 32");
+        assert_eq!(s[1].label, "a, sequence 8");
+        assert_eq!(s[1].points, vec![(1.0, 0.5), (8.0, 1.0)]);
+    }
+}

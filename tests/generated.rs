@@ -1,0 +1,38 @@
+//! The committed shell completions (completions/) and man page (docs/run-benchmark.1) must be
+//! what the current clap definition generates; `make generated` rewrites them.
+
+use clap_complete::Shell;
+use run_benchmark::generate;
+use std::path::Path;
+
+fn check(committed: &Path, generated: &[u8]) -> Option<String> {
+    let current = std::fs::read(committed).unwrap_or_default();
+    (current != generated).then(|| committed.display().to_string())
+}
+
+#[test]
+fn committed_completions_and_man_page_are_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stale = Vec::new();
+    for shell in [
+        Shell::Bash,
+        Shell::Zsh,
+        Shell::Fish,
+        Shell::PowerShell,
+        Shell::Elvish,
+    ] {
+        let mut script = Vec::new();
+        generate::completions(shell, &mut script);
+        let file = root
+            .join("completions")
+            .join(generate::completion_file(shell));
+        stale.extend(check(&file, &script));
+    }
+    let mut page = Vec::new();
+    generate::man(&mut page).unwrap();
+    stale.extend(check(&root.join("docs/run-benchmark.1"), &page));
+    assert!(
+        stale.is_empty(),
+        "stale generated files (run `make generated`): {stale:?}"
+    );
+}

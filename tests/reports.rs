@@ -1,0 +1,700 @@
+//! End-to-end tests of what a sweep leaves behind and what reads it: progress on stderr,
+//! exports (CSV, JSON, Markdown; files and stdout), the log file, Ctrl-C and --resume, sweep
+//! files, and the plot and compare subcommands.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use run_benchmark::cell::{Cell, CellResult, DeviceChoice, Dtype, Metric, Mode, Optimizer};
+use run_benchmark::cell::{MemoryResult, Settings, SpeedResult};
+use run_benchmark::measure::stats::Stats;
+use run_benchmark::measure::timing::{Protocol, Statistic};
+use run_benchmark::report::{json, Sweep};
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const TINY: &str = "tests/fixtures/tiny-bert.json";
+const QUICK: [&str; 2] = ["--runs", "3"];
+
+fn bin() -> Command {
+    Command::cargo_bin("run-benchmark").unwrap()
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json_rows(path: &Path) -> Vec<Value> {
+    let export: Value = serde_json::from_str(&read(path)).unwrap();
+    export["rows"].as_array().unwrap().clone()
+}
+
+/// Data lines of a result CSV file (after the header).
+fn csv_lines(path: &Path) -> Vec<String> {
+    read(path)
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Data rows of the Markdown tables whose first cell is `model`.
+fn markdown_rows(path: &Path, model: &str) -> usize {
+    read(path)
+        .lines()
+        .filter(|l| l.starts_with(&format!("| {model} |")))
+        .count()
+}
+
+#[test]
+fn progress_lines_on_a_pipe_and_nothing_with_quiet() {
+    let args = [
+        "--models",
+        TINY,
+        "--batch-sizes",
+        "1",
+        "--sequence-lengths",
+        "8",
+        "--no-memory",
+    ];
+    let output = bin().args(QUICK).args(args).assert().success();
+    let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("[1/1] tests/fixtures/tiny-bert.json batch 1 sequence 8 inference speed: ")
+    );
+    assert!(
+        !stderr.contains('\x1b'),
+        "no escape codes on a pipe: {stderr:?}"
+    );
+    assert!(
+        !stderr.contains('\r'),
+        "no bar redraws on a pipe: {stderr:?}"
+    );
+
+    let output = bin()
+        .args(QUICK)
+        .args(args)
+        .arg("--quiet")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("INFERENCE - SPEED - RESULT"));
+    let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+    assert_eq!(stderr, "", "--quiet prints nothing on stderr");
+}
+
+#[test]
+fn exports_to_files_and_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("r.md");
+    let js = dir.path().join("r.json");
+    let args = [
+        "--models",
+        TINY,
+        "--batch-sizes",
+        "1",
+        "--sequence-lengths",
+        "8",
+        "128",
+    ];
+    // Markdown to stdout: no terminal tables, so the stdout is the document alone.
+    let output = bin()
+        .args(QUICK)
+        .args(args)
+        .args(["--export-markdown", "-", "--export-json"])
+        .arg(&js)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    assert!(stdout.starts_with("# run-benchmark results\n"), "{stdout}");
+    assert!(!stdout.contains("===================="), "{stdout}");
+    for title in [
+        "## INFERENCE - SPEED - RESULT",
+        "## INFERENCE - MEMORY - RESULT",
+    ] {
+        assert!(stdout.contains(title), "{title} missing: {stdout}");
+    }
+    assert!(stdout.contains(
+        "| Model Name | Batch Size | Seq Length | Time in s (median) | Samples/s | Tokens/s | GFLOP/s | MFU |"
+    ));
+    assert!(stdout.contains("| :--- | ---: |"));
+    assert!(stdout.contains("- Time in s: median seconds per call"));
+    assert!(stdout.contains(
+        "- N/A tests/fixtures/tiny-bert.json (batch 1, sequence 128): sequence length 128 exceeds max_position_embeddings 64"
+    ));
+    assert!(stdout.contains("## ENVIRONMENT INFORMATION"));
+    assert_eq!(json_rows(&js).len(), 4);
+
+    // JSON to stdout, Markdown to a file.
+    let output = bin()
+        .args(QUICK)
+        .args(args)
+        .args(["--no-memory", "--export-json", "-", "--export-markdown"])
+        .arg(&md)
+        .assert()
+        .success();
+    let export: Value = serde_json::from_slice(&output.get_output().stdout).unwrap();
+    assert_eq!(export["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(markdown_rows(&md, "tests/fixtures/tiny-bert.json"), 2);
+
+    bin()
+        .args(args)
+        .args(["--export-json", "-", "--export-markdown", "-"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "only one of --export-json and --export-markdown can go to stdout",
+        ));
+}
+
+#[test]
+fn log_file_holds_stdout_and_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    bin()
+        .args(QUICK)
+        .args([
+            "--models",
+            TINY,
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+        ])
+        .args(["--no-memory", "--log-filename"])
+        .arg(&log)
+        .assert()
+        .success();
+    let text = read(&log);
+    assert!(text.contains("Calibrating: fastest matmul"), "{text}");
+    assert!(
+        text.contains("[1/1] tests/fixtures/tiny-bert.json batch 1"),
+        "{text}"
+    );
+    assert!(text.contains("INFERENCE - SPEED - RESULT"), "{text}");
+    assert!(text.contains("| Model Name"), "{text}");
+
+    // --log-print alone: the original's name, log_<unix time>.csv, in the working directory.
+    bin()
+        .current_dir(dir.path())
+        .args(QUICK)
+        .args(["--models"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(TINY))
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+            "--log-print",
+        ])
+        .assert()
+        .success();
+    let logs: Vec<PathBuf> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("log_") && name.ends_with(".csv")
+        })
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(read(&logs[0]).contains("INFERENCE - SPEED - RESULT"));
+}
+
+/// Waits for `path` to hold a JSON export with at least `rows` rows.
+fn wait_for_rows(path: &Path, rows: usize, child: &mut std::process::Child) {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = fs::read_to_string(path) {
+            if let Ok(export) = serde_json::from_str::<Value>(&text) {
+                if export["rows"].as_array().is_some_and(|r| r.len() >= rows) {
+                    return;
+                }
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the sweep ended ({status}) before {rows} cells finished");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "no {rows} cells after 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ctrl_c_keeps_the_finished_cells_and_resume_completes_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.json");
+    let md = dir.path().join("first.md");
+    let it = dir.path().join("it.csv");
+    let im = dir.path().join("im.csv");
+    let sweep = [
+        "--models",
+        TINY,
+        "--batch-sizes",
+        "1",
+        "2",
+        "--sequence-lengths",
+        "8",
+        "16",
+        "32",
+        "--runs",
+        "3",
+    ];
+    let total = 2 * 3 * 2;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
+        .args(sweep)
+        .arg("--export-json")
+        .arg(&first)
+        .arg("--export-markdown")
+        .arg(&md)
+        .args(["--save-to-csv", "--inference-time-csv-file"])
+        .arg(&it)
+        .arg("--inference-memory-csv-file")
+        .arg(&im)
+        .arg("--env-info-csv-file")
+        .arg(dir.path().join("env.csv"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_rows(&first, 2, &mut child);
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Interrupted: "), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+
+    let finished = json_rows(&first);
+    let done = finished.len();
+    assert!(done >= 2 && done < total, "{done} of {total} cells");
+    assert!(
+        stderr.contains(&format!("Interrupted: {done} of {total} cells finished")),
+        "{stderr}"
+    );
+    // Every export holds exactly the finished cells.
+    assert_eq!(csv_lines(&it).len() + csv_lines(&im).len(), done);
+    assert_eq!(markdown_rows(&md, TINY), done);
+    // The tables of the finished cells were printed.
+    assert!(stdout.contains("INFERENCE - SPEED - RESULT"), "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with(&format!("| {TINY} ")))
+            .count(),
+        done,
+        "{stdout}"
+    );
+
+    let second = dir.path().join("second.json");
+    let output = bin()
+        .args(sweep)
+        .arg("--resume")
+        .arg(&first)
+        .arg("--export-json")
+        .arg(&second)
+        .assert()
+        .success();
+    let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "{done} of {total} cells carried over, {} to measure",
+            total - done
+        )),
+        "{stderr}"
+    );
+    let all = json_rows(&second);
+    assert_eq!(all.len(), total);
+    // The carried-over cells are the same cells with the very same samples.
+    for old in &finished {
+        let same = all
+            .iter()
+            .find(|new| new[0] == old[0])
+            .unwrap_or_else(|| panic!("{} missing", old[0]));
+        assert_eq!(same[1], old[1], "result changed for {}", old[0]);
+    }
+}
+
+#[test]
+fn resume_reruns_cells_with_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.json");
+    let second = dir.path().join("second.json");
+    let args = [
+        "--models",
+        TINY,
+        "--batch-sizes",
+        "1",
+        "--sequence-lengths",
+        "8",
+        "--no-memory",
+    ];
+    bin()
+        .args(QUICK)
+        .args(args)
+        .arg("--export-json")
+        .arg(&first)
+        .assert()
+        .success();
+    let output = bin()
+        .args(["--runs", "4"])
+        .args(args)
+        .arg("--resume")
+        .arg(&first)
+        .arg("--export-json")
+        .arg(&second)
+        .assert()
+        .success();
+    let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("0 of 1 cells carried over, 1 to measure"),
+        "{stderr}"
+    );
+    assert_eq!(
+        json_rows(&second)[0][1]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+#[test]
+fn sweep_file_with_command_line_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let plan = dir.path().join("plan.toml");
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join(TINY);
+    fs::write(
+        &plan,
+        format!(
+            r#"
+models = [{{ name = "wide", source = "{}", overrides = {{ hidden_size = 64 }} }}]
+batch_sizes = [1]
+sequence_lengths = [8, 16]
+no_memory = true
+
+[protocol]
+runs = 3
+
+[exports]
+export_json = "{}"
+"#,
+            tiny.display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    bin()
+        .arg("--sweep")
+        .arg(&plan)
+        .args(["--sequence-lengths", "16"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| wide "));
+    let rows = json_rows(&out);
+    assert_eq!(rows.len(), 1, "the command line's --sequence-lengths wins");
+    assert_eq!(rows[0][0]["sequence_length"], 16);
+    assert_eq!(rows[0][0]["config"]["hidden_size"], 64);
+    assert_eq!(rows[0][1]["samples"].as_array().unwrap().len(), 3);
+
+    // A flag that conflicts with the file's drops it: --min-runs with the file's runs = 3.
+    bin()
+        .arg("--sweep")
+        .arg(&plan)
+        .args(["--min-runs", "2", "--max-runs", "2", "--min-time", "0"])
+        .assert()
+        .success();
+    assert_eq!(
+        json_rows(&out)[0][1]["samples"].as_array().unwrap().len(),
+        2
+    );
+
+    fs::write(&plan, "models = [\"x\"]\nbatch_size = 8\n").unwrap();
+    bin()
+        .arg("--sweep")
+        .arg(&plan)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("unknown key \"batch_size\""));
+    fs::write(&plan, "models = [\"x\"]\nbatch_sizes = [0]\n").unwrap();
+    bin()
+        .arg("--sweep")
+        .arg(&plan)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("sweep file"))
+        .stderr(predicate::str::contains("0 is not a positive number"));
+}
+
+fn settings() -> Settings {
+    Settings {
+        protocol: Protocol::Adaptive {
+            warmup: 2,
+            min_runs: 10,
+            max_runs: 1000,
+            min_time_s: 1.0,
+        },
+        device: DeviceChoice::Cpu,
+        dtype: Dtype::F32,
+        threads: None,
+        optimizer: Optimizer::None,
+        only_pretrain_model: false,
+        torchscript: false,
+        seed: 0,
+    }
+}
+
+fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> Cell {
+    Cell {
+        model: model.into(),
+        config: serde_json::json!({"model_type": "bert"}),
+        batch_size,
+        sequence_length,
+        mode: Mode::Inference,
+        metric,
+        settings: settings(),
+    }
+}
+
+fn speed(samples: Vec<f64>) -> CellResult {
+    let stats = Stats::of(&samples).unwrap();
+    CellResult::Speed(SpeedResult {
+        statistic: Statistic::Median,
+        seconds: stats.median,
+        samples,
+        calls_per_sample: 1,
+        warmup_calls: 2,
+        stats,
+        flops_per_call: Some(1e9),
+    })
+}
+
+fn memory(mib: u64) -> CellResult {
+    CellResult::Memory(MemoryResult {
+        peak_rss_bytes: mib << 20,
+        baseline_rss_bytes: 100 << 20,
+        build_peak_rss_bytes: mib << 20,
+        gpu: None,
+    })
+}
+
+/// A synthetic sweep: two models, three sequence lengths, times growing with the length
+/// and scaled by `slow` for model "b" at length 128, a little jitter everywhere.
+fn synthetic(slow: f64) -> Sweep {
+    let mut rows = Vec::new();
+    for model in ["a", "b"] {
+        for seq in [8, 32, 128] {
+            let base = 0.001 * seq as f64 * if model == "b" { 2.0 } else { 1.0 };
+            let factor = if model == "b" && seq == 128 {
+                slow
+            } else {
+                1.0
+            };
+            let samples = (0..12)
+                .map(|i| base * factor * (1.0 + 0.01 * ((i * 7) % 5) as f64))
+                .collect();
+            rows.push((cell(model, 8, seq, Metric::Speed), speed(samples)));
+            rows.push((
+                cell(model, 8, seq, Metric::Memory),
+                memory(500 + seq as u64),
+            ));
+        }
+    }
+    Sweep {
+        settings: settings(),
+        environment: vec![("device".into(), "cpu".into())],
+        calibration: None,
+        sections: vec![
+            (Mode::Inference, Metric::Speed),
+            (Mode::Inference, Metric::Memory),
+        ],
+        rows,
+    }
+}
+
+#[test]
+fn compare_with_itself_is_within_noise_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    let output = bin()
+        .arg("compare")
+        .arg(&base)
+        .arg(&base)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| a ") || l.starts_with("| b "))
+        .collect();
+    assert_eq!(lines.len(), 12, "{stdout}");
+    assert!(lines.iter().all(|l| l.contains("within noise")), "{stdout}");
+    assert!(
+        stdout.contains("0 regressed, 0 improved, 12 within noise"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn compare_a_real_run_with_itself_is_within_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run.json");
+    bin()
+        .args(QUICK)
+        .args([
+            "--models",
+            TINY,
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--export-json",
+        ])
+        .arg(&run)
+        .assert()
+        .success();
+    bin()
+        .arg("compare")
+        .arg(&run)
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0 regressed, 0 improved, 2 within noise",
+        ));
+}
+
+#[test]
+fn compare_clearly_slower_samples_exits_1_naming_the_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    let slow = dir.path().join("slow.json");
+    let fast = dir.path().join("fast.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    json::write(&slow, &synthetic(1.5)).unwrap();
+    json::write(&fast, &synthetic(0.5)).unwrap();
+    bin()
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_match(
+            r"REGRESSED: b batch 8 sequence 128 inference time: 0\.2611 s -> 0\.3917 s \(\+50\.0%\)",
+        ).unwrap())
+        .stdout(predicate::str::contains("1 regressed, 0 improved, 11 within noise"));
+    bin()
+        .arg("compare")
+        .arg(&base)
+        .arg(&fast)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0 regressed, 1 improved, 11 within noise",
+        ));
+    // 50% slower is within a 60% threshold.
+    bin()
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .args(["--threshold", "60"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn plot_draws_png_and_svg_from_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.json");
+    json::write(&results, &synthetic(1.0)).unwrap();
+    let png = dir.path().join("chart.png");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .arg("-o")
+        .arg(&png)
+        .assert()
+        .success();
+    let bytes = fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(bytes.len() > 10_000, "{} bytes", bytes.len());
+
+    let svg = dir.path().join("chart.svg");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .args(["--metric", "memory", "--x", "batch-size", "--linear", "-o"])
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = read(&svg);
+    assert!(text.starts_with("<svg"), "{}", &text[..100.min(text.len())]);
+    assert!(text.contains("Inference memory: peak resident memory against batch size"));
+    assert!(text.contains("Peak resident memory in MB"));
+    assert!(text.contains("a, sequence 128"));
+
+    // The original's CSV format; a file name saying memory is read as memory.
+    let csv = dir.path().join("inference_time_1.csv");
+    fs::write(
+        &csv,
+        "model,batch_size,sequence_length,result\r\nbert,8,8,0.0100\r\nbert,8,32,0.0300\r\nbert,8,128,N/A\r\n",
+    )
+    .unwrap();
+    let svg = dir.path().join("csv.svg");
+    bin()
+        .arg("plot")
+        .arg(&csv)
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = read(&svg);
+    assert!(text.contains("Time per call in s, log scale"), "{text}");
+    assert!(text.contains("bert, batch 8"));
+
+    bin()
+        .arg("plot")
+        .arg(&csv)
+        .args(["-o", "chart.jpg"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("must end in .svg or .png"));
+}
+
+#[test]
+fn help_documents_subcommands_and_exit_codes() {
+    let output = bin().arg("--help").assert().success();
+    let help = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    for needle in [
+        "plot",
+        "compare",
+        "completions",
+        "--export-markdown",
+        "--resume",
+        "--sweep",
+        "--quiet",
+        "--log-print",
+        "--log-filename",
+        "130  interrupted",
+    ] {
+        assert!(help.contains(needle), "{needle} missing from --help");
+    }
+    assert!(!help.contains("__cell"));
+    bin()
+        .args(["compare", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("--threshold"))
+        .stdout(predicate::str::contains("at least one cell regressed"));
+}
