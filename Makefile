@@ -34,7 +34,7 @@ bench: build
 
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
 test: setup
-	$(CARGO) test --release
+	$(CARGO) test --release --no-fail-fast
 
 # Shell completions and the man page, from the clap definition; tests/generated.rs checks
 # that the committed copies are current.

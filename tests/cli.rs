@@ -421,5 +421,8 @@ fn models_lists_the_registry_and_supported_types() {
         bert_row.contains("BertForMaskedLM") && bert_row.contains("yes"),
         "{bert_row}"
     );
-    assert!(stdout.contains("Supported model types: bert"));
+    assert!(
+        stdout.contains("Supported model types: albert, bart, bert,"),
+        "{stdout}"
+    );
 }
