@@ -6,6 +6,8 @@
 
 pub mod bert;
 pub mod layers;
+pub mod llama;
+pub mod rotary;
 pub mod weights;
 
 use anyhow::{anyhow, Result};
@@ -48,7 +50,13 @@ pub trait Architecture: std::fmt::Debug {
 type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
 
 /// `model_type` -> parser, for every family this build implements.
-const FAMILIES: &[(&str, Parser)] = &[("bert", bert::from_json)];
+const FAMILIES: &[(&str, Parser)] = &[
+    ("bert", bert::from_json),
+    ("llama", llama::from_json),
+    ("mistral", llama::from_json),
+    ("qwen2", llama::from_json),
+    ("qwen3", llama::from_json),
+];
 
 /// The `model_type`s this build implements.
 pub fn supported_model_types() -> Vec<&'static str> {
