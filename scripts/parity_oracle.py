@@ -476,6 +476,13 @@ For BERT: `last_hidden_state` and `pooler_output` of `BertModel` (eager attentio
 `mlm_logits` of `BertForMaskedLM` sharing the same encoder, and `mlm_loss`, its loss with
 `labels = input_ids`.
 
+For the decoders (llama, llama3_scaled, mistral, qwen2, qwen3, gpt_neox, gpt_neox_sequential,
+phi): `last_hidden_state` of the base model (`LlamaModel`, `GPTNeoXModel`, ...; eager
+attention), `logits` of the `*ForCausalLM` sharing its weights, and `loss`, its causal-LM
+loss with `labels = input_ids` (shifted by one inside transformers). Each fixture's docstring
+in the oracle says which switches it covers (grouped-query attention, biases, llama3 rope
+scaling, sliding windows shorter than the sequence, q/k norms, partial rotary, ...).
+
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.
 """

@@ -5,8 +5,10 @@
 //! an [`Architecture`] impl, and one line in [`FAMILIES`].
 
 pub mod bert;
+pub mod gpt_neox;
 pub mod layers;
 pub mod llama;
+pub mod phi;
 pub mod rotary;
 pub mod weights;
 
@@ -56,6 +58,8 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("mistral", llama::from_json),
     ("qwen2", llama::from_json),
     ("qwen3", llama::from_json),
+    ("gpt_neox", gpt_neox::from_json),
+    ("phi", phi::from_json),
 ];
 
 /// The `model_type`s this build implements.
