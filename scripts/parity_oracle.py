@@ -27,7 +27,8 @@ SEED = 0
 BATCH, SEQ = 2, 7
 
 
-# Parameter names of normalisation weights (1 in transformers' init), randomised around 1.
+# Parameter names of normalisation weights (1 in transformers' init), randomised around 1,
+# besides every name ending in `norm.weight` (RMSNorm: `input_layernorm`, `norm`, `q_norm`, ...).
 NORM_WEIGHTS = (
     "LayerNorm.weight",
     "layer_norm.weight",
@@ -44,7 +45,7 @@ def randomize_(module, std=0.2):
     LayerNorm weights ~ 1 + N(0, 0.2), every bias ~ N(0, 0.1)."""
     with torch.no_grad():
         for name, param in module.named_parameters():
-            if any(norm in name for norm in NORM_WEIGHTS):
+            if any(norm in name for norm in NORM_WEIGHTS) or name.lower().endswith("norm.weight"):
                 param.copy_(1.0 + 0.2 * torch.randn_like(param))
             elif name.endswith("bias"):
                 param.copy_(0.1 * torch.randn_like(param))
@@ -786,6 +787,299 @@ def bart(out_dir):
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
+def decoder_fixture(out_dir, config, base_cls, lm_cls, prefix, head, keys, architectures):
+    """A decoder and its causal-LM head sharing one set of weights: `<prefix>.*` holds the
+    base model, `<head>.*` the LM head (not saved when tied to the input embeddings).
+    Expected: the base model's `last_hidden_state`, the LM's `logits` and its `loss` with
+    labels = input_ids (transformers' ForCausalLMLoss: shifted by one, mean cross-entropy)."""
+    lm = lm_cls(config).eval()
+    randomize_(lm)
+    base = base_cls(config).eval()
+    missing, unexpected = base.load_state_dict(getattr(lm, prefix).state_dict(), strict=True)
+    assert not missing and not unexpected
+    output_weight = getattr(lm, head).weight
+    input_weight = lm.get_input_embeddings().weight
+    tied = output_weight.data_ptr() == input_weight.data_ptr()
+    assert tied == bool(config.tie_word_embeddings), (tied, config.tie_word_embeddings)
+    weights = {k: v for k, v in lm.state_dict().items() if not (tied and k == f"{head}.weight")}
+
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(input_ids=input_ids)
+        lm_out = lm(input_ids=input_ids, labels=input_ids)
+        shared = getattr(lm, prefix)(input_ids=input_ids).last_hidden_state
+        assert max_abs(shared, base_out.last_hidden_state) == 0.0
+    expected = {
+        "input_ids": input_ids,
+        "last_hidden_state": base_out.last_hidden_state,
+        "logits": lm_out.logits,
+        "loss": lm_out.loss,
+    }
+    write_config(os.path.join(out_dir, "config.json"), config, keys, architectures)
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+
+
+DECODER_KEYS = [
+    "vocab_size",
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "hidden_act",
+    "max_position_embeddings",
+    "initializer_range",
+    "rms_norm_eps",
+    "tie_word_embeddings",
+    "rope_theta",
+    "attention_dropout",
+]
+
+
+def llama(out_dir):
+    """LlamaModel / LlamaForCausalLM with grouped-query attention (4 query heads, 2 key-value
+    heads), q/k/v/o and MLP biases, untied head."""
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaModel
+
+    config = LlamaConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        attention_bias=True,
+        mlp_bias=True,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    keys = DECODER_KEYS + ["head_dim", "rope_scaling", "attention_bias", "mlp_bias"]
+    decoder_fixture(
+        out_dir, config, LlamaModel, LlamaForCausalLM, "model", "lm_head", keys,
+        ["LlamaForCausalLM"],
+    )
+
+
+def llama3_scaled(out_dir):
+    """Llama with Llama 3.1's rope_scaling (rope_type llama3): head_dim 16 (not hidden/heads)
+    so that its 8 frequencies fall in all three bands (kept, smoothed, divided by factor);
+    one key-value head; tied head as Llama 3.2."""
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaModel
+
+    config = LlamaConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=4096,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        rope_scaling={
+            "rope_type": "llama3",
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 1024,
+        },
+        tie_word_embeddings=True,
+        attn_implementation="eager",
+    )
+    keys = DECODER_KEYS + ["head_dim", "rope_scaling", "attention_bias", "mlp_bias"]
+    decoder_fixture(
+        out_dir, config, LlamaModel, LlamaForCausalLM, "model", "lm_head", keys,
+        ["LlamaForCausalLM"],
+    )
+
+
+def mistral(out_dir):
+    """MistralModel / MistralForCausalLM with a sliding window (4) shorter than the sequence
+    (7), so that the window matters; grouped-query attention."""
+    from transformers import MistralConfig, MistralForCausalLM, MistralModel
+
+    config = MistralConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        sliding_window=4,
+        attn_implementation="eager",
+    )
+    decoder_fixture(
+        out_dir, config, MistralModel, MistralForCausalLM, "model", "lm_head",
+        DECODER_KEYS + ["head_dim", "sliding_window"], ["MistralForCausalLM"],
+    )
+
+
+def qwen2(out_dir):
+    """Qwen2Model / Qwen2ForCausalLM: q/k/v biases, tied head, and sliding-window attention
+    (window 3) in the layers from max_window_layers (1) on, as Qwen2's layer_types say."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Model
+
+    config = Qwen2Config(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-6,
+        rope_theta=1000000.0,
+        tie_word_embeddings=True,
+        use_sliding_window=True,
+        sliding_window=3,
+        max_window_layers=1,
+        attn_implementation="eager",
+    )
+    assert config.layer_types == ["full_attention", "sliding_attention"]
+    keys = DECODER_KEYS + [
+        "rope_scaling", "use_sliding_window", "sliding_window", "max_window_layers", "layer_types",
+    ]
+    decoder_fixture(
+        out_dir, config, Qwen2Model, Qwen2ForCausalLM, "model", "lm_head", keys,
+        ["Qwen2ForCausalLM"],
+    )
+
+
+def qwen3(out_dir):
+    """Qwen3Model / Qwen3ForCausalLM: per-head q_norm/k_norm (RMSNorm), head_dim 16 (not
+    hidden/heads), grouped-query attention, untied head."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3Model
+
+    config = Qwen3Config(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-6,
+        rope_theta=1000000.0,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    keys = DECODER_KEYS + [
+        "head_dim", "rope_scaling", "attention_bias", "use_sliding_window", "sliding_window",
+        "max_window_layers",
+    ]
+    decoder_fixture(
+        out_dir, config, Qwen3Model, Qwen3ForCausalLM, "model", "lm_head", keys,
+        ["Qwen3ForCausalLM"],
+    )
+
+
+def gpt_neox(out_dir):
+    """GPTNeoXModel / GPTNeoXForCausalLM (Pythia): fused query_key_value, partial rotary
+    (rotary_pct 0.25 of head size 8: 2 dims), parallel residual, untied embed_out."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXModel
+
+    config = GPTNeoXConfig(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        rotary_pct=0.25,
+        rotary_emb_base=10000,
+        max_position_embeddings=64,
+        layer_norm_eps=1e-5,
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    keys = [
+        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+        "intermediate_size", "hidden_act", "rotary_pct", "rotary_emb_base", "attention_dropout",
+        "hidden_dropout", "max_position_embeddings", "initializer_range", "layer_norm_eps",
+        "use_parallel_residual", "tie_word_embeddings", "attention_bias",
+    ]
+    decoder_fixture(
+        out_dir, config, GPTNeoXModel, GPTNeoXForCausalLM, "gpt_neox", "embed_out", keys,
+        ["GPTNeoXForCausalLM"],
+    )
+
+
+def gpt_neox_sequential(out_dir):
+    """GPT-NeoX with use_parallel_residual False (sequential residual, as some NeoX
+    checkpoints) and half the head rotated (rotary_pct 0.5)."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXModel
+
+    config = GPTNeoXConfig(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        rotary_pct=0.5,
+        rotary_emb_base=10000,
+        max_position_embeddings=64,
+        layer_norm_eps=1e-5,
+        use_parallel_residual=False,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    keys = [
+        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+        "intermediate_size", "hidden_act", "rotary_pct", "rotary_emb_base", "attention_dropout",
+        "hidden_dropout", "max_position_embeddings", "initializer_range", "layer_norm_eps",
+        "use_parallel_residual", "tie_word_embeddings", "attention_bias",
+    ]
+    decoder_fixture(
+        out_dir, config, GPTNeoXModel, GPTNeoXForCausalLM, "gpt_neox", "embed_out", keys,
+        ["GPTNeoXForCausalLM"],
+    )
+
+
+def phi(out_dir):
+    """PhiModel / PhiForCausalLM (Phi-2): partial rotary (partial_rotary_factor 0.5 of head
+    size 8), attention and MLP in parallel after one shared LayerNorm, `dense` output,
+    `final_layernorm`, `lm_head` with bias, gelu_new."""
+    from transformers import PhiConfig, PhiForCausalLM, PhiModel
+
+    config = PhiConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        hidden_act="gelu_new",
+        max_position_embeddings=64,
+        layer_norm_eps=1e-5,
+        rope_theta=10000.0,
+        partial_rotary_factor=0.5,
+        qk_layernorm=False,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    keys = [
+        "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+        "num_attention_heads", "num_key_value_heads", "resid_pdrop", "embd_pdrop",
+        "attention_dropout", "hidden_act", "max_position_embeddings", "initializer_range",
+        "layer_norm_eps", "tie_word_embeddings", "rope_theta", "rope_scaling",
+        "partial_rotary_factor", "qk_layernorm",
+    ]
+    decoder_fixture(
+        out_dir, config, PhiModel, PhiForCausalLM, "model", "lm_head", keys, ["PhiForCausalLM"]
+    )
+
+
+# name -> function(out_dir) writing that architecture's fixtures.
 def torchscript_bert(out_dir):
     """A user's TorchScript file, as exported from Python with torch.jit.trace: a tiny
     BertModel returning (last_hidden_state, pooler_output). run-benchmark benchmarks it as
@@ -831,6 +1125,14 @@ ARCHITECTURES = {
     "distilbert": distilbert,
     "albert": albert,
     "electra": electra,
+    "llama": llama,
+    "llama3_scaled": llama3_scaled,
+    "mistral": mistral,
+    "qwen2": qwen2,
+    "qwen3": qwen3,
+    "gpt_neox": gpt_neox,
+    "gpt_neox_sequential": gpt_neox_sequential,
+    "phi": phi,
 }
 
 
@@ -872,6 +1174,13 @@ the base model's weights: `mlm` (`*ForMaskedLM`) everywhere, and for ELECTRA als
 the labels as floats). RoBERTa's inputs hold padding tokens, to check its position ids.
 DistilBERT's also has `sinusoidal_position_embeddings`, the fixed table that
 `sinusoidal_pos_embds = true` uses.
+
+For the decoders (llama, llama3_scaled, mistral, qwen2, qwen3, gpt_neox, gpt_neox_sequential,
+phi): `last_hidden_state` of the base model (`LlamaModel`, `GPTNeoXModel`, ...; eager
+attention), `logits` of the `*ForCausalLM` sharing its weights, and `loss`, its causal-LM
+loss with `labels = input_ids` (shifted by one inside transformers). Each fixture's docstring
+in the oracle says which switches it covers (grouped-query attention, biases, llama3 rope
+scaling, sliding windows shorter than the sequence, q/k norms, partial rotary, ...).
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.

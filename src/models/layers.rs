@@ -140,14 +140,15 @@ pub fn lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
     )
 }
 
-/// transformers' `ForCausalLMLoss`: the logits at position t predict the label at t + 1 and
-/// the last position has none. The labels are shifted (padded with -100) rather than the
-/// logits sliced, as transformers does, which spares a copy of the logits.
+/// transformers' `ForCausalLMLoss`: logits at position t predict labels at t + 1 (the last
+/// position predicts nothing), mean cross-entropy in float32, ignoring -100. The labels are
+/// shifted rather than the logits, which avoids copying the (batch, seq, vocab) logits.
 pub fn causal_lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
     let seq = labels.size().last().copied().unwrap_or(0);
-    let shifted = labels
-        .pad([0, 1], "constant", -100.0)
-        .narrow(-1, 1, seq)
-        .contiguous();
-    lm_loss(logits, &shifted)
+    let next = labels.narrow(-1, 1, seq - 1);
+    let none = labels.narrow(-1, 0, 1).full_like(-100);
+    lm_loss(
+        &logits.to_kind(tch::Kind::Float),
+        &Tensor::cat(&[next, none], -1),
+    )
 }

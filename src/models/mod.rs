@@ -11,9 +11,13 @@ pub mod distilbert;
 pub mod electra;
 pub mod gpt2;
 pub mod gpt_neo;
+pub mod gpt_neox;
 pub mod layers;
+pub mod llama;
 pub mod opt;
+pub mod phi;
 pub mod roberta;
+pub mod rotary;
 pub mod t5;
 pub mod torchscript;
 pub mod weights;
@@ -66,7 +70,13 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("electra", electra::from_json),
     ("gpt2", gpt2::from_json),
     ("gpt_neo", gpt_neo::from_json),
+    ("gpt_neox", gpt_neox::from_json),
+    ("llama", llama::from_json),
+    ("mistral", llama::from_json),
     ("opt", opt::from_json),
+    ("phi", phi::from_json),
+    ("qwen2", llama::from_json),
+    ("qwen3", llama::from_json),
     ("roberta", roberta::from_json),
     ("t5", t5::from_json),
     ("torchscript", torchscript::from_json),

@@ -1,0 +1,399 @@
+//! GPT-NeoX (Black et al., 2022, "GPT-NeoX-20B: An Open-Source Autoregressive Language
+//! Model") and Pythia (Biderman et al., 2023), following transformers'
+//! `modeling_gpt_neox.py`: `GPTNeoXModel` (last hidden state after `final_layer_norm`) and
+//! `GPTNeoXForCausalLM` (`gpt_neox.*`, `embed_out`). One fused `query_key_value`
+//! projection whose output is laid out per head as [q | k | v], rotary embeddings on the
+//! first `rotary_pct` of each head, LayerNorm, and (by default) the parallel residual
+//! `x + attn(ln1(x)) + mlp(ln2(x))`.
+
+use super::layers::{causal_lm_loss, dropout, Activation, Embedding, LayerNorm, Linear};
+use super::rotary::{causal_attention, RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use tch::{nn, Tensor};
+
+/// `GPTNeoXConfig`, with transformers' defaults for every key a config.json may leave out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct GptNeoxConfig {
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    pub hidden_act: Activation,
+    pub rotary_pct: f64,
+    /// The rotary base (transformers copies it to `rope_theta`).
+    pub rotary_emb_base: f64,
+    pub rope_scaling: Option<RopeScaling>,
+    pub attention_dropout: f64,
+    pub hidden_dropout: f64,
+    pub initializer_range: f64,
+    pub layer_norm_eps: f64,
+    pub tie_word_embeddings: bool,
+    pub use_parallel_residual: bool,
+    pub attention_bias: bool,
+}
+
+impl Default for GptNeoxConfig {
+    fn default() -> Self {
+        GptNeoxConfig {
+            vocab_size: 50432,
+            hidden_size: 6144,
+            num_hidden_layers: 44,
+            num_attention_heads: 64,
+            intermediate_size: 24576,
+            hidden_act: Activation::Gelu,
+            rotary_pct: 0.25,
+            rotary_emb_base: 10000.0,
+            rope_scaling: None,
+            attention_dropout: 0.0,
+            hidden_dropout: 0.0,
+            initializer_range: 0.02,
+            layer_norm_eps: 1e-5,
+            tie_word_embeddings: false,
+            use_parallel_residual: true,
+            attention_bias: true,
+        }
+    }
+}
+
+impl GptNeoxConfig {
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+        ] {
+            if v <= 0 {
+                bail!("{name} must be positive, got {v}");
+            }
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            bail!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size,
+                self.num_attention_heads
+            );
+        }
+        if !(0.0..=1.0).contains(&self.rotary_pct) {
+            bail!("rotary_pct must be in [0, 1], got {}", self.rotary_pct);
+        }
+        if self.rotary_dim() % 2 != 0 {
+            bail!(
+                "rotary_pct {} of head size {} gives an odd number of rotary dimensions",
+                self.rotary_pct,
+                self.head_size()
+            );
+        }
+        RopeType::from_scaling(self.rope_scaling.as_ref())?;
+        Ok(())
+    }
+
+    pub fn head_size(&self) -> i64 {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// `int(head_size * rotary_pct)`, as transformers truncates it.
+    pub fn rotary_dim(&self) -> i64 {
+        (self.head_size() as f64 * self.rotary_pct) as i64
+    }
+}
+
+struct Attention {
+    query_key_value: Linear,
+    dense: Linear,
+    num_heads: i64,
+    dropout: f64,
+}
+
+impl Attention {
+    fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
+        let (h, std) = (c.hidden_size, c.initializer_range);
+        Attention {
+            query_key_value: Linear::new(&p / "query_key_value", h, 3 * h, c.attention_bias, std),
+            dense: Linear::new(&p / "dense", h, h, c.attention_bias, std),
+            num_heads: c.num_attention_heads,
+            dropout: c.attention_dropout,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
+        // Per head, the fused output holds that head's q, k and v side by side.
+        let qkv = self
+            .query_key_value
+            .forward(xs)
+            .view([b, s, self.num_heads, -1])
+            .transpose(1, 2);
+        let head_size = qkv.size()[3] / 3;
+        let part = |i: i64| qkv.narrow(-1, i * head_size, head_size);
+        let dropout = if train { self.dropout } else { 0.0 };
+        let context = causal_attention(
+            &rope.apply(&part(0)),
+            &rope.apply(&part(1)),
+            &part(2),
+            None,
+            dropout,
+        );
+        self.dense.forward(&context)
+    }
+}
+
+struct Mlp {
+    dense_h_to_4h: Linear,
+    dense_4h_to_h: Linear,
+    activation: Activation,
+}
+
+impl Mlp {
+    fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
+        let (h, i, std) = (c.hidden_size, c.intermediate_size, c.initializer_range);
+        Mlp {
+            dense_h_to_4h: Linear::new(&p / "dense_h_to_4h", h, i, true, std),
+            dense_4h_to_h: Linear::new(&p / "dense_4h_to_h", i, h, true, std),
+            activation: c.hidden_act,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        self.dense_4h_to_h
+            .forward(&self.activation.apply(&self.dense_h_to_4h.forward(xs)))
+    }
+}
+
+struct Layer {
+    input_layernorm: LayerNorm,
+    post_attention_layernorm: LayerNorm,
+    attention: Attention,
+    mlp: Mlp,
+    use_parallel_residual: bool,
+    hidden_dropout: f64,
+}
+
+impl Layer {
+    fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
+        let (h, eps) = (c.hidden_size, c.layer_norm_eps);
+        Layer {
+            input_layernorm: LayerNorm::new(&p / "input_layernorm", h, eps),
+            post_attention_layernorm: LayerNorm::new(&p / "post_attention_layernorm", h, eps),
+            attention: Attention::new(&p / "attention", c),
+            mlp: Mlp::new(&p / "mlp", c),
+            use_parallel_residual: c.use_parallel_residual,
+            hidden_dropout: c.hidden_dropout,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let attended = self
+            .attention
+            .forward(&self.input_layernorm.forward(xs), rope, train);
+        let attended = dropout(attended, self.hidden_dropout, train);
+        if self.use_parallel_residual {
+            let mlp = self.mlp.forward(&self.post_attention_layernorm.forward(xs));
+            dropout(mlp, self.hidden_dropout, train) + attended + xs
+        } else {
+            let attended = attended + xs;
+            let mlp = self
+                .mlp
+                .forward(&self.post_attention_layernorm.forward(&attended));
+            dropout(mlp, self.hidden_dropout, train) + attended
+        }
+    }
+}
+
+/// `GPTNeoXModel`: `embed_in`, the layers and `final_layer_norm`.
+pub struct GptNeoxModel {
+    embed_in: Embedding,
+    layers: Vec<Layer>,
+    final_layer_norm: LayerNorm,
+    rotary: Rotary,
+    hidden_dropout: f64,
+}
+
+impl GptNeoxModel {
+    pub fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
+        let layers = &p / "layers";
+        let rope = RopeType::from_scaling(c.rope_scaling.as_ref())
+            .expect("rope_scaling is validated when the config is parsed");
+        GptNeoxModel {
+            embed_in: Embedding::new(
+                &p / "embed_in",
+                c.vocab_size,
+                c.hidden_size,
+                c.initializer_range,
+                None,
+            ),
+            layers: (0..c.num_hidden_layers)
+                .map(|i| Layer::new(&layers / i, c))
+                .collect(),
+            final_layer_norm: LayerNorm::new(
+                &p / "final_layer_norm",
+                c.hidden_size,
+                c.layer_norm_eps,
+            ),
+            rotary: Rotary::new(rope, c.rotary_emb_base, c.rotary_dim(), p.device()),
+            hidden_dropout: c.hidden_dropout,
+        }
+    }
+
+    /// Last hidden state (batch, seq, hidden), after the final LayerNorm.
+    pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let mut xs = dropout(self.embed_in.forward(input_ids), self.hidden_dropout, train);
+        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &rope, train);
+        }
+        self.final_layer_norm.forward(&xs)
+    }
+}
+
+/// `GPTNeoXForCausalLM`: the model under `gpt_neox.` and `embed_out` (no bias), tied to
+/// `embed_in` when `tie_word_embeddings`.
+pub struct GptNeoxForCausalLm {
+    gpt_neox: GptNeoxModel,
+    embed_out: Linear,
+}
+
+impl GptNeoxForCausalLm {
+    pub fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
+        let gpt_neox = GptNeoxModel::new(&p / "gpt_neox", c);
+        let embed_out = if c.tie_word_embeddings {
+            Linear {
+                weight: gpt_neox.embed_in.weight.shallow_clone(),
+                bias: None,
+            }
+        } else {
+            Linear::new(
+                &p / "embed_out",
+                c.hidden_size,
+                c.vocab_size,
+                false,
+                c.initializer_range,
+            )
+        };
+        GptNeoxForCausalLm {
+            gpt_neox,
+            embed_out,
+        }
+    }
+
+    pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.embed_out
+            .forward(&self.gpt_neox.encode(input_ids, train))
+    }
+}
+
+impl Model for GptNeoxModel {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode(input_ids, train)
+    }
+
+    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("GPTNeoXModel has no language-modelling head; train GPTNeoXForCausalLM instead")
+    }
+}
+
+impl Model for GptNeoxForCausalLm {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.logits(input_ids, train)
+    }
+
+    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
+    }
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: GptNeoxConfig = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for GptNeoxConfig {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// Unbounded: rotary embeddings are computed for any position, and transformers runs
+    /// GPT-NeoX past max_position_embeddings without error.
+    fn max_positions(&self) -> Option<i64> {
+        None
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
+        match task {
+            Task::Base => Box::new(GptNeoxModel::new(p, self)),
+            Task::LanguageModel => Box::new(GptNeoxForCausalLm::new(p, self)),
+        }
+    }
+
+    /// Per layer: the fused q, k, v projection 2·BSH·3H, the output projection 2BSH², the
+    /// MLP 2·2BSHI, scores and weighted values 2·2BS²H (the full S×S products). Then the
+    /// LM head 2BSHV (causal LM only).
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (h, i, v) = (
+            self.hidden_size as f64,
+            self.intermediate_size as f64,
+            self.vocab_size as f64,
+        );
+        let layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h;
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => 2.0 * b * s * h * v,
+        };
+        self.num_hidden_layers as f64 * layer + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        let c = GptNeoxConfig {
+            hidden_size: 4,
+            intermediate_size: 8,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            vocab_size: 10,
+            ..GptNeoxConfig::default()
+        };
+        // B=1, S=2. qkv: 2·2·4·12 = 192; dense: 2·2·4·4 = 64; MLP: 2·(2·2·4·8) = 256;
+        // scores and values: 2·(2·2·2·4) = 64.
+        assert_eq!(
+            c.forward_flops(1, 2, Task::Base),
+            192.0 + 64.0 + 256.0 + 64.0
+        );
+        // embed_out: 2·2·4·10 = 160.
+        assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 576.0 + 160.0);
+    }
+
+    #[test]
+    fn every_embedded_gpt_neox_config_parses() {
+        let mut seen = 0;
+        for (id, text) in crate::hub::EMBEDDED {
+            let config: serde_json::Value = serde_json::from_str(text).unwrap();
+            if config["model_type"] == "gpt_neox" {
+                crate::models::from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 1, "no embedded GPT-NeoX config");
+    }
+
+    #[test]
+    fn pythia_160m_rotates_a_quarter_of_each_head() {
+        let (_, text) = crate::hub::embedded("EleutherAI/pythia-160m").unwrap();
+        let c: GptNeoxConfig = serde_json::from_str(text).unwrap();
+        assert_eq!((c.head_size(), c.rotary_dim()), (64, 16));
+        // 85M non-embedding parameters plus the 38.6M-parameter embed_out.
+        let per_token = c.forward_flops(1, 1, Task::LanguageModel) / 2.0;
+        assert!((1.22e8..1.25e8).contains(&per_token), "{per_token:e}");
+    }
+}

@@ -1,0 +1,592 @@
+//! Llama-style decoders: LLaMA (Touvron et al., 2023, "LLaMA: Open and Efficient Foundation
+//! Language Models"; also SmolLM2, TinyLlama, Llama 2/3), Mistral (Jiang et al., 2023,
+//! "Mistral 7B"), Qwen2 and Qwen3, following transformers' `modeling_llama.py`,
+//! `modeling_mistral.py`, `modeling_qwen2.py` and `modeling_qwen3.py`: pre-norm RMSNorm
+//! blocks, rotary position embeddings, grouped-query causal attention and a SwiGLU MLP.
+//! The four differ only in defaults and a few switches: projection biases (Llama's
+//! `attention_bias`/`mlp_bias`, Qwen2's fixed q/k/v biases), Qwen3's per-head q/k RMSNorm,
+//! and sliding-window attention (Mistral, Qwen2/3 with `use_sliding_window`), which is
+//! implemented, not ignored: a window shorter than the sequence masks the older keys.
+//! `LlamaModel` (last hidden state after the final norm) is the base model and
+//! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Parameter paths are the checkpoint's:
+//! `model.layers.0.self_attn.q_proj.weight`.
+
+use super::layers::{causal_lm_loss, Activation, Embedding, Linear};
+use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::{bail, Result};
+use serde::{Deserialize, Deserializer};
+use tch::{nn, Tensor};
+
+/// Which transformers class a config belongs to: it decides the defaults and switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Llama,
+    Mistral,
+    Qwen2,
+    Qwen3,
+}
+
+impl Variant {
+    fn from_model_type(model_type: &str) -> Result<Self> {
+        Ok(match model_type {
+            "llama" => Variant::Llama,
+            "mistral" => Variant::Mistral,
+            "qwen2" => Variant::Qwen2,
+            "qwen3" => Variant::Qwen3,
+            other => bail!("model_type \"{other}\" is not a Llama-style decoder"),
+        })
+    }
+}
+
+/// The keys of `LlamaConfig`, `MistralConfig`, `Qwen2Config` and `Qwen3Config` as a
+/// config.json writes them; a key left out or null takes its class's default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Keys {
+    model_type: String,
+    vocab_size: Option<i64>,
+    hidden_size: Option<i64>,
+    intermediate_size: Option<i64>,
+    num_hidden_layers: Option<i64>,
+    num_attention_heads: Option<i64>,
+    num_key_value_heads: Option<i64>,
+    head_dim: Option<i64>,
+    hidden_act: Option<Activation>,
+    initializer_range: Option<f64>,
+    rms_norm_eps: Option<f64>,
+    tie_word_embeddings: Option<bool>,
+    rope_theta: Option<f64>,
+    rope_scaling: Option<RopeScaling>,
+    attention_bias: Option<bool>,
+    mlp_bias: Option<bool>,
+    attention_dropout: Option<f64>,
+    pad_token_id: Option<i64>,
+    /// Absent (the class default, 4096) differs from null (no window).
+    #[serde(deserialize_with = "present")]
+    sliding_window: Option<Option<i64>>,
+    use_sliding_window: Option<bool>,
+    max_window_layers: Option<i64>,
+    layer_types: Option<Vec<String>>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// A resolved config: every default filled in as the variant's transformers class does.
+#[derive(Debug, Clone)]
+pub struct LlamaConfig {
+    pub variant: Variant,
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub intermediate_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub num_key_value_heads: i64,
+    pub head_dim: i64,
+    pub hidden_act: Activation,
+    pub initializer_range: f64,
+    pub rms_norm_eps: f64,
+    pub tie_word_embeddings: bool,
+    pub rope_theta: f64,
+    pub rope: RopeType,
+    /// Biases of q_proj, k_proj, v_proj.
+    pub qkv_bias: bool,
+    pub o_bias: bool,
+    pub mlp_bias: bool,
+    /// Qwen3's per-head RMSNorm of queries and keys, before the rotation.
+    pub qk_norm: bool,
+    pub attention_dropout: f64,
+    pub pad_token_id: Option<i64>,
+    /// Per layer, the attention window (None: full causal attention).
+    pub sliding_windows: Vec<Option<i64>>,
+}
+
+impl LlamaConfig {
+    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
+        let k: Keys = parse_config(config)?;
+        let variant = Variant::from_model_type(&k.model_type)?;
+        let qwen = matches!(variant, Variant::Qwen2 | Variant::Qwen3);
+        let (vocab, intermediate) = match variant {
+            Variant::Llama => (32000, 11008),
+            Variant::Mistral => (32000, 14336),
+            Variant::Qwen2 | Variant::Qwen3 => (151936, 22016),
+        };
+        let hidden_size = k.hidden_size.unwrap_or(4096);
+        let heads = k.num_attention_heads.unwrap_or(32);
+        let num_hidden_layers = k.num_hidden_layers.unwrap_or(32);
+        let kv_default = if variant == Variant::Mistral {
+            8
+        } else {
+            heads
+        };
+        let kv_heads = match config.get("num_key_value_heads") {
+            // An explicit null means "as many as the query heads" in every class.
+            Some(serde_json::Value::Null) => heads,
+            _ => k.num_key_value_heads.unwrap_or(kv_default),
+        };
+        if heads <= 0 || (k.head_dim.is_none() && hidden_size % heads != 0) {
+            bail!("hidden_size {hidden_size} is not a multiple of num_attention_heads {heads}");
+        }
+        let head_dim = match (variant, k.head_dim) {
+            (_, Some(d)) => d,
+            (Variant::Qwen3, None) => 128,
+            _ => hidden_size / heads,
+        };
+        let attention_bias = k.attention_bias.unwrap_or(false);
+        let (qkv_bias, o_bias) = match variant {
+            Variant::Llama | Variant::Qwen3 => (attention_bias, attention_bias),
+            Variant::Mistral => (false, false),
+            Variant::Qwen2 => (true, false),
+        };
+        // Mistral always slides; Qwen only with use_sliding_window, and only in the layers
+        // its layer_types (by default: from max_window_layers on) mark as sliding.
+        let window = k.sliding_window.unwrap_or(Some(4096));
+        let sliding_windows = if variant == Variant::Mistral {
+            vec![window; num_hidden_layers.max(0) as usize]
+        } else if qwen && k.use_sliding_window.unwrap_or(false) {
+            let first_sliding = k.max_window_layers.unwrap_or(28);
+            match &k.layer_types {
+                Some(types) => layer_windows(types, num_hidden_layers, window)?,
+                None => (0..num_hidden_layers)
+                    .map(|i| window.filter(|_| i >= first_sliding))
+                    .collect(),
+            }
+        } else {
+            vec![None; num_hidden_layers.max(0) as usize]
+        };
+        let c = LlamaConfig {
+            variant,
+            vocab_size: k.vocab_size.unwrap_or(vocab),
+            hidden_size,
+            intermediate_size: k.intermediate_size.unwrap_or(intermediate),
+            num_hidden_layers,
+            num_attention_heads: heads,
+            num_key_value_heads: kv_heads,
+            head_dim,
+            hidden_act: k.hidden_act.unwrap_or(Activation::Silu),
+            initializer_range: k.initializer_range.unwrap_or(0.02),
+            rms_norm_eps: k.rms_norm_eps.unwrap_or(1e-6),
+            tie_word_embeddings: k.tie_word_embeddings.unwrap_or(false),
+            rope_theta: k.rope_theta.unwrap_or(10000.0),
+            rope: RopeType::from_scaling(k.rope_scaling.as_ref())?,
+            qkv_bias,
+            o_bias,
+            mlp_bias: variant == Variant::Llama && k.mlp_bias.unwrap_or(false),
+            qk_norm: variant == Variant::Qwen3,
+            attention_dropout: k.attention_dropout.unwrap_or(0.0),
+            pad_token_id: k.pad_token_id,
+            sliding_windows,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (name, v) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_key_value_heads", self.num_key_value_heads),
+            ("head_dim", self.head_dim),
+        ] {
+            if v <= 0 {
+                bail!("{name} must be positive, got {v}");
+            }
+        }
+        if self.num_attention_heads % self.num_key_value_heads != 0 {
+            bail!(
+                "num_attention_heads {} is not a multiple of num_key_value_heads {}",
+                self.num_attention_heads,
+                self.num_key_value_heads
+            );
+        }
+        if self.head_dim % 2 != 0 {
+            bail!(
+                "head_dim {} must be even for rotary embeddings",
+                self.head_dim
+            );
+        }
+        if let Some(w) = self.sliding_windows.iter().flatten().find(|&&w| w <= 0) {
+            bail!("sliding_window must be positive, got {w}");
+        }
+        Ok(())
+    }
+}
+
+/// Qwen's `layer_types`: the window for "sliding_attention" layers, none for the others.
+fn layer_windows(types: &[String], layers: i64, window: Option<i64>) -> Result<Vec<Option<i64>>> {
+    if types.len() as i64 != layers {
+        bail!(
+            "layer_types has {} entries for {layers} layers",
+            types.len()
+        );
+    }
+    types
+        .iter()
+        .map(|t| match t.as_str() {
+            "full_attention" => Ok(None),
+            "sliding_attention" => Ok(window),
+            other => bail!(
+                "layer_types: \"{other}\" is not supported (full_attention, sliding_attention)"
+            ),
+        })
+        .collect()
+}
+
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    q_norm: Option<RmsNorm>,
+    k_norm: Option<RmsNorm>,
+    num_heads: i64,
+    num_kv_heads: i64,
+    head_dim: i64,
+    sliding_window: Option<i64>,
+    dropout: f64,
+}
+
+impl Attention {
+    fn new(p: nn::Path, c: &LlamaConfig, layer: usize) -> Self {
+        let (h, d, std) = (c.hidden_size, c.head_dim, c.initializer_range);
+        let (q_dim, kv_dim) = (c.num_attention_heads * d, c.num_key_value_heads * d);
+        let norm = |name: &str| RmsNorm::new(&p / name, d, c.rms_norm_eps);
+        Attention {
+            q_proj: Linear::new(&p / "q_proj", h, q_dim, c.qkv_bias, std),
+            k_proj: Linear::new(&p / "k_proj", h, kv_dim, c.qkv_bias, std),
+            v_proj: Linear::new(&p / "v_proj", h, kv_dim, c.qkv_bias, std),
+            o_proj: Linear::new(&p / "o_proj", q_dim, h, c.o_bias, std),
+            q_norm: c.qk_norm.then(|| norm("q_norm")),
+            k_norm: c.qk_norm.then(|| norm("k_norm")),
+            num_heads: c.num_attention_heads,
+            num_kv_heads: c.num_key_value_heads,
+            head_dim: d,
+            sliding_window: c.sliding_windows[layer],
+            dropout: c.attention_dropout,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
+        let heads = |t: Tensor, n: i64, norm: &Option<RmsNorm>| {
+            let t = t.view([b, s, n, self.head_dim]);
+            let t = match norm {
+                Some(norm) => norm.forward(&t),
+                None => t,
+            };
+            t.transpose(1, 2)
+        };
+        let q = heads(self.q_proj.forward(xs), self.num_heads, &self.q_norm);
+        let k = heads(self.k_proj.forward(xs), self.num_kv_heads, &self.k_norm);
+        let v = heads(self.v_proj.forward(xs), self.num_kv_heads, &None);
+        let dropout = if train { self.dropout } else { 0.0 };
+        let context = causal_attention(
+            &rope.apply(&q),
+            &rope.apply(&k),
+            &v,
+            self.sliding_window,
+            dropout,
+        );
+        self.o_proj.forward(&context)
+    }
+}
+
+/// SwiGLU: `down(act(gate(x)) · up(x))`.
+struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+    activation: Activation,
+}
+
+impl Mlp {
+    fn new(p: nn::Path, c: &LlamaConfig) -> Self {
+        let (h, i, std) = (c.hidden_size, c.intermediate_size, c.initializer_range);
+        Mlp {
+            gate_proj: Linear::new(&p / "gate_proj", h, i, c.mlp_bias, std),
+            up_proj: Linear::new(&p / "up_proj", h, i, c.mlp_bias, std),
+            down_proj: Linear::new(&p / "down_proj", i, h, c.mlp_bias, std),
+            activation: c.hidden_act,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        let gate = self.activation.apply(&self.gate_proj.forward(xs));
+        self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
+    }
+}
+
+struct DecoderLayer {
+    self_attn: Attention,
+    mlp: Mlp,
+    input_layernorm: RmsNorm,
+    post_attention_layernorm: RmsNorm,
+}
+
+impl DecoderLayer {
+    fn new(p: nn::Path, c: &LlamaConfig, layer: usize) -> Self {
+        DecoderLayer {
+            self_attn: Attention::new(&p / "self_attn", c, layer),
+            mlp: Mlp::new(&p / "mlp", c),
+            input_layernorm: RmsNorm::new(&p / "input_layernorm", c.hidden_size, c.rms_norm_eps),
+            post_attention_layernorm: RmsNorm::new(
+                &p / "post_attention_layernorm",
+                c.hidden_size,
+                c.rms_norm_eps,
+            ),
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let xs = xs
+            + self
+                .self_attn
+                .forward(&self.input_layernorm.forward(xs), rope, train);
+        let mlp = self
+            .mlp
+            .forward(&self.post_attention_layernorm.forward(&xs));
+        xs + mlp
+    }
+}
+
+/// `LlamaModel` (and Mistral/Qwen2/Qwen3's): embeddings, decoder layers, final RMSNorm.
+pub struct LlamaModel {
+    embed_tokens: Embedding,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+    rotary: Rotary,
+}
+
+impl LlamaModel {
+    pub fn new(p: nn::Path, c: &LlamaConfig) -> Self {
+        let layers = &p / "layers";
+        LlamaModel {
+            embed_tokens: Embedding::new(
+                &p / "embed_tokens",
+                c.vocab_size,
+                c.hidden_size,
+                c.initializer_range,
+                c.pad_token_id,
+            ),
+            layers: (0..c.num_hidden_layers as usize)
+                .map(|i| DecoderLayer::new(&layers / i, c, i))
+                .collect(),
+            norm: RmsNorm::new(&p / "norm", c.hidden_size, c.rms_norm_eps),
+            rotary: Rotary::new(c.rope, c.rope_theta, c.head_dim, p.device()),
+        }
+    }
+
+    /// Last hidden state (batch, seq, hidden), after the final norm.
+    pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let mut xs = self.embed_tokens.forward(input_ids);
+        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &rope, train);
+        }
+        self.norm.forward(&xs)
+    }
+}
+
+/// `LlamaForCausalLM`: the decoder under `model.` and `lm_head` (no bias), tied to the
+/// input embeddings when `tie_word_embeddings`.
+pub struct LlamaForCausalLm {
+    model: LlamaModel,
+    lm_head: Linear,
+}
+
+impl LlamaForCausalLm {
+    pub fn new(p: nn::Path, c: &LlamaConfig) -> Self {
+        let model = LlamaModel::new(&p / "model", c);
+        let lm_head = if c.tie_word_embeddings {
+            Linear {
+                weight: model.embed_tokens.weight.shallow_clone(),
+                bias: None,
+            }
+        } else {
+            Linear::new(
+                &p / "lm_head",
+                c.hidden_size,
+                c.vocab_size,
+                false,
+                c.initializer_range,
+            )
+        };
+        LlamaForCausalLm { model, lm_head }
+    }
+
+    pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.lm_head.forward(&self.model.encode(input_ids, train))
+    }
+}
+
+impl Model for LlamaModel {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode(input_ids, train)
+    }
+
+    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("LlamaModel has no language-modelling head; train LlamaForCausalLM instead")
+    }
+}
+
+impl Model for LlamaForCausalLm {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.logits(input_ids, train)
+    }
+
+    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
+    }
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    Ok(Box::new(LlamaConfig::from_json(config)?))
+}
+
+impl Architecture for LlamaConfig {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// Unbounded: rotary embeddings are computed for any position, and transformers runs
+    /// these models past max_position_embeddings without error.
+    fn max_positions(&self) -> Option<i64> {
+        None
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
+        match task {
+            Task::Base => Box::new(LlamaModel::new(p, self)),
+            Task::LanguageModel => Box::new(LlamaForCausalLm::new(p, self)),
+        }
+    }
+
+    /// Per layer, with heads·head_dim = Q and kv_heads·head_dim = K: q and o projections
+    /// 2·2BSHQ, k and v 2·2BSHK, the SwiGLU MLP 3·2BSHI, scores and weighted values
+    /// 2·2BS²Q (the full S×S products, as eager attention computes them, although the
+    /// causal kernel skips the masked half). Then the LM head 2BSHV (causal LM only).
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (h, i, v) = (
+            self.hidden_size as f64,
+            self.intermediate_size as f64,
+            self.vocab_size as f64,
+        );
+        let q = (self.num_attention_heads * self.head_dim) as f64;
+        let kv = (self.num_key_value_heads * self.head_dim) as f64;
+        let layer = 2.0 * b * s * (2.0 * h * q + 2.0 * h * kv + 3.0 * h * i) + 4.0 * b * s * s * q;
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => 2.0 * b * s * h * v,
+        };
+        self.num_hidden_layers as f64 * layer + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(config: serde_json::Value) -> LlamaConfig {
+        LlamaConfig::from_json(&config).unwrap()
+    }
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        let c = parse(json!({
+            "model_type": "llama", "hidden_size": 4, "intermediate_size": 8,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+            "vocab_size": 10,
+        }));
+        // B=1, S=2, head_dim 2: Q = 4, K = 2. q, o: 2·(2·2·4·4) = 128; k, v: 2·(2·2·4·2)
+        // = 64; MLP: 3·(2·2·4·8) = 384; scores and values: 2·(2·2·2·4) = 64.
+        assert_eq!(
+            c.forward_flops(1, 2, Task::Base),
+            128.0 + 64.0 + 384.0 + 64.0
+        );
+        // LM head: 2·2·4·10 = 160.
+        assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 640.0 + 160.0);
+    }
+
+    #[test]
+    fn smollm2_135m_forward_is_about_2_n_flop_per_token() {
+        let (_, text) = crate::hub::embedded("HuggingFaceTB/SmolLM2-135M").unwrap();
+        let c = LlamaConfig::from_json(&serde_json::from_str(text).unwrap()).unwrap();
+        // 106M non-embedding parameters (30 layers of 3.54M) plus the 28M-parameter head.
+        let per_token = c.forward_flops(1, 1, Task::LanguageModel) / 2.0;
+        assert!((1.30e8..1.40e8).contains(&per_token), "{per_token:e}");
+    }
+
+    #[test]
+    fn every_embedded_config_of_these_model_types_parses() {
+        let mut seen = 0;
+        for (id, text) in crate::hub::EMBEDDED {
+            let config: serde_json::Value = serde_json::from_str(text).unwrap();
+            let model_type = config["model_type"].as_str().unwrap_or("");
+            if ["llama", "mistral", "qwen2", "qwen3"].contains(&model_type) {
+                let arch =
+                    crate::models::from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
+                assert!(arch.vocab_size() > 0, "{id}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 9, "only {seen} embedded Llama-style configs");
+    }
+
+    #[test]
+    fn defaults_follow_each_class() {
+        let llama = parse(json!({"model_type": "llama"}));
+        assert_eq!((llama.num_key_value_heads, llama.head_dim), (32, 128));
+        assert!(llama.sliding_windows.iter().all(Option::is_none));
+        let mistral = parse(json!({"model_type": "mistral"}));
+        assert_eq!(mistral.num_key_value_heads, 8);
+        assert_eq!(mistral.sliding_windows[0], Some(4096));
+        let no_window = parse(json!({"model_type": "mistral", "sliding_window": null}));
+        assert_eq!(no_window.sliding_windows[0], None);
+        let qwen2 =
+            parse(json!({"model_type": "qwen2", "hidden_size": 64, "num_attention_heads": 4}));
+        assert_eq!(
+            (qwen2.head_dim, qwen2.qkv_bias, qwen2.o_bias),
+            (16, true, false)
+        );
+        let qwen3 =
+            parse(json!({"model_type": "qwen3", "hidden_size": 64, "num_attention_heads": 4}));
+        assert_eq!(
+            (qwen3.head_dim, qwen3.qk_norm, qwen3.qkv_bias),
+            (128, true, false)
+        );
+        assert!(qwen3.sliding_windows.iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn qwen_slides_from_max_window_layers_on() {
+        let c = parse(json!({
+            "model_type": "qwen2", "num_hidden_layers": 3, "use_sliding_window": true,
+            "sliding_window": 16, "max_window_layers": 1,
+        }));
+        assert_eq!(c.sliding_windows, [None, Some(16), Some(16)]);
+        let err = LlamaConfig::from_json(&json!({
+            "model_type": "qwen3", "num_hidden_layers": 1, "use_sliding_window": true,
+            "layer_types": ["chunked_attention"],
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("chunked_attention"), "{err}");
+    }
+
+    #[test]
+    fn unknown_rope_scaling_is_rejected() {
+        let err = LlamaConfig::from_json(&json!({
+            "model_type": "llama", "rope_scaling": {"type": "dynamic", "factor": 2.0},
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("\"dynamic\" is not supported"),
+            "{err}"
+        );
+    }
+}

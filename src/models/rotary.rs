@@ -1,0 +1,341 @@
+//! Pieces shared by the rotary-embedding decoders (Llama, Mistral, Qwen2/3, GPT-NeoX, Phi):
+//! rotary position embeddings (Su et al., 2021, "RoFormer: Enhanced Transformer with Rotary
+//! Position Embedding") as transformers' `modeling_rope_utils.py` and `apply_rotary_pos_emb`,
+//! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
+//! attention with grouped-query heads and an optional sliding window.
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use tch::{nn, Device, Kind, Tensor};
+
+/// A config's `rope_scaling` object, as written; [`RopeType::from_scaling`] validates it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RopeScaling {
+    pub rope_type: Option<String>,
+    /// The older spelling of `rope_type`, which transformers still reads.
+    #[serde(rename = "type")]
+    pub legacy_type: Option<String>,
+    pub factor: Option<f64>,
+    pub low_freq_factor: Option<f64>,
+    pub high_freq_factor: Option<f64>,
+    pub original_max_position_embeddings: Option<f64>,
+}
+
+/// How the inverse frequencies are derived: transformers' `ROPE_INIT_FUNCTIONS`, of which
+/// this build implements `default` and `llama3`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RopeType {
+    Default,
+    /// Llama 3.1's frequency-dependent scaling (`_compute_llama3_parameters`).
+    Llama3 {
+        factor: f64,
+        low_freq_factor: f64,
+        high_freq_factor: f64,
+        original_max_position_embeddings: f64,
+    },
+}
+
+impl RopeType {
+    pub fn from_scaling(scaling: Option<&RopeScaling>) -> Result<Self> {
+        let Some(s) = scaling else {
+            return Ok(RopeType::Default);
+        };
+        let name = s
+            .rope_type
+            .as_deref()
+            .or(s.legacy_type.as_deref())
+            .unwrap_or("default");
+        match name {
+            "default" => Ok(RopeType::Default),
+            "llama3" => {
+                let need = |key: &str, v: Option<f64>| match v {
+                    Some(v) => Ok(v),
+                    None => Err(anyhow::anyhow!(
+                        "rope_scaling of type llama3 needs \"{key}\""
+                    )),
+                };
+                let rope = RopeType::Llama3 {
+                    factor: need("factor", s.factor)?,
+                    low_freq_factor: need("low_freq_factor", s.low_freq_factor)?,
+                    high_freq_factor: need("high_freq_factor", s.high_freq_factor)?,
+                    original_max_position_embeddings: need(
+                        "original_max_position_embeddings",
+                        s.original_max_position_embeddings,
+                    )?,
+                };
+                if let RopeType::Llama3 {
+                    low_freq_factor,
+                    high_freq_factor,
+                    ..
+                } = rope
+                {
+                    // Else the smoothing divides by zero or flips the bands.
+                    if high_freq_factor <= low_freq_factor {
+                        bail!(
+                            "rope_scaling: high_freq_factor {high_freq_factor} must exceed \
+                             low_freq_factor {low_freq_factor}"
+                        );
+                    }
+                }
+                Ok(rope)
+            }
+            other => {
+                bail!("rope_scaling type \"{other}\" is not supported (supported: default, llama3)")
+            }
+        }
+    }
+}
+
+/// Rotary embeddings of the first `rotary_dim` dimensions of each head (all of them unless
+/// partial rotary), with the inverse frequencies computed once at build time.
+#[derive(Debug)]
+pub struct Rotary {
+    inv_freq: Tensor,
+}
+
+impl Rotary {
+    /// `rotary_dim` is `int(head_dim * partial_rotary_factor)`; `theta` is `rope_theta`.
+    pub fn new(rope: RopeType, theta: f64, rotary_dim: i64, device: Device) -> Self {
+        // Float32 throughout and in transformers' operation order, so that the tables are
+        // bit-identical to its own: 1 / theta^(2i/d), then the llama3 bands.
+        let exponents = Tensor::arange_start_step(0, rotary_dim, 2, (Kind::Int64, Device::Cpu))
+            .to_kind(Kind::Float)
+            / rotary_dim as f64;
+        let inv_freq = Tensor::pow_scalar(theta, &exponents).reciprocal();
+        let inv_freq = match rope {
+            RopeType::Default => inv_freq,
+            RopeType::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_max_position_embeddings: old_context,
+            } => {
+                let low_freq_wavelen = old_context / low_freq_factor;
+                let high_freq_wavelen = old_context / high_freq_factor;
+                let wavelen = inv_freq.reciprocal() * (2.0 * std::f64::consts::PI);
+                // `a.where_self(cond, b)` is torch.where(cond, a, b).
+                let scaled =
+                    (&inv_freq / factor).where_self(&wavelen.gt(low_freq_wavelen), &inv_freq);
+                let smooth = (wavelen.reciprocal() * old_context - low_freq_factor)
+                    / (high_freq_factor - low_freq_factor);
+                let smoothed =
+                    (smooth.ones_like() - &smooth) * &scaled / factor + &smooth * &scaled;
+                let medium = wavelen
+                    .lt(high_freq_wavelen)
+                    .logical_not()
+                    .logical_and(&wavelen.gt(low_freq_wavelen).logical_not());
+                smoothed.where_self(&medium, &scaled)
+            }
+        };
+        Rotary {
+            inv_freq: inv_freq.to_device(device),
+        }
+    }
+
+    /// The cos and sin tables for positions 0..seq, (seq, rotary_dim), in `kind`; computed
+    /// once per forward call and shared by every layer.
+    pub fn tables(&self, seq: i64, kind: Kind) -> RotaryTables {
+        let positions = Tensor::arange(seq, (Kind::Float, self.inv_freq.device()));
+        let freqs = positions.unsqueeze(1) * self.inv_freq.unsqueeze(0);
+        let angles = Tensor::cat(&[&freqs, &freqs], -1);
+        RotaryTables {
+            cos: angles.cos().to_kind(kind),
+            sin: angles.sin().to_kind(kind),
+        }
+    }
+}
+
+/// cos and sin of every (position, rotary dimension).
+pub struct RotaryTables {
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl RotaryTables {
+    /// Rotates `xs` (batch, heads, seq, head_dim) as transformers' `apply_rotary_pos_emb`:
+    /// `x·cos + rotate_half(x)·sin` on the first rotary_dim dimensions, the rest passed
+    /// through.
+    pub fn apply(&self, xs: &Tensor) -> Tensor {
+        let rotary_dim = self.cos.size()[1];
+        let head_dim = xs.size().last().copied().unwrap_or(0);
+        if rotary_dim == head_dim {
+            return self.rotate(xs);
+        }
+        let rot = xs.narrow(-1, 0, rotary_dim);
+        let pass = xs.narrow(-1, rotary_dim, head_dim - rotary_dim);
+        Tensor::cat(&[self.rotate(&rot), pass], -1)
+    }
+
+    fn rotate(&self, xs: &Tensor) -> Tensor {
+        let half = self.cos.size()[1] / 2;
+        let x1 = xs.narrow(-1, 0, half);
+        let x2 = xs.narrow(-1, half, half);
+        let rotated_half = Tensor::cat(&[-x2, x1], -1);
+        xs * &self.cos + rotated_half * &self.sin
+    }
+}
+
+/// Root-mean-square normalisation with a learned scale (`weight`, initialised to ones).
+#[derive(Debug)]
+pub struct RmsNorm {
+    pub weight: Tensor,
+    eps: f64,
+    dim: i64,
+}
+
+impl RmsNorm {
+    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
+        RmsNorm {
+            weight: p.var("weight", &[dim], nn::Init::Const(1.0)),
+            eps,
+            dim,
+        }
+    }
+
+    /// `weight · x / sqrt(mean(x²) + eps)` over the last dimension; libtorch's `rms_norm`
+    /// computes in float32 for half inputs, as `LlamaRMSNorm` does.
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.rms_norm([self.dim], Some(&self.weight), self.eps)
+    }
+}
+
+/// Causal attention of q (batch, heads, seq, d) over k, v (batch, kv_heads, seq, d) through
+/// one fused `scaled_dot_product_attention`, scale 1/sqrt(d); returns (batch, seq, heads·d).
+/// Key-value heads are repeated for grouped-query attention (`repeat_kv`), since libtorch's
+/// CPU flash kernel does not take `enable_gqa`. A `sliding_window` shorter than the
+/// sequence limits each query to the last `sliding_window` keys (itself included), as
+/// transformers' `sliding_window_overlay`; otherwise it changes nothing.
+pub fn causal_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    sliding_window: Option<i64>,
+    dropout: f64,
+) -> Tensor {
+    let (b, heads, s, d) = q
+        .size4()
+        .expect("queries are (batch, heads, seq, head_dim)");
+    let kv_heads = k.size()[1];
+    let repeat = |t: &Tensor| {
+        if kv_heads == heads {
+            t.shallow_clone()
+        } else {
+            t.unsqueeze(2)
+                .expand([b, kv_heads, heads / kv_heads, s, d], false)
+                .reshape([b, heads, s, d])
+        }
+    };
+    let (k, v) = (repeat(k), repeat(v));
+    let window_mask = sliding_window.filter(|&w| w < s).map(|w| {
+        let i = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(1);
+        let j = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(0);
+        let offset = &i - &j;
+        offset.ge(0).logical_and(&offset.lt(w))
+    });
+    let is_causal = window_mask.is_none();
+    Tensor::scaled_dot_product_attention(q, &k, &v, window_mask, dropout, is_causal, None, false)
+        .transpose(1, 2)
+        .reshape([b, s, heads * d])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        Vec::<f32>::try_from(t.to_kind(Kind::Float).flatten(0, -1)).unwrap()
+    }
+
+    #[test]
+    fn default_frequencies_are_theta_to_the_minus_2i_over_d() {
+        let rotary = Rotary::new(RopeType::Default, 10000.0, 8, Device::Cpu);
+        let f = values(&rotary.inv_freq);
+        for (got, want) in f.iter().zip([1.0, 0.1, 0.01, 0.001]) {
+            assert!((got - want).abs() <= 1e-6 * want.max(1e-3), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn llama3_keeps_high_divides_low_and_smooths_medium_frequencies() {
+        let rope = RopeType::Llama3 {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 1024.0,
+        };
+        // Wavelengths 2π·10^(i/2): 6.3, 19.9, 62.8, 199 (< 256: kept), 628 (medium),
+        // 1987, 6283, 19869 (> 1024: divided by 8).
+        let plain = values(&Rotary::new(RopeType::Default, 10000.0, 16, Device::Cpu).inv_freq);
+        let scaled = values(&Rotary::new(rope, 10000.0, 16, Device::Cpu).inv_freq);
+        for i in 0..4 {
+            assert_eq!(scaled[i], plain[i]);
+        }
+        let smooth = (1024.0 * plain[4] / (2.0 * std::f32::consts::PI) - 1.0) / 3.0;
+        let medium = (1.0 - smooth) * plain[4] / 8.0 + smooth * plain[4];
+        assert!(
+            (scaled[4] - medium).abs() < 1e-7,
+            "{} vs {medium}",
+            scaled[4]
+        );
+        for i in 5..8 {
+            assert!((scaled[i] - plain[i] / 8.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn unknown_rope_types_are_rejected_by_name() {
+        let scaling = RopeScaling {
+            legacy_type: Some("yarn".into()),
+            ..RopeScaling::default()
+        };
+        let err = RopeType::from_scaling(Some(&scaling)).unwrap_err();
+        assert!(
+            err.to_string().contains("\"yarn\" is not supported"),
+            "{err}"
+        );
+        let incomplete = RopeScaling {
+            rope_type: Some("llama3".into()),
+            factor: Some(8.0),
+            ..RopeScaling::default()
+        };
+        let err = RopeType::from_scaling(Some(&incomplete)).unwrap_err();
+        assert!(err.to_string().contains("low_freq_factor"), "{err}");
+    }
+
+    #[test]
+    fn partial_rotary_leaves_the_other_dimensions_alone() {
+        let rotary = Rotary::new(RopeType::Default, 10000.0, 2, Device::Cpu);
+        let tables = rotary.tables(3, Kind::Float);
+        let xs = Tensor::randn([1, 1, 3, 6], (Kind::Float, Device::Cpu));
+        let out = tables.apply(&xs);
+        assert_eq!(out.size(), xs.size());
+        let same = out.narrow(-1, 2, 4).eq_tensor(&xs.narrow(-1, 2, 4)).all();
+        assert!(bool::try_from(same).unwrap());
+        // Position 0 is not rotated at all.
+        let first = out.narrow(2, 0, 1).eq_tensor(&xs.narrow(2, 0, 1)).all();
+        assert!(bool::try_from(first).unwrap());
+    }
+
+    #[test]
+    fn a_window_at_least_the_sequence_is_plain_causal_attention() {
+        let q = Tensor::randn([2, 4, 5, 8], (Kind::Float, Device::Cpu));
+        let k = Tensor::randn([2, 2, 5, 8], (Kind::Float, Device::Cpu));
+        let v = Tensor::randn([2, 2, 5, 8], (Kind::Float, Device::Cpu));
+        let causal = causal_attention(&q, &k, &v, None, 0.0);
+        let wide = causal_attention(&q, &k, &v, Some(5), 0.0);
+        assert_eq!(causal.size(), [2, 5, 32]);
+        let diff = (&causal - &wide).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{diff}");
+        // A window of 1 attends to the token itself only: the output is its value.
+        let own = causal_attention(&q, &k, &v, Some(1), 0.0);
+        let values = v
+            .unsqueeze(2)
+            .expand([2, 2, 2, 5, 8], false)
+            .reshape([2, 4, 5, 8])
+            .transpose(1, 2)
+            .reshape([2, 5, 32]);
+        let diff = (own - values).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{diff}");
+    }
+}
