@@ -4,57 +4,35 @@
 
 mod common;
 
-use common::{check, expected, fixture, fixture_dir, read_config, read_config_json, read_expected};
+use common::{built_by_task_matches, fixture_dir, read_config_json, Fixture};
 use run_benchmark::models::bart::{BartConfig, BartForConditionalGeneration, BartModel};
-use run_benchmark::models::weights::load_safetensors;
 use run_benchmark::models::{Model, Task};
-use tch::{nn::VarStore, Device, Kind};
+use tch::{nn::VarStore, Device};
+
+const ARCH: &str = "bart";
 
 #[test]
 fn bart_matches_transformers() {
-    let arch = "bart";
-    let dir = fixture_dir(arch);
-    let c: BartConfig = serde_json::from_value(read_config_json(&dir)).expect("a BART config");
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-    assert_eq!(input_ids.kind(), Kind::Int64, "input_ids is not int64");
+    let fx = Fixture::open(ARCH);
+    let c: BartConfig = fx.config();
+    let input_ids = fx.input_ids();
 
     tch::no_grad(|| {
         // BartModel: paths without the `model.` prefix, found under `model.*` in the file.
-        let mut vs = VarStore::new(Device::Cpu);
-        let base = BartModel::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "model").unwrap();
+        let (_vs, base) = fx.load("model", |p| BartModel::new(p, &c));
         let encoded = base.encode(input_ids, false);
-        check(
-            arch,
-            "encoder_last_hidden_state",
-            &encoded,
-            expected(&expected_tensors, "encoder_last_hidden_state"),
-        );
-        check(
-            arch,
+        fx.check("encoder_last_hidden_state", &encoded);
+        fx.check(
             "last_hidden_state",
             &base.decode(input_ids, &encoded, false),
-            expected(&expected_tensors, "last_hidden_state"),
         );
 
         // BartForConditionalGeneration: `model.*`, `final_logits_bias`, lm_head tied.
-        let mut vs = VarStore::new(Device::Cpu);
-        let lm = BartForConditionalGeneration::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "model").unwrap();
-        check(
-            arch,
-            "lm_logits",
-            &lm.logits(input_ids, false),
-            expected(&expected_tensors, "lm_logits"),
-        );
-        let loss = Model::loss(&lm, input_ids, input_ids, false).unwrap();
-        check(
-            arch,
+        let (_vs, lm) = fx.load("model", |p| BartForConditionalGeneration::new(p, &c));
+        fx.check("lm_logits", &lm.logits(input_ids, false));
+        fx.check(
             "lm_loss",
-            &loss,
-            expected(&expected_tensors, "lm_loss"),
+            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
         );
     });
 }
@@ -62,35 +40,21 @@ fn bart_matches_transformers() {
 /// The modules the benchmark itself builds (`Architecture::build`) compute the same.
 #[test]
 fn bart_built_by_task_matches_transformers() {
-    let arch = "bart";
-    let dir = fixture_dir(arch);
-    let config = read_config(&dir);
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-
-    tch::no_grad(|| {
-        for (task, name) in [
+    built_by_task_matches(
+        ARCH,
+        "model",
+        &[
             (Task::Base, "last_hidden_state"),
             (Task::LanguageModel, "lm_logits"),
-        ] {
-            let mut vs = VarStore::new(Device::Cpu);
-            let model = config.build(vs.root(), task);
-            load_safetensors(&mut vs, &weights, "model").unwrap();
-            check(
-                arch,
-                &format!("{task:?} forward ({name})"),
-                &model.forward(input_ids, false),
-                expected(&expected_tensors, name),
-            );
-        }
-    });
+        ],
+        None,
+    );
 }
 
 /// `final_logits_bias` is a buffer: loaded, but not trained; `lm_head` is `model.shared`.
 #[test]
 fn bart_head_is_tied_and_its_bias_frozen() {
-    let c: BartConfig = serde_json::from_value(read_config_json(&fixture_dir("bart"))).unwrap();
+    let c: BartConfig = serde_json::from_value(read_config_json(&fixture_dir(ARCH))).unwrap();
     let vs = VarStore::new(Device::Cpu);
     let _lm = BartForConditionalGeneration::new(vs.root(), &c);
     let names = vs.variables();

@@ -3,63 +3,33 @@
 
 mod common;
 
-use common::{check, expected, fixture, fixture_dir, read_config, read_config_json, read_expected};
+use common::{built_by_task_matches, Fixture};
 use run_benchmark::models::bert::{BertConfig, BertForMaskedLm, BertModel};
-use run_benchmark::models::weights::load_safetensors;
 use run_benchmark::models::{Model, Task};
-use tch::{nn::VarStore, Device, Kind};
 
-fn bert_config(dir: &std::path::Path) -> BertConfig {
-    serde_json::from_value(read_config_json(dir)).expect("a BERT config")
-}
+const ARCH: &str = "bert";
 
 #[test]
 fn bert_matches_transformers() {
-    let arch = "bert";
-    let dir = fixture_dir(arch);
-    let c = &bert_config(&dir);
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-    assert_eq!(input_ids.kind(), Kind::Int64, "input_ids is not int64");
+    let fx = Fixture::open(ARCH);
+    let c: &BertConfig = &fx.config();
+    let input_ids = fx.input_ids();
 
     tch::no_grad(|| {
         // BertModel with pooler: its paths carry no `bert.` prefix (embeddings.*, pooler.*),
         // which load_safetensors finds under `bert.*` in the file.
-        let mut vs = VarStore::new(Device::Cpu);
-        let base = BertModel::new(vs.root(), c, true);
-        load_safetensors(&mut vs, &weights, "bert").unwrap();
+        let (_vs, base) = fx.load("bert", |p| BertModel::new(p, c, true));
         let hidden = base.encode(input_ids, false);
-        check(
-            arch,
-            "last_hidden_state",
-            &hidden,
-            expected(&expected_tensors, "last_hidden_state"),
-        );
+        fx.check("last_hidden_state", &hidden);
         let pooled = base.pool(&hidden).expect("built with a pooler");
-        check(
-            arch,
-            "pooler_output",
-            &pooled,
-            expected(&expected_tensors, "pooler_output"),
-        );
+        fx.check("pooler_output", &pooled);
 
         // BertForMaskedLM: paths `bert.*` and `cls.*`, decoder tied to the word embeddings.
-        let mut vs = VarStore::new(Device::Cpu);
-        let mlm = BertForMaskedLm::new(vs.root(), c);
-        load_safetensors(&mut vs, &weights, "bert").unwrap();
-        check(
-            arch,
-            "mlm_logits",
-            &mlm.logits(input_ids, false),
-            expected(&expected_tensors, "mlm_logits"),
-        );
-        let loss = Model::loss(&mlm, input_ids, input_ids, false).unwrap();
-        check(
-            arch,
+        let (_vs, mlm) = fx.load("bert", |p| BertForMaskedLm::new(p, c));
+        fx.check("mlm_logits", &mlm.logits(input_ids, false));
+        fx.check(
             "mlm_loss",
-            &loss,
-            expected(&expected_tensors, "mlm_loss"),
+            &Model::loss(&mlm, input_ids, input_ids, false).unwrap(),
         );
     });
 }
@@ -67,27 +37,13 @@ fn bert_matches_transformers() {
 /// The modules the benchmark itself builds (`Architecture::build`) compute the same.
 #[test]
 fn bert_built_by_task_matches_transformers() {
-    let arch = "bert";
-    let dir = fixture_dir(arch);
-    let config = read_config(&dir);
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-
-    tch::no_grad(|| {
-        for (task, name) in [
+    built_by_task_matches(
+        ARCH,
+        "bert",
+        &[
             (Task::Base, "pooler_output"),
             (Task::LanguageModel, "mlm_logits"),
-        ] {
-            let mut vs = VarStore::new(Device::Cpu);
-            let model = config.build(vs.root(), task);
-            load_safetensors(&mut vs, &weights, "bert").unwrap();
-            check(
-                arch,
-                &format!("{task:?} forward ({name})"),
-                &model.forward(input_ids, false),
-                expected(&expected_tensors, name),
-            );
-        }
-    });
+        ],
+        None,
+    );
 }

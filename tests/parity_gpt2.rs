@@ -3,88 +3,44 @@
 
 mod common;
 
-use common::{check, expected, fixture, fixture_dir, read_config, read_config_json, read_expected};
+use common::{built_by_task_matches, Fixture};
 use run_benchmark::models::gpt2::{Gpt2Config, Gpt2LmHeadModel, Gpt2Model};
-use run_benchmark::models::weights::load_safetensors;
 use run_benchmark::models::{Model, Task};
-use tch::{nn::VarStore, Device, Kind};
 
 /// Checks the base model's last hidden state, the LM head's logits and its loss with
 /// labels = input_ids against the fixture `arch`.
 fn matches_transformers(arch: &str) {
-    let dir = fixture_dir(arch);
-    let c: Gpt2Config = serde_json::from_value(read_config_json(&dir)).expect("a GPT-2 config");
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-    assert_eq!(input_ids.kind(), Kind::Int64, "input_ids is not int64");
+    let fx = Fixture::open(arch);
+    let c: Gpt2Config = fx.config();
+    let input_ids = fx.input_ids();
 
     tch::no_grad(|| {
         // GPT2Model: its paths carry no `transformer.` prefix, which load_safetensors finds
         // under `transformer.*` in the file.
-        let mut vs = VarStore::new(Device::Cpu);
-        let base = Gpt2Model::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
-        check(
-            arch,
-            "last_hidden_state",
-            &base.encode(input_ids, false),
-            expected(&expected_tensors, "last_hidden_state"),
-        );
+        let (_vs, base) = fx.load("transformer", |p| Gpt2Model::new(p, &c));
+        fx.check("last_hidden_state", &base.encode(input_ids, false));
 
         // GPT2LMHeadModel: `transformer.*` and, when untied, `lm_head.weight`.
-        let mut vs = VarStore::new(Device::Cpu);
-        let lm = Gpt2LmHeadModel::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
-        check(
-            arch,
-            "lm_logits",
-            &lm.logits(input_ids, false),
-            expected(&expected_tensors, "lm_logits"),
-        );
-        let loss = Model::loss(&lm, input_ids, input_ids, false).unwrap();
-        check(
-            arch,
+        let (_vs, lm) = fx.load("transformer", |p| Gpt2LmHeadModel::new(p, &c));
+        fx.check("lm_logits", &lm.logits(input_ids, false));
+        fx.check(
             "lm_loss",
-            &loss,
-            expected(&expected_tensors, "lm_loss"),
+            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
         );
     });
 }
 
 /// The modules the benchmark itself builds (`Architecture::build`) compute the same.
 fn built_by_task_matches_transformers(arch: &str) {
-    let dir = fixture_dir(arch);
-    let config = read_config(&dir);
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-
-    tch::no_grad(|| {
-        for (task, name) in [
+    built_by_task_matches(
+        arch,
+        "transformer",
+        &[
             (Task::Base, "last_hidden_state"),
             (Task::LanguageModel, "lm_logits"),
-        ] {
-            let mut vs = VarStore::new(Device::Cpu);
-            let model = config.build(vs.root(), task);
-            load_safetensors(&mut vs, &weights, "transformer").unwrap();
-            check(
-                arch,
-                &format!("{task:?} forward ({name})"),
-                &model.forward(input_ids, false),
-                expected(&expected_tensors, name),
-            );
-        }
-        let mut vs = VarStore::new(Device::Cpu);
-        let model = config.build(vs.root(), Task::LanguageModel);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
-        check(
-            arch,
-            "LanguageModel loss",
-            &model.loss(input_ids, input_ids, false).unwrap(),
-            expected(&expected_tensors, "lm_loss"),
-        );
-    });
+        ],
+        Some("lm_loss"),
+    );
 }
 
 #[test]

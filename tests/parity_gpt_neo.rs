@@ -3,96 +3,46 @@
 
 mod common;
 
-use common::{check, expected, fixture, fixture_dir, read_config, read_config_json, read_expected};
+use common::{built_by_task_matches, Fixture};
 use run_benchmark::models::gpt_neo::{GptNeoConfig, GptNeoForCausalLm, GptNeoModel};
-use run_benchmark::models::weights::load_safetensors;
 use run_benchmark::models::{Model, Task};
-use tch::{nn::VarStore, Device, Kind};
+
+const ARCH: &str = "gpt_neo";
 
 /// Checks the base model's last hidden state, the LM head's logits and its loss with
-/// labels = input_ids against the fixture `arch`.
-fn matches_transformers(arch: &str) {
-    let dir = fixture_dir(arch);
-    let c: GptNeoConfig = serde_json::from_value(read_config_json(&dir)).expect("a GPT-Neo config");
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-    assert_eq!(input_ids.kind(), Kind::Int64, "input_ids is not int64");
+/// labels = input_ids.
+#[test]
+fn gpt_neo_matches_transformers() {
+    let fx = Fixture::open(ARCH);
+    let c: GptNeoConfig = fx.config();
+    let input_ids = fx.input_ids();
 
     tch::no_grad(|| {
         // GPTNeoModel: its paths carry no `transformer.` prefix, which load_safetensors finds
         // under `transformer.*` in the file.
-        let mut vs = VarStore::new(Device::Cpu);
-        let base = GptNeoModel::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
-        check(
-            arch,
-            "last_hidden_state",
-            &base.encode(input_ids, false),
-            expected(&expected_tensors, "last_hidden_state"),
-        );
+        let (_vs, base) = fx.load("transformer", |p| GptNeoModel::new(p, &c));
+        fx.check("last_hidden_state", &base.encode(input_ids, false));
 
         // GPTNeoForCausalLM: `transformer.*` and, when untied, `lm_head.weight`.
-        let mut vs = VarStore::new(Device::Cpu);
-        let lm = GptNeoForCausalLm::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
-        check(
-            arch,
-            "lm_logits",
-            &lm.logits(input_ids, false),
-            expected(&expected_tensors, "lm_logits"),
-        );
-        let loss = Model::loss(&lm, input_ids, input_ids, false).unwrap();
-        check(
-            arch,
+        let (_vs, lm) = fx.load("transformer", |p| GptNeoForCausalLm::new(p, &c));
+        fx.check("lm_logits", &lm.logits(input_ids, false));
+        fx.check(
             "lm_loss",
-            &loss,
-            expected(&expected_tensors, "lm_loss"),
+            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
         );
     });
 }
 
 /// The modules the benchmark itself builds (`Architecture::build`) compute the same.
-fn built_by_task_matches_transformers(arch: &str) {
-    let dir = fixture_dir(arch);
-    let config = read_config(&dir);
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-
-    tch::no_grad(|| {
-        for (task, name) in [
-            (Task::Base, "last_hidden_state"),
-            (Task::LanguageModel, "lm_logits"),
-        ] {
-            let mut vs = VarStore::new(Device::Cpu);
-            let model = config.build(vs.root(), task);
-            load_safetensors(&mut vs, &weights, "transformer").unwrap();
-            check(
-                arch,
-                &format!("{task:?} forward ({name})"),
-                &model.forward(input_ids, false),
-                expected(&expected_tensors, name),
-            );
-        }
-        let mut vs = VarStore::new(Device::Cpu);
-        let model = config.build(vs.root(), Task::LanguageModel);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
-        check(
-            arch,
-            "LanguageModel loss",
-            &model.loss(input_ids, input_ids, false).unwrap(),
-            expected(&expected_tensors, "lm_loss"),
-        );
-    });
-}
-
-#[test]
-fn gpt_neo_matches_transformers() {
-    matches_transformers("gpt_neo");
-}
-
 #[test]
 fn gpt_neo_built_by_task_matches_transformers() {
-    built_by_task_matches_transformers("gpt_neo");
+    built_by_task_matches(
+        ARCH,
+        "transformer",
+        &[
+            (Task::Base, "last_hidden_state"),
+            (Task::LanguageModel, "lm_logits"),
+        ],
+        Some("lm_loss"),
+    );
 }

@@ -5,81 +5,45 @@
 
 mod common;
 
-use common::{check, expected, fixture, fixture_dir, read_config, read_config_json, read_expected};
+use common::{built_by_task_matches, fixture_dir, read_config_json, Fixture};
 use run_benchmark::models::t5::{T5Config, T5ForConditionalGeneration, T5Model};
-use run_benchmark::models::weights::load_safetensors;
 use run_benchmark::models::{Model, Task};
-use tch::{nn::VarStore, Device, Kind};
+use tch::{nn::VarStore, Device};
 
 fn matches_transformers(arch: &str) {
-    let dir = fixture_dir(arch);
-    let c: T5Config = serde_json::from_value(read_config_json(&dir)).expect("a T5 config");
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-    assert_eq!(input_ids.kind(), Kind::Int64, "input_ids is not int64");
+    let fx = Fixture::open(arch);
+    let c: T5Config = fx.config();
+    let input_ids = fx.input_ids();
 
     tch::no_grad(|| {
-        let mut vs = VarStore::new(Device::Cpu);
-        let base = T5Model::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
+        let (_vs, base) = fx.load("transformer", |p| T5Model::new(p, &c));
         let encoded = base.encode(input_ids, false);
-        check(
-            arch,
-            "encoder_last_hidden_state",
-            &encoded,
-            expected(&expected_tensors, "encoder_last_hidden_state"),
-        );
-        check(
-            arch,
+        fx.check("encoder_last_hidden_state", &encoded);
+        fx.check(
             "last_hidden_state",
             &base.decode(input_ids, &encoded, false),
-            expected(&expected_tensors, "last_hidden_state"),
         );
 
-        let mut vs = VarStore::new(Device::Cpu);
-        let lm = T5ForConditionalGeneration::new(vs.root(), &c);
-        load_safetensors(&mut vs, &weights, "transformer").unwrap();
-        check(
-            arch,
-            "lm_logits",
-            &lm.logits(input_ids, false),
-            expected(&expected_tensors, "lm_logits"),
-        );
-        let loss = Model::loss(&lm, input_ids, input_ids, false).unwrap();
-        check(
-            arch,
+        let (_vs, lm) = fx.load("transformer", |p| T5ForConditionalGeneration::new(p, &c));
+        fx.check("lm_logits", &lm.logits(input_ids, false));
+        fx.check(
             "lm_loss",
-            &loss,
-            expected(&expected_tensors, "lm_loss"),
+            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
         );
     });
 }
 
 /// The modules the benchmark itself builds (`Architecture::build`) compute the same.
 fn built_by_task_matches_transformers(arch: &str) {
-    let dir = fixture_dir(arch);
-    let config = read_config(&dir);
-    let weights = fixture(&dir, "model.safetensors");
-    let expected_tensors = read_expected(&dir);
-    let input_ids = expected(&expected_tensors, "input_ids");
-
-    tch::no_grad(|| {
-        for (task, name) in [
+    built_by_task_matches(
+        arch,
+        "transformer",
+        &[
             (Task::Base, "last_hidden_state"),
             (Task::LanguageModel, "lm_logits"),
-        ] {
-            let mut vs = VarStore::new(Device::Cpu);
-            let model = config.build(vs.root(), task);
-            load_safetensors(&mut vs, &weights, "transformer").unwrap();
-            check(
-                arch,
-                &format!("{task:?} forward ({name})"),
-                &model.forward(input_ids, false),
-                expected(&expected_tensors, name),
-            );
-        }
-    });
+        ],
+        None,
+    );
 }
 
 #[test]

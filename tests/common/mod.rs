@@ -3,10 +3,12 @@
 //! tests/fixtures/parity/README.md). No Python is needed; a missing fixture fails.
 #![allow(dead_code)]
 
-use run_benchmark::models::{self, Architecture};
+use run_benchmark::models::weights::load_safetensors;
+use run_benchmark::models::{self, Architecture, Task};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use tch::{Kind, Tensor};
+use tch::nn::{self, VarStore};
+use tch::{Device, Kind, Tensor};
 
 /// Largest |ours - transformers| allowed, in fp32.
 pub const TOLERANCE: f64 = 1e-4;
@@ -71,4 +73,132 @@ pub fn check(arch: &str, name: &str, ours: &Tensor, theirs: &Tensor) -> f64 {
         "{arch} {name}: max |ours - transformers| = {diff:e} > {TOLERANCE:e}"
     );
     diff
+}
+
+/// One fixture opened: its weights (`model.safetensors`) and transformers' outputs
+/// (`expected.safetensors`), both required. Labels printed by `check` start with `arch`.
+pub struct Fixture {
+    pub arch: String,
+    pub dir: PathBuf,
+    pub weights: PathBuf,
+    pub tensors: HashMap<String, Tensor>,
+}
+
+impl Fixture {
+    pub fn open(arch: &str) -> Fixture {
+        let dir = fixture_dir(arch);
+        let weights = fixture(&dir, "model.safetensors");
+        let tensors = read_expected(&dir);
+        Fixture {
+            arch: arch.to_string(),
+            dir,
+            weights,
+            tensors,
+        }
+    }
+
+    /// The fixture's config.json as the family's own config type.
+    pub fn config<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_value(read_config_json(&self.dir))
+            .unwrap_or_else(|e| panic!("{}: not a {} config: {e}", self.dir.display(), self.arch))
+    }
+
+    /// The fixture's config.json, parsed as the benchmark parses it.
+    pub fn architecture(&self) -> Box<dyn Architecture> {
+        read_config(&self.dir)
+    }
+
+    pub fn expected(&self, name: &str) -> &Tensor {
+        expected(&self.tensors, name)
+    }
+
+    /// The fixture's `input_ids`, checked to be int64.
+    pub fn input_ids(&self) -> &Tensor {
+        let input_ids = self.expected("input_ids");
+        assert_eq!(input_ids.kind(), Kind::Int64, "input_ids is not int64");
+        input_ids
+    }
+
+    /// Builds a module with `build` and loads the fixture's weights into it, found in the
+    /// file under `prefix.*` when the module's own paths lack that prefix.
+    pub fn load<M>(&self, prefix: &str, build: impl FnOnce(nn::Path) -> M) -> (VarStore, M) {
+        let mut vs = VarStore::new(Device::Cpu);
+        let model = build(vs.root());
+        load_safetensors(&mut vs, &self.weights, prefix)
+            .unwrap_or_else(|e| panic!("{}: loading {}: {e:#}", self.arch, self.weights.display()));
+        (vs, model)
+    }
+
+    /// `check` against the expected tensor of the same name.
+    pub fn check(&self, name: &str, ours: &Tensor) -> f64 {
+        check(&self.arch, name, ours, self.expected(name))
+    }
+
+    /// `check` of every (label, ours, expected tensor's name).
+    pub fn check_all(&self, pairs: &[(&str, &Tensor, &str)]) {
+        for (label, ours, name) in pairs {
+            check(&self.arch, label, ours, self.expected(name));
+        }
+    }
+}
+
+/// The modules the benchmark itself builds (`Architecture::build`) from the fixture's
+/// config.json compute transformers' outputs: for each (task, expected tensor), the forward
+/// pass; with `lm_loss`, also the language model's loss with labels = input_ids.
+pub fn built_by_task_matches(
+    arch: &str,
+    prefix: &str,
+    tasks: &[(Task, &str)],
+    lm_loss: Option<&str>,
+) {
+    let fx = Fixture::open(arch);
+    built_by_task_matches_config(&fx, fx.architecture().as_ref(), prefix, tasks);
+    if let Some(name) = lm_loss {
+        tch::no_grad(|| {
+            let (_vs, model) = fx.load(prefix, |p| fx.architecture().build(p, Task::LanguageModel));
+            let input_ids = fx.input_ids();
+            let loss = model.loss(input_ids, input_ids, false).unwrap();
+            check(arch, "LanguageModel loss", &loss, fx.expected(name));
+        });
+    }
+}
+
+/// `built_by_task_matches` for a given config (parsed as the benchmark parses it).
+pub fn built_by_task_matches_config(
+    fx: &Fixture,
+    config: &dyn Architecture,
+    prefix: &str,
+    tasks: &[(Task, &str)],
+) {
+    tch::no_grad(|| {
+        for &(task, name) in tasks {
+            let (_vs, model) = fx.load(prefix, |p| config.build(p, task));
+            check(
+                &fx.arch,
+                &format!("{task:?} forward ({name})"),
+                &model.forward(fx.input_ids(), false),
+                fx.expected(name),
+            );
+        }
+    });
+}
+
+/// Training runs through the language model's loss (labels = input_ids, `train` = true)
+/// to transformers' loss `loss_name` (the fixtures have no dropout), with a non-zero
+/// gradient into every parameter.
+pub fn trains(arch: &str, prefix: &str, loss_name: &str) {
+    let fx = Fixture::open(arch);
+    let (vs, model) = fx.load(prefix, |p| fx.architecture().build(p, Task::LanguageModel));
+    let input_ids = fx.input_ids();
+    let loss = model.loss(input_ids, input_ids, true).unwrap();
+    fx.check_all(&[("training loss", &loss, loss_name)]);
+    loss.backward();
+    for (name, var) in vs.variables() {
+        let grad = var.grad();
+        assert!(grad.defined(), "{arch}: no gradient for {name}");
+        assert!(
+            grad.abs().sum(Kind::Float).double_value(&[]) > 0.0,
+            "{arch}: zero gradient for {name}"
+        );
+    }
 }
