@@ -5,7 +5,7 @@
 //! Both are called with `decoder_input_ids = input_ids`, as the original benchmark did.
 //! Parameter paths are the checkpoint's: `model.encoder.layers.0.self_attn.q_proj.weight`.
 
-use super::layers::{dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{dropout, lm_head_flops, lm_loss, Activation, Embedding, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -435,10 +435,7 @@ impl Architecture for BartConfig {
         let encoder = self.encoder_layers as f64 * (attention + feed_forward(self.encoder_ffn_dim));
         let decoder =
             self.decoder_layers as f64 * (2.0 * attention + feed_forward(self.decoder_ffn_dim));
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * d * v,
-        };
+        let head = lm_head_flops(task, b, s, d, v);
         encoder + decoder + head
     }
 }

@@ -3,7 +3,10 @@
 //! `GPT2LMHeadModel` (lm_head tied to `wte`) for the causal LM loss. Parameter paths are the
 //! checkpoint's: `h.0.attn.c_attn.weight`, under `transformer.` in a `GPT2LMHeadModel`.
 
-use super::layers::{causal_lm_loss, dropout, Activation, Embedding, LayerNorm};
+use super::layers::{
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, Activation, Embedding,
+    LayerNorm, Linear,
+};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -159,7 +162,7 @@ impl Gpt2Block {
     }
 
     fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
-        let (b, s, h) = xs.size3().expect("hidden states are (batch, seq, hidden)");
+        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // c_attn's output is [q | k | v], each split into heads.
         let qkv = self
             .c_attn
@@ -176,10 +179,12 @@ impl Gpt2Block {
             true,
             self.scale,
             false,
+        );
+        dropout(
+            self.attn_proj.forward(&merge_heads(&context)),
+            self.resid_dropout,
+            train,
         )
-        .transpose(1, 2)
-        .reshape([b, s, h]);
-        dropout(self.attn_proj.forward(&context), self.resid_dropout, train)
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
@@ -233,24 +238,20 @@ impl Gpt2Model {
 /// `wte` unless `tie_word_embeddings` is false.
 pub struct Gpt2LmHeadModel {
     transformer: Gpt2Model,
-    lm_head: Tensor,
+    lm_head: Linear,
 }
 
 impl Gpt2LmHeadModel {
     pub fn new(p: nn::Path, c: &Gpt2Config) -> Self {
         let transformer = Gpt2Model::new(&p / "transformer", c);
-        let lm_head = if c.tie_word_embeddings {
-            transformer.wte.weight.shallow_clone()
-        } else {
-            (&p / "lm_head").var(
-                "weight",
-                &[c.vocab_size, c.n_embd],
-                nn::Init::Randn {
-                    mean: 0.0,
-                    stdev: c.initializer_range,
-                },
-            )
-        };
+        let lm_head = lm_head(
+            &p / "lm_head",
+            c.tie_word_embeddings.then_some(&transformer.wte),
+            c.n_embd,
+            c.vocab_size,
+            false,
+            c.initializer_range,
+        );
         Gpt2LmHeadModel {
             transformer,
             lm_head,
@@ -258,31 +259,12 @@ impl Gpt2LmHeadModel {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.transformer
-            .encode(input_ids, train)
-            .linear::<Tensor>(&self.lm_head, None)
+        self.lm_head
+            .forward(&self.transformer.encode(input_ids, train))
     }
 }
 
-impl Model for Gpt2Model {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
-        bail!("GPT2Model has no language-modelling head; train GPT2LMHeadModel instead")
-    }
-}
-
-impl Model for Gpt2LmHeadModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
-    }
-
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
-    }
-}
+decoder_only_models!(Gpt2Model, "GPT2Model", Gpt2LmHeadModel, "GPT2LMHeadModel");
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     let c: Gpt2Config = parse_config(config)?;
@@ -317,10 +299,7 @@ impl Architecture for Gpt2Config {
             self.vocab_size as f64,
         );
         let layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h;
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * h * v,
-        };
+        let head = lm_head_flops(task, b, s, h, v);
         self.n_layer as f64 * layer + head
     }
 }

@@ -5,7 +5,10 @@
 //! paths are the checkpoint's: `h.0.attn.attention.q_proj.weight`, under `transformer.` in a
 //! `GPTNeoForCausalLM`.
 
-use super::layers::{causal_lm_loss, dropout, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
+    Embedding, LayerNorm, Linear,
+};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -164,8 +167,7 @@ impl GptNeoBlock {
     /// `window_mask` is the local layers' mask, None when the window covers the sequence
     /// (local attention is then plain causal attention).
     fn attention(&self, xs: &Tensor, window_mask: Option<&Tensor>, train: bool) -> Tensor {
-        let (b, s, h) = xs.size3().expect("hidden states are (batch, seq, hidden)");
-        let heads = |t: Tensor| t.view([b, s, self.num_heads, -1]).transpose(1, 2);
+        let heads = |t: Tensor| split_heads(&t, self.num_heads);
         let attention_dropout = if train { self.attention_dropout } else { 0.0 };
         let mask = window_mask.filter(|_| self.local);
         let context = Tensor::scaled_dot_product_attention(
@@ -178,10 +180,12 @@ impl GptNeoBlock {
             // GPT-Neo does not scale the scores.
             1.0,
             false,
+        );
+        dropout(
+            self.out_proj.forward(&merge_heads(&context)),
+            self.resid_dropout,
+            train,
         )
-        .transpose(1, 2)
-        .reshape([b, s, h]);
-        dropout(self.out_proj.forward(&context), self.resid_dropout, train)
     }
 
     fn forward(&self, xs: &Tensor, window_mask: Option<&Tensor>, train: bool) -> Tensor {
@@ -255,24 +259,20 @@ impl GptNeoModel {
 /// `wte` unless `tie_word_embeddings` is false.
 pub struct GptNeoForCausalLm {
     transformer: GptNeoModel,
-    lm_head: Tensor,
+    lm_head: Linear,
 }
 
 impl GptNeoForCausalLm {
     pub fn new(p: nn::Path, c: &GptNeoConfig) -> Self {
         let transformer = GptNeoModel::new(&p / "transformer", c);
-        let lm_head = if c.tie_word_embeddings {
-            transformer.wte.weight.shallow_clone()
-        } else {
-            Linear::new(
-                &p / "lm_head",
-                c.hidden_size,
-                c.vocab_size,
-                false,
-                c.initializer_range,
-            )
-            .weight
-        };
+        let lm_head = lm_head(
+            &p / "lm_head",
+            c.tie_word_embeddings.then_some(&transformer.wte),
+            c.hidden_size,
+            c.vocab_size,
+            false,
+            c.initializer_range,
+        );
         GptNeoForCausalLm {
             transformer,
             lm_head,
@@ -280,31 +280,17 @@ impl GptNeoForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.transformer
-            .encode(input_ids, train)
-            .linear::<Tensor>(&self.lm_head, None)
+        self.lm_head
+            .forward(&self.transformer.encode(input_ids, train))
     }
 }
 
-impl Model for GptNeoModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
-        bail!("GPTNeoModel has no language-modelling head; train GPTNeoForCausalLM instead")
-    }
-}
-
-impl Model for GptNeoForCausalLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
-    }
-
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
-    }
-}
+decoder_only_models!(
+    GptNeoModel,
+    "GPTNeoModel",
+    GptNeoForCausalLm,
+    "GPTNeoForCausalLM"
+);
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     let c: GptNeoConfig = parse_config(config)?;
@@ -339,10 +325,7 @@ impl Architecture for GptNeoConfig {
             self.vocab_size as f64,
         );
         let layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h;
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * h * v,
-        };
+        let head = lm_head_flops(task, b, s, h, v);
         self.num_layers as f64 * layer + head
     }
 }

@@ -6,7 +6,10 @@
 //! first `rotary_pct` of each head, LayerNorm, and (by default) the parallel residual
 //! `x + attn(ln1(x)) + mlp(ln2(x))`.
 
-use super::layers::{causal_lm_loss, dropout, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    decoder_only_models, dropout, lm_head, lm_head_flops, split_heads, Activation, Embedding,
+    LayerNorm, Linear,
+};
 use super::rotary::{causal_attention, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -122,13 +125,8 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
-        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // Per head, the fused output holds that head's q, k and v side by side.
-        let qkv = self
-            .query_key_value
-            .forward(xs)
-            .view([b, s, self.num_heads, -1])
-            .transpose(1, 2);
+        let qkv = split_heads(&self.query_key_value.forward(xs), self.num_heads);
         let head_size = qkv.size()[3] / 3;
         let part = |i: i64| qkv.narrow(-1, i * head_size, head_size);
         let dropout = if train { self.dropout } else { 0.0 };
@@ -261,20 +259,14 @@ pub struct GptNeoxForCausalLm {
 impl GptNeoxForCausalLm {
     pub fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
         let gpt_neox = GptNeoxModel::new(&p / "gpt_neox", c);
-        let embed_out = if c.tie_word_embeddings {
-            Linear {
-                weight: gpt_neox.embed_in.weight.shallow_clone(),
-                bias: None,
-            }
-        } else {
-            Linear::new(
-                &p / "embed_out",
-                c.hidden_size,
-                c.vocab_size,
-                false,
-                c.initializer_range,
-            )
-        };
+        let embed_out = lm_head(
+            &p / "embed_out",
+            c.tie_word_embeddings.then_some(&gpt_neox.embed_in),
+            c.hidden_size,
+            c.vocab_size,
+            false,
+            c.initializer_range,
+        );
         GptNeoxForCausalLm {
             gpt_neox,
             embed_out,
@@ -287,25 +279,12 @@ impl GptNeoxForCausalLm {
     }
 }
 
-impl Model for GptNeoxModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
-        bail!("GPTNeoXModel has no language-modelling head; train GPTNeoXForCausalLM instead")
-    }
-}
-
-impl Model for GptNeoxForCausalLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
-    }
-
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
-    }
-}
+decoder_only_models!(
+    GptNeoxModel,
+    "GPTNeoXModel",
+    GptNeoxForCausalLm,
+    "GPTNeoXForCausalLM"
+);
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     let c: GptNeoxConfig = parse_config(config)?;
@@ -342,10 +321,7 @@ impl Architecture for GptNeoxConfig {
             self.vocab_size as f64,
         );
         let layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h;
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * h * v,
-        };
+        let head = lm_head_flops(task, b, s, h, v);
         self.num_hidden_layers as f64 * layer + head
     }
 }

@@ -1,6 +1,7 @@
 //! Building blocks shared by the model families: linear, embedding and normalisation layers
 //! initialised as transformers initialises them, and the activations named in HF configs.
 
+use super::Task;
 use serde::Deserialize;
 use tch::{nn, Tensor};
 
@@ -152,3 +153,90 @@ pub fn causal_lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
         &Tensor::cat(&[next, none], -1),
     )
 }
+
+/// (batch, seq, heads · head_dim) -> (batch, heads, seq, head_dim), as attention takes it.
+pub fn split_heads(xs: &Tensor, num_heads: i64) -> Tensor {
+    let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
+    xs.view([b, s, num_heads, -1]).transpose(1, 2)
+}
+
+/// (batch, heads, seq, head_dim) -> (batch, seq, heads · head_dim): the inverse of
+/// [`split_heads`], for the attention output.
+pub fn merge_heads(xs: &Tensor) -> Tensor {
+    let (b, _, s, _) = xs.size4().expect("heads are (batch, heads, seq, head_dim)");
+    xs.transpose(1, 2).reshape([b, s, -1])
+}
+
+/// A decoder's projection onto the vocabulary (`lm_head`, `embed_out`) under `p`: the weight
+/// is `tied_to`'s own tensor (so training updates both) or else a new (vocab, hidden)
+/// `weight`; with `bias`, a new zero `bias` in either case.
+pub fn lm_head(
+    p: nn::Path,
+    tied_to: Option<&Embedding>,
+    hidden: i64,
+    vocab: i64,
+    bias: bool,
+    std: f64,
+) -> Linear {
+    match tied_to {
+        Some(embedding) => Linear {
+            weight: embedding.weight.shallow_clone(),
+            bias: bias.then(|| p.var("bias", &[vocab], nn::Init::Const(0.0))),
+        },
+        None => Linear::new(p, hidden, vocab, bias, std),
+    }
+}
+
+/// FLOPs of a language-modelling head on (batch, seq): 2·B·S·H·V, none for the base model.
+pub fn lm_head_flops(task: Task, batch: f64, seq: f64, hidden: f64, vocab: f64) -> f64 {
+    match task {
+        Task::Base => 0.0,
+        Task::LanguageModel => 2.0 * batch * seq * hidden * vocab,
+    }
+}
+
+/// [`Model`](super::Model) for a decoder-only family: the base model (`$base`, named
+/// `$base_name` as in transformers) returns its last hidden state from `encode` and has no
+/// loss; the causal LM (`$lm`) returns `logits` and trains on [`causal_lm_loss`].
+macro_rules! decoder_only_models {
+    ($base:ty, $base_name:literal, $lm:ty, $lm_name:literal) => {
+        impl $crate::models::Model for $base {
+            fn forward(&self, input_ids: &tch::Tensor, train: bool) -> tch::Tensor {
+                self.encode(input_ids, train)
+            }
+
+            fn loss(
+                &self,
+                _input_ids: &tch::Tensor,
+                _labels: &tch::Tensor,
+                _train: bool,
+            ) -> anyhow::Result<tch::Tensor> {
+                anyhow::bail!(concat!(
+                    $base_name,
+                    " has no language-modelling head; train ",
+                    $lm_name,
+                    " instead"
+                ))
+            }
+        }
+
+        impl $crate::models::Model for $lm {
+            fn forward(&self, input_ids: &tch::Tensor, train: bool) -> tch::Tensor {
+                self.logits(input_ids, train)
+            }
+
+            fn loss(
+                &self,
+                input_ids: &tch::Tensor,
+                labels: &tch::Tensor,
+                train: bool,
+            ) -> anyhow::Result<tch::Tensor> {
+                Ok($crate::models::layers::causal_lm_loss(
+                    &self.logits(input_ids, train),
+                    labels,
+                ))
+            }
+        }
+    };
+}
+pub(crate) use decoder_only_models;

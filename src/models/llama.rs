@@ -11,7 +11,7 @@
 //! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
-use super::layers::{causal_lm_loss, Activation, Embedding, Linear};
+use super::layers::{decoder_only_models, lm_head, lm_head_flops, Activation, Embedding, Linear};
 use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -401,20 +401,14 @@ pub struct LlamaForCausalLm {
 impl LlamaForCausalLm {
     pub fn new(p: nn::Path, c: &LlamaConfig) -> Self {
         let model = LlamaModel::new(&p / "model", c);
-        let lm_head = if c.tie_word_embeddings {
-            Linear {
-                weight: model.embed_tokens.weight.shallow_clone(),
-                bias: None,
-            }
-        } else {
-            Linear::new(
-                &p / "lm_head",
-                c.hidden_size,
-                c.vocab_size,
-                false,
-                c.initializer_range,
-            )
-        };
+        let lm_head = lm_head(
+            &p / "lm_head",
+            c.tie_word_embeddings.then_some(&model.embed_tokens),
+            c.hidden_size,
+            c.vocab_size,
+            false,
+            c.initializer_range,
+        );
         LlamaForCausalLm { model, lm_head }
     }
 
@@ -423,25 +417,12 @@ impl LlamaForCausalLm {
     }
 }
 
-impl Model for LlamaModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
-        bail!("LlamaModel has no language-modelling head; train LlamaForCausalLM instead")
-    }
-}
-
-impl Model for LlamaForCausalLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
-    }
-
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
-    }
-}
+decoder_only_models!(
+    LlamaModel,
+    "LlamaModel",
+    LlamaForCausalLm,
+    "LlamaForCausalLM"
+);
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     Ok(Box::new(LlamaConfig::from_json(config)?))
@@ -479,10 +460,7 @@ impl Architecture for LlamaConfig {
         let q = (self.num_attention_heads * self.head_dim) as f64;
         let kv = (self.num_key_value_heads * self.head_dim) as f64;
         let layer = 2.0 * b * s * (2.0 * h * q + 2.0 * h * kv + 3.0 * h * i) + 4.0 * b * s * s * q;
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * h * v,
-        };
+        let head = lm_head_flops(task, b, s, h, v);
         self.num_hidden_layers as f64 * layer + head
     }
 }

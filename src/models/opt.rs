@@ -3,7 +3,10 @@
 //! tied to `embed_tokens`) for the causal LM loss. Parameter paths are the checkpoint's:
 //! `decoder.layers.0.self_attn.q_proj.weight`, under `model.` in an `OPTForCausalLM`.
 
-use super::layers::{causal_lm_loss, dropout, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
+    Embedding, LayerNorm, Linear,
+};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -143,8 +146,7 @@ impl OptDecoderLayer {
     }
 
     fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
-        let (b, s, h) = xs.size3().expect("hidden states are (batch, seq, hidden)");
-        let heads = |t: Tensor| t.view([b, s, self.num_heads, -1]).transpose(1, 2);
+        let heads = |t: Tensor| split_heads(&t, self.num_heads);
         let attention_dropout = if train { self.attention_dropout } else { 0.0 };
         let context = Tensor::scaled_dot_product_attention::<Tensor>(
             &heads(self.q_proj.forward(xs)),
@@ -155,10 +157,12 @@ impl OptDecoderLayer {
             true,
             None,
             false,
+        );
+        dropout(
+            self.out_proj.forward(&merge_heads(&context)),
+            self.dropout,
+            train,
         )
-        .transpose(1, 2)
-        .reshape([b, s, h]);
-        dropout(self.out_proj.forward(&context), self.dropout, train)
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
@@ -265,53 +269,29 @@ fn rand_uniform() -> f64 {
 /// word_embed_proj_dim outputs, tied to `embed_tokens` unless `tie_word_embeddings` is false.
 pub struct OptForCausalLm {
     model: OptModel,
-    lm_head: Tensor,
+    lm_head: Linear,
 }
 
 impl OptForCausalLm {
     pub fn new(p: nn::Path, c: &OptConfig) -> Self {
         let model = OptModel::new(&p / "model", c);
-        let lm_head = if c.tie_word_embeddings {
-            model.embed_tokens.weight.shallow_clone()
-        } else {
-            Linear::new(
-                &p / "lm_head",
-                c.embed_dim(),
-                c.vocab_size,
-                false,
-                c.init_std,
-            )
-            .weight
-        };
+        let lm_head = lm_head(
+            &p / "lm_head",
+            c.tie_word_embeddings.then_some(&model.embed_tokens),
+            c.embed_dim(),
+            c.vocab_size,
+            false,
+            c.init_std,
+        );
         OptForCausalLm { model, lm_head }
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.model
-            .encode(input_ids, train)
-            .linear::<Tensor>(&self.lm_head, None)
+        self.lm_head.forward(&self.model.encode(input_ids, train))
     }
 }
 
-impl Model for OptModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
-        bail!("OPTModel has no language-modelling head; train OPTForCausalLM instead")
-    }
-}
-
-impl Model for OptForCausalLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
-    }
-
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
-    }
-}
+decoder_only_models!(OptModel, "OPTModel", OptForCausalLm, "OPTForCausalLM");
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     let c: OptConfig = parse_config(config)?;
@@ -349,10 +329,7 @@ impl Architecture for OptConfig {
         );
         let layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * f) + 4.0 * b * s * s * h;
         let projections = if e != h { 4.0 * b * s * e * h } else { 0.0 };
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * e * v,
-        };
+        let head = lm_head_flops(task, b, s, e, v);
         self.num_hidden_layers as f64 * layer + projections + head
     }
 }

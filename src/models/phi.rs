@@ -5,7 +5,10 @@
 //! `x + dense(attn(ln(x))) + mlp(ln(x))`; rotary embeddings cover the first
 //! `partial_rotary_factor` of each head; optional per-head q/k LayerNorm (`qk_layernorm`).
 
-use super::layers::{causal_lm_loss, dropout, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    decoder_only_models, dropout, lm_head, lm_head_flops, split_heads, Activation, Embedding,
+    LayerNorm, Linear,
+};
 use super::rotary::{causal_attention, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -147,9 +150,8 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
-        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<LayerNorm>| {
-            let t = t.view([b, s, n, -1]).transpose(1, 2);
+            let t = split_heads(&t, n);
             match norm {
                 Some(norm) => norm.forward(&t),
                 None => t,
@@ -279,15 +281,14 @@ pub struct PhiForCausalLm {
 impl PhiForCausalLm {
     pub fn new(p: nn::Path, c: &PhiConfig) -> Self {
         let model = PhiModel::new(&p / "model", c);
-        let head = &p / "lm_head";
-        let lm_head = if c.tie_word_embeddings {
-            Linear {
-                weight: model.embed_tokens.weight.shallow_clone(),
-                bias: Some(head.var("bias", &[c.vocab_size], nn::Init::Const(0.0))),
-            }
-        } else {
-            Linear::new(head, c.hidden_size, c.vocab_size, true, c.initializer_range)
-        };
+        let lm_head = lm_head(
+            &p / "lm_head",
+            c.tie_word_embeddings.then_some(&model.embed_tokens),
+            c.hidden_size,
+            c.vocab_size,
+            true,
+            c.initializer_range,
+        );
         PhiForCausalLm { model, lm_head }
     }
 
@@ -296,25 +297,7 @@ impl PhiForCausalLm {
     }
 }
 
-impl Model for PhiModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
-        bail!("PhiModel has no language-modelling head; train PhiForCausalLM instead")
-    }
-}
-
-impl Model for PhiForCausalLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
-    }
-
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
-    }
-}
+decoder_only_models!(PhiModel, "PhiModel", PhiForCausalLm, "PhiForCausalLM");
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     let c: PhiConfig = parse_config(config)?;
@@ -352,10 +335,7 @@ impl Architecture for PhiConfig {
         );
         let kv = (self.kv_heads() * self.head_dim()) as f64;
         let layer = 2.0 * b * s * (2.0 * h * h + 2.0 * h * kv + 2.0 * h * i) + 4.0 * b * s * s * h;
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * h * v,
-        };
+        let head = lm_head_flops(task, b, s, h, v);
         self.num_hidden_layers as f64 * layer + head
     }
 }

@@ -4,6 +4,7 @@
 //! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
 //! attention with grouped-query heads and an optional sliding window.
 
+use super::layers::merge_heads;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Device, Kind, Tensor};
@@ -234,9 +235,16 @@ pub fn causal_attention(
         offset.ge(0).logical_and(&offset.lt(w))
     });
     let is_causal = window_mask.is_none();
-    Tensor::scaled_dot_product_attention(q, &k, &v, window_mask, dropout, is_causal, None, false)
-        .transpose(1, 2)
-        .reshape([b, s, heads * d])
+    merge_heads(&Tensor::scaled_dot_product_attention(
+        q,
+        &k,
+        &v,
+        window_mask,
+        dropout,
+        is_causal,
+        None,
+        false,
+    ))
 }
 
 #[cfg(test)]

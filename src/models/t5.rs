@@ -5,7 +5,7 @@
 //! Both are called with `decoder_input_ids = input_ids`, as the original benchmark did.
 //! Parameter paths are the checkpoint's: `encoder.block.0.layer.0.SelfAttention.q.weight`.
 
-use super::layers::{dropout, lm_loss, Activation, Embedding, Linear};
+use super::layers::{dropout, lm_head_flops, lm_loss, Activation, Embedding, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
@@ -565,10 +565,7 @@ impl Architecture for T5Config {
         let feed_forward = if gated { 6.0 } else { 4.0 } * b * s * d * f;
         let encoder = self.num_layers as f64 * (attention + feed_forward);
         let decoder = self.decoder_layers() as f64 * (2.0 * attention + feed_forward);
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * d * v,
-        };
+        let head = lm_head_flops(task, b, s, d, v);
         encoder + decoder + head
     }
 }
