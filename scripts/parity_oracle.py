@@ -427,20 +427,33 @@ def causal_lm(out_dir, base, lm, base_prefix, config, keys, architecture):
     weights = {f"{base_prefix}.{k}": v for k, v in state.items()}
     if not tied:
         weights["lm_head.weight"] = lm.lm_head.weight
+    write_causal_lm_fixture(
+        out_dir, base, lm, base_prefix, config, keys, [architecture], weights, "lm_"
+    )
 
+
+def write_causal_lm_fixture(out_dir, base, lm, prefix, config, keys, architectures, weights,
+                            names=""):
+    """Runs a base model and its causal LM (whose body `lm.<prefix>` is the base model's) on
+    random input_ids with labels = input_ids, and writes config.json, `weights` and the
+    expected `input_ids`, `last_hidden_state`, `<names>logits` and `<names>loss`."""
     input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
     with torch.no_grad():
         base_out = base(input_ids=input_ids)
         lm_out = lm(input_ids=input_ids, labels=input_ids)
-        shared = getattr(lm, base_prefix)(input_ids=input_ids).last_hidden_state
+        shared = getattr(lm, prefix)(input_ids=input_ids).last_hidden_state
         assert max_abs(shared, base_out.last_hidden_state) == 0.0
     expected = {
         "input_ids": input_ids,
         "last_hidden_state": base_out.last_hidden_state,
-        "lm_logits": lm_out.logits,
-        "lm_loss": lm_out.loss,
+        f"{names}logits": lm_out.logits,
+        f"{names}loss": lm_out.loss,
     }
-    write_config(os.path.join(out_dir, "config.json"), config, keys, [architecture])
+    write_config(os.path.join(out_dir, "config.json"), config, keys, architectures)
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+
+
 def _t5(out_dir, architecture, **kwargs):
     """T5Model and T5ForConditionalGeneration sharing every weight (`shared`, `encoder.*`,
     `decoder.*`; `lm_head` unless tied), both called with decoder_input_ids = input_ids as the
@@ -802,22 +815,7 @@ def decoder_fixture(out_dir, config, base_cls, lm_cls, prefix, head, keys, archi
     tied = output_weight.data_ptr() == input_weight.data_ptr()
     assert tied == bool(config.tie_word_embeddings), (tied, config.tie_word_embeddings)
     weights = {k: v for k, v in lm.state_dict().items() if not (tied and k == f"{head}.weight")}
-
-    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
-    with torch.no_grad():
-        base_out = base(input_ids=input_ids)
-        lm_out = lm(input_ids=input_ids, labels=input_ids)
-        shared = getattr(lm, prefix)(input_ids=input_ids).last_hidden_state
-        assert max_abs(shared, base_out.last_hidden_state) == 0.0
-    expected = {
-        "input_ids": input_ids,
-        "last_hidden_state": base_out.last_hidden_state,
-        "logits": lm_out.logits,
-        "loss": lm_out.loss,
-    }
-    write_config(os.path.join(out_dir, "config.json"), config, keys, architectures)
-    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
-    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+    write_causal_lm_fixture(out_dir, base, lm, prefix, config, keys, architectures, weights)
 
 
 DECODER_KEYS = [
@@ -982,9 +980,15 @@ def qwen3(out_dir):
     )
 
 
-def gpt_neox(out_dir):
-    """GPTNeoXModel / GPTNeoXForCausalLM (Pythia): fused query_key_value, partial rotary
-    (rotary_pct 0.25 of head size 8: 2 dims), parallel residual, untied embed_out."""
+GPT_NEOX_KEYS = [
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "hidden_act", "rotary_pct", "rotary_emb_base", "attention_dropout",
+    "hidden_dropout", "max_position_embeddings", "initializer_range", "layer_norm_eps",
+    "use_parallel_residual", "tie_word_embeddings", "attention_bias",
+]
+
+
+def _gpt_neox(out_dir, rotary_pct, use_parallel_residual):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXModel
 
     config = GPTNeoXConfig(
@@ -994,56 +998,30 @@ def gpt_neox(out_dir):
         num_attention_heads=4,
         intermediate_size=37,
         hidden_act="gelu",
-        rotary_pct=0.25,
+        rotary_pct=rotary_pct,
         rotary_emb_base=10000,
         max_position_embeddings=64,
         layer_norm_eps=1e-5,
-        use_parallel_residual=True,
+        use_parallel_residual=use_parallel_residual,
         tie_word_embeddings=False,
         attn_implementation="eager",
     )
-    keys = [
-        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-        "intermediate_size", "hidden_act", "rotary_pct", "rotary_emb_base", "attention_dropout",
-        "hidden_dropout", "max_position_embeddings", "initializer_range", "layer_norm_eps",
-        "use_parallel_residual", "tie_word_embeddings", "attention_bias",
-    ]
     decoder_fixture(
-        out_dir, config, GPTNeoXModel, GPTNeoXForCausalLM, "gpt_neox", "embed_out", keys,
-        ["GPTNeoXForCausalLM"],
+        out_dir, config, GPTNeoXModel, GPTNeoXForCausalLM, "gpt_neox", "embed_out",
+        GPT_NEOX_KEYS, ["GPTNeoXForCausalLM"],
     )
+
+
+def gpt_neox(out_dir):
+    """GPTNeoXModel / GPTNeoXForCausalLM (Pythia): fused query_key_value, partial rotary
+    (rotary_pct 0.25 of head size 8: 2 dims), parallel residual, untied embed_out."""
+    _gpt_neox(out_dir, rotary_pct=0.25, use_parallel_residual=True)
 
 
 def gpt_neox_sequential(out_dir):
     """GPT-NeoX with use_parallel_residual False (sequential residual, as some NeoX
     checkpoints) and half the head rotated (rotary_pct 0.5)."""
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXModel
-
-    config = GPTNeoXConfig(
-        vocab_size=99,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        hidden_act="gelu",
-        rotary_pct=0.5,
-        rotary_emb_base=10000,
-        max_position_embeddings=64,
-        layer_norm_eps=1e-5,
-        use_parallel_residual=False,
-        tie_word_embeddings=False,
-        attn_implementation="eager",
-    )
-    keys = [
-        "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-        "intermediate_size", "hidden_act", "rotary_pct", "rotary_emb_base", "attention_dropout",
-        "hidden_dropout", "max_position_embeddings", "initializer_range", "layer_norm_eps",
-        "use_parallel_residual", "tie_word_embeddings", "attention_bias",
-    ]
-    decoder_fixture(
-        out_dir, config, GPTNeoXModel, GPTNeoXForCausalLM, "gpt_neox", "embed_out", keys,
-        ["GPTNeoXForCausalLM"],
-    )
+    _gpt_neox(out_dir, rotary_pct=0.5, use_parallel_residual=False)
 
 
 def phi(out_dir):
