@@ -124,7 +124,8 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
         for row in rows {
             let seconds: f64 = row[3].parse().unwrap();
             assert!(row[3].split('.').nth(1).unwrap().len() == 4, "{row:?}");
-            assert!(seconds > 0.0 && seconds < 1.0, "{row:?}");
+            // No upper bound: a shared machine may be arbitrarily slow.
+            assert!(seconds > 0.0 && seconds.is_finite(), "{row:?}");
         }
     }
     for path in [&csv.inference_memory, &csv.train_memory] {
