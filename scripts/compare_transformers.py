@@ -2,8 +2,10 @@
 """Side-by-side forward-pass speed: transformers' eager PyTorch against run-benchmark.
 
 Both run the same cells (same config, batch, sequence length, fp32, no attention mask, random
-input_ids) with the same intra-op thread count, one cell after the other, so drift on a busy
-machine hits both alike. Each side reports the median of --runs timed calls after --warmup calls.
+input_ids) with the same intra-op thread count. Each cell is measured in --rounds rounds that
+alternate which side goes first (A B, B A, ...), so drift on a busy machine hits both alike;
+a side's figure is the median over rounds of its median of --runs timed calls after --warmup
+calls.
 
 Usage (after `make build`; needs `pip install transformers` in .venv, as `make fixtures` does):
     .venv/bin/python scripts/compare_transformers.py --threads 2 \
@@ -81,6 +83,7 @@ def main():
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", help="also write the table as Markdown to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -93,8 +96,19 @@ def main():
         name, overrides = parse_model(spec)
         for batch in args.batch_sizes:
             for seq in args.sequence_lengths:
-                theirs = time_transformers(overrides, batch, seq, args.warmup, args.runs)
-                ours = time_ours(args.binary, name, overrides, batch, seq, args.threads, args.warmup, args.runs)
+                theirs_rounds, ours_rounds = [], []
+                for round_ in range(args.rounds):
+                    sides = [
+                        lambda: theirs_rounds.append(
+                            time_transformers(overrides, batch, seq, args.warmup, args.runs)),
+                        lambda: ours_rounds.append(
+                            time_ours(args.binary, name, overrides, batch, seq, args.threads,
+                                      args.warmup, args.runs)),
+                    ]
+                    for side in sides if round_ % 2 == 0 else reversed(sides):
+                        side()
+                theirs = statistics.median(theirs_rounds)
+                ours = statistics.median(ours_rounds)
                 row = f"| {name} | {batch} | {seq} | {theirs:.4f} | {ours:.4f} | {ours / theirs:.3f} |"
                 print(row, flush=True)
                 rows.append(row)
@@ -106,8 +120,9 @@ def main():
                 f"Measured {time.strftime('%Y-%m-%d')} by `scripts/compare_transformers.py` on "
                 f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                 f"{args.threads} intra-op threads, fp32, transformers {transformers.__version__} "
-                f"(eager `BertModel`, SDPA attention), torch {torch.__version__}. Median of "
-                f"{args.runs} calls after {args.warmup} warm-up calls, each side; a ratio below 1 "
+                f"(eager `BertModel`, SDPA attention), torch {torch.__version__}. Each side: the "
+                f"median of {args.runs} calls after {args.warmup} warm-up calls, in {args.rounds} "
+                f"rounds alternating which side goes first, median over rounds; a ratio below 1 "
                 f"means run-benchmark's forward pass is faster.\n\n"
                 + header + "\n|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
             )
