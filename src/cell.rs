@@ -429,7 +429,9 @@ pub fn measure_memory(
 }
 
 /// Times square matrix products in the sweep's dtype on its device: the FLOP/s ceiling that
-/// MFU is measured against (achieved, not the vendor's datasheet peak). The side doubles from
+/// MFU is measured against (achieved, not the vendor's datasheet peak). The product is a
+/// `linear` with bias, the kernel path the models' projections take (on CPUs, fp16 `mm` and
+/// `linear` run different kernels, 30x apart). The side doubles from
 /// 1024 until one product takes 20 ms or the largest size is reached, so slow dtypes (fp16 on
 /// most CPUs) calibrate in seconds too.
 fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
@@ -444,7 +446,8 @@ fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
     let mut size = 1024;
     loop {
         let a = Tensor::randn([size, size], options);
-        let b = Tensor::randn([size, size], options);
+        let weight = Tensor::randn([size, size], options);
+        let bias = Tensor::randn([size], options);
         let protocol = Protocol::Adaptive {
             warmup: 1,
             min_runs: 3,
@@ -453,7 +456,7 @@ fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
         };
         let timing = protocol.run(
             || {
-                let _ = a.matmul(&b);
+                let _ = a.linear(&weight, Some(&bias));
                 Ok(())
             },
             || c.device.synchronize(),
