@@ -1,21 +1,12 @@
 //! End-to-end tests: the real binary, real child processes, real files, on a tiny BERT.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const TINY: &str = "tests/fixtures/tiny-bert.json";
-/// Three timed calls per speed cell keep the suite fast; tests of timing itself set their own.
-const QUICK: [&str; 2] = ["--runs", "3"];
+mod e2e;
 
-fn bin() -> Command {
-    Command::cargo_bin("run-benchmark").unwrap()
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use e2e::{bin, read, QUICK, TINY};
 
 /// The data rows of a result CSV, after checking the original's header and line ends.
 fn csv_rows(path: &Path) -> Vec<Vec<String>> {

@@ -2,7 +2,6 @@
 //! exports (CSV, JSON, Markdown; files and stdout), the log file, Ctrl-C and --resume, sweep
 //! files, and the plot and compare subcommands.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use run_benchmark::cell::{Cell, CellResult, DeviceChoice, Dtype, Metric, Mode, Optimizer};
 use run_benchmark::cell::{MemoryResult, Settings, SpeedResult};
@@ -15,16 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const TINY: &str = "tests/fixtures/tiny-bert.json";
-const QUICK: [&str; 2] = ["--runs", "3"];
+mod e2e;
 
-fn bin() -> Command {
-    Command::cargo_bin("run-benchmark").unwrap()
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use e2e::{bin, read, QUICK, TINY};
 
 fn json_rows(path: &Path) -> Vec<Value> {
     let export: Value = serde_json::from_str(&read(path)).unwrap();

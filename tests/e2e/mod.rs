@@ -1,0 +1,17 @@
+//! Shared by the end-to-end tests of the binary (tests/cli.rs, tests/reports.rs).
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::Path;
+
+pub const TINY: &str = "tests/fixtures/tiny-bert.json";
+/// Three timed calls per speed cell keep the suite fast; tests of timing itself set their own.
+pub const QUICK: [&str; 2] = ["--runs", "3"];
+
+pub fn bin() -> Command {
+    Command::cargo_bin("run-benchmark").unwrap()
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
