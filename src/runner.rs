@@ -1,11 +1,13 @@
 //! The parent side: runs each cell in a fresh child process (this binary, re-executed with
-//! `__cell JOB_JSON`, read by main before clap) and turns every way a child can fail into an N/A reason.
-//! It knows nothing about models. A stop flag (set by Ctrl-C) kills the running child.
+//! `__cell PARENT_PID`, read by main before clap; the job's JSON on its stdin, as one argument
+//! is capped at 128 KiB on Linux) and turns every way a child can fail into an N/A reason.
+//! It knows nothing about models. A stop flag (set by Ctrl-C, SIGTERM, SIGHUP) kills the
+//! running child; the child kills itself when this process dies (see [`die_with_parent`]).
 
 use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Job};
 use crate::console;
 use serde::de::DeserializeOwned;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -89,15 +91,23 @@ impl Runner {
         let json = serde_json::to_string(job).expect("a job serialises");
         let mut child = Command::new(exe)
             .arg(CHILD_COMMAND)
-            .arg(json)
-            .stdin(Stdio::null())
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start child process: {e}"))?;
+        // Written on its own thread: a child that dies before reading must not block us.
+        let stdin = child.stdin.take();
+        let feeder = thread::spawn(move || {
+            if let Some(mut pipe) = stdin {
+                let _ = pipe.write_all(json.as_bytes());
+            }
+        });
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
         let waited = wait(&mut child, self.timeout, self.stop);
+        let _ = feeder.join();
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
         if self.verbose && !stderr.trim().is_empty() {
@@ -117,11 +127,15 @@ impl Runner {
         }
     }
 
-    /// Ctrl-C in a terminal reaches the child too, which may die of it before the parent's
-    /// handler has set the stop flag; give the flag a moment.
+    /// Ctrl-C in a terminal (SIGHUP when it closes, SIGTERM from Slurm) reaches the child
+    /// too, which may die of it before the parent's handler has set the stop flag; give the
+    /// flag a moment.
     fn killed_by_our_interrupt(&self, status: ExitStatus) -> bool {
         use std::os::unix::process::ExitStatusExt;
-        if status.signal() != Some(libc::SIGINT) || self.stop.is_none() {
+        let by_stop_signal = status
+            .signal()
+            .is_some_and(|s| crate::interrupt::SIGNALS.contains(&s));
+        if !by_stop_signal || self.stop.is_none() {
             return false;
         }
         let start = Instant::now();
@@ -133,6 +147,34 @@ impl Runner {
         }
         false
     }
+}
+
+/// The child side of the protocol, before anything else: a child never outlives its sweep.
+/// The kernel sends SIGKILL to this process when its parent dies (PR_SET_PDEATHSIG), a parent
+/// that died before that was set is caught by comparing `getppid()` with `parent`, and a
+/// watchdog thread polls `getppid()` too: the death signal fires when the spawning *thread*
+/// exits, and on Linux 6.18 a SIGKILLed multi-threaded parent was seen not to send it.
+pub fn die_with_parent(parent: u32) -> Result<(), String> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid() take no pointers.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if set != 0 {
+        return Err(format!(
+            "cannot set the parent-death signal: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let orphaned = move || unsafe { libc::getppid() } as u32 != parent;
+    if orphaned() {
+        return Err(format!("parent process {parent} is gone"));
+    }
+    thread::spawn(move || loop {
+        thread::sleep(Duration::from_millis(100));
+        if orphaned() {
+            // SAFETY: ends this process at once, as the SIGKILL would have.
+            unsafe { libc::_exit(137) };
+        }
+    });
+    Ok(())
 }
 
 /// What a child prints as its last line: its result, or why there is none.
