@@ -27,6 +27,7 @@ pub enum Outcome {
 }
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
+    args.check()?;
     if args.log_print || args.log_filename.is_some() {
         console::open_log(
             &args
@@ -285,21 +286,12 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             max_runs: runs as usize,
             min_time_s: 0.0,
         },
-        (ProtocolChoice::Adaptive, None) => {
-            if args.max_runs < args.min_runs {
-                bail!(
-                    "--max-runs {} is below --min-runs {}",
-                    args.max_runs,
-                    args.min_runs
-                );
-            }
-            Protocol::Adaptive {
-                warmup: args.warmup as usize,
-                min_runs: args.min_runs as usize,
-                max_runs: args.max_runs as usize,
-                min_time_s: args.min_time,
-            }
-        }
+        (ProtocolChoice::Adaptive, None) => Protocol::Adaptive {
+            warmup: args.warmup as usize,
+            min_runs: args.min_runs as usize,
+            max_runs: args.max_runs as usize,
+            min_time_s: args.min_time,
+        },
     };
     Ok(Settings {
         protocol,
