@@ -2,7 +2,7 @@ use clap::{CommandFactory, FromArgMatches};
 use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
 use run_benchmark::runner::{die_with_parent, Reply, CHILD_COMMAND};
-use run_benchmark::{cell, console, generate, interrupt, report, sweep_file};
+use run_benchmark::{cell, child, cli_docs, console, interrupt, report, sweep_file};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -33,14 +33,15 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         })),
+        Some(Command::Merge(args)) => finish(app::merge(args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();
-            generate::completions(shell, &mut out);
+            cli_docs::completions(shell, &mut out);
             finish(out.flush().map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
         Some(Command::Man) => {
             let mut out = std::io::stdout().lock();
-            let written = generate::man(&mut out).and_then(|()| out.flush());
+            let written = cli_docs::man(&mut out).and_then(|()| out.flush());
             finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
         None => {
@@ -113,7 +114,7 @@ fn child(parent: u32) -> ExitCode {
     let result = match std::io::stdin().read_to_string(&mut job_json) {
         Err(e) => Err(format!("cannot read the job description: {e}")),
         Ok(_) => match serde_json::from_str::<cell::Job>(&job_json) {
-            Ok(job) => job.execute(),
+            Ok(job) => child::execute(&job),
             Err(e) => Err(format!("invalid job description: {e}")),
         },
     };
