@@ -32,6 +32,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
     let previous = args.resume.as_deref().map(Previous::load).transpose()?;
+    if let Some(previous) = &previous {
+        let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
+        previous.check_kept(&plan.cells, &outputs)?;
+    }
     let runner = Runner {
         multi_process: !args.no_multi_process,
         timeout: Duration::from_secs_f64(args.timeout),

@@ -206,7 +206,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
 
-    /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)
+    /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE's cells is not part of this sweep (they would be lost)
     #[arg(long, value_name = "FILE.json")]
     pub resume: Option<PathBuf>,
 
