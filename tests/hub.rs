@@ -81,7 +81,19 @@ fn serve(stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("");
     let mut out = stream;
+    // Hostile or broken mirrors: headers that would name paths outside the cache, or silence.
+    let (commit, etag) = match path {
+        "/silent-org/tiny-bert/resolve/main/config.json" => {
+            std::thread::sleep(Duration::from_secs(15));
+            return Ok(());
+        }
+        "/evil-org/commit/resolve/main/config.json" => ("../../../../escaped", "tinyberthash"),
+        "/evil-org/etag/resolve/main/config.json" => (COMMIT, "../../../../escaped"),
+        "/evil-org/absolute/resolve/main/config.json" => (COMMIT, "/tmp/escaped"),
+        _ => (COMMIT, "tinyberthash"),
+    };
     let allowed = match path {
+        p if p.starts_with("/evil-org/") => true,
         "/open-org/tiny-bert/resolve/main/config.json" => true,
         "/gated-org/tiny-bert/resolve/main/config.json" => {
             authorization.as_deref() == Some(&format!("Bearer {TOKEN}"))
@@ -106,7 +118,7 @@ fn serve(stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
     };
     write!(
         out,
-        "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {COMMIT}\r\netag: \"tinyberthash\"\r\n\
+        "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {commit}\r\netag: \"{etag}\"\r\n\
          content-range: bytes 0-{last}/{total}\r\ncontent-length: {len}\r\nConnection: close\r\n\r\n",
         last = content.len() - 1,
         total = body.len(),
@@ -211,4 +223,65 @@ fn an_unknown_repository_reports_the_hub_answer() {
         .code(1)
         .stderr(predicate::str::contains("download of config.json from"))
         .stderr(predicate::str::contains("404"));
+}
+
+/// Every file under `root`, recursively.
+fn files_under(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn hostile_commit_and_etag_headers_write_nothing_and_name_the_endpoint() {
+    let hub = FakeHub::start();
+    let root = tempfile::tempdir().unwrap();
+    // HF_HOME two levels down, so "../../../../escaped" from its cache stays inside `root`.
+    let home = root.path().join("a/b/home");
+    std::fs::create_dir_all(&home).unwrap();
+    for repo in ["evil-org/commit", "evil-org/etag", "evil-org/absolute"] {
+        bin(&home, &hub.endpoint)
+            .args(["--models", repo])
+            .timeout(Duration::from_secs(60))
+            .assert()
+            .failure()
+            .code(1)
+            .stderr(predicate::str::contains(format!("{} sent", hub.endpoint)))
+            .stderr(predicate::str::contains("refused, nothing was written"))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+    let written = files_under(root.path());
+    assert!(written.is_empty(), "files were written: {written:?}");
+    assert!(!std::path::Path::new("/tmp/escaped").exists());
+}
+
+#[test]
+fn a_silent_hub_times_out_naming_the_endpoint_and_the_wait() {
+    let hub = FakeHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    bin(home.path(), &hub.endpoint)
+        .env("HF_HUB_ETAG_TIMEOUT", "1")
+        .args(["--models", "silent-org/tiny-bert"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains(&hub.endpoint))
+        .stderr(predicate::str::contains(
+            "no answer within 1 s (HF_HUB_ETAG_TIMEOUT)",
+        ));
+    // The server holds the connection for 15 s; the tool gives up after 1 s (plus startup).
+    assert!(
+        start.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        start.elapsed()
+    );
 }
