@@ -38,7 +38,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
             cand --export-json 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)'
             cand --export-markdown 'Write the tables and their notes as Markdown (''-'' = stdout)'
-            cand --resume 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)'
+            cand --resume 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE''s cells is not part of this sweep (they would be lost)'
             cand --sweep 'Read models, sizes and options from a TOML sweep file; flags on the command line override it'
             cand --log-filename 'The log file (implies --log-print) [default: log_<unix time>.csv, the original''s name]'
             cand --timeout 'Seconds a cell may take before its child process is killed and the cell is N/A'

@@ -47,7 +47,7 @@ sgd\t''
 adamw\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE\'s cells is not part of this sweep (they would be lost)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sweep -d 'Read models, sizes and options from a TOML sweep file; flags on the command line override it' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-filename -d 'The log file (implies --log-print) [default: log_<unix time>.csv, the original\'s name]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l timeout -d 'Seconds a cell may take before its child process is killed and the cell is N/A' -r

@@ -32,7 +32,10 @@ EXIT STATUS:
   1    bad input (unknown model, invalid config or sweep file, unwritable file) or another
        error; compare: at least one cell regressed beyond the threshold
   2    invalid command line
-  130  interrupted (Ctrl-C): the finished cells were written and printed";
+  130  interrupted (Ctrl-C): the finished cells were written and printed
+  143  terminated (SIGTERM, e.g. a cancelled CI job or a Slurm time limit): as Ctrl-C
+  129  hung up (SIGHUP, the terminal closed): as Ctrl-C
+  A second signal exits at once. A cell's child never outlives the sweep, even a SIGKILLed one.";
 
 #[derive(Debug, Parser)]
 #[command(
