@@ -12,7 +12,10 @@
 //! their own rotary base (`rope_local_base_freq`). Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
-use super::layers::{decoder_only_models, lm_head, lm_head_flops, Activation, Embedding, Linear};
+use super::layers::{
+    attention_flops, decoder_only_models, gated_mlp_flops, lm_head, lm_head_flops, Activation,
+    Embedding, Linear,
+};
 use super::rotary::{
     causal_attention_with, AttentionOptions, RopeScaling, RopeType, Rotary, RotaryTables,
 };
@@ -551,14 +554,11 @@ impl Architecture for GemmaConfig {
     /// values, which also the sliding layers compute in eager attention), then the head.
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
         let (b, s) = (batch as f64, seq as f64);
-        let (h, i, v) = (
-            self.hidden_size as f64,
-            self.intermediate_size as f64,
-            self.vocab_size as f64,
-        );
+        let (h, v) = (self.hidden_size as f64, self.vocab_size as f64);
         let q = (self.num_attention_heads * self.head_dim) as f64;
         let kv = (self.num_key_value_heads * self.head_dim) as f64;
-        let layer = 2.0 * b * s * (2.0 * h * q + 2.0 * h * kv + 3.0 * h * i) + 4.0 * b * s * s * q;
+        let layer = attention_flops(b * s, s, h, q, kv)
+            + gated_mlp_flops(b * s, h, self.intermediate_size as f64);
         self.num_hidden_layers as f64 * layer + lm_head_flops(task, b, s, h, v)
     }
 }

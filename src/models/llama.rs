@@ -14,7 +14,10 @@
 //! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
-use super::layers::{causal_lm_loss, lm_head, lm_head_flops, Activation, Embedding, Linear};
+use super::layers::{
+    attention_flops, causal_lm_loss, gated_mlp_flops, lm_head, lm_head_flops, Activation,
+    Embedding, Linear,
+};
 use super::moe::{load_balancing_loss, FeedForward, MoeConfig, Naming, SparseMoe};
 use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
@@ -617,23 +620,18 @@ impl Architecture for LlamaConfig {
     /// them. Then the LM head 2BSHV (causal LM only).
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
         let (b, s) = (batch as f64, seq as f64);
-        let (h, i, v) = (
-            self.hidden_size as f64,
-            self.intermediate_size as f64,
-            self.vocab_size as f64,
-        );
+        let (h, v) = (self.hidden_size as f64, self.vocab_size as f64);
         let q = (self.num_attention_heads * self.head_dim) as f64;
         let kv = (self.num_key_value_heads * self.head_dim) as f64;
-        let attention = 2.0 * b * s * (2.0 * h * q + 2.0 * h * kv) + 4.0 * b * s * s * q;
-        let dense = 2.0 * b * s * 3.0 * h * i;
+        let attention = attention_flops(b * s, s, h, q, kv);
+        let dense = gated_mlp_flops(b * s, h, self.intermediate_size as f64);
         let mlps: f64 = (0..self.num_hidden_layers as usize)
             .map(|layer| match &self.moe {
                 Some(moe) if moe.sparse_layers[layer] => moe.flops(b * s, h),
                 _ => dense,
             })
             .sum();
-        let head = lm_head_flops(task, b, s, h, v);
-        self.num_hidden_layers as f64 * attention + mlps + head
+        self.num_hidden_layers as f64 * attention + mlps + lm_head_flops(task, b, s, h, v)
     }
 }
 
@@ -678,14 +676,60 @@ mod tests {
         for (id, text) in crate::hub::EMBEDDED {
             let config: serde_json::Value = serde_json::from_str(text).unwrap();
             let model_type = config["model_type"].as_str().unwrap_or("");
-            if ["llama", "mistral", "qwen2", "qwen3"].contains(&model_type) {
+            if ["llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen3_moe"].contains(&model_type)
+            {
                 let arch =
                     crate::models::from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
                 assert!(arch.vocab_size() > 0, "{id}");
                 seen += 1;
             }
         }
-        assert!(seen >= 9, "only {seen} embedded Llama-style configs");
+        assert!(seen >= 11, "only {seen} embedded Llama-style configs");
+    }
+
+    #[test]
+    fn moe_flops_count_only_the_routed_experts() {
+        // Per token, forward FLOPs / 2 are the parameters a token passes through except
+        // the input embeddings: Mixtral-8x7B's 12.9B active of 46.7B (two of eight
+        // experts), Qwen3-30B-A3B's 3.3B active of 30.5B (eight of 128).
+        for (id, low, high) in [
+            ("mistralai/Mixtral-8x7B-v0.1", 12.6e9, 12.9e9),
+            ("Qwen/Qwen3-30B-A3B", 2.95e9, 3.15e9),
+        ] {
+            let (_, text) = crate::hub::embedded(id).unwrap();
+            let c = LlamaConfig::from_json(&serde_json::from_str(text).unwrap()).unwrap();
+            let per_token = c.forward_flops(1, 1, Task::LanguageModel) / 2.0;
+            assert!((low..high).contains(&per_token), "{id}: {per_token:e}");
+        }
+    }
+
+    #[test]
+    fn qwen3_moe_layers_follow_mlp_only_layers_and_sparse_step() {
+        let c = parse(json!({
+            "model_type": "qwen3_moe", "num_hidden_layers": 4, "decoder_sparse_step": 2,
+            "mlp_only_layers": [3],
+        }));
+        let moe = c.moe.unwrap();
+        assert_eq!(moe.sparse_layers, [false, true, false, false]);
+        assert_eq!(
+            (moe.num_experts, moe.top_k, moe.norm_topk_prob),
+            (128, 8, false)
+        );
+        assert!(c.qk_norm);
+        let mixtral = parse(json!({"model_type": "mixtral"}));
+        assert_eq!(mixtral.sliding_windows[0], None);
+        assert_eq!((mixtral.rope_theta, mixtral.rms_norm_eps), (1e6, 1e-5));
+        assert!(mixtral.moe.unwrap().norm_topk_prob);
+        let err = LlamaConfig::from_json(&json!({
+            "model_type": "qwen3_moe", "decoder_sparse_step": 0,
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("decoder_sparse_step"), "{err}");
+        let err = LlamaConfig::from_json(&json!({
+            "model_type": "mixtral", "num_local_experts": 2, "num_experts_per_tok": 3,
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("num_experts_per_tok 3"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! with `norm_topk_prob` for Qwen3-MoE) and cast back to the hidden states' dtype; each
 //! expert runs on its own tokens only, and its weighted outputs are summed per token.
 
-use super::layers::Linear;
+use super::layers::{gated_mlp_flops, Linear};
 use super::llama::Mlp;
 use anyhow::{bail, Result};
 use tch::{nn, Kind, Tensor};
@@ -95,9 +95,8 @@ impl MoeConfig {
     /// experts a token skips cost nothing, as in transformers' per-expert loop).
     pub fn flops(&self, tokens: f64, hidden: f64) -> f64 {
         let router = 2.0 * tokens * hidden * self.num_experts as f64;
-        let experts =
-            self.top_k as f64 * 3.0 * 2.0 * tokens * hidden * self.expert_intermediate_size as f64;
-        router + experts
+        let experts = gated_mlp_flops(tokens, hidden, self.expert_intermediate_size as f64);
+        router + self.top_k as f64 * experts
     }
 }
 

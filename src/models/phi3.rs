@@ -8,7 +8,8 @@
 //! `sliding_window` is set. Residual dropout `resid_pdrop` after attention and the MLP.
 
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, Activation, Embedding, Linear,
+    attention_flops, decoder_only_models, dropout, gated_mlp_flops, lm_head, lm_head_flops,
+    Activation, Embedding, Linear,
 };
 use super::rotary::{causal_attention, RmsNorm, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
@@ -399,19 +400,15 @@ impl Architecture for Phi3Config {
         }
     }
 
-    /// Per layer, with Q = heads·head_dim and K = kv_heads·head_dim: the fused qkv
-    /// projection 2BSH(Q+2K), o 2BSHQ, gate_up 2BSH·2I, down 2BSIH, scores and values
-    /// 2·2BS²Q (the full S×S products); then the LM head 2BSHV.
+    /// As separate projections: the fused qkv_proj and gate_up_proj multiply the same
+    /// numbers ([`attention_flops`], [`gated_mlp_flops`]); then the LM head 2BSHV.
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
         let (b, s) = (batch as f64, seq as f64);
-        let (h, i, v) = (
-            self.hidden_size as f64,
-            self.intermediate_size as f64,
-            self.vocab_size as f64,
-        );
+        let (h, v) = (self.hidden_size as f64, self.vocab_size as f64);
         let q = (self.num_attention_heads * self.head_dim()) as f64;
         let kv = (self.kv_heads() * self.head_dim()) as f64;
-        let layer = 2.0 * b * s * (h * (q + 2.0 * kv) + h * q + 3.0 * h * i) + 4.0 * b * s * s * q;
+        let layer = attention_flops(b * s, s, h, q, kv)
+            + gated_mlp_flops(b * s, h, self.intermediate_size as f64);
         self.num_hidden_layers as f64 * layer + lm_head_flops(task, b, s, h, v)
     }
 }
