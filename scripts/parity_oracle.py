@@ -1399,9 +1399,12 @@ DistilBERT's also has `sinusoidal_position_embeddings`, the fixed table that
 `sinusoidal_pos_embds = true` uses.
 
 For the decoders (llama, llama3_scaled, mistral, qwen2, qwen3, gpt_neox, gpt_neox_sequential,
-phi): `last_hidden_state` of the base model (`LlamaModel`, `GPTNeoXModel`, ...; eager
-attention), `logits` of the `*ForCausalLM` sharing its weights, and `loss`, its causal-LM
-loss with `labels = input_ids` (shifted by one inside transformers). Each fixture's docstring
+phi, gemma, gemma2, gemma3, phi3, mixtral, qwen3_moe): `last_hidden_state` of the base model
+(`LlamaModel`, `GPTNeoXModel`, ...; eager attention), `logits` of the `*ForCausalLM` sharing
+its weights, and `loss`, its causal-LM loss with `labels = input_ids` (shifted by one inside
+transformers). The mixture-of-experts fixtures (mixtral, qwen3_moe) set
+`output_router_logits`, so their `loss` includes the router's load-balancing loss, which is
+also saved alone as `aux_loss`; the oracle checks that every expert is routed a token. Each fixture's docstring
 in the oracle says which switches it covers (grouped-query attention, biases, llama3 rope
 scaling, sliding windows shorter than the sequence, q/k norms, partial rotary, ...).
 
