@@ -12,6 +12,7 @@
 //! their own rotary base (`rope_local_base_freq`). Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
+use super::checks::{check_heads, check_positive};
 use super::layers::{
     attention_flops, decoder_only_models, gated_mlp_flops, lm_head, lm_head_flops, Activation,
     Embedding, Linear,
@@ -208,7 +209,7 @@ impl GemmaConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        for (name, v) in [
+        check_positive(&[
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
             ("intermediate_size", self.intermediate_size),
@@ -216,18 +217,11 @@ impl GemmaConfig {
             ("num_attention_heads", self.num_attention_heads),
             ("num_key_value_heads", self.num_key_value_heads),
             ("head_dim", self.head_dim),
-        ] {
-            if v <= 0 {
-                bail!("{name} must be positive, got {v}");
-            }
-        }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
-            bail!(
-                "num_attention_heads {} is not a multiple of num_key_value_heads {}",
-                self.num_attention_heads,
-                self.num_key_value_heads
-            );
-        }
+        ])?;
+        check_heads(
+            ("num_attention_heads", self.num_attention_heads),
+            ("num_key_value_heads", self.num_key_value_heads),
+        )?;
         if self.head_dim % 2 != 0 {
             bail!(
                 "head_dim {} must be even for rotary embeddings",
@@ -543,11 +537,11 @@ impl Architecture for GemmaConfig {
         None
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(GemmaModel::new(p, self)),
             Task::LanguageModel => Box::new(GemmaForCausalLm::new(p, self)),
-        }
+        })
     }
 
     /// As Llama's (q, k, v, o projections, the three GeGLU matrices, full S×S scores and

@@ -10,6 +10,7 @@
 //! with `norm_topk_prob` for Qwen3-MoE) and cast back to the hidden states' dtype; each
 //! expert runs on its own tokens only, and its weighted outputs are summed per token.
 
+use super::checks::check_positive;
 use super::layers::{gated_mlp_flops, Linear};
 use super::llama::Mlp;
 use anyhow::{bail, Result};
@@ -65,15 +66,15 @@ pub struct MoeConfig {
 
 impl MoeConfig {
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
-            ("num_experts", self.num_experts),
+        let (experts_key, size_key) = match self.naming {
+            Naming::Mixtral => ("num_local_experts", "intermediate_size"),
+            Naming::Qwen => ("num_experts", "moe_intermediate_size"),
+        };
+        check_positive(&[
+            (experts_key, self.num_experts),
             ("num_experts_per_tok", self.top_k),
-            ("expert intermediate size", self.expert_intermediate_size),
-        ] {
-            if v <= 0 {
-                bail!("{name} must be positive, got {v}");
-            }
-        }
+            (size_key, self.expert_intermediate_size),
+        ])?;
         if self.top_k > self.num_experts {
             bail!(
                 "num_experts_per_tok {} exceeds the {} experts",

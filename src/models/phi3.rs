@@ -7,6 +7,7 @@
 //! and its older names `su` and `yarn`), and a sliding window over every layer when
 //! `sliding_window` is set. Residual dropout `resid_pdrop` after attention and the MLP.
 
+use super::checks::{check_heads, check_positive};
 use super::layers::{
     attention_flops, decoder_only_models, dropout, gated_mlp_flops, lm_head, lm_head_flops,
     Activation, Embedding, Linear,
@@ -82,7 +83,7 @@ impl Phi3Config {
     }
 
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
+        check_positive(&[
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
             ("intermediate_size", self.intermediate_size),
@@ -93,25 +94,17 @@ impl Phi3Config {
                 "original_max_position_embeddings",
                 self.original_max_position_embeddings,
             ),
-        ] {
-            if v <= 0 {
-                bail!("{name} must be positive, got {v}");
-            }
+        ])?;
+        if self.head_dim.is_none() {
+            check_heads(
+                ("hidden_size", self.hidden_size),
+                ("num_attention_heads", self.num_attention_heads),
+            )?;
         }
-        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
-            bail!(
-                "hidden_size {} is not a multiple of num_attention_heads {}",
-                self.hidden_size,
-                self.num_attention_heads
-            );
-        }
-        if self.num_attention_heads % self.kv_heads() != 0 {
-            bail!(
-                "num_attention_heads {} is not a multiple of num_key_value_heads {}",
-                self.num_attention_heads,
-                self.kv_heads()
-            );
-        }
+        check_heads(
+            ("num_attention_heads", self.num_attention_heads),
+            ("num_key_value_heads", self.kv_heads()),
+        )?;
         if !(0.0..=1.0).contains(&self.partial_rotary_factor) || self.rotary_dim() % 2 != 0 {
             bail!(
                 "partial_rotary_factor {} of head size {} must give an even number of rotary \
@@ -393,11 +386,11 @@ impl Architecture for Phi3Config {
         None
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(Phi3Model::new(p, self)),
             Task::LanguageModel => Box::new(Phi3ForCausalLm::new(p, self)),
-        }
+        })
     }
 
     /// As separate projections: the fused qkv_proj and gate_up_proj multiply the same

@@ -4,16 +4,14 @@
 //! original_max_position_embeddings (long factors and attention factor) and a sliding
 //! window shorter than the sequence.
 
-mod common;
-
-use common::{built_by_task_matches, trains, Fixture};
+use crate::common::{built_by_task_matches, trains, Fixture};
 use run_benchmark::models::phi3::{Phi3Config, Phi3ForCausalLm, Phi3Model};
 use run_benchmark::models::{Model, Task};
 
 #[test]
 fn phi3_matches_transformers() {
     let fx = Fixture::open("phi3");
-    let c = &Phi3Config::from_json(&common::read_config_json(&fx.dir)).unwrap();
+    let c = &Phi3Config::from_json(&crate::common::read_config_json(&fx.dir)).unwrap();
     let input_ids = fx.input_ids();
     tch::no_grad(|| {
         let (_vs, base) = fx.load("model", |p| Phi3Model::new(p, c));

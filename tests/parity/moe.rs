@@ -5,9 +5,7 @@
 //! (mlp_only_layers), and the training loss with the router's load-balancing loss
 //! (output_router_logits), which the oracle also saves alone as `aux_loss`.
 
-mod common;
-
-use common::{built_by_task_matches, check, trains, Fixture};
+use crate::common::{built_by_task_matches, check, trains, Fixture};
 use run_benchmark::models::layers::causal_lm_loss;
 use run_benchmark::models::llama::{LlamaConfig, LlamaForCausalLm, LlamaModel};
 use run_benchmark::models::{Model, Task};
@@ -16,7 +14,7 @@ const FIXTURES: &[&str] = &["mixtral", "qwen3_moe"];
 
 fn matches_transformers(arch: &str) {
     let fx = Fixture::open(arch);
-    let c = &LlamaConfig::from_json(&common::read_config_json(&fx.dir)).unwrap();
+    let c = &LlamaConfig::from_json(&crate::common::read_config_json(&fx.dir)).unwrap();
     let moe = c.moe.as_ref().expect("a mixture-of-experts config");
     let input_ids = fx.input_ids();
 

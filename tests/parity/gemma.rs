@@ -6,9 +6,7 @@
 //! alternating sliding windows, and Gemma 3's q/k norms, local rotary base, linear rope
 //! scaling and ignored attn_logit_softcapping.
 
-mod common;
-
-use common::{built_by_task_matches, trains, Fixture};
+use crate::common::{built_by_task_matches, trains, Fixture};
 use run_benchmark::models::gemma::{GemmaConfig, GemmaForCausalLm, GemmaModel};
 use run_benchmark::models::{Model, Task};
 
@@ -16,7 +14,7 @@ const FIXTURES: &[&str] = &["gemma", "gemma2", "gemma3"];
 
 fn matches_transformers(arch: &str) {
     let fx = Fixture::open(arch);
-    let c = &GemmaConfig::from_json(&common::read_config_json(&fx.dir)).unwrap();
+    let c = &GemmaConfig::from_json(&crate::common::read_config_json(&fx.dir)).unwrap();
     let input_ids = fx.input_ids();
 
     tch::no_grad(|| {
