@@ -280,6 +280,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             min_runs: runs as usize,
             max_runs: runs as usize,
             min_time_s: 0.0,
+            precision: None,
+            max_time_s: None,
         },
         (ProtocolChoice::Adaptive, None) => {
             if args.max_runs < args.min_runs {
@@ -294,6 +296,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 min_runs: args.min_runs as usize,
                 max_runs: args.max_runs as usize,
                 min_time_s: args.min_time,
+                precision: None,
+                max_time_s: None,
             }
         }
     };

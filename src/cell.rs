@@ -4,7 +4,7 @@
 use crate::measure::gpu::{self, AllocatorStats};
 use crate::measure::memory;
 use crate::measure::stats::Stats;
-use crate::measure::timing::{Protocol, Statistic};
+use crate::measure::timing::{self, Interval, Protocol, Statistic};
 use crate::models::{self, inference_task, Task};
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
@@ -142,6 +142,15 @@ pub struct SpeedResult {
     /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
     /// TorchScript file).
     pub flops_per_call: Option<f64>,
+    /// The median's 95% order-statistics interval (adaptive protocol, 6 samples or more).
+    #[serde(default)]
+    pub interval: Option<Interval>,
+    /// A precision target was set and the time cap stopped timing before it was met.
+    #[serde(default)]
+    pub imprecise: bool,
+    /// Seconds to build the model (create and fill its weights) in the measuring child.
+    #[serde(default)]
+    pub build_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +163,12 @@ pub struct MemoryResult {
     /// Peak resident memory while building the model, before the high-water mark was reset.
     pub build_peak_rss_bytes: u64,
     pub gpu: Option<GpuMemory>,
+    /// Seconds to build the model (create and fill its weights).
+    #[serde(default)]
+    pub build_seconds: Option<f64>,
+    /// The planner's estimate of this cell's peak (`estimate::cell`), beside the measured one.
+    #[serde(default)]
+    pub estimated_peak_bytes: Option<u64>,
 }
 
 impl MemoryResult {
@@ -289,14 +304,21 @@ fn measure(cell: &Cell) -> Result<CellResult> {
     let device = settings.device.tch();
     tch::manual_seed(settings.seed);
     let mut vs = VarStore::new(device);
+    // Weights are created in the dtype, never as a float32 copy first: a 7B model is 27 GB
+    // in float32 and 13.5 GB in bfloat16.
+    vs.set_kind(settings.dtype.kind());
     let task = match cell.mode {
         Mode::Inference => inference_task(&cell.config, settings.only_pretrain_model),
         Mode::Training => Task::LanguageModel,
     };
+    let build_start = std::time::Instant::now();
     let model = config.build(vs.root(), task);
     if settings.dtype != Dtype::F32 {
+        // The few buffers a family creates in float32 (`zeros_no_train`) follow.
         vs.set_kind(settings.dtype.kind());
     }
+    settings.device.synchronize();
+    let build_seconds = Some(build_start.elapsed().as_secs_f64());
     let input_ids = Tensor::randint(
         config.vocab_size(),
         [cell.batch_size, cell.sequence_length],
@@ -347,6 +369,10 @@ fn measure(cell: &Cell) -> Result<CellResult> {
             let timing = settings.protocol.run(&mut call, sync)?;
             let stats = Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
             let statistic = settings.protocol.statistic();
+            let interval = match statistic {
+                Statistic::Median => timing::median_interval(&timing.samples),
+                Statistic::Minimum => None,
+            };
             let seconds = match statistic {
                 Statistic::Median => stats.median,
                 Statistic::Minimum => stats.min,
@@ -365,9 +391,18 @@ fn measure(cell: &Cell) -> Result<CellResult> {
                     Mode::Training => forward.map(|f| 3.0 * f),
                     Mode::Inference => forward,
                 },
+                interval,
+                imprecise: timing.imprecise,
+                build_seconds,
             }))
         }
-        Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),
+        Metric::Memory => {
+            let mut memory = measure_memory(settings.device, call)?;
+            memory.build_seconds = build_seconds;
+            memory.estimated_peak_bytes =
+                crate::estimate::cell(cell).memory_bytes.map(|b| b as u64);
+            Ok(CellResult::Memory(memory))
+        }
     }
 }
 
@@ -425,6 +460,8 @@ pub fn measure_memory(
         baseline_rss_bytes,
         build_peak_rss_bytes,
         gpu,
+        build_seconds: None,
+        estimated_peak_bytes: None,
     })
 }
 
@@ -453,6 +490,8 @@ fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
             min_runs: 3,
             max_runs: 20,
             min_time_s: 0.2,
+            precision: None,
+            max_time_s: None,
         };
         let timing = protocol.run(
             || {

@@ -7,6 +7,7 @@ pub mod cell;
 pub mod cli;
 pub mod console;
 pub mod env;
+pub mod estimate;
 pub mod generate;
 pub mod hub;
 pub mod interrupt;

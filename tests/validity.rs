@@ -39,6 +39,8 @@ fn a_50_ms_call_is_reported_as_50_ms_within_1_percent() {
         min_runs: 10,
         max_runs: 10,
         min_time_s: 0.0,
+        precision: None,
+        max_time_s: None,
     };
     let timing = protocol
         .run(
