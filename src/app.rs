@@ -2,6 +2,7 @@
 
 use crate::cell::{Calibration, Cell, CellResult, DeviceChoice, Dtype, Metric, Mode, Settings};
 use crate::cli::{ProtocolChoice, RunArgs};
+use crate::estimate::{self, Estimate};
 use crate::measure::timing::Protocol;
 use crate::plan::{self, Scope};
 use crate::progress::Progress;
@@ -9,7 +10,7 @@ use crate::report::export::{CsvExport, Destination, Exporter, JsonExport, Markdo
 use crate::report::{self, Row, Sweep};
 use crate::resume::Previous;
 use crate::runner::{Interrupted, Runner};
-use crate::{console, env, hub, interrupt};
+use crate::{calibration, console, env, hub, interrupt};
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -90,11 +91,43 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         sweep.calibration = previous.calibration_for(&sweep.settings);
     }
     sweep.rows = finished_rows(&cells, &results);
+    let estimates: Vec<Estimate> = cells.iter().map(estimate::cell).collect();
+    let wants_calibration = cells
+        .iter()
+        .zip(&results)
+        .any(|(c, r)| r.is_none() && c.metric == Metric::Speed);
+    if args.dry_run {
+        let progress = Progress::new(0, args.quiet);
+        if wants_calibration
+            && sweep.calibration.is_none()
+            && calibrate(&runner, &mut sweep, args.recalibrate, &progress).is_err()
+        {
+            return Ok(Outcome::Interrupted);
+        }
+        let to_run: Vec<usize> = (0..cells.len()).filter(|&i| results[i].is_none()).collect();
+        let mut out = console::Stdout;
+        report::dry_run::print(
+            &mut out,
+            &to_run.iter().map(|&i| cells[i].clone()).collect::<Vec<_>>(),
+            &to_run.iter().map(|&i| estimates[i]).collect::<Vec<_>>(),
+            sweep.calibration.as_ref(),
+            available_memory(sweep.settings.device),
+            sweep.settings.device,
+        )?;
+        out.flush()?;
+        return Ok(Outcome::Finished);
+    }
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     write_files(&exporters, &sweep)?;
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
+    progress.set_estimate(
+        (0..cells.len())
+            .filter(|&i| results[i].is_none())
+            .map(|i| estimates[i].seconds(None))
+            .sum(),
+    );
     if let Some(path) = &args.resume {
         progress.note(&format!(
             "Resuming from {}: {} of {} cells carried over, {to_run} to measure",
@@ -105,36 +138,18 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     }
 
     let mut interrupted = false;
-    let wants_calibration = cells
-        .iter()
-        .zip(&results)
-        .any(|(c, r)| r.is_none() && c.metric == Metric::Speed);
     if sweep.calibration.is_none() && wants_calibration {
-        let what = format!(
-            "Calibrating: fastest matmul in {:?} on {}",
-            sweep.settings.dtype, sweep.settings.device
-        );
-        progress.task(&what);
-        match runner.calibrate(Calibration {
-            device: sweep.settings.device,
-            dtype: sweep.settings.dtype,
-            threads: sweep.settings.threads,
-        }) {
-            Ok(Ok(c)) => {
-                progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
-                sweep.calibration = Some(c);
-            }
-            Ok(Err(reason)) => {
-                progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
-            }
-            Err(Interrupted) => {
-                progress.interrupted();
-                interrupted = true;
-            }
-        }
+        interrupted = calibrate(&runner, &mut sweep, args.recalibrate, &progress).is_err();
         // The calibration is part of the JSON export.
         write_files(&exporters, &sweep)?;
     }
+    // Estimated seconds of the cells still to run, now with the calibration.
+    progress.set_estimate(
+        (0..cells.len())
+            .filter(|&i| results[i].is_none())
+            .map(|i| estimates[i].seconds(sweep.calibration.as_ref()))
+            .sum(),
+    );
 
     let mut index = 0;
     for position in 0..cells.len() {
@@ -146,13 +161,44 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             continue;
         }
         let cell = &cells[position];
-        index += 1;
-        let label = describe(cell);
-        progress.start(index, to_run, &label);
-        match runner.run(cell) {
-            Ok(result) => {
-                progress.finish(index, to_run, &label, &summary(&result));
-                results[position] = Some(result);
+        // A memory cell and the speed cell of the same point run in one child, on one
+        // built model (memory first, so its figure is what a child of its own would show).
+        let group: Vec<usize> = match cells.get(position + 1) {
+            Some(next)
+                if cell.metric == Metric::Memory
+                    && next.metric == Metric::Speed
+                    && results[position + 1].is_none()
+                    && same_point(cell, next) =>
+            {
+                vec![position, position + 1]
+            }
+            _ => vec![position],
+        };
+        let labels: Vec<String> = group.iter().map(|&i| describe(&cells[i])).collect();
+        progress.start(index + 1, to_run, &labels[0]);
+        let too_big = match args.no_fit_check {
+            true => None,
+            false => available_memory(cell.settings.device)
+                .and_then(|a| estimates[position].does_not_fit(a, cell.settings.device)),
+        };
+        let outcome = match too_big {
+            Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
+            None => {
+                let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
+                runner.run_cells(&members)
+            }
+        };
+        match outcome {
+            Ok(finished) => {
+                for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
+                    index += 1;
+                    if k > 0 {
+                        progress.start(index, to_run, &labels[k]);
+                    }
+                    progress.cell_done(estimates[i].seconds(sweep.calibration.as_ref()));
+                    progress.finish(index, to_run, &labels[k], &summary(&result));
+                    results[i] = Some(result);
+                }
             }
             Err(Interrupted) => {
                 progress.interrupted();
@@ -199,6 +245,71 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         return Ok(Outcome::Interrupted);
     }
     Ok(Outcome::Finished)
+}
+
+/// Measures the matmul ceiling, or reuses the cached one for this machine, device, dtype,
+/// threads and libtorch; the environment information says which. Err when interrupted.
+fn calibrate(
+    runner: &Runner,
+    sweep: &mut Sweep,
+    recalibrate: bool,
+    progress: &Progress,
+) -> std::result::Result<(), Interrupted> {
+    let (device, dtype) = (sweep.settings.device, sweep.settings.dtype);
+    let key = calibration::Key::of(&sweep.environment, device, dtype);
+    let cache = calibration::Cache::user();
+    let cached = match recalibrate {
+        true => None,
+        false => cache.as_ref().and_then(|c| c.lookup(&key)),
+    };
+    let what = format!("Calibrating: fastest matmul in {dtype:?} on {device}");
+    if let Some(cached) = cached {
+        let when = cached.when();
+        progress.note(&format!(
+            "{what}: {:.1} GFLOP/s, reused (measured {when}; --recalibrate measures again)",
+            cached.result.flops_per_second / 1e9
+        ));
+        sweep.calibration = Some(cached.result);
+        sweep
+            .environment
+            .push(("calibration".into(), format!("reused, measured {when}")));
+        return Ok(());
+    }
+    progress.task(&what);
+    match runner.calibrate(Calibration {
+        device,
+        dtype,
+        threads: sweep.settings.threads,
+    }) {
+        Ok(Ok(c)) => {
+            progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
+            if let Some(cache) = &cache {
+                if let Err(e) = cache.store(&key, &c) {
+                    progress.note(&format!("Calibration not cached: {e:#}"));
+                }
+            }
+            sweep.calibration = Some(c);
+            sweep
+                .environment
+                .push(("calibration".into(), "measured".into()));
+        }
+        Ok(Err(reason)) => {
+            progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
+        }
+        Err(Interrupted) => {
+            progress.interrupted();
+            return Err(Interrupted);
+        }
+    }
+    Ok(())
+}
+
+/// What the fit check compares a cell's estimate with: free RAM, or the GPU's free memory.
+fn available_memory(device: DeviceChoice) -> Option<u64> {
+    match device {
+        DeviceChoice::Cpu => crate::measure::memory::available_bytes(),
+        DeviceChoice::Cuda(i) => crate::measure::gpu::free_bytes(i).ok(),
+    }
 }
 
 fn unix_time() -> u64 {
@@ -296,8 +407,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 min_runs: args.min_runs as usize,
                 max_runs: args.max_runs as usize,
                 min_time_s: args.min_time,
-                precision: None,
-                max_time_s: None,
+                precision: args.precision.0,
+                max_time_s: args.precision.0.map(|_| args.max_time),
             }
         }
     };
@@ -315,6 +426,15 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         torchscript: args.torchscript,
         seed: args.seed,
     })
+}
+
+/// Whether two cells measure the same model, sizes, mode and settings (so one built model
+/// serves both).
+fn same_point(a: &Cell, b: &Cell) -> bool {
+    a.model == b.model
+        && a.config == b.config
+        && (a.batch_size, a.sequence_length, a.mode) == (b.batch_size, b.sequence_length, b.mode)
+        && a.settings == b.settings
 }
 
 fn describe(cell: &Cell) -> String {

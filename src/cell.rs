@@ -228,6 +228,9 @@ pub struct CalibrationResult {
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
     Cell(Cell),
+    /// Cells of one (model, batch size, sequence length, mode), memory before speed, measured
+    /// on one built model: the reply is the list of their results.
+    Cells { cells: Vec<Cell> },
     Calibrate(Calibration),
 }
 
@@ -235,10 +238,28 @@ impl Job {
     /// Runs the job in this process and returns its result as JSON; every failure, panics
     /// included, is an error whose message is the reason.
     pub fn execute(&self) -> std::result::Result<Value, String> {
+        self.execute_with(&mut |_| {})
+    }
+
+    /// As [`Job::execute`]; for [`Job::Cells`], `progress` receives the results so far
+    /// after each cell.
+    pub fn execute_with(
+        &self,
+        progress: &mut dyn FnMut(&Value),
+    ) -> std::result::Result<Value, String> {
         let previous_hook = panic::take_hook();
         panic::set_hook(Box::new(|_| {}));
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| match self {
-            Job::Cell(cell) => measure(cell).map(serde_json::to_value),
+            Job::Cell(cell) => measure_point(std::slice::from_ref(cell), &mut |_| {})
+                .map(|mut results| serde_json::to_value(results.remove(0))),
+            Job::Cells { cells } => {
+                let mut report = |so_far: &[CellResult]| {
+                    if let Ok(value) = serde_json::to_value(so_far) {
+                        progress(&value);
+                    }
+                };
+                measure_point(cells, &mut report).map(serde_json::to_value)
+            }
             Job::Calibrate(c) => calibrate(c).map(serde_json::to_value),
         }));
         panic::set_hook(previous_hook);
@@ -246,15 +267,20 @@ impl Job {
             Ok(Ok(Ok(value))) => Ok(value),
             Ok(Ok(Err(e))) => Err(format!("cannot serialise the result: {e}")),
             Ok(Err(e)) => Err(first_line(&format!("{e:#}"))),
-            Err(payload) => Err(first_line(
-                payload
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| payload.downcast_ref::<&str>().copied())
-                    .unwrap_or("panic"),
-            )),
+            Err(payload) => Err(panic_reason(&payload)),
         }
     }
+}
+
+/// The message a panic carried, as one line.
+fn panic_reason(payload: &Box<dyn std::any::Any + Send>) -> String {
+    first_line(
+        payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("panic"),
+    )
 }
 
 /// libtorch errors carry C++ backtraces and tensor dumps, sometimes inside a Debug string
@@ -279,11 +305,23 @@ fn apply_threads(threads: Option<usize>) {
     }
 }
 
-fn measure(cell: &Cell) -> Result<CellResult> {
+/// Measures `cells`, which share one model, sizes, mode and settings and differ in metric, on
+/// one built model: memory first (the first call after the build, as in a child of its own,
+/// with glibc's default heap), then speed. `progress` receives the results so far after each
+/// cell, so that a parent keeps them if the child dies later. A cell whose measurement fails
+/// is N/A with its reason; a failure before any measurement is the error.
+fn measure_point(
+    cells: &[Cell],
+    progress: &mut dyn FnMut(&[CellResult]),
+) -> Result<Vec<CellResult>> {
+    let Some(cell) = cells.first() else {
+        return Ok(Vec::new());
+    };
+    let all = |result: CellResult| Ok(vec![result; cells.len()]);
     let config = models::from_json(&cell.config)?;
     if let Some(max) = config.max_positions() {
         if cell.sequence_length > max {
-            return Ok(CellResult::na(format!(
+            return all(CellResult::na(format!(
                 "sequence length {} exceeds max_position_embeddings {max}",
                 cell.sequence_length
             )));
@@ -292,12 +330,12 @@ fn measure(cell: &Cell) -> Result<CellResult> {
     let settings = &cell.settings;
     if settings.torchscript && cell.mode == Mode::Training {
         // As the original: `NotImplementedError("Training for torchscript ...")`.
-        return Ok(CellResult::na(
+        return all(CellResult::na(
             "Training for torchscript is currently not implemented",
         ));
     }
     settings.device.check_available()?;
-    if cell.metric == Metric::Speed {
+    if cells.iter().all(|c| c.metric == Metric::Speed) {
         memory::retain_freed_heap();
     }
     apply_threads(settings.threads);
@@ -364,46 +402,61 @@ fn measure(cell: &Cell) -> Result<CellResult> {
         Ok(())
     };
     let sync = || settings.device.synchronize();
-    match cell.metric {
-        Metric::Speed => {
-            let timing = settings.protocol.run(&mut call, sync)?;
-            let stats = Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
-            let statistic = settings.protocol.statistic();
-            let interval = match statistic {
-                Statistic::Median => timing::median_interval(&timing.samples),
-                Statistic::Minimum => None,
-            };
-            let seconds = match statistic {
-                Statistic::Median => stats.median,
-                Statistic::Minimum => stats.min,
-            };
-            let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
-                .filter(|f| f.is_finite());
-            Ok(CellResult::Speed(SpeedResult {
-                statistic,
-                seconds,
-                samples: timing.samples,
-                calls_per_sample: timing.calls_per_sample,
-                warmup_calls: timing.warmup_calls,
-                stats,
-                flops_per_call: match cell.mode {
-                    // Backward costs about twice the forward's matrix products.
-                    Mode::Training => forward.map(|f| 3.0 * f),
-                    Mode::Inference => forward,
-                },
-                interval,
-                imprecise: timing.imprecise,
-                build_seconds,
-            }))
-        }
-        Metric::Memory => {
-            let mut memory = measure_memory(settings.device, call)?;
-            memory.build_seconds = build_seconds;
-            memory.estimated_peak_bytes =
-                crate::estimate::cell(cell).memory_bytes.map(|b| b as u64);
-            Ok(CellResult::Memory(memory))
-        }
+    let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
+        .filter(|f| f.is_finite());
+    let mut results = Vec::new();
+    for c in cells {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| -> Result<CellResult> {
+            match c.metric {
+                Metric::Speed => {
+                    // Memory was measured with glibc's defaults; timing keeps freed heap memory.
+                    memory::retain_freed_heap();
+                    let timing = settings.protocol.run(&mut call, sync)?;
+                    let stats =
+                        Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
+                    let statistic = settings.protocol.statistic();
+                    let interval = match statistic {
+                        Statistic::Median => timing::median_interval(&timing.samples),
+                        Statistic::Minimum => None,
+                    };
+                    let seconds = match statistic {
+                        Statistic::Median => stats.median,
+                        Statistic::Minimum => stats.min,
+                    };
+                    Ok(CellResult::Speed(SpeedResult {
+                        statistic,
+                        seconds,
+                        samples: timing.samples,
+                        calls_per_sample: timing.calls_per_sample,
+                        warmup_calls: timing.warmup_calls,
+                        stats,
+                        flops_per_call: match cell.mode {
+                            // Backward costs about twice the forward's matrix products.
+                            Mode::Training => forward.map(|f| 3.0 * f),
+                            Mode::Inference => forward,
+                        },
+                        interval,
+                        imprecise: timing.imprecise,
+                        build_seconds,
+                    }))
+                }
+                Metric::Memory => {
+                    let mut memory = measure_memory(settings.device, &mut call)?;
+                    memory.build_seconds = build_seconds;
+                    memory.estimated_peak_bytes =
+                        crate::estimate::cell(c).memory_bytes.map(|b| b as u64);
+                    Ok(CellResult::Memory(memory))
+                }
+            }
+        }));
+        results.push(match outcome {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => CellResult::na(first_line(&format!("{e:#}"))),
+            Err(payload) => CellResult::na(panic_reason(&payload)),
+        });
+        progress(&results);
     }
+    Ok(results)
 }
 
 /// The model's inference forward traced into a TorchScript module, as `torch.jit.trace`.

@@ -142,9 +142,7 @@ pub fn cell(cell: &Cell) -> Estimate {
                 Optimizer::AdamW => 2.0,
                 Optimizer::None | Optimizer::Sgd => 0.0,
             };
-            (shape.layers * per_layer + logits) * bytes
-                + logits * 8.0
-                + weights * (1.0 + state)
+            (shape.layers * per_layer + logits) * bytes + logits * 8.0 + weights * (1.0 + state)
         }
     };
     let runtime = match settings.device {
@@ -232,11 +230,18 @@ impl Shape {
                     + get(&["num_decoder_layers"]).unwrap_or(0.0)
             }
         };
-        let rotary = ["rope_theta", "rotary_dim", "rotary_pct", "partial_rotary_factor"]
-            .iter()
-            .any(|k| config.get(*k).is_some())
-            || ["llama", "mistral", "qwen2", "qwen3", "t5", "gpt_neox", "phi"]
-                .contains(&config["model_type"].as_str().unwrap_or(""));
+        let rotary = [
+            "rope_theta",
+            "rotary_dim",
+            "rotary_pct",
+            "partial_rotary_factor",
+        ]
+        .iter()
+        .any(|k| config.get(*k).is_some())
+            || [
+                "llama", "mistral", "qwen2", "qwen3", "t5", "gpt_neox", "phi",
+            ]
+            .contains(&config["model_type"].as_str().unwrap_or(""));
         Shape {
             hidden,
             embedding: get(&["embedding_size"]).unwrap_or(hidden),
@@ -369,7 +374,11 @@ mod tests {
 
     #[test]
     fn seconds_follow_the_calibration() {
-        let mut c = cell_of(embedded("openai-community/gpt2"), Dtype::F32, Mode::Inference);
+        let mut c = cell_of(
+            embedded("openai-community/gpt2"),
+            Dtype::F32,
+            Mode::Inference,
+        );
         c.metric = Metric::Speed;
         let e = cell(&c);
         assert_eq!(e.calls, 2 + 10);
@@ -389,8 +398,6 @@ mod tests {
             Mode::Inference,
         ));
         assert_eq!((unknown.flops, unknown.memory_bytes), (None, None));
-        assert!(unknown
-            .does_not_fit(0, DeviceChoice::Cpu)
-            .is_none());
+        assert!(unknown.does_not_fit(0, DeviceChoice::Cpu).is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! -> report; progress, console and interrupt only watch and print.
 
 pub mod app;
+pub mod calibration;
 pub mod cell;
 pub mod cli;
 pub mod console;

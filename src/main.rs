@@ -103,13 +103,20 @@ fn print_models() -> ExitCode {
 
 /// The child side of one job: run it, print the reply as one JSON line.
 fn child(job_json: &str) -> ExitCode {
+    // Results so far are printed as they come, each line replacing the one before, so a
+    // parent keeps finished cells of a child that dies later.
+    let print = |reply: Reply| {
+        let line = serde_json::to_string(&reply).expect("a reply serialises");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").and_then(|_| out.flush())
+    };
     let result = match serde_json::from_str::<cell::Job>(job_json) {
-        Ok(job) => job.execute(),
+        Ok(job) => job.execute_with(&mut |so_far| {
+            let _ = print(Reply::Ok(so_far.clone()));
+        }),
         Err(e) => Err(format!("invalid job description: {e}")),
     };
-    let line = serde_json::to_string(&Reply::from(result)).expect("a reply serialises");
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{line}").and_then(|_| out.flush()) {
+    match print(Reply::from(result)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,
     }

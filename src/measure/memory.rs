@@ -61,6 +61,21 @@ pub fn retain_freed_heap() {
     }
 }
 
+/// Memory a new process can still use: the kernel's `MemAvailable`, or less where a cgroup
+/// (a container, a Slurm job) limits this process to less. None where /proc is missing.
+pub fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = status_field(&meminfo, "MemAvailable:")?;
+    let cgroup = |name: &str| -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/sys/fs/cgroup/{name}")).ok()?;
+        text.trim().parse().ok()
+    };
+    match (cgroup("memory.max"), cgroup("memory.current")) {
+        (Some(max), Some(current)) => Some(available.min(max.saturating_sub(current))),
+        _ => Some(available),
+    }
+}
+
 /// Whole mebibytes, as the original's "MB" (`bytes >> 20`).
 pub fn to_mib(bytes: u64) -> u64 {
     bytes >> 20
@@ -112,6 +127,17 @@ mod tests {
         assert!(
             after >= current.saturating_sub(16 << 20),
             "after {after}, rss {current}"
+        );
+    }
+
+    #[test]
+    fn available_memory_is_positive_and_below_the_total() {
+        let available = available_bytes().unwrap();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let total = status_field(&meminfo, "MemTotal:").unwrap();
+        assert!(
+            available > 0 && available <= total,
+            "{available} of {total}"
         );
     }
 

@@ -149,9 +149,7 @@ impl Protocol {
                  after {warmup} warm-up calls",
                 100.0 * precision,
                 min_runs.max(&MIN_SAMPLES_FOR_INTERVAL),
-                max_time_s
-                    .map(|t| format!(" or {t} s"))
-                    .unwrap_or_default(),
+                max_time_s.map(|t| format!(" or {t} s")).unwrap_or_default(),
             ),
             Protocol::Adaptive {
                 warmup,

@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod csv;
+pub mod dry_run;
 pub mod export;
 pub mod json;
 pub mod markdown;
