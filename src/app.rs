@@ -1,23 +1,19 @@
-//! The default command: resolve models, plan cells, run them, report.
+//! The default command, as the data flows: parse (done by main) -> plan -> run cells ->
+//! report. This module only wires the pieces together.
 
-use crate::cell::{Calibration, Cell, CellResult, DeviceChoice, Dtype, Metric, Mode, Settings};
-use crate::cli::{ProtocolChoice, RunArgs};
-use crate::estimate::{self, Estimate};
-use crate::measure::timing::Protocol;
-use crate::plan::{self, Scope};
+use crate::cell::{Calibration, Cell, CellResult, DeviceChoice, Metric, Mode, Row, Sweep};
+use crate::cli::RunArgs;
+use crate::estimate::Estimate;
+use crate::plan::{self, Plan};
 use crate::progress::Progress;
-use crate::report::export::{CsvExport, Destination, Exporter, JsonExport, MarkdownExport};
-use crate::report::{self, Row, Sweep};
+use crate::report::export::{self, Exporter};
 use crate::resume::Previous;
 use crate::runner::{Interrupted, Runner};
-use crate::{calibration, console, env, hub, interrupt};
-use anyhow::{bail, Result};
+use crate::{calibration, child, console, env, interrupt, report};
+use anyhow::Result;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Calls per repetition in the original's protocol (`timeit.repeat(number=10)`).
-const CALLS_PER_REPETITION: usize = 10;
+use std::time::Duration;
 
 /// How a sweep ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,240 +25,139 @@ pub enum Outcome {
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
     if args.log_print || args.log_filename.is_some() {
-        console::open_log(
-            &args
-                .log_filename
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("log_{}.csv", unix_time()))),
-        )?;
+        let default = PathBuf::from(format!("log_{}.csv", plan::unix_time()));
+        console::open_log(args.log_filename.as_ref().unwrap_or(&default))?;
     }
-    if args.models.is_empty() {
-        bail!("no models: give --models, or `models` in the sweep file");
-    }
-    // Everything that can be wrong with the input is checked before any cell runs.
-    let models = args
-        .models
-        .iter()
-        .map(hub::resolve)
-        .collect::<Result<Vec<_>>>()?;
-    let scope = Scope {
-        inference: !args.no_inference,
-        training: args.training,
-        speed: !args.no_speed,
-        memory: !args.no_memory,
-    };
-    if scope.sections().is_empty() {
-        bail!("nothing to measure: --no-inference without --training, or both --no-speed and --no-memory");
-    }
-    let settings = settings(&args)?;
-    let exporters = exporters(&args, &scope)?;
-    let stdout_export = exporters.iter().any(|e| e.to_stdout());
+    let machine = child::device::machine();
+    let plan = plan::from_args(&args, &machine)?;
+    let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
     let previous = args.resume.as_deref().map(Previous::load).transpose()?;
     let runner = Runner {
         multi_process: !args.no_multi_process,
         timeout: Duration::from_secs_f64(args.timeout),
         verbose: args.verbose,
         stop: Some(interrupt::flag()),
+        in_process: child::execute,
     };
     let mut sweep = Sweep {
         environment: env::collect(&env::RunFacts {
-            settings: &settings,
+            settings: &plan.settings,
             use_multiprocessing: runner.multi_process,
+            default_threads: machine.default_threads,
         }),
-        settings,
-        calibration: None,
-        sections: scope.sections(),
+        settings: plan.settings.clone(),
+        calibration: previous
+            .as_ref()
+            .and_then(|p| p.calibration_for(&plan.settings)),
+        sections: plan.scope.sections(),
         rows: Vec::new(),
     };
-    let cells = plan::cells(
-        &models,
-        &args.batch_sizes,
-        &args.sequence_lengths,
-        scope,
-        &sweep.settings,
-    );
     // Each planned cell's result, in plan order: carried over from --resume, or measured now.
-    let mut results: Vec<Option<CellResult>> = cells
-        .iter()
+    let mut results: Vec<Option<CellResult>> = (plan.cells.iter())
         .map(|cell| previous.as_ref().and_then(|p| p.result_for(cell)))
         .collect();
     let to_run = results.iter().filter(|r| r.is_none()).count();
-    if let Some(previous) = &previous {
-        sweep.calibration = previous.calibration_for(&sweep.settings);
-    }
-    sweep.rows = finished_rows(&cells, &results);
-    let estimates: Vec<Estimate> = cells.iter().map(estimate::cell).collect();
-    let wants_calibration = cells
-        .iter()
-        .zip(&results)
-        .any(|(c, r)| r.is_none() && c.metric == Metric::Speed);
+    sweep.rows = finished_rows(&plan.cells, &results);
     if args.dry_run {
         let progress = Progress::new(0, args.quiet);
-        if wants_calibration
-            && sweep.calibration.is_none()
-            && calibrate(&runner, &mut sweep, args.recalibrate, &progress).is_err()
+        if calibrate(
+            &runner,
+            &progress,
+            &plan,
+            &results,
+            &mut sweep,
+            args.recalibrate,
+        )
+        .is_err()
         {
             return Ok(Outcome::Interrupted);
         }
-        let to_run: Vec<usize> = (0..cells.len()).filter(|&i| results[i].is_none()).collect();
-        let mut out = console::Stdout;
-        report::dry_run::print(
-            &mut out,
-            &to_run.iter().map(|&i| cells[i].clone()).collect::<Vec<_>>(),
-            &to_run.iter().map(|&i| estimates[i]).collect::<Vec<_>>(),
-            sweep.calibration.as_ref(),
-            available_memory(sweep.settings.device),
-            sweep.settings.device,
-        )?;
-        out.flush()?;
-        return Ok(Outcome::Finished);
+        return dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished);
     }
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
-    write_files(&exporters, &sweep)?;
+    export::write_files(&exporters, &sweep)?;
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
-    progress.set_estimate(
-        (0..cells.len())
-            .filter(|&i| results[i].is_none())
-            .map(|i| estimates[i].seconds(None))
-            .sum(),
-    );
     if let Some(path) = &args.resume {
         progress.note(&format!(
             "Resuming from {}: {} of {} cells carried over, {to_run} to measure",
             path.display(),
-            cells.len() - to_run,
-            cells.len()
+            plan.cells.len() - to_run,
+            plan.cells.len()
         ));
     }
-
-    let mut interrupted = false;
-    if sweep.calibration.is_none() && wants_calibration {
-        interrupted = calibrate(&runner, &mut sweep, args.recalibrate, &progress).is_err();
-        // The calibration is part of the JSON export.
-        write_files(&exporters, &sweep)?;
-    }
-    // Estimated seconds of the cells still to run, now with the calibration.
-    progress.set_estimate(
-        (0..cells.len())
-            .filter(|&i| results[i].is_none())
-            .map(|i| estimates[i].seconds(sweep.calibration.as_ref()))
-            .sum(),
-    );
-
-    let mut index = 0;
-    for position in 0..cells.len() {
-        if interrupted || interrupt::requested() {
-            interrupted = true;
-            break;
-        }
-        if results[position].is_some() {
-            continue;
-        }
-        let cell = &cells[position];
-        // A memory cell and the speed cell of the same point run in one child, on one
-        // built model (memory first, so its figure is what a child of its own would show).
-        let group: Vec<usize> = match cells.get(position + 1) {
-            Some(next)
-                if cell.metric == Metric::Memory
-                    && next.metric == Metric::Speed
-                    && results[position + 1].is_none()
-                    && same_point(cell, next) =>
-            {
-                vec![position, position + 1]
-            }
-            _ => vec![position],
+    let mut interrupted = calibrate(
+        &runner,
+        &progress,
+        &plan,
+        &results,
+        &mut sweep,
+        args.recalibrate,
+    )
+    .is_err();
+    export::write_files(&exporters, &sweep)?;
+    if !interrupted {
+        // The ETA: estimated seconds of the cells still to run, at the calibrated rate.
+        progress.set_estimate(
+            (plan.estimates.iter().zip(&results))
+                .filter(|(_, r)| r.is_none())
+                .map(|(e, _)| e.seconds(sweep.calibration.as_ref()))
+                .sum(),
+        );
+        let mut sweep_run = SweepRun {
+            runner: &runner,
+            progress: &progress,
+            exporters: &exporters,
+            to_run,
+            estimates: &plan.estimates,
+            fit_check: !args.no_fit_check,
         };
-        let labels: Vec<String> = group.iter().map(|&i| describe(&cells[i])).collect();
-        progress.start(index + 1, to_run, &labels[0]);
-        let too_big = match args.no_fit_check {
-            true => None,
-            false => available_memory(cell.settings.device)
-                .and_then(|a| estimates[position].does_not_fit(a, cell.settings.device)),
-        };
-        let outcome = match too_big {
-            Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
-            None => {
-                let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
-                runner.run_cells(&members)
-            }
-        };
-        match outcome {
-            Ok(finished) => {
-                for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
-                    index += 1;
-                    if k > 0 {
-                        progress.start(index, to_run, &labels[k]);
-                    }
-                    progress.cell_done(estimates[i].seconds(sweep.calibration.as_ref()));
-                    progress.finish(index, to_run, &labels[k], &summary(&result));
-                    results[i] = Some(result);
-                }
-            }
-            Err(Interrupted) => {
-                progress.interrupted();
-                interrupted = true;
-                break;
-            }
-        }
-        sweep.rows = finished_rows(&cells, &results);
-        // Exports are rewritten after every cell, so an interrupted sweep keeps what finished.
-        write_files(&exporters, &sweep)?;
+        interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
     }
     progress.done();
-
-    if stdout_export {
-        for export in exporters.iter().filter(|e| e.to_stdout()) {
-            export.write(&sweep)?;
-        }
-    } else {
-        let mut out = console::Stdout;
-        for &(mode, metric) in &sweep.sections {
-            report::table::print_section(&mut out, &sweep, mode, metric)?;
-        }
-        if args.env_print {
-            report::table::print_environment(&mut out, &sweep.environment)?;
-        }
-        out.flush()?;
-    }
-    for export in &exporters {
-        for file in export.files() {
-            progress.note(&format!("Saved {}", file.display()));
-        }
-    }
+    print_results(&args, &exporters, &sweep, &progress)?;
     if interrupted {
-        let finished = sweep.rows.len();
         let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
         let hint = match json {
             Some(path) => format!("; finish it with --resume {}", path.display()),
             None => "; with --export-json FILE, --resume FILE would finish it".into(),
         };
         console::eprintln(&format!(
-            "Interrupted: {finished} of {} cells finished{hint}",
-            cells.len()
+            "Interrupted: {} of {} cells finished{hint}",
+            sweep.rows.len(),
+            plan.cells.len()
         ));
         return Ok(Outcome::Interrupted);
     }
     Ok(Outcome::Finished)
 }
 
-/// Measures the matmul ceiling, or reuses the cached one for this machine, device, dtype,
-/// threads and libtorch; the environment information says which. Err when interrupted.
+/// Measures the matmul ceiling once, when a speed cell is still to run and no calibration
+/// was carried over, or reuses the one cached for this machine, device, dtype, threads and
+/// libtorch (unless `recalibrate`); the environment information says which. A failed
+/// calibration only makes MFU N/A.
 fn calibrate(
     runner: &Runner,
+    progress: &Progress,
+    plan: &Plan,
+    results: &[Option<CellResult>],
     sweep: &mut Sweep,
     recalibrate: bool,
-    progress: &Progress,
-) -> std::result::Result<(), Interrupted> {
+) -> Result<(), Interrupted> {
+    let wants_calibration =
+        (plan.cells.iter().zip(results)).any(|(c, r)| r.is_none() && c.metric == Metric::Speed);
+    if sweep.calibration.is_some() || !wants_calibration {
+        return Ok(());
+    }
     let (device, dtype) = (sweep.settings.device, sweep.settings.dtype);
+    let what = format!("Calibrating: fastest matmul in {dtype:?} on {device}");
     let key = calibration::Key::of(&sweep.environment, device, dtype);
     let cache = calibration::Cache::user();
     let cached = match recalibrate {
         true => None,
         false => cache.as_ref().and_then(|c| c.lookup(&key)),
     };
-    let what = format!("Calibrating: fastest matmul in {dtype:?} on {device}");
     if let Some(cached) = cached {
         let when = cached.when();
         progress.note(&format!(
@@ -270,28 +165,23 @@ fn calibrate(
             cached.result.flops_per_second / 1e9
         ));
         sweep.calibration = Some(cached.result);
-        sweep
-            .environment
-            .push(("calibration".into(), format!("reused, measured {when}")));
+        (sweep.environment).push(("calibration".into(), format!("reused, measured {when}")));
         return Ok(());
     }
     progress.task(&what);
-    match runner.calibrate(Calibration {
+    let calibration = Calibration {
         device,
         dtype,
         threads: sweep.settings.threads,
-    }) {
+    };
+    match runner.calibrate(calibration) {
         Ok(Ok(c)) => {
             progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
-            if let Some(cache) = &cache {
-                if let Err(e) = cache.store(&key, &c) {
-                    progress.note(&format!("Calibration not cached: {e:#}"));
-                }
+            if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
+                progress.note(&format!("Calibration not cached: {e:#}"));
             }
             sweep.calibration = Some(c);
-            sweep
-                .environment
-                .push(("calibration".into(), "measured".into()));
+            (sweep.environment).push(("calibration".into(), "measured".into()));
         }
         Ok(Err(reason)) => {
             progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
@@ -304,6 +194,30 @@ fn calibrate(
     Ok(())
 }
 
+/// `--dry-run`: the cells still to run with their estimates, and the totals.
+fn dry_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> Result<()> {
+    let to_run: Vec<usize> = (0..plan.cells.len())
+        .filter(|&i| results[i].is_none())
+        .collect();
+    let mut out = console::Stdout;
+    report::dry_run::print(
+        &mut out,
+        &to_run
+            .iter()
+            .map(|&i| plan.cells[i].clone())
+            .collect::<Vec<_>>(),
+        &to_run
+            .iter()
+            .map(|&i| plan.estimates[i])
+            .collect::<Vec<_>>(),
+        sweep.calibration.as_ref(),
+        available_memory(sweep.settings.device),
+        sweep.settings.device,
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
 /// What the fit check compares a cell's estimate with: free RAM, or the GPU's free memory.
 fn available_memory(device: DeviceChoice) -> Option<u64> {
     match device {
@@ -312,11 +226,116 @@ fn available_memory(device: DeviceChoice) -> Option<u64> {
     }
 }
 
-fn unix_time() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// The parts of a sweep that the cell loop reports to.
+struct SweepRun<'a> {
+    runner: &'a Runner,
+    progress: &'a Progress,
+    exporters: &'a [Box<dyn Exporter>],
+    to_run: usize,
+    estimates: &'a [Estimate],
+    /// Mark cells whose estimate exceeds the available memory N/A without running them.
+    fit_check: bool,
+}
+
+impl SweepRun<'_> {
+    /// Runs every cell without a result, in plan order; true when interrupted.
+    fn cells(
+        &mut self,
+        cells: &[Cell],
+        results: &mut [Option<CellResult>],
+        sweep: &mut Sweep,
+    ) -> Result<bool> {
+        let mut index = 0;
+        for position in 0..cells.len() {
+            if interrupt::requested() {
+                return Ok(true);
+            }
+            if results[position].is_some() {
+                continue;
+            }
+            let cell = &cells[position];
+            // A memory cell and the speed cell of the same point run in one child, on one
+            // built model (memory first, so its figure is what a child of its own shows).
+            let group: Vec<usize> = match cells.get(position + 1) {
+                Some(next)
+                    if cell.metric == Metric::Memory
+                        && next.metric == Metric::Speed
+                        && results[position + 1].is_none()
+                        && same_point(cell, next) =>
+                {
+                    vec![position, position + 1]
+                }
+                _ => vec![position],
+            };
+            let labels: Vec<String> = group.iter().map(|&i| describe(&cells[i])).collect();
+            self.progress.start(index + 1, self.to_run, &labels[0]);
+            let too_big = match self.fit_check {
+                true => available_memory(cell.settings.device)
+                    .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),
+                false => None,
+            };
+            let outcome = match too_big {
+                Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
+                None => {
+                    let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
+                    self.runner.run_cells(&members)
+                }
+            };
+            match outcome {
+                Ok(finished) => {
+                    for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
+                        index += 1;
+                        if k > 0 {
+                            self.progress.start(index, self.to_run, &labels[k]);
+                        }
+                        let summary = summary(&result);
+                        self.progress
+                            .cell_done(self.estimates[i].seconds(sweep.calibration.as_ref()));
+                        self.progress
+                            .finish(index, self.to_run, &labels[k], &summary);
+                        results[i] = Some(result);
+                    }
+                }
+                Err(Interrupted) => {
+                    self.progress.interrupted();
+                    return Ok(true);
+                }
+            }
+            sweep.rows = finished_rows(cells, results);
+            // Exports are rewritten after every cell, so an interrupted sweep keeps what finished.
+            export::write_files(self.exporters, sweep)?;
+        }
+        Ok(false)
+    }
+}
+
+/// The tables on stdout (or the one export that goes there), then where the files went.
+fn print_results(
+    args: &RunArgs,
+    exporters: &[Box<dyn Exporter>],
+    sweep: &Sweep,
+    progress: &Progress,
+) -> Result<()> {
+    if exporters.iter().any(|e| e.to_stdout()) {
+        for export in exporters.iter().filter(|e| e.to_stdout()) {
+            export.write(sweep)?;
+        }
+    } else {
+        let mut out = console::Stdout;
+        for &(mode, metric) in &sweep.sections {
+            report::table::print_section(&mut out, sweep, mode, metric)?;
+        }
+        if args.env_print {
+            report::table::print_environment(&mut out, &sweep.environment)?;
+        }
+        out.flush()?;
+    }
+    for export in exporters {
+        for file in export.files() {
+            progress.note(&format!("Saved {}", file.display()));
+        }
+    }
+    Ok(())
 }
 
 /// The planned cells that have a result, in plan order.
@@ -326,106 +345,6 @@ fn finished_rows(cells: &[Cell], results: &[Option<CellResult>]) -> Vec<Row> {
         .zip(results)
         .filter_map(|(cell, result)| result.clone().map(|r| (cell.clone(), r)))
         .collect()
-}
-
-/// Rewrites every export that goes to a file.
-fn write_files(exporters: &[Box<dyn Exporter>], sweep: &Sweep) -> Result<()> {
-    for export in exporters.iter().filter(|e| !e.to_stdout()) {
-        export.write(sweep)?;
-    }
-    Ok(())
-}
-
-/// The exports the flags ask for; at most one of them may go to stdout.
-fn exporters(args: &RunArgs, scope: &Scope) -> Result<Vec<Box<dyn Exporter>>> {
-    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
-    if args.save_to_csv {
-        let stamp = unix_time();
-        let pick = |given: &Option<PathBuf>, stem: &str| {
-            given
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("{stem}_{stamp}.csv")))
-        };
-        exporters.push(Box::new(CsvExport {
-            inference_time: pick(&args.inference_time_csv_file, "inference_time"),
-            inference_memory: pick(&args.inference_memory_csv_file, "inference_memory"),
-            train_time: pick(&args.train_time_csv_file, "train_time"),
-            train_memory: pick(&args.train_memory_csv_file, "train_memory"),
-            env_info: pick(&args.env_info_csv_file, "env_info"),
-            sections: scope.sections(),
-        }));
-    }
-    if let Some(path) = &args.export_json {
-        exporters.push(Box::new(JsonExport(Destination::new(path))));
-    }
-    if let Some(path) = &args.export_markdown {
-        exporters.push(Box::new(MarkdownExport(Destination::new(path))));
-    }
-    if exporters.iter().filter(|e| e.to_stdout()).count() > 1 {
-        bail!("only one of --export-json and --export-markdown can go to stdout ('-')");
-    }
-    Ok(exporters)
-}
-
-/// The sweep's settings from the flags; an unavailable device is an error here, before any cell.
-fn settings(args: &RunArgs) -> Result<Settings> {
-    let device = match args.device {
-        Some(DeviceChoice::Cuda(i)) => {
-            let count = tch::Cuda::device_count() as usize;
-            if i >= count {
-                bail!("--device cuda:{i}: this machine has {count} CUDA device(s)");
-            }
-            DeviceChoice::Cuda(i)
-        }
-        Some(DeviceChoice::Cpu) => DeviceChoice::Cpu,
-        None if !args.no_cuda && tch::Cuda::is_available() => DeviceChoice::Cuda(0),
-        None => DeviceChoice::Cpu,
-    };
-    let protocol = match (args.protocol, args.runs) {
-        (ProtocolChoice::Original, _) => Protocol::Original {
-            repeat: args.repeat as usize,
-            number: CALLS_PER_REPETITION,
-        },
-        (ProtocolChoice::Adaptive, Some(runs)) => Protocol::Adaptive {
-            warmup: args.warmup as usize,
-            min_runs: runs as usize,
-            max_runs: runs as usize,
-            min_time_s: 0.0,
-            precision: None,
-            max_time_s: None,
-        },
-        (ProtocolChoice::Adaptive, None) => {
-            if args.max_runs < args.min_runs {
-                bail!(
-                    "--max-runs {} is below --min-runs {}",
-                    args.max_runs,
-                    args.min_runs
-                );
-            }
-            Protocol::Adaptive {
-                warmup: args.warmup as usize,
-                min_runs: args.min_runs as usize,
-                max_runs: args.max_runs as usize,
-                min_time_s: args.min_time,
-                precision: args.precision.0,
-                max_time_s: args.precision.0.map(|_| args.max_time),
-            }
-        }
-    };
-    Ok(Settings {
-        protocol,
-        device,
-        dtype: match (args.fp16, args.bf16) {
-            (true, _) => Dtype::F16,
-            (_, true) => Dtype::Bf16,
-            _ => Dtype::F32,
-        },
-        threads: args.threads.map(|t| t as usize),
-        optimizer: args.optimizer,
-        only_pretrain_model: args.only_pretrain_model,
-        torchscript: args.torchscript,
-        seed: args.seed,
-    })
 }
 
 /// Whether two cells measure the same model, sizes, mode and settings (so one built model
