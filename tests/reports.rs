@@ -109,7 +109,7 @@ fn exports_to_files_and_to_stdout() {
         assert!(stdout.contains(title), "{title} missing: {stdout}");
     }
     assert!(stdout.contains(
-        "| Model Name | Batch Size | Seq Length | Time in s (median) | Samples/s | Tokens/s | GFLOP/s | MFU |"
+        "| Model Name | Batch Size | Seq Length | Time in s (median) | 95% CI | Samples/s | Tokens/s | GFLOP/s | MFU |"
     ));
     assert!(stdout.contains("| :--- | ---: |"));
     assert!(stdout.contains("- Time in s: median seconds per call"));

@@ -42,6 +42,8 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     check_available(settings.device)?;
     if cells.iter().all(|c| c.metric == Metric::Speed) {
         memory::retain_freed_heap();
+    } else {
+        memory::static_heap_thresholds();
     }
     apply_threads(settings.threads);
     let device = tch_device(settings.device);

@@ -147,7 +147,10 @@ impl Protocol {
                 "median seconds per call, timed until its 95% interval (order statistics) is \
                  within ±{}% ({} calls and {min_time_s} s at least, at most {max_runs} calls{}), \
                  after {warmup} warm-up calls",
-                100.0 * precision,
+                // Up to 4 decimals, without trailing zeros: 1, 0.5, 0.0001.
+                format!("{:.4}", 100.0 * precision)
+                    .trim_end_matches('0')
+                    .trim_end_matches('.'),
                 min_runs.max(&MIN_SAMPLES_FOR_INTERVAL),
                 max_time_s.map(|t| format!(" or {t} s")).unwrap_or_default(),
             ),
