@@ -200,7 +200,7 @@ fn parameters(arch: &dyn models::Architecture, shape: &Shape, task: Task) -> f64
         Task::LanguageModel if !shape.tied => shape.vocab * shape.hidden,
         _ => 0.0,
     };
-    products + embeddings + head
+    products + embeddings + head + shape.idle_experts
 }
 
 /// The sizes a memory estimate needs, under the key names the families use.
@@ -214,6 +214,9 @@ struct Shape {
     /// Learned position embeddings (none for rotary or relative positions).
     positions: f64,
     tied: bool,
+    /// Mixture of experts: the FLOP formula counts only the experts a token is routed to;
+    /// the other experts' (gated, three-matrix) weights are in memory too.
+    idle_experts: f64,
 }
 
 impl Shape {
@@ -272,6 +275,17 @@ impl Shape {
                 .get("tie_word_embeddings")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
+            idle_experts: match (
+                get(&["num_local_experts", "num_experts"]),
+                get(&["num_experts_per_tok"]),
+            ) {
+                (Some(experts), Some(active)) if experts > active => {
+                    let expert = get(&["moe_intermediate_size", "intermediate_size"])
+                        .unwrap_or(4.0 * hidden);
+                    (experts - active) * 3.0 * hidden * expert * layers
+                }
+                _ => 0.0,
+            },
         }
     }
 }
@@ -325,11 +339,13 @@ mod tests {
     #[test]
     fn parameters_of_known_models() {
         // Published sizes: Llama-2-7b 6.74B, Mistral-7B 7.24B, bert-base-uncased 110M
-        // (with its pooler), gpt2 124M.
+        // (with its pooler), gpt2 124M, Mixtral-8x7B 46.7B.
         for (id, task_config, expected) in [
             ("meta-llama/Llama-2-7b-hf", Mode::Inference, 6.738e9),
             ("mistralai/Mistral-7B-v0.1", Mode::Inference, 7.242e9),
             ("openai-community/gpt2", Mode::Inference, 124.4e6),
+            // All eight experts are in memory, though a token uses two.
+            ("mistralai/Mixtral-8x7B-v0.1", Mode::Inference, 46.70e9),
         ] {
             let e = cell(&cell_of(embedded(id), Dtype::Bf16, task_config));
             let p = e.parameters.unwrap();

@@ -21,4 +21,5 @@ pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod runner;
+pub mod shard;
 pub mod sweep_file;
