@@ -344,6 +344,8 @@ mod tests {
                 min_runs: 10,
                 max_runs: 1000,
                 min_time_s: 1.0,
+                precision: None,
+                max_time_s: None,
             },
             device: DeviceChoice::Cpu,
             dtype: Dtype::F32,
