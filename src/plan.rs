@@ -3,6 +3,7 @@
 
 use crate::cell::{Cell, DeviceChoice, Dtype, Machine, Metric, Mode, Settings};
 use crate::cli::{ProtocolChoice, RunArgs};
+use crate::estimate::{self, Estimate};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
 use crate::models::{self, inference_task, Task};
@@ -23,6 +24,8 @@ pub struct Plan {
     pub scope: Scope,
     /// Every cell, in the order they run and are reported.
     pub cells: Vec<Cell>,
+    /// Each cell's expected cost, in the same order.
+    pub estimates: Vec<Estimate>,
     pub outputs: Outputs,
     /// With `--shard`: this part and the whole plan; `cells` are then this part's only.
     pub shard: Option<ShardRecord>,
@@ -72,6 +75,7 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         None => None,
     };
     Ok(Plan {
+        estimates: cells.iter().map(estimate::cell).collect(),
         models,
         settings,
         scope,
@@ -127,6 +131,7 @@ pub fn estimated_seconds(cell: &Cell) -> f64 {
                 min_runs,
                 max_runs,
                 min_time_s,
+                ..
             },
         ) => {
             let timed =
@@ -199,6 +204,8 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
             min_runs: runs as usize,
             max_runs: runs as usize,
             min_time_s: 0.0,
+            precision: None,
+            max_time_s: None,
         },
         (ProtocolChoice::Adaptive, None) => {
             if args.max_runs < args.min_runs {
@@ -213,6 +220,8 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
                 min_runs: args.min_runs as usize,
                 max_runs: args.max_runs as usize,
                 min_time_s: args.min_time,
+                precision: args.precision.0,
+                max_time_s: args.precision.0.map(|_| args.max_time),
             }
         }
     };
@@ -335,6 +344,8 @@ mod tests {
                 min_runs: 10,
                 max_runs: 1000,
                 min_time_s: 1.0,
+                precision: None,
+                max_time_s: None,
             },
             device: DeviceChoice::Cpu,
             dtype: Dtype::F32,

@@ -132,6 +132,8 @@ mod tests {
                         baseline_rss_bytes: 0,
                         build_peak_rss_bytes: 1,
                         gpu: None,
+                        build_seconds: None,
+                        estimated_peak_bytes: None,
                     }),
                 ),
             ],
