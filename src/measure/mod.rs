@@ -2,5 +2,6 @@
 
 pub mod gpu;
 pub mod memory;
+pub mod profile;
 pub mod stats;
 pub mod timing;
