@@ -175,6 +175,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         for &(mode, metric) in &sweep.sections {
             report::table::print_section(&mut out, &sweep, mode, metric)?;
         }
+        report::profile::print(&mut out, &sweep)?;
         if args.env_print {
             report::table::print_environment(&mut out, &sweep.environment)?;
         }
@@ -310,6 +311,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         only_pretrain_model: args.only_pretrain_model,
         torchscript: args.torchscript,
         seed: args.seed,
+        profile: args.profile,
+        profile_trace: args.profile_trace.clone(),
     })
 }
 

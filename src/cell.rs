@@ -3,6 +3,7 @@
 
 use crate::measure::gpu::{self, AllocatorStats};
 use crate::measure::memory;
+use crate::measure::profile::{self, Part};
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Protocol, Statistic};
 use crate::models::{self, inference_task, Task};
@@ -114,6 +115,12 @@ pub struct Settings {
     #[serde(default)]
     pub torchscript: bool,
     pub seed: i64,
+    /// `--profile`: speed cells also break their call down by part.
+    #[serde(default)]
+    pub profile: bool,
+    /// `--profile-trace DIR`: and write libtorch's operator trace of one call there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_trace: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -142,6 +149,9 @@ pub struct SpeedResult {
     /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
     /// TorchScript file).
     pub flops_per_call: Option<f64>,
+    /// `--profile`: the call broken down by part, measured after the timed calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<crate::measure::profile::Profile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -333,9 +343,10 @@ fn measure(cell: &Cell) -> Result<CellResult> {
                     Some(opt) => opt.zero_grad(),
                     None => trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                model.loss(&input_ids, &input_ids, true)?.backward();
+                let loss = model.loss(&input_ids, &input_ids, true)?;
+                profile::scope(Part::Backward, || loss.backward());
                 if let Some(opt) = optimizer.as_mut() {
-                    opt.step();
+                    profile::scope(Part::Optimizer, || opt.step());
                 }
             }
         }
@@ -351,6 +362,17 @@ fn measure(cell: &Cell) -> Result<CellResult> {
                 Statistic::Median => stats.median,
                 Statistic::Minimum => stats.min,
             };
+            let profile = match settings.profile {
+                true => {
+                    let calls = timing.samples.len() * timing.calls_per_sample;
+                    Some(profile::profile(
+                        calls.clamp(3, 30),
+                        &mut call,
+                        profile_hooks(settings.device),
+                    )?)
+                }
+                false => None,
+            };
             let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
                 .filter(|f| f.is_finite());
             Ok(CellResult::Speed(SpeedResult {
@@ -365,9 +387,26 @@ fn measure(cell: &Cell) -> Result<CellResult> {
                     Mode::Training => forward.map(|f| 3.0 * f),
                     Mode::Inference => forward,
                 },
+                profile,
             }))
         }
         Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),
+    }
+}
+
+/// `--profile`'s device synchronisation and allocated-bytes reading.
+fn profile_hooks(device: DeviceChoice) -> profile::Hooks {
+    match device {
+        DeviceChoice::Cpu => profile::Hooks {
+            sync: Box::new(|| {}),
+            memory: Box::new(|| memory::heap_in_use_bytes().unwrap_or(0) as i64),
+            source: profile::MemorySource::Heap,
+        },
+        DeviceChoice::Cuda(i) => profile::Hooks {
+            sync: Box::new(move || device.synchronize()),
+            memory: Box::new(move || gpu::allocator_stats(i).map_or(0, |s| s.allocated as i64)),
+            source: profile::MemorySource::Allocator,
+        },
     }
 }
 

@@ -189,6 +189,14 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Optimizer::None)]
     pub optimizer: Optimizer,
 
+    /// Speed cells also break their call down by part (embeddings, each layer's attention projections and kernel, MLP, norms, head, loss, backward, optimizer step): seconds and memory kept per part, and what profiling costs
+    #[arg(long)]
+    pub profile: bool,
+
+    /// With --profile: also record libtorch's operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR
+    #[arg(long, value_name = "DIR", requires = "profile")]
+    pub profile_trace: Option<PathBuf>,
+
     /// Write every cell's settings, raw samples, statistics and N/A reason as JSON ('-' = stdout)
     #[arg(long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,

@@ -95,6 +95,8 @@ mod tests {
             optimizer: crate::cell::Optimizer::None,
             only_pretrain_model: false,
             torchscript: false,
+            profile: false,
+            profile_trace: None,
             seed: 0,
         }
     }

@@ -442,6 +442,8 @@ fn settings() -> Settings {
         optimizer: Optimizer::None,
         only_pretrain_model: false,
         torchscript: false,
+        profile: false,
+        profile_trace: None,
         seed: 0,
     }
 }
@@ -468,6 +470,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         warmup_calls: 2,
         stats,
         flops_per_call: Some(1e9),
+        profile: None,
     })
 }
 

@@ -93,9 +93,9 @@ pub struct Entry {
     pub seconds: f64,
     /// The part's own seconds in every profiled call, in order.
     pub samples: Vec<f64>,
-    /// Median of the bytes the part allocated and still held when it returned (its
-    /// sub-parts excluded): its outputs and what autograd saved. Negative where it freed
-    /// more than it allocated (backward frees the saved activations).
+    /// Median of the bytes the part (its sub-parts included) allocated and still held when
+    /// it returned: its outputs and what autograd saved for backward. Negative where it
+    /// freed more than it allocated (backward frees the saved activations).
     pub kept_bytes: i64,
 }
 
@@ -173,6 +173,26 @@ pub fn scope<T>(part: Part, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Marks the rest of the enclosing block as `part` (until the guard drops): one line at the
+/// top of a module's forward. Does nothing when no profile is being recorded.
+#[inline]
+#[must_use = "the part ends when the guard drops"]
+pub fn part(part: Part) -> Guard {
+    Guard(RECORDING.load(Ordering::Relaxed) && enter(part))
+}
+
+/// Closes its part when dropped.
+pub struct Guard(bool);
+
+impl Drop for Guard {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0 {
+            exit();
+        }
+    }
+}
+
 /// How the recorder waits for the device and reads its memory.
 pub struct Hooks {
     pub sync: Box<dyn Fn()>,
@@ -183,7 +203,11 @@ pub struct Hooks {
 
 /// Alternates `calls` unprofiled and profiled calls of `call` (after one profiled warm-up
 /// call, which creates the entries) and returns the breakdown.
-pub fn profile(calls: usize, mut call: impl FnMut() -> Result<()>, hooks: Hooks) -> Result<Profile> {
+pub fn profile(
+    calls: usize,
+    mut call: impl FnMut() -> Result<()>,
+    hooks: Hooks,
+) -> Result<Profile> {
     let source = hooks.source;
     RECORDER.with(|r| *r.borrow_mut() = Some(Recorder::new(hooks)));
     let result = (|| -> Result<Profile> {
@@ -286,7 +310,6 @@ struct Frame {
     start: Instant,
     memory_start: i64,
     children_span: Duration,
-    children_bytes: i64,
     layers_seen: usize,
 }
 
@@ -367,7 +390,6 @@ impl Recorder {
             start: Instant::now(),
             memory_start,
             children_span: Duration::ZERO,
-            children_bytes: 0,
             layers_seen: 0,
         });
     }
@@ -385,7 +407,7 @@ impl Recorder {
         let bytes = memory_end - frame.memory_start;
         let entry = &mut self.entries[frame.entry];
         entry.seconds += inclusive.saturating_sub(frame.children_span).as_secs_f64();
-        entry.bytes += bytes - frame.children_bytes;
+        entry.bytes += bytes;
         if self.stack.is_empty() {
             entry.total.push(inclusive.as_secs_f64());
         }
@@ -393,7 +415,6 @@ impl Recorder {
         self.recorder_time += (frame.start - frame.span_start) + (done - end);
         if let Some(parent) = self.stack.last_mut() {
             parent.children_span += done - frame.span_start;
-            parent.children_bytes += bytes;
         }
     }
 
@@ -494,7 +515,7 @@ mod tests {
                     // A linear layer outside attention is the MLP's own work.
                     scope(Part::Projection, || sleep(Duration::from_millis(8)));
                 });
-                scope(Part::Norm, || ());
+                let _norm = part(Part::Norm);
             });
         }
         allocate(-5);
@@ -559,15 +580,19 @@ mod tests {
         );
         assert_eq!(p.call_samples.len(), 3);
         assert!(p.call_seconds >= 0.022, "{}", p.call_seconds);
-        // Kept bytes are each part's own; the call's glue freed 5.
+        // Kept bytes include the sub-parts'; the call's glue freed 5.
         assert_eq!(entry(&p, "embeddings").kept_bytes, 100);
         assert_eq!(entry(&p, "layer 1/attention/projections").kept_bytes, 30);
         assert_eq!(entry(&p, "layer 1/attention/kernel").kept_bytes, 10);
-        assert_eq!(entry(&p, "layer 1/attention").kept_bytes, 0);
-        assert_eq!(entry(&p, "other").kept_bytes, -5);
+        assert_eq!(entry(&p, "layer 1/attention").kept_bytes, 40);
+        assert_eq!(entry(&p, "layer 0").kept_bytes, 40);
+        assert_eq!(entry(&p, "other").kept_bytes, 175);
         let by_part = p.by_part();
         assert_eq!(by_part[0].0, Part::Mlp);
-        let kernels = by_part.iter().find(|b| b.0 == Part::AttentionKernel).unwrap();
+        let kernels = by_part
+            .iter()
+            .find(|b| b.0 == Part::AttentionKernel)
+            .unwrap();
         assert_eq!(kernels.2, 20);
     }
 

@@ -14,6 +14,7 @@
 use super::layers::{decoder_only_models, lm_head, lm_head_flops, Activation, Embedding, Linear};
 use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
 use tch::{nn, Tensor};
@@ -271,6 +272,7 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<RmsNorm>| {
             let t = t.view([b, s, n, self.head_dim]);
@@ -315,6 +317,7 @@ impl Mlp {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
         let gate = self.activation.apply(&self.gate_proj.forward(xs));
         self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
     }
@@ -342,6 +345,7 @@ impl DecoderLayer {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let xs = xs
             + self
                 .self_attn
@@ -413,7 +417,8 @@ impl LlamaForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head.forward(&self.model.encode(input_ids, train))
+        let hidden = self.model.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 

@@ -4,10 +4,11 @@
 //! `decoder.layers.0.self_attn.q_proj.weight`, under `model.` in an `OPTForCausalLM`.
 
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
-    Embedding, LayerNorm, Linear,
+    attention_kernel, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
+    split_heads, Activation, Embedding, LayerNorm, Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
@@ -146,9 +147,10 @@ impl OptDecoderLayer {
     }
 
     fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let heads = |t: Tensor| split_heads(&t, self.num_heads);
         let attention_dropout = if train { self.attention_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention::<Tensor>(
+        let context = attention_kernel::<Tensor>(
             &heads(self.q_proj.forward(xs)),
             &heads(self.k_proj.forward(xs)),
             &heads(self.v_proj.forward(xs)),
@@ -166,6 +168,7 @@ impl OptDecoderLayer {
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let attn_in = if self.pre_norm {
             self.self_attn_layer_norm.forward(xs)
         } else {
@@ -180,8 +183,11 @@ impl OptDecoderLayer {
         } else {
             xs.shallow_clone()
         };
+        let mlp = profile::part(Part::Mlp);
         let inner = self.activation.apply(&self.fc1.forward(&ffn_in));
-        let xs = xs + dropout(self.fc2.forward(&inner), self.dropout, train);
+        let out = dropout(self.fc2.forward(&inner), self.dropout, train);
+        drop(mlp);
+        let xs = xs + out;
         if self.pre_norm {
             xs
         } else {
@@ -287,7 +293,8 @@ impl OptForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head.forward(&self.model.encode(input_ids, train))
+        let hidden = self.model.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 

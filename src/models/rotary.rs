@@ -4,7 +4,8 @@
 //! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
 //! attention with grouped-query heads and an optional sliding window.
 
-use super::layers::merge_heads;
+use super::layers::{attention_kernel, merge_heads};
+use crate::measure::profile::{scope, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Device, Kind, Tensor};
@@ -197,7 +198,9 @@ impl RmsNorm {
     /// `weight · x / sqrt(mean(x²) + eps)` over the last dimension; libtorch's `rms_norm`
     /// computes in float32 for half inputs, as `LlamaRMSNorm` does.
     pub fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.rms_norm([self.dim], Some(&self.weight), self.eps)
+        scope(Part::Norm, || {
+            xs.rms_norm([self.dim], Some(&self.weight), self.eps)
+        })
     }
 }
 
@@ -235,7 +238,7 @@ pub fn causal_attention(
         offset.ge(0).logical_and(&offset.lt(w))
     });
     let is_causal = window_mask.is_none();
-    merge_heads(&Tensor::scaled_dot_product_attention(
+    merge_heads(&attention_kernel(
         q,
         &k,
         &v,

@@ -6,6 +6,7 @@ pub mod export;
 pub mod json;
 pub mod markdown;
 pub mod plot;
+pub mod profile;
 pub mod section;
 pub mod table;
 
@@ -200,6 +201,7 @@ mod tests {
             calls_per_sample: 10,
             warmup_calls: 0,
             flops_per_call: Some(1e9),
+            profile: None,
         });
         assert_eq!(csv_value(&speed), "0.0143");
         let memory = CellResult::Memory(crate::cell::MemoryResult {
