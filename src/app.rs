@@ -10,7 +10,7 @@ use crate::report::{self, Row, Sweep};
 use crate::resume::Previous;
 use crate::runner::{Interrupted, Runner};
 use crate::{console, env, hub, interrupt};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -298,6 +298,14 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             }
         }
     };
+    if let Some(dir) = &args.profile_trace {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "--profile-trace {}: cannot create the folder",
+                dir.display()
+            )
+        })?;
+    }
     Ok(Settings {
         protocol,
         device,

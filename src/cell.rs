@@ -3,6 +3,7 @@
 
 use crate::measure::gpu::{self, AllocatorStats};
 use crate::measure::memory;
+use crate::measure::operators;
 use crate::measure::profile::{self, Part};
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Protocol, Statistic};
@@ -365,11 +366,18 @@ fn measure(cell: &Cell) -> Result<CellResult> {
             let profile = match settings.profile {
                 true => {
                     let calls = timing.samples.len() * timing.calls_per_sample;
-                    Some(profile::profile(
+                    let mut breakdown = profile::profile(
                         calls.clamp(3, 30),
                         &mut call,
                         profile_hooks(settings.device),
-                    )?)
+                    )?;
+                    if let Some(dir) = &settings.profile_trace {
+                        let cuda = matches!(settings.device, DeviceChoice::Cuda(_));
+                        let trace = dir.join(trace_file_name(cell));
+                        breakdown.operators =
+                            Some(operators::record(cuda, Some(&trace), &mut call)?);
+                    }
+                    Some(breakdown)
                 }
                 false => None,
             };
@@ -392,6 +400,27 @@ fn measure(cell: &Cell) -> Result<CellResult> {
         }
         Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),
     }
+}
+
+/// `<model>-b<batch>-s<sequence>-<mode>.json`, the model's name reduced to characters that
+/// are safe in a file name.
+fn trace_file_name(cell: &Cell) -> String {
+    let model: String = cell
+        .model
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    let mode = match cell.mode {
+        Mode::Inference => "inference",
+        Mode::Training => "training",
+    };
+    format!(
+        "{model}-b{}-s{}-{mode}.json",
+        cell.batch_size, cell.sequence_length
+    )
 }
 
 /// `--profile`'s device synchronisation and allocated-bytes reading.

@@ -129,6 +129,9 @@ pub struct Profile {
     pub memory: MemorySource,
     /// In the order the parts first ran.
     pub entries: Vec<Entry>,
+    /// `--profile-trace`: libtorch's operators in one more call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operators: Option<crate::measure::operators::Operators>,
 }
 
 impl Profile {
@@ -250,6 +253,7 @@ pub fn profile(
                     kept_bytes: median_i64(&e.kept),
                 })
                 .collect(),
+            operators: None,
         })
     })();
     RECORDER.with(|r| r.borrow_mut().take());
