@@ -297,6 +297,10 @@ pub struct PlotArgs {
     #[arg(long, value_enum)]
     pub metric: Option<PlotMetric>,
 
+    /// Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part
+    #[arg(long)]
+    pub profile: bool,
+
     /// Chart title [default: says what is shown]
     #[arg(long)]
     pub title: Option<String>,

@@ -52,15 +52,13 @@ fn section(out: &mut String, section: &Section) {
     }
 }
 
-/// One `--profile` breakdown: the top parts, then the kinds.
+/// One `--profile` breakdown: the top parts, the kinds, the operators.
 fn breakdown(out: &mut String, b: &Breakdown) {
     let _ = writeln!(out, "\n## {}\n", escape(&b.title));
-    table(out, &b.columns, &b.top, true);
-    out.push('\n');
-    let mut columns = b.columns.clone();
-    columns[0] = "By kind".into();
-    table(out, &columns, &b.by_kind, true);
-    out.push('\n');
+    for t in &b.tables {
+        table(out, &t.columns, &t.rows, true);
+        out.push('\n');
+    }
     for line in &b.notes {
         let _ = writeln!(out, "- {}", escape(line));
     }

@@ -7,6 +7,7 @@ pub mod json;
 pub mod markdown;
 pub mod plot;
 pub mod profile;
+pub mod profile_chart;
 pub mod section;
 pub mod table;
 

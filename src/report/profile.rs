@@ -13,12 +13,16 @@ pub const TOP: usize = 10;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Breakdown {
     pub title: String,
-    pub columns: Vec<String>,
-    /// The top parts, largest first, then the rest summed.
-    pub top: Vec<Vec<String>>,
-    /// The parts summed by kind, largest first.
-    pub by_kind: Vec<Vec<String>>,
+    /// The top parts (largest first, the rest summed), the parts summed by kind, and with
+    /// `--profile-trace` libtorch's top operators.
+    pub tables: Vec<Table>,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// The profiled cells of a sweep, in the order they ran.
@@ -70,7 +74,6 @@ pub fn build(cell: &Cell, profile: &Profile) -> Breakdown {
         .map(|(part, seconds, bytes)| {
             vec![
                 part.label().to_string(),
-                String::new(),
                 format_time(seconds),
                 share(seconds),
                 format_bytes(bytes),
@@ -104,37 +107,99 @@ pub fn build(cell: &Cell, profile: &Profile) -> Breakdown {
              where it freed more."
         ),
     ];
+    let columns = |first: &str| {
+        [first, "Kind", "Time", "Share", "Kept"]
+            .map(String::from)
+            .to_vec()
+    };
+    let mut tables = vec![
+        Table {
+            columns: columns("Part"),
+            rows: top,
+        },
+        Table {
+            columns: ["By kind", "Time", "Share", "Kept"]
+                .map(String::from)
+                .to_vec(),
+            rows: by_kind,
+        },
+    ];
+    let mut notes = notes;
+    if let Some(ops) = &profile.operators {
+        for (label, list, total) in [
+            ("CPU operator", &ops.cpu, ops.cpu_self_seconds),
+            (
+                "GPU kernel",
+                &ops.gpu,
+                ops.gpu.iter().map(|o| o.self_seconds).sum(),
+            ),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            tables.push(Table {
+                columns: [label, "Calls", "Self", "Total", "Share"]
+                    .map(String::from)
+                    .to_vec(),
+                rows: list
+                    .iter()
+                    .take(TOP)
+                    .map(|o| {
+                        vec![
+                            o.name.clone(),
+                            o.calls.to_string(),
+                            format_time(o.self_seconds),
+                            format_time(o.total_seconds),
+                            format!("{:.1}%", 100.0 * o.self_seconds / total),
+                        ]
+                    })
+                    .collect(),
+            });
+        }
+        notes.push(format!(
+            "Operators: libtorch's profiler over one more call ({}, profiler included, {} \
+             events); self: time in the operator less the operators it called; share: of all \
+             CPU operators' self time, {}.{}",
+            format_time(ops.call_seconds),
+            ops.events,
+            format_time(ops.cpu_self_seconds),
+            match &ops.trace {
+                Some(path) => format!(
+                    " Trace: {} (chrome://tracing, ui.perfetto.dev).",
+                    path.display()
+                ),
+                None => String::new(),
+            }
+        ));
+    }
     Breakdown {
         title: format!(
             "{mode} - PROFILE - {} (batch {}, sequence {})",
             cell.model, cell.batch_size, cell.sequence_length
         ),
-        columns: ["Part", "Kind", "Time", "Share", "Kept"]
-            .map(String::from)
-            .to_vec(),
-        top,
-        by_kind,
+        tables,
         notes,
     }
 }
 
 /// Prints every profiled cell's breakdown, as the sections are printed.
 pub fn print(out: &mut dyn std::io::Write, sweep: &Sweep) -> std::io::Result<()> {
-    use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
+    use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table as ComfyTable};
     for (cell, profile) in profiled(&sweep.rows) {
         let b = build(cell, profile);
         writeln!(out, "\n{}", header("PROFILE"))?;
         writeln!(out, "{}", b.title)?;
-        for (first, rows) in [("Part", &b.top), ("By kind", &b.by_kind)] {
-            let mut table = Table::new();
-            let mut columns = b.columns.clone();
-            columns[0] = first.to_string();
-            table.load_preset(ASCII_FULL_CONDENSED).set_header(columns);
-            for row in rows {
+        for t in &b.tables {
+            let mut table = ComfyTable::new();
+            table
+                .load_preset(ASCII_FULL_CONDENSED)
+                .set_header(t.columns.clone());
+            for row in &t.rows {
                 table.add_row(row.clone());
             }
+            let text_columns = if t.columns[1] == "Kind" { 2 } else { 1 };
             for (index, column) in table.column_iter_mut().enumerate() {
-                column.set_cell_alignment(if index < 2 {
+                column.set_cell_alignment(if index < text_columns {
                     CellAlignment::Left
                 } else {
                     CellAlignment::Right
