@@ -3,8 +3,8 @@
 //! operator (and CUDA kernel) with its time, summed by name, and the Chrome trace file that
 //! chrome://tracing and ui.perfetto.dev open.
 
+use super::profile::{Operator, Operators, TOP_OPERATORS as TOP};
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,38 +22,6 @@ extern "C" {
     ) -> i32;
     fn rb_profiler_save(result: *mut c_void, path: *const c_char) -> i32;
     fn rb_profiler_free(result: *mut c_void);
-}
-
-/// Operators listed per view; the JSON keeps this many too.
-pub const TOP: usize = 15;
-
-/// One operator (or kernel) name, summed over its calls.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Operator {
-    pub name: String,
-    pub calls: usize,
-    /// Seconds inside the operator but not inside the operators it called (CPU); for a GPU
-    /// kernel, its duration.
-    pub self_seconds: f64,
-    /// Seconds inside the operator, what it called included.
-    pub total_seconds: f64,
-}
-
-/// The operator-level view of one recorded call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Operators {
-    /// The Chrome trace written for this call.
-    pub trace: Option<PathBuf>,
-    /// Wall-clock seconds of the recorded call, profiler included.
-    pub call_seconds: f64,
-    /// Operators recorded in the call.
-    pub events: usize,
-    /// Sum of every CPU operator's self seconds.
-    pub cpu_self_seconds: f64,
-    /// The CPU operators with the most self time, largest first.
-    pub cpu: Vec<Operator>,
-    /// The GPU kernels with the most time, largest first (empty on the CPU).
-    pub gpu: Vec<Operator>,
 }
 
 struct Event {

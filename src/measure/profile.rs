@@ -10,6 +10,7 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -131,7 +132,39 @@ pub struct Profile {
     pub entries: Vec<Entry>,
     /// `--profile-trace`: libtorch's operators in one more call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operators: Option<crate::measure::operators::Operators>,
+    pub operators: Option<Operators>,
+}
+
+/// `--profile-trace`: operators listed per view; the JSON keeps this many too.
+pub const TOP_OPERATORS: usize = 15;
+
+/// One operator (or kernel) name, summed over its calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operator {
+    pub name: String,
+    pub calls: usize,
+    /// Seconds inside the operator but not inside the operators it called (CPU); for a GPU
+    /// kernel, its duration.
+    pub self_seconds: f64,
+    /// Seconds inside the operator, what it called included.
+    pub total_seconds: f64,
+}
+
+/// The operator-level view of one recorded call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operators {
+    /// The Chrome trace written for this call.
+    pub trace: Option<PathBuf>,
+    /// Wall-clock seconds of the recorded call, profiler included.
+    pub call_seconds: f64,
+    /// Operators recorded in the call.
+    pub events: usize,
+    /// Sum of every CPU operator's self seconds.
+    pub cpu_self_seconds: f64,
+    /// The CPU operators with the most self time, largest first.
+    pub cpu: Vec<Operator>,
+    /// The GPU kernels with the most time, largest first (empty on the CPU).
+    pub gpu: Vec<Operator>,
 }
 
 impl Profile {
