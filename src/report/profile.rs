@@ -93,13 +93,16 @@ pub fn build(cell: &Cell, profile: &Profile) -> Breakdown {
         ),
         format!(
             "Profiling cost: profiled call {} (of which {} the recorder's readings), unprofiled \
-             call {} (medians of {} calls alternated with them): {:+.1}%; {} parts recorded per call.",
+             call {} (medians of {} calls alternated with them): {:+.1}%; {} parts recorded per \
+             call. The parts sum to {:+.1}% of the unprofiled call (where a loaded machine \
+             preempts calls, each part's median leaves the waits out and the sum falls short).",
             format_time(profile.profiled_seconds),
             format_time(profile.recorder_seconds),
             format_time(profile.call_seconds),
             profile.call_samples.len(),
             100.0 * profile.overhead(),
-            profile.scopes_per_call
+            profile.scopes_per_call,
+            100.0 * (total / profile.call_seconds - 1.0),
         ),
         format!(
             "Kept: median bytes a part allocated and still held when it returned, its sub-parts \
