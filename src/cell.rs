@@ -108,9 +108,10 @@ pub struct SpeedResult {
     /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
     /// TorchScript file).
     pub flops_per_call: Option<f64>,
-    /// `--profile`: the call broken down by part, measured after the timed calls.
+    /// `--profile`: the call broken down by part, measured after the timed calls (boxed:
+    /// most results have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<crate::measure::profile::Profile>,
+    pub profile: Option<Box<crate::measure::profile::Profile>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -101,7 +101,9 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
                 Statistic::Minimum => stats.min,
             };
             let profile = match settings.profile {
-                true => Some(super::profile::breakdown(cell, &timing, &mut call)?),
+                true => Some(Box::new(super::profile::breakdown(
+                    cell, &timing, &mut call,
+                )?)),
                 false => None,
             };
             let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))

@@ -29,7 +29,7 @@ pub struct Table {
 pub fn profiled(rows: &[Row]) -> Vec<(&Cell, &Profile)> {
     rows.iter()
         .filter_map(|(cell, result)| match result {
-            CellResult::Speed(speed) => speed.profile.as_ref().map(|p| (cell, p)),
+            CellResult::Speed(speed) => speed.profile.as_deref().map(|p| (cell, p)),
             _ => None,
         })
         .collect()
