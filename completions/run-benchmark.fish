@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= fp16 bf16 threads= device= optimizer= profile profile-trace= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= fp16 bf16 threads= device= optimizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -45,7 +45,6 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d '
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
 sgd\t''
 adamw\t''"
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l profile-trace -d 'With --profile: also record libtorch\'s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)' -r -F
@@ -53,6 +52,8 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sweep -d 'R
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-filename -d 'The log file (implies --log-print) [default: log_<unix time>.csv, the original\'s name]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l timeout -d 'Seconds a cell may take before its child process is killed and the cell is N/A' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l seed -d 'Seed for the random weights and inputs' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l shard -d 'Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts\' --export-json files with `run-benchmark merge`' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l shard-count -d '--shard auto in a Kubernetes Indexed Job: the number of parts (the Job\'s completions)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l training -d 'Also benchmark training: forward with masked-LM labels plus backward'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-inference -d 'Skip the inference benchmark'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-speed -d 'Skip speed measurements'
@@ -65,7 +66,6 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l save-to-csv
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l env-print -d 'Print the environment information (versions, CPU, memory, GPUs)'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l fp16 -d 'Run the model in half precision (float16), as the original\'s --fp16'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l bf16 -d 'Run the model in bfloat16'
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l profile -d 'Speed cells also break their call down by part (embeddings, each layer\'s attention projections and kernel, MLP, norms, head, loss, backward, optimizer step): seconds and memory kept per part, and what profiling costs'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s q -l quiet -d 'No progress bar or progress lines on stderr (errors are still printed)'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-print -d 'Also write everything printed on stdout and stderr to a plain-text log file'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l verbose -d 'Print each child\'s diagnostics'
@@ -74,6 +74,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s V -l versio
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "models" -d 'List the embedded model configs and the supported model types'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -88,15 +89,22 @@ memory\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l title -d 'Chart title [default: says what is shown]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l profile -d 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l prefer -d 'Which result wins when two files measured a cell differently' -r -f -a "first\t'The file given first'
+last\t'The file given last'"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l export-json -d 'Write the merged sweep as JSON (\'-\' = stdout)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l export-markdown -d 'Write the merged tables as Markdown (\'-\' = stdout)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l save-to-csv -d 'Write the merged results to the original\'s CSV files (<section>_<unix time>.csv)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l env-print -d 'Print the environment information'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand man" -s h -l help -d 'Print help'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "models" -d 'List the embedded model configs and the supported model types'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "models" -d 'List the embedded model configs and the supported model types'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

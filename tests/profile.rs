@@ -204,7 +204,7 @@ fn training_breaks_down_loss_backward_and_the_optimizer_step() {
 }
 
 #[test]
-fn every_family_marks_its_attention_mlp_and_head() {
+fn every_family_marks_its_embeddings_attention_mlp_and_norms() {
     let dir = tempfile::tempdir().unwrap();
     let json_path = dir.path().join("run.json");
     let families = [
@@ -220,6 +220,9 @@ fn every_family_marks_its_attention_mlp_and_head() {
         "electra",
         "bart",
         "t5",
+        "gemma2",
+        "phi3",
+        "mixtral",
     ];
     let configs: Vec<String> = families
         .iter()

@@ -94,8 +94,8 @@ pub fn build(cell: &Cell, profile: &Profile) -> Breakdown {
         format!(
             "Profiling cost: profiled call {} (of which {} the recorder's readings), unprofiled \
              call {} (medians of {} calls alternated with them): {:+.1}%; {} parts recorded per \
-             call. The parts sum to {:+.1}% of the unprofiled call (where a loaded machine \
-             preempts calls, each part's median leaves the waits out and the sum falls short).",
+             call; the parts' medians sum to {:+.1}% against the unprofiled call (on a loaded \
+             machine, medians of parts and of whole calls drift apart).",
             format_time(profile.profiled_seconds),
             format_time(profile.recorder_seconds),
             format_time(profile.call_seconds),
