@@ -355,6 +355,8 @@ mod tests {
             only_pretrain_model: false,
             torchscript: false,
             seed: 0,
+            profile: false,
+            profile_trace: None,
         }
     }
 
