@@ -81,14 +81,17 @@ fn write_registry() {
     fs::write(out, code).expect("write registry.rs");
 }
 
-/// Compiles csrc/accelerator_memory.cpp against libtorch's headers (the caching allocator's
-/// statistics, which tch does not expose).
+/// Compiles csrc/accelerator_memory.cpp (the caching allocator's statistics) and
+/// csrc/operator_profiler.cpp (the Kineto profiler) against libtorch's headers: tch exposes
+/// neither.
 fn compile_accelerator_shim(libtorch: &Path) {
     println!("cargo:rerun-if-changed=csrc/accelerator_memory.cpp");
+    println!("cargo:rerun-if-changed=csrc/operator_profiler.cpp");
     let include = libtorch.join("include");
     cc::Build::new()
         .cpp(true)
         .file("csrc/accelerator_memory.cpp")
+        .file("csrc/operator_profiler.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")

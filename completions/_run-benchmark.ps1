@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]')
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]')
             [CompletionResult]::new('--optimizer', '--optimizer', [CompletionResultType]::ParameterName, 'Training: also run an optimizer step after backward (none = forward, loss and backward only)')
+            [CompletionResult]::new('--profile-trace', '--profile-trace', [CompletionResultType]::ParameterName, 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR')
             [CompletionResult]::new('--export-json', '--export-json', [CompletionResultType]::ParameterName, 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)')
             [CompletionResult]::new('--export-markdown', '--export-markdown', [CompletionResultType]::ParameterName, 'Write the tables and their notes as Markdown (''-'' = stdout)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE''s cells is not part of this sweep (they would be lost)')
@@ -65,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--no-fit-check', '--no-fit-check', [CompletionResultType]::ParameterName, 'Run cells whose estimated peak memory exceeds the available memory instead of marking them N/A')
             [CompletionResult]::new('--fp16', '--fp16', [CompletionResultType]::ParameterName, 'Run the model in half precision (float16), as the original''s --fp16')
             [CompletionResult]::new('--bf16', '--bf16', [CompletionResultType]::ParameterName, 'Run the model in bfloat16')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Speed cells also break their call down by part (embeddings, each layer''s attention projections and kernel, MLP, norms, head, loss, backward, optimizer step): seconds and memory kept per part, and what profiling costs')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress bar or progress lines on stderr (errors are still printed)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress bar or progress lines on stderr (errors are still printed)')
             [CompletionResult]::new('--log-print', '--log-print', [CompletionResultType]::ParameterName, 'Also write everything printed on stdout and stderr to a plain-text log file')
@@ -96,6 +98,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'Chart title [default: says what is shown]')
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Width and height in pixels')
             [CompletionResult]::new('--linear', '--linear', [CompletionResultType]::ParameterName, 'Linear axes instead of log-log')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break

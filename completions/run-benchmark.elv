@@ -38,6 +38,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --threads 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]'
             cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
+            cand --profile-trace 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR'
             cand --export-json 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)'
             cand --export-markdown 'Write the tables and their notes as Markdown (''-'' = stdout)'
             cand --resume 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE''s cells is not part of this sweep (they would be lost)'
@@ -62,6 +63,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --no-fit-check 'Run cells whose estimated peak memory exceeds the available memory instead of marking them N/A'
             cand --fp16 'Run the model in half precision (float16), as the original''s --fp16'
             cand --bf16 'Run the model in bfloat16'
+            cand --profile 'Speed cells also break their call down by part (embeddings, each layer''s attention projections and kernel, MLP, norms, head, loss, backward, optimizer step): seconds and memory kept per part, and what profiling costs'
             cand -q 'No progress bar or progress lines on stderr (errors are still printed)'
             cand --quiet 'No progress bar or progress lines on stderr (errors are still printed)'
             cand --log-print 'Also write everything printed on stdout and stderr to a plain-text log file'
@@ -91,6 +93,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --title 'Chart title [default: says what is shown]'
             cand --size 'Width and height in pixels'
             cand --linear 'Linear axes instead of log-log'
+            cand --profile 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
             cand -h 'Print help'
             cand --help 'Print help'
         }

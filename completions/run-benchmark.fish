@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 threads= device= optimizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 threads= device= optimizer= profile profile-trace= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -47,6 +47,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d '
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
 sgd\t''
 adamw\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l profile-trace -d 'With --profile: also record libtorch\'s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE\'s cells is not part of this sweep (they would be lost)' -r -F
@@ -71,6 +72,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l dry-run -d 
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-fit-check -d 'Run cells whose estimated peak memory exceeds the available memory instead of marking them N/A'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l fp16 -d 'Run the model in half precision (float16), as the original\'s --fp16'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l bf16 -d 'Run the model in bfloat16'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l profile -d 'Speed cells also break their call down by part (embeddings, each layer\'s attention projections and kernel, MLP, norms, head, loss, backward, optimizer step): seconds and memory kept per part, and what profiling costs'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s q -l quiet -d 'No progress bar or progress lines on stderr (errors are still printed)'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-print -d 'Also write everything printed on stdout and stderr to a plain-text log file'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l verbose -d 'Print each child\'s diagnostics'
@@ -94,6 +96,7 @@ memory\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l title -d 'Chart title [default: says what is shown]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l profile -d 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'

@@ -335,6 +335,7 @@ fn print_results(
         for &(mode, metric) in &sweep.sections {
             report::table::print_section(&mut out, sweep, mode, metric)?;
         }
+        report::profile::print(&mut out, sweep)?;
         if env_print {
             report::table::print_environment(&mut out, &sweep.environment)?;
         }

@@ -75,6 +75,12 @@ pub struct Settings {
     #[serde(default)]
     pub torchscript: bool,
     pub seed: i64,
+    /// `--profile`: speed cells also break their call down by part.
+    #[serde(default)]
+    pub profile: bool,
+    /// `--profile-trace DIR`: and write libtorch's operator trace of one call there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_trace: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,6 +118,10 @@ pub struct SpeedResult {
     /// Seconds to build the model (create and fill its weights) in the measuring child.
     #[serde(default)]
     pub build_seconds: Option<f64>,
+    /// `--profile`: the call broken down by part, measured after the timed calls (boxed:
+    /// most results have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Box<crate::measure::profile::Profile>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

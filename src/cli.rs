@@ -221,6 +221,14 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = OptimizerChoice::None)]
     pub optimizer: OptimizerChoice,
 
+    /// Speed cells also break their call down by part (embeddings, each layer's attention projections and kernel, MLP, norms, head, loss, backward, optimizer step): seconds and memory kept per part, and what profiling costs
+    #[arg(long)]
+    pub profile: bool,
+
+    /// With --profile: also record libtorch's operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR
+    #[arg(long, value_name = "DIR", requires = "profile")]
+    pub profile_trace: Option<PathBuf>,
+
     /// Write every cell's settings, raw samples, statistics and N/A reason as JSON ('-' = stdout)
     #[arg(long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,
@@ -398,6 +406,10 @@ pub struct PlotArgs {
     /// What to draw [default: time; for a CSV file, memory when its name says so]
     #[arg(long, value_enum)]
     pub metric: Option<PlotMetric>,
+
+    /// Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part
+    #[arg(long)]
+    pub profile: bool,
 
     /// Chart title [default: says what is shown]
     #[arg(long)]

@@ -312,6 +312,8 @@ mod tests {
             optimizer: Optimizer::None,
             only_pretrain_model: false,
             torchscript: false,
+            profile: false,
+            profile_trace: None,
             seed: 0,
         }
     }

@@ -9,7 +9,7 @@ use crate::measure::timing::Protocol;
 use crate::models::{self, inference_task, Task};
 use crate::report::export::{CsvFiles, Outputs};
 use crate::shard::{self, Shard, ShardRecord, ShardSpec};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -225,6 +225,14 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
             }
         }
     };
+    if let Some(dir) = &args.profile_trace {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "--profile-trace {}: cannot create the folder",
+                dir.display()
+            )
+        })?;
+    }
     Ok(Settings {
         protocol,
         device,
@@ -238,6 +246,8 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         only_pretrain_model: args.only_pretrain_model,
         torchscript: args.torchscript,
         seed: args.seed,
+        profile: args.profile,
+        profile_trace: args.profile_trace.clone(),
     })
 }
 
@@ -333,6 +343,8 @@ mod tests {
             optimizer: crate::cell::Optimizer::None,
             only_pretrain_model: false,
             torchscript: false,
+            profile: false,
+            profile_trace: None,
             seed: 0,
         }
     }
@@ -354,6 +366,8 @@ mod tests {
             only_pretrain_model: false,
             torchscript: false,
             seed: 0,
+            profile: false,
+            profile_trace: None,
         }
     }
 

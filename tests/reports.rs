@@ -444,6 +444,8 @@ fn settings() -> Settings {
         optimizer: Optimizer::None,
         only_pretrain_model: false,
         torchscript: false,
+        profile: false,
+        profile_trace: None,
         seed: 0,
     }
 }
@@ -473,6 +475,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         interval: None,
         imprecise: false,
         build_seconds: None,
+        profile: None,
     })
 }
 

@@ -5,6 +5,7 @@ use super::device::{apply_threads, check_available, kind, synchronize, tch_devic
 use super::memory::measure_memory;
 use crate::cell::{Cell, CellResult, Dtype, Metric, Mode, Optimizer, SpeedResult};
 use crate::measure::memory;
+use crate::measure::profile::{scope, Part};
 use crate::measure::stats::Stats;
 use crate::measure::timing::{self, Statistic};
 use crate::models::{self, inference_task, Task};
@@ -100,9 +101,10 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                     Some(opt) => opt.zero_grad(),
                     None => trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                model.loss(&input_ids, &input_ids, true)?.f_backward()?;
+                let loss = model.loss(&input_ids, &input_ids, true)?;
+                scope(Part::Backward, || loss.f_backward())?;
                 if let Some(opt) = optimizer.as_mut() {
-                    opt.step();
+                    scope(Part::Optimizer, || opt.step());
                 }
             }
         }
@@ -128,6 +130,10 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         }
                         Statistic::Minimum => (stats.min, None),
                     };
+                    let profile = match settings.profile {
+                        true => Some(Box::new(super::profile::breakdown(c, &timing, &mut call)?)),
+                        false => None,
+                    };
                     Ok(CellResult::Speed(SpeedResult {
                         statistic,
                         seconds,
@@ -143,6 +149,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         interval,
                         imprecise: timing.imprecise,
                         build_seconds,
+                        profile,
                     }))
                 }
                 Metric::Memory => {

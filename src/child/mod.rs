@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod device;
 pub mod measure;
 pub mod memory;
+pub mod profile;
 
 use crate::cell::Job;
 use serde_json::Value;

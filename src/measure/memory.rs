@@ -90,6 +90,20 @@ pub fn available_bytes() -> Option<u64> {
     }
 }
 
+/// Bytes the C heap has handed out and not had back (glibc's `mallinfo2`: `uordblks`,
+/// the in-use heap chunks, plus `hblkhd`, the mmapped blocks), where libtorch's CPU tensors
+/// live: unlike the resident size, it goes down when a tensor is freed. None off glibc.
+pub fn heap_in_use_bytes() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters (glibc 2.33 and later).
+        let info = unsafe { libc::mallinfo2() };
+        Some((info.uordblks + info.hblkhd) as u64)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}
+
 /// Whole mebibytes, as the original's "MB" (`bytes >> 20`).
 pub fn to_mib(bytes: u64) -> u64 {
     bytes >> 20
@@ -152,6 +166,26 @@ mod tests {
         assert!(
             available > 0 && available <= total,
             "{available} of {total}"
+        );
+    }
+
+    #[test]
+    fn heap_in_use_follows_an_allocation_and_its_free() {
+        let _serial = RSS.lock().unwrap();
+        let before = heap_in_use_bytes().unwrap();
+        // Zeros come from fresh, untouched pages, so the resident size (which the other tests
+        // watch) does not move; black_box keeps the allocation from being elided.
+        let block = std::hint::black_box(vec![0u8; 8 << 20]);
+        let during = heap_in_use_bytes().unwrap();
+        assert!(
+            during >= before + (8 << 20),
+            "before {before}, during {during}"
+        );
+        drop(block);
+        let after = heap_in_use_bytes().unwrap();
+        assert!(
+            after + (8 << 20) <= during,
+            "during {during}, after {after}"
         );
     }
 

@@ -2,5 +2,7 @@
 
 pub mod gpu;
 pub mod memory;
+pub mod operators;
+pub mod profile;
 pub mod stats;
 pub mod timing;

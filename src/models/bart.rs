@@ -6,8 +6,11 @@
 //! Parameter paths are the checkpoint's: `model.encoder.layers.0.self_attn.q_proj.weight`.
 
 use super::checks::check_positive;
-use super::layers::{dropout, lm_head_flops, lm_loss, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    attention_kernel, dropout, lm_head_flops, lm_loss, Activation, Embedding, LayerNorm, Linear,
+};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
@@ -127,6 +130,7 @@ impl BartAttention {
         causal: bool,
         train: bool,
     ) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
         let heads = |t: Tensor| {
             t.view([b, -1, self.num_heads, d / self.num_heads])
@@ -136,7 +140,7 @@ impl BartAttention {
         let q = heads(self.q_proj.forward(xs));
         let k = heads(self.k_proj.forward(kv));
         let v = heads(self.v_proj.forward(kv));
-        let context = Tensor::scaled_dot_product_attention::<Tensor>(
+        let context = attention_kernel::<Tensor>(
             &q,
             &k,
             &v,
@@ -194,6 +198,7 @@ impl BartLayer {
     }
 
     fn forward(&self, xs: &Tensor, encoder_hidden: Option<&Tensor>, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let causal = self.encoder_attn.is_some();
         let attended = self.self_attn.forward(xs, None, causal, train);
         let mut xs = self
@@ -205,12 +210,14 @@ impl BartLayer {
             let attended = attention.forward(&xs, Some(encoder_hidden), false, train);
             xs = norm.forward(&(&xs + dropout(attended, self.dropout, train)));
         }
+        let mlp = profile::part(Part::Mlp);
         let inner = dropout(
             self.activation.apply(&self.fc1.forward(&xs)),
             self.activation_dropout,
             train,
         );
         let out = dropout(self.fc2.forward(&inner), self.dropout, train);
+        drop(mlp);
         self.final_layer_norm.forward(&(out + xs))
     }
 }
@@ -260,6 +267,10 @@ impl BartStack {
         encoder_hidden: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
+        let _stack = profile::part(match encoder_hidden {
+            Some(_) => Part::Decoder,
+            None => Part::Encoder,
+        });
         let seq = token_embeddings.size()[1];
         let positions = Tensor::arange_start(
             POSITION_OFFSET,
@@ -367,9 +378,9 @@ impl BartForConditionalGeneration {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.model
-            .last_hidden_state(input_ids, train)
-            .linear(&self.lm_head, Some(&self.final_logits_bias.squeeze_dim(0)))
+        let hidden = self.model.last_hidden_state(input_ids, train);
+        let _head = profile::part(Part::Head);
+        hidden.linear(&self.lm_head, Some(&self.final_logits_bias.squeeze_dim(0)))
     }
 }
 

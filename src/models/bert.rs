@@ -10,8 +10,9 @@
 //! masked-LM [`MlmHead`].
 
 use super::checks::{check_heads, check_positive};
-use super::layers::{dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{attention_kernel, dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use std::rc::Rc;
@@ -226,6 +227,7 @@ impl Embeddings {
     }
 
     pub fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let _embeddings = profile::part(Part::Embeddings);
         let words = self.word_embeddings.forward(input_ids);
         // Every token is of type 0: row 0, broadcast.
         let xs = match &self.token_type_embeddings {
@@ -325,6 +327,8 @@ impl EncoderLayer {
     }
 
     pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
+        let attention = profile::part(Part::Attention);
         let (b, s, h) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor| t.view([b, s, self.spec.heads, -1]).transpose(1, 2);
         let q = heads(self.query.forward(xs));
@@ -336,24 +340,18 @@ impl EncoderLayer {
             0.0
         };
         // No attention mask: the benchmark's inputs have no padding, as in the original.
-        let context = Tensor::scaled_dot_product_attention::<Tensor>(
-            &q,
-            &k,
-            &v,
-            None,
-            attention_dropout,
-            false,
-            None,
-            false,
-        )
-        .transpose(1, 2)
-        .reshape([b, s, h]);
+        let context =
+            attention_kernel::<Tensor>(&q, &k, &v, None, attention_dropout, false, None, false)
+                .transpose(1, 2)
+                .reshape([b, s, h]);
         let attended = dropout(
             self.attention_output.forward(&context),
             self.spec.attention_output_dropout,
             train,
         );
+        drop(attention);
         let attended = self.attention_norm.forward(&(attended + xs));
+        let mlp = profile::part(Part::Mlp);
         let inner = self
             .spec
             .activation
@@ -363,6 +361,7 @@ impl EncoderLayer {
             self.spec.ffn_output_dropout,
             train,
         );
+        drop(mlp);
         self.output_norm.forward(&(out + attended))
     }
 }
@@ -378,6 +377,7 @@ pub struct MlmHead {
 
 impl MlmHead {
     pub fn forward(&self, hidden: &Tensor) -> Tensor {
+        let _head = profile::part(Part::Head);
         let xs = self.activation.apply(&self.dense.forward(hidden));
         self.decoder.forward(&self.norm.forward(&xs))
     }
@@ -474,6 +474,7 @@ impl BertModel {
 
     /// tanh(dense(first token)), the pooled output; None without a pooler.
     pub fn pool(&self, hidden: &Tensor) -> Option<Tensor> {
+        let _head = profile::part(Part::Head);
         self.pooler
             .as_ref()
             .map(|dense| dense.forward(&hidden.select(1, 0)).tanh())

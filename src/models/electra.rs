@@ -19,6 +19,7 @@ use super::bert::{
 use super::checks::{check_heads, check_positive};
 use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Reduction, Tensor};
@@ -167,6 +168,7 @@ impl ElectraForPreTraining {
     /// Per-token logits (batch, seq).
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
         let hidden = self.electra.encode(input_ids, train);
+        let _head = profile::part(Part::Head);
         let xs = self.activation.apply(&self.dense.forward(&hidden));
         self.dense_prediction.forward(&xs).squeeze_dim(-1)
     }

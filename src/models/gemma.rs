@@ -21,6 +21,7 @@ use super::rotary::{
     causal_attention_with, AttentionOptions, RopeScaling, RopeType, Rotary, RotaryTables,
 };
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
 use tch::{nn, Kind, Tensor};
@@ -282,6 +283,7 @@ impl GemmaRmsNorm {
     }
 
     pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let _norm = profile::part(Part::Norm);
         let normed = xs
             .to_kind(Kind::Float)
             .rms_norm([self.dim], None::<&Tensor>, self.eps);
@@ -328,6 +330,7 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<GemmaRmsNorm>| {
             let t = t.view([b, s, n, self.head_dim]);
@@ -369,6 +372,7 @@ impl Mlp {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
         let gate = self.activation.apply(&self.gate_proj.forward(xs));
         self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
     }
@@ -403,6 +407,7 @@ impl DecoderLayer {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let attended = self
             .self_attn
             .forward(&self.input_layernorm.forward(xs), rope, train);
@@ -508,7 +513,9 @@ impl GemmaForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let logits = self.lm_head.forward(&self.model.encode(input_ids, train));
+        let hidden = self.model.encode(input_ids, train);
+        let _head = profile::part(Part::Head);
+        let logits = self.lm_head.forward(&hidden);
         match self.final_logit_softcapping {
             Some(cap) => (logits / cap).tanh() * cap,
             None => logits,

@@ -5,10 +5,11 @@
 
 use super::checks::{check_heads, check_positive};
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    attention_kernel, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
+    Activation, Embedding, LayerNorm, Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::Result;
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
@@ -99,7 +100,9 @@ impl Conv1D {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.linear(&self.weight.tr(), Some(&self.bias))
+        profile::scope(Part::Projection, || {
+            xs.linear(&self.weight.tr(), Some(&self.bias))
+        })
     }
 }
 
@@ -146,6 +149,7 @@ impl Gpt2Block {
     }
 
     fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // c_attn's output is [q | k | v], each split into heads.
         let qkv = self
@@ -154,7 +158,7 @@ impl Gpt2Block {
             .view([b, s, 3, self.num_heads, -1])
             .permute([2, 0, 3, 1, 4]);
         let attn_dropout = if train { self.attn_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention::<Tensor>(
+        let context = attention_kernel::<Tensor>(
             &qkv.get(0),
             &qkv.get(1),
             &qkv.get(2),
@@ -172,11 +176,14 @@ impl Gpt2Block {
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let xs = xs + self.attention(&self.ln_1.forward(xs), train);
+        let mlp = profile::part(Part::Mlp);
         let inner = self
             .activation
             .apply(&self.c_fc.forward(&self.ln_2.forward(&xs)));
         let out = dropout(self.mlp_proj.forward(&inner), self.resid_dropout, train);
+        drop(mlp);
         xs + out
     }
 }
@@ -243,8 +250,8 @@ impl Gpt2LmHeadModel {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head
-            .forward(&self.transformer.encode(input_ids, train))
+        let hidden = self.transformer.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 

@@ -7,10 +7,11 @@
 
 use super::checks::{check_heads, check_positive};
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
-    Embedding, LayerNorm, Linear,
+    attention_kernel, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
+    split_heads, Activation, Embedding, LayerNorm, Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Device, Kind, Tensor};
@@ -161,10 +162,11 @@ impl GptNeoBlock {
     /// `window_mask` is the local layers' mask, None when the window covers the sequence
     /// (local attention is then plain causal attention).
     fn attention(&self, xs: &Tensor, window_mask: Option<&Tensor>, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let heads = |t: Tensor| split_heads(&t, self.num_heads);
         let attention_dropout = if train { self.attention_dropout } else { 0.0 };
         let mask = window_mask.filter(|_| self.local);
-        let context = Tensor::scaled_dot_product_attention(
+        let context = attention_kernel(
             &heads(self.q_proj.forward(xs)),
             &heads(self.k_proj.forward(xs)),
             &heads(self.v_proj.forward(xs)),
@@ -183,11 +185,14 @@ impl GptNeoBlock {
     }
 
     fn forward(&self, xs: &Tensor, window_mask: Option<&Tensor>, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let xs = xs + self.attention(&self.ln_1.forward(xs), window_mask, train);
+        let mlp = profile::part(Part::Mlp);
         let inner = self
             .activation
             .apply(&self.c_fc.forward(&self.ln_2.forward(&xs)));
         let out = dropout(self.c_proj.forward(&inner), self.resid_dropout, train);
+        drop(mlp);
         xs + out
     }
 }
@@ -274,8 +279,8 @@ impl GptNeoForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head
-            .forward(&self.transformer.encode(input_ids, train))
+        let hidden = self.transformer.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 

@@ -13,6 +13,7 @@ use super::layers::{
 };
 use super::rotary::{causal_attention, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Tensor};
@@ -122,6 +123,7 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         // Per head, the fused output holds that head's q, k and v side by side.
         let qkv = split_heads(&self.query_key_value.forward(xs), self.num_heads);
         let head_size = qkv.size()[3] / 3;
@@ -155,6 +157,7 @@ impl Mlp {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
         self.dense_4h_to_h
             .forward(&self.activation.apply(&self.dense_h_to_4h.forward(xs)))
     }
@@ -183,6 +186,7 @@ impl Layer {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let attended = self
             .attention
             .forward(&self.input_layernorm.forward(xs), rope, train);
@@ -271,8 +275,8 @@ impl GptNeoxForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.embed_out
-            .forward(&self.gpt_neox.encode(input_ids, train))
+        let hidden = self.gpt_neox.encode(input_ids, train);
+        profile::scope(Part::Head, || self.embed_out.forward(&hidden))
     }
 }
 

@@ -2,6 +2,7 @@
 //! initialised as transformers initialises them, and the activations named in HF configs.
 
 use super::Task;
+use crate::measure::profile::{scope, Part};
 use serde::Deserialize;
 use tch::{nn, Tensor};
 
@@ -50,7 +51,9 @@ impl Linear {
     }
 
     pub fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.linear(&self.weight, self.bias.as_ref())
+        scope(Part::Projection, || {
+            xs.linear(&self.weight, self.bias.as_ref())
+        })
     }
 }
 
@@ -72,7 +75,9 @@ impl Embedding {
     }
 
     pub fn forward(&self, ids: &Tensor) -> Tensor {
-        Tensor::embedding(&self.weight, ids, -1, false, false)
+        scope(Part::Embeddings, || {
+            Tensor::embedding(&self.weight, ids, -1, false, false)
+        })
     }
 }
 
@@ -95,6 +100,10 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, xs: &Tensor) -> Tensor {
+        scope(Part::Norm, || self.apply(xs))
+    }
+
+    fn apply(&self, xs: &Tensor) -> Tensor {
         xs.layer_norm(
             [self.dim],
             Some(&self.weight),
@@ -103,6 +112,26 @@ impl LayerNorm {
             true,
         )
     }
+}
+
+/// libtorch's fused scaled-dot-product attention (scores, softmax, weighted values), profiled
+/// as the attention kernel; the arguments are those of `Tensor::scaled_dot_product_attention`.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_kernel<T: std::borrow::Borrow<Tensor>>(
+    query: &Tensor,
+    key: &Tensor,
+    value: &Tensor,
+    attn_mask: Option<T>,
+    dropout_p: f64,
+    is_causal: bool,
+    scale: impl Into<Option<f64>>,
+    enable_gqa: bool,
+) -> Tensor {
+    scope(Part::AttentionKernel, || {
+        Tensor::scaled_dot_product_attention(
+            query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa,
+        )
+    })
 }
 
 /// Dropout that is the identity outside training, without a copy.
@@ -118,13 +147,15 @@ pub fn dropout(xs: Tensor, p: f64, train: bool) -> Tensor {
 /// transformers' `CrossEntropyLoss` does for language-modelling heads.
 pub fn lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
     let vocab = logits.size().last().copied().unwrap_or(1);
-    logits.view([-1, vocab]).cross_entropy_loss::<Tensor>(
-        &labels.view([-1]),
-        None,
-        tch::Reduction::Mean,
-        -100,
-        0.0,
-    )
+    scope(Part::Loss, || {
+        logits.view([-1, vocab]).cross_entropy_loss::<Tensor>(
+            &labels.view([-1]),
+            None,
+            tch::Reduction::Mean,
+            -100,
+            0.0,
+        )
+    })
 }
 
 /// transformers' `ForCausalLMLoss`: logits at position t predict labels at t + 1 (the last
@@ -134,10 +165,12 @@ pub fn causal_lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {
     let seq = labels.size().last().copied().unwrap_or(0);
     let next = labels.narrow(-1, 1, seq - 1);
     let none = labels.narrow(-1, 0, 1).full_like(-100);
-    lm_loss(
-        &logits.to_kind(tch::Kind::Float),
-        &Tensor::cat(&[next, none], -1),
-    )
+    scope(Part::Loss, || {
+        lm_loss(
+            &logits.to_kind(tch::Kind::Float),
+            &Tensor::cat(&[next, none], -1),
+        )
+    })
 }
 
 /// (batch, seq, heads · head_dim) -> (batch, heads, seq, head_dim), as attention takes it.

@@ -22,6 +22,7 @@ use super::layers::{
 use super::moe::{load_balancing_loss, FeedForward, MoeConfig, Naming, SparseMoe};
 use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
 use tch::{nn, Tensor};
@@ -359,6 +360,7 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<RmsNorm>| {
             let t = t.view([b, s, n, self.head_dim]);
@@ -424,6 +426,7 @@ impl Mlp {
     }
 
     pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
         let gate = self.activation.apply(&self.gate_proj.forward(xs));
         self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
     }
@@ -462,6 +465,7 @@ impl DecoderLayer {
 
     /// The layer's output, and its router logits if its feed-forward block is sparse.
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> (Tensor, Option<Tensor>) {
+        let _layer = profile::part(Part::Layer);
         let xs = xs
             + self
                 .self_attn
@@ -549,14 +553,16 @@ impl LlamaForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head.forward(&self.model.encode(input_ids, train))
+        let hidden = self.model.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 
     /// The causal-LM loss with `labels`, plus the router's auxiliary loss where
     /// transformers adds it.
     pub fn lm_loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Tensor {
         let (hidden, router_logits) = self.model.encode_routed(input_ids, train);
-        let loss = causal_lm_loss(&self.lm_head.forward(&hidden), labels);
+        let logits = profile::scope(Part::Head, || self.lm_head.forward(&hidden));
+        let loss = causal_lm_loss(&logits, labels);
         match &self.aux_loss {
             Some(moe) if !router_logits.is_empty() => {
                 let aux = load_balancing_loss(&router_logits, moe.num_experts, moe.top_k);

@@ -199,6 +199,7 @@ pub enum FeedForward {
 impl FeedForward {
     /// The output, and the router logits of a sparse block.
     pub fn forward(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
+        let _mlp = crate::measure::profile::part(crate::measure::profile::Part::Mlp);
         match self {
             FeedForward::Dense(mlp) => (mlp.forward(xs), None),
             FeedForward::Sparse(moe) => {

@@ -5,10 +5,11 @@
 
 use super::checks::{check_heads, check_positive};
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
-    Embedding, LayerNorm, Linear,
+    attention_kernel, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
+    split_heads, Activation, Embedding, LayerNorm, Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
@@ -140,9 +141,10 @@ impl OptDecoderLayer {
     }
 
     fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let heads = |t: Tensor| split_heads(&t, self.num_heads);
         let attention_dropout = if train { self.attention_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention::<Tensor>(
+        let context = attention_kernel::<Tensor>(
             &heads(self.q_proj.forward(xs)),
             &heads(self.k_proj.forward(xs)),
             &heads(self.v_proj.forward(xs)),
@@ -160,6 +162,7 @@ impl OptDecoderLayer {
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let attn_in = if self.pre_norm {
             self.self_attn_layer_norm.forward(xs)
         } else {
@@ -174,8 +177,11 @@ impl OptDecoderLayer {
         } else {
             xs.shallow_clone()
         };
+        let mlp = profile::part(Part::Mlp);
         let inner = self.activation.apply(&self.fc1.forward(&ffn_in));
-        let xs = xs + dropout(self.fc2.forward(&inner), self.dropout, train);
+        let out = dropout(self.fc2.forward(&inner), self.dropout, train);
+        drop(mlp);
+        let xs = xs + out;
         if self.pre_norm {
             xs
         } else {
@@ -281,7 +287,8 @@ impl OptForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head.forward(&self.model.encode(input_ids, train))
+        let hidden = self.model.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 

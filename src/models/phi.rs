@@ -12,6 +12,7 @@ use super::layers::{
 };
 use super::rotary::{causal_attention, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Tensor};
@@ -147,6 +148,7 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let heads = |t: Tensor, n: i64, norm: &Option<LayerNorm>| {
             let t = split_heads(&t, n);
             match norm {
@@ -184,6 +186,7 @@ impl Mlp {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
         self.fc2
             .forward(&self.activation.apply(&self.fc1.forward(xs)))
     }
@@ -211,6 +214,7 @@ impl DecoderLayer {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let normed = self.input_layernorm.forward(xs);
         let attended = dropout(
             self.self_attn.forward(&normed, rope, train),
@@ -290,7 +294,8 @@ impl PhiForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head.forward(&self.model.encode(input_ids, train))
+        let hidden = self.model.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 

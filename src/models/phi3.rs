@@ -14,6 +14,7 @@ use super::layers::{
 };
 use super::rotary::{causal_attention, RmsNorm, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -217,6 +218,7 @@ impl Attention {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let qkv = self.qkv_proj.forward(xs);
         let (q_dim, kv_dim) = (
@@ -264,6 +266,7 @@ impl Mlp {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
         let fused = self.gate_up_proj.forward(xs);
         let gate = fused.narrow(-1, 0, self.intermediate);
         let up = fused.narrow(-1, self.intermediate, self.intermediate);
@@ -292,6 +295,7 @@ impl DecoderLayer {
     }
 
     fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let attended = self
             .self_attn
             .forward(&self.input_layernorm.forward(xs), rope, train);
@@ -366,7 +370,8 @@ impl Phi3ForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head.forward(&self.model.encode(input_ids, train))
+        let hidden = self.model.encode(input_ids, train);
+        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 

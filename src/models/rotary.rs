@@ -5,7 +5,8 @@
 //! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
 //! attention with grouped-query heads and an optional sliding window.
 
-use super::layers::merge_heads;
+use super::layers::{attention_kernel, merge_heads};
+use crate::measure::profile::{scope, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Device, Kind, Tensor};
@@ -256,7 +257,9 @@ impl RmsNorm {
     /// `weight · x / sqrt(mean(x²) + eps)` over the last dimension; libtorch's `rms_norm`
     /// computes in float32 for half inputs, as `LlamaRMSNorm` does.
     pub fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.rms_norm([self.dim], Some(&self.weight), self.eps)
+        scope(Part::Norm, || {
+            xs.rms_norm([self.dim], Some(&self.weight), self.eps)
+        })
     }
 }
 
@@ -326,7 +329,7 @@ pub fn causal_attention_with(q: &Tensor, k: &Tensor, v: &Tensor, o: AttentionOpt
     let Some(cap) = o.softcap else {
         let window_mask = window.map(|w| allowed(Some(w)));
         let is_causal = window_mask.is_none();
-        return merge_heads(&Tensor::scaled_dot_product_attention(
+        return merge_heads(&attention_kernel(
             q,
             &k,
             &v,
@@ -337,6 +340,7 @@ pub fn causal_attention_with(q: &Tensor, k: &Tensor, v: &Tensor, o: AttentionOpt
             false,
         ));
     };
+    let _kernel = crate::measure::profile::part(Part::AttentionKernel);
     let scale = o.scale.unwrap_or(1.0 / (d as f64).sqrt());
     let scores = q.matmul(&k.transpose(-2, -1)) * scale;
     let scores = (scores / cap).tanh() * cap;

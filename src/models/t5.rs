@@ -6,8 +6,11 @@
 //! Parameter paths are the checkpoint's: `encoder.block.0.layer.0.SelfAttention.q.weight`.
 
 use super::checks::check_positive;
-use super::layers::{dropout, lm_head_flops, lm_loss, Activation, Embedding, Linear};
+use super::layers::{
+    attention_kernel, dropout, lm_head_flops, lm_loss, Activation, Embedding, Linear,
+};
 use super::{parse_config, Architecture, Model, Task};
+use crate::measure::profile::{self, Part};
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
@@ -135,6 +138,7 @@ impl T5LayerNorm {
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
+        let _norm = profile::part(Part::Norm);
         xs.rms_norm(self.weight.size(), Some(&self.weight), self.eps)
     }
 }
@@ -178,13 +182,14 @@ impl T5Attention {
         bias: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
+        let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, d_model)");
         let heads = |t: Tensor| t.view([b, -1, self.num_heads, t.size()[2] / self.num_heads]);
         let kv = key_value.unwrap_or(xs);
         let q = heads(self.q.forward(xs)).transpose(1, 2);
         let k = heads(self.k.forward(kv)).transpose(1, 2);
         let v = heads(self.v.forward(kv)).transpose(1, 2);
-        let context = Tensor::scaled_dot_product_attention(
+        let context = attention_kernel(
             &q,
             &k,
             &v,
@@ -232,6 +237,7 @@ impl T5FeedForward {
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
         let activated = self.activation.apply(&self.wi[0].forward(xs));
         // Not in place: autograd keeps the activation's output (relu) for the backward.
         let inner = match self.wi.get(1) {
@@ -279,6 +285,7 @@ impl T5Block {
         encoder_hidden: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
+        let _layer = profile::part(Part::Layer);
         let attended = self.self_attention.forward(
             &self.self_attention_norm.forward(xs),
             None,
@@ -404,6 +411,10 @@ impl T5Stack {
         encoder_hidden: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
+        let _stack = profile::part(match encoder_hidden {
+            Some(_) => Part::Decoder,
+            None => Part::Encoder,
+        });
         let bias = self.position_bias(input_ids.size()[1], input_ids.device());
         let mut xs = dropout(embeddings.forward(input_ids), self.dropout, train);
         for block in &self.blocks {
@@ -490,6 +501,7 @@ impl T5ForConditionalGeneration {
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
         let hidden = self.model.last_hidden_state(input_ids, train);
+        let _head = profile::part(Part::Head);
         let hidden = match self.scale {
             Some(scale) => hidden * scale,
             None => hidden,

@@ -393,6 +393,7 @@ mod tests {
             interval: None,
             imprecise: false,
             build_seconds: None,
+            profile: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The Markdown export: one table per section with the terminal tables' columns, their notes
 //! and N/A reasons, then the environment, ready to paste into an issue or a pull request.
 
+use super::profile::{self, Breakdown};
 use super::section::{self, Section};
 use super::Sweep;
 use std::fmt::Write;
@@ -51,6 +52,18 @@ fn section(out: &mut String, section: &Section) {
     }
 }
 
+/// One `--profile` breakdown: the top parts, the kinds, the operators.
+fn breakdown(out: &mut String, b: &Breakdown) {
+    let _ = writeln!(out, "\n## {}\n", escape(&b.title));
+    for t in &b.tables {
+        table(out, &t.columns, &t.rows, true);
+        out.push('\n');
+    }
+    for line in &b.notes {
+        let _ = writeln!(out, "- {}", escape(line));
+    }
+}
+
 /// The whole export.
 pub fn render(sweep: &Sweep) -> String {
     let mut out = String::from("# run-benchmark results\n");
@@ -65,6 +78,9 @@ pub fn render(sweep: &Sweep) -> String {
     );
     for (mode, metric) in sweep.sections() {
         section(&mut out, &section::build(sweep, mode, metric));
+    }
+    for (cell, p) in profile::profiled(&sweep.rows) {
+        breakdown(&mut out, &profile::build(cell, p));
     }
     if !sweep.environment.is_empty() {
         out.push_str("\n## ENVIRONMENT INFORMATION\n\n");

@@ -8,6 +8,8 @@ pub mod json;
 pub mod markdown;
 pub mod merge;
 pub mod plot;
+pub mod profile;
+pub mod profile_chart;
 pub mod section;
 pub mod table;
 
@@ -253,6 +255,7 @@ mod tests {
             interval: None,
             imprecise: false,
             build_seconds: None,
+            profile: None,
         });
         assert_eq!(csv_value(&speed), "0.0143");
         let memory = CellResult::Memory(crate::cell::MemoryResult {

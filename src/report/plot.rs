@@ -41,6 +41,9 @@ pub struct Series {
 }
 
 pub fn run(args: &PlotArgs) -> Result<()> {
+    if args.profile {
+        return super::profile_chart::run(args);
+    }
     let format = Format::of(&args.output)?;
     let data = load(&args.files, args.mode, args.metric)?;
     let series = series(&data, args.x);
@@ -127,13 +130,13 @@ fn unit_label(data: &Data) -> String {
     }
 }
 
-enum Format {
+pub(super) enum Format {
     Png,
     Svg,
 }
 
 impl Format {
-    fn of(path: &Path) -> Result<Format> {
+    pub(super) fn of(path: &Path) -> Result<Format> {
         match path
             .extension()
             .and_then(|e| e.to_str())
@@ -328,7 +331,7 @@ pub struct Chart {
 }
 
 /// Tableau's ten colours: distinguishable, also in grey-scale print.
-const COLOURS: [RGBColor; 10] = [
+pub(super) const COLOURS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -626,7 +629,7 @@ const EMBEDDED_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf")
 
 /// Registers the chart's font as "sans-serif" for plotters, once: `$RUN_BENCHMARK_FONT` (a
 /// TrueType file) where set, else the embedded DejaVu Sans.
-fn load_font() -> Result<()> {
+pub(super) fn load_font() -> Result<()> {
     static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     LOADED
         .get_or_init(|| {
