@@ -413,6 +413,59 @@ def electra(out_dir):
     )
 
 
+def modernbert(out_dir):
+    """ModernBertModel and ModernBertForMaskedLM (`model.*`, `head.*`, `decoder` tied to
+    `model.embeddings.tok_embeddings` with its own bias): 3 layers, global attention every 2
+    (layers 0 and 2) and a local window of 4 (2 tokens either side) in layer 1, shorter than
+    the sequence; a local rope theta unlike the global one; no biases in the norms, attention
+    and MLP (as ModernBERT-base); the head's activation (silu) unlike the layers' (gelu)."""
+    from transformers import ModernBertConfig, ModernBertForMaskedLM, ModernBertModel
+
+    config = ModernBertConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        hidden_activation="gelu",
+        max_position_embeddings=64,
+        norm_eps=1e-5,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        cls_token_id=1,
+        sep_token_id=2,
+        global_rope_theta=160000.0,
+        local_rope_theta=10.0,
+        global_attn_every_n_layers=2,
+        local_attention=4,
+        classifier_activation="silu",
+        architectures=["ModernBertForMaskedLM"],
+        attn_implementation="eager",
+    )
+    assert [layer.attn.local_attention for layer in ModernBertModel(config).layers] == [
+        (-1, -1), (2, 2), (-1, -1)
+    ]
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        [
+            "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+            "num_attention_heads", "hidden_activation", "max_position_embeddings",
+            "initializer_range", "norm_eps", "norm_bias", "pad_token_id", "global_rope_theta",
+            "local_rope_theta", "attention_bias", "attention_dropout",
+            "global_attn_every_n_layers", "local_attention", "embedding_dropout", "mlp_bias",
+            "mlp_dropout", "decoder_bias", "classifier_bias", "classifier_activation",
+            "tie_word_embeddings",
+        ],
+        ModernBertModel(config),
+        {"mlm": ModernBertForMaskedLM(config)},
+        "model",
+        input_ids,
+    )
+
+
 # name -> function(out_dir) writing that architecture's fixtures.
 def causal_lm(out_dir, base, lm, base_prefix, config, keys, architecture):
     """Shared by the decoder-only families: the base model and the causal LM share one body
@@ -1111,6 +1164,7 @@ ARCHITECTURES = {
     "gpt_neox": gpt_neox,
     "gpt_neox_sequential": gpt_neox_sequential,
     "phi": phi,
+    "modernbert": modernbert,
 }
 
 

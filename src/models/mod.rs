@@ -14,6 +14,7 @@ pub mod gpt_neo;
 pub mod gpt_neox;
 pub mod layers;
 pub mod llama;
+pub mod modernbert;
 pub mod opt;
 pub mod phi;
 pub mod roberta;
@@ -73,6 +74,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("gpt_neox", gpt_neox::from_json),
     ("llama", llama::from_json),
     ("mistral", llama::from_json),
+    ("modernbert", modernbert::from_json),
     ("opt", opt::from_json),
     ("phi", phi::from_json),
     ("qwen2", llama::from_json),
