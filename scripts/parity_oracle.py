@@ -466,6 +466,84 @@ def modernbert(out_dir):
     )
 
 
+DEBERTA_KEYS = [
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+    "max_position_embeddings", "type_vocab_size", "initializer_range", "layer_norm_eps",
+    "relative_attention", "max_relative_positions", "pad_token_id", "position_biased_input",
+    "pos_att_type", "position_buckets", "norm_rel_ebd", "share_att_key",
+]
+
+
+def _deberta(out_dir, keys, **overrides):
+    from transformers import DebertaV2Config, DebertaV2ForMaskedLM, DebertaV2Model
+
+    settings = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        max_position_embeddings=64,
+        layer_norm_eps=1e-7,
+        # No dropout, so that the training loss (train = true) is comparable too.
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        relative_attention=True,
+        pad_token_id=0,
+        architectures=["DebertaV2ForMaskedLM"],
+        attn_implementation="eager",
+    )
+    settings.update(overrides)
+    config = DebertaV2Config(**settings)
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir, config, keys, DebertaV2Model(config), {"mlm": DebertaV2ForMaskedLM(config)},
+        "deberta", input_ids,
+    )
+
+
+def deberta(out_dir):
+    """DebertaV2Model and DebertaV2ForMaskedLM as deberta-v3: c2p and p2c through the shared
+    query/key projections, relative embeddings normalised by `encoder.LayerNorm`, no absolute
+    positions, no token types, and log buckets (position_buckets 4: distances 3 to 6 share
+    one bucket) over max_relative_positions -1 (= max_position_embeddings). The MLM head is
+    `cls.predictions.*`, its decoder tied to the word embeddings."""
+    _deberta(
+        out_dir,
+        DEBERTA_KEYS,
+        position_buckets=4,
+        max_relative_positions=-1,
+        norm_rel_ebd="layer_norm",
+        share_att_key=True,
+        pos_att_type="p2c|c2p",
+        position_biased_input=False,
+        type_vocab_size=0,
+    )
+
+
+def deberta_v2_variant(out_dir):
+    """DeBERTa-v2 with the switches deberta-v3 leaves off: separate pos_key_proj and
+    pos_query_proj, no buckets and max_relative_positions 3 (distances past 3 clamped),
+    un-normalised relative embeddings, absolute positions and token types added to the
+    word embeddings, which are 16 wide (embed_proj to the hidden size, and the MLM head back
+    to 16), and gelu_new."""
+    _deberta(
+        out_dir,
+        DEBERTA_KEYS + ["embedding_size"],
+        hidden_act="gelu_new",
+        position_buckets=-1,
+        max_relative_positions=3,
+        norm_rel_ebd="none",
+        share_att_key=False,
+        pos_att_type=["c2p", "p2c"],
+        position_biased_input=True,
+        type_vocab_size=2,
+        embedding_size=16,
+    )
+
+
 # name -> function(out_dir) writing that architecture's fixtures.
 def causal_lm(out_dir, base, lm, base_prefix, config, keys, architecture):
     """Shared by the decoder-only families: the base model and the causal LM share one body
@@ -1165,6 +1243,8 @@ ARCHITECTURES = {
     "gpt_neox_sequential": gpt_neox_sequential,
     "phi": phi,
     "modernbert": modernbert,
+    "deberta": deberta,
+    "deberta_v2_variant": deberta_v2_variant,
 }
 
 

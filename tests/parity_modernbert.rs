@@ -6,9 +6,7 @@
 mod common;
 
 use common::{built_by_task_matches, trains, Fixture};
-use run_benchmark::models::modernbert::{
-    ModernBertConfig, ModernBertForMaskedLm, ModernBertModel,
-};
+use run_benchmark::models::modernbert::{ModernBertConfig, ModernBertForMaskedLm, ModernBertModel};
 use run_benchmark::models::{Model, Task};
 
 const ARCH: &str = "modernbert";

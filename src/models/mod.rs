@@ -7,6 +7,7 @@
 pub mod albert;
 pub mod bart;
 pub mod bert;
+pub mod deberta_v2;
 pub mod distilbert;
 pub mod electra;
 pub mod gpt2;
@@ -67,6 +68,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("albert", albert::from_json),
     ("bart", bart::from_json),
     ("bert", bert::from_json),
+    ("deberta-v2", deberta_v2::from_json),
     ("distilbert", distilbert::from_json),
     ("electra", electra::from_json),
     ("gpt2", gpt2::from_json),

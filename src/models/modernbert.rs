@@ -106,7 +106,10 @@ impl ModernBertConfig {
             ("intermediate_size", self.intermediate_size),
             ("num_hidden_layers", self.num_hidden_layers),
             ("max_position_embeddings", self.max_position_embeddings),
-            ("global_attn_every_n_layers", self.global_attn_every_n_layers),
+            (
+                "global_attn_every_n_layers",
+                self.global_attn_every_n_layers,
+            ),
             ("local_attention", self.local_attention),
         ])?;
         if (self.hidden_size / self.num_attention_heads) % 2 != 0 {
@@ -207,9 +210,7 @@ impl Layer {
         let xs = xs + self.attn.forward(&normed, rope, train);
         let halves = self.wi.forward(&self.mlp_norm.forward(&xs)).chunk(2, -1);
         let gated = self.activation.apply(&halves[0]) * &halves[1];
-        let out = self
-            .wo
-            .forward(&dropout(gated, self.mlp_dropout, train));
+        let out = self.wo.forward(&dropout(gated, self.mlp_dropout, train));
         xs + out
     }
 }
@@ -428,7 +429,10 @@ mod tests {
         let err = from_json(&json!({"rope_parameters": {"full_attention": {}}})).unwrap_err();
         assert!(err.to_string().contains("\"rope_parameters\""), "{err}");
         let err = from_json(&json!({"rope_scaling": {"rope_type": "yarn"}})).unwrap_err();
-        assert!(err.to_string().contains("\"yarn\" is not supported"), "{err}");
+        assert!(
+            err.to_string().contains("\"yarn\" is not supported"),
+            "{err}"
+        );
         let err = from_json(&json!({"hidden_activation": "swiglu"})).unwrap_err();
         assert!(err.to_string().contains("hidden_activation"), "{err}");
     }
