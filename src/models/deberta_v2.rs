@@ -7,7 +7,8 @@
 //! and `DebertaV2ForMaskedLM` (`deberta.*`, `cls.predictions.*`) the masked LM. Parameter paths are the checkpoint's:
 //! `deberta.encoder.layer.0.attention.self.query_proj.weight`.
 
-use super::bert::{check_heads, check_positive, decoder, MlmHead};
+use super::bert::{decoder, MlmHead};
+use super::checks::{check_heads, check_positive};
 use super::layers::{dropout, lm_loss, merge_heads, split_heads, Activation, Embedding};
 use super::layers::{LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
@@ -466,8 +467,8 @@ impl DebertaV2ForMaskedLm {
 }
 
 impl Model for DebertaV2Model {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode(input_ids, train))
     }
 
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
@@ -476,8 +477,8 @@ impl Model for DebertaV2Model {
 }
 
 impl Model for DebertaV2ForMaskedLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits(input_ids, train))
     }
 
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
@@ -503,11 +504,11 @@ impl Architecture for DebertaV2Config {
             .then_some(self.max_position_embeddings)
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(DebertaV2Model::new(p, self)),
             Task::LanguageModel => Box::new(DebertaV2ForMaskedLm::new(p, self)),
-        }
+        })
     }
 
     /// BERT's encoder FLOPs (q, k, v, output 4·2BSH², feed-forward 2·2BSHI, scores and values

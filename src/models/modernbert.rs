@@ -8,7 +8,7 @@
 //! `ModernBertForMaskedLM` (`model.*`, `head.*`, `decoder` tied to the token embeddings) the
 //! masked LM. Parameter paths are the checkpoint's: `model.layers.1.attn.Wqkv.weight`.
 
-use super::bert::{check_heads, check_positive};
+use super::checks::{check_heads, check_positive};
 use super::layers::{dropout, lm_head, merge_heads, Activation, Embedding, LayerNorm, Linear};
 use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
@@ -322,8 +322,8 @@ impl ModernBertForMaskedLm {
 }
 
 impl Model for ModernBertModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode(input_ids, train)
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode(input_ids, train))
     }
 
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
@@ -332,8 +332,8 @@ impl Model for ModernBertModel {
 }
 
 impl Model for ModernBertForMaskedLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits(input_ids, train))
     }
 
     /// transformers' `ForMaskedLMLoss`: mean cross-entropy of the float32 logits, every
@@ -360,11 +360,11 @@ impl Architecture for ModernBertConfig {
         None
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(ModernBertModel::new(p, self)),
             Task::LanguageModel => Box::new(ModernBertForMaskedLm::new(p, self)),
-        }
+        })
     }
 
     /// Per layer on (B, S) with H = hidden, I = intermediate: `Wqkv` 2BS·H·3H, `Wo` 2BSH²,

@@ -3,9 +3,7 @@
 //! sliding-window layers (a window shorter than the sequence), two rope thetas, bias-free
 //! norms and projections, GeGLU, and the tied decoder with its own bias.
 
-mod common;
-
-use common::{built_by_task_matches, trains, Fixture};
+use crate::common::{built_by_task_matches, trains, Fixture};
 use run_benchmark::models::modernbert::{ModernBertConfig, ModernBertForMaskedLm, ModernBertModel};
 use run_benchmark::models::{Model, Task};
 

@@ -4,9 +4,7 @@
 //! embeddings, log buckets); `deberta_v2_variant` covers separate position projections,
 //! clamped distances, absolute positions, token types and narrower embeddings.
 
-mod common;
-
-use common::{built_by_task_matches, trains, Fixture};
+use crate::common::{built_by_task_matches, trains, Fixture};
 use run_benchmark::models::deberta_v2::{DebertaV2Config, DebertaV2ForMaskedLm, DebertaV2Model};
 use run_benchmark::models::{Model, Task};
 
