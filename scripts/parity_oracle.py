@@ -36,6 +36,8 @@ NORM_WEIGHTS = (
     "ln_1.weight",
     "ln_2.weight",
     "ln_f.weight",
+    "layernorm_before.weight",
+    "layernorm_after.weight",
 )
 
 
@@ -542,6 +544,77 @@ def deberta_v2_variant(out_dir):
         type_vocab_size=2,
         embedding_size=16,
     )
+
+
+def vit(out_dir):
+    """ViTModel (with pooler, its own output size 24) and ViTForImageClassification (`vit.*`
+    without pooler, `classifier` for 5 classes) sharing one encoder, on random pixels of the
+    config's image size (32, 4x4 patches of 8) and, with interpolate_pos_encoding, of side 48
+    (6x6 patches: the position embeddings resized bicubically). Expected: pixel_values and
+    pixel_values_48, last_hidden_state and last_hidden_state_48, pooler_output, cls_logits,
+    and cls_loss against `labels`."""
+    from transformers import ViTConfig, ViTForImageClassification, ViTModel
+
+    config = ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        image_size=32,
+        patch_size=8,
+        num_channels=3,
+        qkv_bias=True,
+        pooler_output_size=24,
+        num_labels=5,
+        architectures=["ViTForImageClassification"],
+        attn_implementation="eager",
+    )
+    base = ViTModel(config, add_pooling_layer=True).eval()
+    head = ViTForImageClassification(config).eval()
+    randomize_(base)
+    randomize_(head)
+    state = base.state_dict()
+    missing, unexpected = head.vit.load_state_dict(
+        {k: v for k, v in state.items() if not k.startswith("pooler.")}, strict=True
+    )
+    assert not missing and not unexpected
+    weights = {f"vit.{k}": v for k, v in state.items()}
+    weights.update({k: v for k, v in head.state_dict().items() if k.startswith("classifier.")})
+
+    pixel_values = torch.randn(BATCH, config.num_channels, 32, 32)
+    pixel_values_48 = torch.randn(BATCH, config.num_channels, 48, 48)
+    labels = torch.randint(0, config.num_labels, (BATCH,), dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(pixel_values=pixel_values)
+        wide = base(pixel_values=pixel_values_48, interpolate_pos_encoding=True)
+        head_out = head(pixel_values=pixel_values, labels=labels)
+        shared = head.vit(pixel_values=pixel_values).last_hidden_state
+        assert max_abs(shared, base_out.last_hidden_state) == 0.0
+    expected = {
+        "pixel_values": pixel_values,
+        "pixel_values_48": pixel_values_48,
+        "labels": labels,
+        "last_hidden_state": base_out.last_hidden_state,
+        "last_hidden_state_48": wide.last_hidden_state,
+        "pooler_output": base_out.pooler_output,
+        "cls_logits": head_out.logits,
+        "cls_loss": head_out.loss,
+    }
+    write_config(
+        os.path.join(out_dir, "config.json"),
+        config,
+        [
+            "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+            "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+            "initializer_range", "layer_norm_eps", "image_size", "patch_size", "num_channels",
+            "qkv_bias", "pooler_output_size", "pooler_act", "id2label", "label2id",
+        ],
+        config.architectures,
+    )
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
@@ -1245,6 +1318,7 @@ ARCHITECTURES = {
     "modernbert": modernbert,
     "deberta": deberta,
     "deberta_v2_variant": deberta_v2_variant,
+    "vit": vit,
 }
 
 

@@ -189,6 +189,10 @@ fn cells(
 ) -> Vec<Cell> {
     let mut cells = Vec::new();
     for model in models {
+        // Resolved configs parse (hub::resolve checked them); the kind says what sizes mean.
+        let input = crate::models::from_json(&model.config)
+            .map(|arch| arch.input_kind())
+            .unwrap_or_default();
         for &batch_size in batch_sizes {
             for &sequence_length in sequence_lengths {
                 for (mode, on) in [
@@ -207,6 +211,7 @@ fn cells(
                                 mode,
                                 metric,
                                 settings: settings.clone(),
+                                input,
                             });
                         }
                     }

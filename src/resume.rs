@@ -82,6 +82,7 @@ mod tests {
                 torchscript: false,
                 seed: 0,
             },
+            input: Default::default(),
         }
     }
 

@@ -1,4 +1,5 @@
-//! One cell, measured: resolve the config, build the model in its dtype, make random inputs,
+//! One cell, measured: resolve the config, build the model in its dtype, make random inputs
+//! (token ids, or pixels for vision models: `Architecture::random_inputs`),
 //! then time the calls (speed) or read the high-water marks of one call (memory).
 
 use super::device::{apply_threads, check_available, kind, synchronize, tch_device};
@@ -9,7 +10,7 @@ use crate::measure::stats::Stats;
 use crate::measure::timing::Statistic;
 use crate::models::{self, inference_task, Task};
 use anyhow::{anyhow, Result};
-use tch::{nn, nn::OptimizerConfig, nn::VarStore, Kind, Tensor};
+use tch::{nn, nn::OptimizerConfig, nn::VarStore, Tensor};
 
 pub fn cell(cell: &Cell) -> Result<CellResult> {
     let config = models::from_json(&cell.config)?;
@@ -44,10 +45,11 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
     if settings.dtype != Dtype::F32 {
         vs.set_kind(kind(settings.dtype));
     }
-    let input_ids = Tensor::randint(
-        config.vocab_size(),
-        [cell.batch_size, cell.sequence_length],
-        (Kind::Int64, device),
+    let (input, labels) = config.random_inputs(
+        cell.batch_size,
+        cell.sequence_length,
+        kind(settings.dtype),
+        device,
     );
     let mut optimizer = match (cell.mode, settings.optimizer) {
         (Mode::Inference, _) | (_, Optimizer::None) => None,
@@ -58,7 +60,7 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
         true => {
             // Traced parameters become constants, which must not require gradients.
             vs.freeze();
-            Some(trace(model.as_ref(), &input_ids)?)
+            Some(trace(model.as_ref(), &input)?)
         }
         false => None,
     };
@@ -66,12 +68,10 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
     let mut call = || -> Result<()> {
         match (cell.mode, &traced) {
             (Mode::Inference, Some(traced)) => {
-                tch::no_grad(|| {
-                    traced.forward_is(&[tch::IValue::Tensor(input_ids.shallow_clone())])
-                })?;
+                tch::no_grad(|| traced.forward_is(&[tch::IValue::Tensor(input.shallow_clone())]))?;
             }
             (Mode::Inference, None) => {
-                let _logits = tch::no_grad(|| model.forward(&input_ids, false))?;
+                let _logits = tch::no_grad(|| model.forward(&input, false))?;
             }
             (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
@@ -80,7 +80,7 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
                     Some(opt) => opt.zero_grad(),
                     None => trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                model.loss(&input_ids, &input_ids, true)?.f_backward()?;
+                model.loss(&input, &labels, true)?.f_backward()?;
                 if let Some(opt) = optimizer.as_mut() {
                     opt.step();
                 }

@@ -23,16 +23,19 @@ pub mod roberta;
 pub mod rotary;
 pub mod t5;
 pub mod torchscript;
+pub mod vit;
 pub mod weights;
 
+pub use crate::cell::InputKind;
 use anyhow::{anyhow, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tch::{nn, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// What is benchmarked.
 pub trait Model {
-    /// The module's forward pass on `input_ids` (batch, seq); returns its main output.
+    /// The module's forward pass on `input_ids` (batch, seq), or on what
+    /// [`Architecture::random_inputs`] makes (ViT: pixel values); returns its main output.
     /// Encoder-decoders use `input_ids` as `decoder_input_ids` too, as the original did.
     fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor>;
     /// The language-modelling loss with `labels` (batch, seq), a scalar.
@@ -45,7 +48,8 @@ pub enum Task {
     /// The bare model (`BertModel`), as transformers' `MODEL_MAPPING`.
     Base,
     /// The language-modelling head (`BertForMaskedLM`, `GPT2LMHeadModel`, ...), as
-    /// `MODEL_WITH_LM_HEAD_MAPPING`.
+    /// `MODEL_WITH_LM_HEAD_MAPPING`; for vision models, the classification head
+    /// (`ViTForImageClassification`).
     LanguageModel,
 }
 
@@ -60,6 +64,23 @@ pub trait Architecture: std::fmt::Debug {
     /// every matrix product (projections, attention scores and values, heads); element-wise
     /// work, norms and softmax are not counted.
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64;
+    /// What a cell's size means and what the model is fed: token ids unless overridden.
+    fn input_kind(&self) -> InputKind {
+        InputKind::Tokens
+    }
+    /// Random inputs of a (batch, size) cell in the model's float `kind`, and the labels
+    /// training uses: token ids in 0..vocab_size, the labels being the ids themselves (the
+    /// original's `labels = input_ids`).
+    fn random_inputs(
+        &self,
+        batch: i64,
+        size: i64,
+        _kind: Kind,
+        device: Device,
+    ) -> (Tensor, Tensor) {
+        let ids = Tensor::randint(self.vocab_size(), [batch, size], (Kind::Int64, device));
+        (ids.shallow_clone(), ids)
+    }
 }
 
 type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
@@ -85,6 +106,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("roberta", roberta::from_json),
     ("t5", t5::from_json),
     ("torchscript", torchscript::from_json),
+    ("vit", vit::from_json),
     ("xlm-roberta", roberta::from_json),
 ];
 
@@ -118,7 +140,8 @@ pub fn parse_config<T: DeserializeOwned>(config: &Value) -> Result<T> {
 }
 
 /// The module the original benchmarked for inference: `architectures[0]` when the config
-/// names a language-modelling head, unless `only_pretrain_model`; otherwise the base model.
+/// names a language-modelling (or image-classification) head, unless `only_pretrain_model`;
+/// otherwise the base model.
 pub fn inference_task(config: &Value, only_pretrain_model: bool) -> Task {
     let head = config
         .get("architectures")
@@ -132,6 +155,7 @@ pub fn inference_task(config: &Value, only_pretrain_model: bool) -> Task {
         "ForCausalLM",
         "ForPreTraining",
         "ForConditionalGeneration",
+        "ForImageClassification",
     ]
     .iter()
     .any(|suffix| head.ends_with(suffix));

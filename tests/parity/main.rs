@@ -20,3 +20,4 @@ mod opt;
 mod phi;
 mod roberta;
 mod t5;
+mod vit;
