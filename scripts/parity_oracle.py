@@ -1359,7 +1359,13 @@ the base model's weights: `mlm` (`*ForMaskedLM`) everywhere, and for ELECTRA als
 `pretraining` (`ElectraForPreTraining`, the discriminator; its loss is BCE-with-logits against
 the labels as floats). RoBERTa's inputs hold padding tokens, to check its position ids.
 DistilBERT's also has `sinusoidal_position_embeddings`, the fixed table that
-`sinusoidal_pos_embds = true` uses.
+`sinusoidal_pos_embds = true` uses. ModernBERT (`modernbert/`) and DeBERTa-v2/v3 (`deberta/`,
+shaped as deberta-v3, and `deberta_v2_variant/`) follow it too, with `mlm` heads and no pooler.
+
+ViT (`vit/`) takes pixels, not ids: `pixel_values` (2x3x32x32) and `pixel_values_48`
+(2x3x48x48), `labels` (2 classes of 5), the `last_hidden_state` of `ViTModel` on both (48
+pixels with `interpolate_pos_encoding`), its `pooler_output`, and `cls_logits` and `cls_loss`
+of `ViTForImageClassification` sharing the encoder.
 
 For the decoders (llama, llama3_scaled, mistral, qwen2, qwen3, gpt_neox, gpt_neox_sequential,
 phi): `last_hidden_state` of the base model (`LlamaModel`, `GPTNeoXModel`, ...; eager
