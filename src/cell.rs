@@ -6,6 +6,7 @@
 use crate::measure::gpu::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Protocol, Statistic};
+use crate::shard::ShardRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -232,6 +233,9 @@ pub struct Sweep {
     #[serde(default)]
     pub sections: Vec<(Mode, Metric)>,
     pub rows: Vec<Row>,
+    /// For a sweep run with `--shard K/N`: its part and the whole plan, for `merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
 }
 
 impl Sweep {

@@ -11,14 +11,17 @@ pub mod checks;
 pub mod deberta_v2;
 pub mod distilbert;
 pub mod electra;
+pub mod gemma;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod gpt_neox;
 pub mod layers;
 pub mod llama;
 pub mod modernbert;
+pub mod moe;
 pub mod opt;
 pub mod phi;
+pub mod phi3;
 pub mod roberta;
 pub mod rotary;
 pub mod t5;
@@ -93,16 +96,22 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("deberta-v2", deberta_v2::from_json),
     ("distilbert", distilbert::from_json),
     ("electra", electra::from_json),
+    ("gemma", gemma::from_json),
+    ("gemma2", gemma::from_json),
+    ("gemma3_text", gemma::from_json),
     ("gpt2", gpt2::from_json),
     ("gpt_neo", gpt_neo::from_json),
     ("gpt_neox", gpt_neox::from_json),
     ("llama", llama::from_json),
     ("mistral", llama::from_json),
+    ("mixtral", llama::from_json),
     ("modernbert", modernbert::from_json),
     ("opt", opt::from_json),
     ("phi", phi::from_json),
+    ("phi3", phi3::from_json),
     ("qwen2", llama::from_json),
     ("qwen3", llama::from_json),
+    ("qwen3_moe", llama::from_json),
     ("roberta", roberta::from_json),
     ("t5", t5::from_json),
     ("torchscript", torchscript::from_json),
@@ -131,6 +140,14 @@ pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
             )
         })?;
     parse(config)
+}
+
+/// What a resolved config's model is fed ([`Architecture::input_kind`]); token ids for a
+/// config that does not parse (resolving already reported it).
+pub fn input_kind(config: &Value) -> InputKind {
+    from_json(config)
+        .map(|arch| arch.input_kind())
+        .unwrap_or_default()
 }
 
 /// Deserialises a family's config struct, naming the key at fault.

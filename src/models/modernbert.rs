@@ -232,7 +232,7 @@ impl ModernBertModel {
         let embeddings = &p / "embeddings";
         let layers = &p / "layers";
         let rope = c.rope().expect("validated config");
-        let rotary = |theta| Rotary::new(rope, theta, c.head_dim(), p.device());
+        let rotary = |theta| Rotary::new(rope.clone(), theta, c.head_dim(), p.device());
         ModernBertModel {
             tok_embeddings: Embedding::new(
                 &embeddings / "tok_embeddings",

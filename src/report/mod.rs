@@ -5,6 +5,7 @@ pub mod csv;
 pub mod export;
 pub mod json;
 pub mod markdown;
+pub mod merge;
 pub mod plot;
 pub mod section;
 pub mod table;
