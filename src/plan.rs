@@ -372,6 +372,7 @@ mod tests {
                                 mode,
                                 metric,
                                 settings: protocol_settings(),
+                                input: Default::default(),
                             });
                         }
                     }
