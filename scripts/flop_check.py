@@ -72,6 +72,15 @@ def theirs(config_file, overrides, batch, size):
     return cls.__name__, counter.get_total_flops()
 
 
+def cpu_model():
+    """`lscpu`'s model name, else the architecture."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.machine()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default="target/release/run-benchmark")
@@ -93,7 +102,7 @@ def main():
         with open(args.out, "w") as f:
             f.write(
                 "# FLOP formulas against torch's FlopCounterMode\n\n"
-                f"`scripts/flop_check.py`, {time.strftime('%Y-%m-%d')}, on {platform.machine()}, "
+                f"`scripts/flop_check.py`, {time.strftime('%Y-%m-%d')}, on {cpu_model()}, "
                 f"transformers {transformers.__version__}, torch {torch.__version__}. "
                 "run-benchmark's `flops_per_call` of one inference cell against the matrix-product "
                 "FLOPs torch counts for the same transformers module (eager attention) on an input "
