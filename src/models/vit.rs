@@ -246,6 +246,9 @@ impl ViTModel {
             );
         }
         let patch = self.config.patch_size;
+        if height < patch {
+            bail!("image size {height} is smaller than patch_size {patch}");
+        }
         let patches = pixel_values
             .f_conv2d(
                 &self.projection.weight,
