@@ -20,7 +20,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
         &'run-benchmark'= {
             cand --models 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)'
             cand --batch-sizes 'Batch sizes to measure'
-            cand --sequence-lengths 'Sequence lengths to measure'
+            cand --sequence-lengths 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels)'
             cand --inference-time-csv-file 'CSV file for inference times [default: inference_time_<unix time>.csv]'
             cand --inference-memory-csv-file 'CSV file for inference memory [default: inference_memory_<unix time>.csv]'
             cand --train-time-csv-file 'CSV file for training times [default: train_time_<unix time>.csv]'

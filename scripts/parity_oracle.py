@@ -36,6 +36,8 @@ NORM_WEIGHTS = (
     "ln_1.weight",
     "ln_2.weight",
     "ln_f.weight",
+    "layernorm_before.weight",
+    "layernorm_after.weight",
 )
 
 
@@ -411,6 +413,208 @@ def electra(out_dir):
         "electra",
         input_ids,
     )
+
+
+def modernbert(out_dir):
+    """ModernBertModel and ModernBertForMaskedLM (`model.*`, `head.*`, `decoder` tied to
+    `model.embeddings.tok_embeddings` with its own bias): 3 layers, global attention every 2
+    (layers 0 and 2) and a local window of 4 (2 tokens either side) in layer 1, shorter than
+    the sequence; a local rope theta unlike the global one; no biases in the norms, attention
+    and MLP (as ModernBERT-base); the head's activation (silu) unlike the layers' (gelu)."""
+    from transformers import ModernBertConfig, ModernBertForMaskedLM, ModernBertModel
+
+    config = ModernBertConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        hidden_activation="gelu",
+        max_position_embeddings=64,
+        norm_eps=1e-5,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        cls_token_id=1,
+        sep_token_id=2,
+        global_rope_theta=160000.0,
+        local_rope_theta=10.0,
+        global_attn_every_n_layers=2,
+        local_attention=4,
+        classifier_activation="silu",
+        architectures=["ModernBertForMaskedLM"],
+        attn_implementation="eager",
+    )
+    assert [layer.attn.local_attention for layer in ModernBertModel(config).layers] == [
+        (-1, -1), (2, 2), (-1, -1)
+    ]
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir,
+        config,
+        [
+            "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+            "num_attention_heads", "hidden_activation", "max_position_embeddings",
+            "initializer_range", "norm_eps", "norm_bias", "pad_token_id", "global_rope_theta",
+            "local_rope_theta", "attention_bias", "attention_dropout",
+            "global_attn_every_n_layers", "local_attention", "embedding_dropout", "mlp_bias",
+            "mlp_dropout", "decoder_bias", "classifier_bias", "classifier_activation",
+            "tie_word_embeddings",
+        ],
+        ModernBertModel(config),
+        {"mlm": ModernBertForMaskedLM(config)},
+        "model",
+        input_ids,
+    )
+
+
+DEBERTA_KEYS = [
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+    "max_position_embeddings", "type_vocab_size", "initializer_range", "layer_norm_eps",
+    "relative_attention", "max_relative_positions", "pad_token_id", "position_biased_input",
+    "pos_att_type", "position_buckets", "norm_rel_ebd", "share_att_key",
+]
+
+
+def _deberta(out_dir, keys, **overrides):
+    from transformers import DebertaV2Config, DebertaV2ForMaskedLM, DebertaV2Model
+
+    settings = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        max_position_embeddings=64,
+        layer_norm_eps=1e-7,
+        # No dropout, so that the training loss (train = true) is comparable too.
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        relative_attention=True,
+        pad_token_id=0,
+        architectures=["DebertaV2ForMaskedLM"],
+        attn_implementation="eager",
+    )
+    settings.update(overrides)
+    config = DebertaV2Config(**settings)
+    input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
+    encoder_fixture(
+        out_dir, config, keys, DebertaV2Model(config), {"mlm": DebertaV2ForMaskedLM(config)},
+        "deberta", input_ids,
+    )
+
+
+def deberta(out_dir):
+    """DebertaV2Model and DebertaV2ForMaskedLM as deberta-v3: c2p and p2c through the shared
+    query/key projections, relative embeddings normalised by `encoder.LayerNorm`, no absolute
+    positions, no token types, and log buckets (position_buckets 4: distances 3 to 6 share
+    one bucket) over max_relative_positions -1 (= max_position_embeddings). The MLM head is
+    `cls.predictions.*`, its decoder tied to the word embeddings."""
+    _deberta(
+        out_dir,
+        DEBERTA_KEYS,
+        position_buckets=4,
+        max_relative_positions=-1,
+        norm_rel_ebd="layer_norm",
+        share_att_key=True,
+        pos_att_type="p2c|c2p",
+        position_biased_input=False,
+        type_vocab_size=0,
+    )
+
+
+def deberta_v2_variant(out_dir):
+    """DeBERTa-v2 with the switches deberta-v3 leaves off: separate pos_key_proj and
+    pos_query_proj, no buckets and max_relative_positions 3 (distances past 3 clamped),
+    un-normalised relative embeddings, absolute positions and token types added to the
+    word embeddings, which are 16 wide (embed_proj to the hidden size, and the MLM head back
+    to 16), and gelu_new."""
+    _deberta(
+        out_dir,
+        DEBERTA_KEYS + ["embedding_size"],
+        hidden_act="gelu_new",
+        position_buckets=-1,
+        max_relative_positions=3,
+        norm_rel_ebd="none",
+        share_att_key=False,
+        pos_att_type=["c2p", "p2c"],
+        position_biased_input=True,
+        type_vocab_size=2,
+        embedding_size=16,
+    )
+
+
+def vit(out_dir):
+    """ViTModel (with pooler, its own output size 24) and ViTForImageClassification (`vit.*`
+    without pooler, `classifier` for 5 classes) sharing one encoder, on random pixels of the
+    config's image size (32, 4x4 patches of 8) and, with interpolate_pos_encoding, of side 48
+    (6x6 patches: the position embeddings resized bicubically). Expected: pixel_values and
+    pixel_values_48, last_hidden_state and last_hidden_state_48, pooler_output, cls_logits,
+    and cls_loss against `labels`."""
+    from transformers import ViTConfig, ViTForImageClassification, ViTModel
+
+    config = ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        image_size=32,
+        patch_size=8,
+        num_channels=3,
+        qkv_bias=True,
+        pooler_output_size=24,
+        num_labels=5,
+        architectures=["ViTForImageClassification"],
+        attn_implementation="eager",
+    )
+    base = ViTModel(config, add_pooling_layer=True).eval()
+    head = ViTForImageClassification(config).eval()
+    randomize_(base)
+    randomize_(head)
+    state = base.state_dict()
+    missing, unexpected = head.vit.load_state_dict(
+        {k: v for k, v in state.items() if not k.startswith("pooler.")}, strict=True
+    )
+    assert not missing and not unexpected
+    weights = {f"vit.{k}": v for k, v in state.items()}
+    weights.update({k: v for k, v in head.state_dict().items() if k.startswith("classifier.")})
+
+    pixel_values = torch.randn(BATCH, config.num_channels, 32, 32)
+    pixel_values_48 = torch.randn(BATCH, config.num_channels, 48, 48)
+    labels = torch.randint(0, config.num_labels, (BATCH,), dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(pixel_values=pixel_values)
+        wide = base(pixel_values=pixel_values_48, interpolate_pos_encoding=True)
+        head_out = head(pixel_values=pixel_values, labels=labels)
+        shared = head.vit(pixel_values=pixel_values).last_hidden_state
+        assert max_abs(shared, base_out.last_hidden_state) == 0.0
+    expected = {
+        "pixel_values": pixel_values,
+        "pixel_values_48": pixel_values_48,
+        "labels": labels,
+        "last_hidden_state": base_out.last_hidden_state,
+        "last_hidden_state_48": wide.last_hidden_state,
+        "pooler_output": base_out.pooler_output,
+        "cls_logits": head_out.logits,
+        "cls_loss": head_out.loss,
+    }
+    write_config(
+        os.path.join(out_dir, "config.json"),
+        config,
+        [
+            "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+            "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+            "initializer_range", "layer_norm_eps", "image_size", "patch_size", "num_channels",
+            "qkv_bias", "pooler_output_size", "pooler_act", "id2label", "label2id",
+        ],
+        config.architectures,
+    )
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
@@ -1356,6 +1560,10 @@ ARCHITECTURES = {
     "phi3": phi3,
     "mixtral": mixtral,
     "qwen3_moe": qwen3_moe,
+    "modernbert": modernbert,
+    "deberta": deberta,
+    "deberta_v2_variant": deberta_v2_variant,
+    "vit": vit,
 }
 
 
@@ -1396,7 +1604,13 @@ the base model's weights: `mlm` (`*ForMaskedLM`) everywhere, and for ELECTRA als
 `pretraining` (`ElectraForPreTraining`, the discriminator; its loss is BCE-with-logits against
 the labels as floats). RoBERTa's inputs hold padding tokens, to check its position ids.
 DistilBERT's also has `sinusoidal_position_embeddings`, the fixed table that
-`sinusoidal_pos_embds = true` uses.
+`sinusoidal_pos_embds = true` uses. ModernBERT (`modernbert/`) and DeBERTa-v2/v3 (`deberta/`,
+shaped as deberta-v3, and `deberta_v2_variant/`) follow it too, with `mlm` heads and no pooler.
+
+ViT (`vit/`) takes pixels, not ids: `pixel_values` (2x3x32x32) and `pixel_values_48`
+(2x3x48x48), `labels` (2 classes of 5), the `last_hidden_state` of `ViTModel` on both (48
+pixels with `interpolate_pos_encoding`), its `pooler_output`, and `cls_logits` and `cls_loss`
+of `ViTForImageClassification` sharing the encoder.
 
 For the decoders (llama, llama3_scaled, mistral, qwen2, qwen3, gpt_neox, gpt_neox_sequential,
 phi, gemma, gemma2, gemma3, phi3, mixtral, qwen3_moe): `last_hidden_state` of the base model

@@ -400,8 +400,11 @@ fn describe(cell: &Cell) -> String {
         Metric::Memory => "memory",
     };
     format!(
-        "{} batch {} sequence {} {mode} {metric}",
-        cell.model, cell.batch_size, cell.sequence_length
+        "{} batch {} {} {} {mode} {metric}",
+        cell.model,
+        cell.batch_size,
+        cell.input.size_name(),
+        cell.sequence_length
     )
 }
 

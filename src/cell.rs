@@ -89,10 +89,51 @@ pub struct Cell {
     /// The resolved config.json, overrides applied.
     pub config: Value,
     pub batch_size: i64,
+    /// The size swept: the sequence length, or the image side for vision models (`input`).
     pub sequence_length: i64,
     pub mode: Mode,
     pub metric: Metric,
     pub settings: Settings,
+    /// What the model is fed, which says what `sequence_length` measures.
+    #[serde(default)]
+    pub input: InputKind,
+}
+
+/// A model's input: token ids (the cell's size is the sequence length) or square images
+/// (the size is the side in pixels).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputKind {
+    #[default]
+    Tokens,
+    /// Random pixels of `channels`, cut into patch_size x patch_size patches.
+    Pixels { channels: i64, patch_size: i64 },
+}
+
+impl InputKind {
+    /// The tables' column for the size.
+    pub fn size_column(self) -> &'static str {
+        match self {
+            InputKind::Tokens => "Seq Length",
+            InputKind::Pixels { .. } => "Image Size",
+        }
+    }
+
+    /// The size in N/A lines and progress: `sequence 128`, `image size 224`.
+    pub fn size_name(self) -> &'static str {
+        match self {
+            InputKind::Tokens => "sequence",
+            InputKind::Pixels { .. } => "image size",
+        }
+    }
+
+    /// Tokens of one sample of `size`: the sequence length, or the image's patches.
+    pub fn tokens(self, size: i64) -> i64 {
+        match self {
+            InputKind::Tokens => size,
+            InputKind::Pixels { patch_size, .. } => (size / patch_size).pow(2),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -84,7 +84,7 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = size)]
     pub batch_sizes: Vec<i64>,
 
-    /// Sequence lengths to measure
+    /// Sequence lengths to measure (for vision models such as ViT: image sides in pixels)
     #[arg(long, allow_negative_numbers = true, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = size)]
     pub sequence_lengths: Vec<i64>,
 

@@ -335,6 +335,7 @@ mod tests {
             mode,
             metric: Metric::Memory,
             settings: settings(dtype),
+            input: Default::default(),
         }
     }
 

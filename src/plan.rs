@@ -289,6 +289,8 @@ fn cells(
 ) -> Vec<Cell> {
     let mut cells = Vec::new();
     for model in models {
+        // What the sizes mean: sequence lengths, or image sides for vision models.
+        let input = crate::models::input_kind(&model.config);
         for &batch_size in batch_sizes {
             for &sequence_length in sequence_lengths {
                 for (mode, on) in [
@@ -307,6 +309,7 @@ fn cells(
                                 mode,
                                 metric,
                                 settings: settings.clone(),
+                                input,
                             });
                         }
                     }
@@ -395,6 +398,7 @@ mod tests {
                                 mode,
                                 metric,
                                 settings: protocol_settings(),
+                                input: Default::default(),
                             });
                         }
                     }

@@ -118,6 +118,7 @@ mod tests {
                 profile_trace: None,
                 seed: 0,
             },
+            input: Default::default(),
         }
     }
 

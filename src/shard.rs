@@ -212,6 +212,7 @@ impl ShardRecord {
             mode: p.mode,
             metric: p.metric,
             settings: settings.clone(),
+            input: crate::models::input_kind(config),
         }
     }
 }

@@ -191,6 +191,57 @@ fn too_long_sequences_are_na_with_a_reason_and_the_sweep_goes_on() {
 }
 
 #[test]
+fn a_vision_sweep_is_over_image_sizes_and_counts_patches_as_tokens() {
+    // The ViT parity fixture: 32-pixel images in 8x8 patches; 48 pixels interpolate the
+    // position embeddings. Training runs the classification loss in the child.
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let out = bin()
+        .args(QUICK)
+        .args([
+            "--models",
+            "vit=tests/fixtures/parity/vit",
+            "--batch-sizes",
+            "2",
+        ])
+        .args([
+            "--sequence-lengths",
+            "32",
+            "48",
+            "--training",
+            "--no-memory",
+        ])
+        .args(["--export-json", json.path().to_str().unwrap()])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("| Image Size |"), "{stdout}");
+    assert!(
+        !stdout.contains("Seq Length") && !stdout.contains("N/A"),
+        "{stdout}"
+    );
+    let export: serde_json::Value = serde_json::from_str(&read(json.path())).unwrap();
+    let rows = export["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        let (cell, result) = (&row[0], &row[1]);
+        assert_eq!(cell["input"]["kind"], "pixels");
+        assert_eq!(result["status"], "speed", "{result}");
+        // Tokens/s in the table: batch x (side / 8)² patches over the median.
+        let side = cell["sequence_length"].as_i64().unwrap();
+        let tokens = 2.0 * ((side / 8) * (side / 8)) as f64 / result["seconds"].as_f64().unwrap();
+        let rate = match tokens {
+            t if t >= 100.0 => format!("{t:.0}"),
+            t if t >= 10.0 => format!("{t:.1}"),
+            t => format!("{t:.2}"),
+        };
+        assert!(
+            stdout.contains(&format!(" {rate} |")),
+            "{rate} not in {stdout}"
+        );
+    }
+}
+
+#[test]
 fn a_failing_child_becomes_na_and_others_still_run() {
     // A 1e11-row embedding cannot be allocated: the child reports libtorch's error.
     let csv = CsvPaths::new();

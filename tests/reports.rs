@@ -459,6 +459,7 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         mode: Mode::Inference,
         metric,
         settings: settings(),
+        input: Default::default(),
     }
 }
 

@@ -1,5 +1,6 @@
-//! One point, measured: resolve the config, build the model in its dtype, make random
-//! inputs, then read the high-water marks of one call (memory) and time the calls (speed).
+//! One cell, measured: resolve the config, build the model in its dtype, make random inputs
+//! (token ids, or pixels for vision models: `Architecture::random_inputs`),
+//! then time the calls (speed) or read the high-water marks of one call (memory).
 
 use super::device::{apply_threads, check_available, kind, synchronize, tch_device};
 use super::memory::measure_memory;
@@ -12,7 +13,7 @@ use crate::models::{self, inference_task, Task};
 use anyhow::{anyhow, Result};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
-use tch::{nn, nn::OptimizerConfig, nn::VarStore, Kind, Tensor};
+use tch::{nn, nn::OptimizerConfig, nn::VarStore, Tensor};
 
 /// Measures `cells`, which share one model, sizes, mode and settings and differ in metric, on
 /// one built model: memory first (the first call after the build, as in a child of its own,
@@ -65,10 +66,11 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     }
     synchronize(settings.device);
     let build_seconds = Some(build_start.elapsed().as_secs_f64());
-    let input_ids = Tensor::randint(
-        config.vocab_size(),
-        [cell.batch_size, cell.sequence_length],
-        (Kind::Int64, device),
+    let (input, labels) = config.random_inputs(
+        cell.batch_size,
+        cell.sequence_length,
+        kind(settings.dtype),
+        device,
     );
     let mut optimizer = match (cell.mode, settings.optimizer) {
         (Mode::Inference, _) | (_, Optimizer::None) => None,
@@ -79,7 +81,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
         true => {
             // Traced parameters become constants, which must not require gradients.
             vs.freeze();
-            Some(trace(model.as_ref(), &input_ids)?)
+            Some(trace(model.as_ref(), &input)?)
         }
         false => None,
     };
@@ -87,12 +89,10 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     let mut call = || -> Result<()> {
         match (cell.mode, &traced) {
             (Mode::Inference, Some(traced)) => {
-                tch::no_grad(|| {
-                    traced.forward_is(&[tch::IValue::Tensor(input_ids.shallow_clone())])
-                })?;
+                tch::no_grad(|| traced.forward_is(&[tch::IValue::Tensor(input.shallow_clone())]))?;
             }
             (Mode::Inference, None) => {
-                let _logits = tch::no_grad(|| model.forward(&input_ids, false))?;
+                let _logits = tch::no_grad(|| model.forward(&input, false))?;
             }
             (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
@@ -101,7 +101,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                     Some(opt) => opt.zero_grad(),
                     None => trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                let loss = model.loss(&input_ids, &input_ids, true)?;
+                let loss = model.loss(&input, &labels, true)?;
                 scope(Part::Backward, || loss.f_backward())?;
                 if let Some(opt) = optimizer.as_mut() {
                     scope(Part::Optimizer, || opt.step());

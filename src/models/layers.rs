@@ -84,16 +84,21 @@ impl Embedding {
 #[derive(Debug)]
 pub struct LayerNorm {
     pub weight: Tensor,
-    pub bias: Tensor,
+    pub bias: Option<Tensor>,
     eps: f64,
     dim: i64,
 }
 
 impl LayerNorm {
     pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
+        Self::with_bias(p, dim, eps, true)
+    }
+
+    /// `nn.LayerNorm(dim, eps, bias=bias)`: ModernBERT's norms have no bias.
+    pub fn with_bias(p: nn::Path, dim: i64, eps: f64, bias: bool) -> Self {
         LayerNorm {
             weight: p.var("weight", &[dim], nn::Init::Const(1.0)),
-            bias: p.var("bias", &[dim], nn::Init::Const(0.0)),
+            bias: bias.then(|| p.var("bias", &[dim], nn::Init::Const(0.0))),
             eps,
             dim,
         }
@@ -107,7 +112,7 @@ impl LayerNorm {
         xs.layer_norm(
             [self.dim],
             Some(&self.weight),
-            Some(&self.bias),
+            self.bias.as_ref(),
             self.eps,
             true,
         )

@@ -8,6 +8,7 @@ pub mod albert;
 pub mod bart;
 pub mod bert;
 pub mod checks;
+pub mod deberta_v2;
 pub mod distilbert;
 pub mod electra;
 pub mod gemma;
@@ -16,6 +17,7 @@ pub mod gpt_neo;
 pub mod gpt_neox;
 pub mod layers;
 pub mod llama;
+pub mod modernbert;
 pub mod moe;
 pub mod opt;
 pub mod phi;
@@ -24,16 +26,19 @@ pub mod roberta;
 pub mod rotary;
 pub mod t5;
 pub mod torchscript;
+pub mod vit;
 pub mod weights;
 
+pub use crate::cell::InputKind;
 use anyhow::{anyhow, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tch::{nn, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// What is benchmarked.
 pub trait Model {
-    /// The module's forward pass on `input_ids` (batch, seq); returns its main output.
+    /// The module's forward pass on `input_ids` (batch, seq), or on what
+    /// [`Architecture::random_inputs`] makes (ViT: pixel values); returns its main output.
     /// Encoder-decoders use `input_ids` as `decoder_input_ids` too, as the original did.
     fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor>;
     /// The language-modelling loss with `labels` (batch, seq), a scalar.
@@ -46,7 +51,8 @@ pub enum Task {
     /// The bare model (`BertModel`), as transformers' `MODEL_MAPPING`.
     Base,
     /// The language-modelling head (`BertForMaskedLM`, `GPT2LMHeadModel`, ...), as
-    /// `MODEL_WITH_LM_HEAD_MAPPING`.
+    /// `MODEL_WITH_LM_HEAD_MAPPING`; for vision models, the classification head
+    /// (`ViTForImageClassification`).
     LanguageModel,
 }
 
@@ -61,6 +67,23 @@ pub trait Architecture: std::fmt::Debug {
     /// every matrix product (projections, attention scores and values, heads); element-wise
     /// work, norms and softmax are not counted.
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64;
+    /// What a cell's size means and what the model is fed: token ids unless overridden.
+    fn input_kind(&self) -> InputKind {
+        InputKind::Tokens
+    }
+    /// Random inputs of a (batch, size) cell in the model's float `kind`, and the labels
+    /// training uses: token ids in 0..vocab_size, the labels being the ids themselves (the
+    /// original's `labels = input_ids`).
+    fn random_inputs(
+        &self,
+        batch: i64,
+        size: i64,
+        _kind: Kind,
+        device: Device,
+    ) -> (Tensor, Tensor) {
+        let ids = Tensor::randint(self.vocab_size(), [batch, size], (Kind::Int64, device));
+        (ids.shallow_clone(), ids)
+    }
 }
 
 type Parser = fn(&Value) -> Result<Box<dyn Architecture>>;
@@ -70,6 +93,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("albert", albert::from_json),
     ("bart", bart::from_json),
     ("bert", bert::from_json),
+    ("deberta-v2", deberta_v2::from_json),
     ("distilbert", distilbert::from_json),
     ("electra", electra::from_json),
     ("gemma", gemma::from_json),
@@ -81,6 +105,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("llama", llama::from_json),
     ("mistral", llama::from_json),
     ("mixtral", llama::from_json),
+    ("modernbert", modernbert::from_json),
     ("opt", opt::from_json),
     ("phi", phi::from_json),
     ("phi3", phi3::from_json),
@@ -90,6 +115,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("roberta", roberta::from_json),
     ("t5", t5::from_json),
     ("torchscript", torchscript::from_json),
+    ("vit", vit::from_json),
     ("xlm-roberta", roberta::from_json),
 ];
 
@@ -116,6 +142,14 @@ pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
     parse(config)
 }
 
+/// What a resolved config's model is fed ([`Architecture::input_kind`]); token ids for a
+/// config that does not parse (resolving already reported it).
+pub fn input_kind(config: &Value) -> InputKind {
+    from_json(config)
+        .map(|arch| arch.input_kind())
+        .unwrap_or_default()
+}
+
 /// Deserialises a family's config struct, naming the key at fault.
 pub fn parse_config<T: DeserializeOwned>(config: &Value) -> Result<T> {
     serde_path_to_error::deserialize(config.clone())
@@ -123,7 +157,8 @@ pub fn parse_config<T: DeserializeOwned>(config: &Value) -> Result<T> {
 }
 
 /// The module the original benchmarked for inference: `architectures[0]` when the config
-/// names a language-modelling head, unless `only_pretrain_model`; otherwise the base model.
+/// names a language-modelling (or image-classification) head, unless `only_pretrain_model`;
+/// otherwise the base model.
 pub fn inference_task(config: &Value, only_pretrain_model: bool) -> Task {
     let head = config
         .get("architectures")
@@ -137,6 +172,7 @@ pub fn inference_task(config: &Value, only_pretrain_model: bool) -> Task {
         "ForCausalLM",
         "ForPreTraining",
         "ForConditionalGeneration",
+        "ForImageClassification",
     ]
     .iter()
     .any(|suffix| head.ends_with(suffix));

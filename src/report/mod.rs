@@ -88,7 +88,9 @@ impl Throughput {
         let flops_per_second = speed.flops_per_call.map(|f| f / speed.seconds);
         Throughput {
             samples_per_second: cell.batch_size as f64 / speed.seconds,
-            tokens_per_second: (cell.batch_size * cell.sequence_length) as f64 / speed.seconds,
+            // Vision models: an image's patches are its tokens.
+            tokens_per_second: (cell.batch_size * cell.input.tokens(cell.sequence_length)) as f64
+                / speed.seconds,
             flops_per_second,
             mfu: flops_per_second
                 .zip(calibration)

@@ -3,7 +3,7 @@
 //! reason. The terminal tables and the Markdown export render the same content.
 
 use super::{section_rows, table_value, title, value_label, Sweep, Throughput};
-use crate::cell::{CellResult, Metric, Mode};
+use crate::cell::{CellResult, InputKind, Metric, Mode};
 use crate::measure::memory::to_mib;
 use crate::measure::stats::NOISY_IQR_RATIO;
 use crate::measure::timing::Statistic;
@@ -46,7 +46,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     let mut columns = vec![
         "Model Name".to_string(),
         "Batch Size".into(),
-        "Seq Length".into(),
+        size_column(rows.iter().map(|(cell, _)| cell.input)),
     ];
     match metric {
         Metric::Speed => columns.extend([
@@ -128,8 +128,11 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         .iter()
         .filter_map(|(cell, result)| match result {
             CellResult::NotAvailable { reason } => Some(format!(
-                "N/A {} (batch {}, sequence {}): {reason}",
-                cell.model, cell.batch_size, cell.sequence_length
+                "N/A {} (batch {}, {} {}): {reason}",
+                cell.model,
+                cell.batch_size,
+                cell.input.size_name(),
+                cell.sequence_length
             )),
             _ => None,
         })
@@ -141,6 +144,23 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         columns,
         rows: lines,
         not_available,
+    }
+}
+
+/// The size column's header: "Seq Length", "Image Size" for vision models, both joined
+/// when a section holds both kinds.
+fn size_column(kinds: impl Iterator<Item = InputKind>) -> String {
+    let (mut tokens, mut pixels) = (false, false);
+    for kind in kinds {
+        match kind {
+            InputKind::Tokens => tokens = true,
+            InputKind::Pixels { .. } => pixels = true,
+        }
+    }
+    match (tokens, pixels) {
+        (_, false) => "Seq Length".into(),
+        (false, true) => "Image Size".into(),
+        (true, true) => "Seq Length / Image Size".into(),
     }
 }
 

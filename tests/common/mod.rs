@@ -189,12 +189,17 @@ pub fn built_by_task_matches_config(
 /// to transformers' loss `loss_name` (the fixtures have no dropout), with a non-zero
 /// gradient into every parameter.
 pub fn trains(arch: &str, prefix: &str, loss_name: &str) {
+    trains_on(arch, prefix, ("input_ids", "input_ids"), loss_name);
+}
+
+/// `trains` on the fixture's tensors named (input, labels): pixels and classes for ViT.
+pub fn trains_on(arch: &str, prefix: &str, (input, labels): (&str, &str), loss_name: &str) {
     let fx = Fixture::open(arch);
     let (vs, model) = fx.load(prefix, |p| {
         fx.architecture().build(p, Task::LanguageModel).unwrap()
     });
-    let input_ids = fx.input_ids();
-    let loss = model.loss(input_ids, input_ids, true).unwrap();
+    let (input, labels) = (fx.expected(input), fx.expected(labels));
+    let loss = model.loss(input, labels, true).unwrap();
     fx.check_all(&[("training loss", &loss, loss_name)]);
     loss.backward();
     for (name, var) in vs.variables() {

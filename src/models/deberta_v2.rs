@@ -1,0 +1,620 @@
+//! DeBERTa-v2 and DeBERTa-v3 (He et al., 2020, "DeBERTa: Decoding-enhanced BERT with
+//! Disentangled Attention"; He et al., 2021, "DeBERTaV3"), following transformers'
+//! `modeling_deberta_v2.py`: BERT's post-LayerNorm layers with disentangled attention, whose
+//! scores add content-to-position (`c2p`) and position-to-content (`p2c`) terms over shared
+//! relative-position embeddings (`encoder.rel_embeddings`, log-bucketed beyond
+//! `position_buckets / 2`). `DebertaV2Model` (last hidden state, no pooler) is the base model
+//! and `DebertaV2ForMaskedLM` (`deberta.*`, `cls.predictions.*`) the masked LM. Parameter paths are the checkpoint's:
+//! `deberta.encoder.layer.0.attention.self.query_proj.weight`.
+
+use super::bert::{decoder, MlmHead};
+use super::checks::{check_heads, check_positive};
+use super::layers::{dropout, lm_loss, merge_heads, split_heads, Activation, Embedding};
+use super::layers::{LayerNorm, Linear};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::{bail, Result};
+use serde::{Deserialize, Deserializer};
+use tch::{nn, Kind, Tensor};
+
+/// `DebertaV2Config`, with its defaults (those of deberta-v2-xlarge) for every key a
+/// config.json may leave out, and the keys transformers reads with `getattr` defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DebertaV2Config {
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    pub hidden_act: Activation,
+    pub hidden_dropout_prob: f64,
+    pub attention_probs_dropout_prob: f64,
+    pub max_position_embeddings: i64,
+    pub type_vocab_size: i64,
+    pub initializer_range: f64,
+    pub layer_norm_eps: f64,
+    pub relative_attention: bool,
+    /// Below 1: `max_position_embeddings`.
+    pub max_relative_positions: i64,
+    pub pad_token_id: Option<i64>,
+    pub position_biased_input: bool,
+    /// `"p2c|c2p"` or a list; null or absent: neither.
+    #[serde(deserialize_with = "pos_att_types")]
+    pub pos_att_type: Vec<String>,
+    /// Above 0: relative positions are log-bucketed into this many per side.
+    pub position_buckets: i64,
+    /// `"layer_norm"` normalises the relative embeddings (`encoder.LayerNorm`).
+    pub norm_rel_ebd: String,
+    /// The position projections are the content ones (`query_proj`, `key_proj`).
+    pub share_att_key: bool,
+    pub embedding_size: Option<i64>,
+    pub attention_head_size: Option<i64>,
+    /// Above 0: DeBERTa-v2's convolution after the first layer (not implemented).
+    pub conv_kernel_size: i64,
+    /// The masked-LM head's layout: `cls.predictions.*` (true; false is refused).
+    pub legacy: bool,
+    pub tie_word_embeddings: bool,
+}
+
+fn pos_att_types<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Types {
+        Joined(String),
+        List(Vec<String>),
+    }
+    Ok(match Option::<Types>::deserialize(d)? {
+        None => Vec::new(),
+        Some(Types::Joined(s)) => s.split('|').map(|t| t.trim().to_lowercase()).collect(),
+        Some(Types::List(list)) => list,
+    })
+}
+
+impl Default for DebertaV2Config {
+    fn default() -> Self {
+        DebertaV2Config {
+            vocab_size: 128100,
+            hidden_size: 1536,
+            num_hidden_layers: 24,
+            num_attention_heads: 24,
+            intermediate_size: 6144,
+            hidden_act: Activation::Gelu,
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            max_position_embeddings: 512,
+            type_vocab_size: 0,
+            initializer_range: 0.02,
+            layer_norm_eps: 1e-7,
+            relative_attention: false,
+            max_relative_positions: -1,
+            pad_token_id: Some(0),
+            position_biased_input: true,
+            pos_att_type: Vec::new(),
+            position_buckets: -1,
+            norm_rel_ebd: "none".into(),
+            share_att_key: false,
+            embedding_size: None,
+            attention_head_size: None,
+            conv_kernel_size: 0,
+            legacy: true,
+            tie_word_embeddings: true,
+        }
+    }
+}
+
+impl DebertaV2Config {
+    pub fn validate(&self) -> Result<()> {
+        check_heads(
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+        )?;
+        check_positive(&[
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("embedding_size", self.embedding_dim()),
+        ])?;
+        if let Some(t) = self
+            .pos_att_type
+            .iter()
+            .find(|t| !["c2p", "p2c"].contains(&t.as_str()))
+        {
+            bail!("pos_att_type \"{t}\" is not supported (supported: c2p, p2c)");
+        }
+        if self.conv_kernel_size > 0 {
+            bail!(
+                "conv_kernel_size {} is not supported (DeBERTa-v2's ConvLayer)",
+                self.conv_kernel_size
+            );
+        }
+        if let Some(size) = self.attention_head_size {
+            // transformers' output projection is hidden x hidden: other sizes do not run.
+            if size * self.num_attention_heads != self.hidden_size {
+                bail!("attention_head_size {size} is not supported (only hidden_size / num_attention_heads)");
+            }
+        }
+        for norm in self.norm_rel_ebd.split('|').map(str::trim) {
+            if !["none", "layer_norm"].contains(&norm.to_lowercase().as_str()) {
+                bail!("norm_rel_ebd \"{norm}\" is not supported (supported: none, layer_norm)");
+            }
+        }
+        if !self.legacy {
+            // transformers ties `lm_predictions.lm_head.dense` to the word embeddings then,
+            // which cannot be the model the config means.
+            bail!("legacy false is not supported (the masked-LM head of legacy true only)");
+        }
+        Ok(())
+    }
+
+    fn embedding_dim(&self) -> i64 {
+        self.embedding_size.unwrap_or(self.hidden_size)
+    }
+
+    fn has(&self, pos_att: &str) -> bool {
+        self.pos_att_type.iter().any(|t| t == pos_att)
+    }
+
+    /// `max_relative_positions`, or `max_position_embeddings` below 1.
+    fn max_relative(&self) -> i64 {
+        if self.max_relative_positions < 1 {
+            self.max_position_embeddings
+        } else {
+            self.max_relative_positions
+        }
+    }
+
+    /// `att_span`: relative distances run over -span..span (the table has 2·span rows).
+    fn span(&self) -> i64 {
+        if self.position_buckets > 0 {
+            self.position_buckets
+        } else {
+            self.max_relative()
+        }
+    }
+
+    fn normalises_rel_embeddings(&self) -> bool {
+        self.norm_rel_ebd
+            .split('|')
+            .any(|n| n.trim().eq_ignore_ascii_case("layer_norm"))
+    }
+}
+
+/// transformers' `make_log_bucket_position`: distances within ±bucket_size/2 stay, longer ones
+/// shrink logarithmically so that `max_position - 1` maps to bucket_size/2 - 1 past the middle;
+/// in float32 and in its operation order, so that the buckets are the same.
+fn log_bucket(relative: &Tensor, bucket_size: i64, max_position: i64) -> Tensor {
+    let mid = bucket_size / 2;
+    let near = relative.lt(mid).logical_and(&relative.gt(-mid));
+    let abs_pos = relative.abs().masked_fill(&near, mid - 1);
+    let log_base = Tensor::from(((max_position - 1) as f64 / mid as f64) as f32).log();
+    let log_pos = ((abs_pos.to_kind(Kind::Float) / mid as f64).log() / log_base * (mid - 1) as f64)
+        .ceil()
+        + mid as f64;
+    let far = log_pos * relative.sign().to_kind(Kind::Float);
+    relative
+        .to_kind(Kind::Float)
+        .where_self(&abs_pos.le(mid), &far)
+        .to_kind(Kind::Int64)
+}
+
+/// `build_relative_position` for a sequence of `seq`: (seq, seq), query i minus key j,
+/// bucketed when the config says so.
+fn relative_positions(c: &DebertaV2Config, seq: i64, device: tch::Device) -> Tensor {
+    let ids = Tensor::arange(seq, (Kind::Int64, device));
+    let relative = ids.unsqueeze(1) - ids.unsqueeze(0);
+    if c.position_buckets > 0 {
+        log_bucket(&relative, c.position_buckets, c.max_relative())
+    } else {
+        relative
+    }
+}
+
+/// `DisentangledSelfAttention` with `DebertaV2SelfOutput` (dense, dropout, residual, LayerNorm).
+struct Attention {
+    query_proj: Linear,
+    key_proj: Linear,
+    value_proj: Linear,
+    /// `pos_key_proj` / `pos_query_proj` when the position projections are not shared.
+    pos_key_proj: Option<Linear>,
+    pos_query_proj: Option<Linear>,
+    dense: Linear,
+    norm: LayerNorm,
+    heads: i64,
+    span: i64,
+    c2p: bool,
+    p2c: bool,
+    relative: bool,
+    share_att_key: bool,
+    probs_dropout: f64,
+    hidden_dropout: f64,
+}
+
+impl Attention {
+    fn new(p: nn::Path, c: &DebertaV2Config) -> Self {
+        let (h, std) = (c.hidden_size, c.initializer_range);
+        let this = &p / "self";
+        let linear = |name: &str| Linear::new(&this / name, h, h, true, std);
+        let separate = c.relative_attention && !c.share_att_key;
+        Attention {
+            query_proj: linear("query_proj"),
+            key_proj: linear("key_proj"),
+            value_proj: linear("value_proj"),
+            pos_key_proj: (separate && c.has("c2p")).then(|| linear("pos_key_proj")),
+            pos_query_proj: (separate && c.has("p2c")).then(|| linear("pos_query_proj")),
+            dense: Linear::new(&p / "output" / "dense", h, h, true, std),
+            norm: LayerNorm::new(&p / "output" / "LayerNorm", h, c.layer_norm_eps),
+            heads: c.num_attention_heads,
+            span: c.span(),
+            c2p: c.has("c2p"),
+            p2c: c.has("p2c"),
+            relative: c.relative_attention,
+            share_att_key: c.share_att_key,
+            probs_dropout: c.attention_probs_dropout_prob,
+            hidden_dropout: c.hidden_dropout_prob,
+        }
+    }
+
+    /// `xs` (batch, seq, hidden); `relative` (seq, seq) positions; `rel_embeddings`
+    /// (2·span, hidden), already normalised.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        relative: &Tensor,
+        rel_embeddings: &Tensor,
+        train: bool,
+    ) -> Tensor {
+        let q = split_heads(&self.query_proj.forward(xs), self.heads);
+        let k = split_heads(&self.key_proj.forward(xs), self.heads);
+        let v = split_heads(&self.value_proj.forward(xs), self.heads);
+        let (b, heads, s, d) = q.size4().expect("heads are (batch, heads, seq, head_dim)");
+        // Every term is divided by sqrt(d · (1 + number of position terms)).
+        let scale = ((d * (1 + self.c2p as i64 + self.p2c as i64)) as f64).sqrt();
+        let mut scores = q.matmul(&k.transpose(-1, -2)) / scale;
+        if self.relative {
+            let rel = dropout(
+                rel_embeddings.narrow(0, 0, 2 * self.span),
+                self.hidden_dropout,
+                train,
+            )
+            .unsqueeze(0);
+            let project = |own: &Option<Linear>, shared: &Linear| {
+                let proj = if self.share_att_key {
+                    shared
+                } else {
+                    own.as_ref().expect("built")
+                };
+                split_heads(&proj.forward(&rel), self.heads)
+            };
+            let index = |positions: Tensor| {
+                positions
+                    .clamp(0, 2 * self.span - 1)
+                    .expand([b, heads, s, s], false)
+            };
+            if self.c2p {
+                // Query i against the position of key j relative to it: row i, bucket(i - j).
+                let pos_key = project(&self.pos_key_proj, &self.key_proj);
+                let c2p = q.matmul(&pos_key.transpose(-1, -2));
+                scores += c2p.gather(-1, &index(relative + self.span), false) / scale;
+            }
+            if self.p2c {
+                // Key j against the position of query i relative to it, transposed to (i, j).
+                let pos_query = project(&self.pos_query_proj, &self.query_proj);
+                let p2c = k.matmul(&pos_query.transpose(-1, -2));
+                let gathered = p2c.gather(-1, &index(-relative + self.span), false);
+                scores += gathered.transpose(-1, -2) / scale;
+            }
+        }
+        // No padding in the benchmark's inputs: transformers' all-true mask changes nothing.
+        let probs = dropout(scores.softmax(-1, scores.kind()), self.probs_dropout, train);
+        let context = merge_heads(&probs.matmul(&v));
+        let out = dropout(self.dense.forward(&context), self.hidden_dropout, train);
+        self.norm.forward(&(out + xs))
+    }
+}
+
+/// `DebertaV2Layer`: attention, then `intermediate.dense` + activation and `output.dense`,
+/// dropout, residual, `output.LayerNorm`.
+struct Layer {
+    attention: Attention,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    activation: Activation,
+    dropout: f64,
+}
+
+impl Layer {
+    fn new(p: nn::Path, c: &DebertaV2Config) -> Self {
+        let (h, i, std) = (c.hidden_size, c.intermediate_size, c.initializer_range);
+        Layer {
+            attention: Attention::new(&p / "attention", c),
+            intermediate: Linear::new(&p / "intermediate" / "dense", h, i, true, std),
+            output: Linear::new(&p / "output" / "dense", i, h, true, std),
+            output_norm: LayerNorm::new(&p / "output" / "LayerNorm", h, c.layer_norm_eps),
+            activation: c.hidden_act,
+            dropout: c.hidden_dropout_prob,
+        }
+    }
+
+    fn forward(
+        &self,
+        xs: &Tensor,
+        relative: &Tensor,
+        rel_embeddings: &Tensor,
+        train: bool,
+    ) -> Tensor {
+        let attended = self.attention.forward(xs, relative, rel_embeddings, train);
+        let inner = self.activation.apply(&self.intermediate.forward(&attended));
+        let out = dropout(self.output.forward(&inner), self.dropout, train);
+        self.output_norm.forward(&(out + attended))
+    }
+}
+
+/// `DebertaV2Model`: `embeddings` (word, optional absolute positions and token types,
+/// optional `embed_proj`, LayerNorm) and `encoder` (layers, `rel_embeddings`, their LayerNorm).
+pub struct DebertaV2Model {
+    word_embeddings: Embedding,
+    position_embeddings: Option<Embedding>,
+    token_type_embeddings: Option<Embedding>,
+    embed_proj: Option<Linear>,
+    embeddings_norm: LayerNorm,
+    layers: Vec<Layer>,
+    rel_embeddings: Option<Embedding>,
+    rel_norm: Option<LayerNorm>,
+    config: DebertaV2Config,
+}
+
+impl DebertaV2Model {
+    pub fn new(p: nn::Path, c: &DebertaV2Config) -> Self {
+        let (e, h, std) = (c.embedding_dim(), c.hidden_size, c.initializer_range);
+        let embeddings = &p / "embeddings";
+        let encoder = &p / "encoder";
+        let layer = &encoder / "layer";
+        let embedding =
+            |name: &str, rows, padding| Embedding::new(&embeddings / name, rows, e, std, padding);
+        DebertaV2Model {
+            word_embeddings: embedding("word_embeddings", c.vocab_size, c.pad_token_id),
+            position_embeddings: c
+                .position_biased_input
+                .then(|| embedding("position_embeddings", c.max_position_embeddings, None)),
+            token_type_embeddings: (c.type_vocab_size > 0)
+                .then(|| embedding("token_type_embeddings", c.type_vocab_size, None)),
+            embed_proj: (e != h).then(|| Linear::new(&embeddings / "embed_proj", e, h, false, std)),
+            embeddings_norm: LayerNorm::new(&embeddings / "LayerNorm", h, c.layer_norm_eps),
+            layers: (0..c.num_hidden_layers)
+                .map(|i| Layer::new(&layer / i, c))
+                .collect(),
+            rel_embeddings: c
+                .relative_attention
+                .then(|| Embedding::new(&encoder / "rel_embeddings", 2 * c.span(), h, std, None)),
+            rel_norm: (c.relative_attention && c.normalises_rel_embeddings())
+                .then(|| LayerNorm::new(&encoder / "LayerNorm", h, c.layer_norm_eps)),
+            config: c.clone(),
+        }
+    }
+
+    fn word_embeddings(&self) -> &Embedding {
+        &self.word_embeddings
+    }
+
+    /// Last hidden state (batch, seq, hidden).
+    pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let seq = input_ids.size()[1];
+        let mut xs = self.word_embeddings.forward(input_ids);
+        if let Some(positions) = &self.position_embeddings {
+            xs += positions.forward(&Tensor::arange(seq, (Kind::Int64, input_ids.device())));
+        }
+        if let Some(token_type) = &self.token_type_embeddings {
+            // Every token is of type 0.
+            xs += token_type.weight.get(0);
+        }
+        if let Some(project) = &self.embed_proj {
+            xs = project.forward(&xs);
+        }
+        let mut xs = dropout(
+            self.embeddings_norm.forward(&xs),
+            self.config.hidden_dropout_prob,
+            train,
+        );
+        let relative = relative_positions(&self.config, seq, input_ids.device());
+        let rel_embeddings = match (&self.rel_embeddings, &self.rel_norm) {
+            (Some(table), Some(norm)) => norm.forward(&table.weight),
+            (Some(table), None) => table.weight.shallow_clone(),
+            // Unused without relative attention.
+            (None, _) => Tensor::zeros([0], (xs.kind(), xs.device())),
+        };
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &relative, &rel_embeddings, train);
+        }
+        xs
+    }
+}
+
+/// `DebertaV2ForMaskedLM`: the encoder, then BERT's masked-LM head shape (dense to the
+/// embedding width, activation, LayerNorm, decoder tied to the word embeddings, own bias).
+pub struct DebertaV2ForMaskedLm {
+    deberta: DebertaV2Model,
+    head: MlmHead,
+}
+
+impl DebertaV2ForMaskedLm {
+    pub fn new(p: nn::Path, c: &DebertaV2Config) -> Self {
+        let deberta = DebertaV2Model::new(&p / "deberta", c);
+        let (e, h, std) = (c.embedding_dim(), c.hidden_size, c.initializer_range);
+        let predictions = &p / "cls" / "predictions";
+        let transform = &predictions / "transform";
+        let bias = predictions.var("bias", &[c.vocab_size], nn::Init::Const(0.0));
+        let head = MlmHead {
+            dense: Linear::new(&transform / "dense", h, e, true, std),
+            activation: c.hidden_act,
+            norm: LayerNorm::new(&transform / "LayerNorm", e, c.layer_norm_eps),
+            decoder: decoder(
+                &predictions / "decoder",
+                deberta.word_embeddings(),
+                c.tie_word_embeddings,
+                bias,
+                std,
+            ),
+        };
+        DebertaV2ForMaskedLm { deberta, head }
+    }
+
+    pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.head.forward(&self.deberta.encode(input_ids, train))
+    }
+}
+
+impl Model for DebertaV2Model {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode(input_ids, train))
+    }
+
+    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("DebertaV2Model has no language-modelling head; train DebertaV2ForMaskedLM instead")
+    }
+}
+
+impl Model for DebertaV2ForMaskedLm {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits(input_ids, train))
+    }
+
+    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(lm_loss(&self.logits(input_ids, train), labels))
+    }
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: DebertaV2Config = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for DebertaV2Config {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// Bounded by the absolute position table where there is one; relative positions
+    /// alone take any length (distances past the span share its last bucket).
+    fn max_positions(&self) -> Option<i64> {
+        self.position_biased_input
+            .then_some(self.max_position_embeddings)
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
+            Task::Base => Box::new(DebertaV2Model::new(p, self)),
+            Task::LanguageModel => Box::new(DebertaV2ForMaskedLm::new(p, self)),
+        })
+    }
+
+    /// BERT's encoder FLOPs (q, k, v, output 4·2BSH², feed-forward 2·2BSHI, scores and values
+    /// 2·2BS²H per layer), plus, with relative attention, per layer: each position term's
+    /// product against all 2·span relative embeddings, 2·B·S·2span·H (c2p and p2c), and the
+    /// projections of the 2·span embeddings, 2·2span·H² each (once per layer, not per
+    /// sequence; shared keys project both). `embed_proj` adds 2BS·E·H; the masked-LM head
+    /// 2BS·H·E and its decoder 2BS·E·V.
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (h, i, e, v) = (
+            self.hidden_size as f64,
+            self.intermediate_size as f64,
+            self.embedding_dim() as f64,
+            self.vocab_size as f64,
+        );
+        let mut layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h;
+        if self.relative_attention {
+            let rows = 2.0 * self.span() as f64;
+            let terms = (self.has("c2p") as i64 + self.has("p2c") as i64) as f64;
+            let projections = if self.share_att_key { 2.0 } else { terms };
+            layer += terms * 2.0 * b * s * rows * h + projections * 2.0 * rows * h * h;
+        }
+        let embed = if e != h { 2.0 * b * s * e * h } else { 0.0 };
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => 2.0 * b * s * e * (h + v),
+        };
+        self.num_hidden_layers as f64 * layer + embed + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v3_base() -> DebertaV2Config {
+        let text = crate::hub::embedded("microsoft/deberta-v3-base").unwrap().1;
+        parse_config(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn log_buckets_as_transformers() {
+        // make_log_bucket_position(rel, 4, 8): |rel| <= 2 kept; ceil(log(|rel|/2) / log(3.5))
+        // + 2 beyond: 3 for |rel| of 3 to 7.
+        let rel = Tensor::from_slice(&[-7i64, -4, -3, -2, -1, 0, 1, 2, 3, 5, 7]);
+        let got = Vec::<i64>::try_from(log_bucket(&rel, 4, 8)).unwrap();
+        assert_eq!(got, [-3, -3, -3, -2, -1, 0, 1, 2, 3, 3, 3]);
+        // deberta-v3: 256 buckets over 512 positions; 128 stays, 511 is the last bucket.
+        let rel = Tensor::from_slice(&[128i64, 129, 511, -511]);
+        let got = Vec::<i64>::try_from(log_bucket(&rel, 256, 512)).unwrap();
+        assert_eq!(got[0], 128);
+        assert!(got[1] > 128 && got[2] == 255 && got[3] == -255, "{got:?}");
+    }
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        let c = DebertaV2Config {
+            vocab_size: 10,
+            hidden_size: 4,
+            intermediate_size: 8,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            relative_attention: true,
+            position_buckets: 3,
+            pos_att_type: vec!["c2p".into(), "p2c".into()],
+            share_att_key: true,
+            ..DebertaV2Config::default()
+        };
+        // B=1, S=2, H=4: BERT's layer 256 + 256 + 64 = 576. Relative, 6 rows: c2p and p2c
+        // 2 · (2·2·6·4) = 192, projections 2 · (2·6·4·4) = 384.
+        assert_eq!(c.forward_flops(1, 2, Task::Base), 576.0 + 192.0 + 384.0);
+        // Head: dense 2·2·4·4 = 64, decoder 2·2·4·10 = 160.
+        assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 1152.0 + 224.0);
+    }
+
+    #[test]
+    fn deberta_v3_base_is_bert_base_plus_relative_attention() {
+        let c = v3_base();
+        assert_eq!((c.span(), c.max_relative()), (256, 512));
+        assert!(c.share_att_key && c.normalises_rel_embeddings() && !c.position_biased_input);
+        assert_eq!(c.max_positions(), None);
+        // 85M encoder parameters: ~2.2e10 FLOPs per 128 tokens as BERT-base, plus c2p and
+        // p2c against 512 relative embeddings (2·2·128·512·768·12 = 2.4e9) and their
+        // projections (2·2·512·768²·12 = 1.4e10, per call, not per token).
+        let f = c.forward_flops(1, 128, Task::Base);
+        assert!((3.7e10..4.0e10).contains(&f), "{f:e}");
+    }
+
+    #[test]
+    fn unsupported_keys_are_named() {
+        for (config, key) in [
+            (json!({"pos_att_type": "p2c|p2p"}), "pos_att_type \"p2p\""),
+            (json!({"conv_kernel_size": 3}), "conv_kernel_size"),
+            (json!({"norm_rel_ebd": "batch_norm"}), "norm_rel_ebd"),
+            (json!({"attention_head_size": 7}), "attention_head_size"),
+            (json!({"legacy": false}), "legacy"),
+        ] {
+            let err = from_json(&config).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        // transformers' own spellings parse: a list, or null for none.
+        let c: DebertaV2Config = parse_config(&json!({"pos_att_type": ["c2p"]})).unwrap();
+        assert_eq!(c.pos_att_type, ["c2p"]);
+        let c: DebertaV2Config = parse_config(&json!({"pos_att_type": null})).unwrap();
+        assert!(c.pos_att_type.is_empty());
+    }
+}

@@ -1,0 +1,439 @@
+//! ModernBERT (Warner et al., 2024, "Smarter, Better, Faster, Longer: A Modern Bidirectional
+//! Encoder for Fast, Memory Efficient, and Long Context Finetuning and Inference"), following
+//! transformers' `modeling_modernbert.py` on its padded (eager / SDPA) path: pre-norm layers
+//! without biases, a fused `Wqkv`, rotary embeddings, global attention every
+//! `global_attn_every_n_layers` layers (from layer 0) and sliding-window attention over
+//! `local_attention` tokens in the others, each with its own rope theta, and a GeGLU MLP.
+//! `ModernBertModel` (last hidden state after `final_norm`) is the base model and
+//! `ModernBertForMaskedLM` (`model.*`, `head.*`, `decoder` tied to the token embeddings) the
+//! masked LM. Parameter paths are the checkpoint's: `model.layers.1.attn.Wqkv.weight`.
+
+use super::checks::{check_heads, check_positive};
+use super::layers::{dropout, lm_head, merge_heads, Activation, Embedding, LayerNorm, Linear};
+use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use tch::{nn, Kind, Tensor};
+
+/// `ModernBertConfig` (transformers 4.57), with its defaults for every key a config.json may
+/// leave out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ModernBertConfig {
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub intermediate_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub hidden_activation: Activation,
+    pub max_position_embeddings: i64,
+    pub initializer_range: f64,
+    pub norm_eps: f64,
+    pub norm_bias: bool,
+    pub pad_token_id: Option<i64>,
+    pub global_rope_theta: f64,
+    /// None: the local layers use `global_rope_theta` too.
+    pub local_rope_theta: Option<f64>,
+    pub rope_scaling: Option<RopeScaling>,
+    pub attention_bias: bool,
+    pub attention_dropout: f64,
+    pub global_attn_every_n_layers: i64,
+    /// The sliding window's width: a local layer's token sees `local_attention / 2` tokens
+    /// on either side.
+    pub local_attention: i64,
+    pub embedding_dropout: f64,
+    pub mlp_bias: bool,
+    pub mlp_dropout: f64,
+    pub decoder_bias: bool,
+    pub classifier_bias: bool,
+    pub classifier_activation: Activation,
+    pub tie_word_embeddings: bool,
+    /// transformers 5 moves the rope thetas here; read only to refuse it (see `validate`).
+    rope_parameters: Option<serde_json::Value>,
+}
+
+impl Default for ModernBertConfig {
+    fn default() -> Self {
+        ModernBertConfig {
+            vocab_size: 50368,
+            hidden_size: 768,
+            intermediate_size: 1152,
+            num_hidden_layers: 22,
+            num_attention_heads: 12,
+            hidden_activation: Activation::Gelu,
+            max_position_embeddings: 8192,
+            initializer_range: 0.02,
+            norm_eps: 1e-5,
+            norm_bias: false,
+            pad_token_id: Some(50283),
+            global_rope_theta: 160000.0,
+            local_rope_theta: Some(10000.0),
+            rope_scaling: None,
+            attention_bias: false,
+            attention_dropout: 0.0,
+            global_attn_every_n_layers: 3,
+            local_attention: 128,
+            embedding_dropout: 0.0,
+            mlp_bias: false,
+            mlp_dropout: 0.0,
+            decoder_bias: true,
+            classifier_bias: false,
+            classifier_activation: Activation::Gelu,
+            tie_word_embeddings: true,
+            rope_parameters: None,
+        }
+    }
+}
+
+impl ModernBertConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.rope_parameters.is_some() {
+            // transformers 4.57 ignores the key and would build another model than the one
+            // the config means; take the thetas from the keys it reads.
+            bail!(
+                "key \"rope_parameters\" (transformers 5's spelling) is not supported; give \
+                 \"global_rope_theta\" and \"local_rope_theta\" instead"
+            );
+        }
+        check_heads(
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+        )?;
+        check_positive(&[
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("max_position_embeddings", self.max_position_embeddings),
+            (
+                "global_attn_every_n_layers",
+                self.global_attn_every_n_layers,
+            ),
+            ("local_attention", self.local_attention),
+        ])?;
+        if (self.hidden_size / self.num_attention_heads) % 2 != 0 {
+            bail!("hidden_size / num_attention_heads must be even for rotary embeddings");
+        }
+        self.rope().map(|_| ())
+    }
+
+    fn rope(&self) -> Result<RopeType> {
+        RopeType::from_scaling(self.rope_scaling.as_ref())
+    }
+
+    fn head_dim(&self) -> i64 {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Layer `i` attends globally (transformers: `layer_id % global_attn_every_n_layers == 0`).
+    pub fn is_global(&self, layer: i64) -> bool {
+        layer % self.global_attn_every_n_layers == 0
+    }
+}
+
+/// `ModernBertAttention`: fused `Wqkv`, rotary q and k, bidirectional attention (within the
+/// window in a local layer), `Wo`.
+struct Attention {
+    wqkv: Linear,
+    wo: Linear,
+    heads: i64,
+    /// Half the window: None in a global layer.
+    half_window: Option<i64>,
+    dropout: f64,
+}
+
+impl Attention {
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
+        // (batch, seq, 3, heads, head_dim) -> 3 x (batch, heads, seq, head_dim).
+        let qkv = self
+            .wqkv
+            .forward(xs)
+            .view([b, s, 3, self.heads, -1])
+            .permute([2, 0, 3, 1, 4]);
+        let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
+        let (q, k) = (rope.apply(&q), rope.apply(&k));
+        // Keys further than half the window away are masked; a window that covers the
+        // whole sequence masks nothing.
+        let mask = self.half_window.filter(|&w| w < s - 1).map(|w| {
+            let i = Tensor::arange(s, (Kind::Int64, xs.device()));
+            let distance = (i.unsqueeze(1) - i.unsqueeze(0)).abs();
+            distance.le(w)
+        });
+        let p = if train { self.dropout } else { 0.0 };
+        let context = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
+        dropout(self.wo.forward(&merge_heads(&context)), self.dropout, train)
+    }
+}
+
+/// `ModernBertEncoderLayer`: `x + attn(attn_norm(x))` (no norm in layer 0), then
+/// `x + mlp(mlp_norm(x))` with the GeGLU `Wo(act(input) * gate)`, `Wi` giving both halves.
+struct Layer {
+    attn_norm: Option<LayerNorm>,
+    attn: Attention,
+    mlp_norm: LayerNorm,
+    wi: Linear,
+    wo: Linear,
+    activation: Activation,
+    mlp_dropout: f64,
+}
+
+impl Layer {
+    fn new(p: nn::Path, c: &ModernBertConfig, index: i64) -> Self {
+        let (h, i, std) = (c.hidden_size, c.intermediate_size, c.initializer_range);
+        let norm = |name: &str| LayerNorm::with_bias(&p / name, h, c.norm_eps, c.norm_bias);
+        let attn = &p / "attn";
+        let mlp = &p / "mlp";
+        Layer {
+            attn_norm: (index > 0).then(|| norm("attn_norm")),
+            attn: Attention {
+                wqkv: Linear::new(&attn / "Wqkv", h, 3 * h, c.attention_bias, std),
+                wo: Linear::new(&attn / "Wo", h, h, c.attention_bias, std),
+                heads: c.num_attention_heads,
+                half_window: (!c.is_global(index)).then_some(c.local_attention / 2),
+                dropout: c.attention_dropout,
+            },
+            mlp_norm: norm("mlp_norm"),
+            wi: Linear::new(&mlp / "Wi", h, 2 * i, c.mlp_bias, std),
+            wo: Linear::new(&mlp / "Wo", i, h, c.mlp_bias, std),
+            activation: c.hidden_activation,
+            mlp_dropout: c.mlp_dropout,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let normed = match &self.attn_norm {
+            Some(norm) => norm.forward(xs),
+            None => xs.shallow_clone(),
+        };
+        let xs = xs + self.attn.forward(&normed, rope, train);
+        let halves = self.wi.forward(&self.mlp_norm.forward(&xs)).chunk(2, -1);
+        let gated = self.activation.apply(&halves[0]) * &halves[1];
+        let out = self.wo.forward(&dropout(gated, self.mlp_dropout, train));
+        xs + out
+    }
+}
+
+/// `ModernBertModel`: `embeddings` (`tok_embeddings`, `norm`), `layers`, `final_norm`.
+pub struct ModernBertModel {
+    tok_embeddings: Embedding,
+    embeddings_norm: LayerNorm,
+    embedding_dropout: f64,
+    layers: Vec<Layer>,
+    final_norm: LayerNorm,
+    global_rotary: Rotary,
+    local_rotary: Rotary,
+    global: Vec<bool>,
+}
+
+impl ModernBertModel {
+    pub fn new(p: nn::Path, c: &ModernBertConfig) -> Self {
+        let embeddings = &p / "embeddings";
+        let layers = &p / "layers";
+        let rope = c.rope().expect("validated config");
+        let rotary = |theta| Rotary::new(rope.clone(), theta, c.head_dim(), p.device());
+        ModernBertModel {
+            tok_embeddings: Embedding::new(
+                &embeddings / "tok_embeddings",
+                c.vocab_size,
+                c.hidden_size,
+                c.initializer_range,
+                c.pad_token_id,
+            ),
+            embeddings_norm: LayerNorm::with_bias(
+                &embeddings / "norm",
+                c.hidden_size,
+                c.norm_eps,
+                c.norm_bias,
+            ),
+            embedding_dropout: c.embedding_dropout,
+            layers: (0..c.num_hidden_layers)
+                .map(|i| Layer::new(&layers / i, c, i))
+                .collect(),
+            final_norm: LayerNorm::with_bias(
+                &p / "final_norm",
+                c.hidden_size,
+                c.norm_eps,
+                c.norm_bias,
+            ),
+            global_rotary: rotary(c.global_rope_theta),
+            local_rotary: rotary(c.local_rope_theta.unwrap_or(c.global_rope_theta)),
+            global: (0..c.num_hidden_layers).map(|i| c.is_global(i)).collect(),
+        }
+    }
+
+    /// Last hidden state (batch, seq, hidden), after `final_norm`.
+    pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let xs = self.tok_embeddings.forward(input_ids);
+        let mut xs = dropout(
+            self.embeddings_norm.forward(&xs),
+            self.embedding_dropout,
+            train,
+        );
+        let seq = input_ids.size()[1];
+        let global = self.global_rotary.tables(seq, xs.kind());
+        let local = self.local_rotary.tables(seq, xs.kind());
+        for (layer, &is_global) in self.layers.iter().zip(&self.global) {
+            let rope = if is_global { &global } else { &local };
+            xs = layer.forward(&xs, rope, train);
+        }
+        self.final_norm.forward(&xs)
+    }
+}
+
+/// `ModernBertForMaskedLM`: `model`, then `head` (dense, activation, norm) and `decoder`,
+/// whose weight is the token embeddings' when `tie_word_embeddings`.
+pub struct ModernBertForMaskedLm {
+    model: ModernBertModel,
+    dense: Linear,
+    activation: Activation,
+    norm: LayerNorm,
+    decoder: Linear,
+}
+
+impl ModernBertForMaskedLm {
+    pub fn new(p: nn::Path, c: &ModernBertConfig) -> Self {
+        let model = ModernBertModel::new(&p / "model", c);
+        let (h, std) = (c.hidden_size, c.initializer_range);
+        let head = &p / "head";
+        let decoder = lm_head(
+            &p / "decoder",
+            c.tie_word_embeddings.then_some(&model.tok_embeddings),
+            h,
+            c.vocab_size,
+            c.decoder_bias,
+            std,
+        );
+        ModernBertForMaskedLm {
+            dense: Linear::new(&head / "dense", h, h, c.classifier_bias, std),
+            activation: c.classifier_activation,
+            norm: LayerNorm::with_bias(&head / "norm", h, c.norm_eps, c.norm_bias),
+            decoder,
+            model,
+        }
+    }
+
+    pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let hidden = self.model.encode(input_ids, train);
+        let xs = self.activation.apply(&self.dense.forward(&hidden));
+        self.decoder.forward(&self.norm.forward(&xs))
+    }
+}
+
+impl Model for ModernBertModel {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode(input_ids, train))
+    }
+
+    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("ModernBertModel has no language-modelling head; train ModernBertForMaskedLM instead")
+    }
+}
+
+impl Model for ModernBertForMaskedLm {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits(input_ids, train))
+    }
+
+    /// transformers' `ForMaskedLMLoss`: mean cross-entropy of the float32 logits, every
+    /// token predicted (labels = input_ids, so `sparse_prediction` would change nothing).
+    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        let logits = self.logits(input_ids, train).to_kind(Kind::Float);
+        Ok(super::layers::lm_loss(&logits, labels))
+    }
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: ModernBertConfig = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for ModernBertConfig {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// Rotary positions: no table bounds the sequence, as in transformers.
+    fn max_positions(&self) -> Option<i64> {
+        None
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
+            Task::Base => Box::new(ModernBertModel::new(p, self)),
+            Task::LanguageModel => Box::new(ModernBertForMaskedLm::new(p, self)),
+        })
+    }
+
+    /// Per layer on (B, S) with H = hidden, I = intermediate: `Wqkv` 2BS·H·3H, `Wo` 2BSH²,
+    /// `Wi` 2BS·H·2I, the MLP's `Wo` 2BSIH, scores and weighted values 2·2BS²H in every
+    /// layer (a local layer computes all S² scores and masks those outside the window, as
+    /// the SDPA path does). The masked-LM head adds `dense` 2BSH² and `decoder` 2BSHV.
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (h, i, v) = (
+            self.hidden_size as f64,
+            self.intermediate_size as f64,
+            self.vocab_size as f64,
+        );
+        let layer = 2.0 * b * s * (4.0 * h * h + 3.0 * h * i) + 4.0 * b * s * s * h;
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => 2.0 * b * s * h * (h + v),
+        };
+        self.num_hidden_layers as f64 * layer + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        let c = ModernBertConfig {
+            vocab_size: 10,
+            hidden_size: 4,
+            intermediate_size: 6,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            ..ModernBertConfig::default()
+        };
+        // B=1, S=2, H=4, I=6. Wqkv 2·2·4·12 = 192, Wo 2·2·4·4 = 64, Wi 2·2·4·12 = 192,
+        // MLP Wo 2·2·6·4 = 96, scores and values 2·(2·2·2·4) = 64: 608.
+        assert_eq!(c.forward_flops(1, 2, Task::Base), 608.0);
+        // Head: dense 2·2·4·4 = 64, decoder 2·2·4·10 = 160.
+        assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 608.0 + 224.0);
+    }
+
+    #[test]
+    fn modernbert_base_forward_is_about_2_flops_per_parameter_and_token() {
+        // 22 layers of 5.0M parameters (Wqkv 1.77M, Wo 0.59M, Wi 1.77M, Wo 0.88M): 110M
+        // outside the embeddings (149M in all), plus attention over 128 positions.
+        let f = ModernBertConfig::default().forward_flops(1, 128, Task::Base) / 128.0;
+        assert!((2.2e8..2.4e8).contains(&f), "{f:e}");
+    }
+
+    #[test]
+    fn every_third_layer_from_the_first_is_global() {
+        let c = ModernBertConfig::default();
+        let global: Vec<i64> = (0..22).filter(|&i| c.is_global(i)).collect();
+        assert_eq!(global, [0, 3, 6, 9, 12, 15, 18, 21]);
+    }
+
+    #[test]
+    fn unsupported_keys_are_named() {
+        let err = from_json(&json!({"rope_parameters": {"full_attention": {}}})).unwrap_err();
+        assert!(err.to_string().contains("\"rope_parameters\""), "{err}");
+        let err = from_json(&json!({"rope_scaling": {"rope_type": "yarn"}})).unwrap_err();
+        assert!(
+            err.to_string().contains("\"yarn\" is not supported"),
+            "{err}"
+        );
+        let err = from_json(&json!({"hidden_activation": "swiglu"})).unwrap_err();
+        assert!(err.to_string().contains("hidden_activation"), "{err}");
+    }
+}

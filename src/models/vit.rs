@@ -1,0 +1,440 @@
+//! ViT (Dosovitskiy et al., 2020, "An Image is Worth 16x16 Words: Transformers for Image
+//! Recognition at Scale"), following transformers' `modeling_vit.py`: the image cut into
+//! patch_size² patches by a strided convolution, a class token, learned position embeddings,
+//! pre-LayerNorm encoder layers and a final `layernorm`. `ViTModel` (with pooler) is the base
+//! model and `ViTForImageClassification` (`vit.*`, `classifier` on the class token) the head.
+//! A cell's size is the image side: sizes other than `image_size` interpolate the position
+//! embeddings bicubically, as `interpolate_pos_encoding=True` does. Parameter paths are the
+//! checkpoint's: `vit.encoder.layer.0.attention.attention.query.weight`.
+
+use super::checks::{check_heads, check_positive};
+use super::layers::{dropout, merge_heads, split_heads, Activation, LayerNorm, Linear};
+use super::{parse_config, Architecture, InputKind, Model, Task};
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use tch::{nn, Device, Kind, Tensor};
+
+/// `ViTConfig`, with its defaults for every key a config.json may leave out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ViTConfig {
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    pub hidden_act: Activation,
+    pub hidden_dropout_prob: f64,
+    pub attention_probs_dropout_prob: f64,
+    pub initializer_range: f64,
+    pub layer_norm_eps: f64,
+    /// The side the position embeddings were made for (square images only).
+    pub image_size: i64,
+    pub patch_size: i64,
+    pub num_channels: i64,
+    pub qkv_bias: bool,
+    pub pooler_output_size: Option<i64>,
+    pub pooler_act: Activation,
+    /// `PretrainedConfig`: the classes are `id2label`'s, else `num_labels`, else 2.
+    pub id2label: Option<serde_json::Map<String, serde_json::Value>>,
+    pub num_labels: Option<i64>,
+}
+
+impl Default for ViTConfig {
+    fn default() -> Self {
+        ViTConfig {
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            hidden_act: Activation::Gelu,
+            hidden_dropout_prob: 0.0,
+            attention_probs_dropout_prob: 0.0,
+            initializer_range: 0.02,
+            layer_norm_eps: 1e-12,
+            image_size: 224,
+            patch_size: 16,
+            num_channels: 3,
+            qkv_bias: true,
+            pooler_output_size: None,
+            pooler_act: Activation::Tanh,
+            id2label: None,
+            num_labels: None,
+        }
+    }
+}
+
+impl ViTConfig {
+    pub fn validate(&self) -> Result<()> {
+        check_heads(
+            ("hidden_size", self.hidden_size),
+            ("num_attention_heads", self.num_attention_heads),
+        )?;
+        check_positive(&[
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("intermediate_size", self.intermediate_size),
+            ("image_size", self.image_size),
+            ("patch_size", self.patch_size),
+            ("num_channels", self.num_channels),
+            ("num_labels", self.labels()),
+            ("pooler_output_size", self.pooler_size()),
+        ])?;
+        if self.image_size % self.patch_size != 0 {
+            bail!(
+                "image_size {} is not a multiple of patch_size {}",
+                self.image_size,
+                self.patch_size
+            );
+        }
+        Ok(())
+    }
+
+    pub fn labels(&self) -> i64 {
+        match (&self.id2label, self.num_labels) {
+            (Some(map), _) => map.len() as i64,
+            (None, Some(n)) => n,
+            (None, None) => 2,
+        }
+    }
+
+    fn pooler_size(&self) -> i64 {
+        self.pooler_output_size.unwrap_or(self.hidden_size)
+    }
+
+    /// Patches along one side of an image of side `size`.
+    fn patches_per_side(&self, size: i64) -> i64 {
+        size / self.patch_size
+    }
+}
+
+/// `ViTLayer`: `x + attention(layernorm_before(x))`, then
+/// `x + output(act(intermediate(layernorm_after(x))))`.
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_output: Linear,
+    layernorm_before: LayerNorm,
+    layernorm_after: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    heads: i64,
+    activation: Activation,
+    hidden_dropout: f64,
+    probs_dropout: f64,
+}
+
+impl Layer {
+    fn new(p: nn::Path, c: &ViTConfig) -> Self {
+        let (h, i, std) = (c.hidden_size, c.intermediate_size, c.initializer_range);
+        let attention = &p / "attention";
+        let qkv = |name: &str| Linear::new(&attention / "attention" / name, h, h, c.qkv_bias, std);
+        let norm = |name: &str| LayerNorm::new(&p / name, h, c.layer_norm_eps);
+        Layer {
+            query: qkv("query"),
+            key: qkv("key"),
+            value: qkv("value"),
+            attention_output: Linear::new(&attention / "output" / "dense", h, h, true, std),
+            layernorm_before: norm("layernorm_before"),
+            layernorm_after: norm("layernorm_after"),
+            intermediate: Linear::new(&p / "intermediate" / "dense", h, i, true, std),
+            output: Linear::new(&p / "output" / "dense", i, h, true, std),
+            heads: c.num_attention_heads,
+            activation: c.hidden_act,
+            hidden_dropout: c.hidden_dropout_prob,
+            probs_dropout: c.attention_probs_dropout_prob,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        let normed = self.layernorm_before.forward(xs);
+        let q = split_heads(&self.query.forward(&normed), self.heads);
+        let k = split_heads(&self.key.forward(&normed), self.heads);
+        let v = split_heads(&self.value.forward(&normed), self.heads);
+        let p = if train { self.probs_dropout } else { 0.0 };
+        let context =
+            Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, p, false, None, false);
+        let attended = dropout(
+            self.attention_output.forward(&merge_heads(&context)),
+            self.hidden_dropout,
+            train,
+        );
+        let xs = attended + xs;
+        let inner = self.activation.apply(
+            &self
+                .intermediate
+                .forward(&self.layernorm_after.forward(&xs)),
+        );
+        dropout(self.output.forward(&inner), self.hidden_dropout, train) + xs
+    }
+}
+
+/// `ViTModel`: `embeddings` (`cls_token`, `position_embeddings`,
+/// `patch_embeddings.projection`), `encoder.layer`, `layernorm` and an optional `pooler`.
+pub struct ViTModel {
+    cls_token: Tensor,
+    position_embeddings: Tensor,
+    projection: Linear,
+    layers: Vec<Layer>,
+    layernorm: LayerNorm,
+    pooler: Option<(Linear, Activation)>,
+    config: ViTConfig,
+}
+
+impl ViTModel {
+    pub fn new(p: nn::Path, c: &ViTConfig, pooler: bool) -> Self {
+        let (h, std) = (c.hidden_size, c.initializer_range);
+        let embeddings = &p / "embeddings";
+        let positions = c.patches_per_side(c.image_size).pow(2) + 1;
+        let randn = nn::Init::Randn {
+            mean: 0.0,
+            stdev: std,
+        };
+        // The convolution's weight (hidden, channels, patch, patch) as a Linear's parts.
+        let patch = c.patch_size;
+        let projection = &embeddings / "patch_embeddings" / "projection";
+        let layer = &p / "encoder" / "layer";
+        ViTModel {
+            cls_token: embeddings.var("cls_token", &[1, 1, h], randn),
+            position_embeddings: embeddings.var("position_embeddings", &[1, positions, h], randn),
+            projection: Linear {
+                weight: projection.var("weight", &[h, c.num_channels, patch, patch], randn),
+                bias: Some(projection.var("bias", &[h], nn::Init::Const(0.0))),
+            },
+            layers: (0..c.num_hidden_layers)
+                .map(|i| Layer::new(&layer / i, c))
+                .collect(),
+            layernorm: LayerNorm::new(&p / "layernorm", h, c.layer_norm_eps),
+            pooler: pooler.then(|| {
+                let dense = Linear::new(&p / "pooler" / "dense", h, c.pooler_size(), true, std);
+                (dense, c.pooler_act)
+            }),
+            config: c.clone(),
+        }
+    }
+
+    /// The position embeddings for an image of side `size`: the table itself at
+    /// `image_size`, else its patch rows resized bicubically (`interpolate_pos_encoding`).
+    fn positions(&self, size: i64) -> Tensor {
+        let c = &self.config;
+        if size == c.image_size {
+            return self.position_embeddings.shallow_clone();
+        }
+        let (side, new_side) = (c.patches_per_side(c.image_size), c.patches_per_side(size));
+        let class = self.position_embeddings.narrow(1, 0, 1);
+        let grid = self
+            .position_embeddings
+            .narrow(1, 1, side * side)
+            .reshape([1, side, side, c.hidden_size])
+            .permute([0, 3, 1, 2]);
+        let resized = grid
+            .upsample_bicubic2d([new_side, new_side], false, None, None)
+            .permute([0, 2, 3, 1])
+            .reshape([1, -1, c.hidden_size]);
+        Tensor::cat(&[class, resized], 1)
+    }
+
+    /// Last hidden state (batch, 1 + patches, hidden) of `pixel_values` (batch, channels,
+    /// size, size), after the final `layernorm`.
+    pub fn encode(&self, pixel_values: &Tensor, train: bool) -> Result<Tensor> {
+        let (b, channels, height, width) = pixel_values.size4()?;
+        if channels != self.config.num_channels || height != width {
+            bail!(
+                "pixel values are {channels}x{height}x{width}; the model takes square images \
+                 of num_channels {}",
+                self.config.num_channels
+            );
+        }
+        let patch = self.config.patch_size;
+        if height < patch {
+            bail!("image size {height} is smaller than patch_size {patch}");
+        }
+        let patches = pixel_values
+            .f_conv2d(
+                &self.projection.weight,
+                self.projection.bias.as_ref(),
+                [patch, patch],
+                [0, 0],
+                [1, 1],
+                1,
+            )?
+            .flatten(2, -1)
+            .transpose(1, 2);
+        let xs = Tensor::cat(&[self.cls_token.expand([b, -1, -1], false), patches], 1)
+            + self.positions(height);
+        let mut xs = dropout(xs, self.config.hidden_dropout_prob, train);
+        for layer in &self.layers {
+            xs = layer.forward(&xs, train);
+        }
+        Ok(self.layernorm.forward(&xs))
+    }
+
+    /// The pooler's activation of dense(class token); None without a pooler.
+    pub fn pool(&self, hidden: &Tensor) -> Option<Tensor> {
+        self.pooler
+            .as_ref()
+            .map(|(dense, act)| act.apply(&dense.forward(&hidden.select(1, 0))))
+    }
+}
+
+/// `ViTForImageClassification`: `vit` without pooler, `classifier` on the class token.
+pub struct ViTForImageClassification {
+    vit: ViTModel,
+    classifier: Linear,
+}
+
+impl ViTForImageClassification {
+    pub fn new(p: nn::Path, c: &ViTConfig) -> Self {
+        let classifier = Linear::new(
+            &p / "classifier",
+            c.hidden_size,
+            c.labels(),
+            true,
+            c.initializer_range,
+        );
+        ViTForImageClassification {
+            vit: ViTModel::new(&p / "vit", c, false),
+            classifier,
+        }
+    }
+
+    pub fn logits(&self, pixel_values: &Tensor, train: bool) -> Result<Tensor> {
+        let hidden = self.vit.encode(pixel_values, train)?;
+        Ok(self.classifier.forward(&hidden.select(1, 0)))
+    }
+}
+
+impl Model for ViTModel {
+    fn forward(&self, pixel_values: &Tensor, train: bool) -> Result<Tensor> {
+        let hidden = self.encode(pixel_values, train)?;
+        Ok(self.pool(&hidden).unwrap_or(hidden))
+    }
+
+    fn loss(&self, _pixels: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("ViTModel has no classification head; train ViTForImageClassification instead")
+    }
+}
+
+impl Model for ViTForImageClassification {
+    fn forward(&self, pixel_values: &Tensor, train: bool) -> Result<Tensor> {
+        self.logits(pixel_values, train)
+    }
+
+    /// transformers' single-label classification loss: mean cross-entropy of the float32
+    /// logits against `labels` (batch), class indices.
+    fn loss(&self, pixel_values: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        let logits = self.logits(pixel_values, train)?.to_kind(Kind::Float);
+        Ok(super::layers::lm_loss(&logits, labels))
+    }
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: ViTConfig = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for ViTConfig {
+    /// Pixels, not token ids.
+    fn vocab_size(&self) -> i64 {
+        0
+    }
+
+    /// Any side: the position embeddings are interpolated.
+    fn max_positions(&self) -> Option<i64> {
+        None
+    }
+
+    fn input_kind(&self) -> InputKind {
+        InputKind::Pixels {
+            channels: self.num_channels,
+            patch_size: self.patch_size,
+        }
+    }
+
+    /// Pixels ~ N(0, 1) (normalised images), (batch, channels, size, size), in the model's
+    /// dtype; labels are random classes.
+    fn random_inputs(&self, batch: i64, size: i64, kind: Kind, device: Device) -> (Tensor, Tensor) {
+        let pixels = Tensor::randn([batch, self.num_channels, size, size], (kind, device));
+        let labels = Tensor::randint(self.labels(), [batch], (Kind::Int64, device));
+        (pixels, labels)
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
+            Task::Base => Box::new(ViTModel::new(p, self, true)),
+            Task::LanguageModel => Box::new(ViTForImageClassification::new(p, self)),
+        })
+    }
+
+    /// On B images of side `size`, N = (size / patch_size)² patches and S = N + 1 tokens:
+    /// the patch convolution 2·B·N·(C·P²)·H, BERT's encoder FLOPs on S tokens (q, k, v,
+    /// output 4·2BSH², feed-forward 2·2BSHI, scores and values 2·2BS²H per layer), then the
+    /// pooler 2·B·H·pooler_output_size (base) or the classifier 2·B·H·labels.
+    fn forward_flops(&self, batch: i64, size: i64, task: Task) -> f64 {
+        let (b, h) = (batch as f64, self.hidden_size as f64);
+        let n = self.patches_per_side(size).pow(2) as f64;
+        let patch_inputs = (self.num_channels * self.patch_size * self.patch_size) as f64;
+        let embed = 2.0 * b * n * patch_inputs * h;
+        let encoder = super::bert::encoder_flops(
+            b,
+            n + 1.0,
+            self.num_hidden_layers as f64,
+            h,
+            self.intermediate_size as f64,
+        );
+        let head = match task {
+            Task::Base => 2.0 * b * h * self.pooler_size() as f64,
+            Task::LanguageModel => 2.0 * b * h * self.labels() as f64,
+        };
+        embed + encoder + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vit_base() -> ViTConfig {
+        let text = crate::hub::embedded("google/vit-base-patch16-224")
+            .unwrap()
+            .1;
+        parse_config(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn vit_base_is_about_17_gflops_per_image() {
+        // The paper's 17.6 GFLOPs (multiply-adds counted once: 2x here is ~35 GFLOP) for
+        // ViT-B/16 at 224: 196 patches + 1 class token through 86M parameters.
+        let f = vit_base().forward_flops(1, 224, Task::LanguageModel);
+        assert!((3.4e10..3.6e10).contains(&f), "{f:e}");
+    }
+
+    #[test]
+    fn the_size_is_the_image_side() {
+        let c = vit_base();
+        assert_eq!(
+            c.input_kind(),
+            InputKind::Pixels {
+                channels: 3,
+                patch_size: 16
+            }
+        );
+        assert_eq!(c.input_kind().tokens(224), 196);
+        let (pixels, labels) = c.random_inputs(2, 32, Kind::Float, Device::Cpu);
+        assert_eq!(
+            (pixels.size(), labels.size()),
+            (vec![2, 3, 32, 32], vec![2])
+        );
+        // The published config names no classes: PretrainedConfig's default of 2.
+        assert_eq!(c.labels(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = from_json(&serde_json::json!({"image_size": 30, "patch_size": 16})).unwrap_err();
+        assert!(err.to_string().contains("image_size 30"), "{err}");
+        let err = from_json(&serde_json::json!({"image_size": [224, 224]})).unwrap_err();
+        assert!(err.to_string().contains("image_size"), "{err}");
+    }
+}
