@@ -294,6 +294,7 @@ impl SweepRun<'_> {
             match outcome {
                 Ok(finished) => {
                     for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
+                        let result = crate::runner::cleaned(result);
                         index += 1;
                         if k > 0 {
                             self.progress.start(index, self.to_run, &labels[k]);

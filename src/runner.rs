@@ -91,7 +91,7 @@ impl Runner {
     /// Measures a cell; every failure becomes N/A with its reason.
     pub fn run(&self, cell: &Cell) -> Result<CellResult, Interrupted> {
         match self.run_job(&Job::Cell(cell.clone())) {
-            Ok(result) => Ok(result),
+            Ok(result) => Ok(cleaned(result)),
             Err(JobError::Failed(reason)) => Ok(CellResult::na(reason)),
             Err(JobError::Interrupted) => Err(Interrupted),
         }
@@ -345,7 +345,17 @@ fn wait(child: &mut Child, timeout: Duration, stop: Option<&AtomicBool>) -> Wait
 
 /// The results of a [`Job::Cells`] reply; unreadable ones are dropped (and become N/A).
 fn parse_results(value: serde_json::Value) -> Vec<CellResult> {
-    serde_json::from_value(value).unwrap_or_default()
+    let results: Vec<CellResult> = serde_json::from_value(value).unwrap_or_default();
+    results.into_iter().map(cleaned).collect()
+}
+
+/// A cell the child itself made N/A (a libtorch error caught while measuring) gets the same
+/// one clean line as a child that failed.
+pub fn cleaned(result: CellResult) -> CellResult {
+    match result {
+        CellResult::NotAvailable { reason } => CellResult::na(readable(&reason)),
+        other => other,
+    }
 }
 
 /// The child's reply is the last JSON line of its stdout.
