@@ -117,22 +117,21 @@ fn merged_row(
         .filter(|(_, (_, r))| !matches!(r, CellResult::NotAvailable { .. }))
         .collect();
     let candidates = if measured.is_empty() { found } else { measured };
+    // Agreeing results (or only one) need no choice; different ones need --prefer.
     let chosen = match (candidates.first(), candidates.last()) {
-        (None, _) | (_, None) => None,
-        (Some(first), Some(last)) if candidates.iter().all(|(_, row)| row.1 == first.1 .1) => {
-            let _ = last;
-            Some(first.1)
+        (Some(first), Some(last)) if candidates.iter().any(|(_, row)| row.1 != first.1 .1) => {
+            match prefer {
+                Some(Prefer::First) => Some(first.1),
+                Some(Prefer::Last) => Some(last.1),
+                None => bail!(
+                    "{} was measured twice with different results ({} and {}); pass --prefer first or --prefer last",
+                    label(&record.cell(planned, settings)),
+                    first.0.display(),
+                    last.0.display()
+                ),
+            }
         }
-        (Some(first), Some(last)) => match prefer {
-            Some(Prefer::First) => Some(first.1),
-            Some(Prefer::Last) => Some(last.1),
-            None => bail!(
-                "{} was measured twice with different results ({} and {}); pass --prefer first or --prefer last",
-                label(&record.cell(planned, settings)),
-                first.0.display(),
-                last.0.display()
-            ),
-        },
+        (first, _) => first.map(|(_, row)| *row),
     };
     Ok(match chosen {
         Some(row) => row.clone(),
