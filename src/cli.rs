@@ -77,7 +77,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
-    #[arg(long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL")]
+    #[arg(long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL", value_parser = crate::hub::ModelSpecParser)]
     pub models: Vec<ModelSpec>,
 
     /// Batch sizes to measure

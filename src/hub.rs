@@ -8,6 +8,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,8 +20,8 @@ include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 pub struct ModelSpec {
     /// The label shown in tables and CSV files.
     pub name: String,
-    /// A path, a Hub id or a registry short name.
-    pub source: String,
+    /// A path, a Hub id or a registry short name; a path may be any bytes the OS allows.
+    pub source: OsString,
     pub overrides: Vec<(String, Value)>,
 }
 
@@ -28,21 +29,77 @@ impl std::str::FromStr for ModelSpec {
     type Err = anyhow::Error;
 
     fn from_str(arg: &str) -> Result<Self> {
-        let (head, overrides) = match arg.split_once(':') {
-            Some((head, list)) => (head, parse_overrides(arg, list)?),
-            None => (arg, Vec::new()),
+        Self::from_os_str(OsStr::new(arg))
+    }
+}
+
+impl ModelSpec {
+    /// Parses a command-line argument. Only SOURCE may be bytes that are not UTF-8 (a path);
+    /// the name labels tables and the overrides are JSON, so they must be text.
+    pub fn from_os_str(arg: &OsStr) -> Result<Self> {
+        let shown = arg.to_string_lossy();
+        let bytes = arg.as_encoded_bytes();
+        let (head, overrides) = match bytes.iter().position(|&b| b == b':') {
+            Some(at) => {
+                let list = std::str::from_utf8(&bytes[at + 1..])
+                    .map_err(|_| anyhow!("model \"{shown}\": overrides must be UTF-8 text"))?;
+                (&bytes[..at], parse_overrides(&shown, list)?)
+            }
+            None => (bytes, Vec::new()),
         };
-        let (name, source) = match head.split_once('=') {
-            Some((name, source)) => (name.to_string(), source.to_string()),
-            None => (arg.to_string(), head.to_string()),
+        let (name, source) = match head.iter().position(|&b| b == b'=') {
+            Some(at) => {
+                let name = std::str::from_utf8(&head[..at])
+                    .map_err(|_| anyhow!("model \"{shown}\": NAME must be UTF-8 text"))?;
+                (name.to_string(), &head[at + 1..])
+            }
+            None => (shown.to_string(), head),
         };
         if name.is_empty() || source.is_empty() {
-            bail!("model \"{arg}\": expected [NAME=]SOURCE[:KEY=VALUE,...]");
+            bail!("model \"{shown}\": expected [NAME=]SOURCE[:KEY=VALUE,...]");
         }
         Ok(ModelSpec {
             name,
-            source,
+            source: os_string(source),
             overrides,
+        })
+    }
+}
+
+/// Bytes cut from an `OsStr` at ASCII separators, back as an `OsString`.
+#[cfg(unix)]
+fn os_string(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    OsStr::from_bytes(bytes).to_os_string()
+}
+
+/// Bytes cut from an `OsStr` at ASCII separators, back as an `OsString`.
+#[cfg(not(unix))]
+fn os_string(bytes: &[u8]) -> OsString {
+    // Outside Unix the encoded bytes are not a public format: keep what is valid text.
+    OsString::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// clap's parser for `--models`: takes the argument as the OS gave it.
+#[derive(Clone)]
+pub struct ModelSpecParser;
+
+impl clap::builder::TypedValueParser for ModelSpecParser {
+    type Value = ModelSpec;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> std::result::Result<ModelSpec, clap::Error> {
+        ModelSpec::from_os_str(value).map_err(|e| {
+            let flag = arg.map_or("--models".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '{flag}': {e:#}\n"),
+            )
+            .with_cmd(cmd)
         })
     }
 }
@@ -124,8 +181,20 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
     for (key, value) in &spec.overrides {
         object.insert(key.clone(), value.clone());
     }
-    crate::models::from_json(&config)
+    let keys: Vec<&str> = spec.overrides.iter().map(|(k, _)| k.as_str()).collect();
+    let unread = crate::models::unread_keys(&config, &keys)
         .with_context(|| format!("model \"{}\": config from {origin}", spec.name))?;
+    if let Some((key, closest)) = unread.first() {
+        let family = config["model_type"].as_str().unwrap_or_default();
+        let hint = match closest {
+            Some(known) => format!("; did you mean {known}?"),
+            None => String::new(),
+        };
+        bail!(
+            "model \"{}\": override key \"{key}\" is not a {family} config key this tool reads{hint}",
+            spec.name
+        );
+    }
     Ok(ResolvedModel {
         name: spec.name.clone(),
         origin,
@@ -133,8 +202,8 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
     })
 }
 
-fn load_config(source: &str) -> Result<(String, Value)> {
-    let path = Path::new(source);
+fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
+    let path = Path::new(source_os);
     let is_torchscript = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
         crate::models::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
     });
@@ -144,7 +213,7 @@ fn load_config(source: &str) -> Result<(String, Value)> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let config = serde_json::json!({
             "model_type": "torchscript",
-            "torchscript_file": file.display().to_string(),
+            "torchscript_file": crate::models::torchscript::FilePath::to_json(&file),
         });
         return Ok((format!("TorchScript file {}", file.display()), config));
     }
@@ -156,6 +225,13 @@ fn load_config(source: &str) -> Result<(String, Value)> {
         };
         return read_json(&file).map(|v| (file.display().to_string(), v));
     }
+    // What is not a path on this machine is a registry or Hub id, and those are text.
+    let source = source_os.to_str().ok_or_else(|| {
+        anyhow!(
+            "{} does not exist (and a name that is not UTF-8 cannot be a Hub id)",
+            path.display()
+        )
+    })?;
     if let Some((id, text)) = embedded(source) {
         let value = serde_json::from_str(text)
             .with_context(|| format!("embedded config {id} is not valid JSON"))?;
@@ -403,6 +479,32 @@ mod tests {
         assert_eq!(model.config["hidden_size"], json!(384));
         assert_eq!(model.config["num_hidden_layers"], json!(12));
         assert!(model.origin.contains("google-bert/bert-base-uncased"));
+    }
+
+    #[test]
+    fn a_misspelt_override_key_is_an_error_naming_the_closest_key() {
+        let spec: ModelSpec = "small=bert-base-uncased:hiden_size=384".parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("model \"small\""), "{err}");
+        assert!(err.contains("\"hiden_size\""), "{err}");
+        assert!(err.contains("did you mean hidden_size?"), "{err}");
+        // A key no family reads, far from every known one: no guess.
+        let spec: ModelSpec = "x=gpt2:zzz=1".parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("\"zzz\" is not a gpt2 config key"), "{err}");
+        assert!(!err.contains("did you mean"), "{err}");
+    }
+
+    #[test]
+    fn overrides_of_keys_each_family_reads_are_accepted() {
+        for arg in [
+            "gpt2:n_embd=64,n_layer=2,n_head=2",
+            "Qwen/Qwen3-0.6B:num_key_value_heads=4,rope_theta=5e5",
+            "bert-base-uncased:architectures=[\"BertModel\"]",
+        ] {
+            let spec: ModelSpec = arg.parse().unwrap();
+            resolve(&spec).unwrap_or_else(|e| panic!("{arg}: {e:#}"));
+        }
     }
 
     #[test]

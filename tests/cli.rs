@@ -660,3 +660,62 @@ fn resuming_into_the_same_file_with_a_changed_setting_refuses_and_keeps_it() {
         .success()
         .stderr(predicate::str::contains("1 of 1 cells carried over"));
 }
+
+/// A config path may be any bytes the OS allows, not only UTF-8 (issue 10, item 8).
+#[cfg(unix)]
+#[test]
+fn a_config_path_that_is_not_utf8_is_measured() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join(OsStr::from_bytes(b"mod\xffel"));
+    fs::create_dir(&folder).unwrap();
+    fs::copy(TINY, folder.join("config.json")).unwrap();
+    let mut spec = b"tiny=".to_vec();
+    spec.extend_from_slice(folder.as_os_str().as_bytes());
+    let csv = dir.path().join("speed.csv");
+    bin()
+        .env("HF_HUB_OFFLINE", "1")
+        .arg("--models")
+        .arg(OsStr::from_bytes(&spec))
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+        ])
+        .args(QUICK)
+        .arg("--save-to-csv")
+        .arg("--inference-time-csv-file")
+        .arg(&csv)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| tiny "));
+    let rows = csv_rows(&csv);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], "tiny");
+    assert!(rows[0][3].parse::<f64>().unwrap() > 0.0, "{rows:?}");
+
+    // Missing, it is named (lossily) in one line, and not taken for a Hub id.
+    let missing = dir.path().join(OsStr::from_bytes(b"gone\xfe"));
+    let output = bin()
+        .env("HF_HUB_OFFLINE", "1")
+        .arg("--models")
+        .arg(&missing)
+        .assert()
+        .failure()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    assert!(stderr.contains("gone\u{fffd} does not exist"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_misspelt_override_key_is_refused_naming_the_closest_key() {
+    assert_rejected(
+        &["--models", "small=tests/fixtures/tiny-bert.json:num_hiden_layers=1"],
+        1,
+        "override key \"num_hiden_layers\" is not a bert config key this tool reads; did you mean num_hidden_layers?",
+    );
+}

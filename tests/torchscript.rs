@@ -29,7 +29,7 @@ fn the_traced_file_computes_what_transformers_computed() {
             .unwrap()
             .into_iter()
             .collect();
-    let model = TorchScriptModel::load(FILE, Device::Cpu, false).unwrap();
+    let model = TorchScriptModel::load(std::path::Path::new(FILE), Device::Cpu, false).unwrap();
     let out = tch::no_grad(|| model.run(&expected["input_ids"])).unwrap();
     let diff = (out - &expected["last_hidden_state"])
         .abs()

@@ -33,6 +33,8 @@ pub use crate::cell::InputKind;
 use anyhow::{anyhow, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use tch::{nn, Device, Kind, Tensor};
 
 /// What is benchmarked.
@@ -152,8 +154,53 @@ pub fn input_kind(config: &Value) -> InputKind {
 
 /// Deserialises a family's config struct, naming the key at fault.
 pub fn parse_config<T: DeserializeOwned>(config: &Value) -> Result<T> {
-    serde_path_to_error::deserialize(config.clone())
-        .map_err(|e| anyhow!("key \"{}\": {}", e.path(), e.inner()))
+    let mut ignored = BTreeSet::new();
+    let mut note = |path: serde_ignored::Path| {
+        if let serde_ignored::Path::Map { parent, key } = path {
+            if matches!(parent, serde_ignored::Path::Root) {
+                ignored.insert(key.clone());
+            }
+        }
+    };
+    let deserializer = serde_ignored::Deserializer::new(config.clone(), &mut note);
+    let parsed = serde_path_to_error::deserialize(deserializer)
+        .map_err(|e| anyhow!("key \"{}\": {}", e.path(), e.inner()))?;
+    if let Some(object) = config.as_object() {
+        KEYS_READ.with_borrow_mut(|read| {
+            read.extend(object.keys().filter(|k| !ignored.contains(*k)).cloned())
+        });
+    }
+    Ok(parsed)
+}
+
+thread_local! {
+    /// The top-level config keys that [`parse_config`] has read on this thread.
+    static KEYS_READ: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Keys every config may hold that this tool reads outside the family parsers.
+const KEYS_READ_EVERYWHERE: &[&str] = &["model_type", "architectures"];
+
+/// Of `keys` (a model's command-line overrides), the ones the config's family does not read,
+/// each with the closest key it does read: an override it ignores would benchmark a
+/// different model than its name says.
+pub fn unread_keys(config: &Value, keys: &[&str]) -> Result<Vec<(String, Option<String>)>> {
+    KEYS_READ.with_borrow_mut(BTreeSet::clear);
+    from_json(config)?;
+    let read = KEYS_READ.with_borrow_mut(std::mem::take);
+    Ok(keys
+        .iter()
+        .filter(|k| !read.contains(**k) && !KEYS_READ_EVERYWHERE.contains(k))
+        .map(|key| {
+            let closest = read
+                .iter()
+                .map(|known| (strsim::jaro_winkler(key, known), known))
+                .filter(|(score, _)| *score >= 0.8)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, known)| known.clone());
+            (key.to_string(), closest)
+        })
+        .collect())
 }
 
 /// The module the original benchmarked for inference: `architectures[0]` when the config

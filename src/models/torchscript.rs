@@ -6,6 +6,7 @@
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
 use tch::{nn, CModule, IValue, Tensor};
 
 /// File name endings taken as TorchScript modules rather than config.json files.
@@ -13,7 +14,7 @@ pub const EXTENSIONS: &[&str] = &["pt", "pth", "ts", "torchscript", "jit"];
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TorchScriptConfig {
-    pub torchscript_file: String,
+    pub torchscript_file: FilePath,
     pub vocab_size: Option<i64>,
     /// Bounds the sequence lengths, as learned position embeddings would.
     #[serde(default)]
@@ -30,8 +31,38 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
         Some(v) => bail!("vocab_size must be positive, got {v}"),
         None => bail!(
             "a TorchScript module needs its vocabulary size: NAME={}:vocab_size=N",
-            c.torchscript_file
+            c.torchscript_file.path().display()
         ),
+    }
+}
+
+/// A file's path in a JSON config: text, or (a Unix path that is not UTF-8) its bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FilePath {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl FilePath {
+    pub fn to_json(path: &Path) -> serde_json::Value {
+        match path.to_str() {
+            Some(text) => text.into(),
+            None => path.as_os_str().as_encoded_bytes().into(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        match self {
+            FilePath::Text(text) => PathBuf::from(text),
+            #[cfg(unix)]
+            FilePath::Bytes(bytes) => {
+                use std::os::unix::ffi::OsStrExt;
+                PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+            }
+            #[cfg(not(unix))]
+            FilePath::Bytes(bytes) => PathBuf::from(String::from_utf8_lossy(bytes).into_owned()),
+        }
     }
 }
 
@@ -42,9 +73,17 @@ pub struct TorchScriptModel {
 }
 
 impl TorchScriptModel {
-    pub fn load(path: &str, device: tch::Device, is_encoder_decoder: bool) -> Result<Self> {
-        let mut module = CModule::load_on_device(path, device)
-            .map_err(|e| anyhow::anyhow!("cannot load TorchScript file {path}: {e}"))?;
+    pub fn load(path: &Path, device: tch::Device, is_encoder_decoder: bool) -> Result<Self> {
+        let cannot = |e: &dyn std::fmt::Display| {
+            anyhow::anyhow!("cannot load TorchScript file {}: {e}", path.display())
+        };
+        let mut module = if path.to_str().is_some() {
+            CModule::load_on_device(path, device).map_err(|e| cannot(&e))?
+        } else {
+            // tch takes only UTF-8 paths; the bytes of the file load from any path.
+            let mut file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+            CModule::load_data_on_device(&mut file, device).map_err(|e| cannot(&e))?
+        };
         module.set_eval();
         Ok(TorchScriptModel {
             module,
@@ -97,8 +136,11 @@ impl Architecture for TorchScriptConfig {
     }
 
     fn build(&self, p: nn::Path, _task: Task) -> Result<Box<dyn Model>> {
-        let model =
-            TorchScriptModel::load(&self.torchscript_file, p.device(), self.is_encoder_decoder)?;
+        let model = TorchScriptModel::load(
+            &self.torchscript_file.path(),
+            p.device(),
+            self.is_encoder_decoder,
+        )?;
         Ok(Box::new(model))
     }
 
