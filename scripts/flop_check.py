@@ -23,6 +23,17 @@ import transformers
 from torch.utils.flop_counter import FlopCounterMode
 
 # (model argument for run-benchmark, embedded config file, overrides, batch, size)
+MIXTRAL_SMALL = ("num_hidden_layers=2,hidden_size=512,intermediate_size=1024,"
+                 "num_attention_heads=8,num_key_value_heads=2")
+QWEN3_MOE_SMALL = ("num_hidden_layers=2,hidden_size=512,moe_intermediate_size=256,"
+                   "num_attention_heads=8,num_key_value_heads=2")
+
+
+def overrides(spec):
+    """A KEY=VALUE,... override list as the config values it sets (all integers here)."""
+    return {k: int(v) for k, v in (pair.split("=") for pair in spec.split(","))}
+
+
 CASES = [
     ("ModernBERT-base:num_hidden_layers=3", "answerdotai--ModernBERT-base.json",
      {"num_hidden_layers": 3}, 2, 256),
@@ -32,6 +43,18 @@ CASES = [
      {"num_hidden_layers": 2}, 2, 224),
     ("vit-base-patch16-224:num_hidden_layers=2", "google--vit-base-patch16-224.json",
      {"num_hidden_layers": 2}, 2, 384),
+    ("gemma-2b:num_hidden_layers=2", "google--gemma-2b.json", {"num_hidden_layers": 2}, 2, 64),
+    ("gemma-2-2b-it:num_hidden_layers=2", "google--gemma-2-2b-it.json",
+     {"num_hidden_layers": 2}, 2, 64),
+    ("gemma-3-1b-it:num_hidden_layers=2", "google--gemma-3-1b-it.json",
+     {"num_hidden_layers": 2}, 2, 64),
+    ("Phi-3-mini-4k-instruct:num_hidden_layers=2", "microsoft--Phi-3-mini-4k-instruct.json",
+     {"num_hidden_layers": 2}, 2, 64),
+    # Mixture of experts: torch counts the products transformers runs, i.e. routed experts only.
+    ("Mixtral-8x7B-v0.1:" + MIXTRAL_SMALL, "mistralai--Mixtral-8x7B-v0.1.json",
+     overrides(MIXTRAL_SMALL), 2, 64),
+    ("Qwen3-30B-A3B:" + QWEN3_MOE_SMALL, "Qwen--Qwen3-30B-A3B.json",
+     overrides(QWEN3_MOE_SMALL), 2, 64),
 ]
 
 
