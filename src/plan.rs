@@ -1,12 +1,11 @@
 //! Flags -> the plan: resolved models, settings, the cells in the original's order, and the
 //! exports asked for. Everything that can be wrong with the input fails here, before any cell.
 
-use crate::cell::{Cell, DeviceChoice, Dtype, Machine, Metric, Mode, Settings};
+use crate::cell::{CalibrationResult, Cell, DeviceChoice, Dtype, Machine, Metric, Mode, Settings};
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::estimate::{self, Estimate};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
-use crate::models::{self, inference_task, Task};
 use crate::report::export::{CsvFiles, Outputs};
 use crate::shard::{self, Shard, ShardRecord, ShardSpec};
 use anyhow::{bail, Context, Result};
@@ -97,57 +96,18 @@ fn split(cells: Vec<Cell>, part: Shard) -> (Vec<Cell>, ShardRecord) {
     (mine, record)
 }
 
-/// Nominal rates of the cost model: only the ratios between cells matter for balancing.
-const FLOP_PER_SECOND: f64 = 1e11;
-/// Random weights are written at about 1 GB/s per core: 4 bytes a parameter.
-const PARAMETERS_PER_SECOND: f64 = 2.5e8;
-/// Starting a child, loading libtorch and reporting back.
-const CELL_OVERHEAD_S: f64 = 0.3;
+/// Every shard must compute the same split, whatever machine it runs on, so cells are costed
+/// at a nominal FLOP rate rather than this machine's calibration: only the ratios between
+/// cells matter for balancing.
+const NOMINAL: CalibrationResult = CalibrationResult {
+    size: 0,
+    flops_per_second: 1e11,
+};
 
-/// Estimated seconds to measure `cell`: start-up, building the model, and its calls (the
-/// protocol's timed and warm-up calls for speed, one call for memory).
+/// Estimated seconds to measure `cell`, from the same cost model as `--dry-run` and the fit
+/// check ([`estimate::cell`]), at the nominal rate.
 pub fn estimated_seconds(cell: &Cell) -> f64 {
-    let Ok(config) = models::from_json(&cell.config) else {
-        return CELL_OVERHEAD_S;
-    };
-    let task = match cell.mode {
-        Mode::Inference => inference_task(&cell.config, cell.settings.only_pretrain_model),
-        Mode::Training => Task::LanguageModel,
-    };
-    let forward = config.forward_flops(cell.batch_size, cell.sequence_length, task);
-    // A forward pass costs 2 FLOPs per parameter and token, so one token's FLOPs / 2 is the
-    // parameter count (attention's share is small at one token).
-    let parameters = config.forward_flops(1, 1, task) / 2.0;
-    let per_call = match cell.mode {
-        Mode::Inference => forward,
-        Mode::Training => 3.0 * forward,
-    } / FLOP_PER_SECOND;
-    let calls_time = match (cell.metric, &cell.settings.protocol) {
-        (Metric::Memory, _) => per_call,
-        (
-            Metric::Speed,
-            Protocol::Adaptive {
-                warmup,
-                min_runs,
-                max_runs,
-                min_time_s,
-                ..
-            },
-        ) => {
-            let timed =
-                (*min_runs as f64 * per_call).max(min_time_s.min(*max_runs as f64 * per_call));
-            timed + *warmup as f64 * per_call
-        }
-        (Metric::Speed, Protocol::Original { repeat, number }) => {
-            (*repeat * *number) as f64 * per_call
-        }
-    };
-    let total = CELL_OVERHEAD_S + parameters / PARAMETERS_PER_SECOND + calls_time;
-    if total.is_finite() {
-        total
-    } else {
-        CELL_OVERHEAD_S
-    }
+    estimate::cell(cell).seconds(Some(&NOMINAL))
 }
 
 pub fn unix_time() -> u64 {
