@@ -1,7 +1,7 @@
 //! The default command, as the data flows: parse (done by main) -> plan -> run cells ->
 //! report. This module only wires the pieces together.
 
-use crate::cell::{Calibration, Cell, CellResult, DeviceChoice, Metric, Mode, Row, Sweep};
+use crate::cell::{Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep};
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
 use crate::plan::{self, Plan};
@@ -277,7 +277,7 @@ impl SweepRun<'_> {
                 }
                 _ => vec![position],
             };
-            let labels: Vec<String> = group.iter().map(|&i| describe(&cells[i])).collect();
+            let labels: Vec<String> = group.iter().map(|&i| cells[i].label()).collect();
             self.progress.start(index + 1, self.to_run, &labels[0]);
             let too_big = match self.fit_check {
                 true => available_memory(cell.settings.device)
@@ -389,24 +389,6 @@ fn same_point(a: &Cell, b: &Cell) -> bool {
         && a.config == b.config
         && (a.batch_size, a.sequence_length, a.mode) == (b.batch_size, b.sequence_length, b.mode)
         && a.settings == b.settings
-}
-
-fn describe(cell: &Cell) -> String {
-    let mode = match cell.mode {
-        Mode::Inference => "inference",
-        Mode::Training => "training",
-    };
-    let metric = match cell.metric {
-        Metric::Speed => "speed",
-        Metric::Memory => "memory",
-    };
-    format!(
-        "{} batch {} {} {} {mode} {metric}",
-        cell.model,
-        cell.batch_size,
-        cell.input.size_name(),
-        cell.sequence_length
-    )
 }
 
 fn summary(result: &CellResult) -> String {

@@ -99,6 +99,28 @@ pub struct Cell {
     pub input: InputKind,
 }
 
+impl Cell {
+    /// The cell in one line, for progress, N/A lines and merge messages:
+    /// `bert-base batch 8 sequence 128 inference speed`.
+    pub fn label(&self) -> String {
+        let mode = match self.mode {
+            Mode::Inference => "inference",
+            Mode::Training => "training",
+        };
+        let metric = match self.metric {
+            Metric::Speed => "speed",
+            Metric::Memory => "memory",
+        };
+        format!(
+            "{} batch {} {} {} {mode} {metric}",
+            self.model,
+            self.batch_size,
+            self.input.size_name(),
+            self.sequence_length
+        )
+    }
+}
+
 /// A model's input: token ids (the cell's size is the sequence length) or square images
 /// (the size is the side in pixels).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

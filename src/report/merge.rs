@@ -125,7 +125,7 @@ fn merged_row(
                 Some(Prefer::Last) => Some(last.1),
                 None => bail!(
                     "{} was measured twice with different results ({} and {}); pass --prefer first or --prefer last",
-                    label(&record.cell(planned, settings)),
+                    record.cell(planned, settings).label(),
                     first.0.display(),
                     last.0.display()
                 ),
@@ -144,14 +144,6 @@ fn merged_row(
             (record.cell(planned, settings), CellResult::na(reason))
         }
     })
-}
-
-fn label(cell: &crate::cell::Cell) -> String {
-    format!(
-        "{} batch {} sequence {} {:?} {:?}",
-        cell.model, cell.batch_size, cell.sequence_length, cell.mode, cell.metric
-    )
-    .to_lowercase()
 }
 
 /// The first export's environment; keys whose values differ between the exports are listed
