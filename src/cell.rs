@@ -8,6 +8,7 @@ use crate::measure::stats::Stats;
 use crate::measure::timing::{Protocol, Statistic};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +87,70 @@ pub struct Cell {
     pub mode: Mode,
     pub metric: Metric,
     pub settings: Settings,
+    /// Random token ids (the original) or the user's text; exports without it are random.
+    #[serde(default)]
+    pub inputs: Inputs,
+}
+
+/// What a cell feeds the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Inputs {
+    /// Uniform random token ids, no padding.
+    #[default]
+    Random,
+    /// The first batch-size passages of a text file through the model's tokenizer, padded or
+    /// truncated to the sequence length, with an attention mask. The counts were taken by the
+    /// planner; the child encodes the same batch again and checks them.
+    Text(TextInputs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextInputs {
+    pub tokenizer: PathBuf,
+    pub text: PathBuf,
+    /// Passages in the text file.
+    pub passages: usize,
+    /// Padding tokens of the batch (masked out), of batch size x sequence length.
+    pub padding_tokens: u64,
+    /// Rows whose passage was cut at the sequence length.
+    pub truncated_rows: usize,
+    /// More rows than passages: passages repeat.
+    pub cycled: bool,
+    pub pad_token: String,
+}
+
+/// One tokenization speed measurement: the first passages of a text file encoded by one
+/// model's tokenizer, each alone or in batches, with the crate's parallelism on or off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenizationCell {
+    /// The first model (in order) that uses this tokenizer.
+    pub model: String,
+    pub tokenizer: PathBuf,
+    pub text: PathBuf,
+    /// Passages encoded per timed call (the first ones of the file).
+    pub passages: usize,
+    /// None: one `encode` per passage; Some(n): `encode_batch` on n passages at a time.
+    pub batch_size: Option<usize>,
+    /// The crate's rayon parallelism inside `encode_batch`.
+    pub parallel: bool,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TokenizationResult {
+    Speed {
+        /// Tokens made per call (special tokens included, no padding).
+        tokens: u64,
+        /// Threads of the crate's pool (1 without parallelism).
+        threads: usize,
+        /// Seconds per call: encoding all the cell's passages once.
+        speed: SpeedResult,
+    },
+    NotAvailable {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +239,7 @@ pub struct CalibrationResult {
 pub enum Job {
     Cell(Cell),
     Calibrate(Calibration),
+    Tokenize(TokenizationCell),
 }
 
 /// A finished cell.
@@ -191,6 +257,9 @@ pub struct Sweep {
     #[serde(default)]
     pub sections: Vec<(Mode, Metric)>,
     pub rows: Vec<Row>,
+    /// Tokenization speed, when the cells take text inputs.
+    #[serde(default)]
+    pub tokenization: Vec<(TokenizationCell, TokenizationResult)>,
 }
 
 impl Sweep {

@@ -174,12 +174,12 @@ fn load_config(source: &str) -> Result<(String, Value)> {
     if hub_offline() {
         bail!("{looked}; HF_HUB_OFFLINE is set, so it was not downloaded");
     }
-    let file = download_config(source, cache).with_context(|| looked.clone())?;
+    let file = download(source, "config.json", cache).with_context(|| looked.clone())?;
     read_json(&file).map(|v| (file.display().to_string(), v))
 }
 
 /// `name` or `org/name`, as the Hub spells repository ids.
-fn looks_like_hub_id(source: &str) -> bool {
+pub(crate) fn looks_like_hub_id(source: &str) -> bool {
     let parts: Vec<&str> = source.split('/').collect();
     parts.len() <= 2
         && parts.iter().all(|p| {
@@ -191,7 +191,7 @@ fn looks_like_hub_id(source: &str) -> bool {
 }
 
 /// `HF_HUB_OFFLINE` as huggingface_hub reads it: 1, true, yes or on.
-fn hub_offline() -> bool {
+pub(crate) fn hub_offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
         matches!(
             v.trim().to_ascii_lowercase().as_str(),
@@ -200,9 +200,10 @@ fn hub_offline() -> bool {
     })
 }
 
-/// Downloads config.json (and nothing else) into the cache, from `HF_ENDPOINT` or
-/// huggingface.co, with `HF_TOKEN` or the cached login token for gated repositories.
-fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
+/// Downloads one file of a model repository (config.json, tokenizer.json) into the cache,
+/// from `HF_ENDPOINT` or huggingface.co, with `HF_TOKEN` or the cached login token for
+/// gated repositories.
+pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
     let endpoint = std::env::var("HF_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty())
@@ -218,7 +219,7 @@ fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
         .build()
         .context("cannot set up the Hub client")?;
     api.model(id.to_string())
-        .download("config.json")
+        .download(file)
         .map_err(|e| {
             let hint = match (&e, token.is_some()) {
                 (hf_hub::api::sync::ApiError::RequestError(r), false)
@@ -228,7 +229,7 @@ fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
                 }
                 _ => "",
             };
-            anyhow!("download of config.json from {endpoint} failed: {e}{hint}")
+            anyhow!("download of {file} from {endpoint} failed: {e}{hint}")
         })
 }
 

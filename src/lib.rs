@@ -20,3 +20,4 @@ pub mod report;
 pub mod resume;
 pub mod runner;
 pub mod sweep_file;
+pub mod tokenize;

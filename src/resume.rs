@@ -1,6 +1,6 @@
 //! `--resume FILE.json`: the cells a previous JSON export measured, carried over into this
 //! sweep when nothing about them changed (model name and config, batch size, sequence length,
-//! mode, metric and every setting). N/A cells are not carried over, so they run again.
+//! mode, metric, every setting and the inputs). N/A cells are not carried over, so they run again.
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Settings};
 use crate::report::{json, Row};
@@ -22,6 +22,7 @@ pub fn same_cell(a: &Cell, b: &Cell) -> bool {
         && a.mode == b.mode
         && a.metric == b.metric
         && a.settings == b.settings
+        && a.inputs == b.inputs
 }
 
 impl Previous {
@@ -82,6 +83,7 @@ mod tests {
                 torchscript: false,
                 seed: 0,
             },
+            inputs: crate::cell::Inputs::Random,
         }
     }
 

@@ -2,7 +2,9 @@
 //! `__cell JOB_JSON`, read by main before clap) and turns every way a child can fail into an N/A reason.
 //! It knows nothing about models. A stop flag (set by Ctrl-C) kills the running child.
 
-use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Job};
+use crate::cell::{
+    Calibration, CalibrationResult, Cell, CellResult, Job, TokenizationCell, TokenizationResult,
+};
 use crate::console;
 use serde::de::DeserializeOwned;
 use std::io::Read;
@@ -60,6 +62,15 @@ impl Runner {
         match self.run_job(&Job::Calibrate(calibration)) {
             Ok(result) => Ok(Ok(result)),
             Err(JobError::Failed(reason)) => Ok(Err(reason)),
+            Err(JobError::Interrupted) => Err(Interrupted),
+        }
+    }
+
+    /// Times a tokenizer; every failure becomes N/A with its reason.
+    pub fn tokenize(&self, cell: &TokenizationCell) -> Result<TokenizationResult, Interrupted> {
+        match self.run_job(&Job::Tokenize(cell.clone())) {
+            Ok(result) => Ok(result),
+            Err(JobError::Failed(reason)) => Ok(TokenizationResult::NotAvailable { reason }),
             Err(JobError::Interrupted) => Err(Interrupted),
         }
     }

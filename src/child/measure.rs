@@ -1,14 +1,16 @@
-//! One cell, measured: resolve the config, build the model in its dtype, make random inputs,
-//! then time the calls (speed) or read the high-water marks of one call (memory).
+//! One cell, measured: resolve the config, build the model in its dtype, make its inputs
+//! (random ids, or the user's text through the tokenizer with an attention mask), then time
+//! the calls (speed) or read the high-water marks of one call (memory).
 
 use super::device::{apply_threads, check_available, kind, synchronize, tch_device};
 use super::memory::measure_memory;
-use crate::cell::{Cell, CellResult, Dtype, Metric, Mode, Optimizer, SpeedResult};
+use crate::cell::{Cell, CellResult, Dtype, Inputs, Metric, Mode, Optimizer, SpeedResult};
 use crate::measure::memory;
 use crate::measure::stats::Stats;
 use crate::measure::timing::Statistic;
-use crate::models::{self, inference_task, Task};
-use anyhow::{anyhow, Result};
+use crate::models::{self, inference_task, layers::masked_labels, Task};
+use crate::tokenize;
+use anyhow::{anyhow, bail, Context, Result};
 use tch::{nn, nn::OptimizerConfig, nn::VarStore, Kind, Tensor};
 
 pub fn cell(cell: &Cell) -> Result<CellResult> {
@@ -44,11 +46,13 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
     if settings.dtype != Dtype::F32 {
         vs.set_kind(kind(settings.dtype));
     }
-    let input_ids = Tensor::randint(
-        config.vocab_size(),
-        [cell.batch_size, cell.sequence_length],
-        (Kind::Int64, device),
-    );
+    let (input_ids, attention_mask) = inputs(cell, config.vocab_size(), device)?;
+    let labels = match &attention_mask {
+        Some(mask) => masked_labels(&input_ids, mask),
+        None => input_ids.shallow_clone(),
+    };
+    let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
+    let no_mask = || format!("{model_type} with text inputs");
     let mut optimizer = match (cell.mode, settings.optimizer) {
         (Mode::Inference, _) | (_, Optimizer::None) => None,
         (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
@@ -71,7 +75,12 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
                 })?;
             }
             (Mode::Inference, None) => {
-                let _logits = tch::no_grad(|| model.forward(&input_ids, false))?;
+                let _logits = tch::no_grad(|| match &attention_mask {
+                    Some(mask) => model
+                        .forward_masked(&input_ids, mask, false)
+                        .with_context(no_mask),
+                    None => model.forward(&input_ids, false),
+                })?;
             }
             (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
@@ -80,7 +89,13 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
                     Some(opt) => opt.zero_grad(),
                     None => trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                model.loss(&input_ids, &input_ids, true)?.f_backward()?;
+                let loss = match &attention_mask {
+                    Some(mask) => model
+                        .loss_masked(&input_ids, mask, &labels, true)
+                        .with_context(no_mask)?,
+                    None => model.loss(&input_ids, &labels, true)?,
+                };
+                loss.f_backward()?;
                 if let Some(opt) = optimizer.as_mut() {
                     opt.step();
                 }
@@ -116,6 +131,36 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
         }
         Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),
     }
+}
+
+/// The cell's input ids (batch, seq) and, for text, its attention mask.
+fn inputs(cell: &Cell, vocab_size: i64, device: tch::Device) -> Result<(Tensor, Option<Tensor>)> {
+    let shape = [cell.batch_size, cell.sequence_length];
+    let text = match &cell.inputs {
+        Inputs::Random => return Ok((Tensor::randint(vocab_size, shape, (Kind::Int64, device)), None)),
+        Inputs::Text(text) => text,
+    };
+    let tokenizer = tokenize::load(&text.tokenizer)?;
+    let passages = tokenize::read_passages(&text.text)?;
+    let batch = tokenize::encode_batch(
+        &tokenizer,
+        &passages,
+        cell.batch_size as usize,
+        cell.sequence_length as usize,
+    )?;
+    // The planner counted the padding from the same files; a difference means they changed.
+    if batch.padding_tokens != text.padding_tokens || passages.len() != text.passages {
+        bail!(
+            "{} or {} changed since the sweep was planned",
+            text.text.display(),
+            text.tokenizer.display()
+        );
+    }
+    if let Some(&id) = batch.ids.iter().find(|&&id| id >= vocab_size) {
+        bail!("token id {id} of {} is outside the model's vocabulary of {vocab_size}", text.tokenizer.display());
+    }
+    let tensor = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+    Ok((tensor(&batch.ids), Some(tensor(&batch.mask))))
 }
 
 /// The model's inference forward traced into a TorchScript module, as `torch.jit.trace`.

@@ -5,6 +5,7 @@ pub mod calibrate;
 pub mod device;
 pub mod measure;
 pub mod memory;
+pub mod tokenization;
 
 use crate::cell::Job;
 use serde_json::Value;
@@ -19,6 +20,7 @@ pub fn execute(job: &Job) -> Result<Value, String> {
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match job {
         Job::Cell(cell) => measure::cell(cell).map(serde_json::to_value),
         Job::Calibrate(c) => calibrate::calibrate(c).map(serde_json::to_value),
+        Job::Tokenize(t) => tokenization::measure(t).map(serde_json::to_value),
     }));
     panic::set_hook(previous_hook);
     match outcome {

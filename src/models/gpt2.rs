@@ -5,8 +5,8 @@
 
 use super::checks::{check_heads, check_positive};
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    causal_mask, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
+    with_key_padding, Activation, Embedding, LayerNorm, Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::Result;
@@ -152,7 +152,7 @@ impl Gpt2Block {
         }
     }
 
-    fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn attention(&self, xs: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // c_attn's output is [q | k | v], each split into heads.
         let qkv = self
@@ -161,13 +161,15 @@ impl Gpt2Block {
             .view([b, s, 3, self.num_heads, -1])
             .permute([2, 0, 3, 1, 4]);
         let attn_dropout = if train { self.attn_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention::<Tensor>(
+        // With padding the causal mask is spelled out, since SDPA takes a mask or is_causal.
+        let mask = padding.map(|m| with_key_padding(&causal_mask(s, xs.device()), m));
+        let context = Tensor::scaled_dot_product_attention::<&Tensor>(
             &qkv.get(0),
             &qkv.get(1),
             &qkv.get(2),
-            None,
+            mask.as_ref(),
             attn_dropout,
-            true,
+            mask.is_none(),
             self.scale,
             false,
         );
@@ -178,8 +180,8 @@ impl Gpt2Block {
         )
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        let xs = xs + self.attention(&self.ln_1.forward(xs), train);
+    fn forward(&self, xs: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+        let xs = xs + self.attention(&self.ln_1.forward(xs), padding, train);
         let inner = self
             .activation
             .apply(&self.c_fc.forward(&self.ln_2.forward(&xs)));
@@ -214,12 +216,18 @@ impl Gpt2Model {
 
     /// Last hidden state (batch, seq, hidden), after `ln_f`.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
+    /// count from 0 in every row, so real tokens keep theirs.
+    pub fn encode_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
         let seq_len = input_ids.size()[1];
         let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device()));
         let xs = self.wte.forward(input_ids) + self.wpe.forward(&positions);
         let mut xs = dropout(xs, self.embd_dropout, train);
         for block in &self.h {
-            xs = block.forward(&xs, train);
+            xs = block.forward(&xs, padding, train);
         }
         self.ln_f.forward(&xs)
     }
@@ -250,12 +258,22 @@ impl Gpt2LmHeadModel {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
         self.lm_head
-            .forward(&self.transformer.encode(input_ids, train))
+            .forward(&self.transformer.encode_masked(input_ids, padding, train))
     }
 }
 
-decoder_only_models!(Gpt2Model, "GPT2Model", Gpt2LmHeadModel, "GPT2LMHeadModel");
+decoder_only_models!(
+    Gpt2Model,
+    "GPT2Model",
+    Gpt2LmHeadModel,
+    "GPT2LMHeadModel",
+    masked
+);
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     let c: Gpt2Config = parse_config(config)?;

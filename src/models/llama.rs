@@ -13,7 +13,7 @@
 
 use super::checks::check_positive;
 use super::layers::{decoder_only_models, lm_head, lm_head_flops, Activation, Embedding, Linear};
-use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
+use super::rotary::{causal_attention_masked, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
@@ -267,7 +267,13 @@ impl Attention {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<RmsNorm>| {
             let t = t.view([b, s, n, self.head_dim]);
@@ -281,11 +287,12 @@ impl Attention {
         let k = heads(self.k_proj.forward(xs), self.num_kv_heads, &self.k_norm);
         let v = heads(self.v_proj.forward(xs), self.num_kv_heads, &None);
         let dropout = if train { self.dropout } else { 0.0 };
-        let context = causal_attention(
+        let context = causal_attention_masked(
             &rope.apply(&q),
             &rope.apply(&k),
             &v,
             self.sliding_window,
+            padding,
             dropout,
         );
         self.o_proj.forward(&context)
@@ -338,11 +345,17 @@ impl DecoderLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let xs = xs
             + self
                 .self_attn
-                .forward(&self.input_layernorm.forward(xs), rope, train);
+                .forward(&self.input_layernorm.forward(xs), rope, padding, train);
         let mlp = self
             .mlp
             .forward(&self.post_attention_layernorm.forward(&xs));
@@ -379,10 +392,16 @@ impl LlamaModel {
 
     /// Last hidden state (batch, seq, hidden), after the final norm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
+    /// count from 0 in every row, so real tokens keep theirs.
+    pub fn encode_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
         let mut xs = self.embed_tokens.forward(input_ids);
         let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
         for layer in &self.layers {
-            xs = layer.forward(&xs, &rope, train);
+            xs = layer.forward(&xs, &rope, padding, train);
         }
         self.norm.forward(&xs)
     }
@@ -410,7 +429,12 @@ impl LlamaForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.lm_head.forward(&self.model.encode(input_ids, train))
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+        self.lm_head
+            .forward(&self.model.encode_masked(input_ids, padding, train))
     }
 }
 
@@ -418,7 +442,8 @@ decoder_only_models!(
     LlamaModel,
     "LlamaModel",
     LlamaForCausalLm,
-    "LlamaForCausalLM"
+    "LlamaForCausalLM",
+    masked
 );
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {

@@ -4,7 +4,7 @@
 //! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
 //! attention with grouped-query heads and an optional sliding window.
 
-use super::layers::merge_heads;
+use super::layers::{causal_mask, merge_heads, with_key_padding};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Device, Kind, Tensor};
@@ -214,6 +214,19 @@ pub fn causal_attention(
     sliding_window: Option<i64>,
     dropout: f64,
 ) -> Tensor {
+    causal_attention_masked(q, k, v, sliding_window, None, dropout)
+}
+
+/// [`causal_attention`] over right-padded inputs: `padding` (batch, seq), 0 at padding,
+/// hides padding keys (see [`with_key_padding`]).
+pub fn causal_attention_masked(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    sliding_window: Option<i64>,
+    padding: Option<&Tensor>,
+    dropout: f64,
+) -> Tensor {
     let (b, heads, s, d) = q
         .size4()
         .expect("queries are (batch, heads, seq, head_dim)");
@@ -234,12 +247,20 @@ pub fn causal_attention(
         let offset = &i - &j;
         offset.ge(0).logical_and(&offset.lt(w))
     });
-    let is_causal = window_mask.is_none();
+    // SDPA takes a mask or is_causal: with padding the causal mask is spelled out.
+    let mask = match (window_mask, padding) {
+        (window, Some(padding)) => Some(with_key_padding(
+            &window.unwrap_or_else(|| causal_mask(s, q.device())),
+            padding,
+        )),
+        (window, None) => window,
+    };
+    let is_causal = mask.is_none();
     merge_heads(&Tensor::scaled_dot_product_attention(
         q,
         &k,
         &v,
-        window_mask,
+        mask,
         dropout,
         is_causal,
         None,

@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod plot;
 pub mod section;
 pub mod table;
+pub mod tokenization;
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, SpeedResult};
 pub use crate::cell::{Row, Sweep};
