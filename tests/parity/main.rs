@@ -15,6 +15,7 @@ mod gpt_neo;
 mod gpt_neox;
 mod llama;
 mod opt;
+mod padding;
 mod phi;
 mod roberta;
 mod t5;
