@@ -90,7 +90,7 @@ pub fn load(file: &Path) -> Result<Tokenizer> {
         .map_err(|e| anyhow!("{} is not a valid tokenizer.json: {e}", file.display()))
 }
 
-/// The passages of `file`: one per non-blank line, or, for a `.jsonl` file, the `text` field
+/// The passages of `file`: each non-blank line as it is (without its `\n` or `\r\n`), or, for a `.jsonl` file, the `text` field
 /// of each line's JSON object. Non-UTF-8 or empty text is an error naming the file.
 pub fn read_passages(file: &Path) -> Result<Vec<String>> {
     let bytes = std::fs::read(file)
@@ -111,7 +111,8 @@ pub fn read_passages(file: &Path) -> Result<Vec<String>> {
             continue;
         }
         if !jsonl {
-            passages.push(line.trim_end().to_string());
+            // Only the line ending goes: trailing spaces are text to a byte-level tokenizer.
+            passages.push(line.to_string());
             continue;
         }
         let at = || format!("--input-text {} line {}", file.display(), index + 1);

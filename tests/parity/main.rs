@@ -19,3 +19,4 @@ mod padding;
 mod phi;
 mod roberta;
 mod t5;
+mod tokenizers;
