@@ -242,15 +242,30 @@ fn text_inputs_through_a_tokenizer_from_the_hub_then_from_the_cache() {
             "open-org/tiny-gpt2/tokenizer.json".into(),
             std::fs::read(&file).unwrap(),
         ),
+        (
+            "open-org/tiny-t5/config.json".into(),
+            text::tiny_t5(300).to_string().into_bytes(),
+        ),
+        (
+            "open-org/tiny-t5/tokenizer.json".into(),
+            std::fs::read(&file).unwrap(),
+        ),
     ]);
     let home = tempfile::tempdir().unwrap();
-    let text_args = ["--models", "open-org/tiny-gpt2", "--input-text"];
+    // A decoder and an encoder-decoder.
+    let text_args = [
+        "--models",
+        "open-org/tiny-gpt2",
+        "open-org/tiny-t5",
+        "--input-text",
+    ];
     bin(home.path(), &hub.endpoint)
         .args(text_args)
         .arg(&corpus)
         .assert()
         .success()
         .stdout(predicate::str::contains("Padding open-org/tiny-gpt2 (batch 1, sequence 8)"))
+        .stdout(predicate::str::contains("Padding open-org/tiny-t5 (batch 1, sequence 8)"))
         .stdout(predicate::str::contains("TOKENIZATION - SPEED - RESULT"))
         .stdout(predicate::str::contains("N/A").not());
     let cached = home.path().join(format!(

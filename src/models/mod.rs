@@ -60,7 +60,7 @@ pub trait Model {
 
 /// Why a family without [`Model::forward_masked`] cannot take text inputs.
 pub const NO_MASK: &str = "padding mask not supported by this model family (text inputs \
-    need one; BERT-like encoders, GPT-2 and Llama-like decoders take it)";
+    need one; BERT-like encoders, GPT-2, Llama-like decoders and T5 take it)";
 
 /// Which module of a family to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

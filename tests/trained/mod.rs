@@ -122,6 +122,20 @@ pub fn tiny_gpt2(vocab_size: usize) -> serde_json::Value {
     })
 }
 
+/// A tiny T5 config (d_model 32, 2 + 2 layers) over a `vocab_size` vocabulary.
+pub fn tiny_t5(vocab_size: usize) -> serde_json::Value {
+    serde_json::json!({
+        "architectures": ["T5ForConditionalGeneration"],
+        "model_type": "t5",
+        "vocab_size": vocab_size,
+        "d_model": 32,
+        "d_kv": 8,
+        "d_ff": 64,
+        "num_layers": 2,
+        "num_heads": 4,
+    })
+}
+
 /// A tiny BERT config (hidden 32, 2 layers), as tests/fixtures/tiny-bert.json.
 pub fn tiny_bert(vocab_size: usize) -> serde_json::Value {
     serde_json::json!({
