@@ -218,19 +218,17 @@ pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<Pat
         .with_progress(false)
         .build()
         .context("cannot set up the Hub client")?;
-    api.model(id.to_string())
-        .download(file)
-        .map_err(|e| {
-            let hint = match (&e, token.is_some()) {
-                (hf_hub::api::sync::ApiError::RequestError(r), false)
-                    if matches!(**r, ureq::Error::Status(401 | 403, _)) =>
-                {
-                    " (a gated or private repository: set HF_TOKEN)"
-                }
-                _ => "",
-            };
-            anyhow!("download of {file} from {endpoint} failed: {e}{hint}")
-        })
+    api.model(id.to_string()).download(file).map_err(|e| {
+        let hint = match (&e, token.is_some()) {
+            (hf_hub::api::sync::ApiError::RequestError(r), false)
+                if matches!(**r, ureq::Error::Status(401 | 403, _)) =>
+            {
+                " (a gated or private repository: set HF_TOKEN)"
+            }
+            _ => "",
+        };
+        anyhow!("download of {file} from {endpoint} failed: {e}{hint}")
+    })
 }
 
 fn read_json(file: &Path) -> Result<Value> {

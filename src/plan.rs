@@ -64,7 +64,10 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
     );
     let mut tokenization = Vec::new();
     if let Some(text) = &args.input_text {
-        let sizes = (args.batch_sizes.as_slice(), args.sequence_lengths.as_slice());
+        let sizes = (
+            args.batch_sizes.as_slice(),
+            args.sequence_lengths.as_slice(),
+        );
         let inputs = text_inputs(args, &models, text, sizes)?;
         for cell in &mut cells {
             let key = (cell.model.clone(), cell.batch_size, cell.sequence_length);

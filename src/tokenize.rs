@@ -67,7 +67,10 @@ pub fn locate(explicit: Option<&Path>, source: &str) -> Result<PathBuf> {
         cache.path().display()
     ));
     if !hub::looks_like_hub_id(id) {
-        bail!("no tokenizer for \"{source}\": {}; give --tokenizer PATH", looked.join(", "));
+        bail!(
+            "no tokenizer for \"{source}\": {}; give --tokenizer PATH",
+            looked.join(", ")
+        );
     }
     if hub::hub_offline() {
         bail!(
@@ -318,9 +321,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let txt = dir.path().join("c.txt");
         std::fs::write(&txt, "first line\r\n\n  \nsecond\n").unwrap();
-        assert_eq!(read_passages(&txt).unwrap(), texts(&["first line", "second"]));
+        assert_eq!(
+            read_passages(&txt).unwrap(),
+            texts(&["first line", "second"])
+        );
         let jsonl = dir.path().join("c.jsonl");
-        std::fs::write(&jsonl, "{\"text\": \"one\", \"id\": 1}\n\n{\"text\": \"two\"}\n").unwrap();
+        std::fs::write(
+            &jsonl,
+            "{\"text\": \"one\", \"id\": 1}\n\n{\"text\": \"two\"}\n",
+        )
+        .unwrap();
         assert_eq!(read_passages(&jsonl).unwrap(), texts(&["one", "two"]));
     }
 
@@ -330,7 +340,10 @@ mod tests {
         let latin1 = dir.path().join("latin1.txt");
         std::fs::write(&latin1, b"caf\xe9\n").unwrap();
         let err = read_passages(&latin1).unwrap_err().to_string();
-        assert!(err.contains("latin1.txt: not UTF-8 text (invalid byte at offset 3)"), "{err}");
+        assert!(
+            err.contains("latin1.txt: not UTF-8 text (invalid byte at offset 3)"),
+            "{err}"
+        );
         let empty = dir.path().join("empty.txt");
         std::fs::write(&empty, "\n \n").unwrap();
         let err = read_passages(&empty).unwrap_err().to_string();
@@ -338,9 +351,15 @@ mod tests {
         let jsonl = dir.path().join("bad.jsonl");
         std::fs::write(&jsonl, "{\"text\": \"ok\"}\n{\"body\": \"x\"}\n").unwrap();
         let err = read_passages(&jsonl).unwrap_err().to_string();
-        assert!(err.contains("bad.jsonl line 2: no string field \"text\""), "{err}");
+        assert!(
+            err.contains("bad.jsonl line 2: no string field \"text\""),
+            "{err}"
+        );
         let missing = read_passages(&dir.path().join("none.txt")).unwrap_err();
-        assert!(format!("{missing:#}").contains("cannot read"), "{missing:#}");
+        assert!(
+            format!("{missing:#}").contains("cannot read"),
+            "{missing:#}"
+        );
     }
 
     #[test]
@@ -349,7 +368,10 @@ mod tests {
         let file = dir.path().join("tokenizer.json");
         std::fs::write(&file, "{\"model\": ").unwrap();
         let err = load(&file).unwrap_err().to_string();
-        assert!(err.contains("tokenizer.json is not a valid tokenizer.json"), "{err}");
+        assert!(
+            err.contains("tokenizer.json is not a valid tokenizer.json"),
+            "{err}"
+        );
         tiny().save(&file, false).unwrap();
         assert!(load(&file).is_ok());
     }
@@ -357,10 +379,14 @@ mod tests {
     #[test]
     fn a_model_folder_without_tokenizer_says_where_it_looked() {
         let dir = tempfile::tempdir().unwrap();
-        let err = locate(None, dir.path().to_str().unwrap()).unwrap_err().to_string();
+        let err = locate(None, dir.path().to_str().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("tokenizer.json does not exist"), "{err}");
         assert!(err.contains("--tokenizer PATH"), "{err}");
-        let err = locate(Some(&dir.path().join("x.json")), "m").unwrap_err().to_string();
+        let err = locate(Some(&dir.path().join("x.json")), "m")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x.json: no such file"), "{err}");
         std::fs::write(dir.path().join(TOKENIZER_FILE), "{}").unwrap();
         assert_eq!(

@@ -264,14 +264,21 @@ fn text_inputs_through_a_tokenizer_from_the_hub_then_from_the_cache() {
         .arg(&corpus)
         .assert()
         .success()
-        .stdout(predicate::str::contains("Padding open-org/tiny-gpt2 (batch 1, sequence 8)"))
-        .stdout(predicate::str::contains("Padding open-org/tiny-t5 (batch 1, sequence 8)"))
+        .stdout(predicate::str::contains(
+            "Padding open-org/tiny-gpt2 (batch 1, sequence 8)",
+        ))
+        .stdout(predicate::str::contains(
+            "Padding open-org/tiny-t5 (batch 1, sequence 8)",
+        ))
         .stdout(predicate::str::contains("TOKENIZATION - SPEED - RESULT"))
         .stdout(predicate::str::contains("N/A").not());
     let cached = home.path().join(format!(
         "hub/models--open-org--tiny-gpt2/snapshots/{COMMIT}/tokenizer.json"
     ));
-    assert_eq!(std::fs::read(&cached).unwrap(), std::fs::read(&file).unwrap());
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
 
     // Offline, with the hub gone: the cache answers for the tokenizer too.
     drop(hub);
@@ -297,7 +304,9 @@ fn a_hub_model_without_a_tokenizer_says_where_it_looked() {
         .failure()
         .code(1)
         .stdout("")
-        .stderr(predicate::str::contains("no tokenizer for \"open-org/tiny-bert\""))
+        .stderr(predicate::str::contains(
+            "no tokenizer for \"open-org/tiny-bert\"",
+        ))
         .stderr(predicate::str::contains("not in the Hugging Face cache at"))
         .stderr(predicate::str::contains("download of tokenizer.json from"))
         .stderr(predicate::str::contains("404"))

@@ -455,6 +455,7 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         mode: Mode::Inference,
         metric,
         settings: settings(),
+        inputs: Default::default(),
     }
 }
 
@@ -511,6 +512,7 @@ fn synthetic(slow: f64) -> Sweep {
             (Mode::Inference, Metric::Memory),
         ],
         rows,
+        tokenization: Vec::new(),
     }
 }
 

@@ -56,8 +56,15 @@ fn bert_on_text_with_its_wordpiece_tokenizer_inference_and_training() {
         model.display(),
         expected.padding_tokens
     );
-    assert_eq!(out.matches(&padding_note).count(), 4, "one per section:\n{out}");
-    assert!(out.contains("Text inputs: batch row i is passage i of"), "{out}");
+    assert_eq!(
+        out.matches(&padding_note).count(),
+        4,
+        "one per section:\n{out}"
+    );
+    assert!(
+        out.contains("Text inputs: batch row i is passage i of"),
+        "{out}"
+    );
     assert!(out.contains("TOKENIZATION - SPEED - RESULT"), "{out}");
 
     let sweep = &json(&export);
@@ -216,7 +223,10 @@ fn every_bad_input_is_one_line_before_any_cell() {
     // A model folder without tokenizer.json, and no --tokenizer.
     run(
         with(&model, None, &corpus),
-        &format!("{} does not exist; give --tokenizer PATH", model.join("tokenizer.json").display()),
+        &format!(
+            "{} does not exist; give --tokenizer PATH",
+            model.join("tokenizer.json").display()
+        ),
     );
     // An embedded config whose tokenizer is not cached, offline: says where it looked.
     let home = tempfile::tempdir().unwrap();
@@ -235,9 +245,18 @@ fn every_bad_input_is_one_line_before_any_cell() {
         .stderr
         .clone();
     let err = String::from_utf8(out).unwrap();
-    assert!(err.contains("no tokenizer for \"bert-base-uncased\""), "{err}");
-    assert!(err.contains(&home.path().join("hub").display().to_string()), "{err}");
-    assert!(err.contains("HF_HUB_OFFLINE is set, so google-bert/bert-base-uncased"), "{err}");
+    assert!(
+        err.contains("no tokenizer for \"bert-base-uncased\""),
+        "{err}"
+    );
+    assert!(
+        err.contains(&home.path().join("hub").display().to_string()),
+        "{err}"
+    );
+    assert!(
+        err.contains("HF_HUB_OFFLINE is set, so google-bert/bert-base-uncased"),
+        "{err}"
+    );
     // --tokenizer that does not exist; a corrupt one.
     run(
         with(&model, Some(&d.join("nope.json")), &corpus),

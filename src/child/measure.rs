@@ -137,7 +137,12 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
 fn inputs(cell: &Cell, vocab_size: i64, device: tch::Device) -> Result<(Tensor, Option<Tensor>)> {
     let shape = [cell.batch_size, cell.sequence_length];
     let text = match &cell.inputs {
-        Inputs::Random => return Ok((Tensor::randint(vocab_size, shape, (Kind::Int64, device)), None)),
+        Inputs::Random => {
+            return Ok((
+                Tensor::randint(vocab_size, shape, (Kind::Int64, device)),
+                None,
+            ))
+        }
         Inputs::Text(text) => text,
     };
     let tokenizer = tokenize::load(&text.tokenizer)?;
@@ -157,7 +162,10 @@ fn inputs(cell: &Cell, vocab_size: i64, device: tch::Device) -> Result<(Tensor, 
         );
     }
     if let Some(&id) = batch.ids.iter().find(|&&id| id >= vocab_size) {
-        bail!("token id {id} of {} is outside the model's vocabulary of {vocab_size}", text.tokenizer.display());
+        bail!(
+            "token id {id} of {} is outside the model's vocabulary of {vocab_size}",
+            text.tokenizer.display()
+        );
     }
     let tensor = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
     Ok((tensor(&batch.ids), Some(tensor(&batch.mask))))

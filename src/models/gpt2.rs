@@ -221,7 +221,12 @@ impl Gpt2Model {
 
     /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
     /// count from 0 in every row, so real tokens keep theirs.
-    pub fn encode_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let seq_len = input_ids.size()[1];
         let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device()));
         let xs = self.wte.forward(input_ids) + self.wpe.forward(&positions);
@@ -261,7 +266,12 @@ impl Gpt2LmHeadModel {
         self.logits_masked(input_ids, None, train)
     }
 
-    pub fn logits_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         self.lm_head
             .forward(&self.transformer.encode_masked(input_ids, padding, train))
     }

@@ -13,7 +13,9 @@
 
 use super::checks::check_positive;
 use super::layers::{decoder_only_models, lm_head, lm_head_flops, Activation, Embedding, Linear};
-use super::rotary::{causal_attention_masked, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
+use super::rotary::{
+    causal_attention_masked, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables,
+};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
@@ -397,7 +399,12 @@ impl LlamaModel {
 
     /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
     /// count from 0 in every row, so real tokens keep theirs.
-    pub fn encode_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let mut xs = self.embed_tokens.forward(input_ids);
         let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
         for layer in &self.layers {
@@ -432,7 +439,12 @@ impl LlamaForCausalLm {
         self.logits_masked(input_ids, None, train)
     }
 
-    pub fn logits_masked(&self, input_ids: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         self.lm_head
             .forward(&self.model.encode_masked(input_ids, padding, train))
     }

@@ -257,14 +257,7 @@ pub fn causal_attention_masked(
     };
     let is_causal = mask.is_none();
     merge_heads(&Tensor::scaled_dot_product_attention(
-        q,
-        &k,
-        &v,
-        mask,
-        dropout,
-        is_causal,
-        None,
-        false,
+        q, &k, &v, mask, dropout, is_causal, None, false,
     ))
 }
 

@@ -411,15 +411,20 @@ impl T5Stack {
         encoder: Option<(&Tensor, Option<&Tensor>)>,
         train: bool,
     ) -> Tensor {
-        let mut bias = self.position_bias(input_ids.size()[1], input_ids.device());
-        if let Some(mask) = attention_mask {
-            let hidden = key_padding_mask(mask).logical_not();
-            let padding = hidden
-                .zeros_like()
-                .to_kind(bias.kind())
-                .masked_fill(&hidden, f64::NEG_INFINITY);
-            bias = bias + padding;
-        }
+        let position_bias = self.position_bias(input_ids.size()[1], input_ids.device());
+        // Padding keys get -inf added (broadcast to (batch, heads, seq, seq)); not in
+        // place, since the position bias is shared by the batch.
+        let bias = match attention_mask {
+            Some(mask) => {
+                let hidden = key_padding_mask(mask).logical_not();
+                let padding = hidden
+                    .zeros_like()
+                    .to_kind(position_bias.kind())
+                    .masked_fill(&hidden, f64::NEG_INFINITY);
+                position_bias + padding
+            }
+            None => position_bias,
+        };
         let cross_mask = encoder.and_then(|(_, mask)| mask).map(key_padding_mask);
         let mut xs = dropout(embeddings.forward(input_ids), self.dropout, train);
         for block in &self.blocks {
@@ -459,7 +464,8 @@ impl T5Model {
 
     /// The encoder's last hidden state (batch, seq, d_model).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encoder.forward(&self.shared, input_ids, None, None, train)
+        self.encoder
+            .forward(&self.shared, input_ids, None, None, train)
     }
 
     /// The decoder's last hidden state over `decoder_input_ids` and the encoder's output.

@@ -124,7 +124,11 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     Section {
         mode,
         metric,
-        notes: [notes(sweep, metric, gpu, noisy), super::tokenization::input_notes(&rows)].concat(),
+        notes: [
+            notes(sweep, metric, gpu, noisy),
+            super::tokenization::input_notes(&rows),
+        ]
+        .concat(),
         columns,
         rows: lines,
         not_available,

@@ -246,7 +246,10 @@ mod tests {
         ];
         let notes = input_notes(&rows.iter().collect::<Vec<_>>());
         assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].contains("passage i of corpus.txt (3 passages)"), "{notes:?}");
+        assert!(
+            notes[0].contains("passage i of corpus.txt (3 passages)"),
+            "{notes:?}"
+        );
         assert_eq!(
             notes[1],
             "Padding bert (batch 4, sequence 8): 12 of 32 tokens (37.5%); 1 of 4 rows \

@@ -18,7 +18,8 @@ fn padding_changes_no_real_token(arch: &str, prefix: &str, tasks: &[Task], pad_i
     let config = fx.architecture();
     tch::manual_seed(7);
     let ids = Tensor::randint_low(5, config.vocab_size(), [2, SEQ], (Kind::Int64, Device::Cpu));
-    let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]).view([2, SEQ]);
+    let mask =
+        Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]).view([2, SEQ]);
     let padded = ids.where_self(&mask.ne(0), &ids.full_like(pad_id));
     let short = padded.narrow(0, 0, 1).narrow(1, 0, REAL);
     let full_row = padded.narrow(0, 1, 1);
@@ -36,12 +37,22 @@ fn padding_changes_no_real_token(arch: &str, prefix: &str, tasks: &[Task], pad_i
             };
             check(arch, &format!("{task:?} padded row"), &row0, &alone);
             let row1 = model.forward(&full_row, false).unwrap();
-            check(arch, &format!("{task:?} full row"), &masked.narrow(0, 1, 1), &row1);
+            check(
+                arch,
+                &format!("{task:?} full row"),
+                &masked.narrow(0, 1, 1),
+                &row1,
+            );
             if task == Task::LanguageModel {
                 let (ids0, mask0) = (padded.narrow(0, 0, 1), mask.narrow(0, 0, 1));
                 let labels = masked_labels(&ids0, &mask0);
                 let loss = model.loss_masked(&ids0, &mask0, &labels, false).unwrap();
-                check(arch, "padded loss", &loss, &model.loss(&short, &short, false).unwrap());
+                check(
+                    arch,
+                    "padded loss",
+                    &loss,
+                    &model.loss(&short, &short, false).unwrap(),
+                );
             }
         });
     }
@@ -71,7 +82,12 @@ fn electra_discriminator_ignores_padding() {
     tch::no_grad(|| {
         let masked = model.forward_masked(&ids, &mask, false).unwrap();
         let alone = model.forward(&ids.narrow(1, 0, REAL), false).unwrap();
-        check("electra", "discriminator padded row", &masked.narrow(1, 0, REAL), &alone);
+        check(
+            "electra",
+            "discriminator padded row",
+            &masked.narrow(1, 0, REAL),
+            &alone,
+        );
     });
 }
 

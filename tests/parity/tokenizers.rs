@@ -28,7 +28,10 @@ fn ids_and_masks_match_transformers() {
             let ours = tokenize::encode_batch(&tokenizer, &passages, passages.len(), seq).unwrap();
             let ids = flat(&theirs["input_ids"]);
             let mask = flat(&theirs["attention_mask"]);
-            assert_eq!(ours.ids, ids, "{name} at {seq}: input_ids differ from transformers'");
+            assert_eq!(
+                ours.ids, ids,
+                "{name} at {seq}: input_ids differ from transformers'"
+            );
             assert_eq!(ours.mask, mask, "{name} at {seq}: attention_mask differs");
             let padding = mask.iter().filter(|&&m| m == 0).count() as u64;
             assert_eq!(ours.padding_tokens, padding, "{name} at {seq}");
