@@ -2,10 +2,11 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{Calibration, Cell, CellResult, Metric, Mode, Row, Sweep, TokenizationCell};
-use crate::cli::RunArgs;
+use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::plan::{self, Plan};
 use crate::progress::Progress;
-use crate::report::export::{self, Exporter};
+use crate::report::export::{self, CsvFiles, Exporter, Outputs};
+use crate::report::merge::{self, Prefer};
 use crate::resume::Previous;
 use crate::runner::{Interrupted, Runner};
 use crate::{child, console, env, interrupt, report};
@@ -51,6 +52,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         sections: plan.scope.sections(),
         rows: Vec::new(),
         tokenization: Vec::new(),
+        shard: plan.shard.clone(),
     };
     // Each planned cell's result, in plan order: carried over from --resume, or measured now.
     let mut results: Vec<Option<CellResult>> = (plan.cells.iter())
@@ -86,15 +88,19 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         }
     }
     progress.done();
-    print_results(&args, &exporters, &sweep, &progress)?;
+    print_results(args.env_print, &exporters, &sweep, &progress)?;
     if interrupted {
         let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
         let hint = match json {
             Some(path) => format!("; finish it with --resume {}", path.display()),
             None => "; with --export-json FILE, --resume FILE would finish it".into(),
         };
+        let by = match interrupt::signal_name() {
+            "Ctrl-C" => String::new(),
+            signal => format!(" ({signal})"),
+        };
         console::eprintln(&format!(
-            "Interrupted: {} of {} cells finished{hint}",
+            "Interrupted{by}: {} of {} cells finished{hint}",
             sweep.rows.len(),
             plan.cells.len()
         ));
@@ -224,7 +230,7 @@ impl SweepRun<'_> {
 
 /// The tables on stdout (or the one export that goes there), then where the files went.
 fn print_results(
-    args: &RunArgs,
+    env_print: bool,
     exporters: &[Box<dyn Exporter>],
     sweep: &Sweep,
     progress: &Progress,
@@ -239,7 +245,7 @@ fn print_results(
             report::table::print_section(&mut out, sweep, mode, metric)?;
         }
         report::tokenization::print(&mut out, sweep)?;
-        if args.env_print {
+        if env_print {
             report::table::print_environment(&mut out, &sweep.environment)?;
         }
         out.flush()?;
@@ -250,6 +256,29 @@ fn print_results(
         }
     }
     Ok(())
+}
+
+/// `merge`: the parts of a sharded sweep, reported as the whole sweep.
+pub fn merge(args: MergeArgs) -> Result<()> {
+    let prefer = args.prefer.map(|p| match p {
+        PreferChoice::First => Prefer::First,
+        PreferChoice::Last => Prefer::Last,
+    });
+    let merged = merge::merge(&args.files, prefer)?;
+    let outputs = Outputs {
+        csv: args
+            .save_to_csv
+            .then(|| CsvFiles::stamped(plan::unix_time())),
+        json: args.export_json,
+        markdown: args.export_markdown,
+    };
+    let exporters = export::exporters(&outputs, &merged.sweep.sections())?;
+    let progress = Progress::new(0, false);
+    for warning in &merged.warnings {
+        console::eprintln(&format!("Warning: {warning}"));
+    }
+    export::write_files(&exporters, &merged.sweep)?;
+    print_results(args.env_print, &exporters, &merged.sweep, &progress)
 }
 
 /// The planned cells that have a result, in plan order.

@@ -6,6 +6,7 @@
 use crate::measure::gpu::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Protocol, Statistic};
+use crate::shard::ShardRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -260,6 +261,9 @@ pub struct Sweep {
     /// Tokenization speed, when the cells take text inputs.
     #[serde(default)]
     pub tokenization: Vec<(TokenizationCell, TokenizationResult)>,
+    /// For a sweep run with `--shard K/N`: its part and the whole plan, for `merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
 }
 
 impl Sweep {

@@ -19,5 +19,6 @@ pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod runner;
+pub mod shard;
 pub mod sweep_file;
 pub mod tokenize;

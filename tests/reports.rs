@@ -504,6 +504,7 @@ fn synthetic(slow: f64) -> Sweep {
         }
     }
     Sweep {
+        shard: None,
         settings: settings(),
         environment: vec![("device".into(), "cpu".into())],
         calibration: None,
