@@ -36,6 +36,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --threads 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]'
             cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
+            cand --input-text 'Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model''s special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed'
+            cand --tokenizer 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model''s: beside its config, in the Hugging Face cache, or from the Hub]'
             cand --export-json 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)'
             cand --export-markdown 'Write the tables and their notes as Markdown (''-'' = stdout)'
             cand --resume 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)'

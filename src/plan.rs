@@ -492,6 +492,7 @@ mod tests {
                                 mode,
                                 metric,
                                 settings: protocol_settings(),
+                                inputs: Inputs::Random,
                             });
                         }
                     }

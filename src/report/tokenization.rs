@@ -284,6 +284,7 @@ mod tests {
             calibration: None,
             sections: Vec::new(),
             rows: Vec::new(),
+            shard: None,
             tokenization: vec![
                 (
                     cell(None, false),
