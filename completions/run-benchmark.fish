@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= fp16 bf16 threads= device= optimizer= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 threads= device= optimizer= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -36,10 +36,12 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l protocol -d
 original\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l repeat -d 'Original protocol: repetitions of 10 calls; the table shows the fastest, per call' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l warmup -d 'Adaptive protocol: untimed warm-up calls before measuring' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-runs -d 'Adaptive protocol: fewest timed calls' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-runs -d 'Adaptive protocol: fewest timed calls (with --precision, at least 6: the fewest with a 95% interval of the median)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-runs -d 'Adaptive protocol: most timed calls' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-time -d 'Adaptive protocol: least total seconds of timed calls' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l precision -d 'Adaptive protocol: time until the 95% interval of the median is within this much of it (\'off\': stop at --min-runs and --min-time)' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-time -d 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch [default: libtorch\'s choice, one per physical core]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
@@ -49,7 +51,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l input-text 
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l tokenizer -d 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model\'s: beside its config, in the Hugging Face cache, or from the Hub]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE\'s cells is not part of this sweep (they would be lost)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sweep -d 'Read models, sizes and options from a TOML sweep file; flags on the command line override it' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-filename -d 'The log file (implies --log-print) [default: log_<unix time>.csv, the original\'s name]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l timeout -d 'Seconds a cell may take before its child process is killed and the cell is N/A' -r
@@ -66,6 +68,9 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l only-pretra
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l torchscript -d 'Trace each model with TorchScript and time the traced module (inference only)'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l save-to-csv -d 'Save the results and the environment information to CSV files'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l env-print -d 'Print the environment information (versions, CPU, memory, GPUs)'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l recalibrate -d 'Measure the matmul ceiling again instead of reusing the cached one'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l dry-run -d 'Print every planned cell with its estimated FLOPs, peak memory and time, and the total; run nothing'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-fit-check -d 'Run cells whose estimated peak memory exceeds the available memory instead of marking them N/A'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l fp16 -d 'Run the model in half precision (float16), as the original\'s --fp16'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l bf16 -d 'Run the model in bfloat16'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s q -l quiet -d 'No progress bar or progress lines on stderr (errors are still printed)'

@@ -1,15 +1,18 @@
 //! The default command, as the data flows: parse (done by main) -> plan -> run cells ->
 //! report. This module only wires the pieces together.
 
-use crate::cell::{Calibration, Cell, CellResult, Metric, Mode, Row, Sweep, TokenizationCell};
+use crate::cell::{
+    Calibration, Cell, CellResult, DeviceChoice, Metric, Mode, Row, Sweep, TokenizationCell,
+};
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
+use crate::estimate::Estimate;
 use crate::plan::{self, Plan};
 use crate::progress::Progress;
 use crate::report::export::{self, CsvFiles, Exporter, Outputs};
 use crate::report::merge::{self, Prefer};
 use crate::resume::Previous;
 use crate::runner::{Interrupted, Runner};
-use crate::{child, console, env, interrupt, report};
+use crate::{calibration, child, console, env, interrupt, report};
 use anyhow::Result;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +35,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
     let previous = args.resume.as_deref().map(Previous::load).transpose()?;
+    if let Some(previous) = &previous {
+        let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
+        previous.check_kept(&plan.cells, &outputs)?;
+    }
     let runner = Runner {
         multi_process: !args.no_multi_process,
         timeout: Duration::from_secs_f64(args.timeout),
@@ -60,6 +67,22 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         .collect();
     let to_run = results.iter().filter(|r| r.is_none()).count();
     sweep.rows = finished_rows(&plan.cells, &results);
+    if args.dry_run {
+        let progress = Progress::new(0, args.quiet);
+        if calibrate(
+            &runner,
+            &progress,
+            &plan,
+            &results,
+            &mut sweep,
+            args.recalibrate,
+        )
+        .is_err()
+        {
+            return Ok(Outcome::Interrupted);
+        }
+        return dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished);
+    }
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;
@@ -73,14 +96,31 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             plan.cells.len()
         ));
     }
-    let mut interrupted = calibrate(&runner, &progress, &plan, &results, &mut sweep).is_err();
+    let mut interrupted = calibrate(
+        &runner,
+        &progress,
+        &plan,
+        &results,
+        &mut sweep,
+        args.recalibrate,
+    )
+    .is_err();
     export::write_files(&exporters, &sweep)?;
     if !interrupted {
+        // The ETA: estimated seconds of the cells still to run, at the calibrated rate.
+        progress.set_estimate(
+            (plan.estimates.iter().zip(&results))
+                .filter(|(_, r)| r.is_none())
+                .map(|(e, _)| e.seconds(sweep.calibration.as_ref()))
+                .sum(),
+        );
         let mut sweep_run = SweepRun {
             runner: &runner,
             progress: &progress,
             exporters: &exporters,
             to_run,
+            estimates: &plan.estimates,
+            fit_check: !args.no_fit_check,
         };
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
         if !interrupted {
@@ -110,34 +150,54 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
 }
 
 /// Measures the matmul ceiling once, when a speed cell is still to run and no calibration
-/// was carried over; a failed calibration only makes MFU N/A.
+/// was carried over, or reuses the one cached for this machine, device, dtype, threads and
+/// libtorch (unless `recalibrate`); the environment information says which. A failed
+/// calibration only makes MFU N/A.
 fn calibrate(
     runner: &Runner,
     progress: &Progress,
     plan: &Plan,
     results: &[Option<CellResult>],
     sweep: &mut Sweep,
+    recalibrate: bool,
 ) -> Result<(), Interrupted> {
     let wants_calibration =
         (plan.cells.iter().zip(results)).any(|(c, r)| r.is_none() && c.metric == Metric::Speed);
     if sweep.calibration.is_some() || !wants_calibration {
         return Ok(());
     }
-    let settings = &sweep.settings;
-    let what = format!(
-        "Calibrating: fastest matmul in {:?} on {}",
-        settings.dtype, settings.device
-    );
+    let (device, dtype) = (sweep.settings.device, sweep.settings.dtype);
+    let what = format!("Calibrating: fastest matmul in {dtype:?} on {device}");
+    let key = calibration::Key::of(&sweep.environment, device, dtype);
+    let cache = calibration::Cache::user();
+    let cached = match recalibrate {
+        true => None,
+        false => cache.as_ref().and_then(|c| c.lookup(&key)),
+    };
+    if let Some(cached) = cached {
+        let when = cached.when();
+        progress.note(&format!(
+            "{what}: {:.1} GFLOP/s, reused (measured {when}; --recalibrate measures again)",
+            cached.result.flops_per_second / 1e9
+        ));
+        sweep.calibration = Some(cached.result);
+        (sweep.environment).push(("calibration".into(), format!("reused, measured {when}")));
+        return Ok(());
+    }
     progress.task(&what);
     let calibration = Calibration {
-        device: settings.device,
-        dtype: settings.dtype,
-        threads: settings.threads,
+        device,
+        dtype,
+        threads: sweep.settings.threads,
     };
     match runner.calibrate(calibration) {
         Ok(Ok(c)) => {
             progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
+            if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
+                progress.note(&format!("Calibration not cached: {e:#}"));
+            }
             sweep.calibration = Some(c);
+            (sweep.environment).push(("calibration".into(), "measured".into()));
         }
         Ok(Err(reason)) => {
             progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
@@ -150,12 +210,47 @@ fn calibrate(
     Ok(())
 }
 
+/// `--dry-run`: the cells still to run with their estimates, and the totals.
+fn dry_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> Result<()> {
+    let to_run: Vec<usize> = (0..plan.cells.len())
+        .filter(|&i| results[i].is_none())
+        .collect();
+    let mut out = console::Stdout;
+    report::dry_run::print(
+        &mut out,
+        &to_run
+            .iter()
+            .map(|&i| plan.cells[i].clone())
+            .collect::<Vec<_>>(),
+        &to_run
+            .iter()
+            .map(|&i| plan.estimates[i])
+            .collect::<Vec<_>>(),
+        sweep.calibration.as_ref(),
+        available_memory(sweep.settings.device),
+        sweep.settings.device,
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// What the fit check compares a cell's estimate with: free RAM, or the GPU's free memory.
+fn available_memory(device: DeviceChoice) -> Option<u64> {
+    match device {
+        DeviceChoice::Cpu => crate::measure::memory::available_bytes(),
+        DeviceChoice::Cuda(i) => crate::measure::gpu::free_bytes(i).ok(),
+    }
+}
+
 /// The parts of a sweep that the cell loop reports to.
 struct SweepRun<'a> {
     runner: &'a Runner,
     progress: &'a Progress,
     exporters: &'a [Box<dyn Exporter>],
     to_run: usize,
+    estimates: &'a [Estimate],
+    /// Mark cells whose estimate exceeds the available memory N/A without running them.
+    fit_check: bool,
 }
 
 impl SweepRun<'_> {
@@ -175,14 +270,47 @@ impl SweepRun<'_> {
                 continue;
             }
             let cell = &cells[position];
-            index += 1;
-            let label = describe(cell);
-            self.progress.start(index, self.to_run, &label);
-            match self.runner.run(cell) {
-                Ok(result) => {
-                    let summary = summary(&result);
-                    self.progress.finish(index, self.to_run, &label, &summary);
-                    results[position] = Some(result);
+            // A memory cell and the speed cell of the same point run in one child, on one
+            // built model (memory first, so its figure is what a child of its own shows).
+            let group: Vec<usize> = match cells.get(position + 1) {
+                Some(next)
+                    if cell.metric == Metric::Memory
+                        && next.metric == Metric::Speed
+                        && results[position + 1].is_none()
+                        && same_point(cell, next) =>
+                {
+                    vec![position, position + 1]
+                }
+                _ => vec![position],
+            };
+            let labels: Vec<String> = group.iter().map(|&i| describe(&cells[i])).collect();
+            self.progress.start(index + 1, self.to_run, &labels[0]);
+            let too_big = match self.fit_check {
+                true => available_memory(cell.settings.device)
+                    .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),
+                false => None,
+            };
+            let outcome = match too_big {
+                Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
+                None => {
+                    let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
+                    self.runner.run_cells(&members)
+                }
+            };
+            match outcome {
+                Ok(finished) => {
+                    for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
+                        index += 1;
+                        if k > 0 {
+                            self.progress.start(index, self.to_run, &labels[k]);
+                        }
+                        let summary = summary(&result);
+                        self.progress
+                            .cell_done(self.estimates[i].seconds(sweep.calibration.as_ref()));
+                        self.progress
+                            .finish(index, self.to_run, &labels[k], &summary);
+                        results[i] = Some(result);
+                    }
                 }
                 Err(Interrupted) => {
                     self.progress.interrupted();
@@ -288,6 +416,15 @@ fn finished_rows(cells: &[Cell], results: &[Option<CellResult>]) -> Vec<Row> {
         .zip(results)
         .filter_map(|(cell, result)| result.clone().map(|r| (cell.clone(), r)))
         .collect()
+}
+
+/// Whether two cells measure the same model, sizes, mode and settings (so one built model
+/// serves both).
+fn same_point(a: &Cell, b: &Cell) -> bool {
+    a.model == b.model
+        && a.config == b.config
+        && (a.batch_size, a.sequence_length, a.mode) == (b.batch_size, b.sequence_length, b.mode)
+        && a.settings == b.settings
 }
 
 fn describe(cell: &Cell) -> String {

@@ -5,7 +5,7 @@
 
 use crate::measure::gpu::AllocatorStats;
 use crate::measure::stats::Stats;
-use crate::measure::timing::{Protocol, Statistic};
+use crate::measure::timing::{Interval, Protocol, Statistic};
 use crate::shard::ShardRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -147,7 +147,7 @@ pub enum TokenizationResult {
         /// Threads of the crate's pool (1 without parallelism).
         threads: usize,
         /// Seconds per call: encoding all the cell's passages once.
-        speed: SpeedResult,
+        speed: Box<SpeedResult>,
     },
     NotAvailable {
         reason: String,
@@ -168,6 +168,15 @@ pub struct SpeedResult {
     /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
     /// TorchScript file).
     pub flops_per_call: Option<f64>,
+    /// The median's 95% order-statistics interval (adaptive protocol, 6 samples or more).
+    #[serde(default)]
+    pub interval: Option<Interval>,
+    /// A precision target was set and the time cap stopped timing before it was met.
+    #[serde(default)]
+    pub imprecise: bool,
+    /// Seconds to build the model (create and fill its weights) in the measuring child.
+    #[serde(default)]
+    pub build_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +189,12 @@ pub struct MemoryResult {
     /// Peak resident memory while building the model, before the high-water mark was reset.
     pub build_peak_rss_bytes: u64,
     pub gpu: Option<GpuMemory>,
+    /// Seconds to build the model (create and fill its weights).
+    #[serde(default)]
+    pub build_seconds: Option<f64>,
+    /// The planner's estimate of this cell's peak (`estimate::cell`), beside the measured one.
+    #[serde(default)]
+    pub estimated_peak_bytes: Option<u64>,
 }
 
 impl MemoryResult {
@@ -239,6 +254,11 @@ pub struct CalibrationResult {
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
     Cell(Cell),
+    /// Cells of one (model, batch size, sequence length, mode), memory before speed, measured
+    /// on one built model: the reply is the list of their results.
+    Cells {
+        cells: Vec<Cell>,
+    },
     Calibrate(Calibration),
     Tokenize(TokenizationCell),
 }

@@ -32,7 +32,10 @@ EXIT STATUS:
   1    bad input (unknown model, invalid config or sweep file, unwritable file) or another
        error; compare: at least one cell regressed beyond the threshold
   2    invalid command line
-  130  interrupted (Ctrl-C): the finished cells were written and printed";
+  130  interrupted (Ctrl-C): the finished cells were written and printed
+  143  terminated (SIGTERM, e.g. a cancelled CI job or a Slurm time limit): as Ctrl-C
+  129  hung up (SIGHUP, the terminal closed): as Ctrl-C
+  A second signal exits at once. A cell's child never outlives the sweep, even a SIGKILLed one.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -162,8 +165,8 @@ pub struct RunArgs {
     )]
     pub warmup: u32,
 
-    /// Adaptive protocol: fewest timed calls
-    #[arg(long, allow_negative_numbers = true, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Adaptive protocol: fewest timed calls (with --precision, at least 6: the fewest with a 95% interval of the median)
+    #[arg(long, allow_negative_numbers = true, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub min_runs: u32,
 
     /// Adaptive protocol: most timed calls
@@ -171,12 +174,32 @@ pub struct RunArgs {
     pub max_runs: u32,
 
     /// Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time"])]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time", "precision", "max_time"])]
     pub runs: Option<u32>,
 
     /// Adaptive protocol: least total seconds of timed calls
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
     pub min_time: f64,
+
+    /// Adaptive protocol: time until the 95% interval of the median is within this much of it ('off': stop at --min-runs and --min-time)
+    #[arg(long, allow_negative_numbers = true, default_value = "1%", value_name = "PERCENT", value_parser = precision)]
+    pub precision: Precision,
+
+    /// Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    pub max_time: f64,
+
+    /// Measure the matmul ceiling again instead of reusing the cached one
+    #[arg(long)]
+    pub recalibrate: bool,
+
+    /// Print every planned cell with its estimated FLOPs, peak memory and time, and the total; run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Run cells whose estimated peak memory exceeds the available memory instead of marking them N/A
+    #[arg(long)]
+    pub no_fit_check: bool,
 
     /// Run the model in half precision (float16), as the original's --fp16
     #[arg(long, conflicts_with = "bf16")]
@@ -214,7 +237,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
 
-    /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)
+    /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE's cells is not part of this sweep (they would be lost)
     #[arg(long, value_name = "FILE.json")]
     pub resume: Option<PathBuf>,
 
@@ -424,6 +447,22 @@ pub struct CompareArgs {
     /// Smallest change, in percent, that counts as a regression or improvement
     #[arg(long, default_value_t = 5.0, value_name = "PERCENT", value_parser = percent)]
     pub threshold: f64,
+}
+
+/// A precision target: a fraction (0.01 for "1%"), or none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Precision(pub Option<f64>);
+
+fn precision(s: &str) -> Result<Precision, String> {
+    if s == "off" {
+        return Ok(Precision(None));
+    }
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(x) if x > 0.0 && x < 100.0 => Ok(Precision(Some(x / 100.0))),
+        _ => Err(format!(
+            "\"{s}\" is not a percentage between 0 and 100 (e.g. 1%) or 'off'"
+        )),
+    }
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -658,6 +697,16 @@ mod tests {
         assert!(parse(&["--models", "m", "--device", "tpu"]).is_err());
         assert!(parse(&["--models", "m", "--device", "cpu", "--no-cuda"]).is_err());
         assert!(parse(&["--models", "m", "--runs", "5", "--min-runs", "3"]).is_err());
+        let a = parse(&["--models", "m"]).unwrap();
+        assert_eq!(a.precision, Precision(Some(0.01)));
+        let a = parse(&["--models", "m", "--precision", "0.5", "--max-time", "3"]).unwrap();
+        assert_eq!((a.precision, a.max_time), (Precision(Some(0.005)), 3.0));
+        let a = parse(&["--models", "m", "--precision", "off"]).unwrap();
+        assert_eq!(a.precision, Precision(None));
+        for bad in ["0", "150%", "100", "x"] {
+            let err = parse(&["--models", "m", "--precision", bad]).unwrap_err();
+            assert!(err.to_string().contains("--precision"), "{err}");
+        }
         let a = parse(&["--models", "m", "--protocol", "original", "--repeat", "5"]).unwrap();
         assert_eq!((a.protocol, a.repeat), (ProtocolChoice::Original, 5));
     }

@@ -8,7 +8,9 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
@@ -200,35 +202,133 @@ pub(crate) fn hub_offline() -> bool {
     })
 }
 
-/// Downloads one file of a model repository (config.json, tokenizer.json) into the cache,
-/// from `HF_ENDPOINT` or huggingface.co, with `HF_TOKEN` or the cached login token for
-/// gated repositories.
+/// Downloads one file of a model repository (config.json, tokenizer.json) into the cache, from `HF_ENDPOINT` or
+/// huggingface.co, with `HF_TOKEN` or the cached login token for gated repositories, laid
+/// out as huggingface_hub does (`refs/main`, `blobs/ETAG`, `snapshots/COMMIT/FILE`).
+/// Every request is bounded in time (`HF_HUB_ETAG_TIMEOUT` for the metadata request,
+/// `HF_HUB_DOWNLOAD_TIMEOUT` for the file, 10 s each by default, as huggingface_hub), and
+/// the server's commit and etag, which name cache paths, are checked before any file is made.
 pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
     let endpoint = std::env::var("HF_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty())
         .unwrap_or_else(|| "https://huggingface.co".into());
+    let endpoint = endpoint.trim_end_matches('/').to_string();
     let token = std::env::var("HF_TOKEN")
         .ok()
         .filter(|t| !t.is_empty())
         .or_else(|| cache.token());
-    let api = hf_hub::api::sync::ApiBuilder::from_cache(cache)
-        .with_endpoint(endpoint.trim_end_matches('/').to_string())
-        .with_token(token.clone())
-        .with_progress(false)
-        .build()
-        .context("cannot set up the Hub client")?;
-    api.model(id.to_string()).download(file).map_err(|e| {
-        let hint = match (&e, token.is_some()) {
-            (hf_hub::api::sync::ApiError::RequestError(r), false)
-                if matches!(**r, ureq::Error::Status(401 | 403, _)) =>
-            {
-                " (a gated or private repository: set HF_TOKEN)"
+    let url = format!("{endpoint}/{id}/resolve/main/{file}");
+    let request = |timeout_var: &str, range: bool| -> Result<ureq::Response> {
+        let seconds = timeout_seconds(timeout_var)?;
+        let timeout = Duration::from_secs_f64(seconds);
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(timeout)
+            .timeout_read(timeout)
+            .timeout_write(timeout)
+            .build();
+        let mut request = agent.get(&url);
+        if range {
+            request = request.set("Range", "bytes=0-0");
+        }
+        if let Some(token) = &token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        request.call().map_err(|e| match e {
+            ureq::Error::Status(code, _) => {
+                let hint = match (code, token.is_some()) {
+                    (401 | 403, false) => " (a gated or private repository: set HF_TOKEN)",
+                    _ => "",
+                };
+                anyhow!(
+                    "download of {file} from {endpoint} failed: {url}: status code {code}{hint}"
+                )
             }
-            _ => "",
-        };
-        anyhow!("download of {file} from {endpoint} failed: {e}{hint}")
-    })
+            ureq::Error::Transport(t) if is_timeout(&t) => anyhow!(
+                "download of {file} from {endpoint} failed: {url}: no answer within \
+                 {seconds} s ({timeout_var})"
+            ),
+            ureq::Error::Transport(t) => {
+                anyhow!("download of {file} from {endpoint} failed: {url}: {t}")
+            }
+        })
+    };
+    let head = request("HF_HUB_ETAG_TIMEOUT", true)?;
+    let refuse = |what: &str| anyhow!("{endpoint} sent {what}: refused, nothing was written");
+    let commit = head.header("x-repo-commit").unwrap_or("").to_string();
+    if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(refuse(&format!(
+            "an invalid commit hash {commit:?} (40 hex digits)"
+        )));
+    }
+    let etag = (head.header("x-linked-etag").or(head.header("etag")))
+        .unwrap_or("")
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if etag.is_empty() || etag.starts_with('.') || !etag.chars().all(plain) {
+        return Err(refuse(&format!("an etag {etag:?} that cannot name a file")));
+    }
+    let mut body = Vec::new();
+    // A config.json is kilobytes (a huge id2label map a few MiB), a tokenizer.json tens of
+    // MiB at most.
+    const MAX_BYTES: u64 = 64 << 20;
+    request("HF_HUB_DOWNLOAD_TIMEOUT", false)?
+        .into_reader()
+        .take(MAX_BYTES)
+        .read_to_end(&mut body)
+        .map_err(|e| anyhow!("download of {file} from {endpoint} failed: {url}: {e}"))?;
+    let repo = cache.repo(hf_hub::Repo::model(id.to_string()));
+    let folder = cache
+        .path()
+        .join(hf_hub::Repo::model(id.to_string()).folder_name());
+    let blob = folder.join("blobs").join(&etag);
+    let pointer = folder.join("snapshots").join(&commit).join(file);
+    let written = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(folder.join("blobs"))?;
+        // A partial file is never taken for the blob.
+        let partial = blob.with_extension("incomplete");
+        std::fs::write(&partial, &body)?;
+        std::fs::rename(&partial, &blob)?;
+        std::fs::create_dir_all(pointer.parent().expect("a snapshot folder"))?;
+        let _ = std::fs::remove_file(&pointer);
+        std::os::unix::fs::symlink(Path::new("../../blobs").join(&etag), &pointer)?;
+        repo.create_ref(&commit)
+    })();
+    written.with_context(|| {
+        format!(
+            "cannot write to the Hugging Face cache {}",
+            folder.display()
+        )
+    })?;
+    Ok(pointer)
+}
+
+/// A Hub timeout from the environment, in seconds, as huggingface_hub reads it (default 10).
+fn timeout_seconds(var: &str) -> Result<f64> {
+    match std::env::var(var) {
+        Err(_) => Ok(10.0),
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= crate::cli::MAX_SECONDS => Ok(s),
+            _ => bail!("{var}={text:?} is not a positive number of seconds"),
+        },
+    }
+}
+
+fn is_timeout(t: &ureq::Transport) -> bool {
+    use std::error::Error;
+    let mut source = t.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            );
+        }
+        source = e.source();
+    }
+    t.to_string().contains("timed out")
 }
 
 fn read_json(file: &Path) -> Result<Value> {

@@ -4,12 +4,14 @@
 //! interrupt only watch and print. Only `child`, `models` and `measure::gpu` touch libtorch.
 
 pub mod app;
+pub mod calibration;
 pub mod cell;
 pub mod child;
 pub mod cli;
 pub mod cli_docs;
 pub mod console;
 pub mod env;
+pub mod estimate;
 pub mod hub;
 pub mod interrupt;
 pub mod measure;

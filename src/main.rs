@@ -105,22 +105,29 @@ fn print_models() -> ExitCode {
 }
 
 /// The child side of one job: read it from stdin, run it, print the reply as one JSON line.
+/// Results so far are printed as they come, each line replacing the one before, so a parent
+/// keeps finished cells of a child that dies later.
 fn child(parent: u32) -> ExitCode {
     if let Err(reason) = die_with_parent(parent) {
         eprintln!("{reason}");
         return ExitCode::FAILURE;
     }
+    let print = |reply: Reply| {
+        let line = serde_json::to_string(&reply).expect("a reply serialises");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}").and_then(|_| out.flush())
+    };
     let mut job_json = String::new();
     let result = match std::io::stdin().read_to_string(&mut job_json) {
         Err(e) => Err(format!("cannot read the job description: {e}")),
         Ok(_) => match serde_json::from_str::<cell::Job>(&job_json) {
-            Ok(job) => child::execute(&job),
+            Ok(job) => child::execute_with(&job, &mut |so_far| {
+                let _ = print(Reply::Ok(so_far.clone()));
+            }),
             Err(e) => Err(format!("invalid job description: {e}")),
         },
     };
-    let line = serde_json::to_string(&Reply::from(result)).expect("a reply serialises");
-    let mut out = std::io::stdout().lock();
-    match writeln!(out, "{line}").and_then(|_| out.flush()) {
+    match print(Reply::from(result)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,
     }

@@ -6,6 +6,7 @@ use crate::cell::{
     TokenizationCell,
 };
 use crate::cli::{ProtocolChoice, RunArgs};
+use crate::estimate::{self, Estimate};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
 use crate::models::{self, inference_task, Task};
@@ -34,6 +35,8 @@ pub struct Plan {
     pub cells: Vec<Cell>,
     /// Tokenization speed cells (with --input-text and speed), run after the model cells.
     pub tokenization: Vec<TokenizationCell>,
+    /// Each cell's expected cost, in the same order.
+    pub estimates: Vec<Estimate>,
     pub outputs: Outputs,
     /// With `--shard`: this part and the whole plan; `cells` are then this part's only.
     pub shard: Option<ShardRecord>,
@@ -103,6 +106,7 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         None => None,
     };
     Ok(Plan {
+        estimates: cells.iter().map(estimate::cell).collect(),
         models,
         settings,
         scope,
@@ -248,6 +252,7 @@ pub fn estimated_seconds(cell: &Cell) -> f64 {
                 min_runs,
                 max_runs,
                 min_time_s,
+                ..
             },
         ) => {
             let timed =
@@ -320,6 +325,8 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
             min_runs: runs as usize,
             max_runs: runs as usize,
             min_time_s: 0.0,
+            precision: None,
+            max_time_s: None,
         },
         (ProtocolChoice::Adaptive, None) => {
             if args.max_runs < args.min_runs {
@@ -334,6 +341,8 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
                 min_runs: args.min_runs as usize,
                 max_runs: args.max_runs as usize,
                 min_time_s: args.min_time,
+                precision: args.precision.0,
+                max_time_s: args.precision.0.map(|_| args.max_time),
             }
         }
     };
@@ -457,6 +466,8 @@ mod tests {
                 min_runs: 10,
                 max_runs: 1000,
                 min_time_s: 1.0,
+                precision: None,
+                max_time_s: None,
             },
             device: DeviceChoice::Cpu,
             dtype: Dtype::F32,

@@ -4,12 +4,56 @@
 
 use crate::console;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::time::Duration;
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
 
 pub enum Progress {
-    Bar(ProgressBar),
+    Bar(ProgressBar, RefCell<Eta>),
     Lines,
     Quiet,
+}
+
+/// The time left, from the cells' estimates (`estimate::cell`) rather than from the cells'
+/// count: cells differ in cost by orders of magnitude. Once cells have finished, the
+/// estimate of the rest is scaled by how long the finished ones took against theirs.
+#[derive(Debug, Clone)]
+pub struct Eta {
+    planned_s: f64,
+    done_estimate_s: f64,
+    started: Instant,
+}
+
+impl Eta {
+    pub fn new(planned_s: f64) -> Eta {
+        Eta {
+            planned_s,
+            done_estimate_s: 0.0,
+            started: Instant::now(),
+        }
+    }
+
+    /// A cell estimated at `estimate_s` finished.
+    pub fn done(&mut self, estimate_s: f64) {
+        self.done_estimate_s += estimate_s;
+    }
+
+    /// Seconds left.
+    pub fn remaining_s(&self) -> f64 {
+        let left = (self.planned_s - self.done_estimate_s).max(0.0);
+        match self.done_estimate_s > 0.0 {
+            true => left * (self.started.elapsed().as_secs_f64() / self.done_estimate_s),
+            false => left,
+        }
+    }
+}
+
+fn format_eta(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
 }
 
 impl Progress {
@@ -19,9 +63,9 @@ impl Progress {
             Progress::Quiet
         } else if console::stderr_is_interactive() {
             let template = if console::colours_allowed() {
-                "{spinner:.green} [{bar:30.cyan/blue}] {pos}/{len} cells, {elapsed} elapsed, ETA {eta}  {wide_msg}"
+                "{spinner:.green} [{bar:30.cyan/blue}] {pos}/{len} cells, {elapsed} elapsed, ETA {prefix}  {wide_msg}"
             } else {
-                "{spinner} [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, ETA {eta}  {wide_msg}"
+                "{spinner} [{bar:30}] {pos}/{len} cells, {elapsed} elapsed, ETA {prefix}  {wide_msg}"
             };
             let style = ProgressStyle::with_template(template)
                 .expect("a valid template")
@@ -31,9 +75,26 @@ impl Progress {
                     .with_style(style);
             bar.enable_steady_tick(Duration::from_millis(250));
             console::set_bar(Some(bar.clone()));
-            Progress::Bar(bar)
+            Progress::Bar(bar, RefCell::new(Eta::new(0.0)))
         } else {
             Progress::Lines
+        }
+    }
+
+    /// The estimated seconds of all the cells to run; restarts the ETA.
+    pub fn set_estimate(&self, planned_s: f64) {
+        if let Progress::Bar(bar, eta) = self {
+            *eta.borrow_mut() = Eta::new(planned_s);
+            bar.set_prefix(format_eta(planned_s));
+        }
+    }
+
+    /// A cell estimated at `estimate_s` is over (measured, N/A or skipped by the fit check).
+    pub fn cell_done(&self, estimate_s: f64) {
+        if let Progress::Bar(bar, eta) = self {
+            let mut eta = eta.borrow_mut();
+            eta.done(estimate_s);
+            bar.set_prefix(format_eta(eta.remaining_s()));
         }
     }
 
@@ -48,7 +109,7 @@ impl Progress {
     /// A step before the cells (calibration) starts.
     pub fn task(&self, text: &str) {
         match self {
-            Progress::Bar(bar) => bar.set_message(text.to_string()),
+            Progress::Bar(bar, _) => bar.set_message(text.to_string()),
             Progress::Lines => console::eprint(text),
             Progress::Quiet => {}
         }
@@ -57,7 +118,7 @@ impl Progress {
     /// The step that started last ended with `result`.
     pub fn task_done(&self, text: &str, result: &str) {
         match self {
-            Progress::Bar(_) => console::eprintln(&format!("{text}: {result}")),
+            Progress::Bar(..) => console::eprintln(&format!("{text}: {result}")),
             Progress::Lines => console::eprintln(&format!(": {result}")),
             Progress::Quiet => {}
         }
@@ -66,7 +127,7 @@ impl Progress {
     /// Cell `index` (from 1) of `total` starts.
     pub fn start(&self, index: usize, total: usize, cell: &str) {
         match self {
-            Progress::Bar(bar) => bar.set_message(cell.to_string()),
+            Progress::Bar(bar, _) => bar.set_message(cell.to_string()),
             Progress::Lines => console::eprint(&format!("[{index}/{total}] {cell}")),
             Progress::Quiet => {}
         }
@@ -75,7 +136,7 @@ impl Progress {
     /// The cell that started last finished with `summary`.
     pub fn finish(&self, index: usize, total: usize, cell: &str, summary: &str) {
         match self {
-            Progress::Bar(bar) => {
+            Progress::Bar(bar, _) => {
                 console::log_only(&format!("[{index}/{total}] {cell}: {summary}\n"));
                 bar.inc(1);
             }
@@ -93,9 +154,31 @@ impl Progress {
 
     /// Removes the bar, so the tables follow on a clean screen.
     pub fn done(&self) {
-        if let Progress::Bar(bar) = self {
+        if let Progress::Bar(bar, _) = self {
             bar.finish_and_clear();
             console::set_bar(None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eta_scales_the_estimates_by_the_observed_pace() {
+        let mut eta = Eta::new(100.0);
+        assert_eq!(eta.remaining_s(), 100.0);
+        eta.started = Instant::now() - Duration::from_secs(20);
+        // The first cell, estimated at 10 s, took 20 s: the other 90 s will take about 180.
+        eta.done(10.0);
+        assert!(
+            (eta.remaining_s() - 180.0).abs() < 1.0,
+            "{}",
+            eta.remaining_s()
+        );
+        assert_eq!(format_eta(59.4), "59s");
+        assert_eq!(format_eta(125.0), "2m 05s");
+        assert_eq!(format_eta(7300.0), "2h 01m");
     }
 }

@@ -1,6 +1,9 @@
 //! `--resume FILE.json`: the cells a previous JSON export measured, carried over into this
 //! sweep when nothing about them changed (model name and config, batch size, sequence length,
 //! mode, metric, every setting and the inputs). N/A cells are not carried over, so they run again.
+//! When the resumed file is also one of this sweep's exports, the sweep refuses to start if
+//! that would drop any of the file's cells (a setting, model or size changed): the file is
+//! rewritten with this sweep's cells only, so finished work would be lost.
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Settings};
 use crate::report::{json, Row};
@@ -8,6 +11,7 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 pub struct Previous {
+    path: std::path::PathBuf,
     rows: Vec<Row>,
     settings: Settings,
     calibration: Option<CalibrationResult>,
@@ -29,6 +33,7 @@ impl Previous {
     pub fn load(path: &Path) -> Result<Previous> {
         let export = json::read(path).with_context(|| "--resume".to_string())?;
         Ok(Previous {
+            path: path.to_path_buf(),
             rows: export.sweep.rows,
             settings: export.sweep.settings,
             calibration: export.sweep.calibration,
@@ -45,6 +50,26 @@ impl Previous {
             .map(|(_, result)| result.clone())
     }
 
+    /// Refuses a sweep that would overwrite the resumed file without all of its cells.
+    pub fn check_kept(&self, cells: &[Cell], outputs: &[&Path]) -> Result<()> {
+        if !outputs.iter().any(|out| same_file(out, &self.path)) {
+            return Ok(());
+        }
+        let lost = (self.rows.iter())
+            .filter(|(previous, _)| !cells.iter().any(|cell| same_cell(previous, cell)))
+            .count();
+        if lost > 0 {
+            anyhow::bail!(
+                "--resume {path}: {lost} of its {} cells are not part of this sweep (a model, \
+                 size or setting differs), and {path} is also one of its exports, so they would \
+                 be lost: export to another file, or resume with the flags that made it",
+                self.rows.len(),
+                path = self.path.display()
+            );
+        }
+        Ok(())
+    }
+
     /// The previous calibration, when it was made on the same device, dtype and threads, so
     /// carried-over and new cells share one MFU denominator.
     pub fn calibration_for(&self, settings: &Settings) -> Option<CalibrationResult> {
@@ -52,6 +77,15 @@ impl Previous {
             && self.settings.dtype == settings.dtype
             && self.settings.threads == settings.threads;
         self.calibration.clone().filter(|_| same)
+    }
+}
+
+/// The same file on disk (a link or another spelling of the path included).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
     }
 }
 
@@ -90,6 +124,7 @@ mod tests {
     #[test]
     fn only_identical_cells_with_results_are_carried_over() {
         let previous = Previous {
+            path: "previous.json".into(),
             rows: vec![
                 (cell(1), CellResult::na("x")),
                 (
@@ -99,6 +134,8 @@ mod tests {
                         baseline_rss_bytes: 0,
                         build_peak_rss_bytes: 1,
                         gpu: None,
+                        build_seconds: None,
+                        estimated_peak_bytes: None,
                     }),
                 ),
             ],

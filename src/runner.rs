@@ -99,6 +99,46 @@ impl Runner {
         }
     }
 
+    /// Measures cells of one (model, sizes, mode) in one child, on one built model
+    /// ([`Job::Cells`]); each failure becomes N/A, and the cells the child finished before it
+    /// died keep their results.
+    pub fn run_cells(&self, cells: &[Cell]) -> Result<Vec<CellResult>, Interrupted> {
+        if let [cell] = cells {
+            return self.run(cell).map(|r| vec![r]);
+        }
+        let job = Job::Cells {
+            cells: cells.to_vec(),
+        };
+        let (finished, failure): (Vec<CellResult>, Option<String>) = if self.multi_process {
+            match self.run_child_with_partial(&job, cells.len() as u32) {
+                Ok(value) => (parse_results(value), None),
+                Err((partial, JobError::Failed(reason))) => {
+                    (partial.map(parse_results).unwrap_or_default(), Some(reason))
+                }
+                Err((_, JobError::Interrupted)) => return Err(Interrupted),
+            }
+        } else {
+            if self.stopped() {
+                return Err(Interrupted);
+            }
+            let outcome = (self.in_process)(&job);
+            if self.stopped() {
+                return Err(Interrupted);
+            }
+            match outcome {
+                Ok(value) => (parse_results(value), None),
+                Err(reason) => (Vec::new(), Some(reason)),
+            }
+        };
+        let reason = failure.unwrap_or_else(|| "the child returned too few results".into());
+        let mut results = finished;
+        results.truncate(cells.len());
+        while results.len() < cells.len() {
+            results.push(CellResult::na(reason.clone()));
+        }
+        Ok(results)
+    }
+
     /// The device's achievable FLOP/s, or why it could not be measured.
     pub fn calibrate(
         &self,
@@ -143,8 +183,20 @@ impl Runner {
     }
 
     fn run_child(&self, job: &Job) -> Result<serde_json::Value, JobError> {
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+        self.run_child_with_partial(job, 1).map_err(|(_, e)| e)
+    }
+
+    /// Runs a job of `cells` cells (the timeout is per cell); on failure, the last result the
+    /// child printed before it died, if any, comes with the reason.
+    #[allow(clippy::type_complexity)]
+    fn run_child_with_partial(
+        &self,
+        job: &Job,
+        cells: u32,
+    ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
+        let failed = |e: String| (None, JobError::Failed(e));
+        let exe = std::env::current_exe()
+            .map_err(|e| failed(format!("cannot find own executable: {e}")))?;
         let json = serde_json::to_string(job).expect("a job serialises");
         let mut child = Command::new(exe)
             .arg(CHILD_COMMAND)
@@ -153,7 +205,7 @@ impl Runner {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start child process: {e}"))?;
+            .map_err(|e| failed(format!("cannot start child process: {e}")))?;
         // Written on its own thread: a child that dies before reading must not block us.
         let stdin = child.stdin.take();
         let feeder = thread::spawn(move || {
@@ -163,24 +215,30 @@ impl Runner {
         });
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
-        let waited = wait(&mut child, self.timeout, self.stop);
+        let timeout = self.timeout.saturating_mul(cells);
+        let waited = wait(&mut child, timeout, self.stop);
         let _ = feeder.join();
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
         if self.verbose && !stderr.trim().is_empty() {
             console::eprint(&stderr);
         }
+        let partial = || parse_reply(&stdout).ok();
         match waited {
-            Waited::Stopped => Err(JobError::Interrupted),
-            Waited::TimedOut => Err(JobError::Failed(format!(
-                "timed out after {} s",
-                self.timeout.as_secs_f64()
-            ))),
-            Waited::Exited(status) if status.success() => Ok(parse_reply(&stdout)?),
-            Waited::Exited(status) if self.killed_by_our_interrupt(status) => {
-                Err(JobError::Interrupted)
+            Waited::Stopped => Err((None, JobError::Interrupted)),
+            Waited::TimedOut => Err((
+                partial(),
+                JobError::Failed(format!("timed out after {} s", timeout.as_secs_f64())),
+            )),
+            Waited::Exited(status) if status.success() => {
+                parse_reply(&stdout).map_err(|e| (None, JobError::Failed(e)))
             }
-            Waited::Exited(status) => Err(JobError::Failed(failure_reason(status, &stderr))),
+            Waited::Exited(status) if self.killed_by_our_interrupt(status) => {
+                Err((None, JobError::Interrupted))
+            }
+            Waited::Exited(status) => {
+                Err((partial(), JobError::Failed(failure_reason(status, &stderr))))
+            }
         }
     }
 
@@ -294,6 +352,11 @@ fn wait(child: &mut Child, timeout: Duration, stop: Option<&AtomicBool>) -> Wait
         let _ = child.wait();
         return outcome;
     }
+}
+
+/// The results of a [`Job::Cells`] reply; unreadable ones are dropped (and become N/A).
+fn parse_results(value: serde_json::Value) -> Vec<CellResult> {
+    serde_json::from_value(value).unwrap_or_default()
 }
 
 /// The child's reply is the last JSON line of its stdout.

@@ -557,3 +557,54 @@ mod generated_arguments {
         }
     }
 }
+
+#[test]
+fn resuming_into_the_same_file_with_a_changed_setting_refuses_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("run.json");
+    let sweep = [
+        "--models",
+        TINY,
+        "--batch-sizes",
+        "1",
+        "--sequence-lengths",
+        "8",
+    ];
+    bin()
+        .args(QUICK)
+        .args(sweep)
+        .args(["--no-memory", "--export-json"])
+        .arg(&json)
+        .assert()
+        .success();
+    let before = fs::read(&json).unwrap();
+    // Another seed: no cell is carried over, so rewriting run.json would empty it.
+    bin()
+        .args(QUICK)
+        .args(sweep)
+        .args(["--no-memory", "--seed", "1", "--resume"])
+        .arg(&json)
+        .arg("--export-json")
+        .arg(&json)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "1 of its 1 cells are not part of this sweep",
+        ));
+    assert_eq!(
+        fs::read(&json).unwrap(),
+        before,
+        "the resumed file is untouched"
+    );
+    // The same flags resume into the same file as before.
+    bin()
+        .args(QUICK)
+        .args(sweep)
+        .args(["--no-memory", "--resume"])
+        .arg(&json)
+        .arg("--export-json")
+        .arg(&json)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("1 of 1 cells carried over"));
+}

@@ -93,10 +93,28 @@ fn serve(stream: TcpStream, files: &[(String, Vec<u8>)]) -> std::io::Result<()> 
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("");
     let mut out = stream;
-    let file = files.iter().find(|(name, _)| {
-        let (repo, file) = name.rsplit_once('/').unwrap();
-        path == format!("/{repo}/resolve/main/{file}")
-    });
+    // Hostile or broken mirrors: headers that would name paths outside the cache, or silence.
+    let (commit, hostile_etag) = match path {
+        "/silent-org/tiny-bert/resolve/main/config.json" => {
+            std::thread::sleep(Duration::from_secs(15));
+            return Ok(());
+        }
+        "/evil-org/commit/resolve/main/config.json" => {
+            ("../../../../escaped", Some("tinyberthash"))
+        }
+        "/evil-org/etag/resolve/main/config.json" => (COMMIT, Some("../../../../escaped")),
+        "/evil-org/absolute/resolve/main/config.json" => (COMMIT, Some("/tmp/escaped")),
+        _ => (COMMIT, None),
+    };
+    let hostile = path.starts_with("/evil-org/");
+    let file = files
+        .iter()
+        .find(|(name, _)| {
+            let (repo, file) = name.rsplit_once('/').unwrap();
+            path == format!("/{repo}/resolve/main/{file}")
+        })
+        // A hostile mirror answers with the first file's body.
+        .or_else(|| files.first().filter(|_| hostile));
     let Some((name, body)) = file else {
         return write!(
             out,
@@ -118,10 +136,10 @@ fn serve(stream: TcpStream, files: &[(String, Vec<u8>)]) -> std::io::Result<()> 
     };
     write!(
         out,
-        "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {COMMIT}\r\netag: \"{etag}\"\r\n\
+        "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {commit}\r\netag: \"{etag}\"\r\n\
          content-range: bytes 0-{last}/{total}\r\ncontent-length: {len}\r\nConnection: close\r\n\r\n",
         // The cache names blobs by etag: one per file.
-        etag = name.replace('/', "-"),
+        etag = hostile_etag.map_or_else(|| name.replace('/', "-"), str::to_string),
         last = content.len() - 1,
         total = body.len(),
         len = content.len(),
@@ -311,4 +329,65 @@ fn a_hub_model_without_a_tokenizer_says_where_it_looked() {
         .stderr(predicate::str::contains("download of tokenizer.json from"))
         .stderr(predicate::str::contains("404"))
         .stderr(predicate::str::contains("--tokenizer PATH"));
+}
+
+/// Every file under `root`, recursively.
+fn files_under(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn hostile_commit_and_etag_headers_write_nothing_and_name_the_endpoint() {
+    let hub = FakeHub::start();
+    let root = tempfile::tempdir().unwrap();
+    // HF_HOME two levels down, so "../../../../escaped" from its cache stays inside `root`.
+    let home = root.path().join("a/b/home");
+    std::fs::create_dir_all(&home).unwrap();
+    for repo in ["evil-org/commit", "evil-org/etag", "evil-org/absolute"] {
+        bin(&home, &hub.endpoint)
+            .args(["--models", repo])
+            .timeout(Duration::from_secs(60))
+            .assert()
+            .failure()
+            .code(1)
+            .stderr(predicate::str::contains(format!("{} sent", hub.endpoint)))
+            .stderr(predicate::str::contains("refused, nothing was written"))
+            .stderr(predicate::str::contains("panicked").not());
+    }
+    let written = files_under(root.path());
+    assert!(written.is_empty(), "files were written: {written:?}");
+    assert!(!std::path::Path::new("/tmp/escaped").exists());
+}
+
+#[test]
+fn a_silent_hub_times_out_naming_the_endpoint_and_the_wait() {
+    let hub = FakeHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    bin(home.path(), &hub.endpoint)
+        .env("HF_HUB_ETAG_TIMEOUT", "1")
+        .args(["--models", "silent-org/tiny-bert"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .failure()
+        .code(1)
+        .stderr(predicate::str::contains(&hub.endpoint))
+        .stderr(predicate::str::contains(
+            "no answer within 1 s (HF_HUB_ETAG_TIMEOUT)",
+        ));
+    // The server holds the connection for 15 s; the tool gives up after 1 s (plus startup).
+    assert!(
+        start.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        start.elapsed()
+    );
 }

@@ -109,7 +109,7 @@ fn exports_to_files_and_to_stdout() {
         assert!(stdout.contains(title), "{title} missing: {stdout}");
     }
     assert!(stdout.contains(
-        "| Model Name | Batch Size | Seq Length | Time in s (median) | Samples/s | Tokens/s | GFLOP/s | MFU |"
+        "| Model Name | Batch Size | Seq Length | Time in s (median) | 95% CI | Samples/s | Tokens/s | GFLOP/s | MFU |"
     ));
     assert!(stdout.contains("| :--- | ---: |"));
     assert!(stdout.contains("- Time in s: median seconds per call"));
@@ -435,6 +435,8 @@ fn settings() -> Settings {
             min_runs: 10,
             max_runs: 1000,
             min_time_s: 1.0,
+            precision: None,
+            max_time_s: None,
         },
         device: DeviceChoice::Cpu,
         dtype: Dtype::F32,
@@ -469,6 +471,9 @@ fn speed(samples: Vec<f64>) -> CellResult {
         warmup_calls: 2,
         stats,
         flops_per_call: Some(1e9),
+        interval: None,
+        imprecise: false,
+        build_seconds: None,
     })
 }
 
@@ -478,6 +483,8 @@ fn memory(mib: u64) -> CellResult {
         baseline_rss_bytes: 100 << 20,
         build_peak_rss_bytes: mib << 20,
         gpu: None,
+        build_seconds: None,
+        estimated_peak_bytes: None,
     })
 }
 

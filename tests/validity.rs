@@ -57,6 +57,8 @@ fn each_timed_call_matches_a_reference_clock_within_1_percent() {
         min_runs: 10,
         max_runs: 10,
         min_time_s: 0.0,
+        precision: None,
+        max_time_s: None,
     };
     let mut reference = Vec::new();
     let timing = protocol

@@ -32,6 +32,8 @@ pub fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
             min_runs: 3,
             max_runs: 20,
             min_time_s: 0.2,
+            precision: None,
+            max_time_s: None,
         };
         let timing = protocol.run(
             || {

@@ -46,5 +46,7 @@ pub fn measure_memory(
         baseline_rss_bytes,
         build_peak_rss_bytes,
         gpu,
+        build_seconds: None,
+        estimated_peak_bytes: None,
     })
 }

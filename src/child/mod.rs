@@ -15,10 +15,25 @@ use std::panic::{self, AssertUnwindSafe};
 /// whose message is the reason. Models and measurements return errors; `catch_unwind` is
 /// left for libtorch's own panics (tch panics on C++ exceptions in its non-`f_` ops).
 pub fn execute(job: &Job) -> Result<Value, String> {
+    execute_with(job, &mut |_| {})
+}
+
+/// As [`execute`]; for [`Job::Cells`], `progress` receives the results so far after each
+/// cell (the child prints them, so a parent keeps them if the child dies later).
+pub fn execute_with(job: &Job, progress: &mut dyn FnMut(&Value)) -> Result<Value, String> {
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match job {
-        Job::Cell(cell) => measure::cell(cell).map(serde_json::to_value),
+        Job::Cell(cell) => measure::cells(std::slice::from_ref(cell), &mut |_| {})
+            .map(|mut results| serde_json::to_value(results.remove(0))),
+        Job::Cells { cells } => {
+            let mut report = |so_far: &[crate::cell::CellResult]| {
+                if let Ok(value) = serde_json::to_value(so_far) {
+                    progress(&value);
+                }
+            };
+            measure::cells(cells, &mut report).map(serde_json::to_value)
+        }
         Job::Calibrate(c) => calibrate::calibrate(c).map(serde_json::to_value),
         Job::Tokenize(t) => tokenization::measure(t).map(serde_json::to_value),
     }));
@@ -27,14 +42,19 @@ pub fn execute(job: &Job) -> Result<Value, String> {
         Ok(Ok(Ok(value))) => Ok(value),
         Ok(Ok(Err(e))) => Err(format!("cannot serialise the result: {e}")),
         Ok(Err(e)) => Err(first_line(&format!("{e:#}"))),
-        Err(payload) => Err(first_line(
-            payload
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| payload.downcast_ref::<&str>().copied())
-                .unwrap_or("panic"),
-        )),
+        Err(payload) => Err(panic_reason(&payload)),
     }
+}
+
+/// The message a panic carried, as one line.
+fn panic_reason(payload: &Box<dyn std::any::Any + Send>) -> String {
+    first_line(
+        payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("panic"),
+    )
 }
 
 /// libtorch errors carry C++ backtraces and tensor dumps, sometimes inside a Debug string

@@ -3,7 +3,7 @@
 
 use crate::cell::{SpeedResult, TokenizationCell, TokenizationResult};
 use crate::measure::stats::Stats;
-use crate::measure::timing::Statistic;
+use crate::measure::timing::{self, Statistic};
 use crate::tokenize;
 use anyhow::{anyhow, bail, Result};
 use tokenizers::utils::parallelism;
@@ -39,9 +39,9 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
     let timing = protocol.run(&mut call, || {})?;
     let stats = Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
     let statistic = protocol.statistic();
-    let seconds = match statistic {
-        Statistic::Median => stats.median,
-        Statistic::Minimum => stats.min,
+    let (seconds, interval) = match statistic {
+        Statistic::Median => (stats.median, timing::median_interval(&timing.samples)),
+        Statistic::Minimum => (stats.min, None),
     };
     Ok(TokenizationResult::Speed {
         tokens,
@@ -49,7 +49,7 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
             true => parallelism::current_num_threads(),
             false => 1,
         },
-        speed: SpeedResult {
+        speed: Box::new(SpeedResult {
             statistic,
             seconds,
             samples: timing.samples,
@@ -57,6 +57,9 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
             warmup_calls: timing.warmup_calls,
             stats,
             flops_per_call: None,
-        },
+            interval,
+            imprecise: timing.imprecise,
+            build_seconds: None,
+        }),
     })
 }

@@ -48,6 +48,15 @@ pub fn reset_peak_stats(device_index: usize) -> Result<()> {
     )
 }
 
+/// NVML's free memory of the device: what a new cell can still allocate there.
+pub fn free_bytes(device_index: usize) -> Result<u64> {
+    let nvml = nvml_wrapper::Nvml::init().context("NVML is not available")?;
+    Ok(nvml
+        .device_by_index(device_index as u32)?
+        .memory_info()?
+        .free)
+}
+
 /// NVML's used memory of the whole device (the original's figure) and of this process.
 pub fn nvml_used_bytes(device_index: usize) -> Result<(u64, Option<u64>)> {
     let nvml = nvml_wrapper::Nvml::init().context("NVML is not available")?;

@@ -50,7 +50,7 @@ pub fn reset_peak_rss() -> Result<()> {
 /// fresh mappings (`M_MMAP_THRESHOLD`). Without this, glibc's default thresholds make a tch
 /// forward pass trim and regrow the heap at every call: SmolLM2-135M at batch 8 × 128
 /// tokens took 1.3M page faults and ~20% longer per call than transformers in Python. For
-/// speed cells only, so that memory cells keep glibc's default behaviour.
+/// speed cells only; memory cells pin glibc's static defaults ([`static_heap_thresholds`]).
 pub fn retain_freed_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only adjusts allocator parameters; both values are within glibc's
@@ -58,6 +58,35 @@ pub fn retain_freed_heap() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
+/// Pins glibc's heap thresholds at their static defaults (blocks of 128 KiB and more are
+/// mapped, and unmapped when freed; the heap is trimmed above 128 KiB free). glibc otherwise
+/// raises both after the first large block is freed, so a memory figure would depend on the
+/// allocations before the measured call: the same cell measured 564 or 601 MB depending on
+/// the length of the job description the child parsed first. For memory cells.
+pub fn static_heap_thresholds() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; these are glibc's own defaults.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+    }
+}
+
+/// Memory a new process can still use: the kernel's `MemAvailable`, or less where a cgroup
+/// (a container, a Slurm job) limits this process to less. None where /proc is missing.
+pub fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = status_field(&meminfo, "MemAvailable:")?;
+    let cgroup = |name: &str| -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/sys/fs/cgroup/{name}")).ok()?;
+        text.trim().parse().ok()
+    };
+    match (cgroup("memory.max"), cgroup("memory.current")) {
+        (Some(max), Some(current)) => Some(available.min(max.saturating_sub(current))),
+        _ => Some(available),
     }
 }
 
@@ -112,6 +141,17 @@ mod tests {
         assert!(
             after >= current.saturating_sub(16 << 20),
             "after {after}, rss {current}"
+        );
+    }
+
+    #[test]
+    fn available_memory_is_positive_and_below_the_total() {
+        let available = available_bytes().unwrap();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let total = status_field(&meminfo, "MemTotal:").unwrap();
+        assert!(
+            available > 0 && available <= total,
+            "{available} of {total}"
         );
     }
 

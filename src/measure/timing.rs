@@ -9,11 +9,20 @@ use std::time::{Duration, Instant};
 pub enum Protocol {
     /// Warm-up calls (not counted), then one sample per call until both `min_runs` samples
     /// and `min_time_s` seconds are reached, or `max_runs` samples. The figure is the median.
+    /// With a `precision` target, timing goes on past that floor until the median's 95%
+    /// interval ([`median_interval`]) lies within ± `precision` × median, or until
+    /// `max_time_s` seconds of timed calls, after which the figure is flagged imprecise.
     Adaptive {
         warmup: usize,
         min_runs: usize,
         max_runs: usize,
         min_time_s: f64,
+        /// Relative half-width of the median's 95% interval to reach (0.01 = ±1%).
+        #[serde(default)]
+        precision: Option<f64>,
+        /// Seconds of timed calls after which a cell short of its precision stops.
+        #[serde(default)]
+        max_time_s: Option<f64>,
     },
     /// The original's `timeit.repeat(func, repeat, number)`: `repeat` samples, each the mean
     /// of `number` back-to-back calls, no warm-up. The figure is the minimum.
@@ -28,7 +37,13 @@ pub struct Timing {
     /// Calls averaged into one sample.
     pub calls_per_sample: usize,
     pub warmup_calls: usize,
+    /// A precision target was set and the time cap (or `max_runs`) stopped timing first.
+    pub imprecise: bool,
 }
+
+/// The fewest samples for which the median has a 95% order-statistics interval
+/// (1 − 2 · 0.5^6 = 96.9% for the range of 6 samples).
+pub const MIN_SAMPLES_FOR_INTERVAL: usize = 6;
 
 impl Protocol {
     /// Runs `call` under the protocol. `sync` waits for queued device work and runs before
@@ -49,22 +64,45 @@ impl Protocol {
                 min_runs,
                 max_runs,
                 min_time_s,
+                precision,
+                max_time_s,
             } => {
                 for _ in 0..warmup {
                     timed(1)?;
                 }
                 let min_time = Duration::from_secs_f64(min_time_s);
+                let max_time = max_time_s.map(Duration::from_secs_f64);
+                let floor = match precision {
+                    Some(_) => min_runs.max(MIN_SAMPLES_FOR_INTERVAL),
+                    None => min_runs,
+                };
                 let start = Instant::now();
                 let mut samples = Vec::new();
-                while samples.len() < max_runs.max(1)
-                    && (samples.len() < min_runs || start.elapsed() < min_time)
-                {
+                let mut imprecise = false;
+                loop {
+                    let floor_met = samples.len() >= floor && start.elapsed() >= min_time;
+                    if samples.len() >= max_runs.max(1) {
+                        imprecise = precision.is_some_and(|p| !is_precise(&samples, p));
+                        break;
+                    }
+                    if floor_met {
+                        match precision {
+                            None => break,
+                            Some(p) if is_precise(&samples, p) => break,
+                            Some(_) if max_time.is_some_and(|cap| start.elapsed() >= cap) => {
+                                imprecise = true;
+                                break;
+                            }
+                            Some(_) => {}
+                        }
+                    }
                     samples.push(timed(1)?);
                 }
                 Ok(Timing {
                     samples,
                     calls_per_sample: 1,
                     warmup_calls: warmup,
+                    imprecise,
                 })
             }
             Protocol::Original { repeat, number } => {
@@ -73,6 +111,7 @@ impl Protocol {
                     samples,
                     calls_per_sample: number,
                     warmup_calls: 0,
+                    imprecise: false,
                 })
             }
         }
@@ -102,6 +141,26 @@ impl Protocol {
                 min_runs,
                 max_runs,
                 min_time_s,
+                precision: Some(precision),
+                max_time_s,
+            } => format!(
+                "median seconds per call, timed until its 95% interval (order statistics) is \
+                 within ±{}% ({} calls and {min_time_s} s at least, at most {max_runs} calls{}), \
+                 after {warmup} warm-up calls",
+                // Up to 4 decimals, without trailing zeros: 1, 0.5, 0.0001.
+                format!("{:.4}", 100.0 * precision)
+                    .trim_end_matches('0')
+                    .trim_end_matches('.'),
+                min_runs.max(&MIN_SAMPLES_FOR_INTERVAL),
+                max_time_s.map(|t| format!(" or {t} s")).unwrap_or_default(),
+            ),
+            Protocol::Adaptive {
+                warmup,
+                min_runs,
+                max_runs,
+                min_time_s,
+                precision: None,
+                ..
             } => format!(
                 "median seconds per call of at least {min_runs} timed calls and {min_time_s} s \
                  (at most {max_runs}), after {warmup} warm-up calls"
@@ -112,6 +171,67 @@ impl Protocol {
             ),
         }
     }
+}
+
+/// Whether the median's 95% interval lies within ± `precision` × median.
+fn is_precise(samples: &[f64], precision: f64) -> bool {
+    median_interval(samples).is_some_and(|i| i.relative_half_width() <= precision)
+}
+
+/// A distribution-free 95% confidence interval of the median.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Its confidence: at least 0.95 (order statistics give discrete levels).
+    pub confidence: f64,
+}
+
+impl Interval {
+    /// The larger distance from the median to an end, over the median.
+    pub fn relative_half_width(&self) -> f64 {
+        if self.median > 0.0 {
+            (self.median - self.low).max(self.high - self.median) / self.median
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// The order-statistics interval of the median: with `n` sorted samples, [x(k), x(n+1-k)]
+/// for the largest k whose coverage 1 − 2·P(Binomial(n, ½) < k) is still ≥ 95%. It assumes
+/// only that samples are independent draws of one distribution. None below
+/// [`MIN_SAMPLES_FOR_INTERVAL`] samples.
+pub fn median_interval(samples: &[f64]) -> Option<Interval> {
+    let n = samples.len();
+    if n < MIN_SAMPLES_FOR_INTERVAL {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    // P(B < k) for k = 1, 2, ...: summed in log space, so large n does not underflow.
+    let ln_half_n = n as f64 * 0.5f64.ln();
+    let mut ln_pmf = ln_half_n; // P(B = 0)
+    let mut below = 0.0; // P(B < k)
+    let mut k = 0;
+    loop {
+        let next = below + ln_pmf.exp();
+        if 2.0 * next > 0.05 || k + 1 > n / 2 {
+            break;
+        }
+        below = next;
+        k += 1;
+        ln_pmf += ((n - k + 1) as f64 / k as f64).ln();
+    }
+    let k = k.max(1);
+    let median = crate::measure::stats::Stats::of(&sorted)?.median;
+    Some(Interval {
+        median,
+        low: sorted[k - 1],
+        high: sorted[n - k],
+        confidence: 1.0 - 2.0 * below,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +286,8 @@ mod tests {
             min_runs: 5,
             max_runs: 100,
             min_time_s: 0.0,
+            precision: None,
+            max_time_s: None,
         };
         let (timing, calls, _) = counting_run(&by_runs, 1);
         assert_eq!(
@@ -178,6 +300,8 @@ mod tests {
             min_runs: 1,
             max_runs: 1000,
             min_time_s: 0.05,
+            precision: None,
+            max_time_s: None,
         };
         let (timing, _, _) = counting_run(&by_time, 5);
         let total: f64 = timing.samples.iter().sum();
@@ -188,6 +312,8 @@ mod tests {
             min_runs: 50,
             max_runs: 3,
             min_time_s: 10.0,
+            precision: None,
+            max_time_s: None,
         };
         assert_eq!(counting_run(&capped, 0).0.samples.len(), 3);
         assert_eq!(capped.statistic(), Statistic::Median);
@@ -201,5 +327,70 @@ mod tests {
         };
         let result = protocol.run(|| anyhow::bail!("boom"), || {});
         assert_eq!(result.unwrap_err().to_string(), "boom");
+    }
+
+    #[test]
+    fn median_interval_uses_the_binomial_ranks() {
+        assert!(median_interval(&[1.0; 5]).is_none());
+        let six = median_interval(&[6.0, 1.0, 5.0, 2.0, 4.0, 3.0]).unwrap();
+        assert_eq!((six.low, six.high, six.median), (1.0, 6.0, 3.5));
+        assert!((six.confidence - (1.0 - 2.0 / 64.0)).abs() < 1e-12);
+        // n = 100: the textbook ranks are 40 and 61, coverage 96.5%.
+        let hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        let i = median_interval(&hundred).unwrap();
+        assert_eq!((i.low, i.high), (40.0, 61.0));
+        assert!((i.confidence - 0.9648).abs() < 1e-3, "{}", i.confidence);
+        // Large n does not underflow; the interval narrows around the median.
+        let many: Vec<f64> = (0..20_000).map(|i| f64::from(i % 1000)).collect();
+        let i = median_interval(&many).unwrap();
+        assert!(i.low >= 480.0 && i.high <= 520.0, "{i:?}");
+        assert!((0.95..0.97).contains(&i.confidence), "{}", i.confidence);
+    }
+
+    fn precise(precision: f64, max_time_s: f64) -> Protocol {
+        Protocol::Adaptive {
+            warmup: 0,
+            min_runs: 1,
+            max_runs: 100_000,
+            min_time_s: 0.0,
+            precision: Some(precision),
+            max_time_s: Some(max_time_s),
+        }
+    }
+
+    #[test]
+    fn precision_target_stops_once_the_interval_is_narrow() {
+        // Steady 2 ms calls: within ±20% after the floor of 6 samples or a few more.
+        let (timing, calls, _) = counting_run(&precise(0.2, 5.0), 2);
+        let n = timing.samples.len();
+        assert_eq!(calls, n);
+        assert!((6..200).contains(&n), "{n}");
+        assert!(!timing.imprecise);
+        let i = median_interval(&timing.samples).unwrap();
+        assert!(i.relative_half_width() <= 0.2, "{i:?}");
+        // It stopped at the first sample that met the target.
+        if n > 6 {
+            assert!(!is_precise(&timing.samples[..n - 1], 0.2));
+        }
+    }
+
+    #[test]
+    fn precision_target_gives_up_at_the_time_cap_and_says_so() {
+        // Calls alternating 1 ms and 9 ms never give a median within ±1%.
+        let calls = Cell::new(0u64);
+        let timing = precise(0.01, 0.3)
+            .run(
+                || {
+                    calls.set(calls.get() + 1);
+                    let ms = if calls.get() % 2 == 0 { 1 } else { 9 };
+                    std::thread::sleep(Duration::from_millis(ms));
+                    Ok(())
+                },
+                || {},
+            )
+            .unwrap();
+        assert!(timing.imprecise);
+        let total: f64 = timing.samples.iter().sum();
+        assert!((0.29..2.0).contains(&total), "{total}");
     }
 }

@@ -397,14 +397,7 @@ pub fn decoder(
         word_embeddings.weight.shallow_clone()
     } else {
         let size = word_embeddings.weight.size();
-        p.var(
-            "weight",
-            &size,
-            nn::Init::Randn {
-                mean: 0.0,
-                stdev: std,
-            },
-        )
+        super::weights::normal(&p, "weight", &size, std)
     };
     Linear {
         weight,

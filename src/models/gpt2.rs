@@ -93,14 +93,7 @@ struct Conv1D {
 impl Conv1D {
     fn new(p: nn::Path, in_dim: i64, out_dim: i64, std: f64) -> Self {
         Conv1D {
-            weight: p.var(
-                "weight",
-                &[in_dim, out_dim],
-                nn::Init::Randn {
-                    mean: 0.0,
-                    stdev: std,
-                },
-            ),
+            weight: super::weights::normal(&p, "weight", &[in_dim, out_dim], std),
             bias: p.var("bias", &[out_dim], nn::Init::Const(0.0)),
         }
     }

@@ -44,14 +44,7 @@ pub struct Linear {
 impl Linear {
     /// Weight ~ N(0, std), bias zero: transformers' `_init_weights` for `nn.Linear`.
     pub fn new(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool, std: f64) -> Self {
-        let weight = p.var(
-            "weight",
-            &[out_dim, in_dim],
-            nn::Init::Randn {
-                mean: 0.0,
-                stdev: std,
-            },
-        );
+        let weight = super::weights::normal(&p, "weight", &[out_dim, in_dim], std);
         let bias = bias.then(|| p.var("bias", &[out_dim], nn::Init::Const(0.0)));
         Linear { weight, bias }
     }
@@ -69,14 +62,7 @@ pub struct Embedding {
 impl Embedding {
     /// Rows ~ N(0, std); the padding row, if any, is zero, as transformers does.
     pub fn new(p: nn::Path, num: i64, dim: i64, std: f64, padding_idx: Option<i64>) -> Self {
-        let weight = p.var(
-            "weight",
-            &[num, dim],
-            nn::Init::Randn {
-                mean: 0.0,
-                stdev: std,
-            },
-        );
+        let weight = super::weights::normal(&p, "weight", &[num, dim], std);
         if let Some(idx) = padding_idx.filter(|&i| (0..num).contains(&i)) {
             tch::no_grad(|| {
                 let _ = weight.get(idx).zero_();

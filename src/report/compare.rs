@@ -390,6 +390,9 @@ mod tests {
             warmup_calls: 0,
             stats,
             flops_per_call: Some(1.0),
+            interval: None,
+            imprecise: false,
+            build_seconds: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod compare;
 pub mod csv;
+pub mod dry_run;
 pub mod export;
 pub mod json;
 pub mod markdown;
@@ -250,6 +251,9 @@ mod tests {
             calls_per_sample: 10,
             warmup_calls: 0,
             flops_per_call: Some(1e9),
+            interval: None,
+            imprecise: false,
+            build_seconds: None,
         });
         assert_eq!(csv_value(&speed), "0.0143");
         let memory = CellResult::Memory(crate::cell::MemoryResult {
@@ -257,6 +261,8 @@ mod tests {
             baseline_rss_bytes: 2000 << 20,
             build_peak_rss_bytes: 2600 << 20,
             gpu: None,
+            build_seconds: None,
+            estimated_peak_bytes: None,
         });
         assert_eq!(csv_value(&memory), "2521");
         assert_eq!(table_value(&memory), "2521");

@@ -10,6 +10,8 @@ use crate::measure::timing::Statistic;
 
 /// Marks a figure whose samples spread too much to trust its last digits.
 const NOISY_MARK: &str = " *";
+/// Marks a figure whose interval did not reach the precision target in time.
+const IMPRECISE_MARK: &str = " !";
 
 /// What one section shows, whatever renders it.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +51,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     match metric {
         Metric::Speed => columns.extend([
             format!("{} ({statistic})", value_label(metric)),
+            "95% CI".into(),
             "Samples/s".into(),
             "Tokens/s".into(),
             "GFLOP/s".into(),
@@ -64,6 +67,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     }
     let mut lines = Vec::new();
     let mut noisy = 0;
+    let mut imprecise = 0;
     for (cell, result) in &rows {
         let mut line = vec![
             cell.model.clone(),
@@ -78,9 +82,18 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                     figure.push_str(NOISY_MARK);
                     noisy += 1;
                 }
+                let mut interval = speed
+                    .interval
+                    .map(|i| format!("±{:.1}%", 100.0 * i.relative_half_width()))
+                    .unwrap_or_default();
+                if speed.imprecise {
+                    interval.push_str(IMPRECISE_MARK);
+                    imprecise += 1;
+                }
                 let t = Throughput::of(cell, speed, sweep.calibration.as_ref());
                 line.extend([
                     figure,
+                    interval,
                     format_rate(t.samples_per_second),
                     format_rate(t.tokens_per_second),
                     t.flops_per_second
@@ -125,7 +138,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         mode,
         metric,
         notes: [
-            notes(sweep, metric, gpu, noisy),
+            notes(sweep, metric, gpu, noisy, imprecise),
             super::tokenization::input_notes(&rows),
         ]
         .concat(),
@@ -147,12 +160,17 @@ fn format_rate(x: f64) -> String {
 }
 
 /// What the table's figures are.
-fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize) -> Vec<String> {
+fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize, imprecise: usize) -> Vec<String> {
     let settings = &sweep.settings;
     let mut notes = Vec::new();
     match metric {
         Metric::Speed => {
             notes.push(format!("Time in s: {}.", settings.protocol.describe()));
+            notes.push(
+                "95% CI: the larger distance from the median to an end of its 95% confidence \
+                 interval (order statistics), relative to the median."
+                    .into(),
+            );
             notes.push(
                 "GFLOP/s: matrix-product FLOPs of one call (training: 3 x forward) per second."
                     .into(),
@@ -166,6 +184,13 @@ fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize) -> Vec<String> 
                     device = settings.device,
                 )),
                 None => notes.push("MFU: N/A, the matmul calibration failed.".into()),
+            }
+            if imprecise > 0 {
+                notes.push(format!(
+                    "!{imprecise} imprecise figure(s): the interval did not reach the --precision \
+                     target before --max-time; rerun with a larger --max-time, or on a quieter \
+                     machine."
+                ));
             }
             if noisy > 0 {
                 notes.push(format!(

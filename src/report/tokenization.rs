@@ -208,6 +208,8 @@ mod tests {
                 min_runs: 2,
                 max_runs: 2,
                 min_time_s: 0.0,
+                precision: None,
+                max_time_s: None,
             },
             device: DeviceChoice::Cpu,
             dtype: Dtype::F32,
@@ -277,6 +279,9 @@ mod tests {
             calls_per_sample: 1,
             warmup_calls: 1,
             flops_per_call: None,
+            interval: None,
+            imprecise: false,
+            build_seconds: None,
         };
         let sweep = Sweep {
             settings: settings(),
@@ -291,7 +296,7 @@ mod tests {
                     TokenizationResult::Speed {
                         tokens: 2000,
                         threads: 1,
-                        speed,
+                        speed: Box::new(speed),
                     },
                 ),
                 (

@@ -9,7 +9,13 @@ pub const TINY: &str = "tests/fixtures/tiny-bert.json";
 pub const QUICK: [&str; 2] = ["--runs", "3"];
 
 pub fn bin() -> Command {
-    Command::cargo_bin("run-benchmark").unwrap()
+    let mut command = Command::cargo_bin("run-benchmark").unwrap();
+    // The tests' own calibration cache, never the user's (shared by the tests, so most reuse it).
+    command.env(
+        "XDG_CACHE_HOME",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+    );
+    command
 }
 
 pub fn read(path: &Path) -> String {

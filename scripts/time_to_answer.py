@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Time to a trustworthy answer (issue 16), measured in one sitting:
+
+1. a one-cell tiny run (tests/fixtures/tiny-bert.json, batch 1, sequence 8, inference speed),
+   with the matmul calibration measured (empty cache) and reused (warm cache);
+2. the 7B bf16 build: run-benchmark's batch-1 memory cell (build seconds and peak resident
+   memory from its JSON) against transformers' `AutoModelForCausalLM.from_config` with
+   `torch_dtype=torch.bfloat16` in a fresh process (wall time and peak RSS);
+3. the seed's sweep (bert-base, bert-384-hid, bert-6-lay; batch 8; sequence 8, 32, 128, 512;
+   inference speed and memory): run-benchmark's wall time, and with --original PYTHON (a
+   venv with transformers 4.44.2, torch 2.13 and psutil) the original PyTorchBenchmark's.
+
+Usage (after `cargo build --release`; transformers from the project's .venv):
+    .venv/bin/python scripts/time_to_answer.py --parts tiny build sweep \
+        [--original /path/to/venv-hf444/bin/python] --out docs/time-to-answer.json
+
+Each part prints what it measured; --out collects everything as JSON with the date and CPU.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "target", "release", "run-benchmark")
+SEED_MODELS = ["bert-base", "bert-384-hid=bert-base:hidden_size=384",
+               "bert-6-lay=bert-base:num_hidden_layers=6"]
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        return next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def run_ours(args, cache, out_json=None):
+    env = dict(os.environ, XDG_CACHE_HOME=cache)
+    command = [BINARY, *args, "--quiet"]
+    if out_json:
+        command += ["--export-json", out_json]
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def tiny(repeats):
+    results = {"cold_s": [], "warm_s": []}
+    args = ["--models", os.path.join(ROOT, "tests/fixtures/tiny-bert.json"), "--batch-sizes", "1",
+            "--sequence-lengths", "8", "--no-memory"]
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            results["cold_s"].append(run_ours(args, cache))
+            results["warm_s"].append(run_ours(args, cache))
+    for key in ("cold_s", "warm_s"):
+        results[key + "_median"] = sorted(results[key])[len(results[key]) // 2]
+    print(f"one-cell tiny run: calibration measured {results['cold_s_median']:.2f} s, "
+          f"reused {results['warm_s_median']:.2f} s (median of {repeats})")
+    return results
+
+
+TRANSFORMERS_BUILD = r"""
+import json, resource, sys, time
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+config = AutoConfig.for_model(**json.loads(sys.argv[1]))
+start = time.perf_counter()
+model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.bfloat16)
+seconds = time.perf_counter() - start
+params = sum(p.numel() for p in model.parameters())
+print(json.dumps({"build_s": seconds, "parameters": params,
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+def build(model, threads):
+    config = json.load(open(os.path.join(ROOT, "configs", model.replace("/", "--") + ".json")))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "build.json")
+        wall = run_ours(["--models", model, "--bf16", "--batch-sizes", "1", "--sequence-lengths",
+                         "8", "--no-speed", "--threads", str(threads)], tmp, out)
+        _, memory = json.load(open(out))["rows"][0]
+    ours = {"wall_s": wall, "build_s": memory.get("build_seconds"),
+            "peak_rss_bytes": memory.get("peak_rss_bytes"),
+            "build_peak_rss_bytes": memory.get("build_peak_rss_bytes"),
+            "estimated_peak_bytes": memory.get("estimated_peak_bytes"), "status": memory["status"],
+            "reason": memory.get("reason")}
+    print(f"{model} bf16 build, run-benchmark: {ours}", flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    done = subprocess.run([sys.executable, "-c", TRANSFORMERS_BUILD, json.dumps(config)],
+                          capture_output=True, text=True, env=env)
+    theirs = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {
+        "error": done.stderr.strip().splitlines()[-1:]}
+    print(f"{model} bf16 build: run-benchmark {ours['build_s']} s, peak {ours['peak_rss_bytes']}; "
+          f"transformers from_config {theirs}")
+    return {"run_benchmark": ours, "transformers_from_config": theirs}
+
+
+ORIGINAL = r"""
+import sys, time
+from transformers import BertConfig, PyTorchBenchmark, PyTorchBenchmarkArguments
+configs = [BertConfig(), BertConfig(hidden_size=384), BertConfig(num_hidden_layers=6)]
+args = PyTorchBenchmarkArguments(models=["bert-base", "bert-384-hid", "bert-6-lay"],
+    batch_sizes=[8], sequence_lengths=[8, 32, 128, 512], multi_process=True, no_cuda=True)
+start = time.perf_counter()
+PyTorchBenchmark(args, configs=configs).run()
+print("WALL", time.perf_counter() - start)
+"""
+
+
+def sweep(original, threads):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "sweep.json")
+        # The calibration is cached beforehand, as on a machine that ran before.
+        run_ours(["--models", SEED_MODELS[0], "--batch-sizes", "1", "--sequence-lengths", "8",
+                  "--no-memory", "--runs", "1", "--threads", str(threads)], tmp)
+        wall = run_ours(["--models", *SEED_MODELS, "--batch-sizes", "8", "--threads", str(threads)],
+                        tmp, out)
+        rows = json.load(open(out))["rows"]
+    speed = [r for c, r in rows if c["metric"] == "speed"]
+    imprecise = sum(1 for r in speed if r.get("imprecise"))
+    widths = [r["interval"]["high"] / r["interval"]["median"] - 1 for r in speed if r.get("interval")]
+    result = {"run_benchmark_wall_s": wall, "speed_cells": len(speed), "imprecise": imprecise,
+              "largest_interval_half_width": max(widths) if widths else None}
+    if original:
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        done = subprocess.run([original, "-c", ORIGINAL], capture_output=True, text=True, env=env)
+        walls = [l for l in done.stdout.splitlines() if l.startswith("WALL")]
+        result["original_wall_s"] = float(walls[-1].split()[1]) if walls else None
+        if result["original_wall_s"]:
+            result["ratio"] = wall / result["original_wall_s"]
+    print(f"seed sweep: {result}")
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=["tiny", "build", "sweep"])
+    parser.add_argument("--models", nargs="+",
+                        default=["meta-llama/Llama-2-7b-hf", "mistralai/Mistral-7B-v0.1"])
+    parser.add_argument("--original", help="python of a venv with transformers 4.44.2 and psutil")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(),
+              "cpus": os.cpu_count(), "threads": args.threads,
+              "load_average": os.getloadavg()}
+    if "tiny" in args.parts:
+        record["tiny"] = tiny(args.repeats)
+    if "build" in args.parts:
+        record["build"] = {m: build(m, args.threads) for m in args.models}
+    if "sweep" in args.parts:
+        record["sweep"] = sweep(args.original, args.threads)
+    record["load_average_after"] = os.getloadavg()
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(record, f, indent=2)
+    print(json.dumps(record, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+//! The matmul ceiling, measured once per machine: cached per (CPU or GPU model, device,
+//! dtype, threads, libtorch version) in the user's cache folder
+//! (`$XDG_CACHE_HOME/run-benchmark/calibration.json`, else `~/.cache/...`), and reused while
+//! it is younger than [`FRESH_FOR`]. `--recalibrate` measures again.
+
+use crate::cell::{CalibrationResult, DeviceChoice, Dtype};
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A calibration is reused for a day: machines drift (this one by up to 1.5x from one day to
+/// the next), and a stale ceiling would skew every MFU figure.
+pub const FRESH_FOR: Duration = Duration::from_secs(24 * 3600);
+
+/// What a ceiling depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    /// The CPU's brand string, or the GPU's name.
+    pub processor: String,
+    pub device: DeviceChoice,
+    pub dtype: Dtype,
+    pub threads: String,
+    pub libtorch: String,
+}
+
+impl Key {
+    /// The key for a sweep from its environment information (`cpu`, `gpu`/`gpu_N`,
+    /// `threads`, `libtorch_version`).
+    pub fn of(environment: &[(String, String)], device: DeviceChoice, dtype: Dtype) -> Key {
+        let get = |k: &str| {
+            environment
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let processor = match device {
+            DeviceChoice::Cpu => get("cpu"),
+            DeviceChoice::Cuda(0) => get("gpu"),
+            DeviceChoice::Cuda(i) => get(&format!("gpu_{i}")),
+        };
+        Key {
+            processor,
+            device,
+            dtype,
+            threads: get("threads"),
+            libtorch: get("libtorch_version"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    key: Key,
+    result: CalibrationResult,
+    /// Seconds since the Unix epoch.
+    measured_at: u64,
+}
+
+/// A cached ceiling and when it was measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cached {
+    pub result: CalibrationResult,
+    pub measured_at: u64,
+}
+
+impl Cached {
+    /// "2026-12-02 14:20 UTC".
+    pub fn when(&self) -> String {
+        chrono::DateTime::from_timestamp(self.measured_at as i64, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| self.measured_at.to_string())
+    }
+}
+
+/// The cache file.
+pub struct Cache {
+    pub path: PathBuf,
+}
+
+impl Cache {
+    /// The user's cache file; None where the system names no cache folder.
+    pub fn user() -> Option<Cache> {
+        dirs::cache_dir().map(|dir| Cache {
+            path: dir.join("run-benchmark").join("calibration.json"),
+        })
+    }
+
+    /// A fresh entry for `key`. An unreadable or corrupt file counts as empty: the cache only
+    /// saves time, it never stops a run.
+    pub fn lookup(&self, key: &Key) -> Option<Cached> {
+        let now = unix_now();
+        self.entries()
+            .into_iter()
+            .filter(|e| &e.key == key && e.result.flops_per_second > 0.0)
+            .filter(|e| now.saturating_sub(e.measured_at) < FRESH_FOR.as_secs())
+            .max_by_key(|e| e.measured_at)
+            .map(|e| Cached {
+                result: e.result,
+                measured_at: e.measured_at,
+            })
+    }
+
+    /// Records a new measurement for `key`, replacing older ones.
+    pub fn store(&self, key: &Key, result: &CalibrationResult) -> Result<()> {
+        let mut entries = self.entries();
+        entries.retain(|e| &e.key != key);
+        entries.push(Entry {
+            key: key.clone(),
+            result: result.clone(),
+            measured_at: unix_now(),
+        });
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let json = serde_json::to_vec_pretty(&entries)?;
+        crate::report::write_file(&self.path, &json, "calibration cache")
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(dtype: Dtype) -> Key {
+        let env = vec![
+            ("cpu".to_string(), "AMD EPYC".to_string()),
+            ("threads".into(), "2".into()),
+            ("libtorch_version".into(), "2.13.0".into()),
+        ];
+        Key::of(&env, DeviceChoice::Cpu, dtype)
+    }
+
+    #[test]
+    fn stored_ceilings_are_found_by_their_whole_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            path: dir.path().join("sub").join("calibration.json"),
+        };
+        assert!(cache.lookup(&key(Dtype::F32)).is_none());
+        let result = CalibrationResult {
+            size: 2048,
+            flops_per_second: 3e11,
+        };
+        cache.store(&key(Dtype::F32), &result).unwrap();
+        let found = cache.lookup(&key(Dtype::F32)).unwrap();
+        assert_eq!(found.result, result);
+        assert!(found.when().ends_with("UTC"));
+        assert!(cache.lookup(&key(Dtype::Bf16)).is_none());
+        let mut other_threads = key(Dtype::F32);
+        other_threads.threads = "1".into();
+        assert!(cache.lookup(&other_threads).is_none());
+        assert_eq!(key(Dtype::F32).processor, "AMD EPYC");
+    }
+
+    #[test]
+    fn stale_or_corrupt_entries_are_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            path: dir.path().join("calibration.json"),
+        };
+        let stale = vec![Entry {
+            key: key(Dtype::F32),
+            result: CalibrationResult {
+                size: 1024,
+                flops_per_second: 1e11,
+            },
+            measured_at: unix_now() - FRESH_FOR.as_secs() - 1,
+        }];
+        std::fs::write(&cache.path, serde_json::to_vec(&stale).unwrap()).unwrap();
+        assert!(cache.lookup(&key(Dtype::F32)).is_none());
+        std::fs::write(&cache.path, "{ not json").unwrap();
+        assert!(cache.lookup(&key(Dtype::F32)).is_none());
+        // A corrupt file is replaced by the next store.
+        let result = CalibrationResult {
+            size: 1024,
+            flops_per_second: 2e11,
+        };
+        cache.store(&key(Dtype::F32), &result).unwrap();
+        assert_eq!(cache.lookup(&key(Dtype::F32)).unwrap().result, result);
+    }
+}

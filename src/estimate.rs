@@ -1,0 +1,420 @@
+//! What a cell will cost before it runs: FLOPs per call, peak memory and wall time, from its
+//! config and settings alone (plain data in, numbers out). The fit check, `--dry-run`, the
+//! progress bar's ETA and shard balancing all use these same figures.
+//!
+//! Memory is the peak of the measuring process (resident memory on the CPU, allocator bytes
+//! plus the CUDA context on a GPU):
+//! - weights: every matrix product's weights, read off the family's FLOP formula (2 FLOPs
+//!   per weight per token), plus the token (and learned position) embeddings and an untied
+//!   language-modelling head, in the dtype;
+//! - training: gradients (one more copy of the weights), AdamW's two moments (SGD without
+//!   momentum keeps none), and the activations every layer keeps for backward;
+//! - inference: the activations of one layer at a time and the logits;
+//! - the runtime: libtorch's own resident memory, measured once on this machine.
+//!
+//! No generation (KV cache) cells exist yet; when they do, their cache adds
+//! 2 · layers · batch · (prompt + new tokens) · kv_heads · head_dim values.
+
+use crate::cell::{CalibrationResult, Cell, DeviceChoice, Dtype, Metric, Mode, Optimizer};
+use crate::measure::timing::{Protocol, MIN_SAMPLES_FOR_INTERVAL};
+use crate::models::{self, Task};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Resident memory of a child that has loaded libtorch and built a tiny model (measured with
+/// tests/fixtures/tiny-bert.json on x86_64, libtorch 2.13: 383 MiB; see docs/measurements.md).
+const CPU_RUNTIME_BYTES: f64 = 380.0 * MIB;
+/// A CUDA context and the allocator's rounding, on the device.
+const CUDA_RUNTIME_BYTES: f64 = 600.0 * MIB;
+/// Starting a child process and loading libtorch, seconds.
+const CHILD_START_S: f64 = 0.35;
+/// Filling weights runs at about this rate (page faults dominate on a VM), bytes per second.
+const BUILD_BYTES_PER_S: f64 = 0.6e9;
+/// Per-call overhead beyond the matrix products (kernel launches, element-wise work), as a
+/// fraction of the product time, and a floor per call.
+const CALL_OVERHEAD: f64 = 0.3;
+const MIN_CALL_S: f64 = 0.5e-3;
+
+const MIB: f64 = 1024.0 * 1024.0;
+const GIB: f64 = 1024.0 * MIB;
+
+/// What one cell is expected to cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Matrix-product FLOPs of one call (training: 3 × forward); None where the config is not
+    /// a known family (a TorchScript file).
+    pub flops: Option<f64>,
+    /// Parameters of the built module.
+    pub parameters: Option<f64>,
+    /// Peak memory of the measuring process, bytes.
+    pub memory_bytes: Option<f64>,
+    /// Calls the cell makes at least: warm-up and the protocol's floor (speed), one (memory).
+    pub calls: usize,
+}
+
+impl Estimate {
+    /// Expected wall time of the cell's child: start, build, and its calls at the calibrated
+    /// FLOP/s (plus overhead); with no calibration, only start and build are known.
+    pub fn seconds(&self, calibration: Option<&CalibrationResult>) -> f64 {
+        let build = self.weight_bytes_guess() / BUILD_BYTES_PER_S;
+        let per_call = match (self.flops, calibration) {
+            (Some(f), Some(c)) if c.flops_per_second > 0.0 => {
+                (f / c.flops_per_second * (1.0 + CALL_OVERHEAD)).max(MIN_CALL_S)
+            }
+            _ => MIN_CALL_S,
+        };
+        CHILD_START_S + build + self.calls as f64 * per_call
+    }
+
+    fn weight_bytes_guess(&self) -> f64 {
+        // Build time follows the weights; their dtype is folded into memory_bytes already,
+        // so use the parameters at 2 bytes as a middle guess when only those are known.
+        self.parameters.map(|p| 2.0 * p).unwrap_or(0.0)
+    }
+
+    /// Why the cell cannot fit in `available` bytes, or None when it can (or is unknown).
+    pub fn does_not_fit(&self, available: u64, device: DeviceChoice) -> Option<String> {
+        let needed = self.memory_bytes?;
+        (needed > available as f64).then(|| {
+            let place = match device {
+                DeviceChoice::Cpu => "RAM".to_string(),
+                DeviceChoice::Cuda(i) => format!("on cuda:{i}"),
+            };
+            format!(
+                "needs ≈{:.1} GiB, {:.1} GiB available {place} (--no-fit-check runs it anyway)",
+                needed / GIB,
+                available as f64 / GIB
+            )
+        })
+    }
+}
+
+/// The estimate of one cell.
+pub fn cell(cell: &Cell) -> Estimate {
+    let settings = &cell.settings;
+    let calls = match cell.metric {
+        Metric::Memory => 1,
+        Metric::Speed => planned_calls(&settings.protocol),
+    };
+    let Ok(arch) = models::from_json(&cell.config) else {
+        return Estimate {
+            flops: None,
+            parameters: None,
+            memory_bytes: None,
+            calls,
+        };
+    };
+    let task = match cell.mode {
+        Mode::Inference => models::inference_task(&cell.config, settings.only_pretrain_model),
+        Mode::Training => Task::LanguageModel,
+    };
+    let (b, s) = (cell.batch_size, cell.sequence_length);
+    let forward = arch.forward_flops(b, s, task);
+    let flops = match cell.mode {
+        Mode::Inference => forward,
+        Mode::Training => 3.0 * forward,
+    };
+    let shape = Shape::of(&cell.config);
+    let parameters = parameters(arch.as_ref(), &shape, task);
+    let bytes = dtype_bytes(settings.dtype);
+    let weights = parameters * bytes;
+    let (b, s) = (b as f64, s as f64);
+    let tokens = b * s;
+    let logits = match task {
+        Task::LanguageModel => tokens * shape.vocab,
+        Task::Base => 0.0,
+    };
+    let attention_scores = b * shape.heads * s * s;
+    let working = match cell.mode {
+        // One layer's hidden states, projections and feed-forward, its attention scores, and
+        // the logits (inference frees each layer's activations before the next).
+        Mode::Inference => {
+            (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + attention_scores + logits)
+                * bytes
+        }
+        // Per layer, what backward needs (Korthikanti et al. 2022: 34·s·b·h + 5·a·s²·b
+        // bytes at 2 bytes a value with a 4h feed-forward), the logits with their float32
+        // copy and gradient, gradients of the weights and the optimizer's state.
+        Mode::Training => {
+            let per_layer =
+                tokens * (9.0 * shape.hidden + 2.0 * shape.intermediate) + 2.5 * attention_scores;
+            let state = match settings.optimizer {
+                Optimizer::AdamW => 2.0,
+                Optimizer::None | Optimizer::Sgd => 0.0,
+            };
+            (shape.layers * per_layer + logits) * bytes + logits * 8.0 + weights * (1.0 + state)
+        }
+    };
+    let runtime = match settings.device {
+        DeviceChoice::Cpu => CPU_RUNTIME_BYTES,
+        DeviceChoice::Cuda(_) => CUDA_RUNTIME_BYTES,
+    };
+    Estimate {
+        flops: Some(flops).filter(|f| f.is_finite()),
+        parameters: Some(parameters),
+        memory_bytes: Some(runtime + weights + working),
+        calls,
+    }
+}
+
+/// Warm-up calls and the fewest timed calls a protocol makes.
+fn planned_calls(protocol: &Protocol) -> usize {
+    match *protocol {
+        Protocol::Adaptive {
+            warmup,
+            min_runs,
+            precision,
+            ..
+        } => {
+            let floor = match precision {
+                Some(_) => min_runs.max(MIN_SAMPLES_FOR_INTERVAL),
+                None => min_runs,
+            };
+            warmup + floor
+        }
+        Protocol::Original { repeat, number } => repeat * number,
+    }
+}
+
+pub fn dtype_bytes(dtype: Dtype) -> f64 {
+    match dtype {
+        Dtype::F32 => 4.0,
+        Dtype::F16 | Dtype::Bf16 => 2.0,
+    }
+}
+
+/// Parameters: the matrix products' weights from the FLOP formula, plus the embeddings.
+///
+/// A family's forward FLOPs at batch 1 are K + A·s + C·s² (K: a pooler on the first token,
+/// A: 2 per weight per token, C: attention scores and values). Three sequence lengths solve
+/// for K and A; (K + A) / 2 is the number of weights the products multiply by.
+fn parameters(arch: &dyn models::Architecture, shape: &Shape, task: Task) -> f64 {
+    let f = |s| arch.forward_flops(1, s, Task::Base);
+    let (f1, f2, f3) = (f(1), f(2), f(3));
+    let c = (f3 - 2.0 * f2 + f1) / 2.0;
+    let a = f2 - f1 - 3.0 * c;
+    let k = f1 - a - c;
+    let products = ((k + a) / 2.0).max(0.0);
+    let embeddings = shape.vocab * shape.embedding + shape.positions * shape.embedding;
+    let head = match task {
+        Task::LanguageModel if !shape.tied => shape.vocab * shape.hidden,
+        _ => 0.0,
+    };
+    products + embeddings + head + shape.idle_experts
+}
+
+/// The sizes a memory estimate needs, under the key names the families use.
+struct Shape {
+    hidden: f64,
+    embedding: f64,
+    intermediate: f64,
+    layers: f64,
+    heads: f64,
+    vocab: f64,
+    /// Learned position embeddings (none for rotary or relative positions).
+    positions: f64,
+    tied: bool,
+    /// Mixture of experts: the FLOP formula counts only the experts a token is routed to;
+    /// the other experts' (gated, three-matrix) weights are in memory too.
+    idle_experts: f64,
+}
+
+impl Shape {
+    fn of(config: &Value) -> Shape {
+        let get = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| config.get(*k).and_then(Value::as_f64))
+        };
+        let hidden = get(&["hidden_size", "d_model", "n_embd", "dim"]).unwrap_or(0.0);
+        let layers = match (get(&["encoder_layers"]), get(&["decoder_layers"])) {
+            (Some(e), Some(d)) => e + d,
+            _ => {
+                get(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"]).unwrap_or(0.0)
+                    + get(&["num_decoder_layers"]).unwrap_or(0.0)
+            }
+        };
+        let rotary = [
+            "rope_theta",
+            "rotary_dim",
+            "rotary_pct",
+            "partial_rotary_factor",
+        ]
+        .iter()
+        .any(|k| config.get(*k).is_some())
+            || [
+                "llama", "mistral", "qwen2", "qwen3", "t5", "gpt_neox", "phi",
+            ]
+            .contains(&config["model_type"].as_str().unwrap_or(""));
+        Shape {
+            hidden,
+            embedding: get(&["embedding_size"]).unwrap_or(hidden),
+            intermediate: get(&[
+                "intermediate_size",
+                "n_inner",
+                "d_ff",
+                "encoder_ffn_dim",
+                "ffn_dim",
+                "hidden_dim",
+            ])
+            .unwrap_or(4.0 * hidden),
+            layers,
+            heads: get(&[
+                "num_attention_heads",
+                "n_head",
+                "num_heads",
+                "encoder_attention_heads",
+                "n_heads",
+            ])
+            .unwrap_or(1.0),
+            vocab: get(&["vocab_size"]).unwrap_or(0.0),
+            positions: match rotary {
+                true => 0.0,
+                false => get(&["max_position_embeddings", "n_positions"]).unwrap_or(0.0),
+            },
+            tied: config
+                .get("tie_word_embeddings")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            idle_experts: match (
+                get(&["num_local_experts", "num_experts"]),
+                get(&["num_experts_per_tok"]),
+            ) {
+                (Some(experts), Some(active)) if experts > active => {
+                    let expert = get(&["moe_intermediate_size", "intermediate_size"])
+                        .unwrap_or(4.0 * hidden);
+                    (experts - active) * 3.0 * hidden * expert * layers
+                }
+                _ => 0.0,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Settings;
+    use serde_json::json;
+
+    fn settings(dtype: Dtype) -> Settings {
+        Settings {
+            protocol: Protocol::Adaptive {
+                warmup: 2,
+                min_runs: 10,
+                max_runs: 1000,
+                min_time_s: 0.0,
+                precision: Some(0.01),
+                max_time_s: Some(20.0),
+            },
+            device: DeviceChoice::Cpu,
+            dtype,
+            threads: None,
+            optimizer: Optimizer::None,
+            only_pretrain_model: false,
+            torchscript: false,
+            seed: 0,
+        }
+    }
+
+    fn embedded(id: &str) -> Value {
+        let (_, text) = crate::hub::EMBEDDED
+            .iter()
+            .find(|(name, _)| *name == id)
+            .unwrap_or_else(|| panic!("{id} is not embedded"));
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn cell_of(config: Value, dtype: Dtype, mode: Mode) -> Cell {
+        Cell {
+            model: "m".into(),
+            config,
+            batch_size: 1,
+            sequence_length: 8,
+            mode,
+            metric: Metric::Memory,
+            settings: settings(dtype),
+            inputs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn parameters_of_known_models() {
+        // Published sizes: Llama-2-7b 6.74B, Mistral-7B 7.24B, bert-base-uncased 110M
+        // (with its pooler), gpt2 124M, Mixtral-8x7B 46.7B.
+        for (id, task_config, expected) in [
+            ("meta-llama/Llama-2-7b-hf", Mode::Inference, 6.738e9),
+            ("mistralai/Mistral-7B-v0.1", Mode::Inference, 7.242e9),
+            ("openai-community/gpt2", Mode::Inference, 124.4e6),
+            // All eight experts are in memory, though a token uses two.
+            ("mistralai/Mixtral-8x7B-v0.1", Mode::Inference, 46.70e9),
+        ] {
+            let e = cell(&cell_of(embedded(id), Dtype::Bf16, task_config));
+            let p = e.parameters.unwrap();
+            assert!((p / expected - 1.0).abs() < 0.01, "{id}: {p:e}");
+        }
+        let mut base = embedded("google-bert/bert-base-uncased");
+        base["architectures"] = json!(["BertModel"]);
+        let p = cell(&cell_of(base, Dtype::F32, Mode::Inference))
+            .parameters
+            .unwrap();
+        assert!((p / 109.48e6 - 1.0).abs() < 0.01, "bert: {p:e}");
+    }
+
+    #[test]
+    fn a_7b_model_fits_24_gib_in_bf16_only() {
+        let config = embedded("meta-llama/Llama-2-7b-hf");
+        let bf16 = cell(&cell_of(config.clone(), Dtype::Bf16, Mode::Inference));
+        let fp32 = cell(&cell_of(config, Dtype::F32, Mode::Inference));
+        let gib = |e: &Estimate| e.memory_bytes.unwrap() / GIB;
+        assert!((12.8..14.5).contains(&gib(&bf16)), "{}", gib(&bf16));
+        assert!((25.3..27.0).contains(&gib(&fp32)), "{}", gib(&fp32));
+        let available = 22 * (1u64 << 30);
+        assert!(bf16.does_not_fit(available, DeviceChoice::Cpu).is_none());
+        let reason = fp32.does_not_fit(available, DeviceChoice::Cpu).unwrap();
+        assert!(reason.starts_with("needs ≈25.") && reason.contains("22.0 GiB available RAM"));
+    }
+
+    #[test]
+    fn training_adds_gradients_optimizer_state_and_activations() {
+        let config = embedded("openai-community/gpt2");
+        let inference = cell(&cell_of(config.clone(), Dtype::F32, Mode::Inference));
+        let mut training = cell_of(config, Dtype::F32, Mode::Training);
+        let plain = cell(&training);
+        training.settings.optimizer = Optimizer::AdamW;
+        let adamw = cell(&training);
+        let weights = 4.0 * inference.parameters.unwrap();
+        let m = |e: &Estimate| e.memory_bytes.unwrap();
+        assert!(m(&plain) > m(&inference) + weights);
+        assert!((m(&adamw) - m(&plain) - 2.0 * weights).abs() < 1.0);
+        assert_eq!(plain.flops.unwrap(), 3.0 * inference.flops.unwrap());
+    }
+
+    #[test]
+    fn seconds_follow_the_calibration() {
+        let mut c = cell_of(
+            embedded("openai-community/gpt2"),
+            Dtype::F32,
+            Mode::Inference,
+        );
+        c.metric = Metric::Speed;
+        let e = cell(&c);
+        assert_eq!(e.calls, 2 + 10);
+        let slow = CalibrationResult {
+            size: 1024,
+            flops_per_second: 1e10,
+        };
+        let fast = CalibrationResult {
+            flops_per_second: 1e12,
+            ..slow.clone()
+        };
+        assert!(e.seconds(Some(&slow)) > e.seconds(Some(&fast)));
+        assert!(e.seconds(None) >= CHILD_START_S);
+        let unknown = cell(&cell_of(
+            json!({"model_type": "xlnet"}),
+            Dtype::F32,
+            Mode::Inference,
+        ));
+        assert_eq!((unknown.flops, unknown.memory_bytes), (None, None));
+        assert!(unknown.does_not_fit(0, DeviceChoice::Cpu).is_none());
+    }
+}
