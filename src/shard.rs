@@ -213,6 +213,8 @@ impl ShardRecord {
             metric: p.metric,
             settings: settings.clone(),
             input: crate::models::input_kind(config),
+            // The record keeps no inputs: a missing cell of a text sweep shows as random.
+            inputs: Default::default(),
         }
     }
 }

@@ -167,7 +167,17 @@ impl ElectraForPreTraining {
 
     /// Per-token logits (batch, seq).
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.electra.encode(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    /// [`Self::logits`] with an attention mask, as [`BertModel::encode_masked`].
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.electra.encode_masked(input_ids, attention_mask, train);
         let _head = profile::part(Part::Head);
         let xs = self.activation.apply(&self.dense.forward(&hidden));
         self.dense_prediction.forward(&xs).squeeze_dim(-1)
@@ -177,6 +187,10 @@ impl ElectraForPreTraining {
 impl Model for ElectraForPreTraining {
     fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
         Ok(self.logits(input_ids, train))
+    }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, Some(mask), train))
     }
 
     /// Mean `BCEWithLogitsLoss` against `labels` cast to float, as transformers computes it.

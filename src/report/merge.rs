@@ -91,6 +91,11 @@ pub fn merge(files: &[PathBuf], prefer: Option<Prefer>) -> Result<Merged> {
             sections: first.sections.clone(),
             rows,
             shard: None,
+            // Only the first shard times the tokenizers.
+            tokenization: exports
+                .iter()
+                .flat_map(|(_, s)| s.tokenization.clone())
+                .collect(),
         },
         warnings,
     })
