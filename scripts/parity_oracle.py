@@ -1337,7 +1337,9 @@ def phi3(out_dir):
 def _moe_extra(sparse_layers, num_experts, top_k):
     """Expected `aux_loss` (the router's load-balancing loss, already inside `loss`); and a
     check that every expert of every sparse layer is routed a token, so that training sends
-    a gradient into every parameter."""
+    a gradient into every parameter. Then the same with `attention_mask` (row 0's last three
+    tokens are padding, labelled -100): `masked_loss` and `masked_aux_loss`, whose averages
+    leave the padding out."""
 
     def extra(lm, input_ids):
         out = lm(input_ids=input_ids, labels=input_ids, output_router_logits=True)
@@ -1345,7 +1347,19 @@ def _moe_extra(sparse_layers, num_experts, top_k):
         for logits in out.router_logits:
             chosen = torch.topk(logits.softmax(-1), top_k, dim=-1).indices.unique()
             assert len(chosen) == num_experts, f"experts {chosen.tolist()} of {num_experts}"
-        return {"aux_loss": out.aux_loss}
+        mask = torch.ones_like(input_ids)
+        mask[0, -3:] = 0
+        labels = input_ids.masked_fill(mask == 0, -100)
+        masked = lm(
+            input_ids=input_ids, attention_mask=mask, labels=labels, output_router_logits=True
+        )
+        assert not torch.allclose(masked.aux_loss, out.aux_loss), "the mask changes nothing"
+        return {
+            "aux_loss": out.aux_loss,
+            "attention_mask": mask,
+            "masked_loss": masked.loss,
+            "masked_aux_loss": masked.aux_loss,
+        }
 
     return extra
 

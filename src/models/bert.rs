@@ -613,6 +613,10 @@ pub fn encoder_flops(b: f64, s: f64, layers: f64, h: f64, i: f64) -> f64 {
 }
 
 impl Architecture for BertConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

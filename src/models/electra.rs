@@ -203,6 +203,26 @@ impl Model for ElectraForPreTraining {
             Reduction::Mean,
         ))
     }
+
+    /// [`Model::loss`] over the real tokens only, as transformers' `active_loss` given an
+    /// attention mask.
+    fn loss_masked(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let logits = self.logits_masked(input_ids, Some(mask), train);
+        let active = mask.ne(0);
+        let logits = logits.masked_select(&active);
+        Ok(logits.binary_cross_entropy_with_logits::<Tensor>(
+            &labels.masked_select(&active).to_kind(logits.kind()),
+            None,
+            None,
+            Reduction::Mean,
+        ))
+    }
 }
 
 /// `ElectraForMaskedLM`: `electra.*`, then `generator_predictions`: dense (hidden to
@@ -236,6 +256,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for ElectraConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -540,8 +540,8 @@ impl LlamaModel {
         self.encode_routed_masked(input_ids, padding, train).0
     }
 
-    /// [`Self::encode_routed`] with an attention mask. Padding tokens are routed too (the
-    /// load-balancing loss counts them, where transformers' leaves them out).
+    /// [`Self::encode_routed`] with an attention mask. Padding tokens are routed too (which
+    /// changes no real token's experts); the load-balancing loss leaves them out.
     pub fn encode_routed_masked(
         &self,
         input_ids: &Tensor,
@@ -622,7 +622,8 @@ impl LlamaForCausalLm {
         let loss = causal_lm_loss(&logits, labels);
         match &self.aux_loss {
             Some(moe) if !router_logits.is_empty() => {
-                let aux = load_balancing_loss(&router_logits, moe.num_experts, moe.top_k);
+                // Padding is left out of the balance, as transformers given the mask.
+                let aux = load_balancing_loss(&router_logits, moe.num_experts, moe.top_k, padding);
                 loss + aux * moe.router_aux_loss_coef
             }
             _ => loss,
@@ -673,6 +674,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for LlamaConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -68,7 +68,8 @@ pub trait Model {
 
 /// Why a family without [`Model::forward_masked`] cannot take text inputs.
 pub const NO_MASK: &str = "padding mask not supported by this model family (text inputs \
-    need one; BERT-like encoders, GPT-2, Llama-like decoders and T5 take it)";
+    need one; BERT-like encoders, ModernBERT, DeBERTa-v2, GPT-2, Llama-like decoders, Gemma, \
+    Phi-3 and T5 take it)";
 
 /// Which module of a family to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +93,11 @@ pub trait Architecture: std::fmt::Debug {
     /// every matrix product (projections, attention scores and values, heads); element-wise
     /// work, norms and softmax are not counted.
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64;
+    /// Whether the built models honour an attention mask ([`Model::forward_masked`]), which
+    /// text inputs need; the planner refuses `--input-text` for a family without one.
+    fn takes_attention_mask(&self) -> bool {
+        false
+    }
     /// What a cell's size means and what the model is fed: token ids unless overridden.
     fn input_kind(&self) -> InputKind {
         InputKind::Tokens

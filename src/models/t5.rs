@@ -624,6 +624,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for T5Config {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

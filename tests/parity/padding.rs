@@ -2,7 +2,9 @@
 //! takes a mask, on the fixtures' transformers weights (randomised, so attention is far from
 //! uniform), a batch of a padded row and a full row through `forward_masked` gives each
 //! row's real tokens the outputs of that row alone through `forward`, which the parity tests
-//! hold to transformers; the loss ignores padding too. Families without a mask say so.
+//! hold to transformers; the loss ignores padding too (the MoE router's balance included).
+//! Families without a mask say so, and say it before any cell through
+//! `Architecture::takes_attention_mask`, which these tests hold to what the models do.
 
 use crate::common::{check, Fixture};
 use run_benchmark::models::layers::masked_labels;
@@ -27,6 +29,10 @@ fn padding_changes_no_real_output(
 ) {
     let fx = Fixture::open(arch);
     let config = fx.architecture();
+    assert!(
+        config.takes_attention_mask(),
+        "{arch} says it takes no mask"
+    );
     tch::manual_seed(7);
     let ids = Tensor::randint_low(5, config.vocab_size(), [2, SEQ], (Kind::Int64, Device::Cpu));
     let mask =
@@ -79,8 +85,17 @@ fn bert_family_ignores_padding() {
     // RoBERTa's positions skip padding ids, as transformers' create_position_ids_from_input_ids.
     padding_changes_no_real_token("roberta", "roberta", BOTH, 1);
     padding_changes_no_real_token("xlm-roberta", "roberta", BOTH, 1);
-    // The discriminator (ElectraForPreTraining) has per-token logits and no masked loss.
+    // The discriminator (ElectraForPreTraining) has per-token logits; its loss below.
     padding_changes_no_real_token("electra", "electra", &[Task::Base], 0);
+}
+
+#[test]
+fn newer_encoders_ignore_padding() {
+    // ModernBERT's local layers (window 4 of 8) hide padding inside the window too.
+    padding_changes_no_real_token("modernbert", "model", BOTH, 0);
+    // DeBERTa-v3 (log-bucketed relative positions) and v2 (absolute positions as well).
+    padding_changes_no_real_token("deberta", "deberta", BOTH, 0);
+    padding_changes_no_real_token("deberta_v2_variant", "deberta", BOTH, 0);
 }
 
 #[test]
@@ -99,6 +114,12 @@ fn electra_discriminator_ignores_padding() {
             &masked.narrow(1, 0, REAL),
             &alone,
         );
+        // The BCE loss over the real tokens only, as transformers' active_loss.
+        let labels = masked_labels(&ids, &mask);
+        let loss = model.loss_masked(&ids, &mask, &labels, false).unwrap();
+        let short = ids.narrow(1, 0, REAL);
+        let want = model.loss(&short, &short, false).unwrap();
+        check("electra", "discriminator padded loss", &loss, &want);
     });
 }
 
@@ -115,10 +136,19 @@ fn llama_family_ignores_padding() {
         padding_changes_no_real_token(arch, "model", BOTH, 0);
     }
     // Mixtral and Qwen3-MoE route padding tokens too, which changes no real token's experts;
-    // but their load-balancing loss counts the padding tokens (transformers' leaves them out
-    // given an attention mask), so the loss is not compared.
+    // the load-balancing loss leaves them out (as transformers given the mask), so the
+    // padded row's loss, router term included, is the row's alone.
     for arch in ["mixtral", "qwen3_moe"] {
-        padding_changes_no_real_output(arch, "model", BOTH, 0, false);
+        padding_changes_no_real_token(arch, "model", BOTH, 0);
+    }
+}
+
+#[test]
+fn gemma_and_phi3_ignore_padding() {
+    // Gemma 2/3 add soft-capped and sliding-window layers; Phi-3 a sliding window (5 of 8)
+    // and LongRoPE, whose long factors apply at 5 and 8 tokens alike (original length 4).
+    for arch in ["gemma", "gemma2", "gemma3", "phi3"] {
+        padding_changes_no_real_token(arch, "model", BOTH, 0);
     }
 }
 
@@ -131,13 +161,14 @@ fn t5_ignores_padding() {
 
 #[test]
 fn families_without_a_mask_say_so() {
-    let archs = [
-        "bart", "gpt_neo", "gpt_neox", "opt", "phi", "phi3", "gemma", "gemma2", "gemma3",
-    ];
-    for arch in archs {
+    for arch in ["bart", "gpt_neo", "gpt_neox", "opt", "phi"] {
         let fx = Fixture::open(arch);
-        let model = fx
-            .architecture()
+        let config = fx.architecture();
+        assert!(
+            !config.takes_attention_mask(),
+            "{arch} says it takes a mask"
+        );
+        let model = config
             .build(tch::nn::VarStore::new(Device::Cpu).root(), Task::Base)
             .unwrap();
         let ids = Tensor::ones([1, 4], (Kind::Int64, Device::Cpu));
