@@ -126,6 +126,12 @@ fn text_inputs(
     text: &Path,
     (batch_sizes, sequence_lengths): (&[i64], &[i64]),
 ) -> Result<HashMap<(String, i64, i64), TextInputs>> {
+    if args.torchscript {
+        bail!(
+            "--input-text with --torchscript: the traced module takes token ids only, without \
+             the attention mask that padded text needs; drop one of them"
+        );
+    }
     let passages = tokenize::read_passages(text)?;
     let mut inputs = HashMap::new();
     for (spec, model) in args.models.iter().zip(models) {
@@ -137,9 +143,21 @@ fn text_inputs(
                 what()
             );
         }
+        let arch = models::from_json(&model.config)?;
+        let model_type = model.config["model_type"].as_str().unwrap_or("this model");
+        if let models::InputKind::Pixels { .. } = arch.input_kind() {
+            bail!(
+                "{}: {model_type} takes images (pixel values), not text; drop --input-text or \
+                 the model",
+                what()
+            );
+        }
+        if !arch.takes_attention_mask() {
+            bail!("{}: {model_type}: {}", what(), models::NO_MASK);
+        }
         let file = tokenize::locate(args.tokenizer.as_deref(), &spec.source).with_context(what)?;
         let tokenizer = tokenize::load(&file).with_context(what)?;
-        let vocab_size = crate::models::from_json(&model.config)?.vocab_size();
+        let vocab_size = arch.vocab_size();
         for &batch in batch_sizes {
             for &seq in sequence_lengths {
                 let encoded =

@@ -145,40 +145,6 @@ fn gpt2_finds_its_bpe_tokenizer_beside_its_config_and_short_text_cycles() {
     }
 }
 
-#[test]
-fn a_family_without_a_padding_mask_is_na_with_its_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let corpus = text::write_corpus(dir.path());
-    let config = serde_json::json!({
-        "model_type": "gpt_neo",
-        "architectures": ["GPTNeoForCausalLM"],
-        "vocab_size": 300,
-        "hidden_size": 32,
-        "num_layers": 2,
-        "num_heads": 4,
-        "attention_types": [[["global", "local"], 1]],
-        "window_size": 8,
-        "max_position_embeddings": 64,
-    });
-    let model = text::model_folder(&dir.path().join("neo"), &config);
-    text::save(&text::train_bpe(&corpus, 300), &model);
-    bin()
-        .arg("--models")
-        .arg(&model)
-        .arg("--input-text")
-        .arg(&corpus)
-        .args(SIZES)
-        .args(QUICK)
-        .arg("--no-memory")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "gpt_neo with text inputs: padding mask not supported by this model family",
-        ))
-        // The tokenizer is still timed.
-        .stdout(predicate::str::contains("TOKENIZATION - SPEED - RESULT"));
-}
-
 /// Runs with `args` and expects exit 1 with one line on stderr containing `message`, and no
 /// cell run (nothing on stdout).
 fn fails_before_any_cell(args: &[&std::ffi::OsStr], message: &str) {
@@ -288,6 +254,37 @@ fn every_bad_input_is_one_line_before_any_cell() {
     run(
         with(Path::new(&script_arg), Some(&tok), &corpus),
         "a TorchScript file has no tokenizer",
+    );
+    // A family without an attention mask, a vision model, and tracing: refused before any
+    // cell, before the tokenizer is looked for.
+    let neo = text::model_folder(
+        &d.join("neo"),
+        &serde_json::json!({
+            "model_type": "gpt_neo",
+            "architectures": ["GPTNeoForCausalLM"],
+            "vocab_size": 128,
+            "hidden_size": 32,
+            "num_layers": 2,
+            "num_heads": 4,
+            "attention_types": [[["global", "local"], 1]],
+            "window_size": 8,
+            "max_position_embeddings": 64,
+        }),
+    );
+    run(
+        with(&neo, None, &corpus),
+        "gpt_neo: padding mask not supported by this model family",
+    );
+    let vit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parity/vit");
+    run(
+        with(&vit, Some(&tok), &corpus),
+        "vit takes images (pixel values), not text; drop --input-text or the model",
+    );
+    let mut traced = with(&model, Some(&tok), &corpus);
+    traced.push(os(Path::new("--torchscript")));
+    run(
+        traced,
+        "--input-text with --torchscript: the traced module takes token ids only",
     );
     // A tokenizer whose ids do not fit the model's vocabulary.
     let small = text::model_folder(&d.join("small"), &text::tiny_bert(16));
