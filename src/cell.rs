@@ -157,6 +157,12 @@ pub enum Inputs {
 pub struct TextInputs {
     pub tokenizer: PathBuf,
     pub text: PathBuf,
+    /// The files' contents ([`crate::tokenize::digest`]): cells of a text sweep are the same
+    /// cells (for --resume, shards and merge) only on the same text and tokenizer.
+    #[serde(default)]
+    pub tokenizer_digest: String,
+    #[serde(default)]
+    pub text_digest: String,
     /// Passages in the text file.
     pub passages: usize,
     /// Padding tokens of the batch (masked out), of batch size x sequence length.

@@ -133,6 +133,7 @@ fn text_inputs(
         );
     }
     let passages = tokenize::read_passages(text)?;
+    let text_digest = tokenize::digest(text)?;
     let mut inputs = HashMap::new();
     for (spec, model) in args.models.iter().zip(models) {
         let what = || format!("--input-text: model \"{}\"", model.name);
@@ -157,6 +158,7 @@ fn text_inputs(
         }
         let file = tokenize::locate(args.tokenizer.as_deref(), &spec.source).with_context(what)?;
         let tokenizer = tokenize::load(&file).with_context(what)?;
+        let tokenizer_digest = tokenize::digest(&file)?;
         let vocab_size = arch.vocab_size();
         for &batch in batch_sizes {
             for &seq in sequence_lengths {
@@ -174,6 +176,8 @@ fn text_inputs(
                 let cell_inputs = TextInputs {
                     tokenizer: file.clone(),
                     text: text.to_path_buf(),
+                    tokenizer_digest: tokenizer_digest.clone(),
+                    text_digest: text_digest.clone(),
                     passages: passages.len(),
                     padding_tokens: encoded.padding_tokens,
                     truncated_rows: encoded.truncated_rows,

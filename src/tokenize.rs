@@ -87,6 +87,13 @@ pub fn locate(explicit: Option<&Path>, source: &str) -> Result<PathBuf> {
     })
 }
 
+/// What identifies a file's content wherever it lies: the FNV-1a of its bytes (as shard
+/// plan ids), in hex. Cells measured on files with other digests are other cells.
+pub fn digest(file: &Path) -> Result<String> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(format!("{:016x}", crate::shard::fnv1a(&bytes)))
+}
+
 /// A tokenizer.json, loaded; a corrupt one is an error naming the file.
 pub fn load(file: &Path) -> Result<Tokenizer> {
     Tokenizer::from_file(file)

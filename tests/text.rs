@@ -145,6 +145,103 @@ fn gpt2_finds_its_bpe_tokenizer_beside_its_config_and_short_text_cycles() {
     }
 }
 
+#[test]
+fn shards_merge_and_resume_keep_which_text_a_cell_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = text::write_corpus(d);
+    let tok = text::save(&text::train_wordpiece(&corpus, 128), &d.join("tok"));
+    let model = text::model_folder(&d.join("bert"), &text::tiny_bert(128));
+    let run = |text: &Path, extra: &[&str], export: &Path| {
+        let out = bin()
+            .arg("--models")
+            .arg(&model)
+            .arg("--tokenizer")
+            .arg(&tok)
+            .arg("--input-text")
+            .arg(text)
+            .args(["--batch-sizes", "4", "--sequence-lengths", "8", "16"])
+            .args(QUICK)
+            .args(["--no-memory", "--export-json"])
+            .arg(export)
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .stderr
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let (first, second) = (d.join("1.json"), d.join("2.json"));
+    run(&corpus, &["--shard", "1/2"], &first);
+    run(&corpus, &["--shard", "2/2"], &second);
+    let merged = d.join("merged.json");
+    bin()
+        .arg("merge")
+        .arg(&first)
+        .arg(&second)
+        .arg("--export-json")
+        .arg(&merged)
+        .assert()
+        .success();
+    let digest = tokenize::digest(&corpus).unwrap();
+    let rows = json(&merged)["rows"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row[0]["inputs"]["kind"], "text", "{row}");
+        assert_eq!(row[0]["inputs"]["text_digest"], digest.as_str(), "{row}");
+        assert_eq!(row[1]["status"], "speed", "{row}");
+    }
+    // A missing shard's cells are rebuilt from the record as planned: on the text.
+    let alone = d.join("alone.json");
+    bin()
+        .arg("merge")
+        .arg(&first)
+        .arg("--export-json")
+        .arg(&alone)
+        .assert()
+        .success();
+    for row in json(&alone)["rows"].as_array().unwrap() {
+        assert_eq!(row[0]["inputs"]["text_digest"], digest.as_str(), "{row}");
+    }
+
+    // The second shard measured on other text (same path, other content): another plan.
+    let original = std::fs::read_to_string(&corpus).unwrap();
+    let changed = original.replacen("the", "a", 1);
+    assert_ne!(changed, original);
+    std::fs::write(&corpus, &changed).unwrap();
+    let elsewhere = d.join("elsewhere.json");
+    run(&corpus, &["--shard", "2/2"], &elsewhere);
+    std::fs::write(&corpus, &original).unwrap();
+    let err = bin()
+        .arg("merge")
+        .arg(&first)
+        .arg(&elsewhere)
+        .assert()
+        .failure()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(err.contains("come from different plans"), "{err}");
+    assert!(err.contains("text inputs"), "{err}");
+
+    // --resume carries the cells over on the same text, and none once the text changed.
+    let resumed = d.join("resumed.json");
+    let log = run(&corpus, &["--resume", merged.to_str().unwrap()], &resumed);
+    assert!(
+        log.contains("2 of 2 cells carried over, 0 to measure"),
+        "{log}"
+    );
+    std::fs::write(&corpus, &changed).unwrap();
+    let log = run(&corpus, &["--resume", merged.to_str().unwrap()], &resumed);
+    assert!(
+        log.contains("0 of 2 cells carried over, 2 to measure"),
+        "{log}"
+    );
+}
+
 /// Runs with `args` and expects exit 1 with one line on stderr containing `message`, and no
 /// cell run (nothing on stdout).
 fn fails_before_any_cell(args: &[&std::ffi::OsStr], message: &str) {

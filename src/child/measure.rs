@@ -198,6 +198,14 @@ fn inputs(
         }
         Inputs::Text(text) => text,
     };
+    for (file, planned) in [
+        (&text.text, &text.text_digest),
+        (&text.tokenizer, &text.tokenizer_digest),
+    ] {
+        if tokenize::digest(file)? != *planned {
+            bail!("{} changed since the sweep was planned", file.display());
+        }
+    }
     let tokenizer = tokenize::load(&text.tokenizer)?;
     let passages = tokenize::read_passages(&text.text)?;
     let batch = tokenize::encode_batch(

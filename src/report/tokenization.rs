@@ -228,6 +228,8 @@ mod tests {
         let text = TextInputs {
             tokenizer: "tok.json".into(),
             text: "corpus.txt".into(),
+            tokenizer_digest: "1".into(),
+            text_digest: "2".into(),
             passages: 3,
             padding_tokens: 12,
             truncated_rows: 1,
