@@ -437,8 +437,7 @@ impl DebertaV2Model {
         }
         let mut xs = self.embeddings_norm.forward(&xs);
         if let Some(mask) = padding {
-            let kind = xs.kind();
-            xs = xs * mask.unsqueeze(-1).to_kind(kind);
+            xs *= mask.unsqueeze(-1).to_kind(xs.kind());
         }
         let mut xs = dropout(xs, self.config.hidden_dropout_prob, train);
         let relative = relative_positions(&self.config, seq, input_ids.device());
