@@ -39,6 +39,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
             cand --profile-trace 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR'
+            cand --input-text 'Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model''s special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed'
+            cand --tokenizer 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model''s: beside its config, in the Hugging Face cache, or from the Hub]'
             cand --export-json 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)'
             cand --export-markdown 'Write the tables and their notes as Markdown (''-'' = stdout)'
             cand --resume 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE''s cells is not part of this sweep (they would be lost)'

@@ -1337,7 +1337,9 @@ def phi3(out_dir):
 def _moe_extra(sparse_layers, num_experts, top_k):
     """Expected `aux_loss` (the router's load-balancing loss, already inside `loss`); and a
     check that every expert of every sparse layer is routed a token, so that training sends
-    a gradient into every parameter."""
+    a gradient into every parameter. Then the same with `attention_mask` (row 0's last three
+    tokens are padding, labelled -100): `masked_loss` and `masked_aux_loss`, whose averages
+    leave the padding out."""
 
     def extra(lm, input_ids):
         out = lm(input_ids=input_ids, labels=input_ids, output_router_logits=True)
@@ -1345,7 +1347,19 @@ def _moe_extra(sparse_layers, num_experts, top_k):
         for logits in out.router_logits:
             chosen = torch.topk(logits.softmax(-1), top_k, dim=-1).indices.unique()
             assert len(chosen) == num_experts, f"experts {chosen.tolist()} of {num_experts}"
-        return {"aux_loss": out.aux_loss}
+        mask = torch.ones_like(input_ids)
+        mask[0, -3:] = 0
+        labels = input_ids.masked_fill(mask == 0, -100)
+        masked = lm(
+            input_ids=input_ids, attention_mask=mask, labels=labels, output_router_logits=True
+        )
+        assert not torch.allclose(masked.aux_loss, out.aux_loss), "the mask changes nothing"
+        return {
+            "aux_loss": out.aux_loss,
+            "attention_mask": mask,
+            "masked_loss": masked.loss,
+            "masked_aux_loss": masked.aux_loss,
+        }
 
     return extra
 
@@ -1530,6 +1544,63 @@ def torchscript_bert(out_dir):
     )
 
 
+TOKENIZER_LENGTHS = (8, 16, 64)
+
+
+def tokenizers(out_dir):
+    """Token ids for tests/parity/tokenizers.rs (`tokenize::encode_batch`): a WordPiece with
+    BERT's pipeline ([CLS] ... [SEP]) and a byte-level BPE as GPT-2's, trained by the
+    `tokenizers` library on corpus.txt written here, saved as <name>/tokenizer.json; then
+    transformers' `PreTrainedTokenizerFast(tokenizer_file=...)` on every passage with
+    `padding="max_length", truncation=True, max_length=L` for each L -> expected.json."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import trainers
+
+    words = ("the model reads a passage of text and every token counts towards its cost "
+             "Benchmarks MEASURE speed, memory; batch-size & sequence-length! padding? "
+             "café naïve über Ünïcödé 東京 données tokenizer \t tabs   spaces 🙂 3.14 x=y+z").split(" ")
+    passages = []
+    for i in range(24):
+        n = 2 + (i * 11) % 70
+        passages.append(" ".join(words[(i * 5 + j * 7) % len(words)] for j in range(n)))
+    corpus = os.path.join(out_dir, "corpus.txt")
+    with open(corpus, "w", encoding="utf-8") as f:
+        f.write("\n".join(passages) + "\n")
+
+    wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    wordpiece.normalizer = normalizers.BertNormalizer()
+    wordpiece.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    wordpiece.decoder = decoders.WordPiece()
+    wordpiece.train([corpus], trainers.WordPieceTrainer(
+        vocab_size=200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+        show_progress=False))
+    wordpiece.post_processor = processors.BertProcessing(
+        ("[SEP]", wordpiece.token_to_id("[SEP]")), ("[CLS]", wordpiece.token_to_id("[CLS]")))
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train([corpus], trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<|endoftext|>"], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+
+    expected = {}
+    for name, tokenizer, pad in (("wordpiece", wordpiece, "[PAD]"), ("bpe", bpe, "<|endoftext|>")):
+        os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+        file = os.path.join(out_dir, name, "tokenizer.json")
+        tokenizer.save(file)
+        fast = transformers.PreTrainedTokenizerFast(tokenizer_file=file, pad_token=pad)
+        expected[name] = {}
+        for length in TOKENIZER_LENGTHS:
+            encoded = fast(passages, padding="max_length", truncation=True, max_length=length)
+            expected[name][str(length)] = {
+                "input_ids": encoded["input_ids"],
+                "attention_mask": encoded["attention_mask"],
+            }
+    with open(os.path.join(out_dir, "expected.json"), "w") as f:
+        json.dump(expected, f)
+
+
 ARCHITECTURES = {
     "bert": bert,
     "gpt2": gpt2,
@@ -1564,6 +1635,7 @@ ARCHITECTURES = {
     "deberta": deberta,
     "deberta_v2_variant": deberta_v2_variant,
     "vit": vit,
+    "tokenizers": tokenizers,
 }
 
 
@@ -1622,6 +1694,12 @@ also saved alone as `aux_loss`; the oracle checks that every expert is routed a 
 Each fixture's docstring in the oracle says which switches it covers (grouped-query
 attention, biases, llama3 rope scaling, sliding windows shorter than the sequence, q/k norms,
 partial rotary, soft-capping, LongRoPE, ...).
+
+`tokenizers/` is not a model: a WordPiece and a byte-level BPE trained on its `corpus.txt`
+(`wordpiece/tokenizer.json`, `bpe/tokenizer.json`) and, in `expected.json`, transformers'
+`input_ids` and `attention_mask` of every passage padded and truncated to 8, 16 and 64 tokens.
+The trainers break ties in no fixed order, so its files change from one run to the next;
+`expected.json` always belongs to the `tokenizer.json` files written with it.
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.

@@ -1,7 +1,9 @@
 //! The default command, as the data flows: parse (done by main) -> plan -> run cells ->
 //! report. This module only wires the pieces together.
 
-use crate::cell::{Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep};
+use crate::cell::{
+    Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell,
+};
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
 use crate::plan::{self, Plan};
@@ -56,6 +58,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             .and_then(|p| p.calibration_for(&plan.settings)),
         sections: plan.scope.sections(),
         rows: Vec::new(),
+        tokenization: Vec::new(),
         shard: plan.shard.clone(),
     };
     // Each planned cell's result, in plan order: carried over from --resume, or measured now.
@@ -120,6 +123,9 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             fit_check: !args.no_fit_check,
         };
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
+        if !interrupted {
+            interrupted = sweep_run.tokenization(&plan.tokenization, &mut sweep)?;
+        }
     }
     progress.done();
     print_results(args.env_print, &exporters, &sweep, &progress)?;
@@ -320,6 +326,37 @@ impl SweepRun<'_> {
     }
 }
 
+impl SweepRun<'_> {
+    /// Times the tokenizers after the model cells (not resumed: they are quick); true when
+    /// interrupted.
+    fn tokenization(&mut self, cells: &[TokenizationCell], sweep: &mut Sweep) -> Result<bool> {
+        for (index, cell) in cells.iter().enumerate() {
+            if interrupt::requested() {
+                return Ok(true);
+            }
+            let label = format!(
+                "[{}/{}] tokenization {}",
+                index + 1,
+                cells.len(),
+                report::tokenization::describe(cell)
+            );
+            self.progress.task(&label);
+            let result = match self.runner.tokenize(cell) {
+                Ok(result) => result,
+                Err(Interrupted) => {
+                    self.progress.interrupted();
+                    return Ok(true);
+                }
+            };
+            let summary = report::tokenization::summary(&result);
+            self.progress.task_done(&label, &summary);
+            sweep.tokenization.push((cell.clone(), result));
+            export::write_files(self.exporters, sweep)?;
+        }
+        Ok(false)
+    }
+}
+
 /// The tables on stdout (or the one export that goes there), then where the files went.
 fn print_results(
     env_print: bool,
@@ -337,6 +374,7 @@ fn print_results(
             report::table::print_section(&mut out, sweep, mode, metric)?;
         }
         report::profile::print(&mut out, sweep)?;
+        report::tokenization::print(&mut out, sweep)?;
         if env_print {
             report::table::print_environment(&mut out, &sweep.environment)?;
         }

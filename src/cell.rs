@@ -9,6 +9,7 @@ use crate::measure::timing::{Interval, Protocol, Statistic};
 use crate::shard::ShardRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,6 +98,9 @@ pub struct Cell {
     /// What the model is fed, which says what `sequence_length` measures.
     #[serde(default)]
     pub input: InputKind,
+    /// Random token ids (the original) or the user's text; exports without it are random.
+    #[serde(default)]
+    pub inputs: Inputs,
 }
 
 impl Cell {
@@ -156,6 +160,73 @@ impl InputKind {
             InputKind::Pixels { patch_size, .. } => (size / patch_size).pow(2),
         }
     }
+}
+
+/// What a cell feeds the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Inputs {
+    /// Uniform random token ids, no padding.
+    #[default]
+    Random,
+    /// The first batch-size passages of a text file through the model's tokenizer, padded or
+    /// truncated to the sequence length, with an attention mask. The counts were taken by the
+    /// planner; the child encodes the same batch again and checks them.
+    Text(TextInputs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextInputs {
+    pub tokenizer: PathBuf,
+    pub text: PathBuf,
+    /// The files' contents ([`crate::tokenize::digest`]): cells of a text sweep are the same
+    /// cells (for --resume, shards and merge) only on the same text and tokenizer.
+    #[serde(default)]
+    pub tokenizer_digest: String,
+    #[serde(default)]
+    pub text_digest: String,
+    /// Passages in the text file.
+    pub passages: usize,
+    /// Padding tokens of the batch (masked out), of batch size x sequence length.
+    pub padding_tokens: u64,
+    /// Rows whose passage was cut at the sequence length.
+    pub truncated_rows: usize,
+    /// More rows than passages: passages repeat.
+    pub cycled: bool,
+    pub pad_token: String,
+}
+
+/// One tokenization speed measurement: the first passages of a text file encoded by one
+/// model's tokenizer, each alone or in batches, with the crate's parallelism on or off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenizationCell {
+    /// The first model (in order) that uses this tokenizer.
+    pub model: String,
+    pub tokenizer: PathBuf,
+    pub text: PathBuf,
+    /// Passages encoded per timed call (the first ones of the file).
+    pub passages: usize,
+    /// None: one `encode` per passage; Some(n): `encode_batch` on n passages at a time.
+    pub batch_size: Option<usize>,
+    /// The crate's rayon parallelism inside `encode_batch`.
+    pub parallel: bool,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TokenizationResult {
+    Speed {
+        /// Tokens made per call (special tokens included, no padding).
+        tokens: u64,
+        /// Threads of the crate's pool (1 without parallelism).
+        threads: usize,
+        /// Seconds per call: encoding all the cell's passages once.
+        speed: Box<SpeedResult>,
+    },
+    NotAvailable {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,6 +339,7 @@ pub enum Job {
         cells: Vec<Cell>,
     },
     Calibrate(Calibration),
+    Tokenize(TokenizationCell),
 }
 
 /// A finished cell.
@@ -285,6 +357,9 @@ pub struct Sweep {
     #[serde(default)]
     pub sections: Vec<(Mode, Metric)>,
     pub rows: Vec<Row>,
+    /// Tokenization speed, when the cells take text inputs.
+    #[serde(default)]
+    pub tokenization: Vec<(TokenizationCell, TokenizationResult)>,
     /// For a sweep run with `--shard K/N`: its part and the whole plan, for `merge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardRecord>,

@@ -229,6 +229,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", requires = "profile")]
     pub profile_trace: Option<PathBuf>,
 
+    /// Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model's special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed
+    #[arg(long, value_name = "FILE")]
+    pub input_text: Option<PathBuf>,
+
+    /// The tokenizer.json for --input-text, a file or a folder holding one [default: the model's: beside its config, in the Hugging Face cache, or from the Hub]
+    #[arg(long, value_name = "PATH", requires = "input_text")]
+    pub tokenizer: Option<PathBuf>,
+
     /// Write every cell's settings, raw samples, statistics and N/A reason as JSON ('-' = stdout)
     #[arg(long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,

@@ -336,6 +336,7 @@ mod tests {
             metric: Metric::Memory,
             settings: settings(dtype),
             input: Default::default(),
+            inputs: Default::default(),
         }
     }
 

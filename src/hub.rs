@@ -252,12 +252,12 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
     if hub_offline() {
         bail!("{looked}; HF_HUB_OFFLINE is set, so it was not downloaded");
     }
-    let file = download_config(source, cache).with_context(|| looked.clone())?;
+    let file = download(source, "config.json", cache).with_context(|| looked.clone())?;
     read_json(&file).map(|v| (file.display().to_string(), v))
 }
 
 /// `name` or `org/name`, as the Hub spells repository ids.
-fn looks_like_hub_id(source: &str) -> bool {
+pub(crate) fn looks_like_hub_id(source: &str) -> bool {
     let parts: Vec<&str> = source.split('/').collect();
     parts.len() <= 2
         && parts.iter().all(|p| {
@@ -269,7 +269,7 @@ fn looks_like_hub_id(source: &str) -> bool {
 }
 
 /// `HF_HUB_OFFLINE` as huggingface_hub reads it: 1, true, yes or on.
-fn hub_offline() -> bool {
+pub(crate) fn hub_offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| {
         matches!(
             v.trim().to_ascii_lowercase().as_str(),
@@ -278,13 +278,13 @@ fn hub_offline() -> bool {
     })
 }
 
-/// Downloads config.json (and nothing else) into the cache, from `HF_ENDPOINT` or
+/// Downloads one file of a model repository (config.json, tokenizer.json) into the cache, from `HF_ENDPOINT` or
 /// huggingface.co, with `HF_TOKEN` or the cached login token for gated repositories, laid
-/// out as huggingface_hub does (`refs/main`, `blobs/ETAG`, `snapshots/COMMIT/config.json`).
+/// out as huggingface_hub does (`refs/main`, `blobs/ETAG`, `snapshots/COMMIT/FILE`).
 /// Every request is bounded in time (`HF_HUB_ETAG_TIMEOUT` for the metadata request,
 /// `HF_HUB_DOWNLOAD_TIMEOUT` for the file, 10 s each by default, as huggingface_hub), and
 /// the server's commit and etag, which name cache paths, are checked before any file is made.
-fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
+pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
     let endpoint = std::env::var("HF_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty())
@@ -294,7 +294,7 @@ fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
         .ok()
         .filter(|t| !t.is_empty())
         .or_else(|| cache.token());
-    let url = format!("{endpoint}/{id}/resolve/main/config.json");
+    let url = format!("{endpoint}/{id}/resolve/main/{file}");
     let request = |timeout_var: &str, range: bool| -> Result<ureq::Response> {
         let seconds = timeout_seconds(timeout_var)?;
         let timeout = Duration::from_secs_f64(seconds);
@@ -316,14 +316,16 @@ fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
                     (401 | 403, false) => " (a gated or private repository: set HF_TOKEN)",
                     _ => "",
                 };
-                anyhow!("download of config.json from {endpoint} failed: {url}: status code {code}{hint}")
+                anyhow!(
+                    "download of {file} from {endpoint} failed: {url}: status code {code}{hint}"
+                )
             }
             ureq::Error::Transport(t) if is_timeout(&t) => anyhow!(
-                "download of config.json from {endpoint} failed: {url}: no answer within \
+                "download of {file} from {endpoint} failed: {url}: no answer within \
                  {seconds} s ({timeout_var})"
             ),
             ureq::Error::Transport(t) => {
-                anyhow!("download of config.json from {endpoint} failed: {url}: {t}")
+                anyhow!("download of {file} from {endpoint} failed: {url}: {t}")
             }
         })
     };
@@ -345,19 +347,20 @@ fn download_config(id: &str, cache: hf_hub::Cache) -> Result<PathBuf> {
         return Err(refuse(&format!("an etag {etag:?} that cannot name a file")));
     }
     let mut body = Vec::new();
-    // A config.json is kilobytes; a huge id2label map is a few MiB. More is no config.
+    // A config.json is kilobytes (a huge id2label map a few MiB), a tokenizer.json tens of
+    // MiB at most.
     const MAX_BYTES: u64 = 64 << 20;
     request("HF_HUB_DOWNLOAD_TIMEOUT", false)?
         .into_reader()
         .take(MAX_BYTES)
         .read_to_end(&mut body)
-        .map_err(|e| anyhow!("download of config.json from {endpoint} failed: {url}: {e}"))?;
+        .map_err(|e| anyhow!("download of {file} from {endpoint} failed: {url}: {e}"))?;
     let repo = cache.repo(hf_hub::Repo::model(id.to_string()));
     let folder = cache
         .path()
         .join(hf_hub::Repo::model(id.to_string()).folder_name());
     let blob = folder.join("blobs").join(&etag);
-    let pointer = folder.join("snapshots").join(&commit).join("config.json");
+    let pointer = folder.join("snapshots").join(&commit).join(file);
     let written = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(folder.join("blobs"))?;
         // A partial file is never taken for the blob.

@@ -23,3 +23,4 @@ pub mod resume;
 pub mod runner;
 pub mod shard;
 pub mod sweep_file;
+pub mod tokenize;

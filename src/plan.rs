@@ -1,19 +1,29 @@
 //! Flags -> the plan: resolved models, settings, the cells in the original's order, and the
 //! exports asked for. Everything that can be wrong with the input fails here, before any cell.
 
-use crate::cell::{CalibrationResult, Cell, DeviceChoice, Dtype, Machine, Metric, Mode, Settings};
+use crate::cell::{
+    CalibrationResult, Cell, DeviceChoice, Dtype, Inputs, Machine, Metric, Mode, Settings,
+    TextInputs, TokenizationCell,
+};
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::estimate::{self, Estimate};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
+use crate::models;
 use crate::report::export::{CsvFiles, Outputs};
 use crate::shard::{self, Shard, ShardRecord, ShardSpec};
+use crate::tokenize;
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Calls per repetition in the original's protocol (`timeit.repeat(number=10)`).
 const CALLS_PER_REPETITION: usize = 10;
+
+/// Passages each tokenization speed call encodes, at most: enough for stable rates, few
+/// enough that a large corpus does not make every call take minutes.
+pub const TOKENIZATION_PASSAGES: usize = 1000;
 
 /// What a sweep will do.
 #[derive(Debug, Clone)]
@@ -23,6 +33,8 @@ pub struct Plan {
     pub scope: Scope,
     /// Every cell, in the order they run and are reported.
     pub cells: Vec<Cell>,
+    /// Tokenization speed cells (with --input-text and speed), run after the model cells.
+    pub tokenization: Vec<TokenizationCell>,
     /// Each cell's expected cost, in the same order.
     pub estimates: Vec<Estimate>,
     pub outputs: Outputs,
@@ -58,6 +70,22 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         scope,
         &settings,
     );
+    let mut tokenization = Vec::new();
+    if let Some(text) = &args.input_text {
+        let sizes = (
+            args.batch_sizes.as_slice(),
+            args.sequence_lengths.as_slice(),
+        );
+        let inputs = text_inputs(args, &models, text, sizes)?;
+        for cell in &mut cells {
+            let key = (cell.model.clone(), cell.batch_size, cell.sequence_length);
+            cell.inputs = Inputs::Text(inputs[&key].clone());
+        }
+        if scope.speed {
+            let passages = tokenize::read_passages(text)?.len();
+            tokenization = tokenization_cells(&cells, &args.batch_sizes, passages, &settings);
+        }
+    }
     let shard = match args.shard {
         Some(spec) => {
             let part = match spec {
@@ -69,6 +97,10 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
             };
             let (mine, record) = split(cells, part);
             cells = mine;
+            // The tokenizers are timed once, by the first shard.
+            if part.index != 1 {
+                tokenization.clear();
+            }
             Some(record)
         }
         None => None,
@@ -79,9 +111,121 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         settings,
         scope,
         cells,
+        tokenization,
         outputs: outputs(args),
         shard,
     })
+}
+
+/// Every model's tokenizer found and loaded, and each (model, batch, sequence) batch of the
+/// text encoded once, so that a missing or corrupt tokenizer, bad text or a token id outside
+/// a model's vocabulary fails here, before any cell; the padding counts go into the cells.
+fn text_inputs(
+    args: &RunArgs,
+    models: &[ResolvedModel],
+    text: &Path,
+    (batch_sizes, sequence_lengths): (&[i64], &[i64]),
+) -> Result<HashMap<(String, i64, i64), TextInputs>> {
+    if args.torchscript {
+        bail!(
+            "--input-text with --torchscript: the traced module takes token ids only, without \
+             the attention mask that padded text needs; drop one of them"
+        );
+    }
+    let passages = tokenize::read_passages(text)?;
+    let text_digest = tokenize::digest(text)?;
+    let mut inputs = HashMap::new();
+    for (spec, model) in args.models.iter().zip(models) {
+        let what = || format!("--input-text: model \"{}\"", model.name);
+        if model.config["model_type"] == "torchscript" {
+            bail!(
+                "{}: a TorchScript file has no tokenizer and takes only token ids; drop \
+                 --input-text or the model",
+                what()
+            );
+        }
+        let arch = models::from_json(&model.config)?;
+        let model_type = model.config["model_type"].as_str().unwrap_or("this model");
+        if let models::InputKind::Pixels { .. } = arch.input_kind() {
+            bail!(
+                "{}: {model_type} takes images (pixel values), not text; drop --input-text or \
+                 the model",
+                what()
+            );
+        }
+        if !arch.takes_attention_mask() {
+            bail!("{}: {model_type}: {}", what(), models::NO_MASK);
+        }
+        let file = tokenize::locate(args.tokenizer.as_deref(), &spec.source).with_context(what)?;
+        let tokenizer = tokenize::load(&file).with_context(what)?;
+        let tokenizer_digest = tokenize::digest(&file)?;
+        let vocab_size = arch.vocab_size();
+        for &batch in batch_sizes {
+            for &seq in sequence_lengths {
+                let encoded =
+                    tokenize::encode_batch(&tokenizer, &passages, batch as usize, seq as usize)
+                        .with_context(|| format!("{}: {}", what(), file.display()))?;
+                if let Some(&id) = encoded.ids.iter().find(|&&id| id >= vocab_size) {
+                    bail!(
+                        "{}: {} makes token id {id}, outside the model's vocabulary of \
+                         {vocab_size}; is it the model's tokenizer?",
+                        what(),
+                        file.display()
+                    );
+                }
+                let cell_inputs = TextInputs {
+                    tokenizer: file.clone(),
+                    text: text.to_path_buf(),
+                    tokenizer_digest: tokenizer_digest.clone(),
+                    text_digest: text_digest.clone(),
+                    passages: passages.len(),
+                    padding_tokens: encoded.padding_tokens,
+                    truncated_rows: encoded.truncated_rows,
+                    cycled: encoded.cycled,
+                    pad_token: encoded.pad_token,
+                };
+                inputs.insert((model.name.clone(), batch, seq), cell_inputs);
+            }
+        }
+    }
+    Ok(inputs)
+}
+
+/// For each tokenizer (once, under the first model that uses it): every passage encoded
+/// alone, then in batches of each batch size with the crate's parallelism off and on.
+fn tokenization_cells(
+    cells: &[Cell],
+    batch_sizes: &[i64],
+    passages: usize,
+    settings: &Settings,
+) -> Vec<TokenizationCell> {
+    let mut seen: Vec<&Path> = Vec::new();
+    let mut out = Vec::new();
+    for cell in cells {
+        let Inputs::Text(text) = &cell.inputs else {
+            continue;
+        };
+        if seen.contains(&text.tokenizer.as_path()) {
+            continue;
+        }
+        seen.push(&text.tokenizer);
+        let mut variants = vec![(None, false)];
+        for &batch in batch_sizes {
+            variants.extend([(Some(batch as usize), false), (Some(batch as usize), true)]);
+        }
+        for (batch_size, parallel) in variants {
+            out.push(TokenizationCell {
+                model: cell.model.clone(),
+                tokenizer: text.tokenizer.clone(),
+                text: text.text.clone(),
+                passages: passages.min(TOKENIZATION_PASSAGES),
+                batch_size,
+                parallel,
+                settings: settings.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// This shard's cells of the whole plan, in plan order, and the record `merge` needs.
@@ -270,6 +414,7 @@ fn cells(
                                 metric,
                                 settings: settings.clone(),
                                 input,
+                                inputs: Inputs::Random,
                             });
                         }
                     }
@@ -359,6 +504,7 @@ mod tests {
                                 metric,
                                 settings: protocol_settings(),
                                 input: Default::default(),
+                                inputs: Inputs::Random,
                             });
                         }
                     }

@@ -4,7 +4,9 @@
 //! It knows nothing about models. A stop flag (set by Ctrl-C, SIGTERM, SIGHUP) kills the
 //! running child; the child kills itself when this process dies (see [`die_with_parent`]).
 
-use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Job};
+use crate::cell::{
+    Calibration, CalibrationResult, Cell, CellResult, Job, TokenizationCell, TokenizationResult,
+};
 use crate::console;
 use serde::de::DeserializeOwned;
 use std::io::{Read, Write};
@@ -145,6 +147,15 @@ impl Runner {
         match self.run_job(&Job::Calibrate(calibration)) {
             Ok(result) => Ok(Ok(result)),
             Err(JobError::Failed(reason)) => Ok(Err(reason)),
+            Err(JobError::Interrupted) => Err(Interrupted),
+        }
+    }
+
+    /// Times a tokenizer; every failure becomes N/A with its reason.
+    pub fn tokenize(&self, cell: &TokenizationCell) -> Result<TokenizationResult, Interrupted> {
+        match self.run_job(&Job::Tokenize(cell.clone())) {
+            Ok(result) => Ok(result),
+            Err(JobError::Failed(reason)) => Ok(TokenizationResult::NotAvailable { reason }),
             Err(JobError::Interrupted) => Err(Interrupted),
         }
     }

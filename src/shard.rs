@@ -6,7 +6,7 @@
 //! Cells are placed one by one, not a model's cells together: every cell builds its own model
 //! in its own child process, so keeping a model on one shard would save no build.
 
-use crate::cell::{Cell, Metric, Mode, Settings};
+use crate::cell::{Cell, Inputs, Metric, Mode, Settings};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -147,6 +147,10 @@ pub struct PlannedCell {
     pub sequence_length: i64,
     pub mode: Mode,
     pub metric: Metric,
+    /// What the cell feeds the model: random ids, or which text through which tokenizer
+    /// (their digests), so that merge rebuilds a missing cell as it was planned.
+    #[serde(default)]
+    pub inputs: Inputs,
     /// 0-based shard the cell belongs to.
     pub shard: usize,
 }
@@ -173,6 +177,7 @@ impl ShardRecord {
                 sequence_length: cell.sequence_length,
                 mode: cell.mode,
                 metric: cell.metric,
+                inputs: cell.inputs.clone(),
                 shard: part,
             });
         }
@@ -199,6 +204,7 @@ impl ShardRecord {
                     cell.mode,
                     cell.metric,
                 )
+            && p.inputs == cell.inputs
     }
 
     /// The planned cell as the whole plan's run would have had it.
@@ -213,20 +219,30 @@ impl ShardRecord {
             metric: p.metric,
             settings: settings.clone(),
             input: crate::models::input_kind(config),
+            inputs: p.inputs.clone(),
         }
     }
 }
 
 /// The plan's cells without their shard numbers: the same plan split in a different number
-/// of shards is still the same plan.
-fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric)> {
+/// of shards is still the same plan; the same cells on other text are another plan.
+fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs)> {
     plan.iter()
-        .map(|p| (p.model, p.batch_size, p.sequence_length, p.mode, p.metric))
+        .map(|p| {
+            (
+                p.model,
+                p.batch_size,
+                p.sequence_length,
+                p.mode,
+                p.metric,
+                &p.inputs,
+            )
+        })
         .collect()
 }
 
 /// 64-bit FNV-1a: a stable fingerprint, the same on every machine and build.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325, |hash, &b| {
         (hash ^ b as u64).wrapping_mul(0x100000001b3)
     })
@@ -298,5 +314,64 @@ mod tests {
         // Longest first onto the lightest shard: 5 -> 0, 3 -> 1, 2 -> 2, 2 -> 2 (load 2),
         // 1 -> 1 (load 3), 1 -> 1 (loads 5, 4, 4: the lowest number wins the tie).
         assert_eq!(a, vec![1, 1, 2, 2, 0, 1]);
+    }
+
+    fn text_cell(text_digest: &str) -> Cell {
+        use crate::cell::{DeviceChoice, Dtype, Optimizer, TextInputs};
+        let settings = Settings {
+            protocol: crate::measure::timing::Protocol::Original {
+                repeat: 1,
+                number: 1,
+            },
+            device: DeviceChoice::Cpu,
+            dtype: Dtype::F32,
+            threads: None,
+            optimizer: Optimizer::None,
+            only_pretrain_model: false,
+            torchscript: false,
+            seed: 0,
+            profile: false,
+            profile_trace: None,
+        };
+        Cell {
+            model: "bert".into(),
+            config: serde_json::json!({"model_type": "bert"}),
+            batch_size: 4,
+            sequence_length: 16,
+            mode: Mode::Inference,
+            metric: Metric::Speed,
+            settings,
+            input: Default::default(),
+            inputs: Inputs::Text(TextInputs {
+                tokenizer: "tok.json".into(),
+                text: "corpus.txt".into(),
+                tokenizer_digest: "00000000000000aa".into(),
+                text_digest: text_digest.into(),
+                passages: 3,
+                padding_tokens: 20,
+                truncated_rows: 1,
+                cycled: true,
+                pad_token: "[PAD]".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_record_keeps_each_cells_text_inputs() {
+        let cell = text_cell("00000000000000bb");
+        let shard = Shard { index: 1, count: 2 };
+        let record = ShardRecord::new(std::slice::from_ref(&cell), &[1], shard);
+        let planned = &record.plan[0];
+        let rebuilt = record.cell(planned, &cell.settings);
+        assert_eq!(rebuilt.inputs, cell.inputs);
+        assert!(record.is(planned, &cell));
+        // The same cell on text with other content is another cell, of another plan.
+        let other = text_cell("00000000000000cc");
+        assert!(!record.is(planned, &other));
+        let other_record = ShardRecord::new(std::slice::from_ref(&other), &[1], shard);
+        assert_ne!(record.plan_id, other_record.plan_id);
+        // And the record survives its JSON.
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<ShardRecord>(&json).unwrap(), record);
     }
 }

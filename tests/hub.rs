@@ -1,6 +1,10 @@
 //! The download path against a small Hub stand-in on loopback: it answers config.json
 //! requests the way huggingface.co does (commit and etag headers, ranged GETs), and checks
-//! the bearer token of a gated repository. No test needs the internet.
+//! the bearer token of a gated repository. No test needs the internet. It also serves a
+//! tokenizer.json the test trained, for `--input-text` with a model from the Hub.
+
+mod trained;
+use trained as text;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -23,12 +27,20 @@ struct FakeHub {
 impl FakeHub {
     /// Serves `open-org/tiny-bert` to anyone and `gated-org/tiny-bert` to holders of TOKEN.
     fn start() -> FakeHub {
+        let config = std::fs::read("tests/fixtures/tiny-bert.json").unwrap();
+        FakeHub::serving(vec![
+            ("open-org/tiny-bert/config.json".into(), config.clone()),
+            ("gated-org/tiny-bert/config.json".into(), config),
+        ])
+    }
+
+    /// Serves each `(REPO/FILE, body)`; repositories of `gated-org` need TOKEN.
+    fn serving(files: Vec<(String, Vec<u8>)>) -> FakeHub {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let config = std::fs::read("tests/fixtures/tiny-bert.json").unwrap();
         let (count, halt) = (requests.clone(), stop.clone());
         thread::spawn(move || {
             // Bounded: at most 60 s and 200 connections, then the server stops by itself.
@@ -39,7 +51,7 @@ impl FakeHub {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         count.fetch_add(1, Ordering::SeqCst);
-                        let _ = serve(stream, &config);
+                        let _ = serve(stream, &files);
                     }
                     Err(_) => thread::sleep(Duration::from_millis(10)),
                 }
@@ -59,7 +71,7 @@ impl Drop for FakeHub {
     }
 }
 
-fn serve(stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
+fn serve(stream: TcpStream, files: &[(String, Vec<u8>)]) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -82,29 +94,35 @@ fn serve(stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
     let path = request_line.split_whitespace().nth(1).unwrap_or("");
     let mut out = stream;
     // Hostile or broken mirrors: headers that would name paths outside the cache, or silence.
-    let (commit, etag) = match path {
+    let (commit, hostile_etag) = match path {
         "/silent-org/tiny-bert/resolve/main/config.json" => {
             std::thread::sleep(Duration::from_secs(15));
             return Ok(());
         }
-        "/evil-org/commit/resolve/main/config.json" => ("../../../../escaped", "tinyberthash"),
-        "/evil-org/etag/resolve/main/config.json" => (COMMIT, "../../../../escaped"),
-        "/evil-org/absolute/resolve/main/config.json" => (COMMIT, "/tmp/escaped"),
-        _ => (COMMIT, "tinyberthash"),
-    };
-    let allowed = match path {
-        p if p.starts_with("/evil-org/") => true,
-        "/open-org/tiny-bert/resolve/main/config.json" => true,
-        "/gated-org/tiny-bert/resolve/main/config.json" => {
-            authorization.as_deref() == Some(&format!("Bearer {TOKEN}"))
+        "/evil-org/commit/resolve/main/config.json" => {
+            ("../../../../escaped", Some("tinyberthash"))
         }
-        _ => {
-            return write!(
-                out,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
+        "/evil-org/etag/resolve/main/config.json" => (COMMIT, Some("../../../../escaped")),
+        "/evil-org/absolute/resolve/main/config.json" => (COMMIT, Some("/tmp/escaped")),
+        _ => (COMMIT, None),
     };
+    let hostile = path.starts_with("/evil-org/");
+    let file = files
+        .iter()
+        .find(|(name, _)| {
+            let (repo, file) = name.rsplit_once('/').unwrap();
+            path == format!("/{repo}/resolve/main/{file}")
+        })
+        // A hostile mirror answers with the first file's body.
+        .or_else(|| files.first().filter(|_| hostile));
+    let Some((name, body)) = file else {
+        return write!(
+            out,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    };
+    let allowed = !name.starts_with("gated-org/")
+        || authorization.as_deref() == Some(&format!("Bearer {TOKEN}"));
     if !allowed {
         return write!(
             out,
@@ -120,6 +138,8 @@ fn serve(stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
         out,
         "HTTP/1.1 206 Partial Content\r\nx-repo-commit: {commit}\r\netag: \"{etag}\"\r\n\
          content-range: bytes 0-{last}/{total}\r\ncontent-length: {len}\r\nConnection: close\r\n\r\n",
+        // The cache names blobs by etag: one per file.
+        etag = hostile_etag.map_or_else(|| name.replace('/', "-"), str::to_string),
         last = content.len() - 1,
         total = body.len(),
         len = content.len(),
@@ -223,6 +243,92 @@ fn an_unknown_repository_reports_the_hub_answer() {
         .code(1)
         .stderr(predicate::str::contains("download of config.json from"))
         .stderr(predicate::str::contains("404"));
+}
+
+#[test]
+fn text_inputs_through_a_tokenizer_from_the_hub_then_from_the_cache() {
+    let work = tempfile::tempdir().unwrap();
+    let corpus = text::write_corpus(work.path());
+    let tokenizer = text::train_bpe(&corpus, 300);
+    let file = text::save(&tokenizer, &work.path().join("bpe"));
+    let hub = FakeHub::serving(vec![
+        (
+            "open-org/tiny-gpt2/config.json".into(),
+            text::tiny_gpt2(300).to_string().into_bytes(),
+        ),
+        (
+            "open-org/tiny-gpt2/tokenizer.json".into(),
+            std::fs::read(&file).unwrap(),
+        ),
+        (
+            "open-org/tiny-t5/config.json".into(),
+            text::tiny_t5(300).to_string().into_bytes(),
+        ),
+        (
+            "open-org/tiny-t5/tokenizer.json".into(),
+            std::fs::read(&file).unwrap(),
+        ),
+    ]);
+    let home = tempfile::tempdir().unwrap();
+    // A decoder and an encoder-decoder.
+    let text_args = [
+        "--models",
+        "open-org/tiny-gpt2",
+        "open-org/tiny-t5",
+        "--input-text",
+    ];
+    bin(home.path(), &hub.endpoint)
+        .args(text_args)
+        .arg(&corpus)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Padding open-org/tiny-gpt2 (batch 1, sequence 8)",
+        ))
+        .stdout(predicate::str::contains(
+            "Padding open-org/tiny-t5 (batch 1, sequence 8)",
+        ))
+        .stdout(predicate::str::contains("TOKENIZATION - SPEED - RESULT"))
+        .stdout(predicate::str::contains("N/A").not());
+    let cached = home.path().join(format!(
+        "hub/models--open-org--tiny-gpt2/snapshots/{COMMIT}/tokenizer.json"
+    ));
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+
+    // Offline, with the hub gone: the cache answers for the tokenizer too.
+    drop(hub);
+    bin(home.path(), "http://127.0.0.1:9")
+        .env("HF_HUB_OFFLINE", "1")
+        .args(text_args)
+        .arg(&corpus)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("TOKENIZATION - SPEED - RESULT"));
+}
+
+#[test]
+fn a_hub_model_without_a_tokenizer_says_where_it_looked() {
+    let hub = FakeHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let corpus = text::write_corpus(work.path());
+    bin(home.path(), &hub.endpoint)
+        .args(["--models", "open-org/tiny-bert", "--input-text"])
+        .arg(&corpus)
+        .assert()
+        .failure()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "no tokenizer for \"open-org/tiny-bert\"",
+        ))
+        .stderr(predicate::str::contains("not in the Hugging Face cache at"))
+        .stderr(predicate::str::contains("download of tokenizer.json from"))
+        .stderr(predicate::str::contains("404"))
+        .stderr(predicate::str::contains("--tokenizer PATH"));
 }
 
 /// Every file under `root`, recursively.

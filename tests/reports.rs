@@ -460,6 +460,7 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         metric,
         settings: settings(),
         input: Default::default(),
+        inputs: Default::default(),
     }
 }
 
@@ -523,6 +524,7 @@ fn synthetic(slow: f64) -> Sweep {
             (Mode::Inference, Metric::Memory),
         ],
         rows,
+        tokenization: Vec::new(),
     }
 }
 

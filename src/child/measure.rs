@@ -1,16 +1,18 @@
-//! One cell, measured: resolve the config, build the model in its dtype, make random inputs
-//! (token ids, or pixels for vision models: `Architecture::random_inputs`),
-//! then time the calls (speed) or read the high-water marks of one call (memory).
+//! One cell, measured: resolve the config, build the model in its dtype, make its inputs
+//! (random token ids or pixels from `Architecture::random_inputs`, or the user's text
+//! through the tokenizer with an attention mask), then time the calls (speed) or read the
+//! high-water marks of one call (memory).
 
 use super::device::{apply_threads, check_available, kind, synchronize, tch_device};
 use super::memory::measure_memory;
-use crate::cell::{Cell, CellResult, Dtype, Metric, Mode, Optimizer, SpeedResult};
+use crate::cell::{Cell, CellResult, Dtype, Inputs, Metric, Mode, Optimizer, SpeedResult};
 use crate::measure::memory;
 use crate::measure::profile::{scope, Part};
 use crate::measure::stats::Stats;
 use crate::measure::timing::{self, Statistic};
-use crate::models::{self, inference_task, Task};
-use anyhow::{anyhow, Result};
+use crate::models::{self, inference_task, layers::masked_labels, Task};
+use crate::tokenize;
+use anyhow::{anyhow, bail, Context, Result};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 use tch::{nn, nn::OptimizerConfig, nn::VarStore, Tensor};
@@ -66,12 +68,10 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     }
     synchronize(settings.device);
     let build_seconds = Some(build_start.elapsed().as_secs_f64());
-    let (input, labels) = config.random_inputs(
-        cell.batch_size,
-        cell.sequence_length,
-        kind(settings.dtype),
-        device,
-    );
+    let (input, labels, attention_mask) =
+        inputs(cell, config.as_ref(), kind(settings.dtype), device)?;
+    let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
+    let no_mask = || format!("{model_type} with text inputs");
     let mut optimizer = match (cell.mode, settings.optimizer) {
         (Mode::Inference, _) | (_, Optimizer::None) => None,
         (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
@@ -92,7 +92,12 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                 tch::no_grad(|| traced.forward_is(&[tch::IValue::Tensor(input.shallow_clone())]))?;
             }
             (Mode::Inference, None) => {
-                let _logits = tch::no_grad(|| model.forward(&input, false))?;
+                let _logits = tch::no_grad(|| match &attention_mask {
+                    Some(mask) => model
+                        .forward_masked(&input, mask, false)
+                        .with_context(no_mask),
+                    None => model.forward(&input, false),
+                })?;
             }
             (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
@@ -101,7 +106,12 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                     Some(opt) => opt.zero_grad(),
                     None => trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                let loss = model.loss(&input, &labels, true)?;
+                let loss = match &attention_mask {
+                    Some(mask) => model
+                        .loss_masked(&input, mask, &labels, true)
+                        .with_context(no_mask)?,
+                    None => model.loss(&input, &labels, true)?,
+                };
                 scope(Part::Backward, || loss.f_backward())?;
                 if let Some(opt) = optimizer.as_mut() {
                     scope(Part::Optimizer, || opt.step());
@@ -169,6 +179,60 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
         progress(&results);
     }
     Ok(results)
+}
+
+/// The cell's inputs, the labels training uses and, for text, the attention mask: random
+/// ones from the family ([`models::Architecture::random_inputs`]), or the text's batch
+/// through the tokenizer, whose padding is masked out of the labels too.
+fn inputs(
+    cell: &Cell,
+    config: &dyn models::Architecture,
+    kind: tch::Kind,
+    device: tch::Device,
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let text = match &cell.inputs {
+        Inputs::Random => {
+            let (input, labels) =
+                config.random_inputs(cell.batch_size, cell.sequence_length, kind, device);
+            return Ok((input, labels, None));
+        }
+        Inputs::Text(text) => text,
+    };
+    for (file, planned) in [
+        (&text.text, &text.text_digest),
+        (&text.tokenizer, &text.tokenizer_digest),
+    ] {
+        if tokenize::digest(file)? != *planned {
+            bail!("{} changed since the sweep was planned", file.display());
+        }
+    }
+    let tokenizer = tokenize::load(&text.tokenizer)?;
+    let passages = tokenize::read_passages(&text.text)?;
+    let batch = tokenize::encode_batch(
+        &tokenizer,
+        &passages,
+        cell.batch_size as usize,
+        cell.sequence_length as usize,
+    )?;
+    // The planner counted the padding from the same files; a difference means they changed.
+    if batch.padding_tokens != text.padding_tokens || passages.len() != text.passages {
+        bail!(
+            "{} or {} changed since the sweep was planned",
+            text.text.display(),
+            text.tokenizer.display()
+        );
+    }
+    let vocab_size = config.vocab_size();
+    if let Some(&id) = batch.ids.iter().find(|&&id| id >= vocab_size) {
+        bail!(
+            "token id {id} of {} is outside the model's vocabulary of {vocab_size}",
+            text.tokenizer.display()
+        );
+    }
+    let shape = [cell.batch_size, cell.sequence_length];
+    let tensor = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+    let (ids, mask) = (tensor(&batch.ids), tensor(&batch.mask));
+    Ok((ids.shallow_clone(), masked_labels(&ids, &mask), Some(mask)))
 }
 
 /// The model's inference forward traced into a TorchScript module, as `torch.jit.trace`.

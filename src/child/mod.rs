@@ -6,6 +6,7 @@ pub mod device;
 pub mod measure;
 pub mod memory;
 pub mod profile;
+pub mod tokenization;
 
 use crate::cell::Job;
 use serde_json::Value;
@@ -35,6 +36,7 @@ pub fn execute_with(job: &Job, progress: &mut dyn FnMut(&Value)) -> Result<Value
             measure::cells(cells, &mut report).map(serde_json::to_value)
         }
         Job::Calibrate(c) => calibrate::calibrate(c).map(serde_json::to_value),
+        Job::Tokenize(t) => tokenization::measure(t).map(serde_json::to_value),
     }));
     panic::set_hook(previous_hook);
     match outcome {

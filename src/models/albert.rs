@@ -199,6 +199,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for AlbertConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -10,7 +10,9 @@
 //! masked-LM [`MlmHead`].
 
 use super::checks::{check_heads, check_positive};
-use super::layers::{attention_kernel, dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    attention_kernel, dropout, key_padding_mask, lm_loss, Activation, Embedding, LayerNorm, Linear,
+};
 use super::{parse_config, Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
@@ -326,7 +328,8 @@ impl EncoderLayer {
         }
     }
 
-    pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+    /// `padding`: the boolean key mask of [`key_padding_mask`], None without padding.
+    pub fn forward(&self, xs: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
         let _layer = profile::part(Part::Layer);
         let attention = profile::part(Part::Attention);
         let (b, s, h) = xs.size3().expect("hidden states are (batch, seq, hidden)");
@@ -339,9 +342,9 @@ impl EncoderLayer {
         } else {
             0.0
         };
-        // No attention mask: the benchmark's inputs have no padding, as in the original.
+        // Random inputs have no padding (as in the original), so no mask; text inputs have one.
         let context =
-            attention_kernel::<Tensor>(&q, &k, &v, None, attention_dropout, false, None, false)
+            attention_kernel::<&Tensor>(&q, &k, &v, padding, attention_dropout, false, None, false)
                 .transpose(1, 2)
                 .reshape([b, s, h]);
         let attended = dropout(
@@ -462,12 +465,24 @@ impl BertModel {
 
     /// Last hidden state (batch, seq, hidden).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq), 0 at padding: no token attends
+    /// to padding. Positions count from 0 in every row, so right padding moves no token.
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let padding = attention_mask.map(key_padding_mask);
         let mut xs = self.embeddings.forward(input_ids, train);
         if let Some(project) = &self.embeddings_project {
             xs = project.forward(&xs);
         }
         for layer in &self.layers {
-            xs = layer.forward(&xs, train);
+            xs = layer.forward(&xs, padding.as_ref(), train);
         }
         xs
     }
@@ -521,13 +536,31 @@ impl BertForMaskedLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.head.forward(&self.bert.encode(input_ids, train))
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        self.head
+            .forward(&self.bert.encode_masked(input_ids, attention_mask, train))
     }
 }
 
 impl Model for BertModel {
     fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
         let hidden = self.encode(input_ids, train);
+        Ok(match self.pool(&hidden) {
+            Some(pooled) => pooled,
+            None => hidden,
+        })
+    }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        let hidden = self.encode_masked(input_ids, Some(mask), train);
         Ok(match self.pool(&hidden) {
             Some(pooled) => pooled,
             None => hidden,
@@ -547,6 +580,23 @@ impl Model for BertForMaskedLm {
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
         Ok(lm_loss(&self.logits(input_ids, train), labels))
     }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, Some(mask), train))
+    }
+
+    fn loss_masked(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(lm_loss(
+            &self.logits_masked(input_ids, Some(mask), train),
+            labels,
+        ))
+    }
 }
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -563,6 +613,10 @@ pub fn encoder_flops(b: f64, s: f64, layers: f64, h: f64, i: f64) -> f64 {
 }
 
 impl Architecture for BertConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -9,7 +9,9 @@
 
 use super::bert::{decoder, MlmHead};
 use super::checks::{check_heads, check_positive};
-use super::layers::{dropout, lm_loss, merge_heads, split_heads, Activation, Embedding};
+use super::layers::{
+    dropout, lm_loss, merge_heads, split_heads, with_key_padding, Activation, Embedding,
+};
 use super::layers::{LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -257,12 +259,14 @@ impl Attention {
     }
 
     /// `xs` (batch, seq, hidden); `relative` (seq, seq) positions; `rel_embeddings`
-    /// (2·span, hidden), already normalised.
+    /// (2·span, hidden), already normalised; `allowed` (batch, 1, seq, seq), true where a
+    /// query may see a key, None without padding.
     fn forward(
         &self,
         xs: &Tensor,
         relative: &Tensor,
         rel_embeddings: &Tensor,
+        allowed: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
         let q = split_heads(&self.query_proj.forward(xs), self.heads);
@@ -306,7 +310,10 @@ impl Attention {
                 scores += gathered.transpose(-1, -2) / scale;
             }
         }
-        // No padding in the benchmark's inputs: transformers' all-true mask changes nothing.
+        // Random inputs have no padding: transformers' all-true mask changes nothing.
+        if let Some(allowed) = allowed {
+            scores = scores.masked_fill(&allowed.logical_not(), f64::NEG_INFINITY);
+        }
         let probs = dropout(scores.softmax(-1, scores.kind()), self.probs_dropout, train);
         let context = merge_heads(&probs.matmul(&v));
         let out = dropout(self.dense.forward(&context), self.hidden_dropout, train);
@@ -343,9 +350,12 @@ impl Layer {
         xs: &Tensor,
         relative: &Tensor,
         rel_embeddings: &Tensor,
+        allowed: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let attended = self.attention.forward(xs, relative, rel_embeddings, train);
+        let attended = self
+            .attention
+            .forward(xs, relative, rel_embeddings, allowed, train);
         let inner = self.activation.apply(&self.intermediate.forward(&attended));
         let out = dropout(self.output.forward(&inner), self.dropout, train);
         self.output_norm.forward(&(out + attended))
@@ -401,6 +411,18 @@ impl DebertaV2Model {
 
     /// Last hidden state (batch, seq, hidden).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq), 0 at padding: padding keys are
+    /// hidden from every query (each padding query keeps its own key, so that no row is all
+    /// -inf), and padding embeddings are zeroed, as transformers does.
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let seq = input_ids.size()[1];
         let mut xs = self.word_embeddings.forward(input_ids);
         if let Some(positions) = &self.position_embeddings {
@@ -413,11 +435,11 @@ impl DebertaV2Model {
         if let Some(project) = &self.embed_proj {
             xs = project.forward(&xs);
         }
-        let mut xs = dropout(
-            self.embeddings_norm.forward(&xs),
-            self.config.hidden_dropout_prob,
-            train,
-        );
+        let mut xs = self.embeddings_norm.forward(&xs);
+        if let Some(mask) = padding {
+            xs *= mask.unsqueeze(-1).to_kind(xs.kind());
+        }
+        let mut xs = dropout(xs, self.config.hidden_dropout_prob, train);
         let relative = relative_positions(&self.config, seq, input_ids.device());
         let rel_embeddings = match (&self.rel_embeddings, &self.rel_norm) {
             (Some(table), Some(norm)) => norm.forward(&table.weight),
@@ -425,8 +447,12 @@ impl DebertaV2Model {
             // Unused without relative attention.
             (None, _) => Tensor::zeros([0], (xs.kind(), xs.device())),
         };
+        let allowed = padding.map(|mask| {
+            let all = Tensor::ones([seq, seq], (Kind::Bool, input_ids.device()));
+            with_key_padding(&all, mask)
+        });
         for layer in &self.layers {
-            xs = layer.forward(&xs, &relative, &rel_embeddings, train);
+            xs = layer.forward(&xs, &relative, &rel_embeddings, allowed.as_ref(), train);
         }
         xs
     }
@@ -462,7 +488,17 @@ impl DebertaV2ForMaskedLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.head.forward(&self.deberta.encode(input_ids, train))
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        self.head
+            .forward(&self.deberta.encode_masked(input_ids, padding, train))
     }
 }
 
@@ -474,6 +510,10 @@ impl Model for DebertaV2Model {
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
         bail!("DebertaV2Model has no language-modelling head; train DebertaV2ForMaskedLM instead")
     }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, Some(mask), train))
+    }
 }
 
 impl Model for DebertaV2ForMaskedLm {
@@ -484,6 +524,23 @@ impl Model for DebertaV2ForMaskedLm {
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
         Ok(lm_loss(&self.logits(input_ids, train), labels))
     }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, Some(mask), train))
+    }
+
+    fn loss_masked(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(lm_loss(
+            &self.logits_masked(input_ids, Some(mask), train),
+            labels,
+        ))
+    }
 }
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -493,6 +550,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for DebertaV2Config {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

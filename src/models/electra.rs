@@ -167,7 +167,17 @@ impl ElectraForPreTraining {
 
     /// Per-token logits (batch, seq).
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.electra.encode(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    /// [`Self::logits`] with an attention mask, as [`BertModel::encode_masked`].
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.electra.encode_masked(input_ids, attention_mask, train);
         let _head = profile::part(Part::Head);
         let xs = self.activation.apply(&self.dense.forward(&hidden));
         self.dense_prediction.forward(&xs).squeeze_dim(-1)
@@ -179,11 +189,35 @@ impl Model for ElectraForPreTraining {
         Ok(self.logits(input_ids, train))
     }
 
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, Some(mask), train))
+    }
+
     /// Mean `BCEWithLogitsLoss` against `labels` cast to float, as transformers computes it.
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
         let logits = self.logits(input_ids, train);
         Ok(logits.binary_cross_entropy_with_logits::<Tensor>(
             &labels.to_kind(logits.kind()),
+            None,
+            None,
+            Reduction::Mean,
+        ))
+    }
+
+    /// [`Model::loss`] over the real tokens only, as transformers' `active_loss` given an
+    /// attention mask.
+    fn loss_masked(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let logits = self.logits_masked(input_ids, Some(mask), train);
+        let active = mask.ne(0);
+        let logits = logits.masked_select(&active);
+        Ok(logits.binary_cross_entropy_with_logits::<Tensor>(
+            &labels.masked_select(&active).to_kind(logits.kind()),
             None,
             None,
             Reduction::Mean,
@@ -222,6 +256,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for ElectraConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

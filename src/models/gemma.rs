@@ -18,7 +18,7 @@ use super::layers::{
     Embedding, Linear,
 };
 use super::rotary::{
-    causal_attention_with, AttentionOptions, RopeScaling, RopeType, Rotary, RotaryTables,
+    causal_attention_masked, AttentionOptions, RopeScaling, RopeType, Rotary, RotaryTables,
 };
 use super::{parse_config, Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
@@ -329,7 +329,14 @@ impl Attention {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    /// `padding`: the attention mask (batch, seq), 0 at padding, if any.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<GemmaRmsNorm>| {
@@ -347,7 +354,8 @@ impl Attention {
             dropout: if train { self.options.dropout } else { 0.0 },
             ..self.options
         };
-        let context = causal_attention_with(&rope.apply(&q), &rope.apply(&k), &v, options);
+        let context =
+            causal_attention_masked(&rope.apply(&q), &rope.apply(&k), &v, options, padding);
         self.o_proj.forward(&context)
     }
 }
@@ -406,11 +414,17 @@ impl DecoderLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let _layer = profile::part(Part::Layer);
-        let attended = self
-            .self_attn
-            .forward(&self.input_layernorm.forward(xs), rope, train);
+        let attended =
+            self.self_attn
+                .forward(&self.input_layernorm.forward(xs), rope, padding, train);
         match &self.feedforward_norms {
             // Gemma: pre-norm, as Llama; post_attention_layernorm feeds the MLP.
             None => {
@@ -465,6 +479,18 @@ impl GemmaModel {
 
     /// Last hidden state (batch, seq, hidden), after the final norm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
+    /// count from 0 in every row, so real tokens keep theirs; padding keys are hidden, in
+    /// the sliding layers too.
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let embedded = self.embed_tokens.forward(input_ids);
         // transformers rounds sqrt(hidden) to the hidden states' dtype first.
         let scale = Tensor::from(self.embed_scale)
@@ -479,7 +505,7 @@ impl GemmaModel {
                 (Some(local), true) => local,
                 _ => &global,
             };
-            xs = layer.forward(&xs, rope, train);
+            xs = layer.forward(&xs, rope, padding, train);
         }
         self.norm.forward(&xs)
     }
@@ -513,7 +539,16 @@ impl GemmaForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.model.encode(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.model.encode_masked(input_ids, padding, train);
         let _head = profile::part(Part::Head);
         let logits = self.lm_head.forward(&hidden);
         match self.final_logit_softcapping {
@@ -527,7 +562,8 @@ decoder_only_models!(
     GemmaModel,
     "GemmaModel",
     GemmaForCausalLm,
-    "GemmaForCausalLM"
+    "GemmaForCausalLM",
+    masked
 );
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -535,6 +571,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for GemmaConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -5,8 +5,8 @@
 
 use super::checks::{check_heads, check_positive};
 use super::layers::{
-    attention_kernel, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
-    Activation, Embedding, LayerNorm, Linear,
+    attention_kernel, causal_mask, decoder_only_models, dropout, lm_head, lm_head_flops,
+    merge_heads, with_key_padding, Activation, Embedding, LayerNorm, Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
@@ -148,7 +148,7 @@ impl Gpt2Block {
         }
     }
 
-    fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn attention(&self, xs: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // c_attn's output is [q | k | v], each split into heads.
@@ -158,13 +158,15 @@ impl Gpt2Block {
             .view([b, s, 3, self.num_heads, -1])
             .permute([2, 0, 3, 1, 4]);
         let attn_dropout = if train { self.attn_dropout } else { 0.0 };
-        let context = attention_kernel::<Tensor>(
+        // With padding the causal mask is spelled out, since SDPA takes a mask or is_causal.
+        let mask = padding.map(|m| with_key_padding(&causal_mask(s, xs.device()), m));
+        let context = attention_kernel::<&Tensor>(
             &qkv.get(0),
             &qkv.get(1),
             &qkv.get(2),
-            None,
+            mask.as_ref(),
             attn_dropout,
-            true,
+            mask.is_none(),
             self.scale,
             false,
         );
@@ -175,9 +177,9 @@ impl Gpt2Block {
         )
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
         let _layer = profile::part(Part::Layer);
-        let xs = xs + self.attention(&self.ln_1.forward(xs), train);
+        let xs = xs + self.attention(&self.ln_1.forward(xs), padding, train);
         let mlp = profile::part(Part::Mlp);
         let inner = self
             .activation
@@ -214,12 +216,23 @@ impl Gpt2Model {
 
     /// Last hidden state (batch, seq, hidden), after `ln_f`.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
+    /// count from 0 in every row, so real tokens keep theirs.
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let seq_len = input_ids.size()[1];
         let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device()));
         let xs = self.wte.forward(input_ids) + self.wpe.forward(&positions);
         let mut xs = dropout(xs, self.embd_dropout, train);
         for block in &self.h {
-            xs = block.forward(&xs, train);
+            xs = block.forward(&xs, padding, train);
         }
         self.ln_f.forward(&xs)
     }
@@ -250,12 +263,27 @@ impl Gpt2LmHeadModel {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.transformer.encode(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.transformer.encode_masked(input_ids, padding, train);
         profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 
-decoder_only_models!(Gpt2Model, "GPT2Model", Gpt2LmHeadModel, "GPT2LMHeadModel");
+decoder_only_models!(
+    Gpt2Model,
+    "GPT2Model",
+    Gpt2LmHeadModel,
+    "GPT2LMHeadModel",
+    masked
+);
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     let c: Gpt2Config = parse_config(config)?;
@@ -264,6 +292,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for Gpt2Config {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

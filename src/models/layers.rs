@@ -191,6 +191,33 @@ pub fn merge_heads(xs: &Tensor) -> Tensor {
     xs.transpose(1, 2).reshape([b, s, -1])
 }
 
+/// An attention mask (batch, seq), 1 for tokens and 0 for padding, as the boolean mask of
+/// `scaled_dot_product_attention` over keys: (batch, 1, 1, seq), true where a key is a token.
+pub fn key_padding_mask(attention_mask: &Tensor) -> Tensor {
+    attention_mask.ne(0).unsqueeze(1).unsqueeze(1)
+}
+
+/// `allowed` (.., seq, seq) narrowed to the keys that are tokens, then with each query's own
+/// key allowed again: a padding query that sees no token would give NaN, which would reach
+/// real tokens through the next layer's values. Padding queries' outputs are ignored anyway.
+pub fn with_key_padding(allowed: &Tensor, attention_mask: &Tensor) -> Tensor {
+    let s = attention_mask.size()[1];
+    let own = Tensor::eye(s, (tch::Kind::Bool, attention_mask.device()));
+    allowed
+        .logical_and(&key_padding_mask(attention_mask))
+        .logical_or(&own)
+}
+
+/// The causal mask (seq, seq), true where query i may see key j <= i.
+pub fn causal_mask(s: i64, device: tch::Device) -> Tensor {
+    Tensor::ones([s, s], (tch::Kind::Bool, device)).tril(0)
+}
+
+/// Labels for a padded batch: the input ids, -100 (ignored by the losses) at padding.
+pub fn masked_labels(input_ids: &Tensor, attention_mask: &Tensor) -> Tensor {
+    input_ids.where_self(&attention_mask.ne(0), &input_ids.full_like(-100))
+}
+
 /// A decoder's projection onto the vocabulary (`lm_head`, `embed_out`) under `p`: the weight
 /// is `tied_to`'s own tensor (so training updates both) or else a new (vocab, hidden)
 /// `weight`; with `bias`, a new zero `bias` in either case.
@@ -235,9 +262,10 @@ pub fn gated_mlp_flops(tokens: f64, hidden: f64, intermediate: f64) -> f64 {
 
 /// [`Model`](super::Model) for a decoder-only family: the base model (`$base`, named
 /// `$base_name` as in transformers) returns its last hidden state from `encode` and has no
-/// loss; the causal LM (`$lm`) returns `logits` and trains on [`causal_lm_loss`].
+/// loss; the causal LM (`$lm`) returns `logits` and trains on [`causal_lm_loss`]. With
+/// `masked`, padded inputs go through `encode_masked` / `logits_masked` (ids, Some(mask), train).
 macro_rules! decoder_only_models {
-    ($base:ty, $base_name:literal, $lm:ty, $lm_name:literal) => {
+    ($base:ty, $base_name:literal, $lm:ty, $lm_name:literal $(, $masked:ident)?) => {
         impl $crate::models::Model for $base {
             fn forward(&self, input_ids: &tch::Tensor, train: bool) -> anyhow::Result<tch::Tensor> {
                 Ok(self.encode(input_ids, train))
@@ -256,6 +284,8 @@ macro_rules! decoder_only_models {
                     " instead"
                 ))
             }
+
+            $($crate::models::layers::decoder_only_models!(@$masked base);)?
         }
 
         impl $crate::models::Model for $lm {
@@ -274,6 +304,41 @@ macro_rules! decoder_only_models {
                     labels,
                 ))
             }
+
+            $($crate::models::layers::decoder_only_models!(@$masked lm);)?
+        }
+    };
+    (@masked base) => {
+        fn forward_masked(
+            &self,
+            input_ids: &tch::Tensor,
+            attention_mask: &tch::Tensor,
+            train: bool,
+        ) -> anyhow::Result<tch::Tensor> {
+            Ok(self.encode_masked(input_ids, Some(attention_mask), train))
+        }
+    };
+    (@masked lm) => {
+        fn forward_masked(
+            &self,
+            input_ids: &tch::Tensor,
+            attention_mask: &tch::Tensor,
+            train: bool,
+        ) -> anyhow::Result<tch::Tensor> {
+            Ok(self.logits_masked(input_ids, Some(attention_mask), train))
+        }
+
+        fn loss_masked(
+            &self,
+            input_ids: &tch::Tensor,
+            attention_mask: &tch::Tensor,
+            labels: &tch::Tensor,
+            train: bool,
+        ) -> anyhow::Result<tch::Tensor> {
+            Ok($crate::models::layers::causal_lm_loss(
+                &self.logits_masked(input_ids, Some(attention_mask), train),
+                labels,
+            ))
         }
     };
 }

@@ -20,7 +20,9 @@ use super::layers::{
     Embedding, Linear,
 };
 use super::moe::{load_balancing_loss, FeedForward, MoeConfig, Naming, SparseMoe};
-use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
+use super::rotary::{
+    causal_attention_masked, AttentionOptions, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables,
+};
 use super::{parse_config, Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
@@ -359,7 +361,14 @@ impl Attention {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    /// `padding`: the attention mask (batch, seq), 0 at padding, if any.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<RmsNorm>| {
@@ -374,13 +383,13 @@ impl Attention {
         let k = heads(self.k_proj.forward(xs), self.num_kv_heads, &self.k_norm);
         let v = heads(self.v_proj.forward(xs), self.num_kv_heads, &None);
         let dropout = if train { self.dropout } else { 0.0 };
-        let context = causal_attention(
-            &rope.apply(&q),
-            &rope.apply(&k),
-            &v,
-            self.sliding_window,
+        let options = AttentionOptions {
+            sliding_window: self.sliding_window,
             dropout,
-        );
+            ..AttentionOptions::default()
+        };
+        let context =
+            causal_attention_masked(&rope.apply(&q), &rope.apply(&k), &v, options, padding);
         self.o_proj.forward(&context)
     }
 }
@@ -464,12 +473,18 @@ impl DecoderLayer {
     }
 
     /// The layer's output, and its router logits if its feed-forward block is sparse.
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> (Tensor, Option<Tensor>) {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> (Tensor, Option<Tensor>) {
         let _layer = profile::part(Part::Layer);
         let xs = xs
             + self
                 .self_attn
-                .forward(&self.input_layernorm.forward(xs), rope, train);
+                .forward(&self.input_layernorm.forward(xs), rope, padding, train);
         let (mlp, router_logits) = self
             .mlp
             .forward(&self.post_attention_layernorm.forward(&xs), train);
@@ -511,11 +526,33 @@ impl LlamaModel {
 
     /// Last hidden state and every sparse layer's router logits (batch·seq, experts).
     pub fn encode_routed(&self, input_ids: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
+        self.encode_routed_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
+    /// count from 0 in every row, so real tokens keep theirs.
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        self.encode_routed_masked(input_ids, padding, train).0
+    }
+
+    /// [`Self::encode_routed`] with an attention mask. Padding tokens are routed too (which
+    /// changes no real token's experts); the load-balancing loss leaves them out.
+    pub fn encode_routed_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> (Tensor, Vec<Tensor>) {
         let mut xs = self.embed_tokens.forward(input_ids);
         let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
         let mut router_logits = Vec::new();
         for layer in &self.layers {
-            let (out, logits) = layer.forward(&xs, &rope, train);
+            let (out, logits) = layer.forward(&xs, &rope, padding, train);
             xs = out;
             router_logits.extend(logits);
         }
@@ -553,19 +590,40 @@ impl LlamaForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.model.encode(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.model.encode_masked(input_ids, padding, train);
         profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 
     /// The causal-LM loss with `labels`, plus the router's auxiliary loss where
     /// transformers adds it.
     pub fn lm_loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Tensor {
-        let (hidden, router_logits) = self.model.encode_routed(input_ids, train);
+        self.lm_loss_masked(input_ids, None, labels, train)
+    }
+
+    /// [`Self::lm_loss`] with an attention mask (labels of padding are -100).
+    pub fn lm_loss_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Tensor {
+        let (hidden, router_logits) = self.model.encode_routed_masked(input_ids, padding, train);
         let logits = profile::scope(Part::Head, || self.lm_head.forward(&hidden));
         let loss = causal_lm_loss(&logits, labels);
         match &self.aux_loss {
             Some(moe) if !router_logits.is_empty() => {
-                let aux = load_balancing_loss(&router_logits, moe.num_experts, moe.top_k);
+                // Padding is left out of the balance, as transformers given the mask.
+                let aux = load_balancing_loss(&router_logits, moe.num_experts, moe.top_k, padding);
                 loss + aux * moe.router_aux_loss_coef
             }
             _ => loss,
@@ -581,6 +639,10 @@ impl Model for LlamaModel {
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
         bail!("LlamaModel has no language-modelling head; train LlamaForCausalLM instead")
     }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, Some(mask), train))
+    }
 }
 
 impl Model for LlamaForCausalLm {
@@ -591,6 +653,20 @@ impl Model for LlamaForCausalLm {
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
         Ok(self.lm_loss(input_ids, labels, train))
     }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, Some(mask), train))
+    }
+
+    fn loss_masked(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(self.lm_loss_masked(input_ids, Some(mask), labels, train))
+    }
 }
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -598,6 +674,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for LlamaConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -30,7 +30,7 @@ pub mod vit;
 pub mod weights;
 
 pub use crate::cell::InputKind;
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -45,7 +45,33 @@ pub trait Model {
     fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor>;
     /// The language-modelling loss with `labels` (batch, seq), a scalar.
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor>;
+    /// [`Model::forward`] on padded inputs: `attention_mask` (batch, seq) is 1 for a token
+    /// and 0 for padding, and padding changes no real token's output. Families that do not
+    /// take a mask say so.
+    fn forward_masked(
+        &self,
+        _input_ids: &Tensor,
+        _attention_mask: &Tensor,
+        _train: bool,
+    ) -> Result<Tensor> {
+        bail!("{NO_MASK}")
+    }
+    /// [`Model::loss`] on padded inputs (labels of padding are -100).
+    fn loss_masked(
+        &self,
+        _input_ids: &Tensor,
+        _attention_mask: &Tensor,
+        _labels: &Tensor,
+        _train: bool,
+    ) -> Result<Tensor> {
+        bail!("{NO_MASK}")
+    }
 }
+
+/// Why a family without [`Model::forward_masked`] cannot take text inputs.
+pub const NO_MASK: &str = "padding mask not supported by this model family (text inputs \
+    need one; BERT-like encoders, ModernBERT, DeBERTa-v2, GPT-2, Llama-like decoders, Gemma, \
+    Phi-3 and T5 take it)";
 
 /// Which module of a family to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +95,11 @@ pub trait Architecture: std::fmt::Debug {
     /// every matrix product (projections, attention scores and values, heads); element-wise
     /// work, norms and softmax are not counted.
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64;
+    /// Whether the built models honour an attention mask ([`Model::forward_masked`]), which
+    /// text inputs need; the planner refuses `--input-text` for a family without one.
+    fn takes_attention_mask(&self) -> bool {
+        false
+    }
     /// What a cell's size means and what the model is fed: token ids unless overridden.
     fn input_kind(&self) -> InputKind {
         InputKind::Tokens

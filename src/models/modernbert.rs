@@ -9,7 +9,9 @@
 //! masked LM. Parameter paths are the checkpoint's: `model.layers.1.attn.Wqkv.weight`.
 
 use super::checks::{check_heads, check_positive};
-use super::layers::{dropout, lm_head, merge_heads, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    dropout, lm_head, merge_heads, with_key_padding, Activation, Embedding, LayerNorm, Linear,
+};
 use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -144,7 +146,14 @@ struct Attention {
 }
 
 impl Attention {
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    /// `padding`: the attention mask (batch, seq), 0 at padding, if any.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // (batch, seq, 3, heads, head_dim) -> 3 x (batch, heads, seq, head_dim).
         let qkv = self
@@ -156,11 +165,20 @@ impl Attention {
         let (q, k) = (rope.apply(&q), rope.apply(&k));
         // Keys further than half the window away are masked; a window that covers the
         // whole sequence masks nothing.
-        let mask = self.half_window.filter(|&w| w < s - 1).map(|w| {
+        let window = self.half_window.filter(|&w| w < s - 1).map(|w| {
             let i = Tensor::arange(s, (Kind::Int64, xs.device()));
             let distance = (i.unsqueeze(1) - i.unsqueeze(0)).abs();
             distance.le(w)
         });
+        // Padding keys are hidden too; a padding query keeps its own key, so that one far
+        // from every token in a local layer gives no NaN (see `with_key_padding`).
+        let mask = match padding {
+            Some(padding) => {
+                let all = || Tensor::ones([s, s], (Kind::Bool, xs.device()));
+                Some(with_key_padding(&window.unwrap_or_else(all), padding))
+            }
+            None => window,
+        };
         let p = if train { self.dropout } else { 0.0 };
         let context = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
         dropout(self.wo.forward(&merge_heads(&context)), self.dropout, train)
@@ -202,12 +220,18 @@ impl Layer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let normed = match &self.attn_norm {
             Some(norm) => norm.forward(xs),
             None => xs.shallow_clone(),
         };
-        let xs = xs + self.attn.forward(&normed, rope, train);
+        let xs = xs + self.attn.forward(&normed, rope, padding, train);
         let halves = self.wi.forward(&self.mlp_norm.forward(&xs)).chunk(2, -1);
         let gated = self.activation.apply(&halves[0]) * &halves[1];
         let out = self.wo.forward(&dropout(gated, self.mlp_dropout, train));
@@ -265,6 +289,17 @@ impl ModernBertModel {
 
     /// Last hidden state (batch, seq, hidden), after `final_norm`.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq), 0 at padding: padding keys are
+    /// hidden in global and local layers; positions count from 0 in every row.
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let xs = self.tok_embeddings.forward(input_ids);
         let mut xs = dropout(
             self.embeddings_norm.forward(&xs),
@@ -276,7 +311,7 @@ impl ModernBertModel {
         let local = self.local_rotary.tables(seq, xs.kind());
         for (layer, &is_global) in self.layers.iter().zip(&self.global) {
             let rope = if is_global { &global } else { &local };
-            xs = layer.forward(&xs, rope, train);
+            xs = layer.forward(&xs, rope, padding, train);
         }
         self.final_norm.forward(&xs)
     }
@@ -315,7 +350,16 @@ impl ModernBertForMaskedLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.model.encode(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.model.encode_masked(input_ids, padding, train);
         let xs = self.activation.apply(&self.dense.forward(&hidden));
         self.decoder.forward(&self.norm.forward(&xs))
     }
@@ -328,6 +372,10 @@ impl Model for ModernBertModel {
 
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
         bail!("ModernBertModel has no language-modelling head; train ModernBertForMaskedLM instead")
+    }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, Some(mask), train))
     }
 }
 
@@ -342,6 +390,22 @@ impl Model for ModernBertForMaskedLm {
         let logits = self.logits(input_ids, train).to_kind(Kind::Float);
         Ok(super::layers::lm_loss(&logits, labels))
     }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, Some(mask), train))
+    }
+
+    /// As [`Model::loss`]; the labels of padding are -100, so they are ignored.
+    fn loss_masked(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let logits = self.logits_masked(input_ids, Some(mask), train);
+        Ok(super::layers::lm_loss(&logits.to_kind(Kind::Float), labels))
+    }
 }
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -351,6 +415,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for ModernBertConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -177,16 +177,44 @@ impl SparseMoe {
     }
 }
 
-/// transformers' `load_balancing_loss_func` without an attention mask: over every sparse
-/// layer's tokens, the fraction of top-k choices per (slot, expert) times the mean router
-/// probability per expert, summed, times the number of experts.
-pub fn load_balancing_loss(router_logits: &[Tensor], num_experts: i64, top_k: i64) -> Tensor {
+/// transformers' `load_balancing_loss_func`: over every sparse layer's tokens, the fraction
+/// of top-k choices per (slot, expert) times the mean router probability per expert, summed,
+/// times the number of experts. With an `attention_mask` (batch, seq), both averages are
+/// over the real tokens only, as transformers does when the causal LM is given the mask.
+pub fn load_balancing_loss(
+    router_logits: &[Tensor],
+    num_experts: i64,
+    top_k: i64,
+    attention_mask: Option<&Tensor>,
+) -> Tensor {
     let logits = Tensor::cat(router_logits, 0);
     let probs = logits.softmax(-1, logits.kind());
     let (_, selected) = probs.topk(top_k, -1, true, true);
     let expert_mask = selected.one_hot(num_experts).to_kind(Kind::Float);
-    let tokens_per_expert = expert_mask.mean_dim(0, false, Kind::Float);
-    let router_prob_per_expert = probs.mean_dim(0, false, None::<Kind>);
+    let (tokens_per_expert, router_prob_per_expert) = match attention_mask {
+        None => (
+            expert_mask.mean_dim(0, false, Kind::Float),
+            probs.mean_dim(0, false, None::<Kind>),
+        ),
+        Some(mask) => {
+            // One weight per row of the concatenated logits: layer-major, then batch, seq.
+            let layers = router_logits.len() as i64;
+            let real = mask
+                .ne(0)
+                .reshape([1, -1])
+                .expand([layers, -1], false)
+                .reshape([-1]);
+            let weights = real.to_kind(Kind::Float);
+            let count = weights.sum(Kind::Float);
+            let tokens =
+                (&expert_mask * weights.view([-1, 1, 1])).sum_dim_intlist(0, false, Kind::Float)
+                    / &count;
+            let weights = weights.to_kind(probs.kind());
+            let router = (&probs * weights.unsqueeze(-1)).sum_dim_intlist(0, false, None::<Kind>)
+                / weights.sum(probs.kind());
+            (tokens, router)
+        }
+    };
     (tokens_per_expert * router_prob_per_expert.unsqueeze(0)).sum(Kind::Float) * num_experts as f64
 }
 
@@ -261,8 +289,30 @@ mod tests {
         // Uniform router probabilities: every expert's mean probability is 1/E, and the
         // top-k fractions per (slot, expert) sum to k, so the loss is k · 1/E · E = k.
         let logits = Tensor::zeros([8, 4], (Kind::Float, Device::Cpu));
-        let loss = load_balancing_loss(&[logits], 4, 2).double_value(&[]);
+        let loss = load_balancing_loss(&[logits], 4, 2, None).double_value(&[]);
         assert!((loss - 2.0).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn masked_aux_loss_is_the_loss_of_the_real_tokens_alone() {
+        // Two sparse layers, batch 2 x seq 3; row 0's last two tokens are padding.
+        tch::manual_seed(3);
+        let layers: Vec<Tensor> = (0..2)
+            .map(|_| Tensor::randn([6, 4], (Kind::Float, Device::Cpu)))
+            .collect();
+        let mask = Tensor::from_slice(&[1i64, 0, 0, 1, 1, 1]).view([2, 3]);
+        let masked = load_balancing_loss(&layers, 4, 2, Some(&mask)).double_value(&[]);
+        let real = Tensor::from_slice(&[0i64, 3, 4, 5]);
+        let kept: Vec<Tensor> = layers.iter().map(|l| l.index_select(0, &real)).collect();
+        let alone = load_balancing_loss(&kept, 4, 2, None).double_value(&[]);
+        assert!((masked - alone).abs() < 1e-6, "{masked} vs {alone}");
+        // The padding's router logits count without the mask.
+        let unmasked = load_balancing_loss(&layers, 4, 2, None).double_value(&[]);
+        assert!((unmasked - alone).abs() > 1e-4, "{unmasked} vs {alone}");
+        // A mask of all ones is no mask.
+        let ones = mask.ones_like();
+        let all = load_balancing_loss(&layers, 4, 2, Some(&ones)).double_value(&[]);
+        assert!((all - unmasked).abs() < 1e-6, "{all} vs {unmasked}");
     }
 
     #[test]

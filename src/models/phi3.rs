@@ -12,7 +12,9 @@ use super::layers::{
     attention_flops, decoder_only_models, dropout, gated_mlp_flops, lm_head, lm_head_flops,
     Activation, Embedding, Linear,
 };
-use super::rotary::{causal_attention, RmsNorm, RopeType, Rotary, RotaryTables};
+use super::rotary::{
+    causal_attention_masked, AttentionOptions, RmsNorm, RopeType, Rotary, RotaryTables,
+};
 use super::{parse_config, Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
@@ -217,7 +219,14 @@ impl Attention {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    /// `padding`: the attention mask (batch, seq), 0 at padding, if any.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let qkv = self.qkv_proj.forward(xs);
@@ -233,14 +242,13 @@ impl Attention {
         let q = heads(0, q_dim, self.num_heads);
         let k = heads(q_dim, kv_dim, self.num_kv_heads);
         let v = heads(q_dim + kv_dim, kv_dim, self.num_kv_heads);
-        let dropout = if train { self.dropout } else { 0.0 };
-        let context = causal_attention(
-            &rope.apply(&q),
-            &rope.apply(&k),
-            &v,
-            self.sliding_window,
-            dropout,
-        );
+        let options = AttentionOptions {
+            sliding_window: self.sliding_window,
+            dropout: if train { self.dropout } else { 0.0 },
+            ..AttentionOptions::default()
+        };
+        let context =
+            causal_attention_masked(&rope.apply(&q), &rope.apply(&k), &v, options, padding);
         self.o_proj.forward(&context)
     }
 }
@@ -294,11 +302,17 @@ impl DecoderLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let _layer = profile::part(Part::Layer);
-        let attended = self
-            .self_attn
-            .forward(&self.input_layernorm.forward(xs), rope, train);
+        let attended =
+            self.self_attn
+                .forward(&self.input_layernorm.forward(xs), rope, padding, train);
         let xs = xs + dropout(attended, self.resid_dropout, train);
         let mlp = self
             .mlp
@@ -339,10 +353,22 @@ impl Phi3Model {
 
     /// Last hidden state (batch, seq, hidden), after the final norm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_masked(input_ids, None, train)
+    }
+
+    /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
+    /// count from 0 in every row, so real tokens keep theirs. LongRoPE picks its factors by
+    /// the padded length, as transformers does (the largest position id + 1).
+    pub fn encode_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
         let mut xs = self.embed_tokens.forward(input_ids);
         let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
         for layer in &self.layers {
-            xs = layer.forward(&xs, &rope, train);
+            xs = layer.forward(&xs, &rope, padding, train);
         }
         self.norm.forward(&xs)
     }
@@ -370,18 +396,37 @@ impl Phi3ForCausalLm {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.model.encode(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        padding: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self.model.encode_masked(input_ids, padding, train);
         profile::scope(Part::Head, || self.lm_head.forward(&hidden))
     }
 }
 
-decoder_only_models!(Phi3Model, "Phi3Model", Phi3ForCausalLm, "Phi3ForCausalLM");
+decoder_only_models!(
+    Phi3Model,
+    "Phi3Model",
+    Phi3ForCausalLm,
+    "Phi3ForCausalLM",
+    masked
+);
 
 pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
     Ok(Box::new(Phi3Config::from_json(config)?))
 }
 
 impl Architecture for Phi3Config {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

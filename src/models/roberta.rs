@@ -87,6 +87,10 @@ pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for RobertaConfig {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.bert.vocab_size
     }

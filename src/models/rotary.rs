@@ -5,7 +5,7 @@
 //! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
 //! attention with grouped-query heads and an optional sliding window.
 
-use super::layers::{attention_kernel, merge_heads};
+use super::layers::{attention_kernel, merge_heads, with_key_padding};
 use crate::measure::profile::{scope, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -302,6 +302,18 @@ pub fn causal_attention(
 /// [`causal_attention`] with every option. Soft-capping cannot go through the fused kernel,
 /// so it runs transformers' eager path: scores, cap, mask, float32 softmax, values.
 pub fn causal_attention_with(q: &Tensor, k: &Tensor, v: &Tensor, o: AttentionOptions) -> Tensor {
+    causal_attention_masked(q, k, v, o, None)
+}
+
+/// [`causal_attention_with`] over right-padded inputs: `padding` (batch, seq), 0 at
+/// padding, hides padding keys (see [`with_key_padding`]).
+pub fn causal_attention_masked(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    o: AttentionOptions,
+    padding: Option<&Tensor>,
+) -> Tensor {
     let (b, heads, s, d) = q
         .size4()
         .expect("queries are (batch, heads, seq, head_dim)");
@@ -327,24 +339,25 @@ pub fn causal_attention_with(q: &Tensor, k: &Tensor, v: &Tensor, o: AttentionOpt
         }
     };
     let Some(cap) = o.softcap else {
-        let window_mask = window.map(|w| allowed(Some(w)));
-        let is_causal = window_mask.is_none();
+        // SDPA takes a mask or is_causal: with padding the causal mask is spelled out.
+        let mask = match padding {
+            Some(padding) => Some(with_key_padding(&allowed(window), padding)),
+            None => window.map(|w| allowed(Some(w))),
+        };
+        let is_causal = mask.is_none();
         return merge_heads(&attention_kernel(
-            q,
-            &k,
-            &v,
-            window_mask,
-            o.dropout,
-            is_causal,
-            o.scale,
-            false,
+            q, &k, &v, mask, o.dropout, is_causal, o.scale, false,
         ));
     };
     let _kernel = crate::measure::profile::part(Part::AttentionKernel);
     let scale = o.scale.unwrap_or(1.0 / (d as f64).sqrt());
     let scores = q.matmul(&k.transpose(-2, -1)) * scale;
     let scores = (scores / cap).tanh() * cap;
-    let scores = scores.masked_fill(&allowed(window).logical_not(), f64::NEG_INFINITY);
+    let allowed = match padding {
+        Some(padding) => with_key_padding(&allowed(window), padding),
+        None => allowed(window),
+    };
+    let scores = scores.masked_fill(&allowed.logical_not(), f64::NEG_INFINITY);
     let probs = scores.softmax(-1, Kind::Float).to_kind(q.kind());
     let probs = if o.dropout > 0.0 {
         probs.dropout(o.dropout, true)

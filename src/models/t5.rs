@@ -7,7 +7,8 @@
 
 use super::checks::check_positive;
 use super::layers::{
-    attention_kernel, dropout, lm_head_flops, lm_loss, Activation, Embedding, Linear,
+    attention_kernel, dropout, key_padding_mask, lm_head_flops, lm_loss, Activation, Embedding,
+    Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
@@ -278,11 +279,13 @@ impl T5Block {
         }
     }
 
+    /// `cross_mask`: the boolean key mask of the encoder's padding, if any.
     fn forward(
         &self,
         xs: &Tensor,
         position_bias: &Tensor,
         encoder_hidden: Option<&Tensor>,
+        cross_mask: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
         let _layer = profile::part(Part::Layer);
@@ -294,11 +297,11 @@ impl T5Block {
         );
         let xs = xs + dropout(attended, self.dropout, train);
         let xs = match (&self.cross_attention, encoder_hidden) {
-            // No bias: only the first self-attention has relative positions, and the
-            // encoder's output is unmasked.
+            // No position bias: only the self-attention has relative positions; the
+            // encoder's padding, if any, is masked.
             (Some((attention, norm)), Some(encoder_hidden)) => {
                 let attended =
-                    attention.forward(&norm.forward(&xs), Some(encoder_hidden), None, train);
+                    attention.forward(&norm.forward(&xs), Some(encoder_hidden), cross_mask, train);
                 &xs + dropout(attended, self.dropout, train)
             }
             _ => xs,
@@ -404,21 +407,44 @@ impl T5Stack {
         bias.contiguous()
     }
 
+    /// `attention_mask` (batch, seq), 0 at padding, hides this stack's padding keys;
+    /// `encoder` is the encoder's output and its attention mask.
     fn forward(
         &self,
         embeddings: &Embedding,
         input_ids: &Tensor,
-        encoder_hidden: Option<&Tensor>,
+        attention_mask: Option<&Tensor>,
+        encoder: Option<(&Tensor, Option<&Tensor>)>,
         train: bool,
     ) -> Tensor {
-        let _stack = profile::part(match encoder_hidden {
+        let _stack = profile::part(match encoder {
             Some(_) => Part::Decoder,
             None => Part::Encoder,
         });
-        let bias = self.position_bias(input_ids.size()[1], input_ids.device());
+        let position_bias = self.position_bias(input_ids.size()[1], input_ids.device());
+        // Padding keys get -inf added (broadcast to (batch, heads, seq, seq)); not in
+        // place, since the position bias is shared by the batch.
+        let bias = match attention_mask {
+            Some(mask) => {
+                let hidden = key_padding_mask(mask).logical_not();
+                let padding = hidden
+                    .zeros_like()
+                    .to_kind(position_bias.kind())
+                    .masked_fill(&hidden, f64::NEG_INFINITY);
+                position_bias + padding
+            }
+            None => position_bias,
+        };
+        let cross_mask = encoder.and_then(|(_, mask)| mask).map(key_padding_mask);
         let mut xs = dropout(embeddings.forward(input_ids), self.dropout, train);
         for block in &self.blocks {
-            xs = block.forward(&xs, &bias, encoder_hidden, train);
+            xs = block.forward(
+                &xs,
+                &bias,
+                encoder.map(|(hidden, _)| hidden),
+                cross_mask.as_ref(),
+                train,
+            );
         }
         dropout(self.final_layer_norm.forward(&xs), self.dropout, train)
     }
@@ -448,7 +474,8 @@ impl T5Model {
 
     /// The encoder's last hidden state (batch, seq, d_model).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encoder.forward(&self.shared, input_ids, None, train)
+        self.encoder
+            .forward(&self.shared, input_ids, None, None, train)
     }
 
     /// The decoder's last hidden state over `decoder_input_ids` and the encoder's output.
@@ -458,13 +485,39 @@ impl T5Model {
         encoder_hidden: &Tensor,
         train: bool,
     ) -> Tensor {
-        self.decoder
-            .forward(&self.shared, decoder_input_ids, Some(encoder_hidden), train)
+        self.decoder.forward(
+            &self.shared,
+            decoder_input_ids,
+            None,
+            Some((encoder_hidden, None)),
+            train,
+        )
     }
 
     /// The decoder's last hidden state, with `decoder_input_ids = input_ids`.
     pub fn last_hidden_state(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.decode(input_ids, &self.encode(input_ids, train), train)
+        self.last_hidden_state_masked(input_ids, None, train)
+    }
+
+    /// [`Self::last_hidden_state`] over right padding: `attention_mask` (batch, seq) masks
+    /// the padding of the encoder, of the decoder (the same ids) and of the cross-attention.
+    /// Relative positions count from each token, so real tokens keep theirs.
+    pub fn last_hidden_state_masked(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let encoded = self
+            .encoder
+            .forward(&self.shared, input_ids, attention_mask, None, train);
+        self.decoder.forward(
+            &self.shared,
+            input_ids,
+            attention_mask,
+            Some((&encoded, attention_mask)),
+            train,
+        )
     }
 }
 
@@ -500,7 +553,18 @@ impl T5ForConditionalGeneration {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.model.last_hidden_state(input_ids, train);
+        self.logits_masked(input_ids, None, train)
+    }
+
+    pub fn logits_masked(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        let hidden = self
+            .model
+            .last_hidden_state_masked(input_ids, attention_mask, train);
         let _head = profile::part(Part::Head);
         let hidden = match self.scale {
             Some(scale) => hidden * scale,
@@ -513,6 +577,10 @@ impl T5ForConditionalGeneration {
 impl Model for T5Model {
     fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
         Ok(self.last_hidden_state(input_ids, train))
+    }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.last_hidden_state_masked(input_ids, Some(mask), train))
     }
 
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
@@ -530,6 +598,23 @@ impl Model for T5ForConditionalGeneration {
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
         Ok(lm_loss(&self.logits(input_ids, train), labels))
     }
+
+    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, Some(mask), train))
+    }
+
+    fn loss_masked(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(lm_loss(
+            &self.logits_masked(input_ids, Some(mask), train),
+            labels,
+        ))
+    }
 }
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -539,6 +624,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
 }
 
 impl Architecture for T5Config {
+    fn takes_attention_mask(&self) -> bool {
+        true
+    }
+
     fn vocab_size(&self) -> i64 {
         self.vocab_size
     }

@@ -82,6 +82,14 @@ pub fn render(sweep: &Sweep) -> String {
     for (cell, p) in profile::profiled(&sweep.rows) {
         breakdown(&mut out, &profile::build(cell, p));
     }
+    if let Some(t) = super::tokenization::build(sweep) {
+        let _ = writeln!(out, "\n## {}\n", super::tokenization::TITLE);
+        table(&mut out, &t.columns, &t.rows, true);
+        out.push('\n');
+        for line in t.notes.iter().chain(&t.not_available) {
+            let _ = writeln!(out, "- {}", escape(line));
+        }
+    }
     if !sweep.environment.is_empty() {
         out.push_str("\n## ENVIRONMENT INFORMATION\n\n");
         let rows: Vec<Vec<String>> = sweep

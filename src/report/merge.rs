@@ -48,7 +48,7 @@ pub fn merge(files: &[PathBuf], prefer: Option<Prefer>) -> Result<Merged> {
             let what = if sweep.settings != first.settings {
                 "settings"
             } else {
-                "planned cells (models, configs or sizes)"
+                "planned cells (models, configs, sizes or text inputs)"
             };
             bail!(
                 "{} and {} come from different plans: their {what} differ",
@@ -91,6 +91,11 @@ pub fn merge(files: &[PathBuf], prefer: Option<Prefer>) -> Result<Merged> {
             sections: first.sections.clone(),
             rows,
             shard: None,
+            // Only the first shard times the tokenizers.
+            tokenization: exports
+                .iter()
+                .flat_map(|(_, s)| s.tokenization.clone())
+                .collect(),
         },
         warnings,
     })

@@ -12,6 +12,7 @@ pub mod profile;
 pub mod profile_chart;
 pub mod section;
 pub mod table;
+pub mod tokenization;
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, SpeedResult};
 pub use crate::cell::{Row, Sweep};

@@ -140,7 +140,11 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     Section {
         mode,
         metric,
-        notes: notes(sweep, metric, gpu, noisy, imprecise),
+        notes: [
+            notes(sweep, metric, gpu, noisy, imprecise),
+            super::tokenization::input_notes(&rows),
+        ]
+        .concat(),
         columns,
         rows: lines,
         not_available,

@@ -3,10 +3,11 @@
 //! scripts/parity_oracle.py): top-2 routing of 4 experts with (Mixtral) and without
 //! (Qwen3-MoE, norm_topk_prob false) renormalisation, a dense layer among sparse ones
 //! (mlp_only_layers), and the training loss with the router's load-balancing loss
-//! (output_router_logits), which the oracle also saves alone as `aux_loss`.
+//! (output_router_logits), which the oracle also saves alone as `aux_loss`; and both again
+//! with an attention mask over padding, which the load-balancing loss leaves out.
 
 use crate::common::{built_by_task_matches, check, trains, Fixture};
-use run_benchmark::models::layers::causal_lm_loss;
+use run_benchmark::models::layers::{causal_lm_loss, masked_labels};
 use run_benchmark::models::llama::{LlamaConfig, LlamaForCausalLm, LlamaModel};
 use run_benchmark::models::{Model, Task};
 
@@ -30,6 +31,21 @@ fn matches_transformers(arch: &str) {
         // The loss is cross-entropy plus coef · aux: the aux part matches on its own.
         let aux = (loss - causal_lm_loss(&logits, input_ids)) / moe.router_aux_loss_coef;
         check(arch, "aux_loss", &aux, fx.expected("aux_loss"));
+
+        // Padding (row 0's last three tokens, labelled -100) is left out of both the
+        // cross-entropy and the router's balance, as transformers given the mask.
+        let mask = fx.expected("attention_mask");
+        let labels = masked_labels(input_ids, mask);
+        let masked = lm.loss_masked(input_ids, mask, &labels, false).unwrap();
+        fx.check("masked_loss", &masked);
+        let logits = lm.forward_masked(input_ids, mask, false).unwrap();
+        let aux = (masked - causal_lm_loss(&logits, &labels)) / moe.router_aux_loss_coef;
+        check(
+            arch,
+            "masked_aux_loss",
+            &aux,
+            fx.expected("masked_aux_loss"),
+        );
     });
 }
 

@@ -1,0 +1,337 @@
+//! The `TOKENIZATION - SPEED - RESULT` section (encode throughput of the user's text, each
+//! passage alone and in batches, the crate's parallelism off and on), and the notes that say
+//! how much of a text cell's batch was padding.
+
+use super::{format_seconds, header, Sweep};
+use crate::cell::{Inputs, Row, TokenizationCell, TokenizationResult};
+use crate::measure::timing::Statistic;
+use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
+use std::io::{self, Write};
+
+pub const TITLE: &str = "TOKENIZATION - SPEED - RESULT";
+
+/// What the section shows, whatever renders it (terminal or Markdown).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenizationSection {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub notes: Vec<String>,
+    pub not_available: Vec<String>,
+}
+
+/// `bert: single, parallelism off` and the like, for progress lines and N/A reasons.
+pub fn describe(cell: &TokenizationCell) -> String {
+    format!(
+        "{}: {}, parallelism {}",
+        cell.model,
+        encode_label(cell),
+        if cell.parallel { "on" } else { "off" }
+    )
+}
+
+fn encode_label(cell: &TokenizationCell) -> String {
+    match cell.batch_size {
+        None => "single".into(),
+        Some(n) => format!("batch {n}"),
+    }
+}
+
+/// The progress line's result.
+pub fn summary(result: &TokenizationResult) -> String {
+    match result {
+        TokenizationResult::Speed { tokens, speed, .. } => format!(
+            "{} s, {:.0} tokens/s",
+            format_seconds(speed.seconds),
+            *tokens as f64 / speed.seconds
+        ),
+        TokenizationResult::NotAvailable { reason } => format!("N/A ({reason})"),
+    }
+}
+
+/// The section; None when the sweep timed no tokenizer.
+pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
+    let (first, _) = sweep.tokenization.first()?;
+    let statistic = match sweep.settings.protocol.statistic() {
+        Statistic::Median => "median",
+        Statistic::Minimum => "minimum",
+    };
+    let columns = [
+        "Model Name",
+        "Encode",
+        "Parallel",
+        "Threads",
+        "Passages",
+        "Tokens",
+        &format!("Time in s ({statistic})"),
+        "Passages/s",
+        "Tokens/s",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
+    let mut not_available = Vec::new();
+    for (cell, result) in &sweep.tokenization {
+        let mut line = vec![
+            cell.model.clone(),
+            encode_label(cell),
+            if cell.parallel { "on" } else { "off" }.into(),
+        ];
+        match result {
+            TokenizationResult::Speed {
+                tokens,
+                threads,
+                speed,
+            } => line.extend([
+                threads.to_string(),
+                cell.passages.to_string(),
+                tokens.to_string(),
+                format!("{:.6}", speed.seconds),
+                format!("{:.0}", cell.passages as f64 / speed.seconds),
+                format!("{:.0}", *tokens as f64 / speed.seconds),
+            ]),
+            TokenizationResult::NotAvailable { reason } => {
+                line.push("N/A".into());
+                line.extend(std::iter::repeat_n(String::new(), columns.len() - 4));
+                not_available.push(format!("N/A {}: {reason}", describe(cell)));
+            }
+        }
+        rows.push(line);
+    }
+    let notes = vec![
+        format!(
+            "Each call encodes the first {} passage(s) of {} with the model's tokenizer \
+             (special tokens added, no truncation or padding): single = one encode per \
+             passage, batch n = encode_batch of n passages at a time.",
+            first.passages,
+            first.text.display()
+        ),
+        "Parallel: the tokenizers crate's parallelism (rayon) inside encode_batch; Threads: \
+         its pool (--threads sizes it)."
+            .into(),
+        format!("Time in s: {}.", sweep.settings.protocol.describe()),
+    ];
+    Some(TokenizationSection {
+        columns,
+        rows,
+        notes,
+        not_available,
+    })
+}
+
+/// Prints the section, if the sweep has one.
+pub fn print(out: &mut dyn Write, sweep: &Sweep) -> io::Result<()> {
+    let Some(section) = build(sweep) else {
+        return Ok(());
+    };
+    writeln!(out, "\n{}", header(TITLE))?;
+    let mut table = Table::new();
+    table
+        .load_preset(ASCII_FULL_CONDENSED)
+        .set_header(section.columns.clone());
+    for line in &section.rows {
+        table.add_row(line.clone());
+    }
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_cell_alignment(if index == 0 {
+            CellAlignment::Left
+        } else {
+            CellAlignment::Right
+        });
+    }
+    writeln!(out, "{table}")?;
+    for line in section.notes.iter().chain(&section.not_available) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// Notes for a model section whose cells took text: where the text came from, and for each
+/// model, batch size and sequence length, the share of padding.
+pub fn input_notes(rows: &[&Row]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut seen = Vec::new();
+    for (cell, _) in rows {
+        let Inputs::Text(text) = &cell.inputs else {
+            continue;
+        };
+        if notes.is_empty() {
+            notes.push(format!(
+                "Text inputs: batch row i is passage i of {} ({} passages), through the model's \
+                 tokenizer, truncated or padded on the right to the sequence length; padding \
+                 ({}) is masked out by the attention mask. Tokens/s counts padding tokens too.",
+                text.text.display(),
+                text.passages,
+                text.pad_token
+            ));
+        }
+        let key = (&cell.model, cell.batch_size, cell.sequence_length);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let total = (cell.batch_size * cell.sequence_length) as u64;
+        let mut note = format!(
+            "Padding {} (batch {}, sequence {}): {} of {total} tokens ({:.1}%); {} of {} rows truncated",
+            cell.model,
+            cell.batch_size,
+            cell.sequence_length,
+            text.padding_tokens,
+            100.0 * text.padding_tokens as f64 / total as f64,
+            text.truncated_rows,
+            cell.batch_size,
+        );
+        if text.cycled {
+            note.push_str(&format!(
+                "; the text has only {} passages, so they repeat",
+                text.passages
+            ));
+        }
+        note.push('.');
+        notes.push(note);
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::{
+        Cell, CellResult, DeviceChoice, Dtype, Metric, Mode, Optimizer, Settings, TextInputs,
+    };
+    use crate::measure::stats::Stats;
+    use crate::measure::timing::Protocol;
+
+    fn settings() -> Settings {
+        Settings {
+            protocol: Protocol::Adaptive {
+                warmup: 1,
+                min_runs: 2,
+                max_runs: 2,
+                min_time_s: 0.0,
+                precision: None,
+                max_time_s: None,
+            },
+            device: DeviceChoice::Cpu,
+            dtype: Dtype::F32,
+            threads: None,
+            optimizer: Optimizer::None,
+            only_pretrain_model: false,
+            torchscript: false,
+            seed: 0,
+            profile: false,
+            profile_trace: None,
+        }
+    }
+
+    #[test]
+    fn padding_notes_once_per_model_and_size() {
+        let text = TextInputs {
+            tokenizer: "tok.json".into(),
+            text: "corpus.txt".into(),
+            tokenizer_digest: "1".into(),
+            text_digest: "2".into(),
+            passages: 3,
+            padding_tokens: 12,
+            truncated_rows: 1,
+            cycled: true,
+            pad_token: "[PAD]".into(),
+        };
+        let cell = |metric| Cell {
+            model: "bert".into(),
+            config: serde_json::json!({}),
+            batch_size: 4,
+            sequence_length: 8,
+            mode: Mode::Inference,
+            metric,
+            settings: settings(),
+            input: Default::default(),
+            inputs: Inputs::Text(text.clone()),
+        };
+        let rows: Vec<Row> = vec![
+            (cell(Metric::Speed), CellResult::na("x")),
+            (cell(Metric::Memory), CellResult::na("y")),
+        ];
+        let notes = input_notes(&rows.iter().collect::<Vec<_>>());
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].contains("passage i of corpus.txt (3 passages)"),
+            "{notes:?}"
+        );
+        assert_eq!(
+            notes[1],
+            "Padding bert (batch 4, sequence 8): 12 of 32 tokens (37.5%); 1 of 4 rows \
+             truncated; the text has only 3 passages, so they repeat."
+        );
+    }
+
+    #[test]
+    fn the_section_has_rates_and_reasons() {
+        let cell = |batch_size, parallel| TokenizationCell {
+            model: "bert".into(),
+            tokenizer: "tok.json".into(),
+            text: "corpus.txt".into(),
+            passages: 100,
+            batch_size,
+            parallel,
+            settings: settings(),
+        };
+        let samples = vec![0.5, 0.5];
+        let speed = crate::cell::SpeedResult {
+            statistic: Statistic::Median,
+            seconds: 0.5,
+            stats: Stats::of(&samples).unwrap(),
+            samples,
+            calls_per_sample: 1,
+            warmup_calls: 1,
+            flops_per_call: None,
+            interval: None,
+            imprecise: false,
+            build_seconds: None,
+            profile: None,
+        };
+        let sweep = Sweep {
+            settings: settings(),
+            environment: Vec::new(),
+            calibration: None,
+            sections: Vec::new(),
+            rows: Vec::new(),
+            shard: None,
+            tokenization: vec![
+                (
+                    cell(None, false),
+                    TokenizationResult::Speed {
+                        tokens: 2000,
+                        threads: 1,
+                        speed: Box::new(speed),
+                    },
+                ),
+                (
+                    cell(Some(8), true),
+                    TokenizationResult::NotAvailable {
+                        reason: "boom".into(),
+                    },
+                ),
+            ],
+        };
+        let section = build(&sweep).unwrap();
+        assert_eq!(
+            section.rows[0],
+            ["bert", "single", "off", "1", "100", "2000", "0.500000", "200", "4000"]
+        );
+        assert_eq!(section.rows[1][..4], ["bert", "batch 8", "on", "N/A"]);
+        assert_eq!(
+            section.not_available,
+            ["N/A bert: batch 8, parallelism on: boom"]
+        );
+        let mut out = Vec::new();
+        print(&mut out, &sweep).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("TOKENIZATION - SPEED - RESULT"), "{out}");
+        assert!(out.contains("first 100 passage(s) of corpus.txt"), "{out}");
+        let empty = Sweep {
+            tokenization: Vec::new(),
+            ..sweep
+        };
+        assert!(build(&empty).is_none());
+    }
+}
