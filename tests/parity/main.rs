@@ -24,3 +24,4 @@ mod phi3;
 mod roberta;
 mod t5;
 mod vit;
+mod whisper;
