@@ -416,6 +416,28 @@ mod tests {
     }
 
     #[test]
+    fn a_speech_model_counts_encoder_positions_and_its_decoder_prefix() {
+        let config = embedded("openai/whisper-tiny");
+        let mut c = cell_of(config, Dtype::F32, Mode::Inference);
+        c.input = crate::models::input_kind(&c.config);
+        c.sequence_length = 30;
+        let e = cell(&c);
+        // The family's own count (transformers': 37.76M), not one read off the FLOPs.
+        assert_eq!(e.parameters, Some(37_760_640.0));
+        // Logits over 1500 positions would be 1500 x 51865 floats (297 MiB) a sample; the
+        // decoder's 4 tokens make 0.8 MiB. What is left above weights and runtime is one
+        // encoder layer's activations and attention scores over 1500 positions.
+        let working = e.memory_bytes.unwrap() - CPU_RUNTIME_BYTES - 4.0 * 37_760_640.0;
+        assert!((20.0 * MIB..100.0 * MIB).contains(&working), "{}", working / MIB);
+        // Training keeps the encoder's 4 layers at 1500 positions, the decoder's at 4.
+        c.mode = Mode::Training;
+        let training = cell(&c).memory_bytes.unwrap() - e.memory_bytes.unwrap();
+        assert!((300.0 * MIB..900.0 * MIB).contains(&training), "{}", training / MIB);
+        let flops = e.flops.unwrap();
+        assert!((3.0e10..4.5e10).contains(&flops), "{flops:e}");
+    }
+
+    #[test]
     fn seconds_follow_the_calibration() {
         let mut c = cell_of(
             embedded("openai-community/gpt2"),

@@ -253,3 +253,26 @@ fn notes(
     }
     notes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_column_names_every_kind_of_size_in_a_fixed_order() {
+        let audio = InputKind::Audio {
+            mel_bins: 80,
+            decoder_tokens: 4,
+        };
+        let pixels = InputKind::Pixels {
+            channels: 3,
+            patch_size: 16,
+        };
+        assert_eq!(size_column([audio, audio].into_iter()), "Audio Length (s)");
+        assert_eq!(
+            size_column([audio, InputKind::Tokens, pixels].into_iter()),
+            "Seq Length / Image Size / Audio Length (s)"
+        );
+        assert_eq!(size_column(std::iter::empty()), "Seq Length");
+    }
+}
