@@ -157,8 +157,8 @@ pub fn cell(cell: &Cell) -> Estimate {
         // bytes at 2 bytes a value with a 4h feed-forward), the logits with their float32
         // copy and gradient, gradients of the weights and the optimizer's state.
         Mode::Training => {
-            let kept = layer_tokens * (9.0 * shape.hidden + 2.0 * shape.intermediate)
-                + 2.5 * layer_scores;
+            let kept =
+                layer_tokens * (9.0 * shape.hidden + 2.0 * shape.intermediate) + 2.5 * layer_scores;
             let state = match settings.optimizer {
                 Optimizer::AdamW => 2.0,
                 Optimizer::None | Optimizer::Sgd => 0.0,
@@ -428,11 +428,19 @@ mod tests {
         // decoder's 4 tokens make 0.8 MiB. What is left above weights and runtime is one
         // encoder layer's activations and attention scores over 1500 positions.
         let working = e.memory_bytes.unwrap() - CPU_RUNTIME_BYTES - 4.0 * 37_760_640.0;
-        assert!((20.0 * MIB..100.0 * MIB).contains(&working), "{}", working / MIB);
+        assert!(
+            (20.0 * MIB..100.0 * MIB).contains(&working),
+            "{}",
+            working / MIB
+        );
         // Training keeps the encoder's 4 layers at 1500 positions, the decoder's at 4.
         c.mode = Mode::Training;
         let training = cell(&c).memory_bytes.unwrap() - e.memory_bytes.unwrap();
-        assert!((300.0 * MIB..900.0 * MIB).contains(&training), "{}", training / MIB);
+        assert!(
+            (300.0 * MIB..900.0 * MIB).contains(&training),
+            "{}",
+            training / MIB
+        );
         let flops = e.flops.unwrap();
         assert!((3.0e10..4.5e10).contains(&flops), "{flops:e}");
     }

@@ -270,7 +270,9 @@ fn a_speech_sweep_is_over_audio_seconds_and_counts_encoder_positions_as_tokens()
     assert!(!stdout.contains("Seq Length"), "{stdout}");
     assert!(stdout.contains("fixed 4-token prefix"), "{stdout}");
     assert!(
-        stdout.contains("N/A whisper (batch 1, audio seconds 31): audio length 31 s exceeds the 30 s"),
+        stdout.contains(
+            "N/A whisper (batch 1, audio seconds 31): audio length 31 s exceeds the 30 s"
+        ),
         "{stdout}"
     );
     let export: serde_json::Value = serde_json::from_str(&read(json.path())).unwrap();

@@ -233,7 +233,14 @@ impl WhisperAttention {
     }
 
     /// Attention of `xs`'s queries over `key`, `value` (from [`Self::key_value`]).
-    fn attend(&self, xs: &Tensor, key: &Tensor, value: &Tensor, causal: bool, train: bool) -> Tensor {
+    fn attend(
+        &self,
+        xs: &Tensor,
+        key: &Tensor,
+        value: &Tensor,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
         let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
         let q = self.heads(self.q_proj.forward(xs));
         let p = if train { self.dropout } else { 0.0 };
@@ -244,7 +251,13 @@ impl WhisperAttention {
     }
 
     /// Self-attention over `xs` when `key_value` is None, else cross-attention over it.
-    fn forward(&self, xs: &Tensor, key_value: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        key_value: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (k, v) = self.key_value(key_value.unwrap_or(xs));
         self.attend(xs, &k, &v, causal, train)
@@ -301,7 +314,8 @@ impl WhisperLayer {
         if let (Some((attention, norm)), Some(encoder_hidden)) =
             (&self.encoder_attn, encoder_hidden)
         {
-            let attended = attention.forward(&norm.forward(&xs), Some(encoder_hidden), false, train);
+            let attended =
+                attention.forward(&norm.forward(&xs), Some(encoder_hidden), false, train);
             xs = &xs + dropout(attended, self.dropout, train);
         }
         let mlp = profile::part(Part::Mlp);
@@ -346,7 +360,14 @@ impl Conv1d {
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        Ok(xs.f_conv1d(&self.weight, Some(&self.bias), [self.stride], [KERNEL / 2], [1], 1)?)
+        Ok(xs.f_conv1d(
+            &self.weight,
+            Some(&self.bias),
+            [self.stride],
+            [KERNEL / 2],
+            [1],
+            1,
+        )?)
     }
 }
 
@@ -522,7 +543,9 @@ impl WhisperForConditionalGeneration {
         let model = WhisperModel::new(&p / "model", c);
         let proj_out = match c.tie_word_embeddings {
             true => model.decoder.embed_tokens.weight.shallow_clone(),
-            false => Linear::new(&p / "proj_out", c.d_model, c.vocab_size, false, c.init_std).weight,
+            false => {
+                Linear::new(&p / "proj_out", c.d_model, c.vocab_size, false, c.init_std).weight
+            }
         };
         WhisperForConditionalGeneration { model, proj_out }
     }
@@ -610,7 +633,13 @@ impl Architecture for WhisperConfig {
     /// Log-mel features ~ N(0, 1) (the feature extractor's are scaled to about [-1, 1]),
     /// (batch, num_mel_bins, 100 · seconds), in the model's dtype; labels are the decoder
     /// prefix itself (the original's `labels = input_ids`).
-    fn random_inputs(&self, batch: i64, seconds: i64, kind: Kind, device: Device) -> (Tensor, Tensor) {
+    fn random_inputs(
+        &self,
+        batch: i64,
+        seconds: i64,
+        kind: Kind,
+        device: Device,
+    ) -> (Tensor, Tensor) {
         let frames = seconds * MEL_FRAMES_PER_SECOND;
         let features = Tensor::randn([batch, self.num_mel_bins, frames], (kind, device));
         let labels = Tensor::from_slice(&self.decoder_prefix())
@@ -639,11 +668,16 @@ impl Architecture for WhisperConfig {
         let frames = (seconds * MEL_FRAMES_PER_SECOND) as f64;
         let n = self.input_kind().tokens(seconds) as f64;
         let p = DECODER_PREFIX as f64;
-        let (d, m, v) = (self.d_model as f64, self.num_mel_bins as f64, self.vocab_size as f64);
+        let (d, m, v) = (
+            self.d_model as f64,
+            self.num_mel_bins as f64,
+            self.vocab_size as f64,
+        );
         let k = KERNEL as f64;
         let stem = 2.0 * b * frames * k * m * d + 2.0 * b * n * k * d * d;
-        let encoder_layer =
-            8.0 * b * n * d * d + 4.0 * b * n * n * d + 4.0 * b * n * d * self.encoder_ffn_dim as f64;
+        let encoder_layer = 8.0 * b * n * d * d
+            + 4.0 * b * n * n * d
+            + 4.0 * b * n * d * self.encoder_ffn_dim as f64;
         let decoder_layer = 8.0 * b * p * d * d
             + 4.0 * b * p * p * d
             + 4.0 * b * p * d * d
@@ -663,7 +697,11 @@ impl Architecture for WhisperConfig {
     /// (k_proj has no bias), the norms, the token and position embeddings, and `proj_out`
     /// when untied.
     fn parameters(&self, task: Task) -> Option<f64> {
-        let (d, m, v) = (self.d_model as f64, self.num_mel_bins as f64, self.vocab_size as f64);
+        let (d, m, v) = (
+            self.d_model as f64,
+            self.num_mel_bins as f64,
+            self.vocab_size as f64,
+        );
         let k = KERNEL as f64;
         let attention = 4.0 * d * d + 3.0 * d;
         let norm = 2.0 * d;
@@ -726,7 +764,10 @@ mod tests {
         let (features, labels) = c.random_inputs(2, 5, Kind::Float, Device::Cpu);
         assert_eq!(features.size(), [2, 80, 500]);
         assert_eq!(labels.size(), [2, 4]);
-        assert!(features.abs().min().double_value(&[]) > 0.0, "no zero features");
+        assert!(
+            features.abs().min().double_value(&[]) > 0.0,
+            "no zero features"
+        );
         assert_eq!(c.size_not_supported(30), None);
         let reason = c.size_not_supported(31).unwrap();
         assert!(reason.contains("31 s exceeds the 30 s"), "{reason}");
@@ -774,16 +815,31 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         for (config, key) in [
-            (serde_json::json!({"apply_spec_augment": true}), "apply_spec_augment"),
-            (serde_json::json!({"d_model": 32}), "encoder_attention_heads"),
-            (serde_json::json!({"max_target_positions": 3}), "max_target_positions"),
-            (serde_json::json!({"activation_function": "gelu_10"}), "activation_function"),
+            (
+                serde_json::json!({"apply_spec_augment": true}),
+                "apply_spec_augment",
+            ),
+            (
+                serde_json::json!({"d_model": 32}),
+                "encoder_attention_heads",
+            ),
+            (
+                serde_json::json!({"max_target_positions": 3}),
+                "max_target_positions",
+            ),
+            (
+                serde_json::json!({"activation_function": "gelu_10"}),
+                "activation_function",
+            ),
             (
                 serde_json::json!({"vocab_size": 100, "decoder_start_token_id": 3,
                                    "forced_decoder_ids": [[1, 200]]}),
                 "forced_decoder_ids",
             ),
-            (serde_json::json!({"decoder_start_token_id": 99999}), "decoder_start_token_id"),
+            (
+                serde_json::json!({"decoder_start_token_id": 99999}),
+                "decoder_start_token_id",
+            ),
         ] {
             let err = from_json(&config).unwrap_err().to_string();
             assert!(err.contains(key), "{config}: {err}");

@@ -6,7 +6,9 @@
 //! (transformers' own layers run the same way by the oracle).
 
 use crate::common::{check, Fixture};
-use run_benchmark::models::whisper::{WhisperConfig, WhisperForConditionalGeneration, WhisperModel};
+use run_benchmark::models::whisper::{
+    WhisperConfig, WhisperForConditionalGeneration, WhisperModel,
+};
 use run_benchmark::models::{Model, Task};
 use tch::{nn::VarStore, Device, Kind};
 
@@ -17,7 +19,10 @@ fn whisper_matches_transformers_at_30_and_5_seconds() {
     let fx = Fixture::open(ARCH);
     let c: WhisperConfig = fx.config();
     let ids = fx.expected("decoder_input_ids");
-    assert_eq!(Vec::<i64>::try_from(ids.get(0)).unwrap(), c.decoder_prefix());
+    assert_eq!(
+        Vec::<i64>::try_from(ids.get(0)).unwrap(),
+        c.decoder_prefix()
+    );
 
     tch::no_grad(|| {
         // WhisperModel: paths without `model.`, found under `model.*` in the file.
@@ -57,7 +62,12 @@ fn whisper_built_by_task_matches_transformers() {
                 let name = format!("{name}{suffix}");
                 let (_vs, model) = fx.load("model", |p| fx.architecture().build(p, task).unwrap());
                 let out = model.forward(features, false).unwrap();
-                check(ARCH, &format!("{task:?} forward ({name})"), &out, fx.expected(&name));
+                check(
+                    ARCH,
+                    &format!("{task:?} forward ({name})"),
+                    &out,
+                    fx.expected(&name),
+                );
             }
         }
     });
@@ -74,7 +84,10 @@ fn whisper_builds_transformers_positions_and_ties_its_head() {
     let names = vs.variables();
     let table = &names["model.encoder.embed_positions.weight"];
     let file: std::collections::HashMap<String, tch::Tensor> =
-        tch::Tensor::read_safetensors(&fx.weights).unwrap().into_iter().collect();
+        tch::Tensor::read_safetensors(&fx.weights)
+            .unwrap()
+            .into_iter()
+            .collect();
     check(
         ARCH,
         "sinusoidal encoder positions",
