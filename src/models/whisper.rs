@@ -775,6 +775,34 @@ mod tests {
     }
 
     #[test]
+    fn parameters_are_what_the_modules_hold_tied_or_not() {
+        for tie in [true, false] {
+            let c = WhisperConfig {
+                vocab_size: 50,
+                num_mel_bins: 6,
+                d_model: 16,
+                encoder_attention_heads: 2,
+                decoder_attention_heads: 4,
+                encoder_ffn_dim: 24,
+                decoder_ffn_dim: 20,
+                max_source_positions: 30,
+                max_target_positions: 8,
+                decoder_start_token_id: 3,
+                tie_word_embeddings: tie,
+                ..WhisperConfig::default()
+            };
+            for task in [Task::Base, Task::LanguageModel] {
+                let vs = nn::VarStore::new(Device::Cpu);
+                let _model = c.build(vs.root(), task).unwrap();
+                let held: i64 = vs.variables().values().map(Tensor::numel).sum::<usize>() as i64;
+                assert_eq!(c.parameters(task), Some(held as f64), "tie {tie}, {task:?}");
+                let untied_head = vs.variables().contains_key("proj_out.weight");
+                assert_eq!(untied_head, !tie && task == Task::LanguageModel);
+            }
+        }
+    }
+
+    #[test]
     fn flops_by_hand_for_a_tiny_config() {
         let c = WhisperConfig {
             vocab_size: 10,
