@@ -55,6 +55,10 @@ CASES = [
      overrides(MIXTRAL_SMALL), 2, 64),
     ("Qwen3-30B-A3B:" + QWEN3_MOE_SMALL, "Qwen--Qwen3-30B-A3B.json",
      overrides(QWEN3_MOE_SMALL), 2, 64),
+    # Audio seconds: 30 s is what transformers' encoder takes; 5 s runs its layers on 250
+    # positions of the table (parity_oracle.whisper_encoder_sliced), as run-benchmark does.
+    ("openai/whisper-tiny", "openai--whisper-tiny.json", {}, 2, 30),
+    ("openai/whisper-tiny", "openai--whisper-tiny.json", {}, 2, 5),
 ]
 
 
@@ -84,15 +88,42 @@ def theirs(config_file, overrides, batch, size):
     head = (config.architectures or [None])[0]
     cls = getattr(transformers, head) if head else transformers.AutoModel._model_mapping[type(config)]
     model = cls(config).eval()
+    counter = FlopCounterMode(display=False)
+    if model_type == "whisper":
+        return cls.__name__, whisper_flops(model, config, batch, size, counter)
     if model_type == "vit":
         inputs = {"pixel_values": torch.randn(batch, config.num_channels, size, size),
                   "interpolate_pos_encoding": size != config.image_size}
     else:
         inputs = {"input_ids": torch.randint(0, config.vocab_size, (batch, size))}
-    counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         model(**inputs)
     return cls.__name__, counter.get_total_flops()
+
+
+def whisper_flops(model, config, batch, seconds, counter):
+    """`seconds` of features (100 frames a second) and run-benchmark's 4-token decoder prefix
+    (decoder_start_token_id, then forced_decoder_ids' tokens) through a Whisper model: the
+    whole model at its full 2 x max_source_positions frames, else the sliced encoder and the
+    model on its output."""
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from parity_oracle import whisper_encoder_sliced
+
+    features = torch.randn(batch, config.num_mel_bins, 100 * seconds)
+    prefix = [config.decoder_start_token_id] * 4
+    for position, token in config.forced_decoder_ids or []:
+        if 1 <= position < 4 and token is not None:
+            prefix[position] = token
+    decoder_input_ids = torch.tensor([prefix] * batch)
+    body = getattr(model, "model", model)
+    with torch.no_grad(), counter:
+        if features.shape[-1] == 2 * config.max_source_positions:
+            model(input_features=features, decoder_input_ids=decoder_input_ids)
+        else:
+            encoded = whisper_encoder_sliced(body.encoder, features)
+            model(encoder_outputs=(encoded,), decoder_input_ids=decoder_input_ids)
+    return counter.get_total_flops()
 
 
 def cpu_model():
@@ -129,8 +160,11 @@ def main():
                 f"transformers {transformers.__version__}, torch {torch.__version__}. "
                 "run-benchmark's `flops_per_call` of one inference cell against the matrix-product "
                 "FLOPs torch counts for the same transformers module (eager attention) on an input "
-                "of the same shape; the size is the sequence length, or the image side for ViT "
-                "(384 interpolates the position embeddings).\n\n"
+                "of the same shape; the size is the sequence length, the image side for ViT "
+                "(384 interpolates the position embeddings), or the audio length in seconds for "
+                "Whisper (100 mel frames a second, 30 s through the whole model, 5 s through "
+                "transformers' encoder layers on the sliced position table, the decoder on "
+                "run-benchmark's 4-token prefix).\n\n"
                 + "\n".join(lines) + "\n"
             )
 

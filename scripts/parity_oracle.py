@@ -1601,6 +1601,122 @@ def tokenizers(out_dir):
         json.dump(expected, f)
 
 
+def whisper_encoder_sliced(encoder, input_features):
+    """transformers' WhisperEncoder on features shorter than its 2 x max_source_positions
+    frames: its own modules (conv1, conv2, embed_positions, layers, layer_norm) in its own
+    order, the position table sliced to the stem's output as whisper.cpp's audio_ctx does.
+    Only the length check is bypassed: WhisperEncoder.forward refuses any other length."""
+    from torch.nn.functional import gelu
+
+    hidden = gelu(encoder.conv1(input_features))
+    hidden = gelu(encoder.conv2(hidden)).permute(0, 2, 1)
+    hidden = hidden + encoder.embed_positions.weight[: hidden.shape[1]]
+    for layer in encoder.layers:
+        hidden = layer(hidden, None, layer_head_mask=None)[0]
+    return encoder.layer_norm(hidden)
+
+
+def whisper(out_dir):
+    """WhisperModel and WhisperForConditionalGeneration sharing every weight (`model.*`),
+    `proj_out` tied to `model.decoder.embed_tokens` and not saved; the encoder's position
+    table left as transformers makes it (sinusoids), every other weight randomised. Inputs:
+    random log-mel features of 30 s (3000 frames, all transformers' encoder accepts) and of
+    5 s (500 frames), and the decoder prefix the benchmark feeds (decoder_start_token_id,
+    then forced_decoder_ids' tokens). At 30 s: `encoder_last_hidden_state`,
+    `last_hidden_state` (the decoder's), `lm_logits` and `lm_loss` (labels = the prefix)
+    from the models themselves; at 5 s the same from `whisper_encoder_sliced` and the
+    models' decoder and head given that encoder output. scale_embedding is on: transformers
+    defines embed_scale from it and never applies it. No dropout, so that training
+    reproduces the loss."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration, WhisperModel
+
+    config = WhisperConfig(
+        vocab_size=99,
+        num_mel_bins=10,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=37,
+        decoder_ffn_dim=41,
+        activation_function="gelu",
+        max_source_positions=1500,
+        max_target_positions=16,
+        scale_embedding=True,
+        pad_token_id=1,
+        bos_token_id=2,
+        eos_token_id=2,
+        decoder_start_token_id=7,
+        forced_decoder_ids=[[1, 11], [2, 12], [3, 13]],
+        attn_implementation="eager",
+    )
+    lm = WhisperForConditionalGeneration(config).eval()
+    table = lm.model.encoder.embed_positions.weight.detach().clone()
+    randomize_(lm)
+    with torch.no_grad():
+        lm.model.encoder.embed_positions.weight.copy_(table)
+    base = WhisperModel(config).eval()
+    missing, unexpected = base.load_state_dict(lm.model.state_dict(), strict=True)
+    assert not missing and not unexpected
+    assert lm.proj_out.weight.data_ptr() == lm.model.decoder.embed_tokens.weight.data_ptr()
+    weights = {k: v for k, v in lm.state_dict().items() if k != "proj_out.weight"}
+
+    frames = 2 * config.max_source_positions
+    features = torch.randn(BATCH, config.num_mel_bins, frames)
+    features_5s = torch.randn(BATCH, config.num_mel_bins, 500)
+    prefix = [config.decoder_start_token_id] + [t for _, t in config.forced_decoder_ids]
+    decoder_input_ids = torch.tensor([prefix] * BATCH, dtype=torch.int64)
+    with torch.no_grad():
+        base_out = base(input_features=features, decoder_input_ids=decoder_input_ids)
+        lm_out = lm(
+            input_features=features,
+            decoder_input_ids=decoder_input_ids,
+            labels=decoder_input_ids,
+        )
+        encoded = base_out.encoder_last_hidden_state
+        assert max_abs(lm_out.encoder_last_hidden_state, encoded) == 0.0
+        # The sliced path is transformers' encoder itself at the full length.
+        assert max_abs(whisper_encoder_sliced(base.encoder, features), encoded) < 1e-6
+        encoded_5s = whisper_encoder_sliced(base.encoder, features_5s)
+        assert encoded_5s.shape[1] == 250
+        base_5s = base(encoder_outputs=(encoded_5s,), decoder_input_ids=decoder_input_ids)
+        lm_5s = lm(
+            encoder_outputs=(encoded_5s,),
+            decoder_input_ids=decoder_input_ids,
+            labels=decoder_input_ids,
+        )
+    expected = {
+        "input_features": features,
+        "input_features_5s": features_5s,
+        "decoder_input_ids": decoder_input_ids,
+        "encoder_last_hidden_state": encoded,
+        "last_hidden_state": base_out.last_hidden_state,
+        "lm_logits": lm_out.logits,
+        "lm_loss": lm_out.loss,
+        "encoder_last_hidden_state_5s": encoded_5s,
+        "last_hidden_state_5s": base_5s.last_hidden_state,
+        "lm_logits_5s": lm_5s.logits,
+        "lm_loss_5s": lm_5s.loss,
+    }
+    write_config(
+        os.path.join(out_dir, "config.json"),
+        config,
+        [
+            "vocab_size", "num_mel_bins", "d_model", "encoder_layers", "decoder_layers",
+            "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim",
+            "decoder_ffn_dim", "encoder_layerdrop", "decoder_layerdrop", "activation_function",
+            "dropout", "attention_dropout", "activation_dropout", "init_std", "scale_embedding",
+            "max_source_positions", "max_target_positions", "pad_token_id", "bos_token_id",
+            "eos_token_id", "decoder_start_token_id", "forced_decoder_ids",
+            "tie_word_embeddings", "apply_spec_augment",
+        ],
+        ["WhisperForConditionalGeneration"],
+    )
+    save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
+    save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+
+
 ARCHITECTURES = {
     "bert": bert,
     "gpt2": gpt2,
@@ -1636,6 +1752,7 @@ ARCHITECTURES = {
     "deberta_v2_variant": deberta_v2_variant,
     "vit": vit,
     "tokenizers": tokenizers,
+    "whisper": whisper,
 }
 
 
@@ -1683,6 +1800,14 @@ ViT (`vit/`) takes pixels, not ids: `pixel_values` (2x3x32x32) and `pixel_values
 (2x3x48x48), `labels` (2 classes of 5), the `last_hidden_state` of `ViTModel` on both (48
 pixels with `interpolate_pos_encoding`), its `pooler_output`, and `cls_logits` and `cls_loss`
 of `ViTForImageClassification` sharing the encoder.
+
+Whisper (`whisper/`) takes log-mel features: `input_features` (2x10x3000, 30 s, the only
+length transformers' encoder accepts) and `input_features_5s` (2x10x500), and
+`decoder_input_ids`, the 4-token prefix the benchmark feeds. At 30 s, `encoder_last_hidden_state`,
+`last_hidden_state` (the decoder's) of `WhisperModel`, and `lm_logits` and `lm_loss` (labels =
+the prefix) of `WhisperForConditionalGeneration` sharing its weights; at 5 s the same names with
+`_5s`, the encoder being transformers' own layers run with the position table sliced to 250
+positions (`whisper_encoder_sliced`, which equals the encoder at 30 s).
 
 For the decoders (llama, llama3_scaled, mistral, qwen2, qwen3, gpt_neox, gpt_neox_sequential,
 phi, gemma, gemma2, gemma3, phi3, mixtral, qwen3_moe): `last_hidden_state` of the base model

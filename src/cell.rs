@@ -125,8 +125,12 @@ impl Cell {
     }
 }
 
-/// A model's input: token ids (the cell's size is the sequence length) or square images
-/// (the size is the side in pixels).
+/// Mel frames a second of audio makes: Whisper's feature extractor hops 160 samples at
+/// 16 kHz.
+pub const MEL_FRAMES_PER_SECOND: i64 = 100;
+
+/// A model's input: token ids (the cell's size is the sequence length), square images (the
+/// size is the side in pixels) or audio (the size is its length in seconds).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InputKind {
@@ -134,30 +138,42 @@ pub enum InputKind {
     Tokens,
     /// Random pixels of `channels`, cut into patch_size x patch_size patches.
     Pixels { channels: i64, patch_size: i64 },
+    /// Random log-mel features of `mel_bins`, [`MEL_FRAMES_PER_SECOND`] frames a second,
+    /// halved into encoder positions by a stride-2 convolution; the decoder reads a fixed
+    /// prefix of `decoder_tokens` tokens.
+    Audio { mel_bins: i64, decoder_tokens: i64 },
 }
 
 impl InputKind {
+    /// Every kind's size column, in the order a section holding several joins them.
+    pub const SIZE_COLUMNS: [&'static str; 3] = ["Seq Length", "Image Size", "Audio Length (s)"];
+
     /// The tables' column for the size.
     pub fn size_column(self) -> &'static str {
         match self {
-            InputKind::Tokens => "Seq Length",
-            InputKind::Pixels { .. } => "Image Size",
+            InputKind::Tokens => Self::SIZE_COLUMNS[0],
+            InputKind::Pixels { .. } => Self::SIZE_COLUMNS[1],
+            InputKind::Audio { .. } => Self::SIZE_COLUMNS[2],
         }
     }
 
-    /// The size in N/A lines and progress: `sequence 128`, `image size 224`.
+    /// The size in N/A lines and progress: `sequence 128`, `image size 224`, `audio
+    /// seconds 30`.
     pub fn size_name(self) -> &'static str {
         match self {
             InputKind::Tokens => "sequence",
             InputKind::Pixels { .. } => "image size",
+            InputKind::Audio { .. } => "audio seconds",
         }
     }
 
-    /// Tokens of one sample of `size`: the sequence length, or the image's patches.
+    /// Tokens of one sample of `size`: the sequence length, the image's patches, or the
+    /// audio's encoder positions (frames / 2, rounded up, as the stride-2 stem gives).
     pub fn tokens(self, size: i64) -> i64 {
         match self {
             InputKind::Tokens => size,
             InputKind::Pixels { patch_size, .. } => (size / patch_size).pow(2),
+            InputKind::Audio { .. } => (size * MEL_FRAMES_PER_SECOND + 1) / 2,
         }
     }
 }

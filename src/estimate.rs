@@ -15,7 +15,9 @@
 //! No generation (KV cache) cells exist yet; when they do, their cache adds
 //! 2 · layers · batch · (prompt + new tokens) · kv_heads · head_dim values.
 
-use crate::cell::{CalibrationResult, Cell, DeviceChoice, Dtype, Metric, Mode, Optimizer};
+use crate::cell::{
+    CalibrationResult, Cell, DeviceChoice, Dtype, InputKind, Metric, Mode, Optimizer,
+};
 use crate::measure::timing::{Protocol, MIN_SAMPLES_FOR_INTERVAL};
 use crate::models::{self, Task};
 use serde::{Deserialize, Serialize};
@@ -115,34 +117,53 @@ pub fn cell(cell: &Cell) -> Estimate {
         Mode::Training => 3.0 * forward,
     };
     let shape = Shape::of(&cell.config);
-    let parameters = parameters(arch.as_ref(), &shape, task);
+    let parameters = arch
+        .parameters(task)
+        .unwrap_or_else(|| parameters(arch.as_ref(), &shape, task));
     let bytes = dtype_bytes(settings.dtype);
     let weights = parameters * bytes;
-    let (b, s) = (b as f64, s as f64);
-    let tokens = b * s;
+    let b = b as f64;
+    // Positions one sample holds: tokens, an image's patches, or audio's encoder positions.
+    let positions = cell.input.tokens(s) as f64;
+    let tokens = b * positions;
+    let scores = b * shape.heads * positions * positions;
+    // Tokens through all the layers, and what the logits cover; a speech model's decoder
+    // reads only its short prefix, so its layers hold few tokens and its logits fewer (the
+    // decoder's cross-attention keys and values over the encoder, 2·D a position and layer,
+    // are left out: a tenth of what the encoder keeps).
+    let (layer_tokens, layer_scores, logit_tokens) = match cell.input {
+        InputKind::Audio { decoder_tokens, .. } => {
+            let decoder = b * decoder_tokens as f64;
+            let decoder_layers = shape.layers - shape.encoder_layers;
+            (
+                shape.encoder_layers * tokens + decoder_layers * decoder,
+                shape.encoder_layers * scores,
+                decoder,
+            )
+        }
+        _ => (shape.layers * tokens, shape.layers * scores, tokens),
+    };
     let logits = match task {
-        Task::LanguageModel => tokens * shape.vocab,
+        Task::LanguageModel => logit_tokens * shape.vocab,
         Task::Base => 0.0,
     };
-    let attention_scores = b * shape.heads * s * s;
     let working = match cell.mode {
         // One layer's hidden states, projections and feed-forward, its attention scores, and
         // the logits (inference frees each layer's activations before the next).
         Mode::Inference => {
-            (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + attention_scores + logits)
-                * bytes
+            (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + scores + logits) * bytes
         }
         // Per layer, what backward needs (Korthikanti et al. 2022: 34·s·b·h + 5·a·s²·b
         // bytes at 2 bytes a value with a 4h feed-forward), the logits with their float32
         // copy and gradient, gradients of the weights and the optimizer's state.
         Mode::Training => {
-            let per_layer =
-                tokens * (9.0 * shape.hidden + 2.0 * shape.intermediate) + 2.5 * attention_scores;
+            let kept =
+                layer_tokens * (9.0 * shape.hidden + 2.0 * shape.intermediate) + 2.5 * layer_scores;
             let state = match settings.optimizer {
                 Optimizer::AdamW => 2.0,
                 Optimizer::None | Optimizer::Sgd => 0.0,
             };
-            (shape.layers * per_layer + logits) * bytes + logits * 8.0 + weights * (1.0 + state)
+            (kept + logits) * bytes + logits * 8.0 + weights * (1.0 + state)
         }
     };
     let runtime = match settings.device {
@@ -209,6 +230,8 @@ struct Shape {
     embedding: f64,
     intermediate: f64,
     layers: f64,
+    /// An encoder-decoder's encoder layers (0 otherwise).
+    encoder_layers: f64,
     heads: f64,
     vocab: f64,
     /// Learned position embeddings (none for rotary or relative positions).
@@ -258,6 +281,7 @@ impl Shape {
             ])
             .unwrap_or(4.0 * hidden),
             layers,
+            encoder_layers: get(&["encoder_layers"]).unwrap_or(0.0),
             heads: get(&[
                 "num_attention_heads",
                 "n_head",
@@ -390,6 +414,36 @@ mod tests {
         assert!(m(&plain) > m(&inference) + weights);
         assert!((m(&adamw) - m(&plain) - 2.0 * weights).abs() < 1.0);
         assert_eq!(plain.flops.unwrap(), 3.0 * inference.flops.unwrap());
+    }
+
+    #[test]
+    fn a_speech_model_counts_encoder_positions_and_its_decoder_prefix() {
+        let config = embedded("openai/whisper-tiny");
+        let mut c = cell_of(config, Dtype::F32, Mode::Inference);
+        c.input = crate::models::input_kind(&c.config);
+        c.sequence_length = 30;
+        let e = cell(&c);
+        // The family's own count (transformers': 37.76M), not one read off the FLOPs.
+        assert_eq!(e.parameters, Some(37_760_640.0));
+        // Logits over 1500 positions would be 1500 x 51865 floats (297 MiB) a sample; the
+        // decoder's 4 tokens make 0.8 MiB. What is left above weights and runtime is one
+        // encoder layer's activations and attention scores over 1500 positions.
+        let working = e.memory_bytes.unwrap() - CPU_RUNTIME_BYTES - 4.0 * 37_760_640.0;
+        assert!(
+            (20.0 * MIB..100.0 * MIB).contains(&working),
+            "{}",
+            working / MIB
+        );
+        // Training keeps the encoder's 4 layers at 1500 positions, the decoder's at 4.
+        c.mode = Mode::Training;
+        let training = cell(&c).memory_bytes.unwrap() - e.memory_bytes.unwrap();
+        assert!(
+            (300.0 * MIB..900.0 * MIB).contains(&training),
+            "{}",
+            training / MIB
+        );
+        let flops = e.flops.unwrap();
+        assert!((3.0e10..4.5e10).contains(&flops), "{flops:e}");
     }
 
     #[test]

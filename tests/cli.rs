@@ -242,6 +242,74 @@ fn a_vision_sweep_is_over_image_sizes_and_counts_patches_as_tokens() {
 }
 
 #[test]
+fn a_speech_sweep_is_over_audio_seconds_and_counts_encoder_positions_as_tokens() {
+    // The Whisper parity fixture (d_model 32, 2 + 2 layers, 30 s of positions) over 5 and
+    // 30 s, inference and training, as `--models openai/whisper-tiny` runs; 31 s is past the
+    // encoder's positions and N/A before any child starts.
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let out = bin()
+        .args(QUICK)
+        .env("HF_HUB_OFFLINE", "1")
+        .args([
+            "--models",
+            "whisper=tests/fixtures/parity/whisper",
+            "--batch-sizes",
+            "1",
+            "2",
+            "--sequence-lengths",
+            "5",
+            "30",
+            "31",
+            "--training",
+        ])
+        .args(["--export-json", json.path().to_str().unwrap()])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("| Audio Length (s) |"), "{stdout}");
+    assert!(!stdout.contains("Seq Length"), "{stdout}");
+    assert!(stdout.contains("fixed 4-token prefix"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "N/A whisper (batch 1, audio seconds 31): audio length 31 s exceeds the 30 s"
+        ),
+        "{stdout}"
+    );
+    let export: serde_json::Value = serde_json::from_str(&read(json.path())).unwrap();
+    let rows = export["rows"].as_array().unwrap();
+    // 2 batch sizes x 3 lengths x (inference, training) x (memory, speed).
+    assert_eq!(rows.len(), 24);
+    for row in rows {
+        let (cell, result) = (&row[0], &row[1]);
+        assert_eq!(cell["input"]["kind"], "audio");
+        let seconds = cell["sequence_length"].as_i64().unwrap();
+        if seconds == 31 {
+            assert_eq!(result["status"], "not_available", "{result}");
+            continue;
+        }
+        assert!(
+            result["status"] == "speed" || result["status"] == "memory",
+            "{result}"
+        );
+        if result["status"] != "speed" {
+            continue;
+        }
+        // Tokens/s in the table: batch x 50 encoder positions a second over the median.
+        let batch = cell["batch_size"].as_i64().unwrap();
+        let tokens = (batch * 50 * seconds) as f64 / result["seconds"].as_f64().unwrap();
+        let rate = match tokens {
+            t if t >= 100.0 => format!("{t:.0}"),
+            t if t >= 10.0 => format!("{t:.1}"),
+            t => format!("{t:.2}"),
+        };
+        assert!(
+            stdout.contains(&format!(" {rate} |")),
+            "{rate} not in {stdout}"
+        );
+    }
+}
+
+#[test]
 fn a_failing_child_becomes_na_and_others_still_run() {
     // A 1e11-row embedding cannot be allocated: the child reports libtorch's error.
     let csv = CsvPaths::new();

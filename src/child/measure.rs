@@ -28,13 +28,8 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     };
     let all = |result: CellResult| Ok(vec![result; cells.len()]);
     let config = models::from_json(&cell.config)?;
-    if let Some(max) = config.max_positions() {
-        if cell.sequence_length > max {
-            return all(CellResult::na(format!(
-                "sequence length {} exceeds max_position_embeddings {max}",
-                cell.sequence_length
-            )));
-        }
+    if let Some(reason) = config.size_not_supported(cell.sequence_length) {
+        return all(CellResult::na(reason));
     }
     let settings = &cell.settings;
     if settings.torchscript && cell.mode == Mode::Training {

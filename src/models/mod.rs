@@ -28,6 +28,7 @@ pub mod t5;
 pub mod torchscript;
 pub mod vit;
 pub mod weights;
+pub mod whisper;
 
 pub use crate::cell::InputKind;
 use anyhow::{anyhow, bail, Result};
@@ -89,6 +90,19 @@ pub trait Architecture: std::fmt::Debug {
     fn vocab_size(&self) -> i64;
     /// The longest sequence the model accepts (learned position embeddings), if bounded.
     fn max_positions(&self) -> Option<i64>;
+    /// Why a cell of this size cannot run (said before any work), or None: by default a
+    /// sequence longer than [`Self::max_positions`].
+    fn size_not_supported(&self, size: i64) -> Option<String> {
+        let max = self.max_positions()?;
+        (size > max)
+            .then(|| format!("sequence length {size} exceeds max_position_embeddings {max}"))
+    }
+    /// The built module's parameters, where the family counts them itself; None lets the
+    /// estimate read them off [`Self::forward_flops`] (which assumes that every token goes
+    /// through every weight: not so for an encoder-decoder whose sides differ in length).
+    fn parameters(&self, _task: Task) -> Option<f64> {
+        None
+    }
     /// Builds the module for `task` under `p`, with parameter paths as in the checkpoint.
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>>;
     /// Floating-point operations of one forward call on a (batch, seq) input: 2·m·n·k for
@@ -149,6 +163,7 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("t5", t5::from_json),
     ("torchscript", torchscript::from_json),
     ("vit", vit::from_json),
+    ("whisper", whisper::from_json),
     ("xlm-roberta", roberta::from_json),
 ];
 

@@ -426,8 +426,9 @@ mod tests {
             (pixels.size(), labels.size()),
             (vec![2, 3, 32, 32], vec![2])
         );
-        // The published config names no classes: PretrainedConfig's default of 2.
-        assert_eq!(c.labels(), 2);
+        // The published config names ImageNet-1k's classes: num_labels is id2label's
+        // length, as PretrainedConfig counts it.
+        assert_eq!(c.labels(), 1000);
     }
 
     #[test]

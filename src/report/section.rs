@@ -3,7 +3,7 @@
 //! reason. The terminal tables and the Markdown export render the same content.
 
 use super::{section_rows, table_value, title, value_label, Sweep, Throughput};
-use crate::cell::{CellResult, InputKind, Metric, Mode};
+use crate::cell::{CellResult, InputKind, Metric, Mode, MEL_FRAMES_PER_SECOND};
 use crate::measure::memory::to_mib;
 use crate::measure::stats::NOISY_IQR_RATIO;
 use crate::measure::timing::Statistic;
@@ -39,6 +39,11 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     let gpu = rows
         .iter()
         .any(|(_, r)| matches!(r, CellResult::Memory(m) if m.gpu.is_some()));
+    // Speech models: how long their decoder prefix is.
+    let audio_prefix = rows.iter().find_map(|(cell, _)| match cell.input {
+        InputKind::Audio { decoder_tokens, .. } => Some(decoder_tokens),
+        _ => None,
+    });
     let statistic = match sweep.settings.protocol.statistic() {
         Statistic::Median => "median",
         Statistic::Minimum => "minimum",
@@ -141,7 +146,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         mode,
         metric,
         notes: [
-            notes(sweep, metric, gpu, noisy, imprecise),
+            notes(sweep, metric, gpu, noisy, imprecise, audio_prefix),
             super::tokenization::input_notes(&rows),
         ]
         .concat(),
@@ -151,20 +156,17 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     }
 }
 
-/// The size column's header: "Seq Length", "Image Size" for vision models, both joined
-/// when a section holds both kinds.
+/// The size column's header: "Seq Length", "Image Size" for vision models, "Audio Length
+/// (s)" for speech models, joined when a section holds several kinds.
 fn size_column(kinds: impl Iterator<Item = InputKind>) -> String {
-    let (mut tokens, mut pixels) = (false, false);
-    for kind in kinds {
-        match kind {
-            InputKind::Tokens => tokens = true,
-            InputKind::Pixels { .. } => pixels = true,
-        }
-    }
-    match (tokens, pixels) {
-        (_, false) => "Seq Length".into(),
-        (false, true) => "Image Size".into(),
-        (true, true) => "Seq Length / Image Size".into(),
+    let present: Vec<&str> = kinds.map(InputKind::size_column).collect();
+    let names: Vec<&str> = InputKind::SIZE_COLUMNS
+        .into_iter()
+        .filter(|name| present.contains(name))
+        .collect();
+    match names.is_empty() {
+        true => InputKind::Tokens.size_column().into(),
+        false => names.join(" / "),
     }
 }
 
@@ -180,9 +182,29 @@ fn format_rate(x: f64) -> String {
 }
 
 /// What the table's figures are.
-fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize, imprecise: usize) -> Vec<String> {
+fn notes(
+    sweep: &Sweep,
+    metric: Metric,
+    gpu: bool,
+    noisy: usize,
+    imprecise: usize,
+    audio_prefix: Option<i64>,
+) -> Vec<String> {
     let settings = &sweep.settings;
     let mut notes = Vec::new();
+    if let Some(prefix) = audio_prefix {
+        let tokens = match metric {
+            Metric::Speed => " Tokens/s counts encoder positions (frames / 2).",
+            Metric::Memory => "",
+        };
+        notes.push(format!(
+            "Audio Length (s): seconds of random log-mel features, {MEL_FRAMES_PER_SECOND} \
+             frames a second, encoded at their true length with the encoder's position table \
+             sliced to it (transformers takes only the full 2 x max_source_positions frames: \
+             30 s for the published checkpoints); the decoder reads a fixed \
+             {prefix}-token prefix.{tokens}"
+        ));
+    }
     match metric {
         Metric::Speed => {
             notes.push(format!("Time in s: {}.", settings.protocol.describe()));
@@ -234,4 +256,27 @@ fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize, imprecise: usiz
         ),
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_column_names_every_kind_of_size_in_a_fixed_order() {
+        let audio = InputKind::Audio {
+            mel_bins: 80,
+            decoder_tokens: 4,
+        };
+        let pixels = InputKind::Pixels {
+            channels: 3,
+            patch_size: 16,
+        };
+        assert_eq!(size_column([audio, audio].into_iter()), "Audio Length (s)");
+        assert_eq!(
+            size_column([audio, InputKind::Tokens, pixels].into_iter()),
+            "Seq Length / Image Size / Audio Length (s)"
+        );
+        assert_eq!(size_column(std::iter::empty()), "Seq Length");
+    }
 }

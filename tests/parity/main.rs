@@ -26,3 +26,4 @@ mod roberta;
 mod t5;
 mod tokenizers;
 mod vit;
+mod whisper;

@@ -1,0 +1,882 @@
+//! Whisper (Radford et al., 2022, "Robust Speech Recognition via Large-Scale Weak
+//! Supervision"), following transformers' `modeling_whisper.py`: log-mel features through a
+//! convolutional stem (two conv1d + GELU, the second with stride 2), fixed sinusoidal
+//! encoder positions, pre-LayerNorm encoder layers; a decoder with learned positions, causal
+//! self-attention and cross-attention over the encoder's output, and the output projection
+//! `proj_out` tied to `embed_tokens`. `WhisperModel` (the decoder's last hidden state) is the
+//! base model and `WhisperForConditionalGeneration` the head.
+//!
+//! A cell's size is the audio length in seconds: 100 mel frames a second (the feature
+//! extractor's 160-sample hop at 16 kHz), halved by the stem into encoder positions.
+//! transformers' encoder takes exactly `2 · max_source_positions` frames (30 s, the input
+//! padded); this one runs the true length with the position table sliced to it, as
+//! whisper.cpp's `audio_ctx` does, and refuses more than the table holds. The decoder reads
+//! a fixed prefix of [`DECODER_PREFIX`] tokens (see [`WhisperConfig::decoder_prefix`]).
+//! Parameter paths are the checkpoint's: `model.encoder.layers.0.self_attn.q_proj.weight`.
+
+use super::checks::{check_heads, check_positive};
+use super::layers::{attention_kernel, dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
+use super::{parse_config, Architecture, InputKind, Model, Task};
+use crate::cell::MEL_FRAMES_PER_SECOND;
+use crate::measure::profile::{self, scope, Part};
+use anyhow::{bail, Result};
+use serde::Deserialize;
+use tch::{nn, Device, Kind, Tensor};
+
+/// `nn.LayerNorm`'s default: Whisper's norms do not read an epsilon from the config.
+const LAYER_NORM_EPS: f64 = 1e-5;
+/// Tokens the decoder reads in forward and training cells: `<|startoftranscript|>`, language,
+/// task, `<|notimestamps|>` (the prompt transcription starts from).
+pub const DECODER_PREFIX: i64 = 4;
+/// The stem's kernel; its second convolution's stride.
+const KERNEL: i64 = 3;
+const STRIDE: i64 = 2;
+/// `torch.finfo(torch.float16).max`.
+const F16_MAX: f64 = 65504.0;
+
+/// `WhisperConfig`, with transformers' defaults for every key a config.json may leave out.
+/// Generation-only keys (`suppress_tokens`, `begin_suppress_tokens`, `max_length`, ...) and
+/// `WhisperForAudioClassification`'s (`use_weighted_layer_sum`, `classifier_proj_size`) do
+/// not change these modules and are not read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WhisperConfig {
+    pub vocab_size: i64,
+    pub num_mel_bins: i64,
+    pub d_model: i64,
+    pub encoder_layers: i64,
+    pub encoder_attention_heads: i64,
+    pub encoder_ffn_dim: i64,
+    pub decoder_layers: i64,
+    pub decoder_attention_heads: i64,
+    pub decoder_ffn_dim: i64,
+    pub encoder_layerdrop: f64,
+    pub decoder_layerdrop: f64,
+    pub activation_function: Activation,
+    pub dropout: f64,
+    pub attention_dropout: f64,
+    pub activation_dropout: f64,
+    pub init_std: f64,
+    /// transformers defines `embed_scale` from it but never applies it: it changes nothing.
+    pub scale_embedding: bool,
+    /// Encoder positions: the stem's output for `2 ·` this many mel frames.
+    pub max_source_positions: i64,
+    /// Decoder positions (learned).
+    pub max_target_positions: i64,
+    pub pad_token_id: Option<i64>,
+    pub decoder_start_token_id: i64,
+    /// `[position, token]` pairs generation forces after the start token; a null token is
+    /// left for the model to choose (language detection).
+    pub forced_decoder_ids: Option<Vec<(i64, Option<i64>)>>,
+    pub tie_word_embeddings: bool,
+    /// SpecAugment on training inputs: random masks this implementation does not draw.
+    pub apply_spec_augment: bool,
+}
+
+impl Default for WhisperConfig {
+    fn default() -> Self {
+        WhisperConfig {
+            vocab_size: 51865,
+            num_mel_bins: 80,
+            d_model: 384,
+            encoder_layers: 4,
+            encoder_attention_heads: 6,
+            encoder_ffn_dim: 1536,
+            decoder_layers: 4,
+            decoder_attention_heads: 6,
+            decoder_ffn_dim: 1536,
+            encoder_layerdrop: 0.0,
+            decoder_layerdrop: 0.0,
+            activation_function: Activation::Gelu,
+            dropout: 0.0,
+            attention_dropout: 0.0,
+            activation_dropout: 0.0,
+            init_std: 0.02,
+            scale_embedding: false,
+            max_source_positions: 1500,
+            max_target_positions: 448,
+            pad_token_id: Some(50256),
+            decoder_start_token_id: 50257,
+            forced_decoder_ids: None,
+            tie_word_embeddings: true,
+            apply_spec_augment: false,
+        }
+    }
+}
+
+impl WhisperConfig {
+    pub fn validate(&self) -> Result<()> {
+        check_positive(&[
+            ("vocab_size", self.vocab_size),
+            ("num_mel_bins", self.num_mel_bins),
+            ("d_model", self.d_model),
+            ("encoder_layers", self.encoder_layers),
+            ("encoder_ffn_dim", self.encoder_ffn_dim),
+            ("decoder_layers", self.decoder_layers),
+            ("decoder_ffn_dim", self.decoder_ffn_dim),
+            ("max_source_positions", self.max_source_positions),
+        ])?;
+        check_heads(
+            ("d_model", self.d_model),
+            ("encoder_attention_heads", self.encoder_attention_heads),
+        )?;
+        check_heads(
+            ("d_model", self.d_model),
+            ("decoder_attention_heads", self.decoder_attention_heads),
+        )?;
+        if self.d_model % 2 != 0 || self.d_model < 4 {
+            // `sinusoids` splits the channels into sines and cosines.
+            bail!(
+                "d_model {} must be even (and at least 4) for the sinusoidal encoder positions",
+                self.d_model
+            );
+        }
+        if self.max_target_positions < DECODER_PREFIX {
+            bail!(
+                "max_target_positions {} is shorter than the {DECODER_PREFIX}-token decoder prefix",
+                self.max_target_positions
+            );
+        }
+        if self.apply_spec_augment {
+            bail!("apply_spec_augment true is not supported (SpecAugment's random training masks)");
+        }
+        let in_vocab = |id: i64| (0..self.vocab_size).contains(&id);
+        if !in_vocab(self.decoder_start_token_id) {
+            bail!(
+                "decoder_start_token_id {} is outside the vocabulary (vocab_size {})",
+                self.decoder_start_token_id,
+                self.vocab_size
+            );
+        }
+        for &(position, token) in self.forced_decoder_ids.iter().flatten() {
+            if let Some(token) = token.filter(|&t| !in_vocab(t)) {
+                bail!(
+                    "forced_decoder_ids: token {token} at position {position} is outside the \
+                     vocabulary (vocab_size {})",
+                    self.vocab_size
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The tokens the decoder reads: `decoder_start_token_id`, then `forced_decoder_ids`'
+    /// tokens at positions 1 to 3 (for the published multilingual checkpoints
+    /// `<|startoftranscript|><|en|><|transcribe|><|notimestamps|>`); a position the config
+    /// does not force repeats the start token.
+    pub fn decoder_prefix(&self) -> Vec<i64> {
+        let mut prefix = vec![self.decoder_start_token_id; DECODER_PREFIX as usize];
+        for &(position, token) in self.forced_decoder_ids.iter().flatten() {
+            if let (Some(token), 1..DECODER_PREFIX) = (token, position) {
+                prefix[position as usize] = token;
+            }
+        }
+        prefix
+    }
+
+    /// The longest audio the encoder's positions cover, in whole seconds.
+    pub fn max_seconds(&self) -> i64 {
+        self.max_source_positions * STRIDE / MEL_FRAMES_PER_SECOND
+    }
+}
+
+/// Whisper's `sinusoids(length, channels)`: sines then cosines of position · timescale, the
+/// timescales geometric from 1 to 1/10000 over channels/2 - 1 steps.
+pub fn sinusoids(length: i64, channels: i64) -> Tensor {
+    let half = channels / 2;
+    let increment = 10000f64.ln() / (half - 1) as f64;
+    let inv_timescales = (Tensor::arange(half, (Kind::Float, Device::Cpu)) * -increment).exp();
+    let scaled = Tensor::arange(length, (Kind::Float, Device::Cpu)).view([-1, 1])
+        * inv_timescales.view([1, -1]);
+    Tensor::cat(&[scaled.sin(), scaled.cos()], 1)
+}
+
+/// `WhisperAttention`: q, v and out projections with biases, k without; scores scaled by
+/// head_dim^-0.5. The keys and values are projected apart from the attention itself, so that
+/// a decode step can keep them: the cross-attention's once per utterance, the
+/// self-attention's grown by a token a step.
+struct WhisperAttention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    num_heads: i64,
+    dropout: f64,
+}
+
+impl WhisperAttention {
+    fn new(p: nn::Path, c: &WhisperConfig, num_heads: i64) -> Self {
+        let (d, std) = (c.d_model, c.init_std);
+        WhisperAttention {
+            q_proj: Linear::new(&p / "q_proj", d, d, true, std),
+            k_proj: Linear::new(&p / "k_proj", d, d, false, std),
+            v_proj: Linear::new(&p / "v_proj", d, d, true, std),
+            out_proj: Linear::new(&p / "out_proj", d, d, true, std),
+            num_heads,
+            dropout: c.attention_dropout,
+        }
+    }
+
+    /// (batch, seq, d) -> (batch, heads, seq, head_dim).
+    fn heads(&self, xs: Tensor) -> Tensor {
+        let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
+        xs.view([b, s, self.num_heads, d / self.num_heads])
+            .transpose(1, 2)
+    }
+
+    /// The keys and values of `states`, split into heads.
+    fn key_value(&self, states: &Tensor) -> (Tensor, Tensor) {
+        (
+            self.heads(self.k_proj.forward(states)),
+            self.heads(self.v_proj.forward(states)),
+        )
+    }
+
+    /// Attention of `xs`'s queries over `key`, `value` (from [`Self::key_value`]).
+    fn attend(
+        &self,
+        xs: &Tensor,
+        key: &Tensor,
+        value: &Tensor,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
+        let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
+        let q = self.heads(self.q_proj.forward(xs));
+        let p = if train { self.dropout } else { 0.0 };
+        let context = attention_kernel::<Tensor>(&q, key, value, None, p, causal, None, false)
+            .transpose(1, 2)
+            .reshape([b, s, d]);
+        self.out_proj.forward(&context)
+    }
+
+    /// Self-attention over `xs` when `key_value` is None, else cross-attention over it.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        key_value: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
+        let _attention = profile::part(Part::Attention);
+        let (k, v) = self.key_value(key_value.unwrap_or(xs));
+        self.attend(xs, &k, &v, causal, train)
+    }
+}
+
+/// `WhisperEncoderLayer` and `WhisperDecoderLayer`: pre-LayerNorm sublayers, `x = x +
+/// dropout(sublayer(norm(x)))`; the decoder's self-attention is causal and followed by
+/// cross-attention (`encoder_attn`) over the encoder's output.
+struct WhisperLayer {
+    self_attn: WhisperAttention,
+    self_attn_layer_norm: LayerNorm,
+    encoder_attn: Option<(WhisperAttention, LayerNorm)>,
+    fc1: Linear,
+    fc2: Linear,
+    final_layer_norm: LayerNorm,
+    activation: Activation,
+    dropout: f64,
+    activation_dropout: f64,
+}
+
+impl WhisperLayer {
+    fn new(p: nn::Path, c: &WhisperConfig, is_decoder: bool) -> Self {
+        let (d, std) = (c.d_model, c.init_std);
+        let (heads, ffn) = match is_decoder {
+            true => (c.decoder_attention_heads, c.decoder_ffn_dim),
+            false => (c.encoder_attention_heads, c.encoder_ffn_dim),
+        };
+        let norm = |name: &str| LayerNorm::new(&p / name, d, LAYER_NORM_EPS);
+        WhisperLayer {
+            self_attn: WhisperAttention::new(&p / "self_attn", c, heads),
+            self_attn_layer_norm: norm("self_attn_layer_norm"),
+            encoder_attn: is_decoder.then(|| {
+                (
+                    WhisperAttention::new(&p / "encoder_attn", c, heads),
+                    norm("encoder_attn_layer_norm"),
+                )
+            }),
+            fc1: Linear::new(&p / "fc1", d, ffn, true, std),
+            fc2: Linear::new(&p / "fc2", ffn, d, true, std),
+            final_layer_norm: norm("final_layer_norm"),
+            activation: c.activation_function,
+            dropout: c.dropout,
+            activation_dropout: c.activation_dropout,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, encoder_hidden: Option<&Tensor>, train: bool) -> Tensor {
+        let _layer = profile::part(Part::Layer);
+        let causal = self.encoder_attn.is_some();
+        let normed = self.self_attn_layer_norm.forward(xs);
+        let attended = self.self_attn.forward(&normed, None, causal, train);
+        let mut xs = xs + dropout(attended, self.dropout, train);
+        if let (Some((attention, norm)), Some(encoder_hidden)) =
+            (&self.encoder_attn, encoder_hidden)
+        {
+            let attended =
+                attention.forward(&norm.forward(&xs), Some(encoder_hidden), false, train);
+            xs = &xs + dropout(attended, self.dropout, train);
+        }
+        let mlp = profile::part(Part::Mlp);
+        let inner = dropout(
+            self.activation
+                .apply(&self.fc1.forward(&self.final_layer_norm.forward(&xs))),
+            self.activation_dropout,
+            train,
+        );
+        let out = dropout(self.fc2.forward(&inner), self.dropout, train);
+        drop(mlp);
+        let xs = out + xs;
+        if self.encoder_attn.is_none() && xs.kind() == Kind::Half {
+            // As transformers' encoder layer: keep float16 activations finite.
+            let max = F16_MAX - 1000.0;
+            return xs.clamp(-max, max);
+        }
+        xs
+    }
+}
+
+/// LayerDrop (Fan et al., 2019): in training, each layer is skipped with probability `p`,
+/// drawn from torch's generator as `torch.rand([])`.
+fn drop_layer(p: f64, train: bool) -> bool {
+    train && p > 0.0 && Tensor::rand([], (Kind::Float, Device::Cpu)).double_value(&[]) < p
+}
+
+/// A `Conv1d` as its checkpoint holds it: `weight` (out, in, kernel) and `bias`.
+struct Conv1d {
+    weight: Tensor,
+    bias: Tensor,
+    stride: i64,
+}
+
+impl Conv1d {
+    fn new(p: nn::Path, input: i64, output: i64, stride: i64, std: f64) -> Self {
+        Conv1d {
+            weight: super::weights::normal(&p, "weight", &[output, input, KERNEL], std),
+            bias: p.var("bias", &[output], nn::Init::Const(0.0)),
+            stride,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        Ok(xs.f_conv1d(
+            &self.weight,
+            Some(&self.bias),
+            [self.stride],
+            [KERNEL / 2],
+            [1],
+            1,
+        )?)
+    }
+}
+
+/// `WhisperEncoder`: `conv1`, `conv2`, the frozen sinusoidal `embed_positions`, the layers
+/// and a final `layer_norm`.
+pub struct WhisperEncoder {
+    conv1: Conv1d,
+    conv2: Conv1d,
+    embed_positions: Tensor,
+    layers: Vec<WhisperLayer>,
+    layer_norm: LayerNorm,
+    layerdrop: f64,
+    dropout: f64,
+    num_mel_bins: i64,
+}
+
+impl WhisperEncoder {
+    fn new(p: nn::Path, c: &WhisperConfig) -> Self {
+        let (d, std) = (c.d_model, c.init_std);
+        // transformers keeps the table as a parameter with requires_grad off; it is in the
+        // checkpoint, so it is loaded like a weight but never trained.
+        let mut embed_positions =
+            (&p / "embed_positions").zeros_no_train("weight", &[c.max_source_positions, d]);
+        tch::no_grad(|| {
+            embed_positions.copy_(&sinusoids(c.max_source_positions, d));
+        });
+        let layer = &p / "layers";
+        WhisperEncoder {
+            conv1: Conv1d::new(&p / "conv1", c.num_mel_bins, d, 1, std),
+            conv2: Conv1d::new(&p / "conv2", d, d, STRIDE, std),
+            embed_positions,
+            layers: (0..c.encoder_layers)
+                .map(|i| WhisperLayer::new(&layer / i, c, false))
+                .collect(),
+            layer_norm: LayerNorm::new(&p / "layer_norm", d, LAYER_NORM_EPS),
+            layerdrop: c.encoder_layerdrop,
+            dropout: c.dropout,
+            num_mel_bins: c.num_mel_bins,
+        }
+    }
+
+    /// The last hidden state (batch, positions, d_model) of `features` (batch,
+    /// num_mel_bins, frames): `2 · max_source_positions` frames as transformers takes them,
+    /// or fewer, with the positions sliced to the stem's output.
+    pub fn forward(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+        let _encoder = profile::part(Part::Encoder);
+        let (_, bins, frames) = features.size3()?;
+        let table = self.embed_positions.size()[0];
+        if bins != self.num_mel_bins || frames < 1 || frames > STRIDE * table {
+            bail!(
+                "input features are {bins} mel bins x {frames} frames; the encoder takes \
+                 num_mel_bins {} x 1 to {} frames (max_source_positions {table})",
+                self.num_mel_bins,
+                STRIDE * table
+            );
+        }
+        let xs = scope(Part::Embeddings, || -> Result<Tensor> {
+            let xs = self.conv1.forward(features)?.gelu("none");
+            let xs = self.conv2.forward(&xs)?.gelu("none").permute([0, 2, 1]);
+            let positions = xs.size()[1];
+            Ok(xs + self.embed_positions.narrow(0, 0, positions))
+        })?;
+        let mut xs = dropout(xs, self.dropout, train);
+        for layer in &self.layers {
+            if !drop_layer(self.layerdrop, train) {
+                xs = layer.forward(&xs, None, train);
+            }
+        }
+        Ok(self.layer_norm.forward(&xs))
+    }
+}
+
+/// `WhisperDecoder`: `embed_tokens`, learned `embed_positions`, the layers and a final
+/// `layer_norm`.
+pub struct WhisperDecoder {
+    embed_tokens: Embedding,
+    embed_positions: Tensor,
+    layers: Vec<WhisperLayer>,
+    layer_norm: LayerNorm,
+    layerdrop: f64,
+    dropout: f64,
+}
+
+impl WhisperDecoder {
+    fn new(p: nn::Path, c: &WhisperConfig) -> Self {
+        let (d, std) = (c.d_model, c.init_std);
+        let layer = &p / "layers";
+        WhisperDecoder {
+            embed_tokens: Embedding::new(&p / "embed_tokens", c.vocab_size, d, std, c.pad_token_id),
+            embed_positions: super::weights::normal(
+                &(&p / "embed_positions"),
+                "weight",
+                &[c.max_target_positions, d],
+                std,
+            ),
+            layers: (0..c.decoder_layers)
+                .map(|i| WhisperLayer::new(&layer / i, c, true))
+                .collect(),
+            layer_norm: LayerNorm::new(&p / "layer_norm", d, LAYER_NORM_EPS),
+            layerdrop: c.decoder_layerdrop,
+            dropout: c.dropout,
+        }
+    }
+
+    /// The last hidden state over `ids` (batch, tokens) at positions 0.., attending to
+    /// `encoder_hidden`.
+    pub fn forward(&self, ids: &Tensor, encoder_hidden: &Tensor, train: bool) -> Result<Tensor> {
+        let _decoder = profile::part(Part::Decoder);
+        let tokens = ids.size2()?.1;
+        let table = self.embed_positions.size()[0];
+        if tokens > table {
+            bail!("{tokens} decoder tokens exceed max_target_positions {table}");
+        }
+        let xs = scope(Part::Embeddings, || {
+            self.embed_tokens.forward(ids) + self.embed_positions.narrow(0, 0, tokens)
+        });
+        let mut xs = dropout(xs, self.dropout, train);
+        for layer in &self.layers {
+            if !drop_layer(self.layerdrop, train) {
+                xs = layer.forward(&xs, Some(encoder_hidden), train);
+            }
+        }
+        Ok(self.layer_norm.forward(&xs))
+    }
+}
+
+/// `WhisperModel`: `encoder` and `decoder`; called on features, it decodes the fixed prefix.
+pub struct WhisperModel {
+    pub encoder: WhisperEncoder,
+    pub decoder: WhisperDecoder,
+    /// [`WhisperConfig::decoder_prefix`], (1, tokens) on the model's device.
+    prefix: Tensor,
+}
+
+impl WhisperModel {
+    pub fn new(p: nn::Path, c: &WhisperConfig) -> Self {
+        let prefix = Tensor::from_slice(&c.decoder_prefix())
+            .view([1, -1])
+            .to_device(p.device());
+        WhisperModel {
+            encoder: WhisperEncoder::new(&p / "encoder", c),
+            decoder: WhisperDecoder::new(&p / "decoder", c),
+            prefix,
+        }
+    }
+
+    /// The decoder prefix for a batch of `batch`: (batch, [`DECODER_PREFIX`]).
+    pub fn prefix(&self, batch: i64) -> Tensor {
+        self.prefix.expand([batch, -1], false)
+    }
+
+    /// The decoder's last hidden state over `decoder_input_ids`, after encoding `features`.
+    pub fn last_hidden_state(
+        &self,
+        features: &Tensor,
+        decoder_input_ids: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let encoded = self.encoder.forward(features, train)?;
+        self.decoder.forward(decoder_input_ids, &encoded, train)
+    }
+}
+
+/// `WhisperForConditionalGeneration`: `model` and `proj_out`, tied to
+/// `model.decoder.embed_tokens` unless `tie_word_embeddings` is false.
+pub struct WhisperForConditionalGeneration {
+    pub model: WhisperModel,
+    proj_out: Tensor,
+}
+
+impl WhisperForConditionalGeneration {
+    pub fn new(p: nn::Path, c: &WhisperConfig) -> Self {
+        let model = WhisperModel::new(&p / "model", c);
+        let proj_out = match c.tie_word_embeddings {
+            true => model.decoder.embed_tokens.weight.shallow_clone(),
+            false => {
+                Linear::new(&p / "proj_out", c.d_model, c.vocab_size, false, c.init_std).weight
+            }
+        };
+        WhisperForConditionalGeneration { model, proj_out }
+    }
+
+    /// Logits (batch, tokens, vocab) over `decoder_input_ids`.
+    pub fn logits_for(
+        &self,
+        features: &Tensor,
+        decoder_input_ids: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let hidden = self
+            .model
+            .last_hidden_state(features, decoder_input_ids, train)?;
+        let _head = profile::part(Part::Head);
+        Ok(hidden.linear::<Tensor>(&self.proj_out, None))
+    }
+
+    /// Logits over the fixed decoder prefix.
+    pub fn logits(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+        let prefix = self.model.prefix(features.size()[0]);
+        self.logits_for(features, &prefix, train)
+    }
+}
+
+impl Model for WhisperModel {
+    fn forward(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+        self.last_hidden_state(features, &self.prefix(features.size()[0]), train)
+    }
+
+    fn loss(&self, _features: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("WhisperModel has no language-modelling head; train WhisperForConditionalGeneration instead")
+    }
+}
+
+impl Model for WhisperForConditionalGeneration {
+    fn forward(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+        self.logits(features, train)
+    }
+
+    /// Cross-entropy of the prefix's logits against `labels` (batch, prefix tokens),
+    /// unshifted: with `decoder_input_ids` given, transformers does not shift the labels.
+    fn loss(&self, features: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(lm_loss(&self.logits(features, train)?, labels))
+    }
+}
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    let c: WhisperConfig = parse_config(config)?;
+    c.validate()?;
+    Ok(Box::new(c))
+}
+
+impl Architecture for WhisperConfig {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// The size is in seconds, bounded by [`Architecture::size_not_supported`].
+    fn max_positions(&self) -> Option<i64> {
+        None
+    }
+
+    fn size_not_supported(&self, seconds: i64) -> Option<String> {
+        let max = self.max_seconds();
+        match seconds {
+            s if s < 1 => Some(format!("audio length {s} s: Whisper needs at least 1 s")),
+            s if s > max => Some(format!(
+                "audio length {s} s exceeds the {max} s the encoder's positions cover \
+                 (max_source_positions {} = {} mel frames at {MEL_FRAMES_PER_SECOND} a second)",
+                self.max_source_positions,
+                STRIDE * self.max_source_positions
+            )),
+            _ => None,
+        }
+    }
+
+    fn input_kind(&self) -> InputKind {
+        InputKind::Audio {
+            mel_bins: self.num_mel_bins,
+            decoder_tokens: DECODER_PREFIX,
+        }
+    }
+
+    /// Log-mel features ~ N(0, 1) (the feature extractor's are scaled to about [-1, 1]),
+    /// (batch, num_mel_bins, 100 · seconds), in the model's dtype; labels are the decoder
+    /// prefix itself (the original's `labels = input_ids`).
+    fn random_inputs(
+        &self,
+        batch: i64,
+        seconds: i64,
+        kind: Kind,
+        device: Device,
+    ) -> (Tensor, Tensor) {
+        let frames = seconds * MEL_FRAMES_PER_SECOND;
+        let features = Tensor::randn([batch, self.num_mel_bins, frames], (kind, device));
+        let labels = Tensor::from_slice(&self.decoder_prefix())
+            .view([1, -1])
+            .expand([batch, -1], false)
+            .contiguous()
+            .to_device(device);
+        (features, labels)
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
+            Task::Base => Box::new(WhisperModel::new(p, self)),
+            Task::LanguageModel => Box::new(WhisperForConditionalGeneration::new(p, self)),
+        })
+    }
+
+    /// On B clips of F = 100 · seconds frames, N = ⌈F / 2⌉ encoder positions and the
+    /// P-token decoder prefix, with D = d_model and M mel bins: the stem 2·B·F·3M·D +
+    /// 2·B·N·3D·D; per encoder layer q, k, v, out 8·B·N·D², scores and values 4·B·N²·D,
+    /// feed-forward 4·B·N·D·F_enc; per decoder layer self-attention 8·B·P·D² + 4·B·P²·D,
+    /// cross-attention q and out 4·B·P·D², its keys and values over the encoder 4·B·N·D²,
+    /// scores and values 4·B·P·N·D, feed-forward 4·B·P·D·F_dec; `proj_out` 2·B·P·D·V.
+    fn forward_flops(&self, batch: i64, seconds: i64, task: Task) -> f64 {
+        let b = batch as f64;
+        let frames = (seconds * MEL_FRAMES_PER_SECOND) as f64;
+        let n = self.input_kind().tokens(seconds) as f64;
+        let p = DECODER_PREFIX as f64;
+        let (d, m, v) = (
+            self.d_model as f64,
+            self.num_mel_bins as f64,
+            self.vocab_size as f64,
+        );
+        let k = KERNEL as f64;
+        let stem = 2.0 * b * frames * k * m * d + 2.0 * b * n * k * d * d;
+        let encoder_layer = 8.0 * b * n * d * d
+            + 4.0 * b * n * n * d
+            + 4.0 * b * n * d * self.encoder_ffn_dim as f64;
+        let decoder_layer = 8.0 * b * p * d * d
+            + 4.0 * b * p * p * d
+            + 4.0 * b * p * d * d
+            + 4.0 * b * n * d * d
+            + 4.0 * b * p * n * d
+            + 4.0 * b * p * d * self.decoder_ffn_dim as f64;
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => 2.0 * b * p * d * v,
+        };
+        stem + self.encoder_layers as f64 * encoder_layer
+            + self.decoder_layers as f64 * decoder_layer
+            + head
+    }
+
+    /// Every tensor of the checkpoint: the stem, the encoder's position table, the layers
+    /// (k_proj has no bias), the norms, the token and position embeddings, and `proj_out`
+    /// when untied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (d, m, v) = (
+            self.d_model as f64,
+            self.num_mel_bins as f64,
+            self.vocab_size as f64,
+        );
+        let k = KERNEL as f64;
+        let attention = 4.0 * d * d + 3.0 * d;
+        let norm = 2.0 * d;
+        let ffn = |f: i64| 2.0 * d * f as f64 + f as f64 + d;
+        let encoder = (m * k * d + d)
+            + (d * k * d + d)
+            + self.max_source_positions as f64 * d
+            + self.encoder_layers as f64 * (attention + 2.0 * norm + ffn(self.encoder_ffn_dim))
+            + norm;
+        let decoder = v * d
+            + self.max_target_positions as f64 * d
+            + self.decoder_layers as f64
+                * (2.0 * attention + 3.0 * norm + ffn(self.decoder_ffn_dim))
+            + norm;
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * d,
+            _ => 0.0,
+        };
+        Some(encoder + decoder + head)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn embedded(id: &str) -> WhisperConfig {
+        let text = crate::hub::embedded(id).unwrap().1;
+        parse_config(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn published_sizes() {
+        // transformers' parameter counts of the published checkpoints (tied proj_out not
+        // counted twice): whisper-tiny 37.76M, whisper-base 72.59M.
+        for (id, expected) in [
+            ("openai/whisper-tiny", 37_760_640.0),
+            ("openai/whisper-base", 72_593_920.0),
+        ] {
+            let c = embedded(id);
+            assert_eq!(c.parameters(Task::LanguageModel), Some(expected), "{id}");
+            assert_eq!(c.max_seconds(), 30, "{id}");
+            assert_eq!(c.decoder_prefix(), [50258, 50259, 50359, 50363], "{id}");
+        }
+    }
+
+    #[test]
+    fn the_size_is_seconds_of_audio() {
+        let c = embedded("openai/whisper-tiny");
+        assert_eq!(
+            c.input_kind(),
+            InputKind::Audio {
+                mel_bins: 80,
+                decoder_tokens: 4
+            }
+        );
+        // 30 s: 3000 frames, 1500 encoder positions.
+        assert_eq!(c.input_kind().tokens(30), 1500);
+        assert_eq!(c.input_kind().tokens(5), 250);
+        let (features, labels) = c.random_inputs(2, 5, Kind::Float, Device::Cpu);
+        assert_eq!(features.size(), [2, 80, 500]);
+        assert_eq!(labels.size(), [2, 4]);
+        assert!(
+            features.abs().min().double_value(&[]) > 0.0,
+            "no zero features"
+        );
+        assert_eq!(c.size_not_supported(30), None);
+        let reason = c.size_not_supported(31).unwrap();
+        assert!(reason.contains("31 s exceeds the 30 s"), "{reason}");
+        assert!(c.size_not_supported(0).is_some());
+    }
+
+    #[test]
+    fn parameters_are_what_the_modules_hold_tied_or_not() {
+        for tie in [true, false] {
+            let c = WhisperConfig {
+                vocab_size: 50,
+                num_mel_bins: 6,
+                d_model: 16,
+                encoder_attention_heads: 2,
+                decoder_attention_heads: 4,
+                encoder_ffn_dim: 24,
+                decoder_ffn_dim: 20,
+                max_source_positions: 30,
+                max_target_positions: 8,
+                decoder_start_token_id: 3,
+                tie_word_embeddings: tie,
+                ..WhisperConfig::default()
+            };
+            for task in [Task::Base, Task::LanguageModel] {
+                let vs = nn::VarStore::new(Device::Cpu);
+                let _model = c.build(vs.root(), task).unwrap();
+                let held: i64 = vs.variables().values().map(Tensor::numel).sum::<usize>() as i64;
+                assert_eq!(c.parameters(task), Some(held as f64), "tie {tie}, {task:?}");
+                let untied_head = vs.variables().contains_key("proj_out.weight");
+                assert_eq!(untied_head, !tie && task == Task::LanguageModel);
+            }
+        }
+    }
+
+    #[test]
+    fn flops_by_hand_for_a_tiny_config() {
+        let c = WhisperConfig {
+            vocab_size: 10,
+            num_mel_bins: 2,
+            d_model: 4,
+            encoder_attention_heads: 2,
+            decoder_attention_heads: 2,
+            encoder_layers: 1,
+            encoder_ffn_dim: 8,
+            decoder_layers: 1,
+            decoder_ffn_dim: 6,
+            ..WhisperConfig::default()
+        };
+        // B=1, 1 s: F=100 frames, N=50, P=4, D=4, M=2.
+        // Stem: 2·100·3·2·4 = 4800, 2·50·3·4·4 = 4800.
+        // Encoder: 8·50·16 = 6400, 4·2500·4 = 40000, 4·50·4·8 = 6400 -> 52800.
+        // Decoder: 8·4·16 = 512, 4·16·4 = 256, 4·4·16 = 256, 4·50·16 = 3200,
+        // 4·4·50·4 = 3200, 4·4·4·6 = 384 -> 7808. Head 2·4·4·10 = 320.
+        assert_eq!(c.forward_flops(1, 1, Task::Base), 9600.0 + 52800.0 + 7808.0);
+        assert_eq!(
+            c.forward_flops(1, 1, Task::LanguageModel),
+            9600.0 + 52800.0 + 7808.0 + 320.0
+        );
+    }
+
+    #[test]
+    fn sinusoids_are_whispers() {
+        // sinusoids(length, 4): timescales 1 and 1/10000; row t = sin t, sin t/1e4, cos t,
+        // cos t/1e4.
+        let s = sinusoids(3, 4);
+        let row = Vec::<f32>::try_from(s.get(2)).unwrap();
+        let want = [2f32.sin(), (2e-4f32).sin(), 2f32.cos(), (2e-4f32).cos()];
+        for (a, b) in row.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{row:?}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (config, key) in [
+            (
+                serde_json::json!({"apply_spec_augment": true}),
+                "apply_spec_augment",
+            ),
+            (
+                serde_json::json!({"d_model": 32}),
+                "encoder_attention_heads",
+            ),
+            (
+                serde_json::json!({"max_target_positions": 3}),
+                "max_target_positions",
+            ),
+            (
+                serde_json::json!({"activation_function": "gelu_10"}),
+                "activation_function",
+            ),
+            (
+                serde_json::json!({"vocab_size": 100, "decoder_start_token_id": 3,
+                                   "forced_decoder_ids": [[1, 200]]}),
+                "forced_decoder_ids",
+            ),
+            (
+                serde_json::json!({"decoder_start_token_id": 99999}),
+                "decoder_start_token_id",
+            ),
+        ] {
+            let err = from_json(&config).unwrap_err().to_string();
+            assert!(err.contains(key), "{config}: {err}");
+        }
+        // A null forced token (language detection) leaves the start token there.
+        let c: WhisperConfig = parse_config(&serde_json::json!({
+            "decoder_start_token_id": 7, "forced_decoder_ids": [[1, null], [2, 9]]
+        }))
+        .unwrap();
+        assert_eq!(c.decoder_prefix(), [7, 7, 9, 7]);
+    }
+}
