@@ -18,12 +18,30 @@ pub fn print_section(
 }
 
 fn write_section(out: &mut dyn Write, section: &Section) -> io::Result<()> {
-    writeln!(out, "\n{}", header(section.title()))?;
+    write_titled_table(
+        out,
+        section.title(),
+        &section.columns,
+        &section.rows,
+        section.notes.iter().chain(&section.not_available),
+    )
+}
+
+/// A section in the original's layout: the title between rules, a bordered table with the
+/// first column left-aligned and the figures right-aligned, then its notes, one per line.
+pub fn write_titled_table<'a>(
+    out: &mut dyn Write,
+    title: &str,
+    columns: &[String],
+    rows: &[Vec<String>],
+    notes: impl Iterator<Item = &'a String>,
+) -> io::Result<()> {
+    writeln!(out, "\n{}", header(title))?;
     let mut table = Table::new();
     table
         .load_preset(ASCII_FULL_CONDENSED)
-        .set_header(section.columns.clone());
-    for line in &section.rows {
+        .set_header(columns.to_vec());
+    for line in rows {
         table.add_row(line.clone());
     }
     for (index, column) in table.column_iter_mut().enumerate() {
@@ -34,7 +52,7 @@ fn write_section(out: &mut dyn Write, section: &Section) -> io::Result<()> {
         });
     }
     writeln!(out, "{table}")?;
-    for line in section.notes.iter().chain(&section.not_available) {
+    for line in notes {
         writeln!(out, "{line}")?;
     }
     Ok(())

@@ -2,10 +2,9 @@
 //! passage alone and in batches, the crate's parallelism off and on), and the notes that say
 //! how much of a text cell's batch was padding.
 
-use super::{format_seconds, header, Sweep};
+use super::{format_seconds, Sweep};
 use crate::cell::{Inputs, Row, TokenizationCell, TokenizationResult};
 use crate::measure::timing::Statistic;
-use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
 use std::io::{self, Write};
 
 pub const TITLE: &str = "TOKENIZATION - SPEED - RESULT";
@@ -123,26 +122,13 @@ pub fn print(out: &mut dyn Write, sweep: &Sweep) -> io::Result<()> {
     let Some(section) = build(sweep) else {
         return Ok(());
     };
-    writeln!(out, "\n{}", header(TITLE))?;
-    let mut table = Table::new();
-    table
-        .load_preset(ASCII_FULL_CONDENSED)
-        .set_header(section.columns.clone());
-    for line in &section.rows {
-        table.add_row(line.clone());
-    }
-    for (index, column) in table.column_iter_mut().enumerate() {
-        column.set_cell_alignment(if index == 0 {
-            CellAlignment::Left
-        } else {
-            CellAlignment::Right
-        });
-    }
-    writeln!(out, "{table}")?;
-    for line in section.notes.iter().chain(&section.not_available) {
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
+    super::table::write_titled_table(
+        out,
+        TITLE,
+        &section.columns,
+        &section.rows,
+        section.notes.iter().chain(&section.not_available),
+    )
 }
 
 /// Notes for a model section whose cells took text: where the text came from, and for each
