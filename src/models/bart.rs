@@ -7,7 +7,8 @@
 
 use super::checks::check_positive;
 use super::layers::{
-    attention_kernel, dropout, lm_head_flops, lm_loss, Activation, Embedding, LayerNorm, Linear,
+    attention_kernel, drop_layer, dropout, lm_head_flops, lm_loss, Activation, Embedding,
+    LayerNorm, Linear,
 };
 use super::{parse_config, Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
@@ -280,19 +281,13 @@ impl BartStack {
         let xs = token_embeddings + self.embed_positions.forward(&positions);
         let mut xs = dropout(self.layernorm_embedding.forward(&xs), self.dropout, train);
         for layer in &self.layers {
-            // LayerDrop (Fan et al., 2019): in training, each layer is skipped at random.
-            if train && self.layerdrop > 0.0 && rand_unit() < self.layerdrop {
+            if drop_layer(self.layerdrop, train) {
                 continue;
             }
             xs = layer.forward(&xs, encoder_hidden, train);
         }
         xs
     }
-}
-
-/// A uniform draw in [0, 1) from torch's generator, as `torch.rand([])`.
-fn rand_unit() -> f64 {
-    Tensor::rand([], (Kind::Float, tch::Device::Cpu)).double_value(&[])
 }
 
 /// `BartModel`: `shared` embedding, encoder and decoder.

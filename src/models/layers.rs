@@ -148,6 +148,12 @@ pub fn dropout(xs: Tensor, p: f64, train: bool) -> Tensor {
     }
 }
 
+/// LayerDrop (Fan et al., 2019): in training, each layer is skipped with probability `p`,
+/// drawn from torch's generator as `torch.rand([])`.
+pub fn drop_layer(p: f64, train: bool) -> bool {
+    train && p > 0.0 && Tensor::rand([], (tch::Kind::Float, tch::Device::Cpu)).double_value(&[]) < p
+}
+
 /// Mean cross-entropy of `logits` (.., vocab) against `labels` (..), ignoring -100, as
 /// transformers' `CrossEntropyLoss` does for language-modelling heads.
 pub fn lm_loss(logits: &Tensor, labels: &Tensor) -> Tensor {

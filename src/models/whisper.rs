@@ -15,7 +15,10 @@
 //! Parameter paths are the checkpoint's: `model.encoder.layers.0.self_attn.q_proj.weight`.
 
 use super::checks::{check_heads, check_positive};
-use super::layers::{attention_kernel, dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
+use super::layers::{
+    attention_kernel, drop_layer, dropout, lm_loss, merge_heads, split_heads, Activation,
+    Embedding, LayerNorm, Linear,
+};
 use super::{parse_config, Architecture, InputKind, Model, Task};
 use crate::cell::MEL_FRAMES_PER_SECOND;
 use crate::measure::profile::{self, scope, Part};
@@ -217,18 +220,11 @@ impl WhisperAttention {
         }
     }
 
-    /// (batch, seq, d) -> (batch, heads, seq, head_dim).
-    fn heads(&self, xs: Tensor) -> Tensor {
-        let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
-        xs.view([b, s, self.num_heads, d / self.num_heads])
-            .transpose(1, 2)
-    }
-
     /// The keys and values of `states`, split into heads.
     fn key_value(&self, states: &Tensor) -> (Tensor, Tensor) {
         (
-            self.heads(self.k_proj.forward(states)),
-            self.heads(self.v_proj.forward(states)),
+            split_heads(&self.k_proj.forward(states), self.num_heads),
+            split_heads(&self.v_proj.forward(states), self.num_heads),
         )
     }
 
@@ -241,13 +237,10 @@ impl WhisperAttention {
         causal: bool,
         train: bool,
     ) -> Tensor {
-        let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
-        let q = self.heads(self.q_proj.forward(xs));
+        let q = split_heads(&self.q_proj.forward(xs), self.num_heads);
         let p = if train { self.dropout } else { 0.0 };
-        let context = attention_kernel::<Tensor>(&q, key, value, None, p, causal, None, false)
-            .transpose(1, 2)
-            .reshape([b, s, d]);
-        self.out_proj.forward(&context)
+        let context = attention_kernel::<Tensor>(&q, key, value, None, p, causal, None, false);
+        self.out_proj.forward(&merge_heads(&context))
     }
 
     /// Self-attention over `xs` when `key_value` is None, else cross-attention over it.
@@ -335,12 +328,6 @@ impl WhisperLayer {
         }
         xs
     }
-}
-
-/// LayerDrop (Fan et al., 2019): in training, each layer is skipped with probability `p`,
-/// drawn from torch's generator as `torch.rand([])`.
-fn drop_layer(p: f64, train: bool) -> bool {
-    train && p > 0.0 && Tensor::rand([], (Kind::Float, Device::Cpu)).double_value(&[]) < p
 }
 
 /// A `Conv1d` as its checkpoint holds it: `weight` (out, in, kernel) and `bias`.
