@@ -107,7 +107,7 @@ import sys, time
 from transformers import BertConfig, PyTorchBenchmark, PyTorchBenchmarkArguments
 configs = [BertConfig(), BertConfig(hidden_size=384), BertConfig(num_hidden_layers=6)]
 args = PyTorchBenchmarkArguments(models=["bert-base", "bert-384-hid", "bert-6-lay"],
-    batch_sizes=[8], sequence_lengths=[8, 32, 128, 512], multi_process=True, no_cuda=True)
+    batch_sizes=[8], sequence_lengths=[8, 32, 128, 512], multi_process=True, cuda=False)
 start = time.perf_counter()
 PyTorchBenchmark(args, configs=configs).run()
 print("WALL", time.perf_counter() - start)
