@@ -3,11 +3,12 @@
 //! `GPT2LMHeadModel` (lm_head tied to `wte`) for the causal LM loss. Parameter paths are the
 //! checkpoint's: `h.0.attn.c_attn.weight`, under `transformer.` in a `GPT2LMHeadModel`.
 
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
     decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, Activation, Embedding,
     LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use anyhow::{bail, Result};
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
@@ -131,6 +132,7 @@ struct Gpt2Block {
     activation: Activation,
     resid_dropout: f64,
     attn_dropout: f64,
+    layer: usize,
 }
 
 impl Gpt2Block {
@@ -158,10 +160,11 @@ impl Gpt2Block {
             activation: c.activation_function,
             resid_dropout: c.resid_pdrop,
             attn_dropout: c.attn_pdrop,
+            layer: layer_idx as usize,
         }
     }
 
-    fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn attention(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // c_attn's output is [q | k | v], each split into heads.
         let qkv = self
@@ -170,15 +173,14 @@ impl Gpt2Block {
             .view([b, s, 3, self.num_heads, -1])
             .permute([2, 0, 3, 1, 4]);
         let attn_dropout = if train { self.attn_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention::<Tensor>(
+        let context = cache.attend(
+            self.layer,
             &qkv.get(0),
-            &qkv.get(1),
-            &qkv.get(2),
+            qkv.get(1),
+            qkv.get(2),
             None,
+            Some(self.scale),
             attn_dropout,
-            true,
-            self.scale,
-            false,
         );
         dropout(
             self.attn_proj.forward(&merge_heads(&context)),
@@ -187,8 +189,8 @@ impl Gpt2Block {
         )
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        let xs = xs + self.attention(&self.ln_1.forward(xs), train);
+    fn forward(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        let xs = xs + self.attention(&self.ln_1.forward(xs), train, cache);
         let inner = self
             .activation
             .apply(&self.c_fc.forward(&self.ln_2.forward(&xs)));
@@ -223,12 +225,18 @@ impl Gpt2Model {
 
     /// Last hidden state (batch, seq, hidden), after `ln_f`.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let seq_len = input_ids.size()[1];
-        let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device()));
+        self.encode_cached(input_ids, train, &mut KvCache::off())
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        let (past, seq_len) = (cache.past(), input_ids.size()[1]);
+        let positions =
+            Tensor::arange_start(past, past + seq_len, (Kind::Int64, input_ids.device()));
         let xs = self.wte.forward(input_ids) + self.wpe.forward(&positions);
         let mut xs = dropout(xs, self.embd_dropout, train);
         for block in &self.h {
-            xs = block.forward(&xs, train);
+            xs = block.forward(&xs, train, cache);
         }
         self.ln_f.forward(&xs)
     }
@@ -264,6 +272,16 @@ impl Gpt2LmHeadModel {
     }
 }
 
+impl CausalLm for Gpt2LmHeadModel {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.transformer.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        self.lm_head.forward(hidden)
+    }
+}
+
 decoder_only_models!(Gpt2Model, "GPT2Model", Gpt2LmHeadModel, "GPT2LMHeadModel");
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -286,6 +304,19 @@ impl Architecture for Gpt2Config {
             Task::Base => Box::new(Gpt2Model::new(p, self)),
             Task::LanguageModel => Box::new(Gpt2LmHeadModel::new(p, self)),
         }
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(Gpt2LmHeadModel::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout::uniform(
+            self.n_layer,
+            None,
+            self.n_head,
+            self.n_embd / self.n_head,
+        ))
     }
 
     /// Per layer: c_attn 2BS·H·3H and c_proj 2BSH², the MLP 2·2BSHI, scores and weighted

@@ -11,9 +11,12 @@
 //! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
-use super::layers::{decoder_only_models, lm_head, lm_head_flops, Activation, Embedding, Linear};
-use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Model, Task};
+use super::kv_cache::{CausalLm, KvCache};
+use super::layers::{
+    decoder_only_models, lm_head, lm_head_flops, merge_heads, Activation, Embedding, Linear,
+};
+use super::rotary::{RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
 use tch::{nn, Tensor};
@@ -248,6 +251,7 @@ struct Attention {
     head_dim: i64,
     sliding_window: Option<i64>,
     dropout: f64,
+    layer: usize,
 }
 
 impl Attention {
@@ -267,10 +271,17 @@ impl Attention {
             head_dim: d,
             sliding_window: c.sliding_windows[layer],
             dropout: c.attention_dropout,
+            layer,
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         let heads = |t: Tensor, n: i64, norm: &Option<RmsNorm>| {
             let t = t.view([b, s, n, self.head_dim]);
@@ -284,14 +295,16 @@ impl Attention {
         let k = heads(self.k_proj.forward(xs), self.num_kv_heads, &self.k_norm);
         let v = heads(self.v_proj.forward(xs), self.num_kv_heads, &None);
         let dropout = if train { self.dropout } else { 0.0 };
-        let context = causal_attention(
+        let context = cache.attend(
+            self.layer,
             &rope.apply(&q),
-            &rope.apply(&k),
-            &v,
+            rope.apply(&k),
+            v,
             self.sliding_window,
+            None,
             dropout,
         );
-        self.o_proj.forward(&context)
+        self.o_proj.forward(&merge_heads(&context))
     }
 }
 
@@ -341,11 +354,17 @@ impl DecoderLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
         let xs = xs
             + self
                 .self_attn
-                .forward(&self.input_layernorm.forward(xs), rope, train);
+                .forward(&self.input_layernorm.forward(xs), rope, train, cache);
         let mlp = self
             .mlp
             .forward(&self.post_attention_layernorm.forward(&xs));
@@ -382,10 +401,17 @@ impl LlamaModel {
 
     /// Last hidden state (batch, seq, hidden), after the final norm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_cached(input_ids, train, &mut KvCache::off())
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let mut xs = self.embed_tokens.forward(input_ids);
-        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        let rope = self
+            .rotary
+            .tables(cache.past(), input_ids.size()[1], xs.kind());
         for layer in &self.layers {
-            xs = layer.forward(&xs, &rope, train);
+            xs = layer.forward(&xs, &rope, train, cache);
         }
         self.norm.forward(&xs)
     }
@@ -417,6 +443,16 @@ impl LlamaForCausalLm {
     }
 }
 
+impl CausalLm for LlamaForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.model.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        self.lm_head.forward(hidden)
+    }
+}
+
 decoder_only_models!(
     LlamaModel,
     "LlamaModel",
@@ -444,6 +480,19 @@ impl Architecture for LlamaConfig {
             Task::Base => Box::new(LlamaModel::new(p, self)),
             Task::LanguageModel => Box::new(LlamaForCausalLm::new(p, self)),
         }
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(LlamaForCausalLm::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout {
+            windows: self.sliding_windows.clone(),
+            kv_heads: self.num_key_value_heads,
+            head_dim: self.head_dim,
+            cross_layers: 0,
+        })
     }
 
     /// Per layer, with heads·head_dim = Q and kv_heads·head_dim = K: q and o projections

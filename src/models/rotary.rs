@@ -1,9 +1,9 @@
 //! Pieces shared by the rotary-embedding decoders (Llama, Mistral, Qwen2/3, GPT-NeoX, Phi):
 //! rotary position embeddings (Su et al., 2021, "RoFormer: Enhanced Transformer with Rotary
 //! Position Embedding") as transformers' `modeling_rope_utils.py` and `apply_rotary_pos_emb`,
-//! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
-//! attention with grouped-query heads and an optional sliding window.
+//! and RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`.
 
+use super::kv_cache::causal_sdpa;
 use super::layers::merge_heads;
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -134,10 +134,11 @@ impl Rotary {
         }
     }
 
-    /// The cos and sin tables for positions 0..seq, (seq, rotary_dim), in `kind`; computed
-    /// once per forward call and shared by every layer.
-    pub fn tables(&self, seq: i64, kind: Kind) -> RotaryTables {
-        let positions = Tensor::arange(seq, (Kind::Float, self.inv_freq.device()));
+    /// The cos and sin tables for positions start..start + seq, (seq, rotary_dim), in
+    /// `kind`; computed once per forward call and shared by every layer.
+    pub fn tables(&self, start: i64, seq: i64, kind: Kind) -> RotaryTables {
+        let positions =
+            Tensor::arange_start(start, start + seq, (Kind::Float, self.inv_freq.device()));
         let freqs = positions.unsqueeze(1) * self.inv_freq.unsqueeze(0);
         let angles = Tensor::cat(&[&freqs, &freqs], -1);
         RotaryTables {
@@ -201,12 +202,8 @@ impl RmsNorm {
     }
 }
 
-/// Causal attention of q (batch, heads, seq, d) over k, v (batch, kv_heads, seq, d) through
-/// one fused `scaled_dot_product_attention`, scale 1/sqrt(d); returns (batch, seq, heads·d).
-/// Key-value heads are repeated for grouped-query attention (`repeat_kv`), since libtorch's
-/// CPU flash kernel does not take `enable_gqa`. A `sliding_window` shorter than the
-/// sequence limits each query to the last `sliding_window` keys (itself included), as
-/// transformers' `sliding_window_overlay`; otherwise it changes nothing.
+/// Causal attention of q (batch, heads, seq, d) over k, v (batch, kv_heads, seq, d) without
+/// a cache ([`causal_sdpa`]); returns (batch, seq, heads·d).
 pub fn causal_attention(
     q: &Tensor,
     k: &Tensor,
@@ -214,37 +211,7 @@ pub fn causal_attention(
     sliding_window: Option<i64>,
     dropout: f64,
 ) -> Tensor {
-    let (b, heads, s, d) = q
-        .size4()
-        .expect("queries are (batch, heads, seq, head_dim)");
-    let kv_heads = k.size()[1];
-    let repeat = |t: &Tensor| {
-        if kv_heads == heads {
-            t.shallow_clone()
-        } else {
-            t.unsqueeze(2)
-                .expand([b, kv_heads, heads / kv_heads, s, d], false)
-                .reshape([b, heads, s, d])
-        }
-    };
-    let (k, v) = (repeat(k), repeat(v));
-    let window_mask = sliding_window.filter(|&w| w < s).map(|w| {
-        let i = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(1);
-        let j = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(0);
-        let offset = &i - &j;
-        offset.ge(0).logical_and(&offset.lt(w))
-    });
-    let is_causal = window_mask.is_none();
-    merge_heads(&Tensor::scaled_dot_product_attention(
-        q,
-        &k,
-        &v,
-        window_mask,
-        dropout,
-        is_causal,
-        None,
-        false,
-    ))
+    merge_heads(&causal_sdpa(q, k, v, 0, sliding_window, None, dropout))
 }
 
 #[cfg(test)]
@@ -314,7 +281,7 @@ mod tests {
     #[test]
     fn partial_rotary_leaves_the_other_dimensions_alone() {
         let rotary = Rotary::new(RopeType::Default, 10000.0, 2, Device::Cpu);
-        let tables = rotary.tables(3, Kind::Float);
+        let tables = rotary.tables(0, 3, Kind::Float);
         let xs = Tensor::randn([1, 1, 3, 6], (Kind::Float, Device::Cpu));
         let out = tables.apply(&xs);
         assert_eq!(out.size(), xs.size());
