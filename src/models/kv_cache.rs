@@ -240,6 +240,27 @@ impl<T: CausalLm> Generator for T {
     }
 }
 
+/// Greedy decoding of exactly `new_tokens` tokens (no stop at EOS): the prompt (batch,
+/// seq) once, then each chosen token fed back. `each` is called at every step, as soon as
+/// that step's logits (batch, vocab) and tokens (batch, 1, the argmax) exist, before the
+/// next step starts. Returns the cache at the end (the last token is never fed).
+pub fn greedy(
+    generator: &dyn Generator,
+    prompt: &Tensor,
+    new_tokens: i64,
+    mut each: impl FnMut(&Tensor, &Tensor),
+) -> Result<KvCache> {
+    let (mut logits, mut cache) = generator.prefill(prompt)?;
+    for step in 0..new_tokens {
+        let tokens = logits.argmax(-1, true);
+        each(&logits, &tokens);
+        if step + 1 < new_tokens {
+            logits = generator.step(&tokens, &mut cache)?;
+        }
+    }
+    Ok(cache)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
