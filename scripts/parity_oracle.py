@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The transformers oracle: writes parity fixtures for tests/parity_<family>.rs.
+"""The transformers oracle: writes parity fixtures for tests/parity/<family>.rs.
 
 For each architecture, a tiny model is built from a config in code (random weights, a fixed
 seed; the Hugging Face Hub is never contacted), its weights are saved under the checkpoint's
@@ -1207,8 +1207,8 @@ README = """\
 # Parity fixtures
 
 Written by `scripts/parity_oracle.py` (run `make fixtures`) with transformers
-{version} and torch {torch}; checked by `tests/parity_<family>.rs`
-(`cargo test --release --test parity_bert`, ...), which need neither Python nor transformers.
+{version} and torch {torch}; checked by `tests/parity/<family>.rs`
+(one binary: `cargo test --release --test parity`; one family: `... -- bert::`), which need neither Python nor transformers.
 
 One folder per architecture ({archs}), each with:
 
@@ -1254,7 +1254,7 @@ The generating families ({generating}) also have `generate.safetensors`: the sam
 `generate(do_sample=False, max_new_tokens={new_tokens}, min_new_tokens={new_tokens})` (the
 prompt left out; for the encoder-decoders, the decoder start token left out), and
 `step_logits` ({batch}x{new_tokens}xvocab), the raw logits of each step (`output_logits`),
-each step's token being their argmax. They are checked by `tests/parity_generate.rs`.
+each step's token being their argmax. They are checked by `tests/parity/generate.rs`.
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.

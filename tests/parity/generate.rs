@@ -4,9 +4,7 @@
 //! min_new_tokens=N)` tokens one for one, and every step's logits are within 1e-4 of its
 //! own (`generate.safetensors`, written by scripts/parity_oracle.py).
 
-mod common;
-
-use common::{check, fixture, fixture_dir, read_config};
+use crate::common::{check, fixture, fixture_dir, read_config};
 use run_benchmark::models::kv_cache::greedy;
 use run_benchmark::models::weights::load_safetensors;
 use std::collections::HashMap;
