@@ -229,13 +229,18 @@ fn describe(cell: &Cell) -> String {
     let mode = match cell.mode {
         Mode::Inference => "inference",
         Mode::Training => "training",
+        Mode::Generation => "generation",
     };
     let metric = match cell.metric {
         Metric::Speed => "speed",
         Metric::Memory => "memory",
     };
+    let new_tokens = cell
+        .new_tokens
+        .map(|n| format!(" {n} new tokens"))
+        .unwrap_or_default();
     format!(
-        "{} batch {} sequence {} {mode} {metric}",
+        "{} batch {} sequence {}{new_tokens} {mode} {metric}",
         cell.model, cell.batch_size, cell.sequence_length
     )
 }

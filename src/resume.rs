@@ -1,6 +1,6 @@
 //! `--resume FILE.json`: the cells a previous JSON export measured, carried over into this
 //! sweep when nothing about them changed (model name and config, batch size, sequence length,
-//! mode, metric and every setting). N/A cells are not carried over, so they run again.
+//! mode, metric, new tokens and every setting). N/A cells are not carried over, so they run again.
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Settings};
 use crate::report::{json, Row};
@@ -21,6 +21,7 @@ pub fn same_cell(a: &Cell, b: &Cell) -> bool {
         && a.sequence_length == b.sequence_length
         && a.mode == b.mode
         && a.metric == b.metric
+        && a.new_tokens == b.new_tokens
         && a.settings == b.settings
 }
 

@@ -12,6 +12,9 @@ use anyhow::{anyhow, Result};
 use tch::{nn, nn::OptimizerConfig, nn::VarStore, Kind, Tensor};
 
 pub fn cell(cell: &Cell) -> Result<CellResult> {
+    if let (Mode::Generation, Some(new_tokens)) = (cell.mode, cell.new_tokens) {
+        return super::generate::cell(cell, new_tokens);
+    }
     let config = models::from_json(&cell.config)?;
     if let Some(max) = config.max_positions() {
         if cell.sequence_length > max {
@@ -39,6 +42,7 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
     let task = match cell.mode {
         Mode::Inference => inference_task(&cell.config, settings.only_pretrain_model),
         Mode::Training => Task::LanguageModel,
+        Mode::Generation => return Ok(CellResult::na("a generation cell without new tokens")),
     };
     let model = config.build(vs.root(), task)?;
     if settings.dtype != Dtype::F32 {
@@ -50,7 +54,7 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
         (Kind::Int64, device),
     );
     let mut optimizer = match (cell.mode, settings.optimizer) {
-        (Mode::Inference, _) | (_, Optimizer::None) => None,
+        (Mode::Inference | Mode::Generation, _) | (_, Optimizer::None) => None,
         (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
         (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&vs, 1e-4)?),
     };
@@ -72,6 +76,9 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
             }
             (Mode::Inference, None) => {
                 let _logits = tch::no_grad(|| model.forward(&input_ids, false))?;
+            }
+            (Mode::Generation, _) => {
+                unreachable!("generation cells are measured by child::generate")
             }
             (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
@@ -110,8 +117,9 @@ pub fn cell(cell: &Cell) -> Result<CellResult> {
                 flops_per_call: match cell.mode {
                     // Backward costs about twice the forward's matrix products.
                     Mode::Training => forward.map(|f| 3.0 * f),
-                    Mode::Inference => forward,
+                    Mode::Inference | Mode::Generation => forward,
                 },
+                generation: None,
             }))
         }
         Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),

@@ -46,5 +46,6 @@ pub fn measure_memory(
         baseline_rss_bytes,
         build_peak_rss_bytes,
         gpu,
+        kv_cache: None,
     })
 }

@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod csv;
 pub mod export;
+pub mod generation;
 pub mod json;
 pub mod markdown;
 pub mod plot;
@@ -61,6 +62,8 @@ pub fn title(mode: Mode, metric: Metric) -> &'static str {
         (Mode::Inference, Metric::Memory) => "INFERENCE - MEMORY - RESULT",
         (Mode::Training, Metric::Speed) => "TRAIN - SPEED - RESULTS",
         (Mode::Training, Metric::Memory) => "TRAIN - MEMORY - RESULTS",
+        (Mode::Generation, Metric::Speed) => "GENERATION - SPEED - RESULT",
+        (Mode::Generation, Metric::Memory) => "GENERATION - MEMORY - RESULT",
     }
 }
 
