@@ -332,6 +332,8 @@ pub enum PlotAxis {
 pub enum PlotMode {
     Inference,
     Training,
+    /// Generation cells: time per output token (TPOT), or the generation call's memory
+    Generation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

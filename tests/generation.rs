@@ -1,6 +1,6 @@
 //! Generation cells end to end (`--generate`): real child processes decoding tiny models,
 //! the GENERATION sections, their CSV files, the JSON export with every per-token reading,
-//! the KV cache's size, N/A reasons, and resume and compare over generation cells.
+//! the KV cache's size, N/A reasons, and resume, plot and compare over generation cells.
 
 mod e2e;
 
@@ -152,6 +152,18 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
             row[0]["model"]
         );
     }
+
+    // Plot draws the generation cells' time per output token.
+    let chart = dir.path().join("tpot.svg");
+    bin()
+        .args(["plot", "--mode", "generation", "-o"])
+        .arg(&chart)
+        .arg(&json_path)
+        .assert()
+        .success();
+    let svg = read(&chart);
+    assert!(svg.contains("median time per output token"), "{svg}");
+    assert!(svg.contains("gpt2-tiny (4 new), batch 2"), "{svg}");
 
     // Compare matches generation cells and names them.
     let compared = bin()
