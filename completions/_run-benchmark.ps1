@@ -47,6 +47,8 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--log-filename', '--log-filename', [CompletionResultType]::ParameterName, 'The log file (implies --log-print) [default: log_<unix time>.csv, the original''s name]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Seconds a cell may take before its child process is killed and the cell is N/A')
             [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed for the random weights and inputs')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts'' --export-json files with `run-benchmark merge`')
+            [CompletionResult]::new('--shard-count', '--shard-count', [CompletionResultType]::ParameterName, '--shard auto in a Kubernetes Indexed Job: the number of parts (the Job''s completions)')
             [CompletionResult]::new('--training', '--training', [CompletionResultType]::ParameterName, 'Also benchmark training: forward with masked-LM labels plus backward')
             [CompletionResult]::new('--no-inference', '--no-inference', [CompletionResultType]::ParameterName, 'Skip the inference benchmark')
             [CompletionResult]::new('--no-speed', '--no-speed', [CompletionResultType]::ParameterName, 'Skip speed measurements')
@@ -70,6 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the embedded model configs and the supported model types')
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -99,6 +102,16 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'run-benchmark;merge' {
+            [CompletionResult]::new('--prefer', '--prefer', [CompletionResultType]::ParameterName, 'Which result wins when two files measured a cell differently')
+            [CompletionResult]::new('--export-json', '--export-json', [CompletionResultType]::ParameterName, 'Write the merged sweep as JSON (''-'' = stdout)')
+            [CompletionResult]::new('--export-markdown', '--export-markdown', [CompletionResultType]::ParameterName, 'Write the merged tables as Markdown (''-'' = stdout)')
+            [CompletionResult]::new('--save-to-csv', '--save-to-csv', [CompletionResultType]::ParameterName, 'Write the merged results to the original''s CSV files (<section>_<unix time>.csv)')
+            [CompletionResult]::new('--env-print', '--env-print', [CompletionResultType]::ParameterName, 'Print the environment information')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'run-benchmark;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -113,6 +126,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the embedded model configs and the supported model types')
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
+            [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -125,6 +139,9 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             break
         }
         'run-benchmark;help;compare' {
+            break
+        }
+        'run-benchmark;help;merge' {
             break
         }
         'run-benchmark;help;completions' {

@@ -28,6 +28,9 @@ _run__benchmark() {
             run__benchmark,man)
                 cmd="run__benchmark__subcmd__man"
                 ;;
+            run__benchmark,merge)
+                cmd="run__benchmark__subcmd__merge"
+                ;;
             run__benchmark,models)
                 cmd="run__benchmark__subcmd__models"
                 ;;
@@ -46,6 +49,9 @@ _run__benchmark() {
             run__benchmark__subcmd__help,man)
                 cmd="run__benchmark__subcmd__help__subcmd__man"
                 ;;
+            run__benchmark__subcmd__help,merge)
+                cmd="run__benchmark__subcmd__help__subcmd__merge"
+                ;;
             run__benchmark__subcmd__help,models)
                 cmd="run__benchmark__subcmd__help__subcmd__models"
                 ;;
@@ -59,7 +65,7 @@ _run__benchmark() {
 
     case "${cmd}" in
         run__benchmark)
-            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --fp16 --bf16 --threads --device --optimizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --help --version models plot compare completions man help"
+            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --fp16 --bf16 --threads --device --optimizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --help --version models plot compare merge completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,6 +175,14 @@ _run__benchmark() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard-count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -209,7 +223,7 @@ _run__benchmark() {
             return 0
             ;;
         run__subcmd__benchmark__subcmd__help)
-            opts="models plot compare completions man help"
+            opts="models plot compare merge completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -278,6 +292,20 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        run__subcmd__benchmark__subcmd__help__subcmd__merge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         run__subcmd__benchmark__subcmd__help__subcmd__models)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -313,6 +341,32 @@ _run__benchmark() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__subcmd__benchmark__subcmd__merge)
+            opts="-h --prefer --export-json --export-markdown --save-to-csv --env-print --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prefer)
+                    COMPREPLY=($(compgen -W "first last" -- "${cur}"))
+                    return 0
+                    ;;
+                --export-json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --export-markdown)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

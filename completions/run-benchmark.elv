@@ -44,6 +44,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --log-filename 'The log file (implies --log-print) [default: log_<unix time>.csv, the original''s name]'
             cand --timeout 'Seconds a cell may take before its child process is killed and the cell is N/A'
             cand --seed 'Seed for the random weights and inputs'
+            cand --shard 'Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts'' --export-json files with `run-benchmark merge`'
+            cand --shard-count '--shard auto in a Kubernetes Indexed Job: the number of parts (the Job''s completions)'
             cand --training 'Also benchmark training: forward with masked-LM labels plus backward'
             cand --no-inference 'Skip the inference benchmark'
             cand --no-speed 'Skip speed measurements'
@@ -67,6 +69,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand models 'List the embedded model configs and the supported model types'
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+            cand merge 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page (roff) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -92,6 +95,15 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'run-benchmark;merge'= {
+            cand --prefer 'Which result wins when two files measured a cell differently'
+            cand --export-json 'Write the merged sweep as JSON (''-'' = stdout)'
+            cand --export-markdown 'Write the merged tables as Markdown (''-'' = stdout)'
+            cand --save-to-csv 'Write the merged results to the original''s CSV files (<section>_<unix time>.csv)'
+            cand --env-print 'Print the environment information'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'run-benchmark;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -104,6 +116,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand models 'List the embedded model configs and the supported model types'
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+            cand merge 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page (roff) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -113,6 +126,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
         &'run-benchmark;help;plot'= {
         }
         &'run-benchmark;help;compare'= {
+        }
+        &'run-benchmark;help;merge'= {
         }
         &'run-benchmark;help;completions'= {
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= fp16 bf16 threads= device= optimizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= fp16 bf16 threads= device= optimizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -53,6 +53,8 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sweep -d 'R
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l log-filename -d 'The log file (implies --log-print) [default: log_<unix time>.csv, the original\'s name]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l timeout -d 'Seconds a cell may take before its child process is killed and the cell is N/A' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l seed -d 'Seed for the random weights and inputs' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l shard -d 'Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts\' --export-json files with `run-benchmark merge`' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l shard-count -d '--shard auto in a Kubernetes Indexed Job: the number of parts (the Job\'s completions)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l training -d 'Also benchmark training: forward with masked-LM labels plus backward'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-inference -d 'Skip the inference benchmark'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-speed -d 'Skip speed measurements'
@@ -73,6 +75,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -s V -l versio
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "models" -d 'List the embedded model configs and the supported model types'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -91,11 +94,19 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l lin
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l prefer -d 'Which result wins when two files measured a cell differently' -r -f -a "first\t'The file given first'
+last\t'The file given last'"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l export-json -d 'Write the merged sweep as JSON (\'-\' = stdout)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l export-markdown -d 'Write the merged tables as Markdown (\'-\' = stdout)' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l save-to-csv -d 'Write the merged results to the original\'s CSV files (<section>_<unix time>.csv)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l env-print -d 'Print the environment information'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand man" -s h -l help -d 'Print help'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "models" -d 'List the embedded model configs and the supported model types'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "models" -d 'List the embedded model configs and the supported model types'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

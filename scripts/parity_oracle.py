@@ -516,10 +516,11 @@ def causal_lm(out_dir, base, lm, base_prefix, config, keys, architecture):
 
 
 def write_causal_lm_fixture(out_dir, base, lm, prefix, config, keys, architectures, weights,
-                            names=""):
+                            names="", extra=None):
     """Runs a base model and its causal LM (whose body `lm.<prefix>` is the base model's) on
     random input_ids with labels = input_ids, and writes config.json, `weights` and the
-    expected `input_ids`, `last_hidden_state`, `<names>logits` and `<names>loss`."""
+    expected `input_ids`, `last_hidden_state`, `<names>logits` and `<names>loss`, plus what
+    `extra(lm, input_ids)` returns."""
     input_ids = torch.randint(0, config.vocab_size, (BATCH, SEQ), dtype=torch.int64)
     with torch.no_grad():
         base_out = base(input_ids=input_ids)
@@ -532,6 +533,9 @@ def write_causal_lm_fixture(out_dir, base, lm, prefix, config, keys, architectur
         f"{names}logits": lm_out.logits,
         f"{names}loss": lm_out.loss,
     }
+    if extra is not None:
+        with torch.no_grad():
+            expected.update(extra(lm, input_ids))
     write_config(os.path.join(out_dir, "config.json"), config, keys, architectures)
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
@@ -883,7 +887,8 @@ def bart(out_dir):
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
-def decoder_fixture(out_dir, config, base_cls, lm_cls, prefix, head, keys, architectures):
+def decoder_fixture(out_dir, config, base_cls, lm_cls, prefix, head, keys, architectures,
+                    extra=None):
     """A decoder and its causal-LM head sharing one set of weights: `<prefix>.*` holds the
     base model, `<head>.*` the LM head (not saved when tied to the input embeddings).
     Expected: the base model's `last_hidden_state`, the LM's `logits` and its `loss` with
@@ -898,7 +903,9 @@ def decoder_fixture(out_dir, config, base_cls, lm_cls, prefix, head, keys, archi
     tied = output_weight.data_ptr() == input_weight.data_ptr()
     assert tied == bool(config.tie_word_embeddings), (tied, config.tie_word_embeddings)
     weights = {k: v for k, v in lm.state_dict().items() if not (tied and k == f"{head}.weight")}
-    write_causal_lm_fixture(out_dir, base, lm, prefix, config, keys, architectures, weights)
+    write_causal_lm_fixture(
+        out_dir, base, lm, prefix, config, keys, architectures, weights, extra=extra
+    )
 
 
 DECODER_KEYS = [
@@ -1063,6 +1070,238 @@ def qwen3(out_dir):
     )
 
 
+def gemma(out_dir):
+    """GemmaModel / GemmaForCausalLM: RMSNorm scaled by (1 + weight), embeddings times
+    sqrt(hidden), GeGLU with exact gelu (hidden_act, as Gemma 1 reads it), multi-query
+    attention (1 key-value head), head_dim 16 (not hidden/heads), head tied to the embeddings."""
+    from transformers import GemmaConfig, GemmaForCausalLM, GemmaModel
+
+    config = GemmaConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=16,
+        hidden_act="gelu",
+        max_position_embeddings=64,
+        rms_norm_eps=1e-6,
+        rope_theta=10000.0,
+        pad_token_id=0,
+        attn_implementation="eager",
+    )
+    keys = DECODER_KEYS + ["head_dim", "attention_bias", "pad_token_id"]
+    decoder_fixture(
+        out_dir, config, GemmaModel, GemmaForCausalLM, "model", "lm_head", keys,
+        ["GemmaForCausalLM"],
+    )
+
+
+def gemma2(out_dir):
+    """Gemma2Model / Gemma2ForCausalLM: the four norms per layer, attention scaled by
+    query_pre_attn_scalar (12, not head_dim 16), attention scores and logits soft-capped at
+    caps small enough to bite (5 and 3), sliding window 4 < 7 tokens in layer 0 (layer_types
+    alternate), gelu_pytorch_tanh, untied head."""
+    from transformers import Gemma2Config, Gemma2ForCausalLM, Gemma2Model
+
+    config = Gemma2Config(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        hidden_activation="gelu_pytorch_tanh",
+        max_position_embeddings=64,
+        rms_norm_eps=1e-6,
+        rope_theta=10000.0,
+        query_pre_attn_scalar=12,
+        sliding_window=4,
+        attn_logit_softcapping=5.0,
+        final_logit_softcapping=3.0,
+        tie_word_embeddings=False,
+        pad_token_id=0,
+        attn_implementation="eager",
+    )
+    assert config.layer_types == ["sliding_attention", "full_attention"]
+    keys = [k for k in DECODER_KEYS if k != "hidden_act"] + [
+        "head_dim", "hidden_activation", "query_pre_attn_scalar", "sliding_window",
+        "layer_types", "attn_logit_softcapping", "final_logit_softcapping", "attention_bias",
+        "pad_token_id",
+    ]
+    decoder_fixture(
+        out_dir, config, Gemma2Model, Gemma2ForCausalLM, "model", "lm_head", keys,
+        ["Gemma2ForCausalLM"],
+    )
+
+
+def gemma3(out_dir):
+    """Gemma3TextModel / Gemma3ForCausalLM: per-head q/k norms, global layers with rope_theta
+    10000 and linear rope scaling (factor 2), sliding layers (window 3 < 7 tokens) with their
+    own base rope_local_base_freq 100, layer_types [sliding, full, sliding], final logits
+    capped at 4; attn_logit_softcapping 5 is set but, as in transformers, not applied."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, Gemma3TextModel
+
+    config = Gemma3TextConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        hidden_activation="gelu_pytorch_tanh",
+        max_position_embeddings=64,
+        rms_norm_eps=1e-6,
+        rope_theta=10000.0,
+        rope_scaling={"rope_type": "linear", "factor": 2.0},
+        rope_local_base_freq=100.0,
+        query_pre_attn_scalar=20,
+        sliding_window=3,
+        layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+        attn_logit_softcapping=5.0,
+        final_logit_softcapping=4.0,
+        pad_token_id=0,
+        attn_implementation="eager",
+    )
+    keys = [k for k in DECODER_KEYS if k != "hidden_act"] + [
+        "head_dim", "hidden_activation", "query_pre_attn_scalar", "sliding_window",
+        "layer_types", "attn_logit_softcapping", "final_logit_softcapping", "rope_scaling",
+        "rope_local_base_freq", "attention_bias", "pad_token_id",
+    ]
+    decoder_fixture(
+        out_dir, config, Gemma3TextModel, Gemma3ForCausalLM, "model", "lm_head", keys,
+        ["Gemma3ForCausalLM"],
+    )
+
+
+def phi3(out_dir):
+    """Phi3Model / Phi3ForCausalLM: fused qkv_proj and gate_up_proj, grouped-query attention,
+    partial rotary (half of head size 8), LongRoPE with original_max_position_embeddings 4 <
+    7 tokens (so the long factors and the attention factor sqrt(1 + ln 4 / ln 4) apply),
+    sliding window 5 < 7, untied head."""
+    from transformers import Phi3Config, Phi3ForCausalLM, Phi3Model
+
+    config = Phi3Config(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        hidden_act="silu",
+        max_position_embeddings=16,
+        original_max_position_embeddings=4,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        partial_rotary_factor=0.5,
+        rope_scaling={"type": "longrope", "short_factor": [1.0, 1.5], "long_factor": [2.0, 3.5]},
+        sliding_window=5,
+        pad_token_id=0,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    keys = DECODER_KEYS + [
+        "original_max_position_embeddings", "partial_rotary_factor", "rope_scaling",
+        "sliding_window", "resid_pdrop", "embd_pdrop", "pad_token_id",
+    ]
+    decoder_fixture(
+        out_dir, config, Phi3Model, Phi3ForCausalLM, "model", "lm_head", keys,
+        ["Phi3ForCausalLM"],
+    )
+
+
+def _moe_extra(sparse_layers, num_experts, top_k):
+    """Expected `aux_loss` (the router's load-balancing loss, already inside `loss`); and a
+    check that every expert of every sparse layer is routed a token, so that training sends
+    a gradient into every parameter."""
+
+    def extra(lm, input_ids):
+        out = lm(input_ids=input_ids, labels=input_ids, output_router_logits=True)
+        assert len(out.router_logits) == sparse_layers, len(out.router_logits)
+        for logits in out.router_logits:
+            chosen = torch.topk(logits.softmax(-1), top_k, dim=-1).indices.unique()
+            assert len(chosen) == num_experts, f"experts {chosen.tolist()} of {num_experts}"
+        return {"aux_loss": out.aux_loss}
+
+    return extra
+
+
+def mixtral(out_dir):
+    """MixtralModel / MixtralForCausalLM: 4 experts, top-2 routing renormalised, sliding window
+    4 < 7, grouped-query attention; output_router_logits with router_aux_loss_coef 0.1, so the
+    loss includes the load-balancing loss (`aux_loss` also saved)."""
+    from transformers import MixtralConfig, MixtralForCausalLM, MixtralModel
+
+    config = MixtralConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-5,
+        rope_theta=1e6,
+        sliding_window=4,
+        num_local_experts=4,
+        num_experts_per_tok=2,
+        output_router_logits=True,
+        router_aux_loss_coef=0.1,
+        router_jitter_noise=0.0,
+        attn_implementation="eager",
+    )
+    keys = DECODER_KEYS + [
+        "head_dim", "sliding_window", "num_local_experts", "num_experts_per_tok",
+        "output_router_logits", "router_aux_loss_coef", "router_jitter_noise",
+    ]
+    decoder_fixture(
+        out_dir, config, MixtralModel, MixtralForCausalLM, "model", "lm_head", keys,
+        ["MixtralForCausalLM"], extra=_moe_extra(2, 4, 2),
+    )
+
+
+def qwen3_moe(out_dir):
+    """Qwen3MoeModel / Qwen3MoeForCausalLM: q/k norms, head_dim 16, 4 experts of size 11, top-2
+    without renormalisation (norm_topk_prob False), layer 1 dense (mlp_only_layers, its MLP of
+    intermediate_size 37); output_router_logits with router_aux_loss_coef 0.05."""
+    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM, Qwen3MoeModel
+
+    config = Qwen3MoeConfig(
+        vocab_size=99,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=64,
+        rms_norm_eps=1e-6,
+        rope_theta=1e6,
+        moe_intermediate_size=11,
+        num_experts=4,
+        num_experts_per_tok=2,
+        norm_topk_prob=False,
+        decoder_sparse_step=1,
+        mlp_only_layers=[1],
+        output_router_logits=True,
+        router_aux_loss_coef=0.05,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    keys = DECODER_KEYS + [
+        "head_dim", "attention_bias", "use_sliding_window", "sliding_window", "moe_intermediate_size",
+        "num_experts", "num_experts_per_tok", "norm_topk_prob", "decoder_sparse_step",
+        "mlp_only_layers", "output_router_logits", "router_aux_loss_coef",
+    ]
+    decoder_fixture(
+        out_dir, config, Qwen3MoeModel, Qwen3MoeForCausalLM, "model", "lm_head", keys,
+        ["Qwen3MoeForCausalLM"], extra=_moe_extra(2, 4, 2),
+    )
+
+
 GPT_NEOX_KEYS = [
     "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
     "intermediate_size", "hidden_act", "rotary_pct", "rotary_emb_base", "attention_dropout",
@@ -1200,6 +1439,12 @@ ARCHITECTURES = {
     "gpt_neox": gpt_neox,
     "gpt_neox_sequential": gpt_neox_sequential,
     "phi": phi,
+    "gemma": gemma,
+    "gemma2": gemma2,
+    "gemma3": gemma3,
+    "phi3": phi3,
+    "mixtral": mixtral,
+    "qwen3_moe": qwen3_moe,
 }
 
 
@@ -1243,9 +1488,12 @@ DistilBERT's also has `sinusoidal_position_embeddings`, the fixed table that
 `sinusoidal_pos_embds = true` uses.
 
 For the decoders (llama, llama3_scaled, mistral, qwen2, qwen3, gpt_neox, gpt_neox_sequential,
-phi): `last_hidden_state` of the base model (`LlamaModel`, `GPTNeoXModel`, ...; eager
-attention), `logits` of the `*ForCausalLM` sharing its weights, and `loss`, its causal-LM
-loss with `labels = input_ids` (shifted by one inside transformers). Each fixture's docstring
+phi, gemma, gemma2, gemma3, phi3, mixtral, qwen3_moe): `last_hidden_state` of the base model
+(`LlamaModel`, `GPTNeoXModel`, ...; eager attention), `logits` of the `*ForCausalLM` sharing
+its weights, and `loss`, its causal-LM loss with `labels = input_ids` (shifted by one inside
+transformers). The mixture-of-experts fixtures (mixtral, qwen3_moe) set
+`output_router_logits`, so their `loss` includes the router's load-balancing loss, which is
+also saved alone as `aux_loss`; the oracle checks that every expert is routed a token. Each fixture's docstring
 in the oracle says which switches it covers (grouped-query attention, biases, llama3 rope
 scaling, sliding windows shorter than the sequence, q/k norms, partial rotary, ...).
 

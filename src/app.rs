@@ -2,10 +2,11 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{Calibration, Cell, CellResult, Metric, Mode, Row, Sweep};
-use crate::cli::RunArgs;
+use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::plan::{self, Plan};
 use crate::progress::Progress;
-use crate::report::export::{self, Exporter};
+use crate::report::export::{self, CsvFiles, Exporter, Outputs};
+use crate::report::merge::{self, Prefer};
 use crate::resume::Previous;
 use crate::runner::{Interrupted, Runner};
 use crate::{child, console, env, interrupt, report};
@@ -50,6 +51,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             .and_then(|p| p.calibration_for(&plan.settings)),
         sections: plan.scope.sections(),
         rows: Vec::new(),
+        shard: plan.shard.clone(),
     };
     // Each planned cell's result, in plan order: carried over from --resume, or measured now.
     let mut results: Vec<Option<CellResult>> = (plan.cells.iter())
@@ -82,7 +84,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
     }
     progress.done();
-    print_results(&args, &exporters, &sweep, &progress)?;
+    print_results(args.env_print, &exporters, &sweep, &progress)?;
     if interrupted {
         let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
         let hint = match json {
@@ -189,7 +191,7 @@ impl SweepRun<'_> {
 
 /// The tables on stdout (or the one export that goes there), then where the files went.
 fn print_results(
-    args: &RunArgs,
+    env_print: bool,
     exporters: &[Box<dyn Exporter>],
     sweep: &Sweep,
     progress: &Progress,
@@ -203,7 +205,7 @@ fn print_results(
         for &(mode, metric) in &sweep.sections {
             report::table::print_section(&mut out, sweep, mode, metric)?;
         }
-        if args.env_print {
+        if env_print {
             report::table::print_environment(&mut out, &sweep.environment)?;
         }
         out.flush()?;
@@ -214,6 +216,29 @@ fn print_results(
         }
     }
     Ok(())
+}
+
+/// `merge`: the parts of a sharded sweep, reported as the whole sweep.
+pub fn merge(args: MergeArgs) -> Result<()> {
+    let prefer = args.prefer.map(|p| match p {
+        PreferChoice::First => Prefer::First,
+        PreferChoice::Last => Prefer::Last,
+    });
+    let merged = merge::merge(&args.files, prefer)?;
+    let outputs = Outputs {
+        csv: args
+            .save_to_csv
+            .then(|| CsvFiles::stamped(plan::unix_time())),
+        json: args.export_json,
+        markdown: args.export_markdown,
+    };
+    let exporters = export::exporters(&outputs, &merged.sweep.sections())?;
+    let progress = Progress::new(0, false);
+    for warning in &merged.warnings {
+        console::eprintln(&format!("Warning: {warning}"));
+    }
+    export::write_files(&exporters, &merged.sweep)?;
+    print_results(args.env_print, &exporters, &merged.sweep, &progress)
 }
 
 /// The planned cells that have a result, in plan order.

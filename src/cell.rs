@@ -6,6 +6,7 @@
 use crate::measure::gpu::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Protocol, Statistic};
+use crate::shard::ShardRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -111,7 +112,7 @@ pub struct SpeedResult {
     /// Generation cells: the per-token clock readings of every timed request and their
     /// figures; a call is then one request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generation: Option<GenerationSpeed>,
+    pub generation: Option<Box<GenerationSpeed>>,
 }
 
 /// The clock readings inside the timed requests of a generation cell, and the figures made
@@ -236,6 +237,9 @@ pub struct Sweep {
     #[serde(default)]
     pub sections: Vec<(Mode, Metric)>,
     pub rows: Vec<Row>,
+    /// For a sweep run with `--shard K/N`: its part and the whole plan, for `merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
 }
 
 impl Sweep {

@@ -5,6 +5,7 @@
 
 use crate::cell::{DeviceChoice, Optimizer};
 use crate::hub::ModelSpec;
+use crate::shard::ShardSpec;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -58,6 +59,9 @@ pub enum Command {
     /// Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell
     #[command(after_help = COMPARE_HELP)]
     Compare(CompareArgs),
+    /// Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep's report
+    #[command(after_help = MERGE_HELP)]
+    Merge(MergeArgs),
     /// Print a shell completion script to stdout
     Completions {
         #[arg(value_enum)]
@@ -232,6 +236,64 @@ pub struct RunArgs {
     /// Print each child's diagnostics
     #[arg(long)]
     pub verbose: bool,
+
+    /// Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts' --export-json files with `run-benchmark merge`
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<ShardSpec>,
+
+    /// --shard auto in a Kubernetes Indexed Job: the number of parts (the Job's completions)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
+}
+
+const MERGE_HELP: &str = "\
+Each part of a sweep run with --shard K/N --export-json FILE holds the whole plan; merge puts
+the parts' cells back in the plan's order and prints the tables (and writes the exports) one
+machine running every cell would have. Cells of a part not given are N/A (missing).
+
+It refuses parts of different plans or settings, and a cell measured twice with different
+results unless --prefer says which wins (a measured result always wins over an N/A one). It
+warns when the parts ran on different hardware or libtorch builds; the environment section then
+lists each part's value.
+
+EXIT STATUS:
+  0  merged
+  1  an unreadable file, parts of different plans, or a conflict without --prefer
+  2  invalid command line";
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON exports of the parts (--shard K/N --export-json FILE), in any order
+    #[arg(required = true, value_name = "PART.json")]
+    pub files: Vec<PathBuf>,
+
+    /// Which result wins when two files measured a cell differently
+    #[arg(long, value_enum)]
+    pub prefer: Option<PreferChoice>,
+
+    /// Write the merged sweep as JSON ('-' = stdout)
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+
+    /// Write the merged tables as Markdown ('-' = stdout)
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+
+    /// Write the merged results to the original's CSV files (<section>_<unix time>.csv)
+    #[arg(long)]
+    pub save_to_csv: bool,
+
+    /// Print the environment information
+    #[arg(long)]
+    pub env_print: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PreferChoice {
+    /// The file given first
+    First,
+    /// The file given last
+    Last,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

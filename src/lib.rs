@@ -19,4 +19,5 @@ pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod runner;
+pub mod shard;
 pub mod sweep_file;

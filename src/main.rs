@@ -31,6 +31,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         })),
+        Some(Command::Merge(args)) => finish(app::merge(args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();
             cli_docs::completions(shell, &mut out);

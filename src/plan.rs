@@ -5,7 +5,9 @@ use crate::cell::{Cell, DeviceChoice, Dtype, Machine, Metric, Mode, Settings};
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
+use crate::models::{self, inference_task, Task};
 use crate::report::export::{CsvFiles, Outputs};
+use crate::shard::{self, Shard, ShardRecord, ShardSpec};
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,6 +24,8 @@ pub struct Plan {
     /// Every cell, in the order they run and are reported.
     pub cells: Vec<Cell>,
     pub outputs: Outputs,
+    /// With `--shard`: this part and the whole plan; `cells` are then this part's only.
+    pub shard: Option<ShardRecord>,
 }
 
 /// The plan of the parsed command line (a sweep file already merged into it).
@@ -45,7 +49,7 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         bail!("nothing to measure: --no-inference without --training or --generate, or both --no-speed and --no-memory");
     }
     let settings = settings(args, machine)?;
-    let cells = cells(
+    let mut cells = cells(
         &models,
         &args.batch_sizes,
         &args.sequence_lengths,
@@ -53,13 +57,98 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         scope,
         &settings,
     );
+    let shard = match args.shard {
+        Some(spec) => {
+            let part = match spec {
+                ShardSpec::Fixed(part) => part,
+                ShardSpec::Auto => shard::from_environment(
+                    |name| std::env::var(name).ok(),
+                    args.shard_count.map(|n| n as usize),
+                )?,
+            };
+            let (mine, record) = split(cells, part);
+            cells = mine;
+            Some(record)
+        }
+        None => None,
+    };
     Ok(Plan {
         models,
         settings,
         scope,
         cells,
         outputs: outputs(args),
+        shard,
     })
+}
+
+/// This shard's cells of the whole plan, in plan order, and the record `merge` needs.
+fn split(cells: Vec<Cell>, part: Shard) -> (Vec<Cell>, ShardRecord) {
+    let costs: Vec<f64> = cells.iter().map(estimated_seconds).collect();
+    let shard_of = shard::assign(&costs, part.count);
+    let record = ShardRecord::new(&cells, &shard_of, part);
+    let mine = (cells.into_iter().zip(shard_of))
+        .filter(|(_, s)| *s + 1 == part.index)
+        .map(|(cell, _)| cell)
+        .collect();
+    (mine, record)
+}
+
+/// Nominal rates of the cost model: only the ratios between cells matter for balancing.
+const FLOP_PER_SECOND: f64 = 1e11;
+/// Random weights are written at about 1 GB/s per core: 4 bytes a parameter.
+const PARAMETERS_PER_SECOND: f64 = 2.5e8;
+/// Starting a child, loading libtorch and reporting back.
+const CELL_OVERHEAD_S: f64 = 0.3;
+
+/// Estimated seconds to measure `cell`: start-up, building the model, and its calls (the
+/// protocol's timed and warm-up calls for speed, one call for memory).
+pub fn estimated_seconds(cell: &Cell) -> f64 {
+    let Ok(config) = models::from_json(&cell.config) else {
+        return CELL_OVERHEAD_S;
+    };
+    let task = match cell.mode {
+        Mode::Inference => inference_task(&cell.config, cell.settings.only_pretrain_model),
+        Mode::Training | Mode::Generation => Task::LanguageModel,
+    };
+    let forward = config.forward_flops(cell.batch_size, cell.sequence_length, task);
+    // A forward pass costs 2 FLOPs per parameter and token, so one token's FLOPs / 2 is the
+    // parameter count (attention's share is small at one token).
+    let parameters = config.forward_flops(1, 1, task) / 2.0;
+    let per_call = match cell.mode {
+        Mode::Inference => forward,
+        Mode::Training => 3.0 * forward,
+        // The prompt once, then one token at a time.
+        Mode::Generation => {
+            let steps = cell.new_tokens.unwrap_or(1) as f64;
+            forward + steps * config.forward_flops(cell.batch_size, 1, task)
+        }
+    } / FLOP_PER_SECOND;
+    let calls_time = match (cell.metric, &cell.settings.protocol) {
+        (Metric::Memory, _) => per_call,
+        (
+            Metric::Speed,
+            Protocol::Adaptive {
+                warmup,
+                min_runs,
+                max_runs,
+                min_time_s,
+            },
+        ) => {
+            let timed =
+                (*min_runs as f64 * per_call).max(min_time_s.min(*max_runs as f64 * per_call));
+            timed + *warmup as f64 * per_call
+        }
+        (Metric::Speed, Protocol::Original { repeat, number }) => {
+            (*repeat * *number) as f64 * per_call
+        }
+    };
+    let total = CELL_OVERHEAD_S + parameters / PARAMETERS_PER_SECOND + calls_time;
+    if total.is_finite() {
+        total
+    } else {
+        CELL_OVERHEAD_S
+    }
 }
 
 pub fn unix_time() -> u64 {
@@ -73,20 +162,16 @@ pub fn unix_time() -> u64 {
 /// `<section>_<unix time>.csv`.
 fn outputs(args: &RunArgs) -> Outputs {
     let csv = args.save_to_csv.then(|| {
-        let stamp = unix_time();
-        let pick = |given: &Option<PathBuf>, stem: &str| {
-            given
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(format!("{stem}_{stamp}.csv")))
-        };
+        let stamped = CsvFiles::stamped(unix_time());
+        let pick = |given: &Option<PathBuf>, default: PathBuf| given.clone().unwrap_or(default);
         CsvFiles {
-            inference_time: pick(&args.inference_time_csv_file, "inference_time"),
-            inference_memory: pick(&args.inference_memory_csv_file, "inference_memory"),
-            train_time: pick(&args.train_time_csv_file, "train_time"),
-            train_memory: pick(&args.train_memory_csv_file, "train_memory"),
-            generation_time: pick(&None, "generation_time"),
-            generation_memory: pick(&None, "generation_memory"),
-            env_info: pick(&args.env_info_csv_file, "env_info"),
+            inference_time: pick(&args.inference_time_csv_file, stamped.inference_time),
+            inference_memory: pick(&args.inference_memory_csv_file, stamped.inference_memory),
+            train_time: pick(&args.train_time_csv_file, stamped.train_time),
+            train_memory: pick(&args.train_memory_csv_file, stamped.train_memory),
+            generation_time: pick(&None, stamped.generation_time),
+            generation_memory: pick(&None, stamped.generation_memory),
+            env_info: pick(&args.env_info_csv_file, stamped.env_info),
         }
     });
     Outputs {
@@ -248,7 +333,7 @@ fn cells(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::DeviceChoice;
+    use crate::cell::{DeviceChoice, Optimizer};
     use serde_json::json;
 
     fn model(name: &str) -> ResolvedModel {
@@ -273,6 +358,129 @@ mod tests {
             torchscript: false,
             seed: 0,
         }
+    }
+
+    fn protocol_settings() -> Settings {
+        Settings {
+            protocol: Protocol::Adaptive {
+                warmup: 2,
+                min_runs: 10,
+                max_runs: 1000,
+                min_time_s: 1.0,
+            },
+            device: DeviceChoice::Cpu,
+            dtype: Dtype::F32,
+            threads: None,
+            optimizer: Optimizer::None,
+            only_pretrain_model: false,
+            torchscript: false,
+            seed: 0,
+        }
+    }
+
+    fn embedded(id: &str) -> serde_json::Value {
+        serde_json::from_str(crate::hub::embedded(id).unwrap().1).unwrap()
+    }
+
+    fn sweep(
+        models: &[(&str, serde_json::Value)],
+        batches: &[i64],
+        seqs: &[i64],
+        modes: &[Mode],
+    ) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for (name, config) in models {
+            for &batch_size in batches {
+                for &sequence_length in seqs {
+                    for &mode in modes {
+                        for metric in [Metric::Memory, Metric::Speed] {
+                            cells.push(Cell {
+                                model: name.to_string(),
+                                config: config.clone(),
+                                batch_size,
+                                sequence_length,
+                                mode,
+                                metric,
+                                settings: protocol_settings(),
+                                new_tokens: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        cells
+    }
+
+    /// Assigns `cells` to `count` equal machines by the cost estimate and checks the longest
+    /// shard: within 25% of the mean where the sweep can be split that finely, and never
+    /// longer than that or than its single costliest cell (a cell cannot be split).
+    fn check_balance(sweep: &str, cells: &[Cell], count: usize, within_25_percent: bool) {
+        let costs: Vec<f64> = cells.iter().map(estimated_seconds).collect();
+        let shard_of = shard::assign(&costs, count);
+        let mut load = vec![0.0; count];
+        for (cell, shard) in shard_of.iter().enumerate() {
+            load[*shard] += costs[cell];
+        }
+        let mean = load.iter().sum::<f64>() / count as f64;
+        let longest = load.iter().cloned().fold(0.0, f64::max);
+        let largest_cell = costs.iter().cloned().fold(0.0, f64::max);
+        let what =
+            format!("{sweep}: {count} shards: loads {load:.1?}, costliest cell {largest_cell:.1}");
+        println!("{what}");
+        assert!(longest <= (1.25 * mean).max(largest_cell) + 1e-9, "{what}");
+        if within_25_percent {
+            assert!(
+                longest <= 1.25 * mean,
+                "{what}: longest {:.2}x the mean",
+                longest / mean
+            );
+        }
+    }
+
+    #[test]
+    fn the_seed_sweep_splits_within_25_percent() {
+        let base = embedded("google-bert/bert-base-uncased");
+        let mut hid384 = base.clone();
+        hid384["hidden_size"] = 384.into();
+        let mut lay6 = base.clone();
+        lay6["num_hidden_layers"] = 6.into();
+        let models = [
+            ("bert-base", base),
+            ("bert-384-hid", hid384),
+            ("bert-6-lay", lay6),
+        ];
+        let cells = sweep(&models, &[8], &[8, 32, 128, 512], &[Mode::Inference]);
+        assert_eq!(cells.len(), 24);
+        // bert-base's sequence-512 speed cell is a third of the sweep: 2 and 3 machines
+        // balance; with 4 that one cell is the longest shard.
+        check_balance("seed (24 cells)", &cells, 2, true);
+        check_balance("seed (24 cells)", &cells, 3, true);
+        check_balance("seed (24 cells)", &cells, 4, false);
+    }
+
+    #[test]
+    fn a_500_cell_sweep_splits_within_25_percent() {
+        let ids = [
+            "google-bert/bert-base-uncased",
+            "openai-community/gpt2",
+            "HuggingFaceTB/SmolLM2-135M",
+            "google-t5/t5-small",
+            "distilbert/distilbert-base-uncased",
+        ];
+        let models: Vec<(&str, serde_json::Value)> =
+            ids.iter().map(|id| (*id, embedded(id))).collect();
+        let cells = sweep(
+            &models,
+            &[1, 2, 4, 8, 16],
+            &[8, 16, 32, 64, 128],
+            &[Mode::Inference, Mode::Training],
+        );
+        assert_eq!(cells.len(), 500);
+        for count in [2, 4, 8, 16] {
+            check_balance("500 cells", &cells, count, true);
+        }
+        check_balance("500 cells", &cells, 32, false);
     }
 
     #[test]

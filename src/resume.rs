@@ -83,6 +83,7 @@ mod tests {
                 torchscript: false,
                 seed: 0,
             },
+            new_tokens: None,
         }
     }
 
@@ -98,6 +99,7 @@ mod tests {
                         baseline_rss_bytes: 0,
                         build_peak_rss_bytes: 1,
                         gpu: None,
+                        kv_cache: None,
                     }),
                 ),
             ],

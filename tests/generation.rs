@@ -9,7 +9,8 @@ use serde_json::Value;
 
 /// GPT-2 and T5, shrunk (2 layers, 2 heads of 16, 99 tokens).
 const GPT2: &str = "gpt2-tiny=gpt2:n_embd=32,n_layer=2,n_head=2,vocab_size=99,n_positions=40";
-const T5: &str = "t5-tiny=t5-small:d_model=32,d_kv=16,d_ff=64,num_layers=2,num_heads=2,vocab_size=99";
+const T5: &str =
+    "t5-tiny=t5-small:d_model=32,d_kv=16,d_ff=64,num_layers=2,num_heads=2,vocab_size=99";
 
 fn rows(json: &Value) -> &Vec<Value> {
     json["rows"].as_array().expect("rows")
@@ -44,7 +45,13 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
     ] {
         assert!(stdout.contains(header), "no {header} in\n{stdout}");
     }
-    for column in ["TTFT ms", "TPOT ms", "ITL p50 ms", "Decode tokens/s", "KV cache MB"] {
+    for column in [
+        "TTFT ms",
+        "TPOT ms",
+        "ITL p50 ms",
+        "Decode tokens/s",
+        "KV cache MB",
+    ] {
         assert!(stdout.contains(column), "no {column} in\n{stdout}");
     }
     assert!(stdout.contains("TPOT = (E2E - TTFT) / (N - 1)"), "{stdout}");
@@ -192,7 +199,13 @@ fn new_token_counts_below_one_are_rejected_naming_the_flag() {
 fn prompt_and_new_tokens_beyond_the_positions_are_na() {
     let out = bin()
         .args(["--models", GPT2, "--batch-sizes", "1"])
-        .args(["--sequence-lengths", "32", "--generate", "9", "--no-inference"])
+        .args([
+            "--sequence-lengths",
+            "32",
+            "--generate",
+            "9",
+            "--no-inference",
+        ])
         .args(QUICK)
         .assert()
         .success();

@@ -455,6 +455,7 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         mode: Mode::Inference,
         metric,
         settings: settings(),
+        new_tokens: None,
     }
 }
 
@@ -468,6 +469,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         warmup_calls: 2,
         stats,
         flops_per_call: Some(1e9),
+        generation: None,
     })
 }
 
@@ -477,6 +479,7 @@ fn memory(mib: u64) -> CellResult {
         baseline_rss_bytes: 100 << 20,
         build_peak_rss_bytes: mib << 20,
         gpu: None,
+        kv_cache: None,
     })
 }
 
@@ -503,6 +506,7 @@ fn synthetic(slow: f64) -> Sweep {
         }
     }
     Sweep {
+        shard: None,
         settings: settings(),
         environment: vec![("device".into(), "cpu".into())],
         calibration: None,

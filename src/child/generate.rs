@@ -81,7 +81,7 @@ pub fn cell(cell: &Cell, new_tokens: i64) -> Result<CellResult> {
                 warmup_calls: timing.warmup_calls,
                 stats,
                 flops_per_call: None,
-                generation: Some(generation),
+                generation: Some(Box::new(generation)),
             }))
         }
         Metric::Memory => {

@@ -313,7 +313,7 @@ mod tests {
         // Two queries after two cached tokens need the offset mask.
         let full = causal_sdpa(&q, &k, &v, 0, None, None, 0.0);
         let mut cache = KvCache::new();
-        cache.attend(
+        let _ = cache.attend(
             0,
             &q.narrow(2, 0, 4),
             k.narrow(2, 0, 4),

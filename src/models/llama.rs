@@ -7,6 +7,9 @@
 //! `attention_bias`/`mlp_bias`, Qwen2's fixed q/k/v biases), Qwen3's per-head q/k RMSNorm,
 //! and sliding-window attention (Mistral, Qwen2/3 with `use_sliding_window`), which is
 //! implemented, not ignored: a window shorter than the sequence masks the older keys.
+//! Their mixture-of-experts siblings are here too: Mixtral (Mistral's attention) and
+//! Qwen3-MoE (Qwen3's), whose feed-forward blocks are moe.rs's routed experts
+//! (`modeling_mixtral.py`, `modeling_qwen3_moe.py`).
 //! `LlamaModel` (last hidden state after the final norm) is the base model and
 //! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
@@ -14,8 +17,10 @@
 use super::checks::check_positive;
 use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
-    decoder_only_models, lm_head, lm_head_flops, merge_heads, Activation, Embedding, Linear,
+    attention_flops, causal_lm_loss, gated_mlp_flops, lm_head, lm_head_flops, merge_heads,
+    Activation, Embedding, Linear,
 };
+use super::moe::{load_balancing_loss, FeedForward, MoeConfig, Naming, SparseMoe};
 use super::rotary::{RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use anyhow::{bail, Result};
@@ -29,6 +34,8 @@ pub enum Variant {
     Mistral,
     Qwen2,
     Qwen3,
+    Mixtral,
+    Qwen3Moe,
 }
 
 impl Variant {
@@ -38,6 +45,8 @@ impl Variant {
             "mistral" => Variant::Mistral,
             "qwen2" => Variant::Qwen2,
             "qwen3" => Variant::Qwen3,
+            "mixtral" => Variant::Mixtral,
+            "qwen3_moe" => Variant::Qwen3Moe,
             other => bail!("model_type \"{other}\" is not a Llama-style decoder"),
         })
     }
@@ -72,6 +81,17 @@ struct Keys {
     use_sliding_window: Option<bool>,
     max_window_layers: Option<i64>,
     layer_types: Option<Vec<String>>,
+    // Mixture of experts (Mixtral: num_local_experts; Qwen3-MoE: num_experts).
+    num_local_experts: Option<i64>,
+    num_experts: Option<i64>,
+    num_experts_per_tok: Option<i64>,
+    moe_intermediate_size: Option<i64>,
+    norm_topk_prob: Option<bool>,
+    decoder_sparse_step: Option<i64>,
+    mlp_only_layers: Option<Vec<i64>>,
+    output_router_logits: Option<bool>,
+    router_aux_loss_coef: Option<f64>,
+    router_jitter_noise: Option<f64>,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
@@ -105,6 +125,8 @@ pub struct LlamaConfig {
     pub pad_token_id: Option<i64>,
     /// Per layer, the attention window (None: full causal attention).
     pub sliding_windows: Vec<Option<i64>>,
+    /// Mixtral and Qwen3-MoE: the routed experts.
+    pub moe: Option<MoeConfig>,
 }
 
 impl LlamaConfig {
@@ -112,18 +134,21 @@ impl LlamaConfig {
         let k: Keys = parse_config(config)?;
         let variant = Variant::from_model_type(&k.model_type)?;
         let qwen = matches!(variant, Variant::Qwen2 | Variant::Qwen3);
-        let (vocab, intermediate) = match variant {
-            Variant::Llama => (32000, 11008),
-            Variant::Mistral => (32000, 14336),
-            Variant::Qwen2 | Variant::Qwen3 => (151936, 22016),
+        // (vocab, hidden, intermediate, layers, heads, rope_theta, rms_norm_eps)
+        let d = match variant {
+            Variant::Llama => (32000, 4096, 11008, 32, 32, 10000.0, 1e-6),
+            Variant::Mistral => (32000, 4096, 14336, 32, 32, 10000.0, 1e-6),
+            Variant::Qwen2 | Variant::Qwen3 => (151936, 4096, 22016, 32, 32, 10000.0, 1e-6),
+            Variant::Mixtral => (32000, 4096, 14336, 32, 32, 1e6, 1e-5),
+            Variant::Qwen3Moe => (151936, 2048, 6144, 24, 32, 10000.0, 1e-6),
         };
-        let hidden_size = k.hidden_size.unwrap_or(4096);
-        let heads = k.num_attention_heads.unwrap_or(32);
-        let num_hidden_layers = k.num_hidden_layers.unwrap_or(32);
-        let kv_default = if variant == Variant::Mistral {
-            8
-        } else {
-            heads
+        let hidden_size = k.hidden_size.unwrap_or(d.1);
+        let heads = k.num_attention_heads.unwrap_or(d.4);
+        let num_hidden_layers = k.num_hidden_layers.unwrap_or(d.3);
+        let kv_default = match variant {
+            Variant::Mistral | Variant::Mixtral => 8,
+            Variant::Qwen3Moe => 4,
+            _ => heads,
         };
         let kv_heads = match config.get("num_key_value_heads") {
             // An explicit null means "as many as the query heads" in every class.
@@ -140,15 +165,23 @@ impl LlamaConfig {
         };
         let attention_bias = k.attention_bias.unwrap_or(false);
         let (qkv_bias, o_bias) = match variant {
-            Variant::Llama | Variant::Qwen3 => (attention_bias, attention_bias),
-            Variant::Mistral => (false, false),
+            Variant::Llama | Variant::Qwen3 | Variant::Qwen3Moe => (attention_bias, attention_bias),
+            Variant::Mistral | Variant::Mixtral => (false, false),
             Variant::Qwen2 => (true, false),
         };
-        // Mistral always slides; Qwen only with use_sliding_window, and only in the layers
-        // its layer_types (by default: from max_window_layers on) mark as sliding.
+        // Mistral always slides (window 4096 unless given), Mixtral when sliding_window is
+        // set, Qwen3-MoE in every layer with use_sliding_window; Qwen2/3 only with
+        // use_sliding_window, in the layers its layer_types (by default: from
+        // max_window_layers on) mark as sliding.
+        let layers = num_hidden_layers.max(0) as usize;
         let window = k.sliding_window.unwrap_or(Some(4096));
         let sliding_windows = if variant == Variant::Mistral {
-            vec![window; num_hidden_layers.max(0) as usize]
+            vec![window; layers]
+        } else if variant == Variant::Mixtral {
+            vec![k.sliding_window.flatten(); layers]
+        } else if variant == Variant::Qwen3Moe {
+            let slides = k.use_sliding_window.unwrap_or(false);
+            vec![window.filter(|_| slides); layers]
         } else if qwen && k.use_sliding_window.unwrap_or(false) {
             let first_sliding = k.max_window_layers.unwrap_or(28);
             match &k.layer_types {
@@ -160,28 +193,35 @@ impl LlamaConfig {
         } else {
             vec![None; num_hidden_layers.max(0) as usize]
         };
+        let moe = moe_config(
+            &k,
+            variant,
+            num_hidden_layers,
+            k.intermediate_size.unwrap_or(d.2),
+        )?;
         let c = LlamaConfig {
             variant,
-            vocab_size: k.vocab_size.unwrap_or(vocab),
+            vocab_size: k.vocab_size.unwrap_or(d.0),
             hidden_size,
-            intermediate_size: k.intermediate_size.unwrap_or(intermediate),
+            intermediate_size: k.intermediate_size.unwrap_or(d.2),
             num_hidden_layers,
             num_attention_heads: heads,
             num_key_value_heads: kv_heads,
             head_dim,
             hidden_act: k.hidden_act.unwrap_or(Activation::Silu),
             initializer_range: k.initializer_range.unwrap_or(0.02),
-            rms_norm_eps: k.rms_norm_eps.unwrap_or(1e-6),
+            rms_norm_eps: k.rms_norm_eps.unwrap_or(d.6),
             tie_word_embeddings: k.tie_word_embeddings.unwrap_or(false),
-            rope_theta: k.rope_theta.unwrap_or(10000.0),
+            rope_theta: k.rope_theta.unwrap_or(d.5),
             rope: RopeType::from_scaling(k.rope_scaling.as_ref())?,
             qkv_bias,
             o_bias,
             mlp_bias: variant == Variant::Llama && k.mlp_bias.unwrap_or(false),
-            qk_norm: variant == Variant::Qwen3,
+            qk_norm: matches!(variant, Variant::Qwen3 | Variant::Qwen3Moe),
             attention_dropout: k.attention_dropout.unwrap_or(0.0),
             pad_token_id: k.pad_token_id,
             sliding_windows,
+            moe,
         };
         c.validate()?;
         Ok(c)
@@ -212,8 +252,57 @@ impl LlamaConfig {
         if let Some(w) = self.sliding_windows.iter().flatten().find(|&&w| w <= 0) {
             bail!("sliding_window must be positive, got {w}");
         }
+        if let Some(moe) = &self.moe {
+            moe.validate()?;
+        }
         Ok(())
     }
+}
+
+/// The experts of a Mixtral or Qwen3-MoE config, with each class's defaults; None for the
+/// dense variants.
+fn moe_config(
+    k: &Keys,
+    variant: Variant,
+    layers: i64,
+    intermediate: i64,
+) -> Result<Option<MoeConfig>> {
+    let layers = 0..layers.max(0);
+    Ok(Some(match variant {
+        Variant::Mixtral => MoeConfig {
+            naming: Naming::Mixtral,
+            num_experts: k.num_local_experts.unwrap_or(8),
+            top_k: k.num_experts_per_tok.unwrap_or(2),
+            expert_intermediate_size: intermediate,
+            norm_topk_prob: true,
+            sparse_layers: layers.map(|_| true).collect(),
+            output_router_logits: k.output_router_logits.unwrap_or(false),
+            router_aux_loss_coef: k.router_aux_loss_coef.unwrap_or(0.001),
+            router_jitter_noise: k.router_jitter_noise.unwrap_or(0.0),
+        },
+        Variant::Qwen3Moe => {
+            let experts = k.num_experts.unwrap_or(128);
+            let step = k.decoder_sparse_step.unwrap_or(1);
+            if step <= 0 {
+                bail!("decoder_sparse_step must be positive, got {step}");
+            }
+            let dense = k.mlp_only_layers.clone().unwrap_or_default();
+            MoeConfig {
+                naming: Naming::Qwen,
+                num_experts: experts,
+                top_k: k.num_experts_per_tok.unwrap_or(8),
+                expert_intermediate_size: k.moe_intermediate_size.unwrap_or(768),
+                norm_topk_prob: k.norm_topk_prob.unwrap_or(false),
+                sparse_layers: layers
+                    .map(|i| !dense.contains(&i) && experts > 0 && (i + 1) % step == 0)
+                    .collect(),
+                output_router_logits: k.output_router_logits.unwrap_or(false),
+                router_aux_loss_coef: k.router_aux_loss_coef.unwrap_or(0.001),
+                router_jitter_noise: 0.0,
+            }
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// Qwen's `layer_types`: the window for "sliding_attention" layers, none for the others.
@@ -305,8 +394,8 @@ impl Attention {
     }
 }
 
-/// SwiGLU: `down(act(gate(x)) · up(x))`.
-struct Mlp {
+/// SwiGLU: `down(act(gate(x)) · up(x))`; also each expert of moe.rs.
+pub struct Mlp {
     gate_proj: Linear,
     up_proj: Linear,
     down_proj: Linear,
@@ -315,16 +404,37 @@ struct Mlp {
 
 impl Mlp {
     fn new(p: nn::Path, c: &LlamaConfig) -> Self {
-        let (h, i, std) = (c.hidden_size, c.intermediate_size, c.initializer_range);
+        Mlp::named(
+            p,
+            ["gate_proj", "up_proj", "down_proj"],
+            c.hidden_size,
+            c.intermediate_size,
+            c.mlp_bias,
+            c.hidden_act,
+            c.initializer_range,
+        )
+    }
+
+    /// With the checkpoint's (gate, up, down) names, e.g. Mixtral's experts' w1, w3, w2.
+    pub fn named(
+        p: nn::Path,
+        [gate, up, down]: [&str; 3],
+        hidden: i64,
+        intermediate: i64,
+        bias: bool,
+        activation: Activation,
+        std: f64,
+    ) -> Self {
+        let (h, i) = (hidden, intermediate);
         Mlp {
-            gate_proj: Linear::new(&p / "gate_proj", h, i, c.mlp_bias, std),
-            up_proj: Linear::new(&p / "up_proj", h, i, c.mlp_bias, std),
-            down_proj: Linear::new(&p / "down_proj", i, h, c.mlp_bias, std),
-            activation: c.hidden_act,
+            gate_proj: Linear::new(&p / gate, h, i, bias, std),
+            up_proj: Linear::new(&p / up, h, i, bias, std),
+            down_proj: Linear::new(&p / down, i, h, bias, std),
+            activation,
         }
     }
 
-    fn forward(&self, xs: &Tensor) -> Tensor {
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
         let gate = self.activation.apply(&self.gate_proj.forward(xs));
         self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
     }
@@ -332,16 +442,26 @@ impl Mlp {
 
 struct DecoderLayer {
     self_attn: Attention,
-    mlp: Mlp,
+    mlp: FeedForward,
     input_layernorm: RmsNorm,
     post_attention_layernorm: RmsNorm,
 }
 
 impl DecoderLayer {
     fn new(p: nn::Path, c: &LlamaConfig, layer: usize) -> Self {
+        let mlp = match &c.moe {
+            Some(moe) if moe.sparse_layers[layer] => FeedForward::Sparse(SparseMoe::new(
+                &p / moe.naming.block(),
+                moe,
+                c.hidden_size,
+                c.hidden_act,
+                c.initializer_range,
+            )),
+            _ => FeedForward::Dense(Mlp::new(&p / "mlp", c)),
+        };
         DecoderLayer {
             self_attn: Attention::new(&p / "self_attn", c, layer),
-            mlp: Mlp::new(&p / "mlp", c),
+            mlp,
             input_layernorm: RmsNorm::new(&p / "input_layernorm", c.hidden_size, c.rms_norm_eps),
             post_attention_layernorm: RmsNorm::new(
                 &p / "post_attention_layernorm",
@@ -351,21 +471,22 @@ impl DecoderLayer {
         }
     }
 
+    /// The layer's output, and its router logits if its feed-forward block is sparse.
     fn forward(
         &self,
         xs: &Tensor,
         rope: &RotaryTables,
         train: bool,
         cache: &mut KvCache,
-    ) -> Tensor {
+    ) -> (Tensor, Option<Tensor>) {
         let xs = xs
             + self
                 .self_attn
                 .forward(&self.input_layernorm.forward(xs), rope, train, cache);
-        let mlp = self
+        let (mlp, router_logits) = self
             .mlp
-            .forward(&self.post_attention_layernorm.forward(&xs));
-        xs + mlp
+            .forward(&self.post_attention_layernorm.forward(&xs), train);
+        (xs + mlp, router_logits)
     }
 }
 
@@ -392,33 +513,45 @@ impl LlamaModel {
                 .map(|i| DecoderLayer::new(&layers / i, c, i))
                 .collect(),
             norm: RmsNorm::new(&p / "norm", c.hidden_size, c.rms_norm_eps),
-            rotary: Rotary::new(c.rope, c.rope_theta, c.head_dim, p.device()),
+            rotary: Rotary::new(c.rope.clone(), c.rope_theta, c.head_dim, p.device()),
         }
     }
 
     /// Last hidden state (batch, seq, hidden), after the final norm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode_cached(input_ids, train, &mut KvCache::off())
+        self.encode_routed(input_ids, train, &mut KvCache::off()).0
     }
 
-    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
-    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+    /// Last hidden state of `input_ids` (the tokens after the `cache`d ones) and every
+    /// sparse layer's router logits (batch·seq, experts).
+    pub fn encode_routed(
+        &self,
+        input_ids: &Tensor,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> (Tensor, Vec<Tensor>) {
         let mut xs = self.embed_tokens.forward(input_ids);
         let rope = self
             .rotary
             .tables(cache.past(), input_ids.size()[1], xs.kind());
+        let mut router_logits = Vec::new();
         for layer in &self.layers {
-            xs = layer.forward(&xs, &rope, train, cache);
+            let (out, logits) = layer.forward(&xs, &rope, train, cache);
+            xs = out;
+            router_logits.extend(logits);
         }
-        self.norm.forward(&xs)
+        (self.norm.forward(&xs), router_logits)
     }
 }
 
 /// `LlamaForCausalLM`: the decoder under `model.` and `lm_head` (no bias), tied to the
-/// input embeddings when `tie_word_embeddings`.
+/// input embeddings when `tie_word_embeddings`. For the MoE variants, the training loss
+/// adds `router_aux_loss_coef` times the load-balancing loss when `output_router_logits`
+/// is set, as `MixtralForCausalLM` and `Qwen3MoeForCausalLM` do.
 pub struct LlamaForCausalLm {
     model: LlamaModel,
     lm_head: Linear,
+    aux_loss: Option<MoeConfig>,
 }
 
 impl LlamaForCausalLm {
@@ -432,17 +565,38 @@ impl LlamaForCausalLm {
             false,
             c.initializer_range,
         );
-        LlamaForCausalLm { model, lm_head }
+        let aux_loss = c.moe.clone().filter(|m| m.output_router_logits);
+        LlamaForCausalLm {
+            model,
+            lm_head,
+            aux_loss,
+        }
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
         self.lm_head.forward(&self.model.encode(input_ids, train))
     }
+
+    /// The causal-LM loss with `labels`, plus the router's auxiliary loss where
+    /// transformers adds it.
+    pub fn lm_loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Tensor {
+        let (hidden, router_logits) =
+            self.model
+                .encode_routed(input_ids, train, &mut KvCache::off());
+        let loss = causal_lm_loss(&self.lm_head.forward(&hidden), labels);
+        match &self.aux_loss {
+            Some(moe) if !router_logits.is_empty() => {
+                let aux = load_balancing_loss(&router_logits, moe.num_experts, moe.top_k);
+                loss + aux * moe.router_aux_loss_coef
+            }
+            _ => loss,
+        }
+    }
 }
 
 impl CausalLm for LlamaForCausalLm {
     fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
-        self.model.encode_cached(input_ids, train, cache)
+        self.model.encode_routed(input_ids, train, cache).0
     }
 
     fn head(&self, hidden: &Tensor) -> Tensor {
@@ -450,12 +604,25 @@ impl CausalLm for LlamaForCausalLm {
     }
 }
 
-decoder_only_models!(
-    LlamaModel,
-    "LlamaModel",
-    LlamaForCausalLm,
-    "LlamaForCausalLM"
-);
+impl Model for LlamaModel {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.encode(input_ids, train))
+    }
+
+    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+        bail!("LlamaModel has no language-modelling head; train LlamaForCausalLM instead")
+    }
+}
+
+impl Model for LlamaForCausalLm {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits(input_ids, train))
+    }
+
+    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.lm_loss(input_ids, labels, train))
+    }
+}
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
     Ok(Box::new(LlamaConfig::from_json(config)?))
@@ -495,19 +662,23 @@ impl Architecture for LlamaConfig {
     /// Per layer, with heads·head_dim = Q and kv_heads·head_dim = K: q and o projections
     /// 2·2BSHQ, k and v 2·2BSHK, the SwiGLU MLP 3·2BSHI, scores and weighted values
     /// 2·2BS²Q (the full S×S products, as eager attention computes them, although the
-    /// causal kernel skips the masked half). Then the LM head 2BSHV (causal LM only).
+    /// causal kernel skips the masked half). A sparse layer's MLP counts the router and
+    /// only the top-k experts each token is routed to ([`MoeConfig::flops`]), not all of
+    /// them. Then the LM head 2BSHV (causal LM only).
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
         let (b, s) = (batch as f64, seq as f64);
-        let (h, i, v) = (
-            self.hidden_size as f64,
-            self.intermediate_size as f64,
-            self.vocab_size as f64,
-        );
+        let (h, v) = (self.hidden_size as f64, self.vocab_size as f64);
         let q = (self.num_attention_heads * self.head_dim) as f64;
         let kv = (self.num_key_value_heads * self.head_dim) as f64;
-        let layer = 2.0 * b * s * (2.0 * h * q + 2.0 * h * kv + 3.0 * h * i) + 4.0 * b * s * s * q;
-        let head = lm_head_flops(task, b, s, h, v);
-        self.num_hidden_layers as f64 * layer + head
+        let attention = attention_flops(b * s, s, h, q, kv);
+        let dense = gated_mlp_flops(b * s, h, self.intermediate_size as f64);
+        let mlps: f64 = (0..self.num_hidden_layers as usize)
+            .map(|layer| match &self.moe {
+                Some(moe) if moe.sparse_layers[layer] => moe.flops(b * s, h),
+                _ => dense,
+            })
+            .sum();
+        self.num_hidden_layers as f64 * attention + mlps + lm_head_flops(task, b, s, h, v)
     }
 }
 
@@ -544,6 +715,51 @@ mod tests {
         // 106M non-embedding parameters (30 layers of 3.54M) plus the 28M-parameter head.
         let per_token = c.forward_flops(1, 1, Task::LanguageModel) / 2.0;
         assert!((1.30e8..1.40e8).contains(&per_token), "{per_token:e}");
+    }
+
+    #[test]
+    fn moe_flops_count_only_the_routed_experts() {
+        // Per token, forward FLOPs / 2 are the parameters a token passes through except
+        // the input embeddings: Mixtral-8x7B's 12.9B active of 46.7B (two of eight
+        // experts), Qwen3-30B-A3B's 3.3B active of 30.5B (eight of 128).
+        for (id, low, high) in [
+            ("mistralai/Mixtral-8x7B-v0.1", 12.6e9, 12.9e9),
+            ("Qwen/Qwen3-30B-A3B", 2.95e9, 3.15e9),
+        ] {
+            let (_, text) = crate::hub::embedded(id).unwrap();
+            let c = LlamaConfig::from_json(&serde_json::from_str(text).unwrap()).unwrap();
+            let per_token = c.forward_flops(1, 1, Task::LanguageModel) / 2.0;
+            assert!((low..high).contains(&per_token), "{id}: {per_token:e}");
+        }
+    }
+
+    #[test]
+    fn qwen3_moe_layers_follow_mlp_only_layers_and_sparse_step() {
+        let c = parse(json!({
+            "model_type": "qwen3_moe", "num_hidden_layers": 4, "decoder_sparse_step": 2,
+            "mlp_only_layers": [3],
+        }));
+        let moe = c.moe.unwrap();
+        assert_eq!(moe.sparse_layers, [false, true, false, false]);
+        assert_eq!(
+            (moe.num_experts, moe.top_k, moe.norm_topk_prob),
+            (128, 8, false)
+        );
+        assert!(c.qk_norm);
+        let mixtral = parse(json!({"model_type": "mixtral"}));
+        assert_eq!(mixtral.sliding_windows[0], None);
+        assert_eq!((mixtral.rope_theta, mixtral.rms_norm_eps), (1e6, 1e-5));
+        assert!(mixtral.moe.unwrap().norm_topk_prob);
+        let err = LlamaConfig::from_json(&json!({
+            "model_type": "qwen3_moe", "decoder_sparse_step": 0,
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("decoder_sparse_step"), "{err}");
+        let err = LlamaConfig::from_json(&json!({
+            "model_type": "mixtral", "num_local_experts": 2, "num_experts_per_tok": 3,
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("num_experts_per_tok 3"), "{err}");
     }
 
     #[test]

@@ -10,14 +10,17 @@ pub mod bert;
 pub mod checks;
 pub mod distilbert;
 pub mod electra;
+pub mod gemma;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod gpt_neox;
 pub mod kv_cache;
 pub mod layers;
 pub mod llama;
+pub mod moe;
 pub mod opt;
 pub mod phi;
+pub mod phi3;
 pub mod roberta;
 pub mod rotary;
 pub mod t5;
@@ -146,15 +149,21 @@ const FAMILIES: &[(&str, Parser)] = &[
     ("bert", bert::from_json),
     ("distilbert", distilbert::from_json),
     ("electra", electra::from_json),
+    ("gemma", gemma::from_json),
+    ("gemma2", gemma::from_json),
+    ("gemma3_text", gemma::from_json),
     ("gpt2", gpt2::from_json),
     ("gpt_neo", gpt_neo::from_json),
     ("gpt_neox", gpt_neox::from_json),
     ("llama", llama::from_json),
     ("mistral", llama::from_json),
+    ("mixtral", llama::from_json),
     ("opt", opt::from_json),
     ("phi", phi::from_json),
+    ("phi3", phi3::from_json),
     ("qwen2", llama::from_json),
     ("qwen3", llama::from_json),
+    ("qwen3_moe", llama::from_json),
     ("roberta", roberta::from_json),
     ("t5", t5::from_json),
     ("torchscript", torchscript::from_json),

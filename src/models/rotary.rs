@@ -1,9 +1,10 @@
-//! Pieces shared by the rotary-embedding decoders (Llama, Mistral, Qwen2/3, GPT-NeoX, Phi):
+//! Pieces shared by the rotary-embedding decoders (Llama, Mistral, Qwen2/3, GPT-NeoX, Phi,
+//! Phi-3, Gemma, Mixtral, Qwen3-MoE):
 //! rotary position embeddings (Su et al., 2021, "RoFormer: Enhanced Transformer with Rotary
 //! Position Embedding") as transformers' `modeling_rope_utils.py` and `apply_rotary_pos_emb`,
-//! and RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`.
+//! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
+//! attention with grouped-query heads and an optional sliding window.
 
-use super::kv_cache::causal_sdpa;
 use super::layers::merge_heads;
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -24,16 +25,30 @@ pub struct RopeScaling {
 }
 
 /// How the inverse frequencies are derived: transformers' `ROPE_INIT_FUNCTIONS`, of which
-/// this build implements `default` and `llama3`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// this build implements `default`, `linear`, `llama3` and (for Phi-3) `longrope`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum RopeType {
     Default,
+    /// Position interpolation: every inverse frequency divided by `factor`.
+    Linear {
+        factor: f64,
+    },
     /// Llama 3.1's frequency-dependent scaling (`_compute_llama3_parameters`).
     Llama3 {
         factor: f64,
         low_freq_factor: f64,
         high_freq_factor: f64,
         original_max_position_embeddings: f64,
+    },
+    /// LongRoPE (`_compute_longrope_parameters`): per-frequency divisors, `short` up to
+    /// `original_max_position_embeddings` tokens and `long` beyond, and cos/sin scaled by
+    /// `attention_factor`. Built by the family that reads it (Phi-3), since its factor
+    /// comes from top-level config keys.
+    LongRope {
+        short_factor: Vec<f64>,
+        long_factor: Vec<f64>,
+        original_max_position_embeddings: i64,
+        attention_factor: f64,
     },
 }
 
@@ -49,6 +64,10 @@ impl RopeType {
             .unwrap_or("default");
         match name {
             "default" => Ok(RopeType::Default),
+            "linear" => match s.factor {
+                Some(factor) if factor > 0.0 => Ok(RopeType::Linear { factor }),
+                _ => bail!("rope_scaling of type linear needs a positive \"factor\""),
+            },
             "llama3" => {
                 let need = |key: &str, v: Option<f64>| match v {
                     Some(v) => Ok(v),
@@ -82,7 +101,10 @@ impl RopeType {
                 Ok(rope)
             }
             other => {
-                bail!("rope_scaling type \"{other}\" is not supported (supported: default, llama3)")
+                bail!(
+                    "rope_scaling type \"{other}\" is not supported (supported: default, \
+                     linear, llama3)"
+                )
             }
         }
     }
@@ -93,6 +115,10 @@ impl RopeType {
 #[derive(Debug)]
 pub struct Rotary {
     inv_freq: Tensor,
+    /// LongRoPE: the frequencies used when the sequence is longer than the threshold.
+    long: Option<(i64, Tensor)>,
+    /// transformers' `attention_scaling`, which multiplies cos and sin (1 but for LongRoPE).
+    attention_scaling: f64,
 }
 
 impl Rotary {
@@ -103,9 +129,30 @@ impl Rotary {
         let exponents = Tensor::arange_start_step(0, rotary_dim, 2, (Kind::Int64, Device::Cpu))
             .to_kind(Kind::Float)
             / rotary_dim as f64;
-        let inv_freq = Tensor::pow_scalar(theta, &exponents).reciprocal();
+        let powers = Tensor::pow_scalar(theta, &exponents);
+        let inv_freq = powers.reciprocal();
+        let mut long = None;
+        let mut attention_scaling = 1.0;
         let inv_freq = match rope {
             RopeType::Default => inv_freq,
+            RopeType::Linear { factor } => inv_freq / factor,
+            RopeType::LongRope {
+                short_factor,
+                long_factor,
+                original_max_position_embeddings,
+                attention_factor,
+            } => {
+                // 1 / (ext_factors · theta^(2i/d)), in float32 as transformers.
+                let scaled = |factors: &[f64]| {
+                    (Tensor::from_slice(factors).to_kind(Kind::Float) * &powers).reciprocal()
+                };
+                long = Some((
+                    original_max_position_embeddings,
+                    scaled(&long_factor).to_device(device),
+                ));
+                attention_scaling = attention_factor;
+                scaled(&short_factor)
+            }
             RopeType::Llama3 {
                 factor,
                 low_freq_factor,
@@ -131,19 +178,32 @@ impl Rotary {
         };
         Rotary {
             inv_freq: inv_freq.to_device(device),
+            long,
+            attention_scaling,
         }
     }
 
     /// The cos and sin tables for positions start..start + seq, (seq, rotary_dim), in
-    /// `kind`; computed once per forward call and shared by every layer.
+    /// `kind`; computed once per forward call and shared by every layer. LongRoPE switches to
+    /// its long factors once the positions pass the threshold, as transformers' dynamic
+    /// update does (keys cached before keep their rotation).
     pub fn tables(&self, start: i64, seq: i64, kind: Kind) -> RotaryTables {
-        let positions =
-            Tensor::arange_start(start, start + seq, (Kind::Float, self.inv_freq.device()));
-        let freqs = positions.unsqueeze(1) * self.inv_freq.unsqueeze(0);
+        let inv_freq = match &self.long {
+            Some((threshold, long)) if start + seq > *threshold => long,
+            _ => &self.inv_freq,
+        };
+        let positions = Tensor::arange_start(start, start + seq, (Kind::Float, inv_freq.device()));
+        let freqs = positions.unsqueeze(1) * inv_freq.unsqueeze(0);
         let angles = Tensor::cat(&[&freqs, &freqs], -1);
+        let (cos, sin) = (angles.cos(), angles.sin());
+        let (cos, sin) = if self.attention_scaling == 1.0 {
+            (cos, sin)
+        } else {
+            (cos * self.attention_scaling, sin * self.attention_scaling)
+        };
         RotaryTables {
-            cos: angles.cos().to_kind(kind),
-            sin: angles.sin().to_kind(kind),
+            cos: cos.to_kind(kind),
+            sin: sin.to_kind(kind),
         }
     }
 }
@@ -202,8 +262,23 @@ impl RmsNorm {
     }
 }
 
-/// Causal attention of q (batch, heads, seq, d) over k, v (batch, kv_heads, seq, d) without
-/// a cache ([`causal_sdpa`]); returns (batch, seq, heads·d).
+/// What causal attention does beyond q, k and v: a sliding window, transformers' `scaling`
+/// (None: 1/sqrt(head_dim)), Gemma 2's soft-capping of the scores (`tanh(s/cap)·cap`) and
+/// attention dropout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttentionOptions {
+    pub sliding_window: Option<i64>,
+    pub scale: Option<f64>,
+    pub softcap: Option<f64>,
+    pub dropout: f64,
+}
+
+/// Causal attention of q (batch, heads, seq, d) over k, v (batch, kv_heads, seq, d) through
+/// one fused `scaled_dot_product_attention`, scale 1/sqrt(d); returns (batch, seq, heads·d).
+/// Key-value heads are repeated for grouped-query attention (`repeat_kv`), since libtorch's
+/// CPU flash kernel does not take `enable_gqa`. A `sliding_window` shorter than the
+/// sequence limits each query to the last `sliding_window` keys (itself included), as
+/// transformers' `sliding_window_overlay`; otherwise it changes nothing.
 pub fn causal_attention(
     q: &Tensor,
     k: &Tensor,
@@ -211,7 +286,70 @@ pub fn causal_attention(
     sliding_window: Option<i64>,
     dropout: f64,
 ) -> Tensor {
-    merge_heads(&causal_sdpa(q, k, v, 0, sliding_window, None, dropout))
+    causal_attention_with(
+        q,
+        k,
+        v,
+        AttentionOptions {
+            sliding_window,
+            dropout,
+            ..AttentionOptions::default()
+        },
+    )
+}
+
+/// [`causal_attention`] with every option. Soft-capping cannot go through the fused kernel,
+/// so it runs transformers' eager path: scores, cap, mask, float32 softmax, values.
+pub fn causal_attention_with(q: &Tensor, k: &Tensor, v: &Tensor, o: AttentionOptions) -> Tensor {
+    let (b, heads, s, d) = q
+        .size4()
+        .expect("queries are (batch, heads, seq, head_dim)");
+    let kv_heads = k.size()[1];
+    let repeat = |t: &Tensor| {
+        if kv_heads == heads {
+            t.shallow_clone()
+        } else {
+            t.unsqueeze(2)
+                .expand([b, kv_heads, heads / kv_heads, s, d], false)
+                .reshape([b, heads, s, d])
+        }
+    };
+    let (k, v) = (repeat(k), repeat(v));
+    let window = o.sliding_window.filter(|&w| w < s);
+    let allowed = |window: Option<i64>| {
+        let i = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(1);
+        let j = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(0);
+        let offset = &i - &j;
+        match window {
+            Some(w) => offset.ge(0).logical_and(&offset.lt(w)),
+            None => offset.ge(0),
+        }
+    };
+    let Some(cap) = o.softcap else {
+        let window_mask = window.map(|w| allowed(Some(w)));
+        let is_causal = window_mask.is_none();
+        return merge_heads(&Tensor::scaled_dot_product_attention(
+            q,
+            &k,
+            &v,
+            window_mask,
+            o.dropout,
+            is_causal,
+            o.scale,
+            false,
+        ));
+    };
+    let scale = o.scale.unwrap_or(1.0 / (d as f64).sqrt());
+    let scores = q.matmul(&k.transpose(-2, -1)) * scale;
+    let scores = (scores / cap).tanh() * cap;
+    let scores = scores.masked_fill(&allowed(window).logical_not(), f64::NEG_INFINITY);
+    let probs = scores.softmax(-1, Kind::Float).to_kind(q.kind());
+    let probs = if o.dropout > 0.0 {
+        probs.dropout(o.dropout, true)
+    } else {
+        probs
+    };
+    merge_heads(&probs.matmul(&v))
 }
 
 #[cfg(test)]

@@ -403,6 +403,7 @@ mod tests {
             warmup_calls: 0,
             stats,
             flops_per_call: Some(1.0),
+            generation: None,
         }
     }
 

@@ -99,6 +99,22 @@ pub struct CsvFiles {
     pub env_info: PathBuf,
 }
 
+impl CsvFiles {
+    /// The original's names: `<section>_<unix time>.csv`.
+    pub fn stamped(stamp: u64) -> CsvFiles {
+        let name = |stem: &str| PathBuf::from(format!("{stem}_{stamp}.csv"));
+        CsvFiles {
+            inference_time: name("inference_time"),
+            inference_memory: name("inference_memory"),
+            train_time: name("train_time"),
+            train_memory: name("train_memory"),
+            generation_time: name("generation_time"),
+            generation_memory: name("generation_memory"),
+            env_info: name("env_info"),
+        }
+    }
+}
+
 /// The exporters for `outputs`; at most one of them may go to stdout.
 pub fn exporters(outputs: &Outputs, sections: &[(Mode, Metric)]) -> Result<Vec<Box<dyn Exporter>>> {
     let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();

@@ -6,6 +6,7 @@ pub mod export;
 pub mod generation;
 pub mod json;
 pub mod markdown;
+pub mod merge;
 pub mod plot;
 pub mod section;
 pub mod table;
@@ -164,6 +165,7 @@ mod tests {
             calls_per_sample: 10,
             warmup_calls: 0,
             flops_per_call: Some(1e9),
+            generation: None,
         });
         assert_eq!(csv_value(&speed), "0.0143");
         let memory = CellResult::Memory(crate::cell::MemoryResult {
@@ -171,6 +173,7 @@ mod tests {
             baseline_rss_bytes: 2000 << 20,
             build_peak_rss_bytes: 2600 << 20,
             gpu: None,
+            kv_cache: None,
         });
         assert_eq!(csv_value(&memory), "2521");
         assert_eq!(table_value(&memory), "2521");

@@ -1,0 +1,633 @@
+//! Gemma (Gemma Team, 2024, "Gemma: Open Models Based on Gemini Research and Technology"),
+//! Gemma 2 ("Gemma 2: Improving Open Language Models at a Practical Size") and Gemma 3's
+//! text model ("Gemma 3 Technical Report", 2025), following transformers'
+//! `modeling_gemma.py`, `modeling_gemma2.py` and `modeling_gemma3.py` (`Gemma3TextModel`,
+//! `Gemma3ForCausalLM`). All three are Llama-style decoders with RMSNorm scaled by
+//! `1 + weight` (computed in float32), a GeGLU MLP, embeddings multiplied by sqrt(hidden)
+//! and a head tied to the embeddings. Gemma 2 adds a norm after attention and around the
+//! MLP, attention scaled by `query_pre_attn_scalar`, soft-capped attention scores and
+//! logits, and sliding-window attention in the layers `layer_types` marks (every other one
+//! by default). Gemma 3 keeps the four norms, drops the capping (transformers ignores
+//! `attn_logit_softcapping` there), adds per-head q/k norms and gives the sliding layers
+//! their own rotary base (`rope_local_base_freq`). Parameter paths are the checkpoint's:
+//! `model.layers.0.self_attn.q_proj.weight`.
+
+use super::checks::{check_heads, check_positive};
+use super::layers::{
+    attention_flops, decoder_only_models, gated_mlp_flops, lm_head, lm_head_flops, Activation,
+    Embedding, Linear,
+};
+use super::rotary::{
+    causal_attention_with, AttentionOptions, RopeScaling, RopeType, Rotary, RotaryTables,
+};
+use super::{parse_config, Architecture, Model, Task};
+use anyhow::{bail, Result};
+use serde::{Deserialize, Deserializer};
+use tch::{nn, Kind, Tensor};
+
+/// Which transformers class a config belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Gemma,
+    Gemma2,
+    Gemma3,
+}
+
+/// The keys of `GemmaConfig`, `Gemma2Config` and `Gemma3TextConfig`; a key left out takes
+/// its class's default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Keys {
+    model_type: String,
+    vocab_size: Option<i64>,
+    hidden_size: Option<i64>,
+    intermediate_size: Option<i64>,
+    num_hidden_layers: Option<i64>,
+    num_attention_heads: Option<i64>,
+    num_key_value_heads: Option<i64>,
+    head_dim: Option<i64>,
+    /// Gemma's activation key; Gemma 2 and 3 read `hidden_activation` instead.
+    hidden_act: Option<Activation>,
+    hidden_activation: Option<Activation>,
+    initializer_range: Option<f64>,
+    rms_norm_eps: Option<f64>,
+    tie_word_embeddings: Option<bool>,
+    rope_theta: Option<f64>,
+    rope_scaling: Option<RopeScaling>,
+    rope_local_base_freq: Option<f64>,
+    attention_bias: Option<bool>,
+    attention_dropout: Option<f64>,
+    pad_token_id: Option<i64>,
+    query_pre_attn_scalar: Option<f64>,
+    /// Absent (the class default) differs from null (no window).
+    #[serde(deserialize_with = "present_i64")]
+    sliding_window: Option<Option<i64>>,
+    sliding_window_pattern: Option<i64>,
+    layer_types: Option<Vec<String>>,
+    #[serde(deserialize_with = "present_f64")]
+    final_logit_softcapping: Option<Option<f64>>,
+    #[serde(deserialize_with = "present_f64")]
+    attn_logit_softcapping: Option<Option<f64>>,
+    use_bidirectional_attention: Option<bool>,
+}
+
+fn present_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+fn present_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<f64>>, D::Error> {
+    Option::<f64>::deserialize(d).map(Some)
+}
+
+/// A resolved config, every default filled in as the variant's class does.
+#[derive(Debug, Clone)]
+pub struct GemmaConfig {
+    pub variant: Variant,
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub intermediate_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub num_key_value_heads: i64,
+    pub head_dim: i64,
+    pub activation: Activation,
+    pub initializer_range: f64,
+    pub rms_norm_eps: f64,
+    pub tie_word_embeddings: bool,
+    pub rope_theta: f64,
+    pub rope: RopeType,
+    /// Gemma 3: the sliding layers' rotary base (default rope, no scaling).
+    pub local_rope_theta: Option<f64>,
+    pub attention_bias: bool,
+    pub attention_dropout: f64,
+    pub pad_token_id: Option<i64>,
+    /// Attention scale: `query_pre_attn_scalar^-0.5` (Gemma 2/3) or `head_dim^-0.5`.
+    pub attention_scale: f64,
+    /// Per layer, the attention window (None: full causal attention).
+    pub sliding_windows: Vec<Option<i64>>,
+    pub attn_logit_softcapping: Option<f64>,
+    pub final_logit_softcapping: Option<f64>,
+    /// Gemma 2/3's norms after attention and around the MLP.
+    pub sandwich_norms: bool,
+    /// Gemma 3's per-head q/k norms.
+    pub qk_norm: bool,
+}
+
+impl GemmaConfig {
+    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
+        let k: Keys = parse_config(config)?;
+        let variant = match k.model_type.as_str() {
+            "gemma" => Variant::Gemma,
+            "gemma2" => Variant::Gemma2,
+            "gemma3_text" => Variant::Gemma3,
+            other => bail!("model_type \"{other}\" is not a Gemma text model"),
+        };
+        // (vocab, hidden, intermediate, layers, heads, kv heads, rope_theta)
+        let d = match variant {
+            Variant::Gemma => (256000, 3072, 24576, 28, 16, 16, 10000.0),
+            Variant::Gemma2 => (256000, 2304, 9216, 26, 8, 4, 10000.0),
+            Variant::Gemma3 => (262208, 2304, 9216, 26, 8, 4, 1_000_000.0),
+        };
+        let layers = k.num_hidden_layers.unwrap_or(d.3);
+        let head_dim = k.head_dim.unwrap_or(256);
+        let activation = match variant {
+            Variant::Gemma => k.hidden_act,
+            Variant::Gemma2 | Variant::Gemma3 => k.hidden_activation,
+        }
+        .unwrap_or(Activation::GeluPytorchTanh);
+        let windows = match variant {
+            Variant::Gemma => vec![None; layers.max(0) as usize],
+            Variant::Gemma2 | Variant::Gemma3 => {
+                let window = k.sliding_window.unwrap_or(Some(4096));
+                // Gemma 2: every other layer slides; Gemma 3: all but every
+                // `sliding_window_pattern`-th.
+                let pattern = match variant {
+                    Variant::Gemma2 => 2,
+                    _ => k.sliding_window_pattern.unwrap_or(6),
+                };
+                if pattern <= 0 {
+                    bail!("sliding_window_pattern must be positive, got {pattern}");
+                }
+                match &k.layer_types {
+                    Some(types) => layer_windows(types, layers, window)?,
+                    None => (0..layers)
+                        .map(|i| window.filter(|_| (i + 1) % pattern != 0))
+                        .collect(),
+                }
+            }
+        };
+        if variant == Variant::Gemma3 && k.use_bidirectional_attention.unwrap_or(false) {
+            bail!("use_bidirectional_attention: true is not supported (causal attention only)");
+        }
+        let (attn_cap, final_cap) = match variant {
+            Variant::Gemma => (None, None),
+            Variant::Gemma2 => (
+                k.attn_logit_softcapping.unwrap_or(Some(50.0)),
+                k.final_logit_softcapping.unwrap_or(Some(30.0)),
+            ),
+            // Gemma3Attention stores attn_logit_softcapping but never applies it.
+            Variant::Gemma3 => (None, k.final_logit_softcapping.unwrap_or(None)),
+        };
+        let attention_scale = match variant {
+            Variant::Gemma => (head_dim as f64).powf(-0.5),
+            _ => k.query_pre_attn_scalar.unwrap_or(256.0).powf(-0.5),
+        };
+        let rope = match variant {
+            // GemmaConfig and Gemma2Config have no rope_scaling.
+            Variant::Gemma | Variant::Gemma2 => RopeType::Default,
+            Variant::Gemma3 => RopeType::from_scaling(k.rope_scaling.as_ref())?,
+        };
+        let c = GemmaConfig {
+            variant,
+            vocab_size: k.vocab_size.unwrap_or(d.0),
+            hidden_size: k.hidden_size.unwrap_or(d.1),
+            intermediate_size: k.intermediate_size.unwrap_or(d.2),
+            num_hidden_layers: layers,
+            num_attention_heads: k.num_attention_heads.unwrap_or(d.4),
+            num_key_value_heads: k.num_key_value_heads.unwrap_or(d.5),
+            head_dim,
+            activation,
+            initializer_range: k.initializer_range.unwrap_or(0.02),
+            rms_norm_eps: k.rms_norm_eps.unwrap_or(1e-6),
+            tie_word_embeddings: k.tie_word_embeddings.unwrap_or(true),
+            rope_theta: k.rope_theta.unwrap_or(d.6),
+            rope,
+            local_rope_theta: (variant == Variant::Gemma3)
+                .then(|| k.rope_local_base_freq.unwrap_or(10000.0)),
+            attention_bias: k.attention_bias.unwrap_or(false),
+            attention_dropout: k.attention_dropout.unwrap_or(0.0),
+            pad_token_id: k.pad_token_id.or(Some(0)),
+            attention_scale,
+            sliding_windows: windows,
+            attn_logit_softcapping: attn_cap,
+            final_logit_softcapping: final_cap,
+            sandwich_norms: variant != Variant::Gemma,
+            qk_norm: variant == Variant::Gemma3,
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_positive(&[
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("num_key_value_heads", self.num_key_value_heads),
+            ("head_dim", self.head_dim),
+        ])?;
+        check_heads(
+            ("num_attention_heads", self.num_attention_heads),
+            ("num_key_value_heads", self.num_key_value_heads),
+        )?;
+        if self.head_dim % 2 != 0 {
+            bail!(
+                "head_dim {} must be even for rotary embeddings",
+                self.head_dim
+            );
+        }
+        if let Some(w) = self.sliding_windows.iter().flatten().find(|&&w| w <= 0) {
+            bail!("sliding_window must be positive, got {w}");
+        }
+        for (name, cap) in [
+            ("attn_logit_softcapping", self.attn_logit_softcapping),
+            ("final_logit_softcapping", self.final_logit_softcapping),
+        ] {
+            if let Some(cap) = cap.filter(|&c| c <= 0.0) {
+                bail!("{name} must be positive, got {cap}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `layer_types`: the window for "sliding_attention" layers, none for "full_attention".
+fn layer_windows(types: &[String], layers: i64, window: Option<i64>) -> Result<Vec<Option<i64>>> {
+    if types.len() as i64 != layers {
+        bail!(
+            "layer_types has {} entries for {layers} layers",
+            types.len()
+        );
+    }
+    types
+        .iter()
+        .map(|t| match t.as_str() {
+            "full_attention" => Ok(None),
+            "sliding_attention" => Ok(window),
+            other => bail!(
+                "layer_types: \"{other}\" is not supported (full_attention, sliding_attention)"
+            ),
+        })
+        .collect()
+}
+
+/// Gemma's RMSNorm: `x / sqrt(mean(x²) + eps) · (1 + weight)` in float32, cast back; the
+/// weight starts at zero.
+#[derive(Debug)]
+pub struct GemmaRmsNorm {
+    pub weight: Tensor,
+    eps: f64,
+    dim: i64,
+}
+
+impl GemmaRmsNorm {
+    pub fn new(p: nn::Path, dim: i64, eps: f64) -> Self {
+        GemmaRmsNorm {
+            weight: p.var("weight", &[dim], nn::Init::Const(0.0)),
+            eps,
+            dim,
+        }
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let normed = xs
+            .to_kind(Kind::Float)
+            .rms_norm([self.dim], None::<&Tensor>, self.eps);
+        (normed * (self.weight.to_kind(Kind::Float) + 1.0)).to_kind(xs.kind())
+    }
+}
+
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    q_norm: Option<GemmaRmsNorm>,
+    k_norm: Option<GemmaRmsNorm>,
+    num_heads: i64,
+    num_kv_heads: i64,
+    head_dim: i64,
+    options: AttentionOptions,
+}
+
+impl Attention {
+    fn new(p: nn::Path, c: &GemmaConfig, layer: usize) -> Self {
+        let (h, d, std) = (c.hidden_size, c.head_dim, c.initializer_range);
+        let (q_dim, kv_dim) = (c.num_attention_heads * d, c.num_key_value_heads * d);
+        let bias = c.attention_bias;
+        let norm = |name: &str| GemmaRmsNorm::new(&p / name, d, c.rms_norm_eps);
+        Attention {
+            q_proj: Linear::new(&p / "q_proj", h, q_dim, bias, std),
+            k_proj: Linear::new(&p / "k_proj", h, kv_dim, bias, std),
+            v_proj: Linear::new(&p / "v_proj", h, kv_dim, bias, std),
+            o_proj: Linear::new(&p / "o_proj", q_dim, h, bias, std),
+            q_norm: c.qk_norm.then(|| norm("q_norm")),
+            k_norm: c.qk_norm.then(|| norm("k_norm")),
+            num_heads: c.num_attention_heads,
+            num_kv_heads: c.num_key_value_heads,
+            head_dim: d,
+            options: AttentionOptions {
+                sliding_window: c.sliding_windows[layer],
+                scale: Some(c.attention_scale),
+                softcap: c.attn_logit_softcapping,
+                dropout: c.attention_dropout,
+            },
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
+        let heads = |t: Tensor, n: i64, norm: &Option<GemmaRmsNorm>| {
+            let t = t.view([b, s, n, self.head_dim]);
+            let t = match norm {
+                Some(norm) => norm.forward(&t),
+                None => t,
+            };
+            t.transpose(1, 2)
+        };
+        let q = heads(self.q_proj.forward(xs), self.num_heads, &self.q_norm);
+        let k = heads(self.k_proj.forward(xs), self.num_kv_heads, &self.k_norm);
+        let v = heads(self.v_proj.forward(xs), self.num_kv_heads, &None);
+        let options = AttentionOptions {
+            dropout: if train { self.options.dropout } else { 0.0 },
+            ..self.options
+        };
+        let context = causal_attention_with(&rope.apply(&q), &rope.apply(&k), &v, options);
+        self.o_proj.forward(&context)
+    }
+}
+
+/// GeGLU: `down(act(gate(x)) · up(x))`, no biases.
+struct Mlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+    activation: Activation,
+}
+
+impl Mlp {
+    fn new(p: nn::Path, c: &GemmaConfig) -> Self {
+        let (h, i, std) = (c.hidden_size, c.intermediate_size, c.initializer_range);
+        Mlp {
+            gate_proj: Linear::new(&p / "gate_proj", h, i, false, std),
+            up_proj: Linear::new(&p / "up_proj", h, i, false, std),
+            down_proj: Linear::new(&p / "down_proj", i, h, false, std),
+            activation: c.activation,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        let gate = self.activation.apply(&self.gate_proj.forward(xs));
+        self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
+    }
+}
+
+struct DecoderLayer {
+    self_attn: Attention,
+    mlp: Mlp,
+    input_layernorm: GemmaRmsNorm,
+    post_attention_layernorm: GemmaRmsNorm,
+    /// Gemma 2/3: (pre_feedforward_layernorm, post_feedforward_layernorm).
+    feedforward_norms: Option<(GemmaRmsNorm, GemmaRmsNorm)>,
+    sliding: bool,
+}
+
+impl DecoderLayer {
+    fn new(p: nn::Path, c: &GemmaConfig, layer: usize) -> Self {
+        let norm = |name: &str| GemmaRmsNorm::new(&p / name, c.hidden_size, c.rms_norm_eps);
+        DecoderLayer {
+            self_attn: Attention::new(&p / "self_attn", c, layer),
+            mlp: Mlp::new(&p / "mlp", c),
+            input_layernorm: norm("input_layernorm"),
+            post_attention_layernorm: norm("post_attention_layernorm"),
+            feedforward_norms: c.sandwich_norms.then(|| {
+                (
+                    norm("pre_feedforward_layernorm"),
+                    norm("post_feedforward_layernorm"),
+                )
+            }),
+            sliding: c.sliding_windows[layer].is_some(),
+        }
+    }
+
+    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+        let attended = self
+            .self_attn
+            .forward(&self.input_layernorm.forward(xs), rope, train);
+        match &self.feedforward_norms {
+            // Gemma: pre-norm, as Llama; post_attention_layernorm feeds the MLP.
+            None => {
+                let xs = xs + attended;
+                let mlp = self
+                    .mlp
+                    .forward(&self.post_attention_layernorm.forward(&xs));
+                xs + mlp
+            }
+            Some((pre, post)) => {
+                let xs = xs + self.post_attention_layernorm.forward(&attended);
+                let mlp = post.forward(&self.mlp.forward(&pre.forward(&xs)));
+                xs + mlp
+            }
+        }
+    }
+}
+
+/// `GemmaModel`, `Gemma2Model`, `Gemma3TextModel`: scaled embeddings, layers, final norm.
+pub struct GemmaModel {
+    embed_tokens: Embedding,
+    layers: Vec<DecoderLayer>,
+    norm: GemmaRmsNorm,
+    rotary: Rotary,
+    /// Gemma 3's rotary embeddings of the sliding layers.
+    rotary_local: Option<Rotary>,
+    embed_scale: f64,
+}
+
+impl GemmaModel {
+    pub fn new(p: nn::Path, c: &GemmaConfig) -> Self {
+        let layers = &p / "layers";
+        GemmaModel {
+            embed_tokens: Embedding::new(
+                &p / "embed_tokens",
+                c.vocab_size,
+                c.hidden_size,
+                c.initializer_range,
+                c.pad_token_id,
+            ),
+            layers: (0..c.num_hidden_layers as usize)
+                .map(|i| DecoderLayer::new(&layers / i, c, i))
+                .collect(),
+            norm: GemmaRmsNorm::new(&p / "norm", c.hidden_size, c.rms_norm_eps),
+            rotary: Rotary::new(c.rope.clone(), c.rope_theta, c.head_dim, p.device()),
+            rotary_local: c
+                .local_rope_theta
+                .map(|theta| Rotary::new(RopeType::Default, theta, c.head_dim, p.device())),
+            embed_scale: (c.hidden_size as f64).sqrt(),
+        }
+    }
+
+    /// Last hidden state (batch, seq, hidden), after the final norm.
+    pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let embedded = self.embed_tokens.forward(input_ids);
+        // transformers rounds sqrt(hidden) to the hidden states' dtype first.
+        let scale = Tensor::from(self.embed_scale)
+            .to_kind(embedded.kind())
+            .to_device(embedded.device());
+        let mut xs = embedded * scale;
+        let seq = input_ids.size()[1];
+        let global = self.rotary.tables(0, seq, xs.kind());
+        let local = self
+            .rotary_local
+            .as_ref()
+            .map(|r| r.tables(0, seq, xs.kind()));
+        for layer in &self.layers {
+            let rope = match (&local, layer.sliding) {
+                (Some(local), true) => local,
+                _ => &global,
+            };
+            xs = layer.forward(&xs, rope, train);
+        }
+        self.norm.forward(&xs)
+    }
+}
+
+/// `GemmaForCausalLM`, `Gemma2ForCausalLM`, `Gemma3ForCausalLM`: the model under `model.`
+/// and `lm_head` (tied unless `tie_word_embeddings` is false); logits soft-capped where the
+/// config says.
+pub struct GemmaForCausalLm {
+    model: GemmaModel,
+    lm_head: Linear,
+    final_logit_softcapping: Option<f64>,
+}
+
+impl GemmaForCausalLm {
+    pub fn new(p: nn::Path, c: &GemmaConfig) -> Self {
+        let model = GemmaModel::new(&p / "model", c);
+        let lm_head = lm_head(
+            &p / "lm_head",
+            c.tie_word_embeddings.then_some(&model.embed_tokens),
+            c.hidden_size,
+            c.vocab_size,
+            false,
+            c.initializer_range,
+        );
+        GemmaForCausalLm {
+            model,
+            lm_head,
+            final_logit_softcapping: c.final_logit_softcapping,
+        }
+    }
+
+    pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let logits = self.lm_head.forward(&self.model.encode(input_ids, train));
+        match self.final_logit_softcapping {
+            Some(cap) => (logits / cap).tanh() * cap,
+            None => logits,
+        }
+    }
+}
+
+decoder_only_models!(
+    GemmaModel,
+    "GemmaModel",
+    GemmaForCausalLm,
+    "GemmaForCausalLM"
+);
+
+pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
+    Ok(Box::new(GemmaConfig::from_json(config)?))
+}
+
+impl Architecture for GemmaConfig {
+    fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// Unbounded: rotary embeddings, as transformers runs them past max_position_embeddings.
+    fn max_positions(&self) -> Option<i64> {
+        None
+    }
+
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
+            Task::Base => Box::new(GemmaModel::new(p, self)),
+            Task::LanguageModel => Box::new(GemmaForCausalLm::new(p, self)),
+        })
+    }
+
+    /// As Llama's (q, k, v, o projections, the three GeGLU matrices, full S×S scores and
+    /// values, which also the sliding layers compute in eager attention), then the head.
+    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
+        let (b, s) = (batch as f64, seq as f64);
+        let (h, v) = (self.hidden_size as f64, self.vocab_size as f64);
+        let q = (self.num_attention_heads * self.head_dim) as f64;
+        let kv = (self.num_key_value_heads * self.head_dim) as f64;
+        let layer = attention_flops(b * s, s, h, q, kv)
+            + gated_mlp_flops(b * s, h, self.intermediate_size as f64);
+        self.num_hidden_layers as f64 * layer + lm_head_flops(task, b, s, h, v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(config: serde_json::Value) -> GemmaConfig {
+        GemmaConfig::from_json(&config).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_each_class() {
+        let g1 = parse(json!({"model_type": "gemma", "num_hidden_layers": 2}));
+        assert_eq!(g1.sliding_windows, [None, None]);
+        assert_eq!(
+            (g1.attn_logit_softcapping, g1.sandwich_norms),
+            (None, false)
+        );
+        assert_eq!(g1.attention_scale, 1.0 / 16.0);
+        let g2 = parse(json!({"model_type": "gemma2", "num_hidden_layers": 4}));
+        assert_eq!(g2.sliding_windows, [Some(4096), None, Some(4096), None]);
+        assert_eq!(
+            (g2.attn_logit_softcapping, g2.final_logit_softcapping),
+            (Some(50.0), Some(30.0))
+        );
+        let g3 = parse(json!({"model_type": "gemma3_text", "num_hidden_layers": 7}));
+        let full: Vec<usize> = (0..7)
+            .filter(|&i| g3.sliding_windows[i].is_none())
+            .collect();
+        assert_eq!(full, [5]);
+        assert_eq!((g3.qk_norm, g3.local_rope_theta), (true, Some(10000.0)));
+        assert_eq!(g3.final_logit_softcapping, None);
+    }
+
+    #[test]
+    fn unsupported_keys_are_named() {
+        let err = GemmaConfig::from_json(&json!({
+            "model_type": "gemma3_text", "use_bidirectional_attention": true,
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("use_bidirectional_attention"),
+            "{err}"
+        );
+        let err = GemmaConfig::from_json(&json!({
+            "model_type": "gemma3_text", "rope_scaling": {"rope_type": "yarn", "factor": 2.0},
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("\"yarn\" is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn embedded_gemma_configs_are_about_their_published_sizes() {
+        // Non-embedding parameters ≈ forward FLOPs per token / 2 without attention scores.
+        for (id, billions) in [
+            ("google/gemma-2b", 1.98),
+            ("google/gemma-2-2b-it", 2.02),
+            ("google/gemma-3-1b-it", 0.70),
+        ] {
+            let (_, text) = crate::hub::embedded(id).unwrap_or_else(|| panic!("{id}"));
+            let c = GemmaConfig::from_json(&serde_json::from_str(text).unwrap()).unwrap();
+            let per_token = c.forward_flops(1, 1, Task::Base) / 2.0 / 1e9;
+            assert!(
+                (per_token - billions).abs() < 0.05 * billions,
+                "{id}: {per_token} B"
+            );
+        }
+    }
+}

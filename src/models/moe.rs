@@ -1,0 +1,273 @@
+//! Sparse mixture-of-experts feed-forward blocks (Shazeer et al., 2017; Fedus et al., 2021,
+//! "Switch Transformers") as Mixtral (Jiang et al., 2024, "Mixtral of Experts") and
+//! Qwen3-MoE use them, following transformers' `MixtralSparseMoeBlock`,
+//! `Qwen3MoeSparseMoeBlock` and `load_balancing_loss_func`. The decoders around them are
+//! llama.rs's (Mistral's and Qwen3's attention); this module holds the router, the experts
+//! and the auxiliary loss.
+//!
+//! Routing, exactly as transformers: router logits `gate(x)`, softmax in float32, the
+//! top-k experts per token, their weights renormalised to sum to 1 (always for Mixtral,
+//! with `norm_topk_prob` for Qwen3-MoE) and cast back to the hidden states' dtype; each
+//! expert runs on its own tokens only, and its weighted outputs are summed per token.
+
+use super::checks::check_positive;
+use super::layers::{gated_mlp_flops, Linear};
+use super::llama::Mlp;
+use anyhow::{bail, Result};
+use tch::{nn, Kind, Tensor};
+
+/// How the checkpoint names the block and its experts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// `block_sparse_moe.gate`, `block_sparse_moe.experts.N.{w1,w3,w2}`.
+    Mixtral,
+    /// `mlp.gate`, `mlp.experts.N.{gate_proj,up_proj,down_proj}`.
+    Qwen,
+}
+
+impl Naming {
+    /// The decoder layer's sub-module holding the block.
+    pub fn block(self) -> &'static str {
+        match self {
+            Naming::Mixtral => "block_sparse_moe",
+            Naming::Qwen => "mlp",
+        }
+    }
+
+    /// (gate, up, down) projection names of one expert.
+    fn expert(self) -> [&'static str; 3] {
+        match self {
+            Naming::Mixtral => ["w1", "w3", "w2"],
+            Naming::Qwen => ["gate_proj", "up_proj", "down_proj"],
+        }
+    }
+}
+
+/// The mixture-of-experts part of a config, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoeConfig {
+    pub naming: Naming,
+    pub num_experts: i64,
+    /// `num_experts_per_tok`.
+    pub top_k: i64,
+    /// Each expert's intermediate size (Mixtral: `intermediate_size`; Qwen3-MoE:
+    /// `moe_intermediate_size`).
+    pub expert_intermediate_size: i64,
+    pub norm_topk_prob: bool,
+    /// Per layer, whether its feed-forward block is sparse (Qwen3-MoE's
+    /// `decoder_sparse_step` and `mlp_only_layers`; every layer for Mixtral).
+    pub sparse_layers: Vec<bool>,
+    /// transformers adds the load-balancing loss to the LM loss only when this is set.
+    pub output_router_logits: bool,
+    pub router_aux_loss_coef: f64,
+    /// Mixtral's multiplicative noise on the block's input, in training only.
+    pub router_jitter_noise: f64,
+}
+
+impl MoeConfig {
+    pub fn validate(&self) -> Result<()> {
+        let (experts_key, size_key) = match self.naming {
+            Naming::Mixtral => ("num_local_experts", "intermediate_size"),
+            Naming::Qwen => ("num_experts", "moe_intermediate_size"),
+        };
+        check_positive(&[
+            (experts_key, self.num_experts),
+            ("num_experts_per_tok", self.top_k),
+            (size_key, self.expert_intermediate_size),
+        ])?;
+        if self.top_k > self.num_experts {
+            bail!(
+                "num_experts_per_tok {} exceeds the {} experts",
+                self.top_k,
+                self.num_experts
+            );
+        }
+        if !(0.0..1.0).contains(&self.router_jitter_noise) {
+            bail!(
+                "router_jitter_noise must be in [0, 1), got {}",
+                self.router_jitter_noise
+            );
+        }
+        Ok(())
+    }
+
+    /// FLOPs of one sparse block on `tokens` tokens of width `hidden`: the router
+    /// 2·T·H·E and, per token, only the `top_k` experts it is routed to, 3·2·H·I each (the
+    /// experts a token skips cost nothing, as in transformers' per-expert loop).
+    pub fn flops(&self, tokens: f64, hidden: f64) -> f64 {
+        let router = 2.0 * tokens * hidden * self.num_experts as f64;
+        let experts = gated_mlp_flops(tokens, hidden, self.expert_intermediate_size as f64);
+        router + self.top_k as f64 * experts
+    }
+}
+
+/// The router (`gate`, no bias) and the experts (SwiGLU MLPs).
+pub struct SparseMoe {
+    gate: Linear,
+    experts: Vec<Mlp>,
+    top_k: i64,
+    norm_topk_prob: bool,
+    jitter: f64,
+}
+
+impl SparseMoe {
+    /// `activation` and `std` are the decoder's `hidden_act` and `initializer_range`.
+    pub fn new(
+        p: nn::Path,
+        c: &MoeConfig,
+        hidden: i64,
+        activation: super::layers::Activation,
+        std: f64,
+    ) -> Self {
+        let experts = &p / "experts";
+        SparseMoe {
+            gate: Linear::new(&p / "gate", hidden, c.num_experts, false, std),
+            experts: (0..c.num_experts)
+                .map(|e| {
+                    Mlp::named(
+                        &experts / e,
+                        c.naming.expert(),
+                        hidden,
+                        c.expert_intermediate_size,
+                        false,
+                        activation,
+                        std,
+                    )
+                })
+                .collect(),
+            top_k: c.top_k,
+            norm_topk_prob: c.norm_topk_prob,
+            jitter: c.router_jitter_noise,
+        }
+    }
+
+    /// The block's output (batch, seq, hidden) and its router logits (batch·seq, experts).
+    pub fn forward(&self, xs: &Tensor, train: bool) -> (Tensor, Tensor) {
+        let (b, s, h) = xs.size3().expect("hidden states are (batch, seq, hidden)");
+        let xs = if train && self.jitter > 0.0 {
+            xs * xs
+                .empty_like()
+                .uniform_(1.0 - self.jitter, 1.0 + self.jitter)
+        } else {
+            xs.shallow_clone()
+        };
+        let flat = xs.view([-1, h]);
+        let router_logits = self.gate.forward(&flat);
+        let probs = router_logits.softmax(-1, Kind::Float);
+        let (weights, selected) = probs.topk(self.top_k, -1, true, true);
+        let weights = if self.norm_topk_prob {
+            &weights / weights.sum_dim_intlist(-1, true, Kind::Float)
+        } else {
+            weights
+        };
+        let weights = weights.to_kind(flat.kind());
+        let mut out = flat.zeros_like();
+        for (e, expert) in self.experts.iter().enumerate() {
+            // (token, slot) of every choice of this expert; an expert nobody chose is skipped.
+            let hits = selected.eq(e as i64).nonzero();
+            if hits.size()[0] == 0 {
+                continue;
+            }
+            let (token, slot) = (hits.select(1, 0), hits.select(1, 1));
+            let routed = expert.forward(&flat.index_select(0, &token));
+            let weight = weights.index(&[Some(&token), Some(&slot)]).unsqueeze(-1);
+            out = out.index_add(0, &token, &(routed * weight));
+        }
+        (out.view([b, s, h]), router_logits)
+    }
+}
+
+/// transformers' `load_balancing_loss_func` without an attention mask: over every sparse
+/// layer's tokens, the fraction of top-k choices per (slot, expert) times the mean router
+/// probability per expert, summed, times the number of experts.
+pub fn load_balancing_loss(router_logits: &[Tensor], num_experts: i64, top_k: i64) -> Tensor {
+    let logits = Tensor::cat(router_logits, 0);
+    let probs = logits.softmax(-1, logits.kind());
+    let (_, selected) = probs.topk(top_k, -1, true, true);
+    let expert_mask = selected.one_hot(num_experts).to_kind(Kind::Float);
+    let tokens_per_expert = expert_mask.mean_dim(0, false, Kind::Float);
+    let router_prob_per_expert = probs.mean_dim(0, false, None::<Kind>);
+    (tokens_per_expert * router_prob_per_expert.unsqueeze(0)).sum(Kind::Float) * num_experts as f64
+}
+
+/// A decoder layer's feed-forward block: dense SwiGLU or sparse experts.
+pub enum FeedForward {
+    Dense(Mlp),
+    Sparse(SparseMoe),
+}
+
+impl FeedForward {
+    /// The output, and the router logits of a sparse block.
+    pub fn forward(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
+        match self {
+            FeedForward::Dense(mlp) => (mlp.forward(xs), None),
+            FeedForward::Sparse(moe) => {
+                let (out, logits) = moe.forward(xs, train);
+                (out, Some(logits))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn config(norm: bool) -> MoeConfig {
+        MoeConfig {
+            naming: Naming::Mixtral,
+            num_experts: 4,
+            top_k: 2,
+            expert_intermediate_size: 8,
+            norm_topk_prob: norm,
+            sparse_layers: vec![true],
+            output_router_logits: false,
+            router_aux_loss_coef: 0.01,
+            router_jitter_noise: 0.0,
+        }
+    }
+
+    #[test]
+    fn one_token_is_the_weighted_sum_of_its_top_two_experts() {
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let c = config(true);
+        let moe = SparseMoe::new(
+            vs.root(),
+            &c,
+            6,
+            super::super::layers::Activation::Silu,
+            0.5,
+        );
+        let xs = Tensor::randn([1, 1, 6], (Kind::Float, Device::Cpu));
+        let (out, logits) = tch::no_grad(|| moe.forward(&xs, false));
+        let probs = Vec::<f32>::try_from(logits.softmax(-1, Kind::Float).view([-1])).unwrap();
+        let mut order: Vec<usize> = (0..4).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        let (a, b) = (order[0], order[1]);
+        let norm = probs[a] + probs[b];
+        let want = tch::no_grad(|| {
+            moe.experts[a].forward(&xs) * f64::from(probs[a] / norm)
+                + moe.experts[b].forward(&xs) * f64::from(probs[b] / norm)
+        });
+        let diff = (out - want).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{diff}");
+    }
+
+    #[test]
+    fn uniform_routing_has_aux_loss_top_k() {
+        // Uniform router probabilities: every expert's mean probability is 1/E, and the
+        // top-k fractions per (slot, expert) sum to k, so the loss is k · 1/E · E = k.
+        let logits = Tensor::zeros([8, 4], (Kind::Float, Device::Cpu));
+        let loss = load_balancing_loss(&[logits], 4, 2).double_value(&[]);
+        assert!((loss - 2.0).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn flops_count_only_the_routed_experts() {
+        let c = config(false);
+        // Router 2·1·6·4 = 48; two experts of 3·2·6·8 = 288 each.
+        assert_eq!(c.flops(1.0, 6.0), 48.0 + 2.0 * 288.0);
+    }
+}
