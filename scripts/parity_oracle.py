@@ -1493,9 +1493,10 @@ phi, gemma, gemma2, gemma3, phi3, mixtral, qwen3_moe): `last_hidden_state` of th
 its weights, and `loss`, its causal-LM loss with `labels = input_ids` (shifted by one inside
 transformers). The mixture-of-experts fixtures (mixtral, qwen3_moe) set
 `output_router_logits`, so their `loss` includes the router's load-balancing loss, which is
-also saved alone as `aux_loss`; the oracle checks that every expert is routed a token. Each fixture's docstring
-in the oracle says which switches it covers (grouped-query attention, biases, llama3 rope
-scaling, sliding windows shorter than the sequence, q/k norms, partial rotary, ...).
+also saved alone as `aux_loss`; the oracle checks that every expert is routed a token.
+Each fixture's docstring in the oracle says which switches it covers (grouped-query
+attention, biases, llama3 rope scaling, sliding windows shorter than the sequence, q/k norms,
+partial rotary, soft-capping, LongRoPE, ...).
 
 The generating families ({generating}) also have `generate.safetensors`: the same
 `input_ids`, `generated_ids` ({batch}x{new_tokens}), the token ids of transformers' greedy

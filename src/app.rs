@@ -91,8 +91,12 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             Some(path) => format!("; finish it with --resume {}", path.display()),
             None => "; with --export-json FILE, --resume FILE would finish it".into(),
         };
+        let by = match interrupt::signal_name() {
+            "Ctrl-C" => String::new(),
+            signal => format!(" ({signal})"),
+        };
         console::eprintln(&format!(
-            "Interrupted: {} of {} cells finished{hint}",
+            "Interrupted{by}: {} of {} cells finished{hint}",
             sweep.rows.len(),
             plan.cells.len()
         ));

@@ -78,11 +78,11 @@ pub struct RunArgs {
     pub models: Vec<ModelSpec>,
 
     /// Batch sizes to measure
-    #[arg(long, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = size)]
     pub batch_sizes: Vec<i64>,
 
     /// Sequence lengths to measure
-    #[arg(long, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = positive)]
+    #[arg(long, allow_negative_numbers = true, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = size)]
     pub sequence_lengths: Vec<i64>,
 
     /// Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory
@@ -154,27 +154,32 @@ pub struct RunArgs {
     pub protocol: ProtocolChoice,
 
     /// Original protocol: repetitions of 10 calls; the table shows the fastest, per call
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 
     /// Adaptive protocol: untimed warm-up calls before measuring
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 2,
+        value_name = "N"
+    )]
     pub warmup: u32,
 
     /// Adaptive protocol: fewest timed calls
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub min_runs: u32,
 
     /// Adaptive protocol: most timed calls
-    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_runs: u32,
 
     /// Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time"])]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time"])]
     pub runs: Option<u32>,
 
     /// Adaptive protocol: least total seconds of timed calls
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
     pub min_time: f64,
 
     /// Run the model in half precision (float16), as the original's --fp16
@@ -186,7 +191,7 @@ pub struct RunArgs {
     pub bf16: bool,
 
     /// Intra-op threads of libtorch [default: libtorch's choice, one per physical core]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     pub threads: Option<u32>,
 
     /// Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]
@@ -226,11 +231,11 @@ pub struct RunArgs {
     pub log_filename: Option<PathBuf>,
 
     /// Seconds a cell may take before its child process is killed and the cell is N/A
-    #[arg(long, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub timeout: f64,
 
     /// Seed for the random weights and inputs
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     pub seed: i64,
 
     /// Print each child's diagnostics
@@ -438,25 +443,53 @@ fn parse_device(s: &str) -> Result<DeviceChoice, String> {
     }
 }
 
+/// The longest `--timeout` and `--min-time`: a year (and far below what `Duration` holds).
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+/// The largest batch size or sequence length: libtorch's 32-bit index limit.
+pub const MAX_SIZE: i64 = i32::MAX as i64;
+/// The most `--threads` (libtorch takes an i32; no machine has more cores).
+pub const MAX_THREADS: u32 = 4096;
+
 fn non_negative_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
-        _ => Err(format!("\"{s}\" is not a number of seconds")),
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..=MAX_SECONDS).contains(&x) => Ok(x),
+        _ => Err(format!(
+            "\"{s}\" is not a number of seconds from 0 to {MAX_SECONDS} (a year)"
+        )),
     }
 }
 
-fn positive(s: &str) -> Result<i64, String> {
-    match s.parse::<i64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Ok(n) => Err(format!("{n} is not a positive number")),
+fn size(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if (1..=MAX_SIZE).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{n} is not a positive number up to {MAX_SIZE}")),
         Err(e) => Err(format!("\"{s}\": {e}")),
     }
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
-        _ => Err(format!("\"{s}\" is not a positive number of seconds")),
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= MAX_SECONDS => Ok(x),
+        _ => Err(format!(
+            "\"{s}\" is not a positive number of seconds up to {MAX_SECONDS} (a year)"
+        )),
+    }
+}
+
+impl RunArgs {
+    /// What no single flag's parser can see: flags that contradict each other.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.protocol == ProtocolChoice::Adaptive
+            && self.runs.is_none()
+            && self.min_time >= self.timeout
+        {
+            anyhow::bail!(
+                "--min-time {} s is not below --timeout {} s: every speed cell would time out",
+                self.min_time,
+                self.timeout
+            );
+        }
+        Ok(())
     }
 }
 
@@ -534,11 +567,70 @@ mod tests {
     fn zero_batch_size_is_rejected_with_its_value() {
         let err = parse(&["--models", "m", "--batch-sizes", "0"]).unwrap_err();
         assert!(
-            err.to_string().contains("0 is not a positive number"),
+            err.to_string()
+                .contains("0 is not a positive number up to 2147483647"),
             "{err}"
         );
         assert!(parse(&["--models", "m", "--sequence-lengths", "-3"]).is_err());
         assert!(parse(&["--models", "m", "--repeat", "0"]).is_err());
+    }
+
+    #[test]
+    fn every_numeric_flag_refuses_out_of_range_values_naming_the_flag() {
+        let flags = [
+            "--batch-sizes",
+            "--sequence-lengths",
+            "--repeat",
+            "--warmup",
+            "--min-runs",
+            "--max-runs",
+            "--runs",
+            "--min-time",
+            "--threads",
+            "--timeout",
+            "--seed",
+        ];
+        let values = [
+            "-1",
+            "1e400",
+            "NaN",
+            "inf",
+            "-inf",
+            "1e300",
+            "99999999999999999999",
+            "",
+            "x",
+        ];
+        for flag in flags {
+            for value in values {
+                if flag == "--seed" && value == "-1" {
+                    assert!(parse(&["--models", "m", flag, value]).is_ok());
+                    continue;
+                }
+                let attached = format!("{flag}={value}");
+                for words in [vec![flag, value], vec![attached.as_str()]] {
+                    if words[..] == [flag, "-inf"] {
+                        continue; // an unknown short flag `-i` to clap: still exit status 2
+                    }
+                    let mut args = vec!["--models", "m"];
+                    args.extend(&words);
+                    let err = parse(&args).unwrap_err().to_string();
+                    assert!(err.contains(flag), "{words:?}: {err}");
+                }
+            }
+        }
+        // The bounds themselves are accepted.
+        let a = parse(&[
+            "--models",
+            "m",
+            "--timeout",
+            "31536000",
+            "--threads",
+            "4096",
+        ])
+        .unwrap();
+        assert_eq!((a.timeout, a.threads), (MAX_SECONDS, Some(MAX_THREADS)));
+        assert!(parse(&["--models", "m", "--batch-sizes", "2147483647"]).is_ok());
     }
 
     #[test]

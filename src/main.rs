@@ -1,20 +1,22 @@
 use clap::{CommandFactory, FromArgMatches};
 use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
-use run_benchmark::runner::{Reply, CHILD_COMMAND};
+use run_benchmark::runner::{die_with_parent, Reply, CHILD_COMMAND};
 use run_benchmark::{cell, child, cli_docs, console, interrupt, report, sweep_file};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // The child side of the runner's protocol (`run-benchmark __cell JOB_JSON`) is read before
-    // clap, so it is no part of the user interface, completions or man page.
+    // The child side of the runner's protocol (`run-benchmark __cell PARENT_PID`, the job on
+    // stdin) is read before clap, so it is no part of the user interface, completions or man page.
     if argv.get(1).is_some_and(|a| a == CHILD_COMMAND) {
-        return match argv.get(2).and_then(|j| j.to_str()) {
-            Some(job_json) if argv.len() == 3 => child(job_json),
+        return match argv.get(2).and_then(|p| p.to_str()?.parse().ok()) {
+            Some(parent) if argv.len() == 3 => child(parent),
             _ => {
-                eprintln!("usage: run-benchmark {CHILD_COMMAND} JOB_JSON (used by the parent)");
+                eprintln!(
+                    "usage: run-benchmark {CHILD_COMMAND} PARENT_PID < JOB_JSON (used by the parent)"
+                );
                 ExitCode::from(2)
             }
         };
@@ -49,7 +51,7 @@ fn main() -> ExitCode {
             };
             finish(args.and_then(app::run).map(|outcome| match outcome {
                 Outcome::Finished => ExitCode::SUCCESS,
-                Outcome::Interrupted => ExitCode::from(interrupt::EXIT_CODE),
+                Outcome::Interrupted => ExitCode::from(interrupt::exit_code()),
             }))
         }
     }
@@ -102,11 +104,19 @@ fn print_models() -> ExitCode {
     }
 }
 
-/// The child side of one job: run it, print the reply as one JSON line.
-fn child(job_json: &str) -> ExitCode {
-    let result = match serde_json::from_str::<cell::Job>(job_json) {
-        Ok(job) => child::execute(&job),
-        Err(e) => Err(format!("invalid job description: {e}")),
+/// The child side of one job: read it from stdin, run it, print the reply as one JSON line.
+fn child(parent: u32) -> ExitCode {
+    if let Err(reason) = die_with_parent(parent) {
+        eprintln!("{reason}");
+        return ExitCode::FAILURE;
+    }
+    let mut job_json = String::new();
+    let result = match std::io::stdin().read_to_string(&mut job_json) {
+        Err(e) => Err(format!("cannot read the job description: {e}")),
+        Ok(_) => match serde_json::from_str::<cell::Job>(&job_json) {
+            Ok(job) => child::execute(&job),
+            Err(e) => Err(format!("invalid job description: {e}")),
+        },
     };
     let line = serde_json::to_string(&Reply::from(result)).expect("a reply serialises");
     let mut out = std::io::stdout().lock();

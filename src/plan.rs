@@ -30,6 +30,7 @@ pub struct Plan {
 
 /// The plan of the parsed command line (a sweep file already merged into it).
 pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
+    args.check()?;
     if args.models.is_empty() {
         bail!("no models: give --models, or `models` in the sweep file");
     }

@@ -1,11 +1,13 @@
 //! The parent side: runs each cell in a fresh child process (this binary, re-executed with
-//! `__cell JOB_JSON`, read by main before clap) and turns every way a child can fail into an N/A reason.
-//! It knows nothing about models. A stop flag (set by Ctrl-C) kills the running child.
+//! `__cell PARENT_PID`, read by main before clap; the job's JSON on its stdin, as one argument
+//! is capped at 128 KiB on Linux) and turns every way a child can fail into an N/A reason.
+//! It knows nothing about models. A stop flag (set by Ctrl-C, SIGTERM, SIGHUP) kills the
+//! running child; the child kills itself when this process dies (see [`die_with_parent`]).
 
 use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Job};
 use crate::console;
 use serde::de::DeserializeOwned;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -38,7 +40,50 @@ enum JobError {
 
 impl From<String> for JobError {
     fn from(reason: String) -> Self {
-        JobError::Failed(reason)
+        JobError::Failed(readable(&reason))
+    }
+}
+
+/// A reason as one clean line: libtorch's allocation failures say how much was asked for,
+/// and the `unwrap()` / `Torch(...)` wrapping of a panic is no part of the message.
+fn readable(reason: &str) -> String {
+    let cpu = reason.split("you tried to allocate ").nth(1);
+    if let Some(bytes) = cpu.and_then(|r| r.split(' ').next()?.parse::<f64>().ok()) {
+        return format!("out of memory: tried to allocate {}", human_bytes(bytes));
+    }
+    if let Some(rest) = reason
+        .split("CUDA out of memory. Tried to allocate ")
+        .nth(1)
+    {
+        let size: String = rest.chars().take_while(|&c| c != ' ').collect();
+        let unit: String = rest
+            .chars()
+            .skip(size.len() + 1)
+            .take_while(|c| c.is_alphabetic())
+            .collect();
+        return format!("out of memory on the GPU: tried to allocate {size} {unit}");
+    }
+    let reason = reason
+        .strip_prefix("called `Result::unwrap()` on an `Err` value: ")
+        .unwrap_or(reason);
+    match reason.strip_prefix("Torch(\"") {
+        Some(inner) => inner.trim_end_matches("\")").to_string(),
+        None => reason.to_string(),
+    }
+}
+
+/// Bytes in binary units: "59.6 GiB".
+fn human_bytes(bytes: f64) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{bytes} bytes"),
+        _ => format!("{value:.1} {}", units[unit]),
     }
 }
 
@@ -92,15 +137,23 @@ impl Runner {
         let json = serde_json::to_string(job).expect("a job serialises");
         let mut child = Command::new(exe)
             .arg(CHILD_COMMAND)
-            .arg(json)
-            .stdin(Stdio::null())
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start child process: {e}"))?;
+        // Written on its own thread: a child that dies before reading must not block us.
+        let stdin = child.stdin.take();
+        let feeder = thread::spawn(move || {
+            if let Some(mut pipe) = stdin {
+                let _ = pipe.write_all(json.as_bytes());
+            }
+        });
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
         let waited = wait(&mut child, self.timeout, self.stop);
+        let _ = feeder.join();
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
         if self.verbose && !stderr.trim().is_empty() {
@@ -120,11 +173,15 @@ impl Runner {
         }
     }
 
-    /// Ctrl-C in a terminal reaches the child too, which may die of it before the parent's
-    /// handler has set the stop flag; give the flag a moment.
+    /// Ctrl-C in a terminal (SIGHUP when it closes, SIGTERM from Slurm) reaches the child
+    /// too, which may die of it before the parent's handler has set the stop flag; give the
+    /// flag a moment.
     fn killed_by_our_interrupt(&self, status: ExitStatus) -> bool {
         use std::os::unix::process::ExitStatusExt;
-        if status.signal() != Some(libc::SIGINT) || self.stop.is_none() {
+        let by_stop_signal = status
+            .signal()
+            .is_some_and(|s| crate::interrupt::SIGNALS.contains(&s));
+        if !by_stop_signal || self.stop.is_none() {
             return false;
         }
         let start = Instant::now();
@@ -136,6 +193,34 @@ impl Runner {
         }
         false
     }
+}
+
+/// The child side of the protocol, before anything else: a child never outlives its sweep.
+/// The kernel sends SIGKILL to this process when its parent dies (PR_SET_PDEATHSIG), a parent
+/// that died before that was set is caught by comparing `getppid()` with `parent`, and a
+/// watchdog thread polls `getppid()` too: the death signal fires when the spawning *thread*
+/// exits, and on Linux 6.18 a SIGKILLed multi-threaded parent was seen not to send it.
+pub fn die_with_parent(parent: u32) -> Result<(), String> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid() take no pointers.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if set != 0 {
+        return Err(format!(
+            "cannot set the parent-death signal: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let orphaned = move || unsafe { libc::getppid() } as u32 != parent;
+    if orphaned() {
+        return Err(format!("parent process {parent} is gone"));
+    }
+    thread::spawn(move || loop {
+        thread::sleep(Duration::from_millis(100));
+        if orphaned() {
+            // SAFETY: ends this process at once, as the SIGKILL would have.
+            unsafe { libc::_exit(137) };
+        }
+    });
+    Ok(())
 }
 
 /// What a child prints as its last line: its result, or why there is none.
@@ -264,6 +349,25 @@ mod tests {
         assert_eq!(
             failure_reason(exited, "first\nlast words\n\n"),
             "child exited with status 3: last words"
+        );
+    }
+
+    #[test]
+    fn reasons_are_one_clean_line() {
+        let oom = "called `Result::unwrap()` on an `Err` value: Torch(\"[enforce fail at \
+                   alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you \
+                   tried to allocate 64000000000 bytes. Error code 12 (Cannot allocate memory)";
+        assert_eq!(readable(oom), "out of memory: tried to allocate 59.6 GiB");
+        let gpu = "Torch(\"CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 7.79 GiB total)";
+        assert_eq!(
+            readable(gpu),
+            "out of memory on the GPU: tried to allocate 20.00 MiB"
+        );
+        let other = "called `Result::unwrap()` on an `Err` value: Torch(\"shape mismatch\")";
+        assert_eq!(readable(other), "shape mismatch");
+        assert_eq!(
+            readable("sequence length 9 exceeds 8"),
+            "sequence length 9 exceeds 8"
         );
     }
 

@@ -12,9 +12,10 @@ use std::ffi::OsString;
 use std::path::Path;
 use toml::Value;
 
-/// One flag from the file: its clap id and its command-line tokens.
+/// One flag from the file: its key, its clap id and its command-line tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileArg {
+    pub key: String,
     pub id: String,
     pub tokens: Vec<String>,
 }
@@ -62,12 +63,29 @@ pub fn merge(path: &Path, matches: &ArgMatches, argv: &[OsString]) -> Result<Run
             .next()
             .unwrap_or_default()
             .trim_start_matches("error: ");
-        anyhow!("sweep file {}: {first}", path.display())
+        // "invalid value '-3' for '--min-runs <N>'": name the file's key when it is one.
+        let flag = match e.get(clap::error::ContextKind::InvalidArg) {
+            Some(clap::error::ContextValue::String(arg)) => arg.split(' ').next(),
+            _ => None,
+        };
+        let key = file_args.iter().find(|a| {
+            flag.is_some_and(|f| a.tokens.iter().any(|t| t.split('=').next() == Some(f)))
+        });
+        match key {
+            Some(arg) => anyhow!(
+                "sweep file {}: key \"{}\": {first}",
+                path.display(),
+                arg.key
+            ),
+            None => anyhow!("sweep file {}: {first}", path.display()),
+        }
     })?;
     Ok(Cli::from_arg_matches(&matches)?.run)
 }
 
-/// The file's flags as command-line tokens, in the file's order.
+/// The file's flags as command-line tokens, in the file's order. Values are attached
+/// (`--min-runs=-3`, one `--batch-sizes=N` per list item), so a value starting with `-`
+/// is a value, not a flag.
 pub fn to_args(text: &str) -> Result<Vec<FileArg>> {
     let table: toml::Table = text
         .parse()
@@ -113,24 +131,25 @@ pub fn to_args(text: &str) -> Result<Vec<FileArg>> {
                 if items.is_empty() {
                     bail!("key \"{key}\": the list is empty");
                 }
-                let mut tokens = vec![flag];
+                let mut tokens = Vec::new();
                 for item in items {
-                    tokens.push(if long == "models" {
+                    let value = if long == "models" {
                         model_spec(item).with_context(|| format!("key \"{key}\""))?
                     } else {
                         scalar(item).with_context(|| format!("key \"{key}\""))?
-                    });
+                    };
+                    tokens.push(format!("{flag}={value}"));
                 }
                 tokens
             }
             (Value::Array(_), _) => bail!("key \"{key}\": expected one value, not a list"),
-            (value, _) if long == "models" => vec![flag, model_spec(value)?],
-            (value, _) => vec![
-                flag,
-                scalar(value).with_context(|| format!("key \"{key}\""))?,
-            ],
+            (value, _) if long == "models" => vec![format!("{flag}={}", model_spec(value)?)],
+            (value, _) => vec![format!(
+                "{flag}={}",
+                scalar(value).with_context(|| format!("key \"{key}\""))?
+            )],
         };
-        args.push(FileArg { id, tokens });
+        args.push(FileArg { key, id, tokens });
     }
     Ok(args)
 }
@@ -222,21 +241,15 @@ mod tests {
         assert_eq!(
             t,
             [
-                "--models",
-                "bert-base",
-                "small=bert-base:hidden_size=384,hidden_act=\"gelu\"",
-                "--batch-sizes",
-                "1",
-                "8",
-                "--sequence-lengths",
-                "8",
+                "--models=bert-base",
+                "--models=small=bert-base:hidden_size=384,hidden_act=\"gelu\"",
+                "--batch-sizes=1",
+                "--batch-sizes=8",
+                "--sequence-lengths=8",
                 "--training",
-                "--runs",
-                "3",
-                "--min-time",
-                "0.5",
-                "--export-json",
-                "out.json"
+                "--runs=3",
+                "--min-time=0.5",
+                "--export-json=out.json"
             ]
         );
     }

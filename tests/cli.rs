@@ -418,3 +418,142 @@ fn models_lists_the_registry_and_supported_types() {
         "{stdout}"
     );
 }
+
+/// Every numeric flag of the run command.
+const NUMERIC_FLAGS: [&str; 11] = [
+    "--batch-sizes",
+    "--sequence-lengths",
+    "--repeat",
+    "--warmup",
+    "--min-runs",
+    "--max-runs",
+    "--runs",
+    "--min-time",
+    "--threads",
+    "--timeout",
+    "--seed",
+];
+
+/// The whole matrix of flags and values is the unit test in src/cli.rs; here, the binary.
+#[test]
+fn out_of_range_numbers_are_refused_at_parse_time_naming_the_flag() {
+    for words in [
+        ["--timeout", "1e300"],
+        ["--min-time", "NaN"],
+        ["--batch-sizes", "-1"],
+    ] {
+        let out = bin()
+            .args(["--models", TINY])
+            .args(words)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{words:?}: {stderr}");
+        assert!(stderr.contains(words[0]), "{words:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{words:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_min_time_the_timeout_cuts_short_is_an_error_naming_both() {
+    bin()
+        .args(["--models", TINY, "--min-time", "50", "--timeout", "10"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "--min-time 50 s is not below --timeout 10 s",
+        ));
+}
+
+#[test]
+fn out_of_memory_is_said_in_one_line_with_the_size() {
+    bin()
+        .args(["--models", TINY, "--batch-sizes", "1000000000"])
+        .args(["--sequence-lengths", "8", "--no-speed"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "out of memory: tried to allocate 59.6 GiB",
+        ))
+        .stderr(predicate::str::contains("unwrap").not());
+}
+
+#[test]
+fn a_negative_sweep_file_value_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = dir.path().join("plan.toml");
+    fs::write(&sweep, format!("models = [\"{TINY}\"]\nmin_runs = -3\n")).unwrap();
+    bin()
+        .arg("--sweep")
+        .arg(&sweep)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("key \"min_runs\""))
+        .stderr(predicate::str::contains("'-3'"))
+        .stderr(predicate::str::contains("unexpected argument").not());
+}
+
+mod generated_arguments {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|x| x.to_string()),
+            (-3i64..40).prop_map(|n| n.to_string()),
+            prop::sample::select(vec![
+                "",
+                " ",
+                "-",
+                "--",
+                "NaN",
+                "inf",
+                "-0",
+                "1e999",
+                "0x10",
+                "é",
+                "\u{7f}",
+                "1,2",
+                "18446744073709551616",
+                "cuda:99999999999999999999",
+            ])
+            .prop_map(str::to_string),
+            "\\PC{0,8}",
+        ]
+    }
+
+    fn flag() -> impl Strategy<Value = &'static str> {
+        let mut flags = NUMERIC_FLAGS.to_vec();
+        flags.extend(["--device", "--protocol", "--optimizer", "--models"]);
+        prop::sample::select(flags)
+    }
+
+    proptest! {
+        // Each case starts the binary (and, when the arguments are valid, child processes):
+        // sixteen cases keep the test near a minute on a busy machine.
+        #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Exit status 0, 1, 2 (or 130), never a panic, never a hang. Memory cells only (a
+        /// speed cell could rightly run for the generated --min-time); a sequence length past
+        /// the tiny model's 64 positions keeps the cells that do run short.
+        #[test]
+        fn the_cli_never_panics_or_hangs(pairs in prop::collection::vec((flag(), value()), 1..4)) {
+            let mut cmd = bin();
+            cmd.args(["--models", TINY, "--no-speed", "--sequence-lengths", "65"])
+                .env("HF_HUB_OFFLINE", "1")
+                .timeout(std::time::Duration::from_secs(60));
+            for (flag, value) in &pairs {
+                cmd.arg(flag).arg(value);
+            }
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            prop_assert!(
+                matches!(out.status.code(), Some(0 | 1 | 2 | 130)),
+                "{pairs:?}: {:?} {stderr}", out.status
+            );
+            prop_assert!(!stderr.contains("panicked"), "{pairs:?}: {stderr}");
+        }
+    }
+}

@@ -17,20 +17,59 @@ use crate::measure::memory::to_mib;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-/// Replaces `path` with `bytes` atomically: a temporary file in the same folder, renamed over
-/// it, so a reader (or an interrupted sweep) never sees a half-written file.
+/// Writes `bytes` to `path`. A regular file (or a new one) is replaced atomically: a
+/// temporary file in the same folder, synced to disk, renamed over it, so a reader, an
+/// interrupted sweep or a power cut never sees a half-written or empty file. A symlink's
+/// target is what gets replaced. Anything else (`/dev/stdout`, a FIFO, a device) is written
+/// in place: renaming over it would replace the special file itself.
 pub fn write_file(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
+    let context = || format!("cannot write {what} file {}", path.display());
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            Err(anyhow::anyhow!("{} is a folder", path.display())).with_context(context)
+        }
+        Ok(meta) if !meta.is_file() => write_in_place(path, bytes).with_context(context),
+        Ok(_) => {
+            let target = std::fs::canonicalize(path).with_context(context)?;
+            write_atomically(&target, bytes).with_context(context)
+        }
+        // A dangling symlink: create its target rather than replace the link.
+        Err(_) if path.is_symlink() => write_in_place(path, bytes).with_context(context),
+        Err(_) => write_atomically(path, bytes).with_context(context),
+    }
+}
+
+fn write_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.flush()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-        .with_context(|| format!("cannot write {what} file {}", path.display()))
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename itself reaches the disk with the folder's entry.
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+        std::fs::File::open(folder.unwrap_or(Path::new(".")))?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Derived speed figures of one cell.
@@ -129,6 +168,54 @@ pub fn csv_value(result: &CellResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlinked_export_replaces_its_target_and_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_file(&link, b"new", "JSON").unwrap();
+        assert!(link.is_symlink(), "the link was replaced by a file");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 2, "no temporary file is left behind");
+        // A dangling link: its target is created.
+        let dangling = dir.path().join("dangling.json");
+        std::os::unix::fs::symlink(dir.path().join("later.json"), &dangling).unwrap();
+        write_file(&dangling, b"x", "JSON").unwrap();
+        assert!(dangling.is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("later.json")).unwrap(),
+            "x"
+        );
+    }
+
+    #[test]
+    fn a_fifo_export_is_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_file(&fifo, b"{\"rows\": []}", "JSON").unwrap();
+        assert_eq!(reader.join().unwrap(), "{\"rows\": []}");
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "the FIFO was replaced by a file");
+    }
+
+    #[test]
+    fn a_folder_is_no_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = format!("{:#}", write_file(dir.path(), b"x", "JSON").unwrap_err());
+        assert!(err.contains("is a folder"), "{err}");
+    }
 
     #[test]
     fn headers_match_the_original_exactly() {

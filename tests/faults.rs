@@ -1,0 +1,195 @@
+//! Faults from outside: the sweep killed or terminated while a cell's child measures, and a
+//! job too large for one command-line argument. Real binary, real signals, /proc to check
+//! that no child is left.
+
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod e2e;
+
+use e2e::TINY;
+
+fn json_rows(path: &Path) -> Option<Vec<Value>> {
+    let export: Value = serde_json::from_str(&fs::read_to_string(path).ok()?).ok()?;
+    export["rows"].as_array().cloned()
+}
+
+/// Waits until the JSON export holds `rows` cells.
+fn wait_for_rows(path: &Path, rows: usize, sweep: &mut Child) {
+    let start = Instant::now();
+    while json_rows(path).is_none_or(|r| r.len() < rows) {
+        if let Some(status) = sweep.try_wait().unwrap() {
+            panic!("the sweep ended ({status}) before {rows} cells finished");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no {rows} cells"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pids whose parent is `parent`, from /proc/PID/stat ("pid (comm) state ppid ...").
+fn children_of(parent: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+        let ppid = after_comm.split_whitespace().nth(1);
+        if ppid.and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+/// Running: /proc/PID exists and is not a zombie waiting for a reaper.
+fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            !state.is_some_and(|s| s.starts_with('Z') || s.starts_with('X'))
+        }
+        Err(_) => false,
+    }
+}
+
+fn wait_until_dead(pid: u32, within: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !alive(pid)
+}
+
+/// A sweep of two speed cells, each timed for at least 5 s, exporting JSON to `json`.
+fn slow_sweep(json: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
+        .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths"])
+        .args(["8", "16", "--no-memory", "--min-time", "5", "--max-runs"])
+        .args(["100000000", "--export-json"])
+        .arg(json)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the child measuring the cell after the first `finished` ones.
+fn running_child(sweep: &mut Child, json: &Path, finished: usize) -> u32 {
+    wait_for_rows(json, finished, sweep);
+    let start = Instant::now();
+    loop {
+        if let [child] = children_of(sweep.id())[..] {
+            return child;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no child process"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) on a pid this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
+}
+
+#[test]
+fn a_child_dies_with_its_sigkilled_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let mut sweep = slow_sweep(&json);
+    let child = running_child(&mut sweep, &json, 1);
+    signal(sweep.id(), libc::SIGKILL);
+    sweep.wait().unwrap();
+    // The second cell had at least 5 s to go; the child ends within its watchdog's period.
+    assert!(
+        wait_until_dead(child, Duration::from_secs(3)),
+        "child {child} still measuring after its parent was killed"
+    );
+}
+
+#[test]
+fn sigterm_and_sighup_stop_like_ctrl_c_with_their_exit_status() {
+    for (sig, code, name) in [
+        (libc::SIGTERM, 143, "SIGTERM"),
+        (libc::SIGHUP, 129, "SIGHUP"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("out.json");
+        let mut sweep = slow_sweep(&json);
+        let child = running_child(&mut sweep, &json, 1);
+        signal(sweep.id(), sig);
+        let start = Instant::now();
+        let output = sweep.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(start.elapsed() < Duration::from_secs(4), "{name}: {stderr}");
+        assert_eq!(output.status.code(), Some(code), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("Interrupted ({name}): 1 of 2 cells finished")),
+            "{stderr}"
+        );
+        let rows = json_rows(&json).unwrap();
+        assert_eq!(rows.len(), 1, "{name}: the finished cell is in the export");
+        assert_eq!(rows[0][1]["status"], "speed", "{:?}", rows[0]);
+        assert!(!alive(child), "{name}: child {child} left running");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("INFERENCE - SPEED - RESULT"));
+    }
+}
+
+#[test]
+fn a_job_larger_than_one_argument_reaches_the_child() {
+    // Linux caps one argv string at 128 KiB; this config's id2label alone is ~300 KiB.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config: Value = serde_json::from_str(&fs::read_to_string(TINY).unwrap()).unwrap();
+    let labels: serde_json::Map<String, Value> = (0..12_000)
+        .map(|i| {
+            (
+                i.to_string(),
+                Value::from(format!("LABEL_{i}_of_a_large_classifier")),
+            )
+        })
+        .collect();
+    config["id2label"] = Value::Object(labels);
+    let path = dir.path().join("config.json");
+    fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+    assert!(fs::metadata(&path).unwrap().len() > 200 * 1024);
+    let json = dir.path().join("out.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
+        .arg("--models")
+        .arg(&path)
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--runs",
+            "2",
+        ])
+        .arg("--export-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let rows = json_rows(&json).unwrap();
+    assert_eq!(rows.len(), 2, "speed and memory");
+    for row in rows {
+        let status = &row[1]["status"];
+        assert!(status == "speed" || status == "memory", "{row:?}");
+    }
+}
