@@ -86,7 +86,7 @@ pub struct RunArgs {
     pub sequence_lengths: Vec<i64>,
 
     /// Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory
-    #[arg(long, alias = "new-tokens", num_args = 1.., value_name = "N", allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, alias = "new-tokens", num_args = 1.., value_name = "N", allow_negative_numbers = true, value_parser = size)]
     pub generate: Vec<i64>,
 
     /// Also benchmark training: forward with masked-LM labels plus backward
