@@ -1,6 +1,6 @@
 //! `--resume FILE.json`: the cells a previous JSON export measured, carried over into this
 //! sweep when nothing about them changed (model name and config, batch size, sequence length,
-//! mode, metric and every setting). N/A cells are not carried over, so they run again.
+//! mode, metric, new tokens and every setting). N/A cells are not carried over, so they run again.
 //! When the resumed file is also one of this sweep's exports, the sweep refuses to start if
 //! that would drop any of the file's cells (a setting, model or size changed): the file is
 //! rewritten with this sweep's cells only, so finished work would be lost.
@@ -25,6 +25,7 @@ pub fn same_cell(a: &Cell, b: &Cell) -> bool {
         && a.sequence_length == b.sequence_length
         && a.mode == b.mode
         && a.metric == b.metric
+        && a.new_tokens == b.new_tokens
         && a.settings == b.settings
 }
 
@@ -119,6 +120,7 @@ mod tests {
                 seed: 0,
             },
             input: Default::default(),
+            new_tokens: None,
         }
     }
 
@@ -137,6 +139,7 @@ mod tests {
                         gpu: None,
                         build_seconds: None,
                         estimated_peak_bytes: None,
+                        kv_cache: None,
                     }),
                 ),
             ],

@@ -147,6 +147,9 @@ pub struct PlannedCell {
     pub sequence_length: i64,
     pub mode: Mode,
     pub metric: Metric,
+    /// Generation cells' new tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_tokens: Option<i64>,
     /// 0-based shard the cell belongs to.
     pub shard: usize,
 }
@@ -173,6 +176,7 @@ impl ShardRecord {
                 sequence_length: cell.sequence_length,
                 mode: cell.mode,
                 metric: cell.metric,
+                new_tokens: cell.new_tokens,
                 shard: part,
             });
         }
@@ -192,13 +196,19 @@ impl ShardRecord {
         let (name, config) = &self.models[p.model];
         *name == cell.model
             && *config == cell.config
-            && (p.batch_size, p.sequence_length, p.mode, p.metric)
-                == (
-                    cell.batch_size,
-                    cell.sequence_length,
-                    cell.mode,
-                    cell.metric,
-                )
+            && (
+                p.batch_size,
+                p.sequence_length,
+                p.mode,
+                p.metric,
+                p.new_tokens,
+            ) == (
+                cell.batch_size,
+                cell.sequence_length,
+                cell.mode,
+                cell.metric,
+                cell.new_tokens,
+            )
     }
 
     /// The planned cell as the whole plan's run would have had it.
@@ -213,15 +223,20 @@ impl ShardRecord {
             metric: p.metric,
             settings: settings.clone(),
             input: crate::models::input_kind(config),
+            new_tokens: p.new_tokens,
         }
     }
 }
 
 /// The plan's cells without their shard numbers: the same plan split in a different number
 /// of shards is still the same plan.
-fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric)> {
+#[allow(clippy::type_complexity)]
+fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, Option<i64>)> {
     plan.iter()
-        .map(|p| (p.model, p.batch_size, p.sequence_length, p.mode, p.metric))
+        .map(|p| {
+            let (b, s) = (p.batch_size, p.sequence_length);
+            (p.model, b, s, p.mode, p.metric, p.new_tokens)
+        })
         .collect()
 }
 

@@ -460,6 +460,7 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         metric,
         settings: settings(),
         input: Default::default(),
+        new_tokens: None,
     }
 }
 
@@ -477,6 +478,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         imprecise: false,
         build_seconds: None,
         profile: None,
+        generation: None,
     })
 }
 
@@ -488,6 +490,7 @@ fn memory(mib: u64) -> CellResult {
         gpu: None,
         build_seconds: None,
         estimated_peak_bytes: None,
+        kv_cache: None,
     })
 }
 

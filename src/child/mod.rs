@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod device;
+pub mod generate;
 pub mod measure;
 pub mod memory;
 pub mod profile;

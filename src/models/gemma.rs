@@ -472,8 +472,11 @@ impl GemmaModel {
             .to_device(embedded.device());
         let mut xs = embedded * scale;
         let seq = input_ids.size()[1];
-        let global = self.rotary.tables(seq, xs.kind());
-        let local = self.rotary_local.as_ref().map(|r| r.tables(seq, xs.kind()));
+        let global = self.rotary.tables(0, seq, xs.kind());
+        let local = self
+            .rotary_local
+            .as_ref()
+            .map(|r| r.tables(0, seq, xs.kind()));
         for layer in &self.layers {
             let rope = match (&local, layer.sliding) {
                 (Some(local), true) => local,

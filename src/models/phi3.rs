@@ -340,7 +340,7 @@ impl Phi3Model {
     /// Last hidden state (batch, seq, hidden), after the final norm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
         let mut xs = self.embed_tokens.forward(input_ids);
-        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        let rope = self.rotary.tables(0, input_ids.size()[1], xs.kind());
         for layer in &self.layers {
             xs = layer.forward(&xs, &rope, train);
         }

@@ -184,14 +184,16 @@ impl Rotary {
         }
     }
 
-    /// The cos and sin tables for positions 0..seq, (seq, rotary_dim), in `kind`; computed
-    /// once per forward call and shared by every layer.
-    pub fn tables(&self, seq: i64, kind: Kind) -> RotaryTables {
+    /// The cos and sin tables for positions start..start + seq, (seq, rotary_dim), in
+    /// `kind`; computed once per forward call and shared by every layer. LongRoPE switches to
+    /// its long factors once the positions pass the threshold, as transformers' dynamic
+    /// update does (keys cached before keep their rotation).
+    pub fn tables(&self, start: i64, seq: i64, kind: Kind) -> RotaryTables {
         let inv_freq = match &self.long {
-            Some((threshold, long)) if seq > *threshold => long,
+            Some((threshold, long)) if start + seq > *threshold => long,
             _ => &self.inv_freq,
         };
-        let positions = Tensor::arange(seq, (Kind::Float, inv_freq.device()));
+        let positions = Tensor::arange_start(start, start + seq, (Kind::Float, inv_freq.device()));
         let freqs = positions.unsqueeze(1) * inv_freq.unsqueeze(0);
         let angles = Tensor::cat(&[&freqs, &freqs], -1);
         let (cos, sin) = (angles.cos(), angles.sin());
@@ -421,7 +423,7 @@ mod tests {
     #[test]
     fn partial_rotary_leaves_the_other_dimensions_alone() {
         let rotary = Rotary::new(RopeType::Default, 10000.0, 2, Device::Cpu);
-        let tables = rotary.tables(3, Kind::Float);
+        let tables = rotary.tables(0, 3, Kind::Float);
         let xs = Tensor::randn([1, 1, 3, 6], (Kind::Float, Device::Cpu));
         let out = tables.apply(&xs);
         assert_eq!(out.size(), xs.size());
