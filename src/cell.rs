@@ -284,7 +284,8 @@ pub struct CalibrationResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
-    Cell(Cell),
+    // Boxed: a cell is much larger than the other variants.
+    Cell(Box<Cell>),
     /// Cells of one (model, batch size, sequence length, mode), memory before speed, measured
     /// on one built model: the reply is the list of their results.
     Cells {
