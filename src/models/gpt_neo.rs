@@ -284,7 +284,7 @@ impl CausalLm for GptNeoForCausalLm {
     }
 
     fn head(&self, hidden: &Tensor) -> Tensor {
-        self.lm_head.forward(hidden)
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
     }
 }
 

@@ -310,7 +310,7 @@ impl CausalLm for GptNeoxForCausalLm {
     }
 
     fn head(&self, hidden: &Tensor) -> Tensor {
-        self.embed_out.forward(hidden)
+        profile::scope(Part::Head, || self.embed_out.forward(hidden))
     }
 }
 

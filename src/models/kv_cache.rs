@@ -3,7 +3,9 @@
 //! (through [`CausalLm`]). A forward pass over a whole sequence uses [`KvCache::off`], which
 //! keeps nothing, so training and the prefill-only cells run exactly as before.
 
+use super::layers::attention_kernel;
 use super::Generator;
+use crate::measure::profile::{self, Part};
 use anyhow::Result;
 use tch::{Kind, Tensor};
 
@@ -108,9 +110,27 @@ impl KvCache {
         scale: Option<f64>,
         dropout: f64,
     ) -> Tensor {
+        let options = AttentionOptions {
+            sliding_window,
+            scale,
+            softcap: None,
+            dropout,
+        };
+        self.attend_with(layer, q, k, v, options)
+    }
+
+    /// [`KvCache::attend`] with every option (Gemma 2's soft-capping too).
+    pub fn attend_with(
+        &mut self,
+        layer: usize,
+        q: &Tensor,
+        k: Tensor,
+        v: Tensor,
+        options: AttentionOptions,
+    ) -> Tensor {
         let past = self.layer_seen(layer);
-        let (k, v, key_start) = self.append(layer, k, v, sliding_window);
-        causal_sdpa(q, &k, &v, past - key_start, sliding_window, scale, dropout)
+        let (k, v, key_start) = self.append(layer, k, v, options.sliding_window);
+        causal_sdpa(q, &k, &v, past - key_start, options)
     }
 
     fn layer_seen(&self, layer: usize) -> i64 {
@@ -156,22 +176,27 @@ impl Default for KvCache {
     }
 }
 
+/// What causal attention does beyond q, k and v: a sliding window, transformers' `scaling`
+/// (None: 1/sqrt(head_dim)), Gemma 2's soft-capping of the scores (`tanh(s/cap)·cap`) and
+/// attention dropout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttentionOptions {
+    pub sliding_window: Option<i64>,
+    pub scale: Option<f64>,
+    pub softcap: Option<f64>,
+    pub dropout: f64,
+}
+
 /// Causal scaled-dot-product attention of q (batch, heads, s, d) over k, v (batch,
 /// kv_heads, t, d), where the queries sit `offset` positions after the first key (0
 /// without a cache): query i sees keys j ≤ offset + i, and with a `sliding_window` only
 /// the last `sliding_window` of them, itself included (transformers'
 /// `sliding_window_overlay`). Key-value heads are repeated for grouped-query attention
-/// (`repeat_kv`), since libtorch's CPU flash kernel does not take `enable_gqa`. `scale`
-/// None is 1/sqrt(d). Returns (batch, heads, s, d).
-pub fn causal_sdpa(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    offset: i64,
-    sliding_window: Option<i64>,
-    scale: Option<f64>,
-    dropout: f64,
-) -> Tensor {
+/// (`repeat_kv`), since libtorch's CPU flash kernel does not take `enable_gqa`. Without
+/// soft-capping this is one fused `scaled_dot_product_attention`; soft-capping cannot go
+/// through the fused kernel, so it runs transformers' eager path (scores, cap, mask,
+/// float32 softmax, values). Returns (batch, heads, s, d).
+pub fn causal_sdpa(q: &Tensor, k: &Tensor, v: &Tensor, offset: i64, o: AttentionOptions) -> Tensor {
     let (b, heads, s, d) = q
         .size4()
         .expect("queries are (batch, heads, seq, head_dim)");
@@ -187,11 +212,8 @@ pub fn causal_sdpa(
     };
     let (k, v) = (repeat(k), repeat(v));
     // Farthest key any query sees: offset + s - 1 back from the last query.
-    let window = sliding_window.filter(|&w| w < offset + s);
-    // SDPA's is_causal aligns the diagonal top-left, which is right only without cached
-    // keys; one query after them sees every key; anything else needs an explicit mask.
-    let plain = window.is_none() && (offset == 0 || (s == 1 && offset + 1 == t));
-    let mask = (!plain).then(|| {
+    let window = o.sliding_window.filter(|&w| w < offset + s);
+    let allowed = || {
         let i = Tensor::arange_start(offset, offset + s, (Kind::Int64, q.device())).unsqueeze(1);
         let j = Tensor::arange(t, (Kind::Int64, q.device())).unsqueeze(0);
         let distance = &i - &j;
@@ -200,10 +222,31 @@ pub fn causal_sdpa(
             Some(w) => causal.logical_and(&distance.lt(w)),
             None => causal,
         }
-    });
-    let is_causal = mask.is_none() && s > 1;
-    // Profiled as the attention kernel, as every family's full-sequence attention is.
-    super::layers::attention_kernel(q, &k, &v, mask, dropout, is_causal, scale, false)
+    };
+    // SDPA's is_causal aligns the diagonal top-left, which is right only without cached
+    // keys; one query after them sees every key; anything else needs an explicit mask.
+    let plain = window.is_none() && (offset == 0 || (s == 1 && offset + 1 == t));
+    let Some(cap) = o.softcap else {
+        let mask = (!plain).then(allowed);
+        let is_causal = mask.is_none() && s > 1;
+        // Profiled as the attention kernel, as every family's full-sequence attention is.
+        return attention_kernel(q, &k, &v, mask, o.dropout, is_causal, o.scale, false);
+    };
+    let _kernel = profile::part(Part::AttentionKernel);
+    let scale = o.scale.unwrap_or(1.0 / (d as f64).sqrt());
+    let scores = q.matmul(&k.transpose(-2, -1)) * scale;
+    let scores = (scores / cap).tanh() * cap;
+    let scores = match s == 1 && plain {
+        true => scores,
+        false => scores.masked_fill(&allowed().logical_not(), f64::NEG_INFINITY),
+    };
+    let probs = scores.softmax(-1, Kind::Float).to_kind(q.kind());
+    let probs = if o.dropout > 0.0 {
+        probs.dropout(o.dropout, true)
+    } else {
+        probs
+    };
+    probs.matmul(&v)
 }
 
 /// A decoder-only causal LM, split where generation needs it: the body, which appends to
@@ -271,68 +314,76 @@ mod tests {
         (a - b).abs().max().double_value(&[])
     }
 
+    fn options(sliding_window: Option<i64>, softcap: Option<f64>) -> AttentionOptions {
+        AttentionOptions {
+            sliding_window,
+            softcap,
+            ..AttentionOptions::default()
+        }
+    }
+
     /// Attention over a cache, one query at a time, is the full causal attention's rows,
-    /// with and without a sliding window and grouped-query heads.
+    /// with and without a sliding window, soft-capping and grouped-query heads.
     #[test]
     fn cached_queries_equal_rows_of_full_causal_attention() {
         let opts = (Kind::Float, Device::Cpu);
-        let q = Tensor::randn([2, 4, 6, 8], opts);
+        // Large scores, so that a cap of 2 changes them.
+        let q = Tensor::randn([2, 4, 6, 8], opts) * 3.0;
         let k = Tensor::randn([2, 2, 6, 8], opts);
         let v = Tensor::randn([2, 2, 6, 8], opts);
+        let part = |t: &Tensor, from: i64, n: i64| t.narrow(2, from, n);
         for window in [None, Some(3)] {
-            let full = causal_sdpa(&q, &k, &v, 0, window, None, 0.0);
-            let mut cache = KvCache::new();
-            let part = |t: &Tensor, from: i64, n: i64| t.narrow(2, from, n);
-            // The first four as a prefill, then one at a time.
-            let head = cache.attend(
-                0,
-                &part(&q, 0, 4),
-                part(&k, 0, 4),
-                part(&v, 0, 4),
-                window,
-                None,
-                0.0,
-            );
-            assert!(max_diff(&head, &part(&full, 0, 4)) < 1e-6, "{window:?}");
-            for i in 4..6 {
-                let row = cache.attend(
-                    0,
-                    &part(&q, i, 1),
-                    part(&k, i, 1),
-                    part(&v, i, 1),
-                    window,
-                    None,
-                    0.0,
-                );
-                assert!(max_diff(&row, &part(&full, i, 1)) < 1e-6, "{window:?} {i}");
+            for softcap in [None, Some(2.0)] {
+                let o = options(window, softcap);
+                let full = causal_sdpa(&q, &k, &v, 0, o);
+                let mut cache = KvCache::new();
+                // The first four as a prefill, then one at a time.
+                let head = cache.attend_with(0, &part(&q, 0, 4), part(&k, 0, 4), part(&v, 0, 4), o);
+                assert!(max_diff(&head, &part(&full, 0, 4)) < 1e-6, "{o:?}");
+                for i in 4..6 {
+                    let row =
+                        cache.attend_with(0, &part(&q, i, 1), part(&k, i, 1), part(&v, i, 1), o);
+                    assert!(max_diff(&row, &part(&full, i, 1)) < 1e-6, "{o:?} {i}");
+                }
+                assert_eq!(cache.past(), 6);
+                // A window of 3 keeps the last 2 tokens for the next query.
+                let kept = window.map_or(6, |w| w - 1);
+                assert_eq!(cache.bytes(), 2 * (2 * 2 * kept * 8 * 4));
             }
-            assert_eq!(cache.past(), 6);
-            // A window of 3 keeps the last 2 tokens for the next query.
-            let kept = window.map_or(6, |w| w - 1);
-            assert_eq!(cache.bytes(), 2 * (2 * 2 * kept * 8 * 4));
         }
-        // Two queries after two cached tokens need the offset mask.
-        let full = causal_sdpa(&q, &k, &v, 0, None, None, 0.0);
-        let mut cache = KvCache::new();
-        let _ = cache.attend(
-            0,
-            &q.narrow(2, 0, 4),
-            k.narrow(2, 0, 4),
-            v.narrow(2, 0, 4),
-            None,
-            None,
-            0.0,
-        );
-        let tail = cache.attend(
-            0,
-            &q.narrow(2, 4, 2),
-            k.narrow(2, 4, 2),
-            v.narrow(2, 4, 2),
-            None,
-            None,
-            0.0,
-        );
-        assert!(max_diff(&tail, &full.narrow(2, 4, 2)) < 1e-6);
+        // Capping changes these scores: the capped and uncapped outputs differ.
+        let capped = causal_sdpa(&q, &k, &v, 0, options(None, Some(2.0)));
+        let uncapped = causal_sdpa(&q, &k, &v, 0, options(None, None));
+        assert!(max_diff(&capped, &uncapped) > 1e-3);
+        // Two queries after four cached tokens need the offset mask.
+        for softcap in [None, Some(2.0)] {
+            let o = options(None, softcap);
+            let full = causal_sdpa(&q, &k, &v, 0, o);
+            let mut cache = KvCache::new();
+            let _ = cache.attend_with(0, &part(&q, 0, 4), part(&k, 0, 4), part(&v, 0, 4), o);
+            let tail = cache.attend_with(0, &part(&q, 4, 2), part(&k, 4, 2), part(&v, 4, 2), o);
+            assert!(max_diff(&tail, &part(&full, 4, 2)) < 1e-6, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn a_window_at_least_the_sequence_is_plain_causal_attention() {
+        let q = Tensor::randn([2, 4, 5, 8], (Kind::Float, Device::Cpu));
+        let k = Tensor::randn([2, 2, 5, 8], (Kind::Float, Device::Cpu));
+        let v = Tensor::randn([2, 2, 5, 8], (Kind::Float, Device::Cpu));
+        for softcap in [None, Some(50.0)] {
+            let causal = causal_sdpa(&q, &k, &v, 0, options(None, softcap));
+            let wide = causal_sdpa(&q, &k, &v, 0, options(Some(5), softcap));
+            assert_eq!(causal.size(), [2, 4, 5, 8]);
+            assert!(max_diff(&causal, &wide) < 1e-6, "{softcap:?}");
+            // A window of 1 attends to the token itself only: the output is its value.
+            let own = causal_sdpa(&q, &k, &v, 0, options(Some(1), softcap));
+            let values = v
+                .unsqueeze(2)
+                .expand([2, 2, 2, 5, 8], false)
+                .reshape([2, 4, 5, 8]);
+            assert!(max_diff(&own, &values) < 1e-6, "{softcap:?}");
+        }
     }
 
     #[test]

@@ -606,7 +606,7 @@ impl CausalLm for LlamaForCausalLm {
     }
 
     fn head(&self, hidden: &Tensor) -> Tensor {
-        self.lm_head.forward(hidden)
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
     }
 }
 

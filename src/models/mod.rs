@@ -148,18 +148,25 @@ pub trait Architecture: std::fmt::Debug {
 const ENCODER_ONLY: &[&str] = &[
     "albert",
     "bert",
+    "deberta-v2",
     "distilbert",
     "electra",
+    "modernbert",
     "roberta",
     "xlm-roberta",
 ];
 
 /// Why a model of `model_type` cannot generate, one line (for the N/A cell).
 pub fn no_generation_reason(model_type: &str) -> String {
-    if ENCODER_ONLY.contains(&model_type) {
-        format!("{model_type} is an encoder-only model: it does not generate text")
-    } else {
-        format!("generation is not implemented for {model_type} yet")
+    match model_type {
+        t if ENCODER_ONLY.contains(&t) => {
+            format!("{t} is an encoder-only model: it does not generate text")
+        }
+        "vit" => "vit is an image encoder: it does not generate text".to_string(),
+        "torchscript" => {
+            "a TorchScript file has no decode step or KV cache to generate with".to_string()
+        }
+        t => format!("generation is not implemented for {t} yet"),
     }
 }
 

@@ -305,7 +305,7 @@ impl CausalLm for OptForCausalLm {
     }
 
     fn head(&self, hidden: &Tensor) -> Tensor {
-        self.lm_head.forward(hidden)
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
     }
 }
 

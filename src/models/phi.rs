@@ -328,7 +328,7 @@ impl CausalLm for PhiForCausalLm {
     }
 
     fn head(&self, hidden: &Tensor) -> Tensor {
-        self.lm_head.forward(hidden)
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
     }
 }
 

@@ -94,18 +94,37 @@ generation_parity! {
     gpt_neox: "gpt_neox",
     gpt_neox_sequential: "gpt_neox_sequential",
     phi: "phi",
+    gemma: "gemma",
+    gemma2: "gemma2",
+    gemma3: "gemma3",
+    phi3: "phi3",
+    mixtral: "mixtral",
+    qwen3_moe: "qwen3_moe",
     t5: "t5",
     flan_t5: "flan_t5",
     bart: "bart",
 }
 
-/// Encoder-only families have no generator, and say why in one line.
+/// Encoder-only and vision families have no generator, and say why in one line.
 #[test]
 fn encoder_only_models_do_not_generate() {
-    let config = read_config(&fixture_dir("bert"));
-    assert!(config
-        .generator(VarStore::new(Device::Cpu).root())
-        .is_none());
-    let reason = run_benchmark::models::no_generation_reason("bert");
-    assert!(reason.contains("encoder-only"), "{reason}");
+    for (arch, model_type, why) in [
+        ("bert", "bert", "encoder-only"),
+        ("modernbert", "modernbert", "encoder-only"),
+        ("deberta", "deberta-v2", "encoder-only"),
+        ("roberta", "roberta", "encoder-only"),
+        ("vit", "vit", "image encoder"),
+    ] {
+        let config = read_config(&fixture_dir(arch));
+        assert!(
+            config
+                .generator(VarStore::new(Device::Cpu).root())
+                .is_none(),
+            "{arch}"
+        );
+        assert!(config.kv_layout().is_none(), "{arch}");
+        let reason = run_benchmark::models::no_generation_reason(model_type);
+        assert!(reason.contains(why), "{arch}: {reason}");
+        assert!(!reason.contains('\n'), "{arch}: {reason}");
+    }
 }
