@@ -115,7 +115,10 @@ def generate_transformers(model_id, batch, prompt, new_tokens, warmup, runs, cac
     values = embedded_config(model_id)
     config = transformers.AutoConfig.for_model(**values)
     config._attn_implementation = "sdpa"
-    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    # from_config would take the config's torch_dtype (bfloat16 for SmolLM2 and Qwen3): fp32,
+    # as run-benchmark's side.
+    model = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
+    assert all(p.dtype == torch.float32 for p in model.parameters()), model_id
     input_ids = torch.randint(config.vocab_size, (batch, prompt))
     ttft, tpot = [], []
     with torch.no_grad():

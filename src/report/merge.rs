@@ -147,8 +147,12 @@ fn merged_row(
 }
 
 fn label(cell: &crate::cell::Cell) -> String {
+    let new_tokens = cell
+        .new_tokens
+        .map(|n| format!(" {n} new tokens"))
+        .unwrap_or_default();
     format!(
-        "{} batch {} sequence {} {:?} {:?}",
+        "{} batch {} sequence {}{new_tokens} {:?} {:?}",
         cell.model, cell.batch_size, cell.sequence_length, cell.mode, cell.metric
     )
     .to_lowercase()
