@@ -58,15 +58,17 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         training: args.training,
         speed: !args.no_speed,
         memory: !args.no_memory,
+        generation: !args.generate.is_empty(),
     };
     if scope.sections().is_empty() {
-        bail!("nothing to measure: --no-inference without --training, or both --no-speed and --no-memory");
+        bail!("nothing to measure: --no-inference without --training or --generate, or both --no-speed and --no-memory");
     }
     let settings = settings(args, machine)?;
     let mut cells = cells(
         &models,
         &args.batch_sizes,
         &args.sequence_lengths,
+        &args.generate,
         scope,
         &settings,
     );
@@ -251,7 +253,56 @@ const NOMINAL: CalibrationResult = CalibrationResult {
 /// Estimated seconds to measure `cell`, from the same cost model as `--dry-run` and the fit
 /// check ([`estimate::cell`]), at the nominal rate.
 pub fn estimated_seconds(cell: &Cell) -> f64 {
+<<<<<<< HEAD
     estimate::cell(cell).seconds(Some(&NOMINAL))
+=======
+    let Ok(config) = models::from_json(&cell.config) else {
+        return CELL_OVERHEAD_S;
+    };
+    let task = match cell.mode {
+        Mode::Inference => inference_task(&cell.config, cell.settings.only_pretrain_model),
+        Mode::Training | Mode::Generation => Task::LanguageModel,
+    };
+    let forward = config.forward_flops(cell.batch_size, cell.sequence_length, task);
+    // A forward pass costs 2 FLOPs per parameter and token, so one token's FLOPs / 2 is the
+    // parameter count (attention's share is small at one token).
+    let parameters = config.forward_flops(1, 1, task) / 2.0;
+    let per_call = match cell.mode {
+        Mode::Inference => forward,
+        Mode::Training => 3.0 * forward,
+        // The prompt once, then one token at a time.
+        Mode::Generation => {
+            let steps = cell.new_tokens.unwrap_or(1) as f64;
+            forward + steps * config.forward_flops(cell.batch_size, 1, task)
+        }
+    } / FLOP_PER_SECOND;
+    let calls_time = match (cell.metric, &cell.settings.protocol) {
+        (Metric::Memory, _) => per_call,
+        (
+            Metric::Speed,
+            Protocol::Adaptive {
+                warmup,
+                min_runs,
+                max_runs,
+                min_time_s,
+                ..
+            },
+        ) => {
+            let timed =
+                (*min_runs as f64 * per_call).max(min_time_s.min(*max_runs as f64 * per_call));
+            timed + *warmup as f64 * per_call
+        }
+        (Metric::Speed, Protocol::Original { repeat, number }) => {
+            (*repeat * *number) as f64 * per_call
+        }
+    };
+    let total = CELL_OVERHEAD_S + parameters / PARAMETERS_PER_SECOND + calls_time;
+    if total.is_finite() {
+        total
+    } else {
+        CELL_OVERHEAD_S
+    }
+>>>>>>> bundle-gen/m-generation
 }
 
 pub fn unix_time() -> u64 {
@@ -272,6 +323,8 @@ fn outputs(args: &RunArgs) -> Outputs {
             inference_memory: pick(&args.inference_memory_csv_file, stamped.inference_memory),
             train_time: pick(&args.train_time_csv_file, stamped.train_time),
             train_memory: pick(&args.train_memory_csv_file, stamped.train_memory),
+            generation_time: pick(&None, stamped.generation_time),
+            generation_memory: pick(&None, stamped.generation_memory),
             env_info: pick(&args.env_info_csv_file, stamped.env_info),
         }
     });
@@ -362,6 +415,8 @@ pub struct Scope {
     pub training: bool,
     pub speed: bool,
     pub memory: bool,
+    /// Generation cells (`--generate`).
+    pub generation: bool,
 }
 
 impl Scope {
@@ -371,6 +426,7 @@ impl Scope {
         for (mode, on) in [
             (Mode::Inference, self.inference),
             (Mode::Training, self.training),
+            (Mode::Generation, self.generation),
         ] {
             for (metric, wanted) in [(Metric::Speed, self.speed), (Metric::Memory, self.memory)] {
                 if on && wanted {
@@ -383,11 +439,13 @@ impl Scope {
 }
 
 /// For each model, batch size and sequence length: inference memory, inference speed,
-/// training memory, training speed (the original's `Benchmark.run` order).
+/// training memory, training speed (the original's `Benchmark.run` order), then for each
+/// count of new tokens generation memory and speed (the sequence length is the prompt's).
 fn cells(
     models: &[ResolvedModel],
     batch_sizes: &[i64],
     sequence_lengths: &[i64],
+    new_tokens: &[i64],
     scope: Scope,
     settings: &Settings,
 ) -> Vec<Cell> {
@@ -414,7 +472,30 @@ fn cells(
                                 metric,
                                 settings: settings.clone(),
                                 input,
+<<<<<<< HEAD
                                 inputs: Inputs::Random,
+=======
+                                new_tokens: None,
+                            });
+                        }
+                    }
+                }
+                for &n in new_tokens.iter().filter(|_| scope.generation) {
+                    for (metric, wanted) in
+                        [(Metric::Memory, scope.memory), (Metric::Speed, scope.speed)]
+                    {
+                        if wanted {
+                            cells.push(Cell {
+                                model: model.name.clone(),
+                                config: model.config.clone(),
+                                batch_size,
+                                sequence_length,
+                                mode: Mode::Generation,
+                                metric,
+                                settings: settings.clone(),
+                                input,
+                                new_tokens: Some(n),
+>>>>>>> bundle-gen/m-generation
                             });
                         }
                     }
@@ -504,7 +585,11 @@ mod tests {
                                 metric,
                                 settings: protocol_settings(),
                                 input: Default::default(),
+<<<<<<< HEAD
                                 inputs: Inputs::Random,
+=======
+                                new_tokens: None,
+>>>>>>> bundle-gen/m-generation
                             });
                         }
                     }
@@ -592,11 +677,13 @@ mod tests {
             training: true,
             speed: true,
             memory: true,
+            generation: false,
         };
         let cells = cells(
             &[model("a"), model("b")],
             &[1, 8],
             &[8, 32, 128],
+            &[],
             scope,
             &settings(),
         );
@@ -616,14 +703,53 @@ mod tests {
     }
 
     #[test]
+    fn generation_cells_follow_each_prompt_length() {
+        let scope = Scope {
+            inference: true,
+            training: false,
+            speed: true,
+            memory: true,
+            generation: true,
+        };
+        let cells = cells(&[model("a")], &[1], &[8, 32], &[16, 64], scope, &settings());
+        let got: Vec<_> = cells
+            .iter()
+            .map(|c| (c.sequence_length, c.mode, c.metric, c.new_tokens))
+            .collect();
+        use {Metric::*, Mode::*};
+        assert_eq!(
+            got[..6],
+            [
+                (8, Inference, Memory, None),
+                (8, Inference, Speed, None),
+                (8, Generation, Memory, Some(16)),
+                (8, Generation, Speed, Some(16)),
+                (8, Generation, Memory, Some(64)),
+                (8, Generation, Speed, Some(64)),
+            ]
+        );
+        assert_eq!(cells.len(), 12);
+        assert_eq!(
+            scope.sections(),
+            [
+                (Inference, Speed),
+                (Inference, Memory),
+                (Generation, Speed),
+                (Generation, Memory)
+            ]
+        );
+    }
+
+    #[test]
     fn scope_limits_cells_and_sections() {
         let scope = Scope {
             inference: true,
             training: false,
             speed: true,
             memory: false,
+            generation: false,
         };
-        let cells = cells(&[model("a")], &[8], &[8, 32], scope, &settings());
+        let cells = cells(&[model("a")], &[8], &[8, 32], &[], scope, &settings());
         assert_eq!(cells.len(), 2);
         assert!(cells
             .iter()

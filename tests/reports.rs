@@ -460,7 +460,11 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         metric,
         settings: settings(),
         input: Default::default(),
+<<<<<<< HEAD
         inputs: Default::default(),
+=======
+        new_tokens: None,
+>>>>>>> bundle-gen/m-generation
     }
 }
 
@@ -478,6 +482,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         imprecise: false,
         build_seconds: None,
         profile: None,
+        generation: None,
     })
 }
 
@@ -489,6 +494,7 @@ fn memory(mib: u64) -> CellResult {
         gpu: None,
         build_seconds: None,
         estimated_peak_bytes: None,
+        kv_cache: None,
     })
 }
 
