@@ -1630,7 +1630,6 @@ def torchscript_bert(out_dir):
     )
 
 
-<<<<<<< HEAD
 TOKENIZER_LENGTHS = (8, 16, 64)
 
 
@@ -1803,14 +1802,12 @@ def whisper(out_dir):
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
-=======
 # The architectures that generate (decoders and encoder-decoders): generate.safetensors.
 GENERATING = [
     "gpt2", "gpt2_variant", "opt", "opt_350m", "gpt_neo", "t5", "flan_t5", "bart", "llama",
     "llama3_scaled", "mistral", "qwen2", "qwen3", "gpt_neox", "gpt_neox_sequential", "phi",
     "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen3_moe",
 ]
->>>>>>> bundle-gen/m-generation
 
 ARCHITECTURES = {
     "bert": bert,
@@ -1915,20 +1912,17 @@ Each fixture's docstring in the oracle says which switches it covers (grouped-qu
 attention, biases, llama3 rope scaling, sliding windows shorter than the sequence, q/k norms,
 partial rotary, soft-capping, LongRoPE, ...).
 
-<<<<<<< HEAD
 `tokenizers/` is not a model: a WordPiece and a byte-level BPE trained on its `corpus.txt`
 (`wordpiece/tokenizer.json`, `bpe/tokenizer.json`) and, in `expected.json`, transformers'
 `input_ids` and `attention_mask` of every passage padded and truncated to 8, 16 and 64 tokens.
 The trainers break ties in no fixed order, so its files change from one run to the next;
 `expected.json` always belongs to the `tokenizer.json` files written with it.
-=======
 The generating families ({generating}) also have `generate.safetensors`: the same
 `input_ids`, `generated_ids` ({batch}x{new_tokens}), the token ids of transformers' greedy
 `generate(do_sample=False, max_new_tokens={new_tokens}, min_new_tokens={new_tokens})` (the
 prompt left out; for the encoder-decoders, the decoder start token left out), and
 `step_logits` ({batch}x{new_tokens}xvocab), the raw logits of each step (`output_logits`),
 each step's token being their argmax. They are checked by `tests/parity/generate.rs`.
->>>>>>> bundle-gen/m-generation
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.

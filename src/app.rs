@@ -435,32 +435,6 @@ fn same_point(a: &Cell, b: &Cell) -> bool {
         && a.settings == b.settings
 }
 
-<<<<<<< HEAD
-=======
-fn describe(cell: &Cell) -> String {
-    let mode = match cell.mode {
-        Mode::Inference => "inference",
-        Mode::Training => "training",
-        Mode::Generation => "generation",
-    };
-    let metric = match cell.metric {
-        Metric::Speed => "speed",
-        Metric::Memory => "memory",
-    };
-    let new_tokens = cell
-        .new_tokens
-        .map(|n| format!(" {n} new tokens"))
-        .unwrap_or_default();
-    format!(
-        "{} batch {} {} {}{new_tokens} {mode} {metric}",
-        cell.model,
-        cell.batch_size,
-        cell.input.size_name(),
-        cell.sequence_length
-    )
-}
-
->>>>>>> bundle-gen/m-generation
 fn summary(result: &CellResult) -> String {
     match result {
         CellResult::Speed(_) => format!("{} s", report::table_value(result)),

@@ -101,15 +101,12 @@ pub struct Cell {
     /// What the model is fed, which says what `sequence_length` measures.
     #[serde(default)]
     pub input: InputKind,
-<<<<<<< HEAD
     /// Random token ids (the original) or the user's text; exports without it are random.
     #[serde(default)]
     pub inputs: Inputs,
-=======
     /// Generation cells: the new tokens of every request (the prompt is `sequence_length`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_tokens: Option<i64>,
->>>>>>> bundle-gen/m-generation
 }
 
 impl Cell {
@@ -119,13 +116,18 @@ impl Cell {
         let mode = match self.mode {
             Mode::Inference => "inference",
             Mode::Training => "training",
+            Mode::Generation => "generation",
         };
         let metric = match self.metric {
             Metric::Speed => "speed",
             Metric::Memory => "memory",
         };
+        let new_tokens = self
+            .new_tokens
+            .map(|n| format!(" {n} new tokens"))
+            .unwrap_or_default();
         format!(
-            "{} batch {} {} {} {mode} {metric}",
+            "{} batch {} {} {}{new_tokens} {mode} {metric}",
             self.model,
             self.batch_size,
             self.input.size_name(),

@@ -149,19 +149,10 @@ pub fn cell(cell: &Cell) -> Estimate {
         Task::LanguageModel => logit_tokens * shape.vocab,
         Task::Base => 0.0,
     };
-<<<<<<< HEAD
-    let working = match cell.mode {
-        // One layer's hidden states, projections and feed-forward, its attention scores, and
-        // the logits (inference frees each layer's activations before the next).
-        Mode::Inference => {
-            (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + scores + logits) * bytes
-=======
-    let attention_scores = b * shape.heads * s * s;
     // One layer's hidden states, projections and feed-forward, its attention scores, and
     // the logits (inference frees each layer's activations before the next).
     let one_layer =
-        (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + attention_scores + logits)
-            * bytes;
+        (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + scores + logits) * bytes;
     let working = match cell.mode {
         Mode::Inference => one_layer,
         // The prompt as inference, and the cache of prompt and new tokens.
@@ -174,7 +165,6 @@ pub fn cell(cell: &Cell) -> Estimate {
                 layout.bytes(cell.batch_size, cell.sequence_length, context, bytes as i64) as f64
             });
             one_layer + cache
->>>>>>> bundle-gen/m-generation
         }
         // Per layer, what backward needs (Korthikanti et al. 2022: 34·s·b·h + 5·a·s²·b
         // bytes at 2 bytes a value with a 4h feed-forward), the logits with their float32
@@ -383,11 +373,8 @@ mod tests {
             metric: Metric::Memory,
             settings: settings(dtype),
             input: Default::default(),
-<<<<<<< HEAD
             inputs: Default::default(),
-=======
             new_tokens: None,
->>>>>>> bundle-gen/m-generation
         }
     }
 

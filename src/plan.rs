@@ -253,56 +253,7 @@ const NOMINAL: CalibrationResult = CalibrationResult {
 /// Estimated seconds to measure `cell`, from the same cost model as `--dry-run` and the fit
 /// check ([`estimate::cell`]), at the nominal rate.
 pub fn estimated_seconds(cell: &Cell) -> f64 {
-<<<<<<< HEAD
     estimate::cell(cell).seconds(Some(&NOMINAL))
-=======
-    let Ok(config) = models::from_json(&cell.config) else {
-        return CELL_OVERHEAD_S;
-    };
-    let task = match cell.mode {
-        Mode::Inference => inference_task(&cell.config, cell.settings.only_pretrain_model),
-        Mode::Training | Mode::Generation => Task::LanguageModel,
-    };
-    let forward = config.forward_flops(cell.batch_size, cell.sequence_length, task);
-    // A forward pass costs 2 FLOPs per parameter and token, so one token's FLOPs / 2 is the
-    // parameter count (attention's share is small at one token).
-    let parameters = config.forward_flops(1, 1, task) / 2.0;
-    let per_call = match cell.mode {
-        Mode::Inference => forward,
-        Mode::Training => 3.0 * forward,
-        // The prompt once, then one token at a time.
-        Mode::Generation => {
-            let steps = cell.new_tokens.unwrap_or(1) as f64;
-            forward + steps * config.forward_flops(cell.batch_size, 1, task)
-        }
-    } / FLOP_PER_SECOND;
-    let calls_time = match (cell.metric, &cell.settings.protocol) {
-        (Metric::Memory, _) => per_call,
-        (
-            Metric::Speed,
-            Protocol::Adaptive {
-                warmup,
-                min_runs,
-                max_runs,
-                min_time_s,
-                ..
-            },
-        ) => {
-            let timed =
-                (*min_runs as f64 * per_call).max(min_time_s.min(*max_runs as f64 * per_call));
-            timed + *warmup as f64 * per_call
-        }
-        (Metric::Speed, Protocol::Original { repeat, number }) => {
-            (*repeat * *number) as f64 * per_call
-        }
-    };
-    let total = CELL_OVERHEAD_S + parameters / PARAMETERS_PER_SECOND + calls_time;
-    if total.is_finite() {
-        total
-    } else {
-        CELL_OVERHEAD_S
-    }
->>>>>>> bundle-gen/m-generation
 }
 
 pub fn unix_time() -> u64 {
@@ -472,9 +423,7 @@ fn cells(
                                 metric,
                                 settings: settings.clone(),
                                 input,
-<<<<<<< HEAD
                                 inputs: Inputs::Random,
-=======
                                 new_tokens: None,
                             });
                         }
@@ -494,8 +443,8 @@ fn cells(
                                 metric,
                                 settings: settings.clone(),
                                 input,
+                                inputs: Inputs::Random,
                                 new_tokens: Some(n),
->>>>>>> bundle-gen/m-generation
                             });
                         }
                     }
@@ -585,11 +534,8 @@ mod tests {
                                 metric,
                                 settings: protocol_settings(),
                                 input: Default::default(),
-<<<<<<< HEAD
                                 inputs: Inputs::Random,
-=======
                                 new_tokens: None,
->>>>>>> bundle-gen/m-generation
                             });
                         }
                     }

@@ -1,10 +1,7 @@
 //! `--resume FILE.json`: the cells a previous JSON export measured, carried over into this
 //! sweep when nothing about them changed (model name and config, batch size, sequence length,
-<<<<<<< HEAD
-//! mode, metric, every setting and the inputs). N/A cells are not carried over, so they run again.
-=======
-//! mode, metric, new tokens and every setting). N/A cells are not carried over, so they run again.
->>>>>>> bundle-gen/m-generation
+//! mode, metric, new tokens, every setting and the inputs). N/A cells are not carried over, so
+//! they run again.
 //! When the resumed file is also one of this sweep's exports, the sweep refuses to start if
 //! that would drop any of the file's cells (a setting, model or size changed): the file is
 //! rewritten with this sweep's cells only, so finished work would be lost.
@@ -125,11 +122,8 @@ mod tests {
                 seed: 0,
             },
             input: Default::default(),
-<<<<<<< HEAD
             inputs: crate::cell::Inputs::Random,
-=======
             new_tokens: None,
->>>>>>> bundle-gen/m-generation
         }
     }
 

@@ -147,16 +147,13 @@ pub struct PlannedCell {
     pub sequence_length: i64,
     pub mode: Mode,
     pub metric: Metric,
-<<<<<<< HEAD
     /// What the cell feeds the model: random ids, or which text through which tokenizer
     /// (their digests), so that merge rebuilds a missing cell as it was planned.
     #[serde(default)]
     pub inputs: Inputs,
-=======
     /// Generation cells' new tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_tokens: Option<i64>,
->>>>>>> bundle-gen/m-generation
     /// 0-based shard the cell belongs to.
     pub shard: usize,
 }
@@ -183,11 +180,8 @@ impl ShardRecord {
                 sequence_length: cell.sequence_length,
                 mode: cell.mode,
                 metric: cell.metric,
-<<<<<<< HEAD
                 inputs: cell.inputs.clone(),
-=======
                 new_tokens: cell.new_tokens,
->>>>>>> bundle-gen/m-generation
                 shard: part,
             });
         }
@@ -207,7 +201,6 @@ impl ShardRecord {
         let (name, config) = &self.models[p.model];
         *name == cell.model
             && *config == cell.config
-<<<<<<< HEAD
             && (p.batch_size, p.sequence_length, p.mode, p.metric)
                 == (
                     cell.batch_size,
@@ -216,21 +209,7 @@ impl ShardRecord {
                     cell.metric,
                 )
             && p.inputs == cell.inputs
-=======
-            && (
-                p.batch_size,
-                p.sequence_length,
-                p.mode,
-                p.metric,
-                p.new_tokens,
-            ) == (
-                cell.batch_size,
-                cell.sequence_length,
-                cell.mode,
-                cell.metric,
-                cell.new_tokens,
-            )
->>>>>>> bundle-gen/m-generation
+            && p.new_tokens == cell.new_tokens
     }
 
     /// The planned cell as the whole plan's run would have had it.
@@ -245,19 +224,18 @@ impl ShardRecord {
             metric: p.metric,
             settings: settings.clone(),
             input: crate::models::input_kind(config),
-<<<<<<< HEAD
             inputs: p.inputs.clone(),
-=======
             new_tokens: p.new_tokens,
->>>>>>> bundle-gen/m-generation
         }
     }
 }
 
 /// The plan's cells without their shard numbers: the same plan split in a different number
-<<<<<<< HEAD
 /// of shards is still the same plan; the same cells on other text are another plan.
-fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs)> {
+#[allow(clippy::type_complexity)]
+fn plan_keys(
+    plan: &[PlannedCell],
+) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs, Option<i64>)> {
     plan.iter()
         .map(|p| {
             (
@@ -267,16 +245,8 @@ fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Input
                 p.mode,
                 p.metric,
                 &p.inputs,
+                p.new_tokens,
             )
-=======
-/// of shards is still the same plan.
-#[allow(clippy::type_complexity)]
-fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, Option<i64>)> {
-    plan.iter()
-        .map(|p| {
-            let (b, s) = (p.batch_size, p.sequence_length);
-            (p.model, b, s, p.mode, p.metric, p.new_tokens)
->>>>>>> bundle-gen/m-generation
         })
         .collect()
 }
@@ -393,6 +363,7 @@ mod tests {
                 cycled: true,
                 pad_token: "[PAD]".into(),
             }),
+            new_tokens: None,
         }
     }
 

@@ -460,11 +460,8 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         metric,
         settings: settings(),
         input: Default::default(),
-<<<<<<< HEAD
         inputs: Default::default(),
-=======
         new_tokens: None,
->>>>>>> bundle-gen/m-generation
     }
 }
 

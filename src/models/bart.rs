@@ -329,14 +329,8 @@ impl BartStack {
         );
         let xs = token_embeddings + self.embed_positions.forward(&positions);
         let mut xs = dropout(self.layernorm_embedding.forward(&xs), self.dropout, train);
-<<<<<<< HEAD
-        for layer in &self.layers {
-            if drop_layer(self.layerdrop, train) {
-=======
         for (i, layer) in self.layers.iter().enumerate() {
-            // LayerDrop (Fan et al., 2019): in training, each layer is skipped at random.
-            if train && self.layerdrop > 0.0 && rand_unit() < self.layerdrop {
->>>>>>> bundle-gen/m-generation
+            if drop_layer(self.layerdrop, train) {
                 continue;
             }
             xs = layer.forward(&xs, encoder_hidden, train, cache, i);

@@ -204,6 +204,7 @@ impl T5Attention {
         &self,
         xs: &Tensor,
         encoder_hidden: &Tensor,
+        cross_mask: Option<&Tensor>,
         train: bool,
         cache: &mut KvCache,
         layer: usize,
@@ -215,7 +216,7 @@ impl T5Attention {
                 self.heads(&self.v.forward(encoder_hidden)),
             )
         });
-        self.attend(xs, &k, &v, None, train)
+        self.attend(xs, &k, &v, cross_mask, train)
     }
 
     /// (batch, seq, heads·d_kv) -> (batch, heads, seq, d_kv).
@@ -349,18 +350,14 @@ impl T5Block {
             // No position bias: only the self-attention has relative positions; the
             // encoder's padding, if any, is masked.
             (Some((attention, norm)), Some(encoder_hidden)) => {
-<<<<<<< HEAD
-                let attended =
-                    attention.forward(&norm.forward(&xs), Some(encoder_hidden), cross_mask, train);
-=======
                 let attended = attention.cross_attention(
                     &norm.forward(&xs),
                     encoder_hidden,
+                    cross_mask,
                     train,
                     cache,
                     layer,
                 );
->>>>>>> bundle-gen/m-generation
                 &xs + dropout(attended, self.dropout, train)
             }
             _ => xs,
@@ -483,8 +480,8 @@ impl T5Stack {
             Some(_) => Part::Decoder,
             None => Part::Encoder,
         });
-<<<<<<< HEAD
-        let position_bias = self.position_bias(input_ids.size()[1], input_ids.device());
+        let position_bias =
+            self.position_bias(cache.past(), input_ids.size()[1], input_ids.device());
         // Padding keys get -inf added (broadcast to (batch, heads, seq, seq)); not in
         // place, since the position bias is shared by the batch.
         let bias = match attention_mask {
@@ -500,20 +497,16 @@ impl T5Stack {
         };
         let cross_mask = encoder.and_then(|(_, mask)| mask).map(key_padding_mask);
         let mut xs = dropout(embeddings.forward(input_ids), self.dropout, train);
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             xs = block.forward(
                 &xs,
                 &bias,
                 encoder.map(|(hidden, _)| hidden),
                 cross_mask.as_ref(),
                 train,
+                cache,
+                i,
             );
-=======
-        let bias = self.position_bias(cache.past(), input_ids.size()[1], input_ids.device());
-        let mut xs = dropout(embeddings.forward(input_ids), self.dropout, train);
-        for (i, block) in self.blocks.iter().enumerate() {
-            xs = block.forward(&xs, &bias, encoder_hidden, train, cache, i);
->>>>>>> bundle-gen/m-generation
         }
         dropout(self.final_layer_norm.forward(&xs), self.dropout, train)
     }
@@ -544,11 +537,7 @@ impl T5Model {
     /// The encoder's last hidden state (batch, seq, d_model).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
         self.encoder
-<<<<<<< HEAD
-            .forward(&self.shared, input_ids, None, None, train)
-=======
-            .forward(&self.shared, input_ids, None, train, &mut KvCache::off())
->>>>>>> bundle-gen/m-generation
+            .forward(&self.shared, input_ids, None, None, train, &mut KvCache::off())
     }
 
     /// The decoder's last hidden state over `decoder_input_ids` and the encoder's output.
@@ -558,14 +547,6 @@ impl T5Model {
         encoder_hidden: &Tensor,
         train: bool,
     ) -> Tensor {
-<<<<<<< HEAD
-        self.decoder.forward(
-            &self.shared,
-            decoder_input_ids,
-            None,
-            Some((encoder_hidden, None)),
-            train,
-=======
         self.decode_cached(
             decoder_input_ids,
             encoder_hidden,
@@ -586,10 +567,10 @@ impl T5Model {
         self.decoder.forward(
             &self.shared,
             decoder_input_ids,
-            Some(encoder_hidden),
+            None,
+            Some((encoder_hidden, None)),
             train,
             cache,
->>>>>>> bundle-gen/m-generation
         )
     }
 
@@ -607,15 +588,21 @@ impl T5Model {
         attention_mask: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let encoded = self
-            .encoder
-            .forward(&self.shared, input_ids, attention_mask, None, train);
+        let encoded = self.encoder.forward(
+            &self.shared,
+            input_ids,
+            attention_mask,
+            None,
+            train,
+            &mut KvCache::off(),
+        );
         self.decoder.forward(
             &self.shared,
             input_ids,
             attention_mask,
             Some((&encoded, attention_mask)),
             train,
+            &mut KvCache::off(),
         )
     }
 }
@@ -654,7 +641,6 @@ impl T5ForConditionalGeneration {
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-<<<<<<< HEAD
         self.logits_masked(input_ids, None, train)
     }
 
@@ -664,15 +650,13 @@ impl T5ForConditionalGeneration {
         attention_mask: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let hidden = self
-            .model
-            .last_hidden_state_masked(input_ids, attention_mask, train);
-=======
-        self.head(self.model.last_hidden_state(input_ids, train))
+        self.head(
+            self.model
+                .last_hidden_state_masked(input_ids, attention_mask, train),
+        )
     }
 
     fn head(&self, hidden: Tensor) -> Tensor {
->>>>>>> bundle-gen/m-generation
         let _head = profile::part(Part::Head);
         let hidden = match self.scale {
             Some(scale) => hidden * scale,

@@ -151,21 +151,6 @@ fn merged_row(
     })
 }
 
-<<<<<<< HEAD
-=======
-fn label(cell: &crate::cell::Cell) -> String {
-    let new_tokens = cell
-        .new_tokens
-        .map(|n| format!(" {n} new tokens"))
-        .unwrap_or_default();
-    format!(
-        "{} batch {} sequence {}{new_tokens} {:?} {:?}",
-        cell.model, cell.batch_size, cell.sequence_length, cell.mode, cell.metric
-    )
-    .to_lowercase()
-}
-
->>>>>>> bundle-gen/m-generation
 /// The first export's environment; keys whose values differ between the exports are listed
 /// per file instead, and hardware differences are a warning.
 fn environment(exports: &[(&Path, Sweep)], warnings: &mut Vec<String>) -> Vec<(String, String)> {
