@@ -233,9 +233,7 @@ impl ShardRecord {
 /// The plan's cells without their shard numbers: the same plan split in a different number
 /// of shards is still the same plan; the same cells on other text are another plan.
 #[allow(clippy::type_complexity)]
-fn plan_keys(
-    plan: &[PlannedCell],
-) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs, Option<i64>)> {
+fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs, Option<i64>)> {
     plan.iter()
         .map(|p| {
             (

@@ -256,7 +256,8 @@ pub fn causal_sdpa_masked(
     };
     // SDPA's is_causal aligns the diagonal top-left, which is right only without cached
     // keys; one query after them sees every key; anything else needs an explicit mask.
-    let plain = padding.is_none() && window.is_none() && (offset == 0 || (s == 1 && offset + 1 == t));
+    let plain =
+        padding.is_none() && window.is_none() && (offset == 0 || (s == 1 && offset + 1 == t));
     let allowed = || match padding {
         Some(padding) => with_key_padding(&in_window(), padding),
         None => in_window(),

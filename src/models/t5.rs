@@ -326,13 +326,12 @@ impl T5Block {
         }
     }
 
-    /// `cross_mask`: the boolean key mask of the encoder's padding, if any.
+    /// `encoder`: the encoder's output and the boolean key mask of its padding, if any.
     fn forward(
         &self,
         xs: &Tensor,
         position_bias: &Tensor,
-        encoder_hidden: Option<&Tensor>,
-        cross_mask: Option<&Tensor>,
+        encoder: Option<(&Tensor, Option<&Tensor>)>,
         train: bool,
         cache: &mut KvCache,
         layer: usize,
@@ -346,10 +345,10 @@ impl T5Block {
             layer,
         );
         let xs = xs + dropout(attended, self.dropout, train);
-        let xs = match (&self.cross_attention, encoder_hidden) {
+        let xs = match (&self.cross_attention, encoder) {
             // No position bias: only the self-attention has relative positions; the
             // encoder's padding, if any, is masked.
-            (Some((attention, norm)), Some(encoder_hidden)) => {
+            (Some((attention, norm)), Some((encoder_hidden, cross_mask))) => {
                 let attended = attention.cross_attention(
                     &norm.forward(&xs),
                     encoder_hidden,
@@ -501,8 +500,7 @@ impl T5Stack {
             xs = block.forward(
                 &xs,
                 &bias,
-                encoder.map(|(hidden, _)| hidden),
-                cross_mask.as_ref(),
+                encoder.map(|(hidden, _)| (hidden, cross_mask.as_ref())),
                 train,
                 cache,
                 i,
@@ -536,8 +534,14 @@ impl T5Model {
 
     /// The encoder's last hidden state (batch, seq, d_model).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encoder
-            .forward(&self.shared, input_ids, None, None, train, &mut KvCache::off())
+        self.encoder.forward(
+            &self.shared,
+            input_ids,
+            None,
+            None,
+            train,
+            &mut KvCache::off(),
+        )
     }
 
     /// The decoder's last hidden state over `decoder_input_ids` and the encoder's output.
