@@ -24,6 +24,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)')
             [CompletionResult]::new('--batch-sizes', '--batch-sizes', [CompletionResultType]::ParameterName, 'Batch sizes to measure')
             [CompletionResult]::new('--sequence-lengths', '--sequence-lengths', [CompletionResultType]::ParameterName, 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels)')
+            [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory')
             [CompletionResult]::new('--inference-time-csv-file', '--inference-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference times [default: inference_time_<unix time>.csv]')
             [CompletionResult]::new('--inference-memory-csv-file', '--inference-memory-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference memory [default: inference_memory_<unix time>.csv]')
             [CompletionResult]::new('--train-time-csv-file', '--train-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for training times [default: train_time_<unix time>.csv]')
@@ -101,8 +102,8 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Width and height in pixels')
             [CompletionResult]::new('--linear', '--linear', [CompletionResultType]::ParameterName, 'Linear axes instead of log-log')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'run-benchmark;compare' {

@@ -65,7 +65,7 @@ _run__benchmark() {
 
     case "${cmd}" in
         run__benchmark)
-            opts="-q -h -V --models --batch-sizes --sequence-lengths --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --threads --device --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --help --version models plot compare merge completions man help"
+            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --threads --device --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --help --version models plot compare merge completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -80,6 +80,10 @@ _run__benchmark() {
                     return 0
                     ;;
                 --sequence-lengths)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --generate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -424,7 +428,7 @@ _run__benchmark() {
                     return 0
                     ;;
                 --mode)
-                    COMPREPLY=($(compgen -W "inference training" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "inference training generation" -- "${cur}"))
                     return 0
                     ;;
                 --metric)

@@ -21,6 +21,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --models 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)'
             cand --batch-sizes 'Batch sizes to measure'
             cand --sequence-lengths 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels)'
+            cand --generate 'Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory'
             cand --inference-time-csv-file 'CSV file for inference times [default: inference_time_<unix time>.csv]'
             cand --inference-memory-csv-file 'CSV file for inference memory [default: inference_memory_<unix time>.csv]'
             cand --train-time-csv-file 'CSV file for training times [default: train_time_<unix time>.csv]'
@@ -96,8 +97,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --size 'Width and height in pixels'
             cand --linear 'Linear axes instead of log-log'
             cand --profile 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'run-benchmark;compare'= {
             cand --threshold 'Smallest change, in percent, that counts as a regression or improvement'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -27,6 +27,7 @@ end
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l models -d 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels)' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l generate -d 'Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-time-csv-file -d 'CSV file for inference times [default: inference_time_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-memory-csv-file -d 'CSV file for inference memory [default: inference_memory_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-time-csv-file -d 'CSV file for training times [default: train_time_<unix time>.csv]' -r -F
@@ -92,14 +93,15 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s o -
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l x -d 'Horizontal axis' -r -f -a "sequence-length\t''
 batch-size\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l mode -d 'JSON input: which benchmark to draw' -r -f -a "inference\t''
-training\t''"
+training\t''
+generation\t'Generation cells: time per output token (TPOT), or the generation call\'s memory'"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l metric -d 'What to draw [default: time; for a CSV file, memory when its name says so]' -r -f -a "time\t''
 memory\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l title -d 'Chart title [default: says what is shown]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l profile -d 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l prefer -d 'Which result wins when two files measured a cell differently' -r -f -a "first\t'The file given first'

@@ -8,9 +8,12 @@ own names, and transformers' outputs on fixed inputs are saved next to them:
     <out>/<arch>/config.json           the tiny config, as a checkpoint's config.json
     <out>/<arch>/model.safetensors     the weights, HF checkpoint key names
     <out>/<arch>/expected.safetensors  input_ids and transformers' outputs (eval mode, fp32)
+    <out>/<arch>/generate.safetensors  for the generating families: transformers' greedy
+                                       generate() on those input_ids (token ids, per-step logits)
 
 Usage: python scripts/parity_oracle.py tests/fixtures/parity [arch ...]
-(`make fixtures` runs it with the pinned transformers). Adding an architecture is one
+(`make fixtures` runs it with the pinned transformers); `--generate-only` writes only the
+generate.safetensors files, from the config.json and model.safetensors already there. Adding an architecture is one
 function in ARCHITECTURES below.
 """
 
@@ -25,6 +28,8 @@ from safetensors.torch import save_file
 
 SEED = 0
 BATCH, SEQ = 2, 7
+# New tokens of the generation fixtures: enough to pass the fixtures' sliding windows (3, 4).
+NEW_TOKENS = 8
 
 
 # Parameter names of normalisation weights (1 in transformers' init), randomised around 1,
@@ -615,6 +620,87 @@ def vit(out_dir):
     )
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
+def write_generate_fixture(out_dir):
+    """Loads the fixture's own config.json and model.safetensors into the transformers class
+    architectures[0] names and writes generate.safetensors: the greedy
+    `generate(do_sample=False, max_new_tokens=N, min_new_tokens=N)` on expected.safetensors'
+    input_ids (no attention mask needed: no padding) as `generated_ids` (batch, N), and the
+    raw logits of every step (`output_logits`) as `step_logits` (batch, N, vocab). Nothing
+    but greedy choice touches the tokens: the generation config names every processor off
+    (no EOS, no forced BOS/EOS, no repetition rules), and each token is checked to be the
+    argmax of its step's logits, so the fixture is a plain greedy trace."""
+    from safetensors.torch import load_file
+
+    with open(os.path.join(out_dir, "config.json")) as f:
+        architecture = json.load(f)["architectures"][0]
+    model, info = getattr(transformers, architecture).from_pretrained(
+        out_dir, attn_implementation="eager", output_loading_info=True
+    )
+    model.eval()
+    # Only tied weights may be absent from the file.
+    tied = {"lm_head.weight", "embed_out.weight", "encoder.embed_tokens.weight",
+            "decoder.embed_tokens.weight", "model.encoder.embed_tokens.weight",
+            "model.decoder.embed_tokens.weight"}
+    assert set(info["missing_keys"]) <= tied, info["missing_keys"]
+    assert not info["unexpected_keys"], info["unexpected_keys"]
+    input_ids = load_file(os.path.join(out_dir, "expected.safetensors"))["input_ids"]
+    config = model.config
+    # The MoE fixtures' router logits feed only the training loss; with them on, generate()
+    # computes that loss on every step and fails on the cached steps' attention mask
+    # (transformers 4.57.1). Off, the logits and tokens are unchanged.
+    if getattr(config, "output_router_logits", False):
+        config.output_router_logits = False
+    generation = transformers.GenerationConfig(
+        do_sample=False,
+        num_beams=1,
+        max_new_tokens=NEW_TOKENS,
+        min_new_tokens=NEW_TOKENS,
+        # No EOS: exactly N tokens, each the argmax (ignore-EOS, as benchmarks decode). With
+        # an EOS id, min_new_tokens would mask it and pick the runner-up (BART's fixture
+        # hits that); without one, min_new_tokens has nothing to do.
+        eos_token_id=None,
+        pad_token_id=config.pad_token_id if config.pad_token_id is not None else 0,
+        bos_token_id=config.bos_token_id,
+        # T5's checkpoints name the padding token as decoder start; T5Config leaves it unset.
+        decoder_start_token_id=(
+            config.decoder_start_token_id
+            if config.decoder_start_token_id is not None
+            else config.pad_token_id
+        ),
+        forced_bos_token_id=None,
+        forced_eos_token_id=None,
+        no_repeat_ngram_size=0,
+        repetition_penalty=1.0,
+    )
+    # generate() fills unset values from the model's own generation config (BART's names a
+    # forced EOS): make that one ours too.
+    model.generation_config = generation
+    extra = {}
+    if config.is_encoder_decoder:
+        # generate() sizes its cache by num_layers, too few for flan_t5's extra decoder
+        # layer (an IndexError in transformers 4.57.1); caches without a config grow.
+        extra["past_key_values"] = transformers.EncoderDecoderCache(
+            transformers.DynamicCache(), transformers.DynamicCache()
+        )
+    with torch.no_grad():
+        out = model.generate(
+            input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            **extra,
+            generation_config=generation,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+    # Decoder-only: the prompt, then the new tokens; encoder-decoders: the start token first.
+    skip = 1 if config.is_encoder_decoder else input_ids.shape[1]
+    generated = out.sequences[:, skip:]
+    logits = torch.stack(out.logits, dim=1)
+    assert generated.shape == (input_ids.shape[0], NEW_TOKENS), generated.shape
+    assert torch.equal(generated, logits.argmax(-1)), "a processor changed a greedy choice"
+    save_tensors(
+        os.path.join(out_dir, "generate.safetensors"),
+        {"input_ids": input_ids, "generated_ids": generated, "step_logits": logits},
+    )
 
 
 # name -> function(out_dir) writing that architecture's fixtures.
@@ -1716,6 +1802,12 @@ def whisper(out_dir):
     save_tensors(os.path.join(out_dir, "model.safetensors"), weights)
     save_tensors(os.path.join(out_dir, "expected.safetensors"), expected)
 
+# The architectures that generate (decoders and encoder-decoders): generate.safetensors.
+GENERATING = [
+    "gpt2", "gpt2_variant", "opt", "opt_350m", "gpt_neo", "t5", "flan_t5", "bart", "llama",
+    "llama3_scaled", "mistral", "qwen2", "qwen3", "gpt_neox", "gpt_neox_sequential", "phi",
+    "gemma", "gemma2", "gemma3", "phi3", "mixtral", "qwen3_moe",
+]
 
 ARCHITECTURES = {
     "bert": bert,
@@ -1825,6 +1917,12 @@ partial rotary, soft-capping, LongRoPE, ...).
 `input_ids` and `attention_mask` of every passage padded and truncated to 8, 16 and 64 tokens.
 The trainers break ties in no fixed order, so its files change from one run to the next;
 `expected.json` always belongs to the `tokenizer.json` files written with it.
+The generating families ({generating}) also have `generate.safetensors`: the same
+`input_ids`, `generated_ids` ({batch}x{new_tokens}), the token ids of transformers' greedy
+`generate(do_sample=False, max_new_tokens={new_tokens}, min_new_tokens={new_tokens})` (the
+prompt left out; for the encoder-decoders, the decoder start token left out), and
+`step_logits` ({batch}x{new_tokens}xvocab), the raw logits of each step (`output_logits`),
+each step's token being their argmax. They are checked by `tests/parity/generate.rs`.
 
 Regenerate them only when the oracle changes; the files are deterministic for a given
 transformers/torch version.
@@ -1837,6 +1935,11 @@ def main():
     parser.add_argument(
         "archs", nargs="*", help=f"architectures (default all: {', '.join(ARCHITECTURES)})"
     )
+    parser.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="only write generate.safetensors, from the fixtures already in OUT",
+    )
     args = parser.parse_args()
     archs = args.archs or list(ARCHITECTURES)
     unknown = [a for a in archs if a not in ARCHITECTURES]
@@ -1848,7 +1951,10 @@ def main():
         out_dir = os.path.join(args.out, arch)
         os.makedirs(out_dir, exist_ok=True)
         torch.manual_seed(SEED)
-        ARCHITECTURES[arch](out_dir)
+        if not args.generate_only:
+            ARCHITECTURES[arch](out_dir)
+        if arch in GENERATING:
+            write_generate_fixture(out_dir)
         sizes = {f: os.path.getsize(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))}
         print(f"{arch}: " + ", ".join(f"{f} {n} B" for f, n in sizes.items()))
 
@@ -1859,6 +1965,8 @@ def main():
                 torch=torch.__version__,
                 archs=", ".join(f"`{a}/`" for a in ARCHITECTURES),
                 seed=SEED,
+                generating=", ".join(GENERATING),
+                new_tokens=NEW_TOKENS,
                 batch=BATCH,
                 seq=SEQ,
             )

@@ -431,6 +431,7 @@ fn same_point(a: &Cell, b: &Cell) -> bool {
     a.model == b.model
         && a.config == b.config
         && (a.batch_size, a.sequence_length, a.mode) == (b.batch_size, b.sequence_length, b.mode)
+        && a.new_tokens == b.new_tokens
         && a.settings == b.settings
 }
 

@@ -16,6 +16,9 @@ use std::path::PathBuf;
 pub enum Mode {
     Inference,
     Training,
+    /// Greedy decoding of exactly `Cell::new_tokens` tokens after a prompt of the cell's
+    /// sequence length, over a KV cache.
+    Generation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +104,9 @@ pub struct Cell {
     /// Random token ids (the original) or the user's text; exports without it are random.
     #[serde(default)]
     pub inputs: Inputs,
+    /// Generation cells: the new tokens of every request (the prompt is `sequence_length`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_tokens: Option<i64>,
 }
 
 impl Cell {
@@ -110,13 +116,18 @@ impl Cell {
         let mode = match self.mode {
             Mode::Inference => "inference",
             Mode::Training => "training",
+            Mode::Generation => "generation",
         };
         let metric = match self.metric {
             Metric::Speed => "speed",
             Metric::Memory => "memory",
         };
+        let new_tokens = self
+            .new_tokens
+            .map(|n| format!(" {n} new tokens"))
+            .unwrap_or_default();
         format!(
-            "{} batch {} {} {} {mode} {metric}",
+            "{} batch {} {} {}{new_tokens} {mode} {metric}",
             self.model,
             self.batch_size,
             self.input.size_name(),
@@ -257,7 +268,7 @@ pub struct SpeedResult {
     pub warmup_calls: usize,
     pub stats: Stats,
     /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
-    /// TorchScript file).
+    /// TorchScript file) or not counted (generation).
     pub flops_per_call: Option<f64>,
     /// The median's 95% order-statistics interval (adaptive protocol, 6 samples or more).
     #[serde(default)]
@@ -272,6 +283,30 @@ pub struct SpeedResult {
     /// most results have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Box<crate::measure::profile::Profile>>,
+    /// Generation cells: the per-token clock readings of every timed request and their
+    /// figures; a call is then one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<Box<GenerationSpeed>>,
+}
+
+/// The clock readings inside the timed requests of a generation cell, and the figures made
+/// of them (each by the formula its field names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationSpeed {
+    pub new_tokens: i64,
+    /// Per timed request, in order: seconds from the call to each new token (N readings,
+    /// taken once the token's ids exist; on a GPU after a synchronise).
+    pub token_seconds: Vec<Vec<f64>>,
+    /// Time to first token, per request: the first reading (prefill and the first token).
+    pub ttft: Stats,
+    /// Time per output token, per request: (end-to-end − TTFT) / (N − 1); None when N = 1.
+    pub tpot: Option<Stats>,
+    /// Inter-token latency: every gap between successive readings of every request.
+    pub itl: Option<Stats>,
+    /// Decode throughput, per request: batch · (N − 1) / (end-to-end − TTFT), in tokens/s.
+    pub decode_tokens_per_second: Option<Stats>,
+    /// End-to-end latency, per request: the last reading.
+    pub end_to_end: Stats,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,6 +325,21 @@ pub struct MemoryResult {
     /// The planner's estimate of this cell's peak (`estimate::cell`), beside the measured one.
     #[serde(default)]
     pub estimated_peak_bytes: Option<u64>,
+    /// Generation cells: the KV cache's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache: Option<KvCacheSize>,
+}
+
+/// A generation's KV cache: its size from the config, and what the cache held at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvCacheSize {
+    /// 2 · layers · kv-heads · head-dim · (prompt + N) · batch · dtype bytes (a
+    /// sliding-window layer at most its window; encoder-decoders: decoder self-attention over
+    /// 1 + N tokens plus cross-attention over the prompt).
+    pub config_bytes: u64,
+    /// Bytes of the keys and values the cache held after the last step (the last token is
+    /// never fed, and sliding layers keep their window's last tokens).
+    pub held_bytes: u64,
 }
 
 impl MemoryResult {
@@ -348,7 +398,8 @@ pub struct CalibrationResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
-    Cell(Cell),
+    // Boxed: a cell is much larger than the other variants.
+    Cell(Box<Cell>),
     /// Cells of one (model, batch size, sequence length, mode), memory before speed, measured
     /// on one built model: the reply is the list of their results.
     Cells {
@@ -388,7 +439,7 @@ impl Sweep {
             return self.sections.clone();
         }
         let mut sections = Vec::new();
-        for mode in [Mode::Inference, Mode::Training] {
+        for mode in [Mode::Inference, Mode::Training, Mode::Generation] {
             for metric in [Metric::Speed, Metric::Memory] {
                 if self
                     .rows

@@ -88,6 +88,10 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = size)]
     pub sequence_lengths: Vec<i64>,
 
+    /// Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory
+    #[arg(long, alias = "new-tokens", num_args = 1.., value_name = "N", allow_negative_numbers = true, value_parser = size)]
+    pub generate: Vec<i64>,
+
     /// Also benchmark training: forward with masked-LM labels plus backward
     #[arg(long)]
     pub training: bool,
@@ -438,6 +442,8 @@ pub enum PlotAxis {
 pub enum PlotMode {
     Inference,
     Training,
+    /// Generation cells: time per output token (TPOT), or the generation call's memory
+    Generation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

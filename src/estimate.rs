@@ -10,10 +10,9 @@
 //! - training: gradients (one more copy of the weights), AdamW's two moments (SGD without
 //!   momentum keeps none), and the activations every layer keeps for backward;
 //! - inference: the activations of one layer at a time and the logits;
+//! - generation: the prompt's inference activations, plus the KV cache
+//!   (`KvLayout::bytes`: 2 · layers · batch · (prompt + new tokens) · kv_heads · head_dim values);
 //! - the runtime: libtorch's own resident memory, measured once on this machine.
-//!
-//! No generation (KV cache) cells exist yet; when they do, their cache adds
-//! 2 · layers · batch · (prompt + new tokens) · kv_heads · head_dim values.
 
 use crate::cell::{
     CalibrationResult, Cell, DeviceChoice, Dtype, InputKind, Metric, Mode, Optimizer,
@@ -108,13 +107,16 @@ pub fn cell(cell: &Cell) -> Estimate {
     };
     let task = match cell.mode {
         Mode::Inference => models::inference_task(&cell.config, settings.only_pretrain_model),
-        Mode::Training => Task::LanguageModel,
+        Mode::Training | Mode::Generation => Task::LanguageModel,
     };
     let (b, s) = (cell.batch_size, cell.sequence_length);
     let forward = arch.forward_flops(b, s, task);
+    let new_tokens = cell.new_tokens.unwrap_or(1).max(1);
     let flops = match cell.mode {
         Mode::Inference => forward,
         Mode::Training => 3.0 * forward,
+        // The prompt once, then one token at a time (attention over the cache not counted).
+        Mode::Generation => forward + (new_tokens - 1) as f64 * arch.forward_flops(b, 1, task),
     };
     let shape = Shape::of(&cell.config);
     let parameters = arch
@@ -147,11 +149,22 @@ pub fn cell(cell: &Cell) -> Estimate {
         Task::LanguageModel => logit_tokens * shape.vocab,
         Task::Base => 0.0,
     };
+    // One layer's hidden states, projections and feed-forward, its attention scores, and
+    // the logits (inference frees each layer's activations before the next).
+    let one_layer =
+        (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + scores + logits) * bytes;
     let working = match cell.mode {
-        // One layer's hidden states, projections and feed-forward, its attention scores, and
-        // the logits (inference frees each layer's activations before the next).
-        Mode::Inference => {
-            (tokens * (6.0 * shape.hidden + 2.0 * shape.intermediate) + scores + logits) * bytes
+        Mode::Inference => one_layer,
+        // The prompt as inference, and the cache of prompt and new tokens.
+        Mode::Generation => {
+            let cache = arch.kv_layout().map_or(0.0, |layout| {
+                let context = match layout.cross_layers {
+                    0 => cell.sequence_length + new_tokens,
+                    _ => 1 + new_tokens,
+                };
+                layout.bytes(cell.batch_size, cell.sequence_length, context, bytes as i64) as f64
+            });
+            one_layer + cache
         }
         // Per layer, what backward needs (Korthikanti et al. 2022: 34·s·b·h + 5·a·s²·b
         // bytes at 2 bytes a value with a 4h feed-forward), the logits with their float32
@@ -361,7 +374,26 @@ mod tests {
             settings: settings(dtype),
             input: Default::default(),
             inputs: Default::default(),
+            new_tokens: None,
         }
+    }
+
+    #[test]
+    fn generation_adds_the_kv_cache_and_one_token_steps() {
+        let config = embedded("openai-community/gpt2");
+        let inference = cell(&cell_of(config.clone(), Dtype::F32, Mode::Inference));
+        let mut generation = cell_of(config.clone(), Dtype::F32, Mode::Generation);
+        generation.new_tokens = Some(64);
+        let generation = cell(&generation);
+        // gpt2: 12 layers, 12 heads of 64; keys and values of 8 + 64 tokens, 4 bytes each.
+        let cache = 2.0 * 12.0 * 12.0 * 64.0 * (8.0 + 64.0) * 4.0;
+        let extra = generation.memory_bytes.unwrap() - inference.memory_bytes.unwrap();
+        // The embedded config names GPT2LMHeadModel: both cells build the same head.
+        assert!((extra - cache).abs() < 1.0, "{extra} vs {cache}");
+        let arch = models::from_json(&config).unwrap();
+        let step = arch.forward_flops(1, 1, Task::LanguageModel);
+        let prefill = arch.forward_flops(1, 8, Task::LanguageModel);
+        assert_eq!(generation.flops, Some(prefill + 63.0 * step));
     }
 
     #[test]

@@ -58,15 +58,17 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         training: args.training,
         speed: !args.no_speed,
         memory: !args.no_memory,
+        generation: !args.generate.is_empty(),
     };
     if scope.sections().is_empty() {
-        bail!("nothing to measure: --no-inference without --training, or both --no-speed and --no-memory");
+        bail!("nothing to measure: --no-inference without --training or --generate, or both --no-speed and --no-memory");
     }
     let settings = settings(args, machine)?;
     let mut cells = cells(
         &models,
         &args.batch_sizes,
         &args.sequence_lengths,
+        &args.generate,
         scope,
         &settings,
     );
@@ -272,6 +274,8 @@ fn outputs(args: &RunArgs) -> Outputs {
             inference_memory: pick(&args.inference_memory_csv_file, stamped.inference_memory),
             train_time: pick(&args.train_time_csv_file, stamped.train_time),
             train_memory: pick(&args.train_memory_csv_file, stamped.train_memory),
+            generation_time: pick(&None, stamped.generation_time),
+            generation_memory: pick(&None, stamped.generation_memory),
             env_info: pick(&args.env_info_csv_file, stamped.env_info),
         }
     });
@@ -362,6 +366,8 @@ pub struct Scope {
     pub training: bool,
     pub speed: bool,
     pub memory: bool,
+    /// Generation cells (`--generate`).
+    pub generation: bool,
 }
 
 impl Scope {
@@ -371,6 +377,7 @@ impl Scope {
         for (mode, on) in [
             (Mode::Inference, self.inference),
             (Mode::Training, self.training),
+            (Mode::Generation, self.generation),
         ] {
             for (metric, wanted) in [(Metric::Speed, self.speed), (Metric::Memory, self.memory)] {
                 if on && wanted {
@@ -383,11 +390,13 @@ impl Scope {
 }
 
 /// For each model, batch size and sequence length: inference memory, inference speed,
-/// training memory, training speed (the original's `Benchmark.run` order).
+/// training memory, training speed (the original's `Benchmark.run` order), then for each
+/// count of new tokens generation memory and speed (the sequence length is the prompt's).
 fn cells(
     models: &[ResolvedModel],
     batch_sizes: &[i64],
     sequence_lengths: &[i64],
+    new_tokens: &[i64],
     scope: Scope,
     settings: &Settings,
 ) -> Vec<Cell> {
@@ -415,6 +424,27 @@ fn cells(
                                 settings: settings.clone(),
                                 input,
                                 inputs: Inputs::Random,
+                                new_tokens: None,
+                            });
+                        }
+                    }
+                }
+                for &n in new_tokens.iter().filter(|_| scope.generation) {
+                    for (metric, wanted) in
+                        [(Metric::Memory, scope.memory), (Metric::Speed, scope.speed)]
+                    {
+                        if wanted {
+                            cells.push(Cell {
+                                model: model.name.clone(),
+                                config: model.config.clone(),
+                                batch_size,
+                                sequence_length,
+                                mode: Mode::Generation,
+                                metric,
+                                settings: settings.clone(),
+                                input,
+                                inputs: Inputs::Random,
+                                new_tokens: Some(n),
                             });
                         }
                     }
@@ -505,6 +535,7 @@ mod tests {
                                 settings: protocol_settings(),
                                 input: Default::default(),
                                 inputs: Inputs::Random,
+                                new_tokens: None,
                             });
                         }
                     }
@@ -592,11 +623,13 @@ mod tests {
             training: true,
             speed: true,
             memory: true,
+            generation: false,
         };
         let cells = cells(
             &[model("a"), model("b")],
             &[1, 8],
             &[8, 32, 128],
+            &[],
             scope,
             &settings(),
         );
@@ -616,14 +649,53 @@ mod tests {
     }
 
     #[test]
+    fn generation_cells_follow_each_prompt_length() {
+        let scope = Scope {
+            inference: true,
+            training: false,
+            speed: true,
+            memory: true,
+            generation: true,
+        };
+        let cells = cells(&[model("a")], &[1], &[8, 32], &[16, 64], scope, &settings());
+        let got: Vec<_> = cells
+            .iter()
+            .map(|c| (c.sequence_length, c.mode, c.metric, c.new_tokens))
+            .collect();
+        use {Metric::*, Mode::*};
+        assert_eq!(
+            got[..6],
+            [
+                (8, Inference, Memory, None),
+                (8, Inference, Speed, None),
+                (8, Generation, Memory, Some(16)),
+                (8, Generation, Speed, Some(16)),
+                (8, Generation, Memory, Some(64)),
+                (8, Generation, Speed, Some(64)),
+            ]
+        );
+        assert_eq!(cells.len(), 12);
+        assert_eq!(
+            scope.sections(),
+            [
+                (Inference, Speed),
+                (Inference, Memory),
+                (Generation, Speed),
+                (Generation, Memory)
+            ]
+        );
+    }
+
+    #[test]
     fn scope_limits_cells_and_sections() {
         let scope = Scope {
             inference: true,
             training: false,
             speed: true,
             memory: false,
+            generation: false,
         };
-        let cells = cells(&[model("a")], &[8], &[8, 32], scope, &settings());
+        let cells = cells(&[model("a")], &[8], &[8, 32], &[], scope, &settings());
         assert_eq!(cells.len(), 2);
         assert!(cells
             .iter()

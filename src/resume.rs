@@ -1,6 +1,7 @@
 //! `--resume FILE.json`: the cells a previous JSON export measured, carried over into this
 //! sweep when nothing about them changed (model name and config, batch size, sequence length,
-//! mode, metric, every setting and the inputs). N/A cells are not carried over, so they run again.
+//! mode, metric, new tokens, every setting and the inputs). N/A cells are not carried over, so
+//! they run again.
 //! When the resumed file is also one of this sweep's exports, the sweep refuses to start if
 //! that would drop any of the file's cells (a setting, model or size changed): the file is
 //! rewritten with this sweep's cells only, so finished work would be lost.
@@ -25,6 +26,7 @@ pub fn same_cell(a: &Cell, b: &Cell) -> bool {
         && a.sequence_length == b.sequence_length
         && a.mode == b.mode
         && a.metric == b.metric
+        && a.new_tokens == b.new_tokens
         && a.settings == b.settings
         && a.inputs == b.inputs
 }
@@ -121,6 +123,7 @@ mod tests {
             },
             input: Default::default(),
             inputs: crate::cell::Inputs::Random,
+            new_tokens: None,
         }
     }
 
@@ -139,6 +142,7 @@ mod tests {
                         gpu: None,
                         build_seconds: None,
                         estimated_peak_bytes: None,
+                        kv_cache: None,
                     }),
                 ),
             ],

@@ -92,7 +92,7 @@ fn human_bytes(bytes: f64) -> String {
 impl Runner {
     /// Measures a cell; every failure becomes N/A with its reason.
     pub fn run(&self, cell: &Cell) -> Result<CellResult, Interrupted> {
-        match self.run_job(&Job::Cell(cell.clone())) {
+        match self.run_job(&Job::Cell(Box::new(cell.clone()))) {
             Ok(result) => Ok(cleaned(result)),
             Err(JobError::Failed(reason)) => Ok(CellResult::na(reason)),
             Err(JobError::Interrupted) => Err(Interrupted),

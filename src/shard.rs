@@ -151,6 +151,9 @@ pub struct PlannedCell {
     /// (their digests), so that merge rebuilds a missing cell as it was planned.
     #[serde(default)]
     pub inputs: Inputs,
+    /// Generation cells' new tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_tokens: Option<i64>,
     /// 0-based shard the cell belongs to.
     pub shard: usize,
 }
@@ -178,6 +181,7 @@ impl ShardRecord {
                 mode: cell.mode,
                 metric: cell.metric,
                 inputs: cell.inputs.clone(),
+                new_tokens: cell.new_tokens,
                 shard: part,
             });
         }
@@ -205,6 +209,7 @@ impl ShardRecord {
                     cell.metric,
                 )
             && p.inputs == cell.inputs
+            && p.new_tokens == cell.new_tokens
     }
 
     /// The planned cell as the whole plan's run would have had it.
@@ -220,13 +225,15 @@ impl ShardRecord {
             settings: settings.clone(),
             input: crate::models::input_kind(config),
             inputs: p.inputs.clone(),
+            new_tokens: p.new_tokens,
         }
     }
 }
 
 /// The plan's cells without their shard numbers: the same plan split in a different number
 /// of shards is still the same plan; the same cells on other text are another plan.
-fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs)> {
+#[allow(clippy::type_complexity)]
+fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs, Option<i64>)> {
     plan.iter()
         .map(|p| {
             (
@@ -236,6 +243,7 @@ fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Input
                 p.mode,
                 p.metric,
                 &p.inputs,
+                p.new_tokens,
             )
         })
         .collect()
@@ -353,6 +361,7 @@ mod tests {
                 cycled: true,
                 pad_token: "[PAD]".into(),
             }),
+            new_tokens: None,
         }
     }
 

@@ -461,6 +461,7 @@ fn cell(model: &str, batch_size: i64, sequence_length: i64, metric: Metric) -> C
         settings: settings(),
         input: Default::default(),
         inputs: Default::default(),
+        new_tokens: None,
     }
 }
 
@@ -478,6 +479,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         imprecise: false,
         build_seconds: None,
         profile: None,
+        generation: None,
     })
 }
 
@@ -489,6 +491,7 @@ fn memory(mib: u64) -> CellResult {
         gpu: None,
         build_seconds: None,
         estimated_peak_bytes: None,
+        kv_cache: None,
     })
 }
 

@@ -21,11 +21,15 @@ use tch::{nn, nn::OptimizerConfig, nn::VarStore, Tensor};
 /// one built model: memory first (the first call after the build, as in a child of its own,
 /// with glibc's default heap), then speed. `progress` receives the results so far after each
 /// cell, so that a parent keeps them if the child dies later. A cell whose measurement fails
-/// is N/A with its reason; a failure before any measurement is the error.
+/// is N/A with its reason; a failure before any measurement is the error. Generation cells
+/// are measured by [`super::generate::cells`].
 pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<Vec<CellResult>> {
     let Some(cell) = cells.first() else {
         return Ok(Vec::new());
     };
+    if cell.mode == Mode::Generation {
+        return super::generate::cells(cells, progress);
+    }
     let all = |result: CellResult| Ok(vec![result; cells.len()]);
     let config = models::from_json(&cell.config)?;
     if let Some(reason) = config.size_not_supported(cell.sequence_length) {
@@ -54,6 +58,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     let task = match cell.mode {
         Mode::Inference => inference_task(&cell.config, settings.only_pretrain_model),
         Mode::Training => Task::LanguageModel,
+        Mode::Generation => return all(CellResult::na("a generation cell without new tokens")),
     };
     let build_start = Instant::now();
     let model = config.build(vs.root(), task)?;
@@ -68,7 +73,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
     let no_mask = || format!("{model_type} with text inputs");
     let mut optimizer = match (cell.mode, settings.optimizer) {
-        (Mode::Inference, _) | (_, Optimizer::None) => None,
+        (Mode::Inference | Mode::Generation, _) | (_, Optimizer::None) => None,
         (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
         (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&vs, 1e-4)?),
     };
@@ -93,6 +98,9 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         .with_context(no_mask),
                     None => model.forward(&input, false),
                 })?;
+            }
+            (Mode::Generation, _) => {
+                unreachable!("generation cells are measured by child::generate")
             }
             (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
@@ -149,12 +157,13 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         flops_per_call: match cell.mode {
                             // Backward costs about twice the forward's matrix products.
                             Mode::Training => forward.map(|f| 3.0 * f),
-                            Mode::Inference => forward,
+                            Mode::Inference | Mode::Generation => forward,
                         },
                         interval,
                         imprecise: timing.imprecise,
                         build_seconds,
                         profile,
+                        generation: None,
                     }))
                 }
                 Metric::Memory => {

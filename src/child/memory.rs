@@ -48,5 +48,6 @@ pub fn measure_memory(
         gpu,
         build_seconds: None,
         estimated_peak_bytes: None,
+        kv_cache: None,
     })
 }

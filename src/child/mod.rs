@@ -3,6 +3,7 @@
 
 pub mod calibrate;
 pub mod device;
+pub mod generate;
 pub mod measure;
 pub mod memory;
 pub mod profile;
@@ -25,7 +26,7 @@ pub fn execute_with(job: &Job, progress: &mut dyn FnMut(&Value)) -> Result<Value
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match job {
-        Job::Cell(cell) => measure::cells(std::slice::from_ref(cell), &mut |_| {})
+        Job::Cell(cell) => measure::cells(std::slice::from_ref(cell.as_ref()), &mut |_| {})
             .map(|mut results| serde_json::to_value(results.remove(0))),
         Job::Cells { cells } => {
             let mut report = |so_far: &[crate::cell::CellResult]| {

@@ -54,6 +54,7 @@ fn trace_file_name(cell: &Cell) -> String {
     let mode = match cell.mode {
         Mode::Inference => "inference",
         Mode::Training => "training",
+        Mode::Generation => "generation",
     };
     format!(
         "{model}-b{}-s{}-{mode}.json",

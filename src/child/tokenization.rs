@@ -61,6 +61,7 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
             imprecise: timing.imprecise,
             build_seconds: None,
             profile: None,
+            generation: None,
         }),
     })
 }

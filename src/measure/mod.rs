@@ -1,5 +1,6 @@
 //! Clocks and memory readings; nothing here knows about models.
 
+pub mod generation;
 pub mod gpu;
 pub mod memory;
 pub mod operators;

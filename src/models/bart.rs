@@ -6,13 +6,14 @@
 //! Parameter paths are the checkpoint's: `model.encoder.layers.0.self_attn.q_proj.weight`.
 
 use super::checks::check_positive;
+use super::kv_cache::KvCache;
 use super::layers::{
     attention_kernel, drop_layer, dropout, lm_head_flops, lm_loss, Activation, Embedding,
     LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
 
@@ -46,6 +47,8 @@ pub struct BartConfig {
     pub scale_embedding: bool,
     pub pad_token_id: Option<i64>,
     pub tie_word_embeddings: bool,
+    /// The decoder's first input in generation (`</s>` in BART's vocabulary).
+    pub decoder_start_token_id: i64,
 }
 
 impl Default for BartConfig {
@@ -70,6 +73,7 @@ impl Default for BartConfig {
             scale_embedding: false,
             pad_token_id: Some(1),
             tie_word_embeddings: true,
+            decoder_start_token_id: 2,
         }
     }
 }
@@ -122,38 +126,73 @@ impl BartAttention {
         }
     }
 
-    /// Self-attention when `key_value` is None, else cross-attention over it; no padding
-    /// mask, as the benchmark's inputs have none.
-    fn forward(
+    /// (batch, seq, d_model) -> (batch, heads, seq, head_dim).
+    fn heads(&self, xs: &Tensor) -> Tensor {
+        let (b, s, d) = xs.size3().expect("projections are (batch, seq, d_model)");
+        xs.view([b, s, self.num_heads, d / self.num_heads])
+            .transpose(1, 2)
+    }
+
+    /// Self-attention of layer `layer`: the encoder's bidirectional (without a cache), or
+    /// the decoder's causal one over the `cache`d keys and values. No padding mask, as the
+    /// benchmark's inputs have none.
+    fn self_attention(
         &self,
         xs: &Tensor,
-        key_value: Option<&Tensor>,
         causal: bool,
         train: bool,
+        cache: &mut KvCache,
+        layer: usize,
     ) -> Tensor {
         let _attention = profile::part(Part::Attention);
-        let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
-        let heads = |t: Tensor| {
-            t.view([b, -1, self.num_heads, d / self.num_heads])
-                .transpose(1, 2)
+        let q = self.heads(&self.q_proj.forward(xs));
+        let (k, v) = (
+            self.heads(&self.k_proj.forward(xs)),
+            self.heads(&self.v_proj.forward(xs)),
+        );
+        let dropout = if train { self.dropout } else { 0.0 };
+        let context = if causal {
+            cache.attend(layer, &q, k, v, None, None, dropout)
+        } else {
+            attention_kernel::<Tensor>(&q, &k, &v, None, dropout, false, None, false)
         };
-        let kv = key_value.unwrap_or(xs);
-        let q = heads(self.q_proj.forward(xs));
-        let k = heads(self.k_proj.forward(kv));
-        let v = heads(self.v_proj.forward(kv));
+        self.output(xs, &context)
+    }
+
+    /// Cross-attention over the encoder's output, whose keys and values the `cache` keeps.
+    fn cross_attention(
+        &self,
+        xs: &Tensor,
+        encoder_hidden: &Tensor,
+        train: bool,
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Tensor {
+        let _attention = profile::part(Part::Attention);
+        let q = self.heads(&self.q_proj.forward(xs));
+        let (k, v) = cache.cross(layer, || {
+            (
+                self.heads(&self.k_proj.forward(encoder_hidden)),
+                self.heads(&self.v_proj.forward(encoder_hidden)),
+            )
+        });
         let context = attention_kernel::<Tensor>(
             &q,
             &k,
             &v,
             None,
             if train { self.dropout } else { 0.0 },
-            causal,
+            false,
             None,
             false,
-        )
-        .transpose(1, 2)
-        .reshape([b, s, d]);
-        self.out_proj.forward(&context)
+        );
+        self.output(xs, &context)
+    }
+
+    fn output(&self, xs: &Tensor, context: &Tensor) -> Tensor {
+        let (b, s, d) = xs.size3().expect("hidden states are (batch, seq, d_model)");
+        self.out_proj
+            .forward(&context.transpose(1, 2).reshape([b, s, d]))
     }
 }
 
@@ -198,17 +237,26 @@ impl BartLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, encoder_hidden: Option<&Tensor>, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        encoder_hidden: Option<&Tensor>,
+        train: bool,
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Tensor {
         let _layer = profile::part(Part::Layer);
         let causal = self.encoder_attn.is_some();
-        let attended = self.self_attn.forward(xs, None, causal, train);
+        let attended = self
+            .self_attn
+            .self_attention(xs, causal, train, cache, layer);
         let mut xs = self
             .self_attn_layer_norm
             .forward(&(xs + dropout(attended, self.dropout, train)));
         if let (Some((attention, norm)), Some(encoder_hidden)) =
             (&self.encoder_attn, encoder_hidden)
         {
-            let attended = attention.forward(&xs, Some(encoder_hidden), false, train);
+            let attended = attention.cross_attention(&xs, encoder_hidden, train, cache, layer);
             xs = norm.forward(&(&xs + dropout(attended, self.dropout, train)));
         }
         let mlp = profile::part(Part::Mlp);
@@ -267,24 +315,25 @@ impl BartStack {
         token_embeddings: Tensor,
         encoder_hidden: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> Tensor {
         let _stack = profile::part(match encoder_hidden {
             Some(_) => Part::Decoder,
             None => Part::Encoder,
         });
-        let seq = token_embeddings.size()[1];
+        let (past, seq) = (cache.past(), token_embeddings.size()[1]);
         let positions = Tensor::arange_start(
-            POSITION_OFFSET,
-            seq + POSITION_OFFSET,
+            past + POSITION_OFFSET,
+            past + seq + POSITION_OFFSET,
             (Kind::Int64, token_embeddings.device()),
         );
         let xs = token_embeddings + self.embed_positions.forward(&positions);
         let mut xs = dropout(self.layernorm_embedding.forward(&xs), self.dropout, train);
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
             if drop_layer(self.layerdrop, train) {
                 continue;
             }
-            xs = layer.forward(&xs, encoder_hidden, train);
+            xs = layer.forward(&xs, encoder_hidden, train, cache, i);
         }
         xs
     }
@@ -329,7 +378,8 @@ impl BartModel {
 
     /// The encoder's last hidden state (batch, seq, d_model).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encoder.forward(self.embed(input_ids), None, train)
+        self.encoder
+            .forward(self.embed(input_ids), None, train, &mut KvCache::off())
     }
 
     /// The decoder's last hidden state over `decoder_input_ids` and the encoder's output.
@@ -339,8 +389,29 @@ impl BartModel {
         encoder_hidden: &Tensor,
         train: bool,
     ) -> Tensor {
-        self.decoder
-            .forward(self.embed(decoder_input_ids), Some(encoder_hidden), train)
+        self.decode_cached(
+            decoder_input_ids,
+            encoder_hidden,
+            train,
+            &mut KvCache::off(),
+        )
+    }
+
+    /// The decoder's last hidden state over `decoder_input_ids`, the tokens after the
+    /// `cache`d ones.
+    pub fn decode_cached(
+        &self,
+        decoder_input_ids: &Tensor,
+        encoder_hidden: &Tensor,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
+        self.decoder.forward(
+            self.embed(decoder_input_ids),
+            Some(encoder_hidden),
+            train,
+            cache,
+        )
     }
 
     /// The decoder's last hidden state, with `decoder_input_ids = input_ids`.
@@ -355,6 +426,7 @@ pub struct BartForConditionalGeneration {
     model: BartModel,
     lm_head: Tensor,
     final_logits_bias: Tensor,
+    decoder_start_token_id: i64,
 }
 
 impl BartForConditionalGeneration {
@@ -369,13 +441,45 @@ impl BartForConditionalGeneration {
             model,
             lm_head,
             final_logits_bias: p.zeros_no_train("final_logits_bias", &[1, c.vocab_size]),
+            decoder_start_token_id: c.decoder_start_token_id,
         }
     }
 
     pub fn logits(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let hidden = self.model.last_hidden_state(input_ids, train);
+        self.head(&self.model.last_hidden_state(input_ids, train))
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
         let _head = profile::part(Part::Head);
         hidden.linear(&self.lm_head, Some(&self.final_logits_bias.squeeze_dim(0)))
+    }
+}
+
+/// The encoder once over the prompt, then the decoder from `decoder_start_token_id`, one
+/// token at a time over its self-attention cache and the encoder's cross-attention keys.
+impl Generator for BartForConditionalGeneration {
+    fn prefill(&self, input_ids: &Tensor) -> Result<(Tensor, KvCache)> {
+        let mut cache = KvCache::new();
+        cache.encoder_hidden = Some(self.model.encode(input_ids, false));
+        let start = Tensor::full(
+            [input_ids.size()[0], 1],
+            self.decoder_start_token_id,
+            (Kind::Int64, input_ids.device()),
+        );
+        let logits = self.step(&start, &mut cache)?;
+        Ok((logits, cache))
+    }
+
+    fn step(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let encoder_hidden = cache
+            .encoder_hidden
+            .as_ref()
+            .map(Tensor::shallow_clone)
+            .ok_or_else(|| anyhow!("BART decode step before the prefill"))?;
+        let hidden = self
+            .model
+            .decode_cached(input_ids, &encoder_hidden, false, cache);
+        Ok(self.head(&hidden).squeeze_dim(1))
     }
 }
 
@@ -422,6 +526,19 @@ impl Architecture for BartConfig {
         Ok(match task {
             Task::Base => Box::new(BartModel::new(p, self)),
             Task::LanguageModel => Box::new(BartForConditionalGeneration::new(p, self)),
+        })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(BartForConditionalGeneration::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout {
+            windows: vec![None; self.decoder_layers.max(0) as usize],
+            kv_heads: self.decoder_attention_heads,
+            head_dim: self.d_model / self.decoder_attention_heads,
+            cross_layers: self.decoder_layers,
         })
     }
 

@@ -13,14 +13,13 @@
 //! `model.layers.0.self_attn.q_proj.weight`.
 
 use super::checks::{check_heads, check_positive};
+use super::kv_cache::{AttentionOptions, CausalLm, KvCache};
 use super::layers::{
-    attention_flops, decoder_only_models, gated_mlp_flops, lm_head, lm_head_flops, Activation,
-    Embedding, Linear,
+    attention_flops, decoder_only_models, gated_mlp_flops, lm_head, lm_head_flops, merge_heads,
+    Activation, Embedding, Linear,
 };
-use super::rotary::{
-    causal_attention_masked, AttentionOptions, RopeScaling, RopeType, Rotary, RotaryTables,
-};
-use super::{parse_config, Architecture, Model, Task};
+use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
@@ -302,6 +301,7 @@ struct Attention {
     num_kv_heads: i64,
     head_dim: i64,
     options: AttentionOptions,
+    layer: usize,
 }
 
 impl Attention {
@@ -326,16 +326,16 @@ impl Attention {
                 softcap: c.attn_logit_softcapping,
                 dropout: c.attention_dropout,
             },
+            layer,
         }
     }
 
-    /// `padding`: the attention mask (batch, seq), 0 at padding, if any.
     fn forward(
         &self,
         xs: &Tensor,
         rope: &RotaryTables,
-        padding: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
@@ -354,9 +354,8 @@ impl Attention {
             dropout: if train { self.options.dropout } else { 0.0 },
             ..self.options
         };
-        let context =
-            causal_attention_masked(&rope.apply(&q), &rope.apply(&k), &v, options, padding);
-        self.o_proj.forward(&context)
+        let context = cache.attend_with(self.layer, &rope.apply(&q), rope.apply(&k), v, options);
+        self.o_proj.forward(&merge_heads(&context))
     }
 }
 
@@ -418,13 +417,13 @@ impl DecoderLayer {
         &self,
         xs: &Tensor,
         rope: &RotaryTables,
-        padding: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> Tensor {
         let _layer = profile::part(Part::Layer);
         let attended =
             self.self_attn
-                .forward(&self.input_layernorm.forward(xs), rope, padding, train);
+                .forward(&self.input_layernorm.forward(xs), rope, train, cache);
         match &self.feedforward_norms {
             // Gemma: pre-norm, as Llama; post_attention_layernorm feeds the MLP.
             None => {
@@ -491,21 +490,30 @@ impl GemmaModel {
         padding: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
+        self.encode_cached(input_ids, train, &mut KvCache::off_masked(padding))
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones; the sliding
+    /// layers' cache keeps only their window.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let embedded = self.embed_tokens.forward(input_ids);
         // transformers rounds sqrt(hidden) to the hidden states' dtype first.
         let scale = Tensor::from(self.embed_scale)
             .to_kind(embedded.kind())
             .to_device(embedded.device());
         let mut xs = embedded * scale;
-        let seq = input_ids.size()[1];
-        let global = self.rotary.tables(seq, xs.kind());
-        let local = self.rotary_local.as_ref().map(|r| r.tables(seq, xs.kind()));
+        let (past, seq) = (cache.past(), input_ids.size()[1]);
+        let global = self.rotary.tables(past, seq, xs.kind());
+        let local = self
+            .rotary_local
+            .as_ref()
+            .map(|r| r.tables(past, seq, xs.kind()));
         for layer in &self.layers {
             let rope = match (&local, layer.sliding) {
                 (Some(local), true) => local,
                 _ => &global,
             };
-            xs = layer.forward(&xs, rope, padding, train);
+            xs = layer.forward(&xs, rope, train, cache);
         }
         self.norm.forward(&xs)
     }
@@ -548,9 +556,20 @@ impl GemmaForCausalLm {
         padding: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let hidden = self.model.encode_masked(input_ids, padding, train);
+        self.head(&self.model.encode_masked(input_ids, padding, train))
+    }
+}
+
+impl CausalLm for GemmaForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.model.encode_cached(input_ids, train, cache)
+    }
+
+    /// The logits, soft-capped where the config says (also at every decode step, as
+    /// transformers' generate sees them).
+    fn head(&self, hidden: &Tensor) -> Tensor {
         let _head = profile::part(Part::Head);
-        let logits = self.lm_head.forward(&hidden);
+        let logits = self.lm_head.forward(hidden);
         match self.final_logit_softcapping {
             Some(cap) => (logits / cap).tanh() * cap,
             None => logits,
@@ -588,6 +607,20 @@ impl Architecture for GemmaConfig {
         Ok(match task {
             Task::Base => Box::new(GemmaModel::new(p, self)),
             Task::LanguageModel => Box::new(GemmaForCausalLm::new(p, self)),
+        })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(GemmaForCausalLm::new(p, self)))
+    }
+
+    /// Gemma 2/3's sliding layers hold at most their window.
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout {
+            windows: self.sliding_windows.clone(),
+            kv_heads: self.num_key_value_heads,
+            head_dim: self.head_dim,
+            cross_layers: 0,
         })
     }
 

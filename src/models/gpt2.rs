@@ -4,11 +4,12 @@
 //! checkpoint's: `h.0.attn.c_attn.weight`, under `transformer.` in a `GPT2LMHeadModel`.
 
 use super::checks::{check_heads, check_positive};
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
-    attention_kernel, causal_mask, decoder_only_models, dropout, lm_head, lm_head_flops,
-    merge_heads, with_key_padding, Activation, Embedding, LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, Activation, Embedding,
+    LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::Result;
 use serde::Deserialize;
@@ -118,6 +119,7 @@ struct Gpt2Block {
     activation: Activation,
     resid_dropout: f64,
     attn_dropout: f64,
+    layer: usize,
 }
 
 impl Gpt2Block {
@@ -145,10 +147,11 @@ impl Gpt2Block {
             activation: c.activation_function,
             resid_dropout: c.resid_pdrop,
             attn_dropout: c.attn_pdrop,
+            layer: layer_idx as usize,
         }
     }
 
-    fn attention(&self, xs: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+    fn attention(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
         // c_attn's output is [q | k | v], each split into heads.
@@ -158,17 +161,14 @@ impl Gpt2Block {
             .view([b, s, 3, self.num_heads, -1])
             .permute([2, 0, 3, 1, 4]);
         let attn_dropout = if train { self.attn_dropout } else { 0.0 };
-        // With padding the causal mask is spelled out, since SDPA takes a mask or is_causal.
-        let mask = padding.map(|m| with_key_padding(&causal_mask(s, xs.device()), m));
-        let context = attention_kernel::<&Tensor>(
+        let context = cache.attend(
+            self.layer,
             &qkv.get(0),
-            &qkv.get(1),
-            &qkv.get(2),
-            mask.as_ref(),
+            qkv.get(1),
+            qkv.get(2),
+            None,
+            Some(self.scale),
             attn_dropout,
-            mask.is_none(),
-            self.scale,
-            false,
         );
         dropout(
             self.attn_proj.forward(&merge_heads(&context)),
@@ -177,9 +177,9 @@ impl Gpt2Block {
         )
     }
 
-    fn forward(&self, xs: &Tensor, padding: Option<&Tensor>, train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let _layer = profile::part(Part::Layer);
-        let xs = xs + self.attention(&self.ln_1.forward(xs), padding, train);
+        let xs = xs + self.attention(&self.ln_1.forward(xs), train, cache);
         let mlp = profile::part(Part::Mlp);
         let inner = self
             .activation
@@ -227,12 +227,18 @@ impl Gpt2Model {
         padding: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let seq_len = input_ids.size()[1];
-        let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device()));
+        self.encode_cached(input_ids, train, &mut KvCache::off_masked(padding))
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        let (past, seq_len) = (cache.past(), input_ids.size()[1]);
+        let positions =
+            Tensor::arange_start(past, past + seq_len, (Kind::Int64, input_ids.device()));
         let xs = self.wte.forward(input_ids) + self.wpe.forward(&positions);
         let mut xs = dropout(xs, self.embd_dropout, train);
         for block in &self.h {
-            xs = block.forward(&xs, padding, train);
+            xs = block.forward(&xs, train, cache);
         }
         self.ln_f.forward(&xs)
     }
@@ -277,6 +283,16 @@ impl Gpt2LmHeadModel {
     }
 }
 
+impl CausalLm for Gpt2LmHeadModel {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.transformer.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
+    }
+}
+
 decoder_only_models!(
     Gpt2Model,
     "GPT2Model",
@@ -309,6 +325,19 @@ impl Architecture for Gpt2Config {
             Task::Base => Box::new(Gpt2Model::new(p, self)),
             Task::LanguageModel => Box::new(Gpt2LmHeadModel::new(p, self)),
         })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(Gpt2LmHeadModel::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout::uniform(
+            self.n_layer,
+            None,
+            self.n_head,
+            self.n_embd / self.n_head,
+        ))
     }
 
     /// Per layer: c_attn 2BS·H·3H and c_proj 2BSH², the MLP 2·2BSHI, scores and weighted

@@ -6,15 +6,16 @@
 //! `GPTNeoForCausalLM`.
 
 use super::checks::{check_heads, check_positive};
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
-    attention_kernel, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
-    split_heads, Activation, Embedding, LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
+    Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Kind, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,7 +132,9 @@ struct GptNeoBlock {
     ln_2: LayerNorm,
     c_fc: Linear,
     c_proj: Linear,
-    local: bool,
+    /// Local layers' window (`window_size`); None for global layers.
+    window: Option<i64>,
+    layer: usize,
     num_heads: i64,
     activation: Activation,
     resid_dropout: f64,
@@ -139,7 +142,7 @@ struct GptNeoBlock {
 }
 
 impl GptNeoBlock {
-    fn new(p: nn::Path, c: &GptNeoConfig, attention_type: AttentionType) -> Self {
+    fn new(p: nn::Path, c: &GptNeoConfig, attention_type: AttentionType, layer: usize) -> Self {
         let (h, std) = (c.hidden_size, c.initializer_range);
         let (attn, mlp) = (&p / "attn" / "attention", &p / "mlp");
         GptNeoBlock {
@@ -151,7 +154,8 @@ impl GptNeoBlock {
             ln_2: LayerNorm::new(&p / "ln_2", h, c.layer_norm_epsilon),
             c_fc: Linear::new(&mlp / "c_fc", h, c.inner_dim(), true, std),
             c_proj: Linear::new(&mlp / "c_proj", c.inner_dim(), h, true, std),
-            local: attention_type == AttentionType::Local,
+            window: (attention_type == AttentionType::Local).then_some(c.window_size),
+            layer,
             num_heads: c.num_heads,
             activation: c.activation_function,
             resid_dropout: c.resid_dropout,
@@ -159,23 +163,19 @@ impl GptNeoBlock {
         }
     }
 
-    /// `window_mask` is the local layers' mask, None when the window covers the sequence
-    /// (local attention is then plain causal attention).
-    fn attention(&self, xs: &Tensor, window_mask: Option<&Tensor>, train: bool) -> Tensor {
+    fn attention(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let heads = |t: Tensor| split_heads(&t, self.num_heads);
         let attention_dropout = if train { self.attention_dropout } else { 0.0 };
-        let mask = window_mask.filter(|_| self.local);
-        let context = attention_kernel(
+        let context = cache.attend(
+            self.layer,
             &heads(self.q_proj.forward(xs)),
-            &heads(self.k_proj.forward(xs)),
-            &heads(self.v_proj.forward(xs)),
-            mask,
-            attention_dropout,
-            mask.is_none(),
+            heads(self.k_proj.forward(xs)),
+            heads(self.v_proj.forward(xs)),
+            self.window,
             // GPT-Neo does not scale the scores.
-            1.0,
-            false,
+            Some(1.0),
+            attention_dropout,
         );
         dropout(
             self.out_proj.forward(&merge_heads(&context)),
@@ -184,9 +184,9 @@ impl GptNeoBlock {
         )
     }
 
-    fn forward(&self, xs: &Tensor, window_mask: Option<&Tensor>, train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let _layer = profile::part(Part::Layer);
-        let xs = xs + self.attention(&self.ln_1.forward(xs), window_mask, train);
+        let xs = xs + self.attention(&self.ln_1.forward(xs), train, cache);
         let mlp = profile::part(Part::Mlp);
         let inner = self
             .activation
@@ -197,20 +197,12 @@ impl GptNeoBlock {
     }
 }
 
-/// Query i sees keys j with 0 <= i - j < window: (seq, seq), true where attended.
-fn sliding_window_mask(seq: i64, window: i64, device: Device) -> Tensor {
-    let positions = Tensor::arange(seq, (Kind::Int64, device));
-    let distance = positions.unsqueeze(1) - positions.unsqueeze(0);
-    distance.ge(0).logical_and(&distance.lt(window))
-}
-
 /// `GPTNeoModel`: token and learned position embeddings, pre-LN blocks, final `ln_f`.
 pub struct GptNeoModel {
     wte: Embedding,
     wpe: Embedding,
     h: Vec<GptNeoBlock>,
     ln_f: LayerNorm,
-    window_size: i64,
     embed_dropout: f64,
 }
 
@@ -230,25 +222,27 @@ impl GptNeoModel {
             h: c.layer_types()
                 .into_iter()
                 .enumerate()
-                .map(|(i, kind)| GptNeoBlock::new(&blocks / i, c, kind))
+                .map(|(i, kind)| GptNeoBlock::new(&blocks / i, c, kind, i))
                 .collect(),
             ln_f: LayerNorm::new(&p / "ln_f", c.hidden_size, c.layer_norm_epsilon),
-            window_size: c.window_size,
             embed_dropout: c.embed_dropout,
         }
     }
 
     /// Last hidden state (batch, seq, hidden), after `ln_f`.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let seq_len = input_ids.size()[1];
-        let device = input_ids.device();
-        let positions = Tensor::arange(seq_len, (Kind::Int64, device));
+        self.encode_cached(input_ids, train, &mut KvCache::off())
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        let (past, seq_len) = (cache.past(), input_ids.size()[1]);
+        let positions =
+            Tensor::arange_start(past, past + seq_len, (Kind::Int64, input_ids.device()));
         let xs = self.wte.forward(input_ids) + self.wpe.forward(&positions);
         let mut xs = dropout(xs, self.embed_dropout, train);
-        let window_mask = (seq_len > self.window_size)
-            .then(|| sliding_window_mask(seq_len, self.window_size, device));
         for block in &self.h {
-            xs = block.forward(&xs, window_mask.as_ref(), train);
+            xs = block.forward(&xs, train, cache);
         }
         self.ln_f.forward(&xs)
     }
@@ -284,6 +278,16 @@ impl GptNeoForCausalLm {
     }
 }
 
+impl CausalLm for GptNeoForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.transformer.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
+    }
+}
+
 decoder_only_models!(
     GptNeoModel,
     "GPTNeoModel",
@@ -310,6 +314,23 @@ impl Architecture for GptNeoConfig {
         Ok(match task {
             Task::Base => Box::new(GptNeoModel::new(p, self)),
             Task::LanguageModel => Box::new(GptNeoForCausalLm::new(p, self)),
+        })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(GptNeoForCausalLm::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout {
+            windows: self
+                .layer_types()
+                .into_iter()
+                .map(|t| (t == AttentionType::Local).then_some(self.window_size))
+                .collect(),
+            kv_heads: self.num_heads,
+            head_dim: self.hidden_size / self.num_heads,
+            cross_layers: 0,
         })
     }
 
@@ -363,13 +384,5 @@ mod tests {
         let err =
             from_json(&serde_json::json!({"model_type": "gpt_neo", "num_layers": 3})).unwrap_err();
         assert!(err.to_string().contains("24 layers"), "{err}");
-    }
-
-    #[test]
-    fn sliding_window_sees_the_last_window_tokens() {
-        let mask = sliding_window_mask(4, 2, Device::Cpu).to_kind(Kind::Int64);
-        let expected =
-            Tensor::from_slice2(&[[1i64, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]);
-        assert!(mask.equal(&expected), "{mask}");
     }
 }

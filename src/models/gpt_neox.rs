@@ -7,12 +7,13 @@
 //! `x + attn(ln1(x)) + mlp(ln2(x))`.
 
 use super::checks::check_positive;
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, split_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
+    Embedding, LayerNorm, Linear,
 };
-use super::rotary::{causal_attention, RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Model, Task};
+use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -109,34 +110,44 @@ struct Attention {
     dense: Linear,
     num_heads: i64,
     dropout: f64,
+    layer: usize,
 }
 
 impl Attention {
-    fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
+    fn new(p: nn::Path, c: &GptNeoxConfig, layer: usize) -> Self {
         let (h, std) = (c.hidden_size, c.initializer_range);
         Attention {
             query_key_value: Linear::new(&p / "query_key_value", h, 3 * h, c.attention_bias, std),
             dense: Linear::new(&p / "dense", h, h, c.attention_bias, std),
             num_heads: c.num_attention_heads,
             dropout: c.attention_dropout,
+            layer,
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         // Per head, the fused output holds that head's q, k and v side by side.
         let qkv = split_heads(&self.query_key_value.forward(xs), self.num_heads);
         let head_size = qkv.size()[3] / 3;
         let part = |i: i64| qkv.narrow(-1, i * head_size, head_size);
         let dropout = if train { self.dropout } else { 0.0 };
-        let context = causal_attention(
+        let context = cache.attend(
+            self.layer,
             &rope.apply(&part(0)),
-            &rope.apply(&part(1)),
-            &part(2),
+            rope.apply(&part(1)),
+            part(2),
+            None,
             None,
             dropout,
         );
-        self.dense.forward(&context)
+        self.dense.forward(&merge_heads(&context))
     }
 }
 
@@ -173,23 +184,29 @@ struct Layer {
 }
 
 impl Layer {
-    fn new(p: nn::Path, c: &GptNeoxConfig) -> Self {
+    fn new(p: nn::Path, c: &GptNeoxConfig, layer: usize) -> Self {
         let (h, eps) = (c.hidden_size, c.layer_norm_eps);
         Layer {
             input_layernorm: LayerNorm::new(&p / "input_layernorm", h, eps),
             post_attention_layernorm: LayerNorm::new(&p / "post_attention_layernorm", h, eps),
-            attention: Attention::new(&p / "attention", c),
+            attention: Attention::new(&p / "attention", c, layer),
             mlp: Mlp::new(&p / "mlp", c),
             use_parallel_residual: c.use_parallel_residual,
             hidden_dropout: c.hidden_dropout,
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
         let _layer = profile::part(Part::Layer);
-        let attended = self
-            .attention
-            .forward(&self.input_layernorm.forward(xs), rope, train);
+        let attended =
+            self.attention
+                .forward(&self.input_layernorm.forward(xs), rope, train, cache);
         let attended = dropout(attended, self.hidden_dropout, train);
         if self.use_parallel_residual {
             let mlp = self.mlp.forward(&self.post_attention_layernorm.forward(xs));
@@ -227,7 +244,7 @@ impl GptNeoxModel {
                 None,
             ),
             layers: (0..c.num_hidden_layers)
-                .map(|i| Layer::new(&layers / i, c))
+                .map(|i| Layer::new(&layers / i, c, i as usize))
                 .collect(),
             final_layer_norm: LayerNorm::new(
                 &p / "final_layer_norm",
@@ -241,10 +258,17 @@ impl GptNeoxModel {
 
     /// Last hidden state (batch, seq, hidden), after the final LayerNorm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_cached(input_ids, train, &mut KvCache::off())
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let mut xs = dropout(self.embed_in.forward(input_ids), self.hidden_dropout, train);
-        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        let rope = self
+            .rotary
+            .tables(cache.past(), input_ids.size()[1], xs.kind());
         for layer in &self.layers {
-            xs = layer.forward(&xs, &rope, train);
+            xs = layer.forward(&xs, &rope, train, cache);
         }
         self.final_layer_norm.forward(&xs)
     }
@@ -280,6 +304,16 @@ impl GptNeoxForCausalLm {
     }
 }
 
+impl CausalLm for GptNeoxForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.gpt_neox.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        profile::scope(Part::Head, || self.embed_out.forward(hidden))
+    }
+}
+
 decoder_only_models!(
     GptNeoxModel,
     "GPTNeoXModel",
@@ -309,6 +343,19 @@ impl Architecture for GptNeoxConfig {
             Task::Base => Box::new(GptNeoxModel::new(p, self)),
             Task::LanguageModel => Box::new(GptNeoxForCausalLm::new(p, self)),
         })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(GptNeoxForCausalLm::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout::uniform(
+            self.num_hidden_layers,
+            None,
+            self.num_attention_heads,
+            self.head_size(),
+        ))
     }
 
     /// Per layer: the fused q, k, v projection 2·BSH·3H, the output projection 2BSH², the

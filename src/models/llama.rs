@@ -15,15 +15,14 @@
 //! `model.layers.0.self_attn.q_proj.weight`.
 
 use super::checks::check_positive;
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
-    attention_flops, causal_lm_loss, gated_mlp_flops, lm_head, lm_head_flops, Activation,
-    Embedding, Linear,
+    attention_flops, causal_lm_loss, gated_mlp_flops, lm_head, lm_head_flops, merge_heads,
+    Activation, Embedding, Linear,
 };
 use super::moe::{load_balancing_loss, FeedForward, MoeConfig, Naming, SparseMoe};
-use super::rotary::{
-    causal_attention_masked, AttentionOptions, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables,
-};
-use super::{parse_config, Architecture, Model, Task};
+use super::rotary::{RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Deserializer};
@@ -339,6 +338,7 @@ struct Attention {
     head_dim: i64,
     sliding_window: Option<i64>,
     dropout: f64,
+    layer: usize,
 }
 
 impl Attention {
@@ -358,16 +358,16 @@ impl Attention {
             head_dim: d,
             sliding_window: c.sliding_windows[layer],
             dropout: c.attention_dropout,
+            layer,
         }
     }
 
-    /// `padding`: the attention mask (batch, seq), 0 at padding, if any.
     fn forward(
         &self,
         xs: &Tensor,
         rope: &RotaryTables,
-        padding: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
@@ -383,14 +383,16 @@ impl Attention {
         let k = heads(self.k_proj.forward(xs), self.num_kv_heads, &self.k_norm);
         let v = heads(self.v_proj.forward(xs), self.num_kv_heads, &None);
         let dropout = if train { self.dropout } else { 0.0 };
-        let options = AttentionOptions {
-            sliding_window: self.sliding_window,
+        let context = cache.attend(
+            self.layer,
+            &rope.apply(&q),
+            rope.apply(&k),
+            v,
+            self.sliding_window,
+            None,
             dropout,
-            ..AttentionOptions::default()
-        };
-        let context =
-            causal_attention_masked(&rope.apply(&q), &rope.apply(&k), &v, options, padding);
-        self.o_proj.forward(&context)
+        );
+        self.o_proj.forward(&merge_heads(&context))
     }
 }
 
@@ -477,14 +479,14 @@ impl DecoderLayer {
         &self,
         xs: &Tensor,
         rope: &RotaryTables,
-        padding: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> (Tensor, Option<Tensor>) {
         let _layer = profile::part(Part::Layer);
         let xs = xs
             + self
                 .self_attn
-                .forward(&self.input_layernorm.forward(xs), rope, padding, train);
+                .forward(&self.input_layernorm.forward(xs), rope, train, cache);
         let (mlp, router_logits) = self
             .mlp
             .forward(&self.post_attention_layernorm.forward(&xs), train);
@@ -521,12 +523,7 @@ impl LlamaModel {
 
     /// Last hidden state (batch, seq, hidden), after the final norm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encode_routed(input_ids, train).0
-    }
-
-    /// Last hidden state and every sparse layer's router logits (batch·seq, experts).
-    pub fn encode_routed(&self, input_ids: &Tensor, train: bool) -> (Tensor, Vec<Tensor>) {
-        self.encode_routed_masked(input_ids, None, train)
+        self.encode_masked(input_ids, None, train)
     }
 
     /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
@@ -537,22 +534,25 @@ impl LlamaModel {
         padding: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        self.encode_routed_masked(input_ids, padding, train).0
+        self.encode_routed(input_ids, train, &mut KvCache::off_masked(padding))
+            .0
     }
 
-    /// [`Self::encode_routed`] with an attention mask. Padding tokens are routed too (which
-    /// changes no real token's experts); the load-balancing loss leaves them out.
-    pub fn encode_routed_masked(
+    /// Last hidden state of `input_ids` (the tokens after the `cache`d ones) and every
+    /// sparse layer's router logits (batch·seq, experts).
+    pub fn encode_routed(
         &self,
         input_ids: &Tensor,
-        padding: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> (Tensor, Vec<Tensor>) {
         let mut xs = self.embed_tokens.forward(input_ids);
-        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        let rope = self
+            .rotary
+            .tables(cache.past(), input_ids.size()[1], xs.kind());
         let mut router_logits = Vec::new();
         for layer in &self.layers {
-            let (out, logits) = layer.forward(&xs, &rope, padding, train);
+            let (out, logits) = layer.forward(&xs, &rope, train, cache);
             xs = out;
             router_logits.extend(logits);
         }
@@ -609,7 +609,9 @@ impl LlamaForCausalLm {
         self.lm_loss_masked(input_ids, None, labels, train)
     }
 
-    /// [`Self::lm_loss`] with an attention mask (labels of padding are -100).
+    /// [`Self::lm_loss`] with an attention mask (labels of padding are -100). Padding tokens
+    /// are routed too (which changes no real token's experts); the load-balancing loss
+    /// leaves them out.
     pub fn lm_loss_masked(
         &self,
         input_ids: &Tensor,
@@ -617,7 +619,8 @@ impl LlamaForCausalLm {
         labels: &Tensor,
         train: bool,
     ) -> Tensor {
-        let (hidden, router_logits) = self.model.encode_routed_masked(input_ids, padding, train);
+        let mut cache = KvCache::off_masked(padding);
+        let (hidden, router_logits) = self.model.encode_routed(input_ids, train, &mut cache);
         let logits = profile::scope(Part::Head, || self.lm_head.forward(&hidden));
         let loss = causal_lm_loss(&logits, labels);
         match &self.aux_loss {
@@ -628,6 +631,16 @@ impl LlamaForCausalLm {
             }
             _ => loss,
         }
+    }
+}
+
+impl CausalLm for LlamaForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.model.encode_routed(input_ids, train, cache).0
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
     }
 }
 
@@ -692,6 +705,19 @@ impl Architecture for LlamaConfig {
         Ok(match task {
             Task::Base => Box::new(LlamaModel::new(p, self)),
             Task::LanguageModel => Box::new(LlamaForCausalLm::new(p, self)),
+        })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(LlamaForCausalLm::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout {
+            windows: self.sliding_windows.clone(),
+            kv_heads: self.num_key_value_heads,
+            head_dim: self.head_dim,
+            cross_layers: 0,
         })
     }
 

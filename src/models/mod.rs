@@ -15,6 +15,7 @@ pub mod gemma;
 pub mod gpt2;
 pub mod gpt_neo;
 pub mod gpt_neox;
+pub mod kv_cache;
 pub mod layers;
 pub mod llama;
 pub mod modernbert;
@@ -73,6 +74,53 @@ pub trait Model {
 pub const NO_MASK: &str = "padding mask not supported by this model family (text inputs \
     need one; BERT-like encoders, ModernBERT, DeBERTa-v2, GPT-2, Llama-like decoders, Gemma, \
     Phi-3 and T5 take it)";
+/// A language model that generates: the prompt once, then one token at a time over a KV
+/// cache ([`kv_cache`]). Encoder-decoders run the encoder in `prefill` and start the decoder
+/// from `decoder_start_token_id`.
+pub trait Generator {
+    /// Runs the prompt (batch, seq): the logits (batch, vocab) of the first new token and
+    /// the cache holding the prompt.
+    fn prefill(&self, input_ids: &Tensor) -> Result<(Tensor, kv_cache::KvCache)>;
+    /// Feeds the tokens just chosen (batch, 1): the logits (batch, vocab) of the next.
+    fn step(&self, input_ids: &Tensor, cache: &mut kv_cache::KvCache) -> Result<Tensor>;
+}
+
+/// The shape of a model's KV cache, for its size from the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvLayout {
+    /// Per decoder layer, its attention window (None: every token is kept).
+    pub windows: Vec<Option<i64>>,
+    pub kv_heads: i64,
+    pub head_dim: i64,
+    /// Encoder-decoders: the cross-attention cache's layers (over the prompt).
+    pub cross_layers: i64,
+}
+
+impl KvLayout {
+    /// Bytes of a cache holding `context` tokens of self-attention (and, for an
+    /// encoder-decoder, the cross-attention keys and values of `prompt` tokens):
+    /// 2 (keys and values) · kv_heads · head_dim · batch · dtype bytes per token and layer,
+    /// a sliding-window layer holding at most its window.
+    pub fn bytes(&self, batch: i64, prompt: i64, context: i64, dtype_bytes: i64) -> i64 {
+        let per_token = 2 * self.kv_heads * self.head_dim * batch * dtype_bytes;
+        let own: i64 = self
+            .windows
+            .iter()
+            .map(|w| w.map_or(context, |w| context.min(w)))
+            .sum();
+        per_token * (own + self.cross_layers * prompt)
+    }
+
+    /// Decoder-only: one window for every layer.
+    pub fn uniform(layers: i64, window: Option<i64>, kv_heads: i64, head_dim: i64) -> Self {
+        KvLayout {
+            windows: vec![window; layers.max(0) as usize],
+            kv_heads,
+            head_dim,
+            cross_layers: 0,
+        }
+    }
+}
 
 /// Which module of a family to build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +178,41 @@ pub trait Architecture: std::fmt::Debug {
     ) -> (Tensor, Tensor) {
         let ids = Tensor::randint(self.vocab_size(), [batch, size], (Kind::Int64, device));
         (ids.shallow_clone(), ids)
+    }
+    /// The language-modelling head with a decode step, for generation; None where this
+    /// build has none (encoder-only models; see [`no_generation_reason`]).
+    fn generator(&self, _p: nn::Path) -> Option<Box<dyn Generator>> {
+        None
+    }
+    /// The KV cache's shape, for the families that generate.
+    fn kv_layout(&self) -> Option<KvLayout> {
+        None
+    }
+}
+
+/// Encoder-only families: they have no causal language model to generate with.
+const ENCODER_ONLY: &[&str] = &[
+    "albert",
+    "bert",
+    "deberta-v2",
+    "distilbert",
+    "electra",
+    "modernbert",
+    "roberta",
+    "xlm-roberta",
+];
+
+/// Why a model of `model_type` cannot generate, one line (for the N/A cell).
+pub fn no_generation_reason(model_type: &str) -> String {
+    match model_type {
+        t if ENCODER_ONLY.contains(&t) => {
+            format!("{t} is an encoder-only model: it does not generate text")
+        }
+        "vit" => "vit is an image encoder: it does not generate text".to_string(),
+        "torchscript" => {
+            "a TorchScript file has no decode step or KV cache to generate with".to_string()
+        }
+        t => format!("generation is not implemented for {t} yet"),
     }
 }
 

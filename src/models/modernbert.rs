@@ -307,8 +307,8 @@ impl ModernBertModel {
             train,
         );
         let seq = input_ids.size()[1];
-        let global = self.global_rotary.tables(seq, xs.kind());
-        let local = self.local_rotary.tables(seq, xs.kind());
+        let global = self.global_rotary.tables(0, seq, xs.kind());
+        let local = self.local_rotary.tables(0, seq, xs.kind());
         for (layer, &is_global) in self.layers.iter().zip(&self.global) {
             let rope = if is_global { &global } else { &local };
             xs = layer.forward(&xs, rope, padding, train);

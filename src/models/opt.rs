@@ -4,11 +4,12 @@
 //! `decoder.layers.0.self_attn.q_proj.weight`, under `model.` in an `OPTForCausalLM`.
 
 use super::checks::{check_heads, check_positive};
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
-    attention_kernel, decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads,
-    split_heads, Activation, Embedding, LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
+    Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -117,10 +118,11 @@ struct OptDecoderLayer {
     activation: Activation,
     dropout: f64,
     attention_dropout: f64,
+    layer: usize,
 }
 
 impl OptDecoderLayer {
-    fn new(p: nn::Path, c: &OptConfig) -> Self {
+    fn new(p: nn::Path, c: &OptConfig, layer: usize) -> Self {
         let (h, std, bias) = (c.hidden_size, c.init_std, c.enable_bias);
         let attn = &p / "self_attn";
         OptDecoderLayer {
@@ -137,22 +139,22 @@ impl OptDecoderLayer {
             activation: c.activation_function,
             dropout: c.dropout,
             attention_dropout: c.attention_dropout,
+            layer,
         }
     }
 
-    fn attention(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn attention(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let heads = |t: Tensor| split_heads(&t, self.num_heads);
         let attention_dropout = if train { self.attention_dropout } else { 0.0 };
-        let context = attention_kernel::<Tensor>(
+        let context = cache.attend(
+            self.layer,
             &heads(self.q_proj.forward(xs)),
-            &heads(self.k_proj.forward(xs)),
-            &heads(self.v_proj.forward(xs)),
+            heads(self.k_proj.forward(xs)),
+            heads(self.v_proj.forward(xs)),
+            None,
             None,
             attention_dropout,
-            true,
-            None,
-            false,
         );
         dropout(
             self.out_proj.forward(&merge_heads(&context)),
@@ -161,14 +163,14 @@ impl OptDecoderLayer {
         )
     }
 
-    fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+    fn forward(&self, xs: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let _layer = profile::part(Part::Layer);
         let attn_in = if self.pre_norm {
             self.self_attn_layer_norm.forward(xs)
         } else {
             xs.shallow_clone()
         };
-        let mut xs = xs + self.attention(&attn_in, train);
+        let mut xs = xs + self.attention(&attn_in, train, cache);
         if !self.pre_norm {
             xs = self.self_attn_layer_norm.forward(&xs);
         }
@@ -219,7 +221,7 @@ impl OptModel {
             project_in: projected.then(|| Linear::new(&p / "project_in", e, h, false, std)),
             project_out: projected.then(|| Linear::new(&p / "project_out", h, e, false, std)),
             layers: (0..c.num_hidden_layers)
-                .map(|i| OptDecoderLayer::new(&layers / i, c))
+                .map(|i| OptDecoderLayer::new(&layers / i, c, i as usize))
                 .collect(),
             final_layer_norm: (c.do_layer_norm_before && !c.remove_final_layer_norm)
                 .then(|| LayerNorm::new(&p / "final_layer_norm", h, LAYER_NORM_EPS)),
@@ -229,11 +231,16 @@ impl OptModel {
 
     /// Last hidden state (batch, seq, word_embed_proj_dim).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let seq_len = input_ids.size()[1];
+        self.encode_cached(input_ids, train, &mut KvCache::off())
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        let (past, seq_len) = (cache.past(), input_ids.size()[1]);
         // Without padding, transformers' cumsum of the attention mask is 0..seq.
         let positions = Tensor::arange_start(
-            POSITION_OFFSET,
-            seq_len + POSITION_OFFSET,
+            past + POSITION_OFFSET,
+            past + seq_len + POSITION_OFFSET,
             (Kind::Int64, input_ids.device()),
         );
         let embeds = self.embed_tokens.forward(input_ids);
@@ -248,7 +255,7 @@ impl OptModel {
             if train && self.layerdrop > 0.0 && rand_uniform() < self.layerdrop {
                 continue;
             }
-            xs = layer.forward(&xs, train);
+            xs = layer.forward(&xs, train, cache);
         }
         if let Some(norm) = &self.final_layer_norm {
             xs = norm.forward(&xs);
@@ -292,6 +299,16 @@ impl OptForCausalLm {
     }
 }
 
+impl CausalLm for OptForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.model.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
+    }
+}
+
 decoder_only_models!(OptModel, "OPTModel", OptForCausalLm, "OPTForCausalLM");
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -314,6 +331,19 @@ impl Architecture for OptConfig {
             Task::Base => Box::new(OptModel::new(p, self)),
             Task::LanguageModel => Box::new(OptForCausalLm::new(p, self)),
         })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(OptForCausalLm::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout::uniform(
+            self.num_hidden_layers,
+            None,
+            self.num_attention_heads,
+            self.hidden_size / self.num_attention_heads,
+        ))
     }
 
     /// Per layer: q, k, v and out projections 4·2BSH², fc1 and fc2 2·2BSHF, scores and

@@ -6,12 +6,13 @@
 //! `partial_rotary_factor` of each head; optional per-head q/k LayerNorm (`qk_layernorm`).
 
 use super::checks::check_positive;
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, split_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
+    Embedding, LayerNorm, Linear,
 };
-use super::rotary::{causal_attention, RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Model, Task};
+use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -127,10 +128,11 @@ struct Attention {
     num_heads: i64,
     num_kv_heads: i64,
     dropout: f64,
+    layer: usize,
 }
 
 impl Attention {
-    fn new(p: nn::Path, c: &PhiConfig) -> Self {
+    fn new(p: nn::Path, c: &PhiConfig, layer: usize) -> Self {
         let (h, d, std) = (c.hidden_size, c.head_dim(), c.initializer_range);
         let kv = c.kv_heads() * d;
         let norm = |name: &str| LayerNorm::new(&p / name, d, c.layer_norm_eps);
@@ -144,10 +146,17 @@ impl Attention {
             num_heads: c.num_attention_heads,
             num_kv_heads: c.kv_heads(),
             dropout: c.attention_dropout,
+            layer,
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let heads = |t: Tensor, n: i64, norm: &Option<LayerNorm>| {
             let t = split_heads(&t, n);
@@ -164,8 +173,9 @@ impl Attention {
         );
         let v = heads(self.v_proj.forward(xs), self.num_kv_heads, &None);
         let dropout = if train { self.dropout } else { 0.0 };
-        let context = causal_attention(&rope.apply(&q), &rope.apply(&k), &v, None, dropout);
-        self.dense.forward(&context)
+        let (q, k) = (rope.apply(&q), rope.apply(&k));
+        let context = cache.attend(self.layer, &q, k, v, None, None, dropout);
+        self.dense.forward(&merge_heads(&context))
     }
 }
 
@@ -200,9 +210,9 @@ struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn new(p: nn::Path, c: &PhiConfig) -> Self {
+    fn new(p: nn::Path, c: &PhiConfig, layer: usize) -> Self {
         DecoderLayer {
-            self_attn: Attention::new(&p / "self_attn", c),
+            self_attn: Attention::new(&p / "self_attn", c, layer),
             mlp: Mlp::new(&p / "mlp", c),
             input_layernorm: LayerNorm::new(
                 &p / "input_layernorm",
@@ -213,11 +223,17 @@ impl DecoderLayer {
         }
     }
 
-    fn forward(&self, xs: &Tensor, rope: &RotaryTables, train: bool) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        rope: &RotaryTables,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
         let _layer = profile::part(Part::Layer);
         let normed = self.input_layernorm.forward(xs);
         let attended = dropout(
-            self.self_attn.forward(&normed, rope, train),
+            self.self_attn.forward(&normed, rope, train, cache),
             self.resid_dropout,
             train,
         );
@@ -249,7 +265,7 @@ impl PhiModel {
                 c.pad_token_id,
             ),
             layers: (0..c.num_hidden_layers)
-                .map(|i| DecoderLayer::new(&layers / i, c))
+                .map(|i| DecoderLayer::new(&layers / i, c, i as usize))
                 .collect(),
             final_layernorm: LayerNorm::new(
                 &p / "final_layernorm",
@@ -263,10 +279,17 @@ impl PhiModel {
 
     /// Last hidden state (batch, seq, hidden), after the final LayerNorm.
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        self.encode_cached(input_ids, train, &mut KvCache::off())
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones.
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let mut xs = dropout(self.embed_tokens.forward(input_ids), self.embd_pdrop, train);
-        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        let rope = self
+            .rotary
+            .tables(cache.past(), input_ids.size()[1], xs.kind());
         for layer in &self.layers {
-            xs = layer.forward(&xs, &rope, train);
+            xs = layer.forward(&xs, &rope, train, cache);
         }
         self.final_layernorm.forward(&xs)
     }
@@ -299,6 +322,16 @@ impl PhiForCausalLm {
     }
 }
 
+impl CausalLm for PhiForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.model.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
+    }
+}
+
 decoder_only_models!(PhiModel, "PhiModel", PhiForCausalLm, "PhiForCausalLM");
 
 pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
@@ -323,6 +356,19 @@ impl Architecture for PhiConfig {
             Task::Base => Box::new(PhiModel::new(p, self)),
             Task::LanguageModel => Box::new(PhiForCausalLm::new(p, self)),
         })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(PhiForCausalLm::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout::uniform(
+            self.num_hidden_layers,
+            None,
+            self.kv_heads(),
+            self.head_dim(),
+        ))
     }
 
     /// Per layer, with kv_heads·head_dim = K: q and dense projections 2·2BSH², k and v

@@ -8,14 +8,13 @@
 //! `sliding_window` is set. Residual dropout `resid_pdrop` after attention and the MLP.
 
 use super::checks::{check_heads, check_positive};
+use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
     attention_flops, decoder_only_models, dropout, gated_mlp_flops, lm_head, lm_head_flops,
-    Activation, Embedding, Linear,
+    merge_heads, Activation, Embedding, Linear,
 };
-use super::rotary::{
-    causal_attention_masked, AttentionOptions, RmsNorm, RopeType, Rotary, RotaryTables,
-};
-use super::{parse_config, Architecture, Model, Task};
+use super::rotary::{RmsNorm, RopeType, Rotary, RotaryTables};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -202,10 +201,11 @@ struct Attention {
     head_dim: i64,
     sliding_window: Option<i64>,
     dropout: f64,
+    layer: usize,
 }
 
 impl Attention {
-    fn new(p: nn::Path, c: &Phi3Config) -> Self {
+    fn new(p: nn::Path, c: &Phi3Config, layer: usize) -> Self {
         let (h, d, std) = (c.hidden_size, c.head_dim(), c.initializer_range);
         let (q_dim, kv_dim) = (c.num_attention_heads * d, c.kv_heads() * d);
         Attention {
@@ -216,16 +216,16 @@ impl Attention {
             head_dim: d,
             sliding_window: c.sliding_window,
             dropout: c.attention_dropout,
+            layer,
         }
     }
 
-    /// `padding`: the attention mask (batch, seq), 0 at padding, if any.
     fn forward(
         &self,
         xs: &Tensor,
         rope: &RotaryTables,
-        padding: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> Tensor {
         let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, hidden)");
@@ -242,14 +242,17 @@ impl Attention {
         let q = heads(0, q_dim, self.num_heads);
         let k = heads(q_dim, kv_dim, self.num_kv_heads);
         let v = heads(q_dim + kv_dim, kv_dim, self.num_kv_heads);
-        let options = AttentionOptions {
-            sliding_window: self.sliding_window,
-            dropout: if train { self.dropout } else { 0.0 },
-            ..AttentionOptions::default()
-        };
-        let context =
-            causal_attention_masked(&rope.apply(&q), &rope.apply(&k), &v, options, padding);
-        self.o_proj.forward(&context)
+        let dropout = if train { self.dropout } else { 0.0 };
+        let context = cache.attend(
+            self.layer,
+            &rope.apply(&q),
+            rope.apply(&k),
+            v,
+            self.sliding_window,
+            None,
+            dropout,
+        );
+        self.o_proj.forward(&merge_heads(&context))
     }
 }
 
@@ -291,10 +294,10 @@ struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn new(p: nn::Path, c: &Phi3Config) -> Self {
+    fn new(p: nn::Path, c: &Phi3Config, layer: usize) -> Self {
         let norm = |name: &str| RmsNorm::new(&p / name, c.hidden_size, c.rms_norm_eps);
         DecoderLayer {
-            self_attn: Attention::new(&p / "self_attn", c),
+            self_attn: Attention::new(&p / "self_attn", c, layer),
             mlp: Mlp::new(&p / "mlp", c),
             input_layernorm: norm("input_layernorm"),
             post_attention_layernorm: norm("post_attention_layernorm"),
@@ -306,13 +309,13 @@ impl DecoderLayer {
         &self,
         xs: &Tensor,
         rope: &RotaryTables,
-        padding: Option<&Tensor>,
         train: bool,
+        cache: &mut KvCache,
     ) -> Tensor {
         let _layer = profile::part(Part::Layer);
         let attended =
             self.self_attn
-                .forward(&self.input_layernorm.forward(xs), rope, padding, train);
+                .forward(&self.input_layernorm.forward(xs), rope, train, cache);
         let xs = xs + dropout(attended, self.resid_dropout, train);
         let mlp = self
             .mlp
@@ -344,7 +347,7 @@ impl Phi3Model {
                 c.pad_token_id,
             ),
             layers: (0..c.num_hidden_layers)
-                .map(|i| DecoderLayer::new(&layers / i, c))
+                .map(|i| DecoderLayer::new(&layers / i, c, i as usize))
                 .collect(),
             norm: RmsNorm::new(&p / "norm", c.hidden_size, c.rms_norm_eps),
             rotary: Rotary::new(rope, c.rope_theta, c.rotary_dim(), p.device()),
@@ -357,18 +360,26 @@ impl Phi3Model {
     }
 
     /// [`Self::encode`] with an attention mask (batch, seq) over right padding: positions
-    /// count from 0 in every row, so real tokens keep theirs. LongRoPE picks its factors by
-    /// the padded length, as transformers does (the largest position id + 1).
+    /// count from 0 in every row, so real tokens keep theirs.
     pub fn encode_masked(
         &self,
         input_ids: &Tensor,
         padding: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
+        self.encode_cached(input_ids, train, &mut KvCache::off_masked(padding))
+    }
+
+    /// Last hidden state of `input_ids`, the tokens after the `cache`d ones. LongRoPE's
+    /// tables switch to the long factors once the positions pass the original context
+    /// (`Rotary::tables`).
+    pub fn encode_cached(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
         let mut xs = self.embed_tokens.forward(input_ids);
-        let rope = self.rotary.tables(input_ids.size()[1], xs.kind());
+        let rope = self
+            .rotary
+            .tables(cache.past(), input_ids.size()[1], xs.kind());
         for layer in &self.layers {
-            xs = layer.forward(&xs, &rope, padding, train);
+            xs = layer.forward(&xs, &rope, train, cache);
         }
         self.norm.forward(&xs)
     }
@@ -405,8 +416,17 @@ impl Phi3ForCausalLm {
         padding: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let hidden = self.model.encode_masked(input_ids, padding, train);
-        profile::scope(Part::Head, || self.lm_head.forward(&hidden))
+        self.head(&self.model.encode_masked(input_ids, padding, train))
+    }
+}
+
+impl CausalLm for Phi3ForCausalLm {
+    fn hidden(&self, input_ids: &Tensor, train: bool, cache: &mut KvCache) -> Tensor {
+        self.model.encode_cached(input_ids, train, cache)
+    }
+
+    fn head(&self, hidden: &Tensor) -> Tensor {
+        profile::scope(Part::Head, || self.lm_head.forward(hidden))
     }
 }
 
@@ -441,6 +461,20 @@ impl Architecture for Phi3Config {
             Task::Base => Box::new(Phi3Model::new(p, self)),
             Task::LanguageModel => Box::new(Phi3ForCausalLm::new(p, self)),
         })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(Phi3ForCausalLm::new(p, self)))
+    }
+
+    /// One window (or none) for every layer.
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout::uniform(
+            self.num_hidden_layers,
+            self.sliding_window,
+            self.kv_heads(),
+            self.head_dim(),
+        ))
     }
 
     /// As separate projections: the fused qkv_proj and gate_up_proj multiply the same

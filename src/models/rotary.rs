@@ -2,10 +2,9 @@
 //! Phi-3, Gemma, Mixtral, Qwen3-MoE):
 //! rotary position embeddings (Su et al., 2021, "RoFormer: Enhanced Transformer with Rotary
 //! Position Embedding") as transformers' `modeling_rope_utils.py` and `apply_rotary_pos_emb`,
-//! RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`, and causal scaled-dot-product
-//! attention with grouped-query heads and an optional sliding window.
+//! and RMSNorm (Zhang & Sennrich, 2019) as `LlamaRMSNorm`. Their causal attention, with or
+//! without a cache, is `kv_cache::causal_sdpa`.
 
-use super::layers::{attention_kernel, merge_heads, with_key_padding};
 use crate::measure::profile::{scope, Part};
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -184,14 +183,16 @@ impl Rotary {
         }
     }
 
-    /// The cos and sin tables for positions 0..seq, (seq, rotary_dim), in `kind`; computed
-    /// once per forward call and shared by every layer.
-    pub fn tables(&self, seq: i64, kind: Kind) -> RotaryTables {
+    /// The cos and sin tables for positions start..start + seq, (seq, rotary_dim), in
+    /// `kind`; computed once per forward call and shared by every layer. LongRoPE switches to
+    /// its long factors once the positions pass the threshold, as transformers' dynamic
+    /// update does (keys cached before keep their rotation).
+    pub fn tables(&self, start: i64, seq: i64, kind: Kind) -> RotaryTables {
         let inv_freq = match &self.long {
-            Some((threshold, long)) if seq > *threshold => long,
+            Some((threshold, long)) if start + seq > *threshold => long,
             _ => &self.inv_freq,
         };
-        let positions = Tensor::arange(seq, (Kind::Float, inv_freq.device()));
+        let positions = Tensor::arange_start(start, start + seq, (Kind::Float, inv_freq.device()));
         let freqs = positions.unsqueeze(1) * inv_freq.unsqueeze(0);
         let angles = Tensor::cat(&[&freqs, &freqs], -1);
         let (cos, sin) = (angles.cos(), angles.sin());
@@ -263,110 +264,6 @@ impl RmsNorm {
     }
 }
 
-/// What causal attention does beyond q, k and v: a sliding window, transformers' `scaling`
-/// (None: 1/sqrt(head_dim)), Gemma 2's soft-capping of the scores (`tanh(s/cap)·cap`) and
-/// attention dropout.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AttentionOptions {
-    pub sliding_window: Option<i64>,
-    pub scale: Option<f64>,
-    pub softcap: Option<f64>,
-    pub dropout: f64,
-}
-
-/// Causal attention of q (batch, heads, seq, d) over k, v (batch, kv_heads, seq, d) through
-/// one fused `scaled_dot_product_attention`, scale 1/sqrt(d); returns (batch, seq, heads·d).
-/// Key-value heads are repeated for grouped-query attention (`repeat_kv`), since libtorch's
-/// CPU flash kernel does not take `enable_gqa`. A `sliding_window` shorter than the
-/// sequence limits each query to the last `sliding_window` keys (itself included), as
-/// transformers' `sliding_window_overlay`; otherwise it changes nothing.
-pub fn causal_attention(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    sliding_window: Option<i64>,
-    dropout: f64,
-) -> Tensor {
-    causal_attention_with(
-        q,
-        k,
-        v,
-        AttentionOptions {
-            sliding_window,
-            dropout,
-            ..AttentionOptions::default()
-        },
-    )
-}
-
-/// [`causal_attention`] with every option. Soft-capping cannot go through the fused kernel,
-/// so it runs transformers' eager path: scores, cap, mask, float32 softmax, values.
-pub fn causal_attention_with(q: &Tensor, k: &Tensor, v: &Tensor, o: AttentionOptions) -> Tensor {
-    causal_attention_masked(q, k, v, o, None)
-}
-
-/// [`causal_attention_with`] over right-padded inputs: `padding` (batch, seq), 0 at
-/// padding, hides padding keys (see [`with_key_padding`]).
-pub fn causal_attention_masked(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    o: AttentionOptions,
-    padding: Option<&Tensor>,
-) -> Tensor {
-    let (b, heads, s, d) = q
-        .size4()
-        .expect("queries are (batch, heads, seq, head_dim)");
-    let kv_heads = k.size()[1];
-    let repeat = |t: &Tensor| {
-        if kv_heads == heads {
-            t.shallow_clone()
-        } else {
-            t.unsqueeze(2)
-                .expand([b, kv_heads, heads / kv_heads, s, d], false)
-                .reshape([b, heads, s, d])
-        }
-    };
-    let (k, v) = (repeat(k), repeat(v));
-    let window = o.sliding_window.filter(|&w| w < s);
-    let allowed = |window: Option<i64>| {
-        let i = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(1);
-        let j = Tensor::arange(s, (Kind::Int64, q.device())).unsqueeze(0);
-        let offset = &i - &j;
-        match window {
-            Some(w) => offset.ge(0).logical_and(&offset.lt(w)),
-            None => offset.ge(0),
-        }
-    };
-    let Some(cap) = o.softcap else {
-        // SDPA takes a mask or is_causal: with padding the causal mask is spelled out.
-        let mask = match padding {
-            Some(padding) => Some(with_key_padding(&allowed(window), padding)),
-            None => window.map(|w| allowed(Some(w))),
-        };
-        let is_causal = mask.is_none();
-        return merge_heads(&attention_kernel(
-            q, &k, &v, mask, o.dropout, is_causal, o.scale, false,
-        ));
-    };
-    let _kernel = crate::measure::profile::part(Part::AttentionKernel);
-    let scale = o.scale.unwrap_or(1.0 / (d as f64).sqrt());
-    let scores = q.matmul(&k.transpose(-2, -1)) * scale;
-    let scores = (scores / cap).tanh() * cap;
-    let allowed = match padding {
-        Some(padding) => with_key_padding(&allowed(window), padding),
-        None => allowed(window),
-    };
-    let scores = scores.masked_fill(&allowed.logical_not(), f64::NEG_INFINITY);
-    let probs = scores.softmax(-1, Kind::Float).to_kind(q.kind());
-    let probs = if o.dropout > 0.0 {
-        probs.dropout(o.dropout, true)
-    } else {
-        probs
-    };
-    merge_heads(&probs.matmul(&v))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,7 +331,7 @@ mod tests {
     #[test]
     fn partial_rotary_leaves_the_other_dimensions_alone() {
         let rotary = Rotary::new(RopeType::Default, 10000.0, 2, Device::Cpu);
-        let tables = rotary.tables(3, Kind::Float);
+        let tables = rotary.tables(0, 3, Kind::Float);
         let xs = Tensor::randn([1, 1, 3, 6], (Kind::Float, Device::Cpu));
         let out = tables.apply(&xs);
         assert_eq!(out.size(), xs.size());
@@ -443,27 +340,5 @@ mod tests {
         // Position 0 is not rotated at all.
         let first = out.narrow(2, 0, 1).eq_tensor(&xs.narrow(2, 0, 1)).all();
         assert!(bool::try_from(first).unwrap());
-    }
-
-    #[test]
-    fn a_window_at_least_the_sequence_is_plain_causal_attention() {
-        let q = Tensor::randn([2, 4, 5, 8], (Kind::Float, Device::Cpu));
-        let k = Tensor::randn([2, 2, 5, 8], (Kind::Float, Device::Cpu));
-        let v = Tensor::randn([2, 2, 5, 8], (Kind::Float, Device::Cpu));
-        let causal = causal_attention(&q, &k, &v, None, 0.0);
-        let wide = causal_attention(&q, &k, &v, Some(5), 0.0);
-        assert_eq!(causal.size(), [2, 5, 32]);
-        let diff = (&causal - &wide).abs().max().double_value(&[]);
-        assert!(diff < 1e-6, "{diff}");
-        // A window of 1 attends to the token itself only: the output is its value.
-        let own = causal_attention(&q, &k, &v, Some(1), 0.0);
-        let values = v
-            .unsqueeze(2)
-            .expand([2, 2, 2, 5, 8], false)
-            .reshape([2, 4, 5, 8])
-            .transpose(1, 2)
-            .reshape([2, 5, 32]);
-        let diff = (own - values).abs().max().double_value(&[]);
-        assert!(diff < 1e-6, "{diff}");
     }
 }

@@ -6,11 +6,12 @@
 //! Parameter paths are the checkpoint's: `encoder.block.0.layer.0.SelfAttention.q.weight`.
 
 use super::checks::check_positive;
+use super::kv_cache::KvCache;
 use super::layers::{
     attention_kernel, dropout, key_padding_mask, lm_head_flops, lm_loss, Activation, Embedding,
     Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
@@ -37,6 +38,8 @@ pub struct T5Config {
     pub feed_forward_proj: String,
     /// Ties `lm_head` to `shared` (and then scales the decoder output by d_model^-0.5).
     pub tie_word_embeddings: bool,
+    /// The decoder's first input in generation (T5 starts from the padding token).
+    pub decoder_start_token_id: i64,
 }
 
 impl Default for T5Config {
@@ -56,6 +59,7 @@ impl Default for T5Config {
             initializer_factor: 1.0,
             feed_forward_proj: "relu".into(),
             tie_word_embeddings: true,
+            decoder_start_token_id: 0,
         }
     }
 }
@@ -175,25 +179,68 @@ impl T5Attention {
         }
     }
 
-    /// Self-attention when `key_value` is None, else cross-attention over it.
-    fn forward(
+    /// Self-attention of layer `layer`, its keys and values appended to the `cache`;
+    /// `bias` is the relative-position bias (and causal mask) of the new queries.
+    fn self_attention(
         &self,
         xs: &Tensor,
-        key_value: Option<&Tensor>,
+        bias: &Tensor,
+        train: bool,
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Tensor {
+        let _attention = profile::part(Part::Attention);
+        let (k, v, _) = cache.append(
+            layer,
+            self.heads(&self.k.forward(xs)),
+            self.heads(&self.v.forward(xs)),
+            None,
+        );
+        self.attend(xs, &k, &v, Some(bias), train)
+    }
+
+    /// Cross-attention over the encoder's output, whose keys and values the `cache` keeps.
+    fn cross_attention(
+        &self,
+        xs: &Tensor,
+        encoder_hidden: &Tensor,
+        cross_mask: Option<&Tensor>,
+        train: bool,
+        cache: &mut KvCache,
+        layer: usize,
+    ) -> Tensor {
+        let _attention = profile::part(Part::Attention);
+        let (k, v) = cache.cross(layer, || {
+            (
+                self.heads(&self.k.forward(encoder_hidden)),
+                self.heads(&self.v.forward(encoder_hidden)),
+            )
+        });
+        self.attend(xs, &k, &v, cross_mask, train)
+    }
+
+    /// (batch, seq, heads·d_kv) -> (batch, heads, seq, d_kv).
+    fn heads(&self, xs: &Tensor) -> Tensor {
+        let (b, s, inner) = xs.size3().expect("projections are (batch, seq, inner)");
+        xs.view([b, s, self.num_heads, inner / self.num_heads])
+            .transpose(1, 2)
+    }
+
+    /// Unscaled attention of `xs`'s queries over k, v, plus `bias`.
+    fn attend(
+        &self,
+        xs: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
         bias: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let _attention = profile::part(Part::Attention);
         let (b, s, _) = xs.size3().expect("hidden states are (batch, seq, d_model)");
-        let heads = |t: Tensor| t.view([b, -1, self.num_heads, t.size()[2] / self.num_heads]);
-        let kv = key_value.unwrap_or(xs);
-        let q = heads(self.q.forward(xs)).transpose(1, 2);
-        let k = heads(self.k.forward(kv)).transpose(1, 2);
-        let v = heads(self.v.forward(kv)).transpose(1, 2);
+        let q = self.heads(&self.q.forward(xs));
         let context = attention_kernel(
             &q,
-            &k,
-            &v,
+            k,
+            v,
             bias,
             if train { self.dropout } else { 0.0 },
             false,
@@ -279,29 +326,37 @@ impl T5Block {
         }
     }
 
-    /// `cross_mask`: the boolean key mask of the encoder's padding, if any.
+    /// `encoder`: the encoder's output and the boolean key mask of its padding, if any.
     fn forward(
         &self,
         xs: &Tensor,
         position_bias: &Tensor,
-        encoder_hidden: Option<&Tensor>,
-        cross_mask: Option<&Tensor>,
+        encoder: Option<(&Tensor, Option<&Tensor>)>,
         train: bool,
+        cache: &mut KvCache,
+        layer: usize,
     ) -> Tensor {
         let _layer = profile::part(Part::Layer);
-        let attended = self.self_attention.forward(
+        let attended = self.self_attention.self_attention(
             &self.self_attention_norm.forward(xs),
-            None,
-            Some(position_bias),
+            position_bias,
             train,
+            cache,
+            layer,
         );
         let xs = xs + dropout(attended, self.dropout, train);
-        let xs = match (&self.cross_attention, encoder_hidden) {
+        let xs = match (&self.cross_attention, encoder) {
             // No position bias: only the self-attention has relative positions; the
             // encoder's padding, if any, is masked.
-            (Some((attention, norm)), Some(encoder_hidden)) => {
-                let attended =
-                    attention.forward(&norm.forward(&xs), Some(encoder_hidden), cross_mask, train);
+            (Some((attention, norm)), Some((encoder_hidden, cross_mask))) => {
+                let attended = attention.cross_attention(
+                    &norm.forward(&xs),
+                    encoder_hidden,
+                    cross_mask,
+                    train,
+                    cache,
+                    layer,
+                );
                 &xs + dropout(attended, self.dropout, train)
             }
             _ => xs,
@@ -382,11 +437,13 @@ impl T5Stack {
         }
     }
 
-    /// The additive attention bias (1, heads, seq, seq): relative positions, plus -inf above
-    /// the diagonal in the decoder.
-    fn position_bias(&self, seq: i64, device: tch::Device) -> Tensor {
-        let positions = Tensor::arange(seq, (Kind::Int64, device));
-        let relative = positions.unsqueeze(0) - positions.unsqueeze(1);
+    /// The additive attention bias (1, heads, seq, past + seq) of queries at past..past +
+    /// seq over keys at 0..past + seq: relative positions, plus -inf on future keys in the
+    /// decoder.
+    fn position_bias(&self, past: i64, seq: i64, device: tch::Device) -> Tensor {
+        let queries = Tensor::arange_start(past, past + seq, (Kind::Int64, device));
+        let keys = Tensor::arange(past + seq, (Kind::Int64, device));
+        let relative = keys.unsqueeze(0) - queries.unsqueeze(1);
         let buckets = relative_position_bucket(
             &relative,
             !self.is_decoder,
@@ -416,12 +473,14 @@ impl T5Stack {
         attention_mask: Option<&Tensor>,
         encoder: Option<(&Tensor, Option<&Tensor>)>,
         train: bool,
+        cache: &mut KvCache,
     ) -> Tensor {
         let _stack = profile::part(match encoder {
             Some(_) => Part::Decoder,
             None => Part::Encoder,
         });
-        let position_bias = self.position_bias(input_ids.size()[1], input_ids.device());
+        let position_bias =
+            self.position_bias(cache.past(), input_ids.size()[1], input_ids.device());
         // Padding keys get -inf added (broadcast to (batch, heads, seq, seq)); not in
         // place, since the position bias is shared by the batch.
         let bias = match attention_mask {
@@ -437,13 +496,14 @@ impl T5Stack {
         };
         let cross_mask = encoder.and_then(|(_, mask)| mask).map(key_padding_mask);
         let mut xs = dropout(embeddings.forward(input_ids), self.dropout, train);
-        for block in &self.blocks {
+        for (i, block) in self.blocks.iter().enumerate() {
             xs = block.forward(
                 &xs,
                 &bias,
-                encoder.map(|(hidden, _)| hidden),
-                cross_mask.as_ref(),
+                encoder.map(|(hidden, _)| (hidden, cross_mask.as_ref())),
                 train,
+                cache,
+                i,
             );
         }
         dropout(self.final_layer_norm.forward(&xs), self.dropout, train)
@@ -474,8 +534,14 @@ impl T5Model {
 
     /// The encoder's last hidden state (batch, seq, d_model).
     pub fn encode(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.encoder
-            .forward(&self.shared, input_ids, None, None, train)
+        self.encoder.forward(
+            &self.shared,
+            input_ids,
+            None,
+            None,
+            train,
+            &mut KvCache::off(),
+        )
     }
 
     /// The decoder's last hidden state over `decoder_input_ids` and the encoder's output.
@@ -485,12 +551,30 @@ impl T5Model {
         encoder_hidden: &Tensor,
         train: bool,
     ) -> Tensor {
+        self.decode_cached(
+            decoder_input_ids,
+            encoder_hidden,
+            train,
+            &mut KvCache::off(),
+        )
+    }
+
+    /// The decoder's last hidden state over `decoder_input_ids`, the tokens after the
+    /// `cache`d ones.
+    pub fn decode_cached(
+        &self,
+        decoder_input_ids: &Tensor,
+        encoder_hidden: &Tensor,
+        train: bool,
+        cache: &mut KvCache,
+    ) -> Tensor {
         self.decoder.forward(
             &self.shared,
             decoder_input_ids,
             None,
             Some((encoder_hidden, None)),
             train,
+            cache,
         )
     }
 
@@ -508,15 +592,21 @@ impl T5Model {
         attention_mask: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let encoded = self
-            .encoder
-            .forward(&self.shared, input_ids, attention_mask, None, train);
+        let encoded = self.encoder.forward(
+            &self.shared,
+            input_ids,
+            attention_mask,
+            None,
+            train,
+            &mut KvCache::off(),
+        );
         self.decoder.forward(
             &self.shared,
             input_ids,
             attention_mask,
             Some((&encoded, attention_mask)),
             train,
+            &mut KvCache::off(),
         )
     }
 }
@@ -528,6 +618,7 @@ pub struct T5ForConditionalGeneration {
     lm_head: Tensor,
     /// d_model^-0.5 when tied: the decoder output is rescaled before the tied head.
     scale: Option<f64>,
+    decoder_start_token_id: i64,
 }
 
 impl T5ForConditionalGeneration {
@@ -549,6 +640,7 @@ impl T5ForConditionalGeneration {
             model,
             lm_head,
             scale: c.tie_word_embeddings.then(|| (c.d_model as f64).powf(-0.5)),
+            decoder_start_token_id: c.decoder_start_token_id,
         }
     }
 
@@ -562,15 +654,47 @@ impl T5ForConditionalGeneration {
         attention_mask: Option<&Tensor>,
         train: bool,
     ) -> Tensor {
-        let hidden = self
-            .model
-            .last_hidden_state_masked(input_ids, attention_mask, train);
+        self.head(
+            self.model
+                .last_hidden_state_masked(input_ids, attention_mask, train),
+        )
+    }
+
+    fn head(&self, hidden: Tensor) -> Tensor {
         let _head = profile::part(Part::Head);
         let hidden = match self.scale {
             Some(scale) => hidden * scale,
             None => hidden,
         };
         hidden.linear::<Tensor>(&self.lm_head, None)
+    }
+}
+
+/// The encoder once over the prompt, then the decoder from `decoder_start_token_id`, one
+/// token at a time over its self-attention cache and the encoder's cross-attention keys.
+impl Generator for T5ForConditionalGeneration {
+    fn prefill(&self, input_ids: &Tensor) -> Result<(Tensor, KvCache)> {
+        let mut cache = KvCache::new();
+        cache.encoder_hidden = Some(self.model.encode(input_ids, false));
+        let start = Tensor::full(
+            [input_ids.size()[0], 1],
+            self.decoder_start_token_id,
+            (Kind::Int64, input_ids.device()),
+        );
+        let logits = self.step(&start, &mut cache)?;
+        Ok((logits, cache))
+    }
+
+    fn step(&self, input_ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let encoder_hidden = cache
+            .encoder_hidden
+            .as_ref()
+            .map(Tensor::shallow_clone)
+            .ok_or_else(|| anyhow!("T5 decode step before the prefill"))?;
+        let hidden = self
+            .model
+            .decode_cached(input_ids, &encoder_hidden, false, cache);
+        Ok(self.head(hidden).squeeze_dim(1))
     }
 }
 
@@ -641,6 +765,19 @@ impl Architecture for T5Config {
         Ok(match task {
             Task::Base => Box::new(T5Model::new(p, self)),
             Task::LanguageModel => Box::new(T5ForConditionalGeneration::new(p, self)),
+        })
+    }
+
+    fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
+        Some(Box::new(T5ForConditionalGeneration::new(p, self)))
+    }
+
+    fn kv_layout(&self) -> Option<KvLayout> {
+        Some(KvLayout {
+            windows: vec![None; self.decoder_layers().max(0) as usize],
+            kv_heads: self.num_heads,
+            head_dim: self.d_kv,
+            cross_layers: self.decoder_layers(),
         })
     }
 

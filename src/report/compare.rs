@@ -94,18 +94,31 @@ fn measure(mode: Mode, metric: Metric) -> &'static str {
         (Mode::Inference, Metric::Memory) => "inference memory",
         (Mode::Training, Metric::Speed) => "training time",
         (Mode::Training, Metric::Memory) => "training memory",
+        (Mode::Generation, Metric::Speed) => "generation time",
+        (Mode::Generation, Metric::Memory) => "generation memory",
     }
 }
 
-fn key(row: &Row) -> (&str, i64, i64, Mode, Metric) {
+fn key(row: &Row) -> (&str, i64, i64, Mode, Metric, Option<i64>) {
     let (c, _) = row;
-    (&c.model, c.batch_size, c.sequence_length, c.mode, c.metric)
+    (
+        &c.model,
+        c.batch_size,
+        c.sequence_length,
+        c.mode,
+        c.metric,
+        c.new_tokens,
+    )
 }
 
 fn describe_row(row: &Row) -> String {
     let (c, _) = row;
+    let new_tokens = c
+        .new_tokens
+        .map(|n| format!(" {n} new tokens"))
+        .unwrap_or_default();
     format!(
-        "{} batch {} sequence {} {}",
+        "{} batch {} sequence {}{new_tokens} {}",
         c.model,
         c.batch_size,
         c.sequence_length,
@@ -394,6 +407,7 @@ mod tests {
             imprecise: false,
             build_seconds: None,
             profile: None,
+            generation: None,
         }
     }
 

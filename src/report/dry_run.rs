@@ -50,6 +50,10 @@ pub fn print(
             match cell.mode {
                 Mode::Inference => "inference".into(),
                 Mode::Training => "training".into(),
+                Mode::Generation => match cell.new_tokens {
+                    Some(n) => format!("generation +{n}"),
+                    None => "generation".into(),
+                },
             },
             match cell.metric {
                 Metric::Speed => "speed".into(),

@@ -2,7 +2,7 @@
 //! after every cell, atomically, so an interrupted sweep keeps every finished cell. An export to
 //! stdout (`-`) is written once, at the end, instead of the tables.
 
-use super::{csv, json, markdown, write_file};
+use super::{csv, generation, json, markdown, write_file};
 use crate::cell::{Metric, Mode, Sweep};
 use crate::console;
 use anyhow::{bail, Result};
@@ -86,13 +86,16 @@ pub struct Outputs {
     pub markdown: Option<PathBuf>,
 }
 
-/// The original's five CSV files: one per section and the environment.
+/// The original's five CSV files (one per section and the environment), and the two of the
+/// generation sections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvFiles {
     pub inference_time: PathBuf,
     pub inference_memory: PathBuf,
     pub train_time: PathBuf,
     pub train_memory: PathBuf,
+    pub generation_time: PathBuf,
+    pub generation_memory: PathBuf,
     pub env_info: PathBuf,
 }
 
@@ -105,6 +108,8 @@ impl CsvFiles {
             inference_memory: name("inference_memory"),
             train_time: name("train_time"),
             train_memory: name("train_memory"),
+            generation_time: name("generation_time"),
+            generation_memory: name("generation_memory"),
             env_info: name("env_info"),
         }
     }
@@ -153,6 +158,8 @@ impl CsvExport {
             (Mode::Inference, Metric::Memory) => &files.inference_memory,
             (Mode::Training, Metric::Speed) => &files.train_time,
             (Mode::Training, Metric::Memory) => &files.train_memory,
+            (Mode::Generation, Metric::Speed) => &files.generation_time,
+            (Mode::Generation, Metric::Memory) => &files.generation_memory,
         }
     }
 }
@@ -160,7 +167,11 @@ impl CsvExport {
 impl Exporter for CsvExport {
     fn write(&self, sweep: &Sweep) -> Result<()> {
         for &(mode, metric) in &self.sections {
-            csv::write_results(self.path(mode, metric), &sweep.rows, mode, metric)?;
+            let path = self.path(mode, metric);
+            match mode {
+                Mode::Generation => generation::write_csv(path, &sweep.rows, metric)?,
+                _ => csv::write_results(path, &sweep.rows, mode, metric)?,
+            }
         }
         csv::write_environment(&self.files.env_info, &sweep.environment)
     }

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod csv;
 pub mod dry_run;
 pub mod export;
+pub mod generation;
 pub mod json;
 pub mod markdown;
 pub mod merge;
@@ -107,6 +108,8 @@ pub fn title(mode: Mode, metric: Metric) -> &'static str {
         (Mode::Inference, Metric::Memory) => "INFERENCE - MEMORY - RESULT",
         (Mode::Training, Metric::Speed) => "TRAIN - SPEED - RESULTS",
         (Mode::Training, Metric::Memory) => "TRAIN - MEMORY - RESULTS",
+        (Mode::Generation, Metric::Speed) => "GENERATION - SPEED - RESULT",
+        (Mode::Generation, Metric::Memory) => "GENERATION - MEMORY - RESULT",
     }
 }
 
@@ -259,6 +262,7 @@ mod tests {
             imprecise: false,
             build_seconds: None,
             profile: None,
+            generation: None,
         });
         assert_eq!(csv_value(&speed), "0.0143");
         let memory = CellResult::Memory(crate::cell::MemoryResult {
@@ -268,6 +272,7 @@ mod tests {
             gpu: None,
             build_seconds: None,
             estimated_peak_bytes: None,
+            kv_cache: None,
         });
         assert_eq!(csv_value(&memory), "2521");
         assert_eq!(table_value(&memory), "2521");

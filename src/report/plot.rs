@@ -57,6 +57,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
     let mode = match args.mode {
         PlotMode::Inference => "Inference",
         PlotMode::Training => "Training",
+        PlotMode::Generation => "Generation",
     };
     let title = args.title.clone().unwrap_or_else(|| {
         format!(
@@ -227,6 +228,7 @@ fn from_sweep(
     let mode = match mode {
         PlotMode::Inference => Mode::Inference,
         PlotMode::Training => Mode::Training,
+        PlotMode::Generation => Mode::Generation,
     };
     let has = |m: Metric| {
         sweep
@@ -251,6 +253,10 @@ fn from_sweep(
         .filter(|(c, _)| c.mode == mode && c.metric == wanted)
         .filter_map(|(cell, result)| {
             let value = match result {
+                // A generation cell's time is its median time per output token.
+                CellResult::Speed(s) if s.generation.is_some() => {
+                    s.generation.as_ref()?.tpot.as_ref()?.median
+                }
                 CellResult::Speed(s) => {
                     statistics.push(s.statistic);
                     s.seconds
@@ -262,7 +268,11 @@ fn from_sweep(
                 CellResult::NotAvailable { .. } => return None,
             };
             Some(Point {
-                model: cell.model.clone(),
+                // One line per count of new tokens, too.
+                model: match cell.new_tokens {
+                    Some(n) => format!("{} ({n} new)", cell.model),
+                    None => cell.model.clone(),
+                },
                 batch_size: cell.batch_size,
                 sequence_length: cell.sequence_length,
                 value,
@@ -270,6 +280,7 @@ fn from_sweep(
         })
         .collect();
     let what = match metric {
+        PlotMetric::Time if mode == Mode::Generation => "median time per output token",
         PlotMetric::Time => match statistics.first() {
             Some(first) if statistics.iter().all(|s| s == first) => match first {
                 Statistic::Median => "median time per call",

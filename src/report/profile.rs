@@ -39,6 +39,7 @@ pub fn build(cell: &Cell, profile: &Profile) -> Breakdown {
     let mode = match cell.mode {
         Mode::Inference => "INFERENCE",
         Mode::Training => "TRAIN",
+        Mode::Generation => "GENERATION",
     };
     let total = profile.parts_seconds();
     let share = |s: f64| format!("{:.1}%", 100.0 * s / total);

@@ -23,6 +23,7 @@ pub fn bars(args: &PlotArgs) -> Result<Vec<Bar>> {
     let mode = match args.mode {
         PlotMode::Inference => Mode::Inference,
         PlotMode::Training => Mode::Training,
+        PlotMode::Generation => Mode::Generation,
     };
     let mut bars = Vec::new();
     for file in &args.files {
@@ -50,6 +51,7 @@ pub fn bars(args: &PlotArgs) -> Result<Vec<Bar>> {
             match mode {
                 Mode::Inference => "inference",
                 Mode::Training => "training",
+                Mode::Generation => "generation",
             },
             args.files
                 .iter()
@@ -67,6 +69,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
     let mode = match args.mode {
         PlotMode::Inference => "Inference",
         PlotMode::Training => "Training",
+        PlotMode::Generation => "Generation",
     };
     let title = args
         .title

@@ -35,6 +35,9 @@ impl Section {
 
 /// The section of `sweep` for one mode and metric.
 pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
+    if mode == Mode::Generation {
+        return super::generation::section(sweep, metric);
+    }
     let rows = section_rows(&sweep.rows, mode, metric);
     let gpu = rows
         .iter()

@@ -232,6 +232,7 @@ mod tests {
             settings: settings(),
             input: Default::default(),
             inputs: Inputs::Text(text.clone()),
+            new_tokens: None,
         };
         let rows: Vec<Row> = vec![
             (cell(Metric::Speed), CellResult::na("x")),
@@ -274,6 +275,7 @@ mod tests {
             imprecise: false,
             build_seconds: None,
             profile: None,
+            generation: None,
         };
         let sweep = Sweep {
             settings: settings(),

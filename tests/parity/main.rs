@@ -12,6 +12,7 @@ mod deberta_v2;
 mod distilbert;
 mod electra;
 mod gemma;
+mod generate;
 mod gpt2;
 mod gpt_neo;
 mod gpt_neox;
