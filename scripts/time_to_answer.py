@@ -127,12 +127,22 @@ def sweep(original, threads):
     imprecise = sum(1 for r in speed if r.get("imprecise"))
     widths = [r["interval"]["high"] / r["interval"]["median"] - 1 for r in speed if r.get("interval")]
     result = {"run_benchmark_wall_s": wall, "speed_cells": len(speed), "imprecise": imprecise,
-              "largest_interval_half_width": max(widths) if widths else None}
+              "largest_interval_half_width": max(widths) if widths else None,
+              # Each speed cell, so that a flag can be traced to its samples.
+              "cells": [{"model": c["model"], "sequence_length": c["sequence_length"],
+                         "seconds": r.get("seconds"), "samples": len(r.get("samples", [])),
+                         "timed_s": sum(r.get("samples", [])),
+                         "half_width": (r["interval"]["high"] / r["interval"]["median"] - 1)
+                         if r.get("interval") else None, "imprecise": r.get("imprecise")}
+                        for c, r in rows if c["metric"] == "speed"]}
     if original:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         done = subprocess.run([original, "-c", ORIGINAL], capture_output=True, text=True, env=env)
         walls = [l for l in done.stdout.splitlines() if l.startswith("WALL")]
         result["original_wall_s"] = float(walls[-1].split()[1]) if walls else None
+        if not walls:
+            # Keep why it failed: a missing figure must say so, not vanish.
+            result["original_error"] = (done.stderr or done.stdout)[-2000:]
         if result["original_wall_s"]:
             result["ratio"] = wall / result["original_wall_s"]
     print(f"seed sweep: {result}")

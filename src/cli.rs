@@ -189,7 +189,7 @@ pub struct RunArgs {
     #[arg(long, allow_negative_numbers = true, default_value = "1%", value_name = "PERCENT", value_parser = precision)]
     pub precision: Precision,
 
-    /// Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise
+    /// Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)
     #[arg(long, allow_negative_numbers = true, default_value_t = 20.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub max_time: f64,
 

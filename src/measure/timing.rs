@@ -11,7 +11,8 @@ pub enum Protocol {
     /// and `min_time_s` seconds are reached, or `max_runs` samples. The figure is the median.
     /// With a `precision` target, timing goes on past that floor until the median's 95%
     /// interval ([`median_interval`]) lies within ± `precision` × median, or until
-    /// `max_time_s` seconds of timed calls, after which the figure is flagged imprecise.
+    /// `max_time_s` seconds of timed calls, after which the figure is flagged imprecise; it
+    /// is flagged sooner when the target is out of reach before the cap ([`out_of_reach`]).
     Adaptive {
         warmup: usize,
         min_runs: usize,
@@ -93,6 +94,14 @@ impl Protocol {
                                 imprecise = true;
                                 break;
                             }
+                            Some(p)
+                                if max_time.is_some_and(|cap| {
+                                    out_of_reach(&samples, p, start.elapsed(), cap)
+                                }) =>
+                            {
+                                imprecise = true;
+                                break;
+                            }
                             Some(_) => {}
                         }
                     }
@@ -152,7 +161,9 @@ impl Protocol {
                     .trim_end_matches('0')
                     .trim_end_matches('.'),
                 min_runs.max(&MIN_SAMPLES_FOR_INTERVAL),
-                max_time_s.map(|t| format!(" or {t} s")).unwrap_or_default(),
+                max_time_s
+                    .map(|t| format!(" or {t} s, sooner when the target is out of reach"))
+                    .unwrap_or_default(),
             ),
             Protocol::Adaptive {
                 warmup,
@@ -171,6 +182,29 @@ impl Protocol {
             ),
         }
     }
+}
+
+/// Futility stop: timing gives up early on a cell that cannot reach its precision before the
+/// cap, instead of spending the whole cap to be flagged anyway. Checked from this share of
+/// the cap on.
+const OUT_OF_REACH_FROM: f64 = 0.2;
+/// ... when reaching the target is projected to take more than this many caps.
+const OUT_OF_REACH_MARGIN: f64 = 3.0;
+
+/// Whether the precision target is out of reach: a median's interval narrows as 1/√n, so
+/// reaching `precision` from the current half-width w takes about elapsed · (w / precision)²
+/// seconds of timed calls. The margin covers small samples, whose interval (near the range
+/// at 6 samples) is wider than the 1/√n rule would put it, so a cell that could make it
+/// before the cap is not stopped.
+fn out_of_reach(samples: &[f64], precision: f64, elapsed: Duration, cap: Duration) -> bool {
+    let Some(interval) = median_interval(samples) else {
+        return false;
+    };
+    if elapsed.as_secs_f64() < OUT_OF_REACH_FROM * cap.as_secs_f64() {
+        return false;
+    }
+    let ratio = interval.relative_half_width() / precision;
+    elapsed.as_secs_f64() * ratio * ratio > OUT_OF_REACH_MARGIN * cap.as_secs_f64()
 }
 
 /// Whether the median's 95% interval lies within ± `precision` × median.
@@ -320,6 +354,60 @@ mod tests {
     }
 
     #[test]
+    fn a_target_out_of_reach_stops_before_the_cap() {
+        let cap = Duration::from_secs(20);
+        // ±10% after 5 s of a 20 s cap: (10 / 1)² · 5 s = 500 s to reach ±1%.
+        let wide: Vec<f64> = (0..20).map(|i| 1.0 + 0.02 * (i as f64 - 10.0)).collect();
+        assert!(out_of_reach(&wide, 0.01, Duration::from_secs(5), cap));
+        // The same spread before a fifth of the cap is not judged yet.
+        assert!(!out_of_reach(&wide, 0.01, Duration::from_secs(3), cap));
+        // ±1.5% after 5 s: about 11 s to go, within the cap: keep timing.
+        let near: Vec<f64> = (0..20).map(|i| 1.0 + 0.003 * (i as f64 - 10.0)).collect();
+        let w = median_interval(&near).unwrap().relative_half_width();
+        assert!((0.01..0.02).contains(&w), "{w}");
+        assert!(!out_of_reach(&near, 0.01, Duration::from_secs(5), cap));
+        // Too few samples for an interval: never out of reach.
+        assert!(!out_of_reach(
+            &wide[..5],
+            0.01,
+            Duration::from_secs(10),
+            cap
+        ));
+    }
+
+    #[test]
+    fn a_noisy_cell_is_flagged_well_before_its_cap() {
+        // Calls alternate 1 ms and 3 ms: the median's interval stays about ±50%.
+        let protocol = Protocol::Adaptive {
+            warmup: 0,
+            min_runs: 6,
+            max_runs: 100_000,
+            min_time_s: 0.0,
+            precision: Some(0.01),
+            max_time_s: Some(2.0),
+        };
+        let calls = Cell::new(0u32);
+        let start = Instant::now();
+        let timing = protocol
+            .run(
+                || {
+                    calls.set(calls.get() + 1);
+                    std::thread::sleep(Duration::from_millis(1 + 2 * (calls.get() % 2) as u64));
+                    Ok(())
+                },
+                || {},
+            )
+            .unwrap();
+        assert!(timing.imprecise);
+        // Stopped at about a fifth of the cap, far from it (a loose bound: shared machines).
+        assert!(
+            start.elapsed() < Duration::from_secs_f64(1.5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
     fn error_stops_the_protocol() {
         let protocol = Protocol::Original {
             repeat: 3,
@@ -390,7 +478,11 @@ mod tests {
             )
             .unwrap();
         assert!(timing.imprecise);
+        // Out of reach, so it stops from a fifth of the cap on, and never much past the cap.
         let total: f64 = timing.samples.iter().sum();
-        assert!((0.29..2.0).contains(&total), "{total}");
+        assert!(
+            (OUT_OF_REACH_FROM * 0.3 - 0.005..2.0).contains(&total),
+            "{total}"
+        );
     }
 }
