@@ -38,7 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--runs', '--runs', [CompletionResultType]::ParameterName, 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)')
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Adaptive protocol: least total seconds of timed calls')
             [CompletionResult]::new('--precision', '--precision', [CompletionResultType]::ParameterName, 'Adaptive protocol: time until the 95% interval of the median is within this much of it (''off'': stop at --min-runs and --min-time)')
-            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)')
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]')
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]')
             [CompletionResult]::new('--optimizer', '--optimizer', [CompletionResultType]::ParameterName, 'Training: also run an optimizer step after backward (none = forward, loss and backward only)')

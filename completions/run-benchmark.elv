@@ -35,7 +35,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --runs 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)'
             cand --min-time 'Adaptive protocol: least total seconds of timed calls'
             cand --precision 'Adaptive protocol: time until the 95% interval of the median is within this much of it (''off'': stop at --min-runs and --min-time)'
-            cand --max-time 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise'
+            cand --max-time 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)'
             cand --threads 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]'
             cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'

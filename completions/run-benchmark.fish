@@ -42,7 +42,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-runs -d
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-time -d 'Adaptive protocol: least total seconds of timed calls' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l precision -d 'Adaptive protocol: time until the 95% interval of the median is within this much of it (\'off\': stop at --min-runs and --min-time)' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-time -d 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-time -d 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch [default: libtorch\'s choice, one per physical core]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
