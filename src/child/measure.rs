@@ -127,13 +127,18 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
         .filter(|f| f.is_finite());
     let mut results = Vec::new();
+    // Calls already made on this model: the memory cell's call is the speed cell's first
+    // warm-up call, so that a multi-second call is not repeated for nothing.
+    let mut calls_made = 0;
     for c in cells {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| -> Result<CellResult> {
             match c.metric {
                 Metric::Speed => {
                     // Memory was measured with glibc's defaults; timing keeps freed heap memory.
                     memory::retain_freed_heap();
-                    let timing = settings.protocol.run(&mut call, sync)?;
+                    let protocol = settings.protocol.warmed_up_by(calls_made);
+                    let mut timing = protocol.run(&mut call, sync)?;
+                    timing.warmup_calls += calls_made.min(settings.protocol.warmup());
                     let stats =
                         Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
                     let statistic = settings.protocol.statistic();
@@ -167,6 +172,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                     }))
                 }
                 Metric::Memory => {
+                    calls_made += 1;
                     let mut memory = measure_memory(settings.device, &mut call)?;
                     memory.build_seconds = build_seconds;
                     memory.estimated_peak_bytes =

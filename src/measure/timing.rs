@@ -126,6 +126,37 @@ impl Protocol {
         }
     }
 
+    /// Untimed warm-up calls the protocol makes.
+    pub fn warmup(&self) -> usize {
+        match *self {
+            Protocol::Adaptive { warmup, .. } => warmup,
+            Protocol::Original { .. } => 0,
+        }
+    }
+
+    /// The protocol on a model that has already run `calls` calls (a memory cell's in the same
+    /// child): those count as warm-up, so only the rest of the warm-up is left.
+    pub fn warmed_up_by(&self, calls: usize) -> Protocol {
+        match self.clone() {
+            Protocol::Adaptive {
+                warmup,
+                min_runs,
+                max_runs,
+                min_time_s,
+                precision,
+                max_time_s,
+            } => Protocol::Adaptive {
+                warmup: warmup.saturating_sub(calls),
+                min_runs,
+                max_runs,
+                min_time_s,
+                precision,
+                max_time_s,
+            },
+            original => original,
+        }
+    }
+
     /// The statistic the tables show for this protocol.
     pub fn statistic(&self) -> Statistic {
         match self {
@@ -405,6 +436,30 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[test]
+    fn calls_already_made_count_as_warm_up() {
+        let protocol = Protocol::Adaptive {
+            warmup: 2,
+            min_runs: 3,
+            max_runs: 3,
+            min_time_s: 0.0,
+            precision: None,
+            max_time_s: None,
+        };
+        let (timing, calls, _) = counting_run(&protocol.warmed_up_by(1), 0);
+        assert_eq!(
+            (calls, timing.warmup_calls, timing.samples.len()),
+            (4, 1, 3)
+        );
+        let (_, calls, _) = counting_run(&protocol.warmed_up_by(5), 0);
+        assert_eq!(calls, 3);
+        let original = Protocol::Original {
+            repeat: 2,
+            number: 3,
+        };
+        assert_eq!(original.warmed_up_by(1), original);
     }
 
     #[test]
