@@ -14,6 +14,9 @@ Usage (after `cargo build --release`; transformers from the project's .venv):
     .venv/bin/python scripts/time_to_answer.py --parts tiny build sweep \
         [--original /path/to/venv-hf444/bin/python] --out docs/time-to-answer.json
 
+An A/B of a change to the build: `--parts build --binaries OLD NEW --repeats 3` times each
+binary's build alternately (run-benchmark only).
+
 Each part prints what it measured; --out collects everything as JSON with the date and CPU.
 """
 
@@ -40,9 +43,9 @@ def cpu_model():
         return platform.processor()
 
 
-def run_ours(args, cache, out_json=None):
+def run_ours(args, cache, out_json=None, binary=BINARY):
     env = dict(os.environ, XDG_CACHE_HOME=cache)
-    command = [BINARY, *args, "--quiet"]
+    command = [binary, *args, "--quiet"]
     if out_json:
         command += ["--export-json", out_json]
     start = time.perf_counter()
@@ -79,19 +82,35 @@ print(json.dumps({"build_s": seconds, "parameters": params,
 """
 
 
-def build(model, threads):
-    config = json.load(open(os.path.join(ROOT, "configs", model.replace("/", "--") + ".json")))
+def build_ours(model, threads, binary):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "build.json")
         wall = run_ours(["--models", model, "--bf16", "--batch-sizes", "1", "--sequence-lengths",
-                         "8", "--no-speed", "--threads", str(threads)], tmp, out)
+                         "8", "--no-speed", "--threads", str(threads)], tmp, out, binary)
         _, memory = json.load(open(out))["rows"][0]
     ours = {"wall_s": wall, "build_s": memory.get("build_seconds"),
             "peak_rss_bytes": memory.get("peak_rss_bytes"),
             "build_peak_rss_bytes": memory.get("build_peak_rss_bytes"),
             "estimated_peak_bytes": memory.get("estimated_peak_bytes"), "status": memory["status"],
-            "reason": memory.get("reason")}
+            "reason": memory.get("reason"), "binary": binary}
     print(f"{model} bf16 build, run-benchmark: {ours}", flush=True)
+    return ours
+
+
+def build_binaries(model, threads, binaries, rounds):
+    """The same build by several binaries (an A/B of a change), alternating, in one sitting."""
+    runs = [build_ours(model, threads, b) for _ in range(rounds) for b in binaries]
+    medians = {}
+    for b in binaries:
+        seconds = sorted(r["build_s"] for r in runs if r["binary"] == b and r["build_s"])
+        medians[b] = seconds[len(seconds) // 2] if seconds else None
+    print(f"{model} bf16 build seconds, median of {rounds} alternating rounds: {medians}")
+    return {"runs": runs, "build_s_median": medians}
+
+
+def build(model, threads):
+    config = json.load(open(os.path.join(ROOT, "configs", model.replace("/", "--") + ".json")))
+    ours = build_ours(model, threads, BINARY)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     done = subprocess.run([sys.executable, "-c", TRANSFORMERS_BUILD, json.dumps(config)],
                           capture_output=True, text=True, env=env)
@@ -157,6 +176,9 @@ def main():
     parser.add_argument("--original", help="python of a venv with transformers 4.44.2 and psutil")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--binaries", nargs="+",
+                        help="part `build` only: time these run-benchmark binaries' builds "
+                             "against each other, alternating --repeats rounds (no transformers)")
     parser.add_argument("--out")
     args = parser.parse_args()
     record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(),
@@ -165,7 +187,11 @@ def main():
     if "tiny" in args.parts:
         record["tiny"] = tiny(args.repeats)
     if "build" in args.parts:
-        record["build"] = {m: build(m, args.threads) for m in args.models}
+        if args.binaries:
+            record["build_binaries"] = {m: build_binaries(m, args.threads, args.binaries,
+                                                          args.repeats) for m in args.models}
+        else:
+            record["build"] = {m: build(m, args.threads) for m in args.models}
     if "sweep" in args.parts:
         record["sweep"] = sweep(args.original, args.threads)
     record["load_average_after"] = os.getloadavg()
