@@ -409,6 +409,18 @@ pub enum Job {
     Tokenize(TokenizationCell),
 }
 
+impl Job {
+    /// Whether the job reads the process's memory (a memory cell), which needs a child whose
+    /// resident memory started as an exec'd process's does (see `zygote`).
+    pub fn measures_memory(&self) -> bool {
+        match self {
+            Job::Cell(cell) => cell.metric == Metric::Memory,
+            Job::Cells { cells } => cells.iter().any(|c| c.metric == Metric::Memory),
+            Job::Calibrate(_) | Job::Tokenize(_) => false,
+        }
+    }
+}
+
 /// A finished cell.
 pub type Row = (Cell, CellResult);
 

@@ -24,3 +24,4 @@ pub mod runner;
 pub mod shard;
 pub mod sweep_file;
 pub mod tokenize;
+pub mod zygote;

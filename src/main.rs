@@ -2,21 +2,12 @@ use clap::{CommandFactory, FromArgMatches};
 use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
 use run_benchmark::runner::{die_with_parent, Reply, CHILD_COMMAND};
-use run_benchmark::{cell, child, cli_docs, console, interrupt, report, sweep_file};
+use run_benchmark::{cell, child, cli_docs, console, interrupt, report, sweep_file, zygote};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
 fn main() {
-    let code = run();
-    let _ = std::io::stdout().flush();
-    // Everything is written by now. Leaving through `exit` would run libtorch's static
-    // destructors, which take 0.1–0.2 s in every process (parent and each child) to free what
-    // the kernel frees at once; `_exit` skips them.
-    let status = (0..=u8::MAX)
-        .find(|&c| ExitCode::from(c) == code)
-        .unwrap_or(1);
-    // SAFETY: ends the process; no Rust state is used after it.
-    unsafe { libc::_exit(i32::from(status)) }
+    zygote::exit_now(run())
 }
 
 fn run() -> ExitCode {
@@ -62,6 +53,11 @@ fn run() -> ExitCode {
                 Some(path) => sweep_file::merge(path, &matches, &argv),
                 None => Ok(cli.run),
             };
+            // Before anything starts a thread or touches the GPU: the cells' children are
+            // forked from a copy of this process as it is now.
+            if args.as_ref().is_ok_and(|a| !a.no_multi_process) {
+                zygote::start(child);
+            }
             finish(args.and_then(app::run).map(|outcome| match outcome {
                 Outcome::Finished => ExitCode::SUCCESS,
                 Outcome::Interrupted => ExitCode::from(interrupt::exit_code()),

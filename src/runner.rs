@@ -7,7 +7,7 @@
 use crate::cell::{
     Calibration, CalibrationResult, Cell, CellResult, Job, TokenizationCell, TokenizationResult,
 };
-use crate::console;
+use crate::{console, zygote};
 use serde::de::DeserializeOwned;
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -195,26 +195,17 @@ impl Runner {
         cells: u32,
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
-        let exe = std::env::current_exe()
-            .map_err(|e| failed(format!("cannot find own executable: {e}")))?;
         let json = serde_json::to_string(job).expect("a job serialises");
-        let mut child = Command::new(exe)
-            .arg(CHILD_COMMAND)
-            .arg(std::process::id().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| failed(format!("cannot start child process: {e}")))?;
+        let mut child = Process::start(job.measures_memory()).map_err(failed)?;
         // Written on its own thread: a child that dies before reading must not block us.
-        let stdin = child.stdin.take();
+        let stdin = child.take_stdin();
         let feeder = thread::spawn(move || {
             if let Some(mut pipe) = stdin {
                 let _ = pipe.write_all(json.as_bytes());
             }
         });
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
+        let (stdout, stderr) = child.take_output();
+        let (stdout, stderr) = (drain(stdout), drain(stderr));
         let timeout = self.timeout.saturating_mul(cells);
         let waited = wait(&mut child, timeout, self.stop);
         let _ = feeder.join();
@@ -330,7 +321,75 @@ enum Waited {
 }
 
 /// Waits for the child; kills it when the timeout passes or the stop flag is set first.
-fn wait(child: &mut Child, timeout: Duration, stop: Option<&AtomicBool>) -> Waited {
+/// A cell's child: forked from the zygote where there is one and the job reads no memory
+/// figure, else this binary exec'd again (`__cell PARENT_PID`).
+enum Process {
+    Exec(Child),
+    Forked(zygote::Forked),
+}
+
+type Pipe = Box<dyn Read + Send>;
+
+impl Process {
+    fn start(measures_memory: bool) -> Result<Process, String> {
+        if let Some(forked) = (!measures_memory).then(zygote::spawn).flatten() {
+            return forked
+                .map(Process::Forked)
+                .map_err(|e| format!("cannot fork a child process: {e}"));
+        }
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+        Command::new(exe)
+            .arg(CHILD_COMMAND)
+            .arg(std::process::id().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Process::Exec)
+            .map_err(|e| format!("cannot start child process: {e}"))
+    }
+
+    fn take_stdin(&mut self) -> Option<Box<dyn Write + Send>> {
+        match self {
+            Process::Exec(c) => c.stdin.take().map(|p| Box::new(p) as Box<dyn Write + Send>),
+            Process::Forked(f) => f.stdin.take().map(|p| Box::new(p) as Box<dyn Write + Send>),
+        }
+    }
+
+    fn take_output(&mut self) -> (Option<Pipe>, Option<Pipe>) {
+        fn boxed<R: Read + Send + 'static>(pipe: Option<R>) -> Option<Pipe> {
+            pipe.map(|p| Box::new(p) as Pipe)
+        }
+        match self {
+            Process::Exec(c) => (boxed(c.stdout.take()), boxed(c.stderr.take())),
+            Process::Forked(f) => (boxed(f.stdout.take()), boxed(f.stderr.take())),
+        }
+    }
+
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        match self {
+            Process::Exec(c) => c.try_wait(),
+            Process::Forked(f) => f.try_wait(),
+        }
+    }
+
+    fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        match self {
+            Process::Exec(c) => c.wait(),
+            Process::Forked(f) => f.wait(),
+        }
+    }
+
+    fn kill(&mut self) -> std::io::Result<()> {
+        match self {
+            Process::Exec(c) => c.kill(),
+            Process::Forked(f) => f.kill(),
+        }
+    }
+}
+
+fn wait(child: &mut Process, timeout: Duration, stop: Option<&AtomicBool>) -> Waited {
     let start = Instant::now();
     let exit = ExitWatch::new(child);
     loop {
@@ -355,18 +414,26 @@ fn wait(child: &mut Child, timeout: Duration, stop: Option<&AtomicBool>) -> Wait
     }
 }
 
-/// Waits for a child's exit without polling: a pidfd (Linux 5.3+) becomes readable when the
-/// child exits, so the parent wakes at once instead of up to a polling period late, and does
-/// not wake 50 times a second beside a measurement. Without one, it sleeps in short steps.
+/// Waits for a child's exit without polling, so the parent wakes at once instead of up to a
+/// polling period late, and does not wake 50 times a second beside a measurement: an exec'd
+/// child's pidfd (Linux 5.3+) becomes readable when it exits, the zygote's socket when it
+/// relays a forked child's status. Without either, it sleeps in short steps.
 struct ExitWatch(Option<std::os::fd::OwnedFd>);
 
 impl ExitWatch {
-    fn new(child: &Child) -> Self {
-        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+    fn new(child: &Process) -> Self {
+        use std::os::fd::FromRawFd;
+        let fd = match child {
+            // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+            Process::Exec(c) => unsafe {
+                libc::syscall(libc::SYS_pidfd_open, c.id() as libc::pid_t, 0)
+            },
+            // SAFETY: dup returns a new descriptor for the same socket, or -1.
+            Process::Forked(f) => unsafe { libc::dup(f.status_fd()) }.into(),
+        };
         let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0);
-        // SAFETY: a descriptor pidfd_open just returned is ours alone.
-        ExitWatch(fd.map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+        // SAFETY: a descriptor just returned to us, ours alone.
+        ExitWatch(fd.map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
     }
 
     /// Returns when the child has exited or after `most`, whichever is first.
@@ -490,7 +557,7 @@ mod tests {
 
     #[test]
     fn timeout_kills_the_child() {
-        let mut child = Command::new("sleep").arg("10").spawn().unwrap();
+        let mut child = Process::Exec(Command::new("sleep").arg("10").spawn().unwrap());
         let start = Instant::now();
         let waited = wait(&mut child, Duration::from_millis(100), None);
         assert!(matches!(waited, Waited::TimedOut), "{waited:?}");
@@ -500,7 +567,7 @@ mod tests {
     #[test]
     fn the_stop_flag_kills_the_child() {
         static STOP: AtomicBool = AtomicBool::new(false);
-        let mut child = Command::new("sleep").arg("10").spawn().unwrap();
+        let mut child = Process::Exec(Command::new("sleep").arg("10").spawn().unwrap());
         let setter = thread::spawn(|| {
             thread::sleep(Duration::from_millis(100));
             STOP.store(true, Ordering::SeqCst);

@@ -75,11 +75,16 @@ fn wait_until_dead(pid: u32, within: Duration) -> bool {
 
 /// A sweep of two speed cells, each timed for at least 8 s, exporting JSON to `json`.
 fn slow_sweep(json: &Path) -> Child {
+    slow_sweep_with(json, &[])
+}
+
+fn slow_sweep_with(json: &Path, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
         .args(["--models", TINY, "--batch-sizes", "1", "--sequence-lengths"])
         .args(["8", "16", "--no-memory", "--min-time", "8", "--max-runs"])
         .args(["100000000", "--export-json"])
         .arg(json)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -87,12 +92,23 @@ fn slow_sweep(json: &Path) -> Child {
         .unwrap()
 }
 
-/// Waits for the child measuring the cell after the first `finished` ones.
+/// Waits for the process measuring the cell after the first `finished` ones: the sweep's
+/// exec'd child (`__cell`), or a child of its zygote (the sweep's other child).
 fn running_child(sweep: &mut Child, json: &Path, finished: usize) -> u32 {
     wait_for_rows(json, finished, sweep);
+    measuring_child(sweep.id())
+}
+
+fn measuring_child(sweep: u32) -> u32 {
     let start = Instant::now();
     loop {
-        if let [child] = children_of(sweep.id())[..] {
+        let measuring: Vec<u32> = (children_of(sweep).into_iter())
+            .flat_map(|c| match cmdline(c).contains(" __cell ") {
+                true => vec![c],
+                false => children_of(c),
+            })
+            .collect();
+        if let [child] = measuring[..] {
             return child;
         }
         assert!(
@@ -100,6 +116,59 @@ fn running_child(sweep: &mut Child, json: &Path, finished: usize) -> u32 {
             "no child process"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn cmdline(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .replace('\0', " ")
+}
+
+/// The parent's pid of `pid`, from /proc/PID/stat.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = stat.rsplit_once(')')?.1;
+    after_comm.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Speed cells are measured in a child forked from the zygote (a child of a child of the
+/// sweep, with the sweep's command line), and with RUN_BENCHMARK_EXEC_CHILDREN=1 in an
+/// exec'd child of the sweep; both finish their cells.
+#[test]
+fn speed_cells_run_in_children_forked_from_the_zygote_or_exec_d() {
+    for exec in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("out.json");
+        let env: &[(&str, &str)] = if exec {
+            &[("RUN_BENCHMARK_EXEC_CHILDREN", "1")]
+        } else {
+            &[]
+        };
+        let sweep = slow_sweep_with(&json, env);
+        let id = sweep.id();
+        let child = measuring_child(id);
+        let (parent, line) = (parent_of(child), cmdline(child));
+        let grandparent = parent.and_then(parent_of);
+        signal(id, libc::SIGTERM);
+        let output = sweep.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if exec {
+            assert_eq!(parent, Some(id), "{line}");
+            assert!(line.contains(" __cell "), "{line}");
+        } else {
+            assert_ne!(parent, Some(id), "{line}");
+            assert_eq!(grandparent, Some(id), "{line}");
+            assert!(!line.contains("__cell"), "{line}");
+        }
+        assert!(
+            stderr.contains("Interrupted (SIGTERM): 0 of 2 cells finished"),
+            "{stderr}"
+        );
+        assert!(
+            wait_until_dead(child, Duration::from_secs(5)),
+            "exec {exec}"
+        );
     }
 }
 
