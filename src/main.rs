@@ -54,8 +54,9 @@ fn run() -> ExitCode {
                 None => Ok(cli.run),
             };
             // Before anything starts a thread or touches the GPU: the cells' children are
-            // forked from a copy of this process as it is now.
-            if args.as_ref().is_ok_and(|a| !a.no_multi_process) {
+            // forked from a copy of this process as it is now. CPU runs only: a CUDA-free
+            // zygote is the pattern CUDA allows, but it has not been tested on a GPU here.
+            if args.as_ref().is_ok_and(|a| !a.no_multi_process && on_cpu(a)) {
                 zygote::start(child);
             }
             finish(args.and_then(app::run).map(|outcome| match outcome {
@@ -64,6 +65,15 @@ fn run() -> ExitCode {
             }))
         }
     }
+}
+
+/// Whether the run is on the CPU, known without asking CUDA (which a zygote must not have
+/// touched): the flags say so, or the machine has no NVIDIA device node.
+fn on_cpu(args: &run_benchmark::cli::RunArgs) -> bool {
+    use run_benchmark::cell::DeviceChoice;
+    args.no_cuda
+        || args.device == Some(DeviceChoice::Cpu)
+        || (args.device.is_none() && !std::path::Path::new("/dev/nvidiactl").exists())
 }
 
 /// Errors are one line on stderr (and in the log) and exit status 1.
