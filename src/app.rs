@@ -330,7 +330,7 @@ fn describe(cell: &Cell) -> String {
 
 fn summary(result: &CellResult) -> String {
     match result {
-        CellResult::Speed(_) => format!("{} s", report::table_value(result)),
+        CellResult::Speed(_) => report::table_value(result),
         CellResult::Memory(_) => format!("{} MB", report::table_value(result)),
         CellResult::NotAvailable { reason } => format!("N/A ({reason})"),
     }

@@ -109,10 +109,15 @@ fn exports_to_files_and_to_stdout() {
         assert!(stdout.contains(title), "{title} missing: {stdout}");
     }
     assert!(stdout.contains(
-        "| Model Name | Batch Size | Seq Length | Time in s (median) | Samples/s | Tokens/s | GFLOP/s | MFU |"
+        "| Model Name | Batch Size | Seq Length | Time (median) | Samples/s | Tokens/s | GFLOP/s | MFU |"
     ));
     assert!(stdout.contains("| :--- | ---: |"));
-    assert!(stdout.contains("- Time in s: median seconds per call"));
+    assert!(stdout.contains("- Time: median seconds per call"));
+    // Every figure carries its unit: a tiny model's milliseconds are not `< 0.001`.
+    assert!(
+        regex_like_time(&stdout),
+        "no time with a unit in the Markdown: {stdout}"
+    );
     assert!(stdout.contains(
         "- N/A tests/fixtures/tiny-bert.json (batch 1, sequence 128): sequence length 128 exceeds max_position_embeddings 64"
     ));
@@ -139,6 +144,49 @@ fn exports_to_files_and_to_stdout() {
         .stderr(predicate::str::contains(
             "only one of --export-json and --export-markdown can go to stdout",
         ));
+}
+
+/// Whether a table cell holds a time with its unit (`| 1.234 ms |`).
+fn regex_like_time(text: &str) -> bool {
+    predicate::str::is_match(r"\| [0-9]+(\.[0-9]+)? (s|ms|µs|ns)( \\\*)? \|")
+        .unwrap()
+        .eval(text)
+}
+
+#[test]
+fn csv_holds_every_digit_of_the_json_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let js = dir.path().join("r.json");
+    let it = dir.path().join("it.csv");
+    bin()
+        .args(QUICK)
+        .args([
+            "--models",
+            TINY,
+            "--batch-sizes",
+            "1",
+            "2",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+            "--save-to-csv",
+            "--env-info-csv-file",
+        ])
+        .arg(dir.path().join("env.csv"))
+        .arg("--inference-time-csv-file")
+        .arg(&it)
+        .arg("--export-json")
+        .arg(&js)
+        .assert()
+        .success();
+    let rows = json_rows(&js);
+    let lines = csv_lines(&it);
+    assert_eq!(lines.len(), 2);
+    for (line, row) in lines.iter().zip(&rows) {
+        let csv: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+        let json = row[1]["seconds"].as_f64().unwrap();
+        assert_eq!(csv, json, "the CSV figure lost digits: {line}");
+    }
 }
 
 #[test]
@@ -583,7 +631,7 @@ fn compare_clearly_slower_samples_exits_1_naming_the_cell() {
         .assert()
         .code(1)
         .stdout(predicate::str::is_match(
-            r"REGRESSED: b batch 8 sequence 128 inference time: 0\.2611 s -> 0\.3917 s \(\+50\.0%\)",
+            r"REGRESSED: b batch 8 sequence 128 inference time: 261\.1 ms -> 391\.7 ms \(\+50\.0%\)",
         ).unwrap())
         .stdout(predicate::str::contains("1 regressed, 0 improved, 11 within noise"));
     bin()

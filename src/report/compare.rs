@@ -5,7 +5,7 @@
 //! (below) 1 and the ratio is beyond the threshold: significant and large enough to matter.
 //! Memory cells have one figure each, so the threshold alone decides.
 
-use super::{format_seconds, json, memory_figure, Row, Sweep};
+use super::{format_seconds, json, memory_figure, Row, Sweep, TIME_DIGITS};
 use crate::cell::{CellResult, Metric, Mode, SpeedResult};
 use crate::cli::CompareArgs;
 use crate::console;
@@ -222,19 +222,10 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64) -> Line {
 
 fn figure(result: &CellResult) -> String {
     match result {
-        CellResult::Speed(s) => format!("{} s", significant(s.seconds)),
+        CellResult::Speed(s) => format_seconds(s.seconds, TIME_DIGITS),
         CellResult::Memory(m) => format!("{} MB", to_mib(memory_figure(m))),
         CellResult::NotAvailable { .. } => "N/A".into(),
     }
-}
-
-/// Four significant digits: enough to see a few percent on any time scale.
-fn significant(x: f64) -> String {
-    if x <= 0.0 || !x.is_finite() {
-        return format_seconds(x);
-    }
-    let digits = (3 - x.log10().floor() as i32).max(0) as usize;
-    format!("{x:.digits$}")
 }
 
 /// SplitMix64: a small deterministic generator, so a comparison prints the same every time.
@@ -414,12 +405,5 @@ mod tests {
         let b = speed(&[1.1, 1.5, 0.85, 1.3, 1.0]);
         let (lo, _) = bootstrap_interval(&a, &b);
         assert!(lo < 1.0, "{lo}");
-    }
-
-    #[test]
-    fn significant_figures() {
-        assert_eq!(significant(0.012345), "0.01235");
-        assert_eq!(significant(1.5), "1.500");
-        assert_eq!(significant(1234.4), "1234");
     }
 }

@@ -148,7 +148,7 @@ fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize) -> Vec<String> 
     let mut notes = Vec::new();
     match metric {
         Metric::Speed => {
-            notes.push(format!("Time in s: {}.", settings.protocol.describe()));
+            notes.push(format!("Time: {}.", settings.protocol.describe()));
             notes.push(
                 "GFLOP/s: matrix-product FLOPs of one call (training: 3 x forward) per second."
                     .into(),
