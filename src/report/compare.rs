@@ -11,7 +11,6 @@ use crate::cli::CompareArgs;
 use crate::console;
 use crate::measure::memory::to_mib;
 use crate::measure::timing::Statistic;
-use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
 use std::io::{self, Write};
 
 /// Bootstrap resamples per cell.
@@ -291,18 +290,21 @@ fn percent(ratio: f64) -> String {
 
 /// The comparison as a table, with what could not be compared and the regressions named.
 pub fn print(out: &mut dyn Write, c: &Comparison) -> io::Result<()> {
-    let mut table = Table::new();
-    table.load_preset(ASCII_FULL_CONDENSED).set_header([
-        "Model Name",
-        "Batch Size",
-        "Seq Length",
-        "Measure",
-        "Baseline",
-        "New",
-        "New/Baseline",
-        "95% CI",
-        "Verdict",
-    ]);
+    let width = console::stdout_width();
+    let mut table = super::table::new(
+        &[
+            "Model Name",
+            "Batch Size",
+            "Seq Length",
+            "Measure",
+            "Baseline",
+            "New",
+            "New/Baseline",
+            "95% CI",
+            "Verdict",
+        ],
+        width,
+    );
     for l in &c.lines {
         table.add_row([
             l.model.clone(),
@@ -320,13 +322,7 @@ pub fn print(out: &mut dyn Write, c: &Comparison) -> io::Result<()> {
             l.verdict.label().to_string(),
         ]);
     }
-    for (index, column) in table.column_iter_mut().enumerate() {
-        column.set_cell_alignment(if index == 0 || index == 3 || index == 8 {
-            CellAlignment::Left
-        } else {
-            CellAlignment::Right
-        });
-    }
+    super::table::align(&mut table, &[0, 3, 8]);
     writeln!(out, "{table}")?;
     let count = |v: Verdict| c.lines.iter().filter(|l| l.verdict == v).count();
     writeln!(

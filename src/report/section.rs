@@ -17,6 +17,8 @@ pub struct Section {
     pub mode: Mode,
     pub metric: Metric,
     pub columns: Vec<String>,
+    /// How many of the last columns a narrow terminal may leave out (derived figures).
+    pub optional: usize,
     /// One line per finished cell, in the order they ran; N/A cells leave the rest empty.
     pub rows: Vec<Vec<String>>,
     /// What the figures are.
@@ -62,6 +64,11 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         ]),
         Metric::Memory => columns.extend([value_label(metric).to_string(), "Increase MB".into()]),
     }
+    let optional = match metric {
+        Metric::Speed => 4,
+        Metric::Memory if gpu => 3,
+        Metric::Memory => 0,
+    };
     let mut lines = Vec::new();
     let mut noisy = 0;
     for (cell, result) in &rows {
@@ -126,6 +133,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         metric,
         notes: notes(sweep, metric, gpu, noisy),
         columns,
+        optional,
         rows: lines,
         not_available,
     }
