@@ -5,6 +5,7 @@
 
 use crate::cell::{DeviceChoice, Optimizer};
 use crate::hub::ModelSpec;
+use crate::report::compare;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -253,15 +254,24 @@ EXAMPLES:
 const COMPARE_HELP: &str = "\
 VERDICTS:
   Cells are matched by model, batch size, sequence length, mode and metric. A speed cell is
-  'regressed' (or 'improved') when the 95% bootstrap confidence interval of the ratio of its
-  figures (the statistic the tables show, from the stored samples) lies above (below) 1 and
-  the ratio is beyond the threshold; otherwise 'within noise'. Memory cells compare their
-  single figures against the threshold.
+  'regressed' (or 'improved') when the whole 95% bootstrap interval of the change of its
+  figure (the statistic the tables show, resampled from the stored samples) lies beyond the
+  run-to-run noise floor, and the change is beyond the threshold; otherwise 'within noise'.
+  The interval only knows the noise within each run; two runs of the same code drift further
+  apart, which the noise floor covers: 10% unless --noise-floor declares one or --noise-from
+  measures it from two runs of the same code. Memory cells compare their single figures
+  against the threshold ('within threshold'). Cells whose configs differ under the same
+  name are flagged.
+
+EXAMPLES:
+  run-benchmark compare main.json branch.json
+  run-benchmark compare main.json branch.json --noise-from main.json main-again.json
+  run-benchmark compare main.json branch.json --format markdown > comment.md
 
 EXIT STATUS:
-  0  no cell regressed beyond the threshold
-  1  at least one cell regressed, or an error (unreadable file)
-  2  invalid command line";
+  0  no cell regressed
+  1  at least one cell regressed
+  2  an error (missing or unreadable file, not a JSON export) or an invalid command line";
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
@@ -329,6 +339,50 @@ pub struct CompareArgs {
     /// Smallest change, in percent, that counts as a regression or improvement
     #[arg(long, default_value_t = 5.0, value_name = "PERCENT", value_parser = percent)]
     pub threshold: f64,
+
+    /// Run-to-run noise, in percent, that a speed change's whole 95% interval must exceed [default: 10]
+    #[arg(long, value_name = "PERCENT", value_parser = percent, conflicts_with = "noise_from")]
+    pub noise_floor: Option<f64>,
+
+    /// Measure the noise floor from two JSON exports of the same code: their largest change
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+    pub noise_from: Vec<PathBuf>,
+
+    /// Output: a terminal table, or Markdown for a pull-request comment
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+}
+
+impl CompareArgs {
+    /// The report's own options, so reports do not depend on the command line.
+    pub fn options(&self) -> compare::Options {
+        compare::Options {
+            baseline: self.baseline.clone(),
+            new: self.new.clone(),
+            threshold: self.threshold / 100.0,
+            noise_floor: match (&self.noise_from[..], self.noise_floor) {
+                ([a, b], _) => compare::NoiseFloor::MeasuredFrom(a.clone(), b.clone()),
+                (_, Some(p)) => compare::NoiseFloor::Fixed {
+                    fraction: p / 100.0,
+                    declared: true,
+                },
+                _ => compare::NoiseFloor::Fixed {
+                    fraction: compare::DEFAULT_NOISE_FLOOR,
+                    declared: false,
+                },
+            },
+            format: match self.format {
+                CompareFormat::Table => compare::Format::Table,
+                CompareFormat::Markdown => compare::Format::Markdown,
+            },
+        }
+    }
 }
 
 fn percent(s: &str) -> Result<f64, String> {

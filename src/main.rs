@@ -24,13 +24,16 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Models) => print_models(),
         Some(Command::Plot(args)) => finish(report::plot::run(&args).map(|()| ExitCode::SUCCESS)),
-        Some(Command::Compare(args)) => finish(report::compare::run(&args).map(|regressed| {
-            if regressed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
+        // As diff(1): 1 means "regressed", so an error needs another status.
+        Some(Command::Compare(args)) => match report::compare::run(&args.options()) {
+            Ok(true) => ExitCode::FAILURE,
+            Ok(false) => ExitCode::SUCCESS,
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                console::eprintln(&format!("Error: {e:#}"));
+                ExitCode::from(2)
             }
-        })),
+        },
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();
             generate::completions(shell, &mut out);
