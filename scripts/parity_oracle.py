@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The transformers oracle: writes parity fixtures for tests/parity_<family>.rs.
+"""The transformers oracle: writes parity fixtures for tests/parity/<family>.rs.
 
 For each architecture, a tiny model is built from a config in code (random weights, a fixed
 seed; the Hugging Face Hub is never contacted), its weights are saved under the checkpoint's
@@ -1118,8 +1118,8 @@ README = """\
 # Parity fixtures
 
 Written by `scripts/parity_oracle.py` (run `make fixtures`) with transformers
-{version} and torch {torch}; checked by `tests/parity_<family>.rs`
-(`cargo test --release --test parity_bert`, ...), which need neither Python nor transformers.
+{version} and torch {torch}; checked by `tests/parity/<family>.rs`
+(one binary: `cargo test --release --test parity`; one family: `... -- bert::`), which need neither Python nor transformers.
 
 One folder per architecture ({archs}), each with:
 

@@ -1,16 +1,13 @@
-//! One measurement: a (model, batch size, sequence length, mode, metric) point and the child
-//! side that measures it. Plain data, so the parent hands it to a child as JSON.
+//! The vocabulary every module shares: a cell (one model, batch size, sequence length, mode
+//! and metric), the sweep's settings, results and the sweep itself. Plain data (no tch, no
+//! clap), so the planner, runner, reports and resume use it without touching libtorch, and
+//! the parent hands a cell to its child as JSON.
 
-use crate::measure::gpu::{self, AllocatorStats};
-use crate::measure::memory;
+use crate::measure::gpu::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Protocol, Statistic};
-use crate::models::{self, inference_task, Task};
-use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::panic::{self, AssertUnwindSafe};
-use tch::{nn, nn::OptimizerConfig, nn::VarStore, Device, Kind, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,32 +31,6 @@ pub enum DeviceChoice {
     Cuda(usize),
 }
 
-impl DeviceChoice {
-    pub fn tch(self) -> Device {
-        match self {
-            DeviceChoice::Cpu => Device::Cpu,
-            DeviceChoice::Cuda(i) => Device::Cuda(i),
-        }
-    }
-
-    /// Waits for the device's queued work (a no-op on the CPU).
-    pub fn synchronize(self) {
-        if let DeviceChoice::Cuda(i) = self {
-            tch::Cuda::synchronize(i as i64);
-        }
-    }
-
-    fn check_available(self) -> Result<()> {
-        if let DeviceChoice::Cuda(i) = self {
-            let count = tch::Cuda::device_count() as usize;
-            if i >= count {
-                bail!("CUDA device {i} is not available ({count} CUDA device(s))");
-            }
-        }
-        Ok(())
-    }
-}
-
 impl std::fmt::Display for DeviceChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -78,24 +49,13 @@ pub enum Dtype {
     Bf16,
 }
 
-impl Dtype {
-    pub fn kind(self) -> Kind {
-        match self {
-            Dtype::F32 => Kind::Float,
-            Dtype::F16 => Kind::Half,
-            Dtype::Bf16 => Kind::BFloat16,
-        }
-    }
-}
-
 /// What a training step does after backward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     /// Forward, loss and backward only (the original).
     None,
     Sgd,
-    #[value(name = "adamw")]
     AdamW,
 }
 
@@ -216,276 +176,49 @@ pub enum Job {
     Calibrate(Calibration),
 }
 
-impl Job {
-    /// Runs the job in this process and returns its result as JSON; every failure, panics
-    /// included, is an error whose message is the reason.
-    pub fn execute(&self) -> std::result::Result<Value, String> {
-        let previous_hook = panic::take_hook();
-        panic::set_hook(Box::new(|_| {}));
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match self {
-            Job::Cell(cell) => measure(cell).map(serde_json::to_value),
-            Job::Calibrate(c) => calibrate(c).map(serde_json::to_value),
-        }));
-        panic::set_hook(previous_hook);
-        match outcome {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(e))) => Err(format!("cannot serialise the result: {e}")),
-            Ok(Err(e)) => Err(first_line(&format!("{e:#}"))),
-            Err(payload) => Err(first_line(
-                payload
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| payload.downcast_ref::<&str>().copied())
-                    .unwrap_or("panic"),
-            )),
-        }
-    }
+/// A finished cell.
+pub type Row = (Cell, CellResult);
+
+/// Everything a report reads: what was asked, where it ran, and every finished cell.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sweep {
+    pub settings: Settings,
+    /// Key-value environment information, in order.
+    pub environment: Vec<(String, String)>,
+    /// The device's achievable FLOP/s in the sweep's dtype, when speed was measured.
+    pub calibration: Option<CalibrationResult>,
+    /// The (mode, metric) sections asked for, in the order they are printed.
+    #[serde(default)]
+    pub sections: Vec<(Mode, Metric)>,
+    pub rows: Vec<Row>,
 }
 
-/// libtorch errors carry C++ backtraces and tensor dumps, sometimes inside a Debug string
-/// with escaped newlines; the first line, kept short, says what went wrong.
-pub fn first_line(message: &str) -> String {
-    const MAX_CHARS: usize = 300;
-    let line = message
-        .lines()
-        .flat_map(|l| l.split("\\n"))
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("unknown error");
-    match line.char_indices().nth(MAX_CHARS) {
-        Some((cut, _)) => format!("{}...", &line[..cut]),
-        None => line.to_string(),
-    }
-}
-
-fn apply_threads(threads: Option<usize>) {
-    if let Some(n) = threads {
-        tch::set_num_threads(n as i32);
-    }
-}
-
-fn measure(cell: &Cell) -> Result<CellResult> {
-    let config = models::from_json(&cell.config)?;
-    if let Some(max) = config.max_positions() {
-        if cell.sequence_length > max {
-            return Ok(CellResult::na(format!(
-                "sequence length {} exceeds max_position_embeddings {max}",
-                cell.sequence_length
-            )));
+impl Sweep {
+    /// The sections asked for; for an export without them, those its rows belong to.
+    pub fn sections(&self) -> Vec<(Mode, Metric)> {
+        if !self.sections.is_empty() {
+            return self.sections.clone();
         }
-    }
-    let settings = &cell.settings;
-    if settings.torchscript && cell.mode == Mode::Training {
-        // As the original: `NotImplementedError("Training for torchscript ...")`.
-        return Ok(CellResult::na(
-            "Training for torchscript is currently not implemented",
-        ));
-    }
-    settings.device.check_available()?;
-    if cell.metric == Metric::Speed {
-        memory::retain_freed_heap();
-    }
-    apply_threads(settings.threads);
-    let device = settings.device.tch();
-    tch::manual_seed(settings.seed);
-    let mut vs = VarStore::new(device);
-    let task = match cell.mode {
-        Mode::Inference => inference_task(&cell.config, settings.only_pretrain_model),
-        Mode::Training => Task::LanguageModel,
-    };
-    let model = config.build(vs.root(), task);
-    if settings.dtype != Dtype::F32 {
-        vs.set_kind(settings.dtype.kind());
-    }
-    let input_ids = Tensor::randint(
-        config.vocab_size(),
-        [cell.batch_size, cell.sequence_length],
-        (Kind::Int64, device),
-    );
-    let mut optimizer = match (cell.mode, settings.optimizer) {
-        (Mode::Inference, _) | (_, Optimizer::None) => None,
-        (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
-        (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&vs, 1e-4)?),
-    };
-    let traced = match settings.torchscript {
-        true => {
-            // Traced parameters become constants, which must not require gradients.
-            vs.freeze();
-            Some(trace(model.as_ref(), &input_ids)?)
-        }
-        false => None,
-    };
-    let mut trainable = vs.trainable_variables();
-    let mut call = || -> Result<()> {
-        match (cell.mode, &traced) {
-            (Mode::Inference, Some(traced)) => {
-                tch::no_grad(|| {
-                    traced.forward_is(&[tch::IValue::Tensor(input_ids.shallow_clone())])
-                })?;
-            }
-            (Mode::Inference, None) => {
-                let _ = tch::no_grad(|| model.forward(&input_ids, false));
-            }
-            (Mode::Training, _) => {
-                // Gradients are zeroed before each call, so every call is one training step
-                // (the original let them accumulate).
-                match optimizer.as_mut() {
-                    Some(opt) => opt.zero_grad(),
-                    None => trainable.iter_mut().for_each(|v| v.zero_grad()),
-                }
-                model.loss(&input_ids, &input_ids, true)?.backward();
-                if let Some(opt) = optimizer.as_mut() {
-                    opt.step();
+        let mut sections = Vec::new();
+        for mode in [Mode::Inference, Mode::Training] {
+            for metric in [Metric::Speed, Metric::Memory] {
+                if self
+                    .rows
+                    .iter()
+                    .any(|(c, _)| (c.mode, c.metric) == (mode, metric))
+                {
+                    sections.push((mode, metric));
                 }
             }
         }
-        Ok(())
-    };
-    let sync = || settings.device.synchronize();
-    match cell.metric {
-        Metric::Speed => {
-            let timing = settings.protocol.run(&mut call, sync)?;
-            let stats = Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
-            let statistic = settings.protocol.statistic();
-            let seconds = match statistic {
-                Statistic::Median => stats.median,
-                Statistic::Minimum => stats.min,
-            };
-            let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
-                .filter(|f| f.is_finite());
-            Ok(CellResult::Speed(SpeedResult {
-                statistic,
-                seconds,
-                samples: timing.samples,
-                calls_per_sample: timing.calls_per_sample,
-                warmup_calls: timing.warmup_calls,
-                stats,
-                flops_per_call: match cell.mode {
-                    // Backward costs about twice the forward's matrix products.
-                    Mode::Training => forward.map(|f| 3.0 * f),
-                    Mode::Inference => forward,
-                },
-            }))
-        }
-        Metric::Memory => measure_memory(settings.device, call).map(CellResult::Memory),
+        sections
     }
 }
 
-/// The model's inference forward traced into a TorchScript module, as `torch.jit.trace`.
-fn trace(model: &dyn models::Model, input_ids: &Tensor) -> Result<tch::CModule> {
-    tch::no_grad(|| {
-        tch::CModule::create_by_tracing(
-            "model",
-            "forward",
-            &[input_ids.shallow_clone()],
-            &mut |inputs| vec![model.forward(&inputs[0], false)],
-        )
-    })
-    .map_err(|e| anyhow!("tracing failed: {e}"))
-}
-
-/// Peak memory of one call of `work`, with the high-water marks reset just before it, so the
-/// increase over the baseline is the call's own.
-pub fn measure_memory(
-    device: DeviceChoice,
-    mut work: impl FnMut() -> Result<()>,
-) -> Result<MemoryResult> {
-    device.synchronize();
-    let build_peak_rss_bytes = memory::peak_rss_bytes()?;
-    let gpu_baseline = match device {
-        DeviceChoice::Cuda(i) => {
-            gpu::reset_peak_stats(i)?;
-            Some(gpu::allocator_stats(i)?.allocated)
-        }
-        DeviceChoice::Cpu => None,
-    };
-    memory::reset_peak_rss()?;
-    let baseline_rss_bytes = memory::current_rss_bytes()?;
-    work()?;
-    device.synchronize();
-    let peak_rss_bytes = memory::peak_rss_bytes()?;
-    let gpu = match (device, gpu_baseline) {
-        (DeviceChoice::Cuda(i), Some(baseline_allocated_bytes)) => {
-            let allocator = gpu::allocator_stats(i)?;
-            let (device_used, process_used) = match gpu::nvml_used_bytes(i) {
-                Ok((d, p)) => (Some(d), p),
-                Err(_) => (None, None),
-            };
-            Some(GpuMemory {
-                device_used_bytes: device_used,
-                process_used_bytes: process_used,
-                allocator,
-                baseline_allocated_bytes,
-            })
-        }
-        _ => None,
-    };
-    Ok(MemoryResult {
-        peak_rss_bytes,
-        baseline_rss_bytes,
-        build_peak_rss_bytes,
-        gpu,
-    })
-}
-
-/// Times square matrix products in the sweep's dtype on its device: the FLOP/s ceiling that
-/// MFU is measured against (achieved, not the vendor's datasheet peak). The product is a
-/// `linear` with bias, the kernel path the models' projections take (on CPUs, fp16 `mm` and
-/// `linear` run different kernels, 30x apart). The side doubles from
-/// 1024 until one product takes 20 ms or the largest size is reached, so slow dtypes (fp16 on
-/// most CPUs) calibrate in seconds too.
-fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
-    c.device.check_available()?;
-    apply_threads(c.threads);
-    let largest: i64 = match c.device {
-        DeviceChoice::Cpu => 2048,
-        DeviceChoice::Cuda(_) => 8192,
-    };
-    let options = (c.dtype.kind(), c.device.tch());
-    // 1024 at least: smaller products are too short to time on a busy machine.
-    let mut size = 1024;
-    loop {
-        let a = Tensor::randn([size, size], options);
-        let weight = Tensor::randn([size, size], options);
-        let bias = Tensor::randn([size], options);
-        let protocol = Protocol::Adaptive {
-            warmup: 1,
-            min_runs: 3,
-            max_runs: 20,
-            min_time_s: 0.2,
-        };
-        let timing = protocol.run(
-            || {
-                let _ = a.linear(&weight, Some(&bias));
-                Ok(())
-            },
-            || c.device.synchronize(),
-        )?;
-        let fastest = Stats::of(&timing.samples)
-            .ok_or_else(|| anyhow!("no timed products"))?
-            .min;
-        if fastest >= 0.02 || size >= largest {
-            return Ok(CalibrationResult {
-                size,
-                flops_per_second: 2.0 * (size as f64).powi(3) / fastest,
-            });
-        }
-        size *= 2;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_line_cuts_backtraces_and_escaped_dumps() {
-        assert_eq!(first_line("\n  boom\nframe #0: x"), "boom");
-        assert_eq!(
-            first_line("Torch(\"Cannot insert a Tensor\\nTensor:\\n 0.0 1.0\")"),
-            "Torch(\"Cannot insert a Tensor"
-        );
-        let long = "x".repeat(1000);
-        assert_eq!(first_line(&long).len(), 303);
-    }
+/// Facts about this machine that the planner needs, read once by the parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Machine {
+    pub cuda_devices: usize,
+    /// libtorch's intra-op threads when none are asked for.
+    pub default_threads: usize,
 }

@@ -187,8 +187,8 @@ pub struct RunArgs {
     pub device: Option<DeviceChoice>,
 
     /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
-    #[arg(long, value_enum, default_value_t = Optimizer::None)]
-    pub optimizer: Optimizer,
+    #[arg(long, value_enum, default_value_t = OptimizerChoice::None)]
+    pub optimizer: OptimizerChoice,
 
     /// Write every cell's settings, raw samples, statistics and N/A reason as JSON ('-' = stdout)
     #[arg(long, value_name = "FILE")]
@@ -235,6 +235,26 @@ pub struct RunArgs {
 pub enum ProtocolChoice {
     Adaptive,
     Original,
+}
+
+/// What a training step does after backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerChoice {
+    /// Forward, loss and backward only (the original).
+    None,
+    Sgd,
+    #[value(name = "adamw")]
+    AdamW,
+}
+
+impl From<OptimizerChoice> for Optimizer {
+    fn from(choice: OptimizerChoice) -> Self {
+        match choice {
+            OptimizerChoice::None => Optimizer::None,
+            OptimizerChoice::Sgd => Optimizer::Sgd,
+            OptimizerChoice::AdamW => Optimizer::AdamW,
+        }
+    }
 }
 
 const PLOT_HELP: &str = "\
@@ -524,7 +544,7 @@ mod tests {
         assert!(a.bf16 && !a.fp16);
         assert_eq!(a.threads, Some(2));
         assert_eq!(a.device, Some(DeviceChoice::Cuda(1)));
-        assert_eq!(a.optimizer, Optimizer::AdamW);
+        assert_eq!(Optimizer::from(a.optimizer), Optimizer::AdamW);
         assert_eq!(a.protocol, ProtocolChoice::Adaptive);
         assert!(parse(&["--models", "m", "--fp16", "--bf16"]).is_err());
         assert!(parse(&["--models", "m", "--device", "tpu"]).is_err());

@@ -8,6 +8,8 @@ use sysinfo::{CpuRefreshKind, RefreshKind, System};
 pub struct RunFacts<'a> {
     pub settings: &'a Settings,
     pub use_multiprocessing: bool,
+    /// libtorch's intra-op threads when none are asked for.
+    pub default_threads: usize,
 }
 
 /// Key-value pairs in a stable order; the original's keys where they exist.
@@ -49,10 +51,7 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
         settings.only_pretrain_model.to_string(),
     );
     put("cpu_ram_mb", to_mib(sys.total_memory()).to_string());
-    let threads = settings
-        .threads
-        .map(|t| t as i32)
-        .unwrap_or_else(tch::get_num_threads);
+    let threads = settings.threads.unwrap_or(facts.default_threads);
     put("threads", threads.to_string());
     put("device", settings.device.to_string());
     put(

@@ -1,13 +1,15 @@
 //! run-benchmark: speed and memory of Transformer models through libtorch, one child process
-//! per measurement. Data flows one way: cli (+ sweep_file) -> plan -> runner -> cell (child)
-//! -> report; progress, console and interrupt only watch and print.
+//! per measurement. Data flows one way: cli (+ sweep_file) -> plan -> runner -> child ->
+//! report, all speaking the plain data of `cell`; `app` wires them; progress, console and
+//! interrupt only watch and print. Only `child`, `models` and `measure::gpu` touch libtorch.
 
 pub mod app;
 pub mod cell;
+pub mod child;
 pub mod cli;
+pub mod cli_docs;
 pub mod console;
 pub mod env;
-pub mod generate;
 pub mod hub;
 pub mod interrupt;
 pub mod measure;

@@ -2,7 +2,7 @@ use clap::{CommandFactory, FromArgMatches};
 use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
 use run_benchmark::runner::{Reply, CHILD_COMMAND};
-use run_benchmark::{cell, console, generate, interrupt, report, sweep_file};
+use run_benchmark::{cell, child, cli_docs, console, interrupt, report, sweep_file};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -36,12 +36,12 @@ fn main() -> ExitCode {
         },
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();
-            generate::completions(shell, &mut out);
+            cli_docs::completions(shell, &mut out);
             finish(out.flush().map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
         Some(Command::Man) => {
             let mut out = std::io::stdout().lock();
-            let written = generate::man(&mut out).and_then(|()| out.flush());
+            let written = cli_docs::man(&mut out).and_then(|()| out.flush());
             finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
         None => {
@@ -107,7 +107,7 @@ fn print_models() -> ExitCode {
 /// The child side of one job: run it, print the reply as one JSON line.
 fn child(job_json: &str) -> ExitCode {
     let result = match serde_json::from_str::<cell::Job>(job_json) {
-        Ok(job) => job.execute(),
+        Ok(job) => child::execute(&job),
         Err(e) => Err(format!("invalid job description: {e}")),
     };
     let line = serde_json::to_string(&Reply::from(result)).expect("a reply serialises");

@@ -1,7 +1,155 @@
-//! Resolved models and sizes -> the list of cells, in the original's order.
+//! Flags -> the plan: resolved models, settings, the cells in the original's order, and the
+//! exports asked for. Everything that can be wrong with the input fails here, before any cell.
 
-use crate::cell::{Cell, Metric, Mode, Settings};
-use crate::hub::ResolvedModel;
+use crate::cell::{Cell, DeviceChoice, Dtype, Machine, Metric, Mode, Settings};
+use crate::cli::{ProtocolChoice, RunArgs};
+use crate::hub::{self, ResolvedModel};
+use crate::measure::timing::Protocol;
+use crate::report::export::{CsvFiles, Outputs};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Calls per repetition in the original's protocol (`timeit.repeat(number=10)`).
+const CALLS_PER_REPETITION: usize = 10;
+
+/// What a sweep will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub models: Vec<ResolvedModel>,
+    pub settings: Settings,
+    pub scope: Scope,
+    /// Every cell, in the order they run and are reported.
+    pub cells: Vec<Cell>,
+    pub outputs: Outputs,
+}
+
+/// The plan of the parsed command line (a sweep file already merged into it).
+pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
+    if args.models.is_empty() {
+        bail!("no models: give --models, or `models` in the sweep file");
+    }
+    let models = args
+        .models
+        .iter()
+        .map(hub::resolve)
+        .collect::<Result<Vec<_>>>()?;
+    let scope = Scope {
+        inference: !args.no_inference,
+        training: args.training,
+        speed: !args.no_speed,
+        memory: !args.no_memory,
+    };
+    if scope.sections().is_empty() {
+        bail!("nothing to measure: --no-inference without --training, or both --no-speed and --no-memory");
+    }
+    let settings = settings(args, machine)?;
+    let cells = cells(
+        &models,
+        &args.batch_sizes,
+        &args.sequence_lengths,
+        scope,
+        &settings,
+    );
+    Ok(Plan {
+        models,
+        settings,
+        scope,
+        cells,
+        outputs: outputs(args),
+    })
+}
+
+pub fn unix_time() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The exports the flags ask for; CSV files without a name get the original's
+/// `<section>_<unix time>.csv`.
+fn outputs(args: &RunArgs) -> Outputs {
+    let csv = args.save_to_csv.then(|| {
+        let stamp = unix_time();
+        let pick = |given: &Option<PathBuf>, stem: &str| {
+            given
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{stem}_{stamp}.csv")))
+        };
+        CsvFiles {
+            inference_time: pick(&args.inference_time_csv_file, "inference_time"),
+            inference_memory: pick(&args.inference_memory_csv_file, "inference_memory"),
+            train_time: pick(&args.train_time_csv_file, "train_time"),
+            train_memory: pick(&args.train_memory_csv_file, "train_memory"),
+            env_info: pick(&args.env_info_csv_file, "env_info"),
+        }
+    });
+    Outputs {
+        csv,
+        json: args.export_json.clone(),
+        markdown: args.export_markdown.clone(),
+    }
+}
+
+/// The sweep's settings from the flags; an unavailable device is an error here, before any cell.
+fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
+    let device = match args.device {
+        Some(DeviceChoice::Cuda(i)) => {
+            if i >= machine.cuda_devices {
+                bail!(
+                    "--device cuda:{i}: this machine has {} CUDA device(s)",
+                    machine.cuda_devices
+                );
+            }
+            DeviceChoice::Cuda(i)
+        }
+        Some(DeviceChoice::Cpu) => DeviceChoice::Cpu,
+        None if !args.no_cuda && machine.cuda_devices > 0 => DeviceChoice::Cuda(0),
+        None => DeviceChoice::Cpu,
+    };
+    let protocol = match (args.protocol, args.runs) {
+        (ProtocolChoice::Original, _) => Protocol::Original {
+            repeat: args.repeat as usize,
+            number: CALLS_PER_REPETITION,
+        },
+        (ProtocolChoice::Adaptive, Some(runs)) => Protocol::Adaptive {
+            warmup: args.warmup as usize,
+            min_runs: runs as usize,
+            max_runs: runs as usize,
+            min_time_s: 0.0,
+        },
+        (ProtocolChoice::Adaptive, None) => {
+            if args.max_runs < args.min_runs {
+                bail!(
+                    "--max-runs {} is below --min-runs {}",
+                    args.max_runs,
+                    args.min_runs
+                );
+            }
+            Protocol::Adaptive {
+                warmup: args.warmup as usize,
+                min_runs: args.min_runs as usize,
+                max_runs: args.max_runs as usize,
+                min_time_s: args.min_time,
+            }
+        }
+    };
+    Ok(Settings {
+        protocol,
+        device,
+        dtype: match (args.fp16, args.bf16) {
+            (true, _) => Dtype::F16,
+            (_, true) => Dtype::Bf16,
+            _ => Dtype::F32,
+        },
+        threads: args.threads.map(|t| t as usize),
+        optimizer: args.optimizer.into(),
+        only_pretrain_model: args.only_pretrain_model,
+        torchscript: args.torchscript,
+        seed: args.seed,
+    })
+}
 
 /// Which parts of the benchmark run.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +180,7 @@ impl Scope {
 
 /// For each model, batch size and sequence length: inference memory, inference speed,
 /// training memory, training speed (the original's `Benchmark.run` order).
-pub fn cells(
+fn cells(
     models: &[ResolvedModel],
     batch_sizes: &[i64],
     sequence_lengths: &[i64],

@@ -22,6 +22,9 @@ pub struct Runner {
     pub verbose: bool,
     /// When set, the running child is killed and the job ends as [`Interrupted`].
     pub stop: Option<&'static AtomicBool>,
+    /// Runs a job in this process (without `multi_process`): the child side's entry, handed
+    /// in so that the runner knows nothing about models.
+    pub in_process: fn(&Job) -> Result<serde_json::Value, String>,
 }
 
 /// The job was stopped before it finished (Ctrl-C): it has no result.
@@ -73,7 +76,7 @@ impl Runner {
             self.run_child(job)?
         } else {
             // In this process a job cannot be stopped half-way; its result is dropped.
-            let value = job.execute()?;
+            let value = (self.in_process)(job)?;
             if self.stopped() {
                 return Err(JobError::Interrupted);
             }

@@ -2,7 +2,7 @@
 //! what the current clap definition generates; `make generated` rewrites them.
 
 use clap_complete::Shell;
-use run_benchmark::generate;
+use run_benchmark::cli_docs;
 use std::path::Path;
 
 fn check(committed: &Path, generated: &[u8]) -> Option<String> {
@@ -22,14 +22,14 @@ fn committed_completions_and_man_page_are_up_to_date() {
         Shell::Elvish,
     ] {
         let mut script = Vec::new();
-        generate::completions(shell, &mut script);
+        cli_docs::completions(shell, &mut script);
         let file = root
             .join("completions")
-            .join(generate::completion_file(shell));
+            .join(cli_docs::completion_file(shell));
         stale.extend(check(&file, &script));
     }
     let mut page = Vec::new();
-    generate::man(&mut page).unwrap();
+    cli_docs::man(&mut page).unwrap();
     stale.extend(check(&root.join("docs/run-benchmark.1"), &page));
     assert!(
         stale.is_empty(),

@@ -8,9 +8,10 @@
 //! `albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight`.
 
 use super::bert::{
-    check_heads, check_positive, decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec,
-    Embeddings, EncoderLayer, LayerNames, LayerSpec, MlmHead, PositionIds,
+    decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer,
+    LayerNames, LayerSpec, MlmHead, PositionIds,
 };
+use super::checks::{check_heads, check_positive};
 use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -206,11 +207,11 @@ impl Architecture for AlbertConfig {
         Some(self.max_position_embeddings)
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(albert_model(p, self, true)),
             Task::LanguageModel => Box::new(albert_for_masked_lm(p, self)),
-        }
+        })
     }
 
     /// The embedding mapping 2BSEH, then num_hidden_layers · inner_group_num BERT layers

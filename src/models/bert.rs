@@ -9,6 +9,7 @@
 //! ALBERT's paths and dropout placement), [`BertModel`] itself (RoBERTa, ELECTRA) and the
 //! masked-LM [`MlmHead`].
 
+use super::checks::{check_heads, check_positive};
 use super::layers::{dropout, lm_loss, Activation, Embedding, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -110,27 +111,6 @@ impl BertConfig {
             ffn_output_dropout: self.hidden_dropout_prob,
         }
     }
-}
-
-/// Fails unless the hidden size splits evenly into heads; both are (key, value).
-pub fn check_heads(
-    (hidden_key, hidden): (&str, i64),
-    (heads_key, heads): (&str, i64),
-) -> Result<()> {
-    if heads <= 0 || hidden % heads != 0 {
-        bail!("{hidden_key} {hidden} is not a multiple of {heads_key} {heads}");
-    }
-    Ok(())
-}
-
-/// Fails on the first (key, value) that is not positive.
-pub fn check_positive(values: &[(&str, i64)]) -> Result<()> {
-    for &(name, v) in values {
-        if v <= 0 {
-            bail!("{name} must be positive, got {v}");
-        }
-    }
-    Ok(())
 }
 
 /// `p` followed by a dotted checkpoint path (`attention.self.query`); tch paths take one
@@ -552,12 +532,12 @@ impl BertForMaskedLm {
 }
 
 impl Model for BertModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
         let hidden = self.encode(input_ids, train);
-        match self.pool(&hidden) {
+        Ok(match self.pool(&hidden) {
             Some(pooled) => pooled,
             None => hidden,
-        }
+        })
     }
 
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
@@ -566,8 +546,8 @@ impl Model for BertModel {
 }
 
 impl Model for BertForMaskedLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits(input_ids, train))
     }
 
     fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
@@ -597,11 +577,11 @@ impl Architecture for BertConfig {
         Some(self.max_position_embeddings)
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(BertModel::new(p, self, true)),
             Task::LanguageModel => Box::new(BertForMaskedLm::new(p, self)),
-        }
+        })
     }
 
     /// The encoder ([`encoder_flops`]), then the pooler 2BH² (base) or the MLM transform

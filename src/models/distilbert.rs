@@ -7,9 +7,10 @@
 //! `distilbert.transformer.layer.0.attention.q_lin.weight`.
 
 use super::bert::{
-    check_heads, check_positive, decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec,
-    Embeddings, EncoderLayer, LayerNames, LayerSpec, MlmHead, PositionIds,
+    decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer,
+    LayerNames, LayerSpec, MlmHead, PositionIds,
 };
+use super::checks::{check_heads, check_positive};
 use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::Result;
@@ -159,11 +160,11 @@ impl Architecture for DistilBertConfig {
         Some(self.max_position_embeddings)
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(distilbert_model(p, self)),
             Task::LanguageModel => Box::new(distilbert_for_masked_lm(p, self)),
-        }
+        })
     }
 
     /// BERT's encoder ([`encoder_flops`]) with H = dim, I = hidden_dim; no pooler (base), or

@@ -13,9 +13,10 @@
 //! config trains the generator, `ElectraForMaskedLM`.
 
 use super::bert::{
-    check_heads, check_positive, decoder, encoder_flops, BertConfig, BertForMaskedLm, BertModel,
-    Embeddings, MlmHead, PositionIds,
+    decoder, encoder_flops, BertConfig, BertForMaskedLm, BertModel, Embeddings, MlmHead,
+    PositionIds,
 };
+use super::checks::{check_heads, check_positive};
 use super::layers::{Activation, LayerNorm, Linear};
 use super::{parse_config, Architecture, Model, Task};
 use anyhow::{bail, Result};
@@ -172,8 +173,8 @@ impl ElectraForPreTraining {
 }
 
 impl Model for ElectraForPreTraining {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        self.logits(input_ids, train)
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.logits(input_ids, train))
     }
 
     /// Mean `BCEWithLogitsLoss` against `labels` cast to float, as transformers computes it.
@@ -227,8 +228,8 @@ impl Architecture for ElectraConfig {
         Some(self.max_position_embeddings)
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match (task, self.lm_head()) {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match (task, self.lm_head()) {
             (Task::Base, _) => Box::new(electra_model(p, self)),
             (Task::LanguageModel, ElectraHead::PreTraining) => {
                 Box::new(ElectraForPreTraining::new(p, self))
@@ -236,7 +237,7 @@ impl Architecture for ElectraConfig {
             (Task::LanguageModel, ElectraHead::MaskedLm) => {
                 Box::new(electra_for_masked_lm(p, self))
             }
-        }
+        })
     }
 
     /// The embedding projection 2BSEH (only when E ≠ H), BERT's encoder ([`encoder_flops`]);

@@ -5,6 +5,7 @@
 //! paths are the checkpoint's: `h.0.attn.attention.q_proj.weight`, under `transformer.` in a
 //! `GPTNeoForCausalLM`.
 
+use super::checks::{check_heads, check_positive};
 use super::layers::{
     decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
     Embedding, LayerNorm, Linear,
@@ -92,25 +93,18 @@ impl GptNeoConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.num_heads <= 0 || self.hidden_size % self.num_heads != 0 {
-            bail!(
-                "hidden_size {} is not a multiple of num_heads {}",
-                self.hidden_size,
-                self.num_heads
-            );
-        }
-        for (name, v) in [
+        check_heads(
+            ("hidden_size", self.hidden_size),
+            ("num_heads", self.num_heads),
+        )?;
+        check_positive(&[
             ("vocab_size", self.vocab_size),
             ("max_position_embeddings", self.max_position_embeddings),
             ("hidden_size", self.hidden_size),
             ("num_layers", self.num_layers),
             ("intermediate_size", self.inner_dim()),
             ("window_size", self.window_size),
-        ] {
-            if v <= 0 {
-                bail!("{name} must be positive, got {v}");
-            }
-        }
+        ])?;
         // transformers checks the expanded attention_types, then uses attention_layers.
         for (name, n) in [
             ("attention_types", self.expanded_attention_types().len()),
@@ -307,11 +301,11 @@ impl Architecture for GptNeoConfig {
         Some(self.max_position_embeddings)
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(GptNeoModel::new(p, self)),
             Task::LanguageModel => Box::new(GptNeoForCausalLm::new(p, self)),
-        }
+        })
     }
 
     /// Per layer: q, k, v and out projections 4·2BSH², the MLP 2·2BSHI, scores and weighted
@@ -349,19 +343,6 @@ mod tests {
         // scores and values: 2 · (2·2·2·4) = 64. lm_head: 2·2·4·10 = 160.
         assert_eq!(c.forward_flops(1, 2, Task::Base), 576.0);
         assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 576.0 + 160.0);
-    }
-
-    #[test]
-    fn embedded_gpt_neo_configs_parse() {
-        let mut parsed = Vec::new();
-        for (id, text) in crate::hub::EMBEDDED {
-            let value: serde_json::Value = serde_json::from_str(text).unwrap();
-            if value["model_type"] == "gpt_neo" {
-                from_json(&value).unwrap_or_else(|e| panic!("{id}: {e:#}"));
-                parsed.push(*id);
-            }
-        }
-        assert!(parsed.contains(&"EleutherAI/gpt-neo-125m"), "{parsed:?}");
     }
 
     #[test]

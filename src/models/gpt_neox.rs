@@ -6,6 +6,7 @@
 //! first `rotary_pct` of each head, LayerNorm, and (by default) the parallel residual
 //! `x + attn(ln1(x)) + mlp(ln2(x))`.
 
+use super::checks::check_positive;
 use super::layers::{
     decoder_only_models, dropout, lm_head, lm_head_flops, split_heads, Activation, Embedding,
     LayerNorm, Linear,
@@ -64,17 +65,13 @@ impl Default for GptNeoxConfig {
 
 impl GptNeoxConfig {
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
+        check_positive(&[
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
             ("num_hidden_layers", self.num_hidden_layers),
             ("num_attention_heads", self.num_attention_heads),
             ("intermediate_size", self.intermediate_size),
-        ] {
-            if v <= 0 {
-                bail!("{name} must be positive, got {v}");
-            }
-        }
+        ])?;
         if self.hidden_size % self.num_attention_heads != 0 {
             bail!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
@@ -303,11 +300,11 @@ impl Architecture for GptNeoxConfig {
         None
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(GptNeoxModel::new(p, self)),
             Task::LanguageModel => Box::new(GptNeoxForCausalLm::new(p, self)),
-        }
+        })
     }
 
     /// Per layer: the fused q, k, v projection 2·BSH·3H, the output projection 2BSH², the
@@ -348,19 +345,6 @@ mod tests {
         );
         // embed_out: 2·2·4·10 = 160.
         assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 576.0 + 160.0);
-    }
-
-    #[test]
-    fn every_embedded_gpt_neox_config_parses() {
-        let mut seen = 0;
-        for (id, text) in crate::hub::EMBEDDED {
-            let config: serde_json::Value = serde_json::from_str(text).unwrap();
-            if config["model_type"] == "gpt_neox" {
-                crate::models::from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
-                seen += 1;
-            }
-        }
-        assert!(seen >= 1, "no embedded GPT-NeoX config");
     }
 
     #[test]

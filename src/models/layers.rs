@@ -201,8 +201,8 @@ pub fn lm_head_flops(task: Task, batch: f64, seq: f64, hidden: f64, vocab: f64) 
 macro_rules! decoder_only_models {
     ($base:ty, $base_name:literal, $lm:ty, $lm_name:literal) => {
         impl $crate::models::Model for $base {
-            fn forward(&self, input_ids: &tch::Tensor, train: bool) -> tch::Tensor {
-                self.encode(input_ids, train)
+            fn forward(&self, input_ids: &tch::Tensor, train: bool) -> anyhow::Result<tch::Tensor> {
+                Ok(self.encode(input_ids, train))
             }
 
             fn loss(
@@ -221,8 +221,8 @@ macro_rules! decoder_only_models {
         }
 
         impl $crate::models::Model for $lm {
-            fn forward(&self, input_ids: &tch::Tensor, train: bool) -> tch::Tensor {
-                self.logits(input_ids, train)
+            fn forward(&self, input_ids: &tch::Tensor, train: bool) -> anyhow::Result<tch::Tensor> {
+                Ok(self.logits(input_ids, train))
             }
 
             fn loss(

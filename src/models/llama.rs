@@ -11,6 +11,7 @@
 //! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
+use super::checks::check_positive;
 use super::layers::{decoder_only_models, lm_head, lm_head_flops, Activation, Embedding, Linear};
 use super::rotary::{causal_attention, RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
 use super::{parse_config, Architecture, Model, Task};
@@ -184,18 +185,14 @@ impl LlamaConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
+        check_positive(&[
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
             ("intermediate_size", self.intermediate_size),
             ("num_hidden_layers", self.num_hidden_layers),
             ("num_key_value_heads", self.num_key_value_heads),
             ("head_dim", self.head_dim),
-        ] {
-            if v <= 0 {
-                bail!("{name} must be positive, got {v}");
-            }
-        }
+        ])?;
         if self.num_attention_heads % self.num_key_value_heads != 0 {
             bail!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
@@ -439,11 +436,11 @@ impl Architecture for LlamaConfig {
         None
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(LlamaModel::new(p, self)),
             Task::LanguageModel => Box::new(LlamaForCausalLm::new(p, self)),
-        }
+        })
     }
 
     /// Per layer, with heads·head_dim = Q and kv_heads·head_dim = K: q and o projections
@@ -498,22 +495,6 @@ mod tests {
         // 106M non-embedding parameters (30 layers of 3.54M) plus the 28M-parameter head.
         let per_token = c.forward_flops(1, 1, Task::LanguageModel) / 2.0;
         assert!((1.30e8..1.40e8).contains(&per_token), "{per_token:e}");
-    }
-
-    #[test]
-    fn every_embedded_config_of_these_model_types_parses() {
-        let mut seen = 0;
-        for (id, text) in crate::hub::EMBEDDED {
-            let config: serde_json::Value = serde_json::from_str(text).unwrap();
-            let model_type = config["model_type"].as_str().unwrap_or("");
-            if ["llama", "mistral", "qwen2", "qwen3"].contains(&model_type) {
-                let arch =
-                    crate::models::from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
-                assert!(arch.vocab_size() > 0, "{id}");
-                seen += 1;
-            }
-        }
-        assert!(seen >= 9, "only {seen} embedded Llama-style configs");
     }
 
     #[test]

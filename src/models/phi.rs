@@ -5,6 +5,7 @@
 //! `x + dense(attn(ln(x))) + mlp(ln(x))`; rotary embeddings cover the first
 //! `partial_rotary_factor` of each head; optional per-head q/k LayerNorm (`qk_layernorm`).
 
+use super::checks::check_positive;
 use super::layers::{
     decoder_only_models, dropout, lm_head, lm_head_flops, split_heads, Activation, Embedding,
     LayerNorm, Linear,
@@ -67,18 +68,14 @@ impl Default for PhiConfig {
 
 impl PhiConfig {
     pub fn validate(&self) -> Result<()> {
-        for (name, v) in [
+        check_positive(&[
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
             ("intermediate_size", self.intermediate_size),
             ("num_hidden_layers", self.num_hidden_layers),
             ("num_attention_heads", self.num_attention_heads),
             ("num_key_value_heads", self.kv_heads()),
-        ] {
-            if v <= 0 {
-                bail!("{name} must be positive, got {v}");
-            }
-        }
+        ])?;
         if self.hidden_size % self.num_attention_heads != 0 {
             bail!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
@@ -316,11 +313,11 @@ impl Architecture for PhiConfig {
         None
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(PhiModel::new(p, self)),
             Task::LanguageModel => Box::new(PhiForCausalLm::new(p, self)),
-        }
+        })
     }
 
     /// Per layer, with kv_heads·head_dim = K: q and dense projections 2·2BSH², k and v
@@ -363,19 +360,6 @@ mod tests {
         );
         // lm_head: 2·2·4·10 = 160.
         assert_eq!(c.forward_flops(1, 2, Task::LanguageModel), 512.0 + 160.0);
-    }
-
-    #[test]
-    fn every_embedded_phi_config_parses() {
-        let mut seen = 0;
-        for (id, text) in crate::hub::EMBEDDED {
-            let config: serde_json::Value = serde_json::from_str(text).unwrap();
-            if config["model_type"] == "phi" {
-                crate::models::from_json(&config).unwrap_or_else(|e| panic!("{id}: {e:#}"));
-                seen += 1;
-            }
-        }
-        assert!(seen >= 1, "no embedded Phi config");
     }
 
     #[test]

@@ -96,11 +96,11 @@ impl Architecture for RobertaConfig {
         Some(self.bert.max_position_embeddings - self.padding_idx - 1)
     }
 
-    fn build(&self, p: nn::Path, task: Task) -> Box<dyn Model> {
-        match task {
+    fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
+        Ok(match task {
             Task::Base => Box::new(roberta_model(p, self, true)),
             Task::LanguageModel => Box::new(roberta_for_masked_lm(p, self)),
-        }
+        })
     }
 
     /// BERT's: the same encoder, pooler and masked-LM head shapes.

@@ -78,11 +78,8 @@ fn first_tensor(value: IValue) -> Result<Tensor> {
 }
 
 impl Model for TorchScriptModel {
-    fn forward(&self, input_ids: &Tensor, _train: bool) -> Tensor {
-        match self.run(input_ids) {
-            Ok(t) => t,
-            Err(e) => panic!("{e:#}"),
-        }
+    fn forward(&self, input_ids: &Tensor, _train: bool) -> Result<Tensor> {
+        self.run(input_ids)
     }
 
     fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
@@ -99,11 +96,10 @@ impl Architecture for TorchScriptConfig {
         self.max_position_embeddings
     }
 
-    fn build(&self, p: nn::Path, _task: Task) -> Box<dyn Model> {
-        match TorchScriptModel::load(&self.torchscript_file, p.device(), self.is_encoder_decoder) {
-            Ok(model) => Box::new(model),
-            Err(e) => panic!("{e:#}"),
-        }
+    fn build(&self, p: nn::Path, _task: Task) -> Result<Box<dyn Model>> {
+        let model =
+            TorchScriptModel::load(&self.torchscript_file, p.device(), self.is_encoder_decoder)?;
+        Ok(Box::new(model))
     }
 
     /// Unknown: the module's computation is opaque.

@@ -2,10 +2,10 @@
 //! after every cell, atomically, so an interrupted sweep keeps every finished cell. An export to
 //! stdout (`-`) is written once, at the end, instead of the tables.
 
-use super::{csv, json, markdown, write_file, Sweep};
-use crate::cell::{Metric, Mode};
+use super::{csv, json, markdown, write_file};
+use crate::cell::{Metric, Mode, Sweep};
 use crate::console;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -77,24 +77,68 @@ impl Exporter for MarkdownExport {
     }
 }
 
+/// The exports a sweep asks for, as plain paths (`-` = stdout); the planner fills it in from
+/// the flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    pub csv: Option<CsvFiles>,
+    pub json: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+}
+
 /// The original's five CSV files: one per section and the environment.
-pub struct CsvExport {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvFiles {
     pub inference_time: PathBuf,
     pub inference_memory: PathBuf,
     pub train_time: PathBuf,
     pub train_memory: PathBuf,
     pub env_info: PathBuf,
+}
+
+/// The exporters for `outputs`; at most one of them may go to stdout.
+pub fn exporters(outputs: &Outputs, sections: &[(Mode, Metric)]) -> Result<Vec<Box<dyn Exporter>>> {
+    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
+    if let Some(files) = &outputs.csv {
+        exporters.push(Box::new(CsvExport {
+            files: files.clone(),
+            sections: sections.to_vec(),
+        }));
+    }
+    if let Some(path) = &outputs.json {
+        exporters.push(Box::new(JsonExport(Destination::new(path))));
+    }
+    if let Some(path) = &outputs.markdown {
+        exporters.push(Box::new(MarkdownExport(Destination::new(path))));
+    }
+    if exporters.iter().filter(|e| e.to_stdout()).count() > 1 {
+        bail!("only one of --export-json and --export-markdown can go to stdout ('-')");
+    }
+    Ok(exporters)
+}
+
+/// Rewrites every export that goes to a file.
+pub fn write_files(exporters: &[Box<dyn Exporter>], sweep: &Sweep) -> Result<()> {
+    for export in exporters.iter().filter(|e| !e.to_stdout()) {
+        export.write(sweep)?;
+    }
+    Ok(())
+}
+
+pub struct CsvExport {
+    pub files: CsvFiles,
     /// The sections whose files are written.
     pub sections: Vec<(Mode, Metric)>,
 }
 
 impl CsvExport {
     fn path(&self, mode: Mode, metric: Metric) -> &Path {
+        let files = &self.files;
         match (mode, metric) {
-            (Mode::Inference, Metric::Speed) => &self.inference_time,
-            (Mode::Inference, Metric::Memory) => &self.inference_memory,
-            (Mode::Training, Metric::Speed) => &self.train_time,
-            (Mode::Training, Metric::Memory) => &self.train_memory,
+            (Mode::Inference, Metric::Speed) => &files.inference_time,
+            (Mode::Inference, Metric::Memory) => &files.inference_memory,
+            (Mode::Training, Metric::Speed) => &files.train_time,
+            (Mode::Training, Metric::Memory) => &files.train_memory,
         }
     }
 }
@@ -104,7 +148,7 @@ impl Exporter for CsvExport {
         for &(mode, metric) in &self.sections {
             csv::write_results(self.path(mode, metric), &sweep.rows, mode, metric)?;
         }
-        csv::write_environment(&self.env_info, &sweep.environment)
+        csv::write_environment(&self.files.env_info, &sweep.environment)
     }
     fn files(&self) -> Vec<&Path> {
         let mut files: Vec<&Path> = self
@@ -112,7 +156,7 @@ impl Exporter for CsvExport {
             .iter()
             .map(|&(mode, metric)| self.path(mode, metric))
             .collect();
-        files.push(&self.env_info);
+        files.push(&self.files.env_info);
         files
     }
     fn to_stdout(&self) -> bool {

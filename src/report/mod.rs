@@ -9,50 +9,11 @@ pub mod plot;
 pub mod section;
 pub mod table;
 
-use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, Settings, SpeedResult};
+use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, SpeedResult};
+pub use crate::cell::{Row, Sweep};
 use crate::measure::memory::to_mib;
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-/// A finished cell.
-pub type Row = (Cell, CellResult);
-
-/// Everything a report reads: what was asked, where it ran, and every finished cell.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Sweep {
-    pub settings: Settings,
-    /// Key-value environment information, in order.
-    pub environment: Vec<(String, String)>,
-    /// The device's achievable FLOP/s in the sweep's dtype, when speed was measured.
-    pub calibration: Option<CalibrationResult>,
-    /// The (mode, metric) sections asked for, in the order they are printed.
-    #[serde(default)]
-    pub sections: Vec<(Mode, Metric)>,
-    pub rows: Vec<Row>,
-}
-
-impl Sweep {
-    /// The sections asked for; for an export without them, those its rows belong to.
-    pub fn sections(&self) -> Vec<(Mode, Metric)> {
-        if !self.sections.is_empty() {
-            return self.sections.clone();
-        }
-        let mut sections = Vec::new();
-        for mode in [Mode::Inference, Mode::Training] {
-            for metric in [Metric::Speed, Metric::Memory] {
-                if self
-                    .rows
-                    .iter()
-                    .any(|(c, _)| (c.mode, c.metric) == (mode, metric))
-                {
-                    sections.push((mode, metric));
-                }
-            }
-        }
-        sections
-    }
-}
 
 /// Replaces `path` with `bytes` atomically: a temporary file in the same folder, renamed over
 /// it, so a reader (or an interrupted sweep) never sees a half-written file.

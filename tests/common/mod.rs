@@ -155,7 +155,9 @@ pub fn built_by_task_matches(
     built_by_task_matches_config(&fx, fx.architecture().as_ref(), prefix, tasks);
     if let Some(name) = lm_loss {
         tch::no_grad(|| {
-            let (_vs, model) = fx.load(prefix, |p| fx.architecture().build(p, Task::LanguageModel));
+            let (_vs, model) = fx.load(prefix, |p| {
+                fx.architecture().build(p, Task::LanguageModel).unwrap()
+            });
             let input_ids = fx.input_ids();
             let loss = model.loss(input_ids, input_ids, false).unwrap();
             check(arch, "LanguageModel loss", &loss, fx.expected(name));
@@ -172,11 +174,11 @@ pub fn built_by_task_matches_config(
 ) {
     tch::no_grad(|| {
         for &(task, name) in tasks {
-            let (_vs, model) = fx.load(prefix, |p| config.build(p, task));
+            let (_vs, model) = fx.load(prefix, |p| config.build(p, task).unwrap());
             check(
                 &fx.arch,
                 &format!("{task:?} forward ({name})"),
-                &model.forward(fx.input_ids(), false),
+                &model.forward(fx.input_ids(), false).unwrap(),
                 fx.expected(name),
             );
         }
@@ -188,7 +190,9 @@ pub fn built_by_task_matches_config(
 /// gradient into every parameter.
 pub fn trains(arch: &str, prefix: &str, loss_name: &str) {
     let fx = Fixture::open(arch);
-    let (vs, model) = fx.load(prefix, |p| fx.architecture().build(p, Task::LanguageModel));
+    let (vs, model) = fx.load(prefix, |p| {
+        fx.architecture().build(p, Task::LanguageModel).unwrap()
+    });
     let input_ids = fx.input_ids();
     let loss = model.loss(input_ids, input_ids, true).unwrap();
     fx.check_all(&[("training loss", &loss, loss_name)]);

@@ -2,9 +2,7 @@
 //! (fixtures in tests/fixtures/parity/electra, written by scripts/parity_oracle.py), with
 //! embeddings narrower than the hidden size.
 
-mod common;
-
-use common::{built_by_task_matches_config, Fixture};
+use crate::common::{built_by_task_matches_config, Fixture};
 use run_benchmark::models::electra::{
     electra_for_masked_lm, electra_model, ElectraConfig, ElectraForPreTraining,
 };
@@ -45,7 +43,7 @@ fn electra_matches_transformers() {
 #[test]
 fn electra_built_by_task_matches_transformers() {
     let fx = Fixture::open(ARCH);
-    let json = common::read_config_json(&fx.dir);
+    let json = crate::common::read_config_json(&fx.dir);
     let mut generator_json = json.clone();
     generator_json["architectures"] = serde_json::json!(["ElectraForMaskedLM"]);
     let discriminator = models::from_json(&json).unwrap();

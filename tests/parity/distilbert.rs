@@ -1,9 +1,7 @@
 //! DistilBERT against transformers' DistilBertModel and DistilBertForMaskedLM (fixtures in
 //! tests/fixtures/parity/distilbert, written by scripts/parity_oracle.py).
 
-mod common;
-
-use common::{built_by_task_matches, check, Fixture};
+use crate::common::{built_by_task_matches, check, Fixture};
 use run_benchmark::models::distilbert::{
     distilbert_for_masked_lm, distilbert_model, DistilBertConfig,
 };

@@ -2,9 +2,7 @@
 //! tests/fixtures/parity/phi, written by scripts/parity_oracle.py): partial rotary,
 //! attention and MLP in parallel after one LayerNorm, `lm_head` with bias, gelu_new.
 
-mod common;
-
-use common::{built_by_task_matches, trains, Fixture};
+use crate::common::{built_by_task_matches, trains, Fixture};
 use run_benchmark::models::phi::{PhiConfig, PhiForCausalLm, PhiModel};
 use run_benchmark::models::{Model, Task};
 

@@ -4,9 +4,7 @@
 //! biases, llama3 rope scaling, an explicit head_dim, tied and untied heads, Qwen3's q/k
 //! norms and sliding windows shorter than the sequence (Mistral's, and Qwen2's per layer).
 
-mod common;
-
-use common::{built_by_task_matches, trains, Fixture};
+use crate::common::{built_by_task_matches, trains, Fixture};
 use run_benchmark::models::llama::{LlamaConfig, LlamaForCausalLm, LlamaModel};
 use run_benchmark::models::{Model, Task};
 
@@ -14,7 +12,7 @@ const FIXTURES: &[&str] = &["llama", "llama3_scaled", "mistral", "qwen2", "qwen3
 
 fn matches_transformers(arch: &str) {
     let fx = Fixture::open(arch);
-    let c = &LlamaConfig::from_json(&common::read_config_json(&fx.dir)).unwrap();
+    let c = &LlamaConfig::from_json(&crate::common::read_config_json(&fx.dir)).unwrap();
     let input_ids = fx.input_ids();
 
     tch::no_grad(|| {

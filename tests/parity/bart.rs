@@ -2,9 +2,7 @@
 //! decoder_input_ids = input_ids (fixtures in tests/fixtures/parity/bart, written by
 //! scripts/parity_oracle.py).
 
-mod common;
-
-use common::{built_by_task_matches, fixture_dir, read_config_json, Fixture};
+use crate::common::{built_by_task_matches, fixture_dir, read_config_json, Fixture};
 use run_benchmark::models::bart::{BartConfig, BartForConditionalGeneration, BartModel};
 use run_benchmark::models::{Model, Task};
 use tch::{nn::VarStore, Device};

@@ -1,9 +1,7 @@
 //! GPT-2 against transformers' GPT2Model and GPT2LMHeadModel (fixtures in
 //! tests/fixtures/parity/{gpt2, gpt2_variant}, written by scripts/parity_oracle.py).
 
-mod common;
-
-use common::{built_by_task_matches, Fixture};
+use crate::common::{built_by_task_matches, Fixture};
 use run_benchmark::models::gpt2::{Gpt2Config, Gpt2LmHeadModel, Gpt2Model};
 use run_benchmark::models::{Model, Task};
 

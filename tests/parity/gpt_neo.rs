@@ -1,9 +1,7 @@
 //! GPT-Neo against transformers' GPTNeoModel and GPTNeoForCausalLM (fixtures in
 //! tests/fixtures/parity/gpt_neo, written by scripts/parity_oracle.py).
 
-mod common;
-
-use common::{built_by_task_matches, Fixture};
+use crate::common::{built_by_task_matches, Fixture};
 use run_benchmark::models::gpt_neo::{GptNeoConfig, GptNeoForCausalLm, GptNeoModel};
 use run_benchmark::models::{Model, Task};
 

@@ -1,9 +1,7 @@
 //! BERT against transformers' BertModel and BertForMaskedLM (fixtures in
 //! tests/fixtures/parity/bert, written by scripts/parity_oracle.py).
 
-mod common;
-
-use common::{built_by_task_matches, Fixture};
+use crate::common::{built_by_task_matches, Fixture};
 use run_benchmark::models::bert::{BertConfig, BertForMaskedLm, BertModel};
 use run_benchmark::models::{Model, Task};
 

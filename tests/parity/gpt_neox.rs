@@ -3,9 +3,7 @@
 //! scripts/parity_oracle.py): the fused, per-head interleaved query_key_value, partial
 //! rotary (a quarter and a half of each head), parallel and sequential residuals.
 
-mod common;
-
-use common::{built_by_task_matches, trains, Fixture};
+use crate::common::{built_by_task_matches, trains, Fixture};
 use run_benchmark::models::gpt_neox::{GptNeoxConfig, GptNeoxForCausalLm, GptNeoxModel};
 use run_benchmark::models::{Model, Task};
 

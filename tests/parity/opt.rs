@@ -1,9 +1,7 @@
 //! OPT against transformers' OPTModel and OPTForCausalLM (fixtures in
 //! tests/fixtures/parity/{opt, opt_350m}, written by scripts/parity_oracle.py).
 
-mod common;
-
-use common::{built_by_task_matches, Fixture};
+use crate::common::{built_by_task_matches, Fixture};
 use run_benchmark::models::opt::{OptConfig, OptForCausalLm, OptModel};
 use run_benchmark::models::{Model, Task};
 

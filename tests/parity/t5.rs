@@ -3,9 +3,7 @@
 //! scripts/parity_oracle.py): t5 has a relu feed-forward and a tied, rescaled lm_head;
 //! flan_t5 a gated-gelu feed-forward, an untied lm_head and more decoder than encoder layers.
 
-mod common;
-
-use common::{built_by_task_matches, fixture_dir, read_config_json, Fixture};
+use crate::common::{built_by_task_matches, fixture_dir, read_config_json, Fixture};
 use run_benchmark::models::t5::{T5Config, T5ForConditionalGeneration, T5Model};
 use run_benchmark::models::{Model, Task};
 use tch::{nn::VarStore, Device};

@@ -2,9 +2,7 @@
 //! tests/fixtures/parity/albert, written by scripts/parity_oracle.py): narrower embeddings,
 //! and layers shared across depth (four passes through two groups of two layers).
 
-mod common;
-
-use common::{built_by_task_matches, Fixture};
+use crate::common::{built_by_task_matches, Fixture};
 use run_benchmark::models::albert::{albert_for_masked_lm, albert_model, AlbertConfig};
 use run_benchmark::models::{Model, Task};
 

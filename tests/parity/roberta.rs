@@ -3,9 +3,7 @@
 //! scripts/parity_oracle.py). The inputs hold padding tokens, so position ids are checked to
 //! skip them as transformers' create_position_ids_from_input_ids does.
 
-mod common;
-
-use common::{built_by_task_matches, read_config_json, Fixture};
+use crate::common::{built_by_task_matches, read_config_json, Fixture};
 use run_benchmark::models::roberta::{roberta_for_masked_lm, roberta_model, RobertaConfig};
 use run_benchmark::models::{Model, Task};
 

@@ -1,0 +1,68 @@
+//! The child side: what runs inside one cell's process. It reads a [`Job`], builds the
+//! model, makes inputs, measures, and answers with a result or a reason.
+
+pub mod calibrate;
+pub mod device;
+pub mod measure;
+pub mod memory;
+
+use crate::cell::Job;
+use serde_json::Value;
+use std::panic::{self, AssertUnwindSafe};
+
+/// Runs the job in this process and returns its result as JSON; every failure is an error
+/// whose message is the reason. Models and measurements return errors; `catch_unwind` is
+/// left for libtorch's own panics (tch panics on C++ exceptions in its non-`f_` ops).
+pub fn execute(job: &Job) -> Result<Value, String> {
+    let previous_hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match job {
+        Job::Cell(cell) => measure::cell(cell).map(serde_json::to_value),
+        Job::Calibrate(c) => calibrate::calibrate(c).map(serde_json::to_value),
+    }));
+    panic::set_hook(previous_hook);
+    match outcome {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(Ok(Err(e))) => Err(format!("cannot serialise the result: {e}")),
+        Ok(Err(e)) => Err(first_line(&format!("{e:#}"))),
+        Err(payload) => Err(first_line(
+            payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("panic"),
+        )),
+    }
+}
+
+/// libtorch errors carry C++ backtraces and tensor dumps, sometimes inside a Debug string
+/// with escaped newlines; the first line, kept short, says what went wrong.
+pub fn first_line(message: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let line = message
+        .lines()
+        .flat_map(|l| l.split("\\n"))
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown error");
+    match line.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_cuts_backtraces_and_escaped_dumps() {
+        assert_eq!(first_line("\n  boom\nframe #0: x"), "boom");
+        assert_eq!(
+            first_line("Torch(\"Cannot insert a Tensor\\nTensor:\\n 0.0 1.0\")"),
+            "Torch(\"Cannot insert a Tensor"
+        );
+        let long = "x".repeat(1000);
+        assert_eq!(first_line(&long).len(), 303);
+    }
+}
