@@ -1,10 +1,11 @@
 //! Summary statistics of timing samples.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Statistics of a sample set. `std_dev` is the sample standard deviation (n - 1);
 /// percentiles interpolate linearly between order statistics (numpy's default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Stats {
     pub count: usize,
     pub mean: f64,
