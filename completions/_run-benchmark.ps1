@@ -71,6 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -94,6 +95,9 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
         }
         'run-benchmark;compare' {
             [CompletionResult]::new('--threshold', '--threshold', [CompletionResultType]::ParameterName, 'Smallest change, in percent, that counts as a regression or improvement')
+            [CompletionResult]::new('--noise-floor', '--noise-floor', [CompletionResultType]::ParameterName, 'Run-to-run noise, in percent, that a speed change''s whole 95% interval must exceed [default: 10]')
+            [CompletionResult]::new('--noise-from', '--noise-from', [CompletionResultType]::ParameterName, 'Measure the noise floor from two JSON exports of the same code: their largest change')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a terminal table, or Markdown for a pull-request comment')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -108,12 +112,18 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'run-benchmark;schema' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'run-benchmark;help' {
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the embedded model configs and the supported model types')
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -130,6 +140,9 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             break
         }
         'run-benchmark;help;man' {
+            break
+        }
+        'run-benchmark;help;schema' {
             break
         }
         'run-benchmark;help;help' {

@@ -34,6 +34,9 @@ _run__benchmark() {
             run__benchmark,plot)
                 cmd="run__benchmark__subcmd__plot"
                 ;;
+            run__benchmark,schema)
+                cmd="run__benchmark__subcmd__schema"
+                ;;
             run__benchmark__subcmd__help,compare)
                 cmd="run__benchmark__subcmd__help__subcmd__compare"
                 ;;
@@ -52,6 +55,9 @@ _run__benchmark() {
             run__benchmark__subcmd__help,plot)
                 cmd="run__benchmark__subcmd__help__subcmd__plot"
                 ;;
+            run__benchmark__subcmd__help,schema)
+                cmd="run__benchmark__subcmd__help__subcmd__schema"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +65,7 @@ _run__benchmark() {
 
     case "${cmd}" in
         run__benchmark)
-            opts="-q -h -V --models --batch-sizes --sequence-lengths --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --fp16 --bf16 --threads --device --optimizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --help --version models plot compare completions man help"
+            opts="-q -h -V --models --batch-sizes --sequence-lengths --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --fp16 --bf16 --threads --device --optimizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --help --version models plot compare completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,7 +179,7 @@ _run__benchmark() {
             return 0
             ;;
         run__subcmd__benchmark__subcmd__compare)
-            opts="-h --threshold --help"
+            opts="-h --threshold --noise-floor --noise-from --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +187,18 @@ _run__benchmark() {
             case "${prev}" in
                 --threshold)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noise-floor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noise-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table markdown" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -205,7 +223,7 @@ _run__benchmark() {
             return 0
             ;;
         run__subcmd__benchmark__subcmd__help)
-            opts="models plot compare completions man help"
+            opts="models plot compare completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,6 +320,20 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        run__subcmd__benchmark__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         run__subcmd__benchmark__subcmd__man)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -365,6 +397,20 @@ _run__benchmark() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__subcmd__benchmark__subcmd__schema)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -68,6 +68,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page (roff) to stdout'
+            cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'run-benchmark;models'= {
@@ -88,6 +89,9 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
         }
         &'run-benchmark;compare'= {
             cand --threshold 'Smallest change, in percent, that counts as a regression or improvement'
+            cand --noise-floor 'Run-to-run noise, in percent, that a speed change''s whole 95% interval must exceed [default: 10]'
+            cand --noise-from 'Measure the noise floor from two JSON exports of the same code: their largest change'
+            cand --format 'Output: a terminal table, or Markdown for a pull-request comment'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -99,12 +103,17 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'run-benchmark;schema'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'run-benchmark;help'= {
             cand models 'List the embedded model configs and the supported model types'
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Print the man page (roff) to stdout'
+            cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'run-benchmark;help;models'= {
@@ -116,6 +125,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
         &'run-benchmark;help;completions'= {
         }
         &'run-benchmark;help;man'= {
+        }
+        &'run-benchmark;help;schema'= {
         }
         &'run-benchmark;help;help'= {
         }

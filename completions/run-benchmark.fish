@@ -74,6 +74,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "plot" -
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand models" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s o -l output -d 'Output file: .svg or .png' -r -F
@@ -88,12 +89,18 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l siz
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-floor -d 'Run-to-run noise, in percent, that a speed change\'s whole 95% interval must exceed [default: 10]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-from -d 'Measure the noise floor from two JSON exports of the same code: their largest change' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l format -d 'Output: a terminal table, or Markdown for a pull-request comment' -r -f -a "table\t''
+markdown\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand man" -s h -l help -d 'Print help'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "models" -d 'List the embedded model configs and the supported model types'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "models" -d 'List the embedded model configs and the supported model types'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

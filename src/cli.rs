@@ -66,6 +66,8 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout
     Man,
+    /// Print the JSON Schema of --export-json files (schema 2) to stdout
+    Schema,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,13 @@ fn main() -> ExitCode {
             let written = cli_docs::man(&mut out).and_then(|()| out.flush());
             finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
+        Some(Command::Schema) => {
+            let mut out = std::io::stdout().lock();
+            let written = out
+                .write_all(report::json::schema().as_bytes())
+                .and_then(|()| out.flush());
+            finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
+        }
         None => {
             let args = match &cli.run.sweep {
                 Some(path) => sweep_file::merge(path, &matches, &argv),

@@ -1,5 +1,6 @@
-//! The committed shell completions (completions/) and man page (docs/run-benchmark.1) must be
-//! what the current clap definition generates; `make generated` rewrites them.
+//! The committed shell completions (completions/), man page (docs/run-benchmark.1) and JSON
+//! Schema of the export (docs/export-schema.json) must be what the current definitions
+//! generate; `make generated` rewrites them.
 
 use clap_complete::Shell;
 use run_benchmark::cli_docs;
@@ -31,6 +32,10 @@ fn committed_completions_and_man_page_are_up_to_date() {
     let mut page = Vec::new();
     cli_docs::man(&mut page).unwrap();
     stale.extend(check(&root.join("docs/run-benchmark.1"), &page));
+    stale.extend(check(
+        &root.join("docs/export-schema.json"),
+        run_benchmark::report::json::schema().as_bytes(),
+    ));
     assert!(
         stale.is_empty(),
         "stale generated files (run `make generated`): {stale:?}"

@@ -184,7 +184,7 @@ fn csv_holds_every_digit_of_the_json_figure() {
     assert_eq!(lines.len(), 2);
     for (line, row) in lines.iter().zip(&rows) {
         let csv: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
-        let json = row[1]["seconds"].as_f64().unwrap();
+        let json = row["speed"]["seconds"].as_f64().unwrap();
         assert_eq!(csv, json, "the CSV figure lost digits: {line}");
     }
 }
@@ -358,9 +358,9 @@ fn ctrl_c_keeps_the_finished_cells_and_resume_completes_the_rest() {
     for old in &finished {
         let same = all
             .iter()
-            .find(|new| new[0] == old[0])
-            .unwrap_or_else(|| panic!("{} missing", old[0]));
-        assert_eq!(same[1], old[1], "result changed for {}", old[0]);
+            .find(|new| new["cell"] == old["cell"])
+            .unwrap_or_else(|| panic!("{} missing", old["cell"]));
+        assert_eq!(same, old, "result changed for {}", old["cell"]);
     }
 }
 
@@ -400,7 +400,7 @@ fn resume_reruns_cells_with_other_settings() {
         "{stderr}"
     );
     assert_eq!(
-        json_rows(&second)[0][1]["samples"]
+        json_rows(&second)[0]["speed"]["samples"]
             .as_array()
             .unwrap()
             .len(),
@@ -443,9 +443,9 @@ export_json = "{}"
         .stdout(predicate::str::contains("| wide "));
     let rows = json_rows(&out);
     assert_eq!(rows.len(), 1, "the command line's --sequence-lengths wins");
-    assert_eq!(rows[0][0]["sequence_length"], 16);
-    assert_eq!(rows[0][0]["config"]["hidden_size"], 64);
-    assert_eq!(rows[0][1]["samples"].as_array().unwrap().len(), 3);
+    assert_eq!(rows[0]["cell"]["sequence_length"], 16);
+    assert_eq!(rows[0]["cell"]["config"]["hidden_size"], 64);
+    assert_eq!(rows[0]["speed"]["samples"].as_array().unwrap().len(), 3);
 
     // A flag that conflicts with the file's drops it: --min-runs with the file's runs = 3.
     bin()
@@ -455,7 +455,10 @@ export_json = "{}"
         .assert()
         .success();
     assert_eq!(
-        json_rows(&out)[0][1]["samples"].as_array().unwrap().len(),
+        json_rows(&out)[0]["speed"]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
 
@@ -581,7 +584,7 @@ fn measure_tiny(path: &Path, overrides: &str) {
 fn seconds(path: &Path) -> Vec<f64> {
     json_rows(path)
         .iter()
-        .filter_map(|r| r[1]["seconds"].as_f64())
+        .filter_map(|r| r["speed"]["seconds"].as_f64())
         .collect()
 }
 
@@ -802,6 +805,27 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
     assert!(text.contains("Inference memory: peak resident memory against batch size"));
     assert!(text.contains("Peak resident memory in MB"));
     assert!(text.contains("a, sequence 128"));
+
+    // A schema-1 export (rows as [cell, result] pairs) is still read.
+    let old = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export-schema1.json");
+    let svg = dir.path().join("old.svg");
+    bin()
+        .arg("plot")
+        .arg(&old)
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    assert!(read(&svg).contains("tiny, batch 1"));
+    bin()
+        .arg("compare")
+        .arg(&old)
+        .arg(&old)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0 regressed, 0 improved, 2 within noise",
+        ));
 
     // The original's CSV format; a file name saying memory is read as memory.
     let csv = dir.path().join("inference_time_1.csv");
