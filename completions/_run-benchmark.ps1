@@ -22,8 +22,8 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
     $completions = @(switch ($command) {
         'run-benchmark' {
             [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)')
-            [CompletionResult]::new('--batch-sizes', '--batch-sizes', [CompletionResultType]::ParameterName, 'Batch sizes to measure')
-            [CompletionResult]::new('--sequence-lengths', '--sequence-lengths', [CompletionResultType]::ParameterName, 'Sequence lengths to measure')
+            [CompletionResult]::new('--batch-sizes', '--batch-sizes', [CompletionResultType]::ParameterName, 'Batch sizes to measure [default: 8]')
+            [CompletionResult]::new('--sequence-lengths', '--sequence-lengths', [CompletionResultType]::ParameterName, 'Sequence lengths to measure [default: 8 32 128 512]')
             [CompletionResult]::new('--inference-time-csv-file', '--inference-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference times [default: inference_time_<unix time>.csv]')
             [CompletionResult]::new('--inference-memory-csv-file', '--inference-memory-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference memory [default: inference_memory_<unix time>.csv]')
             [CompletionResult]::new('--train-time-csv-file', '--train-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for training times [default: train_time_<unix time>.csv]')
@@ -70,7 +70,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s or compare''s')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -122,7 +122,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s or compare''s')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break

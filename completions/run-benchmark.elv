@@ -19,8 +19,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
     var completions = [
         &'run-benchmark'= {
             cand --models 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)'
-            cand --batch-sizes 'Batch sizes to measure'
-            cand --sequence-lengths 'Sequence lengths to measure'
+            cand --batch-sizes 'Batch sizes to measure [default: 8]'
+            cand --sequence-lengths 'Sequence lengths to measure [default: 8 32 128 512]'
             cand --inference-time-csv-file 'CSV file for inference times [default: inference_time_<unix time>.csv]'
             cand --inference-memory-csv-file 'CSV file for inference memory [default: inference_memory_<unix time>.csv]'
             cand --train-time-csv-file 'CSV file for training times [default: train_time_<unix time>.csv]'
@@ -67,7 +67,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand completions 'Print a shell completion script to stdout'
-            cand man 'Print the man page (roff) to stdout'
+            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s or compare''s'
             cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -112,7 +112,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand completions 'Print a shell completion script to stdout'
-            cand man 'Print the man page (roff) to stdout'
+            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s or compare''s'
             cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }

@@ -25,8 +25,8 @@ function __fish_run_benchmark_using_subcommand
 end
 
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l models -d 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure [default: 8]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure [default: 8 32 128 512]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-time-csv-file -d 'CSV file for inference times [default: inference_time_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-memory-csv-file -d 'CSV file for inference memory [default: inference_memory_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-time-csv-file -d 'CSV file for training times [default: train_time_<unix time>.csv]' -r -F
@@ -41,10 +41,15 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-runs -d
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-time -d 'Adaptive protocol: least total seconds of timed calls' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch [default: libtorch\'s choice, one per physical core]' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r -f -a "cpu\t''
+cuda\t''
+cuda:0\t''
+cuda:1\t''
+cuda:2\t''
+cuda:3\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
-sgd\t''
-adamw\t''"
+sgd\t'Plus a plain SGD step (learning rate 1e-4, no momentum): the cheapest weight update'
+adamw\t'Plus an AdamW step (learning rate 1e-4): two moment buffers per weight, the usual fine-tuning optimizer'"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l resume -d 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)' -r -F
@@ -73,7 +78,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "models"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s or compare\'s'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand models" -s h -l help -d 'Print help'
@@ -101,6 +106,6 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and no
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s or compare\'s'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

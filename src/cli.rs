@@ -22,16 +22,21 @@ MODELS:
                   bert-6-lay=bert-base:num_hidden_layers=6 --batch-sizes 8
 
 SUBCOMMANDS:
+  run-benchmark models                           the embedded configs, what fits where
   run-benchmark plot RESULTS... -o chart.png     time or memory against sequence length
-  run-benchmark compare BASELINE.json NEW.json   ratios and verdicts per cell
-  run-benchmark completions SHELL | man          shell completions, the man page
+  run-benchmark compare BASELINE.json NEW.json   changes and verdicts per cell
+  run-benchmark completions SHELL | man | schema shell completions, man page, JSON Schema
+
+ORIGINAL SPELLINGS:
+  The original's underscore flags (--batch_sizes, --no_cuda, --save_to_csv, --env_print, ...)
+  are accepted as aliases of the hyphenated ones.
 
 EXIT STATUS:
   0    all requested cells ran (a cell that failed shows N/A with its reason);
-       compare: no cell regressed beyond the threshold
+       compare: no cell regressed
   1    bad input (unknown model, invalid config or sweep file, unwritable file) or another
-       error; compare: at least one cell regressed beyond the threshold
-  2    invalid command line
+       error; compare: at least one cell regressed
+  2    invalid command line; compare: an error (missing or unreadable file)
   130  interrupted (Ctrl-C): the finished cells were written and printed";
 
 #[derive(Debug, Parser)]
@@ -39,7 +44,8 @@ EXIT STATUS:
     name = "run-benchmark",
     version,
     about = "Measure the inference and training speed and memory of Transformer models",
-    after_help = MODEL_HELP,
+    after_help = "Models, subcommands and exit status: --help. Guide: docs/guide.md.",
+    after_long_help = MODEL_HELP,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
@@ -64,8 +70,11 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout
-    Man,
+    /// Print the man page (roff) to stdout: run-benchmark's, or plot's or compare's
+    Man {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::cli_docs::MAN_SUBCOMMANDS))]
+        subcommand: Option<String>,
+    },
     /// Print the JSON Schema of --export-json files (schema 2) to stdout
     Schema,
 }
@@ -73,163 +82,225 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
-    #[arg(long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL")]
+    #[arg(help_heading = "What to measure", long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL")]
     pub models: Vec<ModelSpec>,
 
-    /// Batch sizes to measure
-    #[arg(long, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = positive)]
+    /// Batch sizes to measure [default: 8]
+    #[arg(help_heading = "Sizes", long, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = positive, hide_default_value = true, value_name = "N")]
     pub batch_sizes: Vec<i64>,
 
-    /// Sequence lengths to measure
-    #[arg(long, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = positive)]
+    /// Sequence lengths to measure [default: 8 32 128 512]
+    #[arg(help_heading = "Sizes", long, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = positive, hide_default_value = true, value_name = "N")]
     pub sequence_lengths: Vec<i64>,
 
     /// Also benchmark training: forward with masked-LM labels plus backward
-    #[arg(long)]
+    #[arg(help_heading = "What to measure", long)]
     pub training: bool,
 
     /// Skip the inference benchmark
-    #[arg(long, alias = "no_inference")]
+    #[arg(help_heading = "What to measure", long, alias = "no_inference")]
     pub no_inference: bool,
 
     /// Skip speed measurements
-    #[arg(long, alias = "no_speed")]
+    #[arg(help_heading = "What to measure", long, alias = "no_speed")]
     pub no_speed: bool,
 
     /// Skip memory measurements
-    #[arg(long, alias = "no_memory")]
+    #[arg(help_heading = "What to measure", long, alias = "no_memory")]
     pub no_memory: bool,
 
     /// Measure in this process instead of one child process per cell (for debugging)
-    #[arg(long, alias = "no_multi_process")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Precision and device",
+        long,
+        alias = "no_multi_process"
+    )]
     pub no_multi_process: bool,
 
     /// Run on the CPU even where CUDA is available
-    #[arg(long, alias = "no_cuda")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Precision and device",
+        long,
+        alias = "no_cuda"
+    )]
     pub no_cuda: bool,
 
     /// Benchmark the base model rather than the head named by the config's architectures[0]
-    #[arg(long, alias = "only_pretrain_model")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "What to measure",
+        long,
+        alias = "only_pretrain_model"
+    )]
     pub only_pretrain_model: bool,
 
     /// Trace each model with TorchScript and time the traced module (inference only)
-    #[arg(long)]
+    #[arg(hide_short_help = true, help_heading = "What to measure", long)]
     pub torchscript: bool,
 
     /// Save the results and the environment information to CSV files
-    #[arg(long, alias = "save_to_csv")]
+    #[arg(help_heading = "The original's CSV files", long, alias = "save_to_csv")]
     pub save_to_csv: bool,
 
     /// CSV file for inference times [default: inference_time_<unix time>.csv]
-    #[arg(long, alias = "inference_time_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "inference_time_csv_file",
+        value_name = "FILE"
+    )]
     pub inference_time_csv_file: Option<PathBuf>,
 
     /// CSV file for inference memory [default: inference_memory_<unix time>.csv]
-    #[arg(long, alias = "inference_memory_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "inference_memory_csv_file",
+        value_name = "FILE"
+    )]
     pub inference_memory_csv_file: Option<PathBuf>,
 
     /// CSV file for training times [default: train_time_<unix time>.csv]
-    #[arg(long, alias = "train_time_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "train_time_csv_file",
+        value_name = "FILE"
+    )]
     pub train_time_csv_file: Option<PathBuf>,
 
     /// CSV file for training memory [default: train_memory_<unix time>.csv]
-    #[arg(long, alias = "train_memory_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "train_memory_csv_file",
+        value_name = "FILE"
+    )]
     pub train_memory_csv_file: Option<PathBuf>,
 
     /// CSV file for the environment information [default: env_info_<unix time>.csv]
-    #[arg(long, alias = "env_info_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "env_info_csv_file",
+        value_name = "FILE"
+    )]
     pub env_info_csv_file: Option<PathBuf>,
 
     /// Print the environment information (versions, CPU, memory, GPUs)
-    #[arg(long, alias = "env_print")]
+    #[arg(help_heading = "Outputs", long, alias = "env_print")]
     pub env_print: bool,
 
     /// Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)
-    #[arg(long, value_enum, default_value_t = ProtocolChoice::Adaptive)]
+    #[arg(help_heading = "Timing protocol", long, value_enum, default_value_t = ProtocolChoice::Adaptive)]
     pub protocol: ProtocolChoice,
 
     /// Original protocol: repetitions of 10 calls; the table shows the fastest, per call
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 
     /// Adaptive protocol: untimed warm-up calls before measuring
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Timing protocol",
+        long,
+        default_value_t = 2,
+        value_name = "N"
+    )]
     pub warmup: u32,
 
     /// Adaptive protocol: fewest timed calls
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub min_runs: u32,
 
     /// Adaptive protocol: most timed calls
-    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_runs: u32,
 
     /// Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time"])]
+    #[arg(help_heading = "Timing protocol", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time"])]
     pub runs: Option<u32>,
 
     /// Adaptive protocol: least total seconds of timed calls
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, default_value_t = 1.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
     pub min_time: f64,
 
     /// Run the model in half precision (float16), as the original's --fp16
-    #[arg(long, conflicts_with = "bf16")]
+    #[arg(help_heading = "Precision and device", long, conflicts_with = "bf16")]
     pub fp16: bool,
 
     /// Run the model in bfloat16
-    #[arg(long)]
+    #[arg(help_heading = "Precision and device", long)]
     pub bf16: bool,
 
     /// Intra-op threads of libtorch [default: libtorch's choice, one per physical core]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(help_heading = "Precision and device", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
 
     /// Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]
-    #[arg(long, value_name = "DEVICE", value_parser = parse_device, conflicts_with = "no_cuda")]
+    #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_parser = DeviceParser, hide_possible_values = true, conflicts_with = "no_cuda")]
     pub device: Option<DeviceChoice>,
 
     /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
-    #[arg(long, value_enum, default_value_t = OptimizerChoice::None)]
+    #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = OptimizerChoice::None)]
     pub optimizer: OptimizerChoice,
 
     /// Write every cell's settings, raw samples, statistics and N/A reason as JSON ('-' = stdout)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,
 
     /// Write the tables and their notes as Markdown ('-' = stdout)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
 
     /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again)
-    #[arg(long, value_name = "FILE.json")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE.json")]
     pub resume: Option<PathBuf>,
 
     /// Read models, sizes and options from a TOML sweep file; flags on the command line override it
-    #[arg(long, value_name = "FILE.toml")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE.toml")]
     pub sweep: Option<PathBuf>,
 
     /// No progress bar or progress lines on stderr (errors are still printed)
-    #[arg(long, short = 'q')]
+    #[arg(help_heading = "Outputs", long, short = 'q')]
     pub quiet: bool,
 
     /// Also write everything printed on stdout and stderr to a plain-text log file
-    #[arg(long, alias = "log_print")]
+    #[arg(help_heading = "Outputs", long, alias = "log_print")]
     pub log_print: bool,
 
     /// The log file (implies --log-print) [default: log_<unix time>.csv, the original's name]
-    #[arg(long, alias = "log_filename", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Outputs",
+        long,
+        alias = "log_filename",
+        value_name = "FILE"
+    )]
     pub log_filename: Option<PathBuf>,
 
     /// Seconds a cell may take before its child process is killed and the cell is N/A
-    #[arg(long, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub timeout: f64,
 
     /// Seed for the random weights and inputs
-    #[arg(long, default_value_t = 0)]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Timing protocol",
+        long,
+        default_value_t = 0
+    )]
     pub seed: i64,
 
     /// Print each child's diagnostics
-    #[arg(long)]
+    #[arg(hide_short_help = true, help_heading = "Outputs", long)]
     pub verbose: bool,
 }
 
@@ -242,9 +313,12 @@ pub enum ProtocolChoice {
 /// What a training step does after backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OptimizerChoice {
-    /// Forward, loss and backward only (the original).
+    /// Forward, loss and backward only (the original)
     None,
+    /// Plus a plain SGD step (learning rate 1e-4, no momentum): the cheapest weight update
     Sgd,
+    /// Plus an AdamW step (learning rate 1e-4): two moment buffers per weight, the usual
+    /// fine-tuning optimizer
     #[value(name = "adamw")]
     AdamW,
 }
@@ -298,7 +372,7 @@ EXIT STATUS:
 #[derive(Debug, Args)]
 pub struct PlotArgs {
     /// JSON exports or result CSV files of the original's format
-    #[arg(required = true, value_name = "RESULTS")]
+    #[arg(required = true, value_name = "RESULTS", value_hint = clap::ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
 
     /// Output file: .svg or .png
@@ -351,11 +425,11 @@ pub enum PlotMetric {
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// The reference JSON export
-    #[arg(value_name = "BASELINE.json")]
+    #[arg(value_name = "BASELINE.json", value_hint = clap::ValueHint::FilePath)]
     pub baseline: PathBuf,
 
     /// The JSON export to judge against it
-    #[arg(value_name = "NEW.json")]
+    #[arg(value_name = "NEW.json", value_hint = clap::ValueHint::FilePath)]
     pub new: PathBuf,
 
     /// Smallest change, in percent, that counts as a regression or improvement
@@ -411,6 +485,34 @@ fn percent(s: &str) -> Result<f64, String> {
     match s.trim_end_matches('%').parse::<f64>() {
         Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
         _ => Err(format!("\"{s}\" is not a percentage")),
+    }
+}
+
+/// `cpu`, `cuda` or `cuda:N` (any N); the usual ones are offered to shell completions, which
+/// would otherwise offer file names.
+#[derive(Clone)]
+struct DeviceParser;
+
+impl clap::builder::TypedValueParser for DeviceParser {
+    type Value = DeviceChoice;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DeviceChoice, clap::Error> {
+        let parse: fn(&str) -> Result<DeviceChoice, String> = parse_device;
+        parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let values = ["cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3"];
+        Some(Box::new(
+            values.into_iter().map(clap::builder::PossibleValue::new),
+        ))
     }
 }
 
@@ -572,7 +674,7 @@ mod tests {
     #[test]
     fn subcommands_need_no_models_and_the_child_protocol_is_not_one() {
         let cli = Cli::try_parse_from(["run-benchmark", "man"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Man)));
+        assert!(matches!(cli.command, Some(Command::Man { .. })));
         let cli = Cli::try_parse_from(["run-benchmark", "compare", "a.json", "b.json"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Compare(_))));
         // `__cell` is read by main before clap, so completions and the man page never offer it.

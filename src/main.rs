@@ -39,9 +39,10 @@ fn main() -> ExitCode {
             cli_docs::completions(shell, &mut out);
             finish(out.flush().map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
-        Some(Command::Man) => {
+        Some(Command::Man { subcommand }) => {
             let mut out = std::io::stdout().lock();
-            let written = cli_docs::man(&mut out).and_then(|()| out.flush());
+            let written =
+                cli_docs::man_page(subcommand.as_deref(), &mut out).and_then(|()| out.flush());
             finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
         Some(Command::Schema) => {
