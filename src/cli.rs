@@ -3,9 +3,9 @@
 //! The original's underscore spellings (`--batch_sizes`, `--no_cuda`, `--save_to_csv`, ...)
 //! are accepted as hidden aliases, so existing scripts keep working.
 
-use crate::cell::{DeviceChoice, Optimizer};
+use crate::cell::{DeviceChoice, Mode, Optimizer};
 use crate::hub::ModelSpec;
-use crate::report::compare;
+use crate::report::{compare, plot};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -383,7 +383,7 @@ pub struct PlotArgs {
     #[arg(long, value_enum, default_value_t = PlotAxis::SequenceLength)]
     pub x: PlotAxis,
 
-    /// Linear axes instead of log-log
+    /// Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)
     #[arg(long)]
     pub linear: bool,
 
@@ -418,8 +418,38 @@ pub enum PlotMode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlotMetric {
+    /// Time per call (the tables' statistic)
     Time,
+    /// The tables' memory figure (peak resident memory on the CPU, libtorch included)
     Memory,
+    /// What the call added to memory: activations, gradients, optimizer state
+    Increase,
+}
+
+impl PlotArgs {
+    /// The report's own options, so reports do not depend on the command line.
+    pub fn options(&self) -> plot::Options {
+        plot::Options {
+            files: self.files.clone(),
+            output: self.output.clone(),
+            x: match self.x {
+                PlotAxis::SequenceLength => plot::XAxis::SequenceLength,
+                PlotAxis::BatchSize => plot::XAxis::BatchSize,
+            },
+            linear: self.linear,
+            mode: match self.mode {
+                PlotMode::Inference => Mode::Inference,
+                PlotMode::Training => Mode::Training,
+            },
+            metric: self.metric.map(|m| match m {
+                PlotMetric::Time => plot::Figure::Time,
+                PlotMetric::Memory => plot::Figure::Memory,
+                PlotMetric::Increase => plot::Figure::Increase,
+            }),
+            title: self.title.clone(),
+            size: (self.size[0], self.size[1]),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

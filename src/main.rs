@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Some(Command::Models) => print_models(),
-        Some(Command::Plot(args)) => finish(report::plot::run(&args).map(|()| ExitCode::SUCCESS)),
+        Some(Command::Plot(args)) => {
+            finish(report::plot::run(&args.options()).map(|()| ExitCode::SUCCESS))
+        }
         // As diff(1): 1 means "regressed", so an error needs another status.
         Some(Command::Compare(args)) => match report::compare::run(&args.options()) {
             Ok(true) => ExitCode::FAILURE,

@@ -843,7 +843,8 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
         .assert()
         .success();
     let text = read(&svg);
-    assert!(text.contains("Time per call in s, log scale"), "{text}");
+    // Ticks in the figures' unit: 10 and 30 ms, not 0.01 and 0.03 s.
+    assert!(text.contains("Time per call in ms, log scale"), "{text}");
     assert!(text.contains("bert, batch 8"));
 
     bin()
