@@ -57,6 +57,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         .collect();
     let to_run = results.iter().filter(|r| r.is_none()).count();
     sweep.rows = finished_rows(&plan.cells, &results);
+    // Replacing an earlier run's report is said, even with --quiet: it cannot be undone.
+    if let Some(notice) = export::replacing_notice(&export::existing_files(&exporters)) {
+        console::eprintln(&notice);
+    }
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;

@@ -453,7 +453,11 @@ export_json = "{}"
         .arg(&plan)
         .args(["--min-runs", "2", "--max-runs", "2", "--min-time", "0"])
         .assert()
-        .success();
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "Replacing existing file(s), which will hold this run's cells: {}",
+            out.display()
+        )));
     assert_eq!(
         json_rows(&out)[0]["speed"]["samples"]
             .as_array()
