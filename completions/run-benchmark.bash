@@ -386,7 +386,7 @@ _run__benchmark() {
                     return 0
                     ;;
                 --metric)
-                    COMPREPLY=($(compgen -W "time memory" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "time memory increase" -- "${cur}"))
                     return 0
                     ;;
                 --title)

@@ -83,9 +83,9 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --metric 'What to draw [default: time; for a CSV file, memory when its name says so]'
             cand --title 'Chart title [default: says what is shown]'
             cand --size 'Width and height in pixels'
-            cand --linear 'Linear axes instead of log-log'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --linear 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'run-benchmark;compare'= {
             cand --threshold 'Smallest change, in percent, that counts as a regression or improvement'

@@ -87,12 +87,13 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l x -
 batch-size\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l mode -d 'JSON input: which benchmark to draw' -r -f -a "inference\t''
 training\t''"
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l metric -d 'What to draw [default: time; for a CSV file, memory when its name says so]' -r -f -a "time\t''
-memory\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l metric -d 'What to draw [default: time; for a CSV file, memory when its name says so]' -r -f -a "time\t'Time per call (the tables\' statistic)'
+memory\t'The tables\' memory figure (peak resident memory on the CPU, libtorch included)'
+increase\t'What the call added to memory: activations, gradients, optimizer state'"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l title -d 'Chart title [default: says what is shown]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-floor -d 'Run-to-run noise, in percent, that a speed change\'s whole 95% interval must exceed [default: 10]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-from -d 'Measure the noise floor from two JSON exports of the same code: their largest change' -r -F

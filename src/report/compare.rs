@@ -396,8 +396,8 @@ const COLUMNS: [&str; 9] = [
     "Baseline",
     "New",
     "Change",
-    "95% CI of change",
     "Verdict",
+    "95% CI of change",
 ];
 
 /// The table's cells of one line.
@@ -410,10 +410,10 @@ fn cells(l: &Line) -> Vec<String> {
         l.baseline.clone(),
         l.new.clone(),
         l.ratio.map(percent).unwrap_or_default(),
+        l.verdict.label().to_string(),
         l.interval
             .map(|(lo, hi)| format!("{} to {}", percent(lo), percent(hi)))
             .unwrap_or_default(),
-        l.verdict.label().to_string(),
     ]
 }
 
@@ -480,7 +480,7 @@ pub fn render_text(c: &Comparison, width: Option<usize>) -> String {
     let columns = COLUMNS.map(String::from);
     let rows: Vec<Vec<String>> = c.lines.iter().map(cells).collect();
     // The interval is the first thing a narrow terminal can spare.
-    let (table, dropped) = super::table::fitted(&columns, &rows, 1, &[0, 3, 8], width);
+    let (table, dropped) = super::table::fitted(&columns, &rows, 1, &[0, 3, 7], width);
     let mut out = format!("{table}\n");
     let mut notes = summary(c);
     if !dropped.is_empty() {

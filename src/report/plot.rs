@@ -283,10 +283,6 @@ pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Dat
 
 /// The figures of one section of a JSON export, and what they are.
 fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>, Figure, String) {
-    let mode = match mode {
-        Mode::Inference => Mode::Inference,
-        Mode::Training => Mode::Training,
-    };
     let has = |m: Metric| {
         sweep
             .rows
