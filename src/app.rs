@@ -80,6 +80,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         }
         return dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished);
     }
+    // Replacing an earlier run's report is said, even with --quiet: it cannot be undone.
+    if let Some(notice) = export::replacing_notice(&export::existing_files(&exporters)) {
+        console::eprintln(&notice);
+    }
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;
@@ -411,7 +415,7 @@ fn describe(cell: &Cell) -> String {
 
 fn summary(result: &CellResult) -> String {
     match result {
-        CellResult::Speed(_) => format!("{} s", report::table_value(result)),
+        CellResult::Speed(_) => report::table_value(result),
         CellResult::Memory(_) => format!("{} MB", report::table_value(result)),
         CellResult::NotAvailable { reason } => format!("N/A ({reason})"),
     }

@@ -7,17 +7,18 @@ use crate::measure::gpu::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Interval, Protocol, Statistic};
 use crate::shard::ShardRecord;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Inference,
     Training,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Speed,
@@ -25,7 +26,7 @@ pub enum Metric {
 }
 
 /// Where a cell runs: the CPU or one CUDA device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceChoice {
     Cpu,
@@ -42,7 +43,7 @@ impl std::fmt::Display for DeviceChoice {
 }
 
 /// The floating-point type of weights and activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dtype {
     F32,
@@ -51,7 +52,7 @@ pub enum Dtype {
 }
 
 /// What a training step does after backward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     /// Forward, loss and backward only (the original).
@@ -61,7 +62,7 @@ pub enum Optimizer {
 }
 
 /// Settings shared by every cell of a sweep.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Settings {
     pub protocol: Protocol,
     pub device: DeviceChoice,
@@ -83,7 +84,7 @@ pub struct Settings {
     pub profile_trace: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Cell {
     pub model: String,
     /// The resolved config.json, overrides applied.
@@ -101,7 +102,7 @@ pub struct Cell {
 
 /// A model's input: token ids (the cell's size is the sequence length) or square images
 /// (the size is the side in pixels).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InputKind {
     #[default]
@@ -136,7 +137,7 @@ impl InputKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SpeedResult {
     /// Which statistic `seconds` is.
     pub statistic: Statistic,
@@ -165,7 +166,7 @@ pub struct SpeedResult {
     pub profile: Option<Box<crate::measure::profile::Profile>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryResult {
     /// Peak resident memory of the measuring process during the measured call, weights and
     /// libtorch included: comparable with the original's CPU figure.
@@ -191,7 +192,7 @@ impl MemoryResult {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GpuMemory {
     /// NVML: used memory of the whole device after the call (the original's GPU figure).
     pub device_used_bytes: Option<u64>,
@@ -203,7 +204,7 @@ pub struct GpuMemory {
     pub baseline_allocated_bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CellResult {
     Speed(SpeedResult),
@@ -220,14 +221,14 @@ impl CellResult {
 }
 
 /// A matrix product that times the device's achievable FLOP/s, the denominator of MFU.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Calibration {
     pub device: DeviceChoice,
     pub dtype: Dtype,
     pub threads: Option<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CalibrationResult {
     /// Side of the square matrices multiplied.
     pub size: i64,
@@ -236,7 +237,7 @@ pub struct CalibrationResult {
 }
 
 /// What a child process is asked to do.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
     Cell(Cell),
@@ -252,7 +253,7 @@ pub enum Job {
 pub type Row = (Cell, CellResult);
 
 /// Everything a report reads: what was asked, where it ran, and every finished cell.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Sweep {
     pub settings: Settings,
     /// Key-value environment information, in order.

@@ -25,23 +25,36 @@ fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Some(Command::Models) => print_models(),
-        Some(Command::Plot(args)) => finish(report::plot::run(&args).map(|()| ExitCode::SUCCESS)),
-        Some(Command::Compare(args)) => finish(report::compare::run(&args).map(|regressed| {
-            if regressed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
+        Some(Command::Plot(args)) => {
+            finish(report::plot::run(&args.options()).map(|()| ExitCode::SUCCESS))
+        }
+        // As diff(1): 1 means "regressed", so an error needs another status.
+        Some(Command::Compare(args)) => match report::compare::run(&args.options()) {
+            Ok(true) => ExitCode::FAILURE,
+            Ok(false) => ExitCode::SUCCESS,
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                console::eprintln(&format!("Error: {e:#}"));
+                ExitCode::from(2)
             }
-        })),
+        },
         Some(Command::Merge(args)) => finish(app::merge(args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();
             cli_docs::completions(shell, &mut out);
             finish(out.flush().map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
-        Some(Command::Man) => {
+        Some(Command::Man { subcommand }) => {
             let mut out = std::io::stdout().lock();
-            let written = cli_docs::man(&mut out).and_then(|()| out.flush());
+            let written =
+                cli_docs::man_page(subcommand.as_deref(), &mut out).and_then(|()| out.flush());
+            finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
+        }
+        Some(Command::Schema) => {
+            let mut out = std::io::stdout().lock();
+            let written = out
+                .write_all(report::json::schema().as_bytes())
+                .and_then(|()| out.flush());
             finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
         None => {

@@ -101,7 +101,7 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
         last = at;
     }
     assert!(stdout.contains("| Model Name"));
-    assert!(stdout.contains("Time in s (minimum)"));
+    assert!(stdout.contains("Time (minimum)"));
     assert!(stdout.contains("Memory in MB"));
     assert!(stdout.contains("fastest of 2 repetitions of 10 calls (the original's protocol)"));
     assert!(stdout.contains("| wide"));
@@ -114,7 +114,6 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
         assert_eq!(rows[7][..3], ["wide", "2", "16"]);
         for row in rows {
             let seconds: f64 = row[3].parse().unwrap();
-            assert!(row[3].split('.').nth(1).unwrap().len() == 4, "{row:?}");
             // No upper bound: a shared machine may be arbitrarily slow.
             assert!(seconds > 0.0 && seconds.is_finite(), "{row:?}");
         }
@@ -223,7 +222,7 @@ fn a_vision_sweep_is_over_image_sizes_and_counts_patches_as_tokens() {
     let rows = export["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     for row in rows {
-        let (cell, result) = (&row[0], &row[1]);
+        let (cell, result) = (&row["cell"], &e2e::result(row));
         assert_eq!(cell["input"]["kind"], "pixels");
         assert_eq!(result["status"], "speed", "{result}");
         // Tokens/s in the table: batch x (side / 8)² patches over the median.

@@ -8,7 +8,7 @@ use std::path::Path;
 
 mod e2e;
 
-use e2e::{bin, read, QUICK, TINY};
+use e2e::{bin, environment, read, result, QUICK, TINY};
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&read(path)).unwrap()
@@ -19,18 +19,8 @@ fn rows(export: &Value) -> Vec<(Value, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| (row[0].clone(), row[1].clone()))
+        .map(|row| (row["cell"].clone(), result(row)))
         .collect()
-}
-
-fn environment(export: &Value, key: &str) -> String {
-    export["environment"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|kv| kv[0] == key)
-        .map(|kv| kv[1].as_str().unwrap().to_string())
-        .unwrap_or_else(|| panic!("no {key} in the environment"))
 }
 
 const ONE_CELL: [&str; 6] = [

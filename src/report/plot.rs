@@ -4,7 +4,6 @@
 
 use super::{csv, json, memory_figure, Sweep};
 use crate::cell::{CellResult, Metric, Mode};
-use crate::cli::{PlotArgs, PlotAxis, PlotMetric, PlotMode};
 use crate::measure::memory::to_mib;
 use crate::measure::timing::Statistic;
 use anyhow::{anyhow, bail, Context, Result};
@@ -13,6 +12,45 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
+
+/// The horizontal axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    SequenceLength,
+    BatchSize,
+}
+
+/// The figure drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    Time,
+    /// The tables' memory figure: peak resident memory (CPU), device memory used (GPU).
+    Memory,
+    /// What the call itself added: activations, gradients, optimizer state (mostly not
+    /// libtorch, which the peak includes).
+    Increase,
+}
+
+/// What `plot` is asked to draw (the CLI converts its flags into this).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub files: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub x: XAxis,
+    /// Linear axes; otherwise log-log, with a linear y axis where the figures span less than
+    /// a factor of three (a log axis would show one tick).
+    pub linear: bool,
+    pub mode: Mode,
+    /// None: time, or memory for a CSV file whose name says so.
+    pub metric: Option<Figure>,
+    /// Draw the --profile breakdowns instead: one stacked bar per profiled cell.
+    pub profile: bool,
+    pub title: Option<String>,
+    pub size: (u32, u32),
+}
+
+/// Narrower ranges than this factor get a linear y axis.
+const LOG_RANGE: f64 = 3.0;
 
 /// One point of a result: which model, sizes and figure.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +64,7 @@ pub struct Point {
 /// What a chart shows, read from the files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data {
-    pub metric: PlotMetric,
+    pub metric: Figure,
     /// Words for the title and axis: "median time per call", "peak resident memory".
     pub what: String,
     /// (file label, points); the label tells series of several files apart.
@@ -40,7 +78,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-pub fn run(args: &PlotArgs) -> Result<()> {
+pub fn run(args: &Options) -> Result<()> {
     if args.profile {
         return super::profile_chart::run(args);
     }
@@ -55,8 +93,8 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         );
     }
     let mode = match args.mode {
-        PlotMode::Inference => "Inference",
-        PlotMode::Training => "Training",
+        Mode::Inference => "Inference",
+        Mode::Training => "Training",
     };
     let title = args.title.clone().unwrap_or_else(|| {
         format!(
@@ -66,15 +104,35 @@ pub fn run(args: &PlotArgs) -> Result<()> {
             axis_word(args.x)
         )
     });
-    let scale = if args.linear { "" } else { ", log scale" };
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .collect();
+    let (lo, hi) = bounds(&ys);
+    // Ticks in the unit of the figures' size: 12 ms, not 0.012 s.
+    let (unit, unit_size) = match data.metric {
+        Figure::Time => time_unit(hi),
+        _ => ("MB", 1.0),
+    };
+    let series: Vec<Series> = series
+        .into_iter()
+        .map(|s| Series {
+            label: s.label,
+            points: s.points.iter().map(|&(x, y)| (x, y / unit_size)).collect(),
+        })
+        .collect();
+    let log_x = !args.linear;
+    let log_y = !args.linear && lo > 0.0 && hi / lo >= LOG_RANGE;
+    let scale = |log: bool| if log { ", log scale" } else { "" };
     let chart = Chart {
         title,
-        x_label: format!("{}{scale}", capitalise(axis_word(args.x))),
-        y_label: format!("{}{scale}", capitalise(&unit_label(&data))),
+        x_label: format!("{}{}", capitalise(axis_word(args.x)), scale(log_x)),
+        y_label: format!("{}{}", capitalise(&unit_label(&data, unit)), scale(log_y)),
         series,
-        log: !args.linear,
+        log_x,
+        log_y,
     };
-    let size = (args.size[0], args.size[1]);
+    let size = args.size;
     load_font()?;
     match format {
         Format::Png => {
@@ -90,6 +148,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
                 .map_err(|e| anyhow!("cannot write {}: {e}", args.output.display()))?;
         }
     }
+    crate::console::eprintln(&format!("Saved {}", args.output.display()));
     Ok(())
 }
 
@@ -109,25 +168,34 @@ fn capitalise(text: &str) -> String {
     }
 }
 
-fn metric_word(metric: PlotMetric) -> &'static str {
+fn metric_word(metric: Figure) -> &'static str {
     match metric {
-        PlotMetric::Time => "time",
-        PlotMetric::Memory => "memory",
+        Figure::Time => "time",
+        Figure::Memory => "memory",
+        Figure::Increase => "memory increase",
     }
 }
 
-fn axis_word(axis: PlotAxis) -> &'static str {
+fn axis_word(axis: XAxis) -> &'static str {
     match axis {
-        PlotAxis::SequenceLength => "sequence length",
-        PlotAxis::BatchSize => "batch size",
+        XAxis::SequenceLength => "sequence length",
+        XAxis::BatchSize => "batch size",
     }
 }
 
-fn unit_label(data: &Data) -> String {
+fn unit_label(data: &Data, time_unit: &str) -> String {
     match data.metric {
-        PlotMetric::Time => format!("{} in s", data.what),
-        PlotMetric::Memory => format!("{} in MB", data.what),
+        Figure::Time => format!("{} in {time_unit}", data.what),
+        Figure::Memory | Figure::Increase => format!("{} in MB", data.what),
     }
+}
+
+/// The unit times are drawn in, chosen by the largest: s, ms or µs, and its size in seconds.
+fn time_unit(largest: f64) -> (&'static str, f64) {
+    [("s", 1.0), ("ms", 1e-3)]
+        .into_iter()
+        .find(|(_, size)| largest >= *size)
+        .unwrap_or(("µs", 1e-6))
 }
 
 pub(super) enum Format {
@@ -154,8 +222,8 @@ impl Format {
 }
 
 /// Reads every file: JSON exports (by their content) or result CSV files.
-pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Result<Data> {
-    let mut loaded: Vec<(String, Vec<Point>, PlotMetric, String)> = Vec::new();
+pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Data> {
+    let mut loaded: Vec<(String, Vec<Point>, Figure, String)> = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
@@ -169,9 +237,9 @@ pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Re
         } else {
             let metric = metric.unwrap_or_else(|| {
                 if label.to_ascii_lowercase().contains("memory") {
-                    PlotMetric::Memory
+                    Figure::Memory
                 } else {
-                    PlotMetric::Time
+                    Figure::Time
                 }
             });
             let points = csv::read_results(file)?
@@ -186,8 +254,8 @@ pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Re
                 })
                 .collect();
             let what = match metric {
-                PlotMetric::Time => "time per call",
-                PlotMetric::Memory => "memory",
+                Figure::Time => "time per call",
+                Figure::Memory | Figure::Increase => "memory",
             };
             (points, metric, what.to_string())
         };
@@ -219,15 +287,7 @@ pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Re
 }
 
 /// The figures of one section of a JSON export, and what they are.
-fn from_sweep(
-    sweep: &Sweep,
-    mode: PlotMode,
-    metric: Option<PlotMetric>,
-) -> (Vec<Point>, PlotMetric, String) {
-    let mode = match mode {
-        PlotMode::Inference => Mode::Inference,
-        PlotMode::Training => Mode::Training,
-    };
+fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>, Figure, String) {
     let has = |m: Metric| {
         sweep
             .rows
@@ -235,13 +295,13 @@ fn from_sweep(
             .any(|(c, _)| c.mode == mode && c.metric == m)
     };
     let metric = metric.unwrap_or(if has(Metric::Speed) || !has(Metric::Memory) {
-        PlotMetric::Time
+        Figure::Time
     } else {
-        PlotMetric::Memory
+        Figure::Memory
     });
     let wanted = match metric {
-        PlotMetric::Time => Metric::Speed,
-        PlotMetric::Memory => Metric::Memory,
+        Figure::Time => Metric::Speed,
+        Figure::Memory | Figure::Increase => Metric::Memory,
     };
     let mut statistics = Vec::new();
     let mut gpu = false;
@@ -257,7 +317,15 @@ fn from_sweep(
                 }
                 CellResult::Memory(m) => {
                     gpu |= m.gpu.is_some();
-                    to_mib(memory_figure(m)) as f64
+                    let bytes = match (metric, &m.gpu) {
+                        (Figure::Increase, Some(g)) => g
+                            .allocator
+                            .peak_allocated
+                            .saturating_sub(g.baseline_allocated_bytes),
+                        (Figure::Increase, None) => m.rss_increase_bytes(),
+                        _ => memory_figure(m),
+                    };
+                    to_mib(bytes) as f64
                 }
                 CellResult::NotAvailable { .. } => return None,
             };
@@ -270,32 +338,34 @@ fn from_sweep(
         })
         .collect();
     let what = match metric {
-        PlotMetric::Time => match statistics.first() {
+        Figure::Time => match statistics.first() {
             Some(first) if statistics.iter().all(|s| s == first) => match first {
                 Statistic::Median => "median time per call",
                 Statistic::Minimum => "fastest time per call",
             },
             _ => "time per call",
         },
-        PlotMetric::Memory if gpu => "GPU memory used",
-        PlotMetric::Memory => "peak resident memory",
+        Figure::Memory if gpu => "GPU memory used",
+        Figure::Memory => "peak resident memory",
+        Figure::Increase if gpu => "peak allocated memory increase",
+        Figure::Increase => "resident memory increase",
     };
     (points, metric, what.to_string())
 }
 
 /// One line per model and batch size (x = sequence length) or per model and sequence length
 /// (x = batch size), in the order the files hold them, points sorted along x.
-pub fn series(data: &Data, axis: PlotAxis) -> Vec<Series> {
+pub fn series(data: &Data, axis: XAxis) -> Vec<Series> {
     let several = data.files.len() > 1;
     let mut series: Vec<Series> = Vec::new();
     for (file, points) in &data.files {
         for p in points {
             let (x, label) = match axis {
-                PlotAxis::SequenceLength => (
+                XAxis::SequenceLength => (
                     p.sequence_length,
                     format!("{}, batch {}", p.model, p.batch_size),
                 ),
-                PlotAxis::BatchSize => (
+                XAxis::BatchSize => (
                     p.batch_size,
                     format!("{}, sequence {}", p.model, p.sequence_length),
                 ),
@@ -327,7 +397,8 @@ pub struct Chart {
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
-    pub log: bool,
+    pub log_x: bool,
+    pub log_y: bool,
 }
 
 /// Tableau's ten colours: distinguishable, also in grey-scale print.
@@ -562,14 +633,16 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
     let width = root.dim_in_pixel().0;
     let legend_width = (longest + 56).clamp(120, width * 9 / 20);
     let (plot_area, legend_area) = root.split_horizontally(width - legend_width);
-    let log = chart.log;
-    let to_axis = |v: f64| if log { v.ln() } else { v };
-    let from_axis = move |v: f64| if log { v.exp() } else { v };
+    let (log_x, log_y) = (chart.log_x, chart.log_y);
+    let axis = |log: bool, v: f64| if log { v.ln() } else { v };
+    let unaxis = move |log: bool, v: f64| if log { v.exp() } else { v };
+    // A log axis cannot show zero or less.
+    let drawable = |&(x, y): &(f64, f64)| (!log_x || x > 0.0) && (!log_y || y > 0.0);
     let points: Vec<(f64, f64)> = chart
         .series
         .iter()
         .flat_map(|s| s.points.iter().copied())
-        .filter(|&(x, y)| !log || (x > 0.0 && y > 0.0))
+        .filter(drawable)
         .collect();
     let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
     let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
@@ -577,10 +650,10 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(84)
-        .build_cartesian_2d(x_axis(&xs, log).coord(), y_axis(&ys, log).coord())
+        .build_cartesian_2d(x_axis(&xs, log_x).coord(), y_axis(&ys, log_y).coord())
         .map_err(|e| fail(&e))?;
-    let x_format = move |v: &f64| format_number(from_axis(*v));
-    let y_format = move |v: &f64| format_number(from_axis(*v));
+    let x_format = move |v: &f64| format_number(unaxis(log_x, *v));
+    let y_format = move |v: &f64| format_number(unaxis(log_y, *v));
     ctx.configure_mesh()
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
@@ -597,8 +670,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         let line: Vec<(f64, f64)> = series
             .points
             .iter()
-            .filter(|&&(x, y)| !log || (x > 0.0 && y > 0.0))
-            .map(|&(x, y)| (to_axis(x), to_axis(y)))
+            .copied()
+            .filter(drawable)
+            .map(|(x, y)| (axis(log_x, x), axis(log_y, y)))
             .collect();
         ctx.draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
             .map_err(|e| fail(&e))?;
@@ -686,7 +760,7 @@ mod tests {
             value: v,
         };
         let data = Data {
-            metric: PlotMetric::Time,
+            metric: Figure::Time,
             what: "time".into(),
             files: vec![(
                 "f".into(),
@@ -698,11 +772,11 @@ mod tests {
                 ],
             )],
         };
-        let s = series(&data, PlotAxis::SequenceLength);
+        let s = series(&data, XAxis::SequenceLength);
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].label, "a, batch 8");
         assert_eq!(s[0].points, vec![(8.0, 1.0), (32.0, 2.0)]);
-        let s = series(&data, PlotAxis::BatchSize);
+        let s = series(&data, XAxis::BatchSize);
         assert_eq!(s[0].label, "a, sequence 32");
         assert_eq!(s[1].label, "a, sequence 8");
         assert_eq!(s[1].points, vec![(1.0, 0.5), (8.0, 1.0)]);

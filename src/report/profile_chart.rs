@@ -2,10 +2,9 @@
 //! segment per kind of part (median seconds, summed by kind), so the cells' breakdowns can be
 //! compared at a glance.
 
-use super::plot::{load_font, Format, COLOURS};
+use super::plot::{load_font, Format, Options, COLOURS};
 use super::{json, profile};
 use crate::cell::Mode;
-use crate::cli::{PlotArgs, PlotMode};
 use crate::measure::profile::Part;
 use anyhow::{anyhow, bail, Result};
 use plotters::coord::Shift;
@@ -19,11 +18,8 @@ pub struct Bar {
 }
 
 /// The bars of every profiled cell of `mode` in the files, in the order they ran.
-pub fn bars(args: &PlotArgs) -> Result<Vec<Bar>> {
-    let mode = match args.mode {
-        PlotMode::Inference => Mode::Inference,
-        PlotMode::Training => Mode::Training,
-    };
+pub fn bars(args: &Options) -> Result<Vec<Bar>> {
+    let mode = args.mode;
     let mut bars = Vec::new();
     for file in &args.files {
         let export = json::read(file)?;
@@ -61,18 +57,18 @@ pub fn bars(args: &PlotArgs) -> Result<Vec<Bar>> {
     Ok(bars)
 }
 
-pub fn run(args: &PlotArgs) -> Result<()> {
+pub fn run(args: &Options) -> Result<()> {
     let format = Format::of(&args.output)?;
     let bars = bars(args)?;
     let mode = match args.mode {
-        PlotMode::Inference => "Inference",
-        PlotMode::Training => "Training",
+        Mode::Inference => "Inference",
+        Mode::Training => "Training",
     };
     let title = args
         .title
         .clone()
         .unwrap_or_else(|| format!("{mode}: where a call's time goes, by kind of part"));
-    let size = (args.size[0], args.size[1]);
+    let size = args.size;
     load_font()?;
     let written =
         |e: &dyn std::fmt::Display| anyhow!("cannot write {}: {e}", args.output.display());
@@ -88,6 +84,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
             root.present().map_err(|e| written(&e))?;
         }
     }
+    crate::console::eprintln(&format!("Saved {}", args.output.display()));
     Ok(())
 }
 

@@ -19,6 +19,8 @@ pub struct Section {
     pub mode: Mode,
     pub metric: Metric,
     pub columns: Vec<String>,
+    /// How many of the last columns a narrow terminal may leave out (derived figures).
+    pub optional: usize,
     /// One line per finished cell, in the order they ran; N/A cells leave the rest empty.
     pub rows: Vec<Vec<String>>,
     /// What the figures are.
@@ -65,6 +67,11 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         ]),
         Metric::Memory => columns.extend([value_label(metric).to_string(), "Increase MB".into()]),
     }
+    let optional = match metric {
+        Metric::Speed => 4,
+        Metric::Memory if gpu => 3,
+        Metric::Memory => 0,
+    };
     let mut lines = Vec::new();
     let mut noisy = 0;
     let mut imprecise = 0;
@@ -142,6 +149,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         metric,
         notes: notes(sweep, metric, gpu, noisy, imprecise),
         columns,
+        optional,
         rows: lines,
         not_available,
     }
@@ -181,7 +189,7 @@ fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize, imprecise: usiz
     let mut notes = Vec::new();
     match metric {
         Metric::Speed => {
-            notes.push(format!("Time in s: {}.", settings.protocol.describe()));
+            notes.push(format!("Time: {}.", settings.protocol.describe()));
             notes.push(
                 "95% CI: the larger distance from the median to an end of its 95% confidence \
                  interval (order statistics), relative to the median."
