@@ -227,6 +227,7 @@ fn dry_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> Result
         sweep.calibration.as_ref(),
         available_memory(sweep.settings.device),
         sweep.settings.device,
+        console::stdout_width(),
     )?;
     out.flush()?;
     Ok(())

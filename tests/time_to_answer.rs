@@ -97,6 +97,28 @@ fn dry_run_prints_the_plan_with_estimates_and_runs_nothing() {
     assert!(llama.contains(" 12.9"), "{llama}");
     assert!(stdout.contains("Total: 4 cells, ≈"), "{stdout}");
     assert!(!export.exists(), "a dry run writes no export");
+    // Times carry their unit; an 80-column terminal gets a fitted plan and says what it left out.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(" yes |") && (l.contains(" s |") || l.contains(" ms |"))),
+        "{stdout}"
+    );
+    let narrow = bin()
+        .env("COLUMNS", "80")
+        .args(["--models", TINY, "meta-llama/Llama-2-7b-hf"])
+        .args(["--batch-sizes", "1", "--sequence-lengths", "8", "--bf16"])
+        .arg("--dry-run")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(narrow.get_output().stdout.clone()).unwrap();
+    assert!(stdout.lines().all(|l| l.chars().count() <= 80), "{stdout}");
+    assert!(stdout.contains("Left out to fit 80 columns"), "{stdout}");
+    assert!(
+        stdout.contains("Memory"),
+        "the memory estimate is kept: {stdout}"
+    );
 }
 
 /// A model no machine holds: its estimate is terabytes.

@@ -136,8 +136,12 @@ pub const TIME_DIGITS: usize = 4;
 /// A time in the unit that suits it (s, ms, µs, ns, as hyperfine), with `digits` significant
 /// digits: `1.235 s`, `12.35 ms`, `123.5 µs`.
 pub fn format_seconds(seconds: f64, digits: usize) -> String {
-    if !seconds.is_finite() || seconds <= 0.0 {
+    if !seconds.is_finite() || seconds == 0.0 {
         return format!("{seconds} s");
+    }
+    // A difference (a profile's parts against its call) may be negative.
+    if seconds < 0.0 {
+        return format!("-{}", format_seconds(-seconds, digits));
     }
     // Round first, so 999.96 ms becomes 1.000 s rather than 1000.0 ms.
     let magnitude = seconds.log10().floor() as i32;
@@ -263,6 +267,8 @@ mod tests {
         assert_eq!(format_seconds(3.2e-8, 3), "32.0 ns");
         assert_eq!(format_seconds(1234.5, 4), "1235 s");
         assert_eq!(format_seconds(0.0123, 3), "12.3 ms");
+        assert_eq!(format_seconds(-0.000_812, 3), "-812 µs");
+        assert_eq!(format_seconds(0.0, 4), "0 s");
     }
 
     #[test]

@@ -4,7 +4,10 @@ use super::section::Section;
 use super::{header, Sweep};
 use crate::cell::{Metric, Mode};
 use crate::console;
-use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, ContentArrangement, Table};
+use comfy_table::{
+    presets::ASCII_FULL_CONDENSED, CellAlignment, ColumnConstraint, ContentArrangement, Table,
+    Width,
+};
 use std::io::{self, Write};
 
 /// Prints one section: its header, the table, what the figure is, and the N/A reasons.
@@ -44,7 +47,7 @@ fn write_section(out: &mut dyn Write, section: &Section, width: Option<usize>) -
 }
 
 /// A table of `rows` fitted to `width`: the last `optional` columns are left out, rightmost
-/// first, until it fits (or none is left), then cells wrap. Returns the table and the names of
+/// first, until it can fit (or none is left), then headers and names wrap. Returns the table and the names of
 /// the columns left out. Without a width, everything is kept on one line per row.
 pub fn fitted(
     columns: &[String],
@@ -71,12 +74,49 @@ pub fn fitted(
             .max()
             .unwrap_or_default()
     };
+    // The least width a column can take: figures are never broken (a number over two lines
+    // is no number) but their headers wrap at spaces; text (names, verdicts) wraps at spaces
+    // and the first column, names, down to a quarter of the width.
+    let floors: Vec<usize> = (0..columns.len())
+        .map(|index| {
+            let cells = || rows.iter().filter_map(|r| r.get(index));
+            let longest_word = cells()
+                .chain(std::iter::once(&columns[index]))
+                .flat_map(|c| c.split_whitespace())
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or_default();
+            let longest = cells().map(|c| c.chars().count()).max().unwrap_or_default();
+            match index {
+                0 => longest.max(longest_word).min(limit / 4),
+                i if left.contains(&i) => longest_word.min(limit / 4),
+                _ => longest.max(longest_word),
+            }
+        })
+        .collect();
+    // Each column adds its padding (2) and a border (1), plus the table's left border.
+    let least = |keep: usize| floors[..keep].iter().map(|f| f + 3).sum::<usize>() + 1;
     let mut keep = columns.len();
-    while keep > columns.len() - optional.min(columns.len()) && natural(&build(keep, None)) > limit
-    {
+    while keep > columns.len() - optional.min(columns.len()) && least(keep) > limit {
         keep -= 1;
     }
-    (build(keep, Some(limit)), columns[keep..].to_vec())
+    let mut table = build(keep, Some(limit));
+    if natural(&build(keep, None)) > limit {
+        // Where even the floors do not fit, text gives way (it may break mid-word); figures
+        // still do not.
+        let text_gives_way = least(keep) > limit;
+        for (index, floor) in floors.iter().enumerate().take(keep) {
+            if text_gives_way && (index == 0 || left.contains(&index)) {
+                continue;
+            }
+            // The boundary counts the cell's padding, one space each side.
+            let floor = (floor + 2).min(u16::MAX as usize) as u16;
+            if let Some(column) = table.column_mut(index) {
+                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(floor)));
+            }
+        }
+    }
+    (table, columns[keep..].to_vec())
 }
 
 /// A bordered table fitted to `width` (cells wrap, at word boundaries where they can), or as
@@ -150,7 +190,16 @@ mod tests {
             "the figure itself is kept: {text}"
         );
         assert!(!text.contains("MFU |"), "{text}");
-        assert!(text.contains("Left out to fit 80 columns: Samples/s, Tokens/s, GFLOP/s, MFU"));
+        // Headers wrap before a figure is dropped; the rightmost derived ones go first.
+        assert!(
+            text.contains("Left out to fit 80 columns: GFLOP/s, MFU"),
+            "{text}"
+        );
+        assert!(text.contains("13.96"), "Samples/s is kept: {text}");
+        // No figure is broken over two lines.
+        for figure in ["573.2 ms", "13.96", "128"] {
+            assert!(text.contains(figure), "{figure} broken: {text}");
+        }
         // Wrapped at word boundaries: every word of the note is whole on some line.
         let words: Vec<&str> = text.split_whitespace().collect();
         for word in ["resident", "libtorch", "included;"] {
