@@ -374,6 +374,9 @@ pub fn merge(args: MergeArgs) -> Result<()> {
     for warning in &merged.warnings {
         console::eprintln(&format!("Warning: {warning}"));
     }
+    if let Some(notice) = export::replacing_notice(&export::existing_files(&exporters)) {
+        console::eprintln(&notice);
+    }
     export::write_files(&exporters, &merged.sweep)?;
     print_results(args.env_print, &exporters, &merged.sweep, &progress)
 }

@@ -12,6 +12,41 @@ use std::ffi::OsString;
 use std::path::Path;
 use toml::Value;
 
+/// Flags that leave what a sweep measures as the file says: where output goes and how much
+/// is printed.
+const KEEPS_THE_SWEEP: [&str; 17] = [
+    "sweep",
+    "recalibrate",
+    "quiet",
+    "verbose",
+    "env_print",
+    "log_print",
+    "log_filename",
+    "export_json",
+    "export_markdown",
+    "save_to_csv",
+    "inference_time_csv_file",
+    "inference_memory_csv_file",
+    "train_time_csv_file",
+    "train_memory_csv_file",
+    "env_info_csv_file",
+    "resume",
+    "dry_run",
+];
+
+/// The file's keys that name files a run writes: not used for a run the command line changed.
+const EXPORTS: [&str; 9] = [
+    "export_json",
+    "export_markdown",
+    "save_to_csv",
+    "inference_time_csv_file",
+    "inference_memory_csv_file",
+    "train_time_csv_file",
+    "train_memory_csv_file",
+    "env_info_csv_file",
+    "log_filename",
+];
+
 /// One flag from the file: its key, its clap id and its command-line tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileArg {
@@ -51,8 +86,36 @@ pub fn merge(path: &Path, matches: &ArgMatches, argv: &[OsString]) -> Result<Run
                 })
             })
     };
+    // A command line that changes what the sweep measures makes another run than the file's:
+    // writing it under the file's export names would replace the file's report with it.
+    let changing: Vec<String> = given
+        .iter()
+        .filter(|id| !KEEPS_THE_SWEEP.contains(id))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    let dropped: Vec<&FileArg> = file_args
+        .iter()
+        .filter(|a| !changing.is_empty() && EXPORTS.contains(&a.id.as_str()))
+        .filter(|a| !overridden(&a.id))
+        .collect();
+    if !dropped.is_empty() {
+        let keys: Vec<&str> = dropped.iter().map(|a| a.key.as_str()).collect();
+        crate::console::eprintln(&format!(
+            "Sweep file {}: {} change(s) the sweep, so its {} not written (give the flag to \
+             write this run's)",
+            path.display(),
+            changing.join(", "),
+            match keys[..] {
+                [one] => format!("{one} is"),
+                _ => format!("{} are", keys.join(", ")),
+            }
+        ));
+    }
     let mut merged: Vec<OsString> = argv.iter().take(1).cloned().collect();
-    for arg in file_args.iter().filter(|a| !overridden(&a.id)) {
+    for arg in file_args
+        .iter()
+        .filter(|a| !overridden(&a.id) && !dropped.iter().any(|d| d.id == a.id))
+    {
         merged.extend(arg.tokens.iter().map(OsString::from));
     }
     merged.extend(argv.iter().skip(1).cloned());

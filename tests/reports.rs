@@ -434,13 +434,37 @@ export_json = "{}"
         ),
     )
     .unwrap();
+    // The file's own run writes the file's export.
+    bin().arg("--sweep").arg(&plan).assert().success();
+    assert_eq!(json_rows(&out).len(), 2);
+    let full = fs::read_to_string(&out).unwrap();
+    // Another run (the command line changes the sizes) does not replace the file's report...
     bin()
         .arg("--sweep")
         .arg(&plan)
         .args(["--sequence-lengths", "16"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("| wide "));
+        .stdout(predicate::str::contains("| wide "))
+        .stderr(predicate::str::contains(format!(
+            "Sweep file {}: --sequence-lengths change(s) the sweep, so its export_json is not \
+             written (give the flag to write this run's)",
+            plan.display()
+        )));
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full,
+        "the full report is kept"
+    );
+    // ... unless the command line names the export itself, which is then said to be replaced.
+    bin()
+        .arg("--sweep")
+        .arg(&plan)
+        .args(["--sequence-lengths", "16", "--export-json"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Replacing existing file(s)"));
     let rows = json_rows(&out);
     assert_eq!(rows.len(), 1, "the command line's --sequence-lengths wins");
     assert_eq!(rows[0]["cell"]["sequence_length"], 16);
@@ -452,6 +476,8 @@ export_json = "{}"
         .arg("--sweep")
         .arg(&plan)
         .args(["--min-runs", "2", "--max-runs", "2", "--min-time", "0"])
+        .arg("--export-json")
+        .arg(&out)
         .assert()
         .success()
         .stderr(predicate::str::contains(format!(

@@ -108,6 +108,19 @@ fn shards_merge_into_the_whole_sweep_in_its_order() {
         .assert()
         .success();
     assert!(read(&chart).contains("<svg"));
+    // Merging again replaces the merged files, and says so.
+    bin()
+        .arg("merge")
+        .arg(&first)
+        .arg(&second)
+        .arg("--export-markdown")
+        .arg(&markdown)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(format!(
+            "Replacing existing file(s), which will hold this run's cells: {}",
+            markdown.display()
+        )));
 
     // A part measured on another CPU: a warning, and the environment lists both machines.
     let mut moved = parse(&second);
