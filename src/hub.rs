@@ -166,8 +166,8 @@ fn load_config(source: &str) -> Result<(String, Value)> {
         return read_json(&file).map(|v| (file.display().to_string(), v));
     }
     let looked = format!(
-        "\"{source}\" is not a file or folder, not in the embedded registry, and not in the \
-         Hugging Face cache at {}",
+        "not found (\"{source}\" is not a file or folder, not in the embedded registry, and not \
+         in the Hugging Face cache at {})",
         cache.path().display()
     );
     let hint = match did_you_mean(source) {
@@ -181,7 +181,7 @@ fn load_config(source: &str) -> Result<(String, Value)> {
         bail!("{looked}{hint}");
     }
     if hub_offline() {
-        bail!("{looked}; HF_HUB_OFFLINE is set, so it was not downloaded");
+        bail!("{looked}; HF_HUB_OFFLINE is set, so the Hub was not asked{hint}");
     }
     let file = download_config(source, cache).with_context(|| format!("{looked}{hint}"))?;
     read_json(&file).map(|v| (file.display().to_string(), v))

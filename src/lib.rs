@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod calibration;
+pub mod catalog;
 pub mod cell;
 pub mod child;
 pub mod cli;

@@ -84,33 +84,9 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
 
 /// The embedded registry and what this build can benchmark.
 fn print_models() -> ExitCode {
-    let supported = run_benchmark::models::supported_model_types();
-    let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::ASCII_FULL_CONDENSED)
-        .set_header([
-            "Hub id",
-            "Short name",
-            "model_type",
-            "architectures[0]",
-            "Supported",
-        ]);
-    for entry in run_benchmark::hub::registry() {
-        let ok = supported.contains(&entry.model_type.as_str());
-        table.add_row([
-            entry.id,
-            entry.short_name,
-            &entry.model_type,
-            &entry.architecture,
-            if ok { "yes" } else { "no" },
-        ]);
-    }
-    let text = format!(
-        "{table}\nSupported model types: {}\nOther models: a config.json path, or any Hub id (from the \
-         Hugging Face cache, else config.json is downloaded unless HF_HUB_OFFLINE=1).\n",
-        supported.join(", ")
-    );
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    let mut out = console::Stdout;
+    let width = console::stdout_width();
+    match run_benchmark::catalog::print(&mut out, width).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,

@@ -176,7 +176,14 @@ pub fn to_args(text: &str) -> Result<Vec<FileArg>> {
             .find(|a| a.get_long() == Some(long.as_str()) && !a.is_hide_set())
             .filter(|_| !matches!(long.as_str(), "sweep" | "help" | "version"))
             .ok_or_else(|| {
-                anyhow!("unknown key \"{key}\" (keys are the long flags of run-benchmark --help)")
+                let hint = match nearest_key(&command, &long) {
+                    Some(near) => format!("did you mean {near}? "),
+                    None => String::new(),
+                };
+                anyhow!(
+                    "unknown key \"{key}\" ({hint}keys are the long flags of run-benchmark \
+                     --help)"
+                )
             })?;
         let id = arg.get_id().to_string();
         if args.iter().any(|a| a.id == id) {
@@ -215,6 +222,20 @@ pub fn to_args(text: &str) -> Result<Vec<FileArg>> {
         args.push(FileArg { key, id, tokens });
     }
     Ok(args)
+}
+
+/// The key a misspelt one most likely meant: the closest long flag (at most two edits, or a
+/// singular or plural of it), spelt with `_` as sweep files usually do.
+fn nearest_key(command: &clap::Command, long: &str) -> Option<String> {
+    command
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long())
+        .filter(|l| !matches!(*l, "sweep" | "help" | "version"))
+        .map(|l| (strsim::damerau_levenshtein(long, l), l))
+        .filter(|&(distance, _)| distance <= 2)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, l)| l.replace('-', "_"))
 }
 
 fn scalar(value: &Value) -> Result<String> {
@@ -320,7 +341,11 @@ mod tests {
     #[test]
     fn mistakes_name_the_key() {
         let err = |text: &str| format!("{:#}", to_args(text).unwrap_err());
-        assert!(err("batch_size = [8]").contains("unknown key \"batch_size\""));
+        assert!(err("batch_size = [8]")
+            .contains("unknown key \"batch_size\" (did you mean batch_sizes?"));
+        assert!(err("[exports]\nexport_jsn = \"a.json\"").contains("did you mean export_json?"));
+        // Nothing near: no guess.
+        assert!(!err("colour = true").contains("did you mean"));
         assert!(err("training = 1").contains("\"training\": expected true or false"));
         assert!(err("seed = [1, 2]").contains("\"seed\": expected one value"));
         assert!(err("sweep = \"x.toml\"").contains("unknown key \"sweep\""));

@@ -355,7 +355,7 @@ fn unknown_model_is_one_line_naming_it_and_where_it_looked() {
     assert_rejected(
         &["--models", "bert-base-uncased", "no-such/model"],
         1,
-        "model \"no-such/model\": \"no-such/model\" is not a file or folder, not in the embedded registry",
+        "model \"no-such/model\": not found (\"no-such/model\" is not a file or folder, not in the embedded registry",
     );
 }
 

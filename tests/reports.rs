@@ -498,7 +498,9 @@ export_json = "{}"
         .arg(&plan)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("unknown key \"batch_size\""));
+        .stderr(predicate::str::contains(
+            "unknown key \"batch_size\" (did you mean batch_sizes? keys are the long flags",
+        ));
     fs::write(&plan, "models = [\"x\"]\nbatch_sizes = [0]\n").unwrap();
     bin()
         .arg("--sweep")
