@@ -454,7 +454,6 @@ fn models_lists_the_registry_and_supported_types() {
         stdout.contains("| google-bert/bert-base-uncased"),
         "{stdout}"
     );
-    assert!(stdout.contains("| bert-base-uncased"));
     let bert_row = stdout
         .lines()
         .find(|l| l.contains("google-bert/bert-base-uncased"))
@@ -463,6 +462,14 @@ fn models_lists_the_registry_and_supported_types() {
         bert_row.contains("BertForMaskedLM") && bert_row.contains("yes"),
         "{bert_row}"
     );
+    // What fits: parameters, weights in float32 and bfloat16, the longest sequence.
+    for figure in ["109M", "417 MiB", "209 MiB", "512"] {
+        assert!(bert_row.contains(figure), "{figure} not in {bert_row}");
+    }
+    // An 80-column terminal gets a table that fits.
+    let narrow = bin().env("COLUMNS", "80").arg("models").assert().success();
+    let narrow = String::from_utf8(narrow.get_output().stdout.clone()).unwrap();
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
     assert!(
         stdout.contains("Supported model types: albert, bart, bert,"),
         "{stdout}"
