@@ -164,6 +164,20 @@ pub struct SpeedResult {
     /// most results have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Box<crate::measure::profile::Profile>>,
+    /// Other processes' CPU use while the cell's child ran (None where unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<Load>,
+}
+
+/// What other processes took of the CPU while something was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Load {
+    /// Cores' worth of CPU time other processes took, on average.
+    pub other_cores: f64,
+    /// The machine's cores (logical CPUs).
+    pub cores: usize,
+    /// Enough to slow the measurement: at least half a core and a tenth of the cores.
+    pub busy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -15,6 +15,7 @@ pub mod env;
 pub mod estimate;
 pub mod hub;
 pub mod interrupt;
+pub mod load;
 pub mod measure;
 pub mod models;
 pub mod plan;

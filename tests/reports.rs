@@ -560,6 +560,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         imprecise: false,
         build_seconds: None,
         profile: None,
+        load: None,
     })
 }
 

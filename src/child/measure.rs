@@ -150,6 +150,8 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         imprecise: timing.imprecise,
                         build_seconds,
                         profile,
+                        // The parent, which sees the other processes, fills it in.
+                        load: None,
                     }))
                 }
                 Metric::Memory => {

@@ -534,6 +534,7 @@ mod tests {
             imprecise: false,
             build_seconds: None,
             profile: None,
+            load: None,
         }
     }
 

@@ -286,6 +286,7 @@ mod tests {
             imprecise: false,
             build_seconds: None,
             profile: None,
+            load: None,
         });
         // Every digit measured, not 0.0143.
         assert_eq!(csv_value(&speed), "0.01426");

@@ -12,6 +12,8 @@ use crate::measure::timing::Statistic;
 const NOISY_MARK: &str = " *";
 /// Marks a figure whose interval did not reach the precision target in time.
 const IMPRECISE_MARK: &str = " !";
+/// Marks a figure measured while other processes took CPU.
+const BUSY_MARK: &str = " ~";
 
 /// What one section shows, whatever renders it.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +77,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     let mut lines = Vec::new();
     let mut noisy = 0;
     let mut imprecise = 0;
+    let mut busy: Vec<crate::cell::Load> = Vec::new();
     for (cell, result) in &rows {
         let mut line = vec![
             cell.model.clone(),
@@ -88,6 +91,10 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 if speed.stats.is_noisy() {
                     figure.push_str(NOISY_MARK);
                     noisy += 1;
+                }
+                if let Some(load) = speed.load.filter(|l| l.busy) {
+                    figure.push_str(BUSY_MARK);
+                    busy.push(load);
                 }
                 let mut interval = speed
                     .interval
@@ -147,7 +154,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     Section {
         mode,
         metric,
-        notes: notes(sweep, metric, gpu, noisy, imprecise),
+        notes: notes(sweep, metric, gpu, noisy, imprecise, &busy),
         columns,
         optional,
         rows: lines,
@@ -184,7 +191,14 @@ fn format_rate(x: f64) -> String {
 }
 
 /// What the table's figures are.
-fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize, imprecise: usize) -> Vec<String> {
+fn notes(
+    sweep: &Sweep,
+    metric: Metric,
+    gpu: bool,
+    noisy: usize,
+    imprecise: usize,
+    busy: &[crate::cell::Load],
+) -> Vec<String> {
     let settings = &sweep.settings;
     let mut notes = Vec::new();
     match metric {
@@ -221,6 +235,16 @@ fn notes(sweep: &Sweep, metric: Metric, gpu: bool, noisy: usize, imprecise: usiz
                     "*{noisy} noisy figure(s): interquartile range above {:.0}% of the median; \
                      rerun with a larger --min-time, or on a quieter machine.",
                     100.0 * NOISY_IQR_RATIO
+                ));
+            }
+            if let Some(first) = busy.first() {
+                let most = busy.iter().map(|l| l.other_cores).fold(0.0, f64::max);
+                notes.push(format!(
+                    "~{} figure(s) measured on a busy machine: other processes took up to {most:.2} \
+                     of {} cores meanwhile, so these are slower than on a quiet one; rerun them \
+                     when it is quiet.",
+                    busy.len(),
+                    first.cores
                 ));
             }
         }
