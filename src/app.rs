@@ -98,7 +98,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         ));
     }
     // Is the machine busy? Looked at before the calibration, which a busy machine slows too.
-    let mut watch = LoadWatch::default();
+    let mut watch = LoadWatch {
+        quiet: args.quiet,
+        ..LoadWatch::default()
+    };
     if to_run > 0 {
         watch.before(&mut sweep);
     }
@@ -264,6 +267,8 @@ struct SweepRun<'a> {
 /// `load_during_sweep`, and each speed result's `load`.
 #[derive(Default)]
 struct LoadWatch {
+    /// `--quiet`: no warning line (the marks and the environment still say it).
+    quiet: bool,
     warned: bool,
     cells: Vec<crate::cell::Load>,
 }
@@ -300,7 +305,7 @@ impl LoadWatch {
     }
 
     fn warn(&mut self, load: &crate::cell::Load, when: &str) {
-        if std::mem::replace(&mut self.warned, true) {
+        if std::mem::replace(&mut self.warned, true) || self.quiet {
             return;
         }
         let average = crate::load::load_average()
