@@ -832,7 +832,8 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
         .arg("-o")
         .arg(&png)
         .assert()
-        .success();
+        .success()
+        .stderr(predicate::str::contains(format!("Saved {}", png.display())));
     let bytes = fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     assert!(bytes.len() > 10_000, "{} bytes", bytes.len());
@@ -850,6 +851,44 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
     assert!(text.contains("Inference memory: peak resident memory against batch size"));
     assert!(text.contains("Peak resident memory in MB"));
     assert!(text.contains("a, sequence 128"));
+
+    // Time with the samples' spread: a translucent band under each line, and said so.
+    let svg = dir.path().join("time.svg");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = read(&svg);
+    assert!(
+        text.contains("<polygon opacity=\"0.2\""),
+        "no spread band: {text}"
+    );
+    assert!(text.contains("shaded: the samples&apos; interquartile range"));
+    // Memory that spans 508 to 628 MB: a linear axis (a log one would show one tick), and
+    // --metric increase draws what the call added rather than libtorch's own memory.
+    let svg = dir.path().join("memory.svg");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .args(["--metric", "memory", "-o"])
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = read(&svg);
+    assert!(text.contains("Peak resident memory in MB\n"), "{text}");
+    assert!(!text.contains("memory in MB, log scale"), "{text}");
+    let svg = dir.path().join("increase.svg");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .args(["--metric", "increase", "-o"])
+        .arg(&svg)
+        .assert()
+        .success();
+    assert!(read(&svg).contains("Resident memory increase in MB"));
 
     // A schema-1 export (rows as [cell, result] pairs) is still read.
     let old = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export-schema1.json");

@@ -113,6 +113,16 @@ pub fn bootstrap_ratio_interval(
     Some((percentile(&ratios, tail), percentile(&ratios, 100.0 - tail)))
 }
 
+/// The first and third quartiles (p25, p75) of `samples`; None for none.
+pub fn quartiles(samples: &[f64]) -> Option<(f64, f64)> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Some((percentile(&sorted, 25.0), percentile(&sorted, 75.0)))
+}
+
 /// Linear interpolation between closest ranks of sorted data, p in [0, 100].
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = p / 100.0 * (sorted.len() - 1) as f64;

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod plot;
 pub mod profile;
 pub mod profile_chart;
+pub mod raster_text;
 pub mod section;
 pub mod table;
 

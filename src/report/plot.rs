@@ -59,6 +59,8 @@ pub struct Point {
     pub batch_size: i64,
     pub sequence_length: i64,
     pub value: f64,
+    /// The samples' interquartile range (p25, p75), where the file holds samples.
+    pub spread: Option<(f64, f64)>,
 }
 
 /// What a chart shows, read from the files.
@@ -76,6 +78,8 @@ pub struct Data {
 pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
+    /// (x, p25, p75) where the points have samples: drawn as a band (error bars alone).
+    pub spread: Vec<(f64, f64, f64)>,
 }
 
 pub fn run(args: &Options) -> Result<()> {
@@ -104,9 +108,12 @@ pub fn run(args: &Options) -> Result<()> {
             axis_word(args.x)
         )
     });
+    // The axis holds the spread too, so no band is cut off.
     let ys: Vec<f64> = series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .flat_map(|s| {
+            (s.points.iter().map(|p| p.1)).chain(s.spread.iter().flat_map(|b| [b.1, b.2]))
+        })
         .collect();
     let (lo, hi) = bounds(&ys);
     // Ticks in the unit of the figures' size: 12 ms, not 0.012 s.
@@ -119,6 +126,9 @@ pub fn run(args: &Options) -> Result<()> {
         .map(|s| Series {
             label: s.label,
             points: s.points.iter().map(|&(x, y)| (x, y / unit_size)).collect(),
+            spread: (s.spread.iter())
+                .map(|&(x, lo, hi)| (x, lo / unit_size, hi / unit_size))
+                .collect(),
         })
         .collect();
     let log_x = !args.linear;
@@ -136,7 +146,7 @@ pub fn run(args: &Options) -> Result<()> {
     load_font()?;
     match format {
         Format::Png => {
-            let root = BitMapBackend::new(&args.output, size).into_drawing_area();
+            let root = png_backend(&args.output, size)?.into_drawing_area();
             draw(&root, &chart)?;
             root.present()
                 .map_err(|e| anyhow!("cannot write {}: {e}", args.output.display()))?;
@@ -250,6 +260,7 @@ pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Dat
                         batch_size: r.batch_size,
                         sequence_length: r.sequence_length,
                         value,
+                        spread: None,
                     })
                 })
                 .collect();
@@ -310,9 +321,13 @@ fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>,
         .iter()
         .filter(|(c, _)| c.mode == mode && c.metric == wanted)
         .filter_map(|(cell, result)| {
+            let mut spread = None;
             let value = match result {
                 CellResult::Speed(s) => {
                     statistics.push(s.statistic);
+                    // A lone sample has no spread worth drawing.
+                    spread = crate::measure::stats::quartiles(&s.samples)
+                        .filter(|_| s.samples.len() >= 2);
                     s.seconds
                 }
                 CellResult::Memory(m) => {
@@ -334,6 +349,7 @@ fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>,
                 batch_size: cell.batch_size,
                 sequence_length: cell.sequence_length,
                 value,
+                spread,
             })
         })
         .collect();
@@ -376,17 +392,23 @@ pub fn series(data: &Data, axis: XAxis) -> Vec<Series> {
                 label
             };
             let point = (x as f64, p.value);
+            let spread = p.spread.map(|(lo, hi)| (x as f64, lo, hi));
             match series.iter_mut().find(|s| s.label == label) {
-                Some(s) => s.points.push(point),
+                Some(s) => {
+                    s.points.push(point);
+                    s.spread.extend(spread);
+                }
                 None => series.push(Series {
                     label,
                     points: vec![point],
+                    spread: spread.into_iter().collect(),
                 }),
             }
         }
     }
     for s in &mut series {
         s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        s.spread.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     series
 }
@@ -623,12 +645,20 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .map_err(|e| fail(&e))?;
     let labels: Vec<String> = chart.series.iter().map(|s| shorten(&s.label)).collect();
     let legend_font: TextStyle = ("sans-serif", 15).into_font().color(&BLACK);
+    let spread_note = "shaded: the samples' interquartile range";
+    let note_font: TextStyle = ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90));
     let mut longest = 0;
     for label in &labels {
         let (w, _) = root
             .estimate_text_size(label, &legend_font)
             .map_err(|e| fail(&e))?;
         longest = longest.max(w);
+    }
+    let spread = chart.series.iter().any(|s| !s.spread.is_empty());
+    if spread {
+        let (w, _) = (root.estimate_text_size(spread_note, &note_font)).map_err(|e| fail(&e))?;
+        // The note starts at the legend's left edge, not after a line sample.
+        longest = longest.max(w.saturating_sub(34));
     }
     let width = root.dim_in_pixel().0;
     let legend_width = (longest + 56).clamp(120, width * 9 / 20);
@@ -645,7 +675,14 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .filter(drawable)
         .collect();
     let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let ys: Vec<f64> = (points.iter().map(|p| p.1))
+        .chain(
+            (chart.series.iter())
+                .flat_map(|s| s.spread.iter())
+                .filter(|b| drawable(&(b.0, b.1)))
+                .flat_map(|b| [b.1, b.2]),
+        )
+        .collect();
     let mut ctx = ChartBuilder::on(&plot_area)
         .margin(20)
         .x_label_area_size(56)
@@ -665,6 +702,33 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .bold_line_style(RGBColor(205, 205, 205))
         .draw()
         .map_err(|e| fail(&e))?;
+    // The spread first, under every line: a band where a line has two or more points with
+    // samples, an error bar at a lone point.
+    for (index, series) in chart.series.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let band: Vec<(f64, f64, f64)> = (series.spread.iter())
+            .filter(|b| drawable(&(b.0, b.1)))
+            .map(|&(x, lo, hi)| (axis(log_x, x), axis(log_y, lo), axis(log_y, hi)))
+            .collect();
+        if band.len() >= 2 {
+            let outline: Vec<(f64, f64)> = (band.iter().map(|b| (b.0, b.1)))
+                .chain(band.iter().rev().map(|b| (b.0, b.2)))
+                .collect();
+            ctx.draw_series(std::iter::once(Polygon::new(
+                outline,
+                colour.mix(0.2).filled(),
+            )))
+            .map_err(|e| fail(&e))?;
+        } else {
+            for &(x, lo, hi) in &band {
+                ctx.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    colour.mix(0.6).stroke_width(2),
+                )))
+                .map_err(|e| fail(&e))?;
+            }
+        }
+    }
     for (index, series) in chart.series.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
         let line: Vec<(f64, f64)> = series
@@ -694,6 +758,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
             })
             .map_err(|e| fail(&e))?;
     }
+    if spread {
+        let y = 28 + 24 * chart.series.len() as i32;
+        legend_area
+            .draw(&Text::new(spread_note, (4, y - 8), note_font))
+            .map_err(|e| fail(&e))?;
+    }
     Ok(())
 }
 
@@ -704,7 +774,6 @@ const EMBEDDED_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf")
 /// Registers the chart's font as "sans-serif" for plotters, once: `$RUN_BENCHMARK_FONT` (a
 /// TrueType file) where set, else the embedded DejaVu Sans.
 pub(super) fn load_font() -> Result<()> {
-    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     LOADED
         .get_or_init(|| {
             let (bytes, name): (&'static [u8], String) =
@@ -721,10 +790,31 @@ pub(super) fn load_font() -> Result<()> {
                     None => (EMBEDDED_FONT, "the embedded DejaVu Sans".into()),
                 };
             plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-                .map_err(|_| format!("{name} is not a TrueType font"))
+                .map_err(|_| format!("{name} is not a TrueType font"))?;
+            Ok(bytes)
         })
         .clone()
+        .map(|_| ())
         .map_err(|e| anyhow!(e))
+}
+
+static LOADED: std::sync::OnceLock<Result<&'static [u8], String>> = std::sync::OnceLock::new();
+
+/// The TrueType bytes charts are drawn in (the embedded font until [`load_font`] loads one).
+pub(super) fn font_bytes() -> &'static [u8] {
+    match LOADED.get() {
+        Some(Ok(bytes)) => bytes,
+        _ => EMBEDDED_FONT,
+    }
+}
+
+/// A PNG file's drawing backend: the bitmap, with text drawn by [`super::raster_text`].
+pub(super) fn png_backend(
+    path: &Path,
+    size: (u32, u32),
+) -> Result<super::raster_text::TrueText<BitMapBackend<'_>>> {
+    super::raster_text::TrueText::new(BitMapBackend::new(path, size), font_bytes())
+        .map_err(|_| anyhow!("the chart's font is not a TrueType font"))
 }
 
 #[cfg(test)]
@@ -758,6 +848,7 @@ mod tests {
             batch_size: b,
             sequence_length: s,
             value: v,
+            spread: Some((0.9 * v, 1.1 * v)),
         };
         let data = Data {
             metric: Figure::Time,
@@ -776,6 +867,8 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].label, "a, batch 8");
         assert_eq!(s[0].points, vec![(8.0, 1.0), (32.0, 2.0)]);
+        // The spread follows its points along x.
+        assert_eq!(s[0].spread, vec![(8.0, 0.9, 1.1), (32.0, 1.8, 2.2)]);
         let s = series(&data, XAxis::BatchSize);
         assert_eq!(s[0].label, "a, sequence 32");
         assert_eq!(s[1].label, "a, sequence 8");

@@ -8,6 +8,8 @@ use crate::cell::Mode;
 use crate::measure::profile::Part;
 use anyhow::{anyhow, bail, Result};
 use plotters::coord::Shift;
+#[allow(unused_imports)]
+use plotters::prelude::IntoDrawingArea;
 use plotters::prelude::*;
 
 /// One bar: its label and (kind, seconds) from the bottom up.
@@ -74,7 +76,7 @@ pub fn run(args: &Options) -> Result<()> {
         |e: &dyn std::fmt::Display| anyhow!("cannot write {}: {e}", args.output.display());
     match format {
         Format::Png => {
-            let root = BitMapBackend::new(&args.output, size).into_drawing_area();
+            let root = super::plot::png_backend(&args.output, size)?.into_drawing_area();
             draw(&root, &title, &bars)?;
             root.present().map_err(|e| written(&e))?;
         }
