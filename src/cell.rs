@@ -51,6 +51,69 @@ pub enum Dtype {
     Bf16,
 }
 
+impl Dtype {
+    /// As the flags spell it: `f32`, `f16`, `bf16`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+        }
+    }
+}
+
+/// Which settings vary between a sweep's cells (`--threads 1 2`, `--dtypes f32 bf16`): the
+/// reports then say each row's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Axes {
+    pub threads: bool,
+    pub dtype: bool,
+}
+
+impl Axes {
+    pub fn of<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Axes {
+        let mut first: Option<&Settings> = None;
+        let mut axes = Axes::default();
+        for cell in cells {
+            let s = &cell.settings;
+            match first {
+                None => first = Some(s),
+                Some(f) => {
+                    axes.threads |= f.threads != s.threads;
+                    axes.dtype |= f.dtype != s.dtype;
+                }
+            }
+        }
+        axes
+    }
+
+    pub fn any(self) -> bool {
+        self.threads || self.dtype
+    }
+
+    /// What tells a cell's settings apart from the others': `bf16, 2 threads`; empty when
+    /// nothing varies.
+    pub fn label(self, settings: &Settings) -> String {
+        let mut parts = Vec::new();
+        if self.dtype {
+            parts.push(settings.dtype.name().to_string());
+        }
+        if self.threads {
+            parts.push(threads_label(settings.threads));
+        }
+        parts.join(", ")
+    }
+}
+
+/// `1 thread`, `4 threads`, `default threads`.
+pub fn threads_label(threads: Option<usize>) -> String {
+    match threads {
+        Some(1) => "1 thread".into(),
+        Some(n) => format!("{n} threads"),
+        None => "default threads".into(),
+    }
+}
+
 /// What a training step does after backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -269,9 +269,13 @@ pub struct RunArgs {
     #[arg(help_heading = "Precision and device", long)]
     pub bf16: bool,
 
-    /// Intra-op threads of libtorch [default: libtorch's choice, one per physical core]
-    #[arg(help_heading = "Precision and device", long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
-    pub threads: Option<u32>,
+    /// Dtypes to measure, each a sweep axis like the sizes (f32 f16 bf16) [default: f32, or --fp16/--bf16's]
+    #[arg(help_heading = "Precision and device", long, num_args = 1.., value_enum, value_name = "DTYPE", conflicts_with_all = ["fp16", "bf16"])]
+    pub dtypes: Vec<DtypeChoice>,
+
+    /// Intra-op threads of libtorch; several are a sweep axis (--threads 1 2) [default: libtorch's choice, one per physical core]
+    #[arg(help_heading = "Precision and device", long, num_args = 1.., allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
+    pub threads: Vec<u32>,
 
     /// Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]
     #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_parser = DeviceParser, hide_possible_values = true, conflicts_with = "no_cuda")]
@@ -404,6 +408,27 @@ pub enum PreferChoice {
     First,
     /// The file given last
     Last,
+}
+
+/// A dtype the models run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeChoice {
+    /// float32, the original's default
+    F32,
+    /// float16 (the original's --fp16)
+    F16,
+    /// bfloat16
+    Bf16,
+}
+
+impl From<DtypeChoice> for crate::cell::Dtype {
+    fn from(choice: DtypeChoice) -> Self {
+        match choice {
+            DtypeChoice::F32 => crate::cell::Dtype::F32,
+            DtypeChoice::F16 => crate::cell::Dtype::F16,
+            DtypeChoice::Bf16 => crate::cell::Dtype::Bf16,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -867,7 +892,7 @@ mod tests {
             "4096",
         ])
         .unwrap();
-        assert_eq!((a.timeout, a.threads), (MAX_SECONDS, Some(MAX_THREADS)));
+        assert_eq!((a.timeout, a.threads), (MAX_SECONDS, vec![MAX_THREADS]));
         assert!(parse(&["--models", "m", "--batch-sizes", "2147483647"]).is_ok());
     }
 
@@ -886,7 +911,13 @@ mod tests {
         ])
         .unwrap();
         assert!(a.bf16 && !a.fp16);
-        assert_eq!(a.threads, Some(2));
+        assert_eq!(a.threads, vec![2]);
+        // Threads and dtypes as sweep axes.
+        let a = parse(&["--models", "m", "--threads", "1", "2", "--dtypes", "f32", "bf16"]).unwrap();
+        assert_eq!(a.threads, vec![1, 2]);
+        assert_eq!(a.dtypes, vec![DtypeChoice::F32, DtypeChoice::Bf16]);
+        assert!(parse(&["--models", "m", "--dtypes", "f32", "--bf16"]).is_err());
+        assert!(parse(&["--models", "m", "--dtypes", "f8"]).is_err());
         assert_eq!(a.device, Some(DeviceChoice::Cuda(1)));
         assert_eq!(Optimizer::from(a.optimizer), Optimizer::AdamW);
         assert_eq!(a.protocol, ProtocolChoice::Adaptive);

@@ -51,13 +51,14 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
     if scope.sections().is_empty() {
         bail!("nothing to measure: --no-inference without --training, or both --no-speed and --no-memory");
     }
-    let settings = settings(args, machine)?;
+    let variants = variants(&settings(args, machine)?, args);
+    let settings = variants[0].clone();
     let mut cells = cells(
         &models,
         &args.batch_sizes,
         &args.sequence_lengths,
         scope,
-        &settings,
+        &variants,
     );
     let shard = match args.shard {
         Some(spec) => {
@@ -241,7 +242,7 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
             (_, true) => Dtype::Bf16,
             _ => Dtype::F32,
         },
-        threads: args.threads.map(|t| t as usize),
+        threads: args.threads.first().map(|&t| t as usize),
         optimizer: args.optimizer.into(),
         only_pretrain_model: args.only_pretrain_model,
         torchscript: args.torchscript,
@@ -249,6 +250,33 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         profile: args.profile,
         profile_trace: args.profile_trace.clone(),
     })
+}
+
+/// The settings of every (dtype, threads) the flags ask for, dtypes outermost, in the order
+/// given (repeats dropped); the first is the sweep's own.
+fn variants(base: &Settings, args: &RunArgs) -> Vec<Settings> {
+    let dtypes: Vec<Dtype> = match args.dtypes.is_empty() {
+        true => vec![base.dtype],
+        false => args.dtypes.iter().map(|&d| d.into()).collect(),
+    };
+    let threads: Vec<Option<usize>> = match args.threads.is_empty() {
+        true => vec![None],
+        false => args.threads.iter().map(|&t| Some(t as usize)).collect(),
+    };
+    let mut variants: Vec<Settings> = Vec::new();
+    for &dtype in &dtypes {
+        for &threads in &threads {
+            let variant = Settings {
+                dtype,
+                threads,
+                ..base.clone()
+            };
+            if !variants.contains(&variant) {
+                variants.push(variant);
+            }
+        }
+    }
+    variants
 }
 
 /// Which parts of the benchmark run.
@@ -278,21 +306,24 @@ impl Scope {
     }
 }
 
-/// For each model, batch size and sequence length: inference memory, inference speed,
-/// training memory, training speed (the original's `Benchmark.run` order).
+/// For each model, batch size, sequence length and settings variant (dtype, threads):
+/// inference memory, inference speed, training memory, training speed (the original's
+/// `Benchmark.run` order, the variants inside it as llama-bench crosses its axes).
 fn cells(
     models: &[ResolvedModel],
     batch_sizes: &[i64],
     sequence_lengths: &[i64],
     scope: Scope,
-    settings: &Settings,
+    variants: &[Settings],
 ) -> Vec<Cell> {
     let mut cells = Vec::new();
     for model in models {
         // What the sizes mean: sequence lengths, or image sides for vision models.
         let input = crate::models::input_kind(&model.config);
         for &batch_size in batch_sizes {
-            for &sequence_length in sequence_lengths {
+            for (&sequence_length, settings) in
+                (sequence_lengths.iter()).flat_map(|s| variants.iter().map(move |v| (s, v)))
+            {
                 for (mode, on) in [
                     (Mode::Inference, scope.inference),
                     (Mode::Training, scope.training),
