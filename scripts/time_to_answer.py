@@ -85,7 +85,8 @@ def build(model, threads):
         out = os.path.join(tmp, "build.json")
         wall = run_ours(["--models", model, "--bf16", "--batch-sizes", "1", "--sequence-lengths",
                          "8", "--no-speed", "--threads", str(threads)], tmp, out)
-        _, memory = json.load(open(out))["rows"][0]
+        row = json.load(open(out))["rows"][0]
+        memory = dict(row.get("memory") or {}, status=row["status"], reason=row.get("reason"))
     ours = {"wall_s": wall, "build_s": memory.get("build_seconds"),
             "peak_rss_bytes": memory.get("peak_rss_bytes"),
             "build_peak_rss_bytes": memory.get("build_peak_rss_bytes"),
@@ -123,7 +124,7 @@ def sweep(original, threads):
         wall = run_ours(["--models", *SEED_MODELS, "--batch-sizes", "8", "--threads", str(threads)],
                         tmp, out)
         rows = json.load(open(out))["rows"]
-    speed = [r for c, r in rows if c["metric"] == "speed"]
+    speed = [r["speed"] for r in rows if r.get("speed")]
     imprecise = sum(1 for r in speed if r.get("imprecise"))
     widths = [r["interval"]["high"] / r["interval"]["median"] - 1 for r in speed if r.get("interval")]
     result = {"run_benchmark_wall_s": wall, "speed_cells": len(speed), "imprecise": imprecise,
