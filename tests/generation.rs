@@ -46,10 +46,10 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
         assert!(stdout.contains(header), "no {header} in\n{stdout}");
     }
     for column in [
-        "| TTFT ",
-        "| TPOT ",
-        "| E2E ",
-        "| ITL p50 ",
+        " TTFT |",
+        " TPOT |",
+        " E2E |",
+        " ITL p50 |",
         "Decode tokens/s",
         "KV cache MB",
     ] {

@@ -148,7 +148,8 @@ fn exports_to_files_and_to_stdout() {
 
 /// Whether a table cell holds a time with its unit (`| 1.234 ms |`).
 fn regex_like_time(text: &str) -> bool {
-    predicate::str::is_match(r"\| [0-9]+(\.[0-9]+)? (s|ms|µs|ns)( \\\*)? \|")
+    // A noisy (*, escaped in Markdown) or busy (~) mark may follow.
+    predicate::str::is_match(r"\| [0-9]+(\.[0-9]+)? (s|ms|µs|ns)( \\\*)?( ~)? \|")
         .unwrap()
         .eval(text)
 }
