@@ -27,7 +27,7 @@ end
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l models -d 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure [default: 8]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels) [default: 8 32 128 512]' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l generate -d 'Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l generate -d 'Also benchmark generation of N new tokens after prompts of each sequence length' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-time-csv-file -d 'CSV file for inference times [default: inference_time_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-memory-csv-file -d 'CSV file for inference memory [default: inference_memory_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-time-csv-file -d 'CSV file for training times [default: train_time_<unix time>.csv]' -r -F
@@ -54,7 +54,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -
 sgd\t'Plus a plain SGD step (learning rate 1e-4, no momentum): the cheapest weight update'
 adamw\t'Plus an AdamW step (learning rate 1e-4): two moment buffers per weight, the usual fine-tuning optimizer'"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l profile-trace -d 'With --profile: also record libtorch\'s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR' -r -F
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l input-text -d 'Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model\'s special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l input-text -d 'Feed the models this text through their tokenizers instead of random token ids' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l tokenizer -d 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model\'s: beside its config, in the Hugging Face cache, or from the Hub]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F

@@ -101,7 +101,9 @@ pub struct RunArgs {
     #[arg(help_heading = "Sizes", long, allow_negative_numbers = true, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = size, hide_default_value = true, value_name = "N")]
     pub sequence_lengths: Vec<i64>,
 
-    /// Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory
+    /// Also benchmark generation of N new tokens after prompts of each sequence length
+    ///
+    /// Greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, the sequence lengths being the prompts'; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory
     #[arg(help_heading = "What to measure", long, alias = "new-tokens", num_args = 1.., value_name = "N", allow_negative_numbers = true, value_parser = size)]
     pub generate: Vec<i64>,
 
@@ -299,7 +301,9 @@ pub struct RunArgs {
     )]
     pub profile_trace: Option<PathBuf>,
 
-    /// Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model's special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed
+    /// Feed the models this text through their tokenizers instead of random token ids
+    ///
+    /// UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model's special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed
     #[arg(help_heading = "What to measure", long, value_name = "FILE")]
     pub input_text: Option<PathBuf>,
 
