@@ -157,8 +157,9 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
 
     // Resume carries every measured generation cell over unchanged.
     let resumed_path = dir.path().join("resumed.json");
-    bin()
+    let resumed_run = bin()
         .current_dir(dir.path())
+        .env("COLUMNS", "80")
         .args(["--models", GPT2, T5])
         .args(["--batch-sizes", "1", "2", "--sequence-lengths", "8"])
         .args(["--generate", "4", "--no-inference"])
@@ -169,6 +170,13 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
         .arg(&resumed_path)
         .assert()
         .success();
+    // At 80 columns the tables fit, leaving the detail out with a note.
+    let narrow = String::from_utf8(resumed_run.get_output().stdout.clone()).unwrap();
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
+    assert!(
+        narrow.contains("Left out to fit 80 columns: Decode tokens/s, ITL p50, ITL p90, ITL p99"),
+        "{narrow}"
+    );
     let resumed: Value = serde_json::from_str(&read(&resumed_path)).unwrap();
     let before: Vec<&Value> = generation_rows(&json, "speed")
         .into_iter()

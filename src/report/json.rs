@@ -591,6 +591,75 @@ mod tests {
     }
 
     #[test]
+    fn schema_2_keeps_generation_text_inputs_and_tokenization() {
+        let mut sweep = read(Path::new(SCHEMA_1)).unwrap().sweep;
+        let text = crate::cell::TextInputs {
+            tokenizer: "tok.json".into(),
+            text: "corpus.txt".into(),
+            tokenizer_digest: "1".into(),
+            text_digest: "2".into(),
+            passages: 3,
+            padding_tokens: 12,
+            truncated_rows: 1,
+            cycled: true,
+            pad_token: "[PAD]".into(),
+        };
+        let mut generation = sweep.rows[0].clone();
+        generation.0.mode = Mode::Generation;
+        generation.0.new_tokens = Some(4);
+        generation.0.inputs = Inputs::Text(text);
+        sweep.rows.push(generation);
+        let speed = match &sweep.rows[0].1 {
+            CellResult::Speed(s) => s.clone(),
+            other => panic!("{other:?}"),
+        };
+        let cell = |batch_size| TokenizationCell {
+            model: "tiny".into(),
+            tokenizer: "tok.json".into(),
+            text: "corpus.txt".into(),
+            passages: 3,
+            batch_size,
+            parallel: batch_size.is_some(),
+            settings: sweep.settings.clone(),
+        };
+        sweep.tokenization = vec![
+            (
+                cell(None),
+                TokenizationResult::Speed {
+                    tokens: 40,
+                    threads: 1,
+                    speed: Box::new(speed),
+                },
+            ),
+            (
+                cell(Some(2)),
+                TokenizationResult::NotAvailable {
+                    reason: "boom".into(),
+                },
+            ),
+        ];
+
+        let value: Value = serde_json::from_str(&render(&sweep).unwrap()).unwrap();
+        let row = &value["rows"][2];
+        assert_eq!(row["cell"]["new_tokens"], 4);
+        assert_eq!(row["cell"]["inputs"]["kind"], "text");
+        let tokenization = value["tokenization"].as_array().unwrap();
+        assert_eq!(tokenization[0]["status"], "ok");
+        assert_eq!(tokenization[0]["cell"]["batch_size"], Value::Null);
+        assert_eq!(tokenization[0]["tokens"], 40);
+        assert!(tokenization[0]["speed"]["seconds"].as_f64().unwrap() > 0.0);
+        assert_eq!(tokenization[1]["status"], "not_available");
+        assert_eq!(tokenization[1]["reason"], "boom");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.json");
+        write(&path, &sweep).unwrap();
+        let back = read(&path).unwrap().sweep;
+        assert_eq!(rows_json(&back), rows_json(&sweep));
+        assert_eq!(back.tokenization, sweep.tokenization);
+    }
+
+    #[test]
     fn unreadable_exports_say_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.json");
