@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -43,7 +43,10 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Ad
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-time -d 'Adaptive protocol: least total seconds of timed calls' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l precision -d 'Adaptive protocol: time until the 95% interval of the median is within this much of it (\'off\': stop at --min-runs and --min-time)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-time -d 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch [default: libtorch\'s choice, one per physical core]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l dtypes -d 'The models\' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]' -r -f -a "f32\t'float32, the original\'s default'
+f16\t'float16 (the original\'s --fp16)'
+bf16\t'bfloat16'"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch\'s choice, one per physical core]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r -f -a "cpu\t''
 cuda\t''
 cuda:0\t''

@@ -275,9 +275,13 @@ pub struct RunArgs {
     #[arg(help_heading = "Precision and device", long)]
     pub bf16: bool,
 
-    /// Intra-op threads of libtorch [default: libtorch's choice, one per physical core]
-    #[arg(help_heading = "Precision and device", long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
-    pub threads: Option<u32>,
+    /// The models' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]
+    #[arg(help_heading = "Precision and device", long, num_args = 1.., value_enum, value_name = "DTYPE", conflicts_with_all = ["fp16", "bf16"])]
+    pub dtypes: Vec<DtypeChoice>,
+
+    /// Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch's choice, one per physical core]
+    #[arg(help_heading = "Precision and device", long, num_args = 1.., allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
+    pub threads: Vec<u32>,
 
     /// Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]
     #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_parser = DeviceParser, hide_possible_values = true, conflicts_with = "no_cuda")]
@@ -426,6 +430,17 @@ pub enum PreferChoice {
     First,
     /// The file given last
     Last,
+}
+
+/// A dtype the models run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeChoice {
+    /// float32, the original's default
+    F32,
+    /// float16 (the original's --fp16)
+    F16,
+    /// bfloat16
+    Bf16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -740,7 +755,19 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 }
 
 impl RunArgs {
-    /// What no single flag's parser can see: flags that contradict each other.
+    /// The dtype asked for: --dtypes, --fp16 or --bf16, else float32.
+    pub fn dtype(&self) -> crate::cell::Dtype {
+        use crate::cell::Dtype;
+        match (self.dtypes.first(), self.fp16, self.bf16) {
+            (Some(DtypeChoice::F32), ..) => Dtype::F32,
+            (Some(DtypeChoice::F16), ..) | (None, true, _) => Dtype::F16,
+            (Some(DtypeChoice::Bf16), ..) | (None, _, true) => Dtype::Bf16,
+            (None, false, false) => Dtype::F32,
+        }
+    }
+
+    /// What no single flag's parser can see: flags that contradict each other, and several
+    /// values for a flag that takes one.
     pub fn check(&self) -> anyhow::Result<()> {
         if self.protocol == ProtocolChoice::Adaptive
             && self.runs.is_none()
@@ -751,6 +778,25 @@ impl RunArgs {
                 self.min_time,
                 self.timeout
             );
+        }
+        // Sweeping threads or dtypes as an axis (`--threads 1 2`) is not implemented. The
+        // flags parse several values anyway so that this names the flag, where clap's own
+        // error would only say "unexpected argument '2'".
+        let dtypes: Vec<String> = (self.dtypes.iter())
+            .map(|d| format!("{d:?}").to_lowercase())
+            .collect();
+        let threads: Vec<String> = self.threads.iter().map(u32::to_string).collect();
+        for (flag, what, values) in [
+            ("--threads", "threads", threads),
+            ("--dtypes", "dtypes", dtypes),
+        ] {
+            if values.len() > 1 {
+                anyhow::bail!(
+                    "{flag} takes one value, not several ({}): a sweep over {what} is not \
+                     supported yet; run once per value",
+                    values.join(" ")
+                );
+            }
         }
         Ok(())
     }
@@ -892,8 +938,32 @@ mod tests {
             "4096",
         ])
         .unwrap();
-        assert_eq!((a.timeout, a.threads), (MAX_SECONDS, Some(MAX_THREADS)));
+        assert_eq!((a.timeout, a.threads), (MAX_SECONDS, vec![MAX_THREADS]));
         assert!(parse(&["--models", "m", "--batch-sizes", "2147483647"]).is_ok());
+    }
+
+    #[test]
+    fn threads_and_dtypes_take_one_value_and_say_so_for_several() {
+        let a = parse(&["--models", "m", "--dtypes", "f16", "--threads", "1"]).unwrap();
+        assert_eq!(a.dtype(), crate::cell::Dtype::F16);
+        assert!(a.check().is_ok());
+        assert_eq!(
+            parse(&["--models", "m"]).unwrap().dtype(),
+            crate::cell::Dtype::F32
+        );
+        let error = |args: &[&str]| parse(args).unwrap().check().unwrap_err().to_string();
+        assert_eq!(
+            error(&["--models", "m", "--threads", "1", "2"]),
+            "--threads takes one value, not several (1 2): a sweep over threads is not \
+             supported yet; run once per value"
+        );
+        let e = error(&["--models", "m", "--dtypes", "f32", "bf16"]);
+        assert!(
+            e.starts_with("--dtypes takes one value, not several (f32 bf16)"),
+            "{e}"
+        );
+        assert!(parse(&["--models", "m", "--dtypes", "f32", "--bf16"]).is_err());
+        assert!(parse(&["--models", "m", "--dtypes", "f8"]).is_err());
     }
 
     #[test]
@@ -911,7 +981,9 @@ mod tests {
         ])
         .unwrap();
         assert!(a.bf16 && !a.fp16);
-        assert_eq!(a.threads, Some(2));
+        assert_eq!(a.threads, vec![2]);
+        assert_eq!(a.dtype(), crate::cell::Dtype::Bf16);
+        assert!(a.check().is_ok());
         assert_eq!(a.device, Some(DeviceChoice::Cuda(1)));
         assert_eq!(Optimizer::from(a.optimizer), Optimizer::AdamW);
         assert_eq!(a.protocol, ProtocolChoice::Adaptive);

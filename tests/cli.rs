@@ -592,6 +592,46 @@ fn a_min_time_the_timeout_cuts_short_is_an_error_naming_both() {
 }
 
 #[test]
+fn several_threads_or_dtypes_are_refused_in_one_line_naming_the_flag() {
+    // A sweep over them (issue 13, point 11) is not implemented: one value each.
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = dir.path().join("plan.toml");
+    fs::write(&sweep, format!("models = [\"{TINY}\"]\nthreads = [1, 2]\n")).unwrap();
+    let from_file = ["--sweep", sweep.to_str().unwrap()];
+    for (words, flag) in [
+        (&["--models", TINY, "--threads", "1", "2"][..], "--threads"),
+        (
+            &["--models", TINY, "--dtypes", "f32", "bf16"][..],
+            "--dtypes",
+        ),
+        (&from_file[..], "--threads"),
+    ] {
+        let out = bin().args(words).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{words:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{words:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} takes one value, not several")),
+            "{words:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{words:?}: nothing ran");
+    }
+    // One value is taken.
+    bin()
+        .args([
+            "--models",
+            TINY,
+            "--dtypes",
+            "f32",
+            "--threads",
+            "1",
+            "--dry-run",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
 fn out_of_memory_is_said_in_one_line_with_the_size() {
     // --no-fit-check: the estimate would mark the cell N/A before any allocation is tried.
     bin()
