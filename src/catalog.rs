@@ -22,6 +22,8 @@ pub struct Entry {
     pub max_positions: Option<i64>,
     /// The context the config names where nothing enforces it (rotary, relative positions).
     pub trained_positions: Option<i64>,
+    /// Speech models: the longest audio, in seconds, the encoder's positions cover.
+    pub max_seconds: Option<i64>,
 }
 
 pub fn entries() -> Vec<Entry> {
@@ -43,6 +45,14 @@ pub fn entries() -> Vec<Entry> {
                 trained_positions: ["max_position_embeddings", "n_positions"]
                     .iter()
                     .find_map(|k| config.get(*k).and_then(Value::as_i64)),
+                max_seconds: match crate::models::input_kind(&config) {
+                    crate::cell::InputKind::Audio { .. } => crate::models::parse_config::<
+                        crate::models::whisper::WhisperConfig,
+                    >(&config)
+                    .ok()
+                    .map(|c| c.max_seconds()),
+                    _ => None,
+                },
             }
         })
         .collect()
@@ -91,10 +101,11 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
                 e.parameters.map(format_count).unwrap_or_else(na),
                 weights(dtype_bytes(crate::cell::Dtype::F32)),
                 weights(dtype_bytes(crate::cell::Dtype::Bf16)),
-                match (e.max_positions, e.trained_positions) {
-                    (Some(n), _) => n.to_string(),
-                    (None, Some(n)) => format!("({n})"),
-                    (None, None) => "any".into(),
+                match (e.max_seconds, e.max_positions, e.trained_positions) {
+                    (Some(seconds), ..) => format!("{seconds} s"),
+                    (None, Some(n), _) => n.to_string(),
+                    (None, None, Some(n)) => format!("({n})"),
+                    (None, None, None) => "any".into(),
                 },
                 if e.supported { "yes" } else { "no" }.into(),
                 e.model_type.clone(),
@@ -114,7 +125,7 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
             .to_string(),
         "Max positions: the longest sequence the learned position embeddings allow; in \
          parentheses, the context the config names where rotary or relative positions enforce \
-         none."
+         none; for speech models, the longest audio in seconds."
             .to_string(),
         format!(
             "Supported model types: {}.",
@@ -161,6 +172,12 @@ mod tests {
             (llama.max_positions, llama.trained_positions),
             (None, Some(4096))
         );
+        // An encoder-decoder counts its own parameters (Whisper-tiny 37.8M), its size is
+        // audio seconds.
+        let whisper = all.iter().find(|e| e.id == "openai/whisper-tiny").unwrap();
+        let p = whisper.parameters.unwrap();
+        assert!((p / 37.76e6 - 1.0).abs() < 0.01, "{p:e}");
+        assert_eq!(whisper.max_seconds, Some(30));
     }
 
     #[test]

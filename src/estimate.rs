@@ -196,7 +196,11 @@ pub fn cell(cell: &Cell) -> Estimate {
 pub fn model_parameters(config: &serde_json::Value) -> Option<f64> {
     let arch = models::from_json(config).ok()?;
     let task = models::inference_task(config, false);
-    Some(parameters(arch.as_ref(), &Shape::of(config), task))
+    // As the cell estimate: the family's own count where it has one (an encoder-decoder).
+    Some(
+        arch.parameters(task)
+            .unwrap_or_else(|| parameters(arch.as_ref(), &Shape::of(config), task)),
+    )
 }
 
 /// Warm-up calls and the fewest timed calls a protocol makes.
