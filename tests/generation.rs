@@ -201,6 +201,8 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
     let svg = read(&chart);
     assert!(svg.contains("median time per output token"), "{svg}");
     assert!(svg.contains("gpt2-tiny (4 new), batch 2"), "{svg}");
+    // The requests' TPOTs spread as a band.
+    assert!(svg.contains("interquartile range"), "{svg}");
 
     // Compare matches generation cells and names them.
     let compared = bin()
