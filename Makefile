@@ -46,6 +46,10 @@ generated: build
 	$(BIN) completions powershell > completions/_run-benchmark.ps1
 	$(BIN) completions elvish > completions/run-benchmark.elv
 	$(BIN) man > docs/run-benchmark.1
+	$(BIN) man plot > docs/run-benchmark-plot.1
+	$(BIN) man compare > docs/run-benchmark-compare.1
+	$(BIN) man merge > docs/run-benchmark-merge.1
+	$(BIN) schema > docs/export-schema.json
 
 lint: setup
 	$(CARGO) fmt --check

@@ -22,9 +22,9 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
     $completions = @(switch ($command) {
         'run-benchmark' {
             [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)')
-            [CompletionResult]::new('--batch-sizes', '--batch-sizes', [CompletionResultType]::ParameterName, 'Batch sizes to measure')
-            [CompletionResult]::new('--sequence-lengths', '--sequence-lengths', [CompletionResultType]::ParameterName, 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels)')
-            [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory')
+            [CompletionResult]::new('--batch-sizes', '--batch-sizes', [CompletionResultType]::ParameterName, 'Batch sizes to measure [default: 8]')
+            [CompletionResult]::new('--sequence-lengths', '--sequence-lengths', [CompletionResultType]::ParameterName, 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels) [default: 8 32 128 512]')
+            [CompletionResult]::new('--generate', '--generate', [CompletionResultType]::ParameterName, 'Also benchmark generation of N new tokens after prompts of each sequence length')
             [CompletionResult]::new('--inference-time-csv-file', '--inference-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference times [default: inference_time_<unix time>.csv]')
             [CompletionResult]::new('--inference-memory-csv-file', '--inference-memory-csv-file', [CompletionResultType]::ParameterName, 'CSV file for inference memory [default: inference_memory_<unix time>.csv]')
             [CompletionResult]::new('--train-time-csv-file', '--train-time-csv-file', [CompletionResultType]::ParameterName, 'CSV file for training times [default: train_time_<unix time>.csv]')
@@ -39,11 +39,12 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--min-time', '--min-time', [CompletionResultType]::ParameterName, 'Adaptive protocol: least total seconds of timed calls')
             [CompletionResult]::new('--precision', '--precision', [CompletionResultType]::ParameterName, 'Adaptive protocol: time until the 95% interval of the median is within this much of it (''off'': stop at --min-runs and --min-time)')
             [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)')
-            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]')
+            [CompletionResult]::new('--dtypes', '--dtypes', [CompletionResultType]::ParameterName, 'The models'' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch''s choice, one per physical core]')
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]')
             [CompletionResult]::new('--optimizer', '--optimizer', [CompletionResultType]::ParameterName, 'Training: also run an optimizer step after backward (none = forward, loss and backward only)')
             [CompletionResult]::new('--profile-trace', '--profile-trace', [CompletionResultType]::ParameterName, 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR')
-            [CompletionResult]::new('--input-text', '--input-text', [CompletionResultType]::ParameterName, 'Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model''s special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed')
+            [CompletionResult]::new('--input-text', '--input-text', [CompletionResultType]::ParameterName, 'Feed the models this text through their tokenizers instead of random token ids')
             [CompletionResult]::new('--tokenizer', '--tokenizer', [CompletionResultType]::ParameterName, 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model''s: beside its config, in the Hugging Face cache, or from the Hub]')
             [CompletionResult]::new('--export-json', '--export-json', [CompletionResultType]::ParameterName, 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)')
             [CompletionResult]::new('--export-markdown', '--export-markdown', [CompletionResultType]::ParameterName, 'Write the tables and their notes as Markdown (''-'' = stdout)')
@@ -83,7 +84,8 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -100,7 +102,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'What to draw [default: time; for a CSV file, memory when its name says so]')
             [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'Chart title [default: says what is shown]')
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Width and height in pixels')
-            [CompletionResult]::new('--linear', '--linear', [CompletionResultType]::ParameterName, 'Linear axes instead of log-log')
+            [CompletionResult]::new('--linear', '--linear', [CompletionResultType]::ParameterName, 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -108,6 +110,9 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
         }
         'run-benchmark;compare' {
             [CompletionResult]::new('--threshold', '--threshold', [CompletionResultType]::ParameterName, 'Smallest change, in percent, that counts as a regression or improvement')
+            [CompletionResult]::new('--noise-floor', '--noise-floor', [CompletionResultType]::ParameterName, 'Run-to-run noise, in percent, that a speed change''s whole 95% interval must exceed [default: 10]')
+            [CompletionResult]::new('--noise-from', '--noise-from', [CompletionResultType]::ParameterName, 'Measure the noise floor from two JSON exports of the same code: their largest change')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a terminal table, or Markdown for a pull-request comment')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -132,13 +137,19 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'run-benchmark;schema' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'run-benchmark;help' {
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List the embedded model configs and the supported model types')
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -158,6 +169,9 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             break
         }
         'run-benchmark;help;man' {
+            break
+        }
+        'run-benchmark;help;schema' {
             break
         }
         'run-benchmark;help;help' {

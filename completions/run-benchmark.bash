@@ -37,6 +37,9 @@ _run__benchmark() {
             run__benchmark,plot)
                 cmd="run__benchmark__subcmd__plot"
                 ;;
+            run__benchmark,schema)
+                cmd="run__benchmark__subcmd__schema"
+                ;;
             run__benchmark__subcmd__help,compare)
                 cmd="run__benchmark__subcmd__help__subcmd__compare"
                 ;;
@@ -58,6 +61,9 @@ _run__benchmark() {
             run__benchmark__subcmd__help,plot)
                 cmd="run__benchmark__subcmd__help__subcmd__plot"
                 ;;
+            run__benchmark__subcmd__help,schema)
+                cmd="run__benchmark__subcmd__help__subcmd__schema"
+                ;;
             *)
                 ;;
         esac
@@ -65,7 +71,7 @@ _run__benchmark() {
 
     case "${cmd}" in
         run__benchmark)
-            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --threads --device --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --help --version models plot compare merge completions man help"
+            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --dtypes --threads --device --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --help --version models plot compare merge completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,12 +149,16 @@ _run__benchmark() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dtypes)
+                    COMPREPLY=($(compgen -W "f32 f16 bf16" -- "${cur}"))
+                    return 0
+                    ;;
                 --threads)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --device)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "cpu cuda cuda:0 cuda:1 cuda:2 cuda:3" -- "${cur}"))
                     return 0
                     ;;
                 --optimizer)
@@ -210,8 +220,8 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__compare)
-            opts="-h --threshold --help"
+        run__benchmark__subcmd__compare)
+            opts="-h --threshold --noise-floor --noise-from --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -221,6 +231,18 @@ _run__benchmark() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --noise-floor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --noise-from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table markdown" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -228,7 +250,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__completions)
+        run__benchmark__subcmd__completions)
             opts="-h --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -242,8 +264,8 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help)
-            opts="models plot compare merge completions man help"
+        run__benchmark__subcmd__help)
+            opts="models plot compare merge completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,7 +278,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help__subcmd__compare)
+        run__benchmark__subcmd__help__subcmd__compare)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -270,7 +292,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help__subcmd__completions)
+        run__benchmark__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -284,7 +306,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help__subcmd__help)
+        run__benchmark__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -298,7 +320,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help__subcmd__man)
+        run__benchmark__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -312,7 +334,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help__subcmd__merge)
+        run__benchmark__subcmd__help__subcmd__merge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -326,7 +348,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help__subcmd__models)
+        run__benchmark__subcmd__help__subcmd__models)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -340,7 +362,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__help__subcmd__plot)
+        run__benchmark__subcmd__help__subcmd__plot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -354,8 +376,22 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__man)
-            opts="-h --help"
+        run__benchmark__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__man)
+            opts="-h --help plot compare merge"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,7 +404,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__merge)
+        run__benchmark__subcmd__merge)
             opts="-h --prefer --export-json --export-markdown --save-to-csv --env-print --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -394,7 +430,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__models)
+        run__benchmark__subcmd__models)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -408,7 +444,7 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        run__subcmd__benchmark__subcmd__plot)
+        run__benchmark__subcmd__plot)
             opts="-o -h --output --x --linear --mode --metric --profile --title --size --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -432,7 +468,7 @@ _run__benchmark() {
                     return 0
                     ;;
                 --metric)
-                    COMPREPLY=($(compgen -W "time memory" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "time memory increase" -- "${cur}"))
                     return 0
                     ;;
                 --title)
@@ -443,6 +479,20 @@ _run__benchmark() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__schema)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -19,9 +19,9 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
     var completions = [
         &'run-benchmark'= {
             cand --models 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)'
-            cand --batch-sizes 'Batch sizes to measure'
-            cand --sequence-lengths 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels)'
-            cand --generate 'Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory'
+            cand --batch-sizes 'Batch sizes to measure [default: 8]'
+            cand --sequence-lengths 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels) [default: 8 32 128 512]'
+            cand --generate 'Also benchmark generation of N new tokens after prompts of each sequence length'
             cand --inference-time-csv-file 'CSV file for inference times [default: inference_time_<unix time>.csv]'
             cand --inference-memory-csv-file 'CSV file for inference memory [default: inference_memory_<unix time>.csv]'
             cand --train-time-csv-file 'CSV file for training times [default: train_time_<unix time>.csv]'
@@ -36,11 +36,12 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --min-time 'Adaptive protocol: least total seconds of timed calls'
             cand --precision 'Adaptive protocol: time until the 95% interval of the median is within this much of it (''off'': stop at --min-runs and --min-time)'
             cand --max-time 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)'
-            cand --threads 'Intra-op threads of libtorch [default: libtorch''s choice, one per physical core]'
+            cand --dtypes 'The models'' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]'
+            cand --threads 'Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch''s choice, one per physical core]'
             cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
             cand --profile-trace 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR'
-            cand --input-text 'Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model''s special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed'
+            cand --input-text 'Feed the models this text through their tokenizers instead of random token ids'
             cand --tokenizer 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model''s: beside its config, in the Hugging Face cache, or from the Hub]'
             cand --export-json 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)'
             cand --export-markdown 'Write the tables and their notes as Markdown (''-'' = stdout)'
@@ -80,7 +81,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand merge 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report'
             cand completions 'Print a shell completion script to stdout'
-            cand man 'Print the man page (roff) to stdout'
+            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s'
+            cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'run-benchmark;models'= {
@@ -95,13 +97,16 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --metric 'What to draw [default: time; for a CSV file, memory when its name says so]'
             cand --title 'Chart title [default: says what is shown]'
             cand --size 'Width and height in pixels'
-            cand --linear 'Linear axes instead of log-log'
+            cand --linear 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
             cand --profile 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'run-benchmark;compare'= {
             cand --threshold 'Smallest change, in percent, that counts as a regression or improvement'
+            cand --noise-floor 'Run-to-run noise, in percent, that a speed change''s whole 95% interval must exceed [default: 10]'
+            cand --noise-from 'Measure the noise floor from two JSON exports of the same code: their largest change'
+            cand --format 'Output: a terminal table, or Markdown for a pull-request comment'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -122,13 +127,18 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'run-benchmark;schema'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'run-benchmark;help'= {
             cand models 'List the embedded model configs and the supported model types'
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand merge 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report'
             cand completions 'Print a shell completion script to stdout'
-            cand man 'Print the man page (roff) to stdout'
+            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s'
+            cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'run-benchmark;help;models'= {
@@ -142,6 +152,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
         &'run-benchmark;help;completions'= {
         }
         &'run-benchmark;help;man'= {
+        }
+        &'run-benchmark;help;schema'= {
         }
         &'run-benchmark;help;help'= {
         }

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -25,9 +25,9 @@ function __fish_run_benchmark_using_subcommand
 end
 
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l models -d 'Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels)' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l generate -d 'Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure [default: 8]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels) [default: 8 32 128 512]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l generate -d 'Also benchmark generation of N new tokens after prompts of each sequence length' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-time-csv-file -d 'CSV file for inference times [default: inference_time_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-memory-csv-file -d 'CSV file for inference memory [default: inference_memory_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-time-csv-file -d 'CSV file for training times [default: train_time_<unix time>.csv]' -r -F
@@ -43,13 +43,21 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Ad
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-time -d 'Adaptive protocol: least total seconds of timed calls' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l precision -d 'Adaptive protocol: time until the 95% interval of the median is within this much of it (\'off\': stop at --min-runs and --min-time)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-time -d 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch [default: libtorch\'s choice, one per physical core]' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l dtypes -d 'The models\' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]' -r -f -a "f32\t'float32, the original\'s default'
+f16\t'float16 (the original\'s --fp16)'
+bf16\t'bfloat16'"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch\'s choice, one per physical core]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r -f -a "cpu\t''
+cuda\t''
+cuda:0\t''
+cuda:1\t''
+cuda:2\t''
+cuda:3\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
-sgd\t''
-adamw\t''"
+sgd\t'Plus a plain SGD step (learning rate 1e-4, no momentum): the cheapest weight update'
+adamw\t'Plus an AdamW step (learning rate 1e-4): two moment buffers per weight, the usual fine-tuning optimizer'"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l profile-trace -d 'With --profile: also record libtorch\'s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR' -r -F
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l input-text -d 'Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model\'s special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l input-text -d 'Feed the models this text through their tokenizers instead of random token ids' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l tokenizer -d 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model\'s: beside its config, in the Hugging Face cache, or from the Hub]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-json -d 'Write every cell\'s settings, raw samples, statistics and N/A reason as JSON (\'-\' = stdout)' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l export-markdown -d 'Write the tables and their notes as Markdown (\'-\' = stdout)' -r -F
@@ -86,7 +94,8 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "plot" -
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s, compare\'s or merge\'s'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand models" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s o -l output -d 'Output file: .svg or .png' -r -F
@@ -95,14 +104,19 @@ batch-size\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l mode -d 'JSON input: which benchmark to draw' -r -f -a "inference\t''
 training\t''
 generation\t'Generation cells: time per output token (TPOT), or the generation call\'s memory'"
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l metric -d 'What to draw [default: time; for a CSV file, memory when its name says so]' -r -f -a "time\t''
-memory\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l metric -d 'What to draw [default: time; for a CSV file, memory when its name says so]' -r -f -a "time\t'Time per call (the tables\' statistic)'
+memory\t'The tables\' memory figure (peak resident memory on the CPU, libtorch included)'
+increase\t'What the call added to memory: activations, gradients, optimizer state'"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l title -d 'Chart title [default: says what is shown]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l profile -d 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-floor -d 'Run-to-run noise, in percent, that a speed change\'s whole 95% interval must exceed [default: 10]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-from -d 'Measure the noise floor from two JSON exports of the same code: their largest change' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l format -d 'Output: a terminal table, or Markdown for a pull-request comment' -r -f -a "table\t''
+markdown\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l prefer -d 'Which result wins when two files measured a cell differently' -r -f -a "first\t'The file given first'
 last\t'The file given last'"
@@ -113,10 +127,12 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l en
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand man" -s h -l help -d 'Print help'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "models" -d 'List the embedded model configs and the supported model types'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "models" -d 'List the embedded model configs and the supported model types'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s, compare\'s or merge\'s'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

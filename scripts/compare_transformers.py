@@ -83,10 +83,10 @@ def time_ours(binary, name, overrides, batch, seq, threads, warmup, runs):
         )
         with open(out) as f:
             export = json.load(f)
-    (_, result), = export["rows"]
-    if result["status"] != "speed":
-        raise RuntimeError(f"{name} {batch}x{seq}: {result}")
-    return result["stats"]["median"]
+    row, = export["rows"]
+    if row["status"] != "ok":
+        raise RuntimeError(f"{name} {batch}x{seq}: {row.get('reason')}")
+    return row["speed"]["stats"]["median"]
 
 
 DEFAULT_GENERATE_MODELS = ["openai-community/gpt2", "HuggingFaceTB/SmolLM2-135M", "Qwen/Qwen3-0.6B"]

@@ -73,8 +73,8 @@ def ours(binary, model, batch, size):
         )
         with open(out) as f:
             export = json.load(f)
-    (_, result), = export["rows"]
-    return result["flops_per_call"]
+    row, = export["rows"]
+    return row["speed"]["flops_per_call"]
 
 
 def theirs(config_file, overrides, batch, size):

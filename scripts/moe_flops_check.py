@@ -52,7 +52,9 @@ def main():
         with open(export) as f:
             rows = json.load(f)["rows"]
 
-    speed = {cell["model"]: result for cell, result in rows if cell["metric"] == "speed"}
+    # Schema 2: a row's figures under "speed" (or its "reason").
+    speed = {r["cell"]["model"]: r.get("speed") or {"reason": r.get("reason")}
+             for r in rows if r["cell"]["metric"] == "speed"}
     failed = {m: r.get("reason", r) for m, r in speed.items() if "flops_per_call" not in r}
     if failed:
         raise SystemExit(f"cells without a result: {failed}")

@@ -59,8 +59,8 @@ def main():
     print(lines[0], flush=True)
     for label, mode, extra in VARIANTS:
         export = run(args.binary, args.model, args.batch, args.seq, mode + extra)
-        speed = next(r for c, r in export["rows"] if c["metric"] == "speed")
-        memory = next(r for c, r in export["rows"] if c["metric"] == "memory")
+        speed = next(r["speed"] for r in export["rows"] if r.get("speed"))
+        memory = next(r["memory"] for r in export["rows"] if r.get("memory"))
         ceiling = export.get("calibration") or {}
         flops = speed.get("flops_per_call")
         line = (

@@ -23,7 +23,8 @@ target/release/run-benchmark --models bert-base --batch-sizes 1 --sequence-lengt
 python3 - "$out/bert-base.json" <<'PY'
 import json, sys
 export = json.load(open(sys.argv[1]))
-for cell, result in export["rows"]:
+for row in export["rows"]:
+    cell, result = row["cell"], row["speed"]
     p = result["profile"]
     parts = sum(e["seconds"] for e in p["entries"])
     kinds = {}

@@ -87,7 +87,8 @@ def build_ours(model, threads, binary):
         out = os.path.join(tmp, "build.json")
         wall = run_ours(["--models", model, "--bf16", "--batch-sizes", "1", "--sequence-lengths",
                          "8", "--no-speed", "--threads", str(threads)], tmp, out, binary)
-        _, memory = json.load(open(out))["rows"][0]
+        row = json.load(open(out))["rows"][0]
+        memory = dict(row.get("memory") or {}, status=row["status"], reason=row.get("reason"))
     ours = {"wall_s": wall, "build_s": memory.get("build_seconds"),
             "peak_rss_bytes": memory.get("peak_rss_bytes"),
             "build_peak_rss_bytes": memory.get("build_peak_rss_bytes"),
@@ -142,18 +143,19 @@ def sweep(original, threads):
         wall = run_ours(["--models", *SEED_MODELS, "--batch-sizes", "8", "--threads", str(threads)],
                         tmp, out)
         rows = json.load(open(out))["rows"]
-    speed = [r for c, r in rows if c["metric"] == "speed"]
+    speed = [r["speed"] for r in rows if r.get("speed")]
     imprecise = sum(1 for r in speed if r.get("imprecise"))
     widths = [r["interval"]["high"] / r["interval"]["median"] - 1 for r in speed if r.get("interval")]
     result = {"run_benchmark_wall_s": wall, "speed_cells": len(speed), "imprecise": imprecise,
               "largest_interval_half_width": max(widths) if widths else None,
               # Each speed cell, so that a flag can be traced to its samples.
-              "cells": [{"model": c["model"], "sequence_length": c["sequence_length"],
+              "cells": [{"model": row["cell"]["model"],
+                         "sequence_length": row["cell"]["sequence_length"],
                          "seconds": r.get("seconds"), "samples": len(r.get("samples", [])),
                          "timed_s": sum(r.get("samples", [])),
                          "half_width": (r["interval"]["high"] / r["interval"]["median"] - 1)
                          if r.get("interval") else None, "imprecise": r.get("imprecise")}
-                        for c, r in rows if c["metric"] == "speed"]}
+                        for row in rows for r in [row.get("speed")] if r]}
     if original:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         done = subprocess.run([original, "-c", ORIGINAL], capture_output=True, text=True, env=env)

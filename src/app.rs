@@ -3,6 +3,7 @@
 
 use crate::cell::{
     Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell,
+    TokenizationResult,
 };
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
@@ -83,6 +84,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         }
         return dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished);
     }
+    // Replacing an earlier run's report is said, even with --quiet: it cannot be undone.
+    if let Some(notice) = export::replacing_notice(&export::existing_files(&exporters)) {
+        console::eprintln(&notice);
+    }
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;
@@ -95,6 +100,14 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             plan.cells.len() - to_run,
             plan.cells.len()
         ));
+    }
+    // Is the machine busy? Looked at before the calibration, which a busy machine slows too.
+    let mut watch = LoadWatch {
+        quiet: args.quiet,
+        ..LoadWatch::default()
+    };
+    if to_run > 0 {
+        watch.before(&mut sweep);
     }
     let mut interrupted = calibrate(
         &runner,
@@ -121,6 +134,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             to_run,
             estimates: &plan.estimates,
             fit_check: !args.no_fit_check,
+            watch: &mut watch,
         };
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
         if !interrupted {
@@ -229,6 +243,7 @@ fn dry_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> Result
         sweep.calibration.as_ref(),
         available_memory(sweep.settings.device),
         sweep.settings.device,
+        console::stdout_width(),
     )?;
     out.flush()?;
     Ok(())
@@ -251,6 +266,78 @@ struct SweepRun<'a> {
     estimates: &'a [Estimate],
     /// Mark cells whose estimate exceeds the available memory N/A without running them.
     fit_check: bool,
+    watch: &'a mut LoadWatch,
+}
+
+/// Watches the other processes' CPU use before and during the sweep: one warning line the
+/// first time the machine is busy, the environment's `load_before_sweep` and
+/// `load_during_sweep`, and each speed result's `load`.
+#[derive(Default)]
+struct LoadWatch {
+    /// `--quiet`: no warning line (the marks and the environment still say it).
+    quiet: bool,
+    warned: bool,
+    cells: Vec<crate::cell::Load>,
+}
+
+impl LoadWatch {
+    fn before(&mut self, sweep: &mut Sweep) {
+        let load = crate::load::look(crate::load::BEFORE_SWEEP);
+        set_environment(
+            sweep,
+            "load_before_sweep",
+            crate::load::describe(load.as_ref()),
+        );
+        if let Some(l) = load.filter(|l| l.busy) {
+            self.warn(&l, "before the sweep");
+        }
+    }
+
+    /// Records what other processes took while `results` were measured.
+    fn measured(&mut self, load: crate::cell::Load, results: &mut [CellResult], sweep: &mut Sweep) {
+        for result in results.iter_mut() {
+            if let CellResult::Speed(speed) = result {
+                speed.load = Some(load);
+            }
+        }
+        self.record(load, sweep);
+    }
+
+    /// Records what other processes took while one child measured.
+    fn record(&mut self, load: crate::cell::Load, sweep: &mut Sweep) {
+        self.cells.push(load);
+        set_environment(
+            sweep,
+            "load_during_sweep",
+            crate::load::describe_cells(&self.cells),
+        );
+        if load.busy {
+            self.warn(&load, "during the sweep");
+        }
+    }
+
+    fn warn(&mut self, load: &crate::cell::Load, when: &str) {
+        if std::mem::replace(&mut self.warned, true) || self.quiet {
+            return;
+        }
+        let average = crate::load::load_average()
+            .map(|a| format!(", load average {a:.2}"))
+            .unwrap_or_default();
+        console::eprintln(&format!(
+            "Warning: the machine is busy {when}: other processes take {:.2} of {} cores{average}; \
+             speed figures measured so are slower and noisier (marked ~), and MFU is not \
+             comparable with a quiet run's",
+            load.other_cores, load.cores
+        ));
+    }
+}
+
+/// Sets `key` in the environment, in place when it is there, else at the end.
+fn set_environment(sweep: &mut Sweep, key: &str, value: String) {
+    match sweep.environment.iter_mut().find(|(k, _)| k == key) {
+        Some(entry) => entry.1 = value,
+        None => sweep.environment.push((key.to_string(), value)),
+    }
 }
 
 impl SweepRun<'_> {
@@ -299,7 +386,18 @@ impl SweepRun<'_> {
                 Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
                 None => {
                     let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
-                    self.runner.run_cells(&members)
+                    let before = crate::load::sample();
+                    let outcome = self.runner.run_cells(&members);
+                    // The child has been waited for: its CPU time is ours, not another's.
+                    let load = before
+                        .zip(crate::load::sample())
+                        .and_then(|(b, a)| crate::load::between(&b, &a));
+                    outcome.map(|mut finished| {
+                        if let Some(load) = load {
+                            self.watch.measured(load, &mut finished, sweep);
+                        }
+                        finished
+                    })
                 }
             };
             match outcome {
@@ -346,13 +444,23 @@ impl SweepRun<'_> {
                 report::tokenization::describe(cell)
             );
             self.progress.task(&label);
-            let result = match self.runner.tokenize(cell) {
+            let before = crate::load::sample();
+            let mut result = match self.runner.tokenize(cell) {
                 Ok(result) => result,
                 Err(Interrupted) => {
                     self.progress.interrupted();
                     return Ok(true);
                 }
             };
+            let load = before
+                .zip(crate::load::sample())
+                .and_then(|(b, a)| crate::load::between(&b, &a));
+            if let Some(load) = load {
+                if let TokenizationResult::Speed { speed, .. } = &mut result {
+                    speed.load = Some(load);
+                }
+                self.watch.record(load, sweep);
+            }
             let summary = report::tokenization::summary(&result);
             self.progress.task_done(&label, &summary);
             sweep.tokenization.push((cell.clone(), result));
@@ -412,6 +520,9 @@ pub fn merge(args: MergeArgs) -> Result<()> {
     for warning in &merged.warnings {
         console::eprintln(&format!("Warning: {warning}"));
     }
+    if let Some(notice) = export::replacing_notice(&export::existing_files(&exporters)) {
+        console::eprintln(&notice);
+    }
     export::write_files(&exporters, &merged.sweep)?;
     print_results(args.env_print, &exporters, &merged.sweep, &progress)
 }
@@ -437,7 +548,10 @@ fn same_point(a: &Cell, b: &Cell) -> bool {
 
 fn summary(result: &CellResult) -> String {
     match result {
-        CellResult::Speed(_) => format!("{} s", report::table_value(result)),
+        CellResult::Speed(s) if s.load.is_some_and(|l| l.busy) => {
+            format!("{} (machine busy)", report::table_value(result))
+        }
+        CellResult::Speed(_) => report::table_value(result),
         CellResult::Memory(_) => format!("{} MB", report::table_value(result)),
         CellResult::NotAvailable { reason } => format!("N/A ({reason})"),
     }

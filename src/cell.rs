@@ -7,11 +7,12 @@ use crate::measure::gpu::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Interval, Protocol, Statistic};
 use crate::shard::ShardRecord;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Inference,
@@ -21,7 +22,7 @@ pub enum Mode {
     Generation,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     Speed,
@@ -29,7 +30,7 @@ pub enum Metric {
 }
 
 /// Where a cell runs: the CPU or one CUDA device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceChoice {
     Cpu,
@@ -46,7 +47,7 @@ impl std::fmt::Display for DeviceChoice {
 }
 
 /// The floating-point type of weights and activations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dtype {
     F32,
@@ -55,7 +56,7 @@ pub enum Dtype {
 }
 
 /// What a training step does after backward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Optimizer {
     /// Forward, loss and backward only (the original).
@@ -65,7 +66,7 @@ pub enum Optimizer {
 }
 
 /// Settings shared by every cell of a sweep.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Settings {
     pub protocol: Protocol,
     pub device: DeviceChoice,
@@ -87,7 +88,7 @@ pub struct Settings {
     pub profile_trace: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Cell {
     pub model: String,
     /// The resolved config.json, overrides applied.
@@ -142,7 +143,7 @@ pub const MEL_FRAMES_PER_SECOND: i64 = 100;
 
 /// A model's input: token ids (the cell's size is the sequence length), square images (the
 /// size is the side in pixels) or audio (the size is its length in seconds).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InputKind {
     #[default]
@@ -190,7 +191,7 @@ impl InputKind {
 }
 
 /// What a cell feeds the model.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Inputs {
     /// Uniform random token ids, no padding.
@@ -202,7 +203,7 @@ pub enum Inputs {
     Text(TextInputs),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TextInputs {
     pub tokenizer: PathBuf,
     pub text: PathBuf,
@@ -225,7 +226,7 @@ pub struct TextInputs {
 
 /// One tokenization speed measurement: the first passages of a text file encoded by one
 /// model's tokenizer, each alone or in batches, with the crate's parallelism on or off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenizationCell {
     /// The first model (in order) that uses this tokenizer.
     pub model: String,
@@ -240,7 +241,7 @@ pub struct TokenizationCell {
     pub settings: Settings,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TokenizationResult {
     Speed {
@@ -256,7 +257,7 @@ pub enum TokenizationResult {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SpeedResult {
     /// Which statistic `seconds` is.
     pub statistic: Statistic,
@@ -287,11 +288,14 @@ pub struct SpeedResult {
     /// figures; a call is then one request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<Box<GenerationSpeed>>,
+    /// Other processes' CPU use while the cell's child ran (None where unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<Load>,
 }
 
 /// The clock readings inside the timed requests of a generation cell, and the figures made
 /// of them (each by the formula its field names).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GenerationSpeed {
     pub new_tokens: i64,
     /// Per timed request, in order: seconds from the call to each new token (N readings,
@@ -309,7 +313,18 @@ pub struct GenerationSpeed {
     pub end_to_end: Stats,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What other processes took of the CPU while something was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Load {
+    /// Cores' worth of CPU time other processes took, on average.
+    pub other_cores: f64,
+    /// The machine's cores (logical CPUs).
+    pub cores: usize,
+    /// Enough to slow the measurement: at least half a core and a tenth of the cores.
+    pub busy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryResult {
     /// Peak resident memory of the measuring process during the measured call, weights and
     /// libtorch included: comparable with the original's CPU figure.
@@ -331,7 +346,7 @@ pub struct MemoryResult {
 }
 
 /// A generation's KV cache: its size from the config, and what the cache held at the end.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvCacheSize {
     /// 2 · layers · kv-heads · head-dim · (prompt + N) · batch · dtype bytes (a
     /// sliding-window layer at most its window; encoder-decoders: decoder self-attention over
@@ -350,7 +365,7 @@ impl MemoryResult {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GpuMemory {
     /// NVML: used memory of the whole device after the call (the original's GPU figure).
     pub device_used_bytes: Option<u64>,
@@ -362,7 +377,7 @@ pub struct GpuMemory {
     pub baseline_allocated_bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CellResult {
     Speed(SpeedResult),
@@ -379,14 +394,14 @@ impl CellResult {
 }
 
 /// A matrix product that times the device's achievable FLOP/s, the denominator of MFU.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Calibration {
     pub device: DeviceChoice,
     pub dtype: Dtype,
     pub threads: Option<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CalibrationResult {
     /// Side of the square matrices multiplied.
     pub size: i64,
@@ -395,7 +410,7 @@ pub struct CalibrationResult {
 }
 
 /// What a child process is asked to do.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
     // Boxed: a cell is much larger than the other variants.
@@ -425,7 +440,7 @@ impl Job {
 pub type Row = (Cell, CellResult);
 
 /// Everything a report reads: what was asked, where it ran, and every finished cell.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Sweep {
     pub settings: Settings,
     /// Key-value environment information, in order.

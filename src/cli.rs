@@ -3,8 +3,9 @@
 //! The original's underscore spellings (`--batch_sizes`, `--no_cuda`, `--save_to_csv`, ...)
 //! are accepted as hidden aliases, so existing scripts keep working.
 
-use crate::cell::{DeviceChoice, Optimizer};
+use crate::cell::{DeviceChoice, Mode, Optimizer};
 use crate::hub::ModelSpec;
+use crate::report::{compare, plot};
 use crate::shard::ShardSpec;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -22,16 +23,22 @@ MODELS:
                   bert-6-lay=bert-base:num_hidden_layers=6 --batch-sizes 8
 
 SUBCOMMANDS:
+  run-benchmark models                           the embedded configs, what fits where
   run-benchmark plot RESULTS... -o chart.png     time or memory against sequence length
-  run-benchmark compare BASELINE.json NEW.json   ratios and verdicts per cell
-  run-benchmark completions SHELL | man          shell completions, the man page
+  run-benchmark compare BASELINE.json NEW.json   changes and verdicts per cell
+  run-benchmark merge PART.json...               join a sharded sweep's parts
+  run-benchmark completions SHELL | man | schema shell completions, man page, JSON Schema
+
+ORIGINAL SPELLINGS:
+  The original's underscore flags (--batch_sizes, --no_cuda, --save_to_csv, --env_print, ...)
+  are accepted as aliases of the hyphenated ones.
 
 EXIT STATUS:
   0    all requested cells ran (a cell that failed shows N/A with its reason);
-       compare: no cell regressed beyond the threshold
+       compare: no cell regressed
   1    bad input (unknown model, invalid config or sweep file, unwritable file) or another
-       error; compare: at least one cell regressed beyond the threshold
-  2    invalid command line
+       error; compare: at least one cell regressed
+  2    invalid command line; compare: an error (missing or unreadable file)
   130  interrupted (Ctrl-C): the finished cells were written and printed
   143  terminated (SIGTERM, e.g. a cancelled CI job or a Slurm time limit): as Ctrl-C
   129  hung up (SIGHUP, the terminal closed): as Ctrl-C
@@ -42,7 +49,8 @@ EXIT STATUS:
     name = "run-benchmark",
     version,
     about = "Measure the inference and training speed and memory of Transformer models",
-    after_help = MODEL_HELP,
+    after_help = "Models, subcommands and exit status: --help. Guide: docs/guide.md.",
+    after_long_help = MODEL_HELP,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
@@ -70,98 +78,152 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout
-    Man,
+    /// Print the man page (roff) to stdout: run-benchmark's, or plot's, compare's or merge's
+    Man {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::cli_docs::MAN_SUBCOMMANDS))]
+        subcommand: Option<String>,
+    },
+    /// Print the JSON Schema of --export-json files (schema 2) to stdout
+    Schema,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
-    #[arg(long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL", value_parser = crate::hub::ModelSpecParser)]
+    #[arg(help_heading = "What to measure", long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL", value_parser = crate::hub::ModelSpecParser)]
     pub models: Vec<ModelSpec>,
 
-    /// Batch sizes to measure
-    #[arg(long, allow_negative_numbers = true, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = size)]
+    /// Batch sizes to measure [default: 8]
+    #[arg(help_heading = "Sizes", long, allow_negative_numbers = true, alias = "batch_sizes", num_args = 1.., default_values_t = [8], value_parser = size, hide_default_value = true, value_name = "N")]
     pub batch_sizes: Vec<i64>,
 
-    /// Sequence lengths to measure (for vision models such as ViT: image sides in pixels)
-    #[arg(long, allow_negative_numbers = true, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = size)]
+    /// Sequence lengths to measure (for vision models such as ViT: image sides in pixels) [default: 8 32 128 512]
+    #[arg(help_heading = "Sizes", long, allow_negative_numbers = true, alias = "sequence_lengths", num_args = 1.., default_values_t = [8, 32, 128, 512], value_parser = size, hide_default_value = true, value_name = "N")]
     pub sequence_lengths: Vec<i64>,
 
-    /// Also benchmark generation: greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, after prompts of each sequence length; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory
-    #[arg(long, alias = "new-tokens", num_args = 1.., value_name = "N", allow_negative_numbers = true, value_parser = size)]
+    /// Also benchmark generation of N new tokens after prompts of each sequence length
+    ///
+    /// Greedy decoding of exactly N new tokens (no stop at EOS) over a KV cache, the sequence lengths being the prompts'; TTFT, TPOT, inter-token latency, tokens/s and KV-cache memory
+    #[arg(help_heading = "What to measure", long, alias = "new-tokens", num_args = 1.., value_name = "N", allow_negative_numbers = true, value_parser = size)]
     pub generate: Vec<i64>,
 
     /// Also benchmark training: forward with masked-LM labels plus backward
-    #[arg(long)]
+    #[arg(help_heading = "What to measure", long)]
     pub training: bool,
 
     /// Skip the inference benchmark
-    #[arg(long, alias = "no_inference")]
+    #[arg(help_heading = "What to measure", long, alias = "no_inference")]
     pub no_inference: bool,
 
     /// Skip speed measurements
-    #[arg(long, alias = "no_speed")]
+    #[arg(help_heading = "What to measure", long, alias = "no_speed")]
     pub no_speed: bool,
 
     /// Skip memory measurements
-    #[arg(long, alias = "no_memory")]
+    #[arg(help_heading = "What to measure", long, alias = "no_memory")]
     pub no_memory: bool,
 
     /// Measure in this process instead of one child process per cell (for debugging)
-    #[arg(long, alias = "no_multi_process")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Precision and device",
+        long,
+        alias = "no_multi_process"
+    )]
     pub no_multi_process: bool,
 
     /// Run on the CPU even where CUDA is available
-    #[arg(long, alias = "no_cuda")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Precision and device",
+        long,
+        alias = "no_cuda"
+    )]
     pub no_cuda: bool,
 
     /// Benchmark the base model rather than the head named by the config's architectures[0]
-    #[arg(long, alias = "only_pretrain_model")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "What to measure",
+        long,
+        alias = "only_pretrain_model"
+    )]
     pub only_pretrain_model: bool,
 
     /// Trace each model with TorchScript and time the traced module (inference only)
-    #[arg(long)]
+    #[arg(hide_short_help = true, help_heading = "What to measure", long)]
     pub torchscript: bool,
 
     /// Save the results and the environment information to CSV files
-    #[arg(long, alias = "save_to_csv")]
+    #[arg(help_heading = "The original's CSV files", long, alias = "save_to_csv")]
     pub save_to_csv: bool,
 
     /// CSV file for inference times [default: inference_time_<unix time>.csv]
-    #[arg(long, alias = "inference_time_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "inference_time_csv_file",
+        value_name = "FILE"
+    )]
     pub inference_time_csv_file: Option<PathBuf>,
 
     /// CSV file for inference memory [default: inference_memory_<unix time>.csv]
-    #[arg(long, alias = "inference_memory_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "inference_memory_csv_file",
+        value_name = "FILE"
+    )]
     pub inference_memory_csv_file: Option<PathBuf>,
 
     /// CSV file for training times [default: train_time_<unix time>.csv]
-    #[arg(long, alias = "train_time_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "train_time_csv_file",
+        value_name = "FILE"
+    )]
     pub train_time_csv_file: Option<PathBuf>,
 
     /// CSV file for training memory [default: train_memory_<unix time>.csv]
-    #[arg(long, alias = "train_memory_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "train_memory_csv_file",
+        value_name = "FILE"
+    )]
     pub train_memory_csv_file: Option<PathBuf>,
 
     /// CSV file for the environment information [default: env_info_<unix time>.csv]
-    #[arg(long, alias = "env_info_csv_file", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "The original's CSV files",
+        long,
+        alias = "env_info_csv_file",
+        value_name = "FILE"
+    )]
     pub env_info_csv_file: Option<PathBuf>,
 
     /// Print the environment information (versions, CPU, memory, GPUs)
-    #[arg(long, alias = "env_print")]
+    #[arg(help_heading = "Outputs", long, alias = "env_print")]
     pub env_print: bool,
 
     /// Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)
-    #[arg(long, value_enum, default_value_t = ProtocolChoice::Adaptive)]
+    #[arg(help_heading = "Timing protocol", long, value_enum, default_value_t = ProtocolChoice::Adaptive)]
     pub protocol: ProtocolChoice,
 
     /// Original protocol: repetitions of 10 calls; the table shows the fastest, per call
-    #[arg(long, allow_negative_numbers = true, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 
     /// Adaptive protocol: untimed warm-up calls before measuring
     #[arg(
+        hide_short_help = true,
+        help_heading = "Timing protocol",
         long,
         allow_negative_numbers = true,
         default_value_t = 2,
@@ -170,123 +232,153 @@ pub struct RunArgs {
     pub warmup: u32,
 
     /// Adaptive protocol: fewest timed calls (with --precision, at least 6: the fewest with a 95% interval of the median)
-    #[arg(long, allow_negative_numbers = true, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub min_runs: u32,
 
     /// Adaptive protocol: most timed calls
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_runs: u32,
 
     /// Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time", "precision", "max_time"])]
+    #[arg(help_heading = "Timing protocol", long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["min_runs", "max_runs", "min_time", "precision", "max_time"])]
     pub runs: Option<u32>,
 
     /// Adaptive protocol: least total seconds of timed calls
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 0.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
     pub min_time: f64,
 
     /// Adaptive protocol: time until the 95% interval of the median is within this much of it ('off': stop at --min-runs and --min-time)
-    #[arg(long, allow_negative_numbers = true, default_value = "1%", value_name = "PERCENT", value_parser = precision)]
+    #[arg(help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value = "1%", value_name = "PERCENT", value_parser = precision)]
     pub precision: Precision,
 
     /// Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)
-    #[arg(long, allow_negative_numbers = true, default_value_t = 20.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 20.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub max_time: f64,
 
     /// Measure the matmul ceiling again instead of reusing the cached one
-    #[arg(long)]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long)]
     pub recalibrate: bool,
 
     /// Print every planned cell with its estimated FLOPs, peak memory and time, and the total; run nothing
-    #[arg(long)]
+    #[arg(help_heading = "What to measure", long)]
     pub dry_run: bool,
 
     /// Run cells whose estimated peak memory exceeds the available memory instead of marking them N/A
-    #[arg(long)]
+    #[arg(hide_short_help = true, help_heading = "What to measure", long)]
     pub no_fit_check: bool,
 
     /// Run the model in half precision (float16), as the original's --fp16
-    #[arg(long, conflicts_with = "bf16")]
+    #[arg(help_heading = "Precision and device", long, conflicts_with = "bf16")]
     pub fp16: bool,
 
     /// Run the model in bfloat16
-    #[arg(long)]
+    #[arg(help_heading = "Precision and device", long)]
     pub bf16: bool,
 
-    /// Intra-op threads of libtorch [default: libtorch's choice, one per physical core]
-    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
-    pub threads: Option<u32>,
+    /// The models' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]
+    #[arg(help_heading = "Precision and device", long, num_args = 1.., value_enum, value_name = "DTYPE", conflicts_with_all = ["fp16", "bf16"])]
+    pub dtypes: Vec<DtypeChoice>,
+
+    /// Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch's choice, one per physical core]
+    #[arg(help_heading = "Precision and device", long, num_args = 1.., allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
+    pub threads: Vec<u32>,
 
     /// Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]
-    #[arg(long, value_name = "DEVICE", value_parser = parse_device, conflicts_with = "no_cuda")]
+    #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_parser = DeviceParser, hide_possible_values = true, conflicts_with = "no_cuda")]
     pub device: Option<DeviceChoice>,
 
     /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
-    #[arg(long, value_enum, default_value_t = OptimizerChoice::None)]
+    #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = OptimizerChoice::None)]
     pub optimizer: OptimizerChoice,
 
     /// Speed cells also break their call down by part (embeddings, each layer's attention projections and kernel, MLP, norms, head, loss, backward, optimizer step): seconds and memory kept per part, and what profiling costs
-    #[arg(long)]
+    #[arg(help_heading = "What to measure", long)]
     pub profile: bool,
 
     /// With --profile: also record libtorch's operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR
-    #[arg(long, value_name = "DIR", requires = "profile")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "What to measure",
+        long,
+        value_name = "DIR",
+        requires = "profile"
+    )]
     pub profile_trace: Option<PathBuf>,
 
-    /// Feed the models this text instead of random token ids: UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model's special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed
-    #[arg(long, value_name = "FILE")]
+    /// Feed the models this text through their tokenizers instead of random token ids
+    ///
+    /// UTF-8, one passage per line, or JSONL (a .jsonl file) with a "text" field per line. Batch row i is passage i (cycling), tokenized with the model's special tokens, truncated or padded to the sequence length, with an attention mask; also measures tokenization speed
+    #[arg(help_heading = "What to measure", long, value_name = "FILE")]
     pub input_text: Option<PathBuf>,
 
     /// The tokenizer.json for --input-text, a file or a folder holding one [default: the model's: beside its config, in the Hugging Face cache, or from the Hub]
-    #[arg(long, value_name = "PATH", requires = "input_text")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "What to measure",
+        long,
+        value_name = "PATH",
+        requires = "input_text"
+    )]
     pub tokenizer: Option<PathBuf>,
 
     /// Write every cell's settings, raw samples, statistics and N/A reason as JSON ('-' = stdout)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE")]
     pub export_json: Option<PathBuf>,
 
     /// Write the tables and their notes as Markdown ('-' = stdout)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
 
     /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE's cells is not part of this sweep (they would be lost)
-    #[arg(long, value_name = "FILE.json")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE.json")]
     pub resume: Option<PathBuf>,
 
     /// Read models, sizes and options from a TOML sweep file; flags on the command line override it
-    #[arg(long, value_name = "FILE.toml")]
+    #[arg(help_heading = "Outputs", long, value_name = "FILE.toml")]
     pub sweep: Option<PathBuf>,
 
     /// No progress bar or progress lines on stderr (errors are still printed)
-    #[arg(long, short = 'q')]
+    #[arg(help_heading = "Outputs", long, short = 'q')]
     pub quiet: bool,
 
     /// Also write everything printed on stdout and stderr to a plain-text log file
-    #[arg(long, alias = "log_print")]
+    #[arg(help_heading = "Outputs", long, alias = "log_print")]
     pub log_print: bool,
 
     /// The log file (implies --log-print) [default: log_<unix time>.csv, the original's name]
-    #[arg(long, alias = "log_filename", value_name = "FILE")]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Outputs",
+        long,
+        alias = "log_filename",
+        value_name = "FILE"
+    )]
     pub log_filename: Option<PathBuf>,
 
     /// Seconds a cell may take before its child process is killed and the cell is N/A
-    #[arg(long, allow_negative_numbers = true, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 3600.0, value_name = "SECONDS", value_parser = positive_seconds)]
     pub timeout: f64,
 
     /// Seed for the random weights and inputs
-    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Timing protocol",
+        long,
+        allow_negative_numbers = true,
+        default_value_t = 0
+    )]
     pub seed: i64,
 
     /// Print each child's diagnostics
-    #[arg(long)]
+    #[arg(hide_short_help = true, help_heading = "Outputs", long)]
     pub verbose: bool,
 
     /// Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts' --export-json files with `run-benchmark merge`
-    #[arg(long, value_name = "K/N|auto")]
+    #[arg(help_heading = "Outputs", long, value_name = "K/N|auto")]
     pub shard: Option<ShardSpec>,
 
     /// --shard auto in a Kubernetes Indexed Job: the number of parts (the Job's completions)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(hide_short_help = true, help_heading = "Outputs", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shard_count: Option<u32>,
 }
 
@@ -340,6 +432,17 @@ pub enum PreferChoice {
     Last,
 }
 
+/// A dtype the models run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeChoice {
+    /// float32, the original's default
+    F32,
+    /// float16 (the original's --fp16)
+    F16,
+    /// bfloat16
+    Bf16,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProtocolChoice {
     Adaptive,
@@ -349,9 +452,12 @@ pub enum ProtocolChoice {
 /// What a training step does after backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OptimizerChoice {
-    /// Forward, loss and backward only (the original).
+    /// Forward, loss and backward only (the original)
     None,
+    /// Plus a plain SGD step (learning rate 1e-4, no momentum): the cheapest weight update
     Sgd,
+    /// Plus an AdamW step (learning rate 1e-4): two moment buffers per weight, the usual
+    /// fine-tuning optimizer
     #[value(name = "adamw")]
     AdamW,
 }
@@ -383,20 +489,29 @@ EXAMPLES:
 const COMPARE_HELP: &str = "\
 VERDICTS:
   Cells are matched by model, batch size, sequence length, mode and metric. A speed cell is
-  'regressed' (or 'improved') when the 95% bootstrap confidence interval of the ratio of its
-  figures (the statistic the tables show, from the stored samples) lies above (below) 1 and
-  the ratio is beyond the threshold; otherwise 'within noise'. Memory cells compare their
-  single figures against the threshold.
+  'regressed' (or 'improved') when the whole 95% bootstrap interval of the change of its
+  figure (the statistic the tables show, resampled from the stored samples) lies beyond the
+  run-to-run noise floor, and the change is beyond the threshold; otherwise 'within noise'.
+  The interval only knows the noise within each run; two runs of the same code drift further
+  apart, which the noise floor covers: 10% unless --noise-floor declares one or --noise-from
+  measures it from two runs of the same code. Memory cells compare their single figures
+  against the threshold ('within threshold'). Cells whose configs differ under the same
+  name are flagged.
+
+EXAMPLES:
+  run-benchmark compare main.json branch.json
+  run-benchmark compare main.json branch.json --noise-from main.json main-again.json
+  run-benchmark compare main.json branch.json --format markdown > comment.md
 
 EXIT STATUS:
-  0  no cell regressed beyond the threshold
-  1  at least one cell regressed, or an error (unreadable file)
-  2  invalid command line";
+  0  no cell regressed
+  1  at least one cell regressed
+  2  an error (missing or unreadable file, not a JSON export) or an invalid command line";
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
     /// JSON exports or result CSV files of the original's format
-    #[arg(required = true, value_name = "RESULTS")]
+    #[arg(required = true, value_name = "RESULTS", value_hint = clap::ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
 
     /// Output file: .svg or .png
@@ -407,7 +522,7 @@ pub struct PlotArgs {
     #[arg(long, value_enum, default_value_t = PlotAxis::SequenceLength)]
     pub x: PlotAxis,
 
-    /// Linear axes instead of log-log
+    /// Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)
     #[arg(long)]
     pub linear: bool,
 
@@ -448,23 +563,99 @@ pub enum PlotMode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlotMetric {
+    /// Time per call (the tables' statistic)
     Time,
+    /// The tables' memory figure (peak resident memory on the CPU, libtorch included)
     Memory,
+    /// What the call added to memory: activations, gradients, optimizer state
+    Increase,
+}
+
+impl PlotArgs {
+    /// The report's own options, so reports do not depend on the command line.
+    pub fn options(&self) -> plot::Options {
+        plot::Options {
+            files: self.files.clone(),
+            output: self.output.clone(),
+            x: match self.x {
+                PlotAxis::SequenceLength => plot::XAxis::SequenceLength,
+                PlotAxis::BatchSize => plot::XAxis::BatchSize,
+            },
+            linear: self.linear,
+            mode: match self.mode {
+                PlotMode::Inference => Mode::Inference,
+                PlotMode::Training => Mode::Training,
+                PlotMode::Generation => Mode::Generation,
+            },
+            metric: self.metric.map(|m| match m {
+                PlotMetric::Time => plot::Figure::Time,
+                PlotMetric::Memory => plot::Figure::Memory,
+                PlotMetric::Increase => plot::Figure::Increase,
+            }),
+            profile: self.profile,
+            title: self.title.clone(),
+            size: (self.size[0], self.size[1]),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// The reference JSON export
-    #[arg(value_name = "BASELINE.json")]
+    #[arg(value_name = "BASELINE.json", value_hint = clap::ValueHint::FilePath)]
     pub baseline: PathBuf,
 
     /// The JSON export to judge against it
-    #[arg(value_name = "NEW.json")]
+    #[arg(value_name = "NEW.json", value_hint = clap::ValueHint::FilePath)]
     pub new: PathBuf,
 
     /// Smallest change, in percent, that counts as a regression or improvement
     #[arg(long, default_value_t = 5.0, value_name = "PERCENT", value_parser = percent)]
     pub threshold: f64,
+
+    /// Run-to-run noise, in percent, that a speed change's whole 95% interval must exceed [default: 10]
+    #[arg(long, value_name = "PERCENT", value_parser = percent, conflicts_with = "noise_from")]
+    pub noise_floor: Option<f64>,
+
+    /// Measure the noise floor from two JSON exports of the same code: their largest change
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+    pub noise_from: Vec<PathBuf>,
+
+    /// Output: a terminal table, or Markdown for a pull-request comment
+    #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+    pub format: CompareFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    Table,
+    Markdown,
+}
+
+impl CompareArgs {
+    /// The report's own options, so reports do not depend on the command line.
+    pub fn options(&self) -> compare::Options {
+        compare::Options {
+            baseline: self.baseline.clone(),
+            new: self.new.clone(),
+            threshold: self.threshold / 100.0,
+            noise_floor: match (&self.noise_from[..], self.noise_floor) {
+                ([a, b], _) => compare::NoiseFloor::MeasuredFrom(a.clone(), b.clone()),
+                (_, Some(p)) => compare::NoiseFloor::Fixed {
+                    fraction: p / 100.0,
+                    declared: true,
+                },
+                _ => compare::NoiseFloor::Fixed {
+                    fraction: compare::DEFAULT_NOISE_FLOOR,
+                    declared: false,
+                },
+            },
+            format: match self.format {
+                CompareFormat::Table => compare::Format::Table,
+                CompareFormat::Markdown => compare::Format::Markdown,
+            },
+        }
+    }
 }
 
 /// A precision target: a fraction (0.01 for "1%"), or none.
@@ -487,6 +678,34 @@ fn percent(s: &str) -> Result<f64, String> {
     match s.trim_end_matches('%').parse::<f64>() {
         Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
         _ => Err(format!("\"{s}\" is not a percentage")),
+    }
+}
+
+/// `cpu`, `cuda` or `cuda:N` (any N); the usual ones are offered to shell completions, which
+/// would otherwise offer file names.
+#[derive(Clone)]
+struct DeviceParser;
+
+impl clap::builder::TypedValueParser for DeviceParser {
+    type Value = DeviceChoice;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DeviceChoice, clap::Error> {
+        let parse: fn(&str) -> Result<DeviceChoice, String> = parse_device;
+        parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let values = ["cpu", "cuda", "cuda:0", "cuda:1", "cuda:2", "cuda:3"];
+        Some(Box::new(
+            values.into_iter().map(clap::builder::PossibleValue::new),
+        ))
     }
 }
 
@@ -536,7 +755,19 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 }
 
 impl RunArgs {
-    /// What no single flag's parser can see: flags that contradict each other.
+    /// The dtype asked for: --dtypes, --fp16 or --bf16, else float32.
+    pub fn dtype(&self) -> crate::cell::Dtype {
+        use crate::cell::Dtype;
+        match (self.dtypes.first(), self.fp16, self.bf16) {
+            (Some(DtypeChoice::F32), ..) => Dtype::F32,
+            (Some(DtypeChoice::F16), ..) | (None, true, _) => Dtype::F16,
+            (Some(DtypeChoice::Bf16), ..) | (None, _, true) => Dtype::Bf16,
+            (None, false, false) => Dtype::F32,
+        }
+    }
+
+    /// What no single flag's parser can see: flags that contradict each other, and several
+    /// values for a flag that takes one.
     pub fn check(&self) -> anyhow::Result<()> {
         if self.protocol == ProtocolChoice::Adaptive
             && self.runs.is_none()
@@ -547,6 +778,25 @@ impl RunArgs {
                 self.min_time,
                 self.timeout
             );
+        }
+        // Sweeping threads or dtypes as an axis (`--threads 1 2`) is not implemented. The
+        // flags parse several values anyway so that this names the flag, where clap's own
+        // error would only say "unexpected argument '2'".
+        let dtypes: Vec<String> = (self.dtypes.iter())
+            .map(|d| format!("{d:?}").to_lowercase())
+            .collect();
+        let threads: Vec<String> = self.threads.iter().map(u32::to_string).collect();
+        for (flag, what, values) in [
+            ("--threads", "threads", threads),
+            ("--dtypes", "dtypes", dtypes),
+        ] {
+            if values.len() > 1 {
+                anyhow::bail!(
+                    "{flag} takes one value, not several ({}): a sweep over {what} is not \
+                     supported yet; run once per value",
+                    values.join(" ")
+                );
+            }
         }
         Ok(())
     }
@@ -688,8 +938,32 @@ mod tests {
             "4096",
         ])
         .unwrap();
-        assert_eq!((a.timeout, a.threads), (MAX_SECONDS, Some(MAX_THREADS)));
+        assert_eq!((a.timeout, a.threads), (MAX_SECONDS, vec![MAX_THREADS]));
         assert!(parse(&["--models", "m", "--batch-sizes", "2147483647"]).is_ok());
+    }
+
+    #[test]
+    fn threads_and_dtypes_take_one_value_and_say_so_for_several() {
+        let a = parse(&["--models", "m", "--dtypes", "f16", "--threads", "1"]).unwrap();
+        assert_eq!(a.dtype(), crate::cell::Dtype::F16);
+        assert!(a.check().is_ok());
+        assert_eq!(
+            parse(&["--models", "m"]).unwrap().dtype(),
+            crate::cell::Dtype::F32
+        );
+        let error = |args: &[&str]| parse(args).unwrap().check().unwrap_err().to_string();
+        assert_eq!(
+            error(&["--models", "m", "--threads", "1", "2"]),
+            "--threads takes one value, not several (1 2): a sweep over threads is not \
+             supported yet; run once per value"
+        );
+        let e = error(&["--models", "m", "--dtypes", "f32", "bf16"]);
+        assert!(
+            e.starts_with("--dtypes takes one value, not several (f32 bf16)"),
+            "{e}"
+        );
+        assert!(parse(&["--models", "m", "--dtypes", "f32", "--bf16"]).is_err());
+        assert!(parse(&["--models", "m", "--dtypes", "f8"]).is_err());
     }
 
     #[test]
@@ -707,7 +981,9 @@ mod tests {
         ])
         .unwrap();
         assert!(a.bf16 && !a.fp16);
-        assert_eq!(a.threads, Some(2));
+        assert_eq!(a.threads, vec![2]);
+        assert_eq!(a.dtype(), crate::cell::Dtype::Bf16);
+        assert!(a.check().is_ok());
         assert_eq!(a.device, Some(DeviceChoice::Cuda(1)));
         assert_eq!(Optimizer::from(a.optimizer), Optimizer::AdamW);
         assert_eq!(a.protocol, ProtocolChoice::Adaptive);
@@ -745,7 +1021,7 @@ mod tests {
     #[test]
     fn subcommands_need_no_models_and_the_child_protocol_is_not_one() {
         let cli = Cli::try_parse_from(["run-benchmark", "man"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Man)));
+        assert!(matches!(cli.command, Some(Command::Man { .. })));
         let cli = Cli::try_parse_from(["run-benchmark", "compare", "a.json", "b.json"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Compare(_))));
         // `__cell` is read by main before clap, so completions and the man page never offer it.

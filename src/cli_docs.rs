@@ -11,7 +11,17 @@ pub const BIN: &str = "run-benchmark";
 
 /// The completion script for `shell`.
 pub fn completions(shell: Shell, out: &mut dyn Write) {
-    clap_complete::generate(shell, &mut Cli::command(), BIN, out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
+    if shell == Shell::Bash {
+        // clap_complete 4.6 names the subcommands' case labels `run__subcmd__benchmark__...`
+        // (the hyphen of the binary's name read as a subcommand separator) but sets
+        // `cmd=run__benchmark__...`, so no subcommand's flags were ever completed.
+        let text =
+            String::from_utf8_lossy(&script).replace("run__subcmd__benchmark", "run__benchmark");
+        script = text.into_bytes();
+    }
+    let _ = out.write_all(&script);
 }
 
 /// The committed file name of `shell`'s script, under completions/.
@@ -26,7 +36,44 @@ pub fn completion_file(shell: Shell) -> String {
     }
 }
 
-/// The man page (roff), the subcommands' options included.
+/// The subcommands with a man page of their own (`run-benchmark-plot.1`, ...).
+pub const MAN_SUBCOMMANDS: [&str; 3] = ["plot", "compare", "merge"];
+
+/// The man page (roff) of `run-benchmark`, or of one of MAN_SUBCOMMANDS.
+pub fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> io::Result<()> {
+    let command = Cli::command();
+    let command = match subcommand {
+        None => command,
+        Some(name) => command
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| io::Error::other(format!("no subcommand {name}")))?
+            .name(format!("{BIN}-{name}"))
+            .bin_name(format!("{BIN} {name}")),
+    };
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command).render(&mut page)?;
+    // No hyphenation, left-aligned: class names and flags must not break mid-word.
+    let page = String::from_utf8_lossy(&page);
+    let text = match page.find("\n.TH ") {
+        Some(at) => {
+            let end = at + 1 + page[at + 1..].find('\n').unwrap_or(page.len() - at - 1);
+            format!("{}\n.nh\n.ad l{}", &page[..end], &page[end..])
+        }
+        None => page.into_owned(),
+    };
+    out.write_all(text.as_bytes())
+}
+
+/// The man page of `run-benchmark` (`run-benchmark man`).
 pub fn man(out: &mut dyn Write) -> io::Result<()> {
-    clap_mangen::Man::new(Cli::command()).render(out)
+    man_page(None, out)
+}
+
+/// The committed file of a man page, under docs/.
+pub fn man_file(subcommand: Option<&str>) -> String {
+    match subcommand {
+        None => format!("{BIN}.1"),
+        Some(name) => format!("{BIN}-{name}.1"),
+    }
 }

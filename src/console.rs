@@ -96,3 +96,26 @@ pub fn stderr_is_interactive() -> bool {
 pub fn colours_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+/// Narrowest width tables are fitted to; below it they wrap as the terminal pleases.
+const MIN_WIDTH: usize = 40;
+
+/// The width stdout's text should fit: `$COLUMNS` where set (so a script or test can ask for
+/// one), else the terminal's; None for a file or pipe, whose lines are kept whole.
+pub fn stdout_width() -> Option<usize> {
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0);
+    columns
+        .or_else(|| terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0)))
+        .map(|w| w.max(MIN_WIDTH))
+}
+
+/// `text` wrapped at word boundaries to `width`; unchanged where there is none.
+pub fn wrap(text: &str, width: Option<usize>) -> String {
+    match width {
+        Some(w) => textwrap::fill(text, w),
+        None => text.to_string(),
+    }
+}

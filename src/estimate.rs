@@ -191,6 +191,18 @@ pub fn cell(cell: &Cell) -> Estimate {
     }
 }
 
+/// Parameters of the module inference builds from `config` (architectures[0]'s head), as the
+/// memory estimate counts them; None for a config no family parses.
+pub fn model_parameters(config: &serde_json::Value) -> Option<f64> {
+    let arch = models::from_json(config).ok()?;
+    let task = models::inference_task(config, false);
+    // As the cell estimate: the family's own count where it has one (an encoder-decoder).
+    Some(
+        arch.parameters(task)
+            .unwrap_or_else(|| parameters(arch.as_ref(), &Shape::of(config), task)),
+    )
+}
+
 /// Warm-up calls and the fewest timed calls a protocol makes.
 fn planned_calls(protocol: &Protocol) -> usize {
     match *protocol {

@@ -242,18 +242,43 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
         return read_json(&file).map(|v| (file.display().to_string(), v));
     }
     let looked = format!(
-        "\"{source}\" is not a file or folder, not in the embedded registry, and not in the \
-         Hugging Face cache at {}",
+        "not found (\"{source}\" is not a file or folder, not in the embedded registry, and not \
+         in the Hugging Face cache at {})",
         cache.path().display()
     );
-    if !looks_like_hub_id(source) {
-        bail!("{looked}");
+    let hint = match did_you_mean(source) {
+        Some(name) => {
+            format!("; did you mean {name}? (run-benchmark models lists the embedded ones)")
+        }
+        None => "; run-benchmark models lists the embedded ones".into(),
+    };
+    // A near miss of an embedded name is a typo, not a Hub id to download.
+    if !looks_like_hub_id(source) || did_you_mean(source).is_some() {
+        bail!("{looked}{hint}");
     }
     if hub_offline() {
-        bail!("{looked}; HF_HUB_OFFLINE is set, so it was not downloaded");
+        bail!("{looked}; HF_HUB_OFFLINE is set, so the Hub was not asked{hint}");
     }
-    let file = download(source, "config.json", cache).with_context(|| looked.clone())?;
+    let file = download(source, "config.json", cache).with_context(|| format!("{looked}{hint}"))?;
     read_json(&file).map(|v| (file.display().to_string(), v))
+}
+
+/// The embedded id or short name closest to `source`, when it is a likely typo of it (at most
+/// two edits, case aside).
+fn did_you_mean(source: &str) -> Option<String> {
+    let wanted = source.to_ascii_lowercase();
+    registry()
+        .into_iter()
+        .flat_map(|e| [e.id, e.short_name])
+        .map(|name| {
+            (
+                strsim::damerau_levenshtein(&wanted, &name.to_ascii_lowercase()),
+                name,
+            )
+        })
+        .filter(|&(distance, _)| distance <= 2)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, name)| name.to_string())
 }
 
 /// `name` or `org/name`, as the Hub spells repository ids.
@@ -457,6 +482,15 @@ mod tests {
             "{err}"
         );
         assert!("=bert-base".parse::<ModelSpec>().is_err());
+    }
+
+    #[test]
+    fn near_misses_of_embedded_names_are_suggested() {
+        assert_eq!(did_you_mean("bert-bas").as_deref(), Some("bert-base"));
+        assert_eq!(did_you_mean("GPT-2").as_deref(), Some("gpt2"));
+        assert_eq!(did_you_mean("someone/their-own-model"), None);
+        let e = format!("{:#}", load_config(OsStr::new("bert-bas")).unwrap_err());
+        assert!(e.contains("did you mean bert-base?"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod calibration;
+pub mod catalog;
 pub mod cell;
 pub mod child;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod env;
 pub mod estimate;
 pub mod hub;
 pub mod interrupt;
+pub mod load;
 pub mod measure;
 pub mod models;
 pub mod plan;

@@ -29,23 +29,36 @@ fn run() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Some(Command::Models) => print_models(),
-        Some(Command::Plot(args)) => finish(report::plot::run(&args).map(|()| ExitCode::SUCCESS)),
-        Some(Command::Compare(args)) => finish(report::compare::run(&args).map(|regressed| {
-            if regressed {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
+        Some(Command::Plot(args)) => {
+            finish(report::plot::run(&args.options()).map(|()| ExitCode::SUCCESS))
+        }
+        // As diff(1): 1 means "regressed", so an error needs another status.
+        Some(Command::Compare(args)) => match report::compare::run(&args.options()) {
+            Ok(true) => ExitCode::FAILURE,
+            Ok(false) => ExitCode::SUCCESS,
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                console::eprintln(&format!("Error: {e:#}"));
+                ExitCode::from(2)
             }
-        })),
+        },
         Some(Command::Merge(args)) => finish(app::merge(args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();
             cli_docs::completions(shell, &mut out);
             finish(out.flush().map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
-        Some(Command::Man) => {
+        Some(Command::Man { subcommand }) => {
             let mut out = std::io::stdout().lock();
-            let written = cli_docs::man(&mut out).and_then(|()| out.flush());
+            let written =
+                cli_docs::man_page(subcommand.as_deref(), &mut out).and_then(|()| out.flush());
+            finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
+        }
+        Some(Command::Schema) => {
+            let mut out = std::io::stdout().lock();
+            let written = out
+                .write_all(report::json::schema().as_bytes())
+                .and_then(|()| out.flush());
             finish(written.map_err(Into::into).map(|()| ExitCode::SUCCESS))
         }
         None => {
@@ -56,7 +69,10 @@ fn run() -> ExitCode {
             // Before anything starts a thread or touches the GPU: the cells' children are
             // forked from a copy of this process as it is now. CPU runs only: a CUDA-free
             // zygote is the pattern CUDA allows, but it has not been tested on a GPU here.
-            if args.as_ref().is_ok_and(|a| !a.no_multi_process && on_cpu(a)) {
+            if args
+                .as_ref()
+                .is_ok_and(|a| !a.no_multi_process && on_cpu(a))
+            {
                 zygote::start(child);
             }
             finish(args.and_then(app::run).map(|outcome| match outcome {
@@ -90,33 +106,9 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
 
 /// The embedded registry and what this build can benchmark.
 fn print_models() -> ExitCode {
-    let supported = run_benchmark::models::supported_model_types();
-    let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::ASCII_FULL_CONDENSED)
-        .set_header([
-            "Hub id",
-            "Short name",
-            "model_type",
-            "architectures[0]",
-            "Supported",
-        ]);
-    for entry in run_benchmark::hub::registry() {
-        let ok = supported.contains(&entry.model_type.as_str());
-        table.add_row([
-            entry.id,
-            entry.short_name,
-            &entry.model_type,
-            &entry.architecture,
-            if ok { "yes" } else { "no" },
-        ]);
-    }
-    let text = format!(
-        "{table}\nSupported model types: {}\nOther models: a config.json path, or any Hub id (from the \
-         Hugging Face cache, else config.json is downloaded unless HF_HUB_OFFLINE=1).\n",
-        supported.join(", ")
-    );
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    let mut out = console::Stdout;
+    let width = console::stdout_width();
+    match run_benchmark::catalog::print(&mut out, width).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(_) => ExitCode::FAILURE,

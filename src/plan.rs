@@ -2,8 +2,8 @@
 //! exports asked for. Everything that can be wrong with the input fails here, before any cell.
 
 use crate::cell::{
-    CalibrationResult, Cell, DeviceChoice, Dtype, Inputs, Machine, Metric, Mode, Settings,
-    TextInputs, TokenizationCell,
+    CalibrationResult, Cell, DeviceChoice, Inputs, Machine, Metric, Mode, Settings, TextInputs,
+    TokenizationCell,
 };
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::estimate::{self, Estimate};
@@ -344,12 +344,9 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
     Ok(Settings {
         protocol,
         device,
-        dtype: match (args.fp16, args.bf16) {
-            (true, _) => Dtype::F16,
-            (_, true) => Dtype::Bf16,
-            _ => Dtype::F32,
-        },
-        threads: args.threads.map(|t| t as usize),
+        dtype: args.dtype(),
+        // RunArgs::check refused several.
+        threads: args.threads.first().map(|&t| t as usize),
         optimizer: args.optimizer.into(),
         only_pretrain_model: args.only_pretrain_model,
         torchscript: args.torchscript,
@@ -458,7 +455,7 @@ fn cells(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::{DeviceChoice, Optimizer};
+    use crate::cell::{DeviceChoice, Dtype, Optimizer};
     use serde_json::json;
 
     fn model(name: &str) -> ResolvedModel {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::str::FromStr;
 
 /// One part of a sharded plan; `index` is 1-based (`--shard 1/4` .. `--shard 4/4`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shard {
     pub index: usize,
     pub count: usize,
@@ -128,7 +128,7 @@ pub fn assign(costs: &[f64], count: usize) -> Vec<usize> {
 /// What a shard's JSON export records of the whole plan, so that `merge` can rebuild the
 /// single-machine sweep: every cell in plan order with its shard, the models' configs once
 /// each, and a fingerprint that tells shards of one plan from shards of another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShardRecord {
     pub shard: Shard,
     /// FNV-1a of the whole plan's cells and settings, as JSON.
@@ -139,7 +139,7 @@ pub struct ShardRecord {
 }
 
 /// One cell of the whole plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedCell {
     /// Index into [`ShardRecord::models`].
     pub model: usize,

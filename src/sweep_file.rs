@@ -12,6 +12,41 @@ use std::ffi::OsString;
 use std::path::Path;
 use toml::Value;
 
+/// Flags that leave what a sweep measures as the file says: where output goes and how much
+/// is printed.
+const KEEPS_THE_SWEEP: [&str; 17] = [
+    "sweep",
+    "recalibrate",
+    "quiet",
+    "verbose",
+    "env_print",
+    "log_print",
+    "log_filename",
+    "export_json",
+    "export_markdown",
+    "save_to_csv",
+    "inference_time_csv_file",
+    "inference_memory_csv_file",
+    "train_time_csv_file",
+    "train_memory_csv_file",
+    "env_info_csv_file",
+    "resume",
+    "dry_run",
+];
+
+/// The file's keys that name files a run writes: not used for a run the command line changed.
+const EXPORTS: [&str; 9] = [
+    "export_json",
+    "export_markdown",
+    "save_to_csv",
+    "inference_time_csv_file",
+    "inference_memory_csv_file",
+    "train_time_csv_file",
+    "train_memory_csv_file",
+    "env_info_csv_file",
+    "log_filename",
+];
+
 /// One flag from the file: its key, its clap id and its command-line tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileArg {
@@ -51,8 +86,36 @@ pub fn merge(path: &Path, matches: &ArgMatches, argv: &[OsString]) -> Result<Run
                 })
             })
     };
+    // A command line that changes what the sweep measures makes another run than the file's:
+    // writing it under the file's export names would replace the file's report with it.
+    let changing: Vec<String> = given
+        .iter()
+        .filter(|id| !KEEPS_THE_SWEEP.contains(id))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    let dropped: Vec<&FileArg> = file_args
+        .iter()
+        .filter(|a| !changing.is_empty() && EXPORTS.contains(&a.id.as_str()))
+        .filter(|a| !overridden(&a.id))
+        .collect();
+    if !dropped.is_empty() {
+        let keys: Vec<&str> = dropped.iter().map(|a| a.key.as_str()).collect();
+        crate::console::eprintln(&format!(
+            "Sweep file {}: {} change(s) the sweep, so its {} not written (give the flag to \
+             write this run's)",
+            path.display(),
+            changing.join(", "),
+            match keys[..] {
+                [one] => format!("{one} is"),
+                _ => format!("{} are", keys.join(", ")),
+            }
+        ));
+    }
     let mut merged: Vec<OsString> = argv.iter().take(1).cloned().collect();
-    for arg in file_args.iter().filter(|a| !overridden(&a.id)) {
+    for arg in file_args
+        .iter()
+        .filter(|a| !overridden(&a.id) && !dropped.iter().any(|d| d.id == a.id))
+    {
         merged.extend(arg.tokens.iter().map(OsString::from));
     }
     merged.extend(argv.iter().skip(1).cloned());
@@ -113,7 +176,14 @@ pub fn to_args(text: &str) -> Result<Vec<FileArg>> {
             .find(|a| a.get_long() == Some(long.as_str()) && !a.is_hide_set())
             .filter(|_| !matches!(long.as_str(), "sweep" | "help" | "version"))
             .ok_or_else(|| {
-                anyhow!("unknown key \"{key}\" (keys are the long flags of run-benchmark --help)")
+                let hint = match nearest_key(&command, &long) {
+                    Some(near) => format!("did you mean {near}? "),
+                    None => String::new(),
+                };
+                anyhow!(
+                    "unknown key \"{key}\" ({hint}keys are the long flags of run-benchmark \
+                     --help)"
+                )
             })?;
         let id = arg.get_id().to_string();
         if args.iter().any(|a| a.id == id) {
@@ -152,6 +222,20 @@ pub fn to_args(text: &str) -> Result<Vec<FileArg>> {
         args.push(FileArg { key, id, tokens });
     }
     Ok(args)
+}
+
+/// The key a misspelt one most likely meant: the closest long flag (at most two edits, or a
+/// singular or plural of it), spelt with `_` as sweep files usually do.
+fn nearest_key(command: &clap::Command, long: &str) -> Option<String> {
+    command
+        .get_arguments()
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long())
+        .filter(|l| !matches!(*l, "sweep" | "help" | "version"))
+        .map(|l| (strsim::damerau_levenshtein(long, l), l))
+        .filter(|&(distance, _)| distance <= 2)
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, l)| l.replace('-', "_"))
 }
 
 fn scalar(value: &Value) -> Result<String> {
@@ -257,7 +341,11 @@ mod tests {
     #[test]
     fn mistakes_name_the_key() {
         let err = |text: &str| format!("{:#}", to_args(text).unwrap_err());
-        assert!(err("batch_size = [8]").contains("unknown key \"batch_size\""));
+        assert!(err("batch_size = [8]")
+            .contains("unknown key \"batch_size\" (did you mean batch_sizes?"));
+        assert!(err("[exports]\nexport_jsn = \"a.json\"").contains("did you mean export_json?"));
+        // Nothing near: no guess.
+        assert!(!err("colour = true").contains("did you mean"));
         assert!(err("training = 1").contains("\"training\": expected true or false"));
         assert!(err("seed = [1, 2]").contains("\"seed\": expected one value"));
         assert!(err("sweep = \"x.toml\"").contains("unknown key \"sweep\""));

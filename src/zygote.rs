@@ -20,6 +20,12 @@ use std::process::{ExitCode, ExitStatus};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 static ZYGOTE: OnceLock<Mutex<OwnedFd>> = OnceLock::new();
+static ZYGOTE_PID: OnceLock<u32> = OnceLock::new();
+
+/// The zygote's pid, once it runs.
+pub fn pid() -> Option<u32> {
+    ZYGOTE_PID.get().copied()
+}
 
 /// Starts the zygote, which runs `child_main` (the child side of the runner's protocol, given
 /// its parent's pid) in each process it forks. Does nothing unless this process is
@@ -45,6 +51,7 @@ pub fn start(child_main: fn(u32) -> ExitCode) {
         }
         pid if pid > 0 => {
             drop(theirs);
+            let _ = ZYGOTE_PID.set(pid as u32);
             let _ = ZYGOTE.set(Mutex::new(ours));
         }
         _ => {}

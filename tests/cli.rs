@@ -101,7 +101,7 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
         last = at;
     }
     assert!(stdout.contains("| Model Name"));
-    assert!(stdout.contains("Time in s (minimum)"));
+    assert!(stdout.contains("Time (minimum)"));
     assert!(stdout.contains("Memory in MB"));
     assert!(stdout.contains("fastest of 2 repetitions of 10 calls (the original's protocol)"));
     assert!(stdout.contains("| wide"));
@@ -114,7 +114,6 @@ fn sweep_in_child_processes_prints_five_sections_and_writes_five_csv_files() {
         assert_eq!(rows[7][..3], ["wide", "2", "16"]);
         for row in rows {
             let seconds: f64 = row[3].parse().unwrap();
-            assert!(row[3].split('.').nth(1).unwrap().len() == 4, "{row:?}");
             // No upper bound: a shared machine may be arbitrarily slow.
             assert!(seconds > 0.0 && seconds.is_finite(), "{row:?}");
         }
@@ -223,7 +222,7 @@ fn a_vision_sweep_is_over_image_sizes_and_counts_patches_as_tokens() {
     let rows = export["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4);
     for row in rows {
-        let (cell, result) = (&row[0], &row[1]);
+        let (cell, result) = (&row["cell"], &e2e::result(row));
         assert_eq!(cell["input"]["kind"], "pixels");
         assert_eq!(result["status"], "speed", "{result}");
         // Tokens/s in the table: batch x (side / 8)² patches over the median.
@@ -280,7 +279,7 @@ fn a_speech_sweep_is_over_audio_seconds_and_counts_encoder_positions_as_tokens()
     // 2 batch sizes x 3 lengths x (inference, training) x (memory, speed).
     assert_eq!(rows.len(), 24);
     for row in rows {
-        let (cell, result) = (&row[0], &row[1]);
+        let (cell, result) = (&row["cell"], &e2e::result(row));
         assert_eq!(cell["input"]["kind"], "audio");
         let seconds = cell["sequence_length"].as_i64().unwrap();
         if seconds == 31 {
@@ -424,7 +423,7 @@ fn unknown_model_is_one_line_naming_it_and_where_it_looked() {
     assert_rejected(
         &["--models", "bert-base-uncased", "no-such/model"],
         1,
-        "model \"no-such/model\": \"no-such/model\" is not a file or folder, not in the embedded registry",
+        "model \"no-such/model\": not found (\"no-such/model\" is not a file or folder, not in the embedded registry",
     );
 }
 
@@ -523,7 +522,6 @@ fn models_lists_the_registry_and_supported_types() {
         stdout.contains("| google-bert/bert-base-uncased"),
         "{stdout}"
     );
-    assert!(stdout.contains("| bert-base-uncased"));
     let bert_row = stdout
         .lines()
         .find(|l| l.contains("google-bert/bert-base-uncased"))
@@ -532,6 +530,14 @@ fn models_lists_the_registry_and_supported_types() {
         bert_row.contains("BertForMaskedLM") && bert_row.contains("yes"),
         "{bert_row}"
     );
+    // What fits: parameters, weights in float32 and bfloat16, the longest sequence.
+    for figure in ["109M", "417 MiB", "209 MiB", "512"] {
+        assert!(bert_row.contains(figure), "{figure} not in {bert_row}");
+    }
+    // An 80-column terminal gets a table that fits.
+    let narrow = bin().env("COLUMNS", "80").arg("models").assert().success();
+    let narrow = String::from_utf8(narrow.get_output().stdout.clone()).unwrap();
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
     assert!(
         stdout.contains("Supported model types: albert, bart, bert,"),
         "{stdout}"
@@ -583,6 +589,46 @@ fn a_min_time_the_timeout_cuts_short_is_an_error_naming_both() {
         .stderr(predicate::str::contains(
             "--min-time 50 s is not below --timeout 10 s",
         ));
+}
+
+#[test]
+fn several_threads_or_dtypes_are_refused_in_one_line_naming_the_flag() {
+    // A sweep over them (issue 13, point 11) is not implemented: one value each.
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = dir.path().join("plan.toml");
+    fs::write(&sweep, format!("models = [\"{TINY}\"]\nthreads = [1, 2]\n")).unwrap();
+    let from_file = ["--sweep", sweep.to_str().unwrap()];
+    for (words, flag) in [
+        (&["--models", TINY, "--threads", "1", "2"][..], "--threads"),
+        (
+            &["--models", TINY, "--dtypes", "f32", "bf16"][..],
+            "--dtypes",
+        ),
+        (&from_file[..], "--threads"),
+    ] {
+        let out = bin().args(words).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{words:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{words:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} takes one value, not several")),
+            "{words:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{words:?}: nothing ran");
+    }
+    // One value is taken.
+    bin()
+        .args([
+            "--models",
+            TINY,
+            "--dtypes",
+            "f32",
+            "--threads",
+            "1",
+            "--dry-run",
+        ])
+        .assert()
+        .success();
 }
 
 #[test]

@@ -215,7 +215,7 @@ fn sigterm_and_sighup_stop_like_ctrl_c_with_their_exit_status() {
         );
         let rows = json_rows(&json).unwrap();
         assert_eq!(rows.len(), 1, "{name}: the finished cell is in the export");
-        assert_eq!(rows[0][1]["status"], "speed", "{:?}", rows[0]);
+        assert!(rows[0]["speed"].is_object(), "{:?}", rows[0]);
         assert!(!alive(child), "{name}: child {child} left running");
         assert!(String::from_utf8_lossy(&output.stdout).contains("INFERENCE - SPEED - RESULT"));
     }
@@ -259,7 +259,6 @@ fn a_job_larger_than_one_argument_reaches_the_child() {
     let rows = json_rows(&json).unwrap();
     assert_eq!(rows.len(), 2, "speed and memory");
     for row in rows {
-        let status = &row[1]["status"];
-        assert!(status == "speed" || status == "memory", "{row:?}");
+        assert_eq!(row["status"], "ok", "{row:?}");
     }
 }

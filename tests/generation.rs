@@ -19,7 +19,7 @@ fn rows(json: &Value) -> &Vec<Value> {
 fn generation_rows<'a>(json: &'a Value, metric: &str) -> Vec<&'a Value> {
     rows(json)
         .iter()
-        .filter(|r| r[0]["mode"] == "generation" && r[0]["metric"] == metric)
+        .filter(|r| r["cell"]["mode"] == "generation" && r["cell"]["metric"] == metric)
         .collect()
 }
 
@@ -46,14 +46,20 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
         assert!(stdout.contains(header), "no {header} in\n{stdout}");
     }
     for column in [
-        "TTFT ms",
-        "TPOT ms",
-        "ITL p50 ms",
+        " TTFT |",
+        " TPOT |",
+        " E2E |",
+        " ITL p50 |",
         "Decode tokens/s",
         "KV cache MB",
     ] {
         assert!(stdout.contains(column), "no {column} in\n{stdout}");
     }
+    // Times carry their unit, as in the other sections.
+    assert!(
+        stdout.contains(" ms |") || stdout.contains(" µs |"),
+        "{stdout}"
+    );
     assert!(stdout.contains("TPOT = (E2E - TTFT) / (N - 1)"), "{stdout}");
     assert!(
         stdout.contains("bert is an encoder-only model: it does not generate text"),
@@ -64,7 +70,7 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
     let speed = generation_rows(&json, "speed");
     assert_eq!(speed.len(), 3 * 2, "three models, two batch sizes");
     for row in &speed {
-        let (cell, result) = (&row[0], &row[1]);
+        let (cell, result) = (&row["cell"], &e2e::result(row));
         if cell["model"].as_str().unwrap().contains("tiny-bert") {
             assert_eq!(result["status"], "not_available");
             continue;
@@ -95,7 +101,7 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
 
     // The KV cache: 2 · 2 layers · 2 heads · 16 · tokens · batch · 4 bytes.
     for row in generation_rows(&json, "memory") {
-        let (cell, result) = (&row[0], &row[1]);
+        let (cell, result) = (&row["cell"], &e2e::result(row));
         let model = cell["model"].as_str().unwrap();
         if model.contains("tiny-bert") {
             assert!(result["reason"].as_str().unwrap().contains("encoder-only"));
@@ -132,11 +138,28 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
     ));
     assert!(time.contains("\r\ngpt2-tiny,2,8,4,"), "{time}");
     assert_eq!(time.lines().count(), 1 + 6);
+    // Every digit measured: the CSV's TTFT is the JSON's.
+    let line = time
+        .lines()
+        .find(|l| l.starts_with("gpt2-tiny,2,8,4,"))
+        .unwrap();
+    let ttft: f64 = line.split(',').nth(4).unwrap().parse().unwrap();
+    let row = generation_rows(&json, "speed")
+        .into_iter()
+        .find(|r| r["cell"]["model"] == "gpt2-tiny" && r["cell"]["batch_size"] == 2)
+        .unwrap();
+    assert_eq!(
+        ttft,
+        row["speed"]["generation"]["ttft"]["median"]
+            .as_f64()
+            .unwrap()
+    );
 
     // Resume carries every measured generation cell over unchanged.
     let resumed_path = dir.path().join("resumed.json");
-    bin()
+    let resumed_run = bin()
         .current_dir(dir.path())
+        .env("COLUMNS", "80")
         .args(["--models", GPT2, T5])
         .args(["--batch-sizes", "1", "2", "--sequence-lengths", "8"])
         .args(["--generate", "4", "--no-inference"])
@@ -147,16 +170,23 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
         .arg(&resumed_path)
         .assert()
         .success();
+    // At 80 columns the tables fit, leaving the detail out with a note.
+    let narrow = String::from_utf8(resumed_run.get_output().stdout.clone()).unwrap();
+    assert!(narrow.lines().all(|l| l.chars().count() <= 80), "{narrow}");
+    assert!(
+        narrow.contains("Left out to fit 80 columns: Decode tokens/s, ITL p50, ITL p90, ITL p99"),
+        "{narrow}"
+    );
     let resumed: Value = serde_json::from_str(&read(&resumed_path)).unwrap();
     let before: Vec<&Value> = generation_rows(&json, "speed")
         .into_iter()
-        .filter(|r| r[1]["status"] == "speed")
+        .filter(|r| r["status"] == "ok")
         .collect();
     for row in &before {
         assert!(
             generation_rows(&resumed, "speed").contains(row),
             "not carried over: {}",
-            row[0]["model"]
+            row["cell"]["model"]
         );
     }
 
@@ -171,6 +201,8 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
     let svg = read(&chart);
     assert!(svg.contains("median time per output token"), "{svg}");
     assert!(svg.contains("gpt2-tiny (4 new), batch 2"), "{svg}");
+    // The requests' TPOTs spread as a band.
+    assert!(svg.contains("interquartile range"), "{svg}");
 
     // Compare matches generation cells and names them.
     let compared = bin()

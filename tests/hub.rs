@@ -211,7 +211,42 @@ fn offline_and_uncached_is_an_error_saying_where_it_looked() {
         .stderr(predicate::str::contains(
             home.path().join("hub").display().to_string(),
         ))
-        .stderr(predicate::str::contains("HF_HUB_OFFLINE is set"));
+        .stderr(predicate::str::contains("HF_HUB_OFFLINE is set"))
+        .stderr(predicate::str::contains(
+            "run-benchmark models lists the embedded ones",
+        ));
+}
+
+#[test]
+fn a_typo_of_an_embedded_name_is_not_looked_up_on_the_hub() {
+    let hub = FakeHub::start();
+    let home = tempfile::tempdir().unwrap();
+    let output = bin(home.path(), &hub.endpoint)
+        .args(["--models", "bert-base-uncasd"])
+        .assert()
+        .failure()
+        .code(1);
+    let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("model \"bert-base-uncasd\": not found (")
+            && stderr.contains(
+                "did you mean bert-base-uncased? (run-benchmark models lists the embedded ones)"
+            ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert_eq!(hub.requests.load(Ordering::SeqCst), 0, "the Hub was asked");
+    // Offline, a name that is no typo is not downloaded either, and the same hint follows.
+    bin(home.path(), &hub.endpoint)
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["--models", "someone/their-model"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        hub.requests.load(Ordering::SeqCst),
+        0,
+        "the Hub was asked offline"
+    );
 }
 
 #[test]

@@ -109,10 +109,15 @@ fn exports_to_files_and_to_stdout() {
         assert!(stdout.contains(title), "{title} missing: {stdout}");
     }
     assert!(stdout.contains(
-        "| Model Name | Batch Size | Seq Length | Time in s (median) | 95% CI | Samples/s | Tokens/s | GFLOP/s | MFU |"
+        "| Model Name | Batch Size | Seq Length | Time (median) | 95% CI | Samples/s | Tokens/s | GFLOP/s | MFU |"
     ));
     assert!(stdout.contains("| :--- | ---: |"));
-    assert!(stdout.contains("- Time in s: median seconds per call"));
+    assert!(stdout.contains("- Time: median seconds per call"));
+    // Every figure carries its unit: a tiny model's milliseconds are not `< 0.001`.
+    assert!(
+        regex_like_time(&stdout),
+        "no time with a unit in the Markdown: {stdout}"
+    );
     assert!(stdout.contains(
         "- N/A tests/fixtures/tiny-bert.json (batch 1, sequence 128): sequence length 128 exceeds max_position_embeddings 64"
     ));
@@ -139,6 +144,50 @@ fn exports_to_files_and_to_stdout() {
         .stderr(predicate::str::contains(
             "only one of --export-json and --export-markdown can go to stdout",
         ));
+}
+
+/// Whether a table cell holds a time with its unit (`| 1.234 ms |`).
+fn regex_like_time(text: &str) -> bool {
+    // A noisy (*, escaped in Markdown) or busy (~) mark may follow.
+    predicate::str::is_match(r"\| [0-9]+(\.[0-9]+)? (s|ms|µs|ns)( \\\*)?( ~)? \|")
+        .unwrap()
+        .eval(text)
+}
+
+#[test]
+fn csv_holds_every_digit_of_the_json_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let js = dir.path().join("r.json");
+    let it = dir.path().join("it.csv");
+    bin()
+        .args(QUICK)
+        .args([
+            "--models",
+            TINY,
+            "--batch-sizes",
+            "1",
+            "2",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+            "--save-to-csv",
+            "--env-info-csv-file",
+        ])
+        .arg(dir.path().join("env.csv"))
+        .arg("--inference-time-csv-file")
+        .arg(&it)
+        .arg("--export-json")
+        .arg(&js)
+        .assert()
+        .success();
+    let rows = json_rows(&js);
+    let lines = csv_lines(&it);
+    assert_eq!(lines.len(), 2);
+    for (line, row) in lines.iter().zip(&rows) {
+        let csv: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+        let json = row["speed"]["seconds"].as_f64().unwrap();
+        assert_eq!(csv, json, "the CSV figure lost digits: {line}");
+    }
 }
 
 #[test]
@@ -310,9 +359,9 @@ fn ctrl_c_keeps_the_finished_cells_and_resume_completes_the_rest() {
     for old in &finished {
         let same = all
             .iter()
-            .find(|new| new[0] == old[0])
-            .unwrap_or_else(|| panic!("{} missing", old[0]));
-        assert_eq!(same[1], old[1], "result changed for {}", old[0]);
+            .find(|new| new["cell"] == old["cell"])
+            .unwrap_or_else(|| panic!("{} missing", old["cell"]));
+        assert_eq!(same, old, "result changed for {}", old["cell"]);
     }
 }
 
@@ -352,7 +401,7 @@ fn resume_reruns_cells_with_other_settings() {
         "{stderr}"
     );
     assert_eq!(
-        json_rows(&second)[0][1]["samples"]
+        json_rows(&second)[0]["speed"]["samples"]
             .as_array()
             .unwrap()
             .len(),
@@ -386,28 +435,61 @@ export_json = "{}"
         ),
     )
     .unwrap();
+    // The file's own run writes the file's export.
+    bin().arg("--sweep").arg(&plan).assert().success();
+    assert_eq!(json_rows(&out).len(), 2);
+    let full = fs::read_to_string(&out).unwrap();
+    // Another run (the command line changes the sizes) does not replace the file's report...
     bin()
         .arg("--sweep")
         .arg(&plan)
         .args(["--sequence-lengths", "16"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("| wide "));
+        .stdout(predicate::str::contains("| wide "))
+        .stderr(predicate::str::contains(format!(
+            "Sweep file {}: --sequence-lengths change(s) the sweep, so its export_json is not \
+             written (give the flag to write this run's)",
+            plan.display()
+        )));
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        full,
+        "the full report is kept"
+    );
+    // ... unless the command line names the export itself, which is then said to be replaced.
+    bin()
+        .arg("--sweep")
+        .arg(&plan)
+        .args(["--sequence-lengths", "16", "--export-json"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Replacing existing file(s)"));
     let rows = json_rows(&out);
     assert_eq!(rows.len(), 1, "the command line's --sequence-lengths wins");
-    assert_eq!(rows[0][0]["sequence_length"], 16);
-    assert_eq!(rows[0][0]["config"]["hidden_size"], 64);
-    assert_eq!(rows[0][1]["samples"].as_array().unwrap().len(), 3);
+    assert_eq!(rows[0]["cell"]["sequence_length"], 16);
+    assert_eq!(rows[0]["cell"]["config"]["hidden_size"], 64);
+    assert_eq!(rows[0]["speed"]["samples"].as_array().unwrap().len(), 3);
 
     // A flag that conflicts with the file's drops it: --min-runs with the file's runs = 3.
     bin()
         .arg("--sweep")
         .arg(&plan)
         .args(["--min-runs", "2", "--max-runs", "2", "--min-time", "0"])
+        .arg("--export-json")
+        .arg(&out)
         .assert()
-        .success();
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "Replacing existing file(s), which will hold this run's cells: {}",
+            out.display()
+        )));
     assert_eq!(
-        json_rows(&out)[0][1]["samples"].as_array().unwrap().len(),
+        json_rows(&out)[0]["speed"]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
 
@@ -417,7 +499,9 @@ export_json = "{}"
         .arg(&plan)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("unknown key \"batch_size\""));
+        .stderr(predicate::str::contains(
+            "unknown key \"batch_size\" (did you mean batch_sizes? keys are the long flags",
+        ));
     fs::write(&plan, "models = [\"x\"]\nbatch_sizes = [0]\n").unwrap();
     bin()
         .arg("--sweep")
@@ -480,6 +564,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         build_seconds: None,
         profile: None,
         generation: None,
+        load: None,
     })
 }
 
@@ -531,57 +616,174 @@ fn synthetic(slow: f64) -> Sweep {
     }
 }
 
-#[test]
-fn compare_with_itself_is_within_noise_everywhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base.json");
-    json::write(&base, &synthetic(1.0)).unwrap();
-    let output = bin()
-        .arg("compare")
-        .arg(&base)
-        .arg(&base)
+/// One real sweep (child processes) of the tiny model under the name `tiny`, `config`
+/// overriding its config.json, exported to `path`.
+fn measure_tiny(path: &Path, overrides: &str) {
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join(TINY);
+    bin()
+        .args(["--models", &format!("tiny={}{overrides}", tiny.display())])
+        .args(["--batch-sizes", "1", "--sequence-lengths", "8", "32"])
+        // One thread: libtorch's spinning thread pool turns other processes' load into 10x
+        // slowdowns; 20 calls give the median something to stand on.
+        .args(["--threads", "1", "--runs", "20", "--quiet", "--export-json"])
+        .arg(path)
         .assert()
         .success();
-    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
-    let lines: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("| a ") || l.starts_with("| b "))
-        .collect();
-    assert_eq!(lines.len(), 12, "{stdout}");
-    assert!(lines.iter().all(|l| l.contains("within noise")), "{stdout}");
-    assert!(
-        stdout.contains("0 regressed, 0 improved, 12 within noise"),
-        "{stdout}"
-    );
+}
+
+/// The seconds of every speed cell of an export, in order.
+fn seconds(path: &Path) -> Vec<f64> {
+    json_rows(path)
+        .iter()
+        .filter_map(|r| r["speed"]["seconds"].as_f64())
+        .collect()
 }
 
 #[test]
-fn compare_a_real_run_with_itself_is_within_noise() {
+fn compare_two_independent_runs_is_quiet_and_catches_a_slower_one() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run.json");
-    bin()
-        .args(QUICK)
-        .args([
-            "--models",
-            TINY,
-            "--batch-sizes",
-            "1",
-            "--sequence-lengths",
-            "8",
-            "--export-json",
-        ])
-        .arg(&run)
+    let (a, b, slow) = (
+        dir.path().join("a.json"),
+        dir.path().join("b.json"),
+        dir.path().join("slow.json"),
+    );
+    measure_tiny(&a, "");
+    measure_tiny(&b, "");
+    // Deliberately slower: four times the layers, four times as wide, under the same name.
+    measure_tiny(
+        &slow,
+        ":num_hidden_layers=8,hidden_size=128,intermediate_size=512",
+    );
+
+    // Two runs of the same code. This machine is shared by many processes (load averages
+    // of 10+ on 2 cores), where the same microsecond-scale cell drifts by tens of percent
+    // between runs, so the floor is declared at 100%: twice as slow; the slower model is
+    // more than ten times slower.
+    let output = bin()
+        .args(["compare", "--noise-floor", "100"])
+        .arg(&a)
+        .arg(&b)
         .assert()
         .success();
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("0 regressed, 0 improved, 2 within noise"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Noise floor 100.0% (declared with --noise-floor)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Configs differ"), "{stdout}");
+
+    let output = bin()
+        .args(["compare", "--noise-floor", "100"])
+        .arg(&a)
+        .arg(&slow)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("2 regressed, 0 improved"), "{stdout}");
+    assert!(
+        stdout.contains("REGRESSED: tiny batch 1 sequence 8 inference time"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "Configs differ under the same name: tiny (hidden_size, intermediate_size, num_hidden_layers)"
+        ),
+        "{stdout}"
+    );
+
+    // The floor measured from the A/A pair is their largest change, and is said.
+    let floor = seconds(&a)
+        .iter()
+        .zip(seconds(&b))
+        .map(|(x, y)| (y / x).max(x / y) - 1.0)
+        .fold(0.0, f64::max);
+    let output = bin()
+        .arg("compare")
+        .arg(&a)
+        .arg(&slow)
+        .arg("--noise-from")
+        .arg(&a)
+        .arg(&b)
+        .args(["--format", "markdown"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.starts_with("## run-benchmark compare: 2 regressed\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| Model Name | Batch Size |"), "{stdout}");
+    assert!(
+        stdout.contains("| tiny | 1 | 8 | inference time |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "- Noise floor {:.1}% (measured: the largest change between",
+            100.0 * floor
+        )),
+        "{floor}: {stdout}"
+    );
+
+    // Errors are not regressions: exit status 2, naming the file.
     bin()
         .arg("compare")
-        .arg(&run)
-        .arg(&run)
+        .arg(&a)
+        .arg(dir.path().join("missing.json"))
         .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "0 regressed, 0 improved, 2 within noise",
+        .code(2)
+        .stderr(predicate::str::contains("missing.json"));
+    let bad = dir.path().join("bad.json");
+    fs::write(&bad, "{ not json").unwrap();
+    bin()
+        .arg("compare")
+        .arg(&bad)
+        .arg(&a)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bad.json is not a run-benchmark JSON export",
         ));
+}
+
+#[test]
+fn compare_fits_a_narrow_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    let slow = dir.path().join("slow.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    json::write(&slow, &synthetic(1.5)).unwrap();
+    let output = bin()
+        .env("COLUMNS", "80")
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    assert!(stdout.lines().all(|l| l.chars().count() <= 80), "{stdout}");
+    assert!(stdout.contains("regressed"), "{stdout}");
+    // To a pipe without COLUMNS, every row and note stays on one line.
+    let output = bin()
+        .env_remove("COLUMNS")
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
+    assert!(stdout.lines().any(|l| l.chars().count() > 80), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("Noise floor 10.0% (the default")
+                && l.ends_with("the threshold alone.")),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -600,9 +802,11 @@ fn compare_clearly_slower_samples_exits_1_naming_the_cell() {
         .assert()
         .code(1)
         .stdout(predicate::str::is_match(
-            r"REGRESSED: b batch 8 sequence 128 inference time: 0\.2611 s -> 0\.3917 s \(\+50\.0%\)",
+            r"REGRESSED: b batch 8 sequence 128 inference time: 261\.1 ms -> 391\.7 ms \(\+50\.0%\)",
         ).unwrap())
-        .stdout(predicate::str::contains("1 regressed, 0 improved, 11 within noise"));
+        .stdout(predicate::str::contains(
+            "1 regressed, 0 improved, 5 within noise, 6 within threshold, 0 not comparable",
+        ));
     bin()
         .arg("compare")
         .arg(&base)
@@ -610,7 +814,7 @@ fn compare_clearly_slower_samples_exits_1_naming_the_cell() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "0 regressed, 1 improved, 11 within noise",
+            "0 regressed, 1 improved, 5 within noise, 6 within threshold",
         ));
     // 50% slower is within a 60% threshold.
     bin()
@@ -634,7 +838,8 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
         .arg("-o")
         .arg(&png)
         .assert()
-        .success();
+        .success()
+        .stderr(predicate::str::contains(format!("Saved {}", png.display())));
     let bytes = fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     assert!(bytes.len() > 10_000, "{} bytes", bytes.len());
@@ -653,6 +858,65 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
     assert!(text.contains("Peak resident memory in MB"));
     assert!(text.contains("a, sequence 128"));
 
+    // Time with the samples' spread: a translucent band under each line, and said so.
+    let svg = dir.path().join("time.svg");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = read(&svg);
+    assert!(
+        text.contains("<polygon opacity=\"0.2\""),
+        "no spread band: {text}"
+    );
+    assert!(text.contains("shaded: the samples&apos; interquartile range"));
+    // Memory that spans 508 to 628 MB: a linear axis (a log one would show one tick), and
+    // --metric increase draws what the call added rather than libtorch's own memory.
+    let svg = dir.path().join("memory.svg");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .args(["--metric", "memory", "-o"])
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = read(&svg);
+    assert!(text.contains("Peak resident memory in MB\n"), "{text}");
+    assert!(!text.contains("memory in MB, log scale"), "{text}");
+    let svg = dir.path().join("increase.svg");
+    bin()
+        .arg("plot")
+        .arg(&results)
+        .args(["--metric", "increase", "-o"])
+        .arg(&svg)
+        .assert()
+        .success();
+    assert!(read(&svg).contains("Resident memory increase in MB"));
+
+    // A schema-1 export (rows as [cell, result] pairs) is still read.
+    let old = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/export-schema1.json");
+    let svg = dir.path().join("old.svg");
+    bin()
+        .arg("plot")
+        .arg(&old)
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    assert!(read(&svg).contains("tiny, batch 1"));
+    bin()
+        .arg("compare")
+        .arg(&old)
+        .arg(&old)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "0 regressed, 0 improved, 2 within noise",
+        ));
+
     // The original's CSV format; a file name saying memory is read as memory.
     let csv = dir.path().join("inference_time_1.csv");
     fs::write(
@@ -669,7 +933,8 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
         .assert()
         .success();
     let text = read(&svg);
-    assert!(text.contains("Time per call in s, log scale"), "{text}");
+    // Ticks in the figures' unit: 10 and 30 ms, not 0.01 and 0.03 s.
+    assert!(text.contains("Time per call in ms, log scale"), "{text}");
     assert!(text.contains("bert, batch 8"));
 
     bin()
@@ -705,5 +970,7 @@ fn help_documents_subcommands_and_exit_codes() {
         .assert()
         .success()
         .stdout(predicate::str::contains("--threshold"))
-        .stdout(predicate::str::contains("at least one cell regressed"));
+        .stdout(predicate::str::contains("at least one cell regressed"))
+        .stdout(predicate::str::contains("--noise-floor"))
+        .stdout(predicate::str::contains("2  an error"));
 }

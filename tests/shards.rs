@@ -40,7 +40,7 @@ fn keys(export: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|row| {
-            let cell = &row[0];
+            let cell = &row["cell"];
             format!(
                 "{} {} {} {} {}",
                 cell["model"],
@@ -108,14 +108,23 @@ fn shards_merge_into_the_whole_sweep_in_its_order() {
         .assert()
         .success();
     assert!(read(&chart).contains("<svg"));
+    // Merging again replaces the merged files, and says so.
+    bin()
+        .arg("merge")
+        .arg(&first)
+        .arg(&second)
+        .arg("--export-markdown")
+        .arg(&markdown)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(format!(
+            "Replacing existing file(s), which will hold this run's cells: {}",
+            markdown.display()
+        )));
 
     // A part measured on another CPU: a warning, and the environment lists both machines.
     let mut moved = parse(&second);
-    for pair in moved["environment"].as_array_mut().unwrap() {
-        if pair[0] == "cpu" {
-            pair[1] = "Another CPU".into();
-        }
-    }
+    moved["environment"]["cpu"] = "Another CPU".into();
     let elsewhere = dir.path().join("elsewhere.json");
     std::fs::write(&elsewhere, serde_json::to_string(&moved).unwrap()).unwrap();
     let output = bin()
@@ -154,7 +163,7 @@ fn a_missing_shard_is_reported_as_missing_cells() {
     let missing = rows
         .iter()
         .filter(|r| {
-            r[1]["reason"]
+            r["reason"]
                 .as_str()
                 .is_some_and(|s| s.starts_with("missing: no result from shard"))
         })

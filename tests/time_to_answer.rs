@@ -8,7 +8,7 @@ use std::path::Path;
 
 mod e2e;
 
-use e2e::{bin, read, QUICK, TINY};
+use e2e::{bin, environment, read, result, QUICK, TINY};
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&read(path)).unwrap()
@@ -19,18 +19,8 @@ fn rows(export: &Value) -> Vec<(Value, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| (row[0].clone(), row[1].clone()))
+        .map(|row| (row["cell"].clone(), result(row)))
         .collect()
-}
-
-fn environment(export: &Value, key: &str) -> String {
-    export["environment"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|kv| kv[0] == key)
-        .map(|kv| kv[1].as_str().unwrap().to_string())
-        .unwrap_or_else(|| panic!("no {key} in the environment"))
 }
 
 const ONE_CELL: [&str; 6] = [
@@ -107,6 +97,28 @@ fn dry_run_prints_the_plan_with_estimates_and_runs_nothing() {
     assert!(llama.contains(" 12.9"), "{llama}");
     assert!(stdout.contains("Total: 4 cells, ≈"), "{stdout}");
     assert!(!export.exists(), "a dry run writes no export");
+    // Times carry their unit; an 80-column terminal gets a fitted plan and says what it left out.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(" yes |") && (l.contains(" s |") || l.contains(" ms |"))),
+        "{stdout}"
+    );
+    let narrow = bin()
+        .env("COLUMNS", "80")
+        .args(["--models", TINY, "meta-llama/Llama-2-7b-hf"])
+        .args(["--batch-sizes", "1", "--sequence-lengths", "8", "--bf16"])
+        .arg("--dry-run")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(narrow.get_output().stdout.clone()).unwrap();
+    assert!(stdout.lines().all(|l| l.chars().count() <= 80), "{stdout}");
+    assert!(stdout.contains("Left out to fit 80 columns"), "{stdout}");
+    assert!(
+        stdout.contains("Memory"),
+        "the memory estimate is kept: {stdout}"
+    );
 }
 
 /// A model no machine holds: its estimate is terabytes.

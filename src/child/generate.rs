@@ -121,6 +121,8 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         build_seconds,
                         profile: None,
                         generation: Some(Box::new(generation)),
+                        // The parent, which sees the other processes, fills it in.
+                        load: None,
                     }))
                 }
                 Metric::Memory => {

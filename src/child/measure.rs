@@ -169,6 +169,8 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         build_seconds,
                         profile,
                         generation: None,
+                        // The parent, which sees the other processes, fills it in.
+                        load: None,
                     }))
                 }
                 Metric::Memory => {

@@ -62,6 +62,8 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
             build_seconds: None,
             profile: None,
             generation: None,
+            // The parent, which sees the other processes, fills it in.
+            load: None,
         }),
     })
 }

@@ -2,6 +2,7 @@
 //! NVML's view of the device and of this process.
 
 use anyhow::{bail, Context, Result};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 extern "C" {
@@ -10,7 +11,7 @@ extern "C" {
 }
 
 /// The caching allocator's bytes on one device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AllocatorStats {
     pub allocated: u64,
     pub peak_allocated: u64,

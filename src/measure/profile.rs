@@ -16,7 +16,19 @@ use std::time::{Duration, Instant};
 /// What a scope measures. A scope inside one of the same part is not recorded apart (an
 /// embedding lookup inside the embeddings); [`Part::Projection`] is recorded only directly
 /// inside [`Part::Attention`] (elsewhere a linear layer is its parent's work: MLP, head).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     Embeddings,
@@ -84,7 +96,7 @@ impl Part {
 }
 
 /// One part of the call, by its place in the model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Entry {
     /// Where the part sits: `layer 3/attention/kernel`; `other` is the call's own work.
     pub path: String,
@@ -100,7 +112,7 @@ pub struct Entry {
 }
 
 /// Whose allocations the kept bytes count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MemorySource {
     /// The C heap's bytes in use (glibc `mallinfo2`: `uordblks + hblkhd`), where libtorch's
@@ -111,7 +123,7 @@ pub enum MemorySource {
 }
 
 /// The breakdown of one cell's call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Profile {
     /// Seconds of each unprofiled call, alternated with the profiled ones, so both see the
     /// same machine.
@@ -141,7 +153,7 @@ pub struct Profile {
 pub const TOP_OPERATORS: usize = 15;
 
 /// One operator (or kernel) name, summed over its calls.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Operator {
     pub name: String,
     pub calls: usize,
@@ -153,7 +165,7 @@ pub struct Operator {
 }
 
 /// The operator-level view of one recorded call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Operators {
     /// The Chrome trace written for this call.
     pub trace: Option<PathBuf>,

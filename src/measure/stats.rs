@@ -1,10 +1,11 @@
 //! Summary statistics of timing samples.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Statistics of a sample set. `std_dev` is the sample standard deviation (n - 1);
 /// percentiles interpolate linearly between order statistics (numpy's default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Stats {
     pub count: usize,
     pub mean: f64,
@@ -70,6 +71,58 @@ impl Stats {
     }
 }
 
+/// The median of `samples` (sorted in place); NaN for none.
+pub fn median(samples: &mut [f64]) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_by(f64::total_cmp);
+    percentile(samples, 50.0)
+}
+
+/// The smallest of `samples`; NaN for none.
+pub fn minimum(samples: &mut [f64]) -> f64 {
+    samples.iter().copied().reduce(f64::min).unwrap_or(f64::NAN)
+}
+
+/// Percentile bootstrap interval, at `confidence` (0.95), of statistic(b) / statistic(a), each
+/// sample set resampled with replacement on its own, `resamples` times. Seeded, so the same
+/// inputs always give the same interval. None when either set is empty.
+pub fn bootstrap_ratio_interval(
+    a: &[f64],
+    b: &[f64],
+    statistic: fn(&mut [f64]) -> f64,
+    resamples: usize,
+    confidence: f64,
+) -> Option<(f64, f64)> {
+    if a.is_empty() || b.is_empty() || resamples == 0 {
+        return None;
+    }
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let mut ra = vec![0.0; a.len()];
+    let mut rb = vec![0.0; b.len()];
+    let mut ratios: Vec<f64> = (0..resamples)
+        .map(|_| {
+            ra.iter_mut().for_each(|x| *x = a[rng.usize(..a.len())]);
+            rb.iter_mut().for_each(|x| *x = b[rng.usize(..b.len())]);
+            statistic(&mut rb) / statistic(&mut ra)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let tail = 100.0 * (1.0 - confidence) / 2.0;
+    Some((percentile(&ratios, tail), percentile(&ratios, 100.0 - tail)))
+}
+
+/// The first and third quartiles (p25, p75) of `samples`; None for none.
+pub fn quartiles(samples: &[f64]) -> Option<(f64, f64)> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Some((percentile(&sorted, 25.0), percentile(&sorted, 75.0)))
+}
+
 /// Linear interpolation between closest ranks of sorted data, p in [0, 100].
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = p / 100.0 * (sorted.len() - 1) as f64;
@@ -108,6 +161,26 @@ mod tests {
         let s = Stats::of(&[2.0]).unwrap();
         assert_eq!((s.median, s.std_dev, s.iqr, s.p99), (2.0, 0.0, 0.0, 2.0));
         assert!(Stats::of(&[]).is_none());
+    }
+
+    #[test]
+    fn median_and_minimum() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(minimum(&mut [3.0, 1.0, 2.0]), 1.0);
+        assert!(median(&mut []).is_nan());
+    }
+
+    #[test]
+    fn bootstrap_intervals() {
+        let a = [1.0, 1.01, 0.99, 1.0, 1.02];
+        let b = [1.5, 1.52, 1.49, 1.51, 1.5];
+        let (lo, hi) = bootstrap_ratio_interval(&a, &b, median, 2000, 0.95).unwrap();
+        assert!(lo > 1.4 && hi < 1.6 && lo <= hi, "{lo} {hi}");
+        let noisy = [1.0, 1.4, 0.8, 1.2, 0.9];
+        let (lo, hi) = bootstrap_ratio_interval(&noisy, &noisy, median, 2000, 0.95).unwrap();
+        assert!(lo < 1.0 && hi > 1.0, "{lo} {hi}");
+        assert!(bootstrap_ratio_interval(&[], &b, median, 10, 0.95).is_none());
     }
 
     #[test]

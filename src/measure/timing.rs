@@ -1,10 +1,11 @@
 //! Wall-clock timing of repeated calls, under one of two protocols.
 
 use anyhow::Result;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Protocol {
     /// Warm-up calls (not counted), then one sample per call until both `min_runs` samples
@@ -31,7 +32,7 @@ pub enum Protocol {
 }
 
 /// The samples a protocol produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Timing {
     /// Seconds per call of every sample, in order.
     pub samples: Vec<f64>,
@@ -244,7 +245,7 @@ fn is_precise(samples: &[f64], precision: f64) -> bool {
 }
 
 /// A distribution-free 95% confidence interval of the median.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Interval {
     pub median: f64,
     pub low: f64,
@@ -299,7 +300,7 @@ pub fn median_interval(samples: &[f64]) -> Option<Interval> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Statistic {
     Median,

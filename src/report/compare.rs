@@ -1,29 +1,68 @@
 //! `run-benchmark compare BASELINE.json NEW.json`: cells matched by model, batch size,
-//! sequence length, mode and metric; per cell the ratio NEW/BASELINE of the figures the tables
-//! show and a verdict. A speed cell is regressed (improved) only when the 95% bootstrap
-//! confidence interval of that ratio, resampled from the stored samples, lies wholly above
-//! (below) 1 and the ratio is beyond the threshold: significant and large enough to matter.
-//! Memory cells have one figure each, so the threshold alone decides.
+//! sequence length, mode and metric; per cell the change NEW/BASELINE of the figures the tables
+//! show and a verdict.
+//!
+//! The 95% bootstrap interval of a speed cell's ratio, resampled from its stored samples, only
+//! knows the noise *within* each run; two runs of the same code on the same machine drift
+//! further apart than that (frequency scaling, other processes, memory placement). So a speed
+//! cell is regressed (improved) only when that whole interval lies beyond a run-to-run noise
+//! floor, declared or measured from two runs of the same code, and the change is beyond the
+//! threshold. Memory cells have one figure each, so the threshold alone decides.
 
-use super::{format_seconds, json, memory_figure, Row, Sweep};
+use super::markdown;
+use super::{format_seconds, json, memory_figure, Row, Sweep, TIME_DIGITS};
 use crate::cell::{CellResult, Metric, Mode, SpeedResult};
-use crate::cli::CompareArgs;
 use crate::console;
 use crate::measure::memory::to_mib;
+use crate::measure::stats;
 use crate::measure::timing::Statistic;
-use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
-use std::io::{self, Write};
+use anyhow::Result;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
 
 /// Bootstrap resamples per cell.
 const RESAMPLES: usize = 4000;
 /// Two-sided confidence of the interval.
 const CONFIDENCE: f64 = 0.95;
+/// The run-to-run noise floor when none is declared or measured: two runs of the same sweep
+/// on a quiet machine drift by a few percent (docs/comparing.md).
+pub const DEFAULT_NOISE_FLOOR: f64 = 0.10;
+
+/// Where the noise floor comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoiseFloor {
+    /// A fraction (0.1 = 10%); `declared` says whether the user gave it.
+    Fixed { fraction: f64, declared: bool },
+    /// The largest change between two runs of the same code (an A/A pair).
+    MeasuredFrom(PathBuf, PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Markdown,
+}
+
+/// What `compare` is asked to do (the CLI converts its flags into this).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub baseline: PathBuf,
+    pub new: PathBuf,
+    /// Smallest change that counts, a fraction (0.05 = 5%).
+    pub threshold: f64,
+    pub noise_floor: NoiseFloor,
+    pub format: Format,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Improved,
     Regressed,
+    /// A speed change the noise floor or the threshold can explain.
     WithinNoise,
+    /// A memory change below the threshold.
+    WithinThreshold,
     /// One side is N/A, or the two cells cannot be compared.
     NotComparable,
 }
@@ -34,6 +73,7 @@ impl Verdict {
             Verdict::Improved => "improved",
             Verdict::Regressed => "regressed",
             Verdict::WithinNoise => "within noise",
+            Verdict::WithinThreshold => "within threshold",
             Verdict::NotComparable => "n/a",
         }
     }
@@ -54,7 +94,7 @@ pub struct Line {
     /// Its confidence interval (speed cells).
     pub interval: Option<(f64, f64)>,
     pub verdict: Verdict,
-    /// Why the cell has no verdict, or what to know about it.
+    /// Why the cell has no verdict.
     pub note: Option<String>,
 }
 
@@ -72,12 +112,17 @@ impl Line {
 
 pub struct Comparison {
     pub threshold: f64,
+    /// The run-to-run noise floor applied, a fraction, and where it came from.
+    pub noise_floor: f64,
+    pub noise_source: String,
     pub lines: Vec<Line>,
     /// Cells only one of the files has.
     pub only_baseline: Vec<String>,
     pub only_new: Vec<String>,
     /// Settings that differ between the two sweeps.
     pub settings_differ: Vec<String>,
+    /// Models whose configs differ under the same name, with the keys that differ.
+    pub configs_differ: Vec<String>,
 }
 
 impl Comparison {
@@ -126,26 +171,87 @@ fn describe_row(row: &Row) -> String {
     )
 }
 
-/// The subcommand: prints the comparison; true when a cell regressed.
-pub fn run(args: &CompareArgs) -> anyhow::Result<bool> {
-    let baseline = json::read(&args.baseline)?.sweep;
-    let new = json::read(&args.new)?.sweep;
-    let comparison = compare(&baseline, &new, args.threshold / 100.0);
+/// The subcommand: prints the comparison; true when a cell regressed. Errors (a missing or
+/// unreadable file) are errors, not regressions: the caller gives them another exit status.
+pub fn run(options: &Options) -> Result<bool> {
+    let baseline = json::read(&options.baseline)?.sweep;
+    let new = json::read(&options.new)?.sweep;
+    let (floor, source) = match &options.noise_floor {
+        NoiseFloor::Fixed { fraction, declared } => (
+            *fraction,
+            if *declared {
+                "declared with --noise-floor".to_string()
+            } else {
+                "the default; --noise-floor or --noise-from set it".to_string()
+            },
+        ),
+        NoiseFloor::MeasuredFrom(a, b) => {
+            let (a_sweep, b_sweep) = (json::read(a)?.sweep, json::read(b)?.sweep);
+            let floor = measured_noise_floor(&a_sweep, &b_sweep).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--noise-from {} {}: the two files have no speed cell in common",
+                    a.display(),
+                    b.display()
+                )
+            })?;
+            (
+                floor,
+                format!(
+                    "measured: the largest change between {} and {}",
+                    a.display(),
+                    b.display()
+                ),
+            )
+        }
+    };
+    let mut comparison = compare(&baseline, &new, options.threshold, floor);
+    comparison.noise_source = source;
+    let text = match options.format {
+        Format::Table => render_text(&comparison, console::stdout_width()),
+        Format::Markdown => render_markdown(&comparison),
+    };
     let mut out = console::Stdout;
-    print(&mut out, &comparison)?;
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     let regressed = comparison.regressions().next().is_some();
     Ok(regressed)
 }
 
-/// Compares every cell of `new` with the same cell of `baseline`; `threshold` is a fraction
-/// (0.05 = 5%).
-pub fn compare(baseline: &Sweep, new: &Sweep, threshold: f64) -> Comparison {
+/// The run-to-run noise of two runs of the same code: the largest |ratio - 1| of their
+/// matched speed cells. None when they share no speed cell.
+pub fn measured_noise_floor(a: &Sweep, b: &Sweep) -> Option<f64> {
+    b.rows
+        .iter()
+        .filter_map(|row| {
+            let base = a.rows.iter().find(|r| key(r) == key(row))?;
+            match (&base.1, &row.1) {
+                (CellResult::Speed(x), CellResult::Speed(y)) if x.statistic == y.statistic => {
+                    let ratio = y.seconds / x.seconds;
+                    // A slowdown of r and a speed-up of 1/r are the same distance.
+                    Some(ratio.max(1.0 / ratio) - 1.0)
+                }
+                _ => None,
+            }
+        })
+        .reduce(f64::max)
+}
+
+/// Compares every cell of `new` with the same cell of `baseline`; `threshold` and
+/// `noise_floor` are fractions (0.05 = 5%).
+pub fn compare(baseline: &Sweep, new: &Sweep, threshold: f64, noise_floor: f64) -> Comparison {
     let mut lines = Vec::new();
     let mut only_new = Vec::new();
+    let mut configs_differ: Vec<String> = Vec::new();
     for row in &new.rows {
         match baseline.rows.iter().find(|b| key(b) == key(row)) {
-            Some(base) => lines.push(compare_cell(base, row, threshold)),
+            Some(base) => {
+                lines.push(compare_cell(base, row, threshold, noise_floor));
+                if let Some(diff) = config_differs(base, row) {
+                    if !configs_differ.contains(&diff) {
+                        configs_differ.push(diff);
+                    }
+                }
+            }
             None => only_new.push(describe_row(row)),
         }
     }
@@ -157,10 +263,13 @@ pub fn compare(baseline: &Sweep, new: &Sweep, threshold: f64) -> Comparison {
         .collect();
     Comparison {
         threshold,
+        noise_floor,
+        noise_source: String::new(),
         lines,
         only_baseline,
         only_new,
         settings_differ: settings_differ(baseline, new),
+        configs_differ,
     }
 }
 
@@ -181,7 +290,52 @@ fn settings_differ(baseline: &Sweep, new: &Sweep) -> Vec<String> {
         .collect()
 }
 
-fn compare_cell(base: &Row, new: &Row, threshold: f64) -> Line {
+/// `model (key, key)` when two cells of the same name have different configs.
+fn config_differs(base: &Row, new: &Row) -> Option<String> {
+    let (a, b) = (&base.0.config, &new.0.config);
+    if a == b {
+        return None;
+    }
+    let keys: Vec<String> = match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            let mut keys: Vec<String> = a
+                .iter()
+                .filter(|(k, v)| b.get(*k) != Some(v))
+                .map(|(k, _)| k.clone())
+                .chain(b.keys().filter(|k| !a.contains_key(*k)).cloned())
+                .collect();
+            keys.sort();
+            keys
+        }
+        _ => vec!["config".into()],
+    };
+    Some(format!("{} ({})", base.0.model, keys.join(", ")))
+}
+
+fn statistic_fn(statistic: Statistic) -> fn(&mut [f64]) -> f64 {
+    match statistic {
+        Statistic::Median => stats::median,
+        Statistic::Minimum => stats::minimum,
+    }
+}
+
+/// The bootstrap interval of the ratio of two speed cells' figures (the ratio itself when a
+/// cell kept no samples).
+pub fn bootstrap_interval(baseline: &SpeedResult, new: &SpeedResult) -> (f64, f64) {
+    stats::bootstrap_ratio_interval(
+        &baseline.samples,
+        &new.samples,
+        statistic_fn(new.statistic),
+        RESAMPLES,
+        CONFIDENCE,
+    )
+    .unwrap_or_else(|| {
+        let ratio = new.seconds / baseline.seconds;
+        (ratio, ratio)
+    })
+}
+
+fn compare_cell(base: &Row, new: &Row, threshold: f64, noise_floor: f64) -> Line {
     let (cell, base_result) = base;
     let (_, new_result) = new;
     let mut line = Line {
@@ -204,12 +358,14 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64) -> Line {
                 return line;
             }
             let ratio = b.seconds / a.seconds;
-            let interval = bootstrap_interval(a, b);
+            let (lo, hi) = bootstrap_interval(a, b);
             line.ratio = Some(ratio);
-            line.interval = Some(interval);
-            line.verdict = if ratio > 1.0 + threshold && interval.0 > 1.0 {
+            line.interval = Some((lo, hi));
+            // Beyond the floor on a log scale: 10% slower and 1/1.1 faster are alike.
+            let floor = 1.0 + noise_floor;
+            line.verdict = if ratio > 1.0 + threshold && lo > floor {
                 Verdict::Regressed
-            } else if ratio < 1.0 - threshold && interval.1 < 1.0 {
+            } else if ratio < 1.0 - threshold && hi < 1.0 / floor {
                 Verdict::Improved
             } else {
                 Verdict::WithinNoise
@@ -223,7 +379,7 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64) -> Line {
             } else if ratio < 1.0 - threshold {
                 Verdict::Improved
             } else {
-                Verdict::WithinNoise
+                Verdict::WithinThreshold
             };
         }
         (CellResult::NotAvailable { reason }, _) => line.note = Some(format!("baseline: {reason}")),
@@ -235,157 +391,141 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64) -> Line {
 
 fn figure(result: &CellResult) -> String {
     match result {
-        CellResult::Speed(s) => format!("{} s", significant(s.seconds)),
+        CellResult::Speed(s) => format_seconds(s.seconds, TIME_DIGITS),
         CellResult::Memory(m) => format!("{} MB", to_mib(memory_figure(m))),
         CellResult::NotAvailable { .. } => "N/A".into(),
     }
-}
-
-/// Four significant digits: enough to see a few percent on any time scale.
-fn significant(x: f64) -> String {
-    if x <= 0.0 || !x.is_finite() {
-        return format_seconds(x);
-    }
-    let digits = (3 - x.log10().floor() as i32).max(0) as usize;
-    format!("{x:.digits$}")
-}
-
-/// SplitMix64: a small deterministic generator, so a comparison prints the same every time.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// The statistic the figure is, of a sample set.
-fn statistic(statistic: Statistic, samples: &mut [f64]) -> f64 {
-    match statistic {
-        Statistic::Minimum => samples.iter().copied().fold(f64::INFINITY, f64::min),
-        Statistic::Median => {
-            samples.sort_by(f64::total_cmp);
-            let n = samples.len();
-            if n % 2 == 1 {
-                samples[n / 2]
-            } else {
-                (samples[n / 2 - 1] + samples[n / 2]) / 2.0
-            }
-        }
-    }
-}
-
-/// Percentile bootstrap interval of statistic(new) / statistic(baseline), each sample set
-/// resampled with replacement on its own.
-pub fn bootstrap_interval(baseline: &SpeedResult, new: &SpeedResult) -> (f64, f64) {
-    let (a, b) = (&baseline.samples, &new.samples);
-    if a.is_empty() || b.is_empty() {
-        let ratio = new.seconds / baseline.seconds;
-        return (ratio, ratio);
-    }
-    let mut rng = SplitMix(0x5eed);
-    let mut ra = vec![0.0; a.len()];
-    let mut rb = vec![0.0; b.len()];
-    let mut ratios: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            ra.iter_mut().for_each(|x| *x = a[rng.below(a.len())]);
-            rb.iter_mut().for_each(|x| *x = b[rng.below(b.len())]);
-            statistic(new.statistic, &mut rb) / statistic(baseline.statistic, &mut ra)
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let tail = (1.0 - CONFIDENCE) / 2.0;
-    let at = |q: f64| ratios[((q * (RESAMPLES - 1) as f64).round() as usize).min(RESAMPLES - 1)];
-    (at(tail), at(1.0 - tail))
 }
 
 fn percent(ratio: f64) -> String {
     format!("{:+.1}%", 100.0 * (ratio - 1.0))
 }
 
-/// The comparison as a table, with what could not be compared and the regressions named.
-pub fn print(out: &mut dyn Write, c: &Comparison) -> io::Result<()> {
-    let mut table = Table::new();
-    table.load_preset(ASCII_FULL_CONDENSED).set_header([
-        "Model Name",
-        "Batch Size",
-        "Seq Length",
-        "Measure",
-        "Baseline",
-        "New",
-        "New/Baseline",
-        "95% CI",
-        "Verdict",
-    ]);
-    for l in &c.lines {
-        table.add_row([
-            l.model.clone(),
-            l.batch_size.to_string(),
-            l.sequence_length.to_string(),
-            measure(l.mode, l.metric).to_string(),
-            l.baseline.clone(),
-            l.new.clone(),
-            l.ratio
-                .map(|r| format!("{r:.3} ({})", percent(r)))
-                .unwrap_or_default(),
-            l.interval
-                .map(|(lo, hi)| format!("{lo:.3} - {hi:.3}"))
-                .unwrap_or_default(),
-            l.verdict.label().to_string(),
-        ]);
-    }
-    for (index, column) in table.column_iter_mut().enumerate() {
-        column.set_cell_alignment(if index == 0 || index == 3 || index == 8 {
-            CellAlignment::Left
-        } else {
-            CellAlignment::Right
-        });
-    }
-    writeln!(out, "{table}")?;
+const COLUMNS: [&str; 9] = [
+    "Model Name",
+    "Batch Size",
+    "Seq Length",
+    "Measure",
+    "Baseline",
+    "New",
+    "Change",
+    "Verdict",
+    "95% CI of change",
+];
+
+/// The table's cells of one line.
+fn cells(l: &Line) -> Vec<String> {
+    vec![
+        l.model.clone(),
+        l.batch_size.to_string(),
+        l.sequence_length.to_string(),
+        measure(l.mode, l.metric).to_string(),
+        l.baseline.clone(),
+        l.new.clone(),
+        l.ratio.map(percent).unwrap_or_default(),
+        l.verdict.label().to_string(),
+        l.interval
+            .map(|(lo, hi)| format!("{} to {}", percent(lo), percent(hi)))
+            .unwrap_or_default(),
+    ]
+}
+
+/// What is said under the table: the counts, the rule with its noise floor, what could not
+/// be compared, and the regressions by name.
+fn summary(c: &Comparison) -> Vec<String> {
     let count = |v: Verdict| c.lines.iter().filter(|l| l.verdict == v).count();
-    writeln!(
-        out,
-        "{} regressed, {} improved, {} within noise, {} not comparable (threshold {}%; \
-         speed verdicts need the 95% bootstrap interval of the ratio to exclude 1).",
-        count(Verdict::Regressed),
-        count(Verdict::Improved),
-        count(Verdict::WithinNoise),
-        count(Verdict::NotComparable),
-        100.0 * c.threshold
-    )?;
+    let mut lines = vec![
+        format!(
+            "{} regressed, {} improved, {} within noise, {} within threshold, {} not comparable.",
+            count(Verdict::Regressed),
+            count(Verdict::Improved),
+            count(Verdict::WithinNoise),
+            count(Verdict::WithinThreshold),
+            count(Verdict::NotComparable),
+        ),
+        format!(
+            "Noise floor {:.1}% ({}). Speed: regressed or improved when the whole 95% bootstrap \
+             interval of the change lies beyond the noise floor and the change is beyond the \
+             threshold of {}%; memory: the threshold alone.",
+            100.0 * c.noise_floor,
+            c.noise_source,
+            100.0 * c.threshold
+        ),
+    ];
     for l in &c.lines {
         if let Some(note) = &l.note {
-            writeln!(out, "n/a {}: {note}", l.describe())?;
+            lines.push(format!("n/a {}: {note}", l.describe()));
         }
     }
-    for cell in &c.only_baseline {
-        writeln!(out, "Only in the baseline: {cell}")?;
-    }
-    for cell in &c.only_new {
-        writeln!(out, "Only in the new run: {cell}")?;
-    }
+    lines.extend(
+        c.only_baseline
+            .iter()
+            .map(|cell| format!("Only in the baseline: {cell}")),
+    );
+    lines.extend(
+        c.only_new
+            .iter()
+            .map(|cell| format!("Only in the new run: {cell}")),
+    );
     if !c.settings_differ.is_empty() {
-        writeln!(out, "Settings differ: {}", c.settings_differ.join("; "))?;
+        lines.push(format!("Settings differ: {}", c.settings_differ.join("; ")));
+    }
+    if !c.configs_differ.is_empty() {
+        lines.push(format!(
+            "Configs differ under the same name: {}",
+            c.configs_differ.join("; ")
+        ));
     }
     for l in c.regressions() {
-        writeln!(
-            out,
+        lines.push(format!(
             "REGRESSED: {}: {} -> {} ({})",
             l.describe(),
             l.baseline,
             l.new,
             l.ratio.map(percent).unwrap_or_default()
-        )?;
+        ));
     }
-    Ok(())
+    lines
+}
+
+/// The comparison as a terminal table fitted to `width`, and its summary.
+pub fn render_text(c: &Comparison, width: Option<usize>) -> String {
+    let columns = COLUMNS.map(String::from);
+    let rows: Vec<Vec<String>> = c.lines.iter().map(cells).collect();
+    // The interval is the first thing a narrow terminal can spare.
+    let (table, dropped) = super::table::fitted(&columns, &rows, 1, &[0, 3, 7], width);
+    let mut out = format!("{table}\n");
+    let mut notes = summary(c);
+    if !dropped.is_empty() {
+        notes.push(format!(
+            "Left out to fit the terminal: {} (--format markdown shows it).",
+            dropped.join(", ")
+        ));
+    }
+    for line in notes {
+        let _ = writeln!(out, "{}", console::wrap(&line, width));
+    }
+    out
+}
+
+/// The comparison as Markdown, for a pull-request comment.
+pub fn render_markdown(c: &Comparison) -> String {
+    let regressed = c.regressions().count();
+    let mut out = format!(
+        "## run-benchmark compare: {}\n\n",
+        match regressed {
+            0 => "no regression".to_string(),
+            n => format!("{n} regressed"),
+        }
+    );
+    let columns = COLUMNS.map(String::from);
+    let rows: Vec<Vec<String>> = c.lines.iter().map(cells).collect();
+    markdown::table(&mut out, &columns, &rows, true);
+    out.push('\n');
+    for line in summary(c) {
+        let _ = writeln!(out, "- {}", markdown::escape(&line));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -408,6 +548,7 @@ mod tests {
             build_seconds: None,
             profile: None,
             generation: None,
+            load: None,
         }
     }
 
@@ -432,12 +573,5 @@ mod tests {
         let b = speed(&[1.1, 1.5, 0.85, 1.3, 1.0]);
         let (lo, _) = bootstrap_interval(&a, &b);
         assert!(lo < 1.0, "{lo}");
-    }
-
-    #[test]
-    fn significant_figures() {
-        assert_eq!(significant(0.012345), "0.01235");
-        assert_eq!(significant(1.5), "1.500");
-        assert_eq!(significant(1234.4), "1234");
     }
 }

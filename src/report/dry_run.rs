@@ -1,14 +1,16 @@
 //! `--dry-run`: every planned cell with the estimates the fit check and the ETA use, and the
 //! totals. Nothing is measured.
 
+use super::table::fitted;
 use crate::cell::{CalibrationResult, Cell, DeviceChoice, Metric, Mode};
+use crate::console::wrap;
 use crate::estimate::Estimate;
-use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
 use std::io::{self, Write};
 
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// Prints the plan. `available` is the memory the fit check compares against.
+/// Prints the plan, fitted to `width` (the terminal's; None for a file or pipe). `available`
+/// is the memory the fit check compares against.
 pub fn print(
     out: &mut dyn Write,
     cells: &[Cell],
@@ -16,20 +18,25 @@ pub fn print(
     calibration: Option<&CalibrationResult>,
     available: Option<u64>,
     device: DeviceChoice,
+    width: Option<usize>,
 ) -> io::Result<()> {
-    let mut table = Table::new();
-    table.load_preset(ASCII_FULL_CONDENSED).set_header([
+    // The figures a user decides on first; FLOPs and calls (how the time was reckoned) are
+    // what a narrow terminal leaves out.
+    let columns: Vec<String> = [
         "Model Name",
         "Batch Size",
         "Seq Length",
         "Mode",
         "Metric",
-        "GFLOP/call",
-        "Calls",
         "Memory GiB",
         "Fits",
-        "Time s",
-    ]);
+        "Time",
+        "GFLOP/call",
+        "Calls",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
     let mut total_seconds = 0.0;
     let mut too_big = 0;
     for (cell, e) in cells.iter().zip(estimates) {
@@ -43,7 +50,7 @@ pub fn print(
             Some(_) if e.memory_bytes.is_some() => "yes",
             _ => "?",
         };
-        table.add_row([
+        rows.push(vec![
             cell.model.clone(),
             cell.batch_size.to_string(),
             cell.sequence_length.to_string(),
@@ -59,47 +66,40 @@ pub fn print(
                 Metric::Speed => "speed".into(),
                 Metric::Memory => "memory".into(),
             },
-            e.flops
-                .map(|f| format!("{:.2}", f / 1e9))
-                .unwrap_or_else(|| "N/A".into()),
-            e.calls.to_string(),
             e.memory_bytes
                 .map(|b| format!("{:.2}", b / GIB))
                 .unwrap_or_else(|| "N/A".into()),
             fits.to_string(),
-            format!("{seconds:.1}"),
+            // An estimate: two significant digits are all it has.
+            super::format_seconds(seconds, 2),
+            e.flops
+                .map(|f| format!("{:.2}", f / 1e9))
+                .unwrap_or_else(|| "N/A".into()),
+            e.calls.to_string(),
         ]);
     }
-    for (index, column) in table.column_iter_mut().enumerate() {
-        column.set_cell_alignment(match index {
-            0 | 3 | 4 => CellAlignment::Left,
-            _ => CellAlignment::Right,
-        });
-    }
+    let (table, dropped) = fitted(&columns, &rows, 2, &[0, 3, 4], width);
     writeln!(out, "{table}")?;
     let peak = estimates
         .iter()
         .filter_map(|e| e.memory_bytes)
         .fold(0.0, f64::max);
-    writeln!(
-        out,
-        "Total: {} cells, ≈{:.0} s; largest estimated peak {:.2} GiB{}.",
+    let mut lines = vec![format!(
+        "Total: {} cells, ≈{}; largest estimated peak {:.2} GiB{}.",
         cells.len(),
-        total_seconds,
+        super::format_seconds(total_seconds, 2),
         peak / GIB,
         available
             .map(|a| format!(", {:.1} GiB available", a as f64 / GIB))
             .unwrap_or_default()
-    )?;
+    )];
     if too_big > 0 {
-        writeln!(
-            out,
+        lines.push(format!(
             "{too_big} cell(s) would be N/A without running: their estimate exceeds the \
              available memory (--no-fit-check runs them anyway)."
-        )?;
+        ));
     }
-    writeln!(
-        out,
+    lines.push(format!(
         "Estimates: FLOPs count the matrix products of one call (training: 3 x forward); \
          Calls: warm-up and the fewest timed calls; memory: weights, activations, gradients \
          and optimizer state, plus libtorch; time: child start, weight fill and the calls at \
@@ -108,5 +108,16 @@ pub fn print(
             Some(c) => format!("the calibrated {:.1} GFLOP/s", c.flops_per_second / 1e9),
             None => "an unknown rate (no calibration), so only start and build".into(),
         }
-    )
+    ));
+    if !dropped.is_empty() {
+        lines.push(format!(
+            "Left out to fit {} columns: {} (a wider terminal or COLUMNS=200 shows them).",
+            width.unwrap_or_default(),
+            dropped.join(", ")
+        ));
+    }
+    for line in lines {
+        writeln!(out, "{}", wrap(&line, width))?;
+    }
+    Ok(())
 }

@@ -188,3 +188,24 @@ impl Exporter for CsvExport {
         false
     }
 }
+
+/// The files the exporters will replace: they exist before the sweep writes them.
+pub fn existing_files(exporters: &[Box<dyn Exporter>]) -> Vec<PathBuf> {
+    exporters
+        .iter()
+        .flat_map(|e| e.files())
+        .filter(|f| f.exists())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// The one line that says which existing files a sweep replaces, if any.
+pub fn replacing_notice(files: &[PathBuf]) -> Option<String> {
+    (!files.is_empty()).then(|| {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        format!(
+            "Replacing existing file(s), which will hold this run's cells: {}",
+            names.join(", ")
+        )
+    })
+}

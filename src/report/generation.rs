@@ -3,8 +3,8 @@
 //! TTFT, TPOT, inter-token latency percentiles, decode throughput and end-to-end latency, or
 //! peak memory beside the KV cache. The notes give every formula.
 
-use super::section::Section;
-use super::{memory_figure, section_rows, write_file, Row, Sweep};
+use super::section::{busy_note, format_rate, Section, BUSY_MARK};
+use super::{format_seconds, memory_figure, section_rows, write_file, Row, Sweep, TIME_DIGITS};
 use crate::cell::{CellResult, GenerationSpeed, Metric, Mode};
 use crate::measure::generation::enough_for;
 use crate::measure::memory::to_mib;
@@ -23,22 +23,15 @@ fn percentile(stats: &Stats, p: f64) -> f64 {
     }
 }
 
-/// Milliseconds with three significant digits' worth of precision.
-fn ms(seconds: f64) -> String {
-    let ms = seconds * 1e3;
-    if ms >= 100.0 {
-        format!("{ms:.0}")
-    } else if ms >= 10.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.2}")
-    }
+/// A time in the tables' unit and digits: `12.35 ms`.
+fn time(seconds: f64) -> String {
+    format_seconds(seconds, TIME_DIGITS)
 }
 
 /// The ITL percentile `p`, or N/A with fewer gaps than it needs.
 fn itl(g: &GenerationSpeed, p: f64) -> String {
     match &g.itl {
-        Some(s) if enough_for(p, s.count) => ms(percentile(s, p)),
+        Some(s) if enough_for(p, s.count) => time(percentile(s, p)),
         _ => "N/A".into(),
     }
 }
@@ -51,39 +44,48 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
     let mut columns: Vec<String> = ["Model Name", "Batch Size", "Prompt", "New Tokens"]
         .map(String::from)
         .to_vec();
-    match metric {
-        Metric::Speed => columns.extend(
-            [
-                "TTFT ms",
-                "TPOT ms",
-                "ITL p50 ms",
-                "ITL p90 ms",
-                "ITL p99 ms",
-                "Decode tokens/s",
-                "E2E s",
-            ]
-            .map(String::from),
-        ),
-        Metric::Memory => columns.extend(
-            [
-                if gpu {
-                    "Peak allocated MB"
-                } else {
-                    "Memory in MB"
-                },
-                if gpu {
-                    "Call allocated MB"
-                } else {
-                    "Increase MB"
-                },
-                "KV cache MB",
-                "KV held MB",
-            ]
-            .map(String::from),
-        ),
-    }
+    // The detail (throughput, the ITL percentiles, the cache actually held) comes last: a
+    // narrow terminal leaves it out first.
+    let optional = match metric {
+        Metric::Speed => {
+            columns.extend(
+                [
+                    "TTFT",
+                    "TPOT",
+                    "E2E",
+                    "Decode tokens/s",
+                    "ITL p50",
+                    "ITL p90",
+                    "ITL p99",
+                ]
+                .map(String::from),
+            );
+            4
+        }
+        Metric::Memory => {
+            columns.extend(
+                [
+                    if gpu {
+                        "Peak allocated MB"
+                    } else {
+                        "Memory in MB"
+                    },
+                    if gpu {
+                        "Call allocated MB"
+                    } else {
+                        "Increase MB"
+                    },
+                    "KV cache MB",
+                    "KV held MB",
+                ]
+                .map(String::from),
+            );
+            1
+        }
+    };
     let mut lines = Vec::new();
     let mut itl_short = false;
+    let mut busy = Vec::new();
     for (cell, result) in &rows {
         let mut line = vec![
             cell.model.clone(),
@@ -99,14 +101,20 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
                 };
                 let count = g.itl.as_ref().map_or(0, |s| s.count);
                 itl_short |= ITL_PERCENTILES.iter().any(|&p| !enough_for(p, count));
+                // The mark sits on the request's own figure, E2E, as on a call's time.
+                let mut end_to_end = time(g.end_to_end.median);
+                if let Some(load) = speed.load.filter(|l| l.busy) {
+                    end_to_end.push_str(BUSY_MARK);
+                    busy.push(load);
+                }
                 line.extend([
-                    ms(g.ttft.median),
-                    or_na(&g.tpot, &|s| ms(s.median)),
+                    time(g.ttft.median),
+                    or_na(&g.tpot, &|s| time(s.median)),
+                    end_to_end,
+                    or_na(&g.decode_tokens_per_second, &|s| format_rate(s.median)),
                     itl(g, 50.0),
                     itl(g, 90.0),
                     itl(g, 99.0),
-                    or_na(&g.decode_tokens_per_second, &|s| format!("{:.1}", s.median)),
-                    format!("{:.3}", g.end_to_end.median),
                 ]);
             }
             CellResult::Memory(memory) => {
@@ -148,11 +156,14 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
             _ => None,
         })
         .collect();
+    let mut notes = notes(sweep, metric, gpu, itl_short);
+    notes.extend(busy_note(&busy));
     Section {
         mode: Mode::Generation,
         metric,
-        notes: notes(sweep, metric, gpu, itl_short),
+        notes,
         columns,
+        optional,
         rows: lines,
         not_available,
     }
@@ -252,7 +263,8 @@ pub fn write_csv(path: &Path, rows: &[Row], metric: Metric) -> Result<()> {
             cell.sequence_length.to_string(),
             cell.new_tokens.map(|n| n.to_string()).unwrap_or_default(),
         ];
-        let seconds = |s: Option<f64>| s.map(|s| format!("{s:.6}")).unwrap_or_else(na);
+        // Every digit measured, as the other CSV files.
+        let full = |x: Option<f64>| x.map(|x| format!("{x:?}")).unwrap_or_else(na);
         match (metric, result) {
             (Metric::Speed, CellResult::Speed(speed)) if speed.generation.is_some() => {
                 let g = speed.generation.as_ref().expect("checked");
@@ -263,26 +275,23 @@ pub fn write_csv(path: &Path, rows: &[Row], metric: Metric) -> Result<()> {
                         .map(|s| percentile(s, p))
                 };
                 record.extend([
-                    seconds(Some(g.ttft.median)),
-                    seconds(g.tpot.as_ref().map(|s| s.median)),
-                    seconds(itl(50.0)),
-                    seconds(itl(90.0)),
-                    seconds(itl(99.0)),
-                    g.decode_tokens_per_second
-                        .as_ref()
-                        .map(|s| format!("{:.2}", s.median))
-                        .unwrap_or_else(na),
-                    seconds(Some(g.end_to_end.median)),
+                    full(Some(g.ttft.median)),
+                    full(g.tpot.as_ref().map(|s| s.median)),
+                    full(itl(50.0)),
+                    full(itl(90.0)),
+                    full(itl(99.0)),
+                    full(g.decode_tokens_per_second.as_ref().map(|s| s.median)),
+                    full(Some(g.end_to_end.median)),
                 ]);
             }
             (Metric::Memory, CellResult::Memory(m)) => {
-                let mb = |b: u64| format!("{:.3}", b as f64 / (1u64 << 20) as f64);
+                let mb = |b: u64| Some(b as f64 / (1u64 << 20) as f64);
                 let kv = m.kv_cache.as_ref();
                 record.extend([
                     to_mib(memory_figure(m)).to_string(),
                     to_mib(m.rss_increase_bytes()).to_string(),
-                    kv.map(|k| mb(k.config_bytes)).unwrap_or_else(na),
-                    kv.map(|k| mb(k.held_bytes)).unwrap_or_else(na),
+                    full(kv.and_then(|k| mb(k.config_bytes))),
+                    full(kv.and_then(|k| mb(k.held_bytes))),
                 ]);
             }
             (Metric::Speed, _) => record.extend(std::iter::repeat_n(na(), 7)),

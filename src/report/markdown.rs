@@ -7,7 +7,7 @@ use super::Sweep;
 use std::fmt::Write;
 
 /// Escapes what Markdown would read as table borders, emphasis, code or HTML.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -24,7 +24,7 @@ fn escape(text: &str) -> String {
 }
 
 /// A table; numbers right-aligned when `numeric`, every column but the first.
-fn table(out: &mut String, columns: &[String], rows: &[Vec<String>], numeric: bool) {
+pub(super) fn table(out: &mut String, columns: &[String], rows: &[Vec<String>], numeric: bool) {
     let line = |cells: &mut dyn Iterator<Item = String>| {
         let cells: Vec<String> = cells.collect();
         format!("| {} |\n", cells.join(" | "))

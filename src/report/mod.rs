@@ -11,6 +11,7 @@ pub mod merge;
 pub mod plot;
 pub mod profile;
 pub mod profile_chart;
+pub mod raster_text;
 pub mod section;
 pub mod table;
 pub mod tokenization;
@@ -121,7 +122,7 @@ pub fn header(title: &str) -> String {
 
 pub fn value_label(metric: Metric) -> &'static str {
     match metric {
-        Metric::Speed => "Time in s",
+        Metric::Speed => "Time",
         Metric::Memory => "Memory in MB",
     }
 }
@@ -133,20 +134,39 @@ pub fn section_rows(rows: &[Row], mode: Mode, metric: Metric) -> Vec<&Row> {
         .collect()
 }
 
-/// Seconds rounded to milliseconds as the original printed them: `0.012`, `1.235`, `< 0.001`.
-pub fn format_seconds(seconds: f64) -> String {
-    let rounded = (seconds * 1000.0).round() / 1000.0;
-    if rounded == 0.0 {
-        "< 0.001".into()
-    } else {
-        format!("{rounded}")
+/// Significant digits of the times in tables, progress lines and comparisons: enough to see
+/// a 1% change on any time scale.
+pub const TIME_DIGITS: usize = 4;
+
+/// A time in the unit that suits it (s, ms, µs, ns, as hyperfine), with `digits` significant
+/// digits: `1.235 s`, `12.35 ms`, `123.5 µs`.
+pub fn format_seconds(seconds: f64, digits: usize) -> String {
+    if !seconds.is_finite() || seconds == 0.0 {
+        return format!("{seconds} s");
     }
+    // A difference (a profile's parts against its call) may be negative.
+    if seconds < 0.0 {
+        return format!("-{}", format_seconds(-seconds, digits));
+    }
+    // Round first, so 999.96 ms becomes 1.000 s rather than 1000.0 ms.
+    let magnitude = seconds.log10().floor() as i32;
+    let scale = 10f64.powi(digits as i32 - 1 - magnitude);
+    let rounded = (seconds * scale).round() / scale;
+    let (value, unit) = [(1.0, "s"), (1e-3, "ms"), (1e-6, "µs")]
+        .into_iter()
+        .find(|(size, _)| rounded >= *size)
+        .map(|(size, unit)| (rounded / size, unit))
+        .unwrap_or((rounded / 1e-9, "ns"));
+    // The nudge keeps 99.999999999 (a float quotient of 100) at three integer digits.
+    let integer_digits = (value * (1.0 + 1e-12)).log10().floor() as i32 + 1;
+    let decimals = (digits as i32 - integer_digits).max(0) as usize;
+    format!("{value:.decimals$} {unit}")
 }
 
-/// The figure a table shows for a result.
+/// The figure a table shows for a result, with its unit.
 pub fn table_value(result: &CellResult) -> String {
     match result {
-        CellResult::Speed(speed) => format_seconds(speed.seconds),
+        CellResult::Speed(speed) => format_seconds(speed.seconds, TIME_DIGITS),
         CellResult::Memory(memory) => to_mib(memory_figure(memory)).to_string(),
         CellResult::NotAvailable { .. } => "N/A".into(),
     }
@@ -162,10 +182,11 @@ pub fn memory_figure(memory: &crate::cell::MemoryResult) -> u64 {
         .unwrap_or(memory.peak_rss_bytes)
 }
 
-/// The figure a CSV file holds: 4 decimals for times, whole MiB for memory, else `N/A`.
+/// The figure a CSV file holds: seconds at full precision (the shortest text that reads back
+/// as the same float, as the original's Python wrote them), whole MiB for memory, else `N/A`.
 pub fn csv_value(result: &CellResult) -> String {
     match result {
-        CellResult::Speed(speed) => format!("{:.4}", speed.seconds),
+        CellResult::Speed(speed) => format!("{:?}", speed.seconds),
         CellResult::Memory(memory) => to_mib(memory_figure(memory)).to_string(),
         CellResult::NotAvailable { .. } => "N/A".into(),
     }
@@ -240,11 +261,19 @@ mod tests {
     }
 
     #[test]
-    fn seconds_are_rounded_like_the_original() {
-        assert_eq!(format_seconds(0.0004), "< 0.001");
-        assert_eq!(format_seconds(0.01234), "0.012");
-        assert_eq!(format_seconds(1.2346), "1.235");
-        assert_eq!(format_seconds(0.1), "0.1");
+    fn seconds_are_scaled_to_their_unit_with_four_significant_digits() {
+        assert_eq!(format_seconds(0.0004, 4), "400.0 µs");
+        assert_eq!(format_seconds(0.000_012_345, 4), "12.35 µs");
+        assert_eq!(format_seconds(0.01234, 4), "12.34 ms");
+        assert_eq!(format_seconds(1.2346, 4), "1.235 s");
+        assert_eq!(format_seconds(0.1, 4), "100.0 ms");
+        assert_eq!(format_seconds(0.999_96, 4), "1.000 s");
+        assert_eq!(format_seconds(0.000_999_96, 4), "1.000 ms");
+        assert_eq!(format_seconds(3.2e-8, 3), "32.0 ns");
+        assert_eq!(format_seconds(1234.5, 4), "1235 s");
+        assert_eq!(format_seconds(0.0123, 3), "12.3 ms");
+        assert_eq!(format_seconds(-0.000_812, 3), "-812 µs");
+        assert_eq!(format_seconds(0.0, 4), "0 s");
     }
 
     #[test]
@@ -263,8 +292,17 @@ mod tests {
             build_seconds: None,
             profile: None,
             generation: None,
+            load: None,
         });
-        assert_eq!(csv_value(&speed), "0.0143");
+        // Every digit measured, not 0.0143.
+        assert_eq!(csv_value(&speed), "0.01426");
+        let precise = 0.014_263_781_239_123_4;
+        if let CellResult::Speed(mut s) = speed.clone() {
+            s.seconds = precise;
+            let text = csv_value(&CellResult::Speed(s));
+            assert_eq!(text.parse::<f64>().unwrap(), precise, "{text}");
+        }
+        assert_eq!(table_value(&speed), "14.26 ms");
         let memory = CellResult::Memory(crate::cell::MemoryResult {
             peak_rss_bytes: 2521 << 20,
             baseline_rss_bytes: 2000 << 20,

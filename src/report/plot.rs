@@ -4,7 +4,6 @@
 
 use super::{csv, json, memory_figure, Sweep};
 use crate::cell::{CellResult, Metric, Mode};
-use crate::cli::{PlotArgs, PlotAxis, PlotMetric, PlotMode};
 use crate::measure::memory::to_mib;
 use crate::measure::timing::Statistic;
 use anyhow::{anyhow, bail, Context, Result};
@@ -14,6 +13,45 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// The horizontal axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XAxis {
+    SequenceLength,
+    BatchSize,
+}
+
+/// The figure drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figure {
+    Time,
+    /// The tables' memory figure: peak resident memory (CPU), device memory used (GPU).
+    Memory,
+    /// What the call itself added: activations, gradients, optimizer state (mostly not
+    /// libtorch, which the peak includes).
+    Increase,
+}
+
+/// What `plot` is asked to draw (the CLI converts its flags into this).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub files: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub x: XAxis,
+    /// Linear axes; otherwise log-log, with a linear y axis where the figures span less than
+    /// a factor of three (a log axis would show one tick).
+    pub linear: bool,
+    pub mode: Mode,
+    /// None: time, or memory for a CSV file whose name says so.
+    pub metric: Option<Figure>,
+    /// Draw the --profile breakdowns instead: one stacked bar per profiled cell.
+    pub profile: bool,
+    pub title: Option<String>,
+    pub size: (u32, u32),
+}
+
+/// Narrower ranges than this factor get a linear y axis.
+const LOG_RANGE: f64 = 3.0;
+
 /// One point of a result: which model, sizes and figure.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
@@ -21,12 +59,14 @@ pub struct Point {
     pub batch_size: i64,
     pub sequence_length: i64,
     pub value: f64,
+    /// The samples' interquartile range (p25, p75), where the file holds samples.
+    pub spread: Option<(f64, f64)>,
 }
 
 /// What a chart shows, read from the files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Data {
-    pub metric: PlotMetric,
+    pub metric: Figure,
     /// Words for the title and axis: "median time per call", "peak resident memory".
     pub what: String,
     /// (file label, points); the label tells series of several files apart.
@@ -38,9 +78,11 @@ pub struct Data {
 pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
+    /// (x, p25, p75) where the points have samples: drawn as a band (error bars alone).
+    pub spread: Vec<(f64, f64, f64)>,
 }
 
-pub fn run(args: &PlotArgs) -> Result<()> {
+pub fn run(args: &Options) -> Result<()> {
     if args.profile {
         return super::profile_chart::run(args);
     }
@@ -55,9 +97,9 @@ pub fn run(args: &PlotArgs) -> Result<()> {
         );
     }
     let mode = match args.mode {
-        PlotMode::Inference => "Inference",
-        PlotMode::Training => "Training",
-        PlotMode::Generation => "Generation",
+        Mode::Inference => "Inference",
+        Mode::Training => "Training",
+        Mode::Generation => "Generation",
     };
     let title = args.title.clone().unwrap_or_else(|| {
         format!(
@@ -67,19 +109,45 @@ pub fn run(args: &PlotArgs) -> Result<()> {
             axis_word(args.x)
         )
     });
-    let scale = if args.linear { "" } else { ", log scale" };
+    // The axis holds the spread too, so no band is cut off.
+    let ys: Vec<f64> = series
+        .iter()
+        .flat_map(|s| {
+            (s.points.iter().map(|p| p.1)).chain(s.spread.iter().flat_map(|b| [b.1, b.2]))
+        })
+        .collect();
+    let (lo, hi) = bounds(&ys);
+    // Ticks in the unit of the figures' size: 12 ms, not 0.012 s.
+    let (unit, unit_size) = match data.metric {
+        Figure::Time => time_unit(hi),
+        _ => ("MB", 1.0),
+    };
+    let series: Vec<Series> = series
+        .into_iter()
+        .map(|s| Series {
+            label: s.label,
+            points: s.points.iter().map(|&(x, y)| (x, y / unit_size)).collect(),
+            spread: (s.spread.iter())
+                .map(|&(x, lo, hi)| (x, lo / unit_size, hi / unit_size))
+                .collect(),
+        })
+        .collect();
+    let log_x = !args.linear;
+    let log_y = !args.linear && lo > 0.0 && hi / lo >= LOG_RANGE;
+    let scale = |log: bool| if log { ", log scale" } else { "" };
     let chart = Chart {
         title,
-        x_label: format!("{}{scale}", capitalise(axis_word(args.x))),
-        y_label: format!("{}{scale}", capitalise(&unit_label(&data))),
+        x_label: format!("{}{}", capitalise(axis_word(args.x)), scale(log_x)),
+        y_label: format!("{}{}", capitalise(&unit_label(&data, unit)), scale(log_y)),
         series,
-        log: !args.linear,
+        log_x,
+        log_y,
     };
-    let size = (args.size[0], args.size[1]);
+    let size = args.size;
     load_font()?;
     match format {
         Format::Png => {
-            let root = BitMapBackend::new(&args.output, size).into_drawing_area();
+            let root = png_backend(&args.output, size)?.into_drawing_area();
             draw(&root, &chart)?;
             root.present()
                 .map_err(|e| anyhow!("cannot write {}: {e}", args.output.display()))?;
@@ -91,6 +159,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
                 .map_err(|e| anyhow!("cannot write {}: {e}", args.output.display()))?;
         }
     }
+    crate::console::eprintln(&format!("Saved {}", args.output.display()));
     Ok(())
 }
 
@@ -110,25 +179,34 @@ fn capitalise(text: &str) -> String {
     }
 }
 
-fn metric_word(metric: PlotMetric) -> &'static str {
+fn metric_word(metric: Figure) -> &'static str {
     match metric {
-        PlotMetric::Time => "time",
-        PlotMetric::Memory => "memory",
+        Figure::Time => "time",
+        Figure::Memory => "memory",
+        Figure::Increase => "memory increase",
     }
 }
 
-fn axis_word(axis: PlotAxis) -> &'static str {
+fn axis_word(axis: XAxis) -> &'static str {
     match axis {
-        PlotAxis::SequenceLength => "sequence length",
-        PlotAxis::BatchSize => "batch size",
+        XAxis::SequenceLength => "sequence length",
+        XAxis::BatchSize => "batch size",
     }
 }
 
-fn unit_label(data: &Data) -> String {
+fn unit_label(data: &Data, time_unit: &str) -> String {
     match data.metric {
-        PlotMetric::Time => format!("{} in s", data.what),
-        PlotMetric::Memory => format!("{} in MB", data.what),
+        Figure::Time => format!("{} in {time_unit}", data.what),
+        Figure::Memory | Figure::Increase => format!("{} in MB", data.what),
     }
+}
+
+/// The unit times are drawn in, chosen by the largest: s, ms or µs, and its size in seconds.
+fn time_unit(largest: f64) -> (&'static str, f64) {
+    [("s", 1.0), ("ms", 1e-3)]
+        .into_iter()
+        .find(|(_, size)| largest >= *size)
+        .unwrap_or(("µs", 1e-6))
 }
 
 pub(super) enum Format {
@@ -155,8 +233,8 @@ impl Format {
 }
 
 /// Reads every file: JSON exports (by their content) or result CSV files.
-pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Result<Data> {
-    let mut loaded: Vec<(String, Vec<Point>, PlotMetric, String)> = Vec::new();
+pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Data> {
+    let mut loaded: Vec<(String, Vec<Point>, Figure, String)> = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
@@ -170,9 +248,9 @@ pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Re
         } else {
             let metric = metric.unwrap_or_else(|| {
                 if label.to_ascii_lowercase().contains("memory") {
-                    PlotMetric::Memory
+                    Figure::Memory
                 } else {
-                    PlotMetric::Time
+                    Figure::Time
                 }
             });
             let points = csv::read_results(file)?
@@ -183,12 +261,13 @@ pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Re
                         batch_size: r.batch_size,
                         sequence_length: r.sequence_length,
                         value,
+                        spread: None,
                     })
                 })
                 .collect();
             let what = match metric {
-                PlotMetric::Time => "time per call",
-                PlotMetric::Memory => "memory",
+                Figure::Time => "time per call",
+                Figure::Memory | Figure::Increase => "memory",
             };
             (points, metric, what.to_string())
         };
@@ -220,16 +299,7 @@ pub fn load(files: &[PathBuf], mode: PlotMode, metric: Option<PlotMetric>) -> Re
 }
 
 /// The figures of one section of a JSON export, and what they are.
-fn from_sweep(
-    sweep: &Sweep,
-    mode: PlotMode,
-    metric: Option<PlotMetric>,
-) -> (Vec<Point>, PlotMetric, String) {
-    let mode = match mode {
-        PlotMode::Inference => Mode::Inference,
-        PlotMode::Training => Mode::Training,
-        PlotMode::Generation => Mode::Generation,
-    };
+fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>, Figure, String) {
     let has = |m: Metric| {
         sweep
             .rows
@@ -237,13 +307,13 @@ fn from_sweep(
             .any(|(c, _)| c.mode == mode && c.metric == m)
     };
     let metric = metric.unwrap_or(if has(Metric::Speed) || !has(Metric::Memory) {
-        PlotMetric::Time
+        Figure::Time
     } else {
-        PlotMetric::Memory
+        Figure::Memory
     });
     let wanted = match metric {
-        PlotMetric::Time => Metric::Speed,
-        PlotMetric::Memory => Metric::Memory,
+        Figure::Time => Metric::Speed,
+        Figure::Memory | Figure::Increase => Metric::Memory,
     };
     let mut statistics = Vec::new();
     let mut gpu = false;
@@ -252,18 +322,37 @@ fn from_sweep(
         .iter()
         .filter(|(c, _)| c.mode == mode && c.metric == wanted)
         .filter_map(|(cell, result)| {
+            let mut spread = None;
             let value = match result {
-                // A generation cell's time is its median time per output token.
+                // A generation cell's time is its median time per output token, its spread
+                // the requests' TPOTs.
                 CellResult::Speed(s) if s.generation.is_some() => {
-                    s.generation.as_ref()?.tpot.as_ref()?.median
+                    let g = s.generation.as_ref()?;
+                    let tpots: Vec<f64> = (g.token_seconds.iter())
+                        .filter(|r| r.len() >= 2)
+                        .map(|r| (r[r.len() - 1] - r[0]) / (r.len() - 1) as f64)
+                        .collect();
+                    spread = crate::measure::stats::quartiles(&tpots).filter(|_| tpots.len() >= 2);
+                    g.tpot.as_ref()?.median
                 }
                 CellResult::Speed(s) => {
                     statistics.push(s.statistic);
+                    // A lone sample has no spread worth drawing.
+                    spread = crate::measure::stats::quartiles(&s.samples)
+                        .filter(|_| s.samples.len() >= 2);
                     s.seconds
                 }
                 CellResult::Memory(m) => {
                     gpu |= m.gpu.is_some();
-                    to_mib(memory_figure(m)) as f64
+                    let bytes = match (metric, &m.gpu) {
+                        (Figure::Increase, Some(g)) => g
+                            .allocator
+                            .peak_allocated
+                            .saturating_sub(g.baseline_allocated_bytes),
+                        (Figure::Increase, None) => m.rss_increase_bytes(),
+                        _ => memory_figure(m),
+                    };
+                    to_mib(bytes) as f64
                 }
                 CellResult::NotAvailable { .. } => return None,
             };
@@ -276,37 +365,40 @@ fn from_sweep(
                 batch_size: cell.batch_size,
                 sequence_length: cell.sequence_length,
                 value,
+                spread,
             })
         })
         .collect();
     let what = match metric {
-        PlotMetric::Time if mode == Mode::Generation => "median time per output token",
-        PlotMetric::Time => match statistics.first() {
+        Figure::Time if mode == Mode::Generation => "median time per output token",
+        Figure::Time => match statistics.first() {
             Some(first) if statistics.iter().all(|s| s == first) => match first {
                 Statistic::Median => "median time per call",
                 Statistic::Minimum => "fastest time per call",
             },
             _ => "time per call",
         },
-        PlotMetric::Memory if gpu => "GPU memory used",
-        PlotMetric::Memory => "peak resident memory",
+        Figure::Memory if gpu => "GPU memory used",
+        Figure::Memory => "peak resident memory",
+        Figure::Increase if gpu => "peak allocated memory increase",
+        Figure::Increase => "resident memory increase",
     };
     (points, metric, what.to_string())
 }
 
 /// One line per model and batch size (x = sequence length) or per model and sequence length
 /// (x = batch size), in the order the files hold them, points sorted along x.
-pub fn series(data: &Data, axis: PlotAxis) -> Vec<Series> {
+pub fn series(data: &Data, axis: XAxis) -> Vec<Series> {
     let several = data.files.len() > 1;
     let mut series: Vec<Series> = Vec::new();
     for (file, points) in &data.files {
         for p in points {
             let (x, label) = match axis {
-                PlotAxis::SequenceLength => (
+                XAxis::SequenceLength => (
                     p.sequence_length,
                     format!("{}, batch {}", p.model, p.batch_size),
                 ),
-                PlotAxis::BatchSize => (
+                XAxis::BatchSize => (
                     p.batch_size,
                     format!("{}, sequence {}", p.model, p.sequence_length),
                 ),
@@ -317,17 +409,23 @@ pub fn series(data: &Data, axis: PlotAxis) -> Vec<Series> {
                 label
             };
             let point = (x as f64, p.value);
+            let spread = p.spread.map(|(lo, hi)| (x as f64, lo, hi));
             match series.iter_mut().find(|s| s.label == label) {
-                Some(s) => s.points.push(point),
+                Some(s) => {
+                    s.points.push(point);
+                    s.spread.extend(spread);
+                }
                 None => series.push(Series {
                     label,
                     points: vec![point],
+                    spread: spread.into_iter().collect(),
                 }),
             }
         }
     }
     for s in &mut series {
         s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        s.spread.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     series
 }
@@ -338,7 +436,8 @@ pub struct Chart {
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
-    pub log: bool,
+    pub log_x: bool,
+    pub log_y: bool,
 }
 
 /// Tableau's ten colours: distinguishable, also in grey-scale print.
@@ -563,6 +662,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .map_err(|e| fail(&e))?;
     let labels: Vec<String> = chart.series.iter().map(|s| shorten(&s.label)).collect();
     let legend_font: TextStyle = ("sans-serif", 15).into_font().color(&BLACK);
+    let spread_note = "shaded: the samples' interquartile range";
+    let note_font: TextStyle = ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90));
     let mut longest = 0;
     for label in &labels {
         let (w, _) = root
@@ -570,28 +671,43 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
             .map_err(|e| fail(&e))?;
         longest = longest.max(w);
     }
+    let spread = chart.series.iter().any(|s| !s.spread.is_empty());
+    if spread {
+        let (w, _) = (root.estimate_text_size(spread_note, &note_font)).map_err(|e| fail(&e))?;
+        // The note starts at the legend's left edge, not after a line sample.
+        longest = longest.max(w.saturating_sub(34));
+    }
     let width = root.dim_in_pixel().0;
     let legend_width = (longest + 56).clamp(120, width * 9 / 20);
     let (plot_area, legend_area) = root.split_horizontally(width - legend_width);
-    let log = chart.log;
-    let to_axis = |v: f64| if log { v.ln() } else { v };
-    let from_axis = move |v: f64| if log { v.exp() } else { v };
+    let (log_x, log_y) = (chart.log_x, chart.log_y);
+    let axis = |log: bool, v: f64| if log { v.ln() } else { v };
+    let unaxis = move |log: bool, v: f64| if log { v.exp() } else { v };
+    // A log axis cannot show zero or less.
+    let drawable = |&(x, y): &(f64, f64)| (!log_x || x > 0.0) && (!log_y || y > 0.0);
     let points: Vec<(f64, f64)> = chart
         .series
         .iter()
         .flat_map(|s| s.points.iter().copied())
-        .filter(|&(x, y)| !log || (x > 0.0 && y > 0.0))
+        .filter(drawable)
         .collect();
     let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let ys: Vec<f64> = (points.iter().map(|p| p.1))
+        .chain(
+            (chart.series.iter())
+                .flat_map(|s| s.spread.iter())
+                .filter(|b| drawable(&(b.0, b.1)))
+                .flat_map(|b| [b.1, b.2]),
+        )
+        .collect();
     let mut ctx = ChartBuilder::on(&plot_area)
         .margin(20)
         .x_label_area_size(56)
         .y_label_area_size(84)
-        .build_cartesian_2d(x_axis(&xs, log).coord(), y_axis(&ys, log).coord())
+        .build_cartesian_2d(x_axis(&xs, log_x).coord(), y_axis(&ys, log_y).coord())
         .map_err(|e| fail(&e))?;
-    let x_format = move |v: &f64| format_number(from_axis(*v));
-    let y_format = move |v: &f64| format_number(from_axis(*v));
+    let x_format = move |v: &f64| format_number(unaxis(log_x, *v));
+    let y_format = move |v: &f64| format_number(unaxis(log_y, *v));
     ctx.configure_mesh()
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
@@ -603,13 +719,41 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .bold_line_style(RGBColor(205, 205, 205))
         .draw()
         .map_err(|e| fail(&e))?;
+    // The spread first, under every line: a band where a line has two or more points with
+    // samples, an error bar at a lone point.
+    for (index, series) in chart.series.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        let band: Vec<(f64, f64, f64)> = (series.spread.iter())
+            .filter(|b| drawable(&(b.0, b.1)))
+            .map(|&(x, lo, hi)| (axis(log_x, x), axis(log_y, lo), axis(log_y, hi)))
+            .collect();
+        if band.len() >= 2 {
+            let outline: Vec<(f64, f64)> = (band.iter().map(|b| (b.0, b.1)))
+                .chain(band.iter().rev().map(|b| (b.0, b.2)))
+                .collect();
+            ctx.draw_series(std::iter::once(Polygon::new(
+                outline,
+                colour.mix(0.2).filled(),
+            )))
+            .map_err(|e| fail(&e))?;
+        } else {
+            for &(x, lo, hi) in &band {
+                ctx.draw_series(std::iter::once(PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    colour.mix(0.6).stroke_width(2),
+                )))
+                .map_err(|e| fail(&e))?;
+            }
+        }
+    }
     for (index, series) in chart.series.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
         let line: Vec<(f64, f64)> = series
             .points
             .iter()
-            .filter(|&&(x, y)| !log || (x > 0.0 && y > 0.0))
-            .map(|&(x, y)| (to_axis(x), to_axis(y)))
+            .copied()
+            .filter(drawable)
+            .map(|(x, y)| (axis(log_x, x), axis(log_y, y)))
             .collect();
         ctx.draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
             .map_err(|e| fail(&e))?;
@@ -631,6 +775,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
             })
             .map_err(|e| fail(&e))?;
     }
+    if spread {
+        let y = 28 + 24 * chart.series.len() as i32;
+        legend_area
+            .draw(&Text::new(spread_note, (4, y - 8), note_font))
+            .map_err(|e| fail(&e))?;
+    }
     Ok(())
 }
 
@@ -641,7 +791,6 @@ const EMBEDDED_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf")
 /// Registers the chart's font as "sans-serif" for plotters, once: `$RUN_BENCHMARK_FONT` (a
 /// TrueType file) where set, else the embedded DejaVu Sans.
 pub(super) fn load_font() -> Result<()> {
-    static LOADED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     LOADED
         .get_or_init(|| {
             let (bytes, name): (&'static [u8], String) =
@@ -658,10 +807,31 @@ pub(super) fn load_font() -> Result<()> {
                     None => (EMBEDDED_FONT, "the embedded DejaVu Sans".into()),
                 };
             plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-                .map_err(|_| format!("{name} is not a TrueType font"))
+                .map_err(|_| format!("{name} is not a TrueType font"))?;
+            Ok(bytes)
         })
         .clone()
+        .map(|_| ())
         .map_err(|e| anyhow!(e))
+}
+
+static LOADED: std::sync::OnceLock<Result<&'static [u8], String>> = std::sync::OnceLock::new();
+
+/// The TrueType bytes charts are drawn in (the embedded font until [`load_font`] loads one).
+pub(super) fn font_bytes() -> &'static [u8] {
+    match LOADED.get() {
+        Some(Ok(bytes)) => bytes,
+        _ => EMBEDDED_FONT,
+    }
+}
+
+/// A PNG file's drawing backend: the bitmap, with text drawn by [`super::raster_text`].
+pub(super) fn png_backend(
+    path: &Path,
+    size: (u32, u32),
+) -> Result<super::raster_text::TrueText<BitMapBackend<'_>>> {
+    super::raster_text::TrueText::new(BitMapBackend::new(path, size), font_bytes())
+        .map_err(|_| anyhow!("the chart's font is not a TrueType font"))
 }
 
 #[cfg(test)]
@@ -695,9 +865,10 @@ mod tests {
             batch_size: b,
             sequence_length: s,
             value: v,
+            spread: Some((0.9 * v, 1.1 * v)),
         };
         let data = Data {
-            metric: PlotMetric::Time,
+            metric: Figure::Time,
             what: "time".into(),
             files: vec![(
                 "f".into(),
@@ -709,11 +880,13 @@ mod tests {
                 ],
             )],
         };
-        let s = series(&data, PlotAxis::SequenceLength);
+        let s = series(&data, XAxis::SequenceLength);
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].label, "a, batch 8");
         assert_eq!(s[0].points, vec![(8.0, 1.0), (32.0, 2.0)]);
-        let s = series(&data, PlotAxis::BatchSize);
+        // The spread follows its points along x.
+        assert_eq!(s[0].spread, vec![(8.0, 0.9, 1.1), (32.0, 1.8, 2.2)]);
+        let s = series(&data, XAxis::BatchSize);
         assert_eq!(s[0].label, "a, sequence 32");
         assert_eq!(s[1].label, "a, sequence 8");
         assert_eq!(s[1].points, vec![(1.0, 0.5), (8.0, 1.0)]);

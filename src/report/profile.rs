@@ -186,50 +186,34 @@ pub fn build(cell: &Cell, profile: &Profile) -> Breakdown {
     }
 }
 
-/// Prints every profiled cell's breakdown, as the sections are printed.
+/// Prints every profiled cell's breakdown, as the sections are printed: tables fitted to the
+/// terminal (cells wrap), notes wrapped at word boundaries; files and pipes get whole lines.
 pub fn print(out: &mut dyn std::io::Write, sweep: &Sweep) -> std::io::Result<()> {
-    use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table as ComfyTable};
+    let width = crate::console::stdout_width();
     for (cell, profile) in profiled(&sweep.rows) {
         let b = build(cell, profile);
         writeln!(out, "\n{}", header("PROFILE"))?;
-        writeln!(out, "{}", b.title)?;
+        writeln!(out, "{}", crate::console::wrap(&b.title, width))?;
         for t in &b.tables {
-            let mut table = ComfyTable::new();
-            table
-                .load_preset(ASCII_FULL_CONDENSED)
-                .set_header(t.columns.clone());
-            for row in &t.rows {
-                table.add_row(row.clone());
-            }
-            let text_columns = if t.columns[1] == "Kind" { 2 } else { 1 };
-            for (index, column) in table.column_iter_mut().enumerate() {
-                column.set_cell_alignment(if index < text_columns {
-                    CellAlignment::Left
-                } else {
-                    CellAlignment::Right
-                });
-            }
+            let text_columns: Vec<usize> = if t.columns[1] == "Kind" {
+                vec![0, 1]
+            } else {
+                vec![0]
+            };
+            let (table, _) = super::table::fitted(&t.columns, &t.rows, 0, &text_columns, width);
             writeln!(out, "{table}")?;
         }
         for note in &b.notes {
-            writeln!(out, "{note}")?;
+            writeln!(out, "{}", crate::console::wrap(note, width))?;
         }
     }
     Ok(())
 }
 
-/// Seconds with a unit that keeps three significant digits: `812 µs`, `12.3 ms`, `1.23 s`.
+/// Seconds with a unit that keeps three significant digits: `812 µs`, `12.3 ms`, `1.23 s`
+/// (the tables' units, one digit fewer: a part's share matters more than its last digit).
 pub fn format_time(seconds: f64) -> String {
-    let (value, unit) = match seconds.abs() {
-        s if s >= 1.0 => (seconds, "s"),
-        s if s >= 1e-3 => (seconds * 1e3, "ms"),
-        _ => (seconds * 1e6, "µs"),
-    };
-    match value.abs() {
-        v if v >= 100.0 => format!("{value:.0} {unit}"),
-        v if v >= 10.0 => format!("{value:.1} {unit}"),
-        _ => format!("{value:.2} {unit}"),
-    }
+    super::format_seconds(seconds, 3)
 }
 
 /// Signed bytes in binary units: `-233 KiB`, `1.50 MiB`, `64 B`.

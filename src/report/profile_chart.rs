@@ -2,13 +2,14 @@
 //! segment per kind of part (median seconds, summed by kind), so the cells' breakdowns can be
 //! compared at a glance.
 
-use super::plot::{load_font, Format, COLOURS};
+use super::plot::{load_font, Format, Options, COLOURS};
 use super::{json, profile};
 use crate::cell::Mode;
-use crate::cli::{PlotArgs, PlotMode};
 use crate::measure::profile::Part;
 use anyhow::{anyhow, bail, Result};
 use plotters::coord::Shift;
+#[allow(unused_imports)]
+use plotters::prelude::IntoDrawingArea;
 use plotters::prelude::*;
 
 /// One bar: its label and (kind, seconds) from the bottom up.
@@ -19,12 +20,8 @@ pub struct Bar {
 }
 
 /// The bars of every profiled cell of `mode` in the files, in the order they ran.
-pub fn bars(args: &PlotArgs) -> Result<Vec<Bar>> {
-    let mode = match args.mode {
-        PlotMode::Inference => Mode::Inference,
-        PlotMode::Training => Mode::Training,
-        PlotMode::Generation => Mode::Generation,
-    };
+pub fn bars(args: &Options) -> Result<Vec<Bar>> {
+    let mode = args.mode;
     let mut bars = Vec::new();
     for file in &args.files {
         let export = json::read(file)?;
@@ -63,25 +60,25 @@ pub fn bars(args: &PlotArgs) -> Result<Vec<Bar>> {
     Ok(bars)
 }
 
-pub fn run(args: &PlotArgs) -> Result<()> {
+pub fn run(args: &Options) -> Result<()> {
     let format = Format::of(&args.output)?;
     let bars = bars(args)?;
     let mode = match args.mode {
-        PlotMode::Inference => "Inference",
-        PlotMode::Training => "Training",
-        PlotMode::Generation => "Generation",
+        Mode::Inference => "Inference",
+        Mode::Training => "Training",
+        Mode::Generation => "Generation",
     };
     let title = args
         .title
         .clone()
         .unwrap_or_else(|| format!("{mode}: where a call's time goes, by kind of part"));
-    let size = (args.size[0], args.size[1]);
+    let size = args.size;
     load_font()?;
     let written =
         |e: &dyn std::fmt::Display| anyhow!("cannot write {}: {e}", args.output.display());
     match format {
         Format::Png => {
-            let root = BitMapBackend::new(&args.output, size).into_drawing_area();
+            let root = super::plot::png_backend(&args.output, size)?.into_drawing_area();
             draw(&root, &title, &bars)?;
             root.present().map_err(|e| written(&e))?;
         }
@@ -91,6 +88,7 @@ pub fn run(args: &PlotArgs) -> Result<()> {
             root.present().map_err(|e| written(&e))?;
         }
     }
+    crate::console::eprintln(&format!("Saved {}", args.output.display()));
     Ok(())
 }
 

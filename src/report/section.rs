@@ -12,6 +12,8 @@ use crate::measure::timing::Statistic;
 const NOISY_MARK: &str = " *";
 /// Marks a figure whose interval did not reach the precision target in time.
 const IMPRECISE_MARK: &str = " !";
+/// Marks a figure measured while other processes took CPU.
+pub(super) const BUSY_MARK: &str = " ~";
 
 /// What one section shows, whatever renders it.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +21,8 @@ pub struct Section {
     pub mode: Mode,
     pub metric: Metric,
     pub columns: Vec<String>,
+    /// How many of the last columns a narrow terminal may leave out (derived figures).
+    pub optional: usize,
     /// One line per finished cell, in the order they ran; N/A cells leave the rest empty.
     pub rows: Vec<Vec<String>>,
     /// What the figures are.
@@ -73,9 +77,15 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         ]),
         Metric::Memory => columns.extend([value_label(metric).to_string(), "Increase MB".into()]),
     }
+    let optional = match metric {
+        Metric::Speed => 4,
+        Metric::Memory if gpu => 3,
+        Metric::Memory => 0,
+    };
     let mut lines = Vec::new();
     let mut noisy = 0;
     let mut imprecise = 0;
+    let mut busy: Vec<crate::cell::Load> = Vec::new();
     for (cell, result) in &rows {
         let mut line = vec![
             cell.model.clone(),
@@ -89,6 +99,10 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 if speed.stats.is_noisy() {
                     figure.push_str(NOISY_MARK);
                     noisy += 1;
+                }
+                if let Some(load) = speed.load.filter(|l| l.busy) {
+                    figure.push_str(BUSY_MARK);
+                    busy.push(load);
                 }
                 let mut interval = speed
                     .interval
@@ -149,11 +163,12 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         mode,
         metric,
         notes: [
-            notes(sweep, metric, gpu, noisy, imprecise, audio_prefix),
+            notes(sweep, metric, gpu, noisy, imprecise, audio_prefix, &busy),
             super::tokenization::input_notes(&rows),
         ]
         .concat(),
         columns,
+        optional,
         rows: lines,
         not_available,
     }
@@ -174,7 +189,7 @@ fn size_column(kinds: impl Iterator<Item = InputKind>) -> String {
 }
 
 /// Rates with three significant digits' worth of precision.
-fn format_rate(x: f64) -> String {
+pub(super) fn format_rate(x: f64) -> String {
     if x >= 100.0 {
         format!("{x:.0}")
     } else if x >= 10.0 {
@@ -192,6 +207,7 @@ fn notes(
     noisy: usize,
     imprecise: usize,
     audio_prefix: Option<i64>,
+    busy: &[crate::cell::Load],
 ) -> Vec<String> {
     let settings = &sweep.settings;
     let mut notes = Vec::new();
@@ -210,7 +226,7 @@ fn notes(
     }
     match metric {
         Metric::Speed => {
-            notes.push(format!("Time in s: {}.", settings.protocol.describe()));
+            notes.push(format!("Time: {}.", settings.protocol.describe()));
             notes.push(
                 "95% CI: the larger distance from the median to an end of its 95% confidence \
                  interval (order statistics), relative to the median."
@@ -244,6 +260,7 @@ fn notes(
                     100.0 * NOISY_IQR_RATIO
                 ));
             }
+            notes.extend(busy_note(busy));
         }
         Metric::Memory if gpu => notes.push(
             "Memory in MB: NVML used memory of the whole GPU after one call (the original's \
@@ -259,6 +276,18 @@ fn notes(
         ),
     }
     notes
+}
+
+/// The note for the figures marked `~`, if any: how busy the machine was meanwhile.
+pub(super) fn busy_note(busy: &[crate::cell::Load]) -> Option<String> {
+    let first = busy.first()?;
+    let most = busy.iter().map(|l| l.other_cores).fold(0.0, f64::max);
+    Some(format!(
+        "~{} figure(s) measured on a busy machine: other processes took up to {most:.2} of {} \
+         cores meanwhile, so these are slower than on a quiet one; rerun them when it is quiet.",
+        busy.len(),
+        first.cores
+    ))
 }
 
 #[cfg(test)]

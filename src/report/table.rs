@@ -3,7 +3,11 @@
 use super::section::Section;
 use super::{header, Sweep};
 use crate::cell::{Metric, Mode};
-use comfy_table::{presets::ASCII_FULL_CONDENSED, CellAlignment, Table};
+use crate::console;
+use comfy_table::{
+    presets::ASCII_FULL_CONDENSED, CellAlignment, ColumnConstraint, ContentArrangement, Table,
+    Width,
+};
 use std::io::{self, Write};
 
 /// Prints one section: its header, the table, what the figure is, and the N/A reasons.
@@ -14,59 +18,219 @@ pub fn print_section(
     metric: Metric,
 ) -> io::Result<()> {
     let section = super::section::build(sweep, mode, metric);
-    write_section(out, &section)
+    write_section(out, &section, console::stdout_width())
 }
 
-fn write_section(out: &mut dyn Write, section: &Section) -> io::Result<()> {
+fn write_section(out: &mut dyn Write, section: &Section, width: Option<usize>) -> io::Result<()> {
     write_titled_table(
         out,
         section.title(),
         &section.columns,
+        section.optional,
         &section.rows,
         section.notes.iter().chain(&section.not_available),
+        width,
     )
 }
 
 /// A section in the original's layout: the title between rules, a bordered table with the
-/// first column left-aligned and the figures right-aligned, then its notes, one per line.
+/// first column left-aligned and the figures right-aligned, fitted to `width` (the last
+/// `optional` columns may be left out, with a note), then its notes, wrapped, one per line.
 pub fn write_titled_table<'a>(
     out: &mut dyn Write,
     title: &str,
     columns: &[String],
+    optional: usize,
     rows: &[Vec<String>],
     notes: impl Iterator<Item = &'a String>,
+    width: Option<usize>,
 ) -> io::Result<()> {
     writeln!(out, "\n{}", header(title))?;
+    let (table, dropped) = fitted(columns, rows, optional, &[0], width);
+    writeln!(out, "{table}")?;
+    for line in notes {
+        writeln!(out, "{}", console::wrap(line, width))?;
+    }
+    if !dropped.is_empty() {
+        let note = format!(
+            "Left out to fit {} columns: {} (a wider terminal, COLUMNS=200 or --export-markdown \
+             shows them).",
+            width.unwrap_or_default(),
+            dropped.join(", ")
+        );
+        writeln!(out, "{}", console::wrap(&note, width))?;
+    }
+    Ok(())
+}
+
+/// A table of `rows` fitted to `width`: the last `optional` columns are left out, rightmost
+/// first, until it can fit (or none is left), then headers and names wrap. Returns the table and the names of
+/// the columns left out. Without a width, everything is kept on one line per row.
+pub fn fitted(
+    columns: &[String],
+    rows: &[Vec<String>],
+    optional: usize,
+    left: &[usize],
+    width: Option<usize>,
+) -> (Table, Vec<String>) {
+    let build = |keep: usize, width: Option<usize>| {
+        let mut table = new(&columns[..keep], width);
+        for row in rows {
+            table.add_row(row.iter().take(keep));
+        }
+        align(&mut table, left);
+        table
+    };
+    let Some(limit) = width else {
+        return (build(columns.len(), None), Vec::new());
+    };
+    let natural = |table: &Table| {
+        table
+            .lines()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or_default()
+    };
+    // The least width a column can take: figures are never broken (a number over two lines
+    // is no number) but their headers wrap at spaces; text (names, verdicts) wraps at spaces
+    // and the first column, names, down to two fifths of the width.
+    let floors: Vec<usize> = (0..columns.len())
+        .map(|index| {
+            let cells = || rows.iter().filter_map(|r| r.get(index));
+            let longest_word = cells()
+                .chain(std::iter::once(&columns[index]))
+                .flat_map(|c| c.split_whitespace())
+                .map(|w| w.chars().count())
+                .max()
+                .unwrap_or_default();
+            let longest = cells().map(|c| c.chars().count()).max().unwrap_or_default();
+            match index {
+                0 => longest.max(longest_word).min(limit * 2 / 5),
+                i if left.contains(&i) => longest_word.min(limit / 4),
+                _ => longest.max(longest_word),
+            }
+        })
+        .collect();
+    // Each column adds its padding (2) and a border (1), plus the table's left border.
+    let least = |keep: usize| floors[..keep].iter().map(|f| f + 3).sum::<usize>() + 1;
+    let mut keep = columns.len();
+    while keep > columns.len() - optional.min(columns.len()) && least(keep) > limit {
+        keep -= 1;
+    }
+    let mut table = build(keep, Some(limit));
+    if natural(&build(keep, None)) > limit {
+        // Where even the floors do not fit, text gives way (it may break mid-word); figures
+        // still do not.
+        let text_gives_way = least(keep) > limit;
+        for (index, floor) in floors.iter().enumerate().take(keep) {
+            if text_gives_way && (index == 0 || left.contains(&index)) {
+                continue;
+            }
+            // The boundary counts the cell's padding, one space each side.
+            let floor = (floor + 2).min(u16::MAX as usize) as u16;
+            if let Some(column) = table.column_mut(index) {
+                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(floor)));
+            }
+        }
+    }
+    (table, columns[keep..].to_vec())
+}
+
+/// A bordered table fitted to `width` (cells wrap, at word boundaries where they can), or as
+/// wide as its content when there is no width (a file or pipe).
+pub fn new<T: ToString>(header: &[T], width: Option<usize>) -> Table {
     let mut table = Table::new();
     table
         .load_preset(ASCII_FULL_CONDENSED)
-        .set_header(columns.to_vec());
-    for line in rows {
-        table.add_row(line.clone());
+        .set_header(header.iter().map(ToString::to_string));
+    if let Some(width) = width {
+        table
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width.min(u16::MAX as usize) as u16);
     }
+    table
+}
+
+/// Numbers right-aligned: every column but the `left` ones.
+pub fn align(table: &mut Table, left: &[usize]) {
     for (index, column) in table.column_iter_mut().enumerate() {
-        column.set_cell_alignment(if index == 0 {
+        column.set_cell_alignment(if left.contains(&index) {
             CellAlignment::Left
         } else {
             CellAlignment::Right
         });
     }
-    writeln!(out, "{table}")?;
-    for line in notes {
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
 }
 
 /// The environment information as a two-column table.
 pub fn print_environment(out: &mut dyn Write, info: &[(String, String)]) -> io::Result<()> {
     writeln!(out, "\n{}", header("ENVIRONMENT INFORMATION"))?;
-    let mut table = Table::new();
-    table
-        .load_preset(ASCII_FULL_CONDENSED)
-        .set_header(["Key", "Value"]);
+    let mut table = new(&["Key", "Value"], console::stdout_width());
     for (key, value) in info {
         table.add_row([key, value]);
     }
     writeln!(out, "{table}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section() -> Section {
+        Section {
+            mode: Mode::Inference,
+            metric: Metric::Speed,
+            columns: ["Model Name", "Batch Size", "Seq Length", "Time (median)", "Samples/s", "Tokens/s", "GFLOP/s", "MFU"]
+                .map(String::from)
+                .to_vec(),
+            optional: 4,
+            rows: vec![["google-bert/bert-base-uncased", "8", "128", "573.2 ms", "13.96", "1787", "234.5", "41.2%"]
+                .map(String::from)
+                .to_vec()],
+            notes: vec!["Memory in MB: peak resident memory (VmHWM) of the measuring process during one call, weights and libtorch included; Increase MB: its growth during the call.".into()],
+            not_available: Vec::new(),
+        }
+    }
+
+    fn render_with(width: Option<usize>) -> String {
+        let mut out = Vec::new();
+        write_section(&mut out, &section(), width).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_narrow_terminal_gets_a_fitted_table_and_wrapped_notes() {
+        let text = render_with(Some(80));
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(
+            text.contains("573.2 ms"),
+            "the figure itself is kept: {text}"
+        );
+        assert!(!text.contains("MFU |"), "{text}");
+        // Headers wrap before a figure is dropped; the rightmost derived ones go first.
+        assert!(
+            text.contains("Left out to fit 80 columns: Tokens/s, GFLOP/s, MFU"),
+            "{text}"
+        );
+        assert!(text.contains("13.96"), "Samples/s is kept: {text}");
+        // No figure is broken over two lines.
+        for figure in ["573.2 ms", "13.96", "128"] {
+            assert!(text.contains(figure), "{figure} broken: {text}");
+        }
+        // Wrapped at word boundaries: every word of the note is whole on some line.
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for word in ["resident", "libtorch", "included;"] {
+            assert!(words.contains(&word), "{word} broken: {text}");
+        }
+        let wide = render_with(Some(160));
+        assert!(wide.contains("| MFU |") || wide.contains("MFU |"), "{wide}");
+        assert!(!wide.contains("Left out"), "{wide}");
+    }
+
+    #[test]
+    fn without_a_width_lines_are_kept_whole() {
+        let text = render_with(None);
+        assert!(text.contains(&section().notes[0]), "{text}");
+        assert!(text.contains("| 41.2% |"), "{text}");
+    }
 }

@@ -2,7 +2,8 @@
 //! passage alone and in batches, the crate's parallelism off and on), and the notes that say
 //! how much of a text cell's batch was padding.
 
-use super::{format_seconds, Sweep};
+use super::section::{busy_note, format_rate, BUSY_MARK};
+use super::{format_seconds, Sweep, TIME_DIGITS};
 use crate::cell::{Inputs, Row, TokenizationCell, TokenizationResult};
 use crate::measure::timing::Statistic;
 use std::io::{self, Write};
@@ -13,6 +14,8 @@ pub const TITLE: &str = "TOKENIZATION - SPEED - RESULT";
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenizationSection {
     pub columns: Vec<String>,
+    /// How many of the last columns a narrow terminal may leave out.
+    pub optional: usize,
     pub rows: Vec<Vec<String>>,
     pub notes: Vec<String>,
     pub not_available: Vec<String>,
@@ -39,8 +42,8 @@ fn encode_label(cell: &TokenizationCell) -> String {
 pub fn summary(result: &TokenizationResult) -> String {
     match result {
         TokenizationResult::Speed { tokens, speed, .. } => format!(
-            "{} s, {:.0} tokens/s",
-            format_seconds(speed.seconds),
+            "{}, {:.0} tokens/s",
+            format_seconds(speed.seconds, TIME_DIGITS),
             *tokens as f64 / speed.seconds
         ),
         TokenizationResult::NotAvailable { reason } => format!("N/A ({reason})"),
@@ -61,14 +64,15 @@ pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
         "Threads",
         "Passages",
         "Tokens",
-        &format!("Time in s ({statistic})"),
-        "Passages/s",
+        &format!("Time ({statistic})"),
         "Tokens/s",
+        "Passages/s",
     ]
     .map(String::from)
     .to_vec();
     let mut rows = Vec::new();
     let mut not_available = Vec::new();
+    let mut busy = Vec::new();
     for (cell, result) in &sweep.tokenization {
         let mut line = vec![
             cell.model.clone(),
@@ -80,14 +84,21 @@ pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
                 tokens,
                 threads,
                 speed,
-            } => line.extend([
-                threads.to_string(),
-                cell.passages.to_string(),
-                tokens.to_string(),
-                format!("{:.6}", speed.seconds),
-                format!("{:.0}", cell.passages as f64 / speed.seconds),
-                format!("{:.0}", *tokens as f64 / speed.seconds),
-            ]),
+            } => {
+                let mut time = format_seconds(speed.seconds, TIME_DIGITS);
+                if let Some(load) = speed.load.filter(|l| l.busy) {
+                    time.push_str(BUSY_MARK);
+                    busy.push(load);
+                }
+                line.extend([
+                    threads.to_string(),
+                    cell.passages.to_string(),
+                    tokens.to_string(),
+                    time,
+                    format_rate(*tokens as f64 / speed.seconds),
+                    format_rate(cell.passages as f64 / speed.seconds),
+                ])
+            }
             TokenizationResult::NotAvailable { reason } => {
                 line.push("N/A".into());
                 line.extend(std::iter::repeat_n(String::new(), columns.len() - 4));
@@ -96,7 +107,7 @@ pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
         }
         rows.push(line);
     }
-    let notes = vec![
+    let mut notes = vec![
         format!(
             "Each call encodes the first {} passage(s) of {} with the model's tokenizer \
              (special tokens added, no truncation or padding): single = one encode per \
@@ -107,10 +118,12 @@ pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
         "Parallel: the tokenizers crate's parallelism (rayon) inside encode_batch; Threads: \
          its pool (--threads sizes it)."
             .into(),
-        format!("Time in s: {}.", sweep.settings.protocol.describe()),
+        format!("Time: {}.", sweep.settings.protocol.describe()),
     ];
+    notes.extend(busy_note(&busy));
     Some(TokenizationSection {
         columns,
+        optional: 1,
         rows,
         notes,
         not_available,
@@ -126,8 +139,10 @@ pub fn print(out: &mut dyn Write, sweep: &Sweep) -> io::Result<()> {
         out,
         TITLE,
         &section.columns,
+        section.optional,
         &section.rows,
         section.notes.iter().chain(&section.not_available),
+        crate::console::stdout_width(),
     )
 }
 
@@ -276,6 +291,7 @@ mod tests {
             build_seconds: None,
             profile: None,
             generation: None,
+            load: None,
         };
         let sweep = Sweep {
             settings: settings(),
@@ -304,7 +320,7 @@ mod tests {
         let section = build(&sweep).unwrap();
         assert_eq!(
             section.rows[0],
-            ["bert", "single", "off", "1", "100", "2000", "0.500000", "200", "4000"]
+            ["bert", "single", "off", "1", "100", "2000", "500.0 ms", "4000", "200"]
         );
         assert_eq!(section.rows[1][..4], ["bert", "batch 8", "on", "N/A"]);
         assert_eq!(

@@ -1,0 +1,212 @@
+//! `run-benchmark models`: the embedded configs with what a user needs to tell what fits where
+//! (parameters, weight size in each dtype, the longest sequence), and the model types this
+//! build supports.
+
+use crate::estimate::{dtype_bytes, model_parameters};
+use crate::hub;
+use crate::report::profile::format_bytes;
+use crate::report::table::fitted;
+use serde_json::Value;
+use std::io::{self, Write};
+
+/// One embedded config, as the table shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: &'static str,
+    pub model_type: String,
+    pub architecture: String,
+    pub supported: bool,
+    /// Of the module inference builds (architectures[0]'s head); None where no family parses it.
+    pub parameters: Option<f64>,
+    /// The longest sequence the learned position embeddings allow, if they bound it.
+    pub max_positions: Option<i64>,
+    /// The context the config names where nothing enforces it (rotary, relative positions).
+    pub trained_positions: Option<i64>,
+    /// Speech models: the longest audio, in seconds, the encoder's positions cover.
+    pub max_seconds: Option<i64>,
+}
+
+pub fn entries() -> Vec<Entry> {
+    let supported = crate::models::supported_model_types();
+    hub::registry()
+        .into_iter()
+        .map(|entry| {
+            let config: Value = hub::embedded(entry.id)
+                .and_then(|(_, text)| serde_json::from_str(text).ok())
+                .unwrap_or(Value::Null);
+            let arch = crate::models::from_json(&config).ok();
+            Entry {
+                id: entry.id,
+                supported: supported.contains(&entry.model_type.as_str()),
+                model_type: entry.model_type,
+                architecture: entry.architecture,
+                parameters: model_parameters(&config),
+                max_positions: arch.as_ref().and_then(|a| a.max_positions()),
+                trained_positions: ["max_position_embeddings", "n_positions"]
+                    .iter()
+                    .find_map(|k| config.get(*k).and_then(Value::as_i64)),
+                max_seconds: match crate::models::input_kind(&config) {
+                    crate::cell::InputKind::Audio { .. } => crate::models::parse_config::<
+                        crate::models::whisper::WhisperConfig,
+                    >(&config)
+                    .ok()
+                    .map(|c| c.max_seconds()),
+                    _ => None,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Parameters with three significant digits: `110M`, `1.10B`, `30.5B`.
+pub fn format_count(n: f64) -> String {
+    let (value, unit) = match n {
+        n if n >= 1e9 => (n / 1e9, "B"),
+        n if n >= 1e6 => (n / 1e6, "M"),
+        n if n >= 1e3 => (n / 1e3, "K"),
+        n => (n, ""),
+    };
+    match value {
+        v if v >= 100.0 => format!("{v:.0}{unit}"),
+        v if v >= 10.0 => format!("{v:.1}{unit}"),
+        v => format!("{v:.2}{unit}"),
+    }
+}
+
+/// The table, fitted to `width` (the terminal's; None for a file or pipe), and its notes.
+pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
+    let columns: Vec<String> = [
+        "Hub id",
+        "Params",
+        "f32 weights",
+        "bf16 weights",
+        "Max positions",
+        "Supported",
+        "model_type",
+        "architectures[0]",
+    ]
+    .map(String::from)
+    .to_vec();
+    let na = || "?".to_string();
+    let rows: Vec<Vec<String>> = entries()
+        .iter()
+        .map(|e| {
+            let weights = |bytes: f64| {
+                e.parameters
+                    .map(|p| format_bytes((p * bytes) as i64))
+                    .unwrap_or_else(na)
+            };
+            vec![
+                e.id.to_string(),
+                e.parameters.map(format_count).unwrap_or_else(na),
+                weights(dtype_bytes(crate::cell::Dtype::F32)),
+                weights(dtype_bytes(crate::cell::Dtype::Bf16)),
+                match (e.max_seconds, e.max_positions, e.trained_positions) {
+                    (Some(seconds), ..) => format!("{seconds} s"),
+                    (None, Some(n), _) => n.to_string(),
+                    (None, None, Some(n)) => format!("({n})"),
+                    (None, None, None) => "any".into(),
+                },
+                if e.supported { "yes" } else { "no" }.into(),
+                e.model_type.clone(),
+                e.architecture.clone(),
+            ]
+        })
+        .collect();
+    let (table, dropped) = fitted(&columns, &rows, 3, &[0, 5, 6, 7], width);
+    writeln!(out, "{table}")?;
+    let mut notes = vec![
+        "Short names: the part of a Hub id after the /, accepted as well (bert-base-uncased)."
+            .to_string(),
+        "Params: of the module a sweep builds (architectures[0]'s head; the bare model with \
+         --only-pretrain-model), counted from the config. Weights: those parameters in float32, \
+         and in bfloat16 or float16 (--bf16, --fp16); a cell also needs activations and \
+         libtorch (--dry-run estimates a whole cell)."
+            .to_string(),
+        "Max positions: the longest sequence the learned position embeddings allow; in \
+         parentheses, the context the config names where rotary or relative positions enforce \
+         none; for speech models, the longest audio in seconds."
+            .to_string(),
+        format!(
+            "Supported model types: {}.",
+            crate::models::supported_model_types().join(", ")
+        ),
+        "Other models: a config.json path, or any Hub id (from the Hugging Face cache, else \
+         config.json is downloaded unless HF_HUB_OFFLINE=1)."
+            .to_string(),
+    ];
+    if !dropped.is_empty() {
+        notes.push(format!(
+            "Left out to fit {} columns: {} (a wider terminal or COLUMNS=200 shows them).",
+            width.unwrap_or_default(),
+            dropped.join(", ")
+        ));
+    }
+    for note in notes {
+        writeln!(out, "{}", crate::console::wrap(&note, width))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_say_what_fits() {
+        let all = entries();
+        let bert = all
+            .iter()
+            .find(|e| e.id == "google-bert/bert-base-uncased")
+            .unwrap();
+        // BertForMaskedLM: 109M (the tied decoder adds none), 512 positions.
+        let p = bert.parameters.unwrap();
+        assert!((p / 110e6 - 1.0).abs() < 0.03, "{p:e}");
+        assert_eq!(bert.max_positions, Some(512));
+        let llama = all
+            .iter()
+            .find(|e| e.id == "meta-llama/Llama-2-7b-hf")
+            .unwrap();
+        assert!((llama.parameters.unwrap() / 6.738e9 - 1.0).abs() < 0.01);
+        assert_eq!(
+            (llama.max_positions, llama.trained_positions),
+            (None, Some(4096))
+        );
+        // An encoder-decoder counts its own parameters (Whisper-tiny 37.8M), its size is
+        // audio seconds.
+        let whisper = all.iter().find(|e| e.id == "openai/whisper-tiny").unwrap();
+        let p = whisper.parameters.unwrap();
+        assert!((p / 37.76e6 - 1.0).abs() < 0.01, "{p:e}");
+        assert_eq!(whisper.max_seconds, Some(30));
+    }
+
+    #[test]
+    fn counts_keep_three_digits() {
+        assert_eq!(format_count(109.5e6), "110M");
+        assert_eq!(format_count(1.1e9), "1.10B");
+        assert_eq!(format_count(30.53e9), "30.5B");
+    }
+
+    #[test]
+    fn the_table_fits_80_columns_and_shows_sizes() {
+        let mut out = Vec::new();
+        print(&mut out, Some(80)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        let line = text
+            .lines()
+            .find(|l| l.contains("bert-base-uncased"))
+            .unwrap_or_else(|| panic!("{text}"));
+        // BertForMaskedLM, 109M parameters: 417 MiB in float32, 209 MiB in bfloat16.
+        assert!(
+            line.contains("109M") && line.contains("417 MiB") && line.contains("209 MiB"),
+            "{line}"
+        );
+        assert!(line.contains("512"), "{line}");
+        let mut wide = Vec::new();
+        print(&mut wide, None).unwrap();
+        let wide = String::from_utf8(wide).unwrap();
+        assert!(wide.contains("BertForMaskedLM"), "{wide}");
+        assert!(!wide.contains("Left out"), "{wide}");
+    }
+}
