@@ -88,7 +88,10 @@ def build_ours(model, threads, binary):
         wall = run_ours(["--models", model, "--bf16", "--batch-sizes", "1", "--sequence-lengths",
                          "8", "--no-speed", "--threads", str(threads)], tmp, out, binary)
         row = json.load(open(out))["rows"][0]
-        memory = dict(row.get("memory") or {}, status=row["status"], reason=row.get("reason"))
+        if isinstance(row, list):  # schema 1 (an older binary in an A/B): [cell, result]
+            memory = row[1]
+        else:
+            memory = dict(row.get("memory") or {}, status=row["status"], reason=row.get("reason"))
     ours = {"wall_s": wall, "build_s": memory.get("build_seconds"),
             "peak_rss_bytes": memory.get("peak_rss_bytes"),
             "build_peak_rss_bytes": memory.get("build_peak_rss_bytes"),

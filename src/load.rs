@@ -11,8 +11,10 @@
 use crate::cell::Load;
 use std::time::{Duration, Instant};
 
-/// How long the look before the sweep lasts.
-pub const BEFORE_SWEEP: Duration = Duration::from_millis(300);
+/// How long the look before the sweep lasts: the sweep waits for it, and 100 ms (10 clock
+/// ticks a core) tells a tenth of a core apart, five times finer than the busy threshold.
+/// Each cell's own look (its child's span) catches what a short look misses.
+pub const BEFORE_SWEEP: Duration = Duration::from_millis(100);
 
 /// The machine is busy when other processes take at least this share of its cores...
 const BUSY_SHARE: f64 = 0.1;
