@@ -386,12 +386,8 @@ impl SweepRun<'_> {
                 Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
                 None => {
                     let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
-                    let before = crate::load::sample();
-                    let outcome = self.runner.run_cells(&members);
                     // The child has been waited for: its CPU time is ours, not another's.
-                    let load = before
-                        .zip(crate::load::sample())
-                        .and_then(|(b, a)| crate::load::between(&b, &a));
+                    let (outcome, load) = crate::load::during(|| self.runner.run_cells(&members));
                     outcome.map(|mut finished| {
                         if let Some(load) = load {
                             self.watch.measured(load, &mut finished, sweep);
@@ -444,17 +440,14 @@ impl SweepRun<'_> {
                 report::tokenization::describe(cell)
             );
             self.progress.task(&label);
-            let before = crate::load::sample();
-            let mut result = match self.runner.tokenize(cell) {
+            let (result, load) = crate::load::during(|| self.runner.tokenize(cell));
+            let mut result = match result {
                 Ok(result) => result,
                 Err(Interrupted) => {
                     self.progress.interrupted();
                     return Ok(true);
                 }
             };
-            let load = before
-                .zip(crate::load::sample())
-                .and_then(|(b, a)| crate::load::between(&b, &a));
             if let Some(load) = load {
                 if let TokenizationResult::Speed { speed, .. } = &mut result {
                     speed.load = Some(load);

@@ -23,7 +23,7 @@ const BUSY_CORES: f64 = 0.5;
 
 /// CPU times read at one moment.
 #[derive(Debug, Clone, Copy)]
-pub struct Sample {
+struct Sample {
     at: Instant,
     /// Busy clock ticks of the whole machine.
     machine_busy: u64,
@@ -33,7 +33,7 @@ pub struct Sample {
 }
 
 /// Now's CPU times; None where /proc cannot be read (not Linux).
-pub fn sample() -> Option<Sample> {
+fn sample() -> Option<Sample> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let own = std::fs::read_to_string("/proc/self/stat").ok()?;
     let (machine_busy, cores) = parse_machine(&stat)?;
@@ -52,7 +52,7 @@ pub fn sample() -> Option<Sample> {
 }
 
 /// What other processes took between two samples.
-pub fn between(before: &Sample, after: &Sample) -> Option<Load> {
+fn between(before: &Sample, after: &Sample) -> Option<Load> {
     let seconds = after.at.duration_since(before.at).as_secs_f64();
     if seconds <= 0.0 {
         return None;
@@ -68,11 +68,18 @@ pub fn between(before: &Sample, after: &Sample) -> Option<Load> {
     })
 }
 
+/// Runs `work` and says what other processes took of the CPU meanwhile. Call it once the
+/// work's child processes have been waited for, so that their time counts as ours.
+pub fn during<T>(work: impl FnOnce() -> T) -> (T, Option<Load>) {
+    let before = sample();
+    let done = work();
+    let load = before.zip(sample()).and_then(|(b, a)| between(&b, &a));
+    (done, load)
+}
+
 /// Other processes' CPU now, over `span` (the sweep waits for it).
 pub fn look(span: Duration) -> Option<Load> {
-    let before = sample()?;
-    std::thread::sleep(span);
-    between(&before, &sample()?)
+    during(|| std::thread::sleep(span)).1
 }
 
 pub fn is_busy(other_cores: f64, cores: usize) -> bool {

@@ -19,12 +19,17 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitCode, ExitStatus};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-static ZYGOTE: OnceLock<Mutex<OwnedFd>> = OnceLock::new();
-static ZYGOTE_PID: OnceLock<u32> = OnceLock::new();
+/// The running zygote: its pid, and our end of the socket (one request at a time).
+struct Zygote {
+    pid: u32,
+    socket: Mutex<OwnedFd>,
+}
+
+static ZYGOTE: OnceLock<Zygote> = OnceLock::new();
 
 /// The zygote's pid, once it runs.
 pub fn pid() -> Option<u32> {
-    ZYGOTE_PID.get().copied()
+    ZYGOTE.get().map(|z| z.pid)
 }
 
 /// Starts the zygote, which runs `child_main` (the child side of the runner's protocol, given
@@ -51,8 +56,10 @@ pub fn start(child_main: fn(u32) -> ExitCode) {
         }
         pid if pid > 0 => {
             drop(theirs);
-            let _ = ZYGOTE_PID.set(pid as u32);
-            let _ = ZYGOTE.set(Mutex::new(ours));
+            let _ = ZYGOTE.set(Zygote {
+                pid: pid as u32,
+                socket: Mutex::new(ours),
+            });
         }
         _ => {}
     }
@@ -72,11 +79,11 @@ pub struct Forked {
 /// Forks a child from the zygote with fresh pipes as its stdin, stdout and stderr; `None`
 /// when there is no zygote (or it is busy with another child), so the caller exec's one.
 pub fn spawn() -> Option<io::Result<Forked>> {
-    let zygote = ZYGOTE.get()?.try_lock().ok()?;
-    Some(spawn_with(zygote))
+    let zygote = ZYGOTE.get()?.socket.try_lock().ok()?;
+    Some(fork_child(zygote))
 }
 
-fn spawn_with(zygote: MutexGuard<'static, OwnedFd>) -> io::Result<Forked> {
+fn fork_child(zygote: MutexGuard<'static, OwnedFd>) -> io::Result<Forked> {
     let (stdin_read, stdin_write) = pipe()?;
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
@@ -105,10 +112,6 @@ fn spawn_with(zygote: MutexGuard<'static, OwnedFd>) -> io::Result<Forked> {
 }
 
 impl Forked {
-    pub fn id(&self) -> u32 {
-        self.pid
-    }
-
     /// The socket that becomes readable when the zygote relays the exit status.
     pub fn status_fd(&self) -> RawFd {
         self.zygote.as_raw_fd()
@@ -124,11 +127,12 @@ impl Forked {
     }
 
     pub fn kill(&mut self) -> io::Result<()> {
-        if self.status.is_some() {
+        // A child whose end the zygote has reported is reaped, and its pid free for reuse.
+        if self.try_wait()?.is_some() {
             return Ok(());
         }
-        // SAFETY: kill takes a pid and a signal. The pid cannot be reused before the zygote
-        // has reaped it, which it reports to us first.
+        // SAFETY: kill takes a pid and a signal. Until the zygote reaps the child, the pid is
+        // the child's (a zombie at worst); the zygote reports right after reaping it.
         if unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGKILL) } != 0 {
             return Err(io::Error::last_os_error());
         }

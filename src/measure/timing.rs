@@ -138,24 +138,11 @@ impl Protocol {
     /// The protocol on a model that has already run `calls` calls (a memory cell's in the same
     /// child): those count as warm-up, so only the rest of the warm-up is left.
     pub fn warmed_up_by(&self, calls: usize) -> Protocol {
-        match self.clone() {
-            Protocol::Adaptive {
-                warmup,
-                min_runs,
-                max_runs,
-                min_time_s,
-                precision,
-                max_time_s,
-            } => Protocol::Adaptive {
-                warmup: warmup.saturating_sub(calls),
-                min_runs,
-                max_runs,
-                min_time_s,
-                precision,
-                max_time_s,
-            },
-            original => original,
+        let mut protocol = self.clone();
+        if let Protocol::Adaptive { warmup, .. } = &mut protocol {
+            *warmup = warmup.saturating_sub(calls);
         }
+        protocol
     }
 
     /// The statistic the tables show for this protocol.
