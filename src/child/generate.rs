@@ -62,8 +62,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     // Weights are created in the dtype, never as a float32 copy first.
     vs.set_kind(kind(settings.dtype));
     let build_start = Instant::now();
-    let generator = config
-        .generator(vs.root())
+    let generator = crate::models::weights::sharing_blocks(|| config.generator(vs.root()))
         .ok_or_else(|| anyhow!(no_generation_reason(model_type)))?;
     if settings.dtype != Dtype::F32 {
         // The few buffers a family creates in float32 (`zeros_no_train`) follow.

@@ -61,7 +61,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
         Mode::Generation => return all(CellResult::na("a generation cell without new tokens")),
     };
     let build_start = Instant::now();
-    let model = config.build(vs.root(), task)?;
+    let model = crate::models::weights::sharing_blocks(|| config.build(vs.root(), task))?;
     if settings.dtype != Dtype::F32 {
         // The few buffers a family creates in float32 (`zeros_no_train`) follow.
         vs.set_kind(kind(settings.dtype));

@@ -3,6 +3,7 @@
 //! whether or not the file carries the base-model prefix (`bert.`).
 
 use anyhow::{bail, Context, Result};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn, nn::VarStore, Device, Kind, Tensor};
@@ -19,21 +20,21 @@ const BLOCK: i64 = 1_048_573;
 /// first would double a 7B model's memory. Instead a tensor larger than [`BLOCK`] is
 /// allocated uninitialised in its dtype and filled with one block of N(0, std) values,
 /// repeated: memory speed, no float32 copy, and every value still a draw of the right
-/// scale. Values are never zero and never subnormal in the target dtype (a magnitude below
+/// scale. Inside [`sharing_blocks`] the large tensors of one (dtype, device, std) share one
+/// block, each starting at its own random rotation of it. Values are never zero and never subnormal in the target dtype (a magnitude below
 /// the smallest normal number is raised to it, keeping its sign), so no kernel meets the
 /// slow subnormal path and no product is trivially zero.
 pub fn normal(p: &nn::Path, name: &str, dims: &[i64], std: f64) -> Tensor {
     let (kind, device) = (p.kind(), p.device());
     let numel: i64 = dims.iter().product();
-    let draw = |n: i64| {
-        let x = Tensor::randn([n], (Kind::Float, device)) * std;
-        let smallest = smallest_normal(kind);
-        x.abs().clamp_min(smallest).copysign(&x).to_kind(kind)
-    };
     let tensor = if numel <= BLOCK {
-        draw(numel).view(dims)
+        draw(numel, std, kind, device).view(dims)
     } else {
-        let block = draw(BLOCK);
+        // Twice the block, so that any rotation of it is one contiguous window.
+        let doubled = shared_block(kind, device, std)
+            .unwrap_or_else(|| draw(BLOCK, std, kind, device).repeat([2]));
+        let rotation = Tensor::randint(BLOCK, [1], (Kind::Int64, Device::Cpu)).int64_value(&[0]);
+        let block = doubled.narrow(0, rotation, BLOCK);
         let tensor = Tensor::empty(dims, (kind, device));
         populate(&tensor);
         let flat = tensor.view([-1]);
@@ -46,6 +47,42 @@ pub fn normal(p: &nn::Path, name: &str, dims: &[i64], std: f64) -> Tensor {
         tensor
     };
     p.add(name, tensor, true)
+}
+
+/// `n` draws of N(0, std) in `kind`, none zero or subnormal.
+fn draw(n: i64, std: f64, kind: Kind, device: Device) -> Tensor {
+    let x = Tensor::randn([n], (Kind::Float, device)) * std;
+    let smallest = smallest_normal(kind);
+    x.abs().clamp_min(smallest).copysign(&x).to_kind(kind)
+}
+
+type BlockKey = (Kind, Device, u64);
+
+thread_local! {
+    /// The doubled blocks of the build in progress; None outside [`sharing_blocks`].
+    static BLOCKS: RefCell<Option<HashMap<BlockKey, Tensor>>> = const { RefCell::new(None) };
+}
+
+/// Runs `build` with one block of draws per (dtype, device, std) shared by its large tensors,
+/// then frees the blocks. A 7B model has ~290 large tensors: a block each cost ~3 s of draws
+/// and ~6 GB of fresh pages for the draw's temporaries (each faulted in and zeroed by the
+/// kernel, the build's bottleneck on a VM). Freed afterwards, so no measured figure holds them.
+pub fn sharing_blocks<T>(build: impl FnOnce() -> T) -> T {
+    BLOCKS.with(|b| *b.borrow_mut() = Some(HashMap::new()));
+    let built = build();
+    BLOCKS.with(|b| *b.borrow_mut() = None);
+    built
+}
+
+/// The shared doubled block for this key, drawn on first use; None outside [`sharing_blocks`].
+fn shared_block(kind: Kind, device: Device, std: f64) -> Option<Tensor> {
+    BLOCKS.with(|b| {
+        let mut blocks = b.borrow_mut();
+        let blocks = blocks.as_mut()?;
+        let block = (blocks.entry((kind, device, std.to_bits())))
+            .or_insert_with(|| draw(BLOCK, std, kind, device).repeat([2]));
+        Some(block.shallow_clone())
+    })
 }
 
 /// Faults a fresh CPU tensor's pages in with one `madvise(MADV_POPULATE_WRITE)` before it is
@@ -161,6 +198,23 @@ mod tests {
             let same = w.get(0).eq_tensor(&w.get(1024)).sum(Kind::Int64);
             assert!(same.int64_value(&[]) < 100, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn large_weights_of_one_build_share_a_block_at_their_own_rotations() {
+        let vs = store(Kind::BFloat16);
+        let (a, b) = sharing_blocks(|| {
+            let a = normal(&vs.root(), "a", &[1100, 1024], 0.02);
+            let b = normal(&vs.root(), "b", &[1100, 1024], 0.02);
+            (a.detach().view([-1]), b.detach().view([-1]))
+        });
+        // The same values (one block)...
+        let sorted = |t: &Tensor| t.narrow(0, 0, BLOCK).sort(0, false).0;
+        assert!(sorted(&a).equal(&sorted(&b)));
+        // ...but not the same weights.
+        let same = a.eq_tensor(&b).sum(Kind::Int64).int64_value(&[]);
+        assert!(same < 10_000, "{same} equal values");
+        BLOCKS.with(|b| assert!(b.borrow().is_none(), "the blocks outlive the build"));
     }
 
     #[test]
