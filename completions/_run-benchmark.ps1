@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)')
             [CompletionResult]::new('--repeat', '--repeat', [CompletionResultType]::ParameterName, 'Original protocol: repetitions of 10 calls; the table shows the fastest, per call')
             [CompletionResult]::new('--warmup', '--warmup', [CompletionResultType]::ParameterName, 'Adaptive protocol: untimed warm-up calls before measuring')
+            [CompletionResult]::new('--warmup-time', '--warmup-time', [CompletionResultType]::ParameterName, 'Adaptive protocol: warm-up ends sooner, after at least one call, once its calls have taken this long (a memory cell''s call in the same child counts)')
             [CompletionResult]::new('--min-runs', '--min-runs', [CompletionResultType]::ParameterName, 'Adaptive protocol: fewest timed calls (with --precision, at least 6: the fewest with a 95% interval of the median)')
             [CompletionResult]::new('--max-runs', '--max-runs', [CompletionResultType]::ParameterName, 'Adaptive protocol: most timed calls')
             [CompletionResult]::new('--runs', '--runs', [CompletionResultType]::ParameterName, 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)')

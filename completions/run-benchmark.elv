@@ -30,6 +30,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --protocol 'Timing protocol: adaptive (warm-up, then runs until --min-runs and --min-time; median) or original (--repeat x 10 calls; minimum)'
             cand --repeat 'Original protocol: repetitions of 10 calls; the table shows the fastest, per call'
             cand --warmup 'Adaptive protocol: untimed warm-up calls before measuring'
+            cand --warmup-time 'Adaptive protocol: warm-up ends sooner, after at least one call, once its calls have taken this long (a memory cell''s call in the same child counts)'
             cand --min-runs 'Adaptive protocol: fewest timed calls (with --precision, at least 6: the fewest with a 95% interval of the median)'
             cand --max-runs 'Adaptive protocol: most timed calls'
             cand --runs 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)'

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -37,6 +37,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l protocol -d
 original\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l repeat -d 'Original protocol: repetitions of 10 calls; the table shows the fastest, per call' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l warmup -d 'Adaptive protocol: untimed warm-up calls before measuring' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l warmup-time -d 'Adaptive protocol: warm-up ends sooner, after at least one call, once its calls have taken this long (a memory cell\'s call in the same child counts)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-runs -d 'Adaptive protocol: fewest timed calls (with --precision, at least 6: the fewest with a 95% interval of the median)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-runs -d 'Adaptive protocol: most timed calls' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Adaptive protocol: exactly N timed calls (sets --min-runs and --max-runs, ignores --min-time)' -r

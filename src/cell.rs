@@ -421,7 +421,7 @@ pub enum Job {
         cells: Vec<Cell>,
     },
     Calibrate(Calibration),
-    Tokenize(TokenizationCell),
+    Tokenize(Box<TokenizationCell>),
 }
 
 impl Job {

@@ -231,6 +231,10 @@ pub struct RunArgs {
     )]
     pub warmup: u32,
 
+    /// Adaptive protocol: warm-up ends sooner, after at least one call, once its calls have taken this long (a memory cell's call in the same child counts)
+    #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 1.0, value_name = "SECONDS", value_parser = non_negative_seconds)]
+    pub warmup_time: f64,
+
     /// Adaptive protocol: fewest timed calls (with --precision, at least 6: the fewest with a 95% interval of the median)
     #[arg(hide_short_help = true, help_heading = "Timing protocol", long, allow_negative_numbers = true, default_value_t = 6, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub min_runs: u32,

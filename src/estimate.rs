@@ -349,6 +349,7 @@ mod tests {
         Settings {
             protocol: Protocol::Adaptive {
                 warmup: 2,
+                warmup_time_s: None,
                 min_runs: 10,
                 max_runs: 1000,
                 min_time_s: 0.0,

@@ -309,6 +309,7 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         },
         (ProtocolChoice::Adaptive, Some(runs)) => Protocol::Adaptive {
             warmup: args.warmup as usize,
+            warmup_time_s: Some(args.warmup_time),
             min_runs: runs as usize,
             max_runs: runs as usize,
             min_time_s: 0.0,
@@ -325,6 +326,7 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
             }
             Protocol::Adaptive {
                 warmup: args.warmup as usize,
+                warmup_time_s: Some(args.warmup_time),
                 min_runs: args.min_runs as usize,
                 max_runs: args.max_runs as usize,
                 min_time_s: args.min_time,
@@ -488,6 +490,7 @@ mod tests {
         Settings {
             protocol: Protocol::Adaptive {
                 warmup: 2,
+                warmup_time_s: None,
                 min_runs: 10,
                 max_runs: 1000,
                 min_time_s: 1.0,

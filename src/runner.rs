@@ -153,7 +153,7 @@ impl Runner {
 
     /// Times a tokenizer; every failure becomes N/A with its reason.
     pub fn tokenize(&self, cell: &TokenizationCell) -> Result<TokenizationResult, Interrupted> {
-        match self.run_job(&Job::Tokenize(cell.clone())) {
+        match self.run_job(&Job::Tokenize(Box::new(cell.clone()))) {
             Ok(result) => Ok(result),
             Err(JobError::Failed(reason)) => Ok(TokenizationResult::NotAvailable { reason }),
             Err(JobError::Interrupted) => Err(Interrupted),

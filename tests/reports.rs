@@ -516,6 +516,7 @@ fn settings() -> Settings {
     Settings {
         protocol: Protocol::Adaptive {
             warmup: 2,
+            warmup_time_s: None,
             min_runs: 10,
             max_runs: 1000,
             min_time_s: 1.0,

@@ -333,3 +333,32 @@ fn the_precision_target_reports_its_interval_or_flags_the_cell() {
     );
     assert!((median - low).max(high - median) <= 0.5 * median, "{i}");
 }
+
+#[test]
+fn the_memory_call_counts_towards_the_speed_cells_warm_up_calls_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let warmup_calls = |warmup_time: &str, name: &str| {
+        let out = dir.path().join(name);
+        bin()
+            .args([
+                "--models",
+                TINY,
+                "--batch-sizes",
+                "1",
+                "--sequence-lengths",
+                "8",
+            ])
+            .args(["--runs", "2", "--warmup", "3", "--warmup-time", warmup_time])
+            .args(["--quiet", "--export-json"])
+            .arg(&out)
+            .assert()
+            .success();
+        let rows = rows(&json(&out));
+        let (_, speed) = rows.iter().find(|(c, _)| c["metric"] == "speed").unwrap();
+        speed["warmup_calls"].as_u64().unwrap()
+    };
+    // Count only: the memory call and two more.
+    assert_eq!(warmup_calls("1000", "count.json"), 3);
+    // Any time is enough: the memory call was the whole warm-up.
+    assert_eq!(warmup_calls("0", "time.json"), 1);
+}

@@ -54,6 +54,7 @@ fn each_timed_call_matches_a_reference_clock_within_1_percent() {
     let length = 0.020;
     let protocol = Protocol::Adaptive {
         warmup: 1,
+        warmup_time_s: None,
         min_runs: 10,
         max_runs: 10,
         min_time_s: 0.0,

@@ -29,6 +29,7 @@ pub fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
         let bias = Tensor::randn([size], options);
         let protocol = Protocol::Adaptive {
             warmup: 1,
+            warmup_time_s: None,
             min_runs: 3,
             max_runs: 20,
             min_time_s: 0.2,

@@ -129,14 +129,14 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     let mut results = Vec::new();
     // Calls already made on this model: the memory cell's call is the speed cell's first
     // warm-up call, so that a multi-second call is not repeated for nothing.
-    let mut calls_made = 0;
+    let (mut calls_made, mut seconds_made) = (0, 0.0);
     for c in cells {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| -> Result<CellResult> {
             match c.metric {
                 Metric::Speed => {
                     // Memory was measured with glibc's defaults; timing keeps freed heap memory.
                     memory::retain_freed_heap();
-                    let protocol = settings.protocol.warmed_up_by(calls_made);
+                    let protocol = settings.protocol.warmed_up_by(calls_made, seconds_made);
                     let mut timing = protocol.run(&mut call, sync)?;
                     timing.warmup_calls += calls_made.min(settings.protocol.warmup());
                     let stats =
@@ -175,7 +175,9 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                 }
                 Metric::Memory => {
                     calls_made += 1;
+                    let start = Instant::now();
                     let mut memory = measure_memory(settings.device, &mut call)?;
+                    seconds_made += start.elapsed().as_secs_f64();
                     memory.build_seconds = build_seconds;
                     memory.estimated_peak_bytes =
                         crate::estimate::cell(c).memory_bytes.map(|b| b as u64);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Protocol {
-    /// Warm-up calls (not counted), then one sample per call until both `min_runs` samples
+    /// Warm-up calls (not counted; fewer once they took `warmup_time_s`), then one sample per call until both `min_runs` samples
     /// and `min_time_s` seconds are reached, or `max_runs` samples. The figure is the median.
     /// With a `precision` target, timing goes on past that floor until the median's 95%
     /// interval ([`median_interval`]) lies within ± `precision` × median, or until
@@ -16,6 +16,11 @@ pub enum Protocol {
     /// is flagged sooner when the target is out of reach before the cap ([`out_of_reach`]).
     Adaptive {
         warmup: usize,
+        /// Warm-up ends early, after at least one call, once its calls have taken this many
+        /// seconds: one multi-second call leaves nothing to warm, and a second one costs as
+        /// much as a timed sample. None: `warmup` calls whatever they take (older files).
+        #[serde(default)]
+        warmup_time_s: Option<f64>,
         min_runs: usize,
         max_runs: usize,
         min_time_s: f64,
@@ -63,14 +68,23 @@ impl Protocol {
         match *self {
             Protocol::Adaptive {
                 warmup,
+                warmup_time_s,
                 min_runs,
                 max_runs,
                 min_time_s,
                 precision,
                 max_time_s,
             } => {
-                for _ in 0..warmup {
+                let warmup_start = Instant::now();
+                let mut warmup_calls = 0;
+                while warmup_calls < warmup {
+                    let warm =
+                        warmup_time_s.is_some_and(|t| warmup_start.elapsed().as_secs_f64() >= t);
+                    if warmup_calls > 0 && warm {
+                        break;
+                    }
                     timed(1)?;
+                    warmup_calls += 1;
                 }
                 let min_time = Duration::from_secs_f64(min_time_s);
                 let max_time = max_time_s.map(Duration::from_secs_f64);
@@ -111,7 +125,7 @@ impl Protocol {
                 Ok(Timing {
                     samples,
                     calls_per_sample: 1,
-                    warmup_calls: warmup,
+                    warmup_calls,
                     imprecise,
                 })
             }
@@ -135,14 +149,38 @@ impl Protocol {
         }
     }
 
-    /// The protocol on a model that has already run `calls` calls (a memory cell's in the same
-    /// child): those count as warm-up, so only the rest of the warm-up is left.
-    pub fn warmed_up_by(&self, calls: usize) -> Protocol {
+    /// The protocol on a model that has already run `calls` calls taking `seconds` (a memory
+    /// cell's in the same child): those count as warm-up, calls and time, so only the rest of
+    /// the warm-up is left.
+    pub fn warmed_up_by(&self, calls: usize, seconds: f64) -> Protocol {
         let mut protocol = self.clone();
-        if let Protocol::Adaptive { warmup, .. } = &mut protocol {
+        if let Protocol::Adaptive {
+            warmup,
+            warmup_time_s,
+            ..
+        } = &mut protocol
+        {
             *warmup = warmup.saturating_sub(calls);
+            if let Some(time) = warmup_time_s {
+                *time -= seconds;
+                if calls > 0 && *time <= 0.0 {
+                    *warmup = 0;
+                }
+            }
         }
         protocol
+    }
+
+    /// "2 warm-up calls (fewer once they took 1 s)".
+    fn describe_warmup(&self) -> String {
+        match *self {
+            Protocol::Adaptive {
+                warmup,
+                warmup_time_s: Some(t),
+                ..
+            } if warmup > 1 => format!("{warmup} warm-up calls (fewer once they took {t} s)"),
+            _ => format!("{} warm-up calls", self.warmup()),
+        }
     }
 
     /// The statistic the tables show for this protocol.
@@ -157,24 +195,22 @@ impl Protocol {
     pub fn describe(&self) -> String {
         match self {
             Protocol::Adaptive {
-                warmup,
-                min_runs,
-                max_runs,
-                ..
+                min_runs, max_runs, ..
             } if min_runs == max_runs => format!(
-                "median seconds per call of {min_runs} timed calls, after {warmup} warm-up calls"
+                "median seconds per call of {min_runs} timed calls, after {}",
+                self.describe_warmup()
             ),
             Protocol::Adaptive {
-                warmup,
                 min_runs,
                 max_runs,
                 min_time_s,
                 precision: Some(precision),
                 max_time_s,
+                ..
             } => format!(
                 "median seconds per call, timed until its 95% interval (order statistics) is \
                  within ±{}% ({} calls and {min_time_s} s at least, at most {max_runs} calls{}), \
-                 after {warmup} warm-up calls",
+                 after {}",
                 // Up to 4 decimals, without trailing zeros: 1, 0.5, 0.0001.
                 format!("{:.4}", 100.0 * precision)
                     .trim_end_matches('0')
@@ -183,9 +219,9 @@ impl Protocol {
                 max_time_s
                     .map(|t| format!(" or {t} s, sooner when the target is out of reach"))
                     .unwrap_or_default(),
+                self.describe_warmup(),
             ),
             Protocol::Adaptive {
-                warmup,
                 min_runs,
                 max_runs,
                 min_time_s,
@@ -193,7 +229,8 @@ impl Protocol {
                 ..
             } => format!(
                 "median seconds per call of at least {min_runs} timed calls and {min_time_s} s \
-                 (at most {max_runs}), after {warmup} warm-up calls"
+                 (at most {max_runs}), after {}",
+                self.describe_warmup()
             ),
             Protocol::Original { repeat, number } => format!(
                 "seconds per call of the fastest of {repeat} repetitions of {number} calls \
@@ -336,6 +373,7 @@ mod tests {
     fn adaptive_protocol_warms_up_then_meets_runs_and_time() {
         let by_runs = Protocol::Adaptive {
             warmup: 2,
+            warmup_time_s: None,
             min_runs: 5,
             max_runs: 100,
             min_time_s: 0.0,
@@ -350,6 +388,7 @@ mod tests {
 
         let by_time = Protocol::Adaptive {
             warmup: 0,
+            warmup_time_s: None,
             min_runs: 1,
             max_runs: 1000,
             min_time_s: 0.05,
@@ -362,6 +401,7 @@ mod tests {
 
         let capped = Protocol::Adaptive {
             warmup: 0,
+            warmup_time_s: None,
             min_runs: 50,
             max_runs: 3,
             min_time_s: 10.0,
@@ -399,6 +439,7 @@ mod tests {
         // Calls alternate 1 ms and 3 ms: the median's interval stays about ±50%.
         let protocol = Protocol::Adaptive {
             warmup: 0,
+            warmup_time_s: None,
             min_runs: 6,
             max_runs: 100_000,
             min_time_s: 0.0,
@@ -430,24 +471,54 @@ mod tests {
     fn calls_already_made_count_as_warm_up() {
         let protocol = Protocol::Adaptive {
             warmup: 2,
+            warmup_time_s: None,
             min_runs: 3,
             max_runs: 3,
             min_time_s: 0.0,
             precision: None,
             max_time_s: None,
         };
-        let (timing, calls, _) = counting_run(&protocol.warmed_up_by(1), 0);
+        let (timing, calls, _) = counting_run(&protocol.warmed_up_by(1, 0.0), 0);
         assert_eq!(
             (calls, timing.warmup_calls, timing.samples.len()),
             (4, 1, 3)
         );
-        let (_, calls, _) = counting_run(&protocol.warmed_up_by(5), 0);
+        let (_, calls, _) = counting_run(&protocol.warmed_up_by(5, 0.0), 0);
         assert_eq!(calls, 3);
         let original = Protocol::Original {
             repeat: 2,
             number: 3,
         };
-        assert_eq!(original.warmed_up_by(1), original);
+        assert_eq!(original.warmed_up_by(1, 9.0), original);
+    }
+
+    #[test]
+    fn warm_up_ends_once_its_calls_took_the_warm_up_time() {
+        let protocol = |warmup_time_s| Protocol::Adaptive {
+            warmup: 3,
+            warmup_time_s,
+            min_runs: 2,
+            max_runs: 2,
+            min_time_s: 0.0,
+            precision: None,
+            max_time_s: None,
+        };
+        // 30 ms calls against 50 ms: two warm-up calls, not three; never less than one.
+        let (timing, calls, _) = counting_run(&protocol(Some(0.05)), 30);
+        assert_eq!((timing.warmup_calls, calls), (2, 4));
+        let (timing, _, _) = counting_run(&protocol(Some(0.0)), 1);
+        assert_eq!(timing.warmup_calls, 1);
+        let (timing, _, _) = counting_run(&protocol(None), 30);
+        assert_eq!(timing.warmup_calls, 3);
+        // A memory call of 2 s in the same child already was the whole warm-up...
+        let (timing, calls, _) = counting_run(&protocol(Some(1.0)).warmed_up_by(1, 2.0), 0);
+        assert_eq!((timing.warmup_calls, calls), (0, 2));
+        // ...one of 10 ms was not.
+        let (timing, _, _) = counting_run(&protocol(Some(1.0)).warmed_up_by(1, 0.01), 0);
+        assert_eq!(timing.warmup_calls, 2);
+        assert!(protocol(Some(1.0))
+            .describe()
+            .contains("3 warm-up calls (fewer once they took 1 s)"));
     }
 
     #[test]
@@ -481,6 +552,7 @@ mod tests {
     fn precise(precision: f64, max_time_s: f64) -> Protocol {
         Protocol::Adaptive {
             warmup: 0,
+            warmup_time_s: None,
             min_runs: 1,
             max_runs: 100_000,
             min_time_s: 0.0,

@@ -206,6 +206,7 @@ mod tests {
         Settings {
             protocol: Protocol::Adaptive {
                 warmup: 1,
+                warmup_time_s: None,
                 min_runs: 2,
                 max_runs: 2,
                 min_time_s: 0.0,
