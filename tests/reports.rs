@@ -565,6 +565,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         profile: None,
         generation: None,
         load: None,
+        ran: None,
     })
 }
 
@@ -577,6 +578,7 @@ fn memory(mib: u64) -> CellResult {
         build_seconds: None,
         estimated_peak_bytes: None,
         kv_cache: None,
+        ran: None,
     })
 }
 
@@ -606,7 +608,7 @@ fn synthetic(slow: f64) -> Sweep {
         shard: None,
         settings: settings(),
         environment: vec![("device".into(), "cpu".into())],
-        calibration: None,
+        calibrations: Vec::new(),
         sections: vec![
             (Mode::Inference, Metric::Speed),
             (Mode::Inference, Metric::Memory),
