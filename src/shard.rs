@@ -410,6 +410,17 @@ mod tests {
         assert!(!record.is(planned, &other));
         let other_record = ShardRecord::new(std::slice::from_ref(&other), &[1], shard);
         assert_ne!(record.plan_id, other_record.plan_id);
+        // Another dtype or thread count is another planned cell, rebuilt with its own.
+        let mut bf16 = cell.clone();
+        bf16.settings.dtype = crate::cell::Dtype::Bf16;
+        bf16.settings.threads = Some(2);
+        let both = ShardRecord::new(&[cell.clone(), bf16.clone()], &[0, 1], shard);
+        assert!(both.is(&both.plan[1], &bf16) && !both.is(&both.plan[0], &bf16));
+        assert!(!both.is(&both.plan[1], &cell));
+        assert_eq!(
+            both.cell(&both.plan[1], &cell.settings).settings,
+            bf16.settings
+        );
         // And the record survives its JSON.
         let json = serde_json::to_string(&record).unwrap();
         assert_eq!(serde_json::from_str::<ShardRecord>(&json).unwrap(), record);

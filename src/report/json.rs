@@ -743,6 +743,54 @@ mod tests {
     }
 
     #[test]
+    fn rows_say_their_own_dtype_and_threads_and_older_files_take_the_sweeps() {
+        let mut sweep = read(Path::new(SCHEMA_1)).unwrap().sweep;
+        let calibration = CalibrationResult {
+            size: 1024,
+            flops_per_second: 1e11,
+        };
+        let mut other = sweep.rows[0].clone();
+        other.0.settings.threads = Some(2);
+        other.0.settings.dtype = Dtype::Bf16;
+        sweep.rows.push(other.clone());
+        sweep.calibrations = vec![
+            (Calibration::of(&sweep.settings), calibration.clone()),
+            (Calibration::of(&other.0.settings), calibration.clone()),
+        ];
+        let value: Value = serde_json::from_str(&render(&sweep).unwrap()).unwrap();
+        assert_eq!(value["rows"][2]["cell"]["dtype"], "bf16");
+        assert_eq!(value["rows"][2]["cell"]["threads"], 2);
+        assert_eq!(value["rows"][0]["cell"]["threads"], 1);
+        assert_eq!(
+            value["settings"]["thread_counts"],
+            serde_json::json!([1, 2])
+        );
+        assert_eq!(value["calibrations"][1]["dtype"], "bf16");
+        assert_eq!(value["calibrations"][1]["threads"], 2);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.json");
+        write(&path, &sweep).unwrap();
+        let back = read(&path).unwrap().sweep;
+        assert_eq!(back.rows[2].0.settings, other.0.settings);
+        assert_eq!(back.calibrations, sweep.calibrations);
+        assert_eq!(rows_json(&back), rows_json(&sweep));
+
+        // An older schema-2 file: no per-row settings, one calibration.
+        let mut old = value.clone();
+        old.as_object_mut().unwrap().remove("calibrations");
+        old["rows"] = Value::Array(old["rows"].as_array().unwrap()[..2].to_vec());
+        for row in old["rows"].as_array_mut().unwrap() {
+            let cell = row["cell"].as_object_mut().unwrap();
+            cell.remove("dtype");
+            cell.remove("threads");
+        }
+        std::fs::write(&path, old.to_string()).unwrap();
+        let back = read(&path).unwrap().sweep;
+        assert!(back.rows.iter().all(|(c, _)| c.settings == back.settings));
+        assert_eq!(back.calibration_for(&back.settings), Some(&calibration));
+    }
+
+    #[test]
     fn unreadable_exports_say_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.json");

@@ -258,6 +258,7 @@ pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Dat
                 .filter_map(|r| {
                     // A sweep over dtypes or threads: one line per (model, dtype, threads).
                     let model = match (&r.dtype, &r.threads) {
+                        (Some(d), Some(t)) if t == "1" => format!("{}, {d}, 1 thread", r.model),
                         (Some(d), Some(t)) => format!("{}, {d}, {t} threads", r.model),
                         _ => r.model.clone(),
                     };
