@@ -279,3 +279,38 @@ fn plot_draws_one_line_per_dtype_and_thread_count() {
         }
     }
 }
+
+#[test]
+fn shards_of_a_two_thread_sweep_merge_into_its_plan() {
+    let dir = folder();
+    let part = |k: &str| {
+        let path = dir.join(format!("shard-{}.json", &k[..1]));
+        bin()
+            .args(QUICK)
+            .args(["--models", MODEL])
+            .args(SIZES)
+            .args(["--threads", "1", "2", "--no-memory", "--quiet", "--shard", k])
+            .arg("--export-json")
+            .arg(&path)
+            .assert()
+            .success();
+        path
+    };
+    let (first, second) = (part("1/2"), part("2/2"));
+    let merged = dir.join("merged.json");
+    bin()
+        .arg("merge")
+        .arg(&first)
+        .arg(&second)
+        .arg("--export-json")
+        .arg(&merged)
+        .assert()
+        .success();
+    let merged = export(&merged);
+    let threads: Vec<_> = rows(&merged)
+        .iter()
+        .map(|r| (r["cell"]["threads"].as_u64(), result(r)["ran"]["threads"].as_u64()))
+        .collect();
+    assert_eq!(threads, [(Some(1), Some(1)), (Some(2), Some(2))]);
+    assert_eq!(merged["calibrations"].as_array().unwrap().len(), 2);
+}
