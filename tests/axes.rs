@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 mod e2e;
 
-use e2e::{bin, read, result, QUICK, TINY};
+use e2e::{bin, read, result, QUICK};
 
 const MODEL: &str = "tiny=tests/fixtures/tiny-bert.json";
 const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
@@ -289,7 +289,15 @@ fn shards_of_a_two_thread_sweep_merge_into_its_plan() {
             .args(QUICK)
             .args(["--models", MODEL])
             .args(SIZES)
-            .args(["--threads", "1", "2", "--no-memory", "--quiet", "--shard", k])
+            .args([
+                "--threads",
+                "1",
+                "2",
+                "--no-memory",
+                "--quiet",
+                "--shard",
+                k,
+            ])
             .arg("--export-json")
             .arg(&path)
             .assert()
@@ -309,7 +317,12 @@ fn shards_of_a_two_thread_sweep_merge_into_its_plan() {
     let merged = export(&merged);
     let threads: Vec<_> = rows(&merged)
         .iter()
-        .map(|r| (r["cell"]["threads"].as_u64(), result(r)["ran"]["threads"].as_u64()))
+        .map(|r| {
+            (
+                r["cell"]["threads"].as_u64(),
+                result(r)["ran"]["threads"].as_u64(),
+            )
+        })
         .collect();
     assert_eq!(threads, [(Some(1), Some(1)), (Some(2), Some(2))]);
     assert_eq!(merged["calibrations"].as_array().unwrap().len(), 2);
