@@ -44,10 +44,10 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l runs -d 'Ad
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l min-time -d 'Adaptive protocol: least total seconds of timed calls' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l precision -d 'Adaptive protocol: time until the 95% interval of the median is within this much of it (\'off\': stop at --min-runs and --min-time)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l max-time -d 'Adaptive protocol with --precision: seconds of timed calls after which a cell stops and is flagged imprecise (sooner, from a fifth of it on, when the target is out of reach)' -r
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l dtypes -d 'The models\' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]' -r -f -a "f32\t'float32, the original\'s default'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l dtypes -d 'The models\' dtypes: each is an axis value crossed with the models and sizes (one value: as --fp16/--bf16) [default: f32]' -r -f -a "f32\t'float32, the original\'s default'
 f16\t'float16 (the original\'s --fp16)'
 bf16\t'bfloat16'"
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch\'s choice, one per physical core]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l threads -d 'Intra-op threads of libtorch: each count is an axis value crossed with the models and sizes [default: libtorch\'s choice, one per physical core]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l device -d 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]' -r -f -a "cpu\t''
 cuda\t''
 cuda:0\t''

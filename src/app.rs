@@ -2,7 +2,7 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{
-    Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell,
+    Axes, Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell,
     TokenizationResult,
 };
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
@@ -49,14 +49,15 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     };
     let mut sweep = Sweep {
         environment: env::collect(&env::RunFacts {
-            settings: &plan.settings,
+            variants: &plan.variants,
             use_multiprocessing: runner.multi_process,
             default_threads: machine.default_threads,
         }),
         settings: plan.settings.clone(),
-        calibration: previous
+        calibrations: previous
             .as_ref()
-            .and_then(|p| p.calibration_for(&plan.settings)),
+            .map(|p| p.calibrations_for(&plan.variants))
+            .unwrap_or_default(),
         sections: plan.scope.sections(),
         rows: Vec::new(),
         tokenization: Vec::new(),
@@ -124,7 +125,8 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         progress.set_estimate(
             (plan.estimates.iter().zip(&results))
                 .filter(|(_, r)| r.is_none())
-                .map(|(e, _)| e.seconds(sweep.calibration.as_ref()))
+                .zip(&plan.cells)
+                .map(|((e, _), cell)| e.seconds(sweep.calibration_for(&cell.settings)))
                 .sum(),
         );
         let mut sweep_run = SweepRun {
@@ -133,6 +135,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             exporters: &exporters,
             to_run,
             estimates: &plan.estimates,
+            axes: crate::cell::Axes::of(&plan.cells),
             fit_check: !args.no_fit_check,
             watch: &mut watch,
         };
@@ -163,10 +166,10 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     Ok(Outcome::Finished)
 }
 
-/// Measures the matmul ceiling once, when a speed cell is still to run and no calibration
-/// was carried over, or reuses the one cached for this machine, device, dtype, threads and
-/// libtorch (unless `recalibrate`); the environment information says which. A failed
-/// calibration only makes MFU N/A.
+/// Measures the matmul ceiling once per (device, dtype, threads) of the speed cells still to
+/// run, unless carried over, or reuses the one cached for this machine and libtorch (unless
+/// `recalibrate`); the environment information says which. A failed calibration only makes
+/// those cells' MFU N/A.
 fn calibrate(
     runner: &Runner,
     progress: &Progress,
@@ -175,51 +178,71 @@ fn calibrate(
     sweep: &mut Sweep,
     recalibrate: bool,
 ) -> Result<(), Interrupted> {
-    let wants_calibration =
-        (plan.cells.iter().zip(results)).any(|(c, r)| r.is_none() && c.metric == Metric::Speed);
-    if sweep.calibration.is_some() || !wants_calibration {
-        return Ok(());
+    let mut wanted: Vec<Calibration> = Vec::new();
+    for (cell, _) in
+        (plan.cells.iter().zip(results)).filter(|(c, r)| r.is_none() && c.metric == Metric::Speed)
+    {
+        let key = Calibration::of(&cell.settings);
+        if !wanted.contains(&key) && sweep.calibration_for(&cell.settings).is_none() {
+            wanted.push(key);
+        }
     }
-    let (device, dtype) = (sweep.settings.device, sweep.settings.dtype);
-    let what = format!("Calibrating: fastest matmul in {dtype:?} on {device}");
-    let key = calibration::Key::of(&sweep.environment, device, dtype);
-    let cache = calibration::Cache::user();
-    let cached = match recalibrate {
-        true => None,
-        false => cache.as_ref().and_then(|c| c.lookup(&key)),
-    };
-    if let Some(cached) = cached {
-        let when = cached.when();
-        progress.note(&format!(
-            "{what}: {:.1} GFLOP/s, reused (measured {when}; --recalibrate measures again)",
-            cached.result.flops_per_second / 1e9
-        ));
-        sweep.calibration = Some(cached.result);
-        (sweep.environment).push(("calibration".into(), format!("reused, measured {when}")));
-        return Ok(());
-    }
-    progress.task(&what);
-    let calibration = Calibration {
-        device,
-        dtype,
-        threads: sweep.settings.threads,
-    };
-    match runner.calibrate(calibration) {
-        Ok(Ok(c)) => {
-            progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
-            if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
-                progress.note(&format!("Calibration not cached: {e:#}"));
+    let several = Axes::of(&plan.cells);
+    let several = several.dtype_varies() || several.threads_vary();
+    let mut said = Vec::new();
+    for calibration in wanted {
+        let threads = calibration.threads.unwrap_or(plan.default_threads);
+        let (device, dtype) = (calibration.device, calibration.dtype);
+        let variant = format!("{} {threads} thread(s)", dtype.name());
+        let what = match several {
+            true => {
+                format!("Calibrating: fastest matmul in {dtype:?} on {device}, {threads} thread(s)")
             }
-            sweep.calibration = Some(c);
-            (sweep.environment).push(("calibration".into(), "measured".into()));
+            false => format!("Calibrating: fastest matmul in {dtype:?} on {device}"),
+        };
+        let key = calibration::Key::of(&sweep.environment, device, dtype, threads);
+        let cache = calibration::Cache::user();
+        let cached = match recalibrate {
+            true => None,
+            false => cache.as_ref().and_then(|c| c.lookup(&key)),
+        };
+        if let Some(cached) = cached {
+            let when = cached.when();
+            progress.note(&format!(
+                "{what}: {:.1} GFLOP/s, reused (measured {when}; --recalibrate measures again)",
+                cached.result.flops_per_second / 1e9
+            ));
+            sweep.calibrations.push((calibration, cached.result));
+            said.push((variant, format!("reused, measured {when}")));
+            continue;
         }
-        Ok(Err(reason)) => {
-            progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
+        progress.task(&what);
+        match runner.calibrate(calibration) {
+            Ok(Ok(c)) => {
+                progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
+                if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
+                    progress.note(&format!("Calibration not cached: {e:#}"));
+                }
+                sweep.calibrations.push((calibration, c));
+                said.push((variant, "measured".into()));
+            }
+            Ok(Err(reason)) => {
+                progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
+            }
+            Err(Interrupted) => {
+                progress.interrupted();
+                return Err(Interrupted);
+            }
         }
-        Err(Interrupted) => {
-            progress.interrupted();
-            return Err(Interrupted);
-        }
+    }
+    if !said.is_empty() {
+        let value = match several {
+            false => said.remove(0).1,
+            true => (said.iter().map(|(v, how)| format!("{v}: {how}")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        set_environment(sweep, "calibration", value);
     }
     Ok(())
 }
@@ -240,7 +263,7 @@ fn dry_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> Result
             .iter()
             .map(|&i| plan.estimates[i])
             .collect::<Vec<_>>(),
-        sweep.calibration.as_ref(),
+        &sweep.calibrations,
         available_memory(sweep.settings.device),
         sweep.settings.device,
         console::stdout_width(),
@@ -264,6 +287,8 @@ struct SweepRun<'a> {
     exporters: &'a [Box<dyn Exporter>],
     to_run: usize,
     estimates: &'a [Estimate],
+    /// The plan's dtypes and threads: progress lines name a cell's where they vary.
+    axes: Axes,
     /// Mark cells whose estimate exceeds the available memory N/A without running them.
     fit_check: bool,
     watch: &'a mut LoadWatch,
@@ -370,7 +395,7 @@ impl SweepRun<'_> {
                 }
                 _ => vec![position],
             };
-            let labels: Vec<String> = group.iter().map(|&i| cells[i].label()).collect();
+            let labels: Vec<String> = group.iter().map(|&i| cells[i].label(&self.axes)).collect();
             self.progress.start(index + 1, self.to_run, &labels[0]);
             // A size the model cannot take (a sequence past its positions, audio past its
             // window) is N/A before a child starts; so is a cell too big for the memory.
@@ -405,8 +430,9 @@ impl SweepRun<'_> {
                             self.progress.start(index, self.to_run, &labels[k]);
                         }
                         let summary = summary(&result);
-                        self.progress
-                            .cell_done(self.estimates[i].seconds(sweep.calibration.as_ref()));
+                        self.progress.cell_done(
+                            self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)),
+                        );
                         self.progress
                             .finish(index, self.to_run, &labels[k], &summary);
                         results[i] = Some(result);

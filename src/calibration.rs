@@ -1,5 +1,5 @@
-//! The matmul ceiling, measured once per machine: cached per (CPU or GPU model, device,
-//! dtype, threads, libtorch version) in the user's cache folder
+//! The matmul ceiling, measured once per machine and settings: cached per (CPU or GPU model,
+//! device, dtype, threads, libtorch version) in the user's cache folder
 //! (`$XDG_CACHE_HOME/run-benchmark/calibration.json`, else `~/.cache/...`), and reused while
 //! it is younger than [`FRESH_FOR`]. `--recalibrate` measures again.
 
@@ -25,9 +25,14 @@ pub struct Key {
 }
 
 impl Key {
-    /// The key for a sweep from its environment information (`cpu`, `gpu`/`gpu_N`,
-    /// `threads`, `libtorch_version`).
-    pub fn of(environment: &[(String, String)], device: DeviceChoice, dtype: Dtype) -> Key {
+    /// The key of a calibration from the sweep's environment information (`cpu`,
+    /// `gpu`/`gpu_N`, `libtorch_version`) and its device, dtype and effective threads.
+    pub fn of(
+        environment: &[(String, String)],
+        device: DeviceChoice,
+        dtype: Dtype,
+        threads: usize,
+    ) -> Key {
         let get = |k: &str| {
             environment
                 .iter()
@@ -44,7 +49,7 @@ impl Key {
             processor,
             device,
             dtype,
-            threads: get("threads"),
+            threads: threads.to_string(),
             libtorch: get("libtorch_version"),
         }
     }
@@ -141,10 +146,9 @@ mod tests {
     fn key(dtype: Dtype) -> Key {
         let env = vec![
             ("cpu".to_string(), "AMD EPYC".to_string()),
-            ("threads".into(), "2".into()),
             ("libtorch_version".into(), "2.13.0".into()),
         ];
-        Key::of(&env, DeviceChoice::Cpu, dtype)
+        Key::of(&env, DeviceChoice::Cpu, dtype, 2)
     }
 
     #[test]

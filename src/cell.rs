@@ -112,8 +112,9 @@ pub struct Cell {
 
 impl Cell {
     /// The cell in one line, for progress, N/A lines and merge messages:
-    /// `bert-base batch 8 sequence 128 inference speed`.
-    pub fn label(&self) -> String {
+    /// `bert-base batch 8 sequence 128 inference speed`; with `axes` that vary, the cell's
+    /// dtype and threads after the model (`bert-base bf16 2 threads batch 8 ...`).
+    pub fn label(&self, axes: &Axes) -> String {
         let mode = match self.mode {
             Mode::Inference => "inference",
             Mode::Training => "training",
@@ -128,8 +129,9 @@ impl Cell {
             .map(|n| format!(" {n} new tokens"))
             .unwrap_or_default();
         format!(
-            "{} batch {} {} {}{new_tokens} {mode} {metric}",
+            "{}{} batch {} {} {}{new_tokens} {mode} {metric}",
             self.model,
+            axes.describe(&self.settings),
             self.batch_size,
             self.input.size_name(),
             self.sequence_length
@@ -291,6 +293,19 @@ pub struct SpeedResult {
     /// Other processes' CPU use while the cell's child ran (None where unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<Load>,
+    /// The threads and weight dtype the measuring child found itself running with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran: Option<Ran>,
+}
+
+/// What the measuring child read back from libtorch after applying its cell's settings: a
+/// fact, so an export shows the cell really ran with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Ran {
+    /// libtorch's intra-op threads (`get_num_threads`).
+    pub threads: usize,
+    /// The dtype of the model's first weight.
+    pub dtype: Dtype,
 }
 
 /// The clock readings inside the timed requests of a generation cell, and the figures made
@@ -343,6 +358,9 @@ pub struct MemoryResult {
     /// Generation cells: the KV cache's size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_cache: Option<KvCacheSize>,
+    /// The threads and weight dtype the measuring child found itself running with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran: Option<Ran>,
 }
 
 /// A generation's KV cache: its size from the config, and what the cache held at the end.
@@ -401,6 +419,17 @@ pub struct Calibration {
     pub threads: Option<usize>,
 }
 
+impl Calibration {
+    /// The calibration a cell of these settings needs for its MFU.
+    pub fn of(settings: &Settings) -> Calibration {
+        Calibration {
+            device: settings.device,
+            dtype: settings.dtype,
+            threads: settings.threads,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CalibrationResult {
     /// Side of the square matrices multiplied.
@@ -445,8 +474,10 @@ pub struct Sweep {
     pub settings: Settings,
     /// Key-value environment information, in order.
     pub environment: Vec<(String, String)>,
-    /// The device's achievable FLOP/s in the sweep's dtype, when speed was measured.
-    pub calibration: Option<CalibrationResult>,
+    /// The device's achievable FLOP/s for each (device, dtype, threads) of the speed cells,
+    /// when measured; a row's MFU uses the one of its own settings.
+    #[serde(default)]
+    pub calibrations: Vec<(Calibration, CalibrationResult)>,
     /// The (mode, metric) sections asked for, in the order they are printed.
     #[serde(default)]
     pub sections: Vec<(Mode, Metric)>,
@@ -460,6 +491,19 @@ pub struct Sweep {
 }
 
 impl Sweep {
+    /// The calibration of cells with these settings, if one was measured.
+    pub fn calibration_for(&self, settings: &Settings) -> Option<&CalibrationResult> {
+        let key = Calibration::of(settings);
+        (self.calibrations.iter())
+            .find(|(k, _)| *k == key)
+            .map(|(_, c)| c)
+    }
+
+    /// The (dtype, threads) of every row, once each, in order: more than one means the sweep
+    /// crossed them as axes and each row must say its own.
+    pub fn axes(&self) -> Axes {
+        Axes::of(self.rows.iter().map(|(cell, _)| cell))
+    }
     /// The sections asked for; for an export without them, those its rows belong to.
     pub fn sections(&self) -> Vec<(Mode, Metric)> {
         if !self.sections.is_empty() {
@@ -478,6 +522,72 @@ impl Sweep {
             }
         }
         sections
+    }
+}
+
+/// The dtypes and thread counts a sweep's rows hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Axes {
+    pub dtypes: Vec<Dtype>,
+    pub threads: Vec<Option<usize>>,
+}
+
+impl Axes {
+    pub fn of<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Axes {
+        let mut axes = Axes::default();
+        for cell in cells {
+            if !axes.dtypes.contains(&cell.settings.dtype) {
+                axes.dtypes.push(cell.settings.dtype);
+            }
+            if !axes.threads.contains(&cell.settings.threads) {
+                axes.threads.push(cell.settings.threads);
+            }
+        }
+        axes
+    }
+
+    /// `["bf16", "2 threads"]`: what tells a cell from the others of its point, the axes that
+    /// vary only.
+    pub fn parts(&self, settings: &Settings) -> Vec<String> {
+        let mut parts = Vec::new();
+        if self.dtype_varies() {
+            parts.push(settings.dtype.name().to_string());
+        }
+        if self.threads_vary() {
+            parts.push(match settings.threads {
+                Some(1) => "1 thread".into(),
+                Some(n) => format!("{n} threads"),
+                None => "default threads".into(),
+            });
+        }
+        parts
+    }
+
+    /// ` bf16 2 threads` (empty where neither varies), to follow a model's name.
+    pub fn describe(&self, settings: &Settings) -> String {
+        self.parts(settings)
+            .iter()
+            .map(|p| format!(" {p}"))
+            .collect()
+    }
+
+    pub fn dtype_varies(&self) -> bool {
+        self.dtypes.len() > 1
+    }
+
+    pub fn threads_vary(&self) -> bool {
+        self.threads.len() > 1
+    }
+}
+
+impl Dtype {
+    /// `f32`, `f16`, `bf16`: the flag's spelling, as tables and CSV files show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+        }
     }
 }
 

@@ -279,11 +279,11 @@ pub struct RunArgs {
     #[arg(help_heading = "Precision and device", long)]
     pub bf16: bool,
 
-    /// The models' dtype, as --fp16/--bf16 (one value: a sweep over several is not supported yet) [default: f32]
+    /// The models' dtypes: each is an axis value crossed with the models and sizes (one value: as --fp16/--bf16) [default: f32]
     #[arg(help_heading = "Precision and device", long, num_args = 1.., value_enum, value_name = "DTYPE", conflicts_with_all = ["fp16", "bf16"])]
     pub dtypes: Vec<DtypeChoice>,
 
-    /// Intra-op threads of libtorch (one value: a sweep over several is not supported yet) [default: libtorch's choice, one per physical core]
+    /// Intra-op threads of libtorch: each count is an axis value crossed with the models and sizes [default: libtorch's choice, one per physical core]
     #[arg(help_heading = "Precision and device", long, num_args = 1.., allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS as i64))]
     pub threads: Vec<u32>,
 
@@ -759,19 +759,34 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 }
 
 impl RunArgs {
-    /// The dtype asked for: --dtypes, --fp16 or --bf16, else float32.
-    pub fn dtype(&self) -> crate::cell::Dtype {
+    /// The dtypes asked for, in order, each once: --dtypes, --fp16 or --bf16, else float32.
+    pub fn dtypes(&self) -> Vec<crate::cell::Dtype> {
         use crate::cell::Dtype;
-        match (self.dtypes.first(), self.fp16, self.bf16) {
-            (Some(DtypeChoice::F32), ..) => Dtype::F32,
-            (Some(DtypeChoice::F16), ..) | (None, true, _) => Dtype::F16,
-            (Some(DtypeChoice::Bf16), ..) | (None, _, true) => Dtype::Bf16,
-            (None, false, false) => Dtype::F32,
+        let asked: Vec<Dtype> = match (self.fp16, self.bf16) {
+            _ if !self.dtypes.is_empty() => (self.dtypes.iter())
+                .map(|d| match d {
+                    DtypeChoice::F32 => Dtype::F32,
+                    DtypeChoice::F16 => Dtype::F16,
+                    DtypeChoice::Bf16 => Dtype::Bf16,
+                })
+                .collect(),
+            (true, _) => vec![Dtype::F16],
+            (_, true) => vec![Dtype::Bf16],
+            _ => vec![Dtype::F32],
+        };
+        once_each(asked)
+    }
+
+    /// The thread counts asked for, in order, each once; `[None]` (libtorch's default) without
+    /// --threads.
+    pub fn thread_counts(&self) -> Vec<Option<usize>> {
+        match self.threads.is_empty() {
+            true => vec![None],
+            false => once_each(self.threads.iter().map(|&t| Some(t as usize)).collect()),
         }
     }
 
-    /// What no single flag's parser can see: flags that contradict each other, and several
-    /// values for a flag that takes one.
+    /// What no single flag's parser can see: flags that contradict each other.
     pub fn check(&self) -> anyhow::Result<()> {
         if self.protocol == ProtocolChoice::Adaptive
             && self.runs.is_none()
@@ -783,27 +798,19 @@ impl RunArgs {
                 self.timeout
             );
         }
-        // Sweeping threads or dtypes as an axis (`--threads 1 2`) is not implemented. The
-        // flags parse several values anyway so that this names the flag, where clap's own
-        // error would only say "unexpected argument '2'".
-        let dtypes: Vec<String> = (self.dtypes.iter())
-            .map(|d| format!("{d:?}").to_lowercase())
-            .collect();
-        let threads: Vec<String> = self.threads.iter().map(u32::to_string).collect();
-        for (flag, what, values) in [
-            ("--threads", "threads", threads),
-            ("--dtypes", "dtypes", dtypes),
-        ] {
-            if values.len() > 1 {
-                anyhow::bail!(
-                    "{flag} takes one value, not several ({}): a sweep over {what} is not \
-                     supported yet; run once per value",
-                    values.join(" ")
-                );
-            }
-        }
         Ok(())
     }
+}
+
+/// `values` without repeats, first occurrences kept in order: `--threads 1 2 1` sweeps 1 and 2.
+fn once_each<T: PartialEq>(values: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -947,25 +954,41 @@ mod tests {
     }
 
     #[test]
-    fn threads_and_dtypes_take_one_value_and_say_so_for_several() {
+    fn threads_and_dtypes_take_several_values_as_axes() {
+        use crate::cell::Dtype;
         let a = parse(&["--models", "m", "--dtypes", "f16", "--threads", "1"]).unwrap();
-        assert_eq!(a.dtype(), crate::cell::Dtype::F16);
+        assert_eq!(a.dtypes(), [Dtype::F16]);
+        assert_eq!(a.thread_counts(), [Some(1)]);
         assert!(a.check().is_ok());
+        let a = parse(&["--models", "m"]).unwrap();
         assert_eq!(
-            parse(&["--models", "m"]).unwrap().dtype(),
-            crate::cell::Dtype::F32
+            (a.dtypes(), a.thread_counts()),
+            (vec![Dtype::F32], vec![None])
         );
-        let error = |args: &[&str]| parse(args).unwrap().check().unwrap_err().to_string();
+        let a = parse(&[
+            "--models",
+            "m",
+            "--threads",
+            "1",
+            "2",
+            "1",
+            "--dtypes",
+            "f32",
+            "bf16",
+        ])
+        .unwrap();
+        assert!(a.check().is_ok());
+        assert_eq!(a.thread_counts(), [Some(1), Some(2)], "each value once");
+        assert_eq!(a.dtypes(), [Dtype::F32, Dtype::Bf16]);
         assert_eq!(
-            error(&["--models", "m", "--threads", "1", "2"]),
-            "--threads takes one value, not several (1 2): a sweep over threads is not \
-             supported yet; run once per value"
+            parse(&["--models", "m", "--bf16"]).unwrap().dtypes(),
+            [Dtype::Bf16]
         );
-        let e = error(&["--models", "m", "--dtypes", "f32", "bf16"]);
-        assert!(
-            e.starts_with("--dtypes takes one value, not several (f32 bf16)"),
-            "{e}"
+        assert_eq!(
+            parse(&["--models", "m", "--fp16"]).unwrap().dtypes(),
+            [Dtype::F16]
         );
+        // The shorthands name one dtype: with --dtypes they contradict it.
         assert!(parse(&["--models", "m", "--dtypes", "f32", "--bf16"]).is_err());
         assert!(parse(&["--models", "m", "--dtypes", "f8"]).is_err());
     }
@@ -986,7 +1009,7 @@ mod tests {
         .unwrap();
         assert!(a.bf16 && !a.fp16);
         assert_eq!(a.threads, vec![2]);
-        assert_eq!(a.dtype(), crate::cell::Dtype::Bf16);
+        assert_eq!(a.dtypes(), [crate::cell::Dtype::Bf16]);
         assert!(a.check().is_ok());
         assert_eq!(a.device, Some(DeviceChoice::Cuda(1)));
         assert_eq!(Optimizer::from(a.optimizer), Optimizer::AdamW);

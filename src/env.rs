@@ -6,7 +6,8 @@ use sysinfo::{CpuRefreshKind, RefreshKind, System};
 
 /// What the sweep's settings contribute to the environment report.
 pub struct RunFacts<'a> {
-    pub settings: &'a Settings,
+    /// The settings of each (dtype, threads) swept; the first is the sweep's.
+    pub variants: &'a [Settings],
     pub use_multiprocessing: bool,
     /// libtorch's intra-op threads when none are asked for.
     pub default_threads: usize,
@@ -42,17 +43,33 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
     let now = chrono::Local::now();
     put("date", now.format("%Y-%m-%d").to_string());
     put("time", now.format("%H:%M:%S%.6f").to_string());
-    let settings = facts.settings;
-    put("fp16", (settings.dtype == Dtype::F16).to_string());
-    put("dtype", format!("{:?}", settings.dtype).to_lowercase());
+    let settings = &facts.variants[0];
+    // Each value swept, once, in order: `f32, bf16` and `1, 2`.
+    let listed = |values: Vec<String>| {
+        let mut once: Vec<String> = Vec::new();
+        for v in values {
+            if !once.contains(&v) {
+                once.push(v);
+            }
+        }
+        once.join(", ")
+    };
+    let dtypes = || facts.variants.iter().map(|s| s.dtype);
+    put("fp16", dtypes().any(|d| d == Dtype::F16).to_string());
+    put(
+        "dtype",
+        listed(dtypes().map(|d| d.name().to_string()).collect()),
+    );
     put("use_multiprocessing", facts.use_multiprocessing.to_string());
     put(
         "only_pretrain_model",
         settings.only_pretrain_model.to_string(),
     );
     put("cpu_ram_mb", to_mib(sys.total_memory()).to_string());
-    let threads = settings.threads.unwrap_or(facts.default_threads);
-    put("threads", threads.to_string());
+    let threads = (facts.variants.iter())
+        .map(|s| s.threads.unwrap_or(facts.default_threads).to_string())
+        .collect();
+    put("threads", listed(threads));
     put("device", settings.device.to_string());
     put(
         "use_gpu",

@@ -2,8 +2,8 @@
 //! exports asked for. Everything that can be wrong with the input fails here, before any cell.
 
 use crate::cell::{
-    CalibrationResult, Cell, DeviceChoice, Inputs, Machine, Metric, Mode, Settings, TextInputs,
-    TokenizationCell,
+    CalibrationResult, Cell, DeviceChoice, Dtype, Inputs, Machine, Metric, Mode, Settings,
+    TextInputs, TokenizationCell,
 };
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::estimate::{self, Estimate};
@@ -29,7 +29,13 @@ pub const TOKENIZATION_PASSAGES: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub models: Vec<ResolvedModel>,
+    /// The first of `variants`: the sweep's settings where one value of each is asked for.
     pub settings: Settings,
+    /// The settings of each (dtype, threads) asked for, dtypes outer: the axes the cells
+    /// cross with the models and sizes.
+    pub variants: Vec<Settings>,
+    /// libtorch's intra-op threads on this machine, for variants without `--threads`.
+    pub default_threads: usize,
     pub scope: Scope,
     /// Every cell, in the order they run and are reported.
     pub cells: Vec<Cell>,
@@ -64,13 +70,14 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         bail!("nothing to measure: --no-inference without --training or --generate, or both --no-speed and --no-memory");
     }
     let settings = settings(args, machine)?;
+    let variants = variants(&settings, &args.dtypes(), &args.thread_counts());
     let mut cells = cells(
         &models,
         &args.batch_sizes,
         &args.sequence_lengths,
         &args.generate,
         scope,
-        &settings,
+        &variants,
     );
     let mut tokenization = Vec::new();
     if let Some(text) = &args.input_text {
@@ -111,6 +118,8 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         estimates: cells.iter().map(estimate::cell).collect(),
         models,
         settings,
+        variants,
+        default_threads: machine.default_threads,
         scope,
         cells,
         tokenization,
@@ -346,9 +355,9 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
     Ok(Settings {
         protocol,
         device,
-        dtype: args.dtype(),
-        // RunArgs::check refused several.
-        threads: args.threads.first().map(|&t| t as usize),
+        // The first variant's; `variants` makes the others.
+        dtype: args.dtypes()[0],
+        threads: args.thread_counts()[0],
         optimizer: args.optimizer.into(),
         only_pretrain_model: args.only_pretrain_model,
         torchscript: args.torchscript,
@@ -356,6 +365,21 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         profile: args.profile,
         profile_trace: args.profile_trace.clone(),
     })
+}
+
+/// `base` once per (dtype, threads), dtypes outer, in the order asked.
+fn variants(base: &Settings, dtypes: &[Dtype], threads: &[Option<usize>]) -> Vec<Settings> {
+    let mut variants = Vec::new();
+    for &dtype in dtypes {
+        for &threads in threads {
+            variants.push(Settings {
+                dtype,
+                threads,
+                ..base.clone()
+            });
+        }
+    }
+    variants
 }
 
 /// Which parts of the benchmark run.
@@ -388,22 +412,25 @@ impl Scope {
     }
 }
 
-/// For each model, batch size and sequence length: inference memory, inference speed,
-/// training memory, training speed (the original's `Benchmark.run` order), then for each
-/// count of new tokens generation memory and speed (the sequence length is the prompt's).
+/// For each model, variant (dtype, threads), batch size and sequence length, the inner axes
+/// fastest as llama-bench: inference memory, inference speed, training memory, training
+/// speed (the original's `Benchmark.run` order), then for each count of new tokens
+/// generation memory and speed (the sequence length is the prompt's).
 fn cells(
     models: &[ResolvedModel],
     batch_sizes: &[i64],
     sequence_lengths: &[i64],
     new_tokens: &[i64],
     scope: Scope,
-    settings: &Settings,
+    variants: &[Settings],
 ) -> Vec<Cell> {
     let mut cells = Vec::new();
     for model in models {
         // What the sizes mean: sequence lengths, or image sides for vision models.
         let input = crate::models::input_kind(&model.config);
-        for &batch_size in batch_sizes {
+        for (settings, &batch_size) in
+            (variants.iter()).flat_map(|v| batch_sizes.iter().map(move |b| (v, b)))
+        {
             for &sequence_length in sequence_lengths {
                 for (mode, on) in [
                     (Mode::Inference, scope.inference),
@@ -457,7 +484,7 @@ fn cells(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::{DeviceChoice, Dtype, Optimizer};
+    use crate::cell::{DeviceChoice, Optimizer};
     use serde_json::json;
 
     fn model(name: &str) -> ResolvedModel {
@@ -631,7 +658,7 @@ mod tests {
             &[8, 32, 128],
             &[],
             scope,
-            &settings(),
+            &[settings()],
         );
         assert_eq!(cells.len(), 2 * 2 * 3 * 4);
         let first: Vec<_> = cells[..4].iter().map(|c| (c.mode, c.metric)).collect();
@@ -649,6 +676,55 @@ mod tests {
     }
 
     #[test]
+    fn dtypes_and_threads_cross_the_models_and_sizes_inner_axes_fastest() {
+        let scope = Scope {
+            inference: true,
+            training: false,
+            speed: true,
+            memory: false,
+            generation: false,
+        };
+        let variants = variants(&settings(), &[Dtype::F32, Dtype::Bf16], &[Some(1), Some(2)]);
+        let cells = cells(
+            &[model("a"), model("b")],
+            &[1, 8],
+            &[8, 32],
+            &[],
+            scope,
+            &variants,
+        );
+        assert_eq!(cells.len(), 2 * 4 * 2 * 2, "4x the single-settings cells");
+        let key = |c: &Cell| {
+            (
+                c.model.clone(),
+                c.settings.dtype,
+                c.settings.threads,
+                c.batch_size,
+                c.sequence_length,
+            )
+        };
+        let got: Vec<_> = cells.iter().map(key).collect();
+        let a = |d, t, b, s| ("a".to_string(), d, Some(t), b, s);
+        assert_eq!(
+            got[..6],
+            [
+                a(Dtype::F32, 1, 1, 8),
+                a(Dtype::F32, 1, 1, 32),
+                a(Dtype::F32, 1, 8, 8),
+                a(Dtype::F32, 1, 8, 32),
+                a(Dtype::F32, 2, 1, 8),
+                a(Dtype::F32, 2, 1, 32),
+            ]
+        );
+        assert_eq!(got[8], a(Dtype::Bf16, 1, 1, 8));
+        assert_eq!(cells[16].model, "b");
+        // Every cell is another measurement.
+        for (i, c) in cells.iter().enumerate() {
+            assert!(cells[..i].iter().all(|d| key(d) != key(c)));
+        }
+    }
+
+    #[test]
     fn generation_cells_follow_each_prompt_length() {
         let scope = Scope {
             inference: true,
@@ -657,7 +733,14 @@ mod tests {
             memory: true,
             generation: true,
         };
-        let cells = cells(&[model("a")], &[1], &[8, 32], &[16, 64], scope, &settings());
+        let cells = cells(
+            &[model("a")],
+            &[1],
+            &[8, 32],
+            &[16, 64],
+            scope,
+            &[settings()],
+        );
         let got: Vec<_> = cells
             .iter()
             .map(|c| (c.sequence_length, c.mode, c.metric, c.new_tokens))
@@ -695,7 +778,7 @@ mod tests {
             memory: false,
             generation: false,
         };
-        let cells = cells(&[model("a")], &[8], &[8, 32], &[], scope, &settings());
+        let cells = cells(&[model("a")], &[8], &[8, 32], &[], scope, &[settings()]);
         assert_eq!(cells.len(), 2);
         assert!(cells
             .iter()

@@ -6,7 +6,7 @@
 //! that would drop any of the file's cells (a setting, model or size changed): the file is
 //! rewritten with this sweep's cells only, so finished work would be lost.
 
-use crate::cell::{CalibrationResult, Cell, CellResult, Settings};
+use crate::cell::{Calibration, CalibrationResult, Cell, CellResult, Settings};
 use crate::report::{json, Row};
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -14,8 +14,7 @@ use std::path::Path;
 pub struct Previous {
     path: std::path::PathBuf,
     rows: Vec<Row>,
-    settings: Settings,
-    calibration: Option<CalibrationResult>,
+    calibrations: Vec<(Calibration, CalibrationResult)>,
 }
 
 /// Whether a previous cell measured exactly what `cell` asks for.
@@ -37,8 +36,7 @@ impl Previous {
         Ok(Previous {
             path: path.to_path_buf(),
             rows: export.sweep.rows,
-            settings: export.sweep.settings,
-            calibration: export.sweep.calibration,
+            calibrations: export.sweep.calibrations,
         })
     }
 
@@ -72,13 +70,13 @@ impl Previous {
         Ok(())
     }
 
-    /// The previous calibration, when it was made on the same device, dtype and threads, so
-    /// carried-over and new cells share one MFU denominator.
-    pub fn calibration_for(&self, settings: &Settings) -> Option<CalibrationResult> {
-        let same = self.settings.device == settings.device
-            && self.settings.dtype == settings.dtype
-            && self.settings.threads == settings.threads;
-        self.calibration.clone().filter(|_| same)
+    /// The previous calibrations of the variants' (device, dtype, threads), so carried-over
+    /// and new cells of one variant share one MFU denominator.
+    pub fn calibrations_for(&self, variants: &[Settings]) -> Vec<(Calibration, CalibrationResult)> {
+        (self.calibrations.iter())
+            .filter(|(key, _)| variants.iter().any(|v| Calibration::of(v) == *key))
+            .cloned()
+            .collect()
     }
 }
 
@@ -143,11 +141,11 @@ mod tests {
                         build_seconds: None,
                         estimated_peak_bytes: None,
                         kv_cache: None,
+                        ran: None,
                     }),
                 ),
             ],
-            settings: cell(1).settings,
-            calibration: None,
+            calibrations: Vec::new(),
         };
         assert!(previous.result_for(&cell(1)).is_none(), "N/A runs again");
         assert!(previous.result_for(&cell(2)).is_some());
@@ -159,6 +157,13 @@ mod tests {
         assert!(previous.result_for(&other).is_none());
         let mut other = cell(2);
         other.model = "n".into();
+        assert!(previous.result_for(&other).is_none());
+        // Another thread count or dtype is another cell.
+        let mut other = cell(2);
+        other.settings.threads = Some(2);
+        assert!(previous.result_for(&other).is_none());
+        let mut other = cell(2);
+        other.settings.dtype = Dtype::Bf16;
         assert!(previous.result_for(&other).is_none());
     }
 }

@@ -6,7 +6,7 @@
 //! Cells are placed one by one, not a model's cells together: every cell builds its own model
 //! in its own child process, so keeping a model on one shard would save no build.
 
-use crate::cell::{Cell, Inputs, Metric, Mode, Settings};
+use crate::cell::{Cell, Dtype, Inputs, Metric, Mode, Settings};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -154,6 +154,13 @@ pub struct PlannedCell {
     /// Generation cells' new tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_tokens: Option<i64>,
+    /// The cell's dtype (older records: the sweep's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<Dtype>,
+    /// The cell's `--threads` value (none: libtorch's default, or in older records the
+    /// sweep's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
     /// 0-based shard the cell belongs to.
     pub shard: usize,
 }
@@ -182,6 +189,8 @@ impl ShardRecord {
                 metric: cell.metric,
                 inputs: cell.inputs.clone(),
                 new_tokens: cell.new_tokens,
+                dtype: Some(cell.settings.dtype),
+                threads: cell.settings.threads,
                 shard: part,
             });
         }
@@ -210,11 +219,19 @@ impl ShardRecord {
                 )
             && p.inputs == cell.inputs
             && p.new_tokens == cell.new_tokens
+            && p.dtype.is_none_or(|d| d == cell.settings.dtype)
+            && (p.threads.is_none() || p.threads == cell.settings.threads)
     }
 
-    /// The planned cell as the whole plan's run would have had it.
+    /// The planned cell as the whole plan's run would have had it (`settings` with the cell's
+    /// own dtype and threads).
     pub fn cell(&self, p: &PlannedCell, settings: &Settings) -> Cell {
         let (name, config) = &self.models[p.model];
+        let settings = Settings {
+            dtype: p.dtype.unwrap_or(settings.dtype),
+            threads: p.threads.or(settings.threads),
+            ..settings.clone()
+        };
         Cell {
             model: name.clone(),
             config: config.clone(),
@@ -222,7 +239,7 @@ impl ShardRecord {
             sequence_length: p.sequence_length,
             mode: p.mode,
             metric: p.metric,
-            settings: settings.clone(),
+            settings,
             input: crate::models::input_kind(config),
             inputs: p.inputs.clone(),
             new_tokens: p.new_tokens,
@@ -233,7 +250,19 @@ impl ShardRecord {
 /// The plan's cells without their shard numbers: the same plan split in a different number
 /// of shards is still the same plan; the same cells on other text are another plan.
 #[allow(clippy::type_complexity)]
-fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Inputs, Option<i64>)> {
+fn plan_keys(
+    plan: &[PlannedCell],
+) -> Vec<(
+    usize,
+    i64,
+    i64,
+    Mode,
+    Metric,
+    &Inputs,
+    Option<i64>,
+    Option<Dtype>,
+    Option<usize>,
+)> {
     plan.iter()
         .map(|p| {
             (
@@ -244,6 +273,8 @@ fn plan_keys(plan: &[PlannedCell]) -> Vec<(usize, i64, i64, Mode, Metric, &Input
                 p.metric,
                 &p.inputs,
                 p.new_tokens,
+                p.dtype,
+                p.threads,
             )
         })
         .collect()
@@ -379,6 +410,17 @@ mod tests {
         assert!(!record.is(planned, &other));
         let other_record = ShardRecord::new(std::slice::from_ref(&other), &[1], shard);
         assert_ne!(record.plan_id, other_record.plan_id);
+        // Another dtype or thread count is another planned cell, rebuilt with its own.
+        let mut bf16 = cell.clone();
+        bf16.settings.dtype = crate::cell::Dtype::Bf16;
+        bf16.settings.threads = Some(2);
+        let both = ShardRecord::new(&[cell.clone(), bf16.clone()], &[0, 1], shard);
+        assert!(both.is(&both.plan[1], &bf16) && !both.is(&both.plan[0], &bf16));
+        assert!(!both.is(&both.plan[1], &cell));
+        assert_eq!(
+            both.cell(&both.plan[1], &cell.settings).settings,
+            bf16.settings
+        );
         // And the record survives its JSON.
         let json = serde_json::to_string(&record).unwrap();
         assert_eq!(serde_json::from_str::<ShardRecord>(&json).unwrap(), record);

@@ -592,43 +592,55 @@ fn a_min_time_the_timeout_cuts_short_is_an_error_naming_both() {
 }
 
 #[test]
-fn several_threads_or_dtypes_are_refused_in_one_line_naming_the_flag() {
-    // A sweep over them (issue 13, point 11) is not implemented: one value each.
+fn several_threads_and_dtypes_cross_the_plan_from_flags_or_a_sweep_file() {
+    // Issue 13, point 11: each value is an axis; the dry run lists every cell with its own.
     let dir = tempfile::tempdir().unwrap();
     let sweep = dir.path().join("plan.toml");
-    fs::write(&sweep, format!("models = [\"{TINY}\"]\nthreads = [1, 2]\n")).unwrap();
+    fs::write(
+        &sweep,
+        format!("models = [\"{TINY}\"]\nthreads = [1, 2]\ndtypes = [\"f32\", \"bf16\"]\n"),
+    )
+    .unwrap();
+    let flags = [
+        "--models",
+        TINY,
+        "--threads",
+        "1",
+        "2",
+        "--dtypes",
+        "f32",
+        "bf16",
+    ];
     let from_file = ["--sweep", sweep.to_str().unwrap()];
-    for (words, flag) in [
-        (&["--models", TINY, "--threads", "1", "2"][..], "--threads"),
-        (
-            &["--models", TINY, "--dtypes", "f32", "bf16"][..],
-            "--dtypes",
-        ),
-        (&from_file[..], "--threads"),
-    ] {
-        let out = bin().args(words).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{words:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{words:?}: {stderr}");
+    let mut plans = Vec::new();
+    for words in [&flags[..], &from_file[..]] {
+        let out = bin()
+            .env("COLUMNS", "200")
+            .args(words)
+            .args(["--batch-sizes", "1", "--sequence-lengths", "8", "--dry-run"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{words:?}: {stdout}");
+        // 1 batch x 1 sequence x (memory, speed) x 2 dtypes x 2 thread counts.
+        assert!(stdout.contains("Total: 8 cells"), "{words:?}: {stdout}");
         assert!(
-            stderr.contains(&format!("{flag} takes one value, not several")),
-            "{words:?}: {stderr}"
+            stdout.contains("| Dtype | Threads |"),
+            "{words:?}: {stdout}"
         );
-        assert!(out.stdout.is_empty(), "{words:?}: nothing ran");
+        assert!(
+            stdout.contains("|  bf16 |       2 |"),
+            "{words:?}: {stdout}"
+        );
+        plans.push(stdout);
     }
-    // One value is taken.
+    assert_eq!(plans[0], plans[1], "the file plans what the flags do");
+    // The shorthands name one dtype, so they contradict --dtypes.
     bin()
-        .args([
-            "--models",
-            TINY,
-            "--dtypes",
-            "f32",
-            "--threads",
-            "1",
-            "--dry-run",
-        ])
+        .args(["--models", TINY, "--dtypes", "f32", "--bf16", "--dry-run"])
         .assert()
-        .success();
+        .code(2)
+        .stderr(predicate::str::contains("--bf16"));
 }
 
 #[test]

@@ -566,6 +566,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         profile: None,
         generation: None,
         load: None,
+        ran: None,
     })
 }
 
@@ -578,6 +579,7 @@ fn memory(mib: u64) -> CellResult {
         build_seconds: None,
         estimated_peak_bytes: None,
         kv_cache: None,
+        ran: None,
     })
 }
 
@@ -607,7 +609,7 @@ fn synthetic(slow: f64) -> Sweep {
         shard: None,
         settings: settings(),
         environment: vec![("device".into(), "cpu".into())],
-        calibration: None,
+        calibrations: Vec::new(),
         sections: vec![
             (Mode::Inference, Metric::Speed),
             (Mode::Inference, Metric::Memory),

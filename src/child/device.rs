@@ -1,6 +1,6 @@
 //! The plain device and dtype choices in libtorch's terms.
 
-use crate::cell::{DeviceChoice, Dtype, Machine};
+use crate::cell::{DeviceChoice, Dtype, Machine, Ran};
 use anyhow::{bail, Result};
 use tch::{Device, Kind};
 
@@ -40,6 +40,21 @@ pub fn apply_threads(threads: Option<usize>) {
     if let Some(n) = threads {
         tch::set_num_threads(n as i32);
     }
+}
+
+/// What libtorch says this child runs with, once the model is built: its intra-op threads
+/// and the dtype of the model's weights (a weight of another kind counts as none).
+pub fn ran(vs: &tch::nn::VarStore) -> Option<Ran> {
+    let dtype = match vs.variables().values().next()?.kind() {
+        Kind::Float => Dtype::F32,
+        Kind::Half => Dtype::F16,
+        Kind::BFloat16 => Dtype::Bf16,
+        _ => return None,
+    };
+    Some(Ran {
+        threads: tch::get_num_threads().max(1) as usize,
+        dtype,
+    })
 }
 
 /// What libtorch sees of this machine, for the planner and the environment report.

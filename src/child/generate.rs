@@ -3,7 +3,7 @@
 //! the timing protocol, with a clock reading at each new token inside it. Memory: the
 //! high-water marks of one request, beside the KV cache's size from the config.
 
-use super::device::{apply_threads, check_available, kind, synchronize, tch_device};
+use super::device::{apply_threads, check_available, kind, ran, synchronize, tch_device};
 use super::memory::measure_memory;
 use crate::cell::{Cell, CellResult, Dtype, KvCacheSize, Metric, SpeedResult};
 use crate::measure::generation::summarise;
@@ -70,6 +70,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     }
     synchronize(settings.device);
     let build_seconds = Some(build_start.elapsed().as_secs_f64());
+    let ran = ran(&vs);
     let input_ids = Tensor::randint(config.vocab_size(), [batch, prompt], (Kind::Int64, device));
     let sync = || synchronize(settings.device);
     let mut results = Vec::new();
@@ -122,6 +123,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         generation: Some(Box::new(generation)),
                         // The parent, which sees the other processes, fills it in.
                         load: None,
+                        ran,
                     }))
                 }
                 Metric::Memory => {
@@ -144,6 +146,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         held_bytes: held_bytes as u64,
                     });
                     result.build_seconds = build_seconds;
+                    result.ran = ran;
                     result.estimated_peak_bytes =
                         crate::estimate::cell(c).memory_bytes.map(|b| b as u64);
                     Ok(CellResult::Memory(result))

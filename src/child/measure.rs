@@ -3,7 +3,7 @@
 //! through the tokenizer with an attention mask), then time the calls (speed) or read the
 //! high-water marks of one call (memory).
 
-use super::device::{apply_threads, check_available, kind, synchronize, tch_device};
+use super::device::{apply_threads, check_available, kind, ran, synchronize, tch_device};
 use super::memory::measure_memory;
 use crate::cell::{Cell, CellResult, Dtype, Inputs, Metric, Mode, Optimizer, SpeedResult};
 use crate::measure::memory;
@@ -68,6 +68,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
     }
     synchronize(settings.device);
     let build_seconds = Some(build_start.elapsed().as_secs_f64());
+    let ran = ran(&vs);
     let (input, labels, attention_mask) =
         inputs(cell, config.as_ref(), kind(settings.dtype), device)?;
     let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
@@ -171,6 +172,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         generation: None,
                         // The parent, which sees the other processes, fills it in.
                         load: None,
+                        ran,
                     }))
                 }
                 Metric::Memory => {
@@ -179,6 +181,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                     let mut memory = measure_memory(settings.device, &mut call)?;
                     seconds_made += start.elapsed().as_secs_f64();
                     memory.build_seconds = build_seconds;
+                    memory.ran = ran;
                     memory.estimated_peak_bytes =
                         crate::estimate::cell(c).memory_bytes.map(|b| b as u64);
                     Ok(CellResult::Memory(memory))

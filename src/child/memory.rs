@@ -49,5 +49,6 @@ pub fn measure_memory(
         build_seconds: None,
         estimated_peak_bytes: None,
         kv_cache: None,
+        ran: None,
     })
 }

@@ -64,6 +64,7 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
             generation: None,
             // The parent, which sees the other processes, fills it in.
             load: None,
+            ran: None,
         }),
     })
 }

@@ -1,5 +1,7 @@
 //! `run-benchmark compare BASELINE.json NEW.json`: cells matched by model, batch size,
-//! sequence length, mode and metric; per cell the change NEW/BASELINE of the figures the tables
+//! sequence length, mode and metric, and by dtype and threads where either file swept
+//! several (two files of one setting each are matched across it, and the setting that
+//! differs is said, as for any other setting); per cell the change NEW/BASELINE of the figures the tables
 //! show and a verdict.
 //!
 //! The 95% bootstrap interval of a speed cell's ratio, resampled from its stored samples, only
@@ -11,7 +13,7 @@
 
 use super::markdown;
 use super::{format_seconds, json, memory_figure, Row, Sweep, TIME_DIGITS};
-use crate::cell::{CellResult, Metric, Mode, SpeedResult};
+use crate::cell::{Axes, CellResult, Dtype, Metric, Mode, SpeedResult};
 use crate::console;
 use crate::measure::memory::to_mib;
 use crate::measure::stats;
@@ -83,6 +85,8 @@ impl Verdict {
 #[derive(Debug, Clone)]
 pub struct Line {
     pub model: String,
+    /// ` bf16 2 threads`: the cell's dtype and threads, where the files sweep them.
+    pub variant: String,
     pub batch_size: i64,
     pub sequence_length: i64,
     pub mode: Mode,
@@ -101,8 +105,9 @@ pub struct Line {
 impl Line {
     pub fn describe(&self) -> String {
         format!(
-            "{} batch {} sequence {} {}",
+            "{}{} batch {} sequence {} {}",
             self.model,
+            self.variant,
             self.batch_size,
             self.sequence_length,
             measure(self.mode, self.metric)
@@ -144,7 +149,22 @@ fn measure(mode: Mode, metric: Metric) -> &'static str {
     }
 }
 
-fn key(row: &Row) -> (&str, i64, i64, Mode, Metric, Option<i64>) {
+/// Which cells match: the model, sizes, mode and metric, and the dtype and threads where
+/// `axes` (of both files together) say a file swept several.
+#[allow(clippy::type_complexity)]
+fn key<'a>(
+    row: &'a Row,
+    axes: &Axes,
+) -> (
+    &'a str,
+    i64,
+    i64,
+    Mode,
+    Metric,
+    Option<i64>,
+    Option<Dtype>,
+    Option<Option<usize>>,
+) {
     let (c, _) = row;
     (
         &c.model,
@@ -153,18 +173,40 @@ fn key(row: &Row) -> (&str, i64, i64, Mode, Metric, Option<i64>) {
         c.mode,
         c.metric,
         c.new_tokens,
+        axes.dtype_varies().then_some(c.settings.dtype),
+        axes.threads_vary().then_some(c.settings.threads),
     )
 }
 
-fn describe_row(row: &Row) -> String {
+/// The axes compare matches on: those that vary within either file.
+fn matched_axes(a: &Sweep, b: &Sweep) -> Axes {
+    let (a, b) = (a.axes(), b.axes());
+    let (dtypes, threads) = (
+        a.dtype_varies() || b.dtype_varies(),
+        a.threads_vary() || b.threads_vary(),
+    );
+    Axes {
+        dtypes: match dtypes {
+            true => [a.dtypes, b.dtypes].concat(),
+            false => Vec::new(),
+        },
+        threads: match threads {
+            true => [a.threads, b.threads].concat(),
+            false => Vec::new(),
+        },
+    }
+}
+
+fn describe_row(row: &Row, axes: &Axes) -> String {
     let (c, _) = row;
     let new_tokens = c
         .new_tokens
         .map(|n| format!(" {n} new tokens"))
         .unwrap_or_default();
     format!(
-        "{} batch {} sequence {}{new_tokens} {}",
+        "{}{} batch {} sequence {}{new_tokens} {}",
         c.model,
+        axes.describe(&c.settings),
         c.batch_size,
         c.sequence_length,
         measure(c.mode, c.metric)
@@ -220,10 +262,11 @@ pub fn run(options: &Options) -> Result<bool> {
 /// The run-to-run noise of two runs of the same code: the largest |ratio - 1| of their
 /// matched speed cells. None when they share no speed cell.
 pub fn measured_noise_floor(a: &Sweep, b: &Sweep) -> Option<f64> {
+    let axes = matched_axes(a, b);
     b.rows
         .iter()
         .filter_map(|row| {
-            let base = a.rows.iter().find(|r| key(r) == key(row))?;
+            let base = a.rows.iter().find(|r| key(r, &axes) == key(row, &axes))?;
             match (&base.1, &row.1) {
                 (CellResult::Speed(x), CellResult::Speed(y)) if x.statistic == y.statistic => {
                     let ratio = y.seconds / x.seconds;
@@ -242,24 +285,31 @@ pub fn compare(baseline: &Sweep, new: &Sweep, threshold: f64, noise_floor: f64) 
     let mut lines = Vec::new();
     let mut only_new = Vec::new();
     let mut configs_differ: Vec<String> = Vec::new();
+    let axes = matched_axes(baseline, new);
     for row in &new.rows {
-        match baseline.rows.iter().find(|b| key(b) == key(row)) {
+        match baseline
+            .rows
+            .iter()
+            .find(|b| key(b, &axes) == key(row, &axes))
+        {
             Some(base) => {
-                lines.push(compare_cell(base, row, threshold, noise_floor));
+                let mut line = compare_cell(base, row, threshold, noise_floor);
+                line.variant = axes.describe(&row.0.settings);
+                lines.push(line);
                 if let Some(diff) = config_differs(base, row) {
                     if !configs_differ.contains(&diff) {
                         configs_differ.push(diff);
                     }
                 }
             }
-            None => only_new.push(describe_row(row)),
+            None => only_new.push(describe_row(row, &axes)),
         }
     }
     let only_baseline = baseline
         .rows
         .iter()
-        .filter(|b| !new.rows.iter().any(|n| key(n) == key(b)))
-        .map(describe_row)
+        .filter(|b| !new.rows.iter().any(|n| key(n, &axes) == key(b, &axes)))
+        .map(|b| describe_row(b, &axes))
         .collect();
     Comparison {
         threshold,
@@ -268,21 +318,24 @@ pub fn compare(baseline: &Sweep, new: &Sweep, threshold: f64, noise_floor: f64) 
         lines,
         only_baseline,
         only_new,
-        settings_differ: settings_differ(baseline, new),
+        settings_differ: settings_differ(baseline, new, &axes),
         configs_differ,
     }
 }
 
-/// The names of the settings whose values differ, as `name: baseline -> new`.
-fn settings_differ(baseline: &Sweep, new: &Sweep) -> Vec<String> {
+/// The names of the settings whose values differ, as `name: baseline -> new`; the dtype and
+/// threads only where cells are matched across them (rows matched on them differ by design).
+fn settings_differ(baseline: &Sweep, new: &Sweep, axes: &Axes) -> Vec<String> {
     let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (
         serde_json::to_value(&baseline.settings),
         serde_json::to_value(&new.settings),
     ) else {
         return Vec::new();
     };
+    let matched_on =
+        |k: &str| (k == "dtype" && axes.dtype_varies()) || (k == "threads" && axes.threads_vary());
     a.iter()
-        .filter(|(k, v)| b.get(*k) != Some(v))
+        .filter(|(k, v)| b.get(*k) != Some(v) && !matched_on(k))
         .map(|(k, v)| {
             let n = b.get(k).map(|v| v.to_string()).unwrap_or_default();
             format!("{k}: {v} -> {n}")
@@ -340,6 +393,7 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64, noise_floor: f64) -> Line
     let (_, new_result) = new;
     let mut line = Line {
         model: cell.model.clone(),
+        variant: String::new(),
         batch_size: cell.batch_size,
         sequence_length: cell.sequence_length,
         mode: cell.mode,
@@ -416,7 +470,7 @@ const COLUMNS: [&str; 9] = [
 /// The table's cells of one line.
 fn cells(l: &Line) -> Vec<String> {
     vec![
-        l.model.clone(),
+        format!("{}{}", l.model, l.variant),
         l.batch_size.to_string(),
         l.sequence_length.to_string(),
         measure(l.mode, l.metric).to_string(),
@@ -549,6 +603,7 @@ mod tests {
             profile: None,
             generation: None,
             load: None,
+            ran: None,
         }
     }
 

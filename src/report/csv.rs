@@ -1,8 +1,10 @@
 //! The original's CSV files: `model,batch_size,sequence_length,result` per section, and a
 //! header-less `key,value` environment file, with `\r\n` line ends as Python's csv module.
+//! A sweep over several dtypes or thread counts appends `dtype,threads` to each row, after
+//! the original's columns, so scripts that read those by position keep working.
 
 use super::{csv_value, section_rows, write_file, Row};
-use crate::cell::{Metric, Mode};
+use crate::cell::{Axes, Cell, Metric, Mode};
 use anyhow::Result;
 use std::path::Path;
 
@@ -17,18 +19,51 @@ fn finish(path: &Path, w: csv::Writer<Vec<u8>>) -> Result<()> {
     write_file(path, &bytes, "CSV")
 }
 
+/// The columns a sweep over dtypes or threads appends: both `dtype` and `threads` where
+/// either varies (a file's layout then depends only on that), none otherwise.
+pub struct AxisColumns(bool);
+
+impl AxisColumns {
+    pub fn of(rows: &[Row]) -> AxisColumns {
+        let axes = Axes::of(rows.iter().map(|(cell, _)| cell));
+        AxisColumns(axes.dtype_varies() || axes.threads_vary())
+    }
+
+    pub fn header(&self) -> &'static [&'static str] {
+        match self.0 {
+            true => &["dtype", "threads"],
+            false => &[],
+        }
+    }
+
+    /// `bf16`, `2` (`default`: libtorch's choice).
+    pub fn values(&self, cell: &Cell) -> Vec<String> {
+        match self.0 {
+            true => vec![
+                cell.settings.dtype.name().to_string(),
+                (cell.settings.threads.map(|n| n.to_string())).unwrap_or_else(|| "default".into()),
+            ],
+            false => Vec::new(),
+        }
+    }
+}
+
 /// Writes one section's finished rows (rewritten whole and atomically, so a partial sweep is
 /// kept).
 pub fn write_results(path: &Path, rows: &[Row], mode: Mode, metric: Metric) -> Result<()> {
     let mut w = writer();
-    w.write_record(["model", "batch_size", "sequence_length", "result"])?;
+    let axes = AxisColumns::of(rows);
+    let head = ["model", "batch_size", "sequence_length", "result"];
+    w.write_record(head.iter().chain(axes.header()))?;
     for (cell, result) in section_rows(rows, mode, metric) {
-        w.write_record([
+        let mut record = vec![
             cell.model.clone(),
             cell.batch_size.to_string(),
             cell.sequence_length.to_string(),
             csv_value(result),
-        ])?;
+        ];
+        record.extend(axes.values(cell));
+        w.write_record(record)?;
     }
     finish(path, w)
 }
@@ -49,9 +84,13 @@ pub struct CsvRow {
     pub sequence_length: i64,
     /// None for `N/A`.
     pub value: Option<f64>,
+    /// `dtype` and `threads`, in files of a sweep over them.
+    pub dtype: Option<String>,
+    pub threads: Option<String>,
 }
 
-/// Reads a result CSV file (`model,batch_size,sequence_length,result`).
+/// Reads a result CSV file (`model,batch_size,sequence_length,result`, then `dtype,threads`
+/// where the sweep varied them).
 pub fn read_results(path: &Path) -> Result<Vec<CsvRow>> {
     use anyhow::{bail, Context};
     let mut reader =
@@ -60,12 +99,16 @@ pub fn read_results(path: &Path) -> Result<Vec<CsvRow>> {
         .headers()
         .with_context(|| format!("cannot read {}", path.display()))?
         .clone();
-    if headers.iter().collect::<Vec<_>>() != ["model", "batch_size", "sequence_length", "result"] {
-        bail!(
-            "{} is not a result CSV file: its header is not model,batch_size,sequence_length,result",
+    let header: Vec<&str> = headers.iter().collect();
+    let axes = match header[..] {
+        ["model", "batch_size", "sequence_length", "result"] => false,
+        ["model", "batch_size", "sequence_length", "result", "dtype", "threads"] => true,
+        _ => bail!(
+            "{} is not a result CSV file: its header is not \
+             model,batch_size,sequence_length,result[,dtype,threads]",
             path.display()
-        );
-    }
+        ),
+    };
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let line = index + 2;
@@ -94,6 +137,8 @@ pub fn read_results(path: &Path) -> Result<Vec<CsvRow>> {
             batch_size: number(1, "batch_size")?,
             sequence_length: number(2, "sequence_length")?,
             value,
+            dtype: axes.then(|| field(4).to_string()),
+            threads: axes.then(|| field(5).to_string()),
         });
     }
     Ok(rows)

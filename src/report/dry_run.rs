@@ -2,7 +2,7 @@
 //! totals. Nothing is measured.
 
 use super::table::fitted;
-use crate::cell::{CalibrationResult, Cell, DeviceChoice, Metric, Mode};
+use crate::cell::{Axes, Calibration, CalibrationResult, Cell, DeviceChoice, Metric, Mode};
 use crate::console::wrap;
 use crate::estimate::Estimate;
 use std::io::{self, Write};
@@ -10,12 +10,13 @@ use std::io::{self, Write};
 const GIB: f64 = (1u64 << 30) as f64;
 
 /// Prints the plan, fitted to `width` (the terminal's; None for a file or pipe). `available`
-/// is the memory the fit check compares against.
+/// is the memory the fit check compares against; each cell's time is at the calibration of
+/// its own dtype and threads.
 pub fn print(
     out: &mut dyn Write,
     cells: &[Cell],
     estimates: &[Estimate],
-    calibration: Option<&CalibrationResult>,
+    calibrations: &[(Calibration, CalibrationResult)],
     available: Option<u64>,
     device: DeviceChoice,
     width: Option<usize>,
@@ -36,11 +37,17 @@ pub fn print(
     ]
     .map(String::from)
     .to_vec();
+    let calibration_of = |cell: &Cell| {
+        let key = Calibration::of(&cell.settings);
+        (calibrations.iter())
+            .find(|(k, _)| *k == key)
+            .map(|(_, c)| c)
+    };
     let mut rows = Vec::new();
     let mut total_seconds = 0.0;
     let mut too_big = 0;
     for (cell, e) in cells.iter().zip(estimates) {
-        let seconds = e.seconds(calibration);
+        let seconds = e.seconds(calibration_of(cell));
         total_seconds += seconds;
         let fits = match available {
             Some(a) if e.does_not_fit(a, device).is_some() => {
@@ -78,7 +85,33 @@ pub fn print(
             e.calls.to_string(),
         ]);
     }
-    let (table, dropped) = fitted(&columns, &rows, 2, &[0, 3, 4], width);
+    // A sweep over dtypes or threads: each cell's, after the model.
+    let axes = Axes::of(cells);
+    let mut columns = columns;
+    let mut left = vec![0, 3, 4];
+    let mut at = 1;
+    for (varies, column, index) in [
+        (axes.dtype_varies(), "Dtype", 0),
+        (axes.threads_vary(), "Threads", 1),
+    ] {
+        if varies {
+            columns.insert(at, column.into());
+            for (row, cell) in rows.iter_mut().zip(cells) {
+                let parts = [
+                    cell.settings.dtype.name().to_string(),
+                    (cell.settings.threads.map(|n| n.to_string()))
+                        .unwrap_or_else(|| "default".into()),
+                ];
+                row.insert(at, parts[index].clone());
+            }
+            left = left
+                .iter()
+                .map(|&i| if i >= at { i + 1 } else { i })
+                .collect();
+            at += 1;
+        }
+    }
+    let (table, dropped) = fitted(&columns, &rows, 2, &left, width);
     writeln!(out, "{table}")?;
     let peak = estimates
         .iter()
@@ -104,9 +137,10 @@ pub fn print(
          Calls: warm-up and the fewest timed calls; memory: weights, activations, gradients \
          and optimizer state, plus libtorch; time: child start, weight fill and the calls at \
          {} (see docs/measurements.md).",
-        match calibration {
-            Some(c) => format!("the calibrated {:.1} GFLOP/s", c.flops_per_second / 1e9),
-            None => "an unknown rate (no calibration), so only start and build".into(),
+        match calibrations {
+            [] => "an unknown rate (no calibration), so only start and build".into(),
+            [(_, c)] => format!("the calibrated {:.1} GFLOP/s", c.flops_per_second / 1e9),
+            _ => "the calibrated rate of each cell's dtype and threads".into(),
         }
     ));
     if !dropped.is_empty() {

@@ -143,12 +143,14 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
         }
         lines.push(line);
     }
+    let axes = sweep.axes();
     let not_available = rows
         .iter()
         .filter_map(|(cell, result)| match result {
             CellResult::NotAvailable { reason } => Some(format!(
-                "N/A {} (batch {}, prompt {}, {} new tokens): {reason}",
+                "N/A {}{} (batch {}, prompt {}, {} new tokens): {reason}",
                 cell.model,
+                axes.describe(&cell.settings),
                 cell.batch_size,
                 cell.sequence_length,
                 cell.new_tokens.unwrap_or(0)
@@ -238,22 +240,27 @@ pub fn write_csv(path: &Path, rows: &[Row], metric: Metric) -> Result<()> {
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     let head = ["model", "batch_size", "sequence_length", "new_tokens"];
+    // A sweep over dtypes or threads appends them, as the other CSV files.
+    let axes = super::csv::AxisColumns::of(rows);
     match metric {
-        Metric::Speed => w.write_record(head.iter().chain(&[
-            "ttft_s",
-            "tpot_s",
-            "itl_p50_s",
-            "itl_p90_s",
-            "itl_p99_s",
-            "decode_tokens_per_s",
-            "end_to_end_s",
-        ]))?,
-        Metric::Memory => w.write_record(head.iter().chain(&[
-            "result",
-            "increase_mb",
-            "kv_cache_mb",
-            "kv_held_mb",
-        ]))?,
+        Metric::Speed => w.write_record(
+            head.iter()
+                .chain(&[
+                    "ttft_s",
+                    "tpot_s",
+                    "itl_p50_s",
+                    "itl_p90_s",
+                    "itl_p99_s",
+                    "decode_tokens_per_s",
+                    "end_to_end_s",
+                ])
+                .chain(axes.header()),
+        )?,
+        Metric::Memory => w.write_record(
+            head.iter()
+                .chain(&["result", "increase_mb", "kv_cache_mb", "kv_held_mb"])
+                .chain(axes.header()),
+        )?,
     }
     let na = || "N/A".to_string();
     for (cell, result) in section_rows(rows, Mode::Generation, metric) {
@@ -297,6 +304,7 @@ pub fn write_csv(path: &Path, rows: &[Row], metric: Metric) -> Result<()> {
             (Metric::Speed, _) => record.extend(std::iter::repeat_n(na(), 7)),
             (Metric::Memory, _) => record.extend(std::iter::repeat_n(na(), 4)),
         }
+        record.extend(axes.values(cell));
         w.write_record(&record)?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;

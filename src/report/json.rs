@@ -3,14 +3,16 @@
 //!
 //! Schema 2 is made for jq: the environment is an object, sections and rows are objects with
 //! named fields, a row's `status` is only its outcome (`ok` or `not_available`) and its figures
-//! sit under `speed` or `memory`, and `settings.threads` is the thread count the cells ran
-//! with. docs/export-schema.json is its JSON Schema, generated from these types (a test keeps
+//! sit under `speed` or `memory`, and each row's `cell.dtype` and `cell.threads` are the dtype
+//! and thread count it ran with (a sweep may cross several: `--dtypes f32 bf16 --threads 1
+//! 2`), as `settings.dtype` and `settings.threads` are the first of them. docs/export-schema.json is its JSON Schema, generated from these types (a test keeps
 //! it current). Schema 1 files (rows as `[cell, result]` pairs) are still read.
 
 use super::{write_file, Row, Sweep};
 use crate::cell::{
-    CalibrationResult, Cell, CellResult, DeviceChoice, Dtype, InputKind, Inputs, MemoryResult,
-    Metric, Mode, Optimizer, Settings, SpeedResult, TokenizationCell, TokenizationResult,
+    Calibration, CalibrationResult, Cell, CellResult, DeviceChoice, Dtype, InputKind, Inputs,
+    MemoryResult, Metric, Mode, Optimizer, Settings, SpeedResult, TokenizationCell,
+    TokenizationResult,
 };
 use crate::measure::timing::Protocol;
 use crate::shard::{PlannedCell, Shard, ShardRecord};
@@ -46,9 +48,13 @@ pub struct ExportV2 {
     #[serde(with = "ordered_map")]
     #[schemars(with = "BTreeMap<String, String>")]
     pub environment: Vec<(String, String)>,
-    /// The device's achievable FLOP/s in the sweep's dtype (the denominator of MFU), when
-    /// speed was measured and the calibration succeeded.
+    /// The device's achievable FLOP/s in the dtype and threads of `settings` (the denominator
+    /// of MFU), when speed was measured and the calibration succeeded.
     pub calibration: Option<CalibrationResult>,
+    /// Every calibration, one per (device, dtype, threads) of the speed rows: a row's MFU
+    /// is over the one of its own dtype and threads. Older files have only `calibration`.
+    #[serde(default)]
+    pub calibrations: Vec<CalibrationV2>,
     /// The sections asked for, in the order they are printed.
     pub sections: Vec<SectionV2>,
     /// Every finished cell, in the order of the plan.
@@ -110,7 +116,19 @@ impl ShardV2 {
     }
 }
 
-/// The sweep's settings; every cell ran with them.
+/// One matmul ceiling and the settings it was measured with.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CalibrationV2 {
+    pub device: DeviceChoice,
+    pub dtype: Dtype,
+    /// libtorch's intra-op threads it ran with.
+    pub threads: Option<usize>,
+    #[serde(flatten)]
+    pub result: CalibrationResult,
+}
+
+/// The sweep's settings; every cell ran with them, but for the dtype and threads, which are
+/// the first of `dtypes` and `thread_counts` (a row's own are in its cell).
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct SettingsV2 {
     pub protocol: Protocol,
@@ -120,6 +138,13 @@ pub struct SettingsV2 {
     pub threads: Option<usize>,
     /// True when `threads` is libtorch's default (no `--threads`).
     pub threads_default: bool,
+    /// Every dtype the rows hold, in order: more than one when `--dtypes` swept several.
+    #[serde(default)]
+    pub dtypes: Vec<Dtype>,
+    /// Every thread count the rows ran with, in order: more than one when `--threads` swept
+    /// several.
+    #[serde(default)]
+    pub thread_counts: Vec<usize>,
     pub optimizer: Optimizer,
     pub only_pretrain_model: bool,
     pub torchscript: bool,
@@ -150,6 +175,12 @@ pub struct CellV2 {
     pub sequence_length: i64,
     pub mode: Mode,
     pub metric: Metric,
+    /// The dtype the cell ran in (older files: `settings.dtype`).
+    #[serde(default)]
+    pub dtype: Option<Dtype>,
+    /// libtorch's intra-op threads the cell ran with (older files: `settings.threads`).
+    #[serde(default)]
+    pub threads: Option<usize>,
     /// What the model is fed: token ids, square images cut into patches, or audio.
     #[serde(default)]
     pub input: InputKind,
@@ -273,25 +304,38 @@ impl TokenizationRowV2 {
     }
 }
 
-/// Schema 1: the in-memory types as they were serialised.
+/// Schema 1: the in-memory types as they were serialised, with one calibration.
 #[derive(Debug, Deserialize)]
 struct ExportV1 {
     tool: String,
+    calibration: Option<CalibrationResult>,
     #[serde(flatten)]
     sweep: Sweep,
+}
+
+impl ExportV1 {
+    fn into_sweep(self) -> Sweep {
+        let mut sweep = self.sweep;
+        if let Some(c) = self.calibration {
+            sweep.calibrations = vec![(Calibration::of(&sweep.settings), c)];
+        }
+        sweep
+    }
 }
 
 impl ExportV2 {
     fn of(sweep: &Sweep) -> ExportV2 {
         let s = &sweep.settings;
-        // The environment records the threads the children ran with, default or not.
-        let effective = s.threads.or_else(|| {
-            sweep
-                .environment
-                .iter()
-                .find(|(k, _)| k == "threads")
-                .and_then(|(_, v)| v.parse().ok())
-        });
+        // The environment records the threads the children ran with, default or not (one
+        // value: a sweep over several gives each).
+        let effective = |threads: Option<usize>| {
+            threads.or_else(|| {
+                (sweep.environment.iter())
+                    .find(|(k, _)| k == "threads")
+                    .and_then(|(_, v)| v.parse().ok())
+            })
+        };
+        let axes = sweep.axes();
         ExportV2 {
             schema_version: SCHEMA_VERSION,
             tool: format!("run-benchmark {}", env!("CARGO_PKG_VERSION")),
@@ -299,8 +343,10 @@ impl ExportV2 {
                 protocol: s.protocol.clone(),
                 device: s.device,
                 dtype: s.dtype,
-                threads: effective,
+                threads: effective(s.threads),
                 threads_default: s.threads.is_none(),
+                dtypes: axes.dtypes,
+                thread_counts: axes.threads.into_iter().filter_map(effective).collect(),
                 optimizer: s.optimizer,
                 only_pretrain_model: s.only_pretrain_model,
                 torchscript: s.torchscript,
@@ -309,13 +355,23 @@ impl ExportV2 {
                 profile_trace: s.profile_trace.clone(),
             },
             environment: sweep.environment.clone(),
-            calibration: sweep.calibration.clone(),
+            calibration: sweep.calibration_for(&sweep.settings).cloned(),
+            calibrations: (sweep.calibrations.iter())
+                .map(|(key, result)| CalibrationV2 {
+                    device: key.device,
+                    dtype: key.dtype,
+                    threads: effective(key.threads),
+                    result: result.clone(),
+                })
+                .collect(),
             sections: sweep
                 .sections
                 .iter()
                 .map(|&(mode, metric)| SectionV2 { mode, metric })
                 .collect(),
-            rows: sweep.rows.iter().map(RowV2::of).collect(),
+            rows: (sweep.rows.iter())
+                .map(|row| RowV2::of(row, effective(row.0.settings.threads)))
+                .collect(),
             tokenization: (sweep.tokenization.iter())
                 .map(TokenizationRowV2::of)
                 .collect(),
@@ -337,11 +393,35 @@ impl ExportV2 {
             profile: s.profile,
             profile_trace: s.profile_trace,
         };
+        // A row's settings are the sweep's with its own dtype and threads.
+        let threads_default = s.threads_default;
+        let own = |dtype: Option<Dtype>, threads: Option<usize>| Settings {
+            dtype: dtype.unwrap_or(settings.dtype),
+            threads: match threads_default {
+                true => None,
+                false => threads.or(settings.threads),
+            },
+            ..settings.clone()
+        };
+        let calibrations = match (self.calibrations.is_empty(), self.calibration) {
+            (true, Some(c)) => vec![(Calibration::of(&settings), c)],
+            _ => (self.calibrations.into_iter())
+                .map(|c| {
+                    let key = Calibration::of(&own(Some(c.dtype), c.threads));
+                    let key = Calibration {
+                        device: c.device,
+                        ..key
+                    };
+                    (key, c.result)
+                })
+                .collect(),
+        };
         let rows = self
             .rows
             .into_iter()
             .enumerate()
             .map(|(i, row)| {
+                let settings = own(row.cell.dtype, row.cell.threads);
                 row.into_row(&settings)
                     .with_context(|| format!("{}: rows[{i}]", path.display()))
             })
@@ -355,7 +435,7 @@ impl ExportV2 {
         Ok(Sweep {
             settings,
             environment: self.environment,
-            calibration: self.calibration,
+            calibrations,
             sections: self.sections.iter().map(|s| (s.mode, s.metric)).collect(),
             rows,
             tokenization,
@@ -365,7 +445,8 @@ impl ExportV2 {
 }
 
 impl RowV2 {
-    fn of((cell, result): &Row) -> RowV2 {
+    /// The row; `threads` are the ones its cell ran with (libtorch's default resolved).
+    fn of((cell, result): &Row, threads: Option<usize>) -> RowV2 {
         let (status, speed, memory, reason) = match result {
             CellResult::Speed(s) => (Status::Ok, Some(s.clone()), None, None),
             CellResult::Memory(m) => (Status::Ok, None, Some(m.clone()), None),
@@ -381,6 +462,8 @@ impl RowV2 {
                 sequence_length: cell.sequence_length,
                 mode: cell.mode,
                 metric: cell.metric,
+                dtype: Some(cell.settings.dtype),
+                threads,
                 input: cell.input,
                 inputs: cell.inputs.clone(),
                 new_tokens: cell.new_tokens,
@@ -462,8 +545,8 @@ pub fn read(path: &Path) -> Result<Export> {
             let export: ExportV1 = parse(&text).with_context(not_export)?;
             Ok(Export {
                 schema_version: 1,
-                tool: export.tool,
-                sweep: export.sweep,
+                tool: export.tool.clone(),
+                sweep: export.into_sweep(),
             })
         }
         other => anyhow::bail!(
@@ -657,6 +740,54 @@ mod tests {
         let back = read(&path).unwrap().sweep;
         assert_eq!(rows_json(&back), rows_json(&sweep));
         assert_eq!(back.tokenization, sweep.tokenization);
+    }
+
+    #[test]
+    fn rows_say_their_own_dtype_and_threads_and_older_files_take_the_sweeps() {
+        let mut sweep = read(Path::new(SCHEMA_1)).unwrap().sweep;
+        let calibration = CalibrationResult {
+            size: 1024,
+            flops_per_second: 1e11,
+        };
+        let mut other = sweep.rows[0].clone();
+        other.0.settings.threads = Some(2);
+        other.0.settings.dtype = Dtype::Bf16;
+        sweep.rows.push(other.clone());
+        sweep.calibrations = vec![
+            (Calibration::of(&sweep.settings), calibration.clone()),
+            (Calibration::of(&other.0.settings), calibration.clone()),
+        ];
+        let value: Value = serde_json::from_str(&render(&sweep).unwrap()).unwrap();
+        assert_eq!(value["rows"][2]["cell"]["dtype"], "bf16");
+        assert_eq!(value["rows"][2]["cell"]["threads"], 2);
+        assert_eq!(value["rows"][0]["cell"]["threads"], 1);
+        assert_eq!(
+            value["settings"]["thread_counts"],
+            serde_json::json!([1, 2])
+        );
+        assert_eq!(value["calibrations"][1]["dtype"], "bf16");
+        assert_eq!(value["calibrations"][1]["threads"], 2);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.json");
+        write(&path, &sweep).unwrap();
+        let back = read(&path).unwrap().sweep;
+        assert_eq!(back.rows[2].0.settings, other.0.settings);
+        assert_eq!(back.calibrations, sweep.calibrations);
+        assert_eq!(rows_json(&back), rows_json(&sweep));
+
+        // An older schema-2 file: no per-row settings, one calibration.
+        let mut old = value.clone();
+        old.as_object_mut().unwrap().remove("calibrations");
+        old["rows"] = Value::Array(old["rows"].as_array().unwrap()[..2].to_vec());
+        for row in old["rows"].as_array_mut().unwrap() {
+            let cell = row["cell"].as_object_mut().unwrap();
+            cell.remove("dtype");
+            cell.remove("threads");
+        }
+        std::fs::write(&path, old.to_string()).unwrap();
+        let back = read(&path).unwrap().sweep;
+        assert!(back.rows.iter().all(|(c, _)| c.settings == back.settings));
+        assert_eq!(back.calibration_for(&back.settings), Some(&calibration));
     }
 
     #[test]

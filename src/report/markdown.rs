@@ -68,12 +68,18 @@ fn breakdown(out: &mut String, b: &Breakdown) {
 pub fn render(sweep: &Sweep) -> String {
     let mut out = String::from("# run-benchmark results\n");
     let settings = &sweep.settings;
+    // Every dtype of the rows, where a sweep crossed several.
+    let dtypes = match sweep.axes().dtypes[..] {
+        [] | [_] => format!("{:?}", settings.dtype),
+        ref several => (several.iter().map(|d| format!("{d:?}")))
+            .collect::<Vec<_>>()
+            .join(" and "),
+    };
     let _ = writeln!(
         out,
-        "\n{} cell(s) on {}, {:?}, run-benchmark {}.",
+        "\n{} cell(s) on {}, {dtypes}, run-benchmark {}.",
         sweep.rows.len(),
         settings.device,
-        settings.dtype,
         env!("CARGO_PKG_VERSION")
     );
     for (mode, metric) in sweep.sections() {

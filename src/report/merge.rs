@@ -3,7 +3,7 @@
 //! order, so the same tables, CSV, Markdown, JSON and plots. It only reads results.
 
 use super::json;
-use crate::cell::{CellResult, Row, Settings, Sweep};
+use crate::cell::{Calibration, CalibrationResult, CellResult, Row, Settings, Sweep};
 use crate::shard::{PlannedCell, ShardRecord};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,7 @@ pub fn merge(files: &[PathBuf], prefer: Option<Prefer>) -> Result<Merged> {
         sweep: Sweep {
             settings: first.settings.clone(),
             environment,
-            calibration: first.calibration.clone(),
+            calibrations: calibrations(&exports),
             sections: first.sections.clone(),
             rows,
             shard: None,
@@ -99,6 +99,17 @@ pub fn merge(files: &[PathBuf], prefer: Option<Prefer>) -> Result<Merged> {
         },
         warnings,
     })
+}
+
+/// Each (device, dtype, threads)'s calibration, from the first shard that measured it.
+fn calibrations(exports: &[(&Path, Sweep)]) -> Vec<(Calibration, CalibrationResult)> {
+    let mut out: Vec<(Calibration, CalibrationResult)> = Vec::new();
+    for (key, result) in exports.iter().flat_map(|(_, s)| &s.calibrations) {
+        if !out.iter().any(|(k, _)| k == key) {
+            out.push((*key, result.clone()));
+        }
+    }
+    out
 }
 
 /// The one result for a planned cell: the only one found, agreeing ones, a measured one over
@@ -130,7 +141,11 @@ fn merged_row(
                 Some(Prefer::Last) => Some(last.1),
                 None => bail!(
                     "{} was measured twice with different results ({} and {}); pass --prefer first or --prefer last",
-                    record.cell(planned, settings).label(),
+                    record.cell(planned, settings).label(&crate::cell::Axes::of(
+                        &(record.plan.iter())
+                            .map(|p| record.cell(p, settings))
+                            .collect::<Vec<_>>()
+                    )),
                     first.0.display(),
                     last.0.display()
                 ),

@@ -293,6 +293,7 @@ mod tests {
             profile: None,
             generation: None,
             load: None,
+            ran: None,
         });
         // Every digit measured, not 0.0143.
         assert_eq!(csv_value(&speed), "0.01426");
@@ -311,6 +312,7 @@ mod tests {
             build_seconds: None,
             estimated_peak_bytes: None,
             kv_cache: None,
+            ran: None,
         });
         assert_eq!(csv_value(&memory), "2521");
         assert_eq!(table_value(&memory), "2521");

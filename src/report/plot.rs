@@ -256,8 +256,14 @@ pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Dat
             let points = csv::read_results(file)?
                 .into_iter()
                 .filter_map(|r| {
+                    // A sweep over dtypes or threads: one line per (model, dtype, threads).
+                    let model = match (&r.dtype, &r.threads) {
+                        (Some(d), Some(t)) if t == "1" => format!("{}, {d}, 1 thread", r.model),
+                        (Some(d), Some(t)) => format!("{}, {d}, {t} threads", r.model),
+                        _ => r.model.clone(),
+                    };
                     r.value.map(|value| Point {
-                        model: r.model,
+                        model,
                         batch_size: r.batch_size,
                         sequence_length: r.sequence_length,
                         value,
@@ -317,6 +323,7 @@ fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>,
     };
     let mut statistics = Vec::new();
     let mut gpu = false;
+    let axes = sweep.axes();
     let points = sweep
         .rows
         .iter()
@@ -356,11 +363,15 @@ fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>,
                 }
                 CellResult::NotAvailable { .. } => return None,
             };
+            // One line per dtype and thread count where they vary: `tiny, bf16, 2 threads`.
+            let variant: String = (axes.parts(&cell.settings).iter())
+                .map(|p| format!(", {p}"))
+                .collect();
             Some(Point {
                 // One line per count of new tokens, too.
                 model: match cell.new_tokens {
-                    Some(n) => format!("{} ({n} new)", cell.model),
-                    None => cell.model.clone(),
+                    Some(n) => format!("{}{variant} ({n} new)", cell.model),
+                    None => format!("{}{variant}", cell.model),
                 },
                 batch_size: cell.batch_size,
                 sequence_length: cell.sequence_length,

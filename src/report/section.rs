@@ -37,11 +37,39 @@ impl Section {
     }
 }
 
-/// The section of `sweep` for one mode and metric.
+/// The section of `sweep` for one mode and metric; where the sweep crossed several dtypes or
+/// thread counts, each row says its own after the model.
 pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
-    if mode == Mode::Generation {
-        return super::generation::section(sweep, metric);
+    let mut section = match mode {
+        Mode::Generation => super::generation::section(sweep, metric),
+        _ => build_plain(sweep, mode, metric),
+    };
+    let axes = sweep.axes();
+    let rows = section_rows(&sweep.rows, mode, metric);
+    let mut at = 1;
+    type Value = fn(&crate::cell::Settings) -> String;
+    let dtype: Value = |s| s.dtype.name().to_string();
+    let threads: Value = |s| match s.threads {
+        Some(n) => n.to_string(),
+        None => "default".into(),
+    };
+    for (varies, column, value) in [
+        (axes.dtype_varies(), "Dtype", dtype),
+        (axes.threads_vary(), "Threads", threads),
+    ] {
+        if varies {
+            section.columns.insert(at, column.into());
+            for (line, (cell, _)) in section.rows.iter_mut().zip(&rows) {
+                line.insert(at, value(&cell.settings));
+            }
+            at += 1;
+        }
     }
+    section
+}
+
+fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
+    let axes = sweep.axes();
     let rows = section_rows(&sweep.rows, mode, metric);
     let gpu = rows
         .iter()
@@ -112,7 +140,7 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                     interval.push_str(IMPRECISE_MARK);
                     imprecise += 1;
                 }
-                let t = Throughput::of(cell, speed, sweep.calibration.as_ref());
+                let t = Throughput::of(cell, speed, sweep.calibration_for(&cell.settings));
                 line.extend([
                     figure,
                     interval,
@@ -150,8 +178,9 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         .iter()
         .filter_map(|(cell, result)| match result {
             CellResult::NotAvailable { reason } => Some(format!(
-                "N/A {} (batch {}, {} {}): {reason}",
+                "N/A {}{} (batch {}, {} {}): {reason}",
                 cell.model,
+                axes.describe(&cell.settings),
                 cell.batch_size,
                 cell.input.size_name(),
                 cell.sequence_length
@@ -163,7 +192,16 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         mode,
         metric,
         notes: [
-            notes(sweep, metric, gpu, noisy, imprecise, audio_prefix, &busy),
+            notes(
+                sweep,
+                &rows,
+                metric,
+                gpu,
+                noisy,
+                imprecise,
+                audio_prefix,
+                &busy,
+            ),
             super::tokenization::input_notes(&rows),
         ]
         .concat(),
@@ -200,8 +238,10 @@ pub(super) fn format_rate(x: f64) -> String {
 }
 
 /// What the table's figures are.
+#[allow(clippy::too_many_arguments)]
 fn notes(
     sweep: &Sweep,
+    rows: &[&super::Row],
     metric: Metric,
     gpu: bool,
     noisy: usize,
@@ -236,16 +276,7 @@ fn notes(
                 "GFLOP/s: matrix-product FLOPs of one call (training: 3 x forward) per second."
                     .into(),
             );
-            match &sweep.calibration {
-                Some(c) => notes.push(format!(
-                    "MFU: GFLOP/s over {:.1} GFLOP/s, the fastest {n}x{n} {dtype:?} matmul on {device}.",
-                    c.flops_per_second / 1e9,
-                    n = c.size,
-                    dtype = settings.dtype,
-                    device = settings.device,
-                )),
-                None => notes.push("MFU: N/A, the matmul calibration failed.".into()),
-            }
+            notes.push(mfu_note(sweep, rows));
             if imprecise > 0 {
                 notes.push(format!(
                     "!{imprecise} imprecise figure(s): the interval did not reach the --precision \
@@ -276,6 +307,54 @@ fn notes(
         ),
     }
     notes
+}
+
+/// What MFU is over: the calibration of the rows' dtype and threads, each named where the
+/// section holds several.
+fn mfu_note(sweep: &Sweep, rows: &[&super::Row]) -> String {
+    let mut variants: Vec<&crate::cell::Settings> = Vec::new();
+    for (cell, _) in rows {
+        let key = crate::cell::Calibration::of(&cell.settings);
+        if !(variants.iter()).any(|v| crate::cell::Calibration::of(v) == key) {
+            variants.push(&cell.settings);
+        }
+    }
+    let device = sweep.settings.device;
+    match variants[..] {
+        [] | [_] => {
+            let settings = variants.first().copied().unwrap_or(&sweep.settings);
+            match sweep.calibration_for(settings) {
+                Some(c) => format!(
+                    "MFU: GFLOP/s over {:.1} GFLOP/s, the fastest {n}x{n} {dtype:?} matmul on {device}.",
+                    c.flops_per_second / 1e9,
+                    n = c.size,
+                    dtype = settings.dtype,
+                ),
+                None => "MFU: N/A, the matmul calibration failed.".into(),
+            }
+        }
+        _ => {
+            let axes = sweep.axes();
+            let each: Vec<String> = (variants.iter())
+                .map(|v| {
+                    let figure = match sweep.calibration_for(v) {
+                        Some(c) => format!(
+                            "{:.1} GFLOP/s ({n}x{n})",
+                            c.flops_per_second / 1e9,
+                            n = c.size
+                        ),
+                        None => "N/A (the calibration failed)".into(),
+                    };
+                    format!("{}: {figure}", axes.describe(v).trim())
+                })
+                .collect();
+            format!(
+                "MFU: GFLOP/s over the fastest matmul on {device} in the row's own dtype and \
+                 threads: {}.",
+                each.join("; ")
+            )
+        }
+    }
 }
 
 /// The note for the figures marked `~`, if any: how busy the machine was meanwhile.

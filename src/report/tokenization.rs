@@ -293,11 +293,12 @@ mod tests {
             profile: None,
             generation: None,
             load: None,
+            ran: None,
         };
         let sweep = Sweep {
             settings: settings(),
             environment: Vec::new(),
-            calibration: None,
+            calibrations: Vec::new(),
             sections: Vec::new(),
             rows: Vec::new(),
             shard: None,
