@@ -112,11 +112,12 @@ def build_binaries(model, threads, binaries, rounds):
     return {"runs": runs, "build_s_median": medians}
 
 
-def build(model, threads):
+def build(model, threads, python):
+    """Our 7B bf16 build, then transformers' `from_config` in `python` (a venv with transformers)."""
     config = json.load(open(os.path.join(ROOT, "configs", model.replace("/", "--") + ".json")))
     ours = build_ours(model, threads, BINARY)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    done = subprocess.run([sys.executable, "-c", TRANSFORMERS_BUILD, json.dumps(config)],
+    done = subprocess.run([python, "-c", TRANSFORMERS_BUILD, json.dumps(config)],
                           capture_output=True, text=True, env=env)
     theirs = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {
         "error": done.stderr.strip().splitlines()[-1:]}
@@ -196,7 +197,9 @@ def main():
             record["build_binaries"] = {m: build_binaries(m, args.threads, args.binaries,
                                                           args.repeats) for m in args.models}
         else:
-            record["build"] = {m: build(m, args.threads) for m in args.models}
+            # transformers from the original's venv when given (the project's .venv may lack it).
+            python = args.original or sys.executable
+            record["build"] = {m: build(m, args.threads, python) for m in args.models}
     if "sweep" in args.parts:
         record["sweep"] = sweep(args.original, args.threads)
     record["load_average_after"] = os.getloadavg()

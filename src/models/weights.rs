@@ -85,11 +85,14 @@ fn shared_block(kind: Kind, device: Device, std: f64) -> Option<Tensor> {
     })
 }
 
-/// Faults a fresh CPU tensor's pages in with one `madvise(MADV_POPULATE_WRITE)` before it is
+/// Faults a fresh CPU tensor's pages in with `madvise(MADV_POPULATE_WRITE)` before it is
 /// filled: the first write would take a page fault per 4 KiB page, which is what a 7B build
 /// spends most of its time on, and the kernel populating the range in one call costs about
-/// two thirds of that (`scripts/first_touch.py`). An older kernel refuses the advice; the
-/// fill then faults the pages in as before.
+/// two thirds of that (`scripts/first_touch.py`). A large tensor is split between the cell's
+/// intra-op threads: on a VM whose host has yet to back the memory, two threads took a
+/// Mistral-7B build from 26.5 to 15.2 s (and never made it slower,
+/// docs/time-to-answer-build-populate-threads.json). An older kernel refuses the advice;
+/// the fill then faults the pages in as before.
 fn populate(tensor: &Tensor) {
     if tensor.device() != Device::Cpu {
         return;
@@ -99,17 +102,26 @@ fn populate(tensor: &Tensor) {
     let end = start + tensor.numel() * tensor.kind().elt_size_in_bytes();
     // madvise takes a page-aligned start; the partial first page is faulted by the fill.
     let aligned = start.next_multiple_of(PAGE);
-    if end > aligned {
-        // SAFETY: the range lies inside the tensor's own allocation, and the advice only
-        // faults its pages in (writing nothing).
-        unsafe {
-            libc::madvise(
-                aligned as *mut libc::c_void,
-                end - aligned,
-                libc::MADV_POPULATE_WRITE,
-            )
-        };
+    if end <= aligned {
+        return;
     }
+    // SAFETY: each range lies inside the tensor's own allocation, and the advice only faults
+    // its pages in (writing nothing).
+    let advise = |from: usize, len: usize| unsafe {
+        libc::madvise(from as *mut libc::c_void, len, libc::MADV_POPULATE_WRITE);
+    };
+    // Parts of at least 64 MiB: below that a thread costs more than it saves.
+    const SMALLEST_PART: usize = 64 << 20;
+    let threads = (tch::get_num_threads().max(1) as usize).min((end - aligned) / SMALLEST_PART);
+    if threads <= 1 {
+        return advise(aligned, end - aligned);
+    }
+    let part = ((end - aligned) / threads).next_multiple_of(PAGE);
+    std::thread::scope(|s| {
+        for from in (aligned..end).step_by(part) {
+            s.spawn(move || advise(from, part.min(end - from)));
+        }
+    });
 }
 
 /// The smallest positive normal number of a floating-point kind.
