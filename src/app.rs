@@ -196,9 +196,15 @@ fn calibrate(
         let variant = format!("{} {threads} thread(s)", dtype.name());
         let what = match several {
             true => {
-                format!("Calibrating: fastest matmul in {dtype:?} on {device}, {threads} thread(s)")
+                format!(
+                    "Calibrating: fastest matmul in {} on {device}, {threads} thread(s)",
+                    dtype.name()
+                )
             }
-            false => format!("Calibrating: fastest matmul in {dtype:?} on {device}"),
+            false => format!(
+                "Calibrating: fastest matmul in {} on {device}",
+                dtype.name()
+            ),
         };
         let key = calibration::Key::of(&sweep.environment, device, dtype, threads);
         let cache = calibration::Cache::user();
