@@ -51,6 +51,11 @@ pub struct Estimate {
     pub memory_bytes: Option<f64>,
     /// Calls the cell makes at least: warm-up and the protocol's floor (speed), one (memory).
     pub calls: usize,
+    /// Of `calls`, the warm-up ones, which stop sooner once they took `warmup_time_s`.
+    #[serde(default)]
+    pub warmup_calls: usize,
+    #[serde(default)]
+    pub warmup_time_s: Option<f64>,
 }
 
 impl Estimate {
@@ -64,7 +69,13 @@ impl Estimate {
             }
             _ => MIN_CALL_S,
         };
-        CHILD_START_S + build + self.calls as f64 * per_call
+        // The warm-up's time bound: one call of a second or more is the whole warm-up.
+        let warmup = match self.warmup_time_s {
+            Some(t) => (self.warmup_calls).min(((t / per_call).ceil() as usize).max(1)),
+            None => self.warmup_calls,
+        };
+        let calls = self.calls - self.warmup_calls + warmup;
+        CHILD_START_S + build + calls as f64 * per_call
     }
 
     fn weight_bytes_guess(&self) -> f64 {
@@ -93,9 +104,17 @@ impl Estimate {
 /// The estimate of one cell.
 pub fn cell(cell: &Cell) -> Estimate {
     let settings = &cell.settings;
-    let calls = match cell.metric {
-        Metric::Memory => 1,
-        Metric::Speed => planned_calls(&settings.protocol),
+    let (calls, warmup_calls, warmup_time_s) = match (cell.metric, &settings.protocol) {
+        (Metric::Memory, _) => (1, 0, None),
+        (
+            Metric::Speed,
+            &Protocol::Adaptive {
+                warmup,
+                warmup_time_s,
+                ..
+            },
+        ) => (planned_calls(&settings.protocol), warmup, warmup_time_s),
+        (Metric::Speed, Protocol::Original { .. }) => (planned_calls(&settings.protocol), 0, None),
     };
     let Ok(arch) = models::from_json(&cell.config) else {
         return Estimate {
@@ -103,6 +122,8 @@ pub fn cell(cell: &Cell) -> Estimate {
             parameters: None,
             memory_bytes: None,
             calls,
+            warmup_calls,
+            warmup_time_s,
         };
     };
     let task = match cell.mode {
@@ -188,6 +209,8 @@ pub fn cell(cell: &Cell) -> Estimate {
         parameters: Some(parameters),
         memory_bytes: Some(runtime + weights + working),
         calls,
+        warmup_calls,
+        warmup_time_s,
     }
 }
 
@@ -510,6 +533,22 @@ mod tests {
             ..slow.clone()
         };
         assert!(e.seconds(Some(&slow)) > e.seconds(Some(&fast)));
+        // A warm-up bounded by time: calls of over a second need one warm-up call, not two.
+        let counted = Estimate {
+            warmup_time_s: None,
+            ..e
+        };
+        let bounded = Estimate {
+            warmup_time_s: Some(1.0),
+            ..e
+        };
+        let very_slow = CalibrationResult {
+            flops_per_second: 1e7,
+            ..slow.clone()
+        };
+        let call = counted.seconds(Some(&very_slow)) - bounded.seconds(Some(&very_slow));
+        assert!(call > 1.0, "{call}");
+        assert_eq!(counted.seconds(Some(&fast)), bounded.seconds(Some(&fast)));
         assert!(e.seconds(None) >= CHILD_START_S);
         let unknown = cell(&cell_of(
             json!({"model_type": "xlnet"}),
