@@ -30,9 +30,7 @@ pub fn normal(p: &nn::Path, name: &str, dims: &[i64], std: f64) -> Tensor {
     let tensor = if numel <= BLOCK {
         draw(numel, std, kind, device).view(dims)
     } else {
-        // Twice the block, so that any rotation of it is one contiguous window.
-        let doubled = shared_block(kind, device, std)
-            .unwrap_or_else(|| draw(BLOCK, std, kind, device).repeat([2]));
+        let doubled = doubled_block(kind, device, std);
         let rotation = Tensor::randint(BLOCK, [1], (Kind::Int64, Device::Cpu)).int64_value(&[0]);
         let block = doubled.narrow(0, rotation, BLOCK);
         let tensor = Tensor::empty(dims, (kind, device));
@@ -74,14 +72,15 @@ pub fn sharing_blocks<T>(build: impl FnOnce() -> T) -> T {
     built
 }
 
-/// The shared doubled block for this key, drawn on first use; None outside [`sharing_blocks`].
-fn shared_block(kind: Kind, device: Device, std: f64) -> Option<Tensor> {
-    BLOCKS.with(|b| {
-        let mut blocks = b.borrow_mut();
-        let blocks = blocks.as_mut()?;
-        let block = (blocks.entry((kind, device, std.to_bits())))
-            .or_insert_with(|| draw(BLOCK, std, kind, device).repeat([2]));
-        Some(block.shallow_clone())
+/// A block of draws twice over, so that any rotation of it is one contiguous window: inside
+/// [`sharing_blocks`] the build's own for this key (drawn on first use), else a new one.
+fn doubled_block(kind: Kind, device: Device, std: f64) -> Tensor {
+    let new = || draw(BLOCK, std, kind, device).repeat([2]);
+    BLOCKS.with(|b| match b.borrow_mut().as_mut() {
+        Some(blocks) => (blocks.entry((kind, device, std.to_bits())))
+            .or_insert_with(new)
+            .shallow_clone(),
+        None => new(),
     })
 }
 
