@@ -190,24 +190,20 @@ fn calibrate(
     let several = Axes::of(&plan.cells);
     let several = several.dtype_varies() || several.threads_vary();
     let mut said = Vec::new();
+    let cache = calibration::Cache::user();
     for calibration in wanted {
         let threads = calibration.threads.unwrap_or(plan.default_threads);
         let (device, dtype) = (calibration.device, calibration.dtype);
         let variant = format!("{} {threads} thread(s)", dtype.name());
-        let what = match several {
-            true => {
-                format!(
-                    "Calibrating: fastest matmul in {} on {device}, {threads} thread(s)",
-                    dtype.name()
-                )
+        let what = format!(
+            "Calibrating: fastest matmul in {} on {device}{}",
+            dtype.name(),
+            match several {
+                true => format!(", {threads} thread(s)"),
+                false => String::new(),
             }
-            false => format!(
-                "Calibrating: fastest matmul in {} on {device}",
-                dtype.name()
-            ),
-        };
+        );
         let key = calibration::Key::of(&sweep.environment, device, dtype, threads);
-        let cache = calibration::Cache::user();
         let cached = match recalibrate {
             true => None,
             false => cache.as_ref().and_then(|c| c.lookup(&key)),

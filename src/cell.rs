@@ -493,10 +493,7 @@ pub struct Sweep {
 impl Sweep {
     /// The calibration of cells with these settings, if one was measured.
     pub fn calibration_for(&self, settings: &Settings) -> Option<&CalibrationResult> {
-        let key = Calibration::of(settings);
-        (self.calibrations.iter())
-            .find(|(k, _)| *k == key)
-            .map(|(_, c)| c)
+        calibration_in(&self.calibrations, settings)
     }
 
     /// The (dtype, threads) of every row, once each, in order: more than one means the sweep
@@ -525,6 +522,31 @@ impl Sweep {
     }
 }
 
+/// The calibration of cells with these settings among `calibrations`.
+pub fn calibration_in<'a>(
+    calibrations: &'a [(Calibration, CalibrationResult)],
+    settings: &Settings,
+) -> Option<&'a CalibrationResult> {
+    let key = Calibration::of(settings);
+    (calibrations.iter())
+        .find(|(k, _)| *k == key)
+        .map(|(_, c)| c)
+}
+
+/// `values` without repeats, first occurrences kept in order: `--threads 1 2 1` sweeps 1 and 2.
+pub fn once_each<T: PartialEq>(values: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// A cell's value on one axis, from its settings (`bf16`, `2`).
+pub type AxisValue = fn(&Settings) -> String;
+
 /// The dtypes and thread counts a sweep's rows hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Axes {
@@ -534,16 +556,11 @@ pub struct Axes {
 
 impl Axes {
     pub fn of<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Axes {
-        let mut axes = Axes::default();
-        for cell in cells {
-            if !axes.dtypes.contains(&cell.settings.dtype) {
-                axes.dtypes.push(cell.settings.dtype);
-            }
-            if !axes.threads.contains(&cell.settings.threads) {
-                axes.threads.push(cell.settings.threads);
-            }
+        let settings: Vec<&Settings> = cells.into_iter().map(|c| &c.settings).collect();
+        Axes {
+            dtypes: once_each(settings.iter().map(|s| s.dtype)),
+            threads: once_each(settings.iter().map(|s| s.threads)),
         }
-        axes
     }
 
     /// `["bf16", "2 threads"]`: what tells a cell from the others of its point, the axes that
@@ -571,12 +588,37 @@ impl Axes {
             .collect()
     }
 
+    /// The columns tables add after the model, for the axes that vary: `Dtype` then
+    /// `Threads`, with each cell's value.
+    pub fn columns(&self) -> Vec<(&'static str, AxisValue)> {
+        let dtype: AxisValue = |s| s.dtype.name().to_string();
+        let threads: AxisValue = Settings::threads_name;
+        [
+            (self.dtype_varies(), "Dtype", dtype),
+            (self.threads_vary(), "Threads", threads),
+        ]
+        .into_iter()
+        .filter(|(varies, _, _)| *varies)
+        .map(|(_, column, value)| (column, value))
+        .collect()
+    }
+
     pub fn dtype_varies(&self) -> bool {
         self.dtypes.len() > 1
     }
 
     pub fn threads_vary(&self) -> bool {
         self.threads.len() > 1
+    }
+}
+
+impl Settings {
+    /// `2`, or `default` for libtorch's choice: the thread count as tables and CSV show it.
+    pub fn threads_name(&self) -> String {
+        match self.threads {
+            Some(n) => n.to_string(),
+            None => "default".into(),
+        }
     }
 }
 

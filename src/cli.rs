@@ -774,7 +774,7 @@ impl RunArgs {
             (_, true) => vec![Dtype::Bf16],
             _ => vec![Dtype::F32],
         };
-        once_each(asked)
+        crate::cell::once_each(asked)
     }
 
     /// The thread counts asked for, in order, each once; `[None]` (libtorch's default) without
@@ -782,7 +782,7 @@ impl RunArgs {
     pub fn thread_counts(&self) -> Vec<Option<usize>> {
         match self.threads.is_empty() {
             true => vec![None],
-            false => once_each(self.threads.iter().map(|&t| Some(t as usize)).collect()),
+            false => crate::cell::once_each(self.threads.iter().map(|&t| Some(t as usize))),
         }
     }
 
@@ -800,17 +800,6 @@ impl RunArgs {
         }
         Ok(())
     }
-}
-
-/// `values` without repeats, first occurrences kept in order: `--threads 1 2 1` sweeps 1 and 2.
-fn once_each<T: PartialEq>(values: Vec<T>) -> Vec<T> {
-    let mut out: Vec<T> = Vec::new();
-    for v in values {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

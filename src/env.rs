@@ -45,15 +45,7 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
     put("time", now.format("%H:%M:%S%.6f").to_string());
     let settings = &facts.variants[0];
     // Each value swept, once, in order: `f32, bf16` and `1, 2`.
-    let listed = |values: Vec<String>| {
-        let mut once: Vec<String> = Vec::new();
-        for v in values {
-            if !once.contains(&v) {
-                once.push(v);
-            }
-        }
-        once.join(", ")
-    };
+    let listed = |values: Vec<String>| crate::cell::once_each(values).join(", ");
     let dtypes = || facts.variants.iter().map(|s| s.dtype);
     put("fp16", dtypes().any(|d| d == Dtype::F16).to_string());
     put(

@@ -41,7 +41,7 @@ impl AxisColumns {
         match self.0 {
             true => vec![
                 cell.settings.dtype.name().to_string(),
-                (cell.settings.threads.map(|n| n.to_string())).unwrap_or_else(|| "default".into()),
+                cell.settings.threads_name(),
             ],
             false => Vec::new(),
         }

@@ -1,8 +1,11 @@
 //! `--dry-run`: every planned cell with the estimates the fit check and the ETA use, and the
 //! totals. Nothing is measured.
 
+use super::section::insert_axis_columns;
 use super::table::fitted;
-use crate::cell::{Axes, Calibration, CalibrationResult, Cell, DeviceChoice, Metric, Mode};
+use crate::cell::{
+    calibration_in, Axes, Calibration, CalibrationResult, Cell, DeviceChoice, Metric, Mode,
+};
 use crate::console::wrap;
 use crate::estimate::Estimate;
 use std::io::{self, Write};
@@ -37,17 +40,11 @@ pub fn print(
     ]
     .map(String::from)
     .to_vec();
-    let calibration_of = |cell: &Cell| {
-        let key = Calibration::of(&cell.settings);
-        (calibrations.iter())
-            .find(|(k, _)| *k == key)
-            .map(|(_, c)| c)
-    };
     let mut rows = Vec::new();
     let mut total_seconds = 0.0;
     let mut too_big = 0;
     for (cell, e) in cells.iter().zip(estimates) {
-        let seconds = e.seconds(calibration_of(cell));
+        let seconds = e.seconds(calibration_in(calibrations, &cell.settings));
         total_seconds += seconds;
         let fits = match available {
             Some(a) if e.does_not_fit(a, device).is_some() => {
@@ -86,31 +83,11 @@ pub fn print(
         ]);
     }
     // A sweep over dtypes or threads: each cell's, after the model.
-    let axes = Axes::of(cells);
     let mut columns = columns;
-    let mut left = vec![0, 3, 4];
-    let mut at = 1;
-    for (varies, column, index) in [
-        (axes.dtype_varies(), "Dtype", 0),
-        (axes.threads_vary(), "Threads", 1),
-    ] {
-        if varies {
-            columns.insert(at, column.into());
-            for (row, cell) in rows.iter_mut().zip(cells) {
-                let parts = [
-                    cell.settings.dtype.name().to_string(),
-                    (cell.settings.threads.map(|n| n.to_string()))
-                        .unwrap_or_else(|| "default".into()),
-                ];
-                row.insert(at, parts[index].clone());
-            }
-            left = left
-                .iter()
-                .map(|&i| if i >= at { i + 1 } else { i })
-                .collect();
-            at += 1;
-        }
-    }
+    let settings: Vec<_> = cells.iter().map(|c| &c.settings).collect();
+    let added = insert_axis_columns(&Axes::of(cells), &mut columns, &mut rows, &settings);
+    // The left-aligned columns: the model's, and those after the inserted ones.
+    let left = [0, 3 + added, 4 + added];
     let (table, dropped) = fitted(&columns, &rows, 2, &left, width);
     writeln!(out, "{table}")?;
     let peak = estimates

@@ -3,7 +3,7 @@
 //! reason. The terminal tables and the Markdown export render the same content.
 
 use super::{section_rows, table_value, title, value_label, Sweep, Throughput};
-use crate::cell::{CellResult, InputKind, Metric, Mode, MEL_FRAMES_PER_SECOND};
+use crate::cell::{Axes, CellResult, InputKind, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND};
 use crate::measure::memory::to_mib;
 use crate::measure::stats::NOISY_IQR_RATIO;
 use crate::measure::timing::Statistic;
@@ -44,28 +44,33 @@ pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         Mode::Generation => super::generation::section(sweep, metric),
         _ => build_plain(sweep, mode, metric),
     };
-    let axes = sweep.axes();
     let rows = section_rows(&sweep.rows, mode, metric);
-    let mut at = 1;
-    type Value = fn(&crate::cell::Settings) -> String;
-    let dtype: Value = |s| s.dtype.name().to_string();
-    let threads: Value = |s| match s.threads {
-        Some(n) => n.to_string(),
-        None => "default".into(),
-    };
-    for (varies, column, value) in [
-        (axes.dtype_varies(), "Dtype", dtype),
-        (axes.threads_vary(), "Threads", threads),
-    ] {
-        if varies {
-            section.columns.insert(at, column.into());
-            for (line, (cell, _)) in section.rows.iter_mut().zip(&rows) {
-                line.insert(at, value(&cell.settings));
-            }
-            at += 1;
+    let settings: Vec<_> = rows.iter().map(|(cell, _)| &cell.settings).collect();
+    insert_axis_columns(
+        &sweep.axes(),
+        &mut section.columns,
+        &mut section.rows,
+        &settings,
+    );
+    section
+}
+
+/// Inserts the columns of the axes that vary (`Dtype`, `Threads`) after the first (the
+/// model's), each row's value from its cell's `settings`; returns how many.
+pub(super) fn insert_axis_columns(
+    axes: &Axes,
+    columns: &mut Vec<String>,
+    rows: &mut [Vec<String>],
+    settings: &[&Settings],
+) -> usize {
+    let added = axes.columns();
+    for (at, (column, value)) in (1..).zip(&added) {
+        columns.insert(at, column.to_string());
+        for (row, settings) in rows.iter_mut().zip(settings) {
+            row.insert(at, value(settings));
         }
     }
-    section
+    added.len()
 }
 
 fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
