@@ -12,8 +12,12 @@ LIBTORCH_LINK := libtorch
 STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 CARGO ?= cargo
 BIN := target/release/run-benchmark
+# The scale-out tests' tools: kubernetes-validate (tests/kubernetes.rs) in a venv of its own.
+KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
 
-.PHONY: all setup build bench test fixtures lint generated clean-venv
+.PHONY: all setup build bench test scale-out-deps fixtures lint generated clean-venv
 
 all: build
 
@@ -32,8 +36,18 @@ build: setup
 bench: build
 	$(BIN) --models bert-base-uncased
 
+# Slurm and munge for tests/slurm.rs (apt-get, as root), kubernetes-validate for
+# tests/kubernetes.rs; each test skips with one line where its tool is missing.
+scale-out-deps: $(TOOLS_STAMP)
+	scripts/scale_out_deps.sh
+
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --disable-pip-version-check --progress-bar off kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
+	touch $@
+
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
-test: setup
+test: setup scale-out-deps
 	$(CARGO) test --release --no-fail-fast
 
 # Shell completions and the man page, from the clap definition; tests/generated.rs checks
@@ -61,4 +75,4 @@ fixtures: setup
 	$(VENV)/bin/python scripts/parity_oracle.py tests/fixtures/parity
 
 clean-venv:
-	rm -rf $(VENV) $(LIBTORCH_LINK)
+	rm -rf $(VENV) $(LIBTORCH_LINK) $(TOOLS_VENV)
