@@ -46,6 +46,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         verbose: args.verbose,
         stop: Some(interrupt::flag()),
         in_process: child::execute,
+        pin: None,
     };
     let mut sweep = Sweep {
         environment: env::collect(&env::RunFacts {
@@ -138,6 +139,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             axes: crate::cell::Axes::of(&plan.cells),
             fit_check: !args.no_fit_check,
             watch: &mut watch,
+            slots: &args.devices,
         };
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
         if !interrupted {
@@ -294,6 +296,8 @@ struct SweepRun<'a> {
     /// Mark cells whose estimate exceeds the available memory N/A without running them.
     fit_check: bool,
     watch: &'a mut LoadWatch,
+    /// `--devices`: one cell per slot at once (empty: one at a time, unpinned).
+    slots: &'a [crate::devices::Slot],
 }
 
 /// Watches the other processes' CPU use before and during the sweep: one warning line the
@@ -375,6 +379,9 @@ impl SweepRun<'_> {
         results: &mut [Option<CellResult>],
         sweep: &mut Sweep,
     ) -> Result<bool> {
+        if !self.slots.is_empty() {
+            return self.cells_on_slots(cells, results, sweep);
+        }
         let mut index = 0;
         for position in 0..cells.len() {
             if interrupt::requested() {
@@ -383,33 +390,10 @@ impl SweepRun<'_> {
             if results[position].is_some() {
                 continue;
             }
-            let cell = &cells[position];
-            // A memory cell and the speed cell of the same point run in one child, on one
-            // built model (memory first, so its figure is what a child of its own shows).
-            let group: Vec<usize> = match cells.get(position + 1) {
-                Some(next)
-                    if cell.metric == Metric::Memory
-                        && next.metric == Metric::Speed
-                        && results[position + 1].is_none()
-                        && same_point(cell, next) =>
-                {
-                    vec![position, position + 1]
-                }
-                _ => vec![position],
-            };
+            let group = group_at(cells, results, position);
             let labels: Vec<String> = group.iter().map(|&i| cells[i].label(&self.axes)).collect();
             self.progress.start(index + 1, self.to_run, &labels[0]);
-            // A size the model cannot take (a sequence past its positions, audio past its
-            // window) is N/A before a child starts; so is a cell too big for the memory.
-            let unsupported = crate::models::from_json(&cell.config)
-                .ok()
-                .and_then(|arch| arch.size_not_supported(cell.sequence_length));
-            let too_big = match self.fit_check {
-                true => available_memory(cell.settings.device)
-                    .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),
-                false => None,
-            };
-            let outcome = match unsupported.or(too_big) {
+            let outcome = match self.not_run(cells, position) {
                 Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
                 None => {
                     let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
@@ -453,7 +437,111 @@ impl SweepRun<'_> {
     }
 }
 
+/// The cells that run in one child from `position`: a memory cell and the speed cell of the
+/// same point share it, on one built model (memory first, so its figure is what a child of
+/// its own shows).
+fn group_at(cells: &[Cell], results: &[Option<CellResult>], position: usize) -> Vec<usize> {
+    let cell = &cells[position];
+    match cells.get(position + 1) {
+        Some(next)
+            if cell.metric == Metric::Memory
+                && next.metric == Metric::Speed
+                && results[position + 1].is_none()
+                && same_point(cell, next) =>
+        {
+            vec![position, position + 1]
+        }
+        _ => vec![position],
+    }
+}
+
 impl SweepRun<'_> {
+    /// Why the cell at `position` is N/A before a child starts: a size the model cannot take
+    /// (a sequence past its positions, audio past its window), or too big for the memory.
+    fn not_run(&self, cells: &[Cell], position: usize) -> Option<String> {
+        let cell = &cells[position];
+        let unsupported = crate::models::from_json(&cell.config)
+            .ok()
+            .and_then(|arch| arch.size_not_supported(cell.sequence_length));
+        let too_big = match self.fit_check {
+            true => available_memory(cell.settings.device)
+                .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),
+            false => None,
+        };
+        unsupported.or(too_big)
+    }
+
+    /// `--devices`: the cells without a result, one per slot at once, each child pinned to its
+    /// slot; results land in plan order as they finish. No load marks: the other slots'
+    /// children are this sweep's own work. True when interrupted.
+    fn cells_on_slots(
+        &mut self,
+        cells: &[Cell],
+        results: &mut [Option<CellResult>],
+        sweep: &mut Sweep,
+    ) -> Result<bool> {
+        let slots: Vec<String> = self.slots.iter().map(|s| s.to_string()).collect();
+        let value = format!("{} (one cell per device at once)", slots.join(", "));
+        set_environment(sweep, "devices", value);
+        let mut groups = Vec::new();
+        let mut position = 0;
+        while position < cells.len() {
+            if results[position].is_some() {
+                position += 1;
+                continue;
+            }
+            let group = group_at(cells, results, position);
+            position += group.len();
+            let skip = self.not_run(cells, group[0]);
+            groups.push((group, skip));
+        }
+        let (mut index, mut interrupted, mut failure) = (0, false, None);
+        crate::devices::run_on(
+            self.slots,
+            self.runner,
+            groups,
+            |runner, (group, skip)| match skip {
+                Some(reason) => Ok(vec![CellResult::na(reason.clone()); group.len()]),
+                None => {
+                    let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
+                    runner.run_cells(&members)
+                }
+            },
+            |(group, _), outcome| {
+                let Ok(finished) = outcome else {
+                    interrupted = true;
+                    return false;
+                };
+                for (&i, result) in group.iter().zip(finished) {
+                    let (result, label) =
+                        (crate::runner::cleaned(result), cells[i].label(&self.axes));
+                    index += 1;
+                    self.progress.start(index, self.to_run, &label);
+                    self.progress.cell_done(
+                        self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)),
+                    );
+                    self.progress
+                        .finish(index, self.to_run, &label, &summary(&result));
+                    results[i] = Some(result);
+                }
+                sweep.rows = finished_rows(cells, results);
+                if let Err(e) = export::write_files(self.exporters, sweep) {
+                    failure = Some(e);
+                    return false;
+                }
+                !interrupt::requested()
+            },
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if interrupted || interrupt::requested() {
+            self.progress.interrupted();
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Times the tokenizers after the model cells (not resumed: they are quick); true when
     /// interrupted.
     fn tokenization(&mut self, cells: &[TokenizationCell], sweep: &mut Sweep) -> Result<bool> {

@@ -291,6 +291,10 @@ pub struct RunArgs {
     #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_parser = DeviceParser, hide_possible_values = true, conflicts_with = "no_cuda")]
     pub device: Option<DeviceChoice>,
 
+    /// Several devices at once: one cell per listed device, each cell's child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)
+    #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_delimiter = ',', value_parser = crate::devices::parse_slot, conflicts_with_all = ["device", "no_cuda", "no_multi_process"])]
+    pub devices: Vec<crate::devices::Slot>,
+
     /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
     #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = OptimizerChoice::None)]
     pub optimizer: OptimizerChoice,

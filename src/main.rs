@@ -119,6 +119,41 @@ fn print_models() -> ExitCode {
 /// Results so far are printed as they come, each line replacing the one before, so a parent
 /// keeps finished cells of a child that dies later.
 fn child(parent: u32) -> ExitCode {
+    let started = std::time::SystemTime::now();
+    let code = serve_job(parent);
+    record_child(started);
+    code
+}
+
+/// A test hook: with RUN_BENCHMARK_CHILD_RECORD=FILE, each exec'd child appends a JSON line of
+/// what it ran with (CUDA_VISIBLE_DEVICES, the cores it may use) and when, so that tests see
+/// `--devices`' pinning and overlap without a GPU.
+fn record_child(started: std::time::SystemTime) {
+    let Some(path) = std::env::var_os("RUN_BENCHMARK_CHILD_RECORD") else {
+        return;
+    };
+    let seconds = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let line = serde_json::json!({
+        "pid": std::process::id(),
+        "start": seconds(started),
+        "end": seconds(std::time::SystemTime::now()),
+        "cuda_visible_devices": std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+        "cores": run_benchmark::devices::allowed_cores(),
+    });
+    // One short O_APPEND write: lines of children running at once do not interleave.
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
+        let _ = file.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+fn serve_job(parent: u32) -> ExitCode {
     if let Err(reason) = die_with_parent(parent) {
         eprintln!("{reason}");
         return ExitCode::FAILURE;

@@ -297,7 +297,12 @@ fn outputs(args: &RunArgs) -> Outputs {
 
 /// The sweep's settings from the flags; an unavailable device is an error here, before any cell.
 fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
+    let slots = (!args.devices.is_empty()).then(|| {
+        let cores = crate::devices::allowed_cores();
+        crate::devices::check(&args.devices, machine.cuda_devices, &cores)
+    });
     let device = match args.device {
+        _ if slots.is_some() => slots.unwrap().map_err(anyhow::Error::msg)?,
         Some(DeviceChoice::Cuda(i)) => {
             if i >= machine.cuda_devices {
                 bail!(

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 /// The hidden subcommand a child is started with.
 pub const CHILD_COMMAND: &str = "__cell";
 
+#[derive(Clone)]
 pub struct Runner {
     /// One child process per cell (the original's multi_process); in-process otherwise.
     pub multi_process: bool,
@@ -29,6 +30,9 @@ pub struct Runner {
     /// Runs a job in this process (without `multi_process`): the child side's entry, handed
     /// in so that the runner knows nothing about models.
     pub in_process: fn(&Job) -> Result<serde_json::Value, String>,
+    /// `--devices`: the device every child of this runner is pinned to (exec'd, not forked,
+    /// so that the pin applies from the child's start).
+    pub pin: Option<crate::devices::Slot>,
 }
 
 /// The job was stopped before it finished (Ctrl-C): it has no result.
@@ -196,7 +200,7 @@ impl Runner {
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
         let json = serde_json::to_string(job).expect("a job serialises");
-        let mut child = Process::start(job.measures_memory()).map_err(failed)?;
+        let mut child = Process::start(job.measures_memory(), self.pin.as_ref()).map_err(failed)?;
         // Written on its own thread: a child that dies before reading must not block us.
         let stdin = child.take_stdin();
         let feeder = thread::spawn(move || {
@@ -331,15 +335,20 @@ enum Process {
 type Pipe = Box<dyn Read + Send>;
 
 impl Process {
-    fn start(measures_memory: bool) -> Result<Process, String> {
-        if let Some(forked) = (!measures_memory).then(zygote::spawn).flatten() {
+    fn start(measures_memory: bool, pin: Option<&crate::devices::Slot>) -> Result<Process, String> {
+        let fork = !measures_memory && pin.is_none();
+        if let Some(forked) = fork.then(zygote::spawn).flatten() {
             return forked
                 .map(Process::Forked)
                 .map_err(|e| format!("cannot fork a child process: {e}"));
         }
         let exe =
             std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-        Command::new(exe)
+        let mut command = Command::new(exe);
+        if let Some(slot) = pin {
+            slot.pin(&mut command);
+        }
+        command
             .arg(CHILD_COMMAND)
             .arg(std::process::id().to_string())
             .stdin(Stdio::piped())
