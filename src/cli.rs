@@ -785,7 +785,7 @@ impl RunArgs {
     /// --threads.
     pub fn thread_counts(&self) -> Vec<Option<usize>> {
         match self.threads.is_empty() {
-            true => vec![None],
+            true => vec![crate::devices::threads_per_set(&self.devices)],
             false => crate::cell::once_each(self.threads.iter().map(|&t| Some(t as usize))),
         }
     }

@@ -85,6 +85,19 @@ pub fn check(
                 ))
             }
             Slot::Cores(cores) => {
+                let first = match &slots[0] {
+                    Slot::Cores(first) => first,
+                    Slot::Cuda(_) => cores,
+                };
+                if first.len() != cores.len() {
+                    return Err(format!(
+                        "--devices: {slot} has {} cores and {} has {}: a cell must run alike \
+                         on whichever set it lands",
+                        cores.len(),
+                        slots[0],
+                        first.len()
+                    ));
+                }
                 if let Some(c) = cores.iter().find(|c| !allowed_cores.contains(c)) {
                     return Err(format!(
                         "--devices {slot}: core {c} is not one this process may run on \
@@ -100,6 +113,15 @@ pub fn check(
         true => DeviceChoice::Cuda(0),
         false => DeviceChoice::Cpu,
     })
+}
+
+/// The threads of a cell on core sets when `--threads` gives none: one per core of a set
+/// (libtorch's default would be one per core of the machine).
+pub fn threads_per_set(slots: &[Slot]) -> Option<usize> {
+    match slots.first() {
+        Some(Slot::Cores(cores)) => Some(cores.len()),
+        _ => None,
+    }
 }
 
 /// The cores this process may run on (its affinity mask).
@@ -125,8 +147,6 @@ impl Slot {
             }
             Slot::Cores(cores) => {
                 use std::os::unix::process::CommandExt;
-                // libtorch's default thread count is then one per core of the set.
-                command.env("OMP_NUM_THREADS", cores.len().to_string());
                 let cores = cores.clone();
                 // SAFETY: only sched_setaffinity, which is async-signal-safe, between fork and exec.
                 unsafe {
@@ -219,6 +239,9 @@ mod tests {
         assert!(err(&["cuda:0", "cpu:1"]).contains("not both"));
         assert!(err(&["cuda:0", "cuda:2"]).contains("has 2 CUDA device(s)"));
         assert!(err(&["cpu:6-9"]).contains("core 8 is not one"));
+        assert!(err(&["cpu:0-3", "cpu:4-5"]).contains("cpu:4-5 has 2 cores and cpu:0-3 has 4"));
+        assert_eq!(threads_per_set(&list(&["cpu:0-3", "cpu:4-7"])), Some(4));
+        assert_eq!(threads_per_set(&list(&["cuda:0"])), None);
         assert_eq!(parse_slot("cpu:4-7").unwrap().to_string(), "cpu:4-7");
     }
 

@@ -65,6 +65,12 @@ fn core_sets_run_one_cell_each_at_once_and_keep_plan_order() {
         .collect();
     assert_eq!(lengths, [8, 16], "plan order");
     assert!(rows.iter().all(|r| r["status"] == "ok"));
+    // One thread per core of a set: the cells are planned so, and the children ran so.
+    assert!(rows.iter().all(|r| r["cell"]["threads"] == 1), "{rows:#?}");
+    assert!(
+        rows.iter().all(|r| r["speed"]["ran"]["threads"] == 1),
+        "{rows:#?}"
+    );
     assert_eq!(
         export["environment"]["devices"],
         "cpu:0, cpu:1 (one cell per device at once)"
@@ -84,6 +90,11 @@ fn what_cannot_be_pinned_is_refused_with_one_line() {
     };
     refused("cpu", 2, "needs a core set per slot");
     refused("cpu:0,cpu:0-1", 1, "--devices: cpu:0-1 and cpu:0 overlap");
+    refused(
+        "cpu:0,cpu:1-2",
+        1,
+        "--devices: cpu:1-2 has 2 cores and cpu:0 has 1",
+    );
     refused("cpu:0,cuda:0", 1, "GPUs or CPU core sets, not both");
     refused(
         "cpu:100000",

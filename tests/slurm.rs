@@ -99,7 +99,7 @@ impl Cluster {
             &conf,
             format!(
                 "ClusterName=run-benchmark-test\n\
-                 SlurmctldHost={host}\n\
+                 SlurmctldHost={host}(127.0.0.1)\n\
                  SlurmctldPort={}\n\
                  SlurmdPort={}\n\
                  SlurmUser=root\n\
@@ -130,9 +130,11 @@ impl Cluster {
                 spool = path("spool").display(),
                 dir = root.display(),
                 // slurmd -C's line less its uptime: the real sockets, cores and RealMemory.
+                // (reached on the loopback, whatever the host name resolves to).
                 node_line = node
                     .split_whitespace()
                     .filter(|f| !f.starts_with("UpTime="))
+                    .chain(["NodeAddr=127.0.0.1"])
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
@@ -274,8 +276,20 @@ impl Cluster {
         text
     }
 
-    /// Stops the daemons by pid (SIGTERM, then SIGKILL after 20 s) and reaps them.
+    /// Cancels what is still queued or running (after a failed check), then stops the
+    /// daemons by pid (SIGTERM, then SIGKILL after 20 s) and reaps them.
     fn stop_daemons(&mut self) {
+        if self.daemons.len() == 3 {
+            let _ = self.client("scancel").args(["--user", "root"]).status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                let queued = self.client("squeue").args(["-h", "-o", "%i"]).output();
+                if queued.map_or(true, |o| o.stdout.is_empty()) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
         // slurmd first, so it stops no job of a controller already gone; munged last.
         while let Some((name, mut child)) = self.daemons.pop() {
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
