@@ -10,7 +10,6 @@ use anyhow::{bail, Context, Result};
 pub use run_benchmark_core::shard::{fnv1a, PlannedCell, Shard, ShardRecord};
 use std::str::FromStr;
 
-
 /// What `--shard` says: a fixed part, or one read from the scheduler's environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShardSpec {
@@ -109,8 +108,6 @@ pub fn assign(costs: &[f64], count: usize) -> Vec<usize> {
         shard_of[cell] = lightest;
     }
     shard_of
-}
-    })
 }
 
 #[cfg(test)]

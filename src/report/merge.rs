@@ -161,7 +161,10 @@ fn merged_row(
                 planned.shard + 1,
                 record.shard.count
             );
-            (record.cell(planned, settings, crate::models::input_kind), CellResult::na(reason))
+            (
+                record.cell(planned, settings, crate::models::input_kind),
+                CellResult::na(reason),
+            )
         }
     })
 }

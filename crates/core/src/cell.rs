@@ -623,6 +623,14 @@ impl Settings {
 }
 
 impl Dtype {
+    /// Bytes of one element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F16 | Dtype::Bf16 => 2,
+        }
+    }
+
     /// `f32`, `f16`, `bf16`: the flag's spelling, as tables and CSV files show it.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,201 +1,184 @@
-//! One cell, measured: resolve the config, build the model in its dtype, make its inputs
-//! (random token ids or pixels from `Architecture::random_inputs`, or the user's text
-//! through the tokenizer with an attention mask), then time the calls (speed) or read the
-//! high-water marks of one call (memory).
+//! One built libtorch model and its calls: the inputs (random token ids or pixels from
+//! `Architecture::random_inputs`, or the user's text through the tokenizer with an attention
+//! mask), an inference forward pass or a training step, and greedy decoding over the
+//! model's KV cache (`models::kv_cache`).
 
-use super::device::{apply_threads, check_available, kind, ran, synchronize, tch_device};
-use super::memory::measure_memory;
-use crate::cell::{Cell, CellResult, Dtype, Inputs, Metric, Mode, Optimizer, SpeedResult};
-use crate::measure::memory;
-use crate::measure::profile::{scope, Part};
-use crate::measure::stats::Stats;
-use crate::measure::timing::{self, Statistic};
-use crate::models::{self, inference_task, layers::masked_labels, Task};
+use super::device::{kind, ran, tch_device};
+use crate::cell::{Cell, Inputs, Mode, Optimizer, Ran};
+use crate::measure::profile::{scope, Part, Profile};
+use crate::measure::timing::Timing;
+use crate::models::{self, kv_cache::KvCache, layers::masked_labels, Generator};
 use crate::tokenize;
 use anyhow::{anyhow, bail, Context, Result};
-use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
-use tch::{nn, nn::OptimizerConfig, nn::VarStore, Tensor};
+use run_benchmark_core::protocol::Loaded;
+use tch::{nn, nn::OptimizerConfig, nn::VarStore, Kind, Tensor};
 
-/// Measures `cells`, which share one model, sizes, mode and settings and differ in metric, on
-/// one built model: memory first (the first call after the build, as in a child of its own,
-/// with glibc's default heap), then speed. `progress` receives the results so far after each
-/// cell, so that a parent keeps them if the child dies later. A cell whose measurement fails
-/// is N/A with its reason; a failure before any measurement is the error. Generation cells
-/// are measured by [`super::generate::cells`].
-pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<Vec<CellResult>> {
-    let Some(cell) = cells.first() else {
-        return Ok(Vec::new());
-    };
-    if cell.mode == Mode::Generation {
-        return super::generate::cells(cells, progress);
-    }
-    let all = |result: CellResult| Ok(vec![result; cells.len()]);
-    let config = models::from_json(&cell.config)?;
-    if let Some(reason) = config.size_not_supported(cell.sequence_length) {
-        return all(CellResult::na(reason));
-    }
-    let settings = &cell.settings;
-    if settings.torchscript && cell.mode == Mode::Training {
-        // As the original: `NotImplementedError("Training for torchscript ...")`.
-        return all(CellResult::na(
-            "Training for torchscript is currently not implemented",
-        ));
-    }
-    check_available(settings.device)?;
-    if cells.iter().all(|c| c.metric == Metric::Speed) {
-        memory::retain_freed_heap();
-    } else {
-        memory::static_heap_thresholds();
-    }
-    apply_threads(settings.threads);
-    let device = tch_device(settings.device);
-    tch::manual_seed(settings.seed);
-    let mut vs = VarStore::new(device);
-    // Weights are created in the dtype, never as a float32 copy first: a 7B model is 27 GB
-    // in float32 and 13.5 GB in bfloat16.
-    vs.set_kind(kind(settings.dtype));
-    let task = match cell.mode {
-        Mode::Inference => inference_task(&cell.config, settings.only_pretrain_model),
-        Mode::Training => Task::LanguageModel,
-        Mode::Generation => return all(CellResult::na("a generation cell without new tokens")),
-    };
-    let build_start = Instant::now();
-    let model = crate::models::weights::sharing_blocks(|| config.build(vs.root(), task))?;
-    if settings.dtype != Dtype::F32 {
-        // The few buffers a family creates in float32 (`zeros_no_train`) follow.
-        vs.set_kind(kind(settings.dtype));
-    }
-    synchronize(settings.device);
-    let build_seconds = Some(build_start.elapsed().as_secs_f64());
-    let ran = ran(&vs);
-    let (input, labels, attention_mask) =
-        inputs(cell, config.as_ref(), kind(settings.dtype), device)?;
-    let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
-    let no_mask = || format!("{model_type} with text inputs");
-    let mut optimizer = match (cell.mode, settings.optimizer) {
-        (Mode::Inference | Mode::Generation, _) | (_, Optimizer::None) => None,
-        (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&vs, 1e-4)?),
-        (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&vs, 1e-4)?),
-    };
-    let traced = match settings.torchscript {
-        true => {
-            // Traced parameters become constants, which must not require gradients.
-            vs.freeze();
-            Some(trace(model.as_ref(), &input)?)
+/// What was built: a model for forward passes and losses, or a generator.
+pub enum Built {
+    Model(Box<dyn models::Model>),
+    Generator(Box<dyn Generator>),
+}
+
+/// A built model with its variables, and once made, its inputs.
+pub struct TorchModel {
+    vs: VarStore,
+    config: Box<dyn models::Architecture>,
+    built: Built,
+    mode: Mode,
+    /// The family, for the reason a text input cannot be fed.
+    model_type: String,
+    inputs: Option<CallInputs>,
+    /// Generation: the request under way (the last token picked and the cache).
+    request: Option<(Tensor, KvCache)>,
+}
+
+/// What the calls feed the model and the training step needs.
+struct CallInputs {
+    input: Tensor,
+    labels: Tensor,
+    attention_mask: Option<Tensor>,
+    optimizer: Option<nn::Optimizer>,
+    traced: Option<tch::CModule>,
+    trainable: Vec<Tensor>,
+}
+
+impl TorchModel {
+    pub fn new(
+        vs: VarStore,
+        config: Box<dyn models::Architecture>,
+        built: Built,
+        cell: &Cell,
+    ) -> TorchModel {
+        TorchModel {
+            vs,
+            config,
+            built,
+            mode: cell.mode,
+            model_type: (cell.config["model_type"].as_str().unwrap_or("this model")).into(),
+            inputs: None,
+            request: None,
         }
-        false => None,
-    };
-    let mut trainable = vs.trainable_variables();
-    let mut call = || -> Result<()> {
-        match (cell.mode, &traced) {
+    }
+
+    fn generator(&self) -> Result<&dyn Generator> {
+        match &self.built {
+            Built::Generator(g) => Ok(g.as_ref()),
+            Built::Model(_) => bail!("this model was built for forward passes, not generation"),
+        }
+    }
+}
+
+impl Loaded for TorchModel {
+    fn ran(&self) -> Option<Ran> {
+        ran(&self.vs)
+    }
+
+    fn make_inputs(&mut self, cell: &Cell) -> Result<()> {
+        let settings = &cell.settings;
+        let device = tch_device(settings.device);
+        let (input, labels, attention_mask) = match &self.built {
+            Built::Generator(_) => {
+                let shape = [cell.batch_size, cell.sequence_length];
+                let ids = Tensor::randint(self.config.vocab_size(), shape, (Kind::Int64, device));
+                (ids, Tensor::new(), None)
+            }
+            Built::Model(_) => inputs(cell, self.config.as_ref(), kind(settings.dtype), device)?,
+        };
+        let optimizer = match (cell.mode, settings.optimizer) {
+            (Mode::Inference | Mode::Generation, _) | (_, Optimizer::None) => None,
+            (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&self.vs, 1e-4)?),
+            (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&self.vs, 1e-4)?),
+        };
+        let traced = match (settings.torchscript, &self.built) {
+            (true, Built::Model(model)) => {
+                // Traced parameters become constants, which must not require gradients.
+                self.vs.freeze();
+                Some(trace(model.as_ref(), &input)?)
+            }
+            _ => None,
+        };
+        self.inputs = Some(CallInputs {
+            input,
+            labels,
+            attention_mask,
+            optimizer,
+            traced,
+            trainable: self.vs.trainable_variables(),
+        });
+        Ok(())
+    }
+
+    fn call(&mut self) -> Result<()> {
+        let Built::Model(model) = &self.built else {
+            bail!("generation cells are measured by requests, not calls")
+        };
+        let inputs = (self.inputs.as_mut()).ok_or_else(|| anyhow!("no inputs were made"))?;
+        let model_type = &self.model_type;
+        let no_mask = || format!("{model_type} with text inputs");
+        match (self.mode, &inputs.traced) {
             (Mode::Inference, Some(traced)) => {
-                tch::no_grad(|| traced.forward_is(&[tch::IValue::Tensor(input.shallow_clone())]))?;
+                let input = tch::IValue::Tensor(inputs.input.shallow_clone());
+                tch::no_grad(|| traced.forward_is(&[input]))?;
             }
             (Mode::Inference, None) => {
-                let _logits = tch::no_grad(|| match &attention_mask {
+                let _logits = tch::no_grad(|| match &inputs.attention_mask {
                     Some(mask) => model
-                        .forward_masked(&input, mask, false)
+                        .forward_masked(&inputs.input, mask, false)
                         .with_context(no_mask),
-                    None => model.forward(&input, false),
+                    None => model.forward(&inputs.input, false),
                 })?;
             }
             (Mode::Generation, _) => {
-                unreachable!("generation cells are measured by child::generate")
+                bail!("generation cells are measured by requests, not calls")
             }
             (Mode::Training, _) => {
                 // Gradients are zeroed before each call, so every call is one training step
                 // (the original let them accumulate).
-                match optimizer.as_mut() {
+                match inputs.optimizer.as_mut() {
                     Some(opt) => opt.zero_grad(),
-                    None => trainable.iter_mut().for_each(|v| v.zero_grad()),
+                    None => inputs.trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                let loss = match &attention_mask {
+                let loss = match &inputs.attention_mask {
                     Some(mask) => model
-                        .loss_masked(&input, mask, &labels, true)
+                        .loss_masked(&inputs.input, mask, &inputs.labels, true)
                         .with_context(no_mask)?,
-                    None => model.loss(&input, &labels, true)?,
+                    None => model.loss(&inputs.input, &inputs.labels, true)?,
                 };
                 scope(Part::Backward, || loss.f_backward())?;
-                if let Some(opt) = optimizer.as_mut() {
+                if let Some(opt) = inputs.optimizer.as_mut() {
                     scope(Part::Optimizer, || opt.step());
                 }
             }
         }
         Ok(())
-    };
-    let sync = || synchronize(settings.device);
-    let forward = Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
-        .filter(|f| f.is_finite());
-    let mut results = Vec::new();
-    // Calls already made on this model: the memory cell's call is the speed cell's first
-    // warm-up call, so that a multi-second call is not repeated for nothing.
-    let (mut calls_made, mut seconds_made) = (0, 0.0);
-    for c in cells {
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| -> Result<CellResult> {
-            match c.metric {
-                Metric::Speed => {
-                    // Memory was measured with glibc's defaults; timing keeps freed heap memory.
-                    memory::retain_freed_heap();
-                    let protocol = settings.protocol.warmed_up_by(calls_made, seconds_made);
-                    let mut timing = protocol.run(&mut call, sync)?;
-                    timing.warmup_calls += calls_made.min(settings.protocol.warmup());
-                    let stats =
-                        Stats::of(&timing.samples).ok_or_else(|| anyhow!("no timed calls"))?;
-                    let statistic = settings.protocol.statistic();
-                    let (seconds, interval) = match statistic {
-                        Statistic::Median => {
-                            (stats.median, timing::median_interval(&timing.samples))
-                        }
-                        Statistic::Minimum => (stats.min, None),
-                    };
-                    let profile = match settings.profile {
-                        true => Some(Box::new(super::profile::breakdown(c, &timing, &mut call)?)),
-                        false => None,
-                    };
-                    Ok(CellResult::Speed(SpeedResult {
-                        statistic,
-                        seconds,
-                        samples: timing.samples,
-                        calls_per_sample: timing.calls_per_sample,
-                        warmup_calls: timing.warmup_calls,
-                        stats,
-                        flops_per_call: match cell.mode {
-                            // Backward costs about twice the forward's matrix products.
-                            Mode::Training => forward.map(|f| 3.0 * f),
-                            Mode::Inference | Mode::Generation => forward,
-                        },
-                        interval,
-                        imprecise: timing.imprecise,
-                        build_seconds,
-                        profile,
-                        generation: None,
-                        // The parent, which sees the other processes, fills it in.
-                        load: None,
-                        ran,
-                    }))
-                }
-                Metric::Memory => {
-                    calls_made += 1;
-                    let start = Instant::now();
-                    let mut memory = measure_memory(settings.device, &mut call)?;
-                    seconds_made += start.elapsed().as_secs_f64();
-                    memory.build_seconds = build_seconds;
-                    memory.ran = ran;
-                    memory.estimated_peak_bytes =
-                        crate::estimate::cell(c).memory_bytes.map(|b| b as u64);
-                    Ok(CellResult::Memory(memory))
-                }
-            }
-        }));
-        results.push(match outcome {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => CellResult::na(super::first_line(&format!("{e:#}"))),
-            Err(payload) => CellResult::na(super::panic_reason(&payload)),
-        });
-        progress(&results);
     }
-    Ok(results)
+
+    fn prefill(&mut self) -> Result<()> {
+        let generator = self.generator()?;
+        let prompt = &(self.inputs.as_ref())
+            .ok_or_else(|| anyhow!("no inputs were made"))?
+            .input;
+        let (logits, cache) = tch::no_grad(|| generator.prefill(prompt))?;
+        self.request = Some((logits.argmax(-1, true), cache));
+        Ok(())
+    }
+
+    fn decode_step(&mut self) -> Result<()> {
+        let Some((tokens, mut cache)) = self.request.take() else {
+            bail!("a decode step before the prefill");
+        };
+        let logits = tch::no_grad(|| self.generator()?.step(&tokens, &mut cache))?;
+        self.request = Some((logits.argmax(-1, true), cache));
+        Ok(())
+    }
+
+    fn end_request(&mut self) -> u64 {
+        (self.request.take()).map_or(0, |(_, cache)| cache.bytes() as u64)
+    }
+
+    fn profile(&mut self, cell: &Cell, timing: &Timing) -> Result<Profile> {
+        super::profile::breakdown(cell, timing, &mut || self.call())
+    }
 }
 
 /// The cell's inputs, the labels training uses and, for text, the attention mask: random
@@ -260,7 +243,7 @@ fn trace(model: &dyn models::Model, input_ids: &Tensor) -> Result<tch::CModule> 
             "forward",
             &[input_ids.shallow_clone()],
             // Tracing takes an infallible closure; a failing forward is caught by the
-            // child's catch_unwind and becomes the cell's reason.
+            // protocol's catch_unwind and becomes the cell's reason.
             &mut |inputs| vec![model.forward(&inputs[0], false).expect("traced forward")],
         )
     })

@@ -187,10 +187,17 @@ fn a_speed_cell_reports_the_sleep_and_the_known_flops() {
     let cells = [cell(Mode::Training, Metric::Speed, adaptive(2, 5))];
     let results = super::cells(&mut fake, &cells, &known(Some(10.0)), &mut |_| {}).unwrap();
     let s = speed(&results[0]);
-    assert_eq!((s.samples.len(), s.warmup_calls, s.calls_per_sample), (5, 2, 1));
+    assert_eq!(
+        (s.samples.len(), s.warmup_calls, s.calls_per_sample),
+        (5, 2, 1)
+    );
     assert_eq!(log.calls.get(), 7);
     let call = CALL.as_secs_f64();
-    assert!(s.seconds >= call && s.seconds < 20.0 * call, "{}", s.seconds);
+    assert!(
+        s.seconds >= call && s.seconds < 20.0 * call,
+        "{}",
+        s.seconds
+    );
     assert_eq!(s.seconds, s.stats.median);
     // Training counts backward as two forwards.
     assert_eq!(s.flops_per_call, Some(30.0));
@@ -242,11 +249,17 @@ fn a_generation_request_reads_the_clock_at_each_new_token() {
     assert_eq!((kv.config_bytes, kv.held_bytes), (4096, 1100));
     let s = speed(&results[1]);
     let g = s.generation.as_ref().unwrap();
-    assert_eq!(g.token_seconds.len(), 3, "the warm-up request is not a figure");
+    assert_eq!(
+        g.token_seconds.len(),
+        3,
+        "the warm-up request is not a figure"
+    );
     for readings in &g.token_seconds {
         assert_eq!(readings.len(), 4);
         assert!(readings[0] >= PREFILL.as_secs_f64());
-        assert!(readings.windows(2).all(|w| w[1] - w[0] >= STEP.as_secs_f64()));
+        assert!(readings
+            .windows(2)
+            .all(|w| w[1] - w[0] >= STEP.as_secs_f64()));
     }
     assert_eq!(s.flops_per_call, None);
 }
