@@ -104,6 +104,13 @@ fn parity(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, xla: b
             .get(&format!("grad.{var}"))
             .unwrap_or_else(|| panic!("{name}: the graph has no parameter {var}"));
         let (diff, scale) = differences(ours, &theirs);
+        if var.ends_with("attention.self.key.bias") {
+            // Analytically zero: a key bias adds q·b to every key's score of a query, which
+            // the softmax ignores. Both sides hold rounding noise only.
+            let ours_max = ours.abs().max().double_value(&[]);
+            assert!(scale < 1e-6 && ours_max < 1e-6, "{name}: {var}: {ours_max:e} and {scale:e}");
+            continue;
+        }
         assert!(scale > 0.0, "{name}: {var} has a zero gradient");
         assert!(
             diff / scale <= 1e-4,
