@@ -65,8 +65,9 @@ fn run() -> Result<()> {
 
 /// `bench CONFIG [batch=8] [seq=128] [mode=inference|training] [dtype=f32|bf16|f16]
 /// [xla=0|1] [threads=N] [optimizer=none|sgd|adamw] [repeat=3] [number=3] [base=0|1]`:
-/// builds the cell, times the first call apart (XLA compiles then), takes the minimum over
-/// `repeat` runs of `number` calls, and reads the peak resident memory of one call over the
+/// builds the cell, times the first call apart (XLA compiles then), makes one more warm-up
+/// call, then `repeat` runs of `number` calls (`seconds`: the minimum per call, also the
+/// median and the samples), and reads the peak resident memory of one call over the
 /// baseline after the build. One JSON line.
 fn bench(args: &[String]) -> Result<()> {
     use run_benchmark_graph::frameworks::tensorflow::engine::{Engine, Optimizer, Spec};
@@ -130,19 +131,32 @@ fn bench(args: &[String]) -> Result<()> {
     let first_call = start.elapsed().as_secs_f64();
     let peak = run_benchmark_graph::memory::peak_rss_bytes()?;
     let (repeat, number) = (num("repeat", "3")?, num("number", "3")?);
-    let mut best = f64::INFINITY;
+    // One more warm-up call after the first (XLA compiles in the first).
+    engine.call()?;
+    let mut samples = Vec::new();
     for _ in 0..repeat {
         let start = Instant::now();
         for _ in 0..number {
             engine.call()?;
         }
-        best = best.min(start.elapsed().as_secs_f64() / number as f64);
+        samples.push(start.elapsed().as_secs_f64() / number as f64);
     }
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let best = sorted.first().copied().unwrap_or(f64::NAN);
+    let median = match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    };
     println!(
         "{}",
         serde_json::json!({
             "tensorflow": tensorflow::ffi::version()?,
             "seconds": best,
+            "median_seconds": median,
+            "samples": samples,
+            "threads": {"intra": engine.spec.threads.intra, "inter": engine.spec.threads.inter},
             "first_call_seconds": first_call,
             "build_seconds": engine.build_seconds,
             "baseline_rss_bytes": baseline,
