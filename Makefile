@@ -13,7 +13,7 @@ STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 CARGO ?= cargo
 BIN := target/release/run-benchmark
 
-.PHONY: all setup build bench test fixtures lint generated clean-venv
+.PHONY: all setup build bench test fixtures lint generated clean-venv onnxruntime onnxruntime-python
 
 all: build
 
@@ -32,8 +32,36 @@ build: setup
 bench: build
 	$(BIN) --models bert-base-uncased
 
+# ONNX Runtime's CPU library from the PyPI wheel, loaded at run time by run-benchmark-graph (the ort
+# crate's load-dynamic: building never needs it, nothing downloads at build time). Only the one file
+# is kept; an installed binary finds it through RUN_BENCHMARK_ONNXRUNTIME instead.
+ORT_VERSION ?= 1.31.1
+FRAMEWORKS := .frameworks
+ORT_LIB := $(FRAMEWORKS)/onnxruntime-$(ORT_VERSION)/libonnxruntime.so.$(ORT_VERSION)
+
+onnxruntime: $(ORT_LIB)
+
+$(ORT_LIB): $(STAMP)
+	$(VENV)/bin/pip download --disable-pip-version-check --progress-bar off --no-deps --only-binary=:all: \
+		-d $(FRAMEWORKS)/wheels onnxruntime==$(ORT_VERSION)
+	mkdir -p $(@D)
+	$(VENV)/bin/python -c 'import glob, shutil, sys, zipfile; \
+		whl = zipfile.ZipFile(glob.glob("$(FRAMEWORKS)/wheels/onnxruntime-$(ORT_VERSION)-*.whl")[0]); \
+		src = whl.open("onnxruntime/capi/libonnxruntime.so.$(ORT_VERSION)"); \
+		shutil.copyfileobj(src, open(sys.argv[1] + ".part", "wb"))' $@
+	mv $@.part $@
+
+# Python's own onnxruntime (same wheel) for scripts/onnxruntime_vs_python.py only; tests never need it.
+ORT_VENV := .venv-onnxruntime
+onnxruntime-python: $(ORT_VENV)/.onnxruntime-$(ORT_VERSION)
+
+$(ORT_VENV)/.onnxruntime-$(ORT_VERSION):
+	$(PYTHON) -m venv $(ORT_VENV)
+	$(ORT_VENV)/bin/pip install --disable-pip-version-check --progress-bar off onnxruntime==$(ORT_VERSION) numpy
+	touch $@
+
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
-test: setup
+test: setup onnxruntime
 	$(CARGO) test --release --no-fail-fast
 
 # Shell completions and the man page, from the clap definition; tests/generated.rs checks
