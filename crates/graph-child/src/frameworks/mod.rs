@@ -1,0 +1,1 @@
+//! Graph frameworks: each lowers [`crate::graph::builder::GraphBuilder`] and runs the graph.

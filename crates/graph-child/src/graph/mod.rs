@@ -1,0 +1,3 @@
+//! Model families written once for graph frameworks, against [`builder::GraphBuilder`].
+
+pub mod builder;
