@@ -1,1 +1,3 @@
 //! Graph frameworks: each lowers [`crate::graph::builder::GraphBuilder`] and runs the graph.
+
+pub mod onnxruntime;
