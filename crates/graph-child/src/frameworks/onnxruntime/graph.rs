@@ -13,6 +13,7 @@ use ort::editor::{Graph, Model, Node, Opset, ONNX_DOMAIN};
 use ort::memory::Allocator;
 use ort::operator::Attribute;
 use ort::value::{DynTensor, Outlet, Shape, SymbolicDimensions, TensorElementType, ValueType};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// The ONNX opset the nodes are written for: 18 has ReduceMean's and Split's axes and sizes as
@@ -47,7 +48,11 @@ pub struct OnnxGraph<'p> {
     graph: Graph,
     inputs: Vec<OnnxValue>,
     parameters: &'p mut Parameters<'p>,
-    /// Parameter and constant bytes handed to ONNX Runtime, for the report.
+    /// By checkpoint name: a parameter asked for twice (tied) is one initializer.
+    made: HashMap<String, OnnxValue>,
+    /// Elements of all parameters (the model's parameter count).
+    pub parameter_count: u64,
+    /// Parameter and constant bytes handed to ONNX Runtime.
     pub initializer_bytes: u64,
     nodes: usize,
 }
@@ -60,6 +65,8 @@ impl<'p> OnnxGraph<'p> {
             graph: Graph::new()?,
             inputs: Vec::new(),
             parameters,
+            made: HashMap::new(),
+            parameter_count: 0,
             initializer_bytes: 0,
             nodes: 0,
         })
@@ -206,6 +213,14 @@ impl GraphBuilder for OnnxGraph<'_> {
     }
 
     fn parameter(&mut self, name: &str, shape: &[i64]) -> Result<OnnxValue> {
+        if let Some(made) = self.made.get(name) {
+            ensure!(
+                *made.shape == *shape,
+                "parameter {name} asked for as {shape:?} and as {:?}",
+                made.shape
+            );
+            return Ok(made.clone());
+        }
         let mut tensor = new_tensor(DType::F32, shape)?;
         let count = element_count(shape)?;
         // SAFETY: a fresh f32 tensor of `count` elements from ONNX Runtime's allocator (aligned
@@ -213,7 +228,10 @@ impl GraphBuilder for OnnxGraph<'_> {
         let values =
             unsafe { std::slice::from_raw_parts_mut(tensor.data_ptr_mut().cast::<f32>(), count) };
         (self.parameters)(name, shape, values).with_context(|| format!("parameter {name}"))?;
-        self.add_initializer(name, DType::F32, shape, tensor)
+        let value = self.add_initializer(name, DType::F32, shape, tensor)?;
+        self.parameter_count += count as u64;
+        self.made.insert(name.to_string(), value.clone());
+        Ok(value)
     }
 
     fn constant(&mut self, constant: Constant) -> Result<OnnxValue> {

@@ -17,8 +17,11 @@
 //! - **Its own process, without libtorch**, like every framework: this crate never links it.
 //! - **The library** is loaded at run time ([`library`]); building never needs it.
 
+pub mod command;
+pub mod engine;
 pub mod graph;
 pub mod library;
+pub mod parity;
 pub mod placement;
 pub mod session;
 

@@ -248,7 +248,15 @@ fn builder(environment: &Environment, settings: &Settings) -> ort::Result<Sessio
         builder = builder.with_profiling(dir.join("onnxruntime-profile"))?;
     }
     if let Some(path) = &settings.save_optimized {
-        builder = builder.with_optimized_model_path(path)?;
+        // Weights go to a file beside the model (`NAME.data`), so models past protobuf's 2 GB
+        // are written too; Python's onnxruntime reads it from the same folder.
+        let data = path
+            .file_name()
+            .map(|n| format!("{}.data", n.to_string_lossy()));
+        builder = builder.with_optimized_model_path(path)?.with_config_entry(
+            "session.optimized_model_external_initializers_file_name",
+            data.unwrap_or_else(|| "model.onnx.data".into()),
+        )?;
     }
     Ok(builder)
 }
