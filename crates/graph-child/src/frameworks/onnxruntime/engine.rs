@@ -44,6 +44,13 @@ pub enum Weights<'a> {
     File(&'a SafeTensors<'a>),
 }
 
+/// One output of a call.
+pub struct Output {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
 /// A built cell, ready to call.
 pub struct Engine {
     session: OnnxSession,
@@ -125,8 +132,8 @@ impl Engine {
         self.session.run(&self.feeds)
     }
 
-    /// One call; every output by name (`output`, and `loss` when asked), with its shape.
-    pub fn outputs(&mut self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    /// One call; every output (`output`, and `loss` when asked).
+    pub fn outputs(&mut self) -> Result<Vec<Output>> {
         let values = self.session.call(&self.feeds)?;
         Ok(self
             .session
@@ -135,7 +142,11 @@ impl Engine {
             .zip(values)
             .map(|(o, v)| {
                 let shape = o.dims().iter().map(|&d| d as usize).collect();
-                (o.name().to_string(), shape, v)
+                Output {
+                    name: o.name().to_string(),
+                    shape,
+                    values: v,
+                }
             })
             .collect())
     }

@@ -53,7 +53,7 @@ pub fn run(config: &Path, weights: &Path, inputs: &Path, lm_head: bool, out: &Pa
     let outputs = engine.outputs()?;
     let bytes: Vec<Vec<u8>> = outputs
         .iter()
-        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .map(|o| o.values.iter().flat_map(|x| x.to_le_bytes()).collect())
         .collect();
     let views: Vec<(String, TensorView)> = outputs
         .iter()
