@@ -58,8 +58,11 @@ pub fn run(config: &Path, weights: &Path, inputs: &Path, lm_head: bool, out: &Pa
     let views: Vec<(String, TensorView)> = outputs
         .iter()
         .zip(&bytes)
-        .map(|((name, shape, _), b)| {
-            Ok((name.clone(), TensorView::new(Dtype::F32, shape.clone(), b)?))
+        .map(|(o, b)| {
+            Ok((
+                o.name.clone(),
+                TensorView::new(Dtype::F32, o.shape.clone(), b)?,
+            ))
         })
         .collect::<Result<_>>()?;
     safetensors::tensor::serialize_to_file(views, &None, out)?;
