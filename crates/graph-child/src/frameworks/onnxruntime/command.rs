@@ -52,11 +52,13 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// `bench CONFIG [batch=8] [seq=128] [base=0|1] [threads=N] [level=all] [repeat=3]
-/// [number=3]`: builds the cell with a profiled first call, then the minimum over `repeat`
+/// [number=3] [profile=1|0]`: builds the cell with a profiled first call (unless profile=0), then the minimum over `repeat`
 /// runs of the mean of `number` calls. One JSON line.
 fn bench(config: &str, kv: &HashMap<String, String>) -> Result<()> {
     let mut spec = spec(read_family(config)?, kv)?;
-    spec.session.profile_dir = Some(std::env::temp_dir());
+    if kv.get("profile").map_or(true, |p| p != "0") {
+        spec.session.profile_dir = Some(std::env::temp_dir());
+    }
     let count = |k: &str| -> Result<u32> {
         kv.get(k).map_or(Ok(3), |v| {
             v.parse().map_err(|_| anyhow!("{k}={v} is not a count"))

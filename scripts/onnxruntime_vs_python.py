@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Our ONNX Runtime call against Python's onnxruntime.InferenceSession on the same graph.
+
+For each model (a config.json) and size, `run-benchmark-graph onnxruntime save` writes the graph
+our model editor builds (unoptimised, weights beside it) to an .onnx file; then, in rounds that
+alternate which side goes first (so a busy machine's drift hits both alike):
+  - ours:   `run-benchmark-graph onnxruntime bench CONFIG ...` builds the same graph (same seed,
+            same weights) in memory and times session.run through the `ort` crate;
+  - Python: a fresh process loads the .onnx file into InferenceSession with the same options
+            (ORT_ENABLE_ALL, intra-op threads --threads, inter-op 1, spinning left on,
+            CPUExecutionProvider) and times sess.run.
+Both sides: one warm-up call, then the original benchmark's protocol, the minimum over --repeat
+runs of the mean of --number calls. A side's figure is the median over rounds. Inference of
+the bare model (no head), random input_ids, fp32, the same library file (the PyPI wheel
+onnxruntime==1.31.1 on both sides).
+
+Usage (after `make onnxruntime onnxruntime-python` and `cargo build --release -p run-benchmark-graph`):
+    .venv-onnxruntime/bin/python scripts/onnxruntime_vs_python.py --threads 2 \
+        --out docs/onnxruntime-vs-python.md
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "target", "release", "run-benchmark-graph")
+DEFAULT_CELLS = [
+    "configs/google-bert--bert-base-uncased.json:8:8",
+    "configs/google-bert--bert-base-uncased.json:8:32",
+    "configs/google-bert--bert-base-uncased.json:8:128",
+    "configs/sentence-transformers--all-MiniLM-L6-v2.json:8:128",
+    "configs/openai-community--gpt2.json:8:32",
+    "configs/HuggingFaceTB--SmolLM2-135M.json:1:128",
+]
+
+
+def python_side(model, threads, repeat, number, batch, seq, vocab):
+    """Runs in its own process: load, warm up, time."""
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    ids = np.random.default_rng(0).integers(0, vocab, (batch, seq), dtype=np.int64)
+    feed = {"input_ids": ids}
+    session.run(None, feed)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            session.run(None, feed)
+        best = min(best, (time.perf_counter() - start) / number)
+    print(json.dumps({"seconds": best, "onnxruntime": ort.__version__}))
+
+
+def run_json(command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def load_average():
+    return os.getloadavg()[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", nargs="+", default=DEFAULT_CELLS, help="CONFIG:BATCH:SEQ")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--number", type=int, default=5)
+    parser.add_argument("--out", help="Markdown record (a .json beside it holds every figure)")
+    parser.add_argument("--python-side", nargs=6, metavar=("MODEL", "THREADS", "REPEAT", "NUMBER", "BATCH:SEQ", "VOCAB"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.python_side:
+        model, threads, repeat, number, size, vocab = args.python_side
+        batch, seq = map(int, size.split(":"))
+        python_side(model, int(threads), int(repeat), int(number), batch, seq, int(vocab))
+        return
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for cell in args.cells:
+            config, batch, seq = cell.rsplit(":", 2)
+            config_path = os.path.join(ROOT, config)
+            with open(config_path) as f:
+                vocab = json.load(f)["vocab_size"]
+            model = os.path.join(scratch, "model.onnx")
+            size = [f"batch={batch}", f"seq={seq}", "base=1"]
+            subprocess.run([BINARY, "onnxruntime", "save", config_path, model, *size], check=True)
+            ours_cmd = [BINARY, "onnxruntime", "bench", config_path, *size, f"threads={args.threads}",
+                        f"repeat={args.repeat}", f"number={args.number}"]
+            python_cmd = [sys.executable, os.path.abspath(__file__), "--python-side", model, str(args.threads),
+                          str(args.repeat), str(args.number), f"{batch}:{seq}", str(vocab)]
+            ours, theirs, loads = [], [], [load_average()]
+            detail = None
+            for r in range(args.rounds):
+                order = [("ours", ours_cmd), ("python", python_cmd)]
+                for side, command in order if r % 2 == 0 else reversed(order):
+                    result = run_json(command)
+                    if side == "ours":
+                        ours.append(result["seconds"])
+                        detail = result
+                    else:
+                        theirs.append(result["seconds"])
+                        python_version = result["onnxruntime"]
+            loads.append(load_average())
+            for name in os.listdir(scratch):
+                os.remove(os.path.join(scratch, name))
+            row = {
+                "model": os.path.basename(config).removesuffix(".json"),
+                "batch": int(batch),
+                "seq": int(seq),
+                "ours_s": statistics.median(ours),
+                "python_s": statistics.median(theirs),
+                "ours_rounds": ours,
+                "python_rounds": theirs,
+                "ratio": statistics.median(ours) / statistics.median(theirs),
+                "load_before_after": loads,
+                "ours_library": detail["onnxruntime"],
+                "python_onnxruntime": python_version,
+                "intra_op_threads": detail["intra_op_threads"],
+                "level": detail["graph_optimization_level"],
+                "ops": detail["ops"],
+                "providers": detail["providers"],
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+    if args.out:
+        write_record(args, rows)
+
+
+def write_record(args, rows):
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model_name = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+        json.dump({"date": date, "machine": model_name, "threads": args.threads, "rows": rows}, f, indent=1)
+    lines = [
+        "# ONNX Runtime: our call against Python's InferenceSession on the same graph",
+        "",
+        f"Recorded {date} by `scripts/onnxruntime_vs_python.py --threads {args.threads} --rounds {args.rounds} "
+        f"--repeat {args.repeat} --number {args.number}` on {model_name} ({os.cpu_count()} CPUs, "
+        f"{platform.platform()}); every figure in `{os.path.basename(os.path.splitext(args.out)[0])}.json`.",
+        "",
+        "Both sides load the same library (PyPI onnxruntime 1.31.1), build the same graph (ours in memory through",
+        "the model editor, Python from the .onnx file our `save` wrote from that graph) with the same session options",
+        "(ORT_ENABLE_ALL, intra-op threads as below, inter-op 1, spinning on, CPU provider). Inference of the bare",
+        "model, fp32, random ids. Seconds per call: min over repeats of the mean of a repeat's calls (the original",
+        "benchmark's protocol), median over rounds that alternate which side goes first.",
+        "",
+        "| Model | Batch | Seq | Ours (s) | Python (s) | Ours / Python | Load avg before, after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['seq']} | {r['ours_s']:.4f} | {r['python_s']:.4f} | "
+            f"{r['ratio']:.3f} | {r['load_before_after'][0]:.1f}, {r['load_before_after'][1]:.1f} |"
+        )
+    lines += ["", "What ran (our session's profiled first call; every node on CPUExecutionProvider unless said):", ""]
+    for r in rows:
+        lines.append(f"- {r['model']} {r['batch']}x{r['seq']}, {r['intra_op_threads']} intra-op threads: {r['ops']}")
+    lines += ["", "Machine (`lscpu`):", "", "```", lscpu.strip(), "```", ""]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
