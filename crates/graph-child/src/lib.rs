@@ -4,3 +4,4 @@
 
 pub mod frameworks;
 pub mod graph;
+pub mod memory;

@@ -155,10 +155,30 @@ pub fn api() -> Result<&'static Api> {
         if std::env::var_os("TF_CPP_MIN_LOG_LEVEL").is_none() {
             std::env::set_var("TF_CPP_MIN_LOG_LEVEL", "2");
         }
-        Api::load(&path).map_err(|e| format!("{e:#}"))
+        quiet_stderr(|| Api::load(&path)).map_err(|e| format!("{e:#}"))
     })
     .as_ref()
     .map_err(|e| anyhow!("{e}"))
+}
+
+/// Runs `f` with file descriptor 2 on /dev/null: TensorFlow's static initialisers print an
+/// INFO line (oneDNN) through absl before `TF_CPP_MIN_LOG_LEVEL` is honoured. Load errors
+/// come back through `dlerror`, not stderr, so nothing is lost.
+fn quiet_stderr<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain descriptor calls; fd 2 is restored before returning.
+    unsafe {
+        let saved = libc::dup(2);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+        if saved < 0 || null < 0 {
+            return f();
+        }
+        libc::dup2(null, 2);
+        libc::close(null);
+        let result = f();
+        libc::dup2(saved, 2);
+        libc::close(saved);
+        result
+    }
 }
 
 /// TensorFlow's version string (`2.21.0`).

@@ -194,6 +194,36 @@ impl Graph {
         }
     }
 
+    pub fn float_type(&self) -> DType {
+        self.float
+    }
+
+    /// An operation named `name` made unique.
+    pub fn op_named_unique(&mut self, ty: &str, name: &str) -> Op<'_> {
+        self.names += 1;
+        let name = format!("{name}_{}", self.names);
+        self.op_named(ty, &name)
+    }
+
+    /// A scalar placeholder of `dtype`.
+    pub fn op_placeholder(&mut self, name: &str, dtype: i32) -> Result<TfOutput> {
+        self.op_named("Placeholder", name).ty("dtype", dtype).shape("shape", &[]).out()
+    }
+
+    /// A scalar constant of the float `dtype`.
+    pub fn const_scalar(&mut self, dtype: i32, value: f32) -> Result<TfOutput> {
+        let t = Tensor::from_slice(self.api, &[], &[value])?;
+        let out = self.constant_tensor(&t)?;
+        match dtype {
+            ffi::TF_FLOAT => Ok(out),
+            _ => self.op("Cast").input(out).ty("DstT", dtype).out(),
+        }
+    }
+
+    pub fn const_i64(&mut self, values: &[i64]) -> Result<TfOutput> {
+        self.int64s(values)
+    }
+
     fn constant_tensor(&mut self, tensor: &Tensor) -> Result<TfOutput> {
         let dtype = tensor.dtype();
         self.op("Const").ty("dtype", dtype).tensor("value", tensor)?.out()
@@ -201,6 +231,14 @@ impl Graph {
 
     fn int64s(&mut self, values: &[i64]) -> Result<TfOutput> {
         let t = Tensor::from_slice(self.api, &[values.len() as i64], values)?;
+        self.constant_tensor(&t)
+    }
+
+    /// Shapes, axes and permutations as int32, the type TensorFlow's C++ gradient functions
+    /// build their own shape arithmetic in (int64 axes fail in `Mean`'s gradient).
+    fn int32s(&mut self, values: &[i64]) -> Result<TfOutput> {
+        let values: Vec<i32> = values.iter().map(|&v| v as i32).collect();
+        let t = Tensor::from_slice(self.api, &[values.len() as i64], &values)?;
         self.constant_tensor(&t)
     }
 
@@ -383,12 +421,12 @@ impl GraphBuilder for Graph {
     }
 
     fn reshape(&mut self, x: &TfOutput, shape: &[i64]) -> Result<TfOutput> {
-        let shape = self.int64s(shape)?;
+        let shape = self.int32s(shape)?;
         self.op("Reshape").input(*x).input(shape).out()
     }
 
     fn transpose(&mut self, x: &TfOutput, perm: &[i64]) -> Result<TfOutput> {
-        let perm = self.int64s(perm)?;
+        let perm = self.int32s(perm)?;
         self.op("Transpose").input(*x).input(perm).out()
     }
 
@@ -401,7 +439,7 @@ impl GraphBuilder for Graph {
     }
 
     fn reduce(&mut self, op: Reduce, x: &TfOutput, axes: &[i64], keep: bool) -> Result<TfOutput> {
-        let axes = self.int64s(axes)?;
+        let axes = self.int32s(axes)?;
         let ty = match op {
             Reduce::Sum => "Sum",
             Reduce::Mean => "Mean",
@@ -426,8 +464,8 @@ impl GraphBuilder for Graph {
     }
 
     fn slice(&mut self, x: &TfOutput, begin: &[i64], size: &[i64]) -> Result<TfOutput> {
-        let begin = self.int64s(begin)?;
-        let size = self.int64s(size)?;
+        let begin = self.int32s(begin)?;
+        let size = self.int32s(size)?;
         self.op("Slice").input(*x).input(begin).input(size).out()
     }
 
