@@ -11,6 +11,7 @@ use super::library;
 use super::session::Settings;
 use crate::graph::builder::DType;
 use crate::graph::Family;
+use crate::memory;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -52,8 +53,9 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// `bench CONFIG [batch=8] [seq=128] [base=0|1] [threads=N] [level=all] [repeat=3]
-/// [number=3] [profile=1|0]`: builds the cell with a profiled first call (unless profile=0), then the minimum over `repeat`
-/// runs of the mean of `number` calls. One JSON line.
+/// [number=3] [profile=1|0] [dtype=f32] [mode=inference]`: builds the cell, makes a first
+/// call (profiled unless profile=0) and reads its memory, then the minimum over `repeat` runs
+/// of the mean of `number` calls. One JSON line.
 fn bench(config: &str, kv: &HashMap<String, String>) -> Result<()> {
     let mut spec = spec(read_family(config)?, kv)?;
     if kv.get("profile").map_or(true, |p| p != "0") {
@@ -66,9 +68,14 @@ fn bench(config: &str, kv: &HashMap<String, String>) -> Result<()> {
     };
     let (repeat, number) = (count("repeat")?, count("number")?);
     let mut engine = Engine::build(&spec, Weights::Random)?;
+    // Memory as the PyTorch side reads it: the peak resident size during the first call
+    // over the resident size after the build.
+    let baseline = memory::current_rss_bytes()?;
+    memory::reset_peak_rss()?;
     let start = std::time::Instant::now();
     engine.call()?;
     let first_call = start.elapsed().as_secs_f64();
+    let peak = memory::peak_rss_bytes()?;
     let placement = engine.placement()?.unwrap_or_default();
     let mut best = f64::INFINITY;
     for _ in 0..repeat {
@@ -86,6 +93,9 @@ fn bench(config: &str, kv: &HashMap<String, String>) -> Result<()> {
             "seconds": best,
             "first_call_seconds": first_call,
             "build_seconds": engine.build_seconds,
+            "baseline_rss_bytes": baseline,
+            "peak_rss_bytes": peak,
+            "call_rss_bytes": peak.saturating_sub(baseline),
             "parameters": engine.parameters,
             "graph_optimization_level": ran.level.name(),
             "intra_op_threads": ran.intra_op_threads,
@@ -116,7 +126,8 @@ pub fn key_values(args: &[String]) -> Result<HashMap<String, String>> {
         .collect()
 }
 
-/// An inference cell of `family` from `batch`, `seq`, `base`, `threads`, `level`.
+/// A cell of `family` from `batch`, `seq`, `base`, `threads`, `level`, `dtype`, `mode`,
+/// `seed` (the last two refused unless f32 inference, with the reason).
 pub fn spec(family: Family, kv: &HashMap<String, String>) -> Result<Spec> {
     let num = |k: &str, d: i64| -> Result<i64> {
         kv.get(k).map_or(Ok(d), |v| {
@@ -124,14 +135,25 @@ pub fn spec(family: Family, kv: &HashMap<String, String>) -> Result<Spec> {
         })
     };
     let threads = num("threads", 0)?;
+    let dtype = match kv.get("dtype").map_or("f32", String::as_str) {
+        "f32" => DType::F32,
+        "f16" => DType::F16,
+        "bf16" => DType::BF16,
+        other => bail!("dtype={other} (f32, f16, bf16)"),
+    };
+    let training = match kv.get("mode").map_or("inference", String::as_str) {
+        "inference" => false,
+        "training" => true,
+        other => bail!("mode={other} (inference, training)"),
+    };
     Ok(Spec {
         family,
         batch: num("batch", 8)?,
         seq: num("seq", 128)?,
         lm_head: num("base", 0)? != 1,
         loss: false,
-        training: false,
-        dtype: DType::F32,
+        training,
+        dtype,
         session: Settings {
             level: kv.get("level").map_or(Ok(Settings::default().level), |l| {
                 super::session::Level::parse(l)

@@ -174,9 +174,22 @@ pub fn save(spec: &Spec, weights: Weights, path: &Path) -> Result<()> {
         profile_dir: None,
         save_optimized: Some(path.to_path_buf()),
     };
-    Engine::build(&unoptimised, weights)
+    let built = Engine::build(&unoptimised, weights)
         .with_context(|| format!("writing the ONNX model {}", path.display()))?;
     ensure!(path.is_file(), "ONNX Runtime wrote no {}", path.display());
+    // Read back, as Python will: the file must load and take the same inputs.
+    let (_, environment) = library::environment()?;
+    let loaded = ort::session::Session::builder(environment)?
+        .commit_from_file(path)
+        .with_context(|| format!("loading the ONNX model {} back", path.display()))?;
+    let names = |n: &mut dyn Iterator<Item = String>| n.collect::<Vec<_>>();
+    let wrote = names(&mut loaded.inputs().iter().map(|i| i.name().to_string()));
+    let built = names(&mut built.session.inputs().iter().map(|i| i.name().to_string()));
+    ensure!(
+        wrote == built,
+        "{} takes {wrote:?}, the graph {built:?}",
+        path.display()
+    );
     Ok(())
 }
 
