@@ -58,7 +58,7 @@ pub fn run(args: &[String]) -> Result<()> {
 /// of the mean of `number` calls. One JSON line.
 fn bench(config: &str, kv: &HashMap<String, String>) -> Result<()> {
     let mut spec = spec(read_family(config)?, kv)?;
-    if kv.get("profile").map_or(true, |p| p != "0") {
+    if kv.get("profile").is_none_or(|p| p != "0") {
         spec.session.profile_dir = Some(std::env::temp_dir());
     }
     let count = |k: &str| -> Result<u32> {
