@@ -81,6 +81,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--number", type=int, default=5)
+    parser.add_argument("--binary", default=BINARY, help="the graph child (a copy keeps a rebuild out of a long run)")
     parser.add_argument("--out", help="Markdown record (a .json beside it holds every figure)")
     parser.add_argument("--python-side", nargs=6, metavar=("MODEL", "THREADS", "REPEAT", "NUMBER", "BATCH:SEQ", "VOCAB"),
                         help=argparse.SUPPRESS)
@@ -100,8 +101,8 @@ def main():
                 vocab = json.load(f)["vocab_size"]
             model = os.path.join(scratch, "model.onnx")
             size = [f"batch={batch}", f"seq={seq}", "base=1"]
-            subprocess.run([BINARY, "onnxruntime", "save", config_path, model, *size], check=True)
-            ours_cmd = [BINARY, "onnxruntime", "bench", config_path, *size, f"threads={args.threads}",
+            subprocess.run([args.binary, "onnxruntime", "save", config_path, model, *size], check=True)
+            ours_cmd = [args.binary, "onnxruntime", "bench", config_path, *size, f"threads={args.threads}",
                         f"repeat={args.repeat}", f"number={args.number}"]
             python_cmd = [sys.executable, os.path.abspath(__file__), "--python-side", model, str(args.threads),
                           str(args.repeat), str(args.number), f"{batch}:{seq}", str(vocab)]
