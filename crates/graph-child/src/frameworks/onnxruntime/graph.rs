@@ -521,13 +521,13 @@ fn outlet(value: &OnnxValue) -> Result<Outlet> {
     ))
 }
 
-/// The ONNX Runtime element type of `dtype`; bf16 is refused: the CPU provider has no kernel
-/// for any arithmetic op in it.
+/// The ONNX Runtime element type of `dtype` (which dtypes a cell may use is
+/// [`super::dtype_refusal`]'s business).
 pub fn element_type(dtype: DType) -> Result<TensorElementType> {
     Ok(match dtype {
         DType::F32 => TensorElementType::Float32,
         DType::F16 => TensorElementType::Float16,
-        DType::BF16 => bail!("ONNX Runtime's CPU provider has no bf16 kernels"),
+        DType::BF16 => TensorElementType::Bfloat16,
         DType::I32 => TensorElementType::Int32,
         DType::I64 => TensorElementType::Int64,
         DType::Bool => TensorElementType::Bool,

@@ -301,3 +301,53 @@ fn level_names_parse_in_both_spellings() {
     let err = Level::parse("max").unwrap_err().to_string();
     assert!(err.contains("ORT_ENABLE_EXTENDED"), "{err}");
 }
+
+/// The Casts a session runs around `op` on a `dtype` input and output: none where the CPU
+/// provider has a kernel for `op` in `dtype`; where it has none, the session wraps `op` in
+/// casts to f32 and back (ONNX Runtime's InsertCastTransformer) and the profile shows them.
+fn casts_around(
+    dtype: DType,
+    op: impl FnOnce(&mut OnnxGraph, &OnnxValue) -> Result<OnnxValue>,
+) -> Result<usize> {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, environment) = library::environment()?;
+    let mut parameters = fill;
+    let mut graph = OnnxGraph::new(&mut parameters)?;
+    let x = graph.input("x", dtype, &[4, 4])?;
+    let y = op(&mut graph, &x)?;
+    let inputs = graph.inputs().to_vec();
+    let (model, outputs) = graph.finish(&[("y", &y)])?;
+    let settings = Settings {
+        level: Level::DisableAll,
+        profile_dir: Some(std::env::temp_dir()),
+        ..Settings::default()
+    };
+    let mut session = OnnxSession::new(environment, model, inputs, outputs, &settings)?;
+    // Zeros of `dtype`, whatever its width.
+    let zeros = ort::value::DynTensor::new(
+        &ort::memory::Allocator::default(),
+        super::graph::element_type(dtype)?,
+        [4i64, 4],
+    )?;
+    session.run(&[zeros])?;
+    let placement = session.placement()?.expect("profiled");
+    Ok(placement.ops.get("Cast").copied().unwrap_or(0))
+}
+
+/// The facts behind `dtype_refusal`: this library's CPU provider runs MatMul, Add and Erf
+/// on f32 as they are, wraps them in casts to f32 on f16, and has nothing for bf16.
+#[test]
+fn the_cpu_provider_has_no_half_precision_kernels() {
+    let matmul = |g: &mut OnnxGraph, x: &OnnxValue| g.matmul(x, x, false, false);
+    let add = |g: &mut OnnxGraph, x: &OnnxValue| g.binary(Binary::Add, x, x);
+    let erf = |g: &mut OnnxGraph, x: &OnnxValue| g.unary(Unary::Erf, x);
+    assert_eq!(casts_around(DType::F32, matmul).unwrap(), 0);
+    assert!(casts_around(DType::F16, matmul).unwrap() >= 2);
+    assert!(casts_around(DType::F16, add).unwrap() >= 2);
+    assert!(casts_around(DType::F16, erf).unwrap() >= 2);
+    let err = casts_around(DType::BF16, matmul).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("Could not find an implementation for MatMul"),
+        "{err:#}"
+    );
+}
