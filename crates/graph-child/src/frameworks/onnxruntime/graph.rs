@@ -16,9 +16,9 @@ use ort::value::{DynTensor, Outlet, Shape, SymbolicDimensions, TensorElementType
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// The ONNX opset the nodes are written for: 18 has ReduceMean's and Split's axes and sizes as
-/// inputs, and every op here in its current form.
-pub const OPSET: u32 = 18;
+/// The ONNX opset the nodes are written for: 23, for RMSNormalization (Gelu is 20,
+/// LayerNormalization 17, ReduceMean's axes as an input 18).
+pub const OPSET: u32 = 23;
 
 /// Fills a parameter's values (row-major, f32) by its Hugging Face checkpoint name.
 pub type Parameters<'p> = dyn FnMut(&str, &[i64], &mut [f32]) -> Result<()> + 'p;
@@ -484,6 +484,49 @@ impl GraphBuilder for OnnxGraph<'_> {
             shape.clone(),
         )?;
         self.node("Not", &[equal.name()], vec![], DType::Bool, shape)
+    }
+
+    // One op each, as exported models hold them (ONNX Runtime's optimiser does not fuse the
+    // composed form of these three).
+
+    fn layer_norm(
+        &mut self,
+        x: &OnnxValue,
+        weight: &OnnxValue,
+        bias: &OnnxValue,
+        eps: f64,
+    ) -> Result<OnnxValue> {
+        let attributes = vec![
+            Attribute::new("axis", -1i64)?,
+            Attribute::new("epsilon", eps as f32)?,
+        ];
+        let inputs = [x.name(), weight.name(), bias.name()];
+        let shape = x.shape.to_vec();
+        self.node("LayerNormalization", &inputs, attributes, x.dtype, shape)
+    }
+
+    fn rms_norm(&mut self, x: &OnnxValue, weight: &OnnxValue, eps: f64) -> Result<OnnxValue> {
+        let attributes = vec![
+            Attribute::new("axis", -1i64)?,
+            Attribute::new("epsilon", eps as f32)?,
+        ];
+        let inputs = [x.name(), weight.name()];
+        let shape = x.shape.to_vec();
+        self.node("RMSNormalization", &inputs, attributes, x.dtype, shape)
+    }
+
+    fn gelu(&mut self, x: &OnnxValue, tanh: bool) -> Result<OnnxValue> {
+        let approximate = Attribute::new(
+            "approximate",
+            if tanh { "tanh" } else { "none" }.to_string(),
+        )?;
+        self.node(
+            "Gelu",
+            &[x.name()],
+            vec![approximate],
+            x.dtype,
+            x.shape.to_vec(),
+        )
     }
 }
 

@@ -351,3 +351,44 @@ fn the_cpu_provider_has_no_half_precision_kernels() {
         "{err:#}"
     );
 }
+
+/// The fused layers (one ONNX op each) compute what their composed form does.
+#[test]
+fn fused_layers_match_their_composed_form() {
+    use crate::graph::layers::{composed_gelu, composed_layer_norm, composed_rms_norm};
+    let x: Vec<f32> = (0..48)
+        .map(|i| ((i * 37) % 17) as f32 * 0.3 - 2.0)
+        .collect();
+    let (out, mut session) = run(
+        &Settings {
+            profile_dir: Some(std::env::temp_dir()),
+            ..Settings::default()
+        },
+        &[Data::F32(x)],
+        |g| {
+            let x = g.input("x", DType::F32, &[2, 3, 8])?;
+            let w = g.parameter("w", &[8])?;
+            let b = g.parameter("b", &[8])?;
+            Ok(vec![
+                g.layer_norm(&x, &w, &b, 1e-5)?,
+                composed_layer_norm(g, &x, &w, &b, 1e-5)?,
+                g.rms_norm(&x, &w, 1e-6)?,
+                composed_rms_norm(g, &x, &w, 1e-6)?,
+                g.gelu(&x, false)?,
+                composed_gelu(g, &x, false)?,
+                g.gelu(&x, true)?,
+                composed_gelu(g, &x, true)?,
+            ])
+        },
+    );
+    for (i, name) in ["layer_norm", "rms_norm", "gelu", "gelu tanh"]
+        .iter()
+        .enumerate()
+    {
+        close(&out[2 * i], &out[2 * i + 1], name);
+    }
+    let ops = session.placement().unwrap().unwrap().ops;
+    for op in ["LayerNormalization", "RMSNormalization", "Gelu"] {
+        assert!(ops.contains_key(op), "{op} did not run as one op: {ops:?}");
+    }
+}
