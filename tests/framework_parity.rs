@@ -51,7 +51,11 @@ fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, f
     let dir = tempfile::tempdir().unwrap();
     let arch = models::from_json(&config).unwrap();
     let vs = VarStore::new(Device::Cpu);
-    let task = if lm_head { Task::LanguageModel } else { Task::Base };
+    let task = if lm_head {
+        Task::LanguageModel
+    } else {
+        Task::Base
+    };
     let model = arch.build(vs.root(), task).unwrap();
     tch::no_grad(|| {
         for (_, mut v) in vs.variables() {
@@ -71,7 +75,9 @@ fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, f
     Tensor::write_safetensors(&[("input_ids", &ids)], &inputs).unwrap();
 
     let mut command = Command::new(graph_binary());
-    command.arg("parity").args([&config_path, &weights, &inputs, &out]);
+    command
+        .arg("parity")
+        .args([&config_path, &weights, &inputs, &out]);
     if !lm_head {
         command.arg("--base");
     }
@@ -82,7 +88,10 @@ fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, f
         "{name}: graph child failed: {}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let graph: HashMap<String, Tensor> = Tensor::read_safetensors(&out).unwrap().into_iter().collect();
+    let graph: HashMap<String, Tensor> = Tensor::read_safetensors(&out)
+        .unwrap()
+        .into_iter()
+        .collect();
 
     let output = tch::no_grad(|| model.forward(&ids, false).unwrap());
     let (diff, _) = differences(&graph["output"], &output);
@@ -94,7 +103,10 @@ fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, f
     loss.backward();
     let (ours, theirs) = (graph["loss"].double_value(&[]), loss.double_value(&[]));
     let relative = (ours - theirs).abs() / theirs.abs();
-    assert!(relative <= 1e-5, "{name}: loss {ours} against {theirs} ({relative:e} relative)");
+    assert!(
+        relative <= 1e-5,
+        "{name}: loss {ours} against {theirs} ({relative:e} relative)"
+    );
     if flag == Some("--onnxruntime") {
         return;
     }
@@ -112,6 +124,16 @@ fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, f
             .get(&format!("grad.{var}"))
             .unwrap_or_else(|| panic!("{name}: the graph has no parameter {var}"));
         let (diff, scale) = differences(ours, &theirs);
+        if var.ends_with("attention.self.key.bias") {
+            // Analytically zero: a key bias adds q·b to every key's score of a query, which
+            // the softmax ignores. Both sides hold rounding noise only.
+            let ours_max = ours.abs().max().double_value(&[]);
+            assert!(
+                scale < 1e-6 && ours_max < 1e-6,
+                "{name}: {var}: {ours_max:e} and {scale:e}"
+            );
+            continue;
+        }
         assert!(scale > 0.0, "{name}: {var} has a zero gradient");
         assert!(
             diff / scale <= 1e-4,

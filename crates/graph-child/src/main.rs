@@ -26,13 +26,26 @@ fn run() -> Result<()> {
             Ok(())
         }
         Some("parity") => {
-            let flags: Vec<&str> = args[1..].iter().map(String::as_str).filter(|a| a.starts_with("--")).collect();
-            let paths: Vec<&str> = args[1..].iter().map(String::as_str).filter(|a| !a.starts_with("--")).collect();
-            if let Some(bad) = flags.iter().find(|f| !["--base", "--xla", "--onnxruntime"].contains(f)) {
+            let flags: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| a.starts_with("--"))
+                .collect();
+            let paths: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| !a.starts_with("--"))
+                .collect();
+            if let Some(bad) = flags
+                .iter()
+                .find(|f| !["--base", "--xla", "--onnxruntime"].contains(f))
+            {
                 bail!("parity: unknown flag {bad} (--base, --xla, --onnxruntime)");
             }
             let [config, weights, inputs, out] = paths[..] else {
-                bail!("usage: run-benchmark-graph parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla | --onnxruntime]");
+                bail!(
+                    "usage: run-benchmark-graph parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla | --onnxruntime]"
+                );
             };
             if flags.contains(&"--onnxruntime") {
                 let paths = [config, weights, inputs, out].map(Path::new);
@@ -85,7 +98,9 @@ fn bench(args: &[String]) -> Result<()> {
     }
     let get = |k: &str, d: &str| kv.get(k).cloned().unwrap_or_else(|| d.to_string());
     let num = |k: &str, d: &str| -> Result<i64> {
-        get(k, d).parse().map_err(|_| anyhow::anyhow!("bench: {k}={} is not a number", get(k, d)))
+        get(k, d)
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bench: {k}={} is not a number", get(k, d)))
     };
     let threads = num("threads", "0")? as u64;
     let spec = Spec {
@@ -105,7 +120,10 @@ fn bench(args: &[String]) -> Result<()> {
             other => bail!("bench: dtype={other} (f32, bf16, f16)"),
         },
         xla: get("xla", "0") == "1",
-        threads: Threads { intra: threads, inter: if threads > 0 { 1 } else { 0 } },
+        threads: Threads {
+            intra: threads,
+            inter: if threads > 0 { 1 } else { 0 },
+        },
         optimizer: match get("optimizer", "none").as_str() {
             "none" => Optimizer::None,
             "sgd" => Optimizer::Sgd,

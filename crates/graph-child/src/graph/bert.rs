@@ -72,7 +72,11 @@ impl BertConfig {
 
 /// The graph of `BertModel` (pooled output) or `BertForMaskedLM` (logits, and the loss
 /// against a `labels` input) on an `input_ids` input (batch, seq).
-pub fn build<B: GraphBuilder>(b: &mut B, c: &BertConfig, shape: Shape) -> Result<Outputs<B::Value>> {
+pub fn build<B: GraphBuilder>(
+    b: &mut B,
+    c: &BertConfig,
+    shape: Shape,
+) -> Result<Outputs<B::Value>> {
     let (batch, seq, h) = (shape.batch, shape.seq, c.hidden_size);
     if seq > c.max_position_embeddings {
         bail!(
@@ -86,7 +90,10 @@ pub fn build<B: GraphBuilder>(b: &mut B, c: &BertConfig, shape: Shape) -> Result
         false => None,
     };
     let root = if shape.lm_head { "bert." } else { "" };
-    let word = b.parameter(&format!("{root}embeddings.word_embeddings.weight"), &[c.vocab_size, h])?;
+    let word = b.parameter(
+        &format!("{root}embeddings.word_embeddings.weight"),
+        &[c.vocab_size, h],
+    )?;
     let mut xs = b.gather(&word, &ids)?;
     if c.type_vocab_size > 0 {
         // Every token is of type 0, transformers' buffered default.
@@ -105,7 +112,13 @@ pub fn build<B: GraphBuilder>(b: &mut B, c: &BertConfig, shape: Shape) -> Result
     let pos = positions(b, seq)?;
     let pos = b.gather(&table, &pos)?;
     xs = b.binary(Binary::Add, &xs, &pos)?;
-    xs = layer_norm(b, &xs, &format!("{root}embeddings.LayerNorm"), h, c.layer_norm_eps)?;
+    xs = layer_norm(
+        b,
+        &xs,
+        &format!("{root}embeddings.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )?;
     for i in 0..c.num_hidden_layers {
         xs = encoder_layer(b, c, &xs, &format!("{root}encoder.layer.{i}"))?;
     }
@@ -123,12 +136,25 @@ pub fn build<B: GraphBuilder>(b: &mut B, c: &BertConfig, shape: Shape) -> Result
     let head = "cls.predictions";
     let xs = linear(b, &xs, &format!("{head}.transform.dense"), h, h, true)?;
     let xs = c.hidden_act.apply(b, &xs)?;
-    let xs = layer_norm(b, &xs, &format!("{head}.transform.LayerNorm"), h, c.layer_norm_eps)?;
+    let xs = layer_norm(
+        b,
+        &xs,
+        &format!("{head}.transform.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )?;
     let decoder = match c.tie_word_embeddings {
         true => word,
         false => b.parameter(&format!("{head}.decoder.weight"), &[c.vocab_size, h])?,
     };
-    let logits = project(b, &xs, &decoder, true, Some(format!("{head}.bias")), c.vocab_size)?;
+    let logits = project(
+        b,
+        &xs,
+        &decoder,
+        true,
+        Some(format!("{head}.bias")),
+        c.vocab_size,
+    )?;
     let loss = match &labels {
         Some(labels) => Some(lm_loss(b, &logits, labels)?),
         None => None,
@@ -158,12 +184,45 @@ fn encoder_layer<B: GraphBuilder>(
     let scale = 1.0 / ((h / heads) as f32).sqrt();
     let context = attention(b, &q, &k, &v, scale, None)?;
     let context = merge_heads(b, &context)?;
-    let attended = linear(b, &context, &format!("{p}.attention.output.dense"), h, h, true)?;
+    let attended = linear(
+        b,
+        &context,
+        &format!("{p}.attention.output.dense"),
+        h,
+        h,
+        true,
+    )?;
     let attended = b.binary(Binary::Add, &attended, xs)?;
-    let attended = layer_norm(b, &attended, &format!("{p}.attention.output.LayerNorm"), h, c.layer_norm_eps)?;
-    let inner = linear(b, &attended, &format!("{p}.intermediate.dense"), h, c.intermediate_size, true)?;
+    let attended = layer_norm(
+        b,
+        &attended,
+        &format!("{p}.attention.output.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )?;
+    let inner = linear(
+        b,
+        &attended,
+        &format!("{p}.intermediate.dense"),
+        h,
+        c.intermediate_size,
+        true,
+    )?;
     let inner = c.hidden_act.apply(b, &inner)?;
-    let out = linear(b, &inner, &format!("{p}.output.dense"), c.intermediate_size, h, true)?;
+    let out = linear(
+        b,
+        &inner,
+        &format!("{p}.output.dense"),
+        c.intermediate_size,
+        h,
+        true,
+    )?;
     let out = b.binary(Binary::Add, &out, &attended)?;
-    layer_norm(b, &out, &format!("{p}.output.LayerNorm"), h, c.layer_norm_eps)
+    layer_norm(
+        b,
+        &out,
+        &format!("{p}.output.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )
 }

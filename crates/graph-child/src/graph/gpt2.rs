@@ -5,8 +5,8 @@
 
 use super::builder::{Binary, DType, GraphBuilder};
 use super::layers::{
-    attention, causal_lm_loss, causal_mask, conv1d, layer_norm, merge_heads, positions,
-    project, Activation, Outputs, Shape,
+    attention, causal_lm_loss, causal_mask, conv1d, layer_norm, merge_heads, positions, project,
+    Activation, Outputs, Shape,
 };
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -54,7 +54,11 @@ impl Gpt2Config {
     pub fn from_json(config: &serde_json::Value) -> Result<Self> {
         let c: Gpt2Config = serde_json::from_value(config.clone())?;
         if c.n_head <= 0 || c.n_embd % c.n_head != 0 {
-            bail!("n_embd {} is not a multiple of n_head {}", c.n_embd, c.n_head);
+            bail!(
+                "n_embd {} is not a multiple of n_head {}",
+                c.n_embd,
+                c.n_head
+            );
         }
         Ok(c)
     }
@@ -65,10 +69,17 @@ impl Gpt2Config {
 }
 
 /// The graph of `GPT2Model` or `GPT2LMHeadModel` on `input_ids` (batch, seq).
-pub fn build<B: GraphBuilder>(b: &mut B, c: &Gpt2Config, shape: Shape) -> Result<Outputs<B::Value>> {
+pub fn build<B: GraphBuilder>(
+    b: &mut B,
+    c: &Gpt2Config,
+    shape: Shape,
+) -> Result<Outputs<B::Value>> {
     let (batch, seq, h) = (shape.batch, shape.seq, c.n_embd);
     if seq > c.n_positions {
-        bail!("sequence length {seq} exceeds n_positions {}", c.n_positions);
+        bail!(
+            "sequence length {seq} exceeds n_positions {}",
+            c.n_positions
+        );
     }
     let ids = b.input("input_ids", DType::I64, &[batch, seq])?;
     let labels = match shape.loss {

@@ -66,7 +66,14 @@ pub fn linear<B: GraphBuilder>(
     bias: bool,
 ) -> Result<B::Value> {
     let weight = b.parameter(&format!("{prefix}.weight"), &[dout, din])?;
-    project(b, x, &weight, true, bias.then(|| format!("{prefix}.bias")), dout)
+    project(
+        b,
+        x,
+        &weight,
+        true,
+        bias.then(|| format!("{prefix}.bias")),
+        dout,
+    )
 }
 
 /// x (.., din) times `weight` ((dout, din) when `transposed`, else (din, dout)) plus the
@@ -198,7 +205,11 @@ pub fn composed_gelu<B: GraphBuilder>(b: &mut B, x: &B::Value, tanh: bool) -> Re
     half_x_times_one_plus(b, x, &tanh)
 }
 
-fn half_x_times_one_plus<B: GraphBuilder>(b: &mut B, x: &B::Value, t: &B::Value) -> Result<B::Value> {
+fn half_x_times_one_plus<B: GraphBuilder>(
+    b: &mut B,
+    x: &B::Value,
+    t: &B::Value,
+) -> Result<B::Value> {
     let one_plus = scalar_op(b, Binary::Add, t, 1.0)?;
     let half_x = scalar_op(b, Binary::Mul, x, 0.5)?;
     b.binary(Binary::Mul, &half_x, &one_plus)
@@ -261,7 +272,11 @@ pub fn positions<B: GraphBuilder>(b: &mut B, seq: i64) -> Result<B::Value> {
 /// gather from the flattened (batch · seq · vocab) log-softmax, since TensorFlow's C++
 /// gradients have no sparse cross-entropy and a one-hot matrix would double the logits'
 /// memory.
-pub fn lm_loss<B: GraphBuilder>(b: &mut B, logits: &B::Value, labels: &B::Value) -> Result<B::Value> {
+pub fn lm_loss<B: GraphBuilder>(
+    b: &mut B,
+    logits: &B::Value,
+    labels: &B::Value,
+) -> Result<B::Value> {
     let shape = b.shape(logits)?;
     let vocab = shape[2];
     let rows = shape[0] * shape[1];
@@ -278,7 +293,10 @@ pub fn lm_loss<B: GraphBuilder>(b: &mut B, logits: &B::Value, labels: &B::Value)
     let kept_ids = b.cast(&kept, DType::I64)?;
     // Ignored labels pick row's class 0, weighted by 0.
     let labels = b.binary(Binary::Mul, &labels, &kept_ids)?;
-    let offsets = b.constant(Constant::i64(&[rows], (0..rows).map(|r| r * vocab).collect()))?;
+    let offsets = b.constant(Constant::i64(
+        &[rows],
+        (0..rows).map(|r| r * vocab).collect(),
+    ))?;
     let index = b.binary(Binary::Add, &labels, &offsets)?;
     let picked = b.gather(&logp, &index)?;
     let weights = b.cast(&kept, DType::F32)?;

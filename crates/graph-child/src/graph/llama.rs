@@ -7,8 +7,8 @@
 
 use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
 use super::layers::{
-    attention, causal_lm_loss, causal_mask, linear, merge_heads, project, rms_norm,
-    split_heads, Activation, Outputs, Shape,
+    attention, causal_lm_loss, causal_mask, linear, merge_heads, project, rms_norm, split_heads,
+    Activation, Outputs, Shape,
 };
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -77,7 +77,9 @@ impl LlamaConfig {
             "llama" => (32000, 4096, 11008, 32, 32),
             "mistral" => (32000, 4096, 14336, 32, 32),
             "qwen2" | "qwen3" => (151936, 4096, 22016, 32, 32),
-            other => bail!("model_type \"{other}\" has no graph build (llama, mistral, qwen2, qwen3 do)"),
+            other => {
+                bail!("model_type \"{other}\" has no graph build (llama, mistral, qwen2, qwen3 do)")
+            }
         };
         if k.num_local_experts.is_some() || k.num_experts.is_some() {
             bail!("mixture-of-experts layers have no graph build");
@@ -91,13 +93,17 @@ impl LlamaConfig {
         let layers = k.num_hidden_layers.unwrap_or(d.3);
         let kv_heads = match config.get("num_key_value_heads") {
             Some(serde_json::Value::Null) => heads,
-            _ => k.num_key_value_heads.unwrap_or(if mistral { 8 } else { heads }),
+            _ => k
+                .num_key_value_heads
+                .unwrap_or(if mistral { 8 } else { heads }),
         };
         if heads <= 0 || (k.head_dim.is_none() && hidden_size % heads != 0) {
             bail!("hidden_size {hidden_size} is not a multiple of num_attention_heads {heads}");
         }
         if kv_heads <= 0 || heads % kv_heads != 0 {
-            bail!("num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}");
+            bail!(
+                "num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
+            );
         }
         let head_dim = k
             .head_dim
@@ -160,7 +166,12 @@ fn rotary<B: GraphBuilder>(b: &mut B, c: &LlamaConfig, seq: i64) -> Result<(B::V
 }
 
 /// x · cos + rotate_half(x) · sin, rotate_half(x) = [-x2, x1].
-fn rotate<B: GraphBuilder>(b: &mut B, x: &B::Value, cos: &B::Value, sin: &B::Value) -> Result<B::Value> {
+fn rotate<B: GraphBuilder>(
+    b: &mut B,
+    x: &B::Value,
+    cos: &B::Value,
+    sin: &B::Value,
+) -> Result<B::Value> {
     let halves = b.split(x, -1, 2)?;
     let neg = b.unary(Unary::Neg, &halves[1])?;
     let rotated = b.concat(&[neg, halves[0].clone()], -1)?;
@@ -182,7 +193,11 @@ fn repeat_kv<B: GraphBuilder>(b: &mut B, x: &B::Value, n: i64) -> Result<B::Valu
 }
 
 /// The graph of `LlamaModel` or `LlamaForCausalLM` on `input_ids` (batch, seq).
-pub fn build<B: GraphBuilder>(b: &mut B, c: &LlamaConfig, shape: Shape) -> Result<Outputs<B::Value>> {
+pub fn build<B: GraphBuilder>(
+    b: &mut B,
+    c: &LlamaConfig,
+    shape: Shape,
+) -> Result<Outputs<B::Value>> {
     let (batch, seq, h) = (shape.batch, shape.seq, c.hidden_size);
     let (heads, kv, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
     let ids = b.input("input_ids", DType::I64, &[batch, seq])?;

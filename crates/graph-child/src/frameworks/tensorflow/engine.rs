@@ -77,7 +77,13 @@ impl Engine {
             lm_head: spec.lm_head || spec.training,
             loss: spec.training,
         };
-        let mut built = model::build(&spec.family, shape, spec.dtype, Parameters::Variables, spec.xla)?;
+        let mut built = model::build(
+            &spec.family,
+            shape,
+            spec.dtype,
+            Parameters::Variables,
+            spec.xla,
+        )?;
         let api = built.graph.api;
         let mut init = initialisers(&mut built.graph, &built.names, spec.seed)?;
         let mut targets = Vec::new();
@@ -104,10 +110,18 @@ impl Engine {
         // Random token ids in 0..vocab, the labels being the ids (the original's labels).
         let mut rng = fastrand_like(spec.seed);
         let vocab = spec.family.vocab_size() as u64;
-        let ids: Vec<i64> = (0..spec.batch * spec.seq).map(|_| (rng() % vocab) as i64).collect();
-        let mut feeds = vec![(built.input_ids, Tensor::from_slice(api, &[spec.batch, spec.seq], &ids)?)];
+        let ids: Vec<i64> = (0..spec.batch * spec.seq)
+            .map(|_| (rng() % vocab) as i64)
+            .collect();
+        let mut feeds = vec![(
+            built.input_ids,
+            Tensor::from_slice(api, &[spec.batch, spec.seq], &ids)?,
+        )];
         if let Some(labels) = built.labels {
-            feeds.push((labels, Tensor::from_slice(api, &[spec.batch, spec.seq], &ids)?));
+            feeds.push((
+                labels,
+                Tensor::from_slice(api, &[spec.batch, spec.seq], &ids)?,
+            ));
         }
         let parameters = built
             .names
@@ -143,7 +157,11 @@ impl Engine {
         feeds.extend(extra.iter().map(|(o, t)| (*o, t)));
         let results = self.session.run(&feeds, &self.fetches, &self.targets)?;
         Ok(match self.spec.training {
-            true => results.first().map(|t| t.to_f32()).transpose()?.and_then(|v| v.first().copied()),
+            true => results
+                .first()
+                .map(|t| t.to_f32())
+                .transpose()?
+                .and_then(|v| v.first().copied()),
             false => None,
         })
     }
@@ -159,7 +177,12 @@ impl Engine {
 fn scalar(api: &'static ffi::Api, dtype: i32, value: f32) -> Result<Tensor> {
     match dtype {
         ffi::TF_FLOAT => Tensor::from_slice(api, &[], &[value]),
-        ffi::TF_BFLOAT16 => Tensor::from_bytes(api, dtype, &[], &((value.to_bits() >> 16) as u16).to_ne_bytes()),
+        ffi::TF_BFLOAT16 => Tensor::from_bytes(
+            api,
+            dtype,
+            &[],
+            &((value.to_bits() >> 16) as u16).to_ne_bytes(),
+        ),
         _ => bail!("AdamW runs in f32 and bf16 here"),
     }
 }
@@ -200,7 +223,13 @@ fn initialisers(graph: &mut Graph, names: &[String], seed: u64) -> Result<Vec<*m
             let std = graph.const_scalar(dtype, 0.02)?;
             graph.op("Mul").input(normal).input(std).out()?
         };
-        ops.push(graph.op("AssignVariableOp").input(handle).input(value).finish()?);
+        ops.push(
+            graph
+                .op("AssignVariableOp")
+                .input(handle)
+                .input(value)
+                .finish()?,
+        );
     }
     Ok(ops)
 }
@@ -230,7 +259,11 @@ fn sgd(built: &mut Built) -> Result<Vec<*mut TfOperation>> {
 /// bias corrections fed per call. Returns the update ops, the two fed powers and the ops
 /// zeroing the moments.
 /// The moments' zeroing ops run with the initialisers.
-type AdamOps = (Vec<*mut TfOperation>, (TfOutput, TfOutput), Vec<*mut TfOperation>);
+type AdamOps = (
+    Vec<*mut TfOperation>,
+    (TfOutput, TfOutput),
+    Vec<*mut TfOperation>,
+);
 
 fn adamw(built: &mut Built) -> Result<AdamOps> {
     let dtype = tf_type(built.graph.float_type());
@@ -262,9 +295,18 @@ fn adamw(built: &mut Built) -> Result<AdamOps> {
             moments.push(m);
         }
         // The decay reads the value after the gradient is computed.
-        let current = g.op("ReadVariableOp").input(handle).ty("dtype", dtype).control(grad.oper).out()?;
+        let current = g
+            .op("ReadVariableOp")
+            .input(handle)
+            .ty("dtype", dtype)
+            .control(grad)
+            .out()?;
         let decayed = g.op("Mul").input(current).input(decay).out()?;
-        let assign = g.op("AssignVariableOp").input(handle).input(decayed).finish()?;
+        let assign = g
+            .op("AssignVariableOp")
+            .input(handle)
+            .input(decayed)
+            .finish()?;
         ops.push(
             g.op("ResourceApplyAdam")
                 .input(handle)
@@ -277,7 +319,7 @@ fn adamw(built: &mut Built) -> Result<AdamOps> {
                 .input(beta2)
                 .input(eps)
                 .input(grad)
-                .control(assign)
+                .control(TfOutput { oper: assign, index: 0 })
                 .finish()?,
         );
     }

@@ -134,7 +134,9 @@ pub fn library_path() -> std::path::PathBuf {
         Some(path) => path.into(),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../..")
-            .join(format!(".frameworks/tensorflow-{VERSION}/libtensorflow_cc.so.2")),
+            .join(format!(
+                ".frameworks/tensorflow-{VERSION}/libtensorflow_cc.so.2"
+            )),
     }
 }
 
@@ -213,7 +215,11 @@ impl Status {
                 return Ok(());
             }
             let message = CStr::from_ptr((self.api.TF_Message)(self.raw)).to_string_lossy();
-            Err(anyhow!("{}: {}", what(), message.lines().next().unwrap_or("")))
+            Err(anyhow!(
+                "{}: {}",
+                what(),
+                message.lines().next().unwrap_or("")
+            ))
         }
     }
 }

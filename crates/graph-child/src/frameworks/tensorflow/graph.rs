@@ -70,9 +70,10 @@ impl Op<'_> {
         self
     }
 
-    pub fn control(self, op: *mut TfOperation) -> Self {
-        // SAFETY: as above.
-        unsafe { (self.graph.api.TF_AddControlInput)(self.desc, op) };
+    /// Runs this operation after the one producing `after`.
+    pub fn control(self, after: TfOutput) -> Self {
+        // SAFETY: as above; `after` is an output of this graph.
+        unsafe { (self.graph.api.TF_AddControlInput)(self.desc, after.oper) };
         self
     }
 
@@ -98,7 +99,12 @@ impl Op<'_> {
     pub fn shape(self, name: &str, dims: &[i64]) -> Self {
         // SAFETY: as above.
         unsafe {
-            (self.graph.api.TF_SetAttrShape)(self.desc, c(name).as_ptr(), dims.as_ptr(), dims.len() as i32)
+            (self.graph.api.TF_SetAttrShape)(
+                self.desc,
+                c(name).as_ptr(),
+                dims.as_ptr(),
+                dims.len() as i32,
+            )
         };
         self
     }
@@ -118,7 +124,12 @@ impl Op<'_> {
     pub fn string(self, name: &str, value: &str) -> Self {
         // SAFETY: as above; the value is copied.
         unsafe {
-            (self.graph.api.TF_SetAttrString)(self.desc, c(name).as_ptr(), value.as_ptr().cast(), value.len())
+            (self.graph.api.TF_SetAttrString)(
+                self.desc,
+                c(name).as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+            )
         };
         self
     }
@@ -139,7 +150,9 @@ impl Op<'_> {
     pub fn tensor(self, name: &str, value: &Tensor) -> Result<Self> {
         let status = Status::new(self.graph.api);
         // SAFETY: as above; TensorFlow copies the tensor into the attribute.
-        unsafe { (self.graph.api.TF_SetAttrTensor)(self.desc, c(name).as_ptr(), value.raw, status.raw) };
+        unsafe {
+            (self.graph.api.TF_SetAttrTensor)(self.desc, c(name).as_ptr(), value.raw, status.raw)
+        };
         status.check(|| format!("{}: attribute {name}", self.what))?;
         Ok(self)
     }
@@ -186,7 +199,8 @@ impl Graph {
 
     pub fn op_named(&self, ty: &str, name: &str) -> Op<'_> {
         // SAFETY: the graph is live; the strings are copied.
-        let desc = unsafe { (self.api.TF_NewOperation)(self.raw, c(ty).as_ptr(), c(name).as_ptr()) };
+        let desc =
+            unsafe { (self.api.TF_NewOperation)(self.raw, c(ty).as_ptr(), c(name).as_ptr()) };
         Op {
             graph: self,
             desc,
@@ -207,7 +221,10 @@ impl Graph {
 
     /// A scalar placeholder of `dtype`.
     pub fn op_placeholder(&mut self, name: &str, dtype: i32) -> Result<TfOutput> {
-        self.op_named("Placeholder", name).ty("dtype", dtype).shape("shape", &[]).out()
+        self.op_named("Placeholder", name)
+            .ty("dtype", dtype)
+            .shape("shape", &[])
+            .out()
     }
 
     /// A scalar constant of the float `dtype`.
@@ -226,7 +243,10 @@ impl Graph {
 
     fn constant_tensor(&mut self, tensor: &Tensor) -> Result<TfOutput> {
         let dtype = tensor.dtype();
-        self.op("Const").ty("dtype", dtype).tensor("value", tensor)?.out()
+        self.op("Const")
+            .ty("dtype", dtype)
+            .tensor("value", tensor)?
+            .out()
     }
 
     fn int64s(&mut self, values: &[i64]) -> Result<TfOutput> {
@@ -302,7 +322,9 @@ impl GraphBuilder for Graph {
         }
         let mut dims = vec![0i64; rank as usize];
         // SAFETY: dims holds rank entries.
-        unsafe { (self.api.TF_GraphGetTensorShape)(self.raw, *x, dims.as_mut_ptr(), rank, status.raw) };
+        unsafe {
+            (self.api.TF_GraphGetTensorShape)(self.raw, *x, dims.as_mut_ptr(), rank, status.raw)
+        };
         status.check(|| "TensorFlow shape inference".into())?;
         if dims.iter().any(|&d| d < 0) {
             bail!("TensorFlow does not know a dimension of a value: {dims:?}");
@@ -323,7 +345,10 @@ impl GraphBuilder for Graph {
     fn parameter(&mut self, name: &str, shape: &[i64]) -> Result<TfOutput> {
         if let Some(p) = self.parameters.get(name) {
             if p.shape != shape {
-                bail!("parameter {name} asked for as {shape:?} and as {:?}", p.shape);
+                bail!(
+                    "parameter {name} asked for as {shape:?} and as {:?}",
+                    p.shape
+                );
             }
             return Ok(p.value);
         }
@@ -345,7 +370,11 @@ impl GraphBuilder for Graph {
                     .shape("shape", shape)
                     .string("shared_name", name)
                     .out()?;
-                let value = self.op("ReadVariableOp").input(handle).ty("dtype", dtype).out()?;
+                let value = self
+                    .op("ReadVariableOp")
+                    .input(handle)
+                    .ty("dtype", dtype)
+                    .out()?;
                 Parameter {
                     value,
                     handle: Some(handle),
@@ -417,7 +446,11 @@ impl GraphBuilder for Graph {
 
     fn gather(&mut self, table: &TfOutput, ids: &TfOutput) -> Result<TfOutput> {
         let axis = self.int32(0)?;
-        self.op("GatherV2").input(*table).input(*ids).input(axis).out()
+        self.op("GatherV2")
+            .input(*table)
+            .input(*ids)
+            .input(axis)
+            .out()
     }
 
     fn reshape(&mut self, x: &TfOutput, shape: &[i64]) -> Result<TfOutput> {
@@ -444,7 +477,11 @@ impl GraphBuilder for Graph {
             Reduce::Sum => "Sum",
             Reduce::Mean => "Mean",
         };
-        self.op(ty).input(*x).input(axes).bool("keep_dims", keep).out()
+        self.op(ty)
+            .input(*x)
+            .input(axes)
+            .bool("keep_dims", keep)
+            .out()
     }
 
     fn concat(&mut self, xs: &[TfOutput], axis: i64) -> Result<TfOutput> {
@@ -460,7 +497,9 @@ impl GraphBuilder for Graph {
             .input(*x)
             .int("num_split", parts)
             .finish()?;
-        Ok((0..parts as i32).map(|index| TfOutput { oper: op, index }).collect())
+        Ok((0..parts as i32)
+            .map(|index| TfOutput { oper: op, index })
+            .collect())
     }
 
     fn slice(&mut self, x: &TfOutput, begin: &[i64], size: &[i64]) -> Result<TfOutput> {

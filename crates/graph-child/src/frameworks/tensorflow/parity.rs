@@ -17,15 +17,24 @@ use std::path::Path;
 /// (safetensors with an i64 `input_ids` (batch, seq)); runs the graph (with XLA if `xla`);
 /// writes `output`, `loss` (labels = input_ids, as the original benchmark) and `grad.NAME`
 /// for every parameter to `out` (safetensors, f32).
-pub fn run(config: &Path, weights: &Path, inputs: &Path, lm_head: bool, xla: bool, out: &Path) -> Result<()> {
+pub fn run(
+    config: &Path,
+    weights: &Path,
+    inputs: &Path,
+    lm_head: bool,
+    xla: bool,
+    out: &Path,
+) -> Result<()> {
     let config: serde_json::Value = serde_json::from_slice(
         &std::fs::read(config).with_context(|| format!("cannot read {}", config.display()))?,
     )
     .with_context(|| format!("{} is not JSON", config.display()))?;
     let family = Family::from_json(&config)?;
-    let weight_bytes = std::fs::read(weights).with_context(|| format!("cannot read {}", weights.display()))?;
+    let weight_bytes =
+        std::fs::read(weights).with_context(|| format!("cannot read {}", weights.display()))?;
     let weights = SafeTensors::deserialize(&weight_bytes)?;
-    let input_bytes = std::fs::read(inputs).with_context(|| format!("cannot read {}", inputs.display()))?;
+    let input_bytes =
+        std::fs::read(inputs).with_context(|| format!("cannot read {}", inputs.display()))?;
     let inputs = SafeTensors::deserialize(&input_bytes)?;
     let ids = inputs.tensor("input_ids")?;
     if ids.dtype() != Dtype::I64 || ids.shape().len() != 2 {
@@ -49,9 +58,15 @@ pub fn run(config: &Path, weights: &Path, inputs: &Path, lm_head: bool, xla: boo
         }
         let dims: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         if dims != built.parameter(name)?.shape {
-            bail!("{name} has shape {dims:?}, the graph {:?}", built.parameter(name)?.shape);
+            bail!(
+                "{name} has shape {dims:?}, the graph {:?}",
+                built.parameter(name)?.shape
+            );
         }
-        feeds.push((built.parameter(name)?.value, Tensor::from_bytes(api, super::ffi::TF_FLOAT, &dims, view.data())?));
+        feeds.push((
+            built.parameter(name)?.value,
+            Tensor::from_bytes(api, super::ffi::TF_FLOAT, &dims, view.data())?,
+        ));
     }
     let ids_dims = [shape.batch, shape.seq];
     let ids_tensor = Tensor::from_bytes(api, super::ffi::TF_INT64, &ids_dims, ids.data())?;

@@ -52,7 +52,10 @@ impl Session {
         unsafe {
             let options = (api.TF_NewSessionOptions)();
             (api.TF_SetConfig)(options, proto.as_ptr().cast(), proto.len(), status.raw);
-            if status.check(|| "TensorFlow session options".into()).is_err() {
+            if status
+                .check(|| "TensorFlow session options".into())
+                .is_err()
+            {
                 (api.TF_DeleteSessionOptions)(options);
                 status.check(|| "TensorFlow session options".into())?;
             }
@@ -120,7 +123,10 @@ mod tests {
 
     #[test]
     fn config_proto_is_fields_2_and_5_as_varints() {
-        let proto = config_proto(Threads { intra: 2, inter: 300 });
+        let proto = config_proto(Threads {
+            intra: 2,
+            inter: 300,
+        });
         // Field 2 varint (tag 0x10) = 2; field 5 varint (tag 0x28) = 300 = 0xac 0x02.
         assert_eq!(proto, vec![0x10, 2, 0x28, 0xac, 0x02]);
         assert!(config_proto(Threads::default()).is_empty());

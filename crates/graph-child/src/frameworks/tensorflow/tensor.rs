@@ -55,11 +55,16 @@ impl Tensor {
         }
         // SAFETY: the tensor is allocated with exactly bytes.len() bytes, then filled.
         unsafe {
-            let raw = (api.TF_AllocateTensor)(dtype, shape.as_ptr(), shape.len() as i32, bytes.len());
+            let raw =
+                (api.TF_AllocateTensor)(dtype, shape.as_ptr(), shape.len() as i32, bytes.len());
             if raw.is_null() {
                 bail!("TensorFlow could not allocate a tensor of shape {shape:?}");
             }
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), (api.TF_TensorData)(raw) as *mut u8, bytes.len());
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                (api.TF_TensorData)(raw) as *mut u8,
+                bytes.len(),
+            );
             Ok(Tensor { api, raw })
         }
     }
@@ -109,7 +114,11 @@ impl Tensor {
     /// The values as f32 (f32 tensors only; bf16/f16 are widened).
     pub fn to_f32(&self) -> Result<Vec<f32>> {
         let bytes = self.bytes();
-        let halves = || bytes.chunks_exact(2).map(|c| u16::from_ne_bytes([c[0], c[1]]));
+        let halves = || {
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+        };
         Ok(match self.dtype() {
             ffi::TF_FLOAT => bytes
                 .chunks_exact(4)
