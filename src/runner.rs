@@ -222,7 +222,7 @@ impl Runner {
             Waited::Stopped => Err((None, JobError::Interrupted)),
             Waited::ZygoteLost(line) => {
                 if let Some(line) = line {
-                    console::eprintln(&line);
+                    console::notice(&line);
                 }
                 drop(child);
                 self.run_child_with_partial(job, cells)
@@ -357,7 +357,9 @@ type Pipe = Box<dyn Read + Send>;
 impl Process {
     /// A zygote that does not answer within `timeout` is lost, and the child exec'd.
     fn start(measures_memory: bool, timeout: Duration) -> Result<Process, String> {
-        match (!measures_memory).then(|| zygote::spawn(timeout)).flatten() {
+        // Forking takes it milliseconds; a tiny timeout must not cost the zygote.
+        let answer = timeout.max(Duration::from_secs(5));
+        match (!measures_memory).then(|| zygote::spawn(answer)).flatten() {
             Some(Ok(forked)) => return Ok(Process::Forked(forked)),
             Some(Err(e)) if zygote::pid().is_some() => {
                 return Err(format!("cannot fork a child process: {e}"))
@@ -464,7 +466,7 @@ fn wait(
         let _ = child.kill();
         if child.wait().is_err() && forked {
             if let Some(line) = zygote::lose("did not report the end of its child") {
-                console::eprintln(&line);
+                console::notice(&line);
             }
         }
         return outcome;

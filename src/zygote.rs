@@ -57,8 +57,18 @@ pub fn lose(why: &str) -> Option<String> {
     }
     let pid = zygote.pid as libc::pid_t;
     let mut status = 0;
-    // SAFETY: waitpid on our own child, writing into a local.
-    let dead = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid;
+    // Its socket closes a moment before it can be reaped: give a dying zygote that moment.
+    let start = Instant::now();
+    let dead = loop {
+        // SAFETY: waitpid on our own child, writing into a local.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            break true;
+        }
+        if is_stopped(pid as u32) || start.elapsed() >= Duration::from_millis(500) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let what = if dead {
         format!("died ({})", describe(ExitStatus::from_raw(status)))
     } else {
@@ -80,7 +90,10 @@ pub fn lose(why: &str) -> Option<String> {
 
 /// Whether the zygote is stopped (SIGSTOP, a debugger): 'T' or 't' in /proc/PID/stat.
 pub fn stopped() -> bool {
-    let Some(pid) = pid() else { return false };
+    pid().is_some_and(is_stopped)
+}
+
+fn is_stopped(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
         state.is_some_and(|s| s.starts_with('T') || s.starts_with('t'))
@@ -162,13 +175,24 @@ pub struct Forked {
 pub fn spawn(timeout: Duration) -> Option<io::Result<Forked>> {
     let zygote = ZYGOTE.get().filter(|z| !z.lost.load(Ordering::SeqCst))?;
     let socket = zygote.socket.try_lock().ok()?;
+    // A stopped zygote would not answer; one stopped for a second is not coming back soon.
+    let start = Instant::now();
+    while stopped() {
+        if start.elapsed() >= Duration::from_secs(1) {
+            if let Some(line) = lose("was stopped (SIGSTOP?) between cells") {
+                crate::console::notice(&line);
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let forked = fork_child(socket, timeout);
     if let Err(e) = &forked {
-        // Its own fork failing (no memory, too many processes) is no fault of the zygote's.
-        // Errors of talking to it are ours (raw OS errors are of pipes and its fork).
+        // Errors of talking to it are its (raw OS errors are of our pipes and its fork).
         if e.raw_os_error().is_none() {
-            if let Some(line) = lose(&format!("did not answer ({e})")) {
-                crate::console::eprintln(&line);
+            let why = format!("did not answer a request within {} s", timeout.as_secs_f64());
+            if let Some(line) = lose(&why) {
+                crate::console::notice(&line);
             }
         }
     }
@@ -254,7 +278,7 @@ impl Drop for Forked {
             let _ = self.kill();
             if self.wait().is_err() {
                 if let Some(line) = lose("did not report the end of its child") {
-                    crate::console::eprintln(&line);
+                    crate::console::notice(&line);
                 }
             }
         }
@@ -323,6 +347,11 @@ fn become_child(socket: OwnedFd, fds: [OwnedFd; 3], child_main: fn(u32) -> ExitC
 /// static destructors take 0.1–0.2 s to free what the kernel frees at once.
 pub fn exit_now(code: ExitCode) -> ! {
     let _ = io::Write::flush(&mut io::stdout());
+    // A zygote stopped before it set its parent-death signal would outlive us.
+    if let Some(pid) = pid() {
+        // SAFETY: kill on our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
     let status = (0..=u8::MAX)
         .find(|&c| ExitCode::from(c) == code)
         .unwrap_or(1);
