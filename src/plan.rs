@@ -292,9 +292,19 @@ fn fold_repeats(args: &RunArgs) -> Result<RunArgs> {
     let number = |n: &i64| n.to_string();
     fold("--models", &mut folded.models, show_model, &mut said);
     fold("--batch-sizes", &mut folded.batch_sizes, number, &mut said);
-    fold("--sequence-lengths", &mut folded.sequence_lengths, number, &mut said);
+    fold(
+        "--sequence-lengths",
+        &mut folded.sequence_lengths,
+        number,
+        &mut said,
+    );
     fold("--generate", &mut folded.generate, number, &mut said);
-    fold("--threads", &mut folded.threads, |n| n.to_string(), &mut said);
+    fold(
+        "--threads",
+        &mut folded.threads,
+        |n| n.to_string(),
+        &mut said,
+    );
     let dtype = |d: &crate::cli::DtypeChoice| {
         clap::ValueEnum::to_possible_value(d).map_or(format!("{d:?}"), |v| v.get_name().into())
     };

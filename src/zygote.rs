@@ -190,7 +190,10 @@ pub fn spawn(timeout: Duration) -> Option<io::Result<Forked>> {
     if let Err(e) = &forked {
         // Errors of talking to it are its (raw OS errors are of our pipes and its fork).
         if e.raw_os_error().is_none() {
-            let why = format!("did not answer a request within {} s", timeout.as_secs_f64());
+            let why = format!(
+                "did not answer a request within {} s",
+                timeout.as_secs_f64()
+            );
             if let Some(line) = lose(&why) {
                 crate::console::notice(&line);
             }

@@ -868,12 +868,7 @@ fn compare_fails_a_cell_that_became_na_and_exports_with_nothing_in_common() {
         row.0.model = format!("other-{}", row.0.model);
     }
     json::write(&other, &sweep).unwrap();
-    let output = bin()
-        .arg("compare")
-        .arg(&base)
-        .arg(&other)
-        .assert()
-        .code(2);
+    let output = bin().arg("compare").arg(&base).arg(&other).assert().code(2);
     let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("have no cell in common"), "{stderr}");

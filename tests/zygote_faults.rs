@@ -54,7 +54,10 @@ fn forked_child(zygote: u32) -> u32 {
         if let [child] = children_of(zygote)[..] {
             return child;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "no forked child");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no forked child"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -136,11 +139,11 @@ fn a_sigkilled_zygote_is_noticed_at_once_and_no_cell_is_lost() {
     // Noticed at once: the cell's child dies with its zygote, and the cell starts again in
     // an exec'd child of the sweep.
     let start = Instant::now();
-    while !children_of(id).iter().any(|&c| cmdline(c).contains(" __cell ")) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no exec'd child"
-        );
+    while !children_of(id)
+        .iter()
+        .any(|&c| cmdline(c).contains(" __cell "))
+    {
+        assert!(start.elapsed() < Duration::from_secs(30), "no exec'd child");
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(killed.elapsed() < Duration::from_secs(30));
@@ -237,5 +240,8 @@ fn a_cell_sharing_a_child_times_out_after_its_own_timeout() {
     let export: Value = serde_json::from_str(&fs::read_to_string(&json).unwrap()).unwrap();
     let rows = export["rows"].as_array().unwrap();
     let memory = rows.iter().find(|r| r["memory"].is_object());
-    assert!(memory.is_some(), "the memory cell kept its result: {rows:?}");
+    assert!(
+        memory.is_some(),
+        "the memory cell kept its result: {rows:?}"
+    );
 }

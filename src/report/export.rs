@@ -253,7 +253,11 @@ pub fn check_paths(exporters: &[Box<dyn Exporter>]) -> Result<()> {
     for export in exporters {
         for path in export.files() {
             check_path(path).map_err(|why| {
-                anyhow::anyhow!("cannot write {} file {}: {why}", export.what(), path.display())
+                anyhow::anyhow!(
+                    "cannot write {} file {}: {why}",
+                    export.what(),
+                    path.display()
+                )
             })?;
         }
     }
