@@ -10,7 +10,7 @@ use crate::estimate::{self, Estimate};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
 use crate::models;
-use crate::report::export::{CsvFiles, Outputs};
+use crate::report::export::{self, CsvFiles, Outputs};
 use crate::shard::{self, Shard, ShardRecord, ShardSpec};
 use crate::tokenize;
 use anyhow::{bail, Context, Result};
@@ -132,7 +132,7 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         scope,
         cells,
         tokenization,
-        outputs: outputs(args)?,
+        outputs: checked_outputs(args, scope)?,
         shard,
     })
 }
@@ -360,10 +360,21 @@ pub fn unix_time() -> u64 {
         .unwrap_or(0)
 }
 
+/// The exports, every path checked first ([`export::check_paths`]), so that a refused path
+/// leaves no claimed CSV name behind; a dry run claims none.
+fn checked_outputs(args: &RunArgs, scope: Scope) -> Result<Outputs> {
+    let looked = outputs(args, false)?;
+    export::check_paths(&export::exporters(&looked, &scope.sections())?)?;
+    match args.dry_run {
+        true => Ok(looked),
+        false => outputs(args, true),
+    }
+}
+
 /// The exports the flags ask for; CSV files without a name get the original's
 /// `<section>_<unix time>.csv`, with a suffix where another run took that name
 /// ([`CsvFiles::fresh`]; a dry run only looks).
-fn outputs(args: &RunArgs) -> Result<Outputs> {
+fn outputs(args: &RunArgs, claim: bool) -> Result<Outputs> {
     // env_info first: it is written by every CSV export, so it is the one claimed.
     let defaults = |f: &CsvFiles| -> Vec<PathBuf> {
         [
@@ -382,7 +393,7 @@ fn outputs(args: &RunArgs) -> Result<Outputs> {
     };
     let csv = match args.save_to_csv {
         true => {
-            let stamped = CsvFiles::fresh(unix_time(), defaults, !args.dry_run)?;
+            let stamped = CsvFiles::fresh(unix_time(), defaults, claim)?;
             let pick = |given: &Option<PathBuf>, default: PathBuf| given.clone().unwrap_or(default);
             Some(CsvFiles {
                 inference_time: pick(&args.inference_time_csv_file, stamped.inference_time),

@@ -111,7 +111,7 @@ impl Runner {
             cells: cells.to_vec(),
         };
         let (finished, failure): (Vec<CellResult>, Option<String>) = if self.multi_process {
-            match self.run_child_with_partial(&job, cells.len() as u32) {
+            match self.run_child_with_partial(&job) {
                 Ok(value) => (parse_results(value), None),
                 Err((partial, JobError::Failed(reason))) => {
                     (partial.map(parse_results).unwrap_or_default(), Some(reason))
@@ -184,10 +184,10 @@ impl Runner {
     }
 
     fn run_child(&self, job: &Job) -> Result<serde_json::Value, JobError> {
-        self.run_child_with_partial(job, 1).map_err(|(_, e)| e)
+        self.run_child_with_partial(job).map_err(|(_, e)| e)
     }
 
-    /// Runs a job of `cells` cells; each cell has the whole timeout, counted from the end of
+    /// Runs a job of one or more cells; each cell has the whole timeout, counted from the end of
     /// the one before (the child prints its results so far after each). On failure, the last
     /// result the child printed before it died, if any, comes with the reason. A cell whose
     /// zygote died or stopped under it is run again in an exec'd child.
@@ -195,7 +195,6 @@ impl Runner {
     fn run_child_with_partial(
         &self,
         job: &Job,
-        cells: u32,
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
         let json = serde_json::to_string(job).expect("a job serialises");
@@ -225,7 +224,7 @@ impl Runner {
                     console::notice(&line);
                 }
                 drop(child);
-                self.run_child_with_partial(job, cells)
+                self.run_child_with_partial(job)
             }
             Waited::TimedOut => Err((
                 partial(),

@@ -306,7 +306,7 @@ fn models_in_a_one_column_terminal_is_a_list() {
     for id in &ids {
         assert!(narrow.lines().any(|l| l == *id), "{id}:\n{narrow}");
     }
-    assert!(narrow.lines().count() < 3 * ids.len() + 40, "{narrow}");
+    assert!(narrow.lines().count() < 6 * ids.len() + 40, "{narrow}");
     assert!(
         narrow
             .lines()
