@@ -35,6 +35,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let machine = crate::frameworks::torch::device::machine();
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
+    export::check_paths(&exporters)?;
     let previous = args.resume.as_deref().map(Previous::load).transpose()?;
     if let Some(previous) = &previous {
         let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
@@ -618,13 +619,15 @@ pub fn merge(args: MergeArgs) -> Result<()> {
     });
     let merged = merge::merge(&args.files, prefer)?;
     let outputs = Outputs {
-        csv: args
-            .save_to_csv
-            .then(|| CsvFiles::stamped(plan::unix_time())),
+        csv: match args.save_to_csv {
+            true => Some(CsvFiles::fresh(plan::unix_time(), CsvFiles::all, true)?),
+            false => None,
+        },
         json: args.export_json,
         markdown: args.export_markdown,
     };
     let exporters = export::exporters(&outputs, &merged.sweep.sections())?;
+    export::check_paths(&exporters)?;
     let progress = Progress::new(0, false);
     for warning in &merged.warnings {
         console::eprintln(&format!("Warning: {warning}"));

@@ -87,7 +87,7 @@ pub enum Command {
     Schema,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
     #[arg(help_heading = "What to measure", long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL", value_parser = crate::hub::ModelSpecParser)]
