@@ -116,6 +116,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                         warmup_calls: timing.warmup_calls,
                         stats,
                         flops_per_call: None,
+                        bytes_per_call: crate::estimate::traffic(c).map(|t| t.bytes),
                         interval,
                         imprecise: timing.imprecise,
                         build_seconds,

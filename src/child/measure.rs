@@ -165,6 +165,7 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
                             Mode::Training => forward.map(|f| 3.0 * f),
                             Mode::Inference | Mode::Generation => forward,
                         },
+                        bytes_per_call: crate::estimate::traffic(c).map(|t| t.bytes),
                         interval,
                         imprecise: timing.imprecise,
                         build_seconds,

@@ -1,6 +1,7 @@
 //! The child side: what runs inside one cell's process. It reads a [`Job`], builds the
 //! model, makes inputs, measures, and answers with a result or a reason.
 
+pub mod bandwidth;
 pub mod calibrate;
 pub mod device;
 pub mod generate;
