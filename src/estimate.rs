@@ -384,7 +384,19 @@ impl Shape {
         .iter()
         .any(|k| config.get(*k).is_some())
             || [
-                "llama", "mistral", "qwen2", "qwen3", "t5", "gpt_neox", "phi",
+                "llama",
+                "mistral",
+                "mixtral",
+                "qwen2",
+                "qwen3",
+                "qwen3_moe",
+                "gemma",
+                "gemma2",
+                "gemma3_text",
+                "phi3",
+                "t5",
+                "gpt_neox",
+                "phi",
             ]
             .contains(&config["model_type"].as_str().unwrap_or(""));
         let (experts, active_experts, expert) = match (
@@ -590,6 +602,44 @@ mod tests {
     }
 
     #[test]
+    fn a_decode_heavy_cell_is_timed_at_the_bandwidth_ceiling() {
+        // Qwen3-0.6B, f32: each decode step reads its 0.6B weights (2.4 GB) for 2 FLOPs a
+        // weight, half a FLOP per byte; at 1 TFLOP/s and 10 GB/s a step takes 0.24 s of
+        // bandwidth, not 1.2 ms of matmul.
+        let mut c = cell_of(embedded("Qwen/Qwen3-0.6B"), Dtype::F32, Mode::Generation);
+        c.metric = Metric::Speed;
+        c.new_tokens = Some(11);
+        let e = cell(&c);
+        let t = e.traffic.unwrap();
+        let d = t.decode.unwrap();
+        assert_eq!(d.steps, 10);
+        let params = e.parameters.unwrap();
+        // The step reads every weight but 151935 of the table's rows (tied head: none).
+        assert!((d.bytes / (4.0 * params) - 1.0).abs() < 0.02, "{}", d.bytes / 4.0 / params);
+        let matmul_only = CalibrationResult {
+            size: 2048,
+            flops_per_second: 1e12,
+            bandwidth: None,
+        };
+        let both = CalibrationResult {
+            bandwidth: Some(crate::cell::Bandwidth {
+                buffer_bytes: 1 << 30,
+                read_bytes_per_second: 1e10,
+                copy_bytes_per_second: 1e10,
+            }),
+            ..matmul_only.clone()
+        };
+        let flops = e.flops.unwrap();
+        let expected = (flops - 10.0 * d.flops) / 1e12
+            + (t.bytes - 10.0 * d.bytes).max(0.0) / 1e10
+            + 10.0 * d.bytes / 1e10;
+        let call = expected.max(flops / 1e12 - 10.0 * d.flops / 1e12 + 10.0 * d.bytes / 1e10);
+        assert!((e.call_seconds(flops, &both) - call).abs() / call < 0.05);
+        assert!(e.call_seconds(flops, &both) > 2.0);
+        assert!((e.call_seconds(flops, &matmul_only) - flops / 1e12).abs() < 1e-12);
+    }
+
+    #[test]
     fn seconds_follow_the_calibration() {
         let mut c = cell_of(
             embedded("openai-community/gpt2"),
@@ -602,6 +652,7 @@ mod tests {
         let slow = CalibrationResult {
             size: 1024,
             flops_per_second: 1e10,
+            bandwidth: None,
         };
         let fast = CalibrationResult {
             flops_per_second: 1e12,
