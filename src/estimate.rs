@@ -69,12 +69,7 @@ impl Estimate {
     /// ceilings (plus overhead); with no calibration, only start and build are known.
     pub fn seconds(&self, calibration: Option<&CalibrationResult>) -> f64 {
         let build = self.weight_bytes_guess() / BUILD_BYTES_PER_S;
-        let per_call = match (self.flops, calibration) {
-            (Some(f), Some(c)) if c.flops_per_second > 0.0 => {
-                (self.call_seconds(f, c) * (1.0 + CALL_OVERHEAD)).max(MIN_CALL_S)
-            }
-            _ => MIN_CALL_S,
-        };
+        let per_call = self.per_call(calibration).unwrap_or(MIN_CALL_S);
         // The warm-up's time bound: one call of a second or more is the whole warm-up.
         let warmup = match self.warmup_time_s {
             Some(t) => (self.warmup_calls).min(((t / per_call).ceil() as usize).max(1)),
@@ -82,6 +77,17 @@ impl Estimate {
         };
         let calls = self.calls - self.warmup_calls + warmup;
         CHILD_START_S + build + calls as f64 * per_call
+    }
+
+    /// Expected seconds of one call at the calibrated ceilings, overhead included; None
+    /// without a calibration or a FLOP count.
+    pub fn per_call(&self, calibration: Option<&CalibrationResult>) -> Option<f64> {
+        match (self.flops, calibration) {
+            (Some(f), Some(c)) if c.flops_per_second > 0.0 => {
+                Some((self.call_seconds(f, c) * (1.0 + CALL_OVERHEAD)).max(MIN_CALL_S))
+            }
+            _ => None,
+        }
     }
 
     /// One call at the roofline: each part (the prompt, then every decode step) takes the
@@ -615,7 +621,11 @@ mod tests {
         assert_eq!(d.steps, 10);
         let params = e.parameters.unwrap();
         // The step reads every weight but 151935 of the table's rows (tied head: none).
-        assert!((d.bytes / (4.0 * params) - 1.0).abs() < 0.02, "{}", d.bytes / 4.0 / params);
+        assert!(
+            (d.bytes / (4.0 * params) - 1.0).abs() < 0.02,
+            "{}",
+            d.bytes / 4.0 / params
+        );
         let matmul_only = CalibrationResult {
             size: 2048,
             flops_per_second: 1e12,
