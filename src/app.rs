@@ -2,8 +2,8 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{
-    Axes, Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell,
-    TokenizationResult,
+    Axes, Calibration, CalibrationResult, Cell, CellResult, DeviceChoice, Metric, Row, Sweep,
+    TokenizationCell, TokenizationResult,
 };
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
@@ -193,6 +193,7 @@ fn calibrate(
     let several = Axes::of(&plan.cells);
     let several = several.dtype_varies() || several.threads_vary();
     let mut said = Vec::new();
+    let mut bandwidths: Vec<(String, String)> = Vec::new();
     let cache = calibration::Cache::user();
     for calibration in wanted {
         let threads = calibration.threads.unwrap_or(plan.default_threads);
@@ -214,9 +215,10 @@ fn calibrate(
         if let Some(cached) = cached {
             let when = cached.when();
             progress.note(&format!(
-                "{what}: {:.1} GFLOP/s, reused (measured {when}; --recalibrate measures again)",
-                cached.result.flops_per_second / 1e9
+                "{what}: {}, reused (measured {when}; --recalibrate measures again)",
+                ceilings(&cached.result)
             ));
+            bandwidths.extend(bandwidth_of(&variant, &cached.result));
             sweep.calibrations.push((calibration, cached.result));
             said.push((variant, format!("reused, measured {when}")));
             continue;
@@ -224,7 +226,8 @@ fn calibrate(
         progress.task(&what);
         match runner.calibrate(calibration) {
             Ok(Ok(c)) => {
-                progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
+                progress.task_done(&what, &ceilings(&c));
+                bandwidths.extend(bandwidth_of(&variant, &c));
                 if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
                     progress.note(&format!("Calibration not cached: {e:#}"));
                 }
@@ -249,7 +252,37 @@ fn calibrate(
         };
         set_environment(sweep, "calibration", value);
     }
+    if !bandwidths.is_empty() {
+        let value = match several {
+            false => bandwidths.remove(0).1,
+            true => (bandwidths.iter().map(|(v, b)| format!("{v}: {b}")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        set_environment(sweep, "memory_bandwidth", value);
+    }
     Ok(())
+}
+
+/// "312.4 GFLOP/s, read 55.1 GB/s": both ceilings of a calibration.
+fn ceilings(c: &CalibrationResult) -> String {
+    match c.bandwidth {
+        Some(b) => format!(
+            "{:.1} GFLOP/s, read {:.1} GB/s",
+            c.flops_per_second / 1e9,
+            b.read_bytes_per_second / 1e9
+        ),
+        None => format!(
+            "{:.1} GFLOP/s (bandwidth not measured)",
+            c.flops_per_second / 1e9
+        ),
+    }
+}
+
+/// The environment's words for a calibration's bandwidth ceiling, if measured.
+fn bandwidth_of(variant: &str, c: &CalibrationResult) -> Option<(String, String)> {
+    let b = c.bandwidth.as_ref()?;
+    Some((variant.to_string(), report::roofline::describe(b)))
 }
 
 /// `--dry-run`: the cells still to run with their estimates, and the totals.

@@ -546,6 +546,10 @@ pub struct PlotArgs {
     #[arg(long)]
     pub profile: bool,
 
+    /// Draw the roofline of JSON exports: every speed cell (generation: its decode steps) at its FLOPs per byte and achieved GFLOP/s, under the calibrated bandwidth and matmul ceilings
+    #[arg(long, conflicts_with = "profile")]
+    pub roofline: bool,
+
     /// Chart title [default: says what is shown]
     #[arg(long)]
     pub title: Option<String>,
@@ -601,6 +605,7 @@ impl PlotArgs {
                 PlotMetric::Increase => plot::Figure::Increase,
             }),
             profile: self.profile,
+            roofline: self.roofline,
             title: self.title.clone(),
             size: (self.size[0], self.size[1]),
         }

@@ -345,6 +345,7 @@ fn split(cells: Vec<Cell>, part: Shard) -> Result<(Vec<Cell>, ShardRecord)> {
 const NOMINAL: CalibrationResult = CalibrationResult {
     size: 0,
     flops_per_second: 1e11,
+    bandwidth: None,
 };
 
 /// Estimated seconds to measure `cell`, from the same cost model as `--dry-run` and the fit

@@ -560,6 +560,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         warmup_calls: 2,
         stats,
         flops_per_call: Some(1e9),
+        bytes_per_call: None,
         interval: None,
         imprecise: false,
         build_seconds: None,

@@ -633,6 +633,7 @@ mod tests {
             warmup_calls: 0,
             stats,
             flops_per_call: Some(1.0),
+            bytes_per_call: None,
             interval: None,
             imprecise: false,
             build_seconds: None,

@@ -778,6 +778,11 @@ mod tests {
         let calibration = CalibrationResult {
             size: 1024,
             flops_per_second: 1e11,
+            bandwidth: Some(crate::cell::Bandwidth {
+                buffer_bytes: 1 << 30,
+                read_bytes_per_second: 5e10,
+                copy_bytes_per_second: 3e10,
+            }),
         };
         let mut other = sweep.rows[0].clone();
         other.0.settings.threads = Some(2);

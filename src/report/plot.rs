@@ -45,6 +45,9 @@ pub struct Options {
     pub metric: Option<Figure>,
     /// Draw the --profile breakdowns instead: one stacked bar per profiled cell.
     pub profile: bool,
+    /// Draw the roofline instead: every speed cell at its FLOPs per byte and FLOP/s, under
+    /// the calibrated ceilings.
+    pub roofline: bool,
     pub title: Option<String>,
     pub size: (u32, u32),
 }
@@ -85,6 +88,9 @@ pub struct Series {
 pub fn run(args: &Options) -> Result<()> {
     if args.profile {
         return super::profile_chart::run(args);
+    }
+    if args.roofline {
+        return super::roofline_plot::run(args);
     }
     let format = Format::of(&args.output)?;
     let data = load(&args.files, args.mode, args.metric)?;
