@@ -92,6 +92,15 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;
+    let mut recorder = match args.record.target() {
+        Some(path) => Some(crate::db::Recorder::start(
+            &path,
+            &sweep,
+            args.record.label.clone(),
+            args.record.save_baseline.clone(),
+        )?),
+        None => None,
+    };
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
     if let Some(path) = &args.resume {
@@ -138,6 +147,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             axes: crate::cell::Axes::of(&plan.cells),
             fit_check: !args.no_fit_check,
             watch: &mut watch,
+            db: recorder.as_mut(),
         };
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
         if !interrupted {
@@ -146,6 +156,9 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     }
     progress.done();
     print_results(args.env_print, &exporters, &sweep, &progress)?;
+    if let Some(recorder) = recorder {
+        progress.note(&recorder.finish(&sweep, interrupted)?);
+    }
     if interrupted {
         let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
         let hint = match json {
@@ -294,6 +307,8 @@ struct SweepRun<'a> {
     /// Mark cells whose estimate exceeds the available memory N/A without running them.
     fit_check: bool,
     watch: &'a mut LoadWatch,
+    /// `--db`: each finished cell is appended to the results database as it comes.
+    db: Option<&'a mut crate::db::Recorder>,
 }
 
 /// Watches the other processes' CPU use before and during the sweep: one warning line the
@@ -437,6 +452,9 @@ impl SweepRun<'_> {
                         );
                         self.progress
                             .finish(index, self.to_run, &labels[k], &summary);
+                        if let Some(db) = self.db.as_deref_mut() {
+                            db.cell(sweep, &(cells[i].clone(), result.clone()));
+                        }
                         results[i] = Some(result);
                     }
                 }

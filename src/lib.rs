@@ -11,6 +11,7 @@ pub mod child;
 pub mod cli;
 pub mod cli_docs;
 pub mod console;
+pub mod db;
 pub mod env;
 pub mod estimate;
 pub mod hub;
