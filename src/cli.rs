@@ -87,7 +87,7 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout: run-benchmark's, or plot's, compare's or merge's
+    /// Print the man page (roff) to stdout: run-benchmark's, or plot's, compare's, merge's or history's
     Man {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::cli_docs::MAN_SUBCOMMANDS))]
         subcommand: Option<String>,

@@ -532,7 +532,11 @@ fn history_marks_the_run_a_regression_came_in() {
     // Two cells (sequence 8 and 32), six runs each, 31% slower from the fourth. Sequence 8's
     // intervals are narrow: its step is marked. Sequence 32's samples are noisy, its intervals
     // overlap across the step: not marked.
-    assert_eq!(stdout.matches("commit4").count(), 3, "two rows and a note: {stdout}");
+    assert_eq!(
+        stdout.matches("commit4").count(),
+        3,
+        "two rows and a note: {stdout}"
+    );
     assert_eq!(stdout.matches("▲ slower").count(), 1, "{stdout}");
     assert!(stdout.contains("+31.3%"), "{stdout}");
     for i in 1..=6 {
