@@ -12,8 +12,13 @@ LIBTORCH_LINK := libtorch
 STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 CARGO ?= cargo
 BIN := target/release/run-benchmark
+# TensorFlow's C API for the graph child (crates/graph-child): two files of the PyPI wheel,
+# never needed to build, only to run TensorFlow cells.
+TENSORFLOW_VERSION ?= 2.21.0
+TENSORFLOW_DIR := .frameworks/tensorflow-$(TENSORFLOW_VERSION)
+TENSORFLOW_STAMP := $(TENSORFLOW_DIR)/.complete
 
-.PHONY: all setup build bench test fixtures lint generated clean-venv
+.PHONY: all setup build bench test fixtures lint generated clean-venv tensorflow onnxruntime onnxruntime-python
 
 all: build
 
@@ -32,9 +37,50 @@ build: setup
 bench: build
 	$(BIN) --models bert-base-uncased
 
+# Only libtensorflow_cc.so.2 (the C API) and libtensorflow_framework.so.2 (found beside it
+# through its $$ORIGIN runpath) are kept; the wheel stays in .frameworks/cache for a rerun.
+tensorflow: $(TENSORFLOW_STAMP)
+
+$(TENSORFLOW_STAMP): $(STAMP)
+	mkdir -p .frameworks/cache $(TENSORFLOW_DIR)
+	$(VENV)/bin/pip download --disable-pip-version-check --progress-bar off --no-deps \
+		--only-binary=:all: --dest .frameworks/cache tensorflow-cpu==$(TENSORFLOW_VERSION)
+	$(VENV)/bin/python scripts/extract_tensorflow.py \
+		.frameworks/cache/tensorflow_cpu-$(TENSORFLOW_VERSION)-*.whl $(TENSORFLOW_DIR)
+	touch $@
+
+# ONNX Runtime's CPU library from the PyPI wheel, loaded at run time by run-benchmark-graph (the ort
+# crate's load-dynamic: building never needs it, nothing downloads at build time). Only the one file
+# is kept; an installed binary finds it through RUN_BENCHMARK_ONNXRUNTIME instead.
+ORT_VERSION ?= 1.31.1
+ORT_LIB := .frameworks/onnxruntime-$(ORT_VERSION)/libonnxruntime.so.$(ORT_VERSION)
+
+onnxruntime: $(ORT_LIB)
+
+$(ORT_LIB): $(STAMP)
+	$(VENV)/bin/pip download --disable-pip-version-check --progress-bar off --no-deps --only-binary=:all: \
+		--dest .frameworks/cache onnxruntime==$(ORT_VERSION)
+	mkdir -p $(@D)
+	$(VENV)/bin/python -c 'import glob, shutil, sys, zipfile; \
+		whl = zipfile.ZipFile(glob.glob(".frameworks/cache/onnxruntime-$(ORT_VERSION)-*.whl")[0]); \
+		src = whl.open("onnxruntime/capi/libonnxruntime.so.$(ORT_VERSION)"); \
+		shutil.copyfileobj(src, open(sys.argv[1] + ".part", "wb"))' $@
+	mv $@.part $@
+
+# Python's own onnxruntime (same wheel) for scripts/onnxruntime_vs_python.py only; tests never need it.
+ORT_VENV := .venv-onnxruntime
+onnxruntime-python: $(ORT_VENV)/.onnxruntime-$(ORT_VERSION)
+
+$(ORT_VENV)/.onnxruntime-$(ORT_VERSION):
+	$(PYTHON) -m venv $(ORT_VENV)
+	$(ORT_VENV)/bin/pip install --disable-pip-version-check --progress-bar off onnxruntime==$(ORT_VERSION) numpy
+	touch $@
+
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
-test: setup
-	$(CARGO) test --release --no-fail-fast
+# The workspace's graph child needs TensorFlow's and ONNX Runtime's libraries to test its backend.
+test: setup tensorflow onnxruntime
+	$(CARGO) build --release --workspace
+	$(CARGO) test --release --workspace --no-fail-fast
 
 # Shell completions and the man page, from the clap definition; tests/generated.rs checks
 # that the committed copies are current.

@@ -1,0 +1,11 @@
+//! TensorFlow through its C API (`libtensorflow_cc.so.2` of the PyPI wheel): the graph
+//! builder lowered to a `TF_Graph`, a session configured by hand, XLA through a graph
+//! function, gradients from TensorFlow's C++ registry.
+
+pub mod engine;
+pub mod ffi;
+pub mod graph;
+pub mod model;
+pub mod parity;
+pub mod session;
+pub mod tensor;

@@ -1,0 +1,228 @@
+//! BERT (Devlin et al., 2018) as a graph, following transformers' `modeling_bert.py` and the
+//! PyTorch side's `src/models/bert.rs`: `BertModel` (with pooler) as the bare model and
+//! `BertForMaskedLM` (tied decoder) with the masked-LM loss. Parameter names are the
+//! checkpoint's: `bert.encoder.layer.0.attention.self.query.weight`.
+
+use super::builder::{Binary, Constant, GraphBuilder, Unary};
+use super::layers::{
+    attention, layer_norm, linear, lm_loss, merge_heads, positions, project, split_heads,
+    Activation, Outputs, Shape,
+};
+use anyhow::{bail, Result};
+use serde::Deserialize;
+
+/// `BertConfig`'s keys this build reads, with transformers' defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct BertConfig {
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    pub hidden_act: Activation,
+    pub max_position_embeddings: i64,
+    pub type_vocab_size: i64,
+    pub layer_norm_eps: f64,
+    pub position_embedding_type: String,
+    pub tie_word_embeddings: bool,
+}
+
+impl Default for BertConfig {
+    fn default() -> Self {
+        BertConfig {
+            vocab_size: 30522,
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            hidden_act: Activation::Gelu,
+            max_position_embeddings: 512,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            position_embedding_type: "absolute".into(),
+            tie_word_embeddings: true,
+        }
+    }
+}
+
+impl BertConfig {
+    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
+        let c: BertConfig = serde_json::from_value(config.clone())?;
+        if c.position_embedding_type != "absolute" {
+            bail!(
+                "position_embedding_type \"{}\" is not supported (only \"absolute\")",
+                c.position_embedding_type
+            );
+        }
+        if c.num_attention_heads <= 0 || c.hidden_size % c.num_attention_heads != 0 {
+            bail!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                c.hidden_size,
+                c.num_attention_heads
+            );
+        }
+        Ok(c)
+    }
+
+    pub fn max_positions(&self) -> i64 {
+        self.max_position_embeddings
+    }
+}
+
+/// The graph of `BertModel` (pooled output) or `BertForMaskedLM` (logits, and the loss
+/// against a `labels` input) on an `input_ids` input (batch, seq).
+pub fn build<B: GraphBuilder>(
+    b: &mut B,
+    c: &BertConfig,
+    shape: Shape,
+) -> Result<Outputs<B::Value>> {
+    let (batch, seq, h) = (shape.batch, shape.seq, c.hidden_size);
+    if seq > c.max_position_embeddings {
+        bail!(
+            "sequence length {seq} exceeds max_position_embeddings {}",
+            c.max_position_embeddings
+        );
+    }
+    let ids = b.input("input_ids", super::builder::DType::I64, &[batch, seq])?;
+    let labels = match shape.loss {
+        true => Some(b.input("labels", super::builder::DType::I64, &[batch, seq])?),
+        false => None,
+    };
+    let root = if shape.lm_head { "bert." } else { "" };
+    let word = b.parameter(
+        &format!("{root}embeddings.word_embeddings.weight"),
+        &[c.vocab_size, h],
+    )?;
+    let mut xs = b.gather(&word, &ids)?;
+    if c.type_vocab_size > 0 {
+        // Every token is of type 0, transformers' buffered default.
+        let table = b.parameter(
+            &format!("{root}embeddings.token_type_embeddings.weight"),
+            &[c.type_vocab_size, h],
+        )?;
+        let zero = b.constant(Constant::i64(&[1], vec![0]))?;
+        let row = b.gather(&table, &zero)?;
+        xs = b.binary(Binary::Add, &xs, &row)?;
+    }
+    let table = b.parameter(
+        &format!("{root}embeddings.position_embeddings.weight"),
+        &[c.max_position_embeddings, h],
+    )?;
+    let pos = positions(b, seq)?;
+    let pos = b.gather(&table, &pos)?;
+    xs = b.binary(Binary::Add, &xs, &pos)?;
+    xs = layer_norm(
+        b,
+        &xs,
+        &format!("{root}embeddings.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )?;
+    for i in 0..c.num_hidden_layers {
+        xs = encoder_layer(b, c, &xs, &format!("{root}encoder.layer.{i}"))?;
+    }
+    if !shape.lm_head {
+        // The pooler: tanh(dense(first token)).
+        let first = b.slice(&xs, &[0, 0, 0], &[batch, 1, h])?;
+        let first = b.reshape(&first, &[batch, h])?;
+        let dense = linear(b, &first, "pooler.dense", h, h, true)?;
+        let pooled = b.unary(Unary::Tanh, &dense)?;
+        return Ok(Outputs {
+            output: pooled,
+            loss: None,
+        });
+    }
+    let head = "cls.predictions";
+    let xs = linear(b, &xs, &format!("{head}.transform.dense"), h, h, true)?;
+    let xs = c.hidden_act.apply(b, &xs)?;
+    let xs = layer_norm(
+        b,
+        &xs,
+        &format!("{head}.transform.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )?;
+    let decoder = match c.tie_word_embeddings {
+        true => word,
+        false => b.parameter(&format!("{head}.decoder.weight"), &[c.vocab_size, h])?,
+    };
+    let logits = project(
+        b,
+        &xs,
+        &decoder,
+        true,
+        Some(format!("{head}.bias")),
+        c.vocab_size,
+    )?;
+    let loss = match &labels {
+        Some(labels) => Some(lm_loss(b, &logits, labels)?),
+        None => None,
+    };
+    Ok(Outputs {
+        output: logits,
+        loss,
+    })
+}
+
+/// The post-LayerNorm encoder layer: x = LN(x + attention(x)), x = LN(x + W2 act(W1 x)).
+fn encoder_layer<B: GraphBuilder>(
+    b: &mut B,
+    c: &BertConfig,
+    xs: &B::Value,
+    p: &str,
+) -> Result<B::Value> {
+    let (h, heads) = (c.hidden_size, c.num_attention_heads);
+    let q = linear(b, xs, &format!("{p}.attention.self.query"), h, h, true)?;
+    let k = linear(b, xs, &format!("{p}.attention.self.key"), h, h, true)?;
+    let v = linear(b, xs, &format!("{p}.attention.self.value"), h, h, true)?;
+    let (q, k, v) = (
+        split_heads(b, &q, heads)?,
+        split_heads(b, &k, heads)?,
+        split_heads(b, &v, heads)?,
+    );
+    let scale = 1.0 / ((h / heads) as f32).sqrt();
+    let context = attention(b, &q, &k, &v, scale, None)?;
+    let context = merge_heads(b, &context)?;
+    let attended = linear(
+        b,
+        &context,
+        &format!("{p}.attention.output.dense"),
+        h,
+        h,
+        true,
+    )?;
+    let attended = b.binary(Binary::Add, &attended, xs)?;
+    let attended = layer_norm(
+        b,
+        &attended,
+        &format!("{p}.attention.output.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )?;
+    let inner = linear(
+        b,
+        &attended,
+        &format!("{p}.intermediate.dense"),
+        h,
+        c.intermediate_size,
+        true,
+    )?;
+    let inner = c.hidden_act.apply(b, &inner)?;
+    let out = linear(
+        b,
+        &inner,
+        &format!("{p}.output.dense"),
+        c.intermediate_size,
+        h,
+        true,
+    )?;
+    let out = b.binary(Binary::Add, &out, &attended)?;
+    layer_norm(
+        b,
+        &out,
+        &format!("{p}.output.LayerNorm"),
+        h,
+        c.layer_norm_eps,
+    )
+}

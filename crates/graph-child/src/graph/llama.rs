@@ -1,0 +1,284 @@
+//! Llama-style decoders as graphs: LLaMA, Mistral, Qwen2 and Qwen3, following transformers'
+//! `modeling_llama.py` (and its siblings) and the PyTorch side's `src/models/llama.rs`:
+//! pre-norm RMSNorm blocks, rotary position embeddings, grouped-query causal attention
+//! (sliding windows included) and a SwiGLU MLP. `LlamaModel` is the bare model,
+//! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Only the default rotary embedding is
+//! built (a `rope_scaling` is refused) and no mixture of experts.
+
+use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
+use super::layers::{
+    attention, causal_lm_loss, causal_mask, linear, merge_heads, project, rms_norm, split_heads,
+    Activation, Outputs, Shape,
+};
+use anyhow::{bail, Result};
+use serde::Deserialize;
+
+/// Config keys of `LlamaConfig`, `MistralConfig`, `Qwen2Config`, `Qwen3Config`; a key left
+/// out takes its class's default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Keys {
+    model_type: String,
+    vocab_size: Option<i64>,
+    hidden_size: Option<i64>,
+    intermediate_size: Option<i64>,
+    num_hidden_layers: Option<i64>,
+    num_attention_heads: Option<i64>,
+    num_key_value_heads: Option<i64>,
+    head_dim: Option<i64>,
+    hidden_act: Option<Activation>,
+    rms_norm_eps: Option<f64>,
+    tie_word_embeddings: Option<bool>,
+    rope_theta: Option<f64>,
+    rope_scaling: Option<serde_json::Value>,
+    attention_bias: Option<bool>,
+    mlp_bias: Option<bool>,
+    #[serde(deserialize_with = "present")]
+    sliding_window: Option<Option<i64>>,
+    use_sliding_window: Option<bool>,
+    max_window_layers: Option<i64>,
+    num_local_experts: Option<i64>,
+    num_experts: Option<i64>,
+}
+
+/// Absent (the class default) differs from null (no window).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+/// A resolved config, every default filled in as the variant's class does.
+#[derive(Debug, Clone)]
+pub struct LlamaConfig {
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub intermediate_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub num_key_value_heads: i64,
+    pub head_dim: i64,
+    pub hidden_act: Activation,
+    pub rms_norm_eps: f64,
+    pub tie_word_embeddings: bool,
+    pub rope_theta: f64,
+    pub qkv_bias: bool,
+    pub o_bias: bool,
+    pub mlp_bias: bool,
+    /// Qwen3's per-head RMSNorm of queries and keys, before the rotation.
+    pub qk_norm: bool,
+    /// Per layer, the attention window (None: full causal attention).
+    pub sliding_windows: Vec<Option<i64>>,
+}
+
+impl LlamaConfig {
+    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
+        let k: Keys = serde_json::from_value(config.clone())?;
+        // (vocab, hidden, intermediate, layers, heads)
+        let d = match k.model_type.as_str() {
+            "llama" => (32000, 4096, 11008, 32, 32),
+            "mistral" => (32000, 4096, 14336, 32, 32),
+            "qwen2" | "qwen3" => (151936, 4096, 22016, 32, 32),
+            other => {
+                bail!("model_type \"{other}\" has no graph build (llama, mistral, qwen2, qwen3 do)")
+            }
+        };
+        if k.num_local_experts.is_some() || k.num_experts.is_some() {
+            bail!("mixture-of-experts layers have no graph build");
+        }
+        if k.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
+            bail!("rope_scaling has no graph build (only the default rotary embedding)");
+        }
+        let (mistral, qwen3) = (k.model_type == "mistral", k.model_type == "qwen3");
+        let hidden_size = k.hidden_size.unwrap_or(d.1);
+        let heads = k.num_attention_heads.unwrap_or(d.4);
+        let layers = k.num_hidden_layers.unwrap_or(d.3);
+        let kv_heads = match config.get("num_key_value_heads") {
+            Some(serde_json::Value::Null) => heads,
+            _ => k
+                .num_key_value_heads
+                .unwrap_or(if mistral { 8 } else { heads }),
+        };
+        if heads <= 0 || (k.head_dim.is_none() && hidden_size % heads != 0) {
+            bail!("hidden_size {hidden_size} is not a multiple of num_attention_heads {heads}");
+        }
+        if kv_heads <= 0 || heads % kv_heads != 0 {
+            bail!(
+                "num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
+            );
+        }
+        let head_dim = k
+            .head_dim
+            .unwrap_or(if qwen3 { 128 } else { hidden_size / heads });
+        let attention_bias = k.attention_bias.unwrap_or(false);
+        let (qkv_bias, o_bias) = match k.model_type.as_str() {
+            "llama" | "qwen3" => (attention_bias, attention_bias),
+            "mistral" => (false, false),
+            _ => (true, false),
+        };
+        let window = k.sliding_window.unwrap_or(Some(4096));
+        let sliding_windows = if mistral {
+            vec![window; layers.max(0) as usize]
+        } else if !qwen3 && k.model_type != "qwen2" || !k.use_sliding_window.unwrap_or(false) {
+            vec![None; layers.max(0) as usize]
+        } else {
+            let first = k.max_window_layers.unwrap_or(28);
+            (0..layers).map(|i| window.filter(|_| i >= first)).collect()
+        };
+        Ok(LlamaConfig {
+            vocab_size: k.vocab_size.unwrap_or(d.0),
+            hidden_size,
+            intermediate_size: k.intermediate_size.unwrap_or(d.2),
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: kv_heads,
+            head_dim,
+            hidden_act: k.hidden_act.unwrap_or(Activation::Silu),
+            rms_norm_eps: k.rms_norm_eps.unwrap_or(1e-6),
+            tie_word_embeddings: k.tie_word_embeddings.unwrap_or(false),
+            rope_theta: k.rope_theta.unwrap_or(10000.0),
+            qkv_bias,
+            o_bias,
+            mlp_bias: k.model_type == "llama" && k.mlp_bias.unwrap_or(false),
+            qk_norm: qwen3,
+            sliding_windows,
+        })
+    }
+}
+
+/// The rotary tables cos, sin (seq, head_dim) in float32 as transformers computes them:
+/// inv_freq = 1 / theta^(2i/d), angles = position · inv_freq, repeated for both halves.
+fn rotary<B: GraphBuilder>(b: &mut B, c: &LlamaConfig, seq: i64) -> Result<(B::Value, B::Value)> {
+    let d = c.head_dim;
+    let inv: Vec<f32> = (0..d / 2)
+        .map(|i| 1.0 / (c.rope_theta as f32).powf((2 * i) as f32 / d as f32))
+        .collect();
+    let (mut cos, mut sin) = (Vec::new(), Vec::new());
+    for p in 0..seq {
+        for j in 0..d {
+            let angle = p as f32 * inv[(j % (d / 2)) as usize];
+            cos.push(angle.cos());
+            sin.push(angle.sin());
+        }
+    }
+    Ok((
+        b.constant(Constant::f32(&[seq, d], cos))?,
+        b.constant(Constant::f32(&[seq, d], sin))?,
+    ))
+}
+
+/// x · cos + rotate_half(x) · sin, rotate_half(x) = [-x2, x1].
+fn rotate<B: GraphBuilder>(
+    b: &mut B,
+    x: &B::Value,
+    cos: &B::Value,
+    sin: &B::Value,
+) -> Result<B::Value> {
+    let halves = b.split(x, -1, 2)?;
+    let neg = b.unary(Unary::Neg, &halves[1])?;
+    let rotated = b.concat(&[neg, halves[0].clone()], -1)?;
+    let a = b.binary(Binary::Mul, x, cos)?;
+    let r = b.binary(Binary::Mul, &rotated, sin)?;
+    b.binary(Binary::Add, &a, &r)
+}
+
+/// transformers' `repeat_kv`: (b, kv, s, d) -> (b, kv · n, s, d), each head n times.
+fn repeat_kv<B: GraphBuilder>(b: &mut B, x: &B::Value, n: i64) -> Result<B::Value> {
+    if n == 1 {
+        return Ok(x.clone());
+    }
+    let s = b.shape(x)?;
+    let one = b.reshape(x, &[s[0], s[1], 1, s[2], s[3]])?;
+    let copies = vec![one; n as usize];
+    let repeated = b.concat(&copies, 2)?;
+    b.reshape(&repeated, &[s[0], s[1] * n, s[2], s[3]])
+}
+
+/// The graph of `LlamaModel` or `LlamaForCausalLM` on `input_ids` (batch, seq).
+pub fn build<B: GraphBuilder>(
+    b: &mut B,
+    c: &LlamaConfig,
+    shape: Shape,
+) -> Result<Outputs<B::Value>> {
+    let (batch, seq, h) = (shape.batch, shape.seq, c.hidden_size);
+    let (heads, kv, d) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
+    let ids = b.input("input_ids", DType::I64, &[batch, seq])?;
+    let labels = match shape.loss {
+        true => Some(b.input("labels", DType::I64, &[batch, seq])?),
+        false => None,
+    };
+    let root = if shape.lm_head { "model." } else { "" };
+    let embed = b.parameter(&format!("{root}embed_tokens.weight"), &[c.vocab_size, h])?;
+    let mut xs = b.gather(&embed, &ids)?;
+    let (cos, sin) = rotary(b, c, seq)?;
+    let mut masks: Vec<(Option<i64>, B::Value)> = Vec::new();
+    let eps = c.rms_norm_eps;
+    for (i, window) in c.sliding_windows.iter().enumerate() {
+        // A window at least as long as the sequence masks nothing more than causality.
+        let window = window.filter(|&w| w < seq);
+        let mask = match masks.iter().find(|(w, _)| *w == window) {
+            Some((_, m)) => m.clone(),
+            None => {
+                let m = causal_mask(b, seq, window)?;
+                masks.push((window, m.clone()));
+                m
+            }
+        };
+        let p = format!("{root}layers.{i}");
+        let normed = rms_norm(b, &xs, &format!("{p}.input_layernorm"), h, eps)?;
+        let a = format!("{p}.self_attn");
+        let q = linear(b, &normed, &format!("{a}.q_proj"), h, heads * d, c.qkv_bias)?;
+        let k = linear(b, &normed, &format!("{a}.k_proj"), h, kv * d, c.qkv_bias)?;
+        let v = linear(b, &normed, &format!("{a}.v_proj"), h, kv * d, c.qkv_bias)?;
+        let (q, k) = match c.qk_norm {
+            true => {
+                let q = b.reshape(&q, &[batch, seq, heads, d])?;
+                let k = b.reshape(&k, &[batch, seq, kv, d])?;
+                let q = rms_norm(b, &q, &format!("{a}.q_norm"), d, eps)?;
+                let k = rms_norm(b, &k, &format!("{a}.k_norm"), d, eps)?;
+                (
+                    b.reshape(&q, &[batch, seq, heads * d])?,
+                    b.reshape(&k, &[batch, seq, kv * d])?,
+                )
+            }
+            false => (q, k),
+        };
+        let q = split_heads(b, &q, heads)?;
+        let k = split_heads(b, &k, kv)?;
+        let v = split_heads(b, &v, kv)?;
+        let q = rotate(b, &q, &cos, &sin)?;
+        let k = rotate(b, &k, &cos, &sin)?;
+        let k = repeat_kv(b, &k, heads / kv)?;
+        let v = repeat_kv(b, &v, heads / kv)?;
+        let context = attention(b, &q, &k, &v, 1.0 / (d as f32).sqrt(), Some(&mask))?;
+        let context = merge_heads(b, &context)?;
+        let attended = linear(b, &context, &format!("{a}.o_proj"), heads * d, h, c.o_bias)?;
+        xs = b.binary(Binary::Add, &xs, &attended)?;
+        let normed = rms_norm(b, &xs, &format!("{p}.post_attention_layernorm"), h, eps)?;
+        let (m, i) = (format!("{p}.mlp"), c.intermediate_size);
+        let gate = linear(b, &normed, &format!("{m}.gate_proj"), h, i, c.mlp_bias)?;
+        let gate = c.hidden_act.apply(b, &gate)?;
+        let up = linear(b, &normed, &format!("{m}.up_proj"), h, i, c.mlp_bias)?;
+        let inner = b.binary(Binary::Mul, &gate, &up)?;
+        let out = linear(b, &inner, &format!("{m}.down_proj"), i, h, c.mlp_bias)?;
+        xs = b.binary(Binary::Add, &xs, &out)?;
+    }
+    let xs = rms_norm(b, &xs, &format!("{root}norm"), h, eps)?;
+    if !shape.lm_head {
+        return Ok(Outputs {
+            output: xs,
+            loss: None,
+        });
+    }
+    let head = match c.tie_word_embeddings {
+        true => embed,
+        false => b.parameter("lm_head.weight", &[c.vocab_size, h])?,
+    };
+    let logits = project(b, &xs, &head, true, None, c.vocab_size)?;
+    let loss = match &labels {
+        Some(labels) => Some(causal_lm_loss(b, &logits, labels)?),
+        None => None,
+    };
+    Ok(Outputs {
+        output: logits,
+        loss,
+    })
+}

@@ -1,0 +1,181 @@
+//! `run-benchmark-graph`: the child of run-benchmark for graph frameworks (TensorFlow), a
+//! separate binary so that libtorch is never mapped into its process.
+//!
+//! Subcommands: `version` (TensorFlow's version), `parity CONFIG WEIGHTS INPUTS OUT
+//! [--base] [--xla | --onnxruntime]` (forward, loss and gradients for the cross-framework
+//! parity test; ONNX Runtime's has no gradients), `bench CONFIG key=value...` (one cell
+//! measured, JSON out; see [`bench`]), `maps`, `onnxruntime ...` (ONNX Runtime's own
+//! subcommands: version, maps, save, bench).
+
+use anyhow::{bail, Result};
+use run_benchmark_graph::frameworks::{onnxruntime, tensorflow};
+use std::path::Path;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("version") => {
+            println!("{}", tensorflow::ffi::version()?);
+            Ok(())
+        }
+        Some("parity") => {
+            let flags: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| a.starts_with("--"))
+                .collect();
+            let paths: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| !a.starts_with("--"))
+                .collect();
+            if let Some(bad) = flags
+                .iter()
+                .find(|f| !["--base", "--xla", "--onnxruntime"].contains(f))
+            {
+                bail!("parity: unknown flag {bad} (--base, --xla, --onnxruntime)");
+            }
+            let [config, weights, inputs, out] = paths[..] else {
+                bail!(
+                    "usage: run-benchmark-graph parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla | --onnxruntime]"
+                );
+            };
+            if flags.contains(&"--onnxruntime") {
+                let paths = [config, weights, inputs, out].map(Path::new);
+                return onnxruntime::parity::run(paths[0], paths[1], paths[2], !flags.contains(&"--base"), paths[3]);
+            }
+            tensorflow::parity::run(
+                Path::new(config),
+                Path::new(weights),
+                Path::new(inputs),
+                !flags.contains(&"--base"),
+                flags.contains(&"--xla"),
+                Path::new(out),
+            )
+        }
+        Some("onnxruntime") => onnxruntime::command::run(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("maps") => {
+            // The process's mappings once TensorFlow is loaded and has run a graph: the test
+            // that libtorch is never mapped here reads them.
+            tensorflow::ffi::version()?;
+            print!("{}", std::fs::read_to_string("/proc/self/maps")?);
+            Ok(())
+        }
+        _ => bail!("usage: run-benchmark-graph (version | maps | parity ... | bench ... | onnxruntime ...)"),
+    }
+}
+
+/// `bench CONFIG [batch=8] [seq=128] [mode=inference|training] [dtype=f32|bf16|f16]
+/// [xla=0|1] [threads=N] [optimizer=none|sgd|adamw] [repeat=3] [number=3] [base=0|1]`:
+/// builds the cell, times the first call apart (XLA compiles then), makes one more warm-up
+/// call, then `repeat` runs of `number` calls (`seconds`: the minimum per call, also the
+/// median and the samples), and reads the peak resident memory of one call over the
+/// baseline after the build. One JSON line.
+fn bench(args: &[String]) -> Result<()> {
+    use run_benchmark_graph::frameworks::tensorflow::engine::{Engine, Optimizer, Spec};
+    use run_benchmark_graph::frameworks::tensorflow::session::Threads;
+    use run_benchmark_graph::graph::{builder::DType, Family};
+    use std::time::Instant;
+    let Some(config) = args.first() else {
+        bail!("usage: run-benchmark-graph bench CONFIG [key=value...]");
+    };
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| anyhow::anyhow!("cannot read {config}: {e}"))?;
+    let family = Family::from_json(&serde_json::from_str(&text)?)?;
+    let mut kv = std::collections::HashMap::new();
+    for a in &args[1..] {
+        let Some((k, v)) = a.split_once('=') else {
+            bail!("bench: {a} is not key=value");
+        };
+        kv.insert(k.to_string(), v.to_string());
+    }
+    let get = |k: &str, d: &str| kv.get(k).cloned().unwrap_or_else(|| d.to_string());
+    let num = |k: &str, d: &str| -> Result<i64> {
+        get(k, d)
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bench: {k}={} is not a number", get(k, d)))
+    };
+    let threads = num("threads", "0")? as u64;
+    let spec = Spec {
+        family,
+        batch: num("batch", "8")?,
+        seq: num("seq", "128")?,
+        lm_head: get("base", "0") != "1",
+        training: match get("mode", "inference").as_str() {
+            "inference" => false,
+            "training" => true,
+            other => bail!("bench: mode={other} (inference, training)"),
+        },
+        dtype: match get("dtype", "f32").as_str() {
+            "f32" => DType::F32,
+            "bf16" => DType::BF16,
+            "f16" => DType::F16,
+            other => bail!("bench: dtype={other} (f32, bf16, f16)"),
+        },
+        xla: get("xla", "0") == "1",
+        threads: Threads {
+            intra: threads,
+            inter: if threads > 0 { 1 } else { 0 },
+        },
+        optimizer: match get("optimizer", "none").as_str() {
+            "none" => Optimizer::None,
+            "sgd" => Optimizer::Sgd,
+            "adamw" => Optimizer::AdamW,
+            other => bail!("bench: optimizer={other} (none, sgd, adamw)"),
+        },
+        seed: 42,
+    };
+    let mut engine = Engine::build(spec)?;
+    let baseline = run_benchmark_graph::memory::current_rss_bytes()?;
+    run_benchmark_graph::memory::reset_peak_rss()?;
+    let start = Instant::now();
+    let loss = engine.call()?;
+    let first_call = start.elapsed().as_secs_f64();
+    let peak = run_benchmark_graph::memory::peak_rss_bytes()?;
+    let (repeat, number) = (num("repeat", "3")?, num("number", "3")?);
+    // One more warm-up call after the first (XLA compiles in the first).
+    engine.call()?;
+    let mut samples = Vec::new();
+    for _ in 0..repeat {
+        let start = Instant::now();
+        for _ in 0..number {
+            engine.call()?;
+        }
+        samples.push(start.elapsed().as_secs_f64() / number as f64);
+    }
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let best = sorted.first().copied().unwrap_or(f64::NAN);
+    let median = match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "tensorflow": tensorflow::ffi::version()?,
+            "seconds": best,
+            "median_seconds": median,
+            "samples": samples,
+            "threads": {"intra": engine.spec.threads.intra, "inter": engine.spec.threads.inter},
+            "first_call_seconds": first_call,
+            "build_seconds": engine.build_seconds,
+            "baseline_rss_bytes": baseline,
+            "peak_rss_bytes": peak,
+            "call_rss_bytes": peak.saturating_sub(baseline),
+            "parameters": engine.parameters,
+            "loss": loss,
+            "output_shape": engine.output_shape()?,
+        })
+    );
+    Ok(())
+}

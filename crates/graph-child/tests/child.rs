@@ -1,0 +1,156 @@
+//! The graph child as a process: it never maps libtorch, it says which command installs a
+//! missing TensorFlow, and it measures a tiny cell of each family in each mode.
+
+use std::process::Command;
+
+fn child() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_run-benchmark-graph"))
+}
+
+#[test]
+fn the_child_maps_tensorflow_and_never_libtorch() {
+    let out = child().arg("maps").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let maps = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        maps.contains("libtensorflow_cc.so.2"),
+        "TensorFlow is not mapped"
+    );
+    assert!(maps.contains("libtensorflow_framework.so.2"));
+    let torch: Vec<&str> = maps
+        .lines()
+        .filter(|l| l.contains("libtorch") || l.contains("libc10"))
+        .collect();
+    assert!(torch.is_empty(), "libtorch is mapped: {torch:?}");
+}
+
+#[test]
+fn a_missing_library_names_the_command_that_installs_it() {
+    let out = child()
+        .arg("version")
+        .env(
+            "RUN_BENCHMARK_TENSORFLOW",
+            "/nonexistent/libtensorflow_cc.so.2",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/libtensorflow_cc.so.2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("make tensorflow"), "{stderr}");
+}
+
+fn write_config(
+    dir: &std::path::Path,
+    name: &str,
+    config: serde_json::Value,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+/// Runs `bench` and returns its JSON.
+fn bench(config: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = child()
+        .arg("bench")
+        .arg(config)
+        .args(args)
+        .args(["repeat=1", "number=1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        config.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn every_family_measures_in_every_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let configs = [
+        write_config(
+            dir.path(),
+            "bert",
+            serde_json::json!({"model_type": "bert", "vocab_size": 99,
+            "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}),
+        ),
+        write_config(
+            dir.path(),
+            "gpt2",
+            serde_json::json!({"model_type": "gpt2", "vocab_size": 99,
+            "n_embd": 32, "n_layer": 2, "n_head": 4}),
+        ),
+        write_config(
+            dir.path(),
+            "qwen3",
+            serde_json::json!({"model_type": "qwen3", "vocab_size": 99,
+            "hidden_size": 32, "intermediate_size": 37, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8}),
+        ),
+    ];
+    for config in &configs {
+        let inference = bench(config, &["batch=2", "seq=8"]);
+        assert_eq!(inference["output_shape"], serde_json::json!([2, 8, 99]));
+        assert!(inference["seconds"].as_f64().unwrap() > 0.0);
+        assert!(
+            inference["peak_rss_bytes"].as_u64().unwrap()
+                >= inference["baseline_rss_bytes"].as_u64().unwrap()
+        );
+        let base = bench(config, &["batch=2", "seq=8", "base=1"]);
+        assert_ne!(base["output_shape"], inference["output_shape"]);
+        // A training step: the loss of random weights is near ln(vocab) = 4.6.
+        for optimizer in ["none", "sgd", "adamw"] {
+            let training = bench(
+                config,
+                &[
+                    "batch=2",
+                    "seq=8",
+                    "mode=training",
+                    &format!("optimizer={optimizer}"),
+                ],
+            );
+            let loss = training["loss"].as_f64().unwrap();
+            assert!(
+                (4.0..5.2).contains(&loss),
+                "{} {optimizer}: loss {loss}",
+                config.display()
+            );
+        }
+        let bf16 = bench(config, &["batch=2", "seq=8", "dtype=bf16", "mode=training"]);
+        assert!(bf16["loss"].as_f64().unwrap().is_finite());
+    }
+}
+
+#[test]
+fn bad_bench_arguments_are_one_line_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "t5", serde_json::json!({"model_type": "t5"}));
+    let out = child().arg("bench").arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"t5\" has no graph build"), "{stderr}");
+    let bert = write_config(
+        dir.path(),
+        "bert",
+        serde_json::json!({"model_type": "bert"}),
+    );
+    let out = child()
+        .arg("bench")
+        .arg(&bert)
+        .arg("mode=generation")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mode=generation"));
+}
