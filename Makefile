@@ -109,6 +109,7 @@ generated: build
 	$(BIN) man plot > docs/run-benchmark-plot.1
 	$(BIN) man compare > docs/run-benchmark-compare.1
 	$(BIN) man merge > docs/run-benchmark-merge.1
+	$(BIN) man history > docs/run-benchmark-history.1
 	$(BIN) schema > docs/export-schema.json
 
 lint: setup

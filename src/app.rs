@@ -94,6 +94,15 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;
+    let mut recorder = match args.record.target() {
+        Some(path) => Some(crate::db::Recorder::start(
+            &path,
+            &sweep,
+            args.record.label.clone(),
+            args.record.save_baseline.clone(),
+        )?),
+        None => None,
+    };
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
     if let Some(path) = &args.resume {
@@ -141,6 +150,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             fit_check: !args.no_fit_check,
             watch: &mut watch,
             slots: &args.devices,
+            db: recorder.as_mut(),
         };
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
         if !interrupted {
@@ -149,6 +159,9 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     }
     progress.done();
     print_results(args.env_print, &exporters, &sweep, &progress)?;
+    if let Some(recorder) = recorder {
+        progress.note(&recorder.finish(&sweep, interrupted)?);
+    }
     if interrupted {
         let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
         let hint = match json {
@@ -332,6 +345,8 @@ struct SweepRun<'a> {
     watch: &'a mut LoadWatch,
     /// `--devices`: one cell per slot at once (empty: one at a time, unpinned).
     slots: &'a [crate::devices::Slot],
+    /// `--db`: each finished cell is appended to the results database as it comes.
+    db: Option<&'a mut crate::db::Recorder>,
 }
 
 /// Watches the other processes' CPU use before and during the sweep: one warning line the
@@ -455,6 +470,9 @@ impl SweepRun<'_> {
                         );
                         self.progress
                             .finish(index, self.to_run, &labels[k], &summary);
+                        if let Some(db) = self.db.as_deref_mut() {
+                            db.cell(sweep, &(cells[i].clone(), result.clone()));
+                        }
                         results[i] = Some(result);
                     }
                 }

@@ -2,7 +2,7 @@ use clap::{CommandFactory, FromArgMatches};
 use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
 use run_benchmark::runner::{die_with_parent, Reply, CHILD_COMMAND};
-use run_benchmark::{cell, child, cli_docs, console, interrupt, report, sweep_file, zygote};
+use run_benchmark::{cell, child, cli_docs, console, db, interrupt, report, sweep_file, zygote};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -29,19 +29,26 @@ fn run() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Some(Command::Models) => print_models(),
+        Some(Command::Plot(args)) if args.history.history => finish(
+            db::cli::plot_history(&args.options(), &args.history).map(|()| ExitCode::SUCCESS),
+        ),
         Some(Command::Plot(args)) => {
             finish(report::plot::run(&args.options()).map(|()| ExitCode::SUCCESS))
         }
+        Some(Command::History(args)) => finish(db::cli::history(&args).map(|()| ExitCode::SUCCESS)),
+        Some(Command::Db(command)) => finish(db::cli::db(&command).map(|()| ExitCode::SUCCESS)),
         // As diff(1): 1 means "regressed", so an error needs another status.
-        Some(Command::Compare(args)) => match report::compare::run(&args.options()) {
-            Ok(true) => ExitCode::FAILURE,
-            Ok(false) => ExitCode::SUCCESS,
-            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-            Err(e) => {
-                console::eprintln(&format!("Error: {e:#}"));
-                ExitCode::from(2)
+        Some(Command::Compare(args)) => {
+            match db::cli::compare(&args.options(), &args.files, &args.db) {
+                Ok(true) => ExitCode::FAILURE,
+                Ok(false) => ExitCode::SUCCESS,
+                Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    console::eprintln(&format!("Error: {e:#}"));
+                    ExitCode::from(2)
+                }
             }
-        },
+        }
         Some(Command::Merge(args)) => finish(app::merge(args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();

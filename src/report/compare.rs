@@ -234,6 +234,12 @@ fn describe_row(row: &Row, axes: &Axes) -> String {
 pub fn run(options: &Options) -> Result<bool> {
     let baseline = json::read(&options.baseline)?.sweep;
     let new = json::read(&options.new)?.sweep;
+    report(options, &baseline, &new)
+}
+
+/// Prints the comparison of two sweeps however they were read (files, the results
+/// database); true when a cell regressed.
+pub fn report(options: &Options, baseline: &Sweep, new: &Sweep) -> Result<bool> {
     let (floor, source) = match &options.noise_floor {
         NoiseFloor::Fixed { fraction, declared } => (
             *fraction,
@@ -262,7 +268,7 @@ pub fn run(options: &Options) -> Result<bool> {
             )
         }
     };
-    let mut comparison = compare(&baseline, &new, options.threshold, floor);
+    let mut comparison = compare(baseline, new, options.threshold, floor);
     if comparison.lines.is_empty() {
         bail!(
             "{} and {} have no cell in common: nothing to compare",

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod dry_run;
 pub mod export;
 pub mod generation;
+pub mod history;
 pub mod json;
 pub mod markdown;
 pub mod merge;
