@@ -32,7 +32,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         let default = PathBuf::from(format!("log_{}.csv", plan::unix_time()));
         console::open_log(args.log_filename.as_ref().unwrap_or(&default))?;
     }
-    let machine = child::device::machine();
+    let machine = crate::frameworks::torch::device::machine();
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
     let previous = args.resume.as_deref().map(Previous::load).transpose()?;

@@ -1,18 +1,21 @@
 //! run-benchmark: speed and memory of Transformer models through libtorch, one child process
 //! per measurement. Data flows one way: cli (+ sweep_file) -> plan -> runner -> child ->
-//! report, all speaking the plain data of `cell`; `app` wires them; progress, console and
-//! interrupt only watch and print. Only `child`, `models` and `measure::gpu` touch libtorch.
+//! report, all speaking the plain data of `cell` (the core crate's); `app` wires them;
+//! progress, console and interrupt only watch and print. The child measures by the core's
+//! protocol, with libtorch as its framework (`frameworks::torch`). Only `frameworks`,
+//! `child`, `models` and `measure::gpu` touch libtorch.
 
 pub mod app;
 pub mod calibration;
 pub mod catalog;
-pub mod cell;
+pub use run_benchmark_core::cell;
 pub mod child;
 pub mod cli;
 pub mod cli_docs;
 pub mod console;
 pub mod env;
 pub mod estimate;
+pub mod frameworks;
 pub mod hub;
 pub mod interrupt;
 pub mod load;

@@ -1,15 +1,14 @@
 //! The child side: what runs inside one cell's process. It reads a [`Job`], builds the
 //! model, makes inputs, measures, and answers with a result or a reason.
 
-pub mod calibrate;
-pub mod device;
-pub mod generate;
-pub mod measure;
+pub mod known;
 pub mod memory;
-pub mod profile;
 pub mod tokenization;
 
-use crate::cell::Job;
+use crate::cell::{Cell, CellResult, DeviceChoice, Job};
+use crate::frameworks::torch::{calibrate, Torch};
+use anyhow::Result;
+pub use run_benchmark_core::protocol::reason::{first_line, panic_reason};
 use serde_json::Value;
 use std::panic::{self, AssertUnwindSafe};
 
@@ -26,7 +25,7 @@ pub fn execute_with(job: &Job, progress: &mut dyn FnMut(&Value)) -> Result<Value
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match job {
-        Job::Cell(cell) => measure::cells(std::slice::from_ref(cell.as_ref()), &mut |_| {})
+        Job::Cell(cell) => self::cells(std::slice::from_ref(cell.as_ref()), &mut |_| {})
             .map(|mut results| serde_json::to_value(results.remove(0))),
         Job::Cells { cells } => {
             let mut report = |so_far: &[crate::cell::CellResult]| {
@@ -34,7 +33,7 @@ pub fn execute_with(job: &Job, progress: &mut dyn FnMut(&Value)) -> Result<Value
                     progress(&value);
                 }
             };
-            measure::cells(cells, &mut report).map(serde_json::to_value)
+            self::cells(cells, &mut report).map(serde_json::to_value)
         }
         Job::Calibrate(c) => calibrate::calibrate(c).map(serde_json::to_value),
         Job::Tokenize(t) => tokenization::measure(t).map(serde_json::to_value),
@@ -48,45 +47,12 @@ pub fn execute_with(job: &Job, progress: &mut dyn FnMut(&Value)) -> Result<Value
     }
 }
 
-/// The message a panic carried, as one line.
-fn panic_reason(payload: &Box<dyn std::any::Any + Send>) -> String {
-    first_line(
-        payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("panic"),
-    )
-}
-
-/// libtorch errors carry C++ backtraces and tensor dumps, sometimes inside a Debug string
-/// with escaped newlines; the first line, kept short, says what went wrong.
-pub fn first_line(message: &str) -> String {
-    const MAX_CHARS: usize = 300;
-    let line = message
-        .lines()
-        .flat_map(|l| l.split("\\n"))
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("unknown error");
-    match line.char_indices().nth(MAX_CHARS) {
-        Some((cut, _)) => format!("{}...", &line[..cut]),
-        None => line.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_line_cuts_backtraces_and_escaped_dumps() {
-        assert_eq!(first_line("\n  boom\nframe #0: x"), "boom");
-        assert_eq!(
-            first_line("Torch(\"Cannot insert a Tensor\\nTensor:\\n 0.0 1.0\")"),
-            "Torch(\"Cannot insert a Tensor"
-        );
-        let long = "x".repeat(1000);
-        assert_eq!(first_line(&long).len(), 303);
-    }
+/// Measures cells of one group with libtorch, by the core's protocol.
+pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<Vec<CellResult>> {
+    let mut torch = Torch::on(
+        cells
+            .first()
+            .map_or(DeviceChoice::Cpu, |c| c.settings.device),
+    );
+    run_benchmark_core::protocol::cells(&mut torch, cells, &known::known, progress)
 }

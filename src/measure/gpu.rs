@@ -2,22 +2,13 @@
 //! NVML's view of the device and of this process.
 
 use anyhow::{bail, Context, Result};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
 extern "C" {
     fn rb_accelerator_memory_stats(device_index: i32, out: *mut i64) -> i32;
     fn rb_accelerator_reset_peak_stats(device_index: i32) -> i32;
 }
 
-/// The caching allocator's bytes on one device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct AllocatorStats {
-    pub allocated: u64,
-    pub peak_allocated: u64,
-    pub reserved: u64,
-    pub peak_reserved: u64,
-}
+pub use run_benchmark_core::measure::allocator::AllocatorStats;
 
 fn check(code: i32, what: &str) -> Result<()> {
     match code {

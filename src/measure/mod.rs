@@ -1,9 +1,6 @@
-//! Clocks and memory readings; nothing here knows about models.
+//! Clocks and memory readings; nothing here knows about models. The neutral ones are the
+//! core's; the GPU allocator's and libtorch's operator profiler are libtorch's.
 
-pub mod generation;
 pub mod gpu;
-pub mod memory;
 pub mod operators;
-pub mod profile;
-pub mod stats;
-pub mod timing;
+pub use run_benchmark_core::measure::{allocator, generation, memory, profile, stats, timing};

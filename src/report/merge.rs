@@ -141,9 +141,9 @@ fn merged_row(
                 Some(Prefer::Last) => Some(last.1),
                 None => bail!(
                     "{} was measured twice with different results ({} and {}); pass --prefer first or --prefer last",
-                    record.cell(planned, settings).label(&crate::cell::Axes::of(
+                    record.cell(planned, settings, crate::models::input_kind).label(&crate::cell::Axes::of(
                         &(record.plan.iter())
-                            .map(|p| record.cell(p, settings))
+                            .map(|p| record.cell(p, settings, crate::models::input_kind))
                             .collect::<Vec<_>>()
                     )),
                     first.0.display(),
@@ -161,7 +161,10 @@ fn merged_row(
                 planned.shard + 1,
                 record.shard.count
             );
-            (record.cell(planned, settings), CellResult::na(reason))
+            (
+                record.cell(planned, settings, crate::models::input_kind),
+                CellResult::na(reason),
+            )
         }
     })
 }

@@ -3,7 +3,7 @@
 //! clap), so the planner, runner, reports and resume use it without touching libtorch, and
 //! the parent hands a cell to its child as JSON.
 
-use crate::measure::gpu::AllocatorStats;
+use crate::measure::allocator::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Interval, Protocol, Statistic};
 use crate::shard::ShardRecord;
@@ -209,7 +209,7 @@ pub enum Inputs {
 pub struct TextInputs {
     pub tokenizer: PathBuf,
     pub text: PathBuf,
-    /// The files' contents ([`crate::tokenize::digest`]): cells of a text sweep are the same
+    /// The files' contents (the root crate's `tokenize::digest`): cells of a text sweep are the same
     /// cells (for --resume, shards and merge) only on the same text and tokenizer.
     #[serde(default)]
     pub tokenizer_digest: String,
@@ -623,6 +623,14 @@ impl Settings {
 }
 
 impl Dtype {
+    /// Bytes of one element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F16 | Dtype::Bf16 => 2,
+        }
+    }
+
     /// `f32`, `f16`, `bf16`: the flag's spelling, as tables and CSV files show it.
     pub fn name(self) -> &'static str {
         match self {

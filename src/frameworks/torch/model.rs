@@ -1,0 +1,251 @@
+//! One built libtorch model and its calls: the inputs (random token ids or pixels from
+//! `Architecture::random_inputs`, or the user's text through the tokenizer with an attention
+//! mask), an inference forward pass or a training step, and greedy decoding over the
+//! model's KV cache (`models::kv_cache`).
+
+use super::device::{kind, ran, tch_device};
+use crate::cell::{Cell, Inputs, Mode, Optimizer, Ran};
+use crate::measure::profile::{scope, Part, Profile};
+use crate::measure::timing::Timing;
+use crate::models::{self, kv_cache::KvCache, layers::masked_labels, Generator};
+use crate::tokenize;
+use anyhow::{anyhow, bail, Context, Result};
+use run_benchmark_core::protocol::Loaded;
+use tch::{nn, nn::OptimizerConfig, nn::VarStore, Kind, Tensor};
+
+/// What was built: a model for forward passes and losses, or a generator.
+pub enum Built {
+    Model(Box<dyn models::Model>),
+    Generator(Box<dyn Generator>),
+}
+
+/// A built model with its variables, and once made, its inputs.
+pub struct TorchModel {
+    vs: VarStore,
+    config: Box<dyn models::Architecture>,
+    built: Built,
+    mode: Mode,
+    /// The family, for the reason a text input cannot be fed.
+    model_type: String,
+    inputs: Option<CallInputs>,
+    /// Generation: the request under way (the last token picked and the cache).
+    request: Option<(Tensor, KvCache)>,
+}
+
+/// What the calls feed the model and the training step needs.
+struct CallInputs {
+    input: Tensor,
+    labels: Tensor,
+    attention_mask: Option<Tensor>,
+    optimizer: Option<nn::Optimizer>,
+    traced: Option<tch::CModule>,
+    trainable: Vec<Tensor>,
+}
+
+impl TorchModel {
+    pub fn new(
+        vs: VarStore,
+        config: Box<dyn models::Architecture>,
+        built: Built,
+        cell: &Cell,
+    ) -> TorchModel {
+        TorchModel {
+            vs,
+            config,
+            built,
+            mode: cell.mode,
+            model_type: (cell.config["model_type"].as_str().unwrap_or("this model")).into(),
+            inputs: None,
+            request: None,
+        }
+    }
+
+    fn generator(&self) -> Result<&dyn Generator> {
+        match &self.built {
+            Built::Generator(g) => Ok(g.as_ref()),
+            Built::Model(_) => bail!("this model was built for forward passes, not generation"),
+        }
+    }
+}
+
+impl Loaded for TorchModel {
+    fn ran(&self) -> Option<Ran> {
+        ran(&self.vs)
+    }
+
+    fn make_inputs(&mut self, cell: &Cell) -> Result<()> {
+        let settings = &cell.settings;
+        let device = tch_device(settings.device);
+        let (input, labels, attention_mask) = match &self.built {
+            Built::Generator(_) => {
+                let shape = [cell.batch_size, cell.sequence_length];
+                let ids = Tensor::randint(self.config.vocab_size(), shape, (Kind::Int64, device));
+                (ids, Tensor::new(), None)
+            }
+            Built::Model(_) => inputs(cell, self.config.as_ref(), kind(settings.dtype), device)?,
+        };
+        let optimizer = match (cell.mode, settings.optimizer) {
+            (Mode::Inference | Mode::Generation, _) | (_, Optimizer::None) => None,
+            (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&self.vs, 1e-4)?),
+            (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&self.vs, 1e-4)?),
+        };
+        let traced = match (settings.torchscript, &self.built) {
+            (true, Built::Model(model)) => {
+                // Traced parameters become constants, which must not require gradients.
+                self.vs.freeze();
+                Some(trace(model.as_ref(), &input)?)
+            }
+            _ => None,
+        };
+        self.inputs = Some(CallInputs {
+            input,
+            labels,
+            attention_mask,
+            optimizer,
+            traced,
+            trainable: self.vs.trainable_variables(),
+        });
+        Ok(())
+    }
+
+    fn call(&mut self) -> Result<()> {
+        let Built::Model(model) = &self.built else {
+            bail!("generation cells are measured by requests, not calls")
+        };
+        let inputs = (self.inputs.as_mut()).ok_or_else(|| anyhow!("no inputs were made"))?;
+        let model_type = &self.model_type;
+        let no_mask = || format!("{model_type} with text inputs");
+        match (self.mode, &inputs.traced) {
+            (Mode::Inference, Some(traced)) => {
+                let input = tch::IValue::Tensor(inputs.input.shallow_clone());
+                tch::no_grad(|| traced.forward_is(&[input]))?;
+            }
+            (Mode::Inference, None) => {
+                let _logits = tch::no_grad(|| match &inputs.attention_mask {
+                    Some(mask) => model
+                        .forward_masked(&inputs.input, mask, false)
+                        .with_context(no_mask),
+                    None => model.forward(&inputs.input, false),
+                })?;
+            }
+            (Mode::Generation, _) => {
+                bail!("generation cells are measured by requests, not calls")
+            }
+            (Mode::Training, _) => {
+                // Gradients are zeroed before each call, so every call is one training step
+                // (the original let them accumulate).
+                match inputs.optimizer.as_mut() {
+                    Some(opt) => opt.zero_grad(),
+                    None => inputs.trainable.iter_mut().for_each(|v| v.zero_grad()),
+                }
+                let loss = match &inputs.attention_mask {
+                    Some(mask) => model
+                        .loss_masked(&inputs.input, mask, &inputs.labels, true)
+                        .with_context(no_mask)?,
+                    None => model.loss(&inputs.input, &inputs.labels, true)?,
+                };
+                scope(Part::Backward, || loss.f_backward())?;
+                if let Some(opt) = inputs.optimizer.as_mut() {
+                    scope(Part::Optimizer, || opt.step());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn prefill(&mut self) -> Result<()> {
+        let generator = self.generator()?;
+        let prompt = &(self.inputs.as_ref())
+            .ok_or_else(|| anyhow!("no inputs were made"))?
+            .input;
+        let (logits, cache) = tch::no_grad(|| generator.prefill(prompt))?;
+        self.request = Some((logits.argmax(-1, true), cache));
+        Ok(())
+    }
+
+    fn decode_step(&mut self) -> Result<()> {
+        let Some((tokens, mut cache)) = self.request.take() else {
+            bail!("a decode step before the prefill");
+        };
+        let logits = tch::no_grad(|| self.generator()?.step(&tokens, &mut cache))?;
+        self.request = Some((logits.argmax(-1, true), cache));
+        Ok(())
+    }
+
+    fn end_request(&mut self) -> u64 {
+        (self.request.take()).map_or(0, |(_, cache)| cache.bytes() as u64)
+    }
+
+    fn profile(&mut self, cell: &Cell, timing: &Timing) -> Result<Profile> {
+        super::profile::breakdown(cell, timing, &mut || self.call())
+    }
+}
+
+/// The cell's inputs, the labels training uses and, for text, the attention mask: random
+/// ones from the family ([`models::Architecture::random_inputs`]), or the text's batch
+/// through the tokenizer, whose padding is masked out of the labels too.
+fn inputs(
+    cell: &Cell,
+    config: &dyn models::Architecture,
+    kind: tch::Kind,
+    device: tch::Device,
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let text = match &cell.inputs {
+        Inputs::Random => {
+            let (input, labels) =
+                config.random_inputs(cell.batch_size, cell.sequence_length, kind, device);
+            return Ok((input, labels, None));
+        }
+        Inputs::Text(text) => text,
+    };
+    for (file, planned) in [
+        (&text.text, &text.text_digest),
+        (&text.tokenizer, &text.tokenizer_digest),
+    ] {
+        if tokenize::digest(file)? != *planned {
+            bail!("{} changed since the sweep was planned", file.display());
+        }
+    }
+    let tokenizer = tokenize::load(&text.tokenizer)?;
+    let passages = tokenize::read_passages(&text.text)?;
+    let batch = tokenize::encode_batch(
+        &tokenizer,
+        &passages,
+        cell.batch_size as usize,
+        cell.sequence_length as usize,
+    )?;
+    // The planner counted the padding from the same files; a difference means they changed.
+    if batch.padding_tokens != text.padding_tokens || passages.len() != text.passages {
+        bail!(
+            "{} or {} changed since the sweep was planned",
+            text.text.display(),
+            text.tokenizer.display()
+        );
+    }
+    let vocab_size = config.vocab_size();
+    if let Some(&id) = batch.ids.iter().find(|&&id| id >= vocab_size) {
+        bail!(
+            "token id {id} of {} is outside the model's vocabulary of {vocab_size}",
+            text.tokenizer.display()
+        );
+    }
+    let shape = [cell.batch_size, cell.sequence_length];
+    let tensor = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+    let (ids, mask) = (tensor(&batch.ids), tensor(&batch.mask));
+    Ok((ids.shallow_clone(), masked_labels(&ids, &mask), Some(mask)))
+}
+
+/// The model's inference forward traced into a TorchScript module, as `torch.jit.trace`.
+fn trace(model: &dyn models::Model, input_ids: &Tensor) -> Result<tch::CModule> {
+    tch::no_grad(|| {
+        tch::CModule::create_by_tracing(
+            "model",
+            "forward",
+            &[input_ids.shallow_clone()],
+            // Tracing takes an infallible closure; a failing forward is caught by the
+            // protocol's catch_unwind and becomes the cell's reason.
+            &mut |inputs| vec![model.forward(&inputs[0], false).expect("traced forward")],
+        )
+    })
+    .map_err(|e| anyhow!("tracing failed: {e}"))
+}
