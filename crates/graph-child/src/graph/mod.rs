@@ -42,6 +42,15 @@ impl Family {
         }
     }
 
+    /// The longest sequence of learned positions (None: rotary, unbounded).
+    pub fn max_positions(&self) -> Option<i64> {
+        match self {
+            Family::Bert(c) => Some(c.max_positions()),
+            Family::Gpt2(c) => Some(c.max_positions()),
+            Family::Llama(_) => None,
+        }
+    }
+
     pub fn vocab_size(&self) -> i64 {
         match self {
             Family::Bert(c) => c.vocab_size,
