@@ -319,7 +319,10 @@ fn adamw(built: &mut Built) -> Result<AdamOps> {
                 .input(beta2)
                 .input(eps)
                 .input(grad)
-                .control(TfOutput { oper: assign, index: 0 })
+                .control(TfOutput {
+                    oper: assign,
+                    index: 0,
+                })
                 .finish()?,
         );
     }
