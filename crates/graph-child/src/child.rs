@@ -3,9 +3,10 @@
 //! cell, then the final `{"ok": ...}` or `{"failed": reason}`), the wire format of the
 //! runner (src/runner.rs `Reply`).
 
+use crate::frameworks::onnxruntime::{self, framework::OnnxRuntime};
 use crate::frameworks::tensorflow::cells::{known, wants_xla, TensorFlow};
 use run_benchmark_core::cell::{CellResult, Job};
-use run_benchmark_core::protocol::{self, reason};
+use run_benchmark_core::protocol::{self, reason, Framework};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -52,32 +53,18 @@ pub fn execute(text: &str) -> Result<Value, String> {
         Value::String(kind) if kind == "cells" => raw["cells"][0].clone(),
         _ => raw.clone(),
     };
-    let xla = wants_xla(&first_cell).map_err(|e| e.to_string())?;
+    // ONNX Runtime's cells say so in their settings; every other cell is TensorFlow's.
+    let onnxruntime = first_cell["settings"]["framework"].as_str() == Some(onnxruntime::NAME);
+    let xla = match onnxruntime {
+        true => false,
+        false => wants_xla(&first_cell).map_err(|e| e.to_string())?,
+    };
+    let level = onnxruntime::framework::level_of(&first_cell).map_err(|e| e.to_string())?;
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut tensorflow = TensorFlow::new(xla);
-        match job {
-            Job::Cell(cell) => protocol::cells(
-                &mut tensorflow,
-                std::slice::from_ref(cell.as_ref()),
-                &known,
-                &mut |_| {},
-            )
-            .map(|mut results| serde_json::to_value(results.remove(0))),
-            Job::Cells { cells } => {
-                let mut report = |so_far: &[CellResult]| {
-                    if let Ok(value) = serde_json::to_value(so_far) {
-                        let _ = print("ok", value);
-                    }
-                };
-                protocol::cells(&mut tensorflow, &cells, &known, &mut report)
-                    .map(serde_json::to_value)
-            }
-            Job::Calibrate(_) | Job::Tokenize(_) => Err(anyhow::anyhow!(
-                "calibration and tokenization run in the PyTorch child"
-            )),
-        }
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match onnxruntime {
+        true => run(&mut OnnxRuntime::new(level), job),
+        false => run(&mut TensorFlow::new(xla), job),
     }));
     panic::set_hook(previous_hook);
     match outcome {
@@ -85,6 +72,30 @@ pub fn execute(text: &str) -> Result<Value, String> {
         Ok(Ok(Err(e))) => Err(format!("cannot serialise the result: {e}")),
         Ok(Err(e)) => Err(reason::first_line(&format!("{e:#}"))),
         Err(payload) => Err(reason::panic_reason(&payload)),
+    }
+}
+
+/// Measures the job's cells with `framework` by the core's protocol.
+fn run<F: Framework>(framework: &mut F, job: Job) -> anyhow::Result<serde_json::Result<Value>> {
+    match job {
+        Job::Cell(cell) => protocol::cells(
+            framework,
+            std::slice::from_ref(cell.as_ref()),
+            &known,
+            &mut |_| {},
+        )
+        .map(|mut results| serde_json::to_value(results.remove(0))),
+        Job::Cells { cells } => {
+            let mut report = |so_far: &[CellResult]| {
+                if let Ok(value) = serde_json::to_value(so_far) {
+                    let _ = print("ok", value);
+                }
+            };
+            protocol::cells(framework, &cells, &known, &mut report).map(serde_json::to_value)
+        }
+        Job::Calibrate(_) | Job::Tokenize(_) => Err(anyhow::anyhow!(
+            "calibration and tokenization run in the PyTorch child"
+        )),
     }
 }
 

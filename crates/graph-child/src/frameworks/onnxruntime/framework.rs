@@ -10,6 +10,7 @@
 use super::engine::{Engine, Spec, SplitMix, Weights};
 use super::session::{Level, Settings as SessionSettings};
 use super::{dtype_refusal, library, TRAINING_REFUSAL};
+use crate::frameworks::tensorflow::cells::lm_head;
 use crate::graph::builder::DType;
 use crate::graph::Family;
 use anyhow::{bail, Result};
@@ -28,6 +29,15 @@ impl OnnxRuntime {
             level,
             threads: None,
         }
+    }
+}
+
+/// The optimisation level a cell's settings name (`"onnxruntime_level"`, a key the core's
+/// types do not hold: `ORT_ENABLE_ALL` or `all`, ...), `ORT_ENABLE_ALL` by default.
+pub fn level_of(cell: &serde_json::Value) -> Result<Level> {
+    match cell["settings"]["onnxruntime_level"].as_str() {
+        Some(name) => Level::parse(name),
+        None => Ok(Level::EnableAll),
     }
 }
 
@@ -84,7 +94,7 @@ impl Framework for OnnxRuntime {
             family: Family::from_json(&cell.config)?,
             batch: cell.batch_size,
             seq: cell.sequence_length,
-            lm_head: !cell.settings.only_pretrain_model,
+            lm_head: lm_head(cell),
             loss: false,
             training: cell.mode == Mode::Training,
             dtype: dtype(cell.settings.dtype),

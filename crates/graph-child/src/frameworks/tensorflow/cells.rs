@@ -38,7 +38,7 @@ pub fn wants_xla(cell: &serde_json::Value) -> Result<bool> {
         None | Some("tensorflow") => Ok(extra.settings.use_xla),
         Some("tensorflow-xla") => Ok(true),
         Some(other) => {
-            bail!("framework {other} does not run in the graph child (tensorflow, tensorflow-xla)")
+            bail!("framework {other} does not run in the graph child (tensorflow, tensorflow-xla, onnxruntime)")
         }
     }
 }
@@ -64,7 +64,7 @@ impl Device for TensorFlow {
 
 /// transformers' `MODEL_WITH_LM_HEAD_MAPPING` choice, as the PyTorch side makes it: the head
 /// named by `architectures[0]` unless `--only-pretrain-model`.
-fn lm_head(cell: &Cell) -> bool {
+pub fn lm_head(cell: &Cell) -> bool {
     let head = cell.config["architectures"][0].as_str().unwrap_or("");
     let is_lm = [
         "ForMaskedLM",
