@@ -2,8 +2,8 @@
 //! exports asked for. Everything that can be wrong with the input fails here, before any cell.
 
 use crate::cell::{
-    CalibrationResult, Cell, DeviceChoice, Dtype, Inputs, Machine, Metric, Mode, Settings,
-    TextInputs, TokenizationCell,
+    CalibrationResult, Cell, DeviceChoice, Dtype, Framework, Inputs, Machine, Metric, Mode,
+    Settings, TextInputs, TokenizationCell,
 };
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::estimate::{self, Estimate};
@@ -360,7 +360,11 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         threads: args.thread_counts()[0],
         optimizer: args.optimizer.into(),
         only_pretrain_model: args.only_pretrain_model,
-        torchscript: args.torchscript,
+        framework: if args.torchscript {
+            Framework::Torchscript
+        } else {
+            Framework::Pytorch
+        },
         seed: args.seed,
         profile: args.profile,
         profile_trace: args.profile_trace.clone(),
@@ -506,7 +510,7 @@ mod tests {
             threads: None,
             optimizer: crate::cell::Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             profile: false,
             profile_trace: None,
             seed: 0,
@@ -529,7 +533,7 @@ mod tests {
             threads: None,
             optimizer: Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             seed: 0,
             profile: false,
             profile_trace: None,

@@ -528,7 +528,7 @@ fn settings() -> Settings {
         threads: None,
         optimizer: Optimizer::None,
         only_pretrain_model: false,
-        torchscript: false,
+        framework: run_benchmark::cell::Framework::Pytorch,
         profile: false,
         profile_trace: None,
         seed: 0,

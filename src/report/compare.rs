@@ -13,7 +13,7 @@
 
 use super::markdown;
 use super::{format_seconds, json, memory_figure, Row, Sweep, TIME_DIGITS};
-use crate::cell::{Axes, CellResult, Dtype, Metric, Mode, SpeedResult};
+use crate::cell::{Axes, CellResult, Dtype, Framework, Metric, Mode, SpeedResult};
 use crate::console;
 use crate::measure::memory::to_mib;
 use crate::measure::stats;
@@ -149,8 +149,8 @@ fn measure(mode: Mode, metric: Metric) -> &'static str {
     }
 }
 
-/// Which cells match: the model, sizes, mode and metric, and the dtype and threads where
-/// `axes` (of both files together) say a file swept several.
+/// Which cells match: the model, sizes, mode and metric, and the framework, dtype and threads
+/// where `axes` (of both files together) say a file swept several.
 #[allow(clippy::type_complexity)]
 fn key<'a>(
     row: &'a Row,
@@ -162,6 +162,7 @@ fn key<'a>(
     Mode,
     Metric,
     Option<i64>,
+    Option<Framework>,
     Option<Dtype>,
     Option<Option<usize>>,
 ) {
@@ -173,6 +174,7 @@ fn key<'a>(
         c.mode,
         c.metric,
         c.new_tokens,
+        axes.framework_varies().then_some(c.settings.framework),
         axes.dtype_varies().then_some(c.settings.dtype),
         axes.threads_vary().then_some(c.settings.threads),
     )
@@ -181,11 +183,16 @@ fn key<'a>(
 /// The axes compare matches on: those that vary within either file.
 fn matched_axes(a: &Sweep, b: &Sweep) -> Axes {
     let (a, b) = (a.axes(), b.axes());
-    let (dtypes, threads) = (
+    let (frameworks, dtypes, threads) = (
+        a.framework_varies() || b.framework_varies(),
         a.dtype_varies() || b.dtype_varies(),
         a.threads_vary() || b.threads_vary(),
     );
     Axes {
+        frameworks: match frameworks {
+            true => [a.frameworks, b.frameworks].concat(),
+            false => Vec::new(),
+        },
         dtypes: match dtypes {
             true => [a.dtypes, b.dtypes].concat(),
             false => Vec::new(),

@@ -48,7 +48,7 @@ impl Device for Sleeper {
 impl Framework for Sleeper {
     type Loaded = SleepyModel;
     fn unsupported(&self, cell: &Cell) -> Option<String> {
-        (cell.settings.torchscript).then(|| "no tracing in a fake".to_string())
+        (cell.settings.framework.torchscript()).then(|| "no tracing in a fake".to_string())
     }
     fn prepare(&mut self, _settings: &Settings) -> Result<()> {
         Ok(())
@@ -133,7 +133,7 @@ fn cell(mode: Mode, metric: Metric, protocol: Protocol) -> Cell {
             threads: None,
             optimizer: Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             seed: 0,
             profile: false,
             profile_trace: None,
@@ -288,7 +288,7 @@ fn a_failing_or_panicking_call_is_that_cells_na_with_one_line() {
 fn reasons_before_any_work_make_every_cell_na_without_a_build() {
     let (mut fake, log) = sleeper();
     let mut traced = cell(Mode::Inference, Metric::Speed, adaptive(1, 3));
-    traced.settings.torchscript = true;
+    traced.settings.framework = crate::cell::Framework::Torchscript;
     let results = super::cells(&mut fake, &[traced.clone()], &known(None), &mut |_| {});
     assert_eq!(results.unwrap(), [CellResult::na("no tracing in a fake")]);
     let too_long = |_: &Cell| {
