@@ -14,6 +14,7 @@ use crate::frameworks::tensorflow::cells::lm_head;
 use crate::graph::builder::DType;
 use crate::graph::Family;
 use anyhow::{bail, Result};
+use run_benchmark_core::cell::Framework as CoreFramework;
 use run_benchmark_core::cell::{Cell, DeviceChoice, Dtype, Inputs, Mode, Ran, Settings};
 use run_benchmark_core::protocol::{Device, Framework, Loaded};
 
@@ -74,8 +75,12 @@ impl Framework for OnnxRuntime {
                     .into(),
             );
         }
-        if settings.torchscript {
-            return Some("TorchScript is PyTorch's".into());
+        if settings.framework != CoreFramework::Onnxruntime {
+            let name = settings.framework.name();
+            return Some(format!("a {name} cell does not run in ONNX Runtime"));
+        }
+        if settings.profile {
+            return Some("--profile is not implemented for onnxruntime".into());
         }
         if !matches!(cell.inputs, Inputs::Random) {
             return Some("onnxruntime cells take random token ids only".into());

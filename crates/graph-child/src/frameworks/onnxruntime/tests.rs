@@ -426,7 +426,7 @@ fn the_protocol_measures_onnxruntime_cells() {
             threads: Some(1),
             optimizer: Optimizer::None,
             only_pretrain_model: true,
-            torchscript: false,
+            framework: run_benchmark_core::cell::Framework::Onnxruntime,
             seed: 3,
             profile: false,
             profile_trace: None,

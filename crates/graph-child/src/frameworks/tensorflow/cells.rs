@@ -93,7 +93,7 @@ impl Framework for TensorFlow {
                 "TensorFlow cells take random token ids (--input-text is PyTorch's)".into(),
             );
         }
-        if s.torchscript {
+        if s.framework == run_benchmark_core::cell::Framework::Torchscript {
             return Some("TorchScript is PyTorch's".into());
         }
         if s.profile {
