@@ -555,6 +555,13 @@ pub fn schema() -> String {
 pub fn read(path: &Path) -> Result<Export> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    from_text(&text, path)
+}
+
+/// Reads an export's text; `path` names where it came from in errors (a file, or a run of the
+/// results database).
+pub fn from_text(text: &str, path: &Path) -> Result<Export> {
+    let text = text.to_string();
     let not_export = || format!("{} is not a run-benchmark JSON export", path.display());
     let value: Value = serde_json::from_str(&text).with_context(not_export)?;
     let version = value
@@ -778,6 +785,11 @@ mod tests {
         let calibration = CalibrationResult {
             size: 1024,
             flops_per_second: 1e11,
+            bandwidth: Some(crate::cell::Bandwidth {
+                buffer_bytes: 1 << 30,
+                read_bytes_per_second: 5e10,
+                copy_bytes_per_second: 3e10,
+            }),
         };
         let mut other = sweep.rows[0].clone();
         other.0.settings.threads = Some(2);

@@ -287,6 +287,7 @@ mod tests {
             calls_per_sample: 1,
             warmup_calls: 1,
             flops_per_call: None,
+            bytes_per_call: None,
             interval: None,
             imprecise: false,
             build_seconds: None,

@@ -344,6 +344,10 @@ pub struct SpeedResult {
     /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
     /// TorchScript file) or not counted (generation).
     pub flops_per_call: Option<f64>,
+    /// Bytes of memory traffic of one call (weights read, activations written and read, the
+    /// KV cache read by each decode step; `estimate::traffic`); None where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_call: Option<f64>,
     /// The median's 95% order-statistics interval (adaptive protocol, 6 samples or more).
     #[serde(default)]
     pub interval: Option<Interval>,
@@ -507,6 +511,23 @@ pub struct CalibrationResult {
     pub size: i64,
     /// FLOP/s of the fastest of the timed products.
     pub flops_per_second: f64,
+    /// The memory bandwidth ceiling, measured beside the matmul one (older files and caches
+    /// have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<Bandwidth>,
+}
+
+/// The fastest sustained memory traffic of the device, over a buffer well past its last-level
+/// cache, in the calibration's threads: the ceiling MBU is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Bandwidth {
+    /// Bytes of the buffer read (the copy moves its two halves into each other).
+    pub buffer_bytes: u64,
+    /// Bytes read per second by the fastest sum over the whole buffer.
+    pub read_bytes_per_second: f64,
+    /// Bytes moved per second (read plus written) by the fastest copy of one half of the
+    /// buffer into the other.
+    pub copy_bytes_per_second: f64,
 }
 
 /// What a child process is asked to do.

@@ -2,6 +2,7 @@
 //! [`Torch`] is the device and the build, [`model::TorchModel`] one built model's calls.
 //! Each family's libtorch build is in `crate::models`.
 
+pub mod bandwidth;
 pub mod calibrate;
 pub mod device;
 pub mod model;

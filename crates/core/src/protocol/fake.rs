@@ -162,6 +162,7 @@ fn known(flops: Option<f64>) -> impl Fn(&Cell) -> Result<Known> {
             forward_flops: flops,
             estimated_peak_bytes: Some(123),
             kv_cache_bytes: Some(4096),
+            bytes_per_call: Some(64.0),
             ..Known::default()
         })
     }
@@ -201,6 +202,7 @@ fn a_speed_cell_reports_the_sleep_and_the_known_flops() {
     assert_eq!(s.seconds, s.stats.median);
     // Training counts backward as two forwards.
     assert_eq!(s.flops_per_call, Some(30.0));
+    assert_eq!(s.bytes_per_call, Some(64.0));
     assert!(s.build_seconds.unwrap() >= 0.005);
     assert_eq!(s.ran.unwrap().threads, 1);
     // Every clock read waits for the device.
