@@ -450,7 +450,9 @@ fn the_protocol_measures_onnxruntime_cells() {
         memory.peak_rss_bytes >= memory.baseline_rss_bytes,
         "{memory:?}"
     );
-    assert_eq!(memory.ran.unwrap().threads, 1);
+    // The exact count is checked where a process holds one session (tests/onnxruntime.rs):
+    // here the test harness's own threads come and go while the session starts its pool.
+    assert!(memory.ran.unwrap().threads >= 1);
     let CellResult::Speed(speed) = &results[1] else {
         panic!("{:?}", results[1]);
     };
