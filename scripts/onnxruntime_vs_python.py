@@ -124,6 +124,8 @@ def main():
     parser.add_argument("--number", type=int, default=10)
     parser.add_argument("--binary", default=BINARY, help="the graph child (a copy keeps a rebuild out of a long run)")
     parser.add_argument("--out", help="Markdown record (a .json beside it holds every figure)")
+    parser.add_argument("--rows-from", nargs="+", metavar="LOG",
+                        help="write --out from the JSON rows earlier runs printed (one sitting cut in parts)")
     parser.add_argument("--python-side", nargs=6, metavar=("MODEL", "THREADS", "REPEAT", "NUMBER", "BATCH:SEQ", "VOCAB"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -133,6 +135,10 @@ def main():
         python_side(model, int(threads), int(repeat), int(number), batch, seq, int(vocab))
         return
 
+    if args.rows_from:
+        rows = [json.loads(line) for log in args.rows_from for line in open(log) if line.startswith("{")]
+        write_record(args, rows)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for cell in args.cells:

@@ -64,6 +64,13 @@ fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, f
         }
     });
     let ids = Tensor::randint(arch.vocab_size(), [batch, seq], (Kind::Int64, Device::Cpu));
+    if config["model_type"]
+        .as_str()
+        .is_some_and(|t| t.contains("roberta"))
+    {
+        // A padding token (1) inside the sequence: RoBERTa's positions skip it.
+        let _ = ids.get(0).get(2).fill_(1);
+    }
     let (weights, inputs, out) = (
         dir.path().join("weights.safetensors"),
         dir.path().join("inputs.safetensors"),
@@ -149,6 +156,13 @@ fn bert() -> Value {
         "intermediate_size": 37, "max_position_embeddings": 64, "type_vocab_size": 2})
 }
 
+fn roberta(model_type: &str) -> Value {
+    json!({"model_type": model_type, "architectures": ["RobertaForMaskedLM"], "vocab_size": 99,
+        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 37, "max_position_embeddings": 66, "type_vocab_size": 1,
+        "hidden_act": "gelu_new", "layer_norm_eps": 1e-5})
+}
+
 fn gpt2() -> Value {
     json!({"model_type": "gpt2", "vocab_size": 99, "n_embd": 32, "n_layer": 2, "n_head": 4,
         "n_positions": 64})
@@ -183,6 +197,13 @@ fn qwen3() -> Value {
 fn bert_matches_pytorch() {
     parity("bert", bert(), 2, 7, true, false);
     parity("bert base", bert(), 2, 7, false, false);
+}
+
+#[test]
+fn roberta_matches_pytorch() {
+    parity("roberta", roberta("roberta"), 2, 7, true, false);
+    parity("roberta base", roberta("roberta"), 2, 7, false, false);
+    parity("xlm-roberta", roberta("xlm-roberta"), 2, 7, true, false);
 }
 
 #[test]

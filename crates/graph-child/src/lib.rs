@@ -2,6 +2,7 @@
 //! [`graph::builder::GraphBuilder`] and runs it with a framework that libtorch never shares a
 //! process with (TensorFlow through its C API).
 
+pub mod child;
 pub mod frameworks;
 pub mod graph;
 pub mod memory;

@@ -1,11 +1,12 @@
 //! `run-benchmark-graph`: the child of run-benchmark for graph frameworks (TensorFlow), a
 //! separate binary so that libtorch is never mapped into its process.
 //!
-//! Subcommands: `version` (TensorFlow's version), `parity CONFIG WEIGHTS INPUTS OUT
-//! [--base] [--xla | --onnxruntime]` (forward, loss and gradients for the cross-framework
-//! parity test; ONNX Runtime's has no gradients), `bench CONFIG key=value...` (one cell
-//! measured, JSON out; see [`bench`]), `maps`, `onnxruntime ...` (ONNX Runtime's own
-//! subcommands: version, maps, save, bench).
+//! Subcommands: `__cell PARENT_PID` (the runner's child: a Job on stdin, replies on stdout,
+//! measured by the core's protocol, as the root binary's own child), `version` (TensorFlow's
+//! version), `parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla | --onnxruntime]` (forward,
+//! loss and gradients for the cross-framework parity test; ONNX Runtime's has no gradients),
+//! `bench CONFIG key=value...` (one cell measured, JSON out; see [`bench`]), `maps`,
+//! `onnxruntime ...` (ONNX Runtime's own subcommands: version, maps, save, bench).
 
 use anyhow::{bail, Result};
 use run_benchmark_graph::frameworks::{onnxruntime, tensorflow};
@@ -21,6 +22,10 @@ fn main() {
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some(run_benchmark_graph::child::CHILD_COMMAND) => {
+            let parent = args.get(1).map(String::as_str).unwrap_or_default();
+            std::process::exit(run_benchmark_graph::child::main(parent));
+        }
         Some("version") => {
             println!("{}", tensorflow::ffi::version()?);
             Ok(())

@@ -154,3 +154,87 @@ fn bad_bench_arguments_are_one_line_naming_the_value() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("mode=generation"));
 }
+
+/// A job as the runner sends it: a memory and a speed cell of one group.
+fn job(mode: &str, framework: &str, optimizer: &str) -> String {
+    let config = serde_json::json!({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+        "vocab_size": 99, "n_embd": 32, "n_layer": 2, "n_head": 4});
+    let cell = |metric: &str| {
+        serde_json::json!({"model": "tiny", "config": config, "batch_size": 2, "sequence_length": 8,
+            "mode": mode, "metric": metric, "settings": {
+                "protocol": {"kind": "adaptive", "warmup": 1, "min_runs": 3, "max_runs": 3, "min_time_s": 0.0},
+                "device": "cpu", "dtype": "f32", "threads": 1, "optimizer": optimizer,
+                "only_pretrain_model": false, "seed": 0, "framework": framework}})
+    };
+    serde_json::json!({"job": "cells", "cells": [cell("memory"), cell("speed")]}).to_string()
+}
+
+/// Runs `__cell` as the runner does (this process is its parent) and returns its last reply.
+fn run_cell(job: &str) -> serde_json::Value {
+    use std::io::Write;
+    let mut process = child()
+        .args(["__cell", &std::process::id().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    process
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.as_bytes())
+        .unwrap();
+    let out = process.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn a_job_on_stdin_is_measured_by_the_core_protocol() {
+    for (mode, framework, optimizer) in [
+        ("inference", "tensorflow", "none"),
+        ("training", "tensorflow", "sgd"),
+        ("inference", "tensorflow-xla", "none"),
+    ] {
+        let reply = run_cell(&job(mode, framework, optimizer));
+        let results = reply["ok"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{mode} {framework}: {reply}"));
+        let (memory, speed) = (&results[0], &results[1]);
+        assert_eq!(memory["status"], "memory", "{memory}");
+        assert!(
+            memory["peak_rss_bytes"].as_u64().unwrap()
+                >= memory["baseline_rss_bytes"].as_u64().unwrap()
+        );
+        assert_eq!(speed["status"], "speed", "{speed}");
+        assert!(speed["seconds"].as_f64().unwrap() > 0.0);
+        assert_eq!(speed["ran"]["threads"], 1);
+        assert_eq!(speed["samples"].as_array().unwrap().len(), 3);
+    }
+}
+
+#[test]
+fn cells_the_graph_child_cannot_run_are_na_with_the_reason() {
+    let reply = run_cell(&job("generation", "tensorflow", "none").replace(
+        "\"mode\":\"generation\"",
+        "\"mode\":\"generation\",\"new_tokens\":4",
+    ));
+    let results = reply["ok"].as_array().unwrap_or_else(|| panic!("{reply}"));
+    assert_eq!(results[0]["status"], "not_available");
+    assert!(
+        results[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("TensorFlow"),
+        "{reply}"
+    );
+    let unknown = run_cell(&job("inference", "onnx", "none"));
+    assert!(
+        unknown["failed"]
+            .as_str()
+            .unwrap()
+            .contains("framework onnx"),
+        "{unknown}"
+    );
+}

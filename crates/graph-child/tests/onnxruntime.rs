@@ -182,3 +182,86 @@ fn save_writes_a_model_file_with_its_weights_beside_it() {
     assert!(data > 4 * 99 * 32, "the weights file holds {data} bytes");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A job as the runner sends it (`__cell PARENT_PID`, the job on stdin): a memory and a
+/// speed cell of one group with `"framework": "onnxruntime"` in their settings.
+fn job(mode: &str, dtype: &str, extra: serde_json::Value) -> String {
+    let config = serde_json::json!({"model_type": "bert", "architectures": ["BertForMaskedLM"],
+        "vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 37});
+    let cell = |metric: &str| {
+        let mut settings = serde_json::json!({
+            "protocol": {"kind": "adaptive", "warmup": 1, "min_runs": 3, "max_runs": 3, "min_time_s": 0.0},
+            "device": "cpu", "dtype": dtype, "threads": 1, "optimizer": "none",
+            "only_pretrain_model": false, "seed": 0, "framework": "onnxruntime"});
+        for (k, v) in extra.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        serde_json::json!({"model": "tiny", "config": config, "batch_size": 2, "sequence_length": 8,
+            "mode": mode, "metric": metric, "settings": settings})
+    };
+    serde_json::json!({"job": "cells", "cells": [cell("memory"), cell("speed")]}).to_string()
+}
+
+/// Runs `__cell` as the runner does (this process is its parent); its last reply.
+fn run_cell(job: &str) -> serde_json::Value {
+    use std::io::Write;
+    let mut process = child()
+        .args(["__cell", &std::process::id().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    process
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.as_bytes())
+        .unwrap();
+    let out = process.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(text.lines().last().unwrap()).unwrap()
+}
+
+#[test]
+fn a_job_runs_onnxruntime_cells_through_the_core_protocol() {
+    let reply = run_cell(&job("inference", "f32", serde_json::json!({})));
+    let results = reply["ok"].as_array().unwrap_or_else(|| panic!("{reply}"));
+    let (memory, speed) = (&results[0], &results[1]);
+    assert_eq!(memory["status"], "memory", "{memory}");
+    assert!(
+        memory["peak_rss_bytes"].as_u64().unwrap()
+            >= memory["baseline_rss_bytes"].as_u64().unwrap()
+    );
+    assert_eq!(speed["status"], "speed", "{speed}");
+    assert!(speed["seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(speed["ran"]["threads"], 1);
+    assert_eq!(speed["samples"].as_array().unwrap().len(), 3);
+    // The optimisation level is a setting; a wrong name is the job's one-line failure.
+    let basic = run_cell(&job(
+        "inference",
+        "f32",
+        serde_json::json!({"onnxruntime_level": "basic"}),
+    ));
+    assert_eq!(basic["ok"][1]["status"], "speed", "{basic}");
+    let wrong = run_cell(&job(
+        "inference",
+        "f32",
+        serde_json::json!({"onnxruntime_level": "max"}),
+    ));
+    assert!(
+        wrong["failed"].as_str().unwrap().contains("ORT_ENABLE_ALL"),
+        "{wrong}"
+    );
+    // What ONNX Runtime cannot do is N/A with the reason, cell by cell.
+    for (mode, dtype, why) in [
+        ("training", "f32", "inference only"),
+        ("inference", "bf16", "no bf16 kernels"),
+    ] {
+        let reply = run_cell(&job(mode, dtype, serde_json::json!({})));
+        let first = &reply["ok"][0];
+        assert_eq!(first["status"], "not_available", "{reply}");
+        assert!(first["reason"].as_str().unwrap().contains(why), "{reply}");
+    }
+}

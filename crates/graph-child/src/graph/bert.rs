@@ -1,9 +1,11 @@
-//! BERT (Devlin et al., 2018) as a graph, following transformers' `modeling_bert.py` and the
-//! PyTorch side's `src/models/bert.rs`: `BertModel` (with pooler) as the bare model and
-//! `BertForMaskedLM` (tied decoder) with the masked-LM loss. Parameter names are the
-//! checkpoint's: `bert.encoder.layer.0.attention.self.query.weight`.
+//! BERT (Devlin et al., 2018) and RoBERTa (Liu et al., 2019; also XLM-RoBERTa) as graphs,
+//! following transformers' `modeling_bert.py` / `modeling_roberta.py` and the PyTorch side's
+//! `src/models/bert.rs` / `roberta.rs`: `BertModel` (with pooler) as the bare model and
+//! `BertForMaskedLM` (tied decoder) with the masked-LM loss; RoBERTa is the same encoder with
+//! position ids counted after the padding token and its `lm_head`. Parameter names are the
+//! checkpoint's: `bert.encoder.layer.0.attention.self.query.weight`, `roberta.…`, `lm_head.dense`.
 
-use super::builder::{Binary, Constant, GraphBuilder, Unary};
+use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
 use super::layers::{
     attention, layer_norm, linear, lm_loss, merge_heads, positions, project, split_heads,
     Activation, Outputs, Shape,
@@ -15,6 +17,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct BertConfig {
+    pub model_type: String,
+    pub pad_token_id: Option<i64>,
     pub vocab_size: i64,
     pub hidden_size: i64,
     pub num_hidden_layers: i64,
@@ -31,6 +35,8 @@ pub struct BertConfig {
 impl Default for BertConfig {
     fn default() -> Self {
         BertConfig {
+            model_type: "bert".into(),
+            pad_token_id: Some(0),
             vocab_size: 30522,
             hidden_size: 768,
             num_hidden_layers: 12,
@@ -48,7 +54,22 @@ impl Default for BertConfig {
 
 impl BertConfig {
     pub fn from_json(config: &serde_json::Value) -> Result<Self> {
-        let c: BertConfig = serde_json::from_value(config.clone())?;
+        let mut config = config.clone();
+        let roberta = matches!(
+            config["model_type"].as_str(),
+            Some("roberta" | "xlm-roberta")
+        );
+        if let (true, Some(keys)) = (roberta, config.as_object_mut()) {
+            // RobertaConfig's defaults where they differ from BertConfig's.
+            keys.entry("pad_token_id").or_insert(1.into());
+            if keys.get("model_type").and_then(|v| v.as_str()) == Some("roberta") {
+                keys.entry("vocab_size").or_insert(50265.into());
+            }
+        }
+        let c: BertConfig = serde_json::from_value(config)?;
+        if c.is_roberta() && c.padding_idx().is_none() {
+            bail!("pad_token_id is null; RoBERTa's position ids need it");
+        }
         if c.position_embedding_type != "absolute" {
             bail!(
                 "position_embedding_type \"{}\" is not supported (only \"absolute\")",
@@ -65,9 +86,49 @@ impl BertConfig {
         Ok(c)
     }
 
-    pub fn max_positions(&self) -> i64 {
-        self.max_position_embeddings
+    pub fn is_roberta(&self) -> bool {
+        matches!(self.model_type.as_str(), "roberta" | "xlm-roberta")
     }
+
+    fn padding_idx(&self) -> Option<i64> {
+        self.pad_token_id
+            .filter(|&p| p >= 0 && p + 1 < self.max_position_embeddings)
+    }
+
+    /// The longest sequence: RoBERTa's positions start after the padding index.
+    pub fn max_positions(&self) -> i64 {
+        match (self.is_roberta(), self.padding_idx()) {
+            (true, Some(pad)) => self.max_position_embeddings - pad - 1,
+            _ => self.max_position_embeddings,
+        }
+    }
+}
+
+/// RoBERTa's `create_position_ids_from_input_ids`: non-padding tokens count from
+/// padding_idx + 1, padding tokens get padding_idx. The running count is a product with an
+/// upper-triangular matrix of ones (exact in f32 for any sequence length here).
+fn positions_after_padding<B: GraphBuilder>(
+    b: &mut B,
+    ids: &B::Value,
+    pad: i64,
+    seq: i64,
+) -> Result<B::Value> {
+    let pad_id = b.constant(Constant::i64(&[], vec![pad]))?;
+    let kept = b.not_equal(ids, &pad_id)?;
+    let kept = b.cast(&kept, DType::F32)?;
+    let upper: Vec<f32> = (0..seq)
+        .flat_map(|i| (0..seq).map(move |j| if i <= j { 1.0 } else { 0.0 }))
+        .collect();
+    let upper = b.constant(Constant::f32(&[seq, seq], upper))?;
+    let upper = match b.float() {
+        DType::F32 => upper,
+        _ => b.cast(&upper, DType::F32)?,
+    };
+    let counts = b.matmul(&kept, &upper, false, false)?;
+    let counts = b.binary(Binary::Mul, &counts, &kept)?;
+    let counts = b.cast(&counts, DType::I64)?;
+    let pad_id = b.constant(Constant::i64(&[], vec![pad]))?;
+    b.binary(Binary::Add, &counts, &pad_id)
 }
 
 /// The graph of `BertModel` (pooled output) or `BertForMaskedLM` (logits, and the loss
@@ -78,18 +139,23 @@ pub fn build<B: GraphBuilder>(
     shape: Shape,
 ) -> Result<Outputs<B::Value>> {
     let (batch, seq, h) = (shape.batch, shape.seq, c.hidden_size);
-    if seq > c.max_position_embeddings {
+    if seq > c.max_positions() {
         bail!(
-            "sequence length {seq} exceeds max_position_embeddings {}",
+            "sequence length {seq} exceeds the {} positions of max_position_embeddings {}",
+            c.max_positions(),
             c.max_position_embeddings
         );
     }
-    let ids = b.input("input_ids", super::builder::DType::I64, &[batch, seq])?;
+    let ids = b.input("input_ids", DType::I64, &[batch, seq])?;
     let labels = match shape.loss {
-        true => Some(b.input("labels", super::builder::DType::I64, &[batch, seq])?),
+        true => Some(b.input("labels", DType::I64, &[batch, seq])?),
         false => None,
     };
-    let root = if shape.lm_head { "bert." } else { "" };
+    let root = match (shape.lm_head, c.is_roberta()) {
+        (false, _) => "",
+        (true, false) => "bert.",
+        (true, true) => "roberta.",
+    };
     let word = b.parameter(
         &format!("{root}embeddings.word_embeddings.weight"),
         &[c.vocab_size, h],
@@ -109,7 +175,10 @@ pub fn build<B: GraphBuilder>(
         &format!("{root}embeddings.position_embeddings.weight"),
         &[c.max_position_embeddings, h],
     )?;
-    let pos = positions(b, seq)?;
+    let pos = match (c.is_roberta(), c.padding_idx()) {
+        (true, Some(pad)) => positions_after_padding(b, &ids, pad, seq)?,
+        _ => positions(b, seq)?,
+    };
     let pos = b.gather(&table, &pos)?;
     xs = b.binary(Binary::Add, &xs, &pos)?;
     xs = layer_norm(
@@ -133,16 +202,24 @@ pub fn build<B: GraphBuilder>(
             loss: None,
         });
     }
-    let head = "cls.predictions";
-    let xs = linear(b, &xs, &format!("{head}.transform.dense"), h, h, true)?;
-    let xs = c.hidden_act.apply(b, &xs)?;
-    let xs = layer_norm(
-        b,
-        &xs,
-        &format!("{head}.transform.LayerNorm"),
-        h,
-        c.layer_norm_eps,
-    )?;
+    // BERT's `cls.predictions.transform` or RoBERTa's `lm_head` (always exact GELU).
+    let (head, dense, norm, activation) = match c.is_roberta() {
+        false => (
+            "cls.predictions",
+            "cls.predictions.transform.dense",
+            "cls.predictions.transform.LayerNorm",
+            c.hidden_act,
+        ),
+        true => (
+            "lm_head",
+            "lm_head.dense",
+            "lm_head.layer_norm",
+            Activation::Gelu,
+        ),
+    };
+    let xs = linear(b, &xs, dense, h, h, true)?;
+    let xs = activation.apply(b, &xs)?;
+    let xs = layer_norm(b, &xs, norm, h, c.layer_norm_eps)?;
     let decoder = match c.tie_word_embeddings {
         true => word,
         false => b.parameter(&format!("{head}.decoder.weight"), &[c.vocab_size, h])?,

@@ -23,13 +23,13 @@ impl Family {
     pub fn from_json(config: &serde_json::Value) -> Result<Self> {
         let model_type = config["model_type"].as_str().unwrap_or_default();
         Ok(match model_type {
-            "bert" => Family::Bert(bert::BertConfig::from_json(config)?),
+            "bert" | "roberta" | "xlm-roberta" => Family::Bert(bert::BertConfig::from_json(config)?),
             "gpt2" => Family::Gpt2(gpt2::Gpt2Config::from_json(config)?),
             "llama" | "mistral" | "qwen2" | "qwen3" => {
                 Family::Llama(llama::LlamaConfig::from_json(config)?)
             }
             other => bail!(
-                "model_type \"{other}\" has no graph build (bert, gpt2, llama, mistral, qwen2 and qwen3 have)"
+                "model_type \"{other}\" has no graph build (bert, roberta, xlm-roberta, gpt2, llama, mistral, qwen2 and qwen3 have)"
             ),
         })
     }
@@ -39,6 +39,15 @@ impl Family {
             Family::Bert(c) => bert::build(b, c, shape),
             Family::Gpt2(c) => gpt2::build(b, c, shape),
             Family::Llama(c) => llama::build(b, c, shape),
+        }
+    }
+
+    /// The longest sequence of learned positions (None: rotary, unbounded).
+    pub fn max_positions(&self) -> Option<i64> {
+        match self {
+            Family::Bert(c) => Some(c.max_positions()),
+            Family::Gpt2(c) => Some(c.max_positions()),
+            Family::Llama(_) => None,
         }
     }
 

@@ -215,10 +215,10 @@ fn read_f32(file: &SafeTensors, name: &str, shape: &[i64], out: &mut [f32]) -> R
 }
 
 /// SplitMix64: a small, fast, seedable generator for weights and token ids.
-struct SplitMix(u64);
+pub(super) struct SplitMix(pub u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

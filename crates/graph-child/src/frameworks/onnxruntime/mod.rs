@@ -19,6 +19,7 @@
 
 pub mod command;
 pub mod engine;
+pub mod framework;
 pub mod graph;
 pub mod library;
 pub mod parity;

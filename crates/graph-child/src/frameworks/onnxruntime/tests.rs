@@ -392,3 +392,87 @@ fn fused_layers_match_their_composed_form() {
         assert!(ops.contains_key(op), "{op} did not run as one op: {ops:?}");
     }
 }
+
+/// The core's protocol drives ONNX Runtime: a tiny BERT's memory and speed cells measure, and
+/// what the framework cannot do is N/A with its reason before any work.
+#[test]
+fn the_protocol_measures_onnxruntime_cells() {
+    use super::framework::OnnxRuntime;
+    use run_benchmark_core::cell::{
+        Cell, CellResult, DeviceChoice, Dtype, Inputs, Metric, Mode, Optimizer, Settings as Core,
+    };
+    use run_benchmark_core::measure::timing::Protocol;
+    use run_benchmark_core::protocol::{cells, Known};
+    let cell = |mode: Mode, metric: Metric, dtype: Dtype| Cell {
+        model: "tiny-bert".into(),
+        config: serde_json::json!({"model_type": "bert", "vocab_size": 99, "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}),
+        batch_size: 2,
+        sequence_length: 8,
+        mode,
+        metric,
+        settings: Core {
+            protocol: Protocol::Adaptive {
+                warmup: 1,
+                warmup_time_s: None,
+                min_runs: 3,
+                max_runs: 3,
+                min_time_s: 0.0,
+                precision: None,
+                max_time_s: None,
+            },
+            device: DeviceChoice::Cpu,
+            dtype,
+            threads: Some(1),
+            optimizer: Optimizer::None,
+            only_pretrain_model: true,
+            framework: run_benchmark_core::cell::Framework::Onnxruntime,
+            seed: 3,
+            profile: false,
+            profile_trace: None,
+        },
+        input: Default::default(),
+        inputs: Inputs::Random,
+        new_tokens: None,
+    };
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let known = |_: &Cell| Ok(Known::default());
+    let mut ort = OnnxRuntime::new(Level::EnableAll);
+    let group = [
+        cell(Mode::Inference, Metric::Memory, Dtype::F32),
+        cell(Mode::Inference, Metric::Speed, Dtype::F32),
+    ];
+    let results = cells(&mut ort, &group, &known, &mut |_| {}).unwrap();
+    let CellResult::Memory(memory) = &results[0] else {
+        panic!("{:?}", results[0]);
+    };
+    assert!(
+        memory.peak_rss_bytes >= memory.baseline_rss_bytes,
+        "{memory:?}"
+    );
+    // The exact count is checked where a process holds one session (tests/onnxruntime.rs):
+    // here the test harness's own threads come and go while the session starts its pool.
+    assert!(memory.ran.unwrap().threads >= 1);
+    let CellResult::Speed(speed) = &results[1] else {
+        panic!("{:?}", results[1]);
+    };
+    assert_eq!(speed.samples.len(), 3);
+    assert!(speed.seconds > 0.0 && speed.build_seconds.unwrap() > 0.0);
+    for (mode, dtype, why) in [
+        (Mode::Training, Dtype::F32, "inference only"),
+        (Mode::Inference, Dtype::Bf16, "no bf16 kernels"),
+        (Mode::Inference, Dtype::F16, "no f16 kernels"),
+    ] {
+        let results = cells(
+            &mut ort,
+            &[cell(mode, Metric::Speed, dtype)],
+            &known,
+            &mut |_| {},
+        )
+        .unwrap();
+        let CellResult::NotAvailable { reason } = &results[0] else {
+            panic!("{:?}", results[0]);
+        };
+        assert!(reason.contains(why), "{reason}");
+    }
+}

@@ -2,6 +2,7 @@
 //! builder lowered to a `TF_Graph`, a session configured by hand, XLA through a graph
 //! function, gradients from TensorFlow's C++ registry.
 
+pub mod cells;
 pub mod engine;
 pub mod ffi;
 pub mod graph;

@@ -1,0 +1,201 @@
+//! TensorFlow as a [`Framework`] of the core's measuring protocol: the protocol owns the
+//! clocks, memory readings and results (the same definitions as the PyTorch side's); this
+//! builds the cell's graph ([`Engine`]) and makes its calls.
+//!
+//! XLA: a cell runs with XLA when its settings say `"framework": "tensorflow-xla"` (or
+//! `"use_xla": true`). Its build includes XLA's compilation (one call made at build time),
+//! so the build time holds the compile and every measured call is a compiled one.
+
+use super::engine::{Engine, Optimizer, Spec};
+use super::session::Threads;
+use crate::graph::builder::DType;
+use crate::graph::Family;
+use anyhow::{bail, Result};
+use run_benchmark_core::cell::{Cell, DeviceChoice, Dtype, Inputs, Mode, Ran, Settings};
+use run_benchmark_core::protocol::{Device, Framework, Known, Loaded};
+use serde::Deserialize;
+
+/// The settings keys the core's types do not hold yet: which graph framework.
+#[derive(Debug, Default, Deserialize)]
+struct Extra {
+    #[serde(default)]
+    settings: ExtraSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ExtraSettings {
+    #[serde(default)]
+    framework: Option<String>,
+    #[serde(default)]
+    use_xla: bool,
+}
+
+/// Whether the cell (its JSON as the parent sent it) asks for XLA; an unknown framework name
+/// is an error naming it.
+pub fn wants_xla(cell: &serde_json::Value) -> Result<bool> {
+    let extra: Extra = serde_json::from_value(cell.clone()).unwrap_or_default();
+    match extra.settings.framework.as_deref() {
+        None | Some("tensorflow") => Ok(extra.settings.use_xla),
+        Some("tensorflow-xla") => Ok(true),
+        Some(other) => {
+            bail!("framework {other} does not run in the graph child (tensorflow, tensorflow-xla, onnxruntime)")
+        }
+    }
+}
+
+pub struct TensorFlow {
+    xla: bool,
+    threads: Threads,
+}
+
+impl TensorFlow {
+    pub fn new(xla: bool) -> Self {
+        TensorFlow {
+            xla,
+            threads: Threads::default(),
+        }
+    }
+}
+
+impl Device for TensorFlow {
+    /// Session calls return when their work is done.
+    fn sync(&self) {}
+}
+
+/// transformers' `MODEL_WITH_LM_HEAD_MAPPING` choice, as the PyTorch side makes it: the head
+/// named by `architectures[0]` unless `--only-pretrain-model`.
+pub fn lm_head(cell: &Cell) -> bool {
+    let head = cell.config["architectures"][0].as_str().unwrap_or("");
+    let is_lm = [
+        "ForMaskedLM",
+        "LMHeadModel",
+        "ForCausalLM",
+        "ForPreTraining",
+    ]
+    .iter()
+    .any(|suffix| head.ends_with(suffix));
+    is_lm && !cell.settings.only_pretrain_model
+}
+
+impl Framework for TensorFlow {
+    type Loaded = Model;
+
+    fn unsupported(&self, cell: &Cell) -> Option<String> {
+        let s = &cell.settings;
+        if let DeviceChoice::Cuda(_) = s.device {
+            return Some("TensorFlow runs on the CPU here (the wheel is tensorflow-cpu)".into());
+        }
+        if cell.mode == Mode::Generation {
+            return Some("generation is not implemented for TensorFlow".into());
+        }
+        if let Inputs::Text(_) = cell.inputs {
+            return Some(
+                "TensorFlow cells take random token ids (--input-text is PyTorch's)".into(),
+            );
+        }
+        if s.framework == run_benchmark_core::cell::Framework::Torchscript {
+            return Some("TorchScript is PyTorch's".into());
+        }
+        if s.profile {
+            return Some("--profile is not implemented for TensorFlow".into());
+        }
+        match Family::from_json(&cell.config) {
+            Err(e) => Some(format!("TensorFlow: {e:#}")),
+            Ok(_) => None,
+        }
+    }
+
+    fn prepare(&mut self, settings: &Settings) -> Result<()> {
+        super::ffi::api()?;
+        // With a thread count, it is the intra-op pool and one inter-op thread (as libtorch's
+        // one intra-op pool); without, TensorFlow's defaults (one thread per CPU in each).
+        self.threads = match settings.threads {
+            Some(n) => Threads {
+                intra: n as u64,
+                inter: 1,
+            },
+            None => Threads::default(),
+        };
+        Ok(())
+    }
+
+    fn build(&mut self, cell: &Cell) -> Result<Model> {
+        let spec = Spec {
+            family: Family::from_json(&cell.config)?,
+            batch: cell.batch_size,
+            seq: cell.sequence_length,
+            lm_head: lm_head(cell),
+            training: cell.mode == Mode::Training,
+            dtype: match cell.settings.dtype {
+                Dtype::F32 => DType::F32,
+                Dtype::Bf16 => DType::BF16,
+                Dtype::F16 => DType::F16,
+            },
+            xla: self.xla,
+            threads: self.threads,
+            optimizer: match cell.settings.optimizer {
+                run_benchmark_core::cell::Optimizer::None => Optimizer::None,
+                run_benchmark_core::cell::Optimizer::Sgd => Optimizer::Sgd,
+                run_benchmark_core::cell::Optimizer::AdamW => Optimizer::AdamW,
+            },
+            seed: cell.settings.seed as u64,
+        };
+        let mut engine = Engine::build(spec)?;
+        if self.xla {
+            // XLA compiles in the first call: part of the build, never of a measured call.
+            engine.call()?;
+        }
+        Ok(Model {
+            engine,
+            dtype: cell.settings.dtype,
+        })
+    }
+}
+
+pub struct Model {
+    engine: Engine,
+    dtype: Dtype,
+}
+
+impl Loaded for Model {
+    fn ran(&self) -> Option<Ran> {
+        let threads = self.engine.spec.threads.intra as usize;
+        Some(Ran {
+            threads: match threads {
+                // TensorFlow's default intra-op pool: one thread per schedulable CPU.
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
+            dtype: self.dtype,
+        })
+    }
+
+    /// The random token ids (and labels) were made with the graph, fed on each call.
+    fn make_inputs(&mut self, _cell: &Cell) -> Result<()> {
+        Ok(())
+    }
+
+    fn call(&mut self) -> Result<()> {
+        self.engine.call().map(|_| ())
+    }
+}
+
+/// What the config says of a cell before any work: a sequence beyond the model's positions.
+pub fn known(cell: &Cell) -> Result<Known> {
+    let not_measurable = match Family::from_json(&cell.config) {
+        Ok(family) => family
+            .max_positions()
+            .filter(|&max| cell.sequence_length > max)
+            .map(|max| {
+                format!(
+                    "sequence length {} exceeds the model's {max} positions",
+                    cell.sequence_length
+                )
+            }),
+        Err(_) => None,
+    };
+    Ok(Known {
+        not_measurable,
+        ..Known::default()
+    })
+}
