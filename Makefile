@@ -18,7 +18,7 @@ TENSORFLOW_VERSION ?= 2.21.0
 TENSORFLOW_DIR := .frameworks/tensorflow-$(TENSORFLOW_VERSION)
 TENSORFLOW_STAMP := $(TENSORFLOW_DIR)/.complete
 
-.PHONY: all setup build bench test fixtures lint generated clean-venv tensorflow
+.PHONY: all setup build bench test fixtures lint generated clean-venv tensorflow onnxruntime onnxruntime-python
 
 all: build
 
@@ -49,9 +49,36 @@ $(TENSORFLOW_STAMP): $(STAMP)
 		.frameworks/cache/tensorflow_cpu-$(TENSORFLOW_VERSION)-*.whl $(TENSORFLOW_DIR)
 	touch $@
 
+# ONNX Runtime's CPU library from the PyPI wheel, loaded at run time by run-benchmark-graph (the ort
+# crate's load-dynamic: building never needs it, nothing downloads at build time). Only the one file
+# is kept; an installed binary finds it through RUN_BENCHMARK_ONNXRUNTIME instead.
+ORT_VERSION ?= 1.31.1
+ORT_LIB := .frameworks/onnxruntime-$(ORT_VERSION)/libonnxruntime.so.$(ORT_VERSION)
+
+onnxruntime: $(ORT_LIB)
+
+$(ORT_LIB): $(STAMP)
+	$(VENV)/bin/pip download --disable-pip-version-check --progress-bar off --no-deps --only-binary=:all: \
+		--dest .frameworks/cache onnxruntime==$(ORT_VERSION)
+	mkdir -p $(@D)
+	$(VENV)/bin/python -c 'import glob, shutil, sys, zipfile; \
+		whl = zipfile.ZipFile(glob.glob(".frameworks/cache/onnxruntime-$(ORT_VERSION)-*.whl")[0]); \
+		src = whl.open("onnxruntime/capi/libonnxruntime.so.$(ORT_VERSION)"); \
+		shutil.copyfileobj(src, open(sys.argv[1] + ".part", "wb"))' $@
+	mv $@.part $@
+
+# Python's own onnxruntime (same wheel) for scripts/onnxruntime_vs_python.py only; tests never need it.
+ORT_VENV := .venv-onnxruntime
+onnxruntime-python: $(ORT_VENV)/.onnxruntime-$(ORT_VERSION)
+
+$(ORT_VENV)/.onnxruntime-$(ORT_VERSION):
+	$(PYTHON) -m venv $(ORT_VENV)
+	$(ORT_VENV)/bin/pip install --disable-pip-version-check --progress-bar off onnxruntime==$(ORT_VERSION) numpy
+	touch $@
+
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
-# The workspace's graph child needs TensorFlow's library to test its backend.
-test: setup tensorflow
+# The workspace's graph child needs TensorFlow's and ONNX Runtime's libraries to test its backend.
+test: setup tensorflow onnxruntime
 	$(CARGO) build --release --workspace
 	$(CARGO) test --release --workspace --no-fail-fast
 

@@ -2,10 +2,11 @@
 //! itself proven against transformers in tests/parity) and through the TensorFlow graph of
 //! the graph child (`run-benchmark-graph parity`, crates/graph-child), in f32: logits within
 //! 1e-4, the training loss within 1e-5 relative, every gradient within 1e-4 relative (its
-//! largest difference over its largest magnitude), with and without XLA.
+//! largest difference over its largest magnitude), with and without XLA; and through ONNX
+//! Runtime (`parity --onnxruntime`): logits within 1e-4 and the loss within 1e-5 relative.
 //!
 //! Needs the graph child built (`cargo build --release --workspace`, as `make test` does) and
-//! TensorFlow's library (`make tensorflow`).
+//! TensorFlow's and ONNX Runtime's libraries (`make tensorflow onnxruntime`).
 
 use run_benchmark::models::{self, Task};
 use serde_json::{json, Value};
@@ -40,6 +41,12 @@ fn differences(ours: &Tensor, theirs: &Tensor) -> (f64, f64) {
 /// labels = input_ids and its gradients, runs the graph child on the same weights and ids,
 /// and compares.
 fn parity(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, xla: bool) {
+    parity_with(name, config, batch, seq, lm_head, xla.then_some("--xla"));
+}
+
+/// As [`parity`], the graph child run with `flag` (`--xla`, or `--onnxruntime`: ONNX Runtime
+/// infers only, so its output and loss are compared, and it has no gradients).
+fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, flag: Option<&str>) {
     tch::manual_seed(7);
     let dir = tempfile::tempdir().unwrap();
     let arch = models::from_json(&config).unwrap();
@@ -81,9 +88,7 @@ fn parity(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, xla: b
     if !lm_head {
         command.arg("--base");
     }
-    if xla {
-        command.arg("--xla");
-    }
+    command.args(flag);
     let run = command.output().unwrap();
     assert!(
         run.status.success(),
@@ -109,6 +114,9 @@ fn parity(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, xla: b
         relative <= 1e-5,
         "{name}: loss {ours} against {theirs} ({relative:e} relative)"
     );
+    if flag == Some("--onnxruntime") {
+        return;
+    }
     let variables = vs.variables();
     let graph_grads: Vec<&String> = graph.keys().filter(|k| k.starts_with("grad.")).collect();
     assert_eq!(
@@ -218,4 +226,19 @@ fn xla_matches_pytorch() {
     parity("bert xla", bert(), 2, 7, true, true);
     parity("gpt2 xla", gpt2(), 2, 7, true, true);
     parity("llama xla", llama(), 2, 7, true, true);
+}
+
+/// ONNX Runtime (issue 28): every family's output and loss, from the same safetensors file.
+#[test]
+fn onnxruntime_matches_pytorch() {
+    let ort = Some("--onnxruntime");
+    parity_with("bert onnxruntime", bert(), 2, 7, true, ort);
+    parity_with("bert base onnxruntime", bert(), 2, 7, false, ort);
+    parity_with("gpt2 onnxruntime", gpt2(), 2, 7, true, ort);
+    parity_with("gpt2 base onnxruntime", gpt2(), 2, 7, false, ort);
+    parity_with("llama onnxruntime", llama(), 2, 7, true, ort);
+    parity_with("llama base onnxruntime", llama(), 2, 7, false, ort);
+    parity_with("mistral onnxruntime", mistral(), 2, 7, true, ort);
+    parity_with("qwen2 onnxruntime", qwen2(), 2, 7, true, ort);
+    parity_with("qwen3 onnxruntime", qwen3(), 2, 7, true, ort);
 }

@@ -2,12 +2,14 @@
 //! separate binary so that libtorch is never mapped into its process.
 //!
 //! Subcommands: `__cell PARENT_PID` (the runner's child: a Job on stdin, replies on stdout,
-//! measured by the core's protocol, as the root binary's own child), `version` (TensorFlow's version), `parity CONFIG WEIGHTS INPUTS OUT
-//! [--base] [--xla]` (forward, loss and gradients for the cross-framework parity test),
-//! `bench CONFIG key=value...` (one cell measured, JSON out; see [`bench`]), `maps`.
+//! measured by the core's protocol, as the root binary's own child), `version` (TensorFlow's
+//! version), `parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla | --onnxruntime]` (forward,
+//! loss and gradients for the cross-framework parity test; ONNX Runtime's has no gradients),
+//! `bench CONFIG key=value...` (one cell measured, JSON out; see [`bench`]), `maps`,
+//! `onnxruntime ...` (ONNX Runtime's own subcommands: version, maps, save, bench).
 
 use anyhow::{bail, Result};
-use run_benchmark_graph::frameworks::tensorflow;
+use run_benchmark_graph::frameworks::{onnxruntime, tensorflow};
 use std::path::Path;
 
 fn main() {
@@ -39,14 +41,21 @@ fn run() -> Result<()> {
                 .map(String::as_str)
                 .filter(|a| !a.starts_with("--"))
                 .collect();
-            if let Some(bad) = flags.iter().find(|f| !["--base", "--xla"].contains(f)) {
-                bail!("parity: unknown flag {bad} (--base, --xla)");
+            if let Some(bad) = flags
+                .iter()
+                .find(|f| !["--base", "--xla", "--onnxruntime"].contains(f))
+            {
+                bail!("parity: unknown flag {bad} (--base, --xla, --onnxruntime)");
             }
             let [config, weights, inputs, out] = paths[..] else {
                 bail!(
-                    "usage: run-benchmark-graph parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla]"
+                    "usage: run-benchmark-graph parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla | --onnxruntime]"
                 );
             };
+            if flags.contains(&"--onnxruntime") {
+                let paths = [config, weights, inputs, out].map(Path::new);
+                return onnxruntime::parity::run(paths[0], paths[1], paths[2], !flags.contains(&"--base"), paths[3]);
+            }
             tensorflow::parity::run(
                 Path::new(config),
                 Path::new(weights),
@@ -56,6 +65,7 @@ fn run() -> Result<()> {
                 Path::new(out),
             )
         }
+        Some("onnxruntime") => onnxruntime::command::run(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("maps") => {
             // The process's mappings once TensorFlow is loaded and has run a graph: the test
@@ -64,7 +74,7 @@ fn run() -> Result<()> {
             print!("{}", std::fs::read_to_string("/proc/self/maps")?);
             Ok(())
         }
-        _ => bail!("usage: run-benchmark-graph (version | maps | parity ... | bench ...)"),
+        _ => bail!("usage: run-benchmark-graph (version | maps | parity ... | bench ... | onnxruntime ...)"),
     }
 }
 

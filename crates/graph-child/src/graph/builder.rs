@@ -146,4 +146,38 @@ pub trait GraphBuilder {
     fn cast(&mut self, x: &Self::Value, dtype: DType) -> Result<Self::Value>;
     /// Element-wise a != b, a boolean value.
     fn not_equal(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
+
+    // Three layers a framework may run as one op (ONNX's LayerNormalization, RMSNormalization
+    // and Gelu, which exported models contain and ONNX Runtime's optimiser does not make
+    // from the composed form); by default they are composed of the operations above.
+
+    /// `nn.LayerNorm` over the last axis: (x - mean) / sqrt(var + eps) · weight + bias.
+    fn layer_norm(
+        &mut self,
+        x: &Self::Value,
+        weight: &Self::Value,
+        bias: &Self::Value,
+        eps: f64,
+    ) -> Result<Self::Value>
+    where
+        Self: Sized,
+    {
+        super::layers::composed_layer_norm(self, x, weight, bias, eps)
+    }
+
+    /// `RMSNorm` over the last axis: x / sqrt(mean(x²) + eps) · weight.
+    fn rms_norm(&mut self, x: &Self::Value, weight: &Self::Value, eps: f64) -> Result<Self::Value>
+    where
+        Self: Sized,
+    {
+        super::layers::composed_rms_norm(self, x, weight, eps)
+    }
+
+    /// GELU, exact (erf) or with the tanh approximation.
+    fn gelu(&mut self, x: &Self::Value, tanh: bool) -> Result<Self::Value>
+    where
+        Self: Sized,
+    {
+        super::layers::composed_gelu(self, x, tanh)
+    }
 }

@@ -121,6 +121,19 @@ pub fn layer_norm<B: GraphBuilder>(
     dim: i64,
     eps: f64,
 ) -> Result<B::Value> {
+    let weight = b.parameter(&format!("{prefix}.weight"), &[dim])?;
+    let bias = b.parameter(&format!("{prefix}.bias"), &[dim])?;
+    b.layer_norm(x, &weight, &bias, eps)
+}
+
+/// [`GraphBuilder::layer_norm`] composed of the builder's operations.
+pub fn composed_layer_norm<B: GraphBuilder>(
+    b: &mut B,
+    x: &B::Value,
+    weight: &B::Value,
+    bias: &B::Value,
+    eps: f64,
+) -> Result<B::Value> {
     let mean = b.reduce(Reduce::Mean, x, &[-1], true)?;
     let centred = b.binary(Binary::Sub, x, &mean)?;
     let squares = b.unary(Unary::Square, &centred)?;
@@ -128,10 +141,8 @@ pub fn layer_norm<B: GraphBuilder>(
     let var = scalar_op(b, Binary::Add, &var, eps as f32)?;
     let inv = b.unary(Unary::Rsqrt, &var)?;
     let normed = b.binary(Binary::Mul, &centred, &inv)?;
-    let weight = b.parameter(&format!("{prefix}.weight"), &[dim])?;
-    let bias = b.parameter(&format!("{prefix}.bias"), &[dim])?;
-    let scaled = b.binary(Binary::Mul, &normed, &weight)?;
-    b.binary(Binary::Add, &scaled, &bias)
+    let scaled = b.binary(Binary::Mul, &normed, weight)?;
+    b.binary(Binary::Add, &scaled, bias)
 }
 
 /// Llama's `RMSNorm`: x / sqrt(mean(x²) + eps) · weight.
@@ -142,34 +153,30 @@ pub fn rms_norm<B: GraphBuilder>(
     dim: i64,
     eps: f64,
 ) -> Result<B::Value> {
+    let weight = b.parameter(&format!("{prefix}.weight"), &[dim])?;
+    b.rms_norm(x, &weight, eps)
+}
+
+/// [`GraphBuilder::rms_norm`] composed of the builder's operations.
+pub fn composed_rms_norm<B: GraphBuilder>(
+    b: &mut B,
+    x: &B::Value,
+    weight: &B::Value,
+    eps: f64,
+) -> Result<B::Value> {
     let squares = b.unary(Unary::Square, x)?;
     let mean = b.reduce(Reduce::Mean, &squares, &[-1], true)?;
     let mean = scalar_op(b, Binary::Add, &mean, eps as f32)?;
     let inv = b.unary(Unary::Rsqrt, &mean)?;
     let normed = b.binary(Binary::Mul, x, &inv)?;
-    let weight = b.parameter(&format!("{prefix}.weight"), &[dim])?;
-    b.binary(Binary::Mul, &normed, &weight)
+    b.binary(Binary::Mul, &normed, weight)
 }
 
 impl Activation {
     pub fn apply<B: GraphBuilder>(self, b: &mut B, x: &B::Value) -> Result<B::Value> {
         match self {
-            // 0.5 · x · (1 + erf(x / √2))
-            Activation::Gelu => {
-                let scaled = scalar_op(b, Binary::Mul, x, std::f32::consts::FRAC_1_SQRT_2)?;
-                let erf = b.unary(Unary::Erf, &scaled)?;
-                half_x_times_one_plus(b, x, &erf)
-            }
-            // 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))
-            Activation::GeluNew | Activation::GeluPytorchTanh => {
-                let square = b.unary(Unary::Square, x)?;
-                let cube = b.binary(Binary::Mul, &square, x)?;
-                let cube = scalar_op(b, Binary::Mul, &cube, 0.044715)?;
-                let inner = b.binary(Binary::Add, x, &cube)?;
-                let inner = scalar_op(b, Binary::Mul, &inner, (2.0 / std::f32::consts::PI).sqrt())?;
-                let tanh = b.unary(Unary::Tanh, &inner)?;
-                half_x_times_one_plus(b, x, &tanh)
-            }
+            Activation::Gelu => b.gelu(x, false),
+            Activation::GeluNew | Activation::GeluPytorchTanh => b.gelu(x, true),
             Activation::Silu => {
                 let gate = b.unary(Unary::Sigmoid, x)?;
                 b.binary(Binary::Mul, x, &gate)
@@ -178,6 +185,24 @@ impl Activation {
             Activation::Relu => bail!("relu has no graph lowering (no model here uses it)"),
         }
     }
+}
+
+/// [`GraphBuilder::gelu`] composed of the builder's operations.
+pub fn composed_gelu<B: GraphBuilder>(b: &mut B, x: &B::Value, tanh: bool) -> Result<B::Value> {
+    if !tanh {
+        // 0.5 · x · (1 + erf(x / √2))
+        let scaled = scalar_op(b, Binary::Mul, x, std::f32::consts::FRAC_1_SQRT_2)?;
+        let erf = b.unary(Unary::Erf, &scaled)?;
+        return half_x_times_one_plus(b, x, &erf);
+    }
+    // 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³)))
+    let square = b.unary(Unary::Square, x)?;
+    let cube = b.binary(Binary::Mul, &square, x)?;
+    let cube = scalar_op(b, Binary::Mul, &cube, 0.044715)?;
+    let inner = b.binary(Binary::Add, x, &cube)?;
+    let inner = scalar_op(b, Binary::Mul, &inner, (2.0 / std::f32::consts::PI).sqrt())?;
+    let tanh = b.unary(Unary::Tanh, &inner)?;
+    half_x_times_one_plus(b, x, &tanh)
 }
 
 fn half_x_times_one_plus<B: GraphBuilder>(
