@@ -12,13 +12,17 @@ LIBTORCH_LINK := libtorch
 STAMP := $(VENV)/.torch-$(TORCH_VERSION)
 CARGO ?= cargo
 BIN := target/release/run-benchmark
+# The scale-out tests' tools: kubernetes-validate (tests/kubernetes.rs) in a venv of its own.
+KUBERNETES_VALIDATE_VERSION ?= 1.37.0
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.kubernetes-validate-$(KUBERNETES_VALIDATE_VERSION)
 # TensorFlow's C API for the graph child (crates/graph-child): two files of the PyPI wheel,
 # never needed to build, only to run TensorFlow cells.
 TENSORFLOW_VERSION ?= 2.21.0
 TENSORFLOW_DIR := .frameworks/tensorflow-$(TENSORFLOW_VERSION)
 TENSORFLOW_STAMP := $(TENSORFLOW_DIR)/.complete
 
-.PHONY: all setup build bench test fixtures lint generated clean-venv tensorflow onnxruntime onnxruntime-python
+.PHONY: all setup build bench test scale-out-deps fixtures lint generated clean-venv tensorflow onnxruntime onnxruntime-python
 
 all: build
 
@@ -36,6 +40,16 @@ build: setup
 # The seed's headline job on the embedded bert-base-uncased config: no network, no weights.
 bench: build
 	$(BIN) --models bert-base-uncased
+
+# Slurm and munge for tests/slurm.rs (apt-get, as root), kubernetes-validate for
+# tests/kubernetes.rs; each test skips with one line where its tool is missing.
+scale-out-deps: $(TOOLS_STAMP)
+	scripts/scale_out_deps.sh
+
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --disable-pip-version-check --progress-bar off kubernetes-validate==$(KUBERNETES_VALIDATE_VERSION)
+	touch $@
 
 # Only libtensorflow_cc.so.2 (the C API) and libtensorflow_framework.so.2 (found beside it
 # through its $$ORIGIN runpath) are kept; the wheel stays in .frameworks/cache for a rerun.
@@ -78,7 +92,7 @@ $(ORT_VENV)/.onnxruntime-$(ORT_VERSION):
 
 # Everything runs in the release profile, so torch-sys is compiled once for both targets.
 # The workspace's graph child needs TensorFlow's and ONNX Runtime's libraries to test its backend.
-test: setup tensorflow onnxruntime
+test: setup scale-out-deps tensorflow onnxruntime
 	$(CARGO) build --release --workspace
 	$(CARGO) test --release --workspace --no-fail-fast
 
@@ -95,6 +109,7 @@ generated: build
 	$(BIN) man plot > docs/run-benchmark-plot.1
 	$(BIN) man compare > docs/run-benchmark-compare.1
 	$(BIN) man merge > docs/run-benchmark-merge.1
+	$(BIN) man history > docs/run-benchmark-history.1
 	$(BIN) schema > docs/export-schema.json
 
 lint: setup
@@ -107,4 +122,4 @@ fixtures: setup
 	$(VENV)/bin/python scripts/parity_oracle.py tests/fixtures/parity
 
 clean-venv:
-	rm -rf $(VENV) $(LIBTORCH_LINK)
+	rm -rf $(VENV) $(LIBTORCH_LINK) $(TOOLS_VENV)

@@ -43,6 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--dtypes', '--dtypes', [CompletionResultType]::ParameterName, 'The models'' dtypes: each is an axis value crossed with the models and sizes (one value: as --fp16/--bf16) [default: f32]')
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Intra-op threads of libtorch: each count is an axis value crossed with the models and sizes [default: libtorch''s choice, one per physical core]')
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]')
+            [CompletionResult]::new('--devices', '--devices', [CompletionResultType]::ParameterName, 'Several devices at once: one cell per listed device, each cell''s child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)')
             [CompletionResult]::new('--optimizer', '--optimizer', [CompletionResultType]::ParameterName, 'Training: also run an optimizer step after backward (none = forward, loss and backward only)')
             [CompletionResult]::new('--profile-trace', '--profile-trace', [CompletionResultType]::ParameterName, 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR')
             [CompletionResult]::new('--input-text', '--input-text', [CompletionResultType]::ParameterName, 'Feed the models this text through their tokenizers instead of random token ids')
@@ -56,6 +57,9 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed for the random weights and inputs')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts'' --export-json files with `run-benchmark merge`')
             [CompletionResult]::new('--shard-count', '--shard-count', [CompletionResultType]::ParameterName, '--shard auto in a Kubernetes Indexed Job: the number of parts (the Job''s completions)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Append every finished cell of this run to a SQLite results database, for history and baselines; FILE left out: $XDG_DATA_HOME/run-benchmark/results.sqlite (~/.local/share on Linux, ~/Library/Application Support on macOS). Off unless given, here or in the environment')
+            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'The run''s name in the database [default: its git commit and branch, when run inside a repository]')
+            [CompletionResult]::new('--save-baseline', '--save-baseline', [CompletionResultType]::ParameterName, 'Mark this run, once finished, as the baseline NAME in the database (implies --db); a name already held moves to it')
             [CompletionResult]::new('--training', '--training', [CompletionResultType]::ParameterName, 'Also benchmark training: forward with masked-LM labels plus backward')
             [CompletionResult]::new('--no-inference', '--no-inference', [CompletionResultType]::ParameterName, 'Skip the inference benchmark')
             [CompletionResult]::new('--no-speed', '--no-speed', [CompletionResultType]::ParameterName, 'Skip speed measurements')
@@ -84,8 +88,10 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report')
+            [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'Each cell''s figure over the runs of the results database (--db), changes beyond the run-to-run spread marked')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'The results database (--db): its schema, its runs, importing exports and the original''s CSV files')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s, merge''s or history''s')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -103,17 +109,23 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'What to draw [default: time; for a CSV file, memory when its name says so]')
             [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'Chart title [default: says what is shown]')
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Width and height in pixels')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'With --history: only runs started on or after this date (YYYY-MM-DD)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'With --history: the results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]')
             [CompletionResult]::new('--linear', '--linear', [CompletionResultType]::ParameterName, 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Draw the results database''s history instead of files: one line per cell over the runs; RESULTS are then the models to draw [default: all]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'run-benchmark;compare' {
+            [CompletionResult]::new('--baseline', '--baseline', [CompletionResultType]::ParameterName, 'Compare against the run saved as baseline NAME in the database (--save-baseline NAME); NEW is then an export, or left out for the database''s newest run')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The results database for --baseline and --last [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]')
             [CompletionResult]::new('--threshold', '--threshold', [CompletionResultType]::ParameterName, 'Smallest change, in percent, that counts as a regression or improvement')
             [CompletionResult]::new('--noise-floor', '--noise-floor', [CompletionResultType]::ParameterName, 'Run-to-run noise, in percent, that a speed change''s whole 95% interval must exceed [default: 10]')
             [CompletionResult]::new('--noise-from', '--noise-from', [CompletionResultType]::ParameterName, 'Measure the noise floor from two JSON exports of the same code: their largest change')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output: a terminal table, or Markdown for a pull-request comment')
+            [CompletionResult]::new('--last', '--last', [CompletionResultType]::ParameterName, 'Compare against the database''s newest earlier run that measured any of the same cells')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -126,6 +138,61 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--env-print', '--env-print', [CompletionResultType]::ParameterName, 'Print the environment information')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'run-benchmark;history' {
+            [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'Which figure to follow')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only runs started on or after this date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS in UTC)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'run-benchmark;db' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the database''s schema (SQL), as a new database gets it')
+            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List the stored runs: id, date, label, commit, cells, baselines')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import JSON exports (schema 1 and 2; a run each) and the original''s result CSV files (those given together: one run)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'run-benchmark;db;schema' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;db;runs' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;db;import' {
+            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'The runs'' label [default: the file''s name]')
+            [CompletionResult]::new('--save-baseline', '--save-baseline', [CompletionResultType]::ParameterName, 'Mark the (last) imported run as the baseline NAME')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'run-benchmark;db;help' {
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the database''s schema (SQL), as a new database gets it')
+            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List the stored runs: id, date, label, commit, cells, baselines')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import JSON exports (schema 1 and 2; a run each) and the original''s result CSV files (those given together: one run)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'run-benchmark;db;help;schema' {
+            break
+        }
+        'run-benchmark;db;help;runs' {
+            break
+        }
+        'run-benchmark;db;help;import' {
+            break
+        }
+        'run-benchmark;db;help;help' {
             break
         }
         'run-benchmark;completions' {
@@ -148,8 +215,10 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('plot', 'plot', [CompletionResultType]::ParameterValue, 'Draw time or memory against sequence length (or batch size), one line per model and batch size')
             [CompletionResult]::new('compare', 'compare', [CompletionResultType]::ParameterValue, 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell')
             [CompletionResult]::new('merge', 'merge', [CompletionResultType]::ParameterValue, 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report')
+            [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'Each cell''s figure over the runs of the results database (--db), changes beyond the run-to-run spread marked')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'The results database (--db): its schema, its runs, importing exports and the original''s CSV files')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
-            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s, merge''s or history''s')
             [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of --export-json files (schema 2) to stdout')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -164,6 +233,24 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             break
         }
         'run-benchmark;help;merge' {
+            break
+        }
+        'run-benchmark;help;history' {
+            break
+        }
+        'run-benchmark;help;db' {
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the database''s schema (SQL), as a new database gets it')
+            [CompletionResult]::new('runs', 'runs', [CompletionResultType]::ParameterValue, 'List the stored runs: id, date, label, commit, cells, baselines')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import JSON exports (schema 1 and 2; a run each) and the original''s result CSV files (those given together: one run)')
+            break
+        }
+        'run-benchmark;help;db;schema' {
+            break
+        }
+        'run-benchmark;help;db;runs' {
+            break
+        }
+        'run-benchmark;help;db;import' {
             break
         }
         'run-benchmark;help;completions' {

@@ -22,8 +22,14 @@ _run__benchmark() {
             run__benchmark,completions)
                 cmd="run__benchmark__subcmd__completions"
                 ;;
+            run__benchmark,db)
+                cmd="run__benchmark__subcmd__db"
+                ;;
             run__benchmark,help)
                 cmd="run__benchmark__subcmd__help"
+                ;;
+            run__benchmark,history)
+                cmd="run__benchmark__subcmd__history"
                 ;;
             run__benchmark,man)
                 cmd="run__benchmark__subcmd__man"
@@ -40,14 +46,44 @@ _run__benchmark() {
             run__benchmark,schema)
                 cmd="run__benchmark__subcmd__schema"
                 ;;
+            run__benchmark__subcmd__db,help)
+                cmd="run__benchmark__subcmd__db__subcmd__help"
+                ;;
+            run__benchmark__subcmd__db,import)
+                cmd="run__benchmark__subcmd__db__subcmd__import"
+                ;;
+            run__benchmark__subcmd__db,runs)
+                cmd="run__benchmark__subcmd__db__subcmd__runs"
+                ;;
+            run__benchmark__subcmd__db,schema)
+                cmd="run__benchmark__subcmd__db__subcmd__schema"
+                ;;
+            run__benchmark__subcmd__db__subcmd__help,help)
+                cmd="run__benchmark__subcmd__db__subcmd__help__subcmd__help"
+                ;;
+            run__benchmark__subcmd__db__subcmd__help,import)
+                cmd="run__benchmark__subcmd__db__subcmd__help__subcmd__import"
+                ;;
+            run__benchmark__subcmd__db__subcmd__help,runs)
+                cmd="run__benchmark__subcmd__db__subcmd__help__subcmd__runs"
+                ;;
+            run__benchmark__subcmd__db__subcmd__help,schema)
+                cmd="run__benchmark__subcmd__db__subcmd__help__subcmd__schema"
+                ;;
             run__benchmark__subcmd__help,compare)
                 cmd="run__benchmark__subcmd__help__subcmd__compare"
                 ;;
             run__benchmark__subcmd__help,completions)
                 cmd="run__benchmark__subcmd__help__subcmd__completions"
                 ;;
+            run__benchmark__subcmd__help,db)
+                cmd="run__benchmark__subcmd__help__subcmd__db"
+                ;;
             run__benchmark__subcmd__help,help)
                 cmd="run__benchmark__subcmd__help__subcmd__help"
+                ;;
+            run__benchmark__subcmd__help,history)
+                cmd="run__benchmark__subcmd__help__subcmd__history"
                 ;;
             run__benchmark__subcmd__help,man)
                 cmd="run__benchmark__subcmd__help__subcmd__man"
@@ -64,6 +100,15 @@ _run__benchmark() {
             run__benchmark__subcmd__help,schema)
                 cmd="run__benchmark__subcmd__help__subcmd__schema"
                 ;;
+            run__benchmark__subcmd__help__subcmd__db,import)
+                cmd="run__benchmark__subcmd__help__subcmd__db__subcmd__import"
+                ;;
+            run__benchmark__subcmd__help__subcmd__db,runs)
+                cmd="run__benchmark__subcmd__help__subcmd__db__subcmd__runs"
+                ;;
+            run__benchmark__subcmd__help__subcmd__db,schema)
+                cmd="run__benchmark__subcmd__help__subcmd__db__subcmd__schema"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +116,7 @@ _run__benchmark() {
 
     case "${cmd}" in
         run__benchmark)
-            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --warmup-time --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --dtypes --threads --device --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --help --version models plot compare merge completions man schema help"
+            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --warmup-time --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --dtypes --threads --device --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --db --label --save-baseline --help --version models plot compare merge history db completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,6 +262,18 @@ _run__benchmark() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --save-baseline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -225,12 +282,20 @@ _run__benchmark() {
             return 0
             ;;
         run__benchmark__subcmd__compare)
-            opts="-h --threshold --noise-floor --noise-from --format --help"
+            opts="-h --baseline --last --db --threshold --noise-floor --noise-from --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --baseline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --threshold)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -268,8 +333,150 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        run__benchmark__subcmd__db)
+            opts="-h --help schema runs import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__help)
+            opts="schema runs import help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__help__subcmd__runs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__import)
+            opts="-h --label --save-baseline --db --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --save-baseline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__runs)
+            opts="-h --db --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__db__subcmd__schema)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         run__benchmark__subcmd__help)
-            opts="models plot compare merge completions man schema help"
+            opts="models plot compare merge history db completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,7 +517,77 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        run__benchmark__subcmd__help__subcmd__db)
+            opts="schema runs import"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__help__subcmd__db__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__help__subcmd__db__subcmd__runs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__help__subcmd__db__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         run__benchmark__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        run__benchmark__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -394,8 +671,34 @@ _run__benchmark() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        run__benchmark__subcmd__history)
+            opts="-h --metric --since --db --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --metric)
+                    COMPREPLY=($(compgen -W "time memory" -- "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         run__benchmark__subcmd__man)
-            opts="-h --help plot compare merge"
+            opts="-h --help plot compare merge history"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,7 +752,7 @@ _run__benchmark() {
             return 0
             ;;
         run__benchmark__subcmd__plot)
-            opts="-o -h --output --x --linear --mode --metric --profile --title --size --help"
+            opts="-o -h --output --x --linear --mode --metric --profile --title --size --history --since --db --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -480,6 +783,14 @@ _run__benchmark() {
                     return 0
                     ;;
                 --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

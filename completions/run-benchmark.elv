@@ -40,6 +40,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --dtypes 'The models'' dtypes: each is an axis value crossed with the models and sizes (one value: as --fp16/--bf16) [default: f32]'
             cand --threads 'Intra-op threads of libtorch: each count is an axis value crossed with the models and sizes [default: libtorch''s choice, one per physical core]'
             cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
+            cand --devices 'Several devices at once: one cell per listed device, each cell''s child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)'
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
             cand --profile-trace 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR'
             cand --input-text 'Feed the models this text through their tokenizers instead of random token ids'
@@ -53,6 +54,9 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --seed 'Seed for the random weights and inputs'
             cand --shard 'Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts'' --export-json files with `run-benchmark merge`'
             cand --shard-count '--shard auto in a Kubernetes Indexed Job: the number of parts (the Job''s completions)'
+            cand --db 'Append every finished cell of this run to a SQLite results database, for history and baselines; FILE left out: $XDG_DATA_HOME/run-benchmark/results.sqlite (~/.local/share on Linux, ~/Library/Application Support on macOS). Off unless given, here or in the environment'
+            cand --label 'The run''s name in the database [default: its git commit and branch, when run inside a repository]'
+            cand --save-baseline 'Mark this run, once finished, as the baseline NAME in the database (implies --db); a name already held moves to it'
             cand --training 'Also benchmark training: forward with masked-LM labels plus backward'
             cand --no-inference 'Skip the inference benchmark'
             cand --no-speed 'Skip speed measurements'
@@ -81,8 +85,10 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand merge 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report'
+            cand history 'Each cell''s figure over the runs of the results database (--db), changes beyond the run-to-run spread marked'
+            cand db 'The results database (--db): its schema, its runs, importing exports and the original''s CSV files'
             cand completions 'Print a shell completion script to stdout'
-            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s'
+            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s, merge''s or history''s'
             cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -98,16 +104,22 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --metric 'What to draw [default: time; for a CSV file, memory when its name says so]'
             cand --title 'Chart title [default: says what is shown]'
             cand --size 'Width and height in pixels'
+            cand --since 'With --history: only runs started on or after this date (YYYY-MM-DD)'
+            cand --db 'With --history: the results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]'
             cand --linear 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
             cand --profile 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
+            cand --history 'Draw the results database''s history instead of files: one line per cell over the runs; RESULTS are then the models to draw [default: all]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
         &'run-benchmark;compare'= {
+            cand --baseline 'Compare against the run saved as baseline NAME in the database (--save-baseline NAME); NEW is then an export, or left out for the database''s newest run'
+            cand --db 'The results database for --baseline and --last [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]'
             cand --threshold 'Smallest change, in percent, that counts as a regression or improvement'
             cand --noise-floor 'Run-to-run noise, in percent, that a speed change''s whole 95% interval must exceed [default: 10]'
             cand --noise-from 'Measure the noise floor from two JSON exports of the same code: their largest change'
             cand --format 'Output: a terminal table, or Markdown for a pull-request comment'
+            cand --last 'Compare against the database''s newest earlier run that measured any of the same cells'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -119,6 +131,51 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --env-print 'Print the environment information'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
+        }
+        &'run-benchmark;history'= {
+            cand --metric 'Which figure to follow'
+            cand --since 'Only runs started on or after this date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS in UTC)'
+            cand --db 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'run-benchmark;db'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand schema 'Print the database''s schema (SQL), as a new database gets it'
+            cand runs 'List the stored runs: id, date, label, commit, cells, baselines'
+            cand import 'Import JSON exports (schema 1 and 2; a run each) and the original''s result CSV files (those given together: one run)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'run-benchmark;db;schema'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;db;runs'= {
+            cand --db 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;db;import'= {
+            cand --label 'The runs'' label [default: the file''s name]'
+            cand --save-baseline 'Mark the (last) imported run as the baseline NAME'
+            cand --db 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'run-benchmark;db;help'= {
+            cand schema 'Print the database''s schema (SQL), as a new database gets it'
+            cand runs 'List the stored runs: id, date, label, commit, cells, baselines'
+            cand import 'Import JSON exports (schema 1 and 2; a run each) and the original''s result CSV files (those given together: one run)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'run-benchmark;db;help;schema'= {
+        }
+        &'run-benchmark;db;help;runs'= {
+        }
+        &'run-benchmark;db;help;import'= {
+        }
+        &'run-benchmark;db;help;help'= {
         }
         &'run-benchmark;completions'= {
             cand -h 'Print help'
@@ -137,8 +194,10 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand plot 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
             cand compare 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
             cand merge 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep''s report'
+            cand history 'Each cell''s figure over the runs of the results database (--db), changes beyond the run-to-run spread marked'
+            cand db 'The results database (--db): its schema, its runs, importing exports and the original''s CSV files'
             cand completions 'Print a shell completion script to stdout'
-            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s or merge''s'
+            cand man 'Print the man page (roff) to stdout: run-benchmark''s, or plot''s, compare''s, merge''s or history''s'
             cand schema 'Print the JSON Schema of --export-json files (schema 2) to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -149,6 +208,19 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
         &'run-benchmark;help;compare'= {
         }
         &'run-benchmark;help;merge'= {
+        }
+        &'run-benchmark;help;history'= {
+        }
+        &'run-benchmark;help;db'= {
+            cand schema 'Print the database''s schema (SQL), as a new database gets it'
+            cand runs 'List the stored runs: id, date, label, commit, cells, baselines'
+            cand import 'Import JSON exports (schema 1 and 2; a run each) and the original''s result CSV files (those given together: one run)'
+        }
+        &'run-benchmark;help;db;schema'= {
+        }
+        &'run-benchmark;help;db;runs'= {
+        }
+        &'run-benchmark;help;db;import'= {
         }
         &'run-benchmark;help;completions'= {
         }

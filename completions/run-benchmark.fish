@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= db= label= save-baseline= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -69,6 +69,9 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l timeout -d 
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l seed -d 'Seed for the random weights and inputs' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l shard -d 'Run only part K of N of the planned cells (1 <= K <= N: 1/4 .. 4/4), or auto: K and N from a Slurm job array or a Kubernetes Indexed Job; join the parts\' --export-json files with `run-benchmark merge`' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l shard-count -d '--shard auto in a Kubernetes Indexed Job: the number of parts (the Job\'s completions)' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l db -d 'Append every finished cell of this run to a SQLite results database, for history and baselines; FILE left out: $XDG_DATA_HOME/run-benchmark/results.sqlite (~/.local/share on Linux, ~/Library/Application Support on macOS). Off unless given, here or in the environment' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l label -d 'The run\'s name in the database [default: its git commit and branch, when run inside a repository]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l save-baseline -d 'Mark this run, once finished, as the baseline NAME in the database (implies --db); a name already held moves to it' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l training -d 'Also benchmark training: forward with masked-LM labels plus backward'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-inference -d 'Skip the inference benchmark'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-speed -d 'Skip speed measurements'
@@ -94,8 +97,10 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "models"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "history" -d 'Each cell\'s figure over the runs of the results database (--db), changes beyond the run-to-run spread marked'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "db" -d 'The results database (--db): its schema, its runs, importing exports and the original\'s CSV files'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s, compare\'s or merge\'s'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s, compare\'s, merge\'s or history\'s'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand models" -s h -l help -d 'Print help'
@@ -110,14 +115,20 @@ memory\t'The tables\' memory figure (peak resident memory on the CPU, libtorch i
 increase\t'What the call added to memory: activations, gradients, optimizer state'"
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l title -d 'Chart title [default: says what is shown]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l since -d 'With --history: only runs started on or after this date (YYYY-MM-DD)' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l db -d 'With --history: the results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l profile -d 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l history -d 'Draw the results database\'s history instead of files: one line per cell over the runs; RESULTS are then the models to draw [default: all]'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l baseline -d 'Compare against the run saved as baseline NAME in the database (--save-baseline NAME); NEW is then an export, or left out for the database\'s newest run' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l db -d 'The results database for --baseline and --last [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-floor -d 'Run-to-run noise, in percent, that a speed change\'s whole 95% interval must exceed [default: 10]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-from -d 'Measure the noise floor from two JSON exports of the same code: their largest change' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l format -d 'Output: a terminal table, or Markdown for a pull-request comment' -r -f -a "table\t''
 markdown\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l last -d 'Compare against the database\'s newest earlier run that measured any of the same cells'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l prefer -d 'Which result wins when two files measured a cell differently' -r -f -a "first\t'The file given first'
 last\t'The file given last'"
@@ -126,14 +137,40 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l ex
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l save-to-csv -d 'Write the merged results to the original\'s CSV files (<section>_<unix time>.csv)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -l env-print -d 'Print the environment information'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand merge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand history" -l metric -d 'Which figure to follow' -r -f -a "time\t'Time per call (the tables\' statistic)'
+memory\t'The tables\' memory figure'"
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand history" -l since -d 'Only runs started on or after this date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS in UTC)' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand history" -l db -d 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and not __fish_seen_subcommand_from schema runs import help" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and not __fish_seen_subcommand_from schema runs import help" -f -a "schema" -d 'Print the database\'s schema (SQL), as a new database gets it'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and not __fish_seen_subcommand_from schema runs import help" -f -a "runs" -d 'List the stored runs: id, date, label, commit, cells, baselines'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and not __fish_seen_subcommand_from schema runs import help" -f -a "import" -d 'Import JSON exports (schema 1 and 2; a run each) and the original\'s result CSV files (those given together: one run)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and not __fish_seen_subcommand_from schema runs import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from schema" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from runs" -l db -d 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from runs" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from import" -l label -d 'The runs\' label [default: the file\'s name]' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from import" -l save-baseline -d 'Mark the (last) imported run as the baseline NAME' -r
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from import" -l db -d 'The results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]' -r -F
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "schema" -d 'Print the database\'s schema (SQL), as a new database gets it'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "runs" -d 'List the stored runs: id, date, label, commit, cells, baselines'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import JSON exports (schema 1 and 2; a run each) and the original\'s result CSV files (those given together: one run)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand db; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand man" -s h -l help -d 'Print help'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand schema" -s h -l help -d 'Print help'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "models" -d 'List the embedded model configs and the supported model types'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s, compare\'s or merge\'s'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
-complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "models" -d 'List the embedded model configs and the supported model types'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "plot" -d 'Draw time or memory against sequence length (or batch size), one line per model and batch size'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "compare" -d 'Compare two JSON exports cell by cell: ratio NEW/BASELINE and a verdict per cell'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "merge" -d 'Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep\'s report'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "history" -d 'Each cell\'s figure over the runs of the results database (--db), changes beyond the run-to-run spread marked'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "db" -d 'The results database (--db): its schema, its runs, importing exports and the original\'s CSV files'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "man" -d 'Print the man page (roff) to stdout: run-benchmark\'s, or plot\'s, compare\'s, merge\'s or history\'s'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "schema" -d 'Print the JSON Schema of --export-json files (schema 2) to stdout'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and not __fish_seen_subcommand_from models plot compare merge history db completions man schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "schema" -d 'Print the database\'s schema (SQL), as a new database gets it'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "runs" -d 'List the stored runs: id, date, label, commit, cells, baselines'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand help; and __fish_seen_subcommand_from db" -f -a "import" -d 'Import JSON exports (schema 1 and 2; a run each) and the original\'s result CSV files (those given together: one run)'

@@ -2,8 +2,8 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{
-    Axes, Calibration, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell,
-    TokenizationResult,
+    Axes, Calibration, CalibrationResult, Cell, CellResult, DeviceChoice, Metric, Row, Sweep,
+    TokenizationCell, TokenizationResult,
 };
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
@@ -35,6 +35,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let machine = crate::frameworks::torch::device::machine();
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
+    export::check_paths(&exporters)?;
     let previous = args.resume.as_deref().map(Previous::load).transpose()?;
     if let Some(previous) = &previous {
         let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
@@ -46,6 +47,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         verbose: args.verbose,
         stop: Some(interrupt::flag()),
         in_process: child::execute,
+        pin: None,
     };
     let mut sweep = Sweep {
         environment: env::collect(&env::RunFacts {
@@ -92,6 +94,15 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;
+    let mut recorder = match args.record.target() {
+        Some(path) => Some(crate::db::Recorder::start(
+            &path,
+            &sweep,
+            args.record.label.clone(),
+            args.record.save_baseline.clone(),
+        )?),
+        None => None,
+    };
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
     if let Some(path) = &args.resume {
@@ -138,6 +149,8 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             axes: crate::cell::Axes::of(&plan.cells),
             fit_check: !args.no_fit_check,
             watch: &mut watch,
+            slots: &args.devices,
+            db: recorder.as_mut(),
         };
         interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
         if !interrupted {
@@ -146,6 +159,9 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     }
     progress.done();
     print_results(args.env_print, &exporters, &sweep, &progress)?;
+    if let Some(recorder) = recorder {
+        progress.note(&recorder.finish(&sweep, interrupted)?);
+    }
     if interrupted {
         let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
         let hint = match json {
@@ -190,6 +206,7 @@ fn calibrate(
     let several = Axes::of(&plan.cells);
     let several = several.dtype_varies() || several.threads_vary();
     let mut said = Vec::new();
+    let mut bandwidths: Vec<(String, String)> = Vec::new();
     let cache = calibration::Cache::user();
     for calibration in wanted {
         let threads = calibration.threads.unwrap_or(plan.default_threads);
@@ -211,9 +228,10 @@ fn calibrate(
         if let Some(cached) = cached {
             let when = cached.when();
             progress.note(&format!(
-                "{what}: {:.1} GFLOP/s, reused (measured {when}; --recalibrate measures again)",
-                cached.result.flops_per_second / 1e9
+                "{what}: {}, reused (measured {when}; --recalibrate measures again)",
+                ceilings(&cached.result)
             ));
+            bandwidths.extend(bandwidth_of(&variant, &cached.result));
             sweep.calibrations.push((calibration, cached.result));
             said.push((variant, format!("reused, measured {when}")));
             continue;
@@ -221,7 +239,8 @@ fn calibrate(
         progress.task(&what);
         match runner.calibrate(calibration) {
             Ok(Ok(c)) => {
-                progress.task_done(&what, &format!("{:.1} GFLOP/s", c.flops_per_second / 1e9));
+                progress.task_done(&what, &ceilings(&c));
+                bandwidths.extend(bandwidth_of(&variant, &c));
                 if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
                     progress.note(&format!("Calibration not cached: {e:#}"));
                 }
@@ -246,7 +265,37 @@ fn calibrate(
         };
         set_environment(sweep, "calibration", value);
     }
+    if !bandwidths.is_empty() {
+        let value = match several {
+            false => bandwidths.remove(0).1,
+            true => (bandwidths.iter().map(|(v, b)| format!("{v}: {b}")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        set_environment(sweep, "memory_bandwidth", value);
+    }
     Ok(())
+}
+
+/// "312.4 GFLOP/s, read 55.1 GB/s": both ceilings of a calibration.
+fn ceilings(c: &CalibrationResult) -> String {
+    match c.bandwidth {
+        Some(b) => format!(
+            "{:.1} GFLOP/s, read {:.1} GB/s",
+            c.flops_per_second / 1e9,
+            b.read_bytes_per_second / 1e9
+        ),
+        None => format!(
+            "{:.1} GFLOP/s (bandwidth not measured)",
+            c.flops_per_second / 1e9
+        ),
+    }
+}
+
+/// The environment's words for a calibration's bandwidth ceiling, if measured.
+fn bandwidth_of(variant: &str, c: &CalibrationResult) -> Option<(String, String)> {
+    let b = c.bandwidth.as_ref()?;
+    Some((variant.to_string(), report::roofline::describe(b)))
 }
 
 /// `--dry-run`: the cells still to run with their estimates, and the totals.
@@ -294,6 +343,10 @@ struct SweepRun<'a> {
     /// Mark cells whose estimate exceeds the available memory N/A without running them.
     fit_check: bool,
     watch: &'a mut LoadWatch,
+    /// `--devices`: one cell per slot at once (empty: one at a time, unpinned).
+    slots: &'a [crate::devices::Slot],
+    /// `--db`: each finished cell is appended to the results database as it comes.
+    db: Option<&'a mut crate::db::Recorder>,
 }
 
 /// Watches the other processes' CPU use before and during the sweep: one warning line the
@@ -375,6 +428,9 @@ impl SweepRun<'_> {
         results: &mut [Option<CellResult>],
         sweep: &mut Sweep,
     ) -> Result<bool> {
+        if !self.slots.is_empty() {
+            return self.cells_on_slots(cells, results, sweep);
+        }
         let mut index = 0;
         for position in 0..cells.len() {
             if interrupt::requested() {
@@ -383,33 +439,10 @@ impl SweepRun<'_> {
             if results[position].is_some() {
                 continue;
             }
-            let cell = &cells[position];
-            // A memory cell and the speed cell of the same point run in one child, on one
-            // built model (memory first, so its figure is what a child of its own shows).
-            let group: Vec<usize> = match cells.get(position + 1) {
-                Some(next)
-                    if cell.metric == Metric::Memory
-                        && next.metric == Metric::Speed
-                        && results[position + 1].is_none()
-                        && same_point(cell, next) =>
-                {
-                    vec![position, position + 1]
-                }
-                _ => vec![position],
-            };
+            let group = group_at(cells, results, position);
             let labels: Vec<String> = group.iter().map(|&i| cells[i].label(&self.axes)).collect();
             self.progress.start(index + 1, self.to_run, &labels[0]);
-            // A size the model cannot take (a sequence past its positions, audio past its
-            // window) is N/A before a child starts; so is a cell too big for the memory.
-            let unsupported = crate::models::from_json(&cell.config)
-                .ok()
-                .and_then(|arch| arch.size_not_supported(cell.sequence_length));
-            let too_big = match self.fit_check {
-                true => available_memory(cell.settings.device)
-                    .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),
-                false => None,
-            };
-            let outcome = match unsupported.or(too_big) {
+            let outcome = match self.not_run(cells, position) {
                 Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
                 None => {
                     let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
@@ -437,6 +470,9 @@ impl SweepRun<'_> {
                         );
                         self.progress
                             .finish(index, self.to_run, &labels[k], &summary);
+                        if let Some(db) = self.db.as_deref_mut() {
+                            db.cell(sweep, &(cells[i].clone(), result.clone()));
+                        }
                         results[i] = Some(result);
                     }
                 }
@@ -453,7 +489,111 @@ impl SweepRun<'_> {
     }
 }
 
+/// The cells that run in one child from `position`: a memory cell and the speed cell of the
+/// same point share it, on one built model (memory first, so its figure is what a child of
+/// its own shows).
+fn group_at(cells: &[Cell], results: &[Option<CellResult>], position: usize) -> Vec<usize> {
+    let cell = &cells[position];
+    match cells.get(position + 1) {
+        Some(next)
+            if cell.metric == Metric::Memory
+                && next.metric == Metric::Speed
+                && results[position + 1].is_none()
+                && same_point(cell, next) =>
+        {
+            vec![position, position + 1]
+        }
+        _ => vec![position],
+    }
+}
+
 impl SweepRun<'_> {
+    /// Why the cell at `position` is N/A before a child starts: a size the model cannot take
+    /// (a sequence past its positions, audio past its window), or too big for the memory.
+    fn not_run(&self, cells: &[Cell], position: usize) -> Option<String> {
+        let cell = &cells[position];
+        let unsupported = crate::models::from_json(&cell.config)
+            .ok()
+            .and_then(|arch| arch.size_not_supported(cell.sequence_length));
+        let too_big = match self.fit_check {
+            true => available_memory(cell.settings.device)
+                .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),
+            false => None,
+        };
+        unsupported.or(too_big)
+    }
+
+    /// `--devices`: the cells without a result, one per slot at once, each child pinned to its
+    /// slot; results land in plan order as they finish. No load marks: the other slots'
+    /// children are this sweep's own work. True when interrupted.
+    fn cells_on_slots(
+        &mut self,
+        cells: &[Cell],
+        results: &mut [Option<CellResult>],
+        sweep: &mut Sweep,
+    ) -> Result<bool> {
+        let slots: Vec<String> = self.slots.iter().map(|s| s.to_string()).collect();
+        let value = format!("{} (one cell per device at once)", slots.join(", "));
+        set_environment(sweep, "devices", value);
+        let mut groups = Vec::new();
+        let mut position = 0;
+        while position < cells.len() {
+            if results[position].is_some() {
+                position += 1;
+                continue;
+            }
+            let group = group_at(cells, results, position);
+            position += group.len();
+            let skip = self.not_run(cells, group[0]);
+            groups.push((group, skip));
+        }
+        let (mut index, mut interrupted, mut failure) = (0, false, None);
+        crate::devices::run_on(
+            self.slots,
+            self.runner,
+            groups,
+            |runner, (group, skip)| match skip {
+                Some(reason) => Ok(vec![CellResult::na(reason.clone()); group.len()]),
+                None => {
+                    let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
+                    runner.run_cells(&members)
+                }
+            },
+            |(group, _), outcome| {
+                let Ok(finished) = outcome else {
+                    interrupted = true;
+                    return false;
+                };
+                for (&i, result) in group.iter().zip(finished) {
+                    let (result, label) =
+                        (crate::runner::cleaned(result), cells[i].label(&self.axes));
+                    index += 1;
+                    self.progress.start(index, self.to_run, &label);
+                    self.progress.cell_done(
+                        self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)),
+                    );
+                    self.progress
+                        .finish(index, self.to_run, &label, &summary(&result));
+                    results[i] = Some(result);
+                }
+                sweep.rows = finished_rows(cells, results);
+                if let Err(e) = export::write_files(self.exporters, sweep) {
+                    failure = Some(e);
+                    return false;
+                }
+                !interrupt::requested()
+            },
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if interrupted || interrupt::requested() {
+            self.progress.interrupted();
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     /// Times the tokenizers after the model cells (not resumed: they are quick); true when
     /// interrupted.
     fn tokenization(&mut self, cells: &[TokenizationCell], sweep: &mut Sweep) -> Result<bool> {
@@ -530,13 +670,15 @@ pub fn merge(args: MergeArgs) -> Result<()> {
     });
     let merged = merge::merge(&args.files, prefer)?;
     let outputs = Outputs {
-        csv: args
-            .save_to_csv
-            .then(|| CsvFiles::stamped(plan::unix_time())),
+        csv: match args.save_to_csv {
+            true => Some(CsvFiles::fresh(plan::unix_time(), CsvFiles::all, true)?),
+            false => None,
+        },
         json: args.export_json,
         markdown: args.export_markdown,
     };
     let exporters = export::exporters(&outputs, &merged.sweep.sections())?;
+    export::check_paths(&exporters)?;
     let progress = Progress::new(0, false);
     for warning in &merged.warnings {
         console::eprintln(&format!("Warning: {warning}"));

@@ -1,4 +1,4 @@
-//! The matmul ceiling, measured once per machine and settings: cached per (CPU or GPU model,
+//! The matmul and bandwidth ceilings, measured once per machine and settings: cached per (CPU or GPU model,
 //! device, dtype, threads, libtorch version) in the user's cache folder
 //! (`$XDG_CACHE_HOME/run-benchmark/calibration.json`, else `~/.cache/...`), and reused while
 //! it is younger than [`FRESH_FOR`]. `--recalibrate` measures again.
@@ -98,7 +98,9 @@ impl Cache {
         let now = unix_now();
         self.entries()
             .into_iter()
+            // Entries from before the bandwidth ceiling are measured again, for it.
             .filter(|e| &e.key == key && e.result.flops_per_second > 0.0)
+            .filter(|e| e.result.bandwidth.is_some())
             .filter(|e| now.saturating_sub(e.measured_at) < FRESH_FOR.as_secs())
             .max_by_key(|e| e.measured_at)
             .map(|e| Cached {
@@ -151,6 +153,32 @@ mod tests {
         Key::of(&env, DeviceChoice::Cpu, dtype, 2)
     }
 
+    fn bandwidth() -> crate::cell::Bandwidth {
+        crate::cell::Bandwidth {
+            buffer_bytes: 1 << 30,
+            read_bytes_per_second: 5e10,
+            copy_bytes_per_second: 3e10,
+        }
+    }
+
+    #[test]
+    fn an_entry_without_the_bandwidth_ceiling_is_measured_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            path: dir.path().join("calibration.json"),
+        };
+        let mut result = CalibrationResult {
+            size: 2048,
+            flops_per_second: 3e11,
+            bandwidth: None,
+        };
+        cache.store(&key(Dtype::F32), &result).unwrap();
+        assert!(cache.lookup(&key(Dtype::F32)).is_none());
+        result.bandwidth = Some(bandwidth());
+        cache.store(&key(Dtype::F32), &result).unwrap();
+        assert_eq!(cache.lookup(&key(Dtype::F32)).unwrap().result, result);
+    }
+
     #[test]
     fn stored_ceilings_are_found_by_their_whole_key_only() {
         let dir = tempfile::tempdir().unwrap();
@@ -161,6 +189,7 @@ mod tests {
         let result = CalibrationResult {
             size: 2048,
             flops_per_second: 3e11,
+            bandwidth: Some(bandwidth()),
         };
         cache.store(&key(Dtype::F32), &result).unwrap();
         let found = cache.lookup(&key(Dtype::F32)).unwrap();
@@ -184,6 +213,7 @@ mod tests {
             result: CalibrationResult {
                 size: 1024,
                 flops_per_second: 1e11,
+                bandwidth: Some(bandwidth()),
             },
             measured_at: unix_now() - FRESH_FOR.as_secs() - 1,
         }];
@@ -195,6 +225,7 @@ mod tests {
         let result = CalibrationResult {
             size: 1024,
             flops_per_second: 2e11,
+            bandwidth: Some(bandwidth()),
         };
         cache.store(&key(Dtype::F32), &result).unwrap();
         assert_eq!(cache.lookup(&key(Dtype::F32)).unwrap().result, result);

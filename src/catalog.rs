@@ -73,6 +73,9 @@ pub fn format_count(n: f64) -> String {
     }
 }
 
+/// Below this width the registry is a list, one model to a paragraph, not a table.
+const LIST_BELOW: usize = 72;
+
 /// The table, fitted to `width` (the terminal's; None for a file or pipe), and its notes.
 pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
     let columns: Vec<String> = [
@@ -113,8 +116,24 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
             ]
         })
         .collect();
-    let (table, dropped) = fitted(&columns, &rows, 3, &[0, 5, 6, 7], width);
-    writeln!(out, "{table}")?;
+    let mut dropped = Vec::new();
+    if width.is_some_and(|w| w < LIST_BELOW) {
+        // Too narrow for the table: its Hub ids would break into a character per line.
+        for row in &rows {
+            let details: Vec<String> = (columns.iter().zip(row).skip(1))
+                .map(|(column, value)| format!("{column} {value}"))
+                .collect();
+            let options = textwrap::Options::new(width.unwrap_or(LIST_BELOW))
+                .initial_indent("  ")
+                .subsequent_indent("  ");
+            writeln!(out, "{}", row[0])?;
+            writeln!(out, "{}", textwrap::fill(&details.join(", "), options))?;
+        }
+    } else {
+        let table;
+        (table, dropped) = fitted(&columns, &rows, 3, &[0, 5, 6, 7], width);
+        writeln!(out, "{table}")?;
+    }
     let mut notes = vec![
         "Short names: the part of a Hub id after the /, accepted as well (bert-base-uncased)."
             .to_string(),

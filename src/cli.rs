@@ -26,6 +26,9 @@ SUBCOMMANDS:
   run-benchmark models                           the embedded configs, what fits where
   run-benchmark plot RESULTS... -o chart.png     time or memory against sequence length
   run-benchmark compare BASELINE.json NEW.json   changes and verdicts per cell
+  run-benchmark compare --baseline NAME          the newest run in --db against a saved baseline
+  run-benchmark history [MODEL...]               each cell's figure over the runs in --db
+  run-benchmark db schema | runs | import FILE   the results database
   run-benchmark merge PART.json...               join a sharded sweep's parts
   run-benchmark completions SHELL | man | schema shell completions, man page, JSON Schema
 
@@ -73,12 +76,18 @@ pub enum Command {
     /// Join the JSON exports of a sharded sweep (--shard K/N) into the whole sweep's report
     #[command(after_help = MERGE_HELP)]
     Merge(MergeArgs),
+    /// Each cell's figure over the runs of the results database (--db), changes beyond the run-to-run spread marked
+    #[command(after_help = crate::db::cli::HISTORY_HELP)]
+    History(crate::db::cli::HistoryArgs),
+    /// The results database (--db): its schema, its runs, importing exports and the original's CSV files
+    #[command(subcommand)]
+    Db(crate::db::cli::DbCommand),
     /// Print a shell completion script to stdout
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout: run-benchmark's, or plot's, compare's or merge's
+    /// Print the man page (roff) to stdout: run-benchmark's, or plot's, compare's, merge's or history's
     Man {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::cli_docs::MAN_SUBCOMMANDS))]
         subcommand: Option<String>,
@@ -87,7 +96,7 @@ pub enum Command {
     Schema,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
     #[arg(help_heading = "What to measure", long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL", value_parser = crate::hub::ModelSpecParser)]
@@ -291,6 +300,10 @@ pub struct RunArgs {
     #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_parser = DeviceParser, hide_possible_values = true, conflicts_with = "no_cuda")]
     pub device: Option<DeviceChoice>,
 
+    /// Several devices at once: one cell per listed device, each cell's child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)
+    #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_delimiter = ',', value_parser = crate::devices::parse_slot, conflicts_with_all = ["device", "no_cuda", "no_multi_process"])]
+    pub devices: Vec<crate::devices::Slot>,
+
     /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
     #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = OptimizerChoice::None)]
     pub optimizer: OptimizerChoice,
@@ -384,6 +397,9 @@ pub struct RunArgs {
     /// --shard auto in a Kubernetes Indexed Job: the number of parts (the Job's completions)
     #[arg(hide_short_help = true, help_heading = "Outputs", long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shard_count: Option<u32>,
+
+    #[command(flatten)]
+    pub record: crate::db::cli::RecordArgs,
 }
 
 const MERGE_HELP: &str = "\
@@ -504,6 +520,9 @@ VERDICTS:
 
 EXAMPLES:
   run-benchmark compare main.json branch.json
+  run-benchmark --models bert-base --db ci.sqlite --save-baseline main      (on main)
+  run-benchmark --models bert-base --db ci.sqlite && \
+    run-benchmark compare --baseline main --db ci.sqlite                 (on a branch)
   run-benchmark compare main.json branch.json --noise-from main.json main-again.json
   run-benchmark compare main.json branch.json --format markdown > comment.md
 
@@ -514,8 +533,8 @@ EXIT STATUS:
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// JSON exports or result CSV files of the original's format
-    #[arg(required = true, value_name = "RESULTS", value_hint = clap::ValueHint::FilePath)]
+    /// JSON exports or result CSV files of the original's format (with --history: models)
+    #[arg(required_unless_present = "history", value_name = "RESULTS", value_hint = clap::ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
 
     /// Output file: .svg or .png
@@ -542,6 +561,10 @@ pub struct PlotArgs {
     #[arg(long)]
     pub profile: bool,
 
+    /// Draw the roofline of JSON exports: every speed cell (generation: its decode steps) at its FLOPs per byte and achieved GFLOP/s, under the calibrated bandwidth and matmul ceilings
+    #[arg(long, conflicts_with = "profile")]
+    pub roofline: bool,
+
     /// Chart title [default: says what is shown]
     #[arg(long)]
     pub title: Option<String>,
@@ -549,6 +572,9 @@ pub struct PlotArgs {
     /// Width and height in pixels
     #[arg(long, num_args = 2, value_names = ["WIDTH", "HEIGHT"], default_values_t = [1024, 640], value_parser = clap::value_parser!(u32).range(200..=8000))]
     pub size: Vec<u32>,
+
+    #[command(flatten)]
+    pub history: crate::db::cli::PlotHistoryArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -597,6 +623,7 @@ impl PlotArgs {
                 PlotMetric::Increase => plot::Figure::Increase,
             }),
             profile: self.profile,
+            roofline: self.roofline,
             title: self.title.clone(),
             size: (self.size[0], self.size[1]),
         }
@@ -605,13 +632,12 @@ impl PlotArgs {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The reference JSON export
-    #[arg(value_name = "BASELINE.json", value_hint = clap::ValueHint::FilePath)]
-    pub baseline: PathBuf,
+    /// The reference JSON export, then the one to judge against it (with --baseline or --last: only NEW, or none for the database's newest run)
+    #[arg(value_names = ["BASELINE.json", "NEW.json"], num_args = 0..=2, value_hint = clap::ValueHint::FilePath)]
+    pub files: Vec<PathBuf>,
 
-    /// The JSON export to judge against it
-    #[arg(value_name = "NEW.json", value_hint = clap::ValueHint::FilePath)]
-    pub new: PathBuf,
+    #[command(flatten)]
+    pub db: crate::db::cli::CompareDbArgs,
 
     /// Smallest change, in percent, that counts as a regression or improvement
     #[arg(long, default_value_t = 5.0, value_name = "PERCENT", value_parser = percent)]
@@ -639,9 +665,10 @@ pub enum CompareFormat {
 impl CompareArgs {
     /// The report's own options, so reports do not depend on the command line.
     pub fn options(&self) -> compare::Options {
+        let file = |i: usize| self.files.get(i).cloned().unwrap_or_default();
         compare::Options {
-            baseline: self.baseline.clone(),
-            new: self.new.clone(),
+            baseline: file(0),
+            new: file(1),
             threshold: self.threshold / 100.0,
             noise_floor: match (&self.noise_from[..], self.noise_floor) {
                 ([a, b], _) => compare::NoiseFloor::MeasuredFrom(a.clone(), b.clone()),
@@ -781,7 +808,7 @@ impl RunArgs {
     /// --threads.
     pub fn thread_counts(&self) -> Vec<Option<usize>> {
         match self.threads.is_empty() {
-            true => vec![None],
+            true => vec![crate::devices::threads_per_set(&self.devices)],
             false => crate::cell::once_each(self.threads.iter().map(|&t| Some(t as usize))),
         }
     }

@@ -11,11 +11,14 @@ use std::sync::Mutex;
 struct State {
     log: Option<File>,
     bar: Option<ProgressBar>,
+    /// The unfinished last line on stderr ("[1/2] cell", waiting for ": result").
+    open: String,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     log: None,
     bar: None,
+    open: String::new(),
 });
 
 fn state() -> std::sync::MutexGuard<'static, State> {
@@ -47,6 +50,10 @@ fn log(state: &mut State, bytes: &[u8]) {
 /// Writes text to stderr (above the bar, if one is shown) and to the log.
 pub fn eprint(text: &str) {
     let mut state = state();
+    match text.rsplit_once('\n') {
+        Some((_, rest)) => state.open = rest.to_string(),
+        None => state.open.push_str(text),
+    }
     log(&mut state, text.as_bytes());
     let write = || {
         let mut err = io::stderr().lock();
@@ -61,6 +68,16 @@ pub fn eprint(text: &str) {
 
 pub fn eprintln(text: &str) {
     eprint(&format!("{text}\n"));
+}
+
+/// A line of its own printed while a line is unfinished (something happened during a cell):
+/// the unfinished line is ended, and begun again after it.
+pub fn notice(text: &str) {
+    let open = std::mem::take(&mut state().open);
+    match open.is_empty() {
+        true => eprintln(text),
+        false => eprint(&format!("\n{text}\n{open}")),
+    }
 }
 
 /// Writes text to the log only: what the progress bar shows on the terminal instead.

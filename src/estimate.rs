@@ -22,6 +22,9 @@ use crate::models::{self, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod traffic;
+pub use traffic::{traffic, Step, Traffic};
+
 /// Resident memory of a child that has loaded libtorch and built a tiny model (measured with
 /// tests/fixtures/tiny-bert.json on x86_64, libtorch 2.13: 383 MiB; see docs/measurements.md).
 const CPU_RUNTIME_BYTES: f64 = 380.0 * MIB;
@@ -56,19 +59,17 @@ pub struct Estimate {
     pub warmup_calls: usize,
     #[serde(default)]
     pub warmup_time_s: Option<f64>,
+    /// Bytes of memory traffic of one call, for the bandwidth side of the time.
+    #[serde(default)]
+    pub traffic: Option<Traffic>,
 }
 
 impl Estimate {
     /// Expected wall time of the cell's child: start, build, and its calls at the calibrated
-    /// FLOP/s (plus overhead); with no calibration, only start and build are known.
+    /// ceilings (plus overhead); with no calibration, only start and build are known.
     pub fn seconds(&self, calibration: Option<&CalibrationResult>) -> f64 {
         let build = self.weight_bytes_guess() / BUILD_BYTES_PER_S;
-        let per_call = match (self.flops, calibration) {
-            (Some(f), Some(c)) if c.flops_per_second > 0.0 => {
-                (f / c.flops_per_second * (1.0 + CALL_OVERHEAD)).max(MIN_CALL_S)
-            }
-            _ => MIN_CALL_S,
-        };
+        let per_call = self.per_call(calibration).unwrap_or(MIN_CALL_S);
         // The warm-up's time bound: one call of a second or more is the whole warm-up.
         let warmup = match self.warmup_time_s {
             Some(t) => (self.warmup_calls).min(((t / per_call).ceil() as usize).max(1)),
@@ -76,6 +77,39 @@ impl Estimate {
         };
         let calls = self.calls - self.warmup_calls + warmup;
         CHILD_START_S + build + calls as f64 * per_call
+    }
+
+    /// Expected seconds of one call at the calibrated ceilings, overhead included; None
+    /// without a calibration or a FLOP count.
+    pub fn per_call(&self, calibration: Option<&CalibrationResult>) -> Option<f64> {
+        match (self.flops, calibration) {
+            (Some(f), Some(c)) if c.flops_per_second > 0.0 => {
+                Some((self.call_seconds(f, c) * (1.0 + CALL_OVERHEAD)).max(MIN_CALL_S))
+            }
+            _ => None,
+        }
+    }
+
+    /// One call at the roofline: each part (the prompt, then every decode step) takes the
+    /// longer of its FLOPs at the matmul ceiling and its bytes at the bandwidth ceiling; the
+    /// matmul ceiling alone where the bandwidth is unknown.
+    fn call_seconds(&self, flops: f64, c: &CalibrationResult) -> f64 {
+        let peak = c.flops_per_second;
+        let bandwidth = c.bandwidth.map(|b| b.read_bytes_per_second);
+        match (self.traffic, bandwidth) {
+            (Some(t), Some(bw)) if bw > 0.0 => {
+                let part = |flops: f64, bytes: f64| (flops / peak).max(bytes / bw);
+                match t.decode {
+                    Some(d) => {
+                        let steps = d.steps as f64;
+                        part(flops - steps * d.flops, t.bytes - steps * d.bytes)
+                            + steps * part(d.flops, d.bytes)
+                    }
+                    None => part(flops, t.bytes),
+                }
+            }
+            _ => flops / peak,
+        }
     }
 
     fn weight_bytes_guess(&self) -> f64 {
@@ -124,6 +158,7 @@ pub fn cell(cell: &Cell) -> Estimate {
             calls,
             warmup_calls,
             warmup_time_s,
+            traffic: None,
         };
     };
     let task = match cell.mode {
@@ -145,31 +180,14 @@ pub fn cell(cell: &Cell) -> Estimate {
         .unwrap_or_else(|| parameters(arch.as_ref(), &shape, task));
     let bytes = dtype_bytes(settings.dtype);
     let weights = parameters * bytes;
-    let b = b as f64;
-    // Positions one sample holds: tokens, an image's patches, or audio's encoder positions.
-    let positions = cell.input.tokens(s) as f64;
-    let tokens = b * positions;
-    let scores = b * shape.heads * positions * positions;
-    // Tokens through all the layers, and what the logits cover; a speech model's decoder
-    // reads only its short prefix, so its layers hold few tokens and its logits fewer (the
-    // decoder's cross-attention keys and values over the encoder, 2·D a position and layer,
-    // are left out: a tenth of what the encoder keeps).
-    let (layer_tokens, layer_scores, logit_tokens) = match cell.input {
-        InputKind::Audio { decoder_tokens, .. } => {
-            let decoder = b * decoder_tokens as f64;
-            let decoder_layers = shape.layers - shape.encoder_layers;
-            (
-                shape.encoder_layers * tokens + decoder_layers * decoder,
-                shape.encoder_layers * scores,
-                decoder,
-            )
-        }
-        _ => (shape.layers * tokens, shape.layers * scores, tokens),
-    };
-    let logits = match task {
-        Task::LanguageModel => logit_tokens * shape.vocab,
-        Task::Base => 0.0,
-    };
+    let Positions {
+        tokens,
+        scores,
+        layer_tokens,
+        layer_scores,
+        logits,
+        ..
+    } = Positions::of(cell, &shape, task);
     // One layer's hidden states, projections and feed-forward, its attention scores, and
     // the logits (inference frees each layer's activations before the next).
     let one_layer =
@@ -211,6 +229,60 @@ pub fn cell(cell: &Cell) -> Estimate {
         calls,
         warmup_calls,
         warmup_time_s,
+        traffic: traffic(cell),
+    }
+}
+
+/// The values one forward of a cell spreads over its layers.
+struct Positions {
+    /// Positions of the whole batch: tokens, an image's patches, or audio's encoder positions.
+    tokens: f64,
+    /// Attention scores of one layer over the batch.
+    scores: f64,
+    /// Tokens through all the layers, and all the layers' attention scores.
+    layer_tokens: f64,
+    layer_scores: f64,
+    /// Tokens fed through the embedding table (and the logits' rows).
+    logit_tokens: f64,
+    /// Logit values (0 for a bare model).
+    logits: f64,
+}
+
+impl Positions {
+    fn of(cell: &Cell, shape: &Shape, task: Task) -> Positions {
+        let b = cell.batch_size as f64;
+        // Positions one sample holds: tokens, an image's patches, or audio's encoder positions.
+        let positions = cell.input.tokens(cell.sequence_length) as f64;
+        let tokens = b * positions;
+        let scores = b * shape.heads * positions * positions;
+        // Tokens through all the layers, and what the logits cover; a speech model's decoder
+        // reads only its short prefix, so its layers hold few tokens and its logits fewer (the
+        // decoder's cross-attention keys and values over the encoder, 2·D a position and
+        // layer, are left out: a tenth of what the encoder keeps).
+        let (layer_tokens, layer_scores, logit_tokens) = match cell.input {
+            InputKind::Audio { decoder_tokens, .. } => {
+                let decoder = b * decoder_tokens as f64;
+                let decoder_layers = shape.layers - shape.encoder_layers;
+                (
+                    shape.encoder_layers * tokens + decoder_layers * decoder,
+                    shape.encoder_layers * scores,
+                    decoder,
+                )
+            }
+            _ => (shape.layers * tokens, shape.layers * scores, tokens),
+        };
+        let logits = match task {
+            Task::LanguageModel => logit_tokens * shape.vocab,
+            Task::Base => 0.0,
+        };
+        Positions {
+            tokens,
+            scores,
+            layer_tokens,
+            layer_scores,
+            logit_tokens,
+            logits,
+        }
     }
 }
 
@@ -288,6 +360,11 @@ struct Shape {
     /// Mixture of experts: the FLOP formula counts only the experts a token is routed to;
     /// the other experts' (gated, three-matrix) weights are in memory too.
     idle_experts: f64,
+    /// Mixture of experts: experts per layer, those a token is routed to, and one expert's
+    /// weights over all the layers (0, 0, 0 for a dense model).
+    experts: f64,
+    active_experts: f64,
+    expert: f64,
 }
 
 impl Shape {
@@ -313,9 +390,32 @@ impl Shape {
         .iter()
         .any(|k| config.get(*k).is_some())
             || [
-                "llama", "mistral", "qwen2", "qwen3", "t5", "gpt_neox", "phi",
+                "llama",
+                "mistral",
+                "mixtral",
+                "qwen2",
+                "qwen3",
+                "qwen3_moe",
+                "gemma",
+                "gemma2",
+                "gemma3_text",
+                "phi3",
+                "t5",
+                "gpt_neox",
+                "phi",
             ]
             .contains(&config["model_type"].as_str().unwrap_or(""));
+        let (experts, active_experts, expert) = match (
+            get(&["num_local_experts", "num_experts"]),
+            get(&["num_experts_per_tok"]),
+        ) {
+            (Some(experts), Some(active)) if experts > active => {
+                let size =
+                    get(&["moe_intermediate_size", "intermediate_size"]).unwrap_or(4.0 * hidden);
+                (experts, active, 3.0 * hidden * size * layers)
+            }
+            _ => (0.0, 0.0, 0.0),
+        };
         Shape {
             hidden,
             embedding: get(&["embedding_size"]).unwrap_or(hidden),
@@ -347,17 +447,10 @@ impl Shape {
                 .get("tie_word_embeddings")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
-            idle_experts: match (
-                get(&["num_local_experts", "num_experts"]),
-                get(&["num_experts_per_tok"]),
-            ) {
-                (Some(experts), Some(active)) if experts > active => {
-                    let expert = get(&["moe_intermediate_size", "intermediate_size"])
-                        .unwrap_or(4.0 * hidden);
-                    (experts - active) * 3.0 * hidden * expert * layers
-                }
-                _ => 0.0,
-            },
+            idle_experts: (experts - active_experts) * expert,
+            experts,
+            active_experts,
+            expert,
         }
     }
 }
@@ -384,7 +477,7 @@ mod tests {
             threads: None,
             optimizer: Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             profile: false,
             profile_trace: None,
             seed: 0,
@@ -515,6 +608,48 @@ mod tests {
     }
 
     #[test]
+    fn a_decode_heavy_cell_is_timed_at_the_bandwidth_ceiling() {
+        // Qwen3-0.6B, f32: each decode step reads its 0.6B weights (2.4 GB) for 2 FLOPs a
+        // weight, half a FLOP per byte; at 1 TFLOP/s and 10 GB/s a step takes 0.24 s of
+        // bandwidth, not 1.2 ms of matmul.
+        let mut c = cell_of(embedded("Qwen/Qwen3-0.6B"), Dtype::F32, Mode::Generation);
+        c.metric = Metric::Speed;
+        c.new_tokens = Some(11);
+        let e = cell(&c);
+        let t = e.traffic.unwrap();
+        let d = t.decode.unwrap();
+        assert_eq!(d.steps, 10);
+        let params = e.parameters.unwrap();
+        // The step reads every weight but 151935 of the table's rows (tied head: none).
+        assert!(
+            (d.bytes / (4.0 * params) - 1.0).abs() < 0.02,
+            "{}",
+            d.bytes / 4.0 / params
+        );
+        let matmul_only = CalibrationResult {
+            size: 2048,
+            flops_per_second: 1e12,
+            bandwidth: None,
+        };
+        let both = CalibrationResult {
+            bandwidth: Some(crate::cell::Bandwidth {
+                buffer_bytes: 1 << 30,
+                read_bytes_per_second: 1e10,
+                copy_bytes_per_second: 1e10,
+            }),
+            ..matmul_only.clone()
+        };
+        let flops = e.flops.unwrap();
+        let expected = (flops - 10.0 * d.flops) / 1e12
+            + (t.bytes - 10.0 * d.bytes).max(0.0) / 1e10
+            + 10.0 * d.bytes / 1e10;
+        let call = expected.max(flops / 1e12 - 10.0 * d.flops / 1e12 + 10.0 * d.bytes / 1e10);
+        assert!((e.call_seconds(flops, &both) - call).abs() / call < 0.05);
+        assert!(e.call_seconds(flops, &both) > 2.0);
+        assert!((e.call_seconds(flops, &matmul_only) - flops / 1e12).abs() < 1e-12);
+    }
+
+    #[test]
     fn seconds_follow_the_calibration() {
         let mut c = cell_of(
             embedded("openai-community/gpt2"),
@@ -527,6 +662,7 @@ mod tests {
         let slow = CalibrationResult {
             size: 1024,
             flops_per_second: 1e10,
+            bandwidth: None,
         };
         let fast = CalibrationResult {
             flops_per_second: 1e12,

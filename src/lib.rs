@@ -13,6 +13,8 @@ pub mod child;
 pub mod cli;
 pub mod cli_docs;
 pub mod console;
+pub mod db;
+pub mod devices;
 pub mod env;
 pub mod estimate;
 pub mod frameworks;

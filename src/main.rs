@@ -2,7 +2,7 @@ use clap::{CommandFactory, FromArgMatches};
 use run_benchmark::app::{self, Outcome};
 use run_benchmark::cli::{Cli, Command};
 use run_benchmark::runner::{die_with_parent, Reply, CHILD_COMMAND};
-use run_benchmark::{cell, child, cli_docs, console, interrupt, report, sweep_file, zygote};
+use run_benchmark::{cell, child, cli_docs, console, db, interrupt, report, sweep_file, zygote};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -29,19 +29,26 @@ fn run() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Some(Command::Models) => print_models(),
+        Some(Command::Plot(args)) if args.history.history => finish(
+            db::cli::plot_history(&args.options(), &args.history).map(|()| ExitCode::SUCCESS),
+        ),
         Some(Command::Plot(args)) => {
             finish(report::plot::run(&args.options()).map(|()| ExitCode::SUCCESS))
         }
+        Some(Command::History(args)) => finish(db::cli::history(&args).map(|()| ExitCode::SUCCESS)),
+        Some(Command::Db(command)) => finish(db::cli::db(&command).map(|()| ExitCode::SUCCESS)),
         // As diff(1): 1 means "regressed", so an error needs another status.
-        Some(Command::Compare(args)) => match report::compare::run(&args.options()) {
-            Ok(true) => ExitCode::FAILURE,
-            Ok(false) => ExitCode::SUCCESS,
-            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-            Err(e) => {
-                console::eprintln(&format!("Error: {e:#}"));
-                ExitCode::from(2)
+        Some(Command::Compare(args)) => {
+            match db::cli::compare(&args.options(), &args.files, &args.db) {
+                Ok(true) => ExitCode::FAILURE,
+                Ok(false) => ExitCode::SUCCESS,
+                Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+                Err(e) => {
+                    console::eprintln(&format!("Error: {e:#}"));
+                    ExitCode::from(2)
+                }
             }
-        },
+        }
         Some(Command::Merge(args)) => finish(app::merge(args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Completions { shell }) => {
             let mut out = std::io::stdout().lock();
@@ -119,6 +126,41 @@ fn print_models() -> ExitCode {
 /// Results so far are printed as they come, each line replacing the one before, so a parent
 /// keeps finished cells of a child that dies later.
 fn child(parent: u32) -> ExitCode {
+    let started = std::time::SystemTime::now();
+    let code = serve_job(parent);
+    record_child(started);
+    code
+}
+
+/// A test hook: with RUN_BENCHMARK_CHILD_RECORD=FILE, each exec'd child appends a JSON line of
+/// what it ran with (CUDA_VISIBLE_DEVICES, the cores it may use) and when, so that tests see
+/// `--devices`' pinning and overlap without a GPU.
+fn record_child(started: std::time::SystemTime) {
+    let Some(path) = std::env::var_os("RUN_BENCHMARK_CHILD_RECORD") else {
+        return;
+    };
+    let seconds = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let line = serde_json::json!({
+        "pid": std::process::id(),
+        "start": seconds(started),
+        "end": seconds(std::time::SystemTime::now()),
+        "cuda_visible_devices": std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+        "cores": run_benchmark::devices::allowed_cores(),
+    });
+    // One short O_APPEND write: lines of children running at once do not interleave.
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
+        let _ = file.write_all(format!("{line}\n").as_bytes());
+    }
+}
+
+fn serve_job(parent: u32) -> ExitCode {
     if let Err(reason) = die_with_parent(parent) {
         eprintln!("{reason}");
         return ExitCode::FAILURE;

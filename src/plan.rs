@@ -2,15 +2,15 @@
 //! exports asked for. Everything that can be wrong with the input fails here, before any cell.
 
 use crate::cell::{
-    CalibrationResult, Cell, DeviceChoice, Dtype, Inputs, Machine, Metric, Mode, Settings,
-    TextInputs, TokenizationCell,
+    CalibrationResult, Cell, DeviceChoice, Dtype, Framework, Inputs, Machine, Metric, Mode,
+    Settings, TextInputs, TokenizationCell,
 };
 use crate::cli::{ProtocolChoice, RunArgs};
 use crate::estimate::{self, Estimate};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
 use crate::models;
-use crate::report::export::{CsvFiles, Outputs};
+use crate::report::export::{self, CsvFiles, Outputs};
 use crate::shard::{self, Shard, ShardRecord, ShardSpec};
 use crate::tokenize;
 use anyhow::{bail, Context, Result};
@@ -51,6 +51,7 @@ pub struct Plan {
 /// The plan of the parsed command line (a sweep file already merged into it).
 pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
     args.check()?;
+    let args = &fold_repeats(args)?;
     if args.models.is_empty() {
         bail!("no models: give --models, or `models` in the sweep file");
     }
@@ -98,13 +99,21 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
     let shard = match args.shard {
         Some(spec) => {
             let part = match spec {
-                ShardSpec::Fixed(part) => part,
+                ShardSpec::Fixed(part) => {
+                    if let Some(count) = args.shard_count {
+                        bail!(
+                            "--shard-count {count} is for --shard auto; --shard {part} already \
+                             gives the number of parts"
+                        );
+                    }
+                    part
+                }
                 ShardSpec::Auto => shard::from_environment(
                     |name| std::env::var(name).ok(),
                     args.shard_count.map(|n| n as usize),
                 )?,
             };
-            let (mine, record) = split(cells, part);
+            let (mine, record) = split(cells, part)?;
             cells = mine;
             // The tokenizers are timed once, by the first shard.
             if part.index != 1 {
@@ -123,7 +132,7 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         scope,
         cells,
         tokenization,
-        outputs: outputs(args),
+        outputs: checked_outputs(args, scope)?,
         shard,
     })
 }
@@ -239,8 +248,87 @@ fn tokenization_cells(
     out
 }
 
-/// This shard's cells of the whole plan, in plan order, and the record `merge` needs.
-fn split(cells: Vec<Cell>, part: Shard) -> (Vec<Cell>, ShardRecord) {
+/// The flags with each repeated value of an axis once (a cell measured twice would repeat
+/// its key in every export), said in one line; two different models under one name are an
+/// error naming both.
+fn fold_repeats(args: &RunArgs) -> Result<RunArgs> {
+    fn fold<T: PartialEq + Clone>(
+        flag: &str,
+        values: &mut Vec<T>,
+        show: impl Fn(&T) -> String,
+        said: &mut Vec<String>,
+    ) {
+        let once = crate::cell::once_each(values.iter().cloned());
+        if once.len() < values.len() {
+            let list = |v: &[T]| v.iter().map(&show).collect::<Vec<_>>().join(" ");
+            said.push(format!("{flag} {} -> {}", list(values), list(&once)));
+            *values = once;
+        }
+    }
+    let mut folded = args.clone();
+    let show_model = |m: &hub::ModelSpec| {
+        let overrides: String = (m.overrides.iter())
+            .map(|(k, v)| format!(":{k}={v}"))
+            .collect();
+        let source = m.source.to_string_lossy();
+        match m.name == source {
+            true => format!("{source}{overrides}"),
+            false => format!("{}={source}{overrides}", m.name),
+        }
+    };
+    for (i, model) in args.models.iter().enumerate() {
+        if let Some(other) = (args.models[..i].iter()).find(|o| o.name == model.name && *o != model)
+        {
+            bail!(
+                "--models: two different models are named \"{}\": {} and {}; give each its own \
+                 name (NAME=SOURCE)",
+                model.name,
+                show_model(other),
+                show_model(model)
+            );
+        }
+    }
+    let mut said = Vec::new();
+    let number = |n: &i64| n.to_string();
+    fold("--models", &mut folded.models, show_model, &mut said);
+    fold("--batch-sizes", &mut folded.batch_sizes, number, &mut said);
+    fold(
+        "--sequence-lengths",
+        &mut folded.sequence_lengths,
+        number,
+        &mut said,
+    );
+    fold("--generate", &mut folded.generate, number, &mut said);
+    fold(
+        "--threads",
+        &mut folded.threads,
+        |n| n.to_string(),
+        &mut said,
+    );
+    let dtype = |d: &crate::cli::DtypeChoice| {
+        clap::ValueEnum::to_possible_value(d).map_or(format!("{d:?}"), |v| v.get_name().into())
+    };
+    fold("--dtypes", &mut folded.dtypes, dtype, &mut said);
+    if !said.is_empty() && !args.quiet {
+        crate::console::eprintln(&format!(
+            "Repeated values are measured once: {}",
+            said.join("; ")
+        ));
+    }
+    Ok(folded)
+}
+
+/// This shard's cells of the whole plan, in plan order, and the record `merge` needs. More
+/// parts than cells is an error: some would have nothing to measure.
+fn split(cells: Vec<Cell>, part: Shard) -> Result<(Vec<Cell>, ShardRecord)> {
+    if part.count > cells.len() {
+        bail!(
+            "--shard {part}: {} parts of a plan of {} cell(s); give at most {} parts",
+            part.count,
+            cells.len(),
+            cells.len().max(1)
+        );
+    }
     let costs: Vec<f64> = cells.iter().map(estimated_seconds).collect();
     let shard_of = shard::assign(&costs, part.count);
     let record = ShardRecord::new(&cells, &shard_of, part);
@@ -248,7 +336,7 @@ fn split(cells: Vec<Cell>, part: Shard) -> (Vec<Cell>, ShardRecord) {
         .filter(|(_, s)| *s + 1 == part.index)
         .map(|(cell, _)| cell)
         .collect();
-    (mine, record)
+    Ok((mine, record))
 }
 
 /// Every shard must compute the same split, whatever machine it runs on, so cells are costed
@@ -257,6 +345,7 @@ fn split(cells: Vec<Cell>, part: Shard) -> (Vec<Cell>, ShardRecord) {
 const NOMINAL: CalibrationResult = CalibrationResult {
     size: 0,
     flops_per_second: 1e11,
+    bandwidth: None,
 };
 
 /// Estimated seconds to measure `cell`, from the same cost model as `--dry-run` and the fit
@@ -272,32 +361,68 @@ pub fn unix_time() -> u64 {
         .unwrap_or(0)
 }
 
+/// The exports, every path checked first ([`export::check_paths`]), so that a refused path
+/// leaves no claimed CSV name behind; a dry run claims none.
+fn checked_outputs(args: &RunArgs, scope: Scope) -> Result<Outputs> {
+    let looked = outputs(args, false)?;
+    export::check_paths(&export::exporters(&looked, &scope.sections())?)?;
+    match args.dry_run {
+        true => Ok(looked),
+        false => outputs(args, true),
+    }
+}
+
 /// The exports the flags ask for; CSV files without a name get the original's
-/// `<section>_<unix time>.csv`.
-fn outputs(args: &RunArgs) -> Outputs {
-    let csv = args.save_to_csv.then(|| {
-        let stamped = CsvFiles::stamped(unix_time());
-        let pick = |given: &Option<PathBuf>, default: PathBuf| given.clone().unwrap_or(default);
-        CsvFiles {
-            inference_time: pick(&args.inference_time_csv_file, stamped.inference_time),
-            inference_memory: pick(&args.inference_memory_csv_file, stamped.inference_memory),
-            train_time: pick(&args.train_time_csv_file, stamped.train_time),
-            train_memory: pick(&args.train_memory_csv_file, stamped.train_memory),
-            generation_time: pick(&None, stamped.generation_time),
-            generation_memory: pick(&None, stamped.generation_memory),
-            env_info: pick(&args.env_info_csv_file, stamped.env_info),
+/// `<section>_<unix time>.csv`, with a suffix where another run took that name
+/// ([`CsvFiles::fresh`]; a dry run only looks).
+fn outputs(args: &RunArgs, claim: bool) -> Result<Outputs> {
+    // env_info first: it is written by every CSV export, so it is the one claimed.
+    let defaults = |f: &CsvFiles| -> Vec<PathBuf> {
+        [
+            (&args.env_info_csv_file, &f.env_info),
+            (&args.inference_time_csv_file, &f.inference_time),
+            (&args.inference_memory_csv_file, &f.inference_memory),
+            (&args.train_time_csv_file, &f.train_time),
+            (&args.train_memory_csv_file, &f.train_memory),
+            (&None, &f.generation_time),
+            (&None, &f.generation_memory),
+        ]
+        .into_iter()
+        .filter(|(given, _)| given.is_none())
+        .map(|(_, path)| path.clone())
+        .collect()
+    };
+    let csv = match args.save_to_csv {
+        true => {
+            let stamped = CsvFiles::fresh(unix_time(), defaults, claim)?;
+            let pick = |given: &Option<PathBuf>, default: PathBuf| given.clone().unwrap_or(default);
+            Some(CsvFiles {
+                inference_time: pick(&args.inference_time_csv_file, stamped.inference_time),
+                inference_memory: pick(&args.inference_memory_csv_file, stamped.inference_memory),
+                train_time: pick(&args.train_time_csv_file, stamped.train_time),
+                train_memory: pick(&args.train_memory_csv_file, stamped.train_memory),
+                generation_time: stamped.generation_time,
+                generation_memory: stamped.generation_memory,
+                env_info: pick(&args.env_info_csv_file, stamped.env_info),
+            })
         }
-    });
-    Outputs {
+        false => None,
+    };
+    Ok(Outputs {
         csv,
         json: args.export_json.clone(),
         markdown: args.export_markdown.clone(),
-    }
+    })
 }
 
 /// The sweep's settings from the flags; an unavailable device is an error here, before any cell.
 fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
+    let slots = (!args.devices.is_empty()).then(|| {
+        let cores = crate::devices::allowed_cores();
+        crate::devices::check(&args.devices, machine.cuda_devices, &cores)
+    });
     let device = match args.device {
+        _ if slots.is_some() => slots.unwrap().map_err(anyhow::Error::msg)?,
         Some(DeviceChoice::Cuda(i)) => {
             if i >= machine.cuda_devices {
                 bail!(
@@ -360,7 +485,11 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         threads: args.thread_counts()[0],
         optimizer: args.optimizer.into(),
         only_pretrain_model: args.only_pretrain_model,
-        torchscript: args.torchscript,
+        framework: if args.torchscript {
+            Framework::Torchscript
+        } else {
+            Framework::Pytorch
+        },
         seed: args.seed,
         profile: args.profile,
         profile_trace: args.profile_trace.clone(),
@@ -506,7 +635,7 @@ mod tests {
             threads: None,
             optimizer: crate::cell::Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             profile: false,
             profile_trace: None,
             seed: 0,
@@ -529,7 +658,7 @@ mod tests {
             threads: None,
             optimizer: Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             seed: 0,
             profile: false,
             profile_trace: None,

@@ -114,7 +114,7 @@ mod tests {
                 threads: None,
                 optimizer: Optimizer::None,
                 only_pretrain_model: false,
-                torchscript: false,
+                framework: crate::cell::Framework::Pytorch,
                 profile: false,
                 profile_trace: None,
                 seed: 0,

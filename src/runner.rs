@@ -11,13 +11,15 @@ use crate::{console, zygote};
 use serde::de::DeserializeOwned;
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// The hidden subcommand a child is started with.
 pub const CHILD_COMMAND: &str = "__cell";
 
+#[derive(Clone)]
 pub struct Runner {
     /// One child process per cell (the original's multi_process); in-process otherwise.
     pub multi_process: bool,
@@ -29,6 +31,9 @@ pub struct Runner {
     /// Runs a job in this process (without `multi_process`): the child side's entry, handed
     /// in so that the runner knows nothing about models.
     pub in_process: fn(&Job) -> Result<serde_json::Value, String>,
+    /// `--devices`: the device every child of this runner is pinned to (exec'd, not forked,
+    /// so that the pin applies from the child's start).
+    pub pin: Option<crate::devices::Slot>,
 }
 
 /// The job was stopped before it finished (Ctrl-C): it has no result.
@@ -110,7 +115,7 @@ impl Runner {
             cells: cells.to_vec(),
         };
         let (finished, failure): (Vec<CellResult>, Option<String>) = if self.multi_process {
-            match self.run_child_with_partial(&job, cells.len() as u32) {
+            match self.run_child_with_partial(&job) {
                 Ok(value) => (parse_results(value), None),
                 Err((partial, JobError::Failed(reason))) => {
                     (partial.map(parse_results).unwrap_or_default(), Some(reason))
@@ -183,20 +188,22 @@ impl Runner {
     }
 
     fn run_child(&self, job: &Job) -> Result<serde_json::Value, JobError> {
-        self.run_child_with_partial(job, 1).map_err(|(_, e)| e)
+        self.run_child_with_partial(job).map_err(|(_, e)| e)
     }
 
-    /// Runs a job of `cells` cells (the timeout is per cell); on failure, the last result the
-    /// child printed before it died, if any, comes with the reason.
+    /// Runs a job of one or more cells; each cell has the whole timeout, counted from the end of
+    /// the one before (the child prints its results so far after each). On failure, the last
+    /// result the child printed before it died, if any, comes with the reason. A cell whose
+    /// zygote died or stopped under it is run again in an exec'd child.
     #[allow(clippy::type_complexity)]
     fn run_child_with_partial(
         &self,
         job: &Job,
-        cells: u32,
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
         let json = serde_json::to_string(job).expect("a job serialises");
-        let mut child = Process::start(job.measures_memory()).map_err(failed)?;
+        let mut child = Process::start(job.measures_memory(), self.pin.as_ref(), self.timeout)
+            .map_err(failed)?;
         // Written on its own thread: a child that dies before reading must not block us.
         let stdin = child.take_stdin();
         let feeder = thread::spawn(move || {
@@ -205,9 +212,9 @@ impl Runner {
             }
         });
         let (stdout, stderr) = child.take_output();
-        let (stdout, stderr) = (drain(stdout), drain(stderr));
-        let timeout = self.timeout.saturating_mul(cells);
-        let waited = wait(&mut child, timeout, self.stop);
+        let replies = Arc::new(AtomicUsize::new(0));
+        let (stdout, stderr) = (drain(stdout, Some(replies.clone())), drain(stderr, None));
+        let waited = wait(&mut child, self.timeout, self.stop, &replies);
         let _ = feeder.join();
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
@@ -217,9 +224,16 @@ impl Runner {
         let partial = || parse_reply(&stdout).ok();
         match waited {
             Waited::Stopped => Err((None, JobError::Interrupted)),
+            Waited::ZygoteLost(line) => {
+                if let Some(line) = line {
+                    console::notice(&line);
+                }
+                drop(child);
+                self.run_child_with_partial(job)
+            }
             Waited::TimedOut => Err((
                 partial(),
-                JobError::Failed(format!("timed out after {} s", timeout.as_secs_f64())),
+                JobError::Failed(format!("timed out after {} s", self.timeout.as_secs_f64())),
             )),
             Waited::Exited(status) if status.success() => {
                 parse_reply(&stdout).map_err(|e| (None, JobError::Failed(e)))
@@ -300,16 +314,29 @@ impl From<Result<serde_json::Value, String>> for Reply {
     }
 }
 
-/// Reads a pipe to the end on its own thread, so a chatty child never blocks on a full pipe.
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+/// Reads a pipe to the end on its own thread, so a chatty child never blocks on a full pipe;
+/// `replies` counts the reply lines (results so far) as they come.
+fn drain<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    replies: Option<Arc<AtomicUsize>>,
+) -> thread::JoinHandle<String> {
     thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut pipe) = pipe {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut bytes = Vec::new();
+        if let Some(pipe) = pipe {
+            let mut pipe = std::io::BufReader::new(pipe);
+            while let Ok(n) = std::io::BufRead::read_until(&mut pipe, b'\n', &mut bytes) {
+                if n == 0 {
+                    break;
+                }
+                let line = &bytes[bytes.len() - n..];
+                if line.starts_with(b"{") && line.ends_with(b"\n") {
+                    if let Some(replies) = &replies {
+                        replies.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            }
         }
-        text
+        String::from_utf8_lossy(&bytes).into_owned()
     })
 }
 
@@ -318,9 +345,10 @@ enum Waited {
     Exited(ExitStatus),
     TimedOut,
     Stopped,
+    /// The zygote of a forked child died or stopped; the line saying so, the first time.
+    ZygoteLost(Option<String>),
 }
 
-/// Waits for the child; kills it when the timeout passes or the stop flag is set first.
 /// A cell's child: forked from the zygote where there is one and the job reads no memory
 /// figure, else this binary exec'd again (`__cell PARENT_PID`).
 enum Process {
@@ -331,15 +359,30 @@ enum Process {
 type Pipe = Box<dyn Read + Send>;
 
 impl Process {
-    fn start(measures_memory: bool) -> Result<Process, String> {
-        if let Some(forked) = (!measures_memory).then(zygote::spawn).flatten() {
-            return forked
-                .map(Process::Forked)
-                .map_err(|e| format!("cannot fork a child process: {e}"));
+    /// A zygote that does not answer within `timeout` is lost, and the child exec'd. A child
+    /// pinned to a device is always exec'd, so its environment and affinity are its own.
+    fn start(
+        measures_memory: bool,
+        pin: Option<&crate::devices::Slot>,
+        timeout: Duration,
+    ) -> Result<Process, String> {
+        // Forking takes it milliseconds; a tiny timeout must not cost the zygote.
+        let answer = timeout.max(Duration::from_secs(5));
+        let fork = !measures_memory && pin.is_none();
+        match fork.then(|| zygote::spawn(answer)).flatten() {
+            Some(Ok(forked)) => return Ok(Process::Forked(forked)),
+            Some(Err(e)) if zygote::pid().is_some() => {
+                return Err(format!("cannot fork a child process: {e}"))
+            }
+            _ => {}
         }
         let exe =
             std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-        Command::new(exe)
+        let mut command = Command::new(exe);
+        if let Some(slot) = pin {
+            slot.pin(&mut command);
+        }
+        command
             .arg(CHILD_COMMAND)
             .arg(std::process::id().to_string())
             .stdin(Stdio::piped())
@@ -389,10 +432,35 @@ impl Process {
     }
 }
 
-fn wait(child: &mut Process, timeout: Duration, stop: Option<&AtomicBool>) -> Waited {
-    let start = Instant::now();
+/// Waits for the child; kills it when the timeout passes (counted again from each reply line
+/// it prints) or the stop flag is set first. A forked child's zygote that dies, or stays
+/// stopped for a second, is lost ([`zygote::lose`]).
+fn wait(
+    child: &mut Process,
+    timeout: Duration,
+    stop: Option<&AtomicBool>,
+    replies: &AtomicUsize,
+) -> Waited {
+    let mut start = Instant::now();
+    let mut seen = replies.load(Ordering::SeqCst);
+    let mut zygote_stopped_since: Option<Instant> = None;
     let exit = ExitWatch::new(child);
+    let forked = matches!(child, Process::Forked(_));
     loop {
+        if replies.load(Ordering::SeqCst) != seen {
+            seen = replies.load(Ordering::SeqCst);
+            start = Instant::now();
+        }
+        if forked && zygote::stopped() {
+            let since = *zygote_stopped_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(1) {
+                let line = zygote::lose("was stopped (SIGSTOP?) during a cell");
+                let _ = child.kill();
+                return Waited::ZygoteLost(line);
+            }
+        } else {
+            zygote_stopped_since = None;
+        }
         let outcome = match child.try_wait() {
             Ok(Some(status)) => return Waited::Exited(status),
             Ok(None) if stop.is_some_and(|s| s.load(Ordering::SeqCst)) => Waited::Stopped,
@@ -401,6 +469,7 @@ fn wait(child: &mut Process, timeout: Duration, stop: Option<&AtomicBool>) -> Wa
                 exit.wait(Duration::from_millis(50).min(timeout.saturating_sub(start.elapsed())));
                 continue;
             }
+            Err(e) if forked => return Waited::ZygoteLost(zygote::lose(&e.to_string())),
             Err(_) => {
                 return match child.wait() {
                     Ok(status) => Waited::Exited(status),
@@ -409,7 +478,11 @@ fn wait(child: &mut Process, timeout: Duration, stop: Option<&AtomicBool>) -> Wa
             }
         };
         let _ = child.kill();
-        let _ = child.wait();
+        if child.wait().is_err() && forked {
+            if let Some(line) = zygote::lose("did not report the end of its child") {
+                console::notice(&line);
+            }
+        }
         return outcome;
     }
 }
@@ -559,7 +632,12 @@ mod tests {
     fn timeout_kills_the_child() {
         let mut child = Process::Exec(Command::new("sleep").arg("10").spawn().unwrap());
         let start = Instant::now();
-        let waited = wait(&mut child, Duration::from_millis(100), None);
+        let waited = wait(
+            &mut child,
+            Duration::from_millis(100),
+            None,
+            &AtomicUsize::new(0),
+        );
         assert!(matches!(waited, Waited::TimedOut), "{waited:?}");
         assert!(start.elapsed() < Duration::from_secs(5));
     }
@@ -573,7 +651,12 @@ mod tests {
             STOP.store(true, Ordering::SeqCst);
         });
         let start = Instant::now();
-        let waited = wait(&mut child, Duration::from_secs(60), Some(&STOP));
+        let waited = wait(
+            &mut child,
+            Duration::from_secs(60),
+            Some(&STOP),
+            &AtomicUsize::new(0),
+        );
         setter.join().unwrap();
         assert!(matches!(waited, Waited::Stopped), "{waited:?}");
         assert!(start.elapsed() < Duration::from_secs(5));

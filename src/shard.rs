@@ -93,12 +93,13 @@ pub fn from_environment(
     Ok(shard)
 }
 
-/// The 0-based shard of every cell, from the cells' estimated costs.
+/// The 0-based shard of every cell, from the cells' estimated costs. Shards beyond the number
+/// of cells would stay empty, so no more than that many are allocated, whatever `count` is.
 pub fn assign(costs: &[f64], count: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..costs.len()).collect();
     // Longest first; equal costs keep plan order, so every machine sorts alike.
     order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then(a.cmp(&b)));
-    let mut load = vec![0.0f64; count.max(1)];
+    let mut load = vec![0.0f64; count.min(costs.len()).max(1)];
     let mut shard_of = vec![0; costs.len()];
     for cell in order {
         let lightest = (0..load.len())

@@ -14,8 +14,12 @@ use toml::Value;
 
 /// Flags that leave what a sweep measures as the file says: where output goes and how much
 /// is printed.
-const KEEPS_THE_SWEEP: [&str; 17] = [
+const KEEPS_THE_SWEEP: [&str; 20] = [
     "sweep",
+    // Where the results database is and what the run is called in it.
+    "db",
+    "label",
+    "save_baseline",
     "recalibrate",
     "quiet",
     "verbose",

@@ -10,6 +10,10 @@
 //! Memory cells are still measured in exec'd children: a forked child shares the zygote's
 //! pages of libtorch's code without mapping them, so its resident memory leaves out what an
 //! exec'd child (and the original's figure) counts: a tiny model's peak read 40% lower.
+//!
+//! The zygote can die (the OOM killer, a user's `kill`) or stop (SIGSTOP, a frozen cgroup).
+//! Every wait on it is bounded; once it fails to answer it is killed, reaped and marked lost
+//! ([`lose`]), and the remaining cells run in exec'd children.
 
 use std::fs::File;
 use std::io;
@@ -17,19 +21,107 @@ use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitCode, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-/// The running zygote: its pid, and our end of the socket (one request at a time).
+/// The running zygote: its pid, our end of the socket (one request at a time), and whether
+/// it was lost (dead, or killed for not answering).
 struct Zygote {
     pid: u32,
     socket: Mutex<OwnedFd>,
+    lost: AtomicBool,
 }
 
 static ZYGOTE: OnceLock<Zygote> = OnceLock::new();
 
-/// The zygote's pid, once it runs.
+/// How long a zygote may take to relay the status of a child we killed: it only has to
+/// reap it. Longer means it is stopped or frozen.
+const RELAY_GRACE: Duration = Duration::from_secs(5);
+
+/// The zygote's pid, while it runs.
 pub fn pid() -> Option<u32> {
-    ZYGOTE.get().map(|z| z.pid)
+    ZYGOTE
+        .get()
+        .filter(|z| !z.lost.load(Ordering::SeqCst))
+        .map(|z| z.pid)
+}
+
+/// Marks the zygote lost, kills and reaps it, and returns the one line saying so, the first
+/// time only (`None` after, or without a zygote). `why` is what went wrong with it when it
+/// is still alive ("stopped answering ..."); a dead one is described by its wait status.
+pub fn lose(why: &str) -> Option<String> {
+    let zygote = ZYGOTE.get()?;
+    if zygote.lost.swap(true, Ordering::SeqCst) {
+        return None;
+    }
+    let pid = zygote.pid as libc::pid_t;
+    let mut status = 0;
+    // Its socket closes a moment before it can be reaped: give a dying zygote that moment.
+    let start = Instant::now();
+    let dead = loop {
+        // SAFETY: waitpid on our own child, writing into a local.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            break true;
+        }
+        if is_stopped(pid as u32) || start.elapsed() >= Duration::from_millis(500) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let what = if dead {
+        format!("died ({})", describe(ExitStatus::from_raw(status)))
+    } else {
+        // SAFETY: kill and waitpid on our own child. A frozen child may not die at once; the
+        // wait is bounded, and an unreaped one is reaped by init when we exit.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(1)
+            && unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        format!("{why}; killed it")
+    };
+    Some(format!(
+        "The zygote (pid {pid}) {what}; the remaining cells run in exec'd children."
+    ))
+}
+
+/// Whether the zygote is stopped (SIGSTOP, a debugger): 'T' or 't' in /proc/PID/stat.
+pub fn stopped() -> bool {
+    pid().is_some_and(is_stopped)
+}
+
+fn is_stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        state.is_some_and(|s| s.starts_with('T') || s.starts_with('t'))
+    })
+}
+
+/// How a process ended, in words: "killed by SIGKILL", "exited with status 1".
+pub fn describe(status: ExitStatus) -> String {
+    match status.signal() {
+        Some(signal) => format!("killed by {}", signal_name(signal)),
+        None => format!("exited with status {}", status.code().unwrap_or(-1)),
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    let names = [
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGBUS, "SIGBUS"),
+    ];
+    match names.iter().find(|(s, _)| *s == signal) {
+        Some((_, name)) => name.to_string(),
+        None => format!("signal {signal}"),
+    }
 }
 
 /// Starts the zygote, which runs `child_main` (the child side of the runner's protocol, given
@@ -59,6 +151,7 @@ pub fn start(child_main: fn(u32) -> ExitCode) {
             let _ = ZYGOTE.set(Zygote {
                 pid: pid as u32,
                 socket: Mutex::new(ours),
+                lost: AtomicBool::new(false),
             });
         }
         _ => {}
@@ -77,13 +170,39 @@ pub struct Forked {
 }
 
 /// Forks a child from the zygote with fresh pipes as its stdin, stdout and stderr; `None`
-/// when there is no zygote (or it is busy with another child), so the caller exec's one.
-pub fn spawn() -> Option<io::Result<Forked>> {
-    let zygote = ZYGOTE.get()?.socket.try_lock().ok()?;
-    Some(fork_child(zygote))
+/// when there is no zygote (lost, or busy with another child), so the caller exec's one.
+/// A zygote that does not answer within `timeout` is lost, and the error says so.
+pub fn spawn(timeout: Duration) -> Option<io::Result<Forked>> {
+    let zygote = ZYGOTE.get().filter(|z| !z.lost.load(Ordering::SeqCst))?;
+    let socket = zygote.socket.try_lock().ok()?;
+    // A stopped zygote would not answer; one stopped for a second is not coming back soon.
+    let start = Instant::now();
+    while stopped() {
+        if start.elapsed() >= Duration::from_secs(1) {
+            if let Some(line) = lose("was stopped (SIGSTOP?) between cells") {
+                crate::console::notice(&line);
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let forked = fork_child(socket, timeout);
+    if let Err(e) = &forked {
+        // Errors of talking to it are its (raw OS errors are of our pipes and its fork).
+        if e.raw_os_error().is_none() {
+            let why = format!(
+                "did not answer a request within {} s",
+                timeout.as_secs_f64()
+            );
+            if let Some(line) = lose(&why) {
+                crate::console::notice(&line);
+            }
+        }
+    }
+    Some(forked)
 }
 
-fn fork_child(zygote: MutexGuard<'static, OwnedFd>) -> io::Result<Forked> {
+fn fork_child(zygote: MutexGuard<'static, OwnedFd>, timeout: Duration) -> io::Result<Forked> {
     let (stdin_read, stdin_write) = pipe()?;
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
@@ -94,10 +213,11 @@ fn fork_child(zygote: MutexGuard<'static, OwnedFd>) -> io::Result<Forked> {
             stdout_write.as_raw_fd(),
             stderr_write.as_raw_fd(),
         ],
-    )?;
+    )
+    .map_err(|e| io::Error::new(e.kind(), format!("the zygote is gone: {e}")))?;
     // Our copies of the child's ends close here, so its exit closes the pipes.
     drop((stdin_read, stdout_write, stderr_write));
-    let pid = receive_i32(zygote.as_raw_fd(), true)?;
+    let pid = receive_i32(zygote.as_raw_fd(), Some(timeout))?;
     if pid <= 0 {
         return Err(io::Error::from_raw_os_error(-pid));
     }
@@ -118,12 +238,14 @@ impl Forked {
     }
 
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
-        self.receive_status(false)
+        self.receive_status(None)
     }
 
+    /// Waits for the status the zygote relays; an error when it is gone or silent for
+    /// [`RELAY_GRACE`] (a killed child's status takes it no longer than a reap).
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
-        self.receive_status(true)
-            .map(|status| status.expect("a blocking wait returns a status"))
+        self.receive_status(Some(RELAY_GRACE))?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::TimedOut, "the zygote did not answer"))
     }
 
     pub fn kill(&mut self) -> io::Result<()> {
@@ -139,9 +261,9 @@ impl Forked {
         Ok(())
     }
 
-    fn receive_status(&mut self, block: bool) -> io::Result<Option<ExitStatus>> {
+    fn receive_status(&mut self, most: Option<Duration>) -> io::Result<Option<ExitStatus>> {
         if self.status.is_none() {
-            match receive_i32(self.zygote.as_raw_fd(), block) {
+            match receive_i32(self.zygote.as_raw_fd(), most) {
                 Ok(raw) => self.status = Some(ExitStatus::from_raw(raw)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
@@ -152,11 +274,16 @@ impl Forked {
 }
 
 impl Drop for Forked {
-    /// The zygote's next answer must be the next child's pid, not this one's status.
+    /// The zygote's next answer must be the next child's pid, not this one's status; a
+    /// zygote that cannot give it is lost.
     fn drop(&mut self) {
         if self.status.is_none() {
             let _ = self.kill();
-            let _ = self.wait();
+            if self.wait().is_err() {
+                if let Some(line) = lose("did not report the end of its child") {
+                    crate::console::notice(&line);
+                }
+            }
         }
     }
 }
@@ -223,6 +350,11 @@ fn become_child(socket: OwnedFd, fds: [OwnedFd; 3], child_main: fn(u32) -> ExitC
 /// static destructors take 0.1–0.2 s to free what the kernel frees at once.
 pub fn exit_now(code: ExitCode) -> ! {
     let _ = io::Write::flush(&mut io::stdout());
+    // A zygote stopped before it set its parent-death signal would outlive us.
+    if let Some(pid) = pid() {
+        // SAFETY: kill on our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
     let status = (0..=u8::MAX)
         .find(|&c| ExitCode::from(c) == code)
         .unwrap_or(1);
@@ -291,7 +423,7 @@ fn send_fds(socket: RawFd, fds: [RawFd; FDS]) -> io::Result<()> {
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
         (*cmsg).cmsg_len = libc::CMSG_LEN(data_len) as _;
         std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg).cast(), FDS);
-        if libc::sendmsg(socket, &msg, 0) < 0 {
+        if libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) < 0 {
             return Err(io::Error::last_os_error());
         }
     }
@@ -339,12 +471,37 @@ fn send_i32(socket: RawFd, value: i32) -> io::Result<()> {
     Ok(())
 }
 
-fn receive_i32(socket: RawFd, block: bool) -> io::Result<i32> {
+/// Four bytes from the zygote: at once (`most` None: WouldBlock when none are there), or
+/// within `most` (TimedOut after).
+fn receive_i32(socket: RawFd, most: Option<Duration>) -> io::Result<i32> {
     let mut bytes = [0u8; 4];
-    let flags = if block { 0 } else { libc::MSG_DONTWAIT };
+    let start = Instant::now();
+    if let Some(most) = most {
+        loop {
+            let left = most.saturating_sub(start.elapsed());
+            let mut poll = libc::pollfd {
+                fd: socket,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let millis = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+            // SAFETY: one valid pollfd, for the duration of the call.
+            match unsafe { libc::poll(&mut poll, 1, millis) } {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("the zygote did not answer in {} s", most.as_secs_f64()),
+                    ))
+                }
+                n if n > 0 => break,
+                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => return Err(io::Error::last_os_error()),
+            }
+        }
+    }
     loop {
         // SAFETY: receives at most four bytes into a live local.
-        let got = unsafe { libc::recv(socket, bytes.as_mut_ptr().cast(), 4, flags) };
+        let got = unsafe { libc::recv(socket, bytes.as_mut_ptr().cast(), 4, libc::MSG_DONTWAIT) };
         match got {
             4 => return Ok(i32::from_le_bytes(bytes)),
             0 => {

@@ -204,6 +204,35 @@ fn generation_sweep_measures_decoders_and_encoder_decoders_and_rejects_encoders(
     // The requests' TPOTs spread as a band.
     assert!(svg.contains("interquartile range"), "{svg}");
 
+    // The roofline draws the decode steps under both ceilings, in SVG and PNG.
+    let roofline = dir.path().join("roofline.svg");
+    bin()
+        .args(["plot", "--roofline", "-o"])
+        .arg(&roofline)
+        .arg(&json_path)
+        .assert()
+        .success();
+    let svg = read(&roofline);
+    assert!(svg.contains("gpt2-tiny b2 s8 decode"), "{svg}");
+    assert!(svg.contains("GFLOP/s") && svg.contains("GB/s"), "{svg}");
+    let png = dir.path().join("roofline.png");
+    bin()
+        .args(["plot", "--roofline", "-o"])
+        .arg(&png)
+        .arg(&json_path)
+        .assert()
+        .success();
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    // Every measured generation row has its decode MBU and verdict in the table.
+    assert!(
+        json["calibrations"][0]["bandwidth"]["read_bytes_per_second"]
+            .as_f64()
+            .unwrap()
+            > 1e8,
+        "{}",
+        json["calibrations"]
+    );
+
     // Compare matches generation cells and names them.
     let compared = bin()
         .args(["compare"])

@@ -528,7 +528,7 @@ fn settings() -> Settings {
         threads: None,
         optimizer: Optimizer::None,
         only_pretrain_model: false,
-        torchscript: false,
+        framework: run_benchmark::cell::Framework::Pytorch,
         profile: false,
         profile_trace: None,
         seed: 0,
@@ -560,6 +560,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         warmup_calls: 2,
         stats,
         flops_per_call: Some(1e9),
+        bytes_per_call: None,
         interval: None,
         imprecise: false,
         build_seconds: None,
@@ -808,7 +809,7 @@ fn compare_clearly_slower_samples_exits_1_naming_the_cell() {
             r"REGRESSED: b batch 8 sequence 128 inference time: 261\.1 ms -> 391\.7 ms \(\+50\.0%\)",
         ).unwrap())
         .stdout(predicate::str::contains(
-            "1 regressed, 0 improved, 5 within noise, 6 within threshold, 0 not comparable",
+            "1 regressed, 0 failed, 0 improved, 5 within noise, 6 within threshold, 0 not comparable",
         ));
     bin()
         .arg("compare")
@@ -817,7 +818,7 @@ fn compare_clearly_slower_samples_exits_1_naming_the_cell() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "0 regressed, 1 improved, 5 within noise, 6 within threshold",
+            "0 regressed, 0 failed, 1 improved, 5 within noise, 6 within threshold",
         ));
     // 50% slower is within a 60% threshold.
     bin()
@@ -827,6 +828,51 @@ fn compare_clearly_slower_samples_exits_1_naming_the_cell() {
         .args(["--threshold", "60"])
         .assert()
         .success();
+}
+
+/// A cell measured in the baseline that crashed in the new run fails the comparison with
+/// its own verdict, the regression exit status and the reason; two exports with no cell in
+/// common are an error (exit 2), in one line.
+#[test]
+fn compare_fails_a_cell_that_became_na_and_exports_with_nothing_in_common() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    let crashed = dir.path().join("crashed.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    let mut sweep = synthetic(1.0);
+    sweep.rows[0].1 = CellResult::na("child killed by SIGKILL (out of memory?)".into());
+    json::write(&crashed, &sweep).unwrap();
+    bin()
+        .arg("compare")
+        .arg(&base)
+        .arg(&crashed)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "0 regressed, 1 failed, 0 improved, 5 within noise, 6 within threshold, 0 not comparable",
+        ))
+        .stdout(predicate::str::is_match(
+            r"FAILED: a batch 8 sequence 8 inference time: measured in the baseline \([0-9.]+ ms\), N/A in the new run \(child killed by SIGKILL \(out of memory\?\)\)",
+        ).unwrap());
+    // The other way round (N/A in the baseline, measured now) is no failure.
+    bin()
+        .arg("compare")
+        .arg(&crashed)
+        .arg(&base)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 not comparable"));
+
+    let other = dir.path().join("other.json");
+    let mut sweep = synthetic(1.0);
+    for row in &mut sweep.rows {
+        row.0.model = format!("other-{}", row.0.model);
+    }
+    json::write(&other, &sweep).unwrap();
+    let output = bin().arg("compare").arg(&base).arg(&other).assert().code(2);
+    let stderr = String::from_utf8(output.get_output().stderr.clone()).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("have no cell in common"), "{stderr}");
 }
 
 #[test]

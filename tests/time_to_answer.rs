@@ -57,6 +57,13 @@ fn the_calibration_is_measured_once_then_reused_until_recalibrate() {
     let cached: Value = serde_json::from_str(&read(&file)).unwrap();
     assert_eq!(cached[0]["key"]["dtype"], "f32");
     assert_eq!(cached[0]["result"], first["calibration"]);
+    // The bandwidth ceiling is measured with it, cached with it and shown in the environment.
+    let read = first["calibration"]["bandwidth"]["read_bytes_per_second"].as_f64();
+    assert!(read.is_some_and(|r| r > 1e8), "{first}");
+    assert!(
+        environment(&first, "memory_bandwidth").starts_with("read "),
+        "{first}"
+    );
 
     let (second, _) = run(&[], "second.json");
     assert!(

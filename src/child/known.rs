@@ -15,6 +15,7 @@ pub fn known(cell: &Cell) -> Result<Known> {
             Metric::Memory => crate::estimate::cell(cell).memory_bytes.map(|b| b as u64),
             Metric::Speed => None,
         },
+        bytes_per_call: crate::estimate::traffic(cell).map(|t| t.bytes),
         ..Known::default()
     };
     let task = match cell.mode {

@@ -57,6 +57,7 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
             warmup_calls: timing.warmup_calls,
             stats,
             flops_per_call: None,
+            bytes_per_call: None,
             interval,
             imprecise: timing.imprecise,
             build_seconds: None,

@@ -44,15 +44,27 @@ pub fn reset_peak_stats(device_index: usize) -> Result<()> {
 pub fn free_bytes(device_index: usize) -> Result<u64> {
     let nvml = nvml_wrapper::Nvml::init().context("NVML is not available")?;
     Ok(nvml
-        .device_by_index(device_index as u32)?
+        .device_by_index(nvml_index(device_index))?
         .memory_info()?
         .free)
+}
+
+/// NVML counts every GPU of the machine, CUDA only those CUDA_VISIBLE_DEVICES lists (as
+/// `--devices` pins a child): CUDA's device `index` is NVML's GPU at that place of the list.
+fn nvml_index(index: usize) -> u32 {
+    visible_index(std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref(), index)
+}
+
+fn visible_index(visible: Option<&str>, index: usize) -> u32 {
+    visible
+        .and_then(|list| list.split(',').nth(index)?.trim().parse().ok())
+        .unwrap_or(index as u32)
 }
 
 /// NVML's used memory of the whole device (the original's figure) and of this process.
 pub fn nvml_used_bytes(device_index: usize) -> Result<(u64, Option<u64>)> {
     let nvml = nvml_wrapper::Nvml::init().context("NVML is not available")?;
-    let device = nvml.device_by_index(device_index as u32)?;
+    let device = nvml.device_by_index(nvml_index(device_index))?;
     let device_used = device.memory_info()?.used;
     let pid = std::process::id();
     let process_used = device
@@ -69,6 +81,15 @@ pub fn nvml_used_bytes(device_index: usize) -> Result<(u64, Option<u64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pinned_childs_gpu_is_nvmls_gpu_of_its_visible_list() {
+        assert_eq!(visible_index(Some("3"), 0), 3);
+        assert_eq!(visible_index(Some("2,5"), 1), 5);
+        assert_eq!(visible_index(None, 1), 1);
+        // GPU UUIDs are not numbers: the index stands.
+        assert_eq!(visible_index(Some("GPU-8f2e"), 0), 0);
+    }
 
     #[test]
     fn without_a_gpu_the_shim_says_so() {

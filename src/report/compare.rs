@@ -13,12 +13,12 @@
 
 use super::markdown;
 use super::{format_seconds, json, memory_figure, Row, Sweep, TIME_DIGITS};
-use crate::cell::{Axes, CellResult, Dtype, Metric, Mode, SpeedResult};
+use crate::cell::{Axes, CellResult, Dtype, Framework, Metric, Mode, SpeedResult};
 use crate::console;
 use crate::measure::memory::to_mib;
 use crate::measure::stats;
 use crate::measure::timing::Statistic;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
@@ -65,6 +65,9 @@ pub enum Verdict {
     WithinNoise,
     /// A memory change below the threshold.
     WithinThreshold,
+    /// Measured in the baseline, N/A in the new run (it crashed, ran out of memory, timed
+    /// out): as bad as a regression.
+    Failed,
     /// One side is N/A, or the two cells cannot be compared.
     NotComparable,
 }
@@ -76,6 +79,7 @@ impl Verdict {
             Verdict::Regressed => "regressed",
             Verdict::WithinNoise => "within noise",
             Verdict::WithinThreshold => "within threshold",
+            Verdict::Failed => "FAILED",
             Verdict::NotComparable => "n/a",
         }
     }
@@ -136,6 +140,11 @@ impl Comparison {
             .iter()
             .filter(|l| l.verdict == Verdict::Regressed)
     }
+
+    /// Cells measured in the baseline that failed in the new run.
+    pub fn failures(&self) -> impl Iterator<Item = &Line> {
+        self.lines.iter().filter(|l| l.verdict == Verdict::Failed)
+    }
 }
 
 fn measure(mode: Mode, metric: Metric) -> &'static str {
@@ -149,8 +158,8 @@ fn measure(mode: Mode, metric: Metric) -> &'static str {
     }
 }
 
-/// Which cells match: the model, sizes, mode and metric, and the dtype and threads where
-/// `axes` (of both files together) say a file swept several.
+/// Which cells match: the model, sizes, mode and metric, and the framework, dtype and threads
+/// where `axes` (of both files together) say a file swept several.
 #[allow(clippy::type_complexity)]
 fn key<'a>(
     row: &'a Row,
@@ -162,6 +171,7 @@ fn key<'a>(
     Mode,
     Metric,
     Option<i64>,
+    Option<Framework>,
     Option<Dtype>,
     Option<Option<usize>>,
 ) {
@@ -173,6 +183,7 @@ fn key<'a>(
         c.mode,
         c.metric,
         c.new_tokens,
+        axes.framework_varies().then_some(c.settings.framework),
         axes.dtype_varies().then_some(c.settings.dtype),
         axes.threads_vary().then_some(c.settings.threads),
     )
@@ -181,11 +192,16 @@ fn key<'a>(
 /// The axes compare matches on: those that vary within either file.
 fn matched_axes(a: &Sweep, b: &Sweep) -> Axes {
     let (a, b) = (a.axes(), b.axes());
-    let (dtypes, threads) = (
+    let (frameworks, dtypes, threads) = (
+        a.framework_varies() || b.framework_varies(),
         a.dtype_varies() || b.dtype_varies(),
         a.threads_vary() || b.threads_vary(),
     );
     Axes {
+        frameworks: match frameworks {
+            true => [a.frameworks, b.frameworks].concat(),
+            false => Vec::new(),
+        },
         dtypes: match dtypes {
             true => [a.dtypes, b.dtypes].concat(),
             false => Vec::new(),
@@ -218,6 +234,12 @@ fn describe_row(row: &Row, axes: &Axes) -> String {
 pub fn run(options: &Options) -> Result<bool> {
     let baseline = json::read(&options.baseline)?.sweep;
     let new = json::read(&options.new)?.sweep;
+    report(options, &baseline, &new)
+}
+
+/// Prints the comparison of two sweeps however they were read (files, the results
+/// database); true when a cell regressed.
+pub fn report(options: &Options, baseline: &Sweep, new: &Sweep) -> Result<bool> {
     let (floor, source) = match &options.noise_floor {
         NoiseFloor::Fixed { fraction, declared } => (
             *fraction,
@@ -246,7 +268,14 @@ pub fn run(options: &Options) -> Result<bool> {
             )
         }
     };
-    let mut comparison = compare(&baseline, &new, options.threshold, floor);
+    let mut comparison = compare(baseline, new, options.threshold, floor);
+    if comparison.lines.is_empty() {
+        bail!(
+            "{} and {} have no cell in common: nothing to compare",
+            options.baseline.display(),
+            options.new.display()
+        );
+    }
     comparison.noise_source = source;
     let text = match options.format {
         Format::Table => render_text(&comparison, console::stdout_width()),
@@ -255,8 +284,9 @@ pub fn run(options: &Options) -> Result<bool> {
     let mut out = console::Stdout;
     out.write_all(text.as_bytes())?;
     out.flush()?;
+    let failed = comparison.failures().next().is_some();
     let regressed = comparison.regressions().next().is_some();
-    Ok(regressed)
+    Ok(regressed || failed)
 }
 
 /// The run-to-run noise of two runs of the same code: the largest |ratio - 1| of their
@@ -437,7 +467,10 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64, noise_floor: f64) -> Line
             };
         }
         (CellResult::NotAvailable { reason }, _) => line.note = Some(format!("baseline: {reason}")),
-        (_, CellResult::NotAvailable { reason }) => line.note = Some(format!("new: {reason}")),
+        (_, CellResult::NotAvailable { reason }) => {
+            line.verdict = Verdict::Failed;
+            line.note = Some(format!("new: {reason}"));
+        }
         _ => line.note = Some("different kinds of result".into()),
     }
     line
@@ -490,8 +523,10 @@ fn summary(c: &Comparison) -> Vec<String> {
     let count = |v: Verdict| c.lines.iter().filter(|l| l.verdict == v).count();
     let mut lines = vec![
         format!(
-            "{} regressed, {} improved, {} within noise, {} within threshold, {} not comparable.",
+            "{} regressed, {} failed, {} improved, {} within noise, {} within threshold, {} not \
+             comparable.",
             count(Verdict::Regressed),
+            count(Verdict::Failed),
             count(Verdict::Improved),
             count(Verdict::WithinNoise),
             count(Verdict::WithinThreshold),
@@ -507,8 +542,15 @@ fn summary(c: &Comparison) -> Vec<String> {
         ),
     ];
     for l in &c.lines {
-        if let Some(note) = &l.note {
-            lines.push(format!("n/a {}: {note}", l.describe()));
+        match &l.note {
+            Some(note) if l.verdict == Verdict::Failed => lines.push(format!(
+                "FAILED: {}: measured in the baseline ({}), N/A in the new run ({})",
+                l.describe(),
+                l.baseline,
+                note.trim_start_matches("new: ")
+            )),
+            Some(note) => lines.push(format!("n/a {}: {note}", l.describe())),
+            None => {}
         }
     }
     lines.extend(
@@ -597,6 +639,7 @@ mod tests {
             warmup_calls: 0,
             stats,
             flops_per_call: Some(1.0),
+            bytes_per_call: None,
             interval: None,
             imprecise: false,
             build_seconds: None,

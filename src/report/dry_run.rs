@@ -35,7 +35,9 @@ pub fn print(
         "Memory GiB",
         "Fits",
         "Time",
+        "Per call",
         "GFLOP/call",
+        "GB/call",
         "Calls",
     ]
     .map(String::from)
@@ -44,7 +46,8 @@ pub fn print(
     let mut total_seconds = 0.0;
     let mut too_big = 0;
     for (cell, e) in cells.iter().zip(estimates) {
-        let seconds = e.seconds(calibration_in(calibrations, &cell.settings));
+        let calibration = calibration_in(calibrations, &cell.settings);
+        let seconds = e.seconds(calibration);
         total_seconds += seconds;
         let fits = match available {
             Some(a) if e.does_not_fit(a, device).is_some() => {
@@ -76,8 +79,14 @@ pub fn print(
             fits.to_string(),
             // An estimate: two significant digits are all it has.
             super::format_seconds(seconds, 2),
+            e.per_call(calibration)
+                .map(|s| super::format_seconds(s, 2))
+                .unwrap_or_else(|| "N/A".into()),
             e.flops
                 .map(|f| format!("{:.2}", f / 1e9))
+                .unwrap_or_else(|| "N/A".into()),
+            e.traffic
+                .map(|t| format!("{:.3}", t.bytes / 1e9))
                 .unwrap_or_else(|| "N/A".into()),
             e.calls.to_string(),
         ]);
@@ -111,13 +120,25 @@ pub fn print(
     }
     lines.push(format!(
         "Estimates: FLOPs count the matrix products of one call (training: 3 x forward); \
-         Calls: warm-up and the fewest timed calls; memory: weights, activations, gradients \
+         GB/call: its memory traffic (weights, activations, KV cache; docs/measurements.md); \
+         Per call: one call at the ceilings, plus 30% overhead; Calls: warm-up and the fewest timed calls; memory: weights, activations, gradients \
          and optimizer state, plus libtorch; time: child start, weight fill and the calls at \
          {} (see docs/measurements.md).",
         match calibrations {
             [] => "an unknown rate (no calibration), so only start and build".into(),
-            [(_, c)] => format!("the calibrated {:.1} GFLOP/s", c.flops_per_second / 1e9),
-            _ => "the calibrated rate of each cell's dtype and threads".into(),
+            [(_, c)] => match c.bandwidth {
+                Some(b) => format!(
+                    "the calibrated ceilings, each part of a call (the prompt, every decode \
+                     step) the longer of its FLOPs at {:.1} GFLOP/s and its bytes at {:.1} GB/s",
+                    c.flops_per_second / 1e9,
+                    b.read_bytes_per_second / 1e9
+                ),
+                None => format!("the calibrated {:.1} GFLOP/s", c.flops_per_second / 1e9),
+            },
+            _ => "the calibrated ceilings of each cell's dtype and threads, each part of a call \
+                  the longer of its FLOPs at the matmul ceiling and its bytes at the bandwidth \
+                  ceiling"
+                .into(),
         }
     ));
     if !dropped.is_empty() {

@@ -14,6 +14,8 @@ pub trait Exporter {
     fn write(&self, sweep: &Sweep) -> Result<()>;
     /// The files written, for the `Saved` lines; empty when it goes to stdout.
     fn files(&self) -> Vec<&Path>;
+    /// The format, for messages: "CSV", "JSON", "Markdown".
+    fn what(&self) -> &'static str;
     fn to_stdout(&self) -> bool {
         self.files().is_empty()
     }
@@ -59,10 +61,13 @@ pub struct JsonExport(pub Destination);
 
 impl Exporter for JsonExport {
     fn write(&self, sweep: &Sweep) -> Result<()> {
-        self.0.write(&json::render(sweep)?, "JSON")
+        self.0.write(&json::render(sweep)?, self.what())
     }
     fn files(&self) -> Vec<&Path> {
         self.0.files()
+    }
+    fn what(&self) -> &'static str {
+        "JSON"
     }
 }
 
@@ -70,10 +75,13 @@ pub struct MarkdownExport(pub Destination);
 
 impl Exporter for MarkdownExport {
     fn write(&self, sweep: &Sweep) -> Result<()> {
-        self.0.write(&markdown::render(sweep), "Markdown")
+        self.0.write(&markdown::render(sweep), self.what())
     }
     fn files(&self) -> Vec<&Path> {
         self.0.files()
+    }
+    fn what(&self) -> &'static str {
+        "Markdown"
     }
 }
 
@@ -100,8 +108,55 @@ pub struct CsvFiles {
 }
 
 impl CsvFiles {
+    /// Every file, the environment's first.
+    pub fn all(&self) -> Vec<PathBuf> {
+        vec![
+            self.env_info.clone(),
+            self.inference_time.clone(),
+            self.inference_memory.clone(),
+            self.train_time.clone(),
+            self.train_memory.clone(),
+            self.generation_time.clone(),
+            self.generation_memory.clone(),
+        ]
+    }
+
+    /// The original's names with a stamp no other run's default files hold: `<unix time>`,
+    /// else `<unix time>-2`, `-3`, ... Of `defaults` (the sections whose names the user did
+    /// not give), none may exist, and with `claim` the first is created at once (O_EXCL), so
+    /// that two runs started in the same second in one folder cannot both take the name.
+    pub fn fresh(
+        stamp: u64,
+        defaults: impl Fn(&CsvFiles) -> Vec<PathBuf>,
+        claim: bool,
+    ) -> Result<CsvFiles> {
+        for n in 1u32.. {
+            let files = match n {
+                1 => CsvFiles::stamped(stamp),
+                n => CsvFiles::stamped(format!("{stamp}-{n}")),
+            };
+            let paths = defaults(&files);
+            if paths.iter().any(|p| p.exists() || p.is_symlink()) {
+                continue;
+            }
+            let Some(first) = paths.first().filter(|_| claim) else {
+                return Ok(files);
+            };
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(first)
+            {
+                Ok(_) => return Ok(files),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => bail!("cannot write CSV file {}: {e}", first.display()),
+            }
+        }
+        unreachable!("some stamp is free")
+    }
+
     /// The original's names: `<section>_<unix time>.csv`.
-    pub fn stamped(stamp: u64) -> CsvFiles {
+    pub fn stamped(stamp: impl std::fmt::Display) -> CsvFiles {
         let name = |stem: &str| PathBuf::from(format!("{stem}_{stamp}.csv"));
         CsvFiles {
             inference_time: name("inference_time"),
@@ -187,6 +242,49 @@ impl Exporter for CsvExport {
     fn to_stdout(&self) -> bool {
         false
     }
+    fn what(&self) -> &'static str {
+        "CSV"
+    }
+}
+
+/// Every file the exporters will write, checked before anything is announced or measured
+/// (and by a dry run): not a folder, in a folder that exists and may be written.
+pub fn check_paths(exporters: &[Box<dyn Exporter>]) -> Result<()> {
+    for export in exporters {
+        for path in export.files() {
+            check_path(path).map_err(|why| {
+                anyhow::anyhow!(
+                    "cannot write {} file {}: {why}",
+                    export.what(),
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn check_path(path: &Path) -> std::result::Result<(), String> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err("it is a folder".into());
+    }
+    match std::fs::metadata(folder) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(format!("{} is not a folder", folder.display())),
+        Err(e) => return Err(format!("folder {}: {e}", folder.display())),
+    }
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(folder.as_os_str());
+    let c_folder = std::ffi::CString::new(bytes).map_err(|e| e.to_string())?;
+    // SAFETY: access reads a NUL-terminated path that outlives the call.
+    if unsafe { libc::access(c_folder.as_ptr(), libc::W_OK) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(format!("folder {}: {e}", folder.display()));
+    }
+    Ok(())
 }
 
 /// The files the exporters will replace: they exist before the sweep writes them.
@@ -194,7 +292,8 @@ pub fn existing_files(exporters: &[Box<dyn Exporter>]) -> Vec<PathBuf> {
     exporters
         .iter()
         .flat_map(|e| e.files())
-        .filter(|f| f.exists())
+        // An empty file is no earlier run's report: a name this run claimed (CsvFiles::fresh).
+        .filter(|f| f.exists() && !std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.len() == 0))
         .map(Path::to_path_buf)
         .collect()
 }

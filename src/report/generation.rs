@@ -3,7 +3,8 @@
 //! TTFT, TPOT, inter-token latency percentiles, decode throughput and end-to-end latency, or
 //! peak memory beside the KV cache. The notes give every formula.
 
-use super::section::{busy_note, format_rate, Section, BUSY_MARK};
+use super::roofline::Roofline;
+use super::section::{busy_note, format_rate, roofline_cells, roofline_notes, Section, BUSY_MARK};
 use super::{format_seconds, memory_figure, section_rows, write_file, Row, Sweep, TIME_DIGITS};
 use crate::cell::{CellResult, GenerationSpeed, Metric, Mode};
 use crate::measure::generation::enough_for;
@@ -57,10 +58,12 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
                     "ITL p50",
                     "ITL p90",
                     "ITL p99",
+                    "Decode MBU",
+                    "Bound",
                 ]
                 .map(String::from),
             );
-            4
+            6
         }
         Metric::Memory => {
             columns.extend(
@@ -86,6 +89,7 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
     let mut lines = Vec::new();
     let mut itl_short = false;
     let mut busy = Vec::new();
+    let mut roofline = false;
     for (cell, result) in &rows {
         let mut line = vec![
             cell.model.clone(),
@@ -116,6 +120,10 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
                     itl(g, 90.0),
                     itl(g, 99.0),
                 ]);
+                let r = Roofline::of(cell, speed, sweep.calibration_for(&cell.settings));
+                roofline |= r.is_some();
+                let [_, mbu, bound] = roofline_cells(r.as_ref());
+                line.extend([mbu, bound]);
             }
             CellResult::Memory(memory) => {
                 let (peak, increase) = match &memory.gpu {
@@ -159,6 +167,9 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
         })
         .collect();
     let mut notes = notes(sweep, metric, gpu, itl_short);
+    if roofline {
+        notes.extend(roofline_notes(sweep, &rows, true));
+    }
     notes.extend(busy_note(&busy));
     Section {
         mode: Mode::Generation,

@@ -10,8 +10,8 @@
 
 use super::{write_file, Row, Sweep};
 use crate::cell::{
-    Calibration, CalibrationResult, Cell, CellResult, DeviceChoice, Dtype, InputKind, Inputs,
-    MemoryResult, Metric, Mode, Optimizer, Settings, SpeedResult, TokenizationCell,
+    Calibration, CalibrationResult, Cell, CellResult, DeviceChoice, Dtype, Framework, InputKind,
+    Inputs, MemoryResult, Metric, Mode, Optimizer, Settings, SpeedResult, TokenizationCell,
     TokenizationResult,
 };
 use crate::measure::timing::Protocol;
@@ -147,7 +147,12 @@ pub struct SettingsV2 {
     pub thread_counts: Vec<usize>,
     pub optimizer: Optimizer,
     pub only_pretrain_model: bool,
+    /// The original's field: the (first) framework is PyTorch traced by TorchScript.
     pub torchscript: bool,
+    /// The (first) framework where it is neither PyTorch nor TorchScript (which
+    /// `torchscript` says); absent otherwise, and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<Framework>,
     pub seed: i64,
     /// `--profile`: speed cells also hold their call's breakdown (`speed.profile`).
     #[serde(default)]
@@ -181,6 +186,10 @@ pub struct CellV2 {
     /// libtorch's intra-op threads the cell ran with (older files: `settings.threads`).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// The framework the cell ran in, written where the sweep crossed several or it is
+    /// neither PyTorch nor TorchScript (absent: the settings' framework).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<Framework>,
     /// What the model is fed: token ids, square images cut into patches, or audio.
     #[serde(default)]
     pub input: InputKind,
@@ -314,8 +323,16 @@ struct ExportV1 {
 }
 
 impl ExportV1 {
-    fn into_sweep(self) -> Sweep {
+    /// `value` is the file's JSON: its `settings.torchscript`, a bool before the framework
+    /// axis replaced it, makes every row TorchScript's.
+    fn into_sweep(self, value: &Value) -> Sweep {
         let mut sweep = self.sweep;
+        if value["settings"]["torchscript"] == Value::Bool(true) {
+            sweep.settings.framework = Framework::Torchscript;
+            for (cell, _) in &mut sweep.rows {
+                cell.settings.framework = Framework::Torchscript;
+            }
+        }
         if let Some(c) = self.calibration {
             sweep.calibrations = vec![(Calibration::of(&sweep.settings), c)];
         }
@@ -336,6 +353,7 @@ impl ExportV2 {
             })
         };
         let axes = sweep.axes();
+        let frameworks_vary = axes.framework_varies();
         ExportV2 {
             schema_version: SCHEMA_VERSION,
             tool: format!("run-benchmark {}", env!("CARGO_PKG_VERSION")),
@@ -349,7 +367,8 @@ impl ExportV2 {
                 thread_counts: axes.threads.into_iter().filter_map(effective).collect(),
                 optimizer: s.optimizer,
                 only_pretrain_model: s.only_pretrain_model,
-                torchscript: s.torchscript,
+                torchscript: s.framework.torchscript(),
+                framework: (!s.framework.is_torch()).then_some(s.framework),
                 seed: s.seed,
                 profile: s.profile,
                 profile_trace: s.profile_trace.clone(),
@@ -370,7 +389,11 @@ impl ExportV2 {
                 .map(|&(mode, metric)| SectionV2 { mode, metric })
                 .collect(),
             rows: (sweep.rows.iter())
-                .map(|row| RowV2::of(row, effective(row.0.settings.threads)))
+                .map(|row| {
+                    let framework = row.0.settings.framework;
+                    let framework = (frameworks_vary || !framework.is_torch()).then_some(framework);
+                    RowV2::of(row, effective(row.0.settings.threads), framework)
+                })
                 .collect(),
             tokenization: (sweep.tokenization.iter())
                 .map(TokenizationRowV2::of)
@@ -388,26 +411,31 @@ impl ExportV2 {
             threads: if s.threads_default { None } else { s.threads },
             optimizer: s.optimizer,
             only_pretrain_model: s.only_pretrain_model,
-            torchscript: s.torchscript,
+            framework: s.framework.unwrap_or(match s.torchscript {
+                true => Framework::Torchscript,
+                false => Framework::Pytorch,
+            }),
             seed: s.seed,
             profile: s.profile,
             profile_trace: s.profile_trace,
         };
-        // A row's settings are the sweep's with its own dtype and threads.
+        // A row's settings are the sweep's with its own framework, dtype and threads.
         let threads_default = s.threads_default;
-        let own = |dtype: Option<Dtype>, threads: Option<usize>| Settings {
-            dtype: dtype.unwrap_or(settings.dtype),
-            threads: match threads_default {
-                true => None,
-                false => threads.or(settings.threads),
-            },
-            ..settings.clone()
-        };
+        let own =
+            |framework: Option<Framework>, dtype: Option<Dtype>, threads: Option<usize>| Settings {
+                framework: framework.unwrap_or(settings.framework),
+                dtype: dtype.unwrap_or(settings.dtype),
+                threads: match threads_default {
+                    true => None,
+                    false => threads.or(settings.threads),
+                },
+                ..settings.clone()
+            };
         let calibrations = match (self.calibrations.is_empty(), self.calibration) {
             (true, Some(c)) => vec![(Calibration::of(&settings), c)],
             _ => (self.calibrations.into_iter())
                 .map(|c| {
-                    let key = Calibration::of(&own(Some(c.dtype), c.threads));
+                    let key = Calibration::of(&own(None, Some(c.dtype), c.threads));
                     let key = Calibration {
                         device: c.device,
                         ..key
@@ -421,7 +449,7 @@ impl ExportV2 {
             .into_iter()
             .enumerate()
             .map(|(i, row)| {
-                let settings = own(row.cell.dtype, row.cell.threads);
+                let settings = own(row.cell.framework, row.cell.dtype, row.cell.threads);
                 row.into_row(&settings)
                     .with_context(|| format!("{}: rows[{i}]", path.display()))
             })
@@ -445,8 +473,9 @@ impl ExportV2 {
 }
 
 impl RowV2 {
-    /// The row; `threads` are the ones its cell ran with (libtorch's default resolved).
-    fn of((cell, result): &Row, threads: Option<usize>) -> RowV2 {
+    /// The row; `threads` are the ones its cell ran with (libtorch's default resolved),
+    /// `framework` its framework where the row says it.
+    fn of((cell, result): &Row, threads: Option<usize>, framework: Option<Framework>) -> RowV2 {
         let (status, speed, memory, reason) = match result {
             CellResult::Speed(s) => (Status::Ok, Some(s.clone()), None, None),
             CellResult::Memory(m) => (Status::Ok, None, Some(m.clone()), None),
@@ -464,6 +493,7 @@ impl RowV2 {
                 metric: cell.metric,
                 dtype: Some(cell.settings.dtype),
                 threads,
+                framework,
                 input: cell.input,
                 inputs: cell.inputs.clone(),
                 new_tokens: cell.new_tokens,
@@ -525,6 +555,13 @@ pub fn schema() -> String {
 pub fn read(path: &Path) -> Result<Export> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    from_text(&text, path)
+}
+
+/// Reads an export's text; `path` names where it came from in errors (a file, or a run of the
+/// results database).
+pub fn from_text(text: &str, path: &Path) -> Result<Export> {
+    let text = text.to_string();
     let not_export = || format!("{} is not a run-benchmark JSON export", path.display());
     let value: Value = serde_json::from_str(&text).with_context(not_export)?;
     let version = value
@@ -546,7 +583,7 @@ pub fn read(path: &Path) -> Result<Export> {
             Ok(Export {
                 schema_version: 1,
                 tool: export.tool.clone(),
-                sweep: export.into_sweep(),
+                sweep: export.into_sweep(&value),
             })
         }
         other => anyhow::bail!(
@@ -748,6 +785,11 @@ mod tests {
         let calibration = CalibrationResult {
             size: 1024,
             flops_per_second: 1e11,
+            bandwidth: Some(crate::cell::Bandwidth {
+                buffer_bytes: 1 << 30,
+                read_bytes_per_second: 5e10,
+                copy_bytes_per_second: 3e10,
+            }),
         };
         let mut other = sweep.rows[0].clone();
         other.0.settings.threads = Some(2);

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod dry_run;
 pub mod export;
 pub mod generation;
+pub mod history;
 pub mod json;
 pub mod markdown;
 pub mod merge;
@@ -12,6 +13,8 @@ pub mod plot;
 pub mod profile;
 pub mod profile_chart;
 pub mod raster_text;
+pub mod roofline;
+pub mod roofline_plot;
 pub mod section;
 pub mod table;
 pub mod tokenization;
@@ -287,6 +290,7 @@ mod tests {
             calls_per_sample: 10,
             warmup_calls: 0,
             flops_per_call: Some(1e9),
+            bytes_per_call: None,
             interval: None,
             imprecise: false,
             build_seconds: None,

@@ -45,6 +45,9 @@ pub struct Options {
     pub metric: Option<Figure>,
     /// Draw the --profile breakdowns instead: one stacked bar per profiled cell.
     pub profile: bool,
+    /// Draw the roofline instead: every speed cell at its FLOPs per byte and FLOP/s, under
+    /// the calibrated ceilings.
+    pub roofline: bool,
     pub title: Option<String>,
     pub size: (u32, u32),
 }
@@ -80,11 +83,16 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// (x, p25, p75) where the points have samples: drawn as a band (error bars alone).
     pub spread: Vec<(f64, f64, f64)>,
+    /// Points drawn as red triangles: history's changes beyond the run-to-run spread.
+    pub marked: Vec<(f64, f64)>,
 }
 
 pub fn run(args: &Options) -> Result<()> {
     if args.profile {
         return super::profile_chart::run(args);
+    }
+    if args.roofline {
+        return super::roofline_plot::run(args);
     }
     let format = Format::of(&args.output)?;
     let data = load(&args.files, args.mode, args.metric)?;
@@ -130,6 +138,7 @@ pub fn run(args: &Options) -> Result<()> {
             spread: (s.spread.iter())
                 .map(|&(x, lo, hi)| (x, lo / unit_size, hi / unit_size))
                 .collect(),
+            marked: Vec::new(),
         })
         .collect();
     let log_x = !args.linear;
@@ -142,6 +151,8 @@ pub fn run(args: &Options) -> Result<()> {
         series,
         log_x,
         log_y,
+        x_names: Vec::new(),
+        band_note: "shaded: the samples' interquartile range".into(),
     };
     let size = args.size;
     load_font()?;
@@ -171,7 +182,7 @@ fn list(files: &[PathBuf]) -> String {
         .join(", ")
 }
 
-fn capitalise(text: &str) -> String {
+pub(super) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -202,7 +213,7 @@ fn unit_label(data: &Data, time_unit: &str) -> String {
 }
 
 /// The unit times are drawn in, chosen by the largest: s, ms or µs, and its size in seconds.
-fn time_unit(largest: f64) -> (&'static str, f64) {
+pub(super) fn time_unit(largest: f64) -> (&'static str, f64) {
     [("s", 1.0), ("ms", 1e-3)]
         .into_iter()
         .find(|(_, size)| largest >= *size)
@@ -430,6 +441,7 @@ pub fn series(data: &Data, axis: XAxis) -> Vec<Series> {
                     label,
                     points: vec![point],
                     spread: spread.into_iter().collect(),
+                    marked: Vec::new(),
                 }),
             }
         }
@@ -449,6 +461,10 @@ pub struct Chart {
     pub series: Vec<Series>,
     pub log_x: bool,
     pub log_y: bool,
+    /// Names of the x positions 0, 1, 2...: the x ticks say them instead of numbers.
+    pub x_names: Vec<String>,
+    /// What the shaded bands are, under the legend.
+    pub band_note: String,
 }
 
 /// Tableau's ten colours: distinguishable, also in grey-scale print.
@@ -662,7 +678,7 @@ fn shorten(label: &str) -> String {
     format!("…{tail}")
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
+pub(super) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| anyhow!("cannot draw the chart: {e}");
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     // The title spans the whole width; the legend gets a panel right of the plot, so it never
@@ -673,7 +689,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .map_err(|e| fail(&e))?;
     let labels: Vec<String> = chart.series.iter().map(|s| shorten(&s.label)).collect();
     let legend_font: TextStyle = ("sans-serif", 15).into_font().color(&BLACK);
-    let spread_note = "shaded: the samples' interquartile range";
+    let spread_note = chart.band_note.as_str();
     let note_font: TextStyle = ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90));
     let mut longest = 0;
     for label in &labels {
@@ -717,7 +733,15 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         .y_label_area_size(84)
         .build_cartesian_2d(x_axis(&xs, log_x).coord(), y_axis(&ys, log_y).coord())
         .map_err(|e| fail(&e))?;
-    let x_format = move |v: &f64| format_number(unaxis(log_x, *v));
+    let x_format = move |v: &f64| match chart.x_names.is_empty() {
+        true => format_number(unaxis(log_x, *v)),
+        // Named positions: only whole ones have a name.
+        false => (v.fract().abs() < 1e-9)
+            .then(|| chart.x_names.get(*v as usize))
+            .flatten()
+            .map(|n| shorten(n))
+            .unwrap_or_default(),
+    };
     let y_format = move |v: &f64| format_number(unaxis(log_y, *v));
     ctx.configure_mesh()
         .x_desc(&chart.x_label)
@@ -769,6 +793,11 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         ctx.draw_series(LineSeries::new(line.clone(), colour.stroke_width(2)))
             .map_err(|e| fail(&e))?;
         ctx.draw_series(line.iter().map(|&p| Circle::new(p, 4, colour.filled())))
+            .map_err(|e| fail(&e))?;
+        let marked = (series.marked.iter().copied())
+            .filter(drawable)
+            .map(|(x, y)| (axis(log_x, x), axis(log_y, y)));
+        ctx.draw_series(marked.map(|p| TriangleMarker::new(p, 9, RED.filled())))
             .map_err(|e| fail(&e))?;
         let y = 28 + 24 * index as i32;
         legend_area

@@ -2,6 +2,7 @@
 //! saying which statistic the figures are, noisy figures flagged, and every N/A with its
 //! reason. The terminal tables and the Markdown export render the same content.
 
+use super::roofline::{self, Roofline};
 use super::{section_rows, table_value, title, value_label, Sweep, Throughput};
 use crate::cell::{Axes, CellResult, InputKind, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND};
 use crate::measure::memory::to_mib;
@@ -101,6 +102,9 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
             "Tokens/s".into(),
             "GFLOP/s".into(),
             "MFU".into(),
+            "GB/s".into(),
+            "MBU".into(),
+            "Bound".into(),
         ]),
         Metric::Memory if gpu => columns.extend([
             value_label(metric).to_string(),
@@ -111,7 +115,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         Metric::Memory => columns.extend([value_label(metric).to_string(), "Increase MB".into()]),
     }
     let optional = match metric {
-        Metric::Speed => 4,
+        Metric::Speed => 7,
         Metric::Memory if gpu => 3,
         Metric::Memory => 0,
     };
@@ -119,6 +123,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     let mut noisy = 0;
     let mut imprecise = 0;
     let mut busy: Vec<crate::cell::Load> = Vec::new();
+    let mut roofline = false;
     for (cell, result) in &rows {
         let mut line = vec![
             cell.model.clone(),
@@ -145,7 +150,10 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                     interval.push_str(IMPRECISE_MARK);
                     imprecise += 1;
                 }
-                let t = Throughput::of(cell, speed, sweep.calibration_for(&cell.settings));
+                let calibration = sweep.calibration_for(&cell.settings);
+                let t = Throughput::of(cell, speed, calibration);
+                let r = Roofline::of(cell, speed, calibration);
+                roofline |= r.is_some();
                 line.extend([
                     figure,
                     interval,
@@ -158,6 +166,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                         .map(|m| format!("{:.1}%", 100.0 * m))
                         .unwrap_or_else(na),
                 ]);
+                line.extend(roofline_cells(r.as_ref()));
             }
             CellResult::Memory(memory) => {
                 line.push(table_value(result));
@@ -207,6 +216,10 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 audio_prefix,
                 &busy,
             ),
+            match roofline {
+                true => roofline_notes(sweep, &rows, false),
+                false => Vec::new(),
+            },
             super::tokenization::input_notes(&rows),
         ]
         .concat(),
@@ -215,6 +228,49 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         rows: lines,
         not_available,
     }
+}
+
+/// The GB/s, MBU and Bound cells of a speed row (N/A where the figures are unknown).
+pub(super) fn roofline_cells(r: Option<&Roofline>) -> [String; 3] {
+    match r {
+        Some(r) => [
+            format!("{:.1}", r.bytes_per_second / 1e9),
+            format!("{:.1}%", 100.0 * r.mbu),
+            r.verdict(),
+        ],
+        None => ["N/A".into(), "N/A".into(), "N/A".into()],
+    }
+}
+
+/// How MBU and the verdict are computed, and the bandwidth ceiling(s) of the rows.
+pub(super) fn roofline_notes(sweep: &Sweep, rows: &[&super::Row], generation: bool) -> Vec<String> {
+    let mut notes = roofline::notes(generation);
+    let mut seen: Vec<crate::cell::Calibration> = Vec::new();
+    let axes = sweep.axes();
+    let several = axes.dtype_varies() || axes.threads_vary();
+    for (cell, _) in rows {
+        let key = crate::cell::Calibration::of(&cell.settings);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let Some(c) = sweep.calibration_for(&cell.settings) else {
+            continue;
+        };
+        let (Some(b), Some(ridge)) = (c.bandwidth, roofline::ridge(c)) else {
+            continue;
+        };
+        let whose = match several {
+            true => format!(" ({})", axes.describe(&cell.settings).trim()),
+            false => String::new(),
+        };
+        notes.push(format!(
+            "Bandwidth ceiling{whose}: {} on {}; ridge point {ridge:.1} FLOPs per byte.",
+            roofline::describe(&b),
+            sweep.settings.device
+        ));
+    }
+    notes
 }
 
 /// The size column's header: "Seq Length", "Image Size" for vision models, "Audio Length

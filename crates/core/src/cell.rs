@@ -55,6 +55,76 @@ pub enum Dtype {
     Bf16,
 }
 
+/// Which framework builds and runs a cell's model: the sweep's framework axis
+/// (`--framework`). PyTorch and TorchScript run in the libtorch child; TensorFlow (graph
+/// mode, with or without XLA) and ONNX Runtime in the libtorch-free `run-benchmark-graph`
+/// child.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framework {
+    /// libtorch, eager (the original's PyTorchBenchmark).
+    #[default]
+    Pytorch,
+    /// libtorch with the model traced by TorchScript (the original's `--torchscript`;
+    /// inference only).
+    Torchscript,
+    /// TensorFlow's C API, the model built once as a graph and run by a session (the
+    /// original's TensorFlowBenchmark without `eager_mode`).
+    Tensorflow,
+    /// TensorFlow's graph with its call compiled by XLA (the original's `--use_xla`).
+    TensorflowXla,
+    /// ONNX Runtime's C API, the model built in memory as an ONNX graph (inference only).
+    Onnxruntime,
+}
+
+impl Framework {
+    /// Every framework, in the order the flag lists them.
+    pub const ALL: [Framework; 5] = [
+        Framework::Pytorch,
+        Framework::Torchscript,
+        Framework::Tensorflow,
+        Framework::TensorflowXla,
+        Framework::Onnxruntime,
+    ];
+
+    /// `pytorch`, `tensorflow-xla`: the flag's spelling, as tables, CSV and JSON show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Pytorch => "pytorch",
+            Framework::Torchscript => "torchscript",
+            Framework::Tensorflow => "tensorflow",
+            Framework::TensorflowXla => "tensorflow-xla",
+            Framework::Onnxruntime => "onnxruntime",
+        }
+    }
+
+    /// Runs in the libtorch child (PyTorch eager or TorchScript).
+    pub fn is_torch(self) -> bool {
+        matches!(self, Framework::Pytorch | Framework::Torchscript)
+    }
+
+    /// TensorFlow, with or without XLA.
+    pub fn is_tensorflow(self) -> bool {
+        matches!(self, Framework::Tensorflow | Framework::TensorflowXla)
+    }
+
+    /// The original's `torchscript` environment key and export field.
+    pub fn torchscript(self) -> bool {
+        self == Framework::Torchscript
+    }
+
+    /// The original's `use_xla` environment key.
+    pub fn use_xla(self) -> bool {
+        self == Framework::TensorflowXla
+    }
+}
+
+impl std::fmt::Display for Framework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What a training step does after backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -75,10 +145,11 @@ pub struct Settings {
     pub threads: Option<usize>,
     pub optimizer: Optimizer,
     pub only_pretrain_model: bool,
-    /// Trace the model with TorchScript and time the traced module (the original's
-    /// `--torchscript`; inference only).
+    /// The framework that builds and runs the model (`--framework`); `torchscript` traces
+    /// the model and times the traced module (the original's `--torchscript`). Older cells,
+    /// without the field, are PyTorch's.
     #[serde(default)]
-    pub torchscript: bool,
+    pub framework: Framework,
     pub seed: i64,
     /// `--profile`: speed cells also break their call down by part.
     #[serde(default)]
@@ -273,6 +344,10 @@ pub struct SpeedResult {
     /// Matrix-product FLOPs of one call (training: 3 × forward); None where unknown (a
     /// TorchScript file) or not counted (generation).
     pub flops_per_call: Option<f64>,
+    /// Bytes of memory traffic of one call (weights read, activations written and read, the
+    /// KV cache read by each decode step; `estimate::traffic`); None where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_call: Option<f64>,
     /// The median's 95% order-statistics interval (adaptive protocol, 6 samples or more).
     #[serde(default)]
     pub interval: Option<Interval>,
@@ -436,6 +511,23 @@ pub struct CalibrationResult {
     pub size: i64,
     /// FLOP/s of the fastest of the timed products.
     pub flops_per_second: f64,
+    /// The memory bandwidth ceiling, measured beside the matmul one (older files and caches
+    /// have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<Bandwidth>,
+}
+
+/// The fastest sustained memory traffic of the device, over a buffer well past its last-level
+/// cache, in the calibration's threads: the ceiling MBU is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Bandwidth {
+    /// Bytes of the buffer read (the copy moves its two halves into each other).
+    pub buffer_bytes: u64,
+    /// Bytes read per second by the fastest sum over the whole buffer.
+    pub read_bytes_per_second: f64,
+    /// Bytes moved per second (read plus written) by the fastest copy of one half of the
+    /// buffer into the other.
+    pub copy_bytes_per_second: f64,
 }
 
 /// What a child process is asked to do.
@@ -550,6 +642,7 @@ pub type AxisValue = fn(&Settings) -> String;
 /// The dtypes and thread counts a sweep's rows hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Axes {
+    pub frameworks: Vec<Framework>,
     pub dtypes: Vec<Dtype>,
     pub threads: Vec<Option<usize>>,
 }
@@ -558,15 +651,19 @@ impl Axes {
     pub fn of<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Axes {
         let settings: Vec<&Settings> = cells.into_iter().map(|c| &c.settings).collect();
         Axes {
+            frameworks: once_each(settings.iter().map(|s| s.framework)),
             dtypes: once_each(settings.iter().map(|s| s.dtype)),
             threads: once_each(settings.iter().map(|s| s.threads)),
         }
     }
 
-    /// `["bf16", "2 threads"]`: what tells a cell from the others of its point, the axes that
-    /// vary only.
+    /// `["tensorflow", "bf16", "2 threads"]`: what tells a cell from the others of its
+    /// point, the axes that vary only.
     pub fn parts(&self, settings: &Settings) -> Vec<String> {
         let mut parts = Vec::new();
+        if self.framework_varies() {
+            parts.push(settings.framework.name().to_string());
+        }
         if self.dtype_varies() {
             parts.push(settings.dtype.name().to_string());
         }
@@ -588,12 +685,14 @@ impl Axes {
             .collect()
     }
 
-    /// The columns tables add after the model, for the axes that vary: `Dtype` then
-    /// `Threads`, with each cell's value.
+    /// The columns tables add after the model, for the axes that vary: `Framework`, `Dtype`
+    /// then `Threads`, with each cell's value.
     pub fn columns(&self) -> Vec<(&'static str, AxisValue)> {
+        let framework: AxisValue = |s| s.framework.name().to_string();
         let dtype: AxisValue = |s| s.dtype.name().to_string();
         let threads: AxisValue = Settings::threads_name;
         [
+            (self.framework_varies(), "Framework", framework),
             (self.dtype_varies(), "Dtype", dtype),
             (self.threads_vary(), "Threads", threads),
         ]
@@ -601,6 +700,10 @@ impl Axes {
         .filter(|(varies, _, _)| *varies)
         .map(|(_, column, value)| (column, value))
         .collect()
+    }
+
+    pub fn framework_varies(&self) -> bool {
+        self.frameworks.len() > 1
     }
 
     pub fn dtype_varies(&self) -> bool {

@@ -202,7 +202,7 @@ mod tests {
             threads: None,
             optimizer: Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             seed: 0,
             profile: false,
             profile_trace: None,

@@ -1,4 +1,4 @@
-//! The matmul ceiling that MFU is measured against.
+//! The matmul ceiling that MFU is measured against, and the bandwidth ceiling beside it.
 
 use super::device::{apply_threads, check_available, kind, synchronize, tch_device};
 use crate::cell::{Calibration, CalibrationResult, DeviceChoice};
@@ -47,9 +47,12 @@ pub fn calibrate(c: &Calibration) -> Result<CalibrationResult> {
             .ok_or_else(|| anyhow!("no timed products"))?
             .min;
         if fastest >= 0.02 || size >= largest {
+            drop((a, weight, bias));
             return Ok(CalibrationResult {
                 size,
                 flops_per_second: 2.0 * (size as f64).powi(3) / fastest,
+                // A failed bandwidth measurement leaves MBU N/A, not MFU too.
+                bandwidth: super::bandwidth::measure(c.device).ok(),
             });
         }
         size *= 2;

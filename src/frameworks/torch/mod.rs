@@ -2,12 +2,15 @@
 //! [`Torch`] is the device and the build, [`model::TorchModel`] one built model's calls.
 //! Each family's libtorch build is in `crate::models`.
 
+pub mod bandwidth;
 pub mod calibrate;
 pub mod device;
 pub mod model;
 pub mod profile;
 
-use crate::cell::{Cell, DeviceChoice, Dtype, GpuMemory, Mode, Settings};
+use crate::cell::{
+    Cell, DeviceChoice, Dtype, Framework as CellFramework, GpuMemory, Mode, Settings,
+};
 use crate::measure::gpu;
 use crate::models::{self, inference_task, no_generation_reason, Task};
 use anyhow::{anyhow, Result};
@@ -65,12 +68,17 @@ impl Framework for Torch {
     type Loaded = TorchModel;
 
     fn unsupported(&self, cell: &Cell) -> Option<String> {
-        match (cell.settings.torchscript, cell.mode) {
+        match (cell.settings.framework, cell.mode) {
+            // The runner starts other frameworks' cells in the graph child; a cell that
+            // reaches libtorch's anyway is not measured here as if it were PyTorch's.
+            (f, _) if !f.is_torch() => Some(format!(
+                "{f} cells run in run-benchmark-graph, not in the libtorch child"
+            )),
             // As the original: `NotImplementedError("Training for torchscript ...")`.
-            (true, Mode::Training) => {
+            (CellFramework::Torchscript, Mode::Training) => {
                 Some("Training for torchscript is currently not implemented".into())
             }
-            (true, Mode::Generation) => {
+            (CellFramework::Torchscript, Mode::Generation) => {
                 Some("generation with --torchscript is not implemented".into())
             }
             _ => None,

@@ -89,7 +89,7 @@ impl Loaded for TorchModel {
             (_, Optimizer::Sgd) => Some(nn::Sgd::default().build(&self.vs, 1e-4)?),
             (_, Optimizer::AdamW) => Some(nn::AdamW::default().build(&self.vs, 1e-4)?),
         };
-        let traced = match (settings.torchscript, &self.built) {
+        let traced = match (settings.framework.torchscript(), &self.built) {
             (true, Built::Model(model)) => {
                 // Traced parameters become constants, which must not require gradients.
                 self.vs.freeze();

@@ -48,7 +48,7 @@ impl Device for Sleeper {
 impl Framework for Sleeper {
     type Loaded = SleepyModel;
     fn unsupported(&self, cell: &Cell) -> Option<String> {
-        (cell.settings.torchscript).then(|| "no tracing in a fake".to_string())
+        (cell.settings.framework.torchscript()).then(|| "no tracing in a fake".to_string())
     }
     fn prepare(&mut self, _settings: &Settings) -> Result<()> {
         Ok(())
@@ -133,7 +133,7 @@ fn cell(mode: Mode, metric: Metric, protocol: Protocol) -> Cell {
             threads: None,
             optimizer: Optimizer::None,
             only_pretrain_model: false,
-            torchscript: false,
+            framework: crate::cell::Framework::Pytorch,
             seed: 0,
             profile: false,
             profile_trace: None,
@@ -162,6 +162,7 @@ fn known(flops: Option<f64>) -> impl Fn(&Cell) -> Result<Known> {
             forward_flops: flops,
             estimated_peak_bytes: Some(123),
             kv_cache_bytes: Some(4096),
+            bytes_per_call: Some(64.0),
             ..Known::default()
         })
     }
@@ -201,6 +202,7 @@ fn a_speed_cell_reports_the_sleep_and_the_known_flops() {
     assert_eq!(s.seconds, s.stats.median);
     // Training counts backward as two forwards.
     assert_eq!(s.flops_per_call, Some(30.0));
+    assert_eq!(s.bytes_per_call, Some(64.0));
     assert!(s.build_seconds.unwrap() >= 0.005);
     assert_eq!(s.ran.unwrap().threads, 1);
     // Every clock read waits for the device.
@@ -288,7 +290,7 @@ fn a_failing_or_panicking_call_is_that_cells_na_with_one_line() {
 fn reasons_before_any_work_make_every_cell_na_without_a_build() {
     let (mut fake, log) = sleeper();
     let mut traced = cell(Mode::Inference, Metric::Speed, adaptive(1, 3));
-    traced.settings.torchscript = true;
+    traced.settings.framework = crate::cell::Framework::Torchscript;
     let results = super::cells(&mut fake, &[traced.clone()], &known(None), &mut |_| {});
     assert_eq!(results.unwrap(), [CellResult::na("no tracing in a fake")]);
     let too_long = |_: &Cell| {

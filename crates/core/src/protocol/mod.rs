@@ -100,6 +100,8 @@ pub struct Known {
     pub estimated_peak_bytes: Option<u64>,
     /// Generation: the KV cache's size from the config, in the cell's dtype.
     pub kv_cache_bytes: Option<u64>,
+    /// Bytes of memory traffic of one call (a generation cell: one request).
+    pub bytes_per_call: Option<f64>,
 }
 
 /// Measures `cells` (one group: see the module) with `framework`. `known` says what the
@@ -162,7 +164,7 @@ pub fn cells<F: Framework>(
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| match (c.metric, new_tokens) {
             (Metric::Speed, None) => group.speed(c, known),
             (Metric::Memory, None) => group.memory(known),
-            (Metric::Speed, Some(n)) => group.generation_speed(c, n),
+            (Metric::Speed, Some(n)) => group.generation_speed(c, n, known),
             (Metric::Memory, Some(n)) => group.generation_memory(n, known),
         }));
         results.push(match outcome {
@@ -202,6 +204,7 @@ impl<F: Framework> Group<'_, F> {
             Mode::Training => known.forward_flops.map(|f| 3.0 * f),
             Mode::Inference | Mode::Generation => known.forward_flops,
         };
+        result.bytes_per_call = known.bytes_per_call;
         if self.settings.profile {
             result.profile = Some(Box::new(self.model.profile(cell, &timing)?));
         }
@@ -219,7 +222,12 @@ impl<F: Framework> Group<'_, F> {
 
     /// Every request is one call of the timing protocol, with a clock reading (after a
     /// synchronise) once each new token's ids exist.
-    fn generation_speed(&mut self, cell: &Cell, new_tokens: i64) -> Result<CellResult> {
+    fn generation_speed(
+        &mut self,
+        cell: &Cell,
+        new_tokens: i64,
+        known: &Known,
+    ) -> Result<CellResult> {
         heap::retain_freed_heap();
         let mut requests: Vec<Vec<f64>> = Vec::new();
         let (model, framework) = (&mut self.model, self.framework);
@@ -245,6 +253,7 @@ impl<F: Framework> Group<'_, F> {
         let timed = requests.split_off(timing.warmup_calls.min(requests.len()));
         let mut result = self.speed_result(&timing, "no timed requests")?;
         result.generation = Some(Box::new(summarise(cell.batch_size, timed)?));
+        result.bytes_per_call = known.bytes_per_call;
         Ok(CellResult::Speed(result))
     }
 
@@ -282,6 +291,7 @@ impl<F: Framework> Group<'_, F> {
             warmup_calls: timing.warmup_calls,
             stats,
             flops_per_call: None,
+            bytes_per_call: None,
             interval,
             imprecise: timing.imprecise,
             build_seconds: self.build_seconds,

@@ -1,0 +1,345 @@
+//! Bytes of memory traffic of one call, from the model's facts: what MBU, the bound-by verdict
+//! and the roofline divide by, and the bandwidth side of the time estimate.
+//!
+//! - weights (as the memory estimate counts them: the matrix products' weights and the
+//!   embedding tables; biases and norms, under 0.1% of a real model, are left out): every
+//!   weight read once per forward, but for the experts no token was routed to (a call of T tokens reads at most top-k · T experts a layer) and the embedding
+//!   tables, of which only the gathered rows are read (a tied language-modelling head reads
+//!   the whole table);
+//! - activations: each layer's tensors written once and read once: 6·D + 2·F values a token
+//!   (hidden states, q, k, v, attention output, residual; the feed-forward's two F-wide
+//!   tensors) and its attention scores (h · s² a sample), plus the logits written once;
+//! - generation: the prompt as one forward, then each decode step reads the weights for
+//!   one token a sample, reads the KV cache of its context and writes one token's keys and
+//!   values;
+//! - training: the weights read by forward and backward, the gradients written, the
+//!   optimizer's reads and writes (AdamW: w, g, m, v read, w, m, v written; SGD: w and g
+//!   read, w written), and the activations three times (forward, then backward reads them
+//!   and writes their gradients).
+//!
+//! Caches are ignored: every byte counts as coming from memory, so this is what a call would
+//! move with a cache too small for any reuse (weights of a model far larger than the LLC).
+
+use super::{dtype_bytes, parameters, Positions, Shape};
+use crate::cell::{Cell, Mode, Optimizer};
+use crate::models::{self, Task};
+use serde::{Deserialize, Serialize};
+
+/// Bytes one call moves, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Traffic {
+    /// weights + activations + kv_cache.
+    pub bytes: f64,
+    pub weights: f64,
+    pub activations: f64,
+    /// Generation: the KV cache read and written by every decode step.
+    pub kv_cache: f64,
+    /// Generation with two new tokens or more: the mean decode step.
+    pub decode: Option<Step>,
+}
+
+/// One decode step (one new token a sample), averaged over the request's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Decode steps of a request: new tokens − 1 (the first comes from the prompt's forward).
+    pub steps: i64,
+    /// Matrix-product FLOPs of a step (attention over the cache not counted, as the FLOP
+    /// formulas).
+    pub flops: f64,
+    /// Bytes of a step: weights, activations and KV cache.
+    pub bytes: f64,
+    /// Of `bytes`, the KV cache.
+    pub kv_cache: f64,
+}
+
+impl Traffic {
+    /// FLOPs per byte.
+    pub fn intensity(&self, flops: f64) -> f64 {
+        flops / self.bytes
+    }
+}
+
+/// The traffic of one call of `cell`; None where no family parses its config.
+pub fn traffic(cell: &Cell) -> Option<Traffic> {
+    let arch = models::from_json(&cell.config).ok()?;
+    let task = match cell.mode {
+        Mode::Inference => models::inference_task(&cell.config, cell.settings.only_pretrain_model),
+        Mode::Training | Mode::Generation => Task::LanguageModel,
+    };
+    let shape = Shape::of(&cell.config);
+    let e = dtype_bytes(cell.settings.dtype);
+    let parameters = arch
+        .parameters(task)
+        .unwrap_or_else(|| parameters(arch.as_ref(), &shape, task));
+    let p = Positions::of(cell, &shape, task);
+    let per_sample = cell.input.tokens(cell.sequence_length) as f64;
+    let weights = read_weights(parameters, &shape, task, p.logit_tokens, per_sample) * e;
+    let activations =
+        (2.0 * (p.layer_tokens * layer_values(&shape) + p.layer_scores) + p.logits) * e;
+    let forward = Traffic {
+        bytes: weights + activations,
+        weights,
+        activations,
+        kv_cache: 0.0,
+        decode: None,
+    };
+    Some(match cell.mode {
+        Mode::Inference => forward,
+        Mode::Training => {
+            let optimizer = match cell.settings.optimizer {
+                Optimizer::AdamW => 7.0,
+                Optimizer::Sgd => 3.0,
+                Optimizer::None => 0.0,
+            };
+            let weights = weights * (3.0 + optimizer);
+            let activations = 3.0 * activations;
+            Traffic {
+                bytes: weights + activations,
+                weights,
+                activations,
+                ..forward
+            }
+        }
+        Mode::Generation => {
+            let new_tokens = cell.new_tokens.unwrap_or(1).max(1);
+            let steps = new_tokens - 1;
+            let b = cell.batch_size;
+            let bf = b as f64;
+            let step_weights = read_weights(parameters, &shape, task, bf, 1.0) * e;
+            let layout = arch.kv_layout();
+            let (mut kv, mut step_activations) = (0.0, 0.0);
+            for i in 1..=steps {
+                // The context a step attends over: prompt and the tokens so far (an
+                // encoder-decoder's decoder: its start token and the tokens so far).
+                let context = match layout.as_ref().map(|l| l.cross_layers) {
+                    Some(0) | None => cell.sequence_length + i,
+                    Some(_) => 1 + i,
+                };
+                if let Some(l) = &layout {
+                    let read = l.bytes(b, cell.sequence_length, context, e as i64);
+                    let written = l.bytes(b, 0, 1, e as i64);
+                    kv += (read + written) as f64;
+                }
+                step_activations += (2.0
+                    * shape.layers
+                    * (bf * layer_values(&shape) + bf * shape.heads * context as f64)
+                    + bf * shape.vocab)
+                    * e;
+            }
+            let decode = (steps > 0).then(|| {
+                let n = steps as f64;
+                Step {
+                    steps,
+                    flops: arch.forward_flops(b, 1, task),
+                    bytes: step_weights + (kv + step_activations) / n,
+                    kv_cache: kv / n,
+                }
+            });
+            let weights = weights + steps as f64 * step_weights;
+            let activations = activations + step_activations;
+            Traffic {
+                bytes: weights + activations + kv,
+                weights,
+                activations,
+                kv_cache: kv,
+                decode,
+            }
+        }
+    })
+}
+
+/// Activation values a token writes in one layer: hidden states, q, k, v, attention output
+/// and residual (6·D), and the feed-forward's two F-wide tensors.
+fn layer_values(shape: &Shape) -> f64 {
+    6.0 * shape.hidden + 2.0 * shape.intermediate
+}
+
+/// Weight values one forward reads over `tokens` tokens of `per_sample` positions each.
+fn read_weights(parameters: f64, shape: &Shape, task: Task, tokens: f64, per_sample: f64) -> f64 {
+    // Experts: at most top-k per token are read, all of them once enough tokens come.
+    let unread_experts = match shape.experts > 0.0 {
+        true => (shape.experts - (shape.active_experts * tokens).min(shape.experts)) * shape.expert,
+        false => 0.0,
+    };
+    // The token table: only the gathered rows, unless a tied head reads it whole.
+    let head_reads_table = task == Task::LanguageModel && shape.tied;
+    let unread_table = match head_reads_table {
+        true => 0.0,
+        false => (shape.vocab - tokens.min(shape.vocab)) * shape.embedding,
+    };
+    let unread_positions = (shape.positions - per_sample.min(shape.positions)) * shape.embedding;
+    (parameters - unread_experts - unread_table - unread_positions).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::{DeviceChoice, Dtype, Metric, Settings};
+    use crate::measure::timing::Protocol;
+    use serde_json::{json, Value};
+
+    fn cell(config: Value, mode: Mode, batch: i64, seq: i64) -> Cell {
+        Cell {
+            model: "tiny".into(),
+            config,
+            batch_size: batch,
+            sequence_length: seq,
+            mode,
+            metric: Metric::Speed,
+            settings: Settings {
+                protocol: Protocol::Original {
+                    repeat: 1,
+                    number: 1,
+                },
+                device: DeviceChoice::Cpu,
+                dtype: Dtype::F32,
+                threads: None,
+                optimizer: Optimizer::None,
+                only_pretrain_model: false,
+                torchscript: false,
+                profile: false,
+                profile_trace: None,
+                seed: 0,
+            },
+            input: Default::default(),
+            inputs: Default::default(),
+            new_tokens: None,
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    /// A BERT of hidden 8, 2 layers, 2 heads, feed-forward 16, vocabulary 50, 20 positions,
+    /// as a bare model: every weight is read but the two tables' unused rows.
+    #[test]
+    fn bert_reads_its_weights_and_the_gathered_rows() {
+        let config = json!({
+            "model_type": "bert", "architectures": ["BertModel"], "hidden_size": 8,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 16,
+            "vocab_size": 50, "max_position_embeddings": 20, "type_vocab_size": 2
+        });
+        let c = cell(config, Mode::Inference, 2, 5);
+        let t = traffic(&c).unwrap();
+        // As the estimate counts weights: per layer q, k, v, o 4·8·8 and the feed-forward
+        // 2·8·16: 512; the tables 50·8 words and 20·8 positions; the pooler 8·8.
+        let all = 2.0 * 512.0 + 400.0 + 160.0 + 64.0;
+        let parameters = crate::estimate::model_parameters(&c.config).unwrap();
+        assert!(close(parameters, all), "{parameters} vs {all}");
+        // Read: 10 word rows of 50, 5 position rows of 20.
+        let read = all - (50.0 - 10.0) * 8.0 - (20.0 - 5.0) * 8.0;
+        assert!(
+            close(t.weights, 4.0 * read),
+            "{} vs {}",
+            t.weights,
+            4.0 * read
+        );
+        // Activations: 2 layers · 10 tokens · (6·8 + 2·16) values, 2 · 2 heads · 5² scores,
+        // written and read; no logits.
+        let activations = 2.0 * (2.0 * 10.0 * 80.0 + 2.0 * 2.0 * 2.0 * 25.0);
+        assert!(close(t.activations, 4.0 * activations));
+        assert!(close(t.bytes, 4.0 * (read + activations)));
+        assert_eq!((t.kv_cache, t.decode), (0.0, None));
+    }
+
+    fn tiny_llama() -> Value {
+        json!({
+            "model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8,
+            "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+            "intermediate_size": 16, "vocab_size": 50, "max_position_embeddings": 64,
+            "tie_word_embeddings": false, "rms_norm_eps": 1e-6
+        })
+    }
+
+    /// A Llama of hidden 8, 2 layers, 2 heads of 4 with 1 KV head, feed-forward 16,
+    /// vocabulary 50, an untied head: a prompt of 3 and 4 new tokens.
+    #[test]
+    fn llama_decode_reads_weights_and_the_kv_cache_per_step() {
+        let mut c = cell(tiny_llama(), Mode::Generation, 1, 3);
+        c.new_tokens = Some(4);
+        let t = traffic(&c).unwrap();
+        // Per layer: q 8·8, k and v 8·4 each, o 8·8, gate/up/down 3·8·16: 576. Table 50·8,
+        // head 50·8.
+        let all = 2.0 * 576.0 + 400.0 + 400.0;
+        // One decode step gathers one row of the table and reads the rest whole.
+        let step_weights = all - 49.0 * 8.0;
+        let d = t.decode.unwrap();
+        assert_eq!(d.steps, 3);
+        // Steps 1..3 attend over 4, 5, 6 tokens: keys and values of 1 head of 4, 2 layers,
+        // 4 bytes: 2·1·4·2·4 = 64 bytes a token, plus the one token written.
+        let kv = 64.0 * ((4.0 + 5.0 + 6.0) + 3.0);
+        assert!(close(t.kv_cache, kv), "{} vs {kv}", t.kv_cache);
+        assert!(close(d.kv_cache, kv / 3.0));
+        // A step's activations: 2 layers · (6·8 + 2·16) + 2 heads · context, twice; logits 50.
+        let step_acts = |context: f64| 4.0 * (2.0 * 2.0 * (80.0 + 2.0 * context) + 50.0);
+        let acts = step_acts(4.0) + step_acts(5.0) + step_acts(6.0);
+        assert!(close(d.bytes, 4.0 * step_weights + (kv + acts) / 3.0));
+        // The prompt: 3 rows gathered, 2 layers · 3 tokens, 2 heads · 3² scores, 3·50 logits.
+        let prefill_weights = all - 47.0 * 8.0;
+        let prefill_acts = 4.0 * (2.0 * (2.0 * 3.0 * 80.0 + 2.0 * 2.0 * 9.0) + 150.0);
+        assert!(close(
+            t.bytes,
+            4.0 * prefill_weights + prefill_acts + 3.0 * 4.0 * step_weights + acts + kv
+        ));
+    }
+
+    /// A Mixtral of 4 experts, 2 routed a token (otherwise the Llama above): one token reads
+    /// 2 experts a layer, a call of 3 tokens all 4.
+    #[test]
+    fn experts_are_read_only_where_tokens_are_routed() {
+        let mut config = tiny_llama();
+        config["model_type"] = json!("mixtral");
+        config["architectures"] = json!(["MixtralForCausalLM"]);
+        config["num_local_experts"] = json!(4);
+        config["num_experts_per_tok"] = json!(2);
+        // Per layer: q 8·8, k, v 8·4, o 8·8, router 8·4, 4 experts of 3·8·16:
+        // 192 + 32 + 1536 = 1760. Table 50·8, head 50·8.
+        let all = 2.0 * 1760.0 + 800.0;
+        let parameters = crate::estimate::model_parameters(&config).unwrap();
+        assert!(close(parameters, all), "{parameters} vs {all}");
+        let one = traffic(&cell(config.clone(), Mode::Inference, 1, 1)).unwrap();
+        let three = traffic(&cell(config, Mode::Inference, 1, 3)).unwrap();
+        // One token: 2 experts of 2 · 3 · 8 · 16 unread over the layers, 49 table rows.
+        assert!(close(one.weights, 4.0 * (all - 2.0 * 768.0 - 49.0 * 8.0)));
+        // Three tokens route to 6 ≥ 4 experts: all read; 47 table rows unread.
+        assert!(
+            close(three.weights, 4.0 * (all - 47.0 * 8.0)),
+            "{}",
+            three.weights / 4.0
+        );
+    }
+
+    /// A GPT-2 of hidden 8, 2 layers, 2 heads, 16 positions, a tied head; 4 tokens.
+    #[test]
+    fn training_counts_backward_and_the_optimizer() {
+        let config = json!({
+            "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 8,
+            "n_layer": 2, "n_head": 2, "vocab_size": 50, "n_positions": 16
+        });
+        let inference = traffic(&cell(config.clone(), Mode::Inference, 1, 4)).unwrap();
+        // Per layer: c_attn 8·24, c_proj 8·8, c_fc 8·32, c_proj 32·8: 768. Tables 50·8 and
+        // 16·8. The tied head reads the whole word table; 4 of 16 position rows are read.
+        let read = 2.0 * 768.0 + 400.0 + 128.0 - 12.0 * 8.0;
+        assert!(
+            close(inference.weights, 4.0 * read),
+            "{}",
+            inference.weights / 4.0
+        );
+        // 2 layers · 4 tokens · (6·8 + 2·32) values and 2 · 2 heads · 4² scores, written and
+        // read; 4 · 50 logits written.
+        let activations = 2.0 * (2.0 * 4.0 * 112.0 + 2.0 * 2.0 * 16.0) + 200.0;
+        assert!(close(inference.activations, 4.0 * activations));
+        let mut training = cell(config, Mode::Training, 1, 4);
+        training.settings.optimizer = Optimizer::AdamW;
+        let t = traffic(&training).unwrap();
+        // Forward and backward read, gradients written, AdamW's 4 reads and 3 writes.
+        assert!(close(t.weights, 10.0 * inference.weights));
+        assert!(close(t.activations, 3.0 * inference.activations));
+        training.settings.optimizer = Optimizer::Sgd;
+        assert!(close(
+            traffic(&training).unwrap().weights,
+            6.0 * inference.weights
+        ));
+    }
+}
