@@ -44,15 +44,17 @@ pub fn main(parent: &str) -> i32 {
 
 /// The job's results as JSON, or the one-line reason there are none.
 pub fn execute(text: &str) -> Result<Value, String> {
-    let raw: Value =
-        serde_json::from_str(text).map_err(|e| format!("invalid job description: {e}"))?;
     let job: Job =
-        serde_json::from_value(raw.clone()).map_err(|e| format!("invalid job description: {e}"))?;
-    let first_cell = match &raw["job"] {
-        Value::String(kind) if kind == "cells" => raw["cells"][0].clone(),
-        _ => raw.clone(),
+        serde_json::from_str(text).map_err(|e| format!("invalid job description: {e}"))?;
+    let first_cell = match &job {
+        Job::Cell(cell) => Some(cell.as_ref()),
+        Job::Cells { cells } => cells.first(),
+        Job::Calibrate(_) | Job::Tokenize(_) => None,
     };
-    let xla = wants_xla(&first_cell).map_err(|e| e.to_string())?;
+    let xla = match first_cell {
+        Some(cell) => wants_xla(cell).map_err(|e| e.to_string())?,
+        None => false,
+    };
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
