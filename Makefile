@@ -113,8 +113,8 @@ generated: build
 	$(BIN) schema > docs/export-schema.json
 
 lint: setup
-	$(CARGO) fmt --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # Regenerates tests/fixtures/parity with transformers itself (needs PyPI, not the Hub).
 fixtures: setup

@@ -11,7 +11,7 @@ call, which compiles, is reported apart).
 
 Usage (after `make build tensorflow` and `cargo build --release --workspace`):
     python3 scripts/tensorflow_side_by_side.py [--quick] [--out docs/tensorflow-side-by-side.json]
---quick: sequence lengths 8 and 128 only. Writes the JSON record and prints a Markdown table.
+--quick: sequence lengths 8 and 128 only; --models, --sizes and --modes narrow the sitting. Writes the JSON record and prints a Markdown table.
 """
 
 import argparse
@@ -46,12 +46,15 @@ def config_of(base, overrides, directory, name):
     return path
 
 
-def pytorch(name, config, sizes, torchscript, directory):
+def pytorch(name, config, sizes, torchscript, directory, training):
     """{(mode, seq, metric): result} of one run-benchmark run."""
     out = os.path.join(directory, f"{name}-{'ts' if torchscript else 'eager'}.json")
     command = [PYTORCH, "--models", f"{name}={config}", "--batch-sizes", "8",
                "--sequence-lengths", *map(str, sizes), "--export-json", out]
-    command += ["--torchscript"] if torchscript else ["--training"]
+    if torchscript:
+        command.append("--torchscript")
+    elif training:
+        command.append("--training")
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     with open(out) as f:
         rows = json.load(f)["rows"]
@@ -85,9 +88,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--models", nargs="*", help="a subset of " + ", ".join(m[0] for m in MODELS))
+    parser.add_argument("--sizes", nargs="*", type=int, help="sequence lengths (default 8 32 128 512)")
+    parser.add_argument("--modes", nargs="*", default=["inference", "training"])
     parser.add_argument("--out", default=os.path.join(ROOT, "docs/tensorflow-side-by-side.json"))
     args = parser.parse_args()
-    sizes = [8, 128] if args.quick else [8, 32, 128, 512]
+    sizes = args.sizes or ([8, 128] if args.quick else [8, 32, 128, 512])
     models = [m for m in MODELS if not args.models or m[0] in args.models]
     started = datetime.datetime.now(datetime.timezone.utc)
     cells = []
@@ -95,10 +100,11 @@ def main():
         for name, base, overrides in models:
             config = config_of(base, overrides, directory, name)
             print(f"{name}: PyTorch eager", file=sys.stderr)
-            eager = pytorch(name, config, sizes, False, directory)
+            training = "training" in args.modes
+            eager = pytorch(name, config, sizes, False, directory, training)
             print(f"{name}: PyTorch TorchScript", file=sys.stderr)
-            traced = pytorch(name, config, sizes, True, directory)
-            for mode in ["inference", "training"]:
+            traced = pytorch(name, config, sizes, True, directory, False)
+            for mode in args.modes:
                 for seq in sizes:
                     print(f"{name}: TensorFlow {mode} {seq}", file=sys.stderr)
                     row = {"model": name, "batch": 8, "sequence": seq, "mode": mode,

@@ -5,7 +5,7 @@
 
 use crate::frameworks::onnxruntime::{self, framework::OnnxRuntime};
 use crate::frameworks::tensorflow::cells::{known, wants_xla, TensorFlow};
-use run_benchmark_core::cell::{CellResult, Job};
+use run_benchmark_core::cell::{CellResult, Framework as CoreFramework, Job};
 use run_benchmark_core::protocol::{self, reason, Framework};
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -53,16 +53,21 @@ pub fn execute(text: &str) -> Result<Value, String> {
         Value::String(kind) if kind == "cells" => raw["cells"][0].clone(),
         _ => raw.clone(),
     };
+    let first = match &job {
+        Job::Cell(cell) => Some(cell.as_ref()),
+        Job::Cells { cells } => cells.first(),
+        Job::Calibrate(_) | Job::Tokenize(_) => None,
+    };
     // ONNX Runtime's cells say so in their settings; every other cell is TensorFlow's.
-    let onnxruntime = first_cell["settings"]["framework"].as_str() == Some(onnxruntime::NAME);
-    let xla = match onnxruntime {
-        true => false,
-        false => wants_xla(&first_cell).map_err(|e| e.to_string())?,
+    let is_onnxruntime = first.is_some_and(|c| c.settings.framework == CoreFramework::Onnxruntime);
+    let xla = match (is_onnxruntime, first) {
+        (false, Some(cell)) => wants_xla(cell).map_err(|e| e.to_string())?,
+        _ => false,
     };
     let level = onnxruntime::framework::level_of(&first_cell).map_err(|e| e.to_string())?;
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match onnxruntime {
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match is_onnxruntime {
         true => run(&mut OnnxRuntime::new(level), job),
         false => run(&mut TensorFlow::new(xla), job),
     }));

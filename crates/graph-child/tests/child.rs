@@ -229,12 +229,12 @@ fn cells_the_graph_child_cannot_run_are_na_with_the_reason() {
             .contains("TensorFlow"),
         "{reply}"
     );
-    let unknown = run_cell(&job("inference", "onnx", "none"));
+    let unknown = run_cell(&job("inference", "pytorch", "none"));
     assert!(
         unknown["failed"]
             .as_str()
             .unwrap()
-            .contains("framework onnx"),
+            .contains("does not run in the graph child"),
         "{unknown}"
     );
 }

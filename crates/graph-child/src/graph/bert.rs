@@ -2,7 +2,9 @@
 //! following transformers' `modeling_bert.py` / `modeling_roberta.py` and the PyTorch side's
 //! `src/models/bert.rs` / `roberta.rs`: `BertModel` (with pooler) as the bare model and
 //! `BertForMaskedLM` (tied decoder) with the masked-LM loss; RoBERTa is the same encoder with
-//! position ids counted after the padding token and its `lm_head`. Parameter names are the
+//! position ids counted after the padding token and its `lm_head`; DistilBERT (Sanh et al.,
+//! 2019) the same post-LayerNorm layers under its own names, no token types and no pooler.
+//! Parameter names are the
 //! checkpoint's: `bert.encoder.layer.0.attention.self.query.weight`, `roberta.…`, `lm_head.dense`.
 
 use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
@@ -66,7 +68,10 @@ impl BertConfig {
                 keys.entry("vocab_size").or_insert(50265.into());
             }
         }
-        let c: BertConfig = serde_json::from_value(config)?;
+        let c: BertConfig = match config["model_type"].as_str() {
+            Some("distilbert") => serde_json::from_value::<DistilBertKeys>(config)?.into_bert()?,
+            _ => serde_json::from_value(config)?,
+        };
         if c.is_roberta() && c.padding_idx().is_none() {
             bail!("pad_token_id is null; RoBERTa's position ids need it");
         }
@@ -86,6 +91,25 @@ impl BertConfig {
         Ok(c)
     }
 
+    pub fn is_distilbert(&self) -> bool {
+        self.model_type == "distilbert"
+    }
+
+    /// Where the encoder layers are, under the model's root.
+    fn layers_path(&self) -> &'static str {
+        match self.is_distilbert() {
+            true => "transformer.layer",
+            false => "encoder.layer",
+        }
+    }
+
+    fn layer_names(&self) -> &'static LayerNames {
+        match self.is_distilbert() {
+            true => &DISTILBERT_LAYER,
+            false => &BERT_LAYER,
+        }
+    }
+
     pub fn is_roberta(&self) -> bool {
         matches!(self.model_type.as_str(), "roberta" | "xlm-roberta")
     }
@@ -101,6 +125,99 @@ impl BertConfig {
             (true, Some(pad)) => self.max_position_embeddings - pad - 1,
             _ => self.max_position_embeddings,
         }
+    }
+}
+
+/// Checkpoint names of an encoder layer's parts, relative to the layer.
+struct LayerNames {
+    query: &'static str,
+    key: &'static str,
+    value: &'static str,
+    attention_output: &'static str,
+    attention_norm: &'static str,
+    intermediate: &'static str,
+    output: &'static str,
+    output_norm: &'static str,
+}
+
+const BERT_LAYER: LayerNames = LayerNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_output: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    intermediate: "intermediate.dense",
+    output: "output.dense",
+    output_norm: "output.LayerNorm",
+};
+
+const DISTILBERT_LAYER: LayerNames = LayerNames {
+    query: "attention.q_lin",
+    key: "attention.k_lin",
+    value: "attention.v_lin",
+    attention_output: "attention.out_lin",
+    attention_norm: "sa_layer_norm",
+    intermediate: "ffn.lin1",
+    output: "ffn.lin2",
+    output_norm: "output_layer_norm",
+};
+
+/// `DistilBertConfig`'s keys, read into a [`BertConfig`] (no token types, LayerNorm eps 1e-12).
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct DistilBertKeys {
+    vocab_size: i64,
+    max_position_embeddings: i64,
+    sinusoidal_pos_embds: bool,
+    #[serde(alias = "num_hidden_layers")]
+    n_layers: i64,
+    #[serde(alias = "num_attention_heads")]
+    n_heads: i64,
+    #[serde(alias = "hidden_size")]
+    dim: i64,
+    hidden_dim: i64,
+    activation: Activation,
+    pad_token_id: Option<i64>,
+    tie_word_embeddings: bool,
+}
+
+impl Default for DistilBertKeys {
+    fn default() -> Self {
+        DistilBertKeys {
+            vocab_size: 30522,
+            max_position_embeddings: 512,
+            sinusoidal_pos_embds: false,
+            n_layers: 6,
+            n_heads: 12,
+            dim: 768,
+            hidden_dim: 4 * 768,
+            activation: Activation::Gelu,
+            pad_token_id: Some(0),
+            tie_word_embeddings: true,
+        }
+    }
+}
+
+impl DistilBertKeys {
+    fn into_bert(self) -> Result<BertConfig> {
+        if self.sinusoidal_pos_embds {
+            bail!("sinusoidal_pos_embds has no graph build (learned positions only)");
+        }
+        Ok(BertConfig {
+            model_type: "distilbert".into(),
+            pad_token_id: self.pad_token_id,
+            vocab_size: self.vocab_size,
+            hidden_size: self.dim,
+            num_hidden_layers: self.n_layers,
+            num_attention_heads: self.n_heads,
+            intermediate_size: self.hidden_dim,
+            hidden_act: self.activation,
+            max_position_embeddings: self.max_position_embeddings,
+            type_vocab_size: 0,
+            layer_norm_eps: 1e-12,
+            position_embedding_type: "absolute".into(),
+            tie_word_embeddings: self.tie_word_embeddings,
+        })
     }
 }
 
@@ -151,10 +268,11 @@ pub fn build<B: GraphBuilder>(
         true => Some(b.input("labels", DType::I64, &[batch, seq])?),
         false => None,
     };
-    let root = match (shape.lm_head, c.is_roberta()) {
+    let root = match (shape.lm_head, c.model_type.as_str()) {
         (false, _) => "",
-        (true, false) => "bert.",
-        (true, true) => "roberta.",
+        (true, "roberta" | "xlm-roberta") => "roberta.",
+        (true, "distilbert") => "distilbert.",
+        (true, _) => "bert.",
     };
     let word = b.parameter(
         &format!("{root}embeddings.word_embeddings.weight"),
@@ -189,7 +307,14 @@ pub fn build<B: GraphBuilder>(
         c.layer_norm_eps,
     )?;
     for i in 0..c.num_hidden_layers {
-        xs = encoder_layer(b, c, &xs, &format!("{root}encoder.layer.{i}"))?;
+        xs = encoder_layer(b, c, &xs, &format!("{root}{}.{i}", c.layers_path()))?;
+    }
+    if !shape.lm_head && c.is_distilbert() {
+        // `DistilBertModel` has no pooler: its output is the last hidden state.
+        return Ok(Outputs {
+            output: xs,
+            loss: None,
+        });
     }
     if !shape.lm_head {
         // The pooler: tanh(dense(first token)).
@@ -202,19 +327,26 @@ pub fn build<B: GraphBuilder>(
             loss: None,
         });
     }
-    // BERT's `cls.predictions.transform` or RoBERTa's `lm_head` (always exact GELU).
-    let (head, dense, norm, activation) = match c.is_roberta() {
-        false => (
-            "cls.predictions",
-            "cls.predictions.transform.dense",
-            "cls.predictions.transform.LayerNorm",
-            c.hidden_act,
-        ),
-        true => (
+    // BERT's `cls.predictions.transform`, RoBERTa's `lm_head` (always exact GELU) or
+    // DistilBERT's `vocab_transform` (its decoder is `vocab_projector`: tied weight, own bias).
+    let (head, dense, norm, activation) = match c.model_type.as_str() {
+        "roberta" | "xlm-roberta" => (
             "lm_head",
             "lm_head.dense",
             "lm_head.layer_norm",
             Activation::Gelu,
+        ),
+        "distilbert" => (
+            "vocab_projector",
+            "vocab_transform",
+            "vocab_layer_norm",
+            c.hidden_act,
+        ),
+        _ => (
+            "cls.predictions",
+            "cls.predictions.transform.dense",
+            "cls.predictions.transform.LayerNorm",
+            c.hidden_act,
         ),
     };
     let xs = linear(b, &xs, dense, h, h, true)?;
@@ -222,6 +354,7 @@ pub fn build<B: GraphBuilder>(
     let xs = layer_norm(b, &xs, norm, h, c.layer_norm_eps)?;
     let decoder = match c.tie_word_embeddings {
         true => word,
+        false if c.is_distilbert() => b.parameter(&format!("{head}.weight"), &[c.vocab_size, h])?,
         false => b.parameter(&format!("{head}.decoder.weight"), &[c.vocab_size, h])?,
     };
     let logits = project(
@@ -250,9 +383,10 @@ fn encoder_layer<B: GraphBuilder>(
     p: &str,
 ) -> Result<B::Value> {
     let (h, heads) = (c.hidden_size, c.num_attention_heads);
-    let q = linear(b, xs, &format!("{p}.attention.self.query"), h, h, true)?;
-    let k = linear(b, xs, &format!("{p}.attention.self.key"), h, h, true)?;
-    let v = linear(b, xs, &format!("{p}.attention.self.value"), h, h, true)?;
+    let n = c.layer_names();
+    let q = linear(b, xs, &format!("{p}.{}", n.query), h, h, true)?;
+    let k = linear(b, xs, &format!("{p}.{}", n.key), h, h, true)?;
+    let v = linear(b, xs, &format!("{p}.{}", n.value), h, h, true)?;
     let (q, k, v) = (
         split_heads(b, &q, heads)?,
         split_heads(b, &k, heads)?,
@@ -264,7 +398,7 @@ fn encoder_layer<B: GraphBuilder>(
     let attended = linear(
         b,
         &context,
-        &format!("{p}.attention.output.dense"),
+        &format!("{p}.{}", n.attention_output),
         h,
         h,
         true,
@@ -273,14 +407,14 @@ fn encoder_layer<B: GraphBuilder>(
     let attended = layer_norm(
         b,
         &attended,
-        &format!("{p}.attention.output.LayerNorm"),
+        &format!("{p}.{}", n.attention_norm),
         h,
         c.layer_norm_eps,
     )?;
     let inner = linear(
         b,
         &attended,
-        &format!("{p}.intermediate.dense"),
+        &format!("{p}.{}", n.intermediate),
         h,
         c.intermediate_size,
         true,
@@ -289,7 +423,7 @@ fn encoder_layer<B: GraphBuilder>(
     let out = linear(
         b,
         &inner,
-        &format!("{p}.output.dense"),
+        &format!("{p}.{}", n.output),
         c.intermediate_size,
         h,
         true,
@@ -298,7 +432,7 @@ fn encoder_layer<B: GraphBuilder>(
     layer_norm(
         b,
         &out,
-        &format!("{p}.output.LayerNorm"),
+        &format!("{p}.{}", n.output_norm),
         h,
         c.layer_norm_eps,
     )

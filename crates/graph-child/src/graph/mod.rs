@@ -23,13 +23,13 @@ impl Family {
     pub fn from_json(config: &serde_json::Value) -> Result<Self> {
         let model_type = config["model_type"].as_str().unwrap_or_default();
         Ok(match model_type {
-            "bert" | "roberta" | "xlm-roberta" => Family::Bert(bert::BertConfig::from_json(config)?),
+            "bert" | "roberta" | "xlm-roberta" | "distilbert" => Family::Bert(bert::BertConfig::from_json(config)?),
             "gpt2" => Family::Gpt2(gpt2::Gpt2Config::from_json(config)?),
             "llama" | "mistral" | "qwen2" | "qwen3" => {
                 Family::Llama(llama::LlamaConfig::from_json(config)?)
             }
             other => bail!(
-                "model_type \"{other}\" has no graph build (bert, roberta, xlm-roberta, gpt2, llama, mistral, qwen2 and qwen3 have)"
+                "model_type \"{other}\" has no graph build (bert, roberta, xlm-roberta, distilbert, gpt2, llama, mistral, qwen2 and qwen3 have)"
             ),
         })
     }

@@ -2,8 +2,7 @@
 //! clocks, memory readings and results (the same definitions as the PyTorch side's); this
 //! builds the cell's graph ([`Engine`]) and makes its calls.
 //!
-//! XLA: a cell runs with XLA when its settings say `"framework": "tensorflow-xla"` (or
-//! `"use_xla": true`). Its build includes XLA's compilation (one call made at build time),
+//! XLA: a cell runs with XLA when its settings' framework is `tensorflow-xla`. Its build includes XLA's compilation (one call made at build time),
 //! so the build time holds the compile and every measured call is a compiled one.
 
 use super::engine::{Engine, Optimizer, Spec};
@@ -11,35 +10,20 @@ use super::session::Threads;
 use crate::graph::builder::DType;
 use crate::graph::Family;
 use anyhow::{bail, Result};
-use run_benchmark_core::cell::{Cell, DeviceChoice, Dtype, Inputs, Mode, Ran, Settings};
+use run_benchmark_core::cell::{
+    Cell, DeviceChoice, Dtype, Framework as CoreFramework, Inputs, Mode, Ran, Settings,
+};
 use run_benchmark_core::protocol::{Device, Framework, Known, Loaded};
-use serde::Deserialize;
 
-/// The settings keys the core's types do not hold yet: which graph framework.
-#[derive(Debug, Default, Deserialize)]
-struct Extra {
-    #[serde(default)]
-    settings: ExtraSettings,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ExtraSettings {
-    #[serde(default)]
-    framework: Option<String>,
-    #[serde(default)]
-    use_xla: bool,
-}
-
-/// Whether the cell (its JSON as the parent sent it) asks for XLA; an unknown framework name
-/// is an error naming it.
-pub fn wants_xla(cell: &serde_json::Value) -> Result<bool> {
-    let extra: Extra = serde_json::from_value(cell.clone()).unwrap_or_default();
-    match extra.settings.framework.as_deref() {
-        None | Some("tensorflow") => Ok(extra.settings.use_xla),
-        Some("tensorflow-xla") => Ok(true),
-        Some(other) => {
-            bail!("framework {other} does not run in the graph child (tensorflow, tensorflow-xla, onnxruntime)")
-        }
+/// Whether a cell runs with XLA: its settings' framework, `tensorflow` or `tensorflow-xla`;
+/// another framework is an error naming it (the runner sends only these two here).
+pub fn wants_xla(cell: &Cell) -> Result<bool> {
+    match cell.settings.framework {
+        CoreFramework::Tensorflow => Ok(false),
+        CoreFramework::TensorflowXla => Ok(true),
+        other => bail!(
+            "framework {other:?} does not run in the graph child (tensorflow, tensorflow-xla)"
+        ),
     }
 }
 
@@ -64,7 +48,7 @@ impl Device for TensorFlow {
 
 /// transformers' `MODEL_WITH_LM_HEAD_MAPPING` choice, as the PyTorch side makes it: the head
 /// named by `architectures[0]` unless `--only-pretrain-model`.
-pub fn lm_head(cell: &Cell) -> bool {
+fn lm_head(cell: &Cell) -> bool {
     let head = cell.config["architectures"][0].as_str().unwrap_or("");
     let is_lm = [
         "ForMaskedLM",
@@ -92,9 +76,6 @@ impl Framework for TensorFlow {
             return Some(
                 "TensorFlow cells take random token ids (--input-text is PyTorch's)".into(),
             );
-        }
-        if s.framework == run_benchmark_core::cell::Framework::Torchscript {
-            return Some("TorchScript is PyTorch's".into());
         }
         if s.profile {
             return Some("--profile is not implemented for TensorFlow".into());
