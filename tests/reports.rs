@@ -840,7 +840,7 @@ fn compare_fails_a_cell_that_became_na_and_exports_with_nothing_in_common() {
     let crashed = dir.path().join("crashed.json");
     json::write(&base, &synthetic(1.0)).unwrap();
     let mut sweep = synthetic(1.0);
-    sweep.rows[0].1 = CellResult::na("child killed by SIGKILL (out of memory?)".into());
+    sweep.rows[0].1 = CellResult::na("child killed by SIGKILL (out of memory?)");
     json::write(&crashed, &sweep).unwrap();
     bin()
         .arg("compare")
