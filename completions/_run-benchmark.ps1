@@ -105,6 +105,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--size', '--size', [CompletionResultType]::ParameterName, 'Width and height in pixels')
             [CompletionResult]::new('--linear', '--linear', [CompletionResultType]::ParameterName, 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part')
+            [CompletionResult]::new('--roofline', '--roofline', [CompletionResultType]::ParameterName, 'Draw the roofline of JSON exports: every speed cell (generation: its decode steps) at its FLOPs per byte and achieved GFLOP/s, under the calibrated bandwidth and matmul ceilings')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break

@@ -449,7 +449,7 @@ _run__benchmark() {
             return 0
             ;;
         run__benchmark__subcmd__plot)
-            opts="-o -h --output --x --linear --mode --metric --profile --title --size --help"
+            opts="-o -h --output --x --linear --mode --metric --profile --roofline --title --size --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

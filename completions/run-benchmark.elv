@@ -100,6 +100,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --size 'Width and height in pixels'
             cand --linear 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
             cand --profile 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
+            cand --roofline 'Draw the roofline of JSON exports: every speed cell (generation: its decode steps) at its FLOPs per byte and achieved GFLOP/s, under the calibrated bandwidth and matmul ceilings'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }

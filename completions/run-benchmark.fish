@@ -112,6 +112,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l tit
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l size -d 'Width and height in pixels' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l profile -d 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l roofline -d 'Draw the roofline of JSON exports: every speed cell (generation: its decode steps) at its FLOPs per byte and achieved GFLOP/s, under the calibrated bandwidth and matmul ceilings'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l threshold -d 'Smallest change, in percent, that counts as a regression or improvement' -r
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l noise-floor -d 'Run-to-run noise, in percent, that a speed change\'s whole 95% interval must exceed [default: 10]' -r
