@@ -158,7 +158,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, data: &D
         let (peak, bandwidth) = (flops / 1e9, bytes / 1e9);
         let ridge = peak / bandwidth;
         // Each ceiling over the whole axis, faint; the roof (the lower of the two) bold.
-        let memory = vec![(x_lo, bandwidth * x_lo), (x_hi, bandwidth * x_hi)];
+        // Ended inside the chart: a point past the axis bends the line where it is clipped.
+        let x_end = x_hi.min(y_hi / bandwidth);
+        let memory = vec![(x_lo, bandwidth * x_lo), (x_end, bandwidth * x_end)];
         let compute = vec![(x_lo, peak), (x_hi, peak)];
         for line in [memory, compute] {
             ctx.draw_series(LineSeries::new(line, grey.mix(0.35).stroke_width(1)))
