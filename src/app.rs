@@ -401,9 +401,11 @@ impl SweepRun<'_> {
             self.progress.start(index + 1, self.to_run, &labels[0]);
             // A size the model cannot take (a sequence past its positions, audio past its
             // window) is N/A before a child starts; so is a cell too big for the memory.
-            let unsupported = crate::models::from_json(&cell.config)
-                .ok()
-                .and_then(|arch| arch.size_not_supported(cell.sequence_length));
+            let unsupported = crate::frameworks::not_supported(cell).or_else(|| {
+                crate::models::from_json(&cell.config)
+                    .ok()
+                    .and_then(|arch| arch.size_not_supported(cell.sequence_length))
+            });
             let too_big = match self.fit_check {
                 true => available_memory(cell.settings.device)
                     .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),

@@ -5,7 +5,8 @@
 //! running child; the child kills itself when this process dies (see [`die_with_parent`]).
 
 use crate::cell::{
-    Calibration, CalibrationResult, Cell, CellResult, Job, TokenizationCell, TokenizationResult,
+    Calibration, CalibrationResult, Cell, CellResult, Framework, Job, TokenizationCell,
+    TokenizationResult,
 };
 use crate::{console, zygote};
 use serde::de::DeserializeOwned;
@@ -17,6 +18,44 @@ use std::time::{Duration, Instant};
 
 /// The hidden subcommand a child is started with.
 pub const CHILD_COMMAND: &str = "__cell";
+
+/// The libtorch-free binary that runs TensorFlow and ONNX Runtime cells with the same
+/// argv, stdin and stdout as this binary's own child (crates/graph-child).
+pub const GRAPH_BINARY: &str = "run-benchmark-graph";
+/// Names the graph binary for an installed run-benchmark whose sibling it is not.
+pub const GRAPH_BINARY_VAR: &str = "RUN_BENCHMARK_GRAPH";
+
+/// The framework a job's cells run in (calibration and tokenization are libtorch's).
+fn job_framework(job: &Job) -> Framework {
+    match job {
+        Job::Cell(cell) => cell.settings.framework,
+        Job::Cells { cells } => cells
+            .first()
+            .map(|c| c.settings.framework)
+            .unwrap_or_default(),
+        Job::Calibrate(_) | Job::Tokenize(_) => Framework::Pytorch,
+    }
+}
+
+/// The graph binary: `$RUN_BENCHMARK_GRAPH`, else beside this executable; the error says
+/// how to build it.
+pub fn graph_binary(framework: Framework) -> Result<std::path::PathBuf, String> {
+    let path = match std::env::var_os(GRAPH_BINARY_VAR) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot find own executable: {e}"))?
+            .with_file_name(GRAPH_BINARY),
+    };
+    match path.is_file() {
+        true => Ok(path),
+        false => Err(format!(
+            "{framework} cells run in {GRAPH_BINARY}, which is missing at {}: run `make build` \
+             (or `cargo build --release -p run-benchmark-graph`) in the checkout, or set \
+             {GRAPH_BINARY_VAR} to it",
+            path.display()
+        )),
+    }
+}
 
 pub struct Runner {
     /// One child process per cell (the original's multi_process); in-process otherwise.
@@ -109,7 +148,8 @@ impl Runner {
         let job = Job::Cells {
             cells: cells.to_vec(),
         };
-        let (finished, failure): (Vec<CellResult>, Option<String>) = if self.multi_process {
+        let in_child = self.multi_process || !job_framework(&job).is_torch();
+        let (finished, failure): (Vec<CellResult>, Option<String>) = if in_child {
             match self.run_child_with_partial(&job, cells.len() as u32) {
                 Ok(value) => (parse_results(value), None),
                 Err((partial, JobError::Failed(reason))) => {
@@ -168,7 +208,8 @@ impl Runner {
         if self.stopped() {
             return Err(JobError::Interrupted);
         }
-        let value = if self.multi_process {
+        // TensorFlow and ONNX Runtime never share a process with libtorch.
+        let value = if self.multi_process || !job_framework(job).is_torch() {
             self.run_child(job)?
         } else {
             // In this process a job cannot be stopped half-way; its result is dropped.
@@ -196,7 +237,7 @@ impl Runner {
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
         let json = serde_json::to_string(job).expect("a job serialises");
-        let mut child = Process::start(job.measures_memory()).map_err(failed)?;
+        let mut child = Process::start(job).map_err(failed)?;
         // Written on its own thread: a child that dies before reading must not block us.
         let stdin = child.take_stdin();
         let feeder = thread::spawn(move || {
@@ -322,7 +363,9 @@ enum Waited {
 
 /// Waits for the child; kills it when the timeout passes or the stop flag is set first.
 /// A cell's child: forked from the zygote where there is one and the job reads no memory
-/// figure, else this binary exec'd again (`__cell PARENT_PID`).
+/// figure, else this binary exec'd again (`__cell PARENT_PID`); TensorFlow and ONNX Runtime
+/// cells exec the graph binary with the same arguments (never forked from the zygote, which
+/// has libtorch loaded).
 enum Process {
     Exec(Child),
     Forked(zygote::Forked),
@@ -331,14 +374,19 @@ enum Process {
 type Pipe = Box<dyn Read + Send>;
 
 impl Process {
-    fn start(measures_memory: bool) -> Result<Process, String> {
-        if let Some(forked) = (!measures_memory).then(zygote::spawn).flatten() {
-            return forked
-                .map(Process::Forked)
-                .map_err(|e| format!("cannot fork a child process: {e}"));
-        }
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    fn start(job: &Job) -> Result<Process, String> {
+        let framework = job_framework(job);
+        let exe = match framework.is_torch() {
+            true => {
+                if let Some(forked) = (!job.measures_memory()).then(zygote::spawn).flatten() {
+                    return forked
+                        .map(Process::Forked)
+                        .map_err(|e| format!("cannot fork a child process: {e}"));
+                }
+                std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?
+            }
+            false => graph_binary(framework)?,
+        };
         Command::new(exe)
             .arg(CHILD_COMMAND)
             .arg(std::process::id().to_string())
