@@ -35,7 +35,7 @@ $(STAMP):
 	touch $@
 
 build: setup
-	$(CARGO) build --release
+	$(CARGO) build --release --workspace
 
 # The seed's headline job on the embedded bert-base-uncased config: no network, no weights.
 bench: build

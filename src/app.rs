@@ -512,9 +512,13 @@ impl SweepRun<'_> {
     /// (a sequence past its positions, audio past its window), or too big for the memory.
     fn not_run(&self, cells: &[Cell], position: usize) -> Option<String> {
         let cell = &cells[position];
-        let unsupported = crate::models::from_json(&cell.config)
-            .ok()
-            .and_then(|arch| arch.size_not_supported(cell.sequence_length));
+        // A framework without a build of the family, then a size the model cannot take (a
+        // sequence past its positions, audio past its window), are N/A before a child starts.
+        let unsupported = crate::frameworks::not_supported(cell).or_else(|| {
+            crate::models::from_json(&cell.config)
+                .ok()
+                .and_then(|arch| arch.size_not_supported(cell.sequence_length))
+        });
         let too_big = match self.fit_check {
             true => available_memory(cell.settings.device)
                 .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),

@@ -2,8 +2,17 @@
 //!
 //! The original's underscore spellings (`--batch_sizes`, `--no_cuda`, `--save_to_csv`, ...)
 //! are accepted as hidden aliases, so existing scripts keep working.
+//!
+//! The framework axis is `--framework pytorch torchscript tensorflow tensorflow-xla
+//! onnxruntime`: one list flag crossed like `--dtypes`/`--threads`, because the original's
+//! four variants (PyTorch with and without TorchScript, TensorFlow with and without XLA) are
+//! four values one sweep compares side by side, not independent switches (TorchScript is
+//! PyTorch's only, XLA TensorFlow's only, and `torchscript` + `use_xla` together means
+//! nothing). The value names are the original's words (`torchscript`, `use_xla` as `-xla`)
+//! in the hyphenated spelling of every other value; `--torchscript` and `--use-xla` /
+//! `--use_xla` stay as shorthands for one value, as `--fp16` is for `--dtypes f16`.
 
-use crate::cell::{DeviceChoice, Mode, Optimizer};
+use crate::cell::{DeviceChoice, Framework, Mode, Optimizer};
 use crate::hub::ModelSpec;
 use crate::report::{compare, plot};
 use crate::shard::ShardSpec;
@@ -159,9 +168,31 @@ pub struct RunArgs {
     )]
     pub only_pretrain_model: bool,
 
-    /// Trace each model with TorchScript and time the traced module (inference only)
-    #[arg(hide_short_help = true, help_heading = "What to measure", long)]
+    /// Trace each model with TorchScript and time the traced module (inference only): --framework torchscript
+    #[arg(hide_short_help = true, help_heading = "Frameworks", long, conflicts_with_all = ["framework", "use_xla"])]
     pub torchscript: bool,
+
+    /// The frameworks: each is an axis value crossed with the models and sizes, as --dtypes. pytorch: libtorch eager (f32, f16, bf16); torchscript: the model traced (inference only); tensorflow: TensorFlow's C API, the model built once as a graph and each call a session run, inference and training (f32; f16 and bf16 where its CPU kernels have them); tensorflow-xla: that graph's call compiled by XLA, the compile timed apart in the build; onnxruntime: ONNX Runtime, the model built in memory as an ONNX graph, inference only (f32). TensorFlow and ONNX Runtime cells run in run-benchmark-graph, without libtorch, on bert, roberta, xlm-roberta, distilbert, electra, albert, gpt2, llama, mistral, qwen2 and qwen3 configs; other families are N/A [default: pytorch]
+    #[arg(help_heading = "Frameworks", long, num_args = 1.., value_enum, value_name = "FRAMEWORK", conflicts_with = "use_xla")]
+    pub framework: Vec<FrameworkChoice>,
+
+    /// TensorFlow with its call compiled by XLA (the original's use_xla): --framework tensorflow-xla
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Frameworks",
+        long,
+        alias = "use_xla"
+    )]
+    pub use_xla: bool,
+
+    /// The original's TensorFlow eager mode: refused, TensorFlow cells run as a graph (the original's default)
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Frameworks",
+        long,
+        alias = "eager_mode"
+    )]
+    pub eager_mode: bool,
 
     /// Save the results and the environment information to CSV files
     #[arg(help_heading = "The original's CSV files", long, alias = "save_to_csv")]
@@ -450,6 +481,33 @@ pub enum PreferChoice {
     First,
     /// The file given last
     Last,
+}
+
+/// A framework that builds and runs the models (core's `Framework`, spelled the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FrameworkChoice {
+    /// libtorch, eager (the original's PyTorchBenchmark)
+    Pytorch,
+    /// libtorch, the model traced by TorchScript (inference only)
+    Torchscript,
+    /// TensorFlow's C API, graph mode (the original's TensorFlowBenchmark)
+    Tensorflow,
+    /// TensorFlow's graph compiled by XLA (the original's use_xla)
+    TensorflowXla,
+    /// ONNX Runtime (inference only)
+    Onnxruntime,
+}
+
+impl From<FrameworkChoice> for Framework {
+    fn from(choice: FrameworkChoice) -> Framework {
+        match choice {
+            FrameworkChoice::Pytorch => Framework::Pytorch,
+            FrameworkChoice::Torchscript => Framework::Torchscript,
+            FrameworkChoice::Tensorflow => Framework::Tensorflow,
+            FrameworkChoice::TensorflowXla => Framework::TensorflowXla,
+            FrameworkChoice::Onnxruntime => Framework::Onnxruntime,
+        }
+    }
 }
 
 /// A dtype the models run in.
@@ -804,6 +862,18 @@ impl RunArgs {
         crate::cell::once_each(asked)
     }
 
+    /// The frameworks asked for, in order, each once: --framework, --torchscript or
+    /// --use-xla, else PyTorch.
+    pub fn frameworks(&self) -> Vec<Framework> {
+        let asked: Vec<Framework> = match (self.torchscript, self.use_xla) {
+            _ if !self.framework.is_empty() => self.framework.iter().map(|&f| f.into()).collect(),
+            (true, _) => vec![Framework::Torchscript],
+            (_, true) => vec![Framework::TensorflowXla],
+            _ => vec![Framework::Pytorch],
+        };
+        crate::cell::once_each(asked)
+    }
+
     /// The thread counts asked for, in order, each once; `[None]` (libtorch's default) without
     /// --threads.
     pub fn thread_counts(&self) -> Vec<Option<usize>> {
@@ -815,6 +885,27 @@ impl RunArgs {
 
     /// What no single flag's parser can see: flags that contradict each other.
     pub fn check(&self) -> anyhow::Result<()> {
+        let frameworks = self.frameworks();
+        if self.eager_mode {
+            if frameworks.contains(&Framework::TensorflowXla) {
+                // The original's refusal, in its words.
+                anyhow::bail!(
+                    "--eager-mode with XLA: cannot run the model in XLA in eager mode (as the original refused); drop one of them"
+                );
+            }
+            anyhow::bail!(
+                "--eager-mode is not built: TensorFlow cells are timed as a graph run by a session through the C API (the original's default, eager_mode=False); eager execution (TFE_*) is not implemented"
+            );
+        }
+        if self.no_inference
+            && self.training
+            && self.generate.is_empty()
+            && frameworks == [Framework::Onnxruntime]
+        {
+            anyhow::bail!(
+                "--framework onnxruntime with only --training: ONNX Runtime is inference only here (its training is a separate product); add another framework or drop --no-inference"
+            );
+        }
         if self.protocol == ProtocolChoice::Adaptive
             && self.runs.is_none()
             && self.min_time >= self.timeout

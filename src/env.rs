@@ -1,6 +1,6 @@
 //! Environment information: what produced the figures.
 
-use crate::cell::{DeviceChoice, Dtype, Settings};
+use crate::cell::{DeviceChoice, Dtype, Framework, Settings};
 use crate::measure::memory::to_mib;
 use sysinfo::{CpuRefreshKind, RefreshKind, System};
 
@@ -18,7 +18,30 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
     let mut info: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, v: String| info.push((k.to_string(), v));
     put("run_benchmark_version", env!("CARGO_PKG_VERSION").into());
-    put("framework", "libtorch (tch)".into());
+    let frameworks = crate::cell::once_each(facts.variants.iter().map(|s| s.framework));
+    let library = |f: &Framework| match f {
+        Framework::Pytorch | Framework::Torchscript => "libtorch (tch)",
+        Framework::Tensorflow | Framework::TensorflowXla => "TensorFlow (C API)",
+        Framework::Onnxruntime => "ONNX Runtime",
+    };
+    let libraries = crate::cell::once_each(frameworks.iter().map(library));
+    put("framework", libraries.join(", "));
+    // The original's keys of each framework, where the sweep has it: use_torchscript for
+    // PyTorch, eager_mode and use_xla for TensorFlow (as it printed them: False, True).
+    let python_bool = |b: bool| if b { "True" } else { "False" }.to_string();
+    if frameworks.contains(&Framework::Torchscript) {
+        put("use_torchscript", python_bool(true));
+    }
+    if frameworks.iter().any(|f| f.is_tensorflow()) {
+        put("eager_mode", python_bool(false));
+        put(
+            "use_xla",
+            python_bool(frameworks.contains(&Framework::TensorflowXla)),
+        );
+    }
+    if frameworks.iter().any(|f| !f.is_torch()) {
+        put("framework_version", framework_versions(&frameworks));
+    }
     put("libtorch_version", env!("RB_LIBTORCH_VERSION").into());
     put("tch_version", env!("RB_TCH_VERSION").into());
     put("rustc_version", env!("RB_RUSTC_VERSION").into());
@@ -75,6 +98,45 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
         info.push((key, value));
     }
     info
+}
+
+/// `libtorch 2.13.0, tensorflow 2.21.0`: each framework's own version, TensorFlow's and
+/// ONNX Runtime's asked of the graph binary (which loads the library, as a cell's child
+/// does), or why it has none.
+fn framework_versions(frameworks: &[Framework]) -> String {
+    let graph = |framework: Framework, args: &[&str]| -> String {
+        let binary = match crate::runner::graph_binary(framework) {
+            Ok(binary) => binary,
+            Err(_) => return "N/A (run-benchmark-graph is missing)".into(),
+        };
+        match std::process::Command::new(binary).args(args).output() {
+            Ok(out) if out.status.success() => {
+                String::from_utf8_lossy(&out.stdout).trim().to_string()
+            }
+            Ok(out) => format!(
+                "N/A ({})",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("no library")
+                    .trim()
+            ),
+            Err(e) => format!("N/A ({e})"),
+        }
+    };
+    let mut versions = Vec::new();
+    if frameworks.iter().any(|f| f.is_torch()) {
+        versions.push(format!("libtorch {}", env!("RB_LIBTORCH_VERSION")));
+    }
+    if frameworks.iter().any(|f| f.is_tensorflow()) {
+        let version = graph(Framework::Tensorflow, &["version"]);
+        versions.push(format!("tensorflow {version}"));
+    }
+    if frameworks.contains(&Framework::Onnxruntime) {
+        let version = graph(Framework::Onnxruntime, &["onnxruntime", "version"]);
+        versions.push(format!("onnxruntime {version}"));
+    }
+    versions.join(", ")
 }
 
 /// `num_gpus` and, for each GPU NVML sees, its name, memory, power limit and P-state. A

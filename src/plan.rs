@@ -71,7 +71,12 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         bail!("nothing to measure: --no-inference without --training or --generate, or both --no-speed and --no-memory");
     }
     let settings = settings(args, machine)?;
-    let variants = variants(&settings, &args.dtypes(), &args.thread_counts());
+    let variants = variants(
+        &settings,
+        &args.frameworks(),
+        &args.dtypes(),
+        &args.thread_counts(),
+    );
     let mut cells = cells(
         &models,
         &args.batch_sizes,
@@ -146,7 +151,7 @@ fn text_inputs(
     text: &Path,
     (batch_sizes, sequence_lengths): (&[i64], &[i64]),
 ) -> Result<HashMap<(String, i64, i64), TextInputs>> {
-    if args.torchscript {
+    if args.frameworks().contains(&Framework::Torchscript) {
         bail!(
             "--input-text with --torchscript: the traced module takes token ids only, without \
              the attention mask that padded text needs; drop one of them"
@@ -485,27 +490,31 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         threads: args.thread_counts()[0],
         optimizer: args.optimizer.into(),
         only_pretrain_model: args.only_pretrain_model,
-        framework: if args.torchscript {
-            Framework::Torchscript
-        } else {
-            Framework::Pytorch
-        },
+        framework: args.frameworks()[0],
         seed: args.seed,
         profile: args.profile,
         profile_trace: args.profile_trace.clone(),
     })
 }
 
-/// `base` once per (dtype, threads), dtypes outer, in the order asked.
-fn variants(base: &Settings, dtypes: &[Dtype], threads: &[Option<usize>]) -> Vec<Settings> {
+/// `base` once per (framework, dtype, threads), frameworks outer, in the order asked.
+fn variants(
+    base: &Settings,
+    frameworks: &[Framework],
+    dtypes: &[Dtype],
+    threads: &[Option<usize>],
+) -> Vec<Settings> {
     let mut variants = Vec::new();
-    for &dtype in dtypes {
-        for &threads in threads {
-            variants.push(Settings {
-                dtype,
-                threads,
-                ..base.clone()
-            });
+    for &framework in frameworks {
+        for &dtype in dtypes {
+            for &threads in threads {
+                variants.push(Settings {
+                    framework,
+                    dtype,
+                    threads,
+                    ..base.clone()
+                });
+            }
         }
     }
     variants
@@ -813,7 +822,12 @@ mod tests {
             memory: false,
             generation: false,
         };
-        let variants = variants(&settings(), &[Dtype::F32, Dtype::Bf16], &[Some(1), Some(2)]);
+        let variants = variants(
+            &settings(),
+            &[Framework::Pytorch],
+            &[Dtype::F32, Dtype::Bf16],
+            &[Some(1), Some(2)],
+        );
         let cells = cells(
             &[model("a"), model("b")],
             &[1, 8],

@@ -5,7 +5,8 @@
 //! running child; the child kills itself when this process dies (see [`die_with_parent`]).
 
 use crate::cell::{
-    Calibration, CalibrationResult, Cell, CellResult, Job, TokenizationCell, TokenizationResult,
+    Calibration, CalibrationResult, Cell, CellResult, Framework, Job, TokenizationCell,
+    TokenizationResult,
 };
 use crate::{console, zygote};
 use serde::de::DeserializeOwned;
@@ -18,6 +19,44 @@ use std::time::{Duration, Instant};
 
 /// The hidden subcommand a child is started with.
 pub const CHILD_COMMAND: &str = "__cell";
+
+/// The libtorch-free binary that runs TensorFlow and ONNX Runtime cells with the same
+/// argv, stdin and stdout as this binary's own child (crates/graph-child).
+pub const GRAPH_BINARY: &str = "run-benchmark-graph";
+/// Names the graph binary for an installed run-benchmark whose sibling it is not.
+pub const GRAPH_BINARY_VAR: &str = "RUN_BENCHMARK_GRAPH";
+
+/// The framework a job's cells run in (calibration and tokenization are libtorch's).
+fn job_framework(job: &Job) -> Framework {
+    match job {
+        Job::Cell(cell) => cell.settings.framework,
+        Job::Cells { cells } => cells
+            .first()
+            .map(|c| c.settings.framework)
+            .unwrap_or_default(),
+        Job::Calibrate(_) | Job::Tokenize(_) => Framework::Pytorch,
+    }
+}
+
+/// The graph binary: `$RUN_BENCHMARK_GRAPH`, else beside this executable; the error says
+/// how to build it.
+pub fn graph_binary(framework: Framework) -> Result<std::path::PathBuf, String> {
+    let path = match std::env::var_os(GRAPH_BINARY_VAR) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::env::current_exe()
+            .map_err(|e| format!("cannot find own executable: {e}"))?
+            .with_file_name(GRAPH_BINARY),
+    };
+    match path.is_file() {
+        true => Ok(path),
+        false => Err(format!(
+            "{framework} cells run in {GRAPH_BINARY}, which is missing at {}: run `make build` \
+             (or `cargo build --release -p run-benchmark-graph`) in the checkout, or set \
+             {GRAPH_BINARY_VAR} to it",
+            path.display()
+        )),
+    }
+}
 
 #[derive(Clone)]
 pub struct Runner {
@@ -114,7 +153,8 @@ impl Runner {
         let job = Job::Cells {
             cells: cells.to_vec(),
         };
-        let (finished, failure): (Vec<CellResult>, Option<String>) = if self.multi_process {
+        let in_child = self.multi_process || !job_framework(&job).is_torch();
+        let (finished, failure): (Vec<CellResult>, Option<String>) = if in_child {
             match self.run_child_with_partial(&job) {
                 Ok(value) => (parse_results(value), None),
                 Err((partial, JobError::Failed(reason))) => {
@@ -173,7 +213,8 @@ impl Runner {
         if self.stopped() {
             return Err(JobError::Interrupted);
         }
-        let value = if self.multi_process {
+        // TensorFlow and ONNX Runtime never share a process with libtorch.
+        let value = if self.multi_process || !job_framework(job).is_torch() {
             self.run_child(job)?
         } else {
             // In this process a job cannot be stopped half-way; its result is dropped.
@@ -202,8 +243,8 @@ impl Runner {
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
         let json = serde_json::to_string(job).expect("a job serialises");
-        let mut child = Process::start(job.measures_memory(), self.pin.as_ref(), self.timeout)
-            .map_err(failed)?;
+        let mut child =
+            Process::start(job, self.pin.as_ref(), self.timeout).map_err(failed)?;
         // Written on its own thread: a child that dies before reading must not block us.
         let stdin = child.take_stdin();
         let feeder = thread::spawn(move || {
@@ -350,7 +391,9 @@ enum Waited {
 }
 
 /// A cell's child: forked from the zygote where there is one and the job reads no memory
-/// figure, else this binary exec'd again (`__cell PARENT_PID`).
+/// figure, else this binary exec'd again (`__cell PARENT_PID`); TensorFlow and ONNX Runtime
+/// cells exec the graph binary with the same arguments (never forked from the zygote, which
+/// has libtorch loaded).
 enum Process {
     Exec(Child),
     Forked(zygote::Forked),
@@ -362,22 +405,27 @@ impl Process {
     /// A zygote that does not answer within `timeout` is lost, and the child exec'd. A child
     /// pinned to a device is always exec'd, so its environment and affinity are its own.
     fn start(
-        measures_memory: bool,
+        job: &Job,
         pin: Option<&crate::devices::Slot>,
         timeout: Duration,
     ) -> Result<Process, String> {
-        // Forking takes it milliseconds; a tiny timeout must not cost the zygote.
-        let answer = timeout.max(Duration::from_secs(5));
-        let fork = !measures_memory && pin.is_none();
-        match fork.then(|| zygote::spawn(answer)).flatten() {
-            Some(Ok(forked)) => return Ok(Process::Forked(forked)),
-            Some(Err(e)) if zygote::pid().is_some() => {
-                return Err(format!("cannot fork a child process: {e}"))
+        let framework = job_framework(job);
+        let exe = match framework.is_torch() {
+            true => {
+                // Forking takes it milliseconds; a tiny timeout must not cost the zygote.
+                let answer = timeout.max(Duration::from_secs(5));
+                let fork = !job.measures_memory() && pin.is_none();
+                match fork.then(|| zygote::spawn(answer)).flatten() {
+                    Some(Ok(forked)) => return Ok(Process::Forked(forked)),
+                    Some(Err(e)) if zygote::pid().is_some() => {
+                        return Err(format!("cannot fork a child process: {e}"))
+                    }
+                    _ => {}
+                }
+                std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?
             }
-            _ => {}
-        }
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+            false => graph_binary(framework)?,
+        };
         let mut command = Command::new(exe);
         if let Some(slot) = pin {
             slot.pin(&mut command);

@@ -3,3 +3,41 @@
 //! libtorch live in their own binary (crates/graph-child).
 
 pub mod torch;
+
+use crate::cell::{Cell, Framework, Mode};
+
+/// The `model_type`s run-benchmark-graph builds as graphs (crates/graph-child/src/graph/
+/// mod.rs, `Family::from_json`): known here so that another family's cell is N/A before a
+/// child starts, with a reason naming the framework. The graph child refuses the others too.
+pub const GRAPH_MODEL_TYPES: [&str; 9] = [
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "distilbert",
+    "gpt2",
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+];
+
+/// Why a cell of a framework other than PyTorch cannot run, known from the plan alone.
+pub fn not_supported(cell: &Cell) -> Option<String> {
+    let framework = cell.settings.framework;
+    if framework.is_torch() {
+        return None;
+    }
+    if framework == Framework::Onnxruntime && cell.mode == Mode::Training {
+        return Some(
+            "onnxruntime is inference only here (ONNX Runtime's training is a separate product)"
+                .into(),
+        );
+    }
+    let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
+    (!GRAPH_MODEL_TYPES.contains(&model_type)).then(|| {
+        format!(
+            "{framework}: model_type \"{model_type}\" has no graph build ({} have)",
+            GRAPH_MODEL_TYPES.join(", ")
+        )
+    })
+}

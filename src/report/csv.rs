@@ -1,7 +1,8 @@
 //! The original's CSV files: `model,batch_size,sequence_length,result` per section, and a
 //! header-less `key,value` environment file, with `\r\n` line ends as Python's csv module.
 //! A sweep over several dtypes or thread counts appends `dtype,threads` to each row, after
-//! the original's columns, so scripts that read those by position keep working.
+//! the original's columns, so scripts that read those by position keep working; a sweep over
+//! several frameworks appends `framework` after them.
 
 use super::{csv_value, section_rows, write_file, Row};
 use crate::cell::{Axes, Cell, Metric, Mode};
@@ -20,31 +21,46 @@ fn finish(path: &Path, w: csv::Writer<Vec<u8>>) -> Result<()> {
 }
 
 /// The columns a sweep over dtypes or threads appends: both `dtype` and `threads` where
-/// either varies (a file's layout then depends only on that), none otherwise.
-pub struct AxisColumns(bool);
+/// either varies (a file's layout then depends only on that), none otherwise; then
+/// `framework` where frameworks vary.
+pub struct AxisColumns {
+    dtype_threads: bool,
+    framework: bool,
+}
 
 impl AxisColumns {
     pub fn of(rows: &[Row]) -> AxisColumns {
         let axes = Axes::of(rows.iter().map(|(cell, _)| cell));
-        AxisColumns(axes.dtype_varies() || axes.threads_vary())
-    }
-
-    pub fn header(&self) -> &'static [&'static str] {
-        match self.0 {
-            true => &["dtype", "threads"],
-            false => &[],
+        AxisColumns {
+            dtype_threads: axes.dtype_varies() || axes.threads_vary(),
+            framework: axes.framework_varies(),
         }
     }
 
-    /// `bf16`, `2` (`default`: libtorch's choice).
+    pub fn header(&self) -> Vec<&'static str> {
+        let mut header = Vec::new();
+        if self.dtype_threads {
+            header.extend(["dtype", "threads"]);
+        }
+        if self.framework {
+            header.push("framework");
+        }
+        header
+    }
+
+    /// `bf16`, `2` (`default`: libtorch's choice), `tensorflow`.
     pub fn values(&self, cell: &Cell) -> Vec<String> {
-        match self.0 {
-            true => vec![
+        let mut values = Vec::new();
+        if self.dtype_threads {
+            values.extend([
                 cell.settings.dtype.name().to_string(),
                 cell.settings.threads_name(),
-            ],
-            false => Vec::new(),
+            ]);
         }
+        if self.framework {
+            values.push(cell.settings.framework.name().to_string());
+        }
+        values
     }
 }
 
@@ -54,7 +70,7 @@ pub fn write_results(path: &Path, rows: &[Row], mode: Mode, metric: Metric) -> R
     let mut w = writer();
     let axes = AxisColumns::of(rows);
     let head = ["model", "batch_size", "sequence_length", "result"];
-    w.write_record(head.iter().chain(axes.header()))?;
+    w.write_record(head.iter().chain(axes.header().iter()))?;
     for (cell, result) in section_rows(rows, mode, metric) {
         let mut record = vec![
             cell.model.clone(),
@@ -87,6 +103,8 @@ pub struct CsvRow {
     /// `dtype` and `threads`, in files of a sweep over them.
     pub dtype: Option<String>,
     pub threads: Option<String>,
+    /// `framework`, in files of a sweep over several.
+    pub framework: Option<String>,
 }
 
 /// Reads a result CSV file (`model,batch_size,sequence_length,result`, then `dtype,threads`
@@ -100,12 +118,16 @@ pub fn read_results(path: &Path) -> Result<Vec<CsvRow>> {
         .with_context(|| format!("cannot read {}", path.display()))?
         .clone();
     let header: Vec<&str> = headers.iter().collect();
-    let axes = match header[..] {
-        ["model", "batch_size", "sequence_length", "result"] => false,
-        ["model", "batch_size", "sequence_length", "result", "dtype", "threads"] => true,
+    let (axes, framework) = match header[..] {
+        ["model", "batch_size", "sequence_length", "result"] => (false, None),
+        ["model", "batch_size", "sequence_length", "result", "framework"] => (false, Some(4)),
+        ["model", "batch_size", "sequence_length", "result", "dtype", "threads"] => (true, None),
+        ["model", "batch_size", "sequence_length", "result", "dtype", "threads", "framework"] => {
+            (true, Some(6))
+        }
         _ => bail!(
             "{} is not a result CSV file: its header is not \
-             model,batch_size,sequence_length,result[,dtype,threads]",
+             model,batch_size,sequence_length,result[,dtype,threads][,framework]",
             path.display()
         ),
     };
@@ -139,6 +161,7 @@ pub fn read_results(path: &Path) -> Result<Vec<CsvRow>> {
             value,
             dtype: axes.then(|| field(4).to_string()),
             threads: axes.then(|| field(5).to_string()),
+            framework: framework.map(|i| field(i).to_string()),
         });
     }
     Ok(rows)

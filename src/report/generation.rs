@@ -265,12 +265,12 @@ pub fn write_csv(path: &Path, rows: &[Row], metric: Metric) -> Result<()> {
                     "decode_tokens_per_s",
                     "end_to_end_s",
                 ])
-                .chain(axes.header()),
+                .chain(axes.header().iter()),
         )?,
         Metric::Memory => w.write_record(
             head.iter()
                 .chain(&["result", "increase_mb", "kv_cache_mb", "kv_held_mb"])
-                .chain(axes.header()),
+                .chain(axes.header().iter()),
         )?,
     }
     let na = || "N/A".to_string();

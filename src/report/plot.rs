@@ -267,11 +267,16 @@ pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Dat
             let points = csv::read_results(file)?
                 .into_iter()
                 .filter_map(|r| {
-                    // A sweep over dtypes or threads: one line per (model, dtype, threads).
+                    // A sweep over frameworks, dtypes or threads: one line per (model,
+                    // framework, dtype, threads).
+                    let model = match &r.framework {
+                        Some(f) => format!("{}, {f}", r.model),
+                        None => r.model.clone(),
+                    };
                     let model = match (&r.dtype, &r.threads) {
-                        (Some(d), Some(t)) if t == "1" => format!("{}, {d}, 1 thread", r.model),
-                        (Some(d), Some(t)) => format!("{}, {d}, {t} threads", r.model),
-                        _ => r.model.clone(),
+                        (Some(d), Some(t)) if t == "1" => format!("{model}, {d}, 1 thread"),
+                        (Some(d), Some(t)) => format!("{model}, {d}, {t} threads"),
+                        _ => model,
                     };
                     r.value.map(|value| Point {
                         model,
@@ -374,7 +379,8 @@ fn from_sweep(sweep: &Sweep, mode: Mode, metric: Option<Figure>) -> (Vec<Point>,
                 }
                 CellResult::NotAvailable { .. } => return None,
             };
-            // One line per dtype and thread count where they vary: `tiny, bf16, 2 threads`.
+            // One line per framework, dtype and thread count where they vary: `tiny,
+            // tensorflow, bf16, 2 threads`.
             let variant: String = (axes.parts(&cell.settings).iter())
                 .map(|p| format!(", {p}"))
                 .collect();

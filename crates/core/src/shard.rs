@@ -2,7 +2,7 @@
 //! cell in plan order with its shard, so that `merge` can rebuild the single-machine sweep.
 //! (`--shard` itself, the environment and the assignment, are the root crate's `shard`.)
 
-use crate::cell::{Cell, Dtype, InputKind, Inputs, Metric, Mode, Settings};
+use crate::cell::{Axes, Cell, Dtype, Framework, InputKind, Inputs, Metric, Mode, Settings};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -55,6 +55,10 @@ pub struct PlannedCell {
     /// sweep's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// The cell's framework, where the plan crossed several or it is neither PyTorch nor
+    /// TorchScript (absent: the sweep's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<Framework>,
     /// 0-based shard the cell belongs to.
     pub shard: usize,
 }
@@ -64,6 +68,7 @@ impl ShardRecord {
     pub fn new(cells: &[Cell], shard_of: &[usize], shard: Shard) -> ShardRecord {
         let mut models: Vec<(String, Value)> = Vec::new();
         let mut plan = Vec::new();
+        let frameworks_vary = Axes::of(cells).framework_varies();
         for (cell, &part) in cells.iter().zip(shard_of) {
             let model = match models
                 .iter()
@@ -85,6 +90,8 @@ impl ShardRecord {
                 new_tokens: cell.new_tokens,
                 dtype: Some(cell.settings.dtype),
                 threads: cell.settings.threads,
+                framework: (frameworks_vary || !cell.settings.framework.is_torch())
+                    .then_some(cell.settings.framework),
                 shard: part,
             });
         }
@@ -114,6 +121,7 @@ impl ShardRecord {
             && p.inputs == cell.inputs
             && p.new_tokens == cell.new_tokens
             && p.dtype.is_none_or(|d| d == cell.settings.dtype)
+            && p.framework.is_none_or(|f| f == cell.settings.framework)
             && (p.threads.is_none() || p.threads == cell.settings.threads)
     }
 
@@ -127,6 +135,7 @@ impl ShardRecord {
     ) -> Cell {
         let (name, config) = &self.models[p.model];
         let settings = Settings {
+            framework: p.framework.unwrap_or(settings.framework),
             dtype: p.dtype.unwrap_or(settings.dtype),
             threads: p.threads.or(settings.threads),
             ..settings.clone()
