@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// A run's flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RecordArgs {
     /// Append every finished cell of this run to a SQLite results database, for history and baselines; FILE left out: $XDG_DATA_HOME/run-benchmark/results.sqlite (~/.local/share on Linux, ~/Library/Application Support on macOS). Off unless given, here or in the environment
     #[arg(help_heading = "Results database", long, value_name = "FILE", num_args = 0..=1, default_missing_value = "", env = ENV_VAR)]
