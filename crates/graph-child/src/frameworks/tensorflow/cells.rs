@@ -48,7 +48,7 @@ impl Device for TensorFlow {
 
 /// transformers' `MODEL_WITH_LM_HEAD_MAPPING` choice, as the PyTorch side makes it: the head
 /// named by `architectures[0]` unless `--only-pretrain-model`.
-fn lm_head(cell: &Cell) -> bool {
+pub fn lm_head(cell: &Cell) -> bool {
     let head = cell.config["architectures"][0].as_str().unwrap_or("");
     let is_lm = [
         "ForMaskedLM",
