@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= db= label= save-baseline= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript framework= use-xla eager-mode save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= devices= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= db= label= save-baseline= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -28,6 +28,11 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l models -d '
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l batch-sizes -d 'Batch sizes to measure [default: 8]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l sequence-lengths -d 'Sequence lengths to measure (for vision models such as ViT: image sides in pixels) [default: 8 32 128 512]' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l generate -d 'Also benchmark generation of N new tokens after prompts of each sequence length' -r
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l framework -d 'The frameworks: each is an axis value crossed with the models and sizes, as --dtypes. pytorch: libtorch eager (f32, f16, bf16); torchscript: the model traced (inference only); tensorflow: TensorFlow\'s C API, the model built once as a graph and each call a session run, inference and training (f32; f16 and bf16 where its CPU kernels have them); tensorflow-xla: that graph\'s call compiled by XLA, the compile timed apart in the build; onnxruntime: ONNX Runtime, the model built in memory as an ONNX graph, inference only (f32). TensorFlow and ONNX Runtime cells run in run-benchmark-graph, without libtorch, on bert, roberta, xlm-roberta, distilbert, electra, albert, gpt2, llama, mistral, qwen2 and qwen3 configs; other families are N/A [default: pytorch]' -r -f -a "pytorch\t'libtorch, eager (the original\'s PyTorchBenchmark)'
+torchscript\t'libtorch, the model traced by TorchScript (inference only)'
+tensorflow\t'TensorFlow\'s C API, graph mode (the original\'s TensorFlowBenchmark)'
+tensorflow-xla\t'TensorFlow\'s graph compiled by XLA (the original\'s use_xla)'
+onnxruntime\t'ONNX Runtime (inference only)'"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-time-csv-file -d 'CSV file for inference times [default: inference_time_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-memory-csv-file -d 'CSV file for inference memory [default: inference_memory_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-time-csv-file -d 'CSV file for training times [default: train_time_<unix time>.csv]' -r -F
@@ -54,6 +59,7 @@ cuda:0\t''
 cuda:1\t''
 cuda:2\t''
 cuda:3\t''"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l devices -d 'Several devices at once: one cell per listed device, each cell\'s child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
 sgd\t'Plus a plain SGD step (learning rate 1e-4, no momentum): the cheapest weight update'
 adamw\t'Plus an AdamW step (learning rate 1e-4): two moment buffers per weight, the usual fine-tuning optimizer'"
@@ -79,7 +85,9 @@ complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-memory -
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-multi-process -d 'Measure in this process instead of one child process per cell (for debugging)'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l no-cuda -d 'Run on the CPU even where CUDA is available'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l only-pretrain-model -d 'Benchmark the base model rather than the head named by the config\'s architectures[0]'
-complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l torchscript -d 'Trace each model with TorchScript and time the traced module (inference only)'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l torchscript -d 'Trace each model with TorchScript and time the traced module (inference only): --framework torchscript'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l use-xla -d 'TensorFlow with its call compiled by XLA (the original\'s use_xla): --framework tensorflow-xla'
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l eager-mode -d 'The original\'s TensorFlow eager mode: refused, TensorFlow cells run as a graph (the original\'s default)'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l save-to-csv -d 'Save the results and the environment information to CSV files'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l env-print -d 'Print the environment information (versions, CPU, memory, GPUs)'
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l recalibrate -d 'Measure the matmul ceiling again instead of reusing the cached one'
@@ -119,6 +127,7 @@ complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l sin
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l db -d 'With --history: the results database [default: $XDG_DATA_HOME/run-benchmark/results.sqlite]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l linear -d 'Linear axes instead of log-log (a y range under a factor of 3 is linear anyway)'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l profile -d 'Draw the --profile breakdowns of a JSON export: one stacked bar per profiled cell, a segment per kind of part'
+complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l roofline -d 'Draw the roofline of JSON exports: every speed cell (generation: its decode steps) at its FLOPs per byte and achieved GFLOP/s, under the calibrated bandwidth and matmul ceilings'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -l history -d 'Draw the results database\'s history instead of files: one line per cell over the runs; RESULTS are then the models to draw [default: all]'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand plot" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c run-benchmark -n "__fish_run_benchmark_using_subcommand compare" -l baseline -d 'Compare against the run saved as baseline NAME in the database (--save-baseline NAME); NEW is then an export, or left out for the database\'s newest run' -r
