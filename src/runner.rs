@@ -243,8 +243,7 @@ impl Runner {
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
         let json = serde_json::to_string(job).expect("a job serialises");
-        let mut child =
-            Process::start(job, self.pin.as_ref(), self.timeout).map_err(failed)?;
+        let mut child = Process::start(job, self.pin.as_ref(), self.timeout).map_err(failed)?;
         // Written on its own thread: a child that dies before reading must not block us.
         let stdin = child.take_stdin();
         let feeder = thread::spawn(move || {

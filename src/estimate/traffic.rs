@@ -196,7 +196,7 @@ mod tests {
                 threads: None,
                 optimizer: Optimizer::None,
                 only_pretrain_model: false,
-                torchscript: false,
+                framework: Default::default(),
                 profile: false,
                 profile_trace: None,
                 seed: 0,
