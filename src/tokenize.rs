@@ -442,7 +442,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("x.json: no such file"), "{err}");
-        std::fs::write(dir.path().join(TOKENIZER_FILE), "{}").unwrap();
+        // A real (one-word) tokenizer.json: locate checks that the file it finds loads.
+        let word_level = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":null,"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0},"unk_token":"[UNK]"}}"#;
+        std::fs::write(dir.path().join(TOKENIZER_FILE), word_level).unwrap();
         assert_eq!(
             locate(None, dir.path().to_str().unwrap()).unwrap(),
             dir.path().join(TOKENIZER_FILE)
