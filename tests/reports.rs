@@ -671,7 +671,7 @@ fn compare_two_independent_runs_is_quiet_and_catches_a_slower_one() {
         .success();
     let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
     assert!(
-        stdout.contains("0 regressed, 0 improved, 2 within noise"),
+        stdout.contains("0 regressed, 0 failed, 0 improved, 2 within noise"),
         "{stdout}"
     );
     assert!(
@@ -687,7 +687,7 @@ fn compare_two_independent_runs_is_quiet_and_catches_a_slower_one() {
         .assert()
         .code(1);
     let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
-    assert!(stdout.contains("2 regressed, 0 improved"), "{stdout}");
+    assert!(stdout.contains("2 regressed, 0 failed, 0 improved"), "{stdout}");
     assert!(
         stdout.contains("REGRESSED: tiny batch 1 sequence 8 inference time"),
         "{stdout}"
@@ -963,7 +963,7 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "0 regressed, 0 improved, 2 within noise",
+            "0 regressed, 0 failed, 0 improved, 2 within noise",
         ));
 
     // The original's CSV format; a file name saying memory is read as memory.
