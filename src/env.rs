@@ -110,9 +110,12 @@ fn framework_versions(frameworks: &[Framework]) -> String {
             Err(_) => return "N/A (run-benchmark-graph is missing)".into(),
         };
         match std::process::Command::new(binary).args(args).output() {
-            Ok(out) if out.status.success() => {
-                String::from_utf8_lossy(&out.stdout).trim().to_string()
-            }
+            // The version alone: ONNX Runtime's subcommand adds the library's path after it.
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string(),
             Ok(out) => format!(
                 "N/A ({})",
                 String::from_utf8_lossy(&out.stderr)

@@ -687,7 +687,10 @@ fn compare_two_independent_runs_is_quiet_and_catches_a_slower_one() {
         .assert()
         .code(1);
     let stdout = String::from_utf8(output.get_output().stdout.clone()).unwrap();
-    assert!(stdout.contains("2 regressed, 0 failed, 0 improved"), "{stdout}");
+    assert!(
+        stdout.contains("2 regressed, 0 failed, 0 improved"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("REGRESSED: tiny batch 1 sequence 8 inference time"),
         "{stdout}"

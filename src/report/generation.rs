@@ -225,7 +225,7 @@ fn notes(sweep: &Sweep, metric: Metric, gpu: bool, itl_short: bool) -> Vec<Strin
                     .into()
             } else {
                 "Memory in MB: peak resident memory (VmHWM) of the measuring process during one \
-                 generation request, weights and libtorch included; Increase MB: its growth \
+                 generation request, weights and the framework's library included; Increase MB: its growth \
                  during the request (KV cache, activations, logits). MiB."
                     .to_string()
             });

@@ -362,7 +362,7 @@ fn notes(
         ),
         Metric::Memory => notes.push(
             "Memory in MB: peak resident memory (VmHWM) of the measuring process during one \
-             call, weights and libtorch included; Increase MB: its growth during the call \
+             call, weights and the framework's library included; Increase MB: its growth during the call \
              (activations, gradients, optimizer state). MiB."
                 .into(),
         ),
