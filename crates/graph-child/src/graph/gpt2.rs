@@ -5,7 +5,7 @@
 
 use super::builder::{Binary, DType, GraphBuilder};
 use super::layers::{
-    attention, causal_lm_loss, causal_mask, conv1d, layer_norm, merge_heads, positions, project,
+    attention, causal_lm_outputs, causal_mask, conv1d, layer_norm, merge_heads, positions,
     Activation, Outputs, Shape,
 };
 use anyhow::{bail, Result};
@@ -126,23 +126,13 @@ pub fn build<B: GraphBuilder>(
         xs = b.binary(Binary::Add, &xs, &out)?;
     }
     let xs = layer_norm(b, &xs, &format!("{root}ln_f"), h, eps)?;
-    if !shape.lm_head {
-        return Ok(Outputs {
-            output: xs,
-            loss: None,
-        });
-    }
-    let head = match c.tie_word_embeddings {
-        true => wte,
-        false => b.parameter("lm_head.weight", &[c.vocab_size, h])?,
-    };
-    let logits = project(b, &xs, &head, true, None, c.vocab_size)?;
-    let loss = match &labels {
-        Some(labels) => Some(causal_lm_loss(b, &logits, labels)?),
-        None => None,
-    };
-    Ok(Outputs {
-        output: logits,
-        loss,
-    })
+    causal_lm_outputs(
+        b,
+        xs,
+        wte,
+        c.tie_word_embeddings,
+        (c.vocab_size, h),
+        shape,
+        labels.as_ref(),
+    )
 }

@@ -320,3 +320,36 @@ pub fn causal_lm_loss<B: GraphBuilder>(
     let shifted = b.concat(&[next, none], 1)?;
     lm_loss(b, logits, &shifted)
 }
+
+/// A decoder's end: the final hidden states where the cell has no head, else the logits through
+/// the tied embedding or the model's own `lm_head.weight`, with transformers' causal-LM loss
+/// where labels are fed.
+pub fn causal_lm_outputs<B: GraphBuilder>(
+    b: &mut B,
+    xs: B::Value,
+    embedding: B::Value,
+    tied: bool,
+    (vocab, hidden): (i64, i64),
+    shape: Shape,
+    labels: Option<&B::Value>,
+) -> Result<Outputs<B::Value>> {
+    if !shape.lm_head {
+        return Ok(Outputs {
+            output: xs,
+            loss: None,
+        });
+    }
+    let head = match tied {
+        true => embedding,
+        false => b.parameter("lm_head.weight", &[vocab, hidden])?,
+    };
+    let logits = project(b, &xs, &head, true, None, vocab)?;
+    let loss = match labels {
+        Some(labels) => Some(causal_lm_loss(b, &logits, labels)?),
+        None => None,
+    };
+    Ok(Outputs {
+        output: logits,
+        loss,
+    })
+}

@@ -7,7 +7,7 @@
 
 use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
 use super::layers::{
-    attention, causal_lm_loss, causal_mask, linear, merge_heads, project, rms_norm, split_heads,
+    attention, causal_lm_outputs, causal_mask, linear, merge_heads, rms_norm, split_heads,
     Activation, Outputs, Shape,
 };
 use anyhow::{bail, Result};
@@ -262,23 +262,13 @@ pub fn build<B: GraphBuilder>(
         xs = b.binary(Binary::Add, &xs, &out)?;
     }
     let xs = rms_norm(b, &xs, &format!("{root}norm"), h, eps)?;
-    if !shape.lm_head {
-        return Ok(Outputs {
-            output: xs,
-            loss: None,
-        });
-    }
-    let head = match c.tie_word_embeddings {
-        true => embed,
-        false => b.parameter("lm_head.weight", &[c.vocab_size, h])?,
-    };
-    let logits = project(b, &xs, &head, true, None, c.vocab_size)?;
-    let loss = match &labels {
-        Some(labels) => Some(causal_lm_loss(b, &logits, labels)?),
-        None => None,
-    };
-    Ok(Outputs {
-        output: logits,
-        loss,
-    })
+    causal_lm_outputs(
+        b,
+        xs,
+        embed,
+        c.tie_word_embeddings,
+        (c.vocab_size, h),
+        shape,
+        labels.as_ref(),
+    )
 }
