@@ -30,7 +30,7 @@ fn run() -> ExitCode {
     match cli.command {
         Some(Command::Models) => print_models(),
         Some(Command::Plot(args)) => {
-            finish(report::plot::run(&args.options()).map(|()| ExitCode::SUCCESS))
+            finish(report::plot(&args.options()).map(|()| ExitCode::SUCCESS))
         }
         // As diff(1): 1 means "regressed", so an error needs another status.
         Some(Command::Compare(args)) => match report::compare::run(&args.options()) {

@@ -7,6 +7,7 @@
 use crate::cell::{
     Calibration, CalibrationResult, Cell, CellResult, Job, TokenizationCell, TokenizationResult,
 };
+use crate::frameworks::torch::reason::readable;
 use crate::{console, zygote};
 use serde::de::DeserializeOwned;
 use std::io::{Read, Write};
@@ -42,50 +43,7 @@ enum JobError {
 
 impl From<String> for JobError {
     fn from(reason: String) -> Self {
-        JobError::Failed(readable(&reason))
-    }
-}
-
-/// A reason as one clean line: libtorch's allocation failures say how much was asked for,
-/// and the `unwrap()` / `Torch(...)` wrapping of a panic is no part of the message.
-fn readable(reason: &str) -> String {
-    let cpu = reason.split("you tried to allocate ").nth(1);
-    if let Some(bytes) = cpu.and_then(|r| r.split(' ').next()?.parse::<f64>().ok()) {
-        return format!("out of memory: tried to allocate {}", human_bytes(bytes));
-    }
-    if let Some(rest) = reason
-        .split("CUDA out of memory. Tried to allocate ")
-        .nth(1)
-    {
-        let size: String = rest.chars().take_while(|&c| c != ' ').collect();
-        let unit: String = rest
-            .chars()
-            .skip(size.len() + 1)
-            .take_while(|c| c.is_alphabetic())
-            .collect();
-        return format!("out of memory on the GPU: tried to allocate {size} {unit}");
-    }
-    let reason = reason
-        .strip_prefix("called `Result::unwrap()` on an `Err` value: ")
-        .unwrap_or(reason);
-    match reason.strip_prefix("Torch(\"") {
-        Some(inner) => inner.trim_end_matches("\")").to_string(),
-        None => reason.to_string(),
-    }
-}
-
-/// Bytes in binary units: "59.6 GiB".
-fn human_bytes(bytes: f64) -> String {
-    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < units.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{bytes} bytes"),
-        _ => format!("{value:.1} {}", units[unit]),
+        JobError::Failed(reason)
     }
 }
 
@@ -93,7 +51,7 @@ impl Runner {
     /// Measures a cell; every failure becomes N/A with its reason.
     pub fn run(&self, cell: &Cell) -> Result<CellResult, Interrupted> {
         match self.run_job(&Job::Cell(Box::new(cell.clone()))) {
-            Ok(result) => Ok(cleaned(result)),
+            Ok(result) => Ok(result),
             Err(JobError::Failed(reason)) => Ok(CellResult::na(reason)),
             Err(JobError::Interrupted) => Err(Interrupted),
         }
@@ -456,17 +414,7 @@ impl ExitWatch {
 
 /// The results of a [`Job::Cells`] reply; unreadable ones are dropped (and become N/A).
 fn parse_results(value: serde_json::Value) -> Vec<CellResult> {
-    let results: Vec<CellResult> = serde_json::from_value(value).unwrap_or_default();
-    results.into_iter().map(cleaned).collect()
-}
-
-/// A cell the child itself made N/A (a libtorch error caught while measuring) gets the same
-/// one clean line as a child that failed.
-pub fn cleaned(result: CellResult) -> CellResult {
-    match result {
-        CellResult::NotAvailable { reason } => CellResult::na(readable(&reason)),
-        other => other,
-    }
+    serde_json::from_value(value).unwrap_or_default()
 }
 
 /// The child's reply is the last JSON line of its stdout.
@@ -493,7 +441,7 @@ fn failure_reason(status: ExitStatus, stderr: &str) -> String {
         .rfind(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
         .map(|l| format!(": {l}"))
         .unwrap_or_default();
-    match status.signal() {
+    readable(&match status.signal() {
         Some(libc::SIGKILL) => format!("child killed by SIGKILL (out of memory?){said}"),
         Some(libc::SIGSEGV) => format!("child crashed with SIGSEGV{said}"),
         Some(libc::SIGABRT) => format!("child aborted (SIGABRT){said}"),
@@ -502,7 +450,7 @@ fn failure_reason(status: ExitStatus, stderr: &str) -> String {
             "child exited with status {}{said}",
             status.code().unwrap_or(-1)
         ),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -533,25 +481,6 @@ mod tests {
         assert_eq!(
             failure_reason(exited, "first\nlast words\n\n"),
             "child exited with status 3: last words"
-        );
-    }
-
-    #[test]
-    fn reasons_are_one_clean_line() {
-        let oom = "called `Result::unwrap()` on an `Err` value: Torch(\"[enforce fail at \
-                   alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you \
-                   tried to allocate 64000000000 bytes. Error code 12 (Cannot allocate memory)";
-        assert_eq!(readable(oom), "out of memory: tried to allocate 59.6 GiB");
-        let gpu = "Torch(\"CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 7.79 GiB total)";
-        assert_eq!(
-            readable(gpu),
-            "out of memory on the GPU: tried to allocate 20.00 MiB"
-        );
-        let other = "called `Result::unwrap()` on an `Err` value: Torch(\"shape mismatch\")";
-        assert_eq!(readable(other), "shape mismatch");
-        assert_eq!(
-            readable("sequence length 9 exceeds 8"),
-            "sequence length 9 exceeds 8"
         );
     }
 

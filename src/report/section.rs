@@ -2,8 +2,12 @@
 //! saying which statistic the figures are, noisy figures flagged, and every N/A with its
 //! reason. The terminal tables and the Markdown export render the same content.
 
-use super::{section_rows, table_value, title, value_label, Sweep, Throughput};
-use crate::cell::{Axes, CellResult, InputKind, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND};
+pub use super::format::Section;
+use super::format::{busy_note, format_rate, BUSY_MARK};
+use super::{section_rows, table_value, value_label, Row, Sweep, Throughput};
+use crate::cell::{
+    Axes, CellResult, InputKind, Inputs, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND,
+};
 use crate::measure::memory::to_mib;
 use crate::measure::stats::NOISY_IQR_RATIO;
 use crate::measure::timing::Statistic;
@@ -12,31 +16,6 @@ use crate::measure::timing::Statistic;
 const NOISY_MARK: &str = " *";
 /// Marks a figure whose interval did not reach the precision target in time.
 const IMPRECISE_MARK: &str = " !";
-/// Marks a figure measured while other processes took CPU.
-pub(super) const BUSY_MARK: &str = " ~";
-
-/// What one section shows, whatever renders it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Section {
-    pub mode: Mode,
-    pub metric: Metric,
-    pub columns: Vec<String>,
-    /// How many of the last columns a narrow terminal may leave out (derived figures).
-    pub optional: usize,
-    /// One line per finished cell, in the order they ran; N/A cells leave the rest empty.
-    pub rows: Vec<Vec<String>>,
-    /// What the figures are.
-    pub notes: Vec<String>,
-    /// `N/A model (batch b, sequence s): reason`, one per N/A cell.
-    pub not_available: Vec<String>,
-}
-
-impl Section {
-    pub fn title(&self) -> &'static str {
-        title(self.mode, self.metric)
-    }
-}
-
 /// The section of `sweep` for one mode and metric; where the sweep crossed several dtypes or
 /// thread counts, each row says its own after the model.
 pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
@@ -207,7 +186,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 audio_prefix,
                 &busy,
             ),
-            super::tokenization::input_notes(&rows),
+            input_notes(&rows),
         ]
         .concat(),
         columns,
@@ -228,17 +207,6 @@ fn size_column(kinds: impl Iterator<Item = InputKind>) -> String {
     match names.is_empty() {
         true => InputKind::Tokens.size_column().into(),
         false => names.join(" / "),
-    }
-}
-
-/// Rates with three significant digits' worth of precision.
-pub(super) fn format_rate(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
     }
 }
 
@@ -362,16 +330,51 @@ fn mfu_note(sweep: &Sweep, rows: &[&super::Row]) -> String {
     }
 }
 
-/// The note for the figures marked `~`, if any: how busy the machine was meanwhile.
-pub(super) fn busy_note(busy: &[crate::cell::Load]) -> Option<String> {
-    let first = busy.first()?;
-    let most = busy.iter().map(|l| l.other_cores).fold(0.0, f64::max);
-    Some(format!(
-        "~{} figure(s) measured on a busy machine: other processes took up to {most:.2} of {} \
-         cores meanwhile, so these are slower than on a quiet one; rerun them when it is quiet.",
-        busy.len(),
-        first.cores
-    ))
+/// Notes for a model section whose cells took text: where the text came from, and for each
+/// model, batch size and sequence length, the share of padding.
+pub fn input_notes(rows: &[&Row]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut seen = Vec::new();
+    for (cell, _) in rows {
+        let Inputs::Text(text) = &cell.inputs else {
+            continue;
+        };
+        if notes.is_empty() {
+            notes.push(format!(
+                "Text inputs: batch row i is passage i of {} ({} passages), through the model's \
+                 tokenizer, truncated or padded on the right to the sequence length; padding \
+                 ({}) is masked out by the attention mask. Tokens/s counts padding tokens too.",
+                text.text.display(),
+                text.passages,
+                text.pad_token
+            ));
+        }
+        let key = (&cell.model, cell.batch_size, cell.sequence_length);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let total = (cell.batch_size * cell.sequence_length) as u64;
+        let mut note = format!(
+            "Padding {} (batch {}, sequence {}): {} of {total} tokens ({:.1}%); {} of {} rows truncated",
+            cell.model,
+            cell.batch_size,
+            cell.sequence_length,
+            text.padding_tokens,
+            100.0 * text.padding_tokens as f64 / total as f64,
+            text.truncated_rows,
+            cell.batch_size,
+        );
+        if text.cycled {
+            note.push_str(&format!(
+                "; the text has only {} passages, so they repeat",
+                text.passages
+            ));
+        }
+        note.push('.');
+        notes.push(note);
+    }
+    notes
 }
 
 #[cfg(test)]

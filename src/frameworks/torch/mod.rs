@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod device;
 pub mod model;
 pub mod profile;
+pub mod reason;
 
 use crate::cell::{Cell, DeviceChoice, Dtype, GpuMemory, Mode, Settings};
 use crate::measure::gpu;
