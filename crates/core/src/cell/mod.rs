@@ -215,7 +215,7 @@ pub enum Inputs {
 pub struct TextInputs {
     pub tokenizer: PathBuf,
     pub text: PathBuf,
-    /// The files' contents (the root crate's `tokenize::digest`): cells of a text sweep are the same
+    /// The files' contents ([`crate::tokenize::digest`]): cells of a text sweep are the same
     /// cells (for --resume, shards and merge) only on the same text and tokenizer.
     #[serde(default)]
     pub tokenizer_digest: String,
