@@ -15,7 +15,9 @@ Usage (after `cargo build --release`; transformers from the project's .venv):
         [--original /path/to/venv-hf444/bin/python] --out docs/time-to-answer.json
 
 An A/B of a change to the build: `--parts build --binaries OLD NEW --repeats 3` times each
-binary's build alternately (run-benchmark only).
+binary's build alternately (run-benchmark only). With `--parts tiny sweep --binaries OLD NEW`,
+the tiny run and the seed sweep are run by each binary in turn, in one sitting (the sweep
+`--repeats` rounds, alternating), so a refactoring shows the speed of a cell unchanged.
 
 Each part prints what it measured; --out collects everything as JSON with the date and CPU.
 """
@@ -53,14 +55,14 @@ def run_ours(args, cache, out_json=None, binary=BINARY):
     return time.perf_counter() - start
 
 
-def tiny(repeats):
-    results = {"cold_s": [], "warm_s": []}
+def tiny(repeats, binary=BINARY):
+    results = {"binary": binary, "cold_s": [], "warm_s": []}
     args = ["--models", os.path.join(ROOT, "tests/fixtures/tiny-bert.json"), "--batch-sizes", "1",
             "--sequence-lengths", "8", "--no-memory"]
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as cache:
-            results["cold_s"].append(run_ours(args, cache))
-            results["warm_s"].append(run_ours(args, cache))
+            results["cold_s"].append(run_ours(args, cache, binary=binary))
+            results["warm_s"].append(run_ours(args, cache, binary=binary))
     for key in ("cold_s", "warm_s"):
         results[key + "_median"] = sorted(results[key])[len(results[key]) // 2]
     print(f"one-cell tiny run: calibration measured {results['cold_s_median']:.2f} s, "
@@ -138,19 +140,19 @@ print("WALL", time.perf_counter() - start)
 """
 
 
-def sweep(original, threads):
+def sweep(original, threads, binary=BINARY):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "sweep.json")
         # The calibration is cached beforehand, as on a machine that ran before.
         run_ours(["--models", SEED_MODELS[0], "--batch-sizes", "1", "--sequence-lengths", "8",
-                  "--no-memory", "--runs", "1", "--threads", str(threads)], tmp)
+                  "--no-memory", "--runs", "1", "--threads", str(threads)], tmp, binary=binary)
         wall = run_ours(["--models", *SEED_MODELS, "--batch-sizes", "8", "--threads", str(threads)],
-                        tmp, out)
+                        tmp, out, binary=binary)
         rows = json.load(open(out))["rows"]
     speed = [r["speed"] for r in rows if r.get("speed")]
     imprecise = sum(1 for r in speed if r.get("imprecise"))
     widths = [r["interval"]["high"] / r["interval"]["median"] - 1 for r in speed if r.get("interval")]
-    result = {"run_benchmark_wall_s": wall, "speed_cells": len(speed), "imprecise": imprecise,
+    result = {"binary": binary, "run_benchmark_wall_s": wall, "speed_cells": len(speed), "imprecise": imprecise,
               "largest_interval_half_width": max(widths) if widths else None,
               # Each speed cell, so that a flag can be traced to its samples.
               "cells": [{"model": row["cell"]["model"],
@@ -190,17 +192,24 @@ def main():
     record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(),
               "cpus": os.cpu_count(), "threads": args.threads,
               "load_average": os.getloadavg()}
-    if "tiny" in args.parts:
+    binaries = args.binaries or []
+    if "tiny" in args.parts and binaries:
+        record["tiny_binaries"] = [tiny(args.repeats, b) for b in binaries]
+    elif "tiny" in args.parts:
         record["tiny"] = tiny(args.repeats)
     if "build" in args.parts:
-        if args.binaries:
+        if binaries:
             record["build_binaries"] = {m: build_binaries(m, args.threads, args.binaries,
                                                           args.repeats) for m in args.models}
         else:
             # transformers from the original's venv when given (the project's .venv may lack it).
             python = args.original or sys.executable
             record["build"] = {m: build(m, args.threads, python) for m in args.models}
-    if "sweep" in args.parts:
+    if "sweep" in args.parts and binaries:
+        # Alternating rounds, so that the machine's load falls on every binary alike.
+        record["sweep_binaries"] = [sweep(None, args.threads, b)
+                                    for _ in range(args.repeats) for b in binaries]
+    elif "sweep" in args.parts:
         record["sweep"] = sweep(args.original, args.threads)
     record["load_average_after"] = os.getloadavg()
     if args.out:

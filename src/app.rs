@@ -2,8 +2,7 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{
-    Axes, Calibration, CalibrationResult, Cell, CellResult, DeviceChoice, Metric, Row, Sweep,
-    TokenizationCell, TokenizationResult,
+    Axes, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell, TokenizationResult,
 };
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
@@ -13,7 +12,7 @@ use crate::report::export::{self, CsvFiles, Exporter, Outputs};
 use crate::report::merge::{self, Prefer};
 use crate::resume::Previous;
 use crate::runner::{Interrupted, Runner};
-use crate::{calibration, child, console, env, interrupt, report};
+use crate::{calibration, child, console, env, interrupt, load, report};
 use anyhow::Result;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -41,51 +40,22 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
         previous.check_kept(&plan.cells, &outputs)?;
     }
-    let runner = Runner {
-        multi_process: !args.no_multi_process,
-        timeout: Duration::from_secs_f64(args.timeout),
-        verbose: args.verbose,
-        stop: Some(interrupt::flag()),
-        in_process: child::execute,
-        pin: None,
-    };
-    let mut sweep = Sweep {
-        environment: env::collect(&env::RunFacts {
-            variants: &plan.variants,
-            use_multiprocessing: runner.multi_process,
-            default_threads: machine.default_threads,
-        }),
-        settings: plan.settings.clone(),
-        calibrations: previous
-            .as_ref()
-            .map(|p| p.calibrations_for(&plan.variants))
-            .unwrap_or_default(),
-        sections: plan.scope.sections(),
-        rows: Vec::new(),
-        tokenization: Vec::new(),
-        shard: plan.shard.clone(),
-    };
+    let runner = runner(&args);
+    let mut sweep = new_sweep(&plan, previous.as_ref(), &runner, &machine);
     // Each planned cell's result, in plan order: carried over from --resume, or measured now.
     let mut results: Vec<Option<CellResult>> = (plan.cells.iter())
         .map(|cell| previous.as_ref().and_then(|p| p.result_for(cell)))
         .collect();
     let to_run = results.iter().filter(|r| r.is_none()).count();
     sweep.rows = finished_rows(&plan.cells, &results);
+    let calibrate = |sweep: &mut Sweep, progress: &Progress| {
+        calibration::ensure(&runner, progress, &plan, &results, sweep, args.recalibrate)
+    };
     if args.dry_run {
-        let progress = Progress::new(0, args.quiet);
-        if calibrate(
-            &runner,
-            &progress,
-            &plan,
-            &results,
-            &mut sweep,
-            args.recalibrate,
-        )
-        .is_err()
-        {
-            return Ok(Outcome::Interrupted);
-        }
-        return dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished);
+        return match calibrate(&mut sweep, &Progress::new(0, args.quiet)) {
+            Ok(()) => dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished),
+            Err(Interrupted) => Ok(Outcome::Interrupted),
+        };
     }
     // Replacing an earlier run's report is said, even with --quiet: it cannot be undone.
     if let Some(notice) = export::replacing_notice(&export::existing_files(&exporters)) {
@@ -106,40 +76,22 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
     if let Some(path) = &args.resume {
+        let carried = plan.cells.len() - to_run;
         progress.note(&format!(
-            "Resuming from {}: {} of {} cells carried over, {to_run} to measure",
+            "Resuming from {}: {carried} of {} cells carried over, {to_run} to measure",
             path.display(),
-            plan.cells.len() - to_run,
             plan.cells.len()
         ));
     }
     // Is the machine busy? Looked at before the calibration, which a busy machine slows too.
-    let mut watch = LoadWatch {
-        quiet: args.quiet,
-        ..LoadWatch::default()
-    };
+    let mut watch = load::Watch::quiet(args.quiet);
     if to_run > 0 {
         watch.before(&mut sweep);
     }
-    let mut interrupted = calibrate(
-        &runner,
-        &progress,
-        &plan,
-        &results,
-        &mut sweep,
-        args.recalibrate,
-    )
-    .is_err();
+    let mut interrupted = calibrate(&mut sweep, &progress).is_err();
     export::write_files(&exporters, &sweep)?;
     if !interrupted {
-        // The ETA: estimated seconds of the cells still to run, at the calibrated rate.
-        progress.set_estimate(
-            (plan.estimates.iter().zip(&results))
-                .filter(|(_, r)| r.is_none())
-                .zip(&plan.cells)
-                .map(|((e, _), cell)| e.seconds(sweep.calibration_for(&cell.settings)))
-                .sum(),
-        );
+        progress.set_estimate(seconds_to_run(&plan, &results, &sweep));
         let mut sweep_run = SweepRun {
             runner: &runner,
             progress: &progress,
@@ -152,150 +104,82 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
             slots: &args.devices,
             db: recorder.as_mut(),
         };
-        interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?;
-        if !interrupted {
-            interrupted = sweep_run.tokenization(&plan.tokenization, &mut sweep)?;
-        }
+        interrupted = sweep_run.cells(&plan.cells, &mut results, &mut sweep)?
+            || sweep_run.tokenization(&plan.tokenization, &mut sweep)?;
     }
     progress.done();
-    print_results(args.env_print, &exporters, &sweep, &progress)?;
+    report::print_results(args.env_print, &exporters, &sweep, &progress)?;
     if let Some(recorder) = recorder {
         progress.note(&recorder.finish(&sweep, interrupted)?);
     }
     if interrupted {
-        let json = args.export_json.as_deref().filter(|p| *p != Path::new("-"));
-        let hint = match json {
-            Some(path) => format!("; finish it with --resume {}", path.display()),
-            None => "; with --export-json FILE, --resume FILE would finish it".into(),
-        };
-        let by = match interrupt::signal_name() {
-            "Ctrl-C" => String::new(),
-            signal => format!(" ({signal})"),
-        };
-        console::eprintln(&format!(
-            "Interrupted{by}: {} of {} cells finished{hint}",
-            sweep.rows.len(),
-            plan.cells.len()
-        ));
+        say_interrupted(args.export_json.as_deref(), &sweep, plan.cells.len());
         return Ok(Outcome::Interrupted);
     }
     Ok(Outcome::Finished)
 }
 
-/// Measures the matmul ceiling once per (device, dtype, threads) of the speed cells still to
-/// run, unless carried over, or reuses the one cached for this machine and libtorch (unless
-/// `recalibrate`); the environment information says which. A failed calibration only makes
-/// those cells' MFU N/A.
-fn calibrate(
-    runner: &Runner,
-    progress: &Progress,
+/// The parent's runner of child processes, as the flags say.
+fn runner(args: &RunArgs) -> Runner {
+    Runner {
+        multi_process: !args.no_multi_process,
+        timeout: Duration::from_secs_f64(args.timeout),
+        verbose: args.verbose,
+        stop: Some(interrupt::flag()),
+        in_process: child::execute,
+        pin: None,
+    }
+}
+
+/// The sweep before any cell: its environment, settings, sections and the calibrations
+/// carried over from --resume.
+fn new_sweep(
     plan: &Plan,
-    results: &[Option<CellResult>],
-    sweep: &mut Sweep,
-    recalibrate: bool,
-) -> Result<(), Interrupted> {
-    let mut wanted: Vec<Calibration> = Vec::new();
-    for (cell, _) in
-        (plan.cells.iter().zip(results)).filter(|(c, r)| r.is_none() && c.metric == Metric::Speed)
-    {
-        let key = Calibration::of(&cell.settings);
-        if !wanted.contains(&key) && sweep.calibration_for(&cell.settings).is_none() {
-            wanted.push(key);
-        }
-    }
-    let several = Axes::of(&plan.cells);
-    let several = several.dtype_varies() || several.threads_vary();
-    let mut said = Vec::new();
-    let mut bandwidths: Vec<(String, String)> = Vec::new();
-    let cache = calibration::Cache::user();
-    for calibration in wanted {
-        let threads = calibration.threads.unwrap_or(plan.default_threads);
-        let (device, dtype) = (calibration.device, calibration.dtype);
-        let variant = format!("{} {threads} thread(s)", dtype.name());
-        let what = format!(
-            "Calibrating: fastest matmul in {} on {device}{}",
-            dtype.name(),
-            match several {
-                true => format!(", {threads} thread(s)"),
-                false => String::new(),
-            }
-        );
-        let key = calibration::Key::of(&sweep.environment, device, dtype, threads);
-        let cached = match recalibrate {
-            true => None,
-            false => cache.as_ref().and_then(|c| c.lookup(&key)),
-        };
-        if let Some(cached) = cached {
-            let when = cached.when();
-            progress.note(&format!(
-                "{what}: {}, reused (measured {when}; --recalibrate measures again)",
-                ceilings(&cached.result)
-            ));
-            bandwidths.extend(bandwidth_of(&variant, &cached.result));
-            sweep.calibrations.push((calibration, cached.result));
-            said.push((variant, format!("reused, measured {when}")));
-            continue;
-        }
-        progress.task(&what);
-        match runner.calibrate(calibration) {
-            Ok(Ok(c)) => {
-                progress.task_done(&what, &ceilings(&c));
-                bandwidths.extend(bandwidth_of(&variant, &c));
-                if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
-                    progress.note(&format!("Calibration not cached: {e:#}"));
-                }
-                sweep.calibrations.push((calibration, c));
-                said.push((variant, "measured".into()));
-            }
-            Ok(Err(reason)) => {
-                progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
-            }
-            Err(Interrupted) => {
-                progress.interrupted();
-                return Err(Interrupted);
-            }
-        }
-    }
-    if !said.is_empty() {
-        let value = match several {
-            false => said.remove(0).1,
-            true => (said.iter().map(|(v, how)| format!("{v}: {how}")))
-                .collect::<Vec<_>>()
-                .join("; "),
-        };
-        set_environment(sweep, "calibration", value);
-    }
-    if !bandwidths.is_empty() {
-        let value = match several {
-            false => bandwidths.remove(0).1,
-            true => (bandwidths.iter().map(|(v, b)| format!("{v}: {b}")))
-                .collect::<Vec<_>>()
-                .join("; "),
-        };
-        set_environment(sweep, "memory_bandwidth", value);
-    }
-    Ok(())
-}
-
-/// "312.4 GFLOP/s, read 55.1 GB/s": both ceilings of a calibration.
-fn ceilings(c: &CalibrationResult) -> String {
-    match c.bandwidth {
-        Some(b) => format!(
-            "{:.1} GFLOP/s, read {:.1} GB/s",
-            c.flops_per_second / 1e9,
-            b.read_bytes_per_second / 1e9
-        ),
-        None => format!(
-            "{:.1} GFLOP/s (bandwidth not measured)",
-            c.flops_per_second / 1e9
-        ),
+    previous: Option<&Previous>,
+    runner: &Runner,
+    machine: &crate::cell::Machine,
+) -> Sweep {
+    Sweep {
+        environment: env::collect(&env::RunFacts {
+            variants: &plan.variants,
+            use_multiprocessing: runner.multi_process,
+            default_threads: machine.default_threads,
+        }),
+        settings: plan.settings.clone(),
+        calibrations: previous
+            .map(|p| p.calibrations_for(&plan.variants))
+            .unwrap_or_default(),
+        sections: plan.scope.sections(),
+        rows: Vec::new(),
+        tokenization: Vec::new(),
+        shard: plan.shard.clone(),
     }
 }
 
-/// The environment's words for a calibration's bandwidth ceiling, if measured.
-fn bandwidth_of(variant: &str, c: &CalibrationResult) -> Option<(String, String)> {
-    let b = c.bandwidth.as_ref()?;
-    Some((variant.to_string(), report::roofline::describe(b)))
+/// The ETA: estimated seconds of the cells still to run, at the calibrated rate.
+fn seconds_to_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> f64 {
+    (plan.estimates.iter().zip(results))
+        .filter(|(_, r)| r.is_none())
+        .zip(&plan.cells)
+        .map(|((e, _), cell)| e.seconds(sweep.calibration_for(&cell.settings)))
+        .sum()
+}
+
+/// The line an interrupted sweep ends with: what finished and how to finish the rest.
+fn say_interrupted(export_json: Option<&Path>, sweep: &Sweep, cells: usize) {
+    let json = export_json.filter(|p| *p != Path::new("-"));
+    let hint = match json {
+        Some(path) => format!("; finish it with --resume {}", path.display()),
+        None => "; with --export-json FILE, --resume FILE would finish it".into(),
+    };
+    let by = match interrupt::signal_name() {
+        "Ctrl-C" => String::new(),
+        signal => format!(" ({signal})"),
+    };
+    console::eprintln(&format!(
+        "Interrupted{by}: {} of {cells} cells finished{hint}",
+        sweep.rows.len(),
+    ));
 }
 
 /// `--dry-run`: the cells still to run with their estimates, and the totals.
@@ -342,82 +226,11 @@ struct SweepRun<'a> {
     axes: Axes,
     /// Mark cells whose estimate exceeds the available memory N/A without running them.
     fit_check: bool,
-    watch: &'a mut LoadWatch,
+    watch: &'a mut crate::load::Watch,
     /// `--devices`: one cell per slot at once (empty: one at a time, unpinned).
     slots: &'a [crate::devices::Slot],
     /// `--db`: each finished cell is appended to the results database as it comes.
     db: Option<&'a mut crate::db::Recorder>,
-}
-
-/// Watches the other processes' CPU use before and during the sweep: one warning line the
-/// first time the machine is busy, the environment's `load_before_sweep` and
-/// `load_during_sweep`, and each speed result's `load`.
-#[derive(Default)]
-struct LoadWatch {
-    /// `--quiet`: no warning line (the marks and the environment still say it).
-    quiet: bool,
-    warned: bool,
-    cells: Vec<crate::cell::Load>,
-}
-
-impl LoadWatch {
-    fn before(&mut self, sweep: &mut Sweep) {
-        let load = crate::load::look(crate::load::BEFORE_SWEEP);
-        set_environment(
-            sweep,
-            "load_before_sweep",
-            crate::load::describe(load.as_ref()),
-        );
-        if let Some(l) = load.filter(|l| l.busy) {
-            self.warn(&l, "before the sweep");
-        }
-    }
-
-    /// Records what other processes took while `results` were measured.
-    fn measured(&mut self, load: crate::cell::Load, results: &mut [CellResult], sweep: &mut Sweep) {
-        for result in results.iter_mut() {
-            if let CellResult::Speed(speed) = result {
-                speed.load = Some(load);
-            }
-        }
-        self.record(load, sweep);
-    }
-
-    /// Records what other processes took while one child measured.
-    fn record(&mut self, load: crate::cell::Load, sweep: &mut Sweep) {
-        self.cells.push(load);
-        set_environment(
-            sweep,
-            "load_during_sweep",
-            crate::load::describe_cells(&self.cells),
-        );
-        if load.busy {
-            self.warn(&load, "during the sweep");
-        }
-    }
-
-    fn warn(&mut self, load: &crate::cell::Load, when: &str) {
-        if std::mem::replace(&mut self.warned, true) || self.quiet {
-            return;
-        }
-        let average = crate::load::load_average()
-            .map(|a| format!(", load average {a:.2}"))
-            .unwrap_or_default();
-        console::eprintln(&format!(
-            "Warning: the machine is busy {when}: other processes take {:.2} of {} cores{average}; \
-             speed figures measured so are slower and noisier (marked ~), and MFU is not \
-             comparable with a quiet run's",
-            load.other_cores, load.cores
-        ));
-    }
-}
-
-/// Sets `key` in the environment, in place when it is there, else at the end.
-fn set_environment(sweep: &mut Sweep, key: &str, value: String) {
-    match sweep.environment.iter_mut().find(|(k, _)| k == key) {
-        Some(entry) => entry.1 = value,
-        None => sweep.environment.push((key.to_string(), value)),
-    }
 }
 
 impl SweepRun<'_> {
@@ -459,7 +272,6 @@ impl SweepRun<'_> {
             match outcome {
                 Ok(finished) => {
                     for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
-                        let result = crate::runner::cleaned(result);
                         index += 1;
                         if k > 0 {
                             self.progress.start(index, self.to_run, &labels[k]);
@@ -538,7 +350,7 @@ impl SweepRun<'_> {
     ) -> Result<bool> {
         let slots: Vec<String> = self.slots.iter().map(|s| s.to_string()).collect();
         let value = format!("{} (one cell per device at once)", slots.join(", "));
-        set_environment(sweep, "devices", value);
+        sweep.set_environment("devices", value);
         let mut groups = Vec::new();
         let mut position = 0;
         while position < cells.len() {
@@ -552,7 +364,7 @@ impl SweepRun<'_> {
             groups.push((group, skip));
         }
         let (mut index, mut interrupted, mut failure) = (0, false, None);
-        crate::devices::run_on(
+        crate::runner::run_on(
             self.slots,
             self.runner,
             groups,
@@ -569,8 +381,7 @@ impl SweepRun<'_> {
                     return false;
                 };
                 for (&i, result) in group.iter().zip(finished) {
-                    let (result, label) =
-                        (crate::runner::cleaned(result), cells[i].label(&self.axes));
+                    let label = cells[i].label(&self.axes);
                     index += 1;
                     self.progress.start(index, self.to_run, &label);
                     self.progress.cell_done(
@@ -635,37 +446,6 @@ impl SweepRun<'_> {
     }
 }
 
-/// The tables on stdout (or the one export that goes there), then where the files went.
-fn print_results(
-    env_print: bool,
-    exporters: &[Box<dyn Exporter>],
-    sweep: &Sweep,
-    progress: &Progress,
-) -> Result<()> {
-    if exporters.iter().any(|e| e.to_stdout()) {
-        for export in exporters.iter().filter(|e| e.to_stdout()) {
-            export.write(sweep)?;
-        }
-    } else {
-        let mut out = console::Stdout;
-        for &(mode, metric) in &sweep.sections {
-            report::table::print_section(&mut out, sweep, mode, metric)?;
-        }
-        report::profile::print(&mut out, sweep)?;
-        report::tokenization::print(&mut out, sweep)?;
-        if env_print {
-            report::table::print_environment(&mut out, &sweep.environment)?;
-        }
-        out.flush()?;
-    }
-    for export in exporters {
-        for file in export.files() {
-            progress.note(&format!("Saved {}", file.display()));
-        }
-    }
-    Ok(())
-}
-
 /// `merge`: the parts of a sharded sweep, reported as the whole sweep.
 pub fn merge(args: MergeArgs) -> Result<()> {
     let prefer = args.prefer.map(|p| match p {
@@ -691,7 +471,7 @@ pub fn merge(args: MergeArgs) -> Result<()> {
         console::eprintln(&notice);
     }
     export::write_files(&exporters, &merged.sweep)?;
-    print_results(args.env_print, &exporters, &merged.sweep, &progress)
+    report::print_results(args.env_print, &exporters, &merged.sweep, &progress)
 }
 
 /// The planned cells that have a result, in plan order.

@@ -3,7 +3,12 @@
 //! (`$XDG_CACHE_HOME/run-benchmark/calibration.json`, else `~/.cache/...`), and reused while
 //! it is younger than [`FRESH_FOR`]. `--recalibrate` measures again.
 
-use crate::cell::{CalibrationResult, DeviceChoice, Dtype};
+use crate::cell::{
+    Axes, Calibration, CalibrationResult, CellResult, DeviceChoice, Dtype, Metric, Sweep,
+};
+use crate::plan::Plan;
+use crate::progress::Progress;
+use crate::runner::{Interrupted, Runner};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -139,6 +144,122 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Measures the matmul ceiling once per (device, dtype, threads) of the speed cells still to
+/// run, unless carried over, or reuses the one cached for this machine and libtorch (unless
+/// `recalibrate`); the environment information says which. A failed calibration only makes
+/// those cells' MFU N/A.
+pub fn ensure(
+    runner: &Runner,
+    progress: &Progress,
+    plan: &Plan,
+    results: &[Option<CellResult>],
+    sweep: &mut Sweep,
+    recalibrate: bool,
+) -> Result<(), Interrupted> {
+    let mut wanted: Vec<Calibration> = Vec::new();
+    for (cell, _) in
+        (plan.cells.iter().zip(results)).filter(|(c, r)| r.is_none() && c.metric == Metric::Speed)
+    {
+        let key = Calibration::of(&cell.settings);
+        if !wanted.contains(&key) && sweep.calibration_for(&cell.settings).is_none() {
+            wanted.push(key);
+        }
+    }
+    let several = Axes::of(&plan.cells);
+    let several = several.dtype_varies() || several.threads_vary();
+    let mut said = Vec::new();
+    let mut bandwidths: Vec<(String, String)> = Vec::new();
+    let cache = Cache::user();
+    for calibration in wanted {
+        let threads = calibration.threads.unwrap_or(plan.default_threads);
+        let (device, dtype) = (calibration.device, calibration.dtype);
+        let variant = format!("{} {threads} thread(s)", dtype.name());
+        let what = format!(
+            "Calibrating: fastest matmul in {} on {device}{}",
+            dtype.name(),
+            match several {
+                true => format!(", {threads} thread(s)"),
+                false => String::new(),
+            }
+        );
+        let key = Key::of(&sweep.environment, device, dtype, threads);
+        let cached = match recalibrate {
+            true => None,
+            false => cache.as_ref().and_then(|c| c.lookup(&key)),
+        };
+        if let Some(cached) = cached {
+            let when = cached.when();
+            progress.note(&format!(
+                "{what}: {}, reused (measured {when}; --recalibrate measures again)",
+                ceilings(&cached.result)
+            ));
+            bandwidths.extend(bandwidth_of(&variant, &cached.result));
+            sweep.calibrations.push((calibration, cached.result));
+            said.push((variant, format!("reused, measured {when}")));
+            continue;
+        }
+        progress.task(&what);
+        match runner.calibrate(calibration) {
+            Ok(Ok(c)) => {
+                progress.task_done(&what, &ceilings(&c));
+                bandwidths.extend(bandwidth_of(&variant, &c));
+                if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
+                    progress.note(&format!("Calibration not cached: {e:#}"));
+                }
+                sweep.calibrations.push((calibration, c));
+                said.push((variant, "measured".into()));
+            }
+            Ok(Err(reason)) => {
+                progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))
+            }
+            Err(Interrupted) => {
+                progress.interrupted();
+                return Err(Interrupted);
+            }
+        }
+    }
+    if !said.is_empty() {
+        let value = match several {
+            false => said.remove(0).1,
+            true => (said.iter().map(|(v, how)| format!("{v}: {how}")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        sweep.set_environment("calibration", value);
+    }
+    if !bandwidths.is_empty() {
+        let value = match several {
+            false => bandwidths.remove(0).1,
+            true => (bandwidths.iter().map(|(v, b)| format!("{v}: {b}")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        sweep.set_environment("memory_bandwidth", value);
+    }
+    Ok(())
+}
+
+/// "312.4 GFLOP/s, read 55.1 GB/s": both ceilings of a calibration.
+fn ceilings(c: &CalibrationResult) -> String {
+    match c.bandwidth {
+        Some(b) => format!(
+            "{:.1} GFLOP/s, read {:.1} GB/s",
+            c.flops_per_second / 1e9,
+            b.read_bytes_per_second / 1e9
+        ),
+        None => format!(
+            "{:.1} GFLOP/s (bandwidth not measured)",
+            c.flops_per_second / 1e9
+        ),
+    }
+}
+
+/// The environment's words for a calibration's bandwidth ceiling, if measured.
+fn bandwidth_of(variant: &str, c: &CalibrationResult) -> Option<(String, String)> {
+    let b = c.bandwidth.as_ref()?;
+    Some((variant.to_string(), crate::report::roofline::describe(b)))
 }
 
 #[cfg(test)]

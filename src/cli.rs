@@ -98,7 +98,7 @@ pub enum Command {
     },
     /// Print the man page (roff) to stdout: run-benchmark's, or plot's, compare's, merge's or history's
     Man {
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(crate::cli_docs::MAN_SUBCOMMANDS))]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(MAN_SUBCOMMANDS))]
         subcommand: Option<String>,
     },
     /// Print the JSON Schema of --export-json files (schema 2) to stdout
@@ -810,8 +810,10 @@ fn parse_device(s: &str) -> Result<DeviceChoice, String> {
     }
 }
 
-/// The longest `--timeout` and `--min-time`: a year (and far below what `Duration` holds).
-pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+pub use crate::cell::MAX_SECONDS;
+
+/// The subcommands with a man page of their own (`run-benchmark-plot.1`, ...).
+pub const MAN_SUBCOMMANDS: [&str; 4] = ["plot", "compare", "merge", "history"];
 /// The largest batch size or sequence length: libtorch's 32-bit index limit.
 pub const MAX_SIZE: i64 = i32::MAX as i64;
 /// The most `--threads` (libtorch takes an i32; no machine has more cores).

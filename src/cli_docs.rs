@@ -36,8 +36,7 @@ pub fn completion_file(shell: Shell) -> String {
     }
 }
 
-/// The subcommands with a man page of their own (`run-benchmark-plot.1`, ...).
-pub const MAN_SUBCOMMANDS: [&str; 4] = ["plot", "compare", "merge", "history"];
+pub use crate::cli::MAN_SUBCOMMANDS;
 
 /// The man page (roff) of `run-benchmark`, or of one of MAN_SUBCOMMANDS.
 pub fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> io::Result<()> {

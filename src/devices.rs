@@ -5,10 +5,7 @@
 //! slots are refused: cells measured at once on shared cores would time each other.
 
 use crate::cell::DeviceChoice;
-use crate::runner::Runner;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex};
 
 /// One place a cell runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,47 +161,6 @@ impl Slot {
             }
         }
     }
-}
-
-/// Runs `jobs`, one per slot at a time, each on a copy of `runner` pinned to its slot; `done`
-/// gets every job and its outcome on this thread as it finishes, and stops the dispatch of
-/// further jobs by returning false.
-pub fn run_on<J: Send, R: Send>(
-    slots: &[Slot],
-    runner: &Runner,
-    jobs: Vec<J>,
-    work: impl Fn(&Runner, &J) -> R + Sync,
-    mut done: impl FnMut(J, R) -> bool,
-) {
-    let queue = Mutex::new(jobs.into_iter());
-    let stop = AtomicBool::new(false);
-    let (sender, results) = mpsc::channel();
-    std::thread::scope(|scope| {
-        for slot in slots {
-            let runner = Runner {
-                pin: Some(slot.clone()),
-                ..runner.clone()
-            };
-            let (queue, stop, work, sender) = (&queue, &stop, &work, sender.clone());
-            scope.spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).next() else {
-                        break;
-                    };
-                    let outcome = work(&runner, &job);
-                    if sender.send((job, outcome)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(sender);
-        for (job, outcome) in results {
-            if !done(job, outcome) {
-                stop.store(true, Ordering::SeqCst);
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -411,7 +411,7 @@ fn timeout_seconds(var: &str) -> Result<f64> {
     match std::env::var(var) {
         Err(_) => Ok(10.0),
         Ok(text) => match text.trim().parse::<f64>() {
-            Ok(s) if s > 0.0 && s <= crate::cli::MAX_SECONDS => Ok(s),
+            Ok(s) if s > 0.0 && s <= crate::cell::MAX_SECONDS => Ok(s),
             _ => bail!("{var}={text:?} is not a positive number of seconds"),
         },
     }

@@ -8,7 +8,7 @@
 //! The decision rests on measured CPU time, not on the load average: that lags by a minute,
 //! so a run right after another would be called busy by its predecessor.
 
-use crate::cell::Load;
+use crate::cell::{CellResult, Load, Sweep};
 use std::time::{Duration, Instant};
 
 /// How long the look before the sweep lasts: the sweep waits for it, and 100 ms (10 clock
@@ -167,6 +167,69 @@ pub fn describe_cells(loads: &[Load]) -> String {
         "{busy} of {} measured cells busy; other processes took up to {most:.2} of {cores} cores",
         loads.len()
     )
+}
+
+/// Watches the other processes' CPU use before and during the sweep: one warning line the
+/// first time the machine is busy, the environment's `load_before_sweep` and
+/// `load_during_sweep`, and each speed result's `load`.
+#[derive(Default)]
+pub struct Watch {
+    /// `--quiet`: no warning line (the marks and the environment still say it).
+    quiet: bool,
+    warned: bool,
+    cells: Vec<Load>,
+}
+
+impl Watch {
+    /// A watch; `quiet` leaves out the warning line.
+    pub fn quiet(quiet: bool) -> Watch {
+        Watch {
+            quiet,
+            ..Watch::default()
+        }
+    }
+
+    pub fn before(&mut self, sweep: &mut Sweep) {
+        let load = look(BEFORE_SWEEP);
+        sweep.set_environment("load_before_sweep", describe(load.as_ref()));
+        if let Some(l) = load.filter(|l| l.busy) {
+            self.warn(&l, "before the sweep");
+        }
+    }
+
+    /// Records what other processes took while `results` were measured.
+    pub fn measured(&mut self, load: Load, results: &mut [CellResult], sweep: &mut Sweep) {
+        for result in results.iter_mut() {
+            if let CellResult::Speed(speed) = result {
+                speed.load = Some(load);
+            }
+        }
+        self.record(load, sweep);
+    }
+
+    /// Records what other processes took while one child measured.
+    pub fn record(&mut self, load: Load, sweep: &mut Sweep) {
+        self.cells.push(load);
+        sweep.set_environment("load_during_sweep", describe_cells(&self.cells));
+        if load.busy {
+            self.warn(&load, "during the sweep");
+        }
+    }
+
+    fn warn(&mut self, load: &Load, when: &str) {
+        if std::mem::replace(&mut self.warned, true) || self.quiet {
+            return;
+        }
+        let average = load_average()
+            .map(|a| format!(", load average {a:.2}"))
+            .unwrap_or_default();
+        crate::console::eprintln(&format!(
+            "Warning: the machine is busy {when}: other processes take {:.2} of {} cores{average}; \
+             speed figures measured so are slower and noisier (marked ~), and MFU is not \
+             comparable with a quiet run's",
+            load.other_cores, load.cores
+        ));
+    }
 }
 
 #[cfg(test)]

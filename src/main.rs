@@ -33,7 +33,7 @@ fn run() -> ExitCode {
             db::cli::plot_history(&args.options(), &args.history).map(|()| ExitCode::SUCCESS),
         ),
         Some(Command::Plot(args)) => {
-            finish(report::plot::run(&args.options()).map(|()| ExitCode::SUCCESS))
+            finish(report::plot(&args.options()).map(|()| ExitCode::SUCCESS))
         }
         Some(Command::History(args)) => finish(db::cli::history(&args).map(|()| ExitCode::SUCCESS)),
         Some(Command::Db(command)) => finish(db::cli::db(&command).map(|()| ExitCode::SUCCESS)),

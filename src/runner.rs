@@ -8,12 +8,13 @@ use crate::cell::{
     Calibration, CalibrationResult, Cell, CellResult, Framework, Job, TokenizationCell,
     TokenizationResult,
 };
+use crate::frameworks::torch::reason::readable;
 use crate::{console, zygote};
 use serde::de::DeserializeOwned;
 use std::io::{Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -86,50 +87,7 @@ enum JobError {
 
 impl From<String> for JobError {
     fn from(reason: String) -> Self {
-        JobError::Failed(readable(&reason))
-    }
-}
-
-/// A reason as one clean line: libtorch's allocation failures say how much was asked for,
-/// and the `unwrap()` / `Torch(...)` wrapping of a panic is no part of the message.
-fn readable(reason: &str) -> String {
-    let cpu = reason.split("you tried to allocate ").nth(1);
-    if let Some(bytes) = cpu.and_then(|r| r.split(' ').next()?.parse::<f64>().ok()) {
-        return format!("out of memory: tried to allocate {}", human_bytes(bytes));
-    }
-    if let Some(rest) = reason
-        .split("CUDA out of memory. Tried to allocate ")
-        .nth(1)
-    {
-        let size: String = rest.chars().take_while(|&c| c != ' ').collect();
-        let unit: String = rest
-            .chars()
-            .skip(size.len() + 1)
-            .take_while(|c| c.is_alphabetic())
-            .collect();
-        return format!("out of memory on the GPU: tried to allocate {size} {unit}");
-    }
-    let reason = reason
-        .strip_prefix("called `Result::unwrap()` on an `Err` value: ")
-        .unwrap_or(reason);
-    match reason.strip_prefix("Torch(\"") {
-        Some(inner) => inner.trim_end_matches("\")").to_string(),
-        None => reason.to_string(),
-    }
-}
-
-/// Bytes in binary units: "59.6 GiB".
-fn human_bytes(bytes: f64) -> String {
-    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < units.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{bytes} bytes"),
-        _ => format!("{value:.1} {}", units[unit]),
+        JobError::Failed(reason)
     }
 }
 
@@ -137,7 +95,7 @@ impl Runner {
     /// Measures a cell; every failure becomes N/A with its reason.
     pub fn run(&self, cell: &Cell) -> Result<CellResult, Interrupted> {
         match self.run_job(&Job::Cell(Box::new(cell.clone()))) {
-            Ok(result) => Ok(cleaned(result)),
+            Ok(result) => Ok(result),
             Err(JobError::Failed(reason)) => Ok(CellResult::na(reason)),
             Err(JobError::Interrupted) => Err(Interrupted),
         }
@@ -576,17 +534,7 @@ impl ExitWatch {
 
 /// The results of a [`Job::Cells`] reply; unreadable ones are dropped (and become N/A).
 fn parse_results(value: serde_json::Value) -> Vec<CellResult> {
-    let results: Vec<CellResult> = serde_json::from_value(value).unwrap_or_default();
-    results.into_iter().map(cleaned).collect()
-}
-
-/// A cell the child itself made N/A (a libtorch error caught while measuring) gets the same
-/// one clean line as a child that failed.
-pub fn cleaned(result: CellResult) -> CellResult {
-    match result {
-        CellResult::NotAvailable { reason } => CellResult::na(readable(&reason)),
-        other => other,
-    }
+    serde_json::from_value(value).unwrap_or_default()
 }
 
 /// The child's reply is the last JSON line of its stdout.
@@ -613,7 +561,7 @@ fn failure_reason(status: ExitStatus, stderr: &str) -> String {
         .rfind(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
         .map(|l| format!(": {l}"))
         .unwrap_or_default();
-    match status.signal() {
+    readable(&match status.signal() {
         Some(libc::SIGKILL) => format!("child killed by SIGKILL (out of memory?){said}"),
         Some(libc::SIGSEGV) => format!("child crashed with SIGSEGV{said}"),
         Some(libc::SIGABRT) => format!("child aborted (SIGABRT){said}"),
@@ -622,7 +570,48 @@ fn failure_reason(status: ExitStatus, stderr: &str) -> String {
             "child exited with status {}{said}",
             status.code().unwrap_or(-1)
         ),
-    }
+    })
+}
+
+/// Runs `jobs`, one per slot at a time, each on a copy of `runner` pinned to its slot; `done`
+/// gets every job and its outcome on this thread as it finishes, and stops the dispatch of
+/// further jobs by returning false.
+pub fn run_on<J: Send, R: Send>(
+    slots: &[crate::devices::Slot],
+    runner: &Runner,
+    jobs: Vec<J>,
+    work: impl Fn(&Runner, &J) -> R + Sync,
+    mut done: impl FnMut(J, R) -> bool,
+) {
+    let queue = Mutex::new(jobs.into_iter());
+    let stop = AtomicBool::new(false);
+    let (sender, results) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for slot in slots {
+            let runner = Runner {
+                pin: Some(slot.clone()),
+                ..runner.clone()
+            };
+            let (queue, stop, work, sender) = (&queue, &stop, &work, sender.clone());
+            scope.spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).next() else {
+                        break;
+                    };
+                    let outcome = work(&runner, &job);
+                    if sender.send((job, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (job, outcome) in results {
+            if !done(job, outcome) {
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -653,25 +642,6 @@ mod tests {
         assert_eq!(
             failure_reason(exited, "first\nlast words\n\n"),
             "child exited with status 3: last words"
-        );
-    }
-
-    #[test]
-    fn reasons_are_one_clean_line() {
-        let oom = "called `Result::unwrap()` on an `Err` value: Torch(\"[enforce fail at \
-                   alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you \
-                   tried to allocate 64000000000 bytes. Error code 12 (Cannot allocate memory)";
-        assert_eq!(readable(oom), "out of memory: tried to allocate 59.6 GiB");
-        let gpu = "Torch(\"CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 7.79 GiB total)";
-        assert_eq!(
-            readable(gpu),
-            "out of memory on the GPU: tried to allocate 20.00 MiB"
-        );
-        let other = "called `Result::unwrap()` on an `Err` value: Torch(\"shape mismatch\")";
-        assert_eq!(readable(other), "shape mismatch");
-        assert_eq!(
-            readable("sequence length 9 exceeds 8"),
-            "sequence length 9 exceeds 8"
         );
     }
 

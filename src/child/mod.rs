@@ -6,6 +6,7 @@ pub mod memory;
 pub mod tokenization;
 
 use crate::cell::{Cell, CellResult, DeviceChoice, Job};
+use crate::frameworks::torch::reason::readable;
 use crate::frameworks::torch::{calibrate, Torch};
 use anyhow::Result;
 pub use run_benchmark_core::protocol::reason::{first_line, panic_reason};
@@ -42,8 +43,8 @@ pub fn execute_with(job: &Job, progress: &mut dyn FnMut(&Value)) -> Result<Value
     match outcome {
         Ok(Ok(Ok(value))) => Ok(value),
         Ok(Ok(Err(e))) => Err(format!("cannot serialise the result: {e}")),
-        Ok(Err(e)) => Err(first_line(&format!("{e:#}"))),
-        Err(payload) => Err(panic_reason(&payload)),
+        Ok(Err(e)) => Err(readable(&first_line(&format!("{e:#}")))),
+        Err(payload) => Err(readable(&panic_reason(&payload))),
     }
 }
 
@@ -54,5 +55,16 @@ pub fn cells(cells: &[Cell], progress: &mut dyn FnMut(&[CellResult])) -> Result<
             .first()
             .map_or(DeviceChoice::Cpu, |c| c.settings.device),
     );
-    run_benchmark_core::protocol::cells(&mut torch, cells, &known::known, progress)
+    let clean = |results: Vec<CellResult>| results.into_iter().map(cleaned).collect::<Vec<_>>();
+    let mut report = |so_far: &[CellResult]| progress(&clean(so_far.to_vec()));
+    run_benchmark_core::protocol::cells(&mut torch, cells, &known::known, &mut report).map(clean)
+}
+
+/// A cell's N/A reason from libtorch as one clean line (an allocation failure says how much
+/// was asked for), once, here where it arose.
+fn cleaned(result: CellResult) -> CellResult {
+    match result {
+        CellResult::NotAvailable { reason } => CellResult::na(readable(&reason)),
+        other => other,
+    }
 }

@@ -2,7 +2,7 @@
 //! initialised as transformers initialises them, and the activations named in HF configs.
 
 use super::Task;
-use crate::measure::profile::{scope, Part};
+use crate::measure::profile::{self, scope, Part};
 use serde::Deserialize;
 use tch::{nn, Tensor};
 
@@ -349,3 +349,38 @@ macro_rules! decoder_only_models {
     };
 }
 pub(crate) use decoder_only_models;
+/// The gated MLP of Llama-like decoders (SwiGLU): `down(act(gate(x)) · up(x))`; also each
+/// expert of moe.rs.
+pub struct GatedMlp {
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+    activation: Activation,
+}
+
+impl GatedMlp {
+    /// With the checkpoint's (gate, up, down) names, e.g. Mixtral's experts' w1, w3, w2.
+    pub fn named(
+        p: nn::Path,
+        [gate, up, down]: [&str; 3],
+        hidden: i64,
+        intermediate: i64,
+        bias: bool,
+        activation: Activation,
+        std: f64,
+    ) -> Self {
+        let (h, i) = (hidden, intermediate);
+        GatedMlp {
+            gate_proj: Linear::new(&p / gate, h, i, bias, std),
+            up_proj: Linear::new(&p / up, h, i, bias, std),
+            down_proj: Linear::new(&p / down, i, h, bias, std),
+            activation,
+        }
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let _mlp = profile::part(Part::Mlp);
+        let gate = self.activation.apply(&self.gate_proj.forward(xs));
+        self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
+    }
+}

@@ -18,7 +18,7 @@ use super::checks::check_positive;
 use super::kv_cache::{CausalLm, KvCache};
 use super::layers::{
     attention_flops, causal_lm_loss, gated_mlp_flops, lm_head, lm_head_flops, merge_heads,
-    Activation, Embedding, Linear,
+    Activation, Embedding, GatedMlp, Linear,
 };
 use super::moe::{load_balancing_loss, FeedForward, MoeConfig, Naming, SparseMoe};
 use super::rotary::{RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
@@ -396,53 +396,6 @@ impl Attention {
     }
 }
 
-/// SwiGLU: `down(act(gate(x)) · up(x))`; also each expert of moe.rs.
-pub struct Mlp {
-    gate_proj: Linear,
-    up_proj: Linear,
-    down_proj: Linear,
-    activation: Activation,
-}
-
-impl Mlp {
-    fn new(p: nn::Path, c: &LlamaConfig) -> Self {
-        Mlp::named(
-            p,
-            ["gate_proj", "up_proj", "down_proj"],
-            c.hidden_size,
-            c.intermediate_size,
-            c.mlp_bias,
-            c.hidden_act,
-            c.initializer_range,
-        )
-    }
-
-    /// With the checkpoint's (gate, up, down) names, e.g. Mixtral's experts' w1, w3, w2.
-    pub fn named(
-        p: nn::Path,
-        [gate, up, down]: [&str; 3],
-        hidden: i64,
-        intermediate: i64,
-        bias: bool,
-        activation: Activation,
-        std: f64,
-    ) -> Self {
-        let (h, i) = (hidden, intermediate);
-        Mlp {
-            gate_proj: Linear::new(&p / gate, h, i, bias, std),
-            up_proj: Linear::new(&p / up, h, i, bias, std),
-            down_proj: Linear::new(&p / down, i, h, bias, std),
-            activation,
-        }
-    }
-
-    pub fn forward(&self, xs: &Tensor) -> Tensor {
-        let _mlp = profile::part(Part::Mlp);
-        let gate = self.activation.apply(&self.gate_proj.forward(xs));
-        self.down_proj.forward(&(gate * self.up_proj.forward(xs)))
-    }
-}
-
 struct DecoderLayer {
     self_attn: Attention,
     mlp: FeedForward,
@@ -460,7 +413,15 @@ impl DecoderLayer {
                 c.hidden_act,
                 c.initializer_range,
             )),
-            _ => FeedForward::Dense(Mlp::new(&p / "mlp", c)),
+            _ => FeedForward::Dense(GatedMlp::named(
+                &p / "mlp",
+                ["gate_proj", "up_proj", "down_proj"],
+                c.hidden_size,
+                c.intermediate_size,
+                c.mlp_bias,
+                c.hidden_act,
+                c.initializer_range,
+            )),
         };
         DecoderLayer {
             self_attn: Attention::new(&p / "self_attn", c, layer),

@@ -11,8 +11,7 @@
 //! expert runs on its own tokens only, and its weighted outputs are summed per token.
 
 use super::checks::check_positive;
-use super::layers::{gated_mlp_flops, Linear};
-use super::llama::Mlp;
+use super::layers::{gated_mlp_flops, GatedMlp, Linear};
 use anyhow::{bail, Result};
 use tch::{nn, Kind, Tensor};
 
@@ -104,7 +103,7 @@ impl MoeConfig {
 /// The router (`gate`, no bias) and the experts (SwiGLU MLPs).
 pub struct SparseMoe {
     gate: Linear,
-    experts: Vec<Mlp>,
+    experts: Vec<GatedMlp>,
     top_k: i64,
     norm_topk_prob: bool,
     jitter: f64,
@@ -124,7 +123,7 @@ impl SparseMoe {
             gate: Linear::new(&p / "gate", hidden, c.num_experts, false, std),
             experts: (0..c.num_experts)
                 .map(|e| {
-                    Mlp::named(
+                    GatedMlp::named(
                         &experts / e,
                         c.naming.expert(),
                         hidden,
@@ -220,7 +219,7 @@ pub fn load_balancing_loss(
 
 /// A decoder layer's feed-forward block: dense SwiGLU or sparse experts.
 pub enum FeedForward {
-    Dense(Mlp),
+    Dense(GatedMlp),
     Sparse(SparseMoe),
 }
 

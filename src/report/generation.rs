@@ -3,8 +3,8 @@
 //! TTFT, TPOT, inter-token latency percentiles, decode throughput and end-to-end latency, or
 //! peak memory beside the KV cache. The notes give every formula.
 
-use super::roofline::Roofline;
-use super::section::{busy_note, format_rate, roofline_cells, roofline_notes, Section, BUSY_MARK};
+use super::format::{busy_note, format_rate, Section, BUSY_MARK};
+use super::roofline::{roofline_cells, roofline_notes, Roofline};
 use super::{format_seconds, memory_figure, section_rows, write_file, Row, Sweep, TIME_DIGITS};
 use crate::cell::{CellResult, GenerationSpeed, Metric, Mode};
 use crate::measure::generation::enough_for;

@@ -4,6 +4,7 @@ pub mod compare;
 pub mod csv;
 pub mod dry_run;
 pub mod export;
+pub mod format;
 pub mod generation;
 pub mod history;
 pub mod json;
@@ -193,6 +194,50 @@ pub fn csv_value(result: &CellResult) -> String {
         CellResult::Memory(memory) => to_mib(memory_figure(memory)).to_string(),
         CellResult::NotAvailable { .. } => "N/A".into(),
     }
+}
+
+/// The tables on stdout (or the one export that goes there), then where the files went.
+pub fn print_results(
+    env_print: bool,
+    exporters: &[Box<dyn export::Exporter>],
+    sweep: &Sweep,
+    progress: &crate::progress::Progress,
+) -> Result<()> {
+    if exporters.iter().any(|e| e.to_stdout()) {
+        for export in exporters.iter().filter(|e| e.to_stdout()) {
+            export.write(sweep)?;
+        }
+    } else {
+        use std::io::Write;
+        let mut out = crate::console::Stdout;
+        for &(mode, metric) in &sweep.sections {
+            table::print_section(&mut out, sweep, mode, metric)?;
+        }
+        profile::print(&mut out, sweep)?;
+        tokenization::print(&mut out, sweep)?;
+        if env_print {
+            table::print_environment(&mut out, &sweep.environment)?;
+        }
+        out.flush()?;
+    }
+    for export in exporters {
+        for file in export.files() {
+            progress.note(&format!("Saved {}", file.display()));
+        }
+    }
+    Ok(())
+}
+
+/// `plot`: the chart of a sweep's figures, with `--profile` of a profiled call, with
+/// `--roofline` the sweep's cells against both ceilings.
+pub fn plot(args: &plot::Options) -> Result<()> {
+    if args.profile {
+        return profile_chart::run(args);
+    }
+    if args.roofline {
+        return roofline_plot::run(args);
+    }
+    plot::run(args)
 }
 
 #[cfg(test)]

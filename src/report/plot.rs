@@ -87,13 +87,9 @@ pub struct Series {
     pub marked: Vec<(f64, f64)>,
 }
 
+/// The `plot` subcommand's chart of a sweep's figures (`--profile`'s chart is
+/// [`super::profile_chart`]'s; [`super::plot`] picks).
 pub fn run(args: &Options) -> Result<()> {
-    if args.profile {
-        return super::profile_chart::run(args);
-    }
-    if args.roofline {
-        return super::roofline_plot::run(args);
-    }
     let format = Format::of(&args.output)?;
     let data = load(&args.files, args.mode, args.metric)?;
     let series = series(&data, args.x);

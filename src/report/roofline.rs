@@ -121,6 +121,53 @@ pub fn notes(generation: bool) -> Vec<String> {
     notes
 }
 
+/// The GB/s, MBU and Bound cells of a speed row (N/A where the figures are unknown).
+pub(super) fn roofline_cells(r: Option<&Roofline>) -> [String; 3] {
+    match r {
+        Some(r) => [
+            format!("{:.1}", r.bytes_per_second / 1e9),
+            format!("{:.1}%", 100.0 * r.mbu),
+            r.verdict(),
+        ],
+        None => ["N/A".into(), "N/A".into(), "N/A".into()],
+    }
+}
+
+/// How MBU and the verdict are computed, and the bandwidth ceiling(s) of the rows.
+pub(super) fn roofline_notes(
+    sweep: &super::Sweep,
+    rows: &[&super::Row],
+    generation: bool,
+) -> Vec<String> {
+    let mut notes = notes(generation);
+    let mut seen: Vec<crate::cell::Calibration> = Vec::new();
+    let axes = sweep.axes();
+    let several = axes.dtype_varies() || axes.threads_vary();
+    for (cell, _) in rows {
+        let key = crate::cell::Calibration::of(&cell.settings);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let Some(c) = sweep.calibration_for(&cell.settings) else {
+            continue;
+        };
+        let (Some(b), Some(ridge)) = (c.bandwidth, ridge(c)) else {
+            continue;
+        };
+        let whose = match several {
+            true => format!(" ({})", axes.describe(&cell.settings).trim()),
+            false => String::new(),
+        };
+        notes.push(format!(
+            "Bandwidth ceiling{whose}: {} on {}; ridge point {ridge:.1} FLOPs per byte.",
+            describe(&b),
+            sweep.settings.device
+        ));
+    }
+    notes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

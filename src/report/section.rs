@@ -2,9 +2,13 @@
 //! saying which statistic the figures are, noisy figures flagged, and every N/A with its
 //! reason. The terminal tables and the Markdown export render the same content.
 
-use super::roofline::{self, Roofline};
-use super::{section_rows, table_value, title, value_label, Sweep, Throughput};
-use crate::cell::{Axes, CellResult, InputKind, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND};
+pub use super::format::Section;
+use super::format::{busy_note, format_rate, BUSY_MARK};
+use super::roofline::{roofline_cells, roofline_notes, Roofline};
+use super::{section_rows, table_value, value_label, Row, Sweep, Throughput};
+use crate::cell::{
+    Axes, CellResult, InputKind, Inputs, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND,
+};
 use crate::measure::memory::to_mib;
 use crate::measure::stats::NOISY_IQR_RATIO;
 use crate::measure::timing::Statistic;
@@ -13,31 +17,6 @@ use crate::measure::timing::Statistic;
 const NOISY_MARK: &str = " *";
 /// Marks a figure whose interval did not reach the precision target in time.
 const IMPRECISE_MARK: &str = " !";
-/// Marks a figure measured while other processes took CPU.
-pub(super) const BUSY_MARK: &str = " ~";
-
-/// What one section shows, whatever renders it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Section {
-    pub mode: Mode,
-    pub metric: Metric,
-    pub columns: Vec<String>,
-    /// How many of the last columns a narrow terminal may leave out (derived figures).
-    pub optional: usize,
-    /// One line per finished cell, in the order they ran; N/A cells leave the rest empty.
-    pub rows: Vec<Vec<String>>,
-    /// What the figures are.
-    pub notes: Vec<String>,
-    /// `N/A model (batch b, sequence s): reason`, one per N/A cell.
-    pub not_available: Vec<String>,
-}
-
-impl Section {
-    pub fn title(&self) -> &'static str {
-        title(self.mode, self.metric)
-    }
-}
-
 /// The section of `sweep` for one mode and metric; where the sweep crossed several dtypes or
 /// thread counts, each row says its own after the model.
 pub fn build(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
@@ -220,7 +199,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 true => roofline_notes(sweep, &rows, false),
                 false => Vec::new(),
             },
-            super::tokenization::input_notes(&rows),
+            input_notes(&rows),
         ]
         .concat(),
         columns,
@@ -228,49 +207,6 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
         rows: lines,
         not_available,
     }
-}
-
-/// The GB/s, MBU and Bound cells of a speed row (N/A where the figures are unknown).
-pub(super) fn roofline_cells(r: Option<&Roofline>) -> [String; 3] {
-    match r {
-        Some(r) => [
-            format!("{:.1}", r.bytes_per_second / 1e9),
-            format!("{:.1}%", 100.0 * r.mbu),
-            r.verdict(),
-        ],
-        None => ["N/A".into(), "N/A".into(), "N/A".into()],
-    }
-}
-
-/// How MBU and the verdict are computed, and the bandwidth ceiling(s) of the rows.
-pub(super) fn roofline_notes(sweep: &Sweep, rows: &[&super::Row], generation: bool) -> Vec<String> {
-    let mut notes = roofline::notes(generation);
-    let mut seen: Vec<crate::cell::Calibration> = Vec::new();
-    let axes = sweep.axes();
-    let several = axes.dtype_varies() || axes.threads_vary();
-    for (cell, _) in rows {
-        let key = crate::cell::Calibration::of(&cell.settings);
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        let Some(c) = sweep.calibration_for(&cell.settings) else {
-            continue;
-        };
-        let (Some(b), Some(ridge)) = (c.bandwidth, roofline::ridge(c)) else {
-            continue;
-        };
-        let whose = match several {
-            true => format!(" ({})", axes.describe(&cell.settings).trim()),
-            false => String::new(),
-        };
-        notes.push(format!(
-            "Bandwidth ceiling{whose}: {} on {}; ridge point {ridge:.1} FLOPs per byte.",
-            roofline::describe(&b),
-            sweep.settings.device
-        ));
-    }
-    notes
 }
 
 /// The size column's header: "Seq Length", "Image Size" for vision models, "Audio Length
@@ -284,17 +220,6 @@ fn size_column(kinds: impl Iterator<Item = InputKind>) -> String {
     match names.is_empty() {
         true => InputKind::Tokens.size_column().into(),
         false => names.join(" / "),
-    }
-}
-
-/// Rates with three significant digits' worth of precision.
-pub(super) fn format_rate(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
     }
 }
 
@@ -418,16 +343,51 @@ fn mfu_note(sweep: &Sweep, rows: &[&super::Row]) -> String {
     }
 }
 
-/// The note for the figures marked `~`, if any: how busy the machine was meanwhile.
-pub(super) fn busy_note(busy: &[crate::cell::Load]) -> Option<String> {
-    let first = busy.first()?;
-    let most = busy.iter().map(|l| l.other_cores).fold(0.0, f64::max);
-    Some(format!(
-        "~{} figure(s) measured on a busy machine: other processes took up to {most:.2} of {} \
-         cores meanwhile, so these are slower than on a quiet one; rerun them when it is quiet.",
-        busy.len(),
-        first.cores
-    ))
+/// Notes for a model section whose cells took text: where the text came from, and for each
+/// model, batch size and sequence length, the share of padding.
+pub fn input_notes(rows: &[&Row]) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut seen = Vec::new();
+    for (cell, _) in rows {
+        let Inputs::Text(text) = &cell.inputs else {
+            continue;
+        };
+        if notes.is_empty() {
+            notes.push(format!(
+                "Text inputs: batch row i is passage i of {} ({} passages), through the model's \
+                 tokenizer, truncated or padded on the right to the sequence length; padding \
+                 ({}) is masked out by the attention mask. Tokens/s counts padding tokens too.",
+                text.text.display(),
+                text.passages,
+                text.pad_token
+            ));
+        }
+        let key = (&cell.model, cell.batch_size, cell.sequence_length);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let total = (cell.batch_size * cell.sequence_length) as u64;
+        let mut note = format!(
+            "Padding {} (batch {}, sequence {}): {} of {total} tokens ({:.1}%); {} of {} rows truncated",
+            cell.model,
+            cell.batch_size,
+            cell.sequence_length,
+            text.padding_tokens,
+            100.0 * text.padding_tokens as f64 / total as f64,
+            text.truncated_rows,
+            cell.batch_size,
+        );
+        if text.cycled {
+            note.push_str(&format!(
+                "; the text has only {} passages, so they repeat",
+                text.passages
+            ));
+        }
+        note.push('.');
+        notes.push(note);
+    }
+    notes
 }
 
 #[cfg(test)]

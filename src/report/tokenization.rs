@@ -2,9 +2,9 @@
 //! passage alone and in batches, the crate's parallelism off and on), and the notes that say
 //! how much of a text cell's batch was padding.
 
-use super::section::{busy_note, format_rate, BUSY_MARK};
+use super::format::{busy_note, format_rate, BUSY_MARK};
 use super::{format_seconds, Sweep, TIME_DIGITS};
-use crate::cell::{Inputs, Row, TokenizationCell, TokenizationResult};
+use crate::cell::{TokenizationCell, TokenizationResult};
 use crate::measure::timing::Statistic;
 use std::io::{self, Write};
 
@@ -146,61 +146,16 @@ pub fn print(out: &mut dyn Write, sweep: &Sweep) -> io::Result<()> {
     )
 }
 
-/// Notes for a model section whose cells took text: where the text came from, and for each
-/// model, batch size and sequence length, the share of padding.
-pub fn input_notes(rows: &[&Row]) -> Vec<String> {
-    let mut notes = Vec::new();
-    let mut seen = Vec::new();
-    for (cell, _) in rows {
-        let Inputs::Text(text) = &cell.inputs else {
-            continue;
-        };
-        if notes.is_empty() {
-            notes.push(format!(
-                "Text inputs: batch row i is passage i of {} ({} passages), through the model's \
-                 tokenizer, truncated or padded on the right to the sequence length; padding \
-                 ({}) is masked out by the attention mask. Tokens/s counts padding tokens too.",
-                text.text.display(),
-                text.passages,
-                text.pad_token
-            ));
-        }
-        let key = (&cell.model, cell.batch_size, cell.sequence_length);
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        let total = (cell.batch_size * cell.sequence_length) as u64;
-        let mut note = format!(
-            "Padding {} (batch {}, sequence {}): {} of {total} tokens ({:.1}%); {} of {} rows truncated",
-            cell.model,
-            cell.batch_size,
-            cell.sequence_length,
-            text.padding_tokens,
-            100.0 * text.padding_tokens as f64 / total as f64,
-            text.truncated_rows,
-            cell.batch_size,
-        );
-        if text.cycled {
-            note.push_str(&format!(
-                "; the text has only {} passages, so they repeat",
-                text.passages
-            ));
-        }
-        note.push('.');
-        notes.push(note);
-    }
-    notes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cell::{
         Cell, CellResult, DeviceChoice, Dtype, Metric, Mode, Optimizer, Settings, TextInputs,
     };
+    use crate::cell::{Inputs, Row};
     use crate::measure::stats::Stats;
     use crate::measure::timing::Protocol;
+    use crate::report::section::input_notes;
 
     fn settings() -> Settings {
         Settings {

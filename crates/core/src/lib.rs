@@ -2,7 +2,7 @@
 //! run-benchmark-core` has no tch): what a measuring child of any framework needs.
 //!
 //! - [`cell`]: the plain data: a cell, the sweep's settings, results, the jobs a parent
-//!   sends its child, and [`shard`]'s record of a whole plan.
+//!   sends its child, and (`cell::shard`) the record of a whole plan.
 //! - [`measure`]: clocks, statistics, memory readings from /proc and the heap's thresholds.
 //! - [`protocol`]: the measuring protocol (memory, speed, generation) written once, driving
 //!   a [`protocol::Framework`] that each framework implements.
@@ -10,4 +10,5 @@
 pub mod cell;
 pub mod measure;
 pub mod protocol;
-pub mod shard;
+/// A shard's record of its whole plan (plain data, inside `cell`).
+pub use cell::shard;

@@ -7,6 +7,7 @@ pub mod calibrate;
 pub mod device;
 pub mod model;
 pub mod profile;
+pub mod reason;
 
 use crate::cell::{
     Cell, DeviceChoice, Dtype, Framework as CellFramework, GpuMemory, Mode, Settings,

@@ -3,13 +3,15 @@
 //! clap), so the planner, runner, reports and resume use it without touching libtorch, and
 //! the parent hands a cell to its child as JSON.
 
+pub mod shard;
+
 use crate::measure::allocator::AllocatorStats;
 use crate::measure::stats::Stats;
 use crate::measure::timing::{Interval, Protocol, Statistic};
-use crate::shard::ShardRecord;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shard::ShardRecord;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -209,6 +211,10 @@ impl Cell {
         )
     }
 }
+
+/// The longest duration a flag or variable takes (`--timeout`, `--min-time`, the Hub's
+/// timeouts): a year, far below what `Duration` holds.
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 
 /// Mel frames a second of audio makes: Whisper's feature extractor hops 160 samples at
 /// 16 kHz.
@@ -583,6 +589,14 @@ pub struct Sweep {
 }
 
 impl Sweep {
+    /// Sets `key` in the environment, in place when it is there, else at the end.
+    pub fn set_environment(&mut self, key: &str, value: String) {
+        match self.environment.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.environment.push((key.to_string(), value)),
+        }
+    }
+
     /// The calibration of cells with these settings, if one was measured.
     pub fn calibration_for(&self, settings: &Settings) -> Option<&CalibrationResult> {
         calibration_in(&self.calibrations, settings)
