@@ -153,6 +153,10 @@ fn new_sweep(
         rows: Vec::new(),
         tokenization: Vec::new(),
         shard: plan.shard.clone(),
+        unread_config_keys: (plan.models.iter())
+            .filter(|m| !m.unread_keys.is_empty())
+            .map(|m| (m.name.clone(), m.unread_keys.clone()))
+            .collect(),
     }
 }
 

@@ -60,6 +60,15 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         .iter()
         .map(hub::resolve)
         .collect::<Result<Vec<_>>>()?;
+    if args.verbose {
+        for m in models.iter().filter(|m| !m.unread_keys.is_empty()) {
+            eprintln!(
+                "model \"{}\": keys its family does not read (left out): {}",
+                m.name,
+                m.unread_keys.join(", ")
+            );
+        }
+    }
     let scope = Scope {
         inference: !args.no_inference,
         training: args.training,
@@ -630,6 +639,7 @@ mod tests {
             name: name.into(),
             origin: "test".into(),
             config: json!({"model_type": "bert"}),
+            unread_keys: Vec::new(),
         }
     }
 
