@@ -879,6 +879,92 @@ fn compare_fails_a_cell_that_became_na_and_exports_with_nothing_in_common() {
     assert!(stderr.contains("have no cell in common"), "{stderr}");
 }
 
+/// An A/A pair: the same tiny sweep run twice back to back (real child processes) must not
+/// come out REGRESSED under compare's default verdict, whatever else the machine runs.
+#[test]
+fn compare_of_two_runs_of_the_same_sweep_finds_no_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = format!("tiny={}/{TINY}", env!("CARGO_MANIFEST_DIR"));
+    let run = |name: &str| {
+        let path = dir.path().join(name);
+        bin()
+            .current_dir(dir.path())
+            .args(QUICK)
+            .args(["--models", &tiny, "--batch-sizes", "1", "2"])
+            .args(["--sequence-lengths", "8", "16", "--quiet", "--export-json"])
+            .arg(&path)
+            .assert()
+            .success();
+        path
+    };
+    let (a, b) = (run("a.json"), run("b.json"));
+    let out = bin()
+        .env("COLUMNS", "200")
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("0 regressed, 0 failed"), "{stdout}");
+    assert!(!stdout.contains("REGRESSED"), "{stdout}");
+    // Every cell matched: no warning about part of them.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("only"), "{:?}", out.stderr);
+}
+
+/// Only part of the cells in common (a model renamed in one of two): compare still compares
+/// those, and warns in one line on stderr.
+#[test]
+fn compare_warns_when_only_part_of_the_cells_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    let renamed = dir.path().join("renamed.json");
+    let mut sweep = synthetic(1.0);
+    sweep.rows[0].0.model = "renamed".into();
+    json::write(&renamed, &sweep).unwrap();
+    let out = bin().arg("compare").arg(&base).arg(&renamed).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("1 only in"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Only in the new run: renamed"));
+}
+
+/// A cell either run measured on a busy machine is judged on a floor as wide as the other
+/// processes' cores, and the summary says what to do.
+#[test]
+fn compare_judges_cells_measured_busy_on_a_wider_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    let slow = dir.path().join("slow.json");
+    let mut sweep = synthetic(3.0);
+    for (_, result) in &mut sweep.rows {
+        if let CellResult::Speed(s) = result {
+            s.load = Some(run_benchmark::cell::Load {
+                other_cores: 4.0,
+                cores: 8,
+                busy: true,
+            });
+        }
+    }
+    json::write(&slow, &sweep).unwrap();
+    let out = bin()
+        .env("COLUMNS", "200")
+        .arg("compare")
+        .arg(&base)
+        .arg(&slow)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Three times slower with four cores' worth of other work: within its floor.
+    assert!(!stdout.contains("REGRESSED"), "{stdout}");
+    assert!(stdout.contains("6 speed cell(s) were measured while other processes"), "{stdout}");
+    assert!(stdout.contains("--threads 1"), "{stdout}");
+}
+
 #[test]
 fn plot_draws_png_and_svg_from_json_and_csv() {
     let dir = tempfile::tempdir().unwrap();

@@ -104,6 +104,8 @@ pub struct Line {
     pub verdict: Verdict,
     /// Why the cell has no verdict.
     pub note: Option<String>,
+    /// Either run measured it while other processes took CPU: judged on a wider floor.
+    pub busy: bool,
 }
 
 impl Line {
@@ -277,6 +279,18 @@ pub fn report(options: &Options, baseline: &Sweep, new: &Sweep) -> Result<bool> 
         );
     }
     comparison.noise_source = source;
+    // A renamed model or a changed sweep matches only part of the cells: said, not silent.
+    let unmatched = comparison.only_baseline.len() + comparison.only_new.len();
+    if unmatched > 0 {
+        console::eprintln(&format!(
+            "warning: only {} cells match; {} only in {} and {} only in {} (listed under the table)",
+            comparison.lines.len(),
+            comparison.only_baseline.len(),
+            options.baseline.display(),
+            comparison.only_new.len(),
+            options.new.display()
+        ));
+    }
     let text = match options.format {
         Format::Table => render_text(&comparison, console::stdout_width()),
         Format::Markdown => render_markdown(&comparison),
@@ -434,6 +448,7 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64, noise_floor: f64) -> Line
         interval: None,
         verdict: Verdict::NotComparable,
         note: None,
+        busy: false,
     };
     match (base_result, new_result) {
         (CellResult::Speed(a), CellResult::Speed(b)) => {
@@ -445,6 +460,18 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64, noise_floor: f64) -> Line
             let (lo, hi) = bootstrap_interval(a, b);
             line.ratio = Some(ratio);
             line.interval = Some((lo, hi));
+            // Other processes slow a measurement by more than any interval shows: sharing
+            // its cores with k cores' worth of other work can make a cell up to k + 1 times
+            // slower, so a cell either run measured busy gets that much more floor.
+            let other = |r: &SpeedResult| r.load.filter(|l| l.busy).map(|l| l.other_cores);
+            let busy = other(a).into_iter().chain(other(b)).reduce(f64::max);
+            let noise_floor = match busy {
+                Some(cores) => {
+                    line.busy = true;
+                    noise_floor.max(cores)
+                }
+                None => noise_floor,
+            };
             // Beyond the floor on a log scale: 10% slower and 1/1.1 faster are alike.
             let floor = 1.0 + noise_floor;
             line.verdict = if ratio > 1.0 + threshold && lo > floor {
@@ -571,6 +598,22 @@ fn summary(c: &Comparison) -> Vec<String> {
             "Configs differ under the same name: {}",
             c.configs_differ.join("; ")
         ));
+    }
+    let busy = c.lines.iter().filter(|l| l.busy).count();
+    if busy > 0 {
+        lines.push(format!(
+            "{busy} speed cell(s) were measured while other processes took CPU: each is judged \
+             on a floor of the cores those took (100% a core); rerun on a quiet machine, or \
+             with --threads 1 on a shared one, for a finer verdict."
+        ));
+    }
+    if c.regressions().next().is_some() && c.noise_source.starts_with("the default") {
+        lines.push(
+            "A regression on a machine other work shares may be noise: rerun both on a quiet \
+             machine (--threads 1 on a shared one), or measure the floor with --noise-from A.json \
+             B.json (two runs of the same code)."
+                .into(),
+        );
     }
     for l in c.regressions() {
         lines.push(format!(
