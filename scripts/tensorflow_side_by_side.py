@@ -18,7 +18,9 @@ Usage (after `make build tensorflow onnxruntime`):
 --quick: a tiny check of the script itself (tests/fixtures/tiny-bert.json, sequence 8), written
 to /tmp unless --out says where; --models, --sizes and --modes narrow the sitting. Writes the
 JSON record and a Markdown table (docs/tensorflow-side-by-side.{json,md}) and prints an
-estimate of the sitting's length first (about 25 minutes on 2 cores for the full sweep).
+estimate of the sitting's length first. On 2 cores the seed's whole sweep is hours (sequence
+512 dominates: a bert-base training step at batch 8 is about 3 TFLOP); about 25 minutes is
+`--sizes 8 32 128 --modes inference` or `--sizes 8 32` with both modes.
 """
 
 import argparse
@@ -42,10 +44,39 @@ MODELS = [
     ("SmolLM2-135M", "HuggingFaceTB--SmolLM2-135M.json", {}),
 ]
 QUICK_MODELS = [("tiny-bert", "../tests/fixtures/tiny-bert.json", {})]
-# Seconds per (model, sequence, mode) cell of the full sitting on 2 cores, every variant
-# included (PyTorch's children and calibration, TensorFlow's and XLA's builds and compiles,
-# ONNX Runtime's build): a rough estimate from the sittings recorded in docs/, printed first.
-SECONDS_PER_CELL = {8: 20, 32: 25, 128: 40, 512: 110}
+# The estimate printed first: forward FLOPs of each cell (matrix products, the head included)
+# times the calls each variant makes (PyTorch and TorchScript: a memory call, 1 warm-up and 3
+# timed calls; TensorFlow, XLA and ONNX Runtime: a first call and 3 timed; training counts
+# three forwards a step), at ESTIMATE_GFLOPS, plus ESTIMATE_OVERHEAD seconds a cell (processes,
+# library loads, XLA's compile). Both are assumptions for a 2-core machine, not measurements:
+# the record keeps the real start and end, so compare and correct them.
+ESTIMATE_GFLOPS = 25.0
+ESTIMATE_OVERHEAD = 12.0
+INFERENCE_CALLS = 5 + 5 + 4 + 4 + 4
+TRAINING_CALLS = 3 * (5 + 4 + 4)
+
+
+def forward_flops(config, seq):
+    """Matrix-product FLOPs of one forward call (batch BATCH): layers, attention, head."""
+    h = config.get("hidden_size") or config.get("n_embd") or 768
+    layers = config.get("num_hidden_layers") or config.get("n_layer") or 12
+    inner = config.get("intermediate_size") or config.get("n_inner") or 4 * h
+    vocab = config.get("vocab_size") or 30522
+    gated = config.get("model_type") in ("llama", "mistral", "qwen2", "qwen3")
+    per_token = 2 * layers * (4 * h * h + (3 if gated else 2) * h * inner) + 2 * h * vocab
+    attention = 4 * layers * seq * h
+    return BATCH * seq * (per_token + attention)
+
+
+def estimate_seconds(configs, sizes, modes):
+    total = 0.0
+    for config in configs:
+        for seq in sizes:
+            for mode in modes:
+                calls = INFERENCE_CALLS if mode == "inference" else TRAINING_CALLS
+                total += calls * forward_flops(config, seq) / (ESTIMATE_GFLOPS * 1e9)
+                total += ESTIMATE_OVERHEAD
+    return total
 
 
 def config_of(base, overrides, directory, name):
@@ -63,7 +94,7 @@ def pytorch(name, config, sizes, torchscript, directory, training):
     out = os.path.join(directory, f"{name}-{'ts' if torchscript else 'eager'}.json")
     command = [PYTORCH, "--models", f"{name}={config}", "--batch-sizes", str(BATCH),
                "--sequence-lengths", *map(str, sizes), "--export-json", out,
-               "--threads", str(THREADS), "--runs", "5"]
+               "--threads", str(THREADS), "--runs", "3", "--warmup", "1"]
     if torchscript:
         command.append("--torchscript")
     elif training:
@@ -137,10 +168,12 @@ def main():
         BATCH = 2
     models = [m for m in (QUICK_MODELS if args.quick else MODELS)
               if not args.models or m[0] in args.models]
-    estimate = sum(SECONDS_PER_CELL.get(s, 110) for _ in models for s in sizes
-                   for _ in args.modes) / (1 if not args.quick else 10)
+    with tempfile.TemporaryDirectory() as directory:
+        configs = [json.load(open(config_of(b, o, directory, n))) for n, b, o in models]
+    estimate = estimate_seconds(configs, sizes, args.modes)
     print(f"{len(models)} model(s) x {len(sizes)} size(s) x {len(args.modes)} mode(s), "
-          f"{THREADS} thread(s): about {estimate / 60:.0f} min on 2 cores", file=sys.stderr)
+          f"batch {BATCH}, {THREADS} thread(s): about {estimate / 60:.0f} min at "
+          f"{ESTIMATE_GFLOPS:.0f} GFLOP/s (an assumption for 2 cores)", file=sys.stderr)
     started = datetime.datetime.now(datetime.timezone.utc)
     cells = []
     with tempfile.TemporaryDirectory() as directory:
@@ -186,12 +219,12 @@ def main():
 
 def markdown(record):
     mib = lambda r: f"{r['peak_rss_bytes'] / 2**20:.0f}" if "peak_rss_bytes" in r else "N/A"
-    sec = lambda r: f"{r['seconds']:.4f}" if "seconds" in r else "N/A"
+    sec = lambda r: f"{r['seconds']:.4g}" if "seconds" in r else "N/A"
     ratio = lambda v: f"{v:.2f}" if v is not None else "N/A"
     lines = [f"Side by side, {record['started']} to {record['finished']}: {record['machine']}, "
              f"{record['threads']} thread(s), batch {record['batch']}, load average at the end "
              f"{record['load_average_at_end'][0]:.1f}. Seconds per call (PyTorch: median of its "
-             "timed calls, 5; TensorFlow: median of 3; ONNX Runtime: minimum of 3), peak resident "
+             "timed calls, 3; TensorFlow: median of 3; ONNX Runtime: minimum of 3), peak resident "
              "MiB of one call, ratio = variant / PyTorch eager. XLA's first call (compile) in "
              "parentheses.", "",
              "| model | mode | seq | PyTorch s | TorchScript s | TF graph s | TF+XLA s (first) "
