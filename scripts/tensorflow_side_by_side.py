@@ -45,15 +45,15 @@ MODELS = [
 ]
 QUICK_MODELS = [("tiny-bert", "../tests/fixtures/tiny-bert.json", {})]
 # The estimate printed first: forward FLOPs of each cell (matrix products, the head included)
-# times the calls each variant makes (PyTorch and TorchScript: a memory call, 1 warm-up and 3
+# times the calls each variant makes (PyTorch and TorchScript: a memory call, 2 warm-up and 3
 # timed calls; TensorFlow, XLA and ONNX Runtime: a first call and 3 timed; training counts
 # three forwards a step), at ESTIMATE_GFLOPS, plus ESTIMATE_OVERHEAD seconds a cell (processes,
 # library loads, XLA's compile). Both are assumptions for a 2-core machine, not measurements:
 # the record keeps the real start and end, so compare and correct them.
 ESTIMATE_GFLOPS = 25.0
 ESTIMATE_OVERHEAD = 12.0
-INFERENCE_CALLS = 5 + 5 + 4 + 4 + 4
-TRAINING_CALLS = 3 * (5 + 4 + 4)
+INFERENCE_CALLS = 6 + 6 + 4 + 4 + 4
+TRAINING_CALLS = 3 * (6 + 4 + 4)
 
 
 def forward_flops(config, seq):
@@ -94,7 +94,7 @@ def pytorch(name, config, sizes, torchscript, directory, training):
     out = os.path.join(directory, f"{name}-{'ts' if torchscript else 'eager'}.json")
     command = [PYTORCH, "--models", f"{name}={config}", "--batch-sizes", str(BATCH),
                "--sequence-lengths", *map(str, sizes), "--export-json", out,
-               "--threads", str(THREADS), "--runs", "3", "--warmup", "1"]
+               "--threads", str(THREADS), "--runs", "3"]
     if torchscript:
         command.append("--torchscript")
     elif training:
