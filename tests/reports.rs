@@ -879,6 +879,53 @@ fn compare_fails_a_cell_that_became_na_and_exports_with_nothing_in_common() {
     assert!(stderr.contains("have no cell in common"), "{stderr}");
 }
 
+/// Every section of a run (inference, training and generation, speed and memory, the N/A
+/// notes and the environment) on an 80-column terminal: no line is wider, names are elided
+/// (the part after the `/`, then `…`) rather than broken mid-token.
+#[test]
+fn every_section_fits_an_80_column_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpt2 = "openai-community/gpt2-tiny-long-name=gpt2:n_embd=32,n_layer=2,n_head=2,\
+        vocab_size=99,n_positions=40";
+    let bert = format!(
+        "google-bert/bert-base-uncased-tiny={}/{TINY}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = bin()
+        .current_dir(dir.path())
+        .env("COLUMNS", "80")
+        .args(QUICK)
+        .args(["--models", gpt2, &bert, "--batch-sizes", "1", "--sequence-lengths", "8"])
+        .args(["--training", "--generate", "4", "--env-print"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for title in [
+        "INFERENCE - SPEED - RESULT",
+        "INFERENCE - MEMORY - RESULT",
+        "TRAIN - SPEED - RESULT",
+        "TRAIN - MEMORY - RESULT",
+        "GENERATION - SPEED - RESULT",
+        "GENERATION - MEMORY - RESULT",
+        "ENVIRONMENT INFORMATION",
+    ] {
+        assert!(stdout.contains(title), "{title}: {stdout}");
+    }
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert_eq!(widest, 80, "{stdout}");
+    // Each table row holds a whole name, elided or not: none continues on the next line.
+    for line in stdout.lines().filter(|l| l.starts_with("| ")) {
+        let name = line[2..].split(" |").next().unwrap().trim();
+        assert!(
+            !["name", "ny", "ased", "-tiny"].contains(&name),
+            "a name broken mid-token: {stdout}"
+        );
+    }
+    assert!(stdout.contains("| gpt2-tiny-long"), "{stdout}");
+    assert!(!stdout.contains("| openai-community/"), "{stdout}");
+}
+
 /// An A/A pair: the same tiny sweep run twice back to back (real child processes) must not
 /// come out REGRESSED under compare's default verdict, whatever else the machine runs.
 #[test]

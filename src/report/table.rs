@@ -73,16 +73,37 @@ pub fn fitted(
     left: &[usize],
     width: Option<usize>,
 ) -> (Table, Vec<String>) {
-    let build = |keep: usize, width: Option<usize>| {
+    let Some(limit) = width else {
+        let mut table = new(columns, None);
+        for row in rows {
+            table.add_row(row);
+        }
+        align(&mut table, left);
+        return (table, Vec::new());
+    };
+    // A column no row fills (an interval no cell has) is the first to go, unsaid.
+    let filled = |i: usize| i == 0 || rows.iter().any(|r| r.get(i).is_some_and(|c| !c.trim().is_empty()));
+    let shown: Vec<usize> = (0..columns.len()).filter(|&i| filled(i)).collect();
+    let first_optional = columns.len() - optional.min(columns.len());
+    let optional = shown.iter().filter(|&&i| i >= first_optional).count();
+    let left: Vec<usize> = (shown.iter().enumerate())
+        .filter(|(_, i)| left.contains(i))
+        .map(|(at, _)| at)
+        .collect();
+    let left = &left[..];
+    let columns: Vec<String> = shown.iter().map(|&i| columns[i].clone()).collect();
+    let mut rows: Vec<Vec<String>> = (rows.iter())
+        .map(|r| shown.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect())
+        .collect();
+    // Names are elided rather than broken mid-token: the part after the last `/`, then `…`.
+    elide_names(&mut rows, limit * 2 / 5);
+    let build = |keep: usize, width: Option<usize>, rows: &[Vec<String>]| {
         let mut table = new(&columns[..keep], width);
         for row in rows {
             table.add_row(row.iter().take(keep));
         }
         align(&mut table, left);
         table
-    };
-    let Some(limit) = width else {
-        return (build(columns.len(), None), Vec::new());
     };
     let natural = |table: &Table| {
         table
@@ -117,8 +138,20 @@ pub fn fitted(
     while keep > columns.len() - optional.min(columns.len()) && least(keep) > limit {
         keep -= 1;
     }
-    let mut table = build(keep, Some(limit));
-    if natural(&build(keep, None)) > limit {
+    // What the other columns leave the names, when even their floors do not fit.
+    let others = least(keep) - (floors[0] + 3);
+    let room = limit.saturating_sub(others + 3).max(6);
+    if room < floors[0] {
+        elide_names(&mut rows, room);
+    }
+    let mut table = build(keep, Some(limit), &rows);
+    if room < floors[0] {
+        let name_width = Width::Fixed((room + 2).min(u16::MAX as usize) as u16);
+        if let Some(column) = table.column_mut(0) {
+            column.set_constraint(ColumnConstraint::Absolute(name_width));
+        }
+    }
+    if natural(&build(keep, None, &rows)) > limit {
         // Where even the floors do not fit, text gives way (it may break mid-word); figures
         // still do not.
         let text_gives_way = least(keep) > limit;
@@ -134,6 +167,21 @@ pub fn fitted(
         }
     }
     (table, columns[keep..].to_vec())
+}
+
+/// Shortens each first-column name longer than `room`: the part after its last `/`, then cut
+/// with `…`.
+fn elide_names(rows: &mut [Vec<String>], room: usize) {
+    for name in rows.iter_mut().filter_map(|r| r.first_mut()) {
+        if name.chars().count() <= room {
+            continue;
+        }
+        let tail = name.rsplit('/').next().unwrap_or(name).to_string();
+        *name = match tail.chars().count() <= room {
+            true => tail,
+            false => tail.chars().take(room.saturating_sub(1)).chain(['…']).collect(),
+        };
+    }
 }
 
 /// A bordered table fitted to `width` (cells wrap, at word boundaries where they can), or as
