@@ -226,7 +226,8 @@ impl Watch {
         crate::console::eprintln(&format!(
             "Warning: the machine is busy {when}: other processes take {:.2} of {} cores{average}; \
              speed figures measured so are slower and noisier (marked ~), and MFU is not \
-             comparable with a quiet run's",
+             comparable with a quiet run's; on a shared machine, --threads 1 keeps the cells \
+             steadier",
             load.other_cores, load.cores
         ));
     }

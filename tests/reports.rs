@@ -895,12 +895,24 @@ fn every_section_fits_an_80_column_terminal() {
         .current_dir(dir.path())
         .env("COLUMNS", "80")
         .args(QUICK)
-        .args(["--models", gpt2, &bert, "--batch-sizes", "1", "--sequence-lengths", "8"])
+        .args([
+            "--models",
+            gpt2,
+            &bert,
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+        ])
         .args(["--training", "--generate", "4", "--env-print"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for title in [
         "INFERENCE - SPEED - RESULT",
         "INFERENCE - MEMORY - RESULT",
@@ -953,11 +965,20 @@ fn compare_of_two_runs_of_the_same_sweep_finds_no_regression() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("0 regressed, 0 failed"), "{stdout}");
     assert!(!stdout.contains("REGRESSED"), "{stdout}");
     // Every cell matched: no warning about part of them.
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("only"), "{:?}", out.stderr);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("only"),
+        "{:?}",
+        out.stderr
+    );
 }
 
 /// Only part of the cells in common (a model renamed in one of two): compare still compares
@@ -971,9 +992,17 @@ fn compare_warns_when_only_part_of_the_cells_match() {
     let mut sweep = synthetic(1.0);
     sweep.rows[0].0.model = "renamed".into();
     json::write(&renamed, &sweep).unwrap();
-    let out = bin().arg("compare").arg(&base).arg(&renamed).output().unwrap();
+    let out = bin()
+        .arg("compare")
+        .arg(&base)
+        .arg(&renamed)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning")).collect();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning"))
+        .collect();
     assert_eq!(warnings.len(), 1, "{stderr}");
     assert!(warnings[0].contains("1 only in"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Only in the new run: renamed"));
@@ -1008,7 +1037,10 @@ fn compare_judges_cells_measured_busy_on_a_wider_floor() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     // Three times slower with four cores' worth of other work: within its floor.
     assert!(!stdout.contains("REGRESSED"), "{stdout}");
-    assert!(stdout.contains("6 speed cell(s) were measured while other processes"), "{stdout}");
+    assert!(
+        stdout.contains("6 speed cell(s) were measured while other processes"),
+        "{stdout}"
+    );
     assert!(stdout.contains("--threads 1"), "{stdout}");
 }
 

@@ -82,7 +82,12 @@ pub fn fitted(
         return (table, Vec::new());
     };
     // A column no row fills (an interval no cell has) is the first to go, unsaid.
-    let filled = |i: usize| i == 0 || rows.iter().any(|r| r.get(i).is_some_and(|c| !c.trim().is_empty()));
+    let filled = |i: usize| {
+        i == 0
+            || rows
+                .iter()
+                .any(|r| r.get(i).is_some_and(|c| !c.trim().is_empty()))
+    };
     let shown: Vec<usize> = (0..columns.len()).filter(|&i| filled(i)).collect();
     let first_optional = columns.len() - optional.min(columns.len());
     let optional = shown.iter().filter(|&&i| i >= first_optional).count();
@@ -93,7 +98,12 @@ pub fn fitted(
     let left = &left[..];
     let columns: Vec<String> = shown.iter().map(|&i| columns[i].clone()).collect();
     let mut rows: Vec<Vec<String>> = (rows.iter())
-        .map(|r| shown.iter().map(|&i| r.get(i).cloned().unwrap_or_default()).collect())
+        .map(|r| {
+            shown
+                .iter()
+                .map(|&i| r.get(i).cloned().unwrap_or_default())
+                .collect()
+        })
         .collect();
     // Names are elided rather than broken mid-token: the part after the last `/`, then `…`.
     elide_names(&mut rows, limit * 2 / 5);
@@ -179,7 +189,11 @@ fn elide_names(rows: &mut [Vec<String>], room: usize) {
         let tail = name.rsplit('/').next().unwrap_or(name).to_string();
         *name = match tail.chars().count() <= room {
             true => tail,
-            false => tail.chars().take(room.saturating_sub(1)).chain(['…']).collect(),
+            false => tail
+                .chars()
+                .take(room.saturating_sub(1))
+                .chain(['…'])
+                .collect(),
         };
     }
 }
