@@ -200,7 +200,10 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
             },
         }
     };
-    let family = config["model_type"].as_str().unwrap_or_default().to_string();
+    let family = config["model_type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let unread = crate::models::unread_keys(&config, &keys).with_context(at)?;
     if let Some((key, closest)) = unread.first() {
         let hint = match closest {
@@ -329,7 +332,11 @@ fn did_you_mean(source: &str) -> Option<String> {
     partial.sort_by_key(|name| (!name.to_ascii_lowercase().starts_with(&wanted), name.len()));
     partial.dedup();
     let shown = partial.len().min(3);
-    let more = if partial.len() > shown { " or another" } else { "" };
+    let more = if partial.len() > shown {
+        " or another"
+    } else {
+        ""
+    };
     (!partial.is_empty()).then(|| format!("{}{more}", partial[..shown].join(" or ")))
 }
 

@@ -397,12 +397,36 @@ fn outputs(args: &RunArgs, scope: Scope, claim: bool) -> Result<Outputs> {
     let defaults = |f: &CsvFiles| -> Vec<PathBuf> {
         [
             (None, &args.env_info_csv_file, &f.env_info),
-            (asked(Mode::Inference, Metric::Speed), &args.inference_time_csv_file, &f.inference_time),
-            (asked(Mode::Inference, Metric::Memory), &args.inference_memory_csv_file, &f.inference_memory),
-            (asked(Mode::Training, Metric::Speed), &args.train_time_csv_file, &f.train_time),
-            (asked(Mode::Training, Metric::Memory), &args.train_memory_csv_file, &f.train_memory),
-            (asked(Mode::Generation, Metric::Speed), &None, &f.generation_time),
-            (asked(Mode::Generation, Metric::Memory), &None, &f.generation_memory),
+            (
+                asked(Mode::Inference, Metric::Speed),
+                &args.inference_time_csv_file,
+                &f.inference_time,
+            ),
+            (
+                asked(Mode::Inference, Metric::Memory),
+                &args.inference_memory_csv_file,
+                &f.inference_memory,
+            ),
+            (
+                asked(Mode::Training, Metric::Speed),
+                &args.train_time_csv_file,
+                &f.train_time,
+            ),
+            (
+                asked(Mode::Training, Metric::Memory),
+                &args.train_memory_csv_file,
+                &f.train_memory,
+            ),
+            (
+                asked(Mode::Generation, Metric::Speed),
+                &None,
+                &f.generation_time,
+            ),
+            (
+                asked(Mode::Generation, Metric::Memory),
+                &None,
+                &f.generation_memory,
+            ),
         ]
         .into_iter()
         .enumerate()
