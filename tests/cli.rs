@@ -856,6 +856,7 @@ fn a_config_path_that_is_not_utf8_is_measured() {
     spec.extend_from_slice(folder.as_os_str().as_bytes());
     let csv = dir.path().join("speed.csv");
     bin()
+        .current_dir(dir.path())
         .env("HF_HUB_OFFLINE", "1")
         .arg("--models")
         .arg(OsStr::from_bytes(&spec))
