@@ -608,6 +608,9 @@ pub struct Sweep {
     /// For a sweep run with `--shard K/N`: its part and the whole plan, for `merge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardRecord>,
+    /// Per model (by name), the keys of its config file that its family does not read.
+    #[serde(default)]
+    pub unread_config_keys: Vec<(String, Vec<String>)>,
 }
 
 impl Sweep {
