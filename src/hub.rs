@@ -182,7 +182,7 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
         object.insert(key.clone(), value.clone());
     }
     let keys: Vec<&str> = spec.overrides.iter().map(|(k, _)| k.as_str()).collect();
-    let unread = crate::models::unread_keys(&config, &keys)
+    let unread = run_benchmark_core::spec::unread_keys(&config, &keys)
         .with_context(|| format!("model \"{}\": config from {origin}", spec.name))?;
     if let Some((key, closest)) = unread.first() {
         let family = config["model_type"].as_str().unwrap_or_default();
@@ -205,7 +205,7 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
 fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
     let path = Path::new(source_os);
     let is_torchscript = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        crate::models::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+        run_benchmark_core::spec::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
     });
     if path.is_file() && is_torchscript {
         let file = path
@@ -213,7 +213,7 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let config = serde_json::json!({
             "model_type": "torchscript",
-            "torchscript_file": crate::models::torchscript::FilePath::to_json(&file),
+            "torchscript_file": run_benchmark_core::spec::torchscript::FilePath::to_json(&file),
         });
         return Ok((format!("TorchScript file {}", file.display()), config));
     }

@@ -8,14 +8,11 @@
 //! `albert.encoder.albert_layer_groups.0.albert_layers.0.attention.query.weight`.
 
 use super::bert::{
-    decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer,
-    LayerNames, LayerSpec, MlmHead, PositionIds,
+    decoder, BertForMaskedLm, BertModel, Embeddings, EncoderLayer, LayerNames, MlmHead,
 };
-use super::checks::{check_heads, check_positive};
-use super::layers::{Activation, LayerNorm, Linear};
-use super::{parse_config, Architecture, Model, Task};
-use anyhow::{bail, Result};
-use serde::Deserialize;
+use super::layers::{LayerNorm, Linear};
+use super::{Architecture, Model, Task};
+use anyhow::Result;
 use std::rc::Rc;
 use tch::nn;
 
@@ -96,6 +93,9 @@ impl Architecture for AlbertConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::layers::Activation;
+    use crate::models::parse_config;
+    use crate::models::Spec;
 
     #[test]
     fn embedded_config_parses() {

@@ -5,16 +5,14 @@
 //! Both are called with `decoder_input_ids = input_ids`, as the original benchmark did.
 //! Parameter paths are the checkpoint's: `model.encoder.layers.0.self_attn.q_proj.weight`.
 
-use super::checks::check_positive;
 use super::kv_cache::KvCache;
+use super::layers::Apply;
 use super::layers::{
-    attention_kernel, drop_layer, dropout, lm_head_flops, lm_loss, Activation, Embedding,
-    LayerNorm, Linear,
+    attention_kernel, drop_layer, dropout, lm_loss, Activation, Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{anyhow, bail, Result};
-use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::bart::*;
@@ -439,6 +437,7 @@ impl Architecture for BartConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

@@ -9,14 +9,13 @@
 //! ALBERT's paths and dropout placement), [`BertModel`] itself (RoBERTa, ELECTRA) and the
 //! masked-LM [`MlmHead`].
 
-use super::checks::{check_heads, check_positive};
+use super::layers::Apply;
 use super::layers::{
     attention_kernel, dropout, key_padding_mask, lm_loss, Activation, Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
-use serde::Deserialize;
 use std::rc::Rc;
 use tch::{nn, Kind, Tensor};
 
@@ -32,7 +31,7 @@ fn sub<'a>(p: &nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
 
 /// The position ids of `input_ids` (batch, seq): (seq) or (batch, seq).
 pub fn position_ids(kind: PositionIds, input_ids: &Tensor) -> Tensor {
-match kind {
+    match kind {
         PositionIds::FromZero => {
             Tensor::arange(input_ids.size()[1], (Kind::Int64, input_ids.device()))
         }
@@ -471,6 +470,7 @@ impl Architecture for BertConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

@@ -8,14 +8,13 @@
 //! `deberta.encoder.layer.0.attention.self.query_proj.weight`.
 
 use super::bert::{decoder, MlmHead};
-use super::checks::{check_heads, check_positive};
+use super::layers::Apply;
 use super::layers::{
     dropout, lm_loss, merge_heads, split_heads, with_key_padding, Activation, Embedding,
 };
 use super::layers::{LayerNorm, Linear};
-use super::{parse_config, Architecture, Model, Task};
+use super::{Architecture, Model, Task};
 use anyhow::{bail, Result};
-use serde::{Deserialize, Deserializer};
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::deberta_v2::*;
@@ -392,6 +391,8 @@ impl Architecture for DebertaV2Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
     use serde_json::json;
 
     fn v3_base() -> DebertaV2Config {

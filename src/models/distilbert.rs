@@ -7,14 +7,12 @@
 //! `distilbert.transformer.layer.0.attention.q_lin.weight`.
 
 use super::bert::{
-    decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer,
-    LayerNames, LayerSpec, MlmHead, PositionIds,
+    decoder, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer, LayerNames,
+    LayerSpec, MlmHead, PositionIds,
 };
-use super::checks::{check_heads, check_positive};
-use super::layers::{Activation, LayerNorm, Linear};
-use super::{parse_config, Architecture, Model, Task};
+use super::layers::{LayerNorm, Linear};
+use super::{Architecture, Model, Task};
 use anyhow::Result;
-use serde::Deserialize;
 use std::rc::Rc;
 use tch::nn;
 
@@ -100,6 +98,8 @@ impl Architecture for DistilBertConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
     use serde_json::json;
 
     #[test]

@@ -12,16 +12,12 @@
 //! float: token ids, not 0/1 replaced-token labels, but that is what it computes. Any other
 //! config trains the generator, `ElectraForMaskedLM`.
 
-use super::bert::{
-    decoder, encoder_flops, BertConfig, BertForMaskedLm, BertModel, Embeddings, MlmHead,
-    PositionIds,
-};
-use super::checks::{check_heads, check_positive};
+use super::bert::{decoder, BertForMaskedLm, BertModel, Embeddings, MlmHead, PositionIds};
+use super::layers::Apply;
 use super::layers::{Activation, LayerNorm, Linear};
-use super::{parse_config, Architecture, Model, Task};
+use super::{Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
+use anyhow::Result;
 use tch::{nn, Reduction, Tensor};
 
 pub use run_benchmark_core::spec::electra::*;
@@ -157,6 +153,8 @@ impl Architecture for ElectraConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
     use serde_json::json;
 
     #[test]

@@ -12,17 +12,13 @@
 //! their own rotary base (`rope_local_base_freq`). Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
-use super::checks::{check_heads, check_positive};
 use super::kv_cache::{AttentionOptions, CausalLm, KvCache};
-use super::layers::{
-    attention_flops, decoder_only_models, gated_mlp_flops, lm_head, lm_head_flops, merge_heads,
-    Activation, Embedding, Linear,
-};
-use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::layers::Apply;
+use super::layers::{decoder_only_models, lm_head, merge_heads, Activation, Embedding, Linear};
+use super::rotary::{RopeType, Rotary, RotaryTables};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::{Deserialize, Deserializer};
+use anyhow::Result;
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::gemma::*;
@@ -364,6 +360,7 @@ impl Architecture for GemmaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
     use serde_json::json;
 
     fn parse(config: serde_json::Value) -> GemmaConfig {

@@ -3,16 +3,14 @@
 //! `GPT2LMHeadModel` (lm_head tied to `wte`) for the causal LM loss. Parameter paths are the
 //! checkpoint's: `h.0.attn.c_attn.weight`, under `transformer.` in a `GPT2LMHeadModel`.
 
-use super::checks::{check_heads, check_positive};
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, Activation, Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::Result;
-use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::gpt2::*;
@@ -249,6 +247,8 @@ impl Architecture for Gpt2Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

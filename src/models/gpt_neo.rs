@@ -5,16 +5,15 @@
 //! paths are the checkpoint's: `h.0.attn.attention.q_proj.weight`, under `transformer.` in a
 //! `GPTNeoForCausalLM`.
 
-use super::checks::{check_heads, check_positive};
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
-    Embedding, LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, split_heads, Activation, Embedding,
+    LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
+use anyhow::Result;
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::gpt_neo::*;
@@ -208,6 +207,8 @@ impl Architecture for GptNeoConfig {
 mod tests {
     use super::*;
     use crate::models::from_json;
+    use crate::models::parse_config;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

@@ -6,17 +6,16 @@
 //! first `rotary_pct` of each head, LayerNorm, and (by default) the parallel residual
 //! `x + attn(ln1(x)) + mlp(ln2(x))`.
 
-use super::checks::check_positive;
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
-    Embedding, LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, split_heads, Activation, Embedding,
+    LayerNorm, Linear,
 };
-use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::rotary::{RopeType, Rotary, RotaryTables};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
+use anyhow::Result;
 use tch::{nn, Tensor};
 
 pub use run_benchmark_core::spec::gpt_neox::*;
@@ -253,6 +252,7 @@ impl Architecture for GptNeoxConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

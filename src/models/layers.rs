@@ -1,7 +1,6 @@
 //! Building blocks shared by the model families: linear, embedding and normalisation layers
 //! initialised as transformers initialises them, and the activations named in HF configs.
 
-use super::Task;
 use crate::measure::profile::{self, scope, Part};
 pub use run_benchmark_core::spec::activation::Activation;
 pub use run_benchmark_core::spec::flops::{attention_flops, gated_mlp_flops, lm_head_flops};

@@ -14,18 +14,13 @@
 //! `LlamaForCausalLM` (`model.*`, `lm_head`) the LM. Parameter paths are the checkpoint's:
 //! `model.layers.0.self_attn.q_proj.weight`.
 
-use super::checks::check_positive;
 use super::kv_cache::{CausalLm, KvCache};
-use super::layers::{
-    attention_flops, causal_lm_loss, gated_mlp_flops, lm_head, lm_head_flops, merge_heads,
-    Activation, Embedding, GatedMlp, Linear,
-};
-use super::moe::{load_balancing_loss, FeedForward, MoeConfig, Naming, SparseMoe};
-use super::rotary::{RmsNorm, RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::layers::{causal_lm_loss, lm_head, merge_heads, Embedding, GatedMlp, Linear};
+use super::moe::{load_balancing_loss, FeedForward, MoeConfig, SparseMoe};
+use super::rotary::{RmsNorm, Rotary, RotaryTables};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
-use serde::{Deserialize, Deserializer};
 use tch::{nn, Tensor};
 
 pub use run_benchmark_core::spec::llama::*;
@@ -362,6 +357,7 @@ impl Architecture for LlamaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
     use serde_json::json;
 
     fn parse(config: serde_json::Value) -> LlamaConfig {

@@ -153,13 +153,15 @@ pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
             Err(back) => any = back,
         }
     }
-    bail!("libtorch has no build of {}", name.split([' ', '{']).next().unwrap_or(""))
+    bail!(
+        "libtorch has no build of {}",
+        name.split([' ', '{']).next().unwrap_or("")
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn every_embedded_config_of_a_supported_model_type_parses() {

@@ -8,14 +8,13 @@
 //! `ModernBertForMaskedLM` (`model.*`, `head.*`, `decoder` tied to the token embeddings) the
 //! masked LM. Parameter paths are the checkpoint's: `model.layers.1.attn.Wqkv.weight`.
 
-use super::checks::{check_heads, check_positive};
+use super::layers::Apply;
 use super::layers::{
     dropout, lm_head, merge_heads, with_key_padding, Activation, Embedding, LayerNorm, Linear,
 };
-use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Model, Task};
+use super::rotary::{Rotary, RotaryTables};
+use super::{Architecture, Model, Task};
 use anyhow::{bail, Result};
-use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::modernbert::*;
@@ -306,6 +305,7 @@ impl Architecture for ModernBertConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
     use serde_json::json;
 
     #[test]

@@ -12,7 +12,6 @@
 
 use super::layers::{GatedMlp, Linear};
 pub use run_benchmark_core::spec::moe::{MoeConfig, Naming};
-use anyhow::{bail, Result};
 use tch::{nn, Kind, Tensor};
 
 /// The router (`gate`, no bias) and the experts (SwiGLU MLPs).

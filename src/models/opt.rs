@@ -3,16 +3,15 @@
 //! tied to `embed_tokens`) for the causal LM loss. Parameter paths are the checkpoint's:
 //! `decoder.layers.0.self_attn.q_proj.weight`, under `model.` in an `OPTForCausalLM`.
 
-use super::checks::{check_heads, check_positive};
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
-    Embedding, LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, split_heads, Activation, Embedding,
+    LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
+use anyhow::Result;
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::opt::*;
@@ -240,6 +239,8 @@ impl Architecture for OptConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

@@ -5,17 +5,16 @@
 //! `x + dense(attn(ln(x))) + mlp(ln(x))`; rotary embeddings cover the first
 //! `partial_rotary_factor` of each head; optional per-head q/k LayerNorm (`qk_layernorm`).
 
-use super::checks::check_positive;
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, split_heads, Activation,
-    Embedding, LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, split_heads, Activation, Embedding,
+    LayerNorm, Linear,
 };
-use super::rotary::{RopeScaling, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::rotary::{RopeType, Rotary, RotaryTables};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
+use anyhow::Result;
 use tch::{nn, Tensor};
 
 pub use run_benchmark_core::spec::phi::*;
@@ -252,6 +251,7 @@ impl Architecture for PhiConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

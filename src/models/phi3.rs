@@ -7,18 +7,15 @@
 //! and its older names `su` and `yarn`), and a sliding window over every layer when
 //! `sliding_window` is set. Residual dropout `resid_pdrop` after attention and the MLP.
 
-use super::checks::{check_heads, check_positive};
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    attention_flops, decoder_only_models, dropout, gated_mlp_flops, lm_head, lm_head_flops,
-    merge_heads, Activation, Embedding, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, Activation, Embedding, Linear,
 };
-use super::rotary::{RmsNorm, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::rotary::{RmsNorm, Rotary, RotaryTables};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
-use serde_json::Value;
+use anyhow::Result;
 use tch::{nn, Tensor};
 
 pub use run_benchmark_core::spec::phi3::*;
@@ -284,7 +281,10 @@ impl Architecture for Phi3Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::rotary::RopeType;
+    use crate::models::Spec;
     use serde_json::json;
+    use serde_json::Value;
 
     #[test]
     fn phi3_mini_forward_is_about_2_n_flop_per_token() {

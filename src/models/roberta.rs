@@ -6,13 +6,10 @@
 //! pooler, decoder tied to the word embeddings) for the MLM loss. Parameter paths are the
 //! checkpoint's: `roberta.encoder.layer.0.attention.self.query.weight`, `lm_head.dense.weight`.
 
-use super::bert::{
-    decoder, BertConfig, BertForMaskedLm, BertModel, Embeddings, MlmHead, PositionIds,
-};
+use super::bert::{decoder, BertForMaskedLm, BertModel, Embeddings, MlmHead, PositionIds};
 use super::layers::{Activation, LayerNorm, Linear};
-use super::{parse_config, Architecture, Model, Task};
-use anyhow::{anyhow, bail, Result};
-use serde_json::{json, Value};
+use super::{Architecture, Model, Task};
+use anyhow::Result;
 use tch::nn;
 
 pub use run_benchmark_core::spec::roberta::*;
@@ -61,6 +58,8 @@ impl Architecture for RobertaConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
+    use serde_json::json;
 
     fn embedded(id: &str) -> RobertaConfig {
         let (_, text) = crate::hub::embedded(id).unwrap();

@@ -6,7 +6,6 @@
 //! without a cache, is `kv_cache::causal_sdpa`.
 
 use crate::measure::profile::{scope, Part};
-use anyhow::{bail, Result};
 pub use run_benchmark_core::spec::rope::{RopeScaling, RopeType};
 use tch::{nn, Device, Kind, Tensor};
 

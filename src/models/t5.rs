@@ -5,16 +5,14 @@
 //! Both are called with `decoder_input_ids = input_ids`, as the original benchmark did.
 //! Parameter paths are the checkpoint's: `encoder.block.0.layer.0.SelfAttention.q.weight`.
 
-use super::checks::check_positive;
 use super::kv_cache::KvCache;
+use super::layers::Apply;
 use super::layers::{
-    attention_kernel, dropout, key_padding_mask, lm_head_flops, lm_loss, Activation, Embedding,
-    Linear,
+    attention_kernel, dropout, key_padding_mask, lm_loss, Activation, Embedding, Linear,
 };
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{anyhow, bail, Result};
-use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::t5::*;
@@ -652,6 +650,8 @@ impl Architecture for T5Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::layers::Activation;
+    use crate::models::Spec;
 
     fn tiny() -> T5Config {
         T5Config {

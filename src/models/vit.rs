@@ -7,11 +7,10 @@
 //! embeddings bicubically, as `interpolate_pos_encoding=True` does. Parameter paths are the
 //! checkpoint's: `vit.encoder.layer.0.attention.attention.query.weight`.
 
-use super::checks::{check_heads, check_positive};
+use super::layers::Apply;
 use super::layers::{dropout, merge_heads, split_heads, Activation, LayerNorm, Linear};
-use super::{parse_config, Architecture, InputKind, Model, Task};
+use super::{Architecture, Model, Task};
 use anyhow::{bail, Result};
-use serde::Deserialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use run_benchmark_core::spec::vit::*;
@@ -257,6 +256,8 @@ impl Architecture for ViTConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::{InputKind, Spec};
 
     fn vit_base() -> ViTConfig {
         let text = crate::hub::embedded("google/vit-base-patch16-224")

@@ -14,16 +14,15 @@
 //! a fixed prefix of [`DECODER_PREFIX`] tokens (see [`WhisperConfig::decoder_prefix`]).
 //! Parameter paths are the checkpoint's: `model.encoder.layers.0.self_attn.q_proj.weight`.
 
-use super::checks::{check_heads, check_positive};
+use super::layers::Apply;
 use super::layers::{
     attention_kernel, drop_layer, dropout, lm_loss, merge_heads, split_heads, Activation,
     Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, InputKind, Model, Task};
+use super::{Architecture, Model, Task};
 use crate::cell::MEL_FRAMES_PER_SECOND;
 use crate::measure::profile::{self, scope, Part};
 use anyhow::{bail, Result};
-use serde::Deserialize;
 use tch::{nn, Device, Kind, Tensor};
 
 pub use run_benchmark_core::spec::whisper::*;
@@ -457,6 +456,8 @@ impl Architecture for WhisperConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::{InputKind, Spec};
 
     fn embedded(id: &str) -> WhisperConfig {
         let text = crate::hub::embedded(id).unwrap().1;

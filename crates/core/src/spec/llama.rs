@@ -289,7 +289,11 @@ pub fn moe_config(
 }
 
 /// Qwen's `layer_types`: the window for "sliding_attention" layers, none for the others.
-pub fn layer_windows(types: &[String], layers: i64, window: Option<i64>) -> Result<Vec<Option<i64>>> {
+pub fn layer_windows(
+    types: &[String],
+    layers: i64,
+    window: Option<i64>,
+) -> Result<Vec<Option<i64>>> {
     if types.len() as i64 != layers {
         bail!(
             "layer_types has {} entries for {layers} layers",

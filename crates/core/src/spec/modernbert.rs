@@ -42,7 +42,7 @@ pub struct ModernBertConfig {
     pub classifier_activation: Activation,
     pub tie_word_embeddings: bool,
     /// transformers 5 moves the rope thetas here; read only to refuse it (see `validate`).
-    rope_parameters: Option<serde_json::Value>,
+    pub rope_parameters: Option<serde_json::Value>,
 }
 
 impl Default for ModernBertConfig {

@@ -2,9 +2,9 @@
 //! that name a bad key, FLOPs and shapes (the libtorch build is `src/models/whisper.rs`).
 
 use super::activation::Activation;
-use crate::cell::MEL_FRAMES_PER_SECOND;
 use super::checks::{check_heads, check_positive};
 use super::{parse_config, InputKind, Spec, Task};
+use crate::cell::MEL_FRAMES_PER_SECOND;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
