@@ -341,7 +341,7 @@ impl SweepRun<'_> {
         // A framework without a build of the family, then a size the model cannot take (a
         // sequence past its positions, audio past its window), are N/A before a child starts.
         let unsupported = crate::frameworks::not_supported(cell).or_else(|| {
-            crate::models::from_json(&cell.config)
+            run_benchmark_core::spec::from_json(&cell.config)
                 .ok()
                 .and_then(|arch| arch.size_not_supported(cell.sequence_length))
         });

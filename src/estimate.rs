@@ -18,7 +18,7 @@ use crate::cell::{
     CalibrationResult, Cell, DeviceChoice, Dtype, InputKind, Metric, Mode, Optimizer,
 };
 use crate::measure::timing::{Protocol, MIN_SAMPLES_FOR_INTERVAL};
-use crate::models::{self, Task};
+use run_benchmark_core::spec::{self, Task};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -150,7 +150,7 @@ pub fn cell(cell: &Cell) -> Estimate {
         ) => (planned_calls(&settings.protocol), warmup, warmup_time_s),
         (Metric::Speed, Protocol::Original { .. }) => (planned_calls(&settings.protocol), 0, None),
     };
-    let Ok(arch) = models::from_json(&cell.config) else {
+    let Ok(arch) = spec::from_json(&cell.config) else {
         return Estimate {
             flops: None,
             parameters: None,
@@ -162,7 +162,7 @@ pub fn cell(cell: &Cell) -> Estimate {
         };
     };
     let task = match cell.mode {
-        Mode::Inference => models::inference_task(&cell.config, settings.only_pretrain_model),
+        Mode::Inference => spec::inference_task(&cell.config, settings.only_pretrain_model),
         Mode::Training | Mode::Generation => Task::LanguageModel,
     };
     let (b, s) = (cell.batch_size, cell.sequence_length);
@@ -289,8 +289,8 @@ impl Positions {
 /// Parameters of the module inference builds from `config` (architectures[0]'s head), as the
 /// memory estimate counts them; None for a config no family parses.
 pub fn model_parameters(config: &serde_json::Value) -> Option<f64> {
-    let arch = models::from_json(config).ok()?;
-    let task = models::inference_task(config, false);
+    let arch = spec::from_json(config).ok()?;
+    let task = spec::inference_task(config, false);
     // As the cell estimate: the family's own count where it has one (an encoder-decoder).
     Some(
         arch.parameters(task)
@@ -329,7 +329,7 @@ pub fn dtype_bytes(dtype: Dtype) -> f64 {
 /// A family's forward FLOPs at batch 1 are K + A·s + C·s² (K: a pooler on the first token,
 /// A: 2 per weight per token, C: attention scores and values). Three sequence lengths solve
 /// for K and A; (K + A) / 2 is the number of weights the products multiply by.
-fn parameters(arch: &dyn models::Architecture, shape: &Shape, task: Task) -> f64 {
+fn parameters(arch: &dyn spec::Spec, shape: &Shape, task: Task) -> f64 {
     let f = |s| arch.forward_flops(1, s, Task::Base);
     let (f1, f2, f3) = (f(1), f(2), f(3));
     let c = (f3 - 2.0 * f2 + f1) / 2.0;
@@ -519,7 +519,7 @@ mod tests {
         let extra = generation.memory_bytes.unwrap() - inference.memory_bytes.unwrap();
         // The embedded config names GPT2LMHeadModel: both cells build the same head.
         assert!((extra - cache).abs() < 1.0, "{extra} vs {cache}");
-        let arch = models::from_json(&config).unwrap();
+        let arch = spec::from_json(&config).unwrap();
         let step = arch.forward_flops(1, 1, Task::LanguageModel);
         let prefill = arch.forward_flops(1, 8, Task::LanguageModel);
         assert_eq!(generation.flops, Some(prefill + 63.0 * step));
@@ -581,7 +581,7 @@ mod tests {
     fn a_speech_model_counts_encoder_positions_and_its_decoder_prefix() {
         let config = embedded("openai/whisper-tiny");
         let mut c = cell_of(config, Dtype::F32, Mode::Inference);
-        c.input = crate::models::input_kind(&c.config);
+        c.input = spec::input_kind(&c.config);
         c.sequence_length = 30;
         let e = cell(&c);
         // The family's own count (transformers': 37.76M), not one read off the FLOPs.

@@ -188,7 +188,7 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
     let keys: Vec<&str> = spec.overrides.iter().map(|(k, _)| k.as_str()).collect();
     let at = || format!("model \"{}\": config from {origin}", spec.name);
     let report = loop {
-        match crate::models::key_report(&config) {
+        match run_benchmark_core::spec::key_report(&config) {
             Ok(report) => break report,
             // An override under another name of a key the file holds (GPT-2's hidden_size
             // for n_embd, as transformers' attribute_map): the override wins.
@@ -204,7 +204,7 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let unread = crate::models::unread_keys(&config, &keys).with_context(at)?;
+    let unread = run_benchmark_core::spec::unread_keys(&config, &keys).with_context(at)?;
     if let Some((key, closest)) = unread.first() {
         let hint = match closest {
             Some(known) => format!("; did you mean {known}?"),
@@ -253,7 +253,7 @@ fn duplicate_of(error: &str, config: &Value, keys: &[&str], file: &[String]) -> 
 fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
     let path = Path::new(source_os);
     let is_torchscript = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        crate::models::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+        run_benchmark_core::spec::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
     });
     if path.is_file() && is_torchscript {
         let file = path
@@ -261,7 +261,7 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let config = serde_json::json!({
             "model_type": "torchscript",
-            "torchscript_file": crate::models::torchscript::FilePath::to_json(&file),
+            "torchscript_file": run_benchmark_core::spec::torchscript::FilePath::to_json(&file),
         });
         return Ok((format!("TorchScript file {}", file.display()), config));
     }
@@ -631,7 +631,7 @@ mod tests {
         for (id, _) in EMBEDDED {
             let spec: ModelSpec = id.parse().unwrap();
             let config: Value = serde_json::from_str(embedded(id).unwrap().1).unwrap();
-            let supported = crate::models::supported_model_types();
+            let supported = run_benchmark_core::spec::supported_model_types();
             if supported.contains(&config["model_type"].as_str().unwrap_or_default()) {
                 resolve(&spec).unwrap_or_else(|e| panic!("{id}: {e:#}"));
             }
@@ -655,7 +655,7 @@ mod tests {
         let model = resolve(&spec).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(model.config["hidden_size"], json!(64));
         assert!(model.config.get("n_embd").is_none());
-        let arch = crate::models::from_json(&model.config).unwrap();
+        let arch = run_benchmark_core::spec::from_json(&model.config).unwrap();
         assert_eq!(arch.max_positions(), Some(128));
     }
 
