@@ -478,6 +478,146 @@ mod tests {
         BLOCKS.with(|b| assert!(b.borrow().is_none(), "the blocks outlive the build"));
     }
 
+    /// A model of two variables, `model.a` (2x3) and `model.b` (4).
+    fn two_variables(kind: Kind) -> VarStore {
+        let vs = store(kind);
+        let p = vs.root() / "model";
+        let _ = p.zeros("a", &[2, 3]);
+        let _ = p.zeros("b", &[4]);
+        vs
+    }
+
+    fn write(dir: &Path, file: &str, tensors: &[(&str, Tensor)]) {
+        Tensor::write_safetensors(tensors, dir.join(file)).unwrap();
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rb-weights-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_checkpoint_loads_in_the_model_dtype_with_its_subnormals_counted() {
+        let dir = temp_dir("ok");
+        let tiny = f32::MIN_POSITIVE as f64 / 4.0;
+        let a =
+            Tensor::from_slice(&[1.0f32, -2.0, tiny as f32, 0.0, 3.5, -(tiny as f32)]).view([2, 3]);
+        let b = Tensor::from_slice(&[0.5f32, 0.25, 1.0, 2.0]);
+        // A head this model does not build, and a saved buffer: skipped, not errors.
+        let head = Tensor::ones([2], (Kind::Float, Device::Cpu));
+        let ids = Tensor::arange(4, (Kind::Int64, Device::Cpu));
+        write(
+            &dir,
+            "model.safetensors",
+            &[
+                ("model.a", a.shallow_clone()),
+                ("model.b", b),
+                ("head.w", head),
+                ("model.position_ids", ids),
+            ],
+        );
+        for kind in [Kind::Float, Kind::BFloat16] {
+            let vs = two_variables(kind);
+            let loaded = load_pretrained(&vs, &dir, "model", false).unwrap();
+            assert_eq!(
+                (loaded.values, loaded.subnormal, loaded.skipped),
+                (10, 2, 1),
+                "{kind:?}"
+            );
+            let got = vs.variables()["model.a"].shallow_clone();
+            assert_eq!(got.kind(), kind);
+            assert!(got.to_kind(Kind::Float).allclose(
+                &a.to_kind(kind).to_kind(Kind::Float),
+                0.0,
+                0.0,
+                false
+            ));
+            // Flushing sets exactly the subnormal values to zero.
+            let vs = two_variables(kind);
+            let flushed = load_pretrained(&vs, &dir, "model", true).unwrap();
+            assert!(flushed.flushed);
+            let got = vs.variables()["model.a"].to_kind(Kind::Float);
+            let zeros = got.eq(0.0).sum(Kind::Int64).int64_value(&[]);
+            assert_eq!(zeros, 3, "{kind:?}");
+        }
+        // The base model's names without the prefix find the prefixed tensors.
+        let vs = store(Kind::Float);
+        let _ = vs.root().zeros("a", &[2, 3]);
+        let _ = vs.root().zeros("b", &[4]);
+        assert!(load_pretrained(&vs, &dir, "model", false).is_ok());
+    }
+
+    #[test]
+    fn a_sharded_checkpoint_loads_from_its_index() {
+        let dir = temp_dir("sharded");
+        write(
+            &dir,
+            "model-00001-of-00002.safetensors",
+            &[("model.a", Tensor::ones([2, 3], (Kind::Float, Device::Cpu)))],
+        );
+        write(
+            &dir,
+            "model-00002-of-00002.safetensors",
+            &[("model.b", Tensor::ones([4], (Kind::Float, Device::Cpu)))],
+        );
+        std::fs::write(
+            dir.join("model.safetensors.index.json"),
+            r#"{"metadata": {}, "weight_map": {"model.a": "model-00001-of-00002.safetensors", "model.b": "model-00002-of-00002.safetensors"}}"#,
+        )
+        .unwrap();
+        assert_eq!(checkpoint_files(&dir).unwrap().len(), 2);
+        let vs = two_variables(Kind::Half);
+        let loaded = load_pretrained(&vs, &dir, "model", false).unwrap();
+        assert_eq!(loaded.values, 10);
+        let sum = vs.variables()["model.b"].sum(Kind::Float).double_value(&[]);
+        assert_eq!(sum, 4.0);
+    }
+
+    #[test]
+    fn missing_unexpected_and_misshaped_tensors_are_errors_naming_them() {
+        let dir = temp_dir("bad");
+        let ones = |d: &[i64]| Tensor::ones(d, (Kind::Float, Device::Cpu));
+        write(&dir, "model.safetensors", &[("model.a", ones(&[2, 3]))]);
+        let e = load_pretrained(&two_variables(Kind::Float), &dir, "model", false).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("no weights for 1 parameter(s) of the model: model.b"),
+            "{e:#}"
+        );
+        write(
+            &dir,
+            "model.safetensors",
+            &[("model.a", ones(&[3, 2])), ("model.b", ones(&[4]))],
+        );
+        let e = load_pretrained(&two_variables(Kind::Float), &dir, "model", false).unwrap_err();
+        assert!(
+            format!("{e:#}")
+                .contains("model.a has shape [3, 2] in the file but [2, 3] in the model"),
+            "{e:#}"
+        );
+        // A tensor beside the model's own, in a module the model builds.
+        write(
+            &dir,
+            "model.safetensors",
+            &[
+                ("model.a", ones(&[2, 3])),
+                ("model.b", ones(&[4])),
+                ("model.c", ones(&[1])),
+            ],
+        );
+        let e = load_pretrained(&two_variables(Kind::Float), &dir, "model", false).unwrap_err();
+        assert!(
+            format!("{e:#}")
+                .contains("1 tensor(s) of the file have no place in the model: model.c"),
+            "{e:#}"
+        );
+        let empty = temp_dir("empty");
+        let e = load_pretrained(&two_variables(Kind::Float), &empty, "model", false).unwrap_err();
+        assert!(format!("{e:#}")
+            .contains("holds neither model.safetensors nor model.safetensors.index.json"));
+    }
+
     #[test]
     fn small_weights_are_independent_draws() {
         let vs = store(Kind::BFloat16);
