@@ -35,7 +35,7 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
     export::check_paths(&exporters)?;
-    let previous = args.resume.as_deref().map(Previous::load).transpose()?;
+    let previous = args.resume.as_deref().map(Previous::load).transpose()?.flatten();
     if let Some(previous) = &previous {
         let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
         previous.check_kept(&plan.cells, &outputs)?;
@@ -75,10 +75,15 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     };
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
-    if let Some(path) = &args.resume {
+    if let (Some(path), Some(previous)) = (&args.resume, &previous) {
         let carried = plan.cells.len() - to_run;
+        let why = previous.why_not_carried(&plan.cells);
+        let why = match why.is_empty() {
+            true => String::new(),
+            false => format!(" (not carried over: {})", why.join("; ")),
+        };
         progress.note(&format!(
-            "Resuming from {}: {carried} of {} cells carried over, {to_run} to measure",
+            "Resuming from {}: {carried} of {} cells carried over, {to_run} to measure{why}",
             path.display(),
             plan.cells.len()
         ));
@@ -153,6 +158,10 @@ fn new_sweep(
         rows: Vec::new(),
         tokenization: Vec::new(),
         shard: plan.shard.clone(),
+        unread_config_keys: (plan.models.iter())
+            .filter(|m| !m.unread_keys.is_empty())
+            .map(|m| (m.name.clone(), m.unread_keys.clone()))
+            .collect(),
     }
 }
 

@@ -18,9 +18,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// the next), and a stale ceiling would skew every MFU figure.
 pub const FRESH_FOR: Duration = Duration::from_secs(24 * 3600);
 
+/// How the ceilings are measured: a cached entry of another method is measured again. 2: the
+/// CPU bandwidth from plain loops over huge pages (1: libtorch's sum and copy_).
+pub const METHOD: u32 = 2;
+
 /// What a ceiling depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
+    /// [`METHOD`] when measured (0: entries older than the field).
+    #[serde(default)]
+    pub method: u32,
     /// The CPU's brand string, or the GPU's name.
     pub processor: String,
     pub device: DeviceChoice,
@@ -51,6 +58,7 @@ impl Key {
             DeviceChoice::Cuda(i) => get(&format!("gpu_{i}")),
         };
         Key {
+            method: METHOD,
             processor,
             device,
             dtype,
@@ -298,6 +306,33 @@ mod tests {
         result.bandwidth = Some(bandwidth());
         cache.store(&key(Dtype::F32), &result).unwrap();
         assert_eq!(cache.lookup(&key(Dtype::F32)).unwrap().result, result);
+    }
+
+    #[test]
+    fn an_entry_of_an_older_method_is_measured_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            path: dir.path().join("calibration.json"),
+        };
+        let result = CalibrationResult {
+            size: 2048,
+            flops_per_second: 3e11,
+            bandwidth: Some(bandwidth()),
+        };
+        let older = Key {
+            method: METHOD - 1,
+            ..key(Dtype::F32)
+        };
+        cache.store(&older, &result).unwrap();
+        assert!(cache.lookup(&key(Dtype::F32)).is_none());
+        // A file written before the field existed reads as method 0.
+        let mut file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&cache.path).unwrap()).unwrap();
+        let removed = (file.pointer_mut("/0/key").and_then(|k| k.as_object_mut()))
+            .and_then(|k| k.remove("method"));
+        assert_eq!(removed, Some(serde_json::json!(METHOD - 1)), "{file}");
+        std::fs::write(&cache.path, file.to_string()).unwrap();
+        assert!(cache.lookup(&key(Dtype::F32)).is_none());
     }
 
     #[test]

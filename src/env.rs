@@ -42,6 +42,13 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
     if frameworks.iter().any(|f| !f.is_torch()) {
         put("framework_version", framework_versions(&frameworks));
     }
+    if frameworks.contains(&Framework::Onnxruntime) {
+        // Beside TensorFlow's use_xla: the graph optimisation ONNX Runtime's sessions ran with.
+        put(
+            "onnxruntime_graph_optimization_level",
+            run_benchmark_core::cell::ONNXRUNTIME_LEVEL.into(),
+        );
+    }
     put("libtorch_version", env!("RB_LIBTORCH_VERSION").into());
     put("tch_version", env!("RB_TCH_VERSION").into());
     put("rustc_version", env!("RB_RUSTC_VERSION").into());

@@ -124,6 +124,9 @@ pub struct ResolvedModel {
     /// Where the config came from, for messages.
     pub origin: String,
     pub config: Value,
+    /// Keys of the config file the model's family does not read (configs carry many
+    /// harmless ones), for the JSON export and `--verbose`.
+    pub unread_keys: Vec<String>,
 }
 
 /// The embedded config for a Hub id (`google-bert/bert-base-uncased`) or its short name
@@ -178,14 +181,28 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
     let object = config
         .as_object_mut()
         .ok_or_else(|| anyhow!("model \"{}\": {origin} is not a JSON object", spec.name))?;
+    let file_keys: Vec<String> = object.keys().cloned().collect();
     for (key, value) in &spec.overrides {
         object.insert(key.clone(), value.clone());
     }
     let keys: Vec<&str> = spec.overrides.iter().map(|(k, _)| k.as_str()).collect();
-    let unread = crate::models::unread_keys(&config, &keys)
-        .with_context(|| format!("model \"{}\": config from {origin}", spec.name))?;
+    let at = || format!("model \"{}\": config from {origin}", spec.name);
+    let report = loop {
+        match crate::models::key_report(&config) {
+            Ok(report) => break report,
+            // An override under another name of a key the file holds (GPT-2's hidden_size
+            // for n_embd, as transformers' attribute_map): the override wins.
+            Err(e) => match duplicate_of(&e.to_string(), &config, &keys, &file_keys) {
+                Some(field) => {
+                    config.as_object_mut().map(|o| o.remove(&field));
+                }
+                None => return Err(e).with_context(at),
+            },
+        }
+    };
+    let family = config["model_type"].as_str().unwrap_or_default().to_string();
+    let unread = crate::models::unread_keys(&config, &keys).with_context(at)?;
     if let Some((key, closest)) = unread.first() {
-        let family = config["model_type"].as_str().unwrap_or_default();
         let hint = match closest {
             Some(known) => format!("; did you mean {known}?"),
             None => String::new(),
@@ -195,11 +212,39 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
             spec.name
         );
     }
+    // A config file's key the family skips, a near miss of one it reads: a typo that
+    // would run the default instead.
+    let skipped: Vec<String> = (report.unread.iter())
+        .filter(|k| file_keys.contains(k) && !keys.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for key in &skipped {
+        if let Some(known) = report.near_miss(key, &config) {
+            let default = match report.known.get(known) {
+                Some(Some(value)) if value != "None" => format!("its default {value}"),
+                _ => "its default".to_string(),
+            };
+            bail!(
+                "model \"{}\": {origin}: key \"{key}\" is not a {family} key this tool reads; \
+                 did you mean {known}? (without it, {known} would be {default})",
+                spec.name
+            );
+        }
+    }
     Ok(ResolvedModel {
         name: spec.name.clone(),
         origin,
         config,
+        unread_keys: skipped,
     })
+}
+
+/// The key a parse error calls a duplicate when an override (one of `keys`) is another name
+/// of a key the config holds.
+fn duplicate_of(error: &str, config: &Value, keys: &[&str], file: &[String]) -> Option<String> {
+    let field = error.split("duplicate field `").nth(1)?.split('`').next()?;
+    let new_key = keys.iter().any(|k| !file.iter().any(|f| f == k));
+    (new_key && config.get(field).is_some() && !keys.contains(&field)).then(|| field.to_string())
 }
 
 fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
@@ -246,14 +291,17 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
          in the Hugging Face cache at {})",
         cache.path().display()
     );
-    let hint = match did_you_mean(source) {
+    let guess = did_you_mean(source);
+    let hint = match &guess {
         Some(name) => {
             format!("; did you mean {name}? (run-benchmark models lists the embedded ones)")
         }
         None => "; run-benchmark models lists the embedded ones".into(),
     };
-    // A near miss of an embedded name is a typo, not a Hub id to download.
-    if !looks_like_hub_id(source) || did_you_mean(source).is_some() {
+    // A near miss of an embedded name is a typo, not a Hub id to download; so is a part of
+    // one without an organisation (the Hub's names without one are the old, embedded ones).
+    let typo = guess.is_some() && (!source.contains('/') || near_name(source).is_some());
+    if !looks_like_hub_id(source) || typo {
         bail!("{looked}{hint}");
     }
     if hub_offline() {
@@ -263,18 +311,37 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
     read_json(&file).map(|v| (file.display().to_string(), v))
 }
 
-/// The embedded id or short name closest to `source`, when it is a likely typo of it (at most
-/// two edits, case aside).
+/// The embedded names `source` most likely means: one within two edits (case aside), else
+/// those it starts or is part of (`llama`, `Llama-2-7b`), at most three.
 fn did_you_mean(source: &str) -> Option<String> {
+    if let Some(name) = near_name(source) {
+        return Some(name);
+    }
+    let wanted = source.to_ascii_lowercase();
+    let entries = registry();
+    if wanted.len() < 3 {
+        return None;
+    }
+    let mut partial: Vec<&str> = (entries.iter())
+        .filter(|e| e.short_name.to_ascii_lowercase().contains(&wanted))
+        .map(|e| e.short_name)
+        .collect();
+    partial.sort_by_key(|name| (!name.to_ascii_lowercase().starts_with(&wanted), name.len()));
+    partial.dedup();
+    let shown = partial.len().min(3);
+    let more = if partial.len() > shown { " or another" } else { "" };
+    (!partial.is_empty()).then(|| format!("{}{more}", partial[..shown].join(" or ")))
+}
+
+/// The embedded id or short name within two edits of `source` (case aside), the closest.
+fn near_name(source: &str) -> Option<String> {
     let wanted = source.to_ascii_lowercase();
     registry()
         .into_iter()
         .flat_map(|e| [e.id, e.short_name])
         .map(|name| {
-            (
-                strsim::damerau_levenshtein(&wanted, &name.to_ascii_lowercase()),
-                name,
-            )
+            let distance = strsim::damerau_levenshtein(&wanted, &name.to_ascii_lowercase());
+            (distance, name)
         })
         .filter(|&(distance, _)| distance <= 2)
         .min_by_key(|&(distance, _)| distance)
@@ -530,6 +597,68 @@ mod tests {
         let err = format!("{:#}", resolve(&spec).unwrap_err());
         assert!(err.contains("\"zzz\" is not a gpt2 config key"), "{err}");
         assert!(!err.contains("did you mean"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_config_file_key_is_an_error_naming_both_keys_and_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.json");
+        let config = r#"{"model_type": "bert", "hiden_size": 32, "my_note": "x"}"#;
+        std::fs::write(&file, config).unwrap();
+        let spec: ModelSpec = format!("tiny={}", dir.path().display()).parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("model \"tiny\""), "{err}");
+        assert!(err.contains("key \"hiden_size\""), "{err}");
+        assert!(err.contains("did you mean hidden_size?"), "{err}");
+        assert!(err.contains("its default 768"), "{err}");
+        // Other keys the family skips are harmless: kept, and listed.
+        let config = r#"{"model_type": "bert", "hidden_size": 32, "num_attention_heads": 2,
+            "my_note": "x", "transformers_version": "4.40"}"#;
+        std::fs::write(&file, config).unwrap();
+        let model = resolve(&spec).unwrap();
+        assert_eq!(model.unread_keys, ["my_note", "transformers_version"]);
+    }
+
+    #[test]
+    fn every_embedded_config_resolves_without_a_near_miss() {
+        for (id, _) in EMBEDDED {
+            let spec: ModelSpec = id.parse().unwrap();
+            let config: Value = serde_json::from_str(embedded(id).unwrap().1).unwrap();
+            let supported = crate::models::supported_model_types();
+            if supported.contains(&config["model_type"].as_str().unwrap_or_default()) {
+                resolve(&spec).unwrap_or_else(|e| panic!("{id}: {e:#}"));
+            }
+        }
+    }
+
+    #[test]
+    fn override_hints_cover_keys_a_minimal_config_leaves_out() {
+        // configs/bert-base.json holds only its model_type: every key is a default.
+        let spec: ModelSpec = "bert-base:hiden_size=64".parse().unwrap();
+        let err = format!("{:#}", resolve(&spec).unwrap_err());
+        assert!(err.contains("did you mean hidden_size?"), "{err}");
+    }
+
+    #[test]
+    fn gpt2_takes_the_transformers_attribute_names_as_overrides() {
+        let spec: ModelSpec =
+            "gpt2:hidden_size=64,num_hidden_layers=2,num_attention_heads=2,max_position_embeddings=128"
+                .parse()
+                .unwrap();
+        let model = resolve(&spec).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(model.config["hidden_size"], json!(64));
+        assert!(model.config.get("n_embd").is_none());
+        let arch = crate::models::from_json(&model.config).unwrap();
+        assert_eq!(arch.max_positions(), Some(128));
+    }
+
+    #[test]
+    fn model_names_get_prefix_and_substring_suggestions() {
+        assert_eq!(did_you_mean("Llama-2-7b").as_deref(), Some("Llama-2-7b-hf"));
+        let llama = did_you_mean("llama").unwrap();
+        assert!(llama.contains("Llama-"), "{llama}");
+        assert_eq!(did_you_mean("zz"), None);
+        assert_eq!(did_you_mean("no-such-model-at-all"), None);
     }
 
     #[test]

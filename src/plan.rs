@@ -60,6 +60,15 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
         .iter()
         .map(hub::resolve)
         .collect::<Result<Vec<_>>>()?;
+    if args.verbose {
+        for m in models.iter().filter(|m| !m.unread_keys.is_empty()) {
+            eprintln!(
+                "model \"{}\": keys its family does not read (left out): {}",
+                m.name,
+                m.unread_keys.join(", ")
+            );
+        }
+    }
     let scope = Scope {
         inference: !args.no_inference,
         training: args.training,
@@ -369,32 +378,36 @@ pub fn unix_time() -> u64 {
 /// The exports, every path checked first ([`export::check_paths`]), so that a refused path
 /// leaves no claimed CSV name behind; a dry run claims none.
 fn checked_outputs(args: &RunArgs, scope: Scope) -> Result<Outputs> {
-    let looked = outputs(args, false)?;
+    let looked = outputs(args, scope, false)?;
     export::check_paths(&export::exporters(&looked, &scope.sections())?)?;
     match args.dry_run {
         true => Ok(looked),
-        false => outputs(args, true),
+        false => outputs(args, scope, true),
     }
 }
 
 /// The exports the flags ask for; CSV files without a name get the original's
 /// `<section>_<unix time>.csv`, with a suffix where another run took that name
 /// ([`CsvFiles::fresh`]; a dry run only looks).
-fn outputs(args: &RunArgs, claim: bool) -> Result<Outputs> {
-    // env_info first: it is written by every CSV export, so it is the one claimed.
+fn outputs(args: &RunArgs, scope: Scope, claim: bool) -> Result<Outputs> {
+    // env_info first: it is written by every CSV export, so it is the one claimed. Only
+    // the files of the sections asked for: a claimed name is an empty file until written.
+    let sections = scope.sections();
+    let asked = |mode, metric| Some((mode, metric)).filter(|s| sections.contains(s));
     let defaults = |f: &CsvFiles| -> Vec<PathBuf> {
         [
-            (&args.env_info_csv_file, &f.env_info),
-            (&args.inference_time_csv_file, &f.inference_time),
-            (&args.inference_memory_csv_file, &f.inference_memory),
-            (&args.train_time_csv_file, &f.train_time),
-            (&args.train_memory_csv_file, &f.train_memory),
-            (&None, &f.generation_time),
-            (&None, &f.generation_memory),
+            (None, &args.env_info_csv_file, &f.env_info),
+            (asked(Mode::Inference, Metric::Speed), &args.inference_time_csv_file, &f.inference_time),
+            (asked(Mode::Inference, Metric::Memory), &args.inference_memory_csv_file, &f.inference_memory),
+            (asked(Mode::Training, Metric::Speed), &args.train_time_csv_file, &f.train_time),
+            (asked(Mode::Training, Metric::Memory), &args.train_memory_csv_file, &f.train_memory),
+            (asked(Mode::Generation, Metric::Speed), &None, &f.generation_time),
+            (asked(Mode::Generation, Metric::Memory), &None, &f.generation_memory),
         ]
         .into_iter()
-        .filter(|(given, _)| given.is_none())
-        .map(|(_, path)| path.clone())
+        .enumerate()
+        .filter(|(at, (section, given, _))| given.is_none() && (*at == 0 || section.is_some()))
+        .map(|(_, (_, _, path))| path.clone())
         .collect()
     };
     let csv = match args.save_to_csv {
@@ -630,6 +643,7 @@ mod tests {
             name: name.into(),
             origin: "test".into(),
             config: json!({"model_type": "bert"}),
+            unread_keys: Vec::new(),
         }
     }
 

@@ -31,13 +31,66 @@ pub fn same_cell(a: &Cell, b: &Cell) -> bool {
 }
 
 impl Previous {
-    pub fn load(path: &Path) -> Result<Previous> {
+    /// The previous sweep; None, said in one line, when `path` does not exist yet (the first
+    /// run of a job that resumes from its own export starts fresh).
+    pub fn load(path: &Path) -> Result<Option<Previous>> {
+        if !path.exists() && !path.is_symlink() {
+            crate::console::eprintln(&format!(
+                "--resume {}: no such file yet, so this sweep starts fresh",
+                path.display()
+            ));
+            return Ok(None);
+        }
         let export = json::read(path).with_context(|| "--resume".to_string())?;
-        Ok(Previous {
+        Ok(Some(Previous {
             path: path.to_path_buf(),
             rows: export.sweep.rows,
             calibrations: export.sweep.calibrations,
-        })
+        }))
+    }
+
+    /// Why cells of `cells` that the previous sweep also measured (same model, sizes, mode
+    /// and metric) were not carried over: what differs, once each; N/A cells run again.
+    pub fn why_not_carried(&self, cells: &[Cell]) -> Vec<String> {
+        let mut why: Vec<String> = Vec::new();
+        let mut say = |reason: String| {
+            if !why.contains(&reason) {
+                why.push(reason);
+            }
+        };
+        for cell in cells.iter().filter(|c| self.result_for(c).is_none()) {
+            let twins = (self.rows.iter()).filter(|(p, _)| {
+                p.model == cell.model
+                    && p.batch_size == cell.batch_size
+                    && p.sequence_length == cell.sequence_length
+                    && p.mode == cell.mode
+                    && p.metric == cell.metric
+                    && p.new_tokens == cell.new_tokens
+            });
+            for (previous, result) in twins {
+                if same_cell(previous, cell) {
+                    if let CellResult::NotAvailable { .. } = result {
+                        say("N/A cells run again".into());
+                    }
+                    continue;
+                }
+                if previous.config != cell.config {
+                    let keys = differing_keys(&previous.config, &cell.config);
+                    say(format!("{}'s config differs ({keys})", cell.model));
+                }
+                if previous.settings != cell.settings {
+                    let keys = differing_keys(
+                        &serde_json::to_value(&previous.settings).unwrap_or_default(),
+                        &serde_json::to_value(&cell.settings).unwrap_or_default(),
+                    );
+                    say(format!("settings differ ({keys})"));
+                }
+                if previous.inputs != cell.inputs {
+                    say("the inputs differ".into());
+                }
+            }
+        }
+        why
     }
 
     /// The measured result for `cell`, if the previous sweep has one.
@@ -77,6 +130,22 @@ impl Previous {
             .filter(|(key, _)| variants.iter().any(|v| Calibration::of(v) == *key))
             .cloned()
             .collect()
+    }
+}
+
+/// The top-level keys whose values differ between two JSON objects, sorted.
+fn differing_keys(a: &serde_json::Value, b: &serde_json::Value) -> String {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            let mut keys: Vec<&str> = (a.iter())
+                .filter(|(k, v)| b.get(*k) != Some(v))
+                .map(|(k, _)| k.as_str())
+                .chain(b.keys().filter(|k| !a.contains_key(*k)).map(String::as_str))
+                .collect();
+            keys.sort_unstable();
+            keys.join(", ")
+        }
+        _ => "value".into(),
     }
 }
 

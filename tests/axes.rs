@@ -29,6 +29,7 @@ fn swept() -> &'static (PathBuf, PathBuf, String) {
         let (json, csv) = (dir.join("swept.json"), dir.join("time.csv"));
         let out = bin()
             .env("COLUMNS", "200")
+            .current_dir(&dir)
             .args(QUICK)
             .args(["--models", MODEL])
             .args(SIZES)

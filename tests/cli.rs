@@ -791,6 +791,47 @@ fn resuming_into_the_same_file_with_a_changed_setting_refuses_and_keeps_it() {
         .stderr(predicate::str::contains("1 of 1 cells carried over"));
 }
 
+/// The Slurm recipe's first run: `--resume F --export-json F` before F exists starts fresh,
+/// saying so in one line; a later run with a changed setting says what differs.
+#[test]
+fn resuming_from_an_export_that_does_not_exist_yet_starts_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("task.json");
+    let tiny = format!("tiny={}/{TINY}", env!("CARGO_MANIFEST_DIR"));
+    let sweep = ["--models", &tiny, "--batch-sizes", "1", "--sequence-lengths", "8"];
+    let out = bin()
+        .current_dir(dir.path())
+        .args(QUICK)
+        .args(sweep)
+        .args(["--no-memory", "--resume"])
+        .arg(&json)
+        .arg("--export-json")
+        .arg(&json)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("--resume")).collect();
+    assert_eq!(notes.len(), 1, "{stderr}");
+    assert!(notes[0].contains("no such file yet, so this sweep starts fresh"), "{stderr}");
+    let export: serde_json::Value = serde_json::from_str(&read(&json)).unwrap();
+    assert_eq!(export["rows"].as_array().unwrap().len(), 1);
+    // Resumed with another seed into another file: nothing carried over, and why.
+    let other = dir.path().join("other.json");
+    bin()
+        .current_dir(dir.path())
+        .args(QUICK)
+        .args(sweep)
+        .args(["--no-memory", "--seed", "7", "--resume"])
+        .arg(&json)
+        .arg("--export-json")
+        .arg(&other)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "0 of 1 cells carried over, 1 to measure (not carried over: settings differ (seed))",
+        ));
+}
+
 /// A config path may be any bytes the OS allows, not only UTF-8 (issue 10, item 8).
 #[cfg(unix)]
 #[test]

@@ -33,6 +33,7 @@ fn swept() -> &'static (PathBuf, PathBuf, String) {
         let out = bin()
             .env("COLUMNS", "250")
             .env("RUN_BENCHMARK_GRAPH", MISSING)
+            .current_dir(&dir)
             .args(QUICK)
             .args(["--models", MODEL])
             .args(SIZES)

@@ -608,6 +608,7 @@ fn synthetic(slow: f64) -> Sweep {
     }
     Sweep {
         shard: None,
+        unread_config_keys: Vec::new(),
         settings: settings(),
         environment: vec![("device".into(), "cpu".into())],
         calibrations: Vec::new(),

@@ -199,6 +199,7 @@ fn from_csv(files: &[&PathBuf]) -> Result<Sweep> {
         rows,
         tokenization: Vec::new(),
         shard: None,
+        unread_config_keys: Vec::new(),
     })
 }
 

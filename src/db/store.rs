@@ -420,6 +420,7 @@ fn export_value(sweep: &Sweep, rows: Vec<Row>) -> Result<Value> {
         rows,
         tokenization: Vec::new(),
         shard: None,
+        unread_config_keys: Vec::new(),
     };
     Ok(serde_json::from_str(&json::render(&part)?)?)
 }

@@ -5,21 +5,7 @@
 pub mod torch;
 
 use crate::cell::{Cell, Framework, Mode};
-
-/// The `model_type`s run-benchmark-graph builds as graphs (crates/graph-child/src/graph/
-/// mod.rs, `Family::from_json`): known here so that another family's cell is N/A before a
-/// child starts, with a reason naming the framework. The graph child refuses the others too.
-pub const GRAPH_MODEL_TYPES: [&str; 9] = [
-    "bert",
-    "roberta",
-    "xlm-roberta",
-    "distilbert",
-    "gpt2",
-    "llama",
-    "mistral",
-    "qwen2",
-    "qwen3",
-];
+use run_benchmark_core::cell::GRAPH_MODEL_TYPES;
 
 /// Why a cell of a framework other than PyTorch cannot run, known from the plan alone.
 pub fn not_supported(cell: &Cell) -> Option<String> {

@@ -3,4 +3,6 @@
 
 pub mod gpu;
 pub mod operators;
-pub use run_benchmark_core::measure::{allocator, generation, memory, profile, stats, timing};
+pub use run_benchmark_core::measure::{
+    allocator, bandwidth, generation, memory, profile, stats, timing,
+};

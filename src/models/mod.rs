@@ -36,7 +36,7 @@ use anyhow::{anyhow, bail, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tch::{nn, Device, Kind, Tensor};
 
 /// What is benchmarked.
@@ -281,8 +281,10 @@ pub fn input_kind(config: &Value) -> InputKind {
         .unwrap_or_default()
 }
 
-/// Deserialises a family's config struct, naming the key at fault.
-pub fn parse_config<T: DeserializeOwned>(config: &Value) -> Result<T> {
+/// Deserialises a family's config struct, naming the key at fault; notes which top-level
+/// keys it read, which it skipped and which fields it has (with the value each took), for
+/// [`key_report`].
+pub fn parse_config<T: DeserializeOwned + std::fmt::Debug>(config: &Value) -> Result<T> {
     let mut ignored = BTreeSet::new();
     let mut note = |path: serde_ignored::Path| {
         if let serde_ignored::Path::Map { parent, key } = path {
@@ -292,43 +294,172 @@ pub fn parse_config<T: DeserializeOwned>(config: &Value) -> Result<T> {
         }
     };
     let deserializer = serde_ignored::Deserializer::new(config.clone(), &mut note);
-    let parsed = serde_path_to_error::deserialize(deserializer)
+    let parsed: T = serde_path_to_error::deserialize(deserializer)
         .map_err(|e| anyhow!("key \"{}\": {}", e.path(), e.inner()))?;
-    if let Some(object) = config.as_object() {
-        KEYS_READ.with_borrow_mut(|read| {
-            read.extend(object.keys().filter(|k| !ignored.contains(*k)).cloned())
-        });
-    }
+    let values = field_values(&format!("{parsed:?}"));
+    KEYS.with_borrow_mut(|log| {
+        if let Some(object) = config.as_object() {
+            log.read
+                .extend(object.keys().filter(|k| !ignored.contains(*k)).cloned());
+        }
+        log.ignored.extend(ignored);
+        for field in struct_fields::<T>() {
+            log.fields
+                .entry(field.to_string())
+                .or_insert_with(|| values.get(*field).cloned());
+        }
+    });
     Ok(parsed)
 }
 
+/// The field names a derived `Deserialize` asks for (serde's `FIELDS`): a deserializer
+/// that records them and stops.
+fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Fields(&'static [&'static str]);
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(serde::de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0 = fields;
+            Err(serde::de::Error::custom("fields noted"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields = Fields(&[]);
+    let _ = T::deserialize(&mut fields);
+    fields.0
+}
+
+/// `field -> value` of a struct's `Debug` text (`Name { a: 1, b: Some(2) }`), top level only.
+fn field_values(debug: &str) -> BTreeMap<String, String> {
+    let Some(body) = debug
+        .split_once('{')
+        .and_then(|(_, rest)| rest.trim_end().strip_suffix('}'))
+    else {
+        return BTreeMap::new();
+    };
+    let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, false, 0);
+    let mut escaped = false;
+    for (at, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '(' | '[' | '{' if !quoted => depth += 1,
+            ')' | ']' | '}' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                parts.push(&body[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&body[start..]);
+    parts
+        .iter()
+        .filter_map(|part| part.split_once(": "))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// What [`parse_config`] saw of a config's top-level keys, on this thread.
+#[derive(Debug, Default)]
+struct KeyLog {
+    read: BTreeSet<String>,
+    ignored: BTreeSet<String>,
+    /// Every field of the parsed structs, with its value (`Debug`) where it showed one.
+    fields: BTreeMap<String, Option<String>>,
+}
+
 thread_local! {
-    /// The top-level config keys that [`parse_config`] has read on this thread.
-    static KEYS_READ: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    static KEYS: RefCell<KeyLog> = RefCell::new(KeyLog::default());
 }
 
 /// Keys every config may hold that this tool reads outside the family parsers.
 const KEYS_READ_EVERYWHERE: &[&str] = &["model_type", "architectures"];
 
+/// How a config's keys fared in its family's parser.
+#[derive(Debug, Default)]
+pub struct KeyReport {
+    /// Keys of the config the family does not read (its parser skipped them).
+    pub unread: Vec<String>,
+    /// Keys of the config its parsers read.
+    pub read: BTreeSet<String>,
+    /// Every key the family reads (its structs' fields and the keys it read), with the
+    /// value it took from this config (its default where the config has none), when known.
+    pub known: BTreeMap<String, Option<String>>,
+}
+
+impl KeyReport {
+    /// The key the family reads that `key` most likely misspells, if any.
+    pub fn closest(&self, key: &str) -> Option<&str> {
+        self.known
+            .keys()
+            .map(|known| (strsim::jaro_winkler(key, known), known))
+            .filter(|(score, _)| *score >= 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, known)| known.as_str())
+    }
+
+    /// A near miss: a read key within two edits of `key` (case aside) that the config does
+    /// not hold itself, so a typo of it fell back to the default.
+    pub fn near_miss(&self, key: &str, config: &Value) -> Option<&str> {
+        let wanted = key.to_ascii_lowercase();
+        self.known
+            .keys()
+            .filter(|known| config.get(known.as_str()).is_none())
+            .map(|known| {
+                let d = strsim::damerau_levenshtein(&wanted, &known.to_ascii_lowercase());
+                (d, known)
+            })
+            .filter(|&(d, known)| d > 0 && d <= 2 && known.len() > 4)
+            .min_by_key(|&(d, _)| d)
+            .map(|(_, known)| known.as_str())
+    }
+}
+
+/// Parses `config` in its family and reports which of its keys the family skipped and
+/// which it reads.
+pub fn key_report(config: &Value) -> Result<KeyReport> {
+    KEYS.with_borrow_mut(|log| *log = KeyLog::default());
+    let parsed = from_json(config);
+    let log = KEYS.with_borrow_mut(std::mem::take);
+    parsed?;
+    let mut known = log.fields;
+    for key in &log.read {
+        known.entry(key.clone()).or_insert(None);
+    }
+    let unread = (log.ignored.iter())
+        .filter(|k| !log.read.contains(*k) && !KEYS_READ_EVERYWHERE.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    Ok(KeyReport {
+        unread,
+        read: log.read,
+        known,
+    })
+}
+
 /// Of `keys` (a model's command-line overrides), the ones the config's family does not read,
 /// each with the closest key it does read: an override it ignores would benchmark a
 /// different model than its name says.
 pub fn unread_keys(config: &Value, keys: &[&str]) -> Result<Vec<(String, Option<String>)>> {
-    KEYS_READ.with_borrow_mut(BTreeSet::clear);
-    from_json(config)?;
-    let read = KEYS_READ.with_borrow_mut(std::mem::take);
+    let report = key_report(config)?;
     Ok(keys
         .iter()
-        .filter(|k| !read.contains(**k) && !KEYS_READ_EVERYWHERE.contains(k))
-        .map(|key| {
-            let closest = read
-                .iter()
-                .map(|known| (strsim::jaro_winkler(key, known), known))
-                .filter(|(score, _)| *score >= 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, known)| known.clone());
-            (key.to_string(), closest)
-        })
+        .filter(|k| !report.read.contains(**k) && !KEYS_READ_EVERYWHERE.contains(k))
+        .map(|key| (key.to_string(), report.closest(key).map(String::from)))
         .collect())
 }
 

@@ -65,6 +65,10 @@ pub struct ExportV2 {
     /// A sweep run with `--shard K/N`: its part and the whole plan, for `merge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardV2>,
+    /// Per model, the keys of its config file that its family does not read (so they did
+    /// not change what was benchmarked); absent when every key was read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unread_config_keys: BTreeMap<String, Vec<String>>,
 }
 
 /// What a shard's export records of the whole plan (see `run-benchmark merge`).
@@ -399,6 +403,7 @@ impl ExportV2 {
                 .map(TokenizationRowV2::of)
                 .collect(),
             shard: sweep.shard.as_ref().map(ShardV2::of),
+            unread_config_keys: sweep.unread_config_keys.iter().cloned().collect(),
         }
     }
 
@@ -468,6 +473,7 @@ impl ExportV2 {
             rows,
             tokenization,
             shard: self.shard.map(ShardV2::into_record),
+            unread_config_keys: self.unread_config_keys.into_iter().collect(),
         })
     }
 }

@@ -91,6 +91,7 @@ pub fn merge(files: &[PathBuf], prefer: Option<Prefer>) -> Result<Merged> {
             sections: first.sections.clone(),
             rows,
             shard: None,
+            unread_config_keys: first.unread_config_keys.clone(),
             // Only the first shard times the tokenizers.
             tokenization: exports
                 .iter()

@@ -258,6 +258,7 @@ mod tests {
             sections: Vec::new(),
             rows: Vec::new(),
             shard: None,
+            unread_config_keys: Vec::new(),
             tokenization: vec![
                 (
                     cell(None, false),

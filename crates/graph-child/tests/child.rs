@@ -88,6 +88,19 @@ fn every_family_measures_in_every_mode() {
         ),
         write_config(
             dir.path(),
+            "electra",
+            serde_json::json!({"model_type": "electra", "vocab_size": 99, "embedding_size": 16,
+            "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}),
+        ),
+        write_config(
+            dir.path(),
+            "albert",
+            serde_json::json!({"model_type": "albert", "vocab_size": 99, "embedding_size": 16,
+            "hidden_size": 32, "num_hidden_layers": 3, "num_hidden_groups": 2,
+            "num_attention_heads": 4, "intermediate_size": 37}),
+        ),
+        write_config(
+            dir.path(),
             "gpt2",
             serde_json::json!({"model_type": "gpt2", "vocab_size": 99,
             "n_embd": 32, "n_layer": 2, "n_head": 4}),

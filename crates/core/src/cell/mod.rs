@@ -79,6 +79,28 @@ pub enum Framework {
     Onnxruntime,
 }
 
+/// ONNX Runtime's graph optimisation level of every onnxruntime cell the runner starts
+/// (the level users run by default): run-benchmark-graph's sessions use it unless a cell's
+/// settings name another, and the environment section reports it.
+pub const ONNXRUNTIME_LEVEL: &str = "ORT_ENABLE_ALL";
+
+/// The `model_type`s the graph frameworks (TensorFlow, ONNX Runtime) build, one list for
+/// both sides: the runner makes another family's cell N/A before a child starts, and
+/// run-benchmark-graph's `Family::from_json` builds exactly these (its test checks each).
+pub const GRAPH_MODEL_TYPES: [&str; 11] = [
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "distilbert",
+    "electra",
+    "albert",
+    "gpt2",
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+];
+
 impl Framework {
     /// Every framework, in the order the flag lists them.
     pub const ALL: [Framework; 5] = [
@@ -586,6 +608,9 @@ pub struct Sweep {
     /// For a sweep run with `--shard K/N`: its part and the whole plan, for `merge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardRecord>,
+    /// Per model (by name), the keys of its config file that its family does not read.
+    #[serde(default)]
+    pub unread_config_keys: Vec<(String, Vec<String>)>,
 }
 
 impl Sweep {

@@ -1,6 +1,7 @@
 //! Clocks and memory readings; nothing here knows about models or frameworks.
 
 pub mod allocator;
+pub mod bandwidth;
 pub mod generation;
 pub mod memory;
 pub mod profile;

@@ -104,9 +104,10 @@ impl BertConfig {
     }
 
     fn layer_names(&self) -> &'static LayerNames {
-        match self.is_distilbert() {
-            true => &DISTILBERT_LAYER,
-            false => &BERT_LAYER,
+        match self.model_type.as_str() {
+            "distilbert" => &DISTILBERT_LAYER,
+            "albert" => &ALBERT_LAYER,
+            _ => &BERT_LAYER,
         }
     }
 
@@ -160,6 +161,17 @@ const DISTILBERT_LAYER: LayerNames = LayerNames {
     intermediate: "ffn.lin1",
     output: "ffn.lin2",
     output_norm: "output_layer_norm",
+};
+
+const ALBERT_LAYER: LayerNames = LayerNames {
+    query: "attention.query",
+    key: "attention.key",
+    value: "attention.value",
+    attention_output: "attention.dense",
+    attention_norm: "attention.LayerNorm",
+    intermediate: "ffn",
+    output: "ffn_output",
+    output_norm: "full_layer_layer_norm",
 };
 
 /// `DistilBertConfig`'s keys, read into a [`BertConfig`] (no token types, LayerNorm eps 1e-12).
@@ -248,6 +260,59 @@ fn positions_after_padding<B: GraphBuilder>(
     b.binary(Binary::Add, &counts, &pad_id)
 }
 
+/// BERT's embeddings of `ids` (batch, seq), `width` wide (ELECTRA's and ALBERT's
+/// `embedding_size`): word + token type 0 + position, then LayerNorm; with the word table,
+/// which a tied decoder reuses.
+pub(super) fn embeddings<B: GraphBuilder>(
+    b: &mut B,
+    c: &BertConfig,
+    root: &str,
+    ids: &B::Value,
+    width: i64,
+) -> Result<(B::Value, B::Value)> {
+    let seq = b.shape(ids)?[1];
+    if seq > c.max_positions() {
+        bail!(
+            "sequence length {seq} exceeds the {} positions of max_position_embeddings {}",
+            c.max_positions(),
+            c.max_position_embeddings
+        );
+    }
+    let word = b.parameter(
+        &format!("{root}embeddings.word_embeddings.weight"),
+        &[c.vocab_size, width],
+    )?;
+    let mut xs = b.gather(&word, ids)?;
+    if c.type_vocab_size > 0 {
+        // Every token is of type 0, transformers' buffered default.
+        let table = b.parameter(
+            &format!("{root}embeddings.token_type_embeddings.weight"),
+            &[c.type_vocab_size, width],
+        )?;
+        let zero = b.constant(Constant::i64(&[1], vec![0]))?;
+        let row = b.gather(&table, &zero)?;
+        xs = b.binary(Binary::Add, &xs, &row)?;
+    }
+    let table = b.parameter(
+        &format!("{root}embeddings.position_embeddings.weight"),
+        &[c.max_position_embeddings, width],
+    )?;
+    let pos = match (c.is_roberta(), c.padding_idx()) {
+        (true, Some(pad)) => positions_after_padding(b, ids, pad, seq)?,
+        _ => positions(b, seq)?,
+    };
+    let pos = b.gather(&table, &pos)?;
+    xs = b.binary(Binary::Add, &xs, &pos)?;
+    let xs = layer_norm(
+        b,
+        &xs,
+        &format!("{root}embeddings.LayerNorm"),
+        width,
+        c.layer_norm_eps,
+    )?;
+    Ok((xs, word))
+}
+
 /// The graph of `BertModel` (pooled output) or `BertForMaskedLM` (logits, and the loss
 /// against a `labels` input) on an `input_ids` input (batch, seq).
 pub fn build<B: GraphBuilder>(
@@ -256,13 +321,6 @@ pub fn build<B: GraphBuilder>(
     shape: Shape,
 ) -> Result<Outputs<B::Value>> {
     let (batch, seq, h) = (shape.batch, shape.seq, c.hidden_size);
-    if seq > c.max_positions() {
-        bail!(
-            "sequence length {seq} exceeds the {} positions of max_position_embeddings {}",
-            c.max_positions(),
-            c.max_position_embeddings
-        );
-    }
     let ids = b.input("input_ids", DType::I64, &[batch, seq])?;
     let labels = match shape.loss {
         true => Some(b.input("labels", DType::I64, &[batch, seq])?),
@@ -274,38 +332,7 @@ pub fn build<B: GraphBuilder>(
         (true, "distilbert") => "distilbert.",
         (true, _) => "bert.",
     };
-    let word = b.parameter(
-        &format!("{root}embeddings.word_embeddings.weight"),
-        &[c.vocab_size, h],
-    )?;
-    let mut xs = b.gather(&word, &ids)?;
-    if c.type_vocab_size > 0 {
-        // Every token is of type 0, transformers' buffered default.
-        let table = b.parameter(
-            &format!("{root}embeddings.token_type_embeddings.weight"),
-            &[c.type_vocab_size, h],
-        )?;
-        let zero = b.constant(Constant::i64(&[1], vec![0]))?;
-        let row = b.gather(&table, &zero)?;
-        xs = b.binary(Binary::Add, &xs, &row)?;
-    }
-    let table = b.parameter(
-        &format!("{root}embeddings.position_embeddings.weight"),
-        &[c.max_position_embeddings, h],
-    )?;
-    let pos = match (c.is_roberta(), c.padding_idx()) {
-        (true, Some(pad)) => positions_after_padding(b, &ids, pad, seq)?,
-        _ => positions(b, seq)?,
-    };
-    let pos = b.gather(&table, &pos)?;
-    xs = b.binary(Binary::Add, &xs, &pos)?;
-    xs = layer_norm(
-        b,
-        &xs,
-        &format!("{root}embeddings.LayerNorm"),
-        h,
-        c.layer_norm_eps,
-    )?;
+    let (mut xs, word) = embeddings(b, c, root, &ids, h)?;
     for i in 0..c.num_hidden_layers {
         xs = encoder_layer(b, c, &xs, &format!("{root}{}.{i}", c.layers_path()))?;
     }
@@ -317,13 +344,8 @@ pub fn build<B: GraphBuilder>(
         });
     }
     if !shape.lm_head {
-        // The pooler: tanh(dense(first token)).
-        let first = b.slice(&xs, &[0, 0, 0], &[batch, 1, h])?;
-        let first = b.reshape(&first, &[batch, h])?;
-        let dense = linear(b, &first, "pooler.dense", h, h, true)?;
-        let pooled = b.unary(Unary::Tanh, &dense)?;
         return Ok(Outputs {
-            output: pooled,
+            output: pooler(b, &xs, "pooler.dense")?,
             loss: None,
         });
     }
@@ -349,22 +371,18 @@ pub fn build<B: GraphBuilder>(
             c.hidden_act,
         ),
     };
-    let xs = linear(b, &xs, dense, h, h, true)?;
-    let xs = activation.apply(b, &xs)?;
-    let xs = layer_norm(b, &xs, norm, h, c.layer_norm_eps)?;
     let decoder = match c.tie_word_embeddings {
         true => word,
         false if c.is_distilbert() => b.parameter(&format!("{head}.weight"), &[c.vocab_size, h])?,
         false => b.parameter(&format!("{head}.decoder.weight"), &[c.vocab_size, h])?,
     };
-    let logits = project(
-        b,
-        &xs,
-        &decoder,
-        true,
-        Some(format!("{head}.bias")),
-        c.vocab_size,
-    )?;
+    let transform = MlmHead {
+        dense,
+        norm,
+        activation,
+        width: h,
+    };
+    let logits = transform.logits(b, c, &xs, &decoder, &format!("{head}.bias"))?;
     let loss = match &labels {
         Some(labels) => Some(lm_loss(b, &logits, labels)?),
         None => None,
@@ -375,8 +393,45 @@ pub fn build<B: GraphBuilder>(
     })
 }
 
+/// The pooler: tanh(dense(first token)) of the states (batch, seq, hidden).
+pub(super) fn pooler<B: GraphBuilder>(b: &mut B, xs: &B::Value, dense: &str) -> Result<B::Value> {
+    let s = b.shape(xs)?;
+    let (batch, h) = (s[0], s[2]);
+    let first = b.slice(xs, &[0, 0, 0], &[batch, 1, h])?;
+    let first = b.reshape(&first, &[batch, h])?;
+    let dense = linear(b, &first, dense, h, h, true)?;
+    b.unary(Unary::Tanh, &dense)
+}
+
+/// A masked-LM head's transform: dense (hidden size to `width`), activation, LayerNorm,
+/// then the decoder (tied or own) with its bias.
+pub(super) struct MlmHead<'a> {
+    pub dense: &'a str,
+    pub norm: &'a str,
+    pub activation: Activation,
+    /// The hidden size, or ELECTRA's and ALBERT's embedding_size.
+    pub width: i64,
+}
+
+impl MlmHead<'_> {
+    /// The logits (batch, seq, vocab) of the encoder's states `xs`, `decoder` (vocab, width).
+    pub(super) fn logits<B: GraphBuilder>(
+        &self,
+        b: &mut B,
+        c: &BertConfig,
+        xs: &B::Value,
+        decoder: &B::Value,
+        bias: &str,
+    ) -> Result<B::Value> {
+        let xs = linear(b, xs, self.dense, c.hidden_size, self.width, true)?;
+        let xs = self.activation.apply(b, &xs)?;
+        let xs = layer_norm(b, &xs, self.norm, self.width, c.layer_norm_eps)?;
+        project(b, &xs, decoder, true, Some(bias.to_string()), c.vocab_size)
+    }
+}
+
 /// The post-LayerNorm encoder layer: x = LN(x + attention(x)), x = LN(x + W2 act(W1 x)).
-fn encoder_layer<B: GraphBuilder>(
+pub(super) fn encoder_layer<B: GraphBuilder>(
     b: &mut B,
     c: &BertConfig,
     xs: &B::Value,

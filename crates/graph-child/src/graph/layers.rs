@@ -307,6 +307,32 @@ pub fn lm_loss<B: GraphBuilder>(
     b.unary(Unary::Neg, &mean)
 }
 
+/// transformers' `BCEWithLogitsLoss` (mean) of `logits` against `labels` cast to float32:
+/// softplus(x) - x·y, with softplus(x) = -log_softmax([0, x])[0], which is stable and
+/// differentiable by TensorFlow's C++ gradients (they have no Softplus, Log or Abs).
+pub fn bce_with_logits<B: GraphBuilder>(
+    b: &mut B,
+    logits: &B::Value,
+    labels: &B::Value,
+) -> Result<B::Value> {
+    let n: i64 = b.shape(logits)?.iter().product();
+    let x = b.reshape(logits, &[n, 1])?;
+    let zeros = b.constant(Constant::f32(&[n, 1], vec![0.0; n as usize]))?;
+    let pair = b.concat(&[zeros, x.clone()], 1)?;
+    let logp = b.log_softmax(&pair)?;
+    let (x, logp) = match b.float() {
+        DType::F32 => (x, logp),
+        _ => (b.cast(&x, DType::F32)?, b.cast(&logp, DType::F32)?),
+    };
+    let minus_softplus = b.split(&logp, 1, 2)?.remove(0);
+    let labels = b.reshape(labels, &[n, 1])?;
+    let y = b.cast(&labels, DType::F32)?;
+    let xy = b.binary(Binary::Mul, &x, &y)?;
+    let sum = b.binary(Binary::Add, &minus_softplus, &xy)?;
+    let mean = b.reduce(Reduce::Mean, &sum, &[0, 1], false)?;
+    b.unary(Unary::Neg, &mean)
+}
+
 /// transformers' `ForCausalLMLoss`: logits at t predict the label at t + 1, the last
 /// position predicting nothing (its label -100).
 pub fn causal_lm_loss<B: GraphBuilder>(

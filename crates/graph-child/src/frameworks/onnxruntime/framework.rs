@@ -15,7 +15,9 @@ use crate::graph::builder::DType;
 use crate::graph::Family;
 use anyhow::{bail, Result};
 use run_benchmark_core::cell::Framework as CoreFramework;
-use run_benchmark_core::cell::{Cell, DeviceChoice, Dtype, Inputs, Mode, Ran, Settings};
+use run_benchmark_core::cell::{
+    Cell, DeviceChoice, Dtype, Inputs, Mode, Ran, Settings, ONNXRUNTIME_LEVEL,
+};
 use run_benchmark_core::protocol::{Device, Framework, Loaded};
 
 /// The framework: the optimisation level its sessions use.
@@ -34,12 +36,11 @@ impl OnnxRuntime {
 }
 
 /// The optimisation level a cell's settings name (`"onnxruntime_level"`, a key the core's
-/// types do not hold: `ORT_ENABLE_ALL` or `all`, ...), `ORT_ENABLE_ALL` by default.
+/// types do not hold: `ORT_ENABLE_ALL` or `all`, ...), the core's [`ONNXRUNTIME_LEVEL`] by
+/// default (what the runner reports in the environment).
 pub fn level_of(cell: &serde_json::Value) -> Result<Level> {
-    match cell["settings"]["onnxruntime_level"].as_str() {
-        Some(name) => Level::parse(name),
-        None => Ok(Level::EnableAll),
-    }
+    let name = cell["settings"]["onnxruntime_level"].as_str();
+    Level::parse(name.unwrap_or(ONNXRUNTIME_LEVEL))
 }
 
 /// One built cell: its session, and whether its first call has been checked.

@@ -1,0 +1,120 @@
+//! ELECTRA (Clark et al., 2020) as a graph, following transformers' `modeling_electra.py` and
+//! the PyTorch side's `src/models/electra.rs`: BERT's embeddings `embedding_size` wide,
+//! `embeddings_project` to the hidden size when they differ, BERT's encoder, no pooler. The
+//! head is the one the PyTorch side trains: `ElectraForPreTraining` (the discriminator, with
+//! transformers' `BCEWithLogitsLoss` against the labels cast to float) when
+//! `architectures[0]` names it, else `ElectraForMaskedLM` (the generator).
+
+use super::bert::{self, BertConfig, MlmHead};
+use super::builder::{DType, GraphBuilder};
+use super::layers::{bce_with_logits, linear, lm_loss, Activation, Outputs, Shape};
+use anyhow::{bail, Result};
+
+/// `ElectraConfig`: BERT's keys (with ELECTRA's defaults), the embedding width and the head.
+#[derive(Debug, Clone)]
+pub struct ElectraConfig {
+    pub bert: BertConfig,
+    pub embedding_size: i64,
+    /// `ElectraForPreTraining` is the language-modelling head (else `ElectraForMaskedLM`).
+    pub discriminator: bool,
+}
+
+impl ElectraConfig {
+    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
+        let mut config = config.clone();
+        if let Some(keys) = config.as_object_mut() {
+            // ElectraConfig's defaults where they differ from BertConfig's.
+            for (key, value) in [
+                ("hidden_size", 256),
+                ("num_attention_heads", 4),
+                ("intermediate_size", 1024),
+            ] {
+                keys.entry(key).or_insert(value.into());
+            }
+        }
+        let embedding_size = match config.get("embedding_size") {
+            None => 128,
+            Some(v) => match v.as_i64() {
+                Some(e) if e > 0 => e,
+                _ => bail!("embedding_size {v} is not a positive integer"),
+            },
+        };
+        let discriminator = config["architectures"][0].as_str() == Some("ElectraForPreTraining");
+        Ok(ElectraConfig {
+            bert: BertConfig::from_json(&config)?,
+            embedding_size,
+            discriminator,
+        })
+    }
+}
+
+/// The graph of `ElectraModel` (last hidden state), or of its language-modelling head with
+/// the loss against a `labels` input.
+pub fn build<B: GraphBuilder>(
+    b: &mut B,
+    c: &ElectraConfig,
+    shape: Shape,
+) -> Result<Outputs<B::Value>> {
+    let (bc, e, h) = (&c.bert, c.embedding_size, c.bert.hidden_size);
+    let ids = b.input("input_ids", DType::I64, &[shape.batch, shape.seq])?;
+    let labels = match shape.loss {
+        true => Some(b.input("labels", DType::I64, &[shape.batch, shape.seq])?),
+        false => None,
+    };
+    let root = if shape.lm_head { "electra." } else { "" };
+    let (mut xs, word) = bert::embeddings(b, bc, root, &ids, e)?;
+    if e != h {
+        xs = linear(b, &xs, &format!("{root}embeddings_project"), e, h, true)?;
+    }
+    for i in 0..bc.num_hidden_layers {
+        xs = bert::encoder_layer(b, bc, &xs, &format!("{root}encoder.layer.{i}"))?;
+    }
+    if !shape.lm_head {
+        return Ok(Outputs {
+            output: xs,
+            loss: None,
+        });
+    }
+    if c.discriminator {
+        // `discriminator_predictions`: dense, hidden_act, one logit per token.
+        let xs = linear(b, &xs, "discriminator_predictions.dense", h, h, true)?;
+        let xs = bc.hidden_act.apply(b, &xs)?;
+        let xs = linear(
+            b,
+            &xs,
+            "discriminator_predictions.dense_prediction",
+            h,
+            1,
+            true,
+        )?;
+        let logits = b.reshape(&xs, &[shape.batch, shape.seq])?;
+        let loss = match &labels {
+            Some(labels) => Some(bce_with_logits(b, &logits, labels)?),
+            None => None,
+        };
+        return Ok(Outputs {
+            output: logits,
+            loss,
+        });
+    }
+    // `generator_predictions` (always exact GELU) and `generator_lm_head`.
+    let decoder = match bc.tie_word_embeddings {
+        true => word,
+        false => b.parameter("generator_lm_head.weight", &[bc.vocab_size, e])?,
+    };
+    let head = MlmHead {
+        dense: "generator_predictions.dense",
+        norm: "generator_predictions.LayerNorm",
+        activation: Activation::Gelu,
+        width: e,
+    };
+    let logits = head.logits(b, bc, &xs, &decoder, "generator_lm_head.bias")?;
+    let loss = match &labels {
+        Some(labels) => Some(lm_loss(b, &logits, labels)?),
+        None => None,
+    };
+    Ok(Outputs {
+        output: logits,
+        loss,
+    })
+}

@@ -1,0 +1,230 @@
+//! Issues 27 and 28 end to end with the real libraries: one sweep of a tiny BERT with
+//! `--framework pytorch tensorflow tensorflow-xla onnxruntime`, inference and training,
+//! through the real binaries (run-benchmark-graph built beside run-benchmark, TensorFlow and
+//! ONNX Runtime as `make tensorflow onnxruntime` fetch them; `make test` does all three
+//! first). The tables show each framework's rows, CSV and JSON rows carry their framework,
+//! `compare` keys by framework, and `merge` joins shards that measured different frameworks.
+//! tests/frameworks.rs covers the axis without the libraries (a missing graph binary).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+mod e2e;
+
+use e2e::{bin, read, result, QUICK};
+
+const MODEL: &str = "tiny=tests/fixtures/tiny-bert.json";
+const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
+const FRAMEWORKS: [&str; 4] = ["pytorch", "tensorflow", "tensorflow-xla", "onnxruntime"];
+
+/// run-benchmark-graph beside the binary under test (`cargo build --release --workspace`).
+fn graph_binary() -> PathBuf {
+    let main = Path::new(env!("CARGO_BIN_EXE_run-benchmark"));
+    let path = main.with_file_name("run-benchmark-graph");
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (make build)",
+        path.display()
+    );
+    path
+}
+
+fn folder() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("frameworks-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn graph_bin() -> assert_cmd::Command {
+    let mut command = bin();
+    command
+        .env("COLUMNS", "250")
+        .env("RUN_BENCHMARK_GRAPH", graph_binary())
+        .args(QUICK)
+        .args(["--models", MODEL])
+        .args(SIZES);
+    command
+}
+
+/// The four frameworks' sweep, run once: its JSON export, inference time CSV and stdout.
+fn swept() -> &'static (PathBuf, PathBuf, String) {
+    static SWEPT: OnceLock<(PathBuf, PathBuf, String)> = OnceLock::new();
+    SWEPT.get_or_init(|| {
+        let dir = folder();
+        let (json, csv) = (dir.join("swept.json"), dir.join("time.csv"));
+        let out = graph_bin()
+            .arg("--framework")
+            .args(FRAMEWORKS)
+            .args(["--training", "--env-print", "--save-to-csv"])
+            .arg("--inference-time-csv-file")
+            .arg(&csv)
+            .arg("--inference-memory-csv-file")
+            .arg(dir.join("memory.csv"))
+            .arg("--train-time-csv-file")
+            .arg(dir.join("train-time.csv"))
+            .arg("--train-memory-csv-file")
+            .arg(dir.join("train-memory.csv"))
+            .arg("--env-info-csv-file")
+            .arg(dir.join("env.csv"))
+            .arg("--export-json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (json, csv, stdout)
+    })
+}
+
+fn export(path: &Path) -> Value {
+    serde_json::from_str(&read(path)).unwrap()
+}
+
+fn rows(export: &Value) -> &Vec<Value> {
+    export["rows"].as_array().unwrap()
+}
+
+#[test]
+fn every_framework_measures_its_cells() {
+    let (json, _, stdout) = swept();
+    let export = export(json);
+    for framework in FRAMEWORKS {
+        let mine: Vec<&Value> = (rows(&export).iter())
+            .filter(|r| r["cell"]["framework"] == framework)
+            .collect();
+        // Inference and training, speed and memory.
+        assert_eq!(mine.len(), 4, "{framework}: {mine:?}");
+        for row in mine {
+            let r = result(row);
+            let training = row["cell"]["mode"] == "training";
+            if framework == "onnxruntime" && training {
+                let reason = r["reason"].as_str().unwrap();
+                assert!(reason.contains("inference only"), "{reason}");
+                continue;
+            }
+            match r["status"].as_str().unwrap() {
+                "speed" => assert!(r["seconds"].as_f64().unwrap() > 0.0, "{row}"),
+                "memory" => assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0, "{row}"),
+                _ => panic!("{framework}: not measured: {row}"),
+            }
+        }
+    }
+    // Each table has a Framework column and a row of each framework.
+    for section in ["INFERENCE - SPEED", "INFERENCE - MEMORY", "TRAIN - SPEED"] {
+        let after = stdout
+            .split(section)
+            .nth(1)
+            .unwrap_or_else(|| panic!("{stdout}"));
+        // Up to the next section's title (a table's own rules start with '+').
+        let table: Vec<&str> = (after.lines().skip(1))
+            .take_while(|l| !l.starts_with("===================="))
+            .collect();
+        let table = table.join("\n");
+        assert!(table.contains("Framework"), "{table}");
+        for framework in FRAMEWORKS {
+            assert!(table.contains(&format!(" {framework} |")), "{table}");
+        }
+    }
+    // The environment names each framework's real version and ONNX Runtime's optimisation.
+    let env = |key: &str| e2e::environment(&export, key);
+    let versions = env("framework_version");
+    assert!(!versions.contains("N/A"), "{versions}");
+    for name in ["libtorch ", "tensorflow 2.", "onnxruntime 1."] {
+        assert!(versions.contains(name), "{versions}");
+    }
+    assert_eq!(env("use_xla"), "True");
+    assert_eq!(
+        env("onnxruntime_graph_optimization_level"),
+        "ORT_ENABLE_ALL"
+    );
+}
+
+#[test]
+fn csv_rows_carry_their_framework() {
+    let (_, csv, _) = swept();
+    let text = read(csv);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("model,batch_size,sequence_length,result,framework")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let frameworks: Vec<&str> = rows.iter().map(|r| r[4]).collect();
+    assert_eq!(frameworks, FRAMEWORKS);
+    for row in &rows {
+        let seconds: f64 = row[3].parse().unwrap_or_else(|_| panic!("{row:?}"));
+        assert!(seconds > 0.0, "{row:?}");
+    }
+}
+
+#[test]
+fn compare_of_the_export_with_itself_finds_every_cell() {
+    let (json, _, _) = swept();
+    let out = bin()
+        .env("COLUMNS", "250")
+        .arg("compare")
+        .arg(json)
+        .arg(json)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Only in"), "{text}");
+    for framework in FRAMEWORKS {
+        for measure in ["inference time", "inference memory"] {
+            let line = (text.lines())
+                .find(|l| l.contains(&format!("tiny {framework} ")) && l.contains(measure))
+                .unwrap_or_else(|| panic!("no {framework} {measure}: {text}"));
+            assert!(line.contains("+0.0%"), "{line}");
+        }
+    }
+}
+
+#[test]
+fn merge_joins_shards_of_different_frameworks() {
+    let dir = folder();
+    let part = |k: usize| {
+        let path = dir.join(format!("part-{k}.json"));
+        graph_bin()
+            .args(["--framework", "tensorflow", "onnxruntime", "--no-memory"])
+            .args(["--quiet", "--shard", &format!("{k}/2"), "--export-json"])
+            .arg(&path)
+            .assert()
+            .success();
+        path
+    };
+    let parts = [part(1), part(2)];
+    // Two cells, one in each part: each part measured one framework.
+    let measured = |path: &Path| -> Vec<String> {
+        (rows(&export(path)).iter())
+            .filter(|r| r["status"] == "ok")
+            .map(|r| r["cell"]["framework"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (first, second) = (measured(&parts[0]), measured(&parts[1]));
+    assert_eq!((first.len(), second.len()), (1, 1), "{first:?} {second:?}");
+    assert_ne!(first, second);
+    let merged = dir.join("merged.json");
+    bin()
+        .env("COLUMNS", "250")
+        .arg("merge")
+        .args(&parts)
+        .arg("--export-json")
+        .arg(&merged)
+        .assert()
+        .success();
+    let merged = export(&merged);
+    let frameworks: Vec<&str> = (rows(&merged).iter())
+        .map(|r| r["cell"]["framework"].as_str().unwrap())
+        .collect();
+    assert_eq!(frameworks, ["tensorflow", "onnxruntime"]);
+    for row in rows(&merged) {
+        assert!(result(row)["seconds"].as_f64().unwrap() > 0.0, "{row}");
+    }
+}
