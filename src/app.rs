@@ -35,7 +35,12 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
     export::check_paths(&exporters)?;
-    let previous = args.resume.as_deref().map(Previous::load).transpose()?.flatten();
+    let previous = args
+        .resume
+        .as_deref()
+        .map(Previous::load)
+        .transpose()?
+        .flatten();
     if let Some(previous) = &previous {
         let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
         previous.check_kept(&plan.cells, &outputs)?;

@@ -798,7 +798,14 @@ fn resuming_from_an_export_that_does_not_exist_yet_starts_fresh() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("task.json");
     let tiny = format!("tiny={}/{TINY}", env!("CARGO_MANIFEST_DIR"));
-    let sweep = ["--models", &tiny, "--batch-sizes", "1", "--sequence-lengths", "8"];
+    let sweep = [
+        "--models",
+        &tiny,
+        "--batch-sizes",
+        "1",
+        "--sequence-lengths",
+        "8",
+    ];
     let out = bin()
         .current_dir(dir.path())
         .args(QUICK)
@@ -812,7 +819,10 @@ fn resuming_from_an_export_that_does_not_exist_yet_starts_fresh() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("--resume")).collect();
     assert_eq!(notes.len(), 1, "{stderr}");
-    assert!(notes[0].contains("no such file yet, so this sweep starts fresh"), "{stderr}");
+    assert!(
+        notes[0].contains("no such file yet, so this sweep starts fresh"),
+        "{stderr}"
+    );
     let export: serde_json::Value = serde_json::from_str(&read(&json)).unwrap();
     assert_eq!(export["rows"].as_array().unwrap().len(), 1);
     // Resumed with another seed into another file: nothing carried over, and why.

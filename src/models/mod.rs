@@ -318,7 +318,10 @@ fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
     struct Fields(&'static [&'static str]);
     impl<'de> serde::Deserializer<'de> for &mut Fields {
         type Error = serde::de::value::Error;
-        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        fn deserialize_any<V: serde::de::Visitor<'de>>(
+            self,
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
             Err(serde::de::Error::custom("not a struct"))
         }
         fn deserialize_struct<V: serde::de::Visitor<'de>>(
