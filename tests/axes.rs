@@ -10,7 +10,11 @@ mod e2e;
 
 use e2e::{bin, read, result, QUICK};
 
-const MODEL: &str = "tiny=tests/fixtures/tiny-bert.json";
+const MODEL: &str = concat!(
+    "tiny=",
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/tiny-bert.json"
+);
 const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
 const AXES: [&str; 6] = ["--threads", "1", "2", "--dtypes", "f32", "bf16"];
 

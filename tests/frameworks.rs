@@ -12,7 +12,11 @@ mod e2e;
 
 use e2e::{bin, read, result, QUICK};
 
-const MODEL: &str = "tiny=tests/fixtures/tiny-bert.json";
+const MODEL: &str = concat!(
+    "tiny=",
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/tiny-bert.json"
+);
 const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
 const MISSING: &str = "/nonexistent/run-benchmark-graph";
 
