@@ -314,6 +314,58 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
     read_json(&file).map(|v| (file.display().to_string(), v))
 }
 
+/// The folder of a model's safetensors checkpoint (`--weights pretrained`): the folder of a
+/// config path, else the model's snapshot in the Hugging Face cache, else downloaded there
+/// from the Hub (the index and its shards, or model.safetensors) with [`download`]'s
+/// progress, timeouts and resumption.
+pub fn weights_folder(spec: &ModelSpec) -> Result<PathBuf> {
+    let parent = |f: &Path| f.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let path = Path::new(&spec.source);
+    if path.exists() {
+        let dir = match path.is_dir() {
+            true => path.to_path_buf(),
+            false => parent(path),
+        };
+        crate::models::weights::checkpoint_files(&dir)?;
+        return Ok(dir);
+    }
+    let source = spec.source.to_str().unwrap_or_default();
+    let id = embedded(source).map_or(source, |(id, _)| id);
+    let cache = hf_cache();
+    let repo = cache.model(id.to_string());
+    const INDEX: &str = "model.safetensors.index.json";
+    for file in [INDEX, "model.safetensors"] {
+        if let Some(found) = repo.get(file) {
+            let dir = parent(&found);
+            let files = crate::models::weights::checkpoint_files(&dir);
+            if files.is_ok_and(|f| f.iter().all(|f| f.is_file())) {
+                return Ok(dir);
+            }
+        }
+    }
+    if hub_offline() {
+        bail!(
+            "no model.safetensors for {id} in the Hugging Face cache at {}, and HF_HUB_OFFLINE is set",
+            cache.path().display()
+        );
+    }
+    match download(id, INDEX, cache.clone()) {
+        Ok(index) => {
+            let dir = parent(&index);
+            for shard in crate::models::weights::checkpoint_files(&dir)? {
+                let name = shard
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                download(id, name, cache.clone())?;
+            }
+            Ok(dir)
+        }
+        // No index: a single file (a 404 for it too is the error shown).
+        Err(_) => Ok(parent(&download(id, "model.safetensors", cache)?)),
+    }
+}
+
 /// The embedded names `source` most likely means: one within two edits (case aside), else
 /// those it starts or is part of (`llama`, `Llama-2-7b`), at most three.
 fn did_you_mean(source: &str) -> Option<String> {

@@ -55,11 +55,25 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
     if args.models.is_empty() {
         bail!("no models: give --models, or `models` in the sweep file");
     }
-    let models = args
+    let mut models = args
         .models
         .iter()
         .map(hub::resolve)
         .collect::<Result<Vec<_>>>()?;
+    if args.flush_subnormals && args.weights != crate::cli::WeightsChoice::Pretrained {
+        bail!("--flush-subnormals is for --weights pretrained (random weights have none)");
+    }
+    if args.weights == crate::cli::WeightsChoice::Pretrained {
+        // The child finds the checkpoint's folder in the config it is given.
+        for (spec, model) in args.models.iter().zip(&mut models) {
+            let dir = hub::weights_folder(spec)
+                .with_context(|| format!("model \"{}\": --weights pretrained", spec.name))?;
+            model.config["pretrained_weights"] = serde_json::Value::from(dir.display().to_string());
+            if args.flush_subnormals {
+                model.config["flush_subnormals"] = serde_json::Value::Bool(true);
+            }
+        }
+    }
     if args.verbose {
         for m in models.iter().filter(|m| !m.unread_keys.is_empty()) {
             eprintln!(
