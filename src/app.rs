@@ -27,24 +27,12 @@ pub enum Outcome {
 }
 
 pub fn run(args: RunArgs) -> Result<Outcome> {
-    if args.log_print || args.log_filename.is_some() {
-        let default = PathBuf::from(format!("log_{}.csv", plan::unix_time()));
-        console::open_log(args.log_filename.as_ref().unwrap_or(&default))?;
-    }
+    open_log(&args)?;
     let machine = crate::frameworks::torch::device::machine();
     let plan = plan::from_args(&args, &machine)?;
     let exporters = export::exporters(&plan.outputs, &plan.scope.sections())?;
     export::check_paths(&exporters)?;
-    let previous = args
-        .resume
-        .as_deref()
-        .map(Previous::load)
-        .transpose()?
-        .flatten();
-    if let Some(previous) = &previous {
-        let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
-        previous.check_kept(&plan.cells, &outputs)?;
-    }
+    let previous = previous_run(&args, &plan, &exporters)?;
     let runner = runner(&args);
     let mut sweep = new_sweep(&plan, previous.as_ref(), &runner, &machine);
     // Each planned cell's result, in plan order: carried over from --resume, or measured now.
@@ -69,29 +57,11 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
     // Creating the files now turns an unwritable path into an error before the sweep; the
     // carried-over cells are in them from the start (--resume may name the same file).
     export::write_files(&exporters, &sweep)?;
-    let mut recorder = match args.record.target() {
-        Some(path) => Some(crate::db::Recorder::start(
-            &path,
-            &sweep,
-            args.record.label.clone(),
-            args.record.save_baseline.clone(),
-        )?),
-        None => None,
-    };
+    let mut recorder = recorder(&args, &sweep)?;
     interrupt::install()?;
     let progress = Progress::new(to_run, args.quiet);
     if let (Some(path), Some(previous)) = (&args.resume, &previous) {
-        let carried = plan.cells.len() - to_run;
-        let why = previous.why_not_carried(&plan.cells);
-        let why = match why.is_empty() {
-            true => String::new(),
-            false => format!(" (not carried over: {})", why.join("; ")),
-        };
-        progress.note(&format!(
-            "Resuming from {}: {carried} of {} cells carried over, {to_run} to measure{why}",
-            path.display(),
-            plan.cells.len()
-        ));
+        progress.note(&resumed_line(path, previous, &plan.cells, to_run));
     }
     // Is the machine busy? Looked at before the calibration, which a busy machine slows too.
     let mut watch = load::Watch::quiet(args.quiet);
@@ -127,6 +97,61 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         return Ok(Outcome::Interrupted);
     }
     Ok(Outcome::Finished)
+}
+
+/// `--log-print` / `--log-filename`: the original's log file, opened before anything is said.
+fn open_log(args: &RunArgs) -> Result<()> {
+    if args.log_print || args.log_filename.is_some() {
+        let default = PathBuf::from(format!("log_{}.csv", plan::unix_time()));
+        console::open_log(args.log_filename.as_ref().unwrap_or(&default))?;
+    }
+    Ok(())
+}
+
+/// `--resume FILE`: the earlier run (None when FILE does not exist yet), checked against the
+/// plan and the files this run will write.
+fn previous_run(
+    args: &RunArgs,
+    plan: &Plan,
+    exporters: &[Box<dyn Exporter>],
+) -> Result<Option<Previous>> {
+    let previous = (args.resume.as_deref().map(Previous::load))
+        .transpose()?
+        .flatten();
+    if let Some(previous) = &previous {
+        let outputs: Vec<&Path> = exporters.iter().flat_map(|e| e.files()).collect();
+        previous.check_kept(&plan.cells, &outputs)?;
+    }
+    Ok(previous)
+}
+
+/// `--db` / `--record`: the results database each finished cell is appended to.
+fn recorder(args: &RunArgs, sweep: &Sweep) -> Result<Option<crate::db::Recorder>> {
+    (args.record.target())
+        .map(|path| {
+            crate::db::Recorder::start(
+                &path,
+                sweep,
+                args.record.label.clone(),
+                args.record.save_baseline.clone(),
+            )
+        })
+        .transpose()
+}
+
+/// "Resuming from F: 3 of 4 cells carried over, 1 to measure (not carried over: ...)".
+fn resumed_line(path: &Path, previous: &Previous, cells: &[Cell], to_run: usize) -> String {
+    let why = previous.why_not_carried(cells);
+    let why = match why.is_empty() {
+        true => String::new(),
+        false => format!(" (not carried over: {})", why.join("; ")),
+    };
+    format!(
+        "Resuming from {}: {} of {} cells carried over, {to_run} to measure{why}",
+        path.display(),
+        cells.len() - to_run,
+        cells.len()
+    )
 }
 
 /// The parent's runner of child processes, as the flags say.
@@ -341,7 +366,7 @@ impl SweepRun<'_> {
         // A framework without a build of the family, then a size the model cannot take (a
         // sequence past its positions, audio past its window), are N/A before a child starts.
         let unsupported = crate::frameworks::not_supported(cell).or_else(|| {
-            crate::models::from_json(&cell.config)
+            run_benchmark_core::spec::from_json(&cell.config)
                 .ok()
                 .and_then(|arch| arch.size_not_supported(cell.sequence_length))
         });

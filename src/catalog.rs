@@ -27,14 +27,14 @@ pub struct Entry {
 }
 
 pub fn entries() -> Vec<Entry> {
-    let supported = crate::models::supported_model_types();
+    let supported = run_benchmark_core::spec::supported_model_types();
     hub::registry()
         .into_iter()
         .map(|entry| {
             let config: Value = hub::embedded(entry.id)
                 .and_then(|(_, text)| serde_json::from_str(text).ok())
                 .unwrap_or(Value::Null);
-            let arch = crate::models::from_json(&config).ok();
+            let arch = run_benchmark_core::spec::from_json(&config).ok();
             Entry {
                 id: entry.id,
                 supported: supported.contains(&entry.model_type.as_str()),
@@ -45,12 +45,14 @@ pub fn entries() -> Vec<Entry> {
                 trained_positions: ["max_position_embeddings", "n_positions"]
                     .iter()
                     .find_map(|k| config.get(*k).and_then(Value::as_i64)),
-                max_seconds: match crate::models::input_kind(&config) {
-                    crate::cell::InputKind::Audio { .. } => crate::models::parse_config::<
-                        crate::models::whisper::WhisperConfig,
-                    >(&config)
-                    .ok()
-                    .map(|c| c.max_seconds()),
+                max_seconds: match run_benchmark_core::spec::input_kind(&config) {
+                    crate::cell::InputKind::Audio { .. } => {
+                        run_benchmark_core::spec::parse_config::<
+                            run_benchmark_core::spec::whisper::WhisperConfig,
+                        >(&config)
+                        .ok()
+                        .map(|c| c.max_seconds())
+                    }
                     _ => None,
                 },
             }
@@ -148,7 +150,7 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
             .to_string(),
         format!(
             "Supported model types: {}.",
-            crate::models::supported_model_types().join(", ")
+            run_benchmark_core::spec::supported_model_types().join(", ")
         ),
         "Other models: a config.json path, or any Hub id (from the Hugging Face cache, else \
          config.json is downloaded unless HF_HUB_OFFLINE=1)."

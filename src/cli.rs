@@ -335,6 +335,21 @@ pub struct RunArgs {
     #[arg(help_heading = "Precision and device", long, value_name = "DEVICE", value_delimiter = ',', value_parser = crate::devices::parse_slot, conflicts_with_all = ["device", "no_cuda", "no_multi_process"])]
     pub devices: Vec<crate::devices::Slot>,
 
+    /// The models' weights: random (the original's), or the checkpoint's safetensors
+    ///
+    /// pretrained: model.safetensors or a sharded model.safetensors.index.json beside a
+    /// config path, in the Hugging Face cache, or downloaded from the Hub; memory-mapped and
+    /// copied into the model in its dtype, every tensor checked against it
+    #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = WeightsChoice::Random)]
+    pub weights: WeightsChoice,
+
+    /// With --weights pretrained: set subnormal weights (nonzero values below the dtype's
+    /// smallest normal number, which CPU kernels can process many times slower) to zero;
+    /// their share is reported either way. It changes the model's outputs by at most those
+    /// values' contributions
+    #[arg(help_heading = "Precision and device", long)]
+    pub flush_subnormals: bool,
+
     /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
     #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = OptimizerChoice::None)]
     pub optimizer: OptimizerChoice,
@@ -525,6 +540,15 @@ pub enum DtypeChoice {
 pub enum ProtocolChoice {
     Adaptive,
     Original,
+}
+
+/// Where the models' weights come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WeightsChoice {
+    /// Random weights at transformers' initialisation scale (the original's behaviour)
+    Random,
+    /// The checkpoint's weights (model.safetensors or a sharded index)
+    Pretrained,
 }
 
 /// What a training step does after backward.

@@ -188,7 +188,7 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
     let keys: Vec<&str> = spec.overrides.iter().map(|(k, _)| k.as_str()).collect();
     let at = || format!("model \"{}\": config from {origin}", spec.name);
     let report = loop {
-        match crate::models::key_report(&config) {
+        match run_benchmark_core::spec::key_report(&config) {
             Ok(report) => break report,
             // An override under another name of a key the file holds (GPT-2's hidden_size
             // for n_embd, as transformers' attribute_map): the override wins.
@@ -204,7 +204,7 @@ pub fn resolve(spec: &ModelSpec) -> Result<ResolvedModel> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let unread = crate::models::unread_keys(&config, &keys).with_context(at)?;
+    let unread = run_benchmark_core::spec::unread_keys(&config, &keys).with_context(at)?;
     if let Some((key, closest)) = unread.first() {
         let hint = match closest {
             Some(known) => format!("; did you mean {known}?"),
@@ -253,7 +253,7 @@ fn duplicate_of(error: &str, config: &Value, keys: &[&str], file: &[String]) -> 
 fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
     let path = Path::new(source_os);
     let is_torchscript = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        crate::models::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+        run_benchmark_core::spec::torchscript::EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
     });
     if path.is_file() && is_torchscript {
         let file = path
@@ -261,7 +261,7 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let config = serde_json::json!({
             "model_type": "torchscript",
-            "torchscript_file": crate::models::torchscript::FilePath::to_json(&file),
+            "torchscript_file": run_benchmark_core::spec::torchscript::FilePath::to_json(&file),
         });
         return Ok((format!("TorchScript file {}", file.display()), config));
     }
@@ -312,6 +312,58 @@ fn load_config(source_os: &OsStr) -> Result<(String, Value)> {
     }
     let file = download(source, "config.json", cache).with_context(|| format!("{looked}{hint}"))?;
     read_json(&file).map(|v| (file.display().to_string(), v))
+}
+
+/// The folder of a model's safetensors checkpoint (`--weights pretrained`): the folder of a
+/// config path, else the model's snapshot in the Hugging Face cache, else downloaded there
+/// from the Hub (the index and its shards, or model.safetensors) with [`download`]'s
+/// progress, timeouts and resumption.
+pub fn weights_folder(spec: &ModelSpec) -> Result<PathBuf> {
+    let parent = |f: &Path| f.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let path = Path::new(&spec.source);
+    if path.exists() {
+        let dir = match path.is_dir() {
+            true => path.to_path_buf(),
+            false => parent(path),
+        };
+        crate::models::weights::checkpoint_files(&dir)?;
+        return Ok(dir);
+    }
+    let source = spec.source.to_str().unwrap_or_default();
+    let id = embedded(source).map_or(source, |(id, _)| id);
+    let cache = hf_cache();
+    let repo = cache.model(id.to_string());
+    const INDEX: &str = "model.safetensors.index.json";
+    for file in [INDEX, "model.safetensors"] {
+        if let Some(found) = repo.get(file) {
+            let dir = parent(&found);
+            let files = crate::models::weights::checkpoint_files(&dir);
+            if files.is_ok_and(|f| f.iter().all(|f| f.is_file())) {
+                return Ok(dir);
+            }
+        }
+    }
+    if hub_offline() {
+        bail!(
+            "no model.safetensors for {id} in the Hugging Face cache at {}, and HF_HUB_OFFLINE is set",
+            cache.path().display()
+        );
+    }
+    match download(id, INDEX, cache.clone()) {
+        Ok(index) => {
+            let dir = parent(&index);
+            for shard in crate::models::weights::checkpoint_files(&dir)? {
+                let name = shard
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                download(id, name, cache.clone())?;
+            }
+            Ok(dir)
+        }
+        // No index: a single file (a 404 for it too is the error shown).
+        Err(_) => Ok(parent(&download(id, "model.safetensors", cache)?)),
+    }
 }
 
 /// The embedded names `source` most likely means: one within two edits (case aside), else
@@ -631,7 +683,7 @@ mod tests {
         for (id, _) in EMBEDDED {
             let spec: ModelSpec = id.parse().unwrap();
             let config: Value = serde_json::from_str(embedded(id).unwrap().1).unwrap();
-            let supported = crate::models::supported_model_types();
+            let supported = run_benchmark_core::spec::supported_model_types();
             if supported.contains(&config["model_type"].as_str().unwrap_or_default()) {
                 resolve(&spec).unwrap_or_else(|e| panic!("{id}: {e:#}"));
             }
@@ -655,7 +707,7 @@ mod tests {
         let model = resolve(&spec).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(model.config["hidden_size"], json!(64));
         assert!(model.config.get("n_embd").is_none());
-        let arch = crate::models::from_json(&model.config).unwrap();
+        let arch = run_benchmark_core::spec::from_json(&model.config).unwrap();
         assert_eq!(arch.max_positions(), Some(128));
     }
 

@@ -9,11 +9,11 @@ use crate::cli::{ProtocolChoice, RunArgs};
 use crate::estimate::{self, Estimate};
 use crate::hub::{self, ResolvedModel};
 use crate::measure::timing::Protocol;
-use crate::models;
 use crate::report::export::{self, CsvFiles, Outputs};
 use crate::shard::{self, Shard, ShardRecord, ShardSpec};
 use crate::tokenize;
 use anyhow::{bail, Context, Result};
+use run_benchmark_core::spec;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,11 +55,25 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
     if args.models.is_empty() {
         bail!("no models: give --models, or `models` in the sweep file");
     }
-    let models = args
+    let mut models = args
         .models
         .iter()
         .map(hub::resolve)
         .collect::<Result<Vec<_>>>()?;
+    if args.flush_subnormals && args.weights != crate::cli::WeightsChoice::Pretrained {
+        bail!("--flush-subnormals is for --weights pretrained (random weights have none)");
+    }
+    if args.weights == crate::cli::WeightsChoice::Pretrained {
+        // The child finds the checkpoint's folder in the config it is given.
+        for (spec, model) in args.models.iter().zip(&mut models) {
+            let dir = hub::weights_folder(spec)
+                .with_context(|| format!("model \"{}\": --weights pretrained", spec.name))?;
+            model.config["pretrained_weights"] = serde_json::Value::from(dir.display().to_string());
+            if args.flush_subnormals {
+                model.config["flush_subnormals"] = serde_json::Value::Bool(true);
+            }
+        }
+    }
     if args.verbose {
         for m in models.iter().filter(|m| !m.unread_keys.is_empty()) {
             eprintln!(
@@ -178,9 +192,9 @@ fn text_inputs(
                 what()
             );
         }
-        let arch = models::from_json(&model.config)?;
+        let arch = spec::from_json(&model.config)?;
         let model_type = model.config["model_type"].as_str().unwrap_or("this model");
-        if let models::InputKind::Pixels { .. } = arch.input_kind() {
+        if let spec::InputKind::Pixels { .. } = arch.input_kind() {
             bail!(
                 "{}: {model_type} takes images (pixel values), not text; drop --input-text or \
                  the model",
@@ -188,7 +202,7 @@ fn text_inputs(
             );
         }
         if !arch.takes_attention_mask() {
-            bail!("{}: {model_type}: {}", what(), models::NO_MASK);
+            bail!("{}: {model_type}: {}", what(), spec::NO_MASK);
         }
         let file = tokenize::locate(args.tokenizer.as_deref(), &spec.source).with_context(what)?;
         let tokenizer = tokenize::load(&file).with_context(what)?;
@@ -602,7 +616,7 @@ fn cells(
     let mut cells = Vec::new();
     for model in models {
         // What the sizes mean: sequence lengths, or image sides for vision models.
-        let input = crate::models::input_kind(&model.config);
+        let input = spec::input_kind(&model.config);
         for (settings, &batch_size) in
             (variants.iter()).flat_map(|v| batch_sizes.iter().map(move |b| (v, b)))
         {

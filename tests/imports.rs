@@ -115,11 +115,13 @@ fn related(a: &[String], b: &[String]) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
-/// Cycles of the crate whose sources are `src`, each as its modules in order.
-fn cycles(src: &Path) -> Vec<Vec<String>> {
+type Graph = BTreeMap<Vec<String>, BTreeSet<Vec<String>>>;
+
+/// The modules of the crate whose sources are `src`, and which modules each one names.
+fn graph(src: &Path) -> (BTreeMap<Vec<String>, PathBuf>, Graph) {
     let mut known = BTreeMap::new();
     modules(src, &[], &mut known);
-    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    let mut edges: Graph = BTreeMap::new();
     for (module, file) in &known {
         let text = std::fs::read_to_string(file).unwrap();
         for path in paths(&code(&text), module) {
@@ -130,6 +132,12 @@ fn cycles(src: &Path) -> Vec<Vec<String>> {
             }
         }
     }
+    (known, edges)
+}
+
+/// Cycles of the crate whose sources are `src`, each as its modules in order.
+fn cycles(src: &Path) -> Vec<Vec<String>> {
+    let (known, edges) = graph(src);
     // A depth-first search from every module; a back edge closes a cycle.
     let name = |m: &Vec<String>| match m.is_empty() {
         true => "lib".to_string(),
@@ -195,4 +203,56 @@ fn the_check_sees_a_cycle_between_siblings() {
     let found = cycles(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(found, vec![vec!["report::a", "report::b"]]);
+}
+
+/// The modules of `src` that `start` (a module path, `a::b`) reaches through the paths its
+/// code names, with the modules inside each one, itself included.
+fn reached(src: &Path, start: &str) -> BTreeMap<Vec<String>, PathBuf> {
+    let (known, edges) = graph(src);
+    let start: Vec<String> = start.split("::").map(String::from).collect();
+    assert!(known.contains_key(&start), "no module {start:?}");
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![start];
+    while let Some(module) = stack.pop() {
+        if !seen.insert(module.clone()) {
+            continue;
+        }
+        // A module holds its children (it declares them).
+        let inside = known
+            .keys()
+            .filter(|m| m.len() > module.len() && m.starts_with(&module));
+        stack.extend(inside.cloned());
+        stack.extend(edges.get(&module).into_iter().flatten().cloned());
+    }
+    known
+        .into_iter()
+        .filter(|(m, _)| seen.contains(m))
+        .collect()
+}
+
+/// The modules `start` reaches whose code names libtorch (`tch::`, `torch_sys`).
+fn reaching_libtorch(src: &Path, start: &str) -> Vec<String> {
+    reached(src, start)
+        .into_iter()
+        .filter(|(_, file)| {
+            let text = code(&std::fs::read_to_string(file).unwrap());
+            ["tch::", "torch_sys"].iter().any(|t| text.contains(t))
+        })
+        .map(|(m, _)| m.join("::"))
+        .collect()
+}
+
+#[test]
+fn the_plan_estimates_catalog_shards_and_hub_never_reach_libtorch() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for start in ["plan", "estimate", "catalog", "shard", "hub"] {
+        let found = reaching_libtorch(&src, start);
+        assert!(
+            found.is_empty(),
+            "{start} reaches libtorch through {found:?}"
+        );
+    }
+    // The check sees it where it is: the libtorch builds and their framework.
+    assert!(reaching_libtorch(&src, "models").contains(&"models::bert".to_string()));
+    assert!(!reaching_libtorch(&src, "frameworks").is_empty());
 }

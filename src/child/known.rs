@@ -2,12 +2,12 @@
 //! it at all, its forward FLOPs, the planner's memory estimate and the KV cache's size.
 
 use crate::cell::{Cell, Metric, Mode};
-use crate::models::{self, inference_task, no_generation_reason, KvLayout, Task};
 use anyhow::Result;
 use run_benchmark_core::protocol::Known;
+use run_benchmark_core::spec::{self, inference_task, no_generation_reason, KvLayout, Task};
 
 pub fn known(cell: &Cell) -> Result<Known> {
-    let config = models::from_json(&cell.config)?;
+    let config = spec::from_json(&cell.config)?;
     let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
     let (batch, size) = (cell.batch_size, cell.sequence_length);
     let mut known = Known {

@@ -22,7 +22,7 @@
 
 use super::{dtype_bytes, parameters, Positions, Shape};
 use crate::cell::{Cell, Mode, Optimizer};
-use crate::models::{self, Task};
+use run_benchmark_core::spec::{self, Task};
 use serde::{Deserialize, Serialize};
 
 /// Bytes one call moves, by kind.
@@ -61,9 +61,9 @@ impl Traffic {
 
 /// The traffic of one call of `cell`; None where no family parses its config.
 pub fn traffic(cell: &Cell) -> Option<Traffic> {
-    let arch = models::from_json(&cell.config).ok()?;
+    let arch = spec::from_json(&cell.config).ok()?;
     let task = match cell.mode {
-        Mode::Inference => models::inference_task(&cell.config, cell.settings.only_pretrain_model),
+        Mode::Inference => spec::inference_task(&cell.config, cell.settings.only_pretrain_model),
         Mode::Training | Mode::Generation => Task::LanguageModel,
     };
     let shape = Shape::of(&cell.config);

@@ -9,112 +9,17 @@
 //! ALBERT's paths and dropout placement), [`BertModel`] itself (RoBERTa, ELECTRA) and the
 //! masked-LM [`MlmHead`].
 
-use super::checks::{check_heads, check_positive};
+use super::layers::Apply;
 use super::layers::{
     attention_kernel, dropout, key_padding_mask, lm_loss, Activation, Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Model, Task};
+use super::{Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{bail, Result};
-use serde::Deserialize;
 use std::rc::Rc;
 use tch::{nn, Kind, Tensor};
 
-/// `BertConfig`, with transformers' defaults for every key a config.json may leave out.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct BertConfig {
-    pub vocab_size: i64,
-    pub hidden_size: i64,
-    pub num_hidden_layers: i64,
-    pub num_attention_heads: i64,
-    pub intermediate_size: i64,
-    pub hidden_act: Activation,
-    pub hidden_dropout_prob: f64,
-    pub attention_probs_dropout_prob: f64,
-    pub max_position_embeddings: i64,
-    pub type_vocab_size: i64,
-    pub initializer_range: f64,
-    pub layer_norm_eps: f64,
-    pub pad_token_id: Option<i64>,
-    pub position_embedding_type: String,
-    pub tie_word_embeddings: bool,
-}
-
-impl Default for BertConfig {
-    fn default() -> Self {
-        BertConfig {
-            vocab_size: 30522,
-            hidden_size: 768,
-            num_hidden_layers: 12,
-            num_attention_heads: 12,
-            intermediate_size: 3072,
-            hidden_act: Activation::Gelu,
-            hidden_dropout_prob: 0.1,
-            attention_probs_dropout_prob: 0.1,
-            max_position_embeddings: 512,
-            type_vocab_size: 2,
-            initializer_range: 0.02,
-            layer_norm_eps: 1e-12,
-            pad_token_id: Some(0),
-            position_embedding_type: "absolute".into(),
-            tie_word_embeddings: true,
-        }
-    }
-}
-
-impl BertConfig {
-    pub fn validate(&self) -> Result<()> {
-        if self.position_embedding_type != "absolute" {
-            bail!(
-                "position_embedding_type \"{}\" is not supported (only \"absolute\")",
-                self.position_embedding_type
-            );
-        }
-        check_heads(
-            ("hidden_size", self.hidden_size),
-            ("num_attention_heads", self.num_attention_heads),
-        )?;
-        check_positive(&[
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("intermediate_size", self.intermediate_size),
-            ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
-        ])
-    }
-
-    /// The embeddings' shape: `dim` wide (ELECTRA embeds narrower than hidden_size).
-    pub fn embedding_spec(&self, dim: i64, position_ids: PositionIds) -> EmbeddingSpec {
-        EmbeddingSpec {
-            vocab_size: self.vocab_size,
-            dim,
-            max_positions: self.max_position_embeddings,
-            type_vocab_size: self.type_vocab_size,
-            pad_token_id: self.pad_token_id,
-            position_ids,
-            sinusoidal: false,
-            layer_norm_eps: self.layer_norm_eps,
-            dropout: self.hidden_dropout_prob,
-            init_std: self.initializer_range,
-        }
-    }
-
-    pub fn layer_spec(&self) -> LayerSpec {
-        LayerSpec {
-            hidden: self.hidden_size,
-            intermediate: self.intermediate_size,
-            heads: self.num_attention_heads,
-            activation: self.hidden_act,
-            layer_norm_eps: self.layer_norm_eps,
-            init_std: self.initializer_range,
-            attention_probs_dropout: self.attention_probs_dropout_prob,
-            attention_output_dropout: self.hidden_dropout_prob,
-            ffn_output_dropout: self.hidden_dropout_prob,
-        }
-    }
-}
+pub use run_benchmark_core::spec::bert::*;
 
 /// `p` followed by a dotted checkpoint path (`attention.self.query`); tch paths take one
 /// name at a time.
@@ -124,46 +29,17 @@ fn sub<'a>(p: &nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
     names.fold(first, |path, name| &path / name)
 }
 
-/// Where the position ids come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PositionIds {
-    /// 0, 1, ..., seq - 1 (BERT).
-    FromZero,
-    /// RoBERTa's `create_position_ids_from_input_ids` with this padding index: non-padding
-    /// tokens count from padding_idx + 1, padding tokens get padding_idx.
-    AfterPadding(i64),
-}
-
-impl PositionIds {
-    /// The ids for `input_ids` (batch, seq): (seq) or (batch, seq).
-    pub fn for_input(self, input_ids: &Tensor) -> Tensor {
-        match self {
-            PositionIds::FromZero => {
-                Tensor::arange(input_ids.size()[1], (Kind::Int64, input_ids.device()))
-            }
-            PositionIds::AfterPadding(padding_idx) => {
-                let mask = input_ids.ne(padding_idx).to_kind(Kind::Int64);
-                mask.cumsum(1, Kind::Int64) * &mask + padding_idx
-            }
+/// The position ids of `input_ids` (batch, seq): (seq) or (batch, seq).
+pub fn position_ids(kind: PositionIds, input_ids: &Tensor) -> Tensor {
+    match kind {
+        PositionIds::FromZero => {
+            Tensor::arange(input_ids.size()[1], (Kind::Int64, input_ids.device()))
+        }
+        PositionIds::AfterPadding(padding_idx) => {
+            let mask = input_ids.ne(padding_idx).to_kind(Kind::Int64);
+            mask.cumsum(1, Kind::Int64) * &mask + padding_idx
         }
     }
-}
-
-/// The shape of the embeddings of a BERT-like model.
-#[derive(Debug, Clone)]
-pub struct EmbeddingSpec {
-    pub vocab_size: i64,
-    pub dim: i64,
-    pub max_positions: i64,
-    /// 0: no token type embeddings (DistilBERT).
-    pub type_vocab_size: i64,
-    pub pad_token_id: Option<i64>,
-    pub position_ids: PositionIds,
-    /// Fixed sinusoidal position embeddings (DistilBERT's `sinusoidal_pos_embds`), not trained.
-    pub sinusoidal: bool,
-    pub layer_norm_eps: f64,
-    pub dropout: f64,
-    pub init_std: f64,
 }
 
 /// Word + token type (all of type 0, as transformers' buffered default) + position
@@ -236,7 +112,7 @@ impl Embeddings {
             Some(token_type) => words + token_type.weight.get(0),
             None => words,
         };
-        let positions = self.position_ids.for_input(input_ids);
+        let positions = position_ids(self.position_ids, input_ids);
         let xs = xs + self.position_embeddings.forward(&positions);
         dropout(self.layer_norm.forward(&xs), self.dropout, train)
     }
@@ -279,23 +155,6 @@ pub const BERT_LAYER: LayerNames = LayerNames {
     output: "output.dense",
     output_norm: "output.LayerNorm",
 };
-
-/// Sizes and dropout of an [`EncoderLayer`]. Families drop out in different places.
-#[derive(Debug, Clone)]
-pub struct LayerSpec {
-    pub hidden: i64,
-    pub intermediate: i64,
-    pub heads: i64,
-    pub activation: Activation,
-    pub layer_norm_eps: f64,
-    pub init_std: f64,
-    /// On the attention probabilities.
-    pub attention_probs_dropout: f64,
-    /// On the attention's output projection, before the residual.
-    pub attention_output_dropout: f64,
-    /// On the feed-forward output, before the residual.
-    pub ffn_output_dropout: f64,
-}
 
 /// BERT's post-LayerNorm encoder layer: x = LN(x + attention(x)), then
 /// x = LN(x + W2 act(W1 x)), with bidirectional scaled dot-product attention.
@@ -599,59 +458,19 @@ impl Model for BertForMaskedLm {
     }
 }
 
-pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
-    let c: BertConfig = parse_config(config)?;
-    c.validate()?;
-    Ok(Box::new(c))
-}
-
-/// Forward FLOPs of `layers` BERT encoder layers of width `h` and feed-forward width `i` on
-/// (b, s): per layer, q, k, v and output projections 4·2BSH², the feed-forward 2·2BSHI,
-/// scores and weighted values 2·2BS²H.
-pub fn encoder_flops(b: f64, s: f64, layers: f64, h: f64, i: f64) -> f64 {
-    layers * (2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h)
-}
-
 impl Architecture for BertConfig {
-    fn takes_attention_mask(&self) -> bool {
-        true
-    }
-
-    fn vocab_size(&self) -> i64 {
-        self.vocab_size
-    }
-
-    fn max_positions(&self) -> Option<i64> {
-        Some(self.max_position_embeddings)
-    }
-
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
         Ok(match task {
             Task::Base => Box::new(BertModel::new(p, self, true)),
             Task::LanguageModel => Box::new(BertForMaskedLm::new(p, self)),
         })
     }
-
-    /// The encoder ([`encoder_flops`]), then the pooler 2BH² (base) or the MLM transform
-    /// 2BSH² and decoder 2BSHV (masked LM).
-    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
-        let (b, s) = (batch as f64, seq as f64);
-        let (h, i, v) = (
-            self.hidden_size as f64,
-            self.intermediate_size as f64,
-            self.vocab_size as f64,
-        );
-        let head = match task {
-            Task::Base => 2.0 * b * h * h,
-            Task::LanguageModel => 2.0 * b * s * h * (h + v),
-        };
-        encoder_flops(b, s, self.num_hidden_layers as f64, h, i) + head
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {
@@ -687,10 +506,10 @@ mod tests {
     fn position_ids_after_padding_skip_padding_tokens() {
         // transformers' create_position_ids_from_input_ids with padding_idx 1.
         let ids = Tensor::from_slice2(&[[5i64, 7, 1, 9], [1, 1, 4, 4]]);
-        let got = PositionIds::AfterPadding(1).for_input(&ids);
+        let got = position_ids(PositionIds::AfterPadding(1), &ids);
         let want = Tensor::from_slice2(&[[2i64, 3, 1, 4], [1, 1, 2, 3]]);
         assert_eq!(got, want);
-        let from_zero = PositionIds::FromZero.for_input(&ids);
+        let from_zero = position_ids(PositionIds::FromZero, &ids);
         assert_eq!(from_zero, Tensor::from_slice(&[0i64, 1, 2, 3]));
     }
 

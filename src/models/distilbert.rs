@@ -7,75 +7,16 @@
 //! `distilbert.transformer.layer.0.attention.q_lin.weight`.
 
 use super::bert::{
-    decoder, encoder_flops, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer,
-    LayerNames, LayerSpec, MlmHead, PositionIds,
+    decoder, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer, LayerNames,
+    LayerSpec, MlmHead, PositionIds,
 };
-use super::checks::{check_heads, check_positive};
-use super::layers::{Activation, LayerNorm, Linear};
-use super::{parse_config, Architecture, Model, Task};
+use super::layers::{LayerNorm, Linear};
+use super::{Architecture, Model, Task};
 use anyhow::Result;
-use serde::Deserialize;
 use std::rc::Rc;
 use tch::nn;
 
-/// DistilBERT's LayerNorms ignore the config's layer_norm_eps.
-const LAYER_NORM_EPS: f64 = 1e-12;
-
-/// `DistilBertConfig`, with transformers' defaults; `hidden_size`, `num_attention_heads` and
-/// `num_hidden_layers` are accepted for `dim`, `n_heads` and `n_layers` (its attribute_map).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct DistilBertConfig {
-    pub vocab_size: i64,
-    pub max_position_embeddings: i64,
-    pub sinusoidal_pos_embds: bool,
-    #[serde(alias = "num_hidden_layers")]
-    pub n_layers: i64,
-    #[serde(alias = "num_attention_heads")]
-    pub n_heads: i64,
-    #[serde(alias = "hidden_size")]
-    pub dim: i64,
-    pub hidden_dim: i64,
-    pub dropout: f64,
-    pub attention_dropout: f64,
-    pub activation: Activation,
-    pub initializer_range: f64,
-    pub pad_token_id: Option<i64>,
-    pub tie_word_embeddings: bool,
-}
-
-impl Default for DistilBertConfig {
-    fn default() -> Self {
-        DistilBertConfig {
-            vocab_size: 30522,
-            max_position_embeddings: 512,
-            sinusoidal_pos_embds: false,
-            n_layers: 6,
-            n_heads: 12,
-            dim: 768,
-            hidden_dim: 4 * 768,
-            dropout: 0.1,
-            attention_dropout: 0.1,
-            activation: Activation::Gelu,
-            initializer_range: 0.02,
-            pad_token_id: Some(0),
-            tie_word_embeddings: true,
-        }
-    }
-}
-
-impl DistilBertConfig {
-    pub fn validate(&self) -> Result<()> {
-        check_heads(("dim", self.dim), ("n_heads", self.n_heads))?;
-        check_positive(&[
-            ("vocab_size", self.vocab_size),
-            ("dim", self.dim),
-            ("n_layers", self.n_layers),
-            ("hidden_dim", self.hidden_dim),
-            ("max_position_embeddings", self.max_position_embeddings),
-        ])
-    }
-}
+pub use run_benchmark_core::spec::distilbert::*;
 
 const DISTILBERT_LAYER: LayerNames = LayerNames {
     query: "attention.q_lin",
@@ -145,48 +86,20 @@ pub fn distilbert_for_masked_lm(p: nn::Path, c: &DistilBertConfig) -> BertForMas
     BertForMaskedLm::from_parts(distilbert, head)
 }
 
-pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
-    let c: DistilBertConfig = parse_config(config)?;
-    c.validate()?;
-    Ok(Box::new(c))
-}
-
 impl Architecture for DistilBertConfig {
-    fn takes_attention_mask(&self) -> bool {
-        true
-    }
-
-    fn vocab_size(&self) -> i64 {
-        self.vocab_size
-    }
-
-    fn max_positions(&self) -> Option<i64> {
-        Some(self.max_position_embeddings)
-    }
-
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
         Ok(match task {
             Task::Base => Box::new(distilbert_model(p, self)),
             Task::LanguageModel => Box::new(distilbert_for_masked_lm(p, self)),
         })
     }
-
-    /// BERT's encoder ([`encoder_flops`]) with H = dim, I = hidden_dim; no pooler (base), or
-    /// the vocab transform 2BSH² and projector 2BSHV (masked LM).
-    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
-        let (b, s) = (batch as f64, seq as f64);
-        let (h, v) = (self.dim as f64, self.vocab_size as f64);
-        let head = match task {
-            Task::Base => 0.0,
-            Task::LanguageModel => 2.0 * b * s * h * (h + v),
-        };
-        encoder_flops(b, s, self.n_layers as f64, h, self.hidden_dim as f64) + head
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
     use serde_json::json;
 
     #[test]

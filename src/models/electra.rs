@@ -12,128 +12,15 @@
 //! float: token ids, not 0/1 replaced-token labels, but that is what it computes. Any other
 //! config trains the generator, `ElectraForMaskedLM`.
 
-use super::bert::{
-    decoder, encoder_flops, BertConfig, BertForMaskedLm, BertModel, Embeddings, MlmHead,
-    PositionIds,
-};
-use super::checks::{check_heads, check_positive};
+use super::bert::{decoder, BertForMaskedLm, BertModel, Embeddings, MlmHead, PositionIds};
+use super::layers::Apply;
 use super::layers::{Activation, LayerNorm, Linear};
-use super::{parse_config, Architecture, Model, Task};
+use super::{Architecture, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
+use anyhow::Result;
 use tch::{nn, Reduction, Tensor};
 
-/// `ElectraConfig`, with transformers' defaults for every key a config.json may leave out;
-/// `architectures` picks the language-modelling head.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct ElectraConfig {
-    pub vocab_size: i64,
-    pub embedding_size: i64,
-    pub hidden_size: i64,
-    pub num_hidden_layers: i64,
-    pub num_attention_heads: i64,
-    pub intermediate_size: i64,
-    pub hidden_act: Activation,
-    pub hidden_dropout_prob: f64,
-    pub attention_probs_dropout_prob: f64,
-    pub max_position_embeddings: i64,
-    pub type_vocab_size: i64,
-    pub initializer_range: f64,
-    pub layer_norm_eps: f64,
-    pub pad_token_id: Option<i64>,
-    pub position_embedding_type: String,
-    pub tie_word_embeddings: bool,
-    pub architectures: Vec<String>,
-}
-
-impl Default for ElectraConfig {
-    fn default() -> Self {
-        ElectraConfig {
-            vocab_size: 30522,
-            embedding_size: 128,
-            hidden_size: 256,
-            num_hidden_layers: 12,
-            num_attention_heads: 4,
-            intermediate_size: 1024,
-            hidden_act: Activation::Gelu,
-            hidden_dropout_prob: 0.1,
-            attention_probs_dropout_prob: 0.1,
-            max_position_embeddings: 512,
-            type_vocab_size: 2,
-            initializer_range: 0.02,
-            layer_norm_eps: 1e-12,
-            pad_token_id: Some(0),
-            position_embedding_type: "absolute".into(),
-            tie_word_embeddings: true,
-            architectures: Vec::new(),
-        }
-    }
-}
-
-/// The language-modelling module of ELECTRA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElectraHead {
-    /// `ElectraForPreTraining`, the discriminator.
-    PreTraining,
-    /// `ElectraForMaskedLM`, the generator.
-    MaskedLm,
-}
-
-impl ElectraConfig {
-    pub fn validate(&self) -> Result<()> {
-        if self.position_embedding_type != "absolute" {
-            bail!(
-                "position_embedding_type \"{}\" is not supported (only \"absolute\")",
-                self.position_embedding_type
-            );
-        }
-        check_heads(
-            ("hidden_size", self.hidden_size),
-            ("num_attention_heads", self.num_attention_heads),
-        )?;
-        check_positive(&[
-            ("vocab_size", self.vocab_size),
-            ("embedding_size", self.embedding_size),
-            ("hidden_size", self.hidden_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("intermediate_size", self.intermediate_size),
-            ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
-        ])
-    }
-
-    /// `architectures[0]` when it is `ElectraForPreTraining`, else the masked LM (see the
-    /// module's documentation).
-    pub fn lm_head(&self) -> ElectraHead {
-        match self.architectures.first().map(String::as_str) {
-            Some("ElectraForPreTraining") => ElectraHead::PreTraining,
-            _ => ElectraHead::MaskedLm,
-        }
-    }
-
-    /// The encoder's keys, as BERT names them.
-    pub fn bert(&self) -> BertConfig {
-        BertConfig {
-            vocab_size: self.vocab_size,
-            hidden_size: self.hidden_size,
-            num_hidden_layers: self.num_hidden_layers,
-            num_attention_heads: self.num_attention_heads,
-            intermediate_size: self.intermediate_size,
-            hidden_act: self.hidden_act,
-            hidden_dropout_prob: self.hidden_dropout_prob,
-            attention_probs_dropout_prob: self.attention_probs_dropout_prob,
-            max_position_embeddings: self.max_position_embeddings,
-            type_vocab_size: self.type_vocab_size,
-            initializer_range: self.initializer_range,
-            layer_norm_eps: self.layer_norm_eps,
-            pad_token_id: self.pad_token_id,
-            position_embedding_type: self.position_embedding_type.clone(),
-            tie_word_embeddings: self.tie_word_embeddings,
-        }
-    }
-}
+pub use run_benchmark_core::spec::electra::*;
 
 /// `ElectraModel`: embeddings `embedding_size` wide, `embeddings_project` if narrower than
 /// the hidden size, BERT's encoder, no pooler; returns the last hidden state.
@@ -249,25 +136,7 @@ pub fn electra_for_masked_lm(p: nn::Path, c: &ElectraConfig) -> BertForMaskedLm 
     BertForMaskedLm::from_parts(electra, head)
 }
 
-pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
-    let c: ElectraConfig = parse_config(config)?;
-    c.validate()?;
-    Ok(Box::new(c))
-}
-
 impl Architecture for ElectraConfig {
-    fn takes_attention_mask(&self) -> bool {
-        true
-    }
-
-    fn vocab_size(&self) -> i64 {
-        self.vocab_size
-    }
-
-    fn max_positions(&self) -> Option<i64> {
-        Some(self.max_position_embeddings)
-    }
-
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
         Ok(match (task, self.lm_head()) {
             (Task::Base, _) => Box::new(electra_model(p, self)),
@@ -279,35 +148,13 @@ impl Architecture for ElectraConfig {
             }
         })
     }
-
-    /// The embedding projection 2BSEH (only when E ≠ H), BERT's encoder ([`encoder_flops`]);
-    /// then nothing (base), the discriminator's dense 2BSH² and prediction 2BSH, or the
-    /// generator's dense 2BSHE and decoder 2BSEV.
-    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
-        let (b, s) = (batch as f64, seq as f64);
-        let (e, h, v) = (
-            self.embedding_size as f64,
-            self.hidden_size as f64,
-            self.vocab_size as f64,
-        );
-        let project = if self.embedding_size != self.hidden_size {
-            2.0 * b * s * e * h
-        } else {
-            0.0
-        };
-        let head = match (task, self.lm_head()) {
-            (Task::Base, _) => 0.0,
-            (Task::LanguageModel, ElectraHead::PreTraining) => 2.0 * b * s * h * (h + 1.0),
-            (Task::LanguageModel, ElectraHead::MaskedLm) => 2.0 * b * s * e * (h + v),
-        };
-        let layers = self.num_hidden_layers as f64;
-        project + encoder_flops(b, s, layers, h, self.intermediate_size as f64) + head
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
     use serde_json::json;
 
     #[test]

@@ -3,87 +3,17 @@
 //! `GPT2LMHeadModel` (lm_head tied to `wte`) for the causal LM loss. Parameter paths are the
 //! checkpoint's: `h.0.attn.c_attn.weight`, under `transformer.` in a `GPT2LMHeadModel`.
 
-use super::checks::{check_heads, check_positive};
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, lm_head_flops, merge_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, Activation, Embedding, LayerNorm, Linear,
 };
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::Result;
-use serde::Deserialize;
 use tch::{nn, Kind, Tensor};
 
-/// `GPT2Config`, with transformers' defaults; its `attribute_map` names are accepted too.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct Gpt2Config {
-    pub vocab_size: i64,
-    #[serde(alias = "max_position_embeddings")]
-    pub n_positions: i64,
-    #[serde(alias = "hidden_size")]
-    pub n_embd: i64,
-    #[serde(alias = "num_hidden_layers")]
-    pub n_layer: i64,
-    #[serde(alias = "num_attention_heads")]
-    pub n_head: i64,
-    /// The MLP width; None means 4 · n_embd.
-    pub n_inner: Option<i64>,
-    pub activation_function: Activation,
-    pub resid_pdrop: f64,
-    pub embd_pdrop: f64,
-    pub attn_pdrop: f64,
-    pub layer_norm_epsilon: f64,
-    pub initializer_range: f64,
-    pub scale_attn_weights: bool,
-    pub scale_attn_by_inverse_layer_idx: bool,
-    /// Only changes fp16/bf16 numerics in transformers (scores computed in fp32); fused
-    /// attention already accumulates in fp32, so it needs nothing here.
-    pub reorder_and_upcast_attn: bool,
-    pub tie_word_embeddings: bool,
-}
-
-impl Default for Gpt2Config {
-    fn default() -> Self {
-        Gpt2Config {
-            vocab_size: 50257,
-            n_positions: 1024,
-            n_embd: 768,
-            n_layer: 12,
-            n_head: 12,
-            n_inner: None,
-            activation_function: Activation::GeluNew,
-            resid_pdrop: 0.1,
-            embd_pdrop: 0.1,
-            attn_pdrop: 0.1,
-            layer_norm_epsilon: 1e-5,
-            initializer_range: 0.02,
-            scale_attn_weights: true,
-            scale_attn_by_inverse_layer_idx: false,
-            reorder_and_upcast_attn: false,
-            tie_word_embeddings: true,
-        }
-    }
-}
-
-impl Gpt2Config {
-    pub fn inner_dim(&self) -> i64 {
-        self.n_inner.unwrap_or(4 * self.n_embd)
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        check_heads(("n_embd", self.n_embd), ("n_head", self.n_head))?;
-        check_positive(&[
-            ("vocab_size", self.vocab_size),
-            ("n_positions", self.n_positions),
-            ("n_embd", self.n_embd),
-            ("n_layer", self.n_layer),
-            ("n_inner", self.inner_dim()),
-        ])?;
-        Ok(())
-    }
-}
+pub use run_benchmark_core::spec::gpt2::*;
 
 /// transformers' `Conv1D`: a linear layer whose weight is stored (in, out), as in the
 /// checkpoints. The transposed view makes `linear` the same single addmm as transformers'.
@@ -301,25 +231,7 @@ decoder_only_models!(
     masked
 );
 
-pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
-    let c: Gpt2Config = parse_config(config)?;
-    c.validate()?;
-    Ok(Box::new(c))
-}
-
 impl Architecture for Gpt2Config {
-    fn takes_attention_mask(&self) -> bool {
-        true
-    }
-
-    fn vocab_size(&self) -> i64 {
-        self.vocab_size
-    }
-
-    fn max_positions(&self) -> Option<i64> {
-        Some(self.n_positions)
-    }
-
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
         Ok(match task {
             Task::Base => Box::new(Gpt2Model::new(p, self)),
@@ -330,35 +242,13 @@ impl Architecture for Gpt2Config {
     fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
         Some(Box::new(Gpt2LmHeadModel::new(p, self)))
     }
-
-    fn kv_layout(&self) -> Option<KvLayout> {
-        Some(KvLayout::uniform(
-            self.n_layer,
-            None,
-            self.n_head,
-            self.n_embd / self.n_head,
-        ))
-    }
-
-    /// Per layer: c_attn 2BS·H·3H and c_proj 2BSH², the MLP 2·2BSHI, scores and weighted
-    /// values 2·2BS²H (the full S×S products, as transformers' eager attention computes
-    /// them, though half are masked). The LM head adds 2BSHV.
-    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
-        let (b, s) = (batch as f64, seq as f64);
-        let (h, i, v) = (
-            self.n_embd as f64,
-            self.inner_dim() as f64,
-            self.vocab_size as f64,
-        );
-        let layer = 2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h;
-        let head = lm_head_flops(task, b, s, h, v);
-        self.n_layer as f64 * layer + head
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::parse_config;
+    use crate::models::Spec;
 
     #[test]
     fn flops_by_hand_for_a_tiny_config() {

@@ -1,28 +1,18 @@
 //! Building blocks shared by the model families: linear, embedding and normalisation layers
 //! initialised as transformers initialises them, and the activations named in HF configs.
 
-use super::Task;
 use crate::measure::profile::{self, scope, Part};
-use serde::Deserialize;
+pub use run_benchmark_core::spec::activation::Activation;
+pub use run_benchmark_core::spec::flops::{attention_flops, gated_mlp_flops, lm_head_flops};
 use tch::{nn, Tensor};
 
-/// Activation functions by their Hugging Face config names (`hidden_act`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    Gelu,
-    GeluNew,
-    #[serde(alias = "gelu_fast")]
-    GeluPytorchTanh,
-    Relu,
-    #[serde(alias = "swish")]
-    Silu,
-    Tanh,
-    QuickGelu,
+/// Applies a config's activation to a tensor.
+pub trait Apply {
+    fn apply(self, xs: &Tensor) -> Tensor;
 }
 
-impl Activation {
-    pub fn apply(self, xs: &Tensor) -> Tensor {
+impl Apply for Activation {
+    fn apply(self, xs: &Tensor) -> Tensor {
         match self {
             Activation::Gelu => xs.gelu("none"),
             Activation::GeluNew | Activation::GeluPytorchTanh => xs.gelu("tanh"),
@@ -242,28 +232,6 @@ pub fn lm_head(
         },
         None => Linear::new(p, hidden, vocab, bias, std),
     }
-}
-
-/// FLOPs of a language-modelling head on (batch, seq): 2·B·S·H·V, none for the base model.
-pub fn lm_head_flops(task: Task, batch: f64, seq: f64, hidden: f64, vocab: f64) -> f64 {
-    match task {
-        Task::Base => 0.0,
-        Task::LanguageModel => 2.0 * batch * seq * hidden * vocab,
-    }
-}
-
-/// FLOPs of grouped-query self-attention on `tokens` = B·S tokens in sequences of `seq`:
-/// with Q = heads·head_dim and K = kv_heads·head_dim, the q and o projections 2·2·T·H·Q,
-/// k and v 2·2·T·H·K, scores and weighted values 2·2·T·S·Q (the full S×S products, as
-/// eager attention computes them, although a causal or windowed kernel skips some).
-pub fn attention_flops(tokens: f64, seq: f64, hidden: f64, q: f64, kv: f64) -> f64 {
-    2.0 * tokens * (2.0 * hidden * q + 2.0 * hidden * kv) + 4.0 * tokens * seq * q
-}
-
-/// FLOPs of a gated MLP (gate, up and down projections: SwiGLU, GeGLU) on `tokens`
-/// tokens: 3·2·T·H·I.
-pub fn gated_mlp_flops(tokens: f64, hidden: f64, intermediate: f64) -> f64 {
-    3.0 * 2.0 * tokens * hidden * intermediate
 }
 
 /// [`Model`](super::Model) for a decoder-only family: the base model (`$base`, named

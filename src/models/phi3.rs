@@ -7,191 +7,18 @@
 //! and its older names `su` and `yarn`), and a sliding window over every layer when
 //! `sliding_window` is set. Residual dropout `resid_pdrop` after attention and the MLP.
 
-use super::checks::{check_heads, check_positive};
 use super::kv_cache::{CausalLm, KvCache};
+use super::layers::Apply;
 use super::layers::{
-    attention_flops, decoder_only_models, dropout, gated_mlp_flops, lm_head, lm_head_flops,
-    merge_heads, Activation, Embedding, Linear,
+    decoder_only_models, dropout, lm_head, merge_heads, Activation, Embedding, Linear,
 };
-use super::rotary::{RmsNorm, RopeType, Rotary, RotaryTables};
-use super::{parse_config, Architecture, Generator, KvLayout, Model, Task};
+use super::rotary::{RmsNorm, Rotary, RotaryTables};
+use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::{bail, Result};
-use serde::Deserialize;
-use serde_json::Value;
+use anyhow::Result;
 use tch::{nn, Tensor};
 
-/// `Phi3Config`, with transformers' defaults for every key a config.json may leave out.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct Phi3Config {
-    pub vocab_size: i64,
-    pub hidden_size: i64,
-    pub intermediate_size: i64,
-    pub num_hidden_layers: i64,
-    pub num_attention_heads: i64,
-    /// None (or null): as many as the query heads.
-    pub num_key_value_heads: Option<i64>,
-    /// transformers reads it when a config.json has it; else hidden / heads.
-    pub head_dim: Option<i64>,
-    pub resid_pdrop: f64,
-    pub attention_dropout: f64,
-    pub hidden_act: Activation,
-    pub max_position_embeddings: i64,
-    pub original_max_position_embeddings: i64,
-    pub initializer_range: f64,
-    pub rms_norm_eps: f64,
-    pub tie_word_embeddings: bool,
-    pub rope_theta: f64,
-    /// Kept as written; [`Phi3Config::rope`] validates it as Phi3Config does.
-    pub rope_scaling: Option<Value>,
-    pub partial_rotary_factor: f64,
-    pub pad_token_id: Option<i64>,
-    pub sliding_window: Option<i64>,
-}
-
-impl Default for Phi3Config {
-    fn default() -> Self {
-        Phi3Config {
-            vocab_size: 32064,
-            hidden_size: 3072,
-            intermediate_size: 8192,
-            num_hidden_layers: 32,
-            num_attention_heads: 32,
-            num_key_value_heads: None,
-            head_dim: None,
-            resid_pdrop: 0.0,
-            attention_dropout: 0.0,
-            hidden_act: Activation::Silu,
-            max_position_embeddings: 4096,
-            original_max_position_embeddings: 4096,
-            initializer_range: 0.02,
-            rms_norm_eps: 1e-5,
-            tie_word_embeddings: false,
-            rope_theta: 10000.0,
-            rope_scaling: None,
-            partial_rotary_factor: 1.0,
-            pad_token_id: Some(32000),
-            sliding_window: None,
-        }
-    }
-}
-
-impl Phi3Config {
-    pub fn from_json(config: &Value) -> Result<Self> {
-        let c: Phi3Config = parse_config(config)?;
-        c.validate()?;
-        Ok(c)
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        check_positive(&[
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("intermediate_size", self.intermediate_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("num_key_value_heads", self.kv_heads()),
-            (
-                "original_max_position_embeddings",
-                self.original_max_position_embeddings,
-            ),
-        ])?;
-        if self.head_dim.is_none() {
-            check_heads(
-                ("hidden_size", self.hidden_size),
-                ("num_attention_heads", self.num_attention_heads),
-            )?;
-        }
-        check_heads(
-            ("num_attention_heads", self.num_attention_heads),
-            ("num_key_value_heads", self.kv_heads()),
-        )?;
-        if !(0.0..=1.0).contains(&self.partial_rotary_factor) || self.rotary_dim() % 2 != 0 {
-            bail!(
-                "partial_rotary_factor {} of head size {} must give an even number of rotary \
-                 dimensions",
-                self.partial_rotary_factor,
-                self.head_dim()
-            );
-        }
-        if let Some(w) = self.sliding_window.filter(|&w| w <= 0) {
-            bail!("sliding_window must be positive, got {w}");
-        }
-        self.rope()?;
-        Ok(())
-    }
-
-    pub fn head_dim(&self) -> i64 {
-        self.head_dim
-            .unwrap_or(self.hidden_size / self.num_attention_heads)
-    }
-
-    pub fn kv_heads(&self) -> i64 {
-        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
-    }
-
-    /// `int(head_dim * partial_rotary_factor)`, as transformers truncates it.
-    pub fn rotary_dim(&self) -> i64 {
-        (self.head_dim() as f64 * self.partial_rotary_factor) as i64
-    }
-
-    /// The rotary scaling, checked as `Phi3Config._rope_scaling_validation`: none, or a
-    /// LongRoPE `{type, short_factor, long_factor}` with rotary_dim/2 factors each. Its
-    /// attention factor is transformers' default, sqrt(1 + ln(f)/ln(original)) for
-    /// f = max_position_embeddings / original_max_position_embeddings > 1.
-    pub fn rope(&self) -> Result<RopeType> {
-        let Some(scaling) = self.rope_scaling.as_ref().filter(|s| !s.is_null()) else {
-            return Ok(RopeType::Default);
-        };
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct LongRope {
-            #[serde(rename = "type", alias = "rope_type")]
-            kind: String,
-            short_factor: Vec<f64>,
-            long_factor: Vec<f64>,
-        }
-        let s: LongRope = serde_path_to_error::deserialize(scaling.clone()).map_err(|e| {
-            anyhow::anyhow!(
-                "rope_scaling: {e} (Phi-3 takes {{\"type\": \"longrope\", \"short_factor\": \
-                 [...], \"long_factor\": [...]}})"
-            )
-        })?;
-        if !["longrope", "su", "yarn"].contains(&s.kind.as_str()) {
-            bail!(
-                "rope_scaling type \"{}\" is not supported for phi3 (supported: longrope)",
-                s.kind
-            );
-        }
-        let half = (self.rotary_dim() / 2) as usize;
-        for (name, factors) in [
-            ("short_factor", &s.short_factor),
-            ("long_factor", &s.long_factor),
-        ] {
-            if factors.len() != half {
-                bail!(
-                    "rope_scaling.{name} has {} entries; the rotary dimension {} needs {half}",
-                    factors.len(),
-                    self.rotary_dim()
-                );
-            }
-        }
-        let original = self.original_max_position_embeddings;
-        let factor = self.max_position_embeddings as f64 / original as f64;
-        let attention_factor = if factor <= 1.0 {
-            1.0
-        } else {
-            (1.0 + factor.ln() / (original as f64).ln()).sqrt()
-        };
-        Ok(RopeType::LongRope {
-            short_factor: s.short_factor,
-            long_factor: s.long_factor,
-            original_max_position_embeddings: original,
-            attention_factor,
-        })
-    }
-}
+pub use run_benchmark_core::spec::phi3::*;
 
 struct Attention {
     qkv_proj: Linear,
@@ -438,24 +265,7 @@ decoder_only_models!(
     masked
 );
 
-pub fn from_json(config: &Value) -> Result<Box<dyn Architecture>> {
-    Ok(Box::new(Phi3Config::from_json(config)?))
-}
-
 impl Architecture for Phi3Config {
-    fn takes_attention_mask(&self) -> bool {
-        true
-    }
-
-    fn vocab_size(&self) -> i64 {
-        self.vocab_size
-    }
-
-    /// Unbounded: rotary embeddings, as transformers runs them past max_position_embeddings.
-    fn max_positions(&self) -> Option<i64> {
-        None
-    }
-
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {
         Ok(match task {
             Task::Base => Box::new(Phi3Model::new(p, self)),
@@ -466,34 +276,15 @@ impl Architecture for Phi3Config {
     fn generator(&self, p: nn::Path) -> Option<Box<dyn Generator>> {
         Some(Box::new(Phi3ForCausalLm::new(p, self)))
     }
-
-    /// One window (or none) for every layer.
-    fn kv_layout(&self) -> Option<KvLayout> {
-        Some(KvLayout::uniform(
-            self.num_hidden_layers,
-            self.sliding_window,
-            self.kv_heads(),
-            self.head_dim(),
-        ))
-    }
-
-    /// As separate projections: the fused qkv_proj and gate_up_proj multiply the same
-    /// numbers ([`attention_flops`], [`gated_mlp_flops`]); then the LM head 2BSHV.
-    fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
-        let (b, s) = (batch as f64, seq as f64);
-        let (h, v) = (self.hidden_size as f64, self.vocab_size as f64);
-        let q = (self.num_attention_heads * self.head_dim()) as f64;
-        let kv = (self.kv_heads() * self.head_dim()) as f64;
-        let layer = attention_flops(b * s, s, h, q, kv)
-            + gated_mlp_flops(b * s, h, self.intermediate_size as f64);
-        self.num_hidden_layers as f64 * layer + lm_head_flops(task, b, s, h, v)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::rotary::RopeType;
+    use crate::models::Spec;
     use serde_json::json;
+    use serde_json::Value;
 
     #[test]
     fn phi3_mini_forward_is_about_2_n_flop_per_token() {

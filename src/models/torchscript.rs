@@ -3,68 +3,12 @@
 //! implement. Its vocabulary size comes from the command line
 //! (`NAME=model.pt:vocab_size=N`), since a TorchScript file carries no config.
 
-use super::{parse_config, Architecture, Model, Task};
+use super::{Architecture, Model, Task};
 use anyhow::{bail, Result};
-use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::{nn, CModule, IValue, Tensor};
 
-/// File name endings taken as TorchScript modules rather than config.json files.
-pub const EXTENSIONS: &[&str] = &["pt", "pth", "ts", "torchscript", "jit"];
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct TorchScriptConfig {
-    pub torchscript_file: FilePath,
-    pub vocab_size: Option<i64>,
-    /// Bounds the sequence lengths, as learned position embeddings would.
-    #[serde(default)]
-    pub max_position_embeddings: Option<i64>,
-    /// Call as `module(input_ids, input_ids)`, the decoder inputs being the encoder's.
-    #[serde(default)]
-    pub is_encoder_decoder: bool,
-}
-
-pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Architecture>> {
-    let c: TorchScriptConfig = parse_config(config)?;
-    match c.vocab_size {
-        Some(v) if v > 0 => Ok(Box::new(c)),
-        Some(v) => bail!("vocab_size must be positive, got {v}"),
-        None => bail!(
-            "a TorchScript module needs its vocabulary size: NAME={}:vocab_size=N",
-            c.torchscript_file.path().display()
-        ),
-    }
-}
-
-/// A file's path in a JSON config: text, or (a Unix path that is not UTF-8) its bytes.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum FilePath {
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-impl FilePath {
-    pub fn to_json(path: &Path) -> serde_json::Value {
-        match path.to_str() {
-            Some(text) => text.into(),
-            None => path.as_os_str().as_encoded_bytes().into(),
-        }
-    }
-
-    pub fn path(&self) -> PathBuf {
-        match self {
-            FilePath::Text(text) => PathBuf::from(text),
-            #[cfg(unix)]
-            FilePath::Bytes(bytes) => {
-                use std::os::unix::ffi::OsStrExt;
-                PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-            }
-            #[cfg(not(unix))]
-            FilePath::Bytes(bytes) => PathBuf::from(String::from_utf8_lossy(bytes).into_owned()),
-        }
-    }
-}
+pub use run_benchmark_core::spec::torchscript::*;
 
 /// The loaded module; its output is whatever it returns (a tensor or a tuple).
 pub struct TorchScriptModel {
@@ -127,14 +71,6 @@ impl Model for TorchScriptModel {
 }
 
 impl Architecture for TorchScriptConfig {
-    fn vocab_size(&self) -> i64 {
-        self.vocab_size.unwrap_or(1)
-    }
-
-    fn max_positions(&self) -> Option<i64> {
-        self.max_position_embeddings
-    }
-
     fn build(&self, p: nn::Path, _task: Task) -> Result<Box<dyn Model>> {
         let model = TorchScriptModel::load(
             &self.torchscript_file.path(),
@@ -142,10 +78,5 @@ impl Architecture for TorchScriptConfig {
             self.is_encoder_decoder,
         )?;
         Ok(Box::new(model))
-    }
-
-    /// Unknown: the module's computation is opaque.
-    fn forward_flops(&self, _batch: i64, _seq: i64, _task: Task) -> f64 {
-        f64::NAN
     }
 }

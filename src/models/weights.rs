@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::{nn, nn::VarStore, Device, Kind, Tensor};
 
 /// Values drawn once per large tensor and repeated across it. A prime length, so that rows of
@@ -177,6 +177,256 @@ pub fn load_safetensors(vs: &mut VarStore, path: &Path, prefix: &str) -> Result<
     Ok(())
 }
 
+/// The safetensors files of a checkpoint folder: `model.safetensors`, or the shards a
+/// `model.safetensors.index.json` names (its `weight_map`'s values).
+pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let text = std::fs::read_to_string(&index)
+            .with_context(|| format!("cannot read {}", index.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", index.display()))?;
+        let map = value["weight_map"]
+            .as_object()
+            .with_context(|| format!("{} has no \"weight_map\" object", index.display()))?;
+        let mut shards: Vec<String> = (map.values())
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .with_context(|| {
+                format!("{}: a weight_map value is not a file name", index.display())
+            })?;
+        shards.sort();
+        shards.dedup();
+        return Ok(shards.iter().map(|f| dir.join(f)).collect());
+    }
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    bail!(
+        "{} holds neither model.safetensors nor model.safetensors.index.json",
+        dir.display()
+    )
+}
+
+/// What loading a checkpoint found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadedWeights {
+    /// Values loaded into the model.
+    pub values: u64,
+    /// Of those, nonzero values below the dtype's smallest normal number (after the cast).
+    pub subnormal: u64,
+    /// Whether they were set to zero.
+    pub flushed: bool,
+    /// Tensors of modules the model does not build (a head or pooler), left unread.
+    pub skipped: usize,
+}
+
+impl LoadedWeights {
+    pub fn subnormal_share(&self) -> f64 {
+        self.subnormal as f64 / (self.values.max(1)) as f64
+    }
+}
+
+/// Buffers transformers saves that are not parameters (position ids, rotary frequencies,
+/// GPT-2's causal masks): found in a file, they are neither loaded nor unexpected.
+const BUFFERS: [&str; 4] = [
+    ".position_ids",
+    ".inv_freq",
+    ".attn.bias",
+    ".attn.masked_bias",
+];
+
+/// Loads every variable of `vs` from the checkpoint in `dir` (see [`checkpoint_files`]),
+/// memory-mapped: each tensor is copied from the file's pages straight into the variable,
+/// cast to its dtype on the way (a bf16 checkpoint into a bf16 model is a plain copy, and
+/// no float32 copy of the model is ever made). `prefix` is the family's base-model name
+/// (`bert`, `model`, `transformer`): a head checkpoint loads into the base model and the
+/// other way round. Every variable must have a tensor of its shape; a tensor the model has
+/// no place for is an error too, except a head the built base model lacks, the buffers
+/// above, and `lm_head.weight` where the head is tied (shared with the embeddings, as
+/// transformers ties them). `flush` sets subnormal weights to zero.
+pub fn load_pretrained(
+    vs: &VarStore,
+    dir: &Path,
+    prefix: &str,
+    flush: bool,
+) -> Result<LoadedWeights> {
+    let files = checkpoint_files(dir)?;
+    let maps = (files.iter())
+        .map(|f| {
+            let file =
+                std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
+            // SAFETY: the file is only read, and the map lives until every copy is made;
+            // a file changed on disk meanwhile is the user's race, as with any reader.
+            unsafe { memmap2::Mmap::map(&file) }
+                .with_context(|| format!("cannot map {}", f.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let parsed = (maps.iter().zip(&files))
+        .map(|(m, f)| {
+            safetensors::SafeTensors::deserialize(m)
+                .map_err(|e| anyhow::anyhow!("{} is not a safetensors file: {e:?}", f.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut in_file: HashMap<String, usize> = HashMap::new();
+    for (i, st) in parsed.iter().enumerate() {
+        for name in st.names() {
+            in_file.insert(name.clone(), i);
+        }
+    }
+    let with_prefix = format!("{prefix}.");
+    let variables = vs.variables();
+    let mut used = std::collections::HashSet::new();
+    let mut missing = Vec::new();
+    let mut loaded = LoadedWeights {
+        values: 0,
+        subnormal: 0,
+        flushed: flush,
+        skipped: 0,
+    };
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut var) in variables.iter().map(|(n, v)| (n, v.shallow_clone())) {
+            let alternative = match name.strip_prefix(&with_prefix) {
+                Some(stripped) => stripped.to_string(),
+                None => format!("{with_prefix}{name}"),
+            };
+            let Some((key, &file)) = [name, &alternative]
+                .into_iter()
+                .find_map(|k| in_file.get_key_value(k.as_str()))
+            else {
+                missing.push(name.clone());
+                continue;
+            };
+            used.insert(key.clone());
+            let view = parsed[file]
+                .tensor(key)
+                .map_err(|e| anyhow::anyhow!("{}: {key}: {e:?}", files[file].display()))?;
+            let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+            if shape != var.size() {
+                bail!(
+                    "{}: {key} has shape {shape:?} in the file but {:?} in the model",
+                    files[file].display(),
+                    var.size()
+                );
+            }
+            var.copy_(
+                &file_tensor(&view, &shape)
+                    .with_context(|| format!("{}: {key}", files[file].display()))?,
+            );
+            let kind = var.kind();
+            if matches!(
+                kind,
+                Kind::Float | Kind::BFloat16 | Kind::Half | Kind::Double
+            ) {
+                let subnormal = var
+                    .abs()
+                    .lt(smallest_normal(kind))
+                    .logical_and(&var.ne(0.0));
+                loaded.subnormal += subnormal.sum(Kind::Int64).int64_value(&[]) as u64;
+                if flush {
+                    let _ = var.masked_fill_(&subnormal, 0.0);
+                }
+            }
+            loaded.values += var.numel() as u64;
+        }
+        Ok(())
+    })?;
+    if !missing.is_empty() {
+        missing.sort();
+        bail!(
+            "{}: no weights for {} parameter(s) of the model: {}",
+            dir.display(),
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    // A tensor no variable took: one of a module the model builds is an error; one of a
+    // module it does not build (a head or pooler the task leaves out) is skipped, as
+    // transformers skips them; so are saved buffers and a tied head's copy.
+    let tied = !variables.keys().any(|n| n.ends_with("lm_head.weight"));
+    let parent = |k: &str| {
+        k.rsplit_once('.')
+            .map_or(String::new(), |(p, _)| p.to_string())
+    };
+    let built: std::collections::HashSet<String> = (variables.keys())
+        .flat_map(|n| {
+            let p = parent(n);
+            let other = match p.strip_prefix(&with_prefix) {
+                Some(stripped) => stripped.to_string(),
+                None => format!("{with_prefix}{p}"),
+            };
+            [p, other]
+        })
+        .collect();
+    let mut unexpected = Vec::new();
+    for key in in_file.keys().filter(|k| !used.contains(*k)) {
+        if BUFFERS.iter().any(|b| key.ends_with(b)) || (tied && key.ends_with("lm_head.weight")) {
+            continue;
+        }
+        match built.contains(&parent(key)) {
+            true => unexpected.push(key.as_str()),
+            false => loaded.skipped += 1,
+        }
+    }
+    if !unexpected.is_empty() {
+        unexpected.sort();
+        bail!(
+            "{}: {} tensor(s) of the file have no place in the model: {}",
+            dir.display(),
+            unexpected.len(),
+            unexpected.join(", ")
+        );
+    }
+    Ok(loaded)
+}
+
+/// A file tensor as a libtorch tensor on the mapped bytes (no copy) where they are aligned
+/// for its element type, else a copy of this one tensor in the file's dtype.
+fn file_tensor(view: &safetensors::tensor::TensorView<'_>, shape: &[i64]) -> Result<Tensor> {
+    use safetensors::Dtype as D;
+    let kind = match view.dtype() {
+        D::F32 => Kind::Float,
+        D::F16 => Kind::Half,
+        D::BF16 => Kind::BFloat16,
+        D::F64 => Kind::Double,
+        D::I64 => Kind::Int64,
+        D::I32 => Kind::Int,
+        D::I8 => Kind::Int8,
+        D::U8 => Kind::Uint8,
+        D::BOOL => Kind::Bool,
+        other => bail!("dtype {other:?} is not supported"),
+    };
+    let data = view.data();
+    if (data.as_ptr() as usize) % kind.elt_size_in_bytes() != 0 {
+        return Ok(Tensor::from_data_size(data, shape, kind));
+    }
+    let mut strides = vec![1i64; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1];
+    }
+    // SAFETY: `data` holds exactly shape's values of `kind` (safetensors checked the sizes),
+    // aligned, and outlives the tensor, which is only read by the copy into the variable.
+    Ok(unsafe { Tensor::from_blob(data.as_ptr(), shape, &strides, kind, Device::Cpu) })
+}
+
+/// transformers' `base_model_prefix` of a family: the name its head checkpoints put the
+/// base model under.
+pub fn base_model_prefix(model_type: &str) -> &'static str {
+    match model_type {
+        "bert" => "bert",
+        "roberta" | "xlm-roberta" => "roberta",
+        "distilbert" => "distilbert",
+        "albert" => "albert",
+        "electra" => "electra",
+        "deberta-v2" => "deberta",
+        "vit" => "vit",
+        "gpt2" | "gpt_neo" | "t5" => "transformer",
+        "gpt_neox" => "gpt_neox",
+        _ => "model",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +476,146 @@ mod tests {
         let same = a.eq_tensor(&b).sum(Kind::Int64).int64_value(&[]);
         assert!(same < 10_000, "{same} equal values");
         BLOCKS.with(|b| assert!(b.borrow().is_none(), "the blocks outlive the build"));
+    }
+
+    /// A model of two variables, `model.a` (2x3) and `model.b` (4).
+    fn two_variables(kind: Kind) -> VarStore {
+        let vs = store(kind);
+        let p = vs.root() / "model";
+        let _ = p.zeros("a", &[2, 3]);
+        let _ = p.zeros("b", &[4]);
+        vs
+    }
+
+    fn write(dir: &Path, file: &str, tensors: &[(&str, Tensor)]) {
+        Tensor::write_safetensors(tensors, dir.join(file)).unwrap();
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rb-weights-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_checkpoint_loads_in_the_model_dtype_with_its_subnormals_counted() {
+        let dir = temp_dir("ok");
+        let tiny = f32::MIN_POSITIVE as f64 / 4.0;
+        let a =
+            Tensor::from_slice(&[1.0f32, -2.0, tiny as f32, 0.0, 3.5, -(tiny as f32)]).view([2, 3]);
+        let b = Tensor::from_slice(&[0.5f32, 0.25, 1.0, 2.0]);
+        // A head this model does not build, and a saved buffer: skipped, not errors.
+        let head = Tensor::ones([2], (Kind::Float, Device::Cpu));
+        let ids = Tensor::arange(4, (Kind::Int64, Device::Cpu));
+        write(
+            &dir,
+            "model.safetensors",
+            &[
+                ("model.a", a.shallow_clone()),
+                ("model.b", b),
+                ("head.w", head),
+                ("model.position_ids", ids),
+            ],
+        );
+        for kind in [Kind::Float, Kind::BFloat16] {
+            let vs = two_variables(kind);
+            let loaded = load_pretrained(&vs, &dir, "model", false).unwrap();
+            assert_eq!(
+                (loaded.values, loaded.subnormal, loaded.skipped),
+                (10, 2, 1),
+                "{kind:?}"
+            );
+            let got = vs.variables()["model.a"].shallow_clone();
+            assert_eq!(got.kind(), kind);
+            assert!(got.to_kind(Kind::Float).allclose(
+                &a.to_kind(kind).to_kind(Kind::Float),
+                0.0,
+                0.0,
+                false
+            ));
+            // Flushing sets exactly the subnormal values to zero.
+            let vs = two_variables(kind);
+            let flushed = load_pretrained(&vs, &dir, "model", true).unwrap();
+            assert!(flushed.flushed);
+            let got = vs.variables()["model.a"].to_kind(Kind::Float);
+            let zeros = got.eq(0.0).sum(Kind::Int64).int64_value(&[]);
+            assert_eq!(zeros, 3, "{kind:?}");
+        }
+        // The base model's names without the prefix find the prefixed tensors.
+        let vs = store(Kind::Float);
+        let _ = vs.root().zeros("a", &[2, 3]);
+        let _ = vs.root().zeros("b", &[4]);
+        assert!(load_pretrained(&vs, &dir, "model", false).is_ok());
+    }
+
+    #[test]
+    fn a_sharded_checkpoint_loads_from_its_index() {
+        let dir = temp_dir("sharded");
+        write(
+            &dir,
+            "model-00001-of-00002.safetensors",
+            &[("model.a", Tensor::ones([2, 3], (Kind::Float, Device::Cpu)))],
+        );
+        write(
+            &dir,
+            "model-00002-of-00002.safetensors",
+            &[("model.b", Tensor::ones([4], (Kind::Float, Device::Cpu)))],
+        );
+        std::fs::write(
+            dir.join("model.safetensors.index.json"),
+            r#"{"metadata": {}, "weight_map": {"model.a": "model-00001-of-00002.safetensors", "model.b": "model-00002-of-00002.safetensors"}}"#,
+        )
+        .unwrap();
+        assert_eq!(checkpoint_files(&dir).unwrap().len(), 2);
+        let vs = two_variables(Kind::Half);
+        let loaded = load_pretrained(&vs, &dir, "model", false).unwrap();
+        assert_eq!(loaded.values, 10);
+        let sum = vs.variables()["model.b"].sum(Kind::Float).double_value(&[]);
+        assert_eq!(sum, 4.0);
+    }
+
+    #[test]
+    fn missing_unexpected_and_misshaped_tensors_are_errors_naming_them() {
+        let dir = temp_dir("bad");
+        let ones = |d: &[i64]| Tensor::ones(d, (Kind::Float, Device::Cpu));
+        write(&dir, "model.safetensors", &[("model.a", ones(&[2, 3]))]);
+        let e = load_pretrained(&two_variables(Kind::Float), &dir, "model", false).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("no weights for 1 parameter(s) of the model: model.b"),
+            "{e:#}"
+        );
+        write(
+            &dir,
+            "model.safetensors",
+            &[("model.a", ones(&[3, 2])), ("model.b", ones(&[4]))],
+        );
+        let e = load_pretrained(&two_variables(Kind::Float), &dir, "model", false).unwrap_err();
+        assert!(
+            format!("{e:#}")
+                .contains("model.a has shape [3, 2] in the file but [2, 3] in the model"),
+            "{e:#}"
+        );
+        // A tensor beside the model's own, in a module the model builds.
+        write(
+            &dir,
+            "model.safetensors",
+            &[
+                ("model.a", ones(&[2, 3])),
+                ("model.b", ones(&[4])),
+                ("model.c", ones(&[1])),
+            ],
+        );
+        let e = load_pretrained(&two_variables(Kind::Float), &dir, "model", false).unwrap_err();
+        assert!(
+            format!("{e:#}")
+                .contains("1 tensor(s) of the file have no place in the model: model.c"),
+            "{e:#}"
+        );
+        let empty = temp_dir("empty");
+        let e = load_pretrained(&two_variables(Kind::Float), &empty, "model", false).unwrap_err();
+        assert!(format!("{e:#}")
+            .contains("holds neither model.safetensors nor model.safetensors.index.json"));
     }
 
     #[test]

@@ -142,9 +142,9 @@ fn merged_row(
                 Some(Prefer::Last) => Some(last.1),
                 None => bail!(
                     "{} was measured twice with different results ({} and {}); pass --prefer first or --prefer last",
-                    record.cell(planned, settings, crate::models::input_kind).label(&crate::cell::Axes::of(
+                    record.cell(planned, settings, run_benchmark_core::spec::input_kind).label(&crate::cell::Axes::of(
                         &(record.plan.iter())
-                            .map(|p| record.cell(p, settings, crate::models::input_kind))
+                            .map(|p| record.cell(p, settings, run_benchmark_core::spec::input_kind))
                             .collect::<Vec<_>>()
                     )),
                     first.0.display(),
@@ -163,7 +163,7 @@ fn merged_row(
                 record.shard.count
             );
             (
-                record.cell(planned, settings, crate::models::input_kind),
+                record.cell(planned, settings, run_benchmark_core::spec::input_kind),
                 CellResult::na(reason),
             )
         }

@@ -3,7 +3,7 @@
 //! tests/fixtures/parity/README.md). No Python is needed; a missing fixture fails.
 #![allow(dead_code)]
 
-use run_benchmark::models::weights::load_safetensors;
+use run_benchmark::models::weights::load_pretrained;
 use run_benchmark::models::{self, Architecture, Task};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -122,9 +122,11 @@ impl Fixture {
     /// Builds a module with `build` and loads the fixture's weights into it, found in the
     /// file under `prefix.*` when the module's own paths lack that prefix.
     pub fn load<M>(&self, prefix: &str, build: impl FnOnce(nn::Path) -> M) -> (VarStore, M) {
-        let mut vs = VarStore::new(Device::Cpu);
+        let vs = VarStore::new(Device::Cpu);
         let model = build(vs.root());
-        load_safetensors(&mut vs, &self.weights, prefix)
+        // The path `--weights pretrained` takes (memory-mapped, every tensor checked).
+        let dir = self.weights.parent().expect("the fixture's folder");
+        load_pretrained(&vs, dir, prefix, false)
             .unwrap_or_else(|e| panic!("{}: loading {}: {e:#}", self.arch, self.weights.display()));
         (vs, model)
     }

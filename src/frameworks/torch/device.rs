@@ -54,6 +54,7 @@ pub fn ran(vs: &tch::nn::VarStore) -> Option<Ran> {
     Some(Ran {
         threads: tch::get_num_threads().max(1) as usize,
         dtype,
+        pretrained: None,
     })
 }
 

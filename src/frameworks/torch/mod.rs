@@ -121,6 +121,20 @@ impl Framework for Torch {
             // The few buffers a family creates in float32 (`zeros_no_train`) follow.
             vs.set_kind(kind(settings.dtype));
         }
-        Ok(TorchModel::new(vs, config, built, cell))
+        let mut pretrained = None;
+        if let Some(dir) = cell.config["pretrained_weights"].as_str() {
+            let flush = cell.config["flush_subnormals"].as_bool().unwrap_or(false);
+            let prefix = models::weights::base_model_prefix(model_type);
+            let loaded =
+                models::weights::load_pretrained(&vs, std::path::Path::new(dir), prefix, flush)?;
+            pretrained = Some(crate::cell::PretrainedWeights {
+                values: loaded.values,
+                subnormal: loaded.subnormal,
+                flushed: loaded.flushed,
+            });
+        }
+        let mut model = TorchModel::new(vs, config, built, cell);
+        model.pretrained = pretrained;
+        Ok(model)
     }
 }

@@ -30,6 +30,8 @@ pub struct TorchModel {
     inputs: Option<CallInputs>,
     /// Generation: the request under way (the last token picked and the cache).
     request: Option<(Tensor, KvCache)>,
+    /// `--weights pretrained`: what loading found.
+    pub pretrained: Option<crate::cell::PretrainedWeights>,
 }
 
 /// What the calls feed the model and the training step needs.
@@ -57,6 +59,7 @@ impl TorchModel {
             model_type: (cell.config["model_type"].as_str().unwrap_or("this model")).into(),
             inputs: None,
             request: None,
+            pretrained: None,
         }
     }
 
@@ -70,7 +73,10 @@ impl TorchModel {
 
 impl Loaded for TorchModel {
     fn ran(&self) -> Option<Ran> {
-        ran(&self.vs)
+        ran(&self.vs).map(|r| Ran {
+            pretrained: self.pretrained,
+            ..r
+        })
     }
 
     fn make_inputs(&mut self, cell: &Cell) -> Result<()> {

@@ -409,6 +409,21 @@ pub struct Ran {
     pub threads: usize,
     /// The dtype of the model's first weight.
     pub dtype: Dtype,
+    /// `--weights pretrained`: what loading the checkpoint found (absent for random weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<PretrainedWeights>,
+}
+
+/// A checkpoint's weights as the child loaded them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PretrainedWeights {
+    /// Values loaded.
+    pub values: u64,
+    /// Of them, those subnormal in the model's dtype (nonzero, below its smallest normal
+    /// number): CPU kernels can take a many-fold slower path on them.
+    pub subnormal: u64,
+    /// `--flush-subnormals`: they were set to zero.
+    pub flushed: bool,
 }
 
 /// The clock readings inside the timed requests of a generation cell, and the figures made

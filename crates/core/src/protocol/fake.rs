@@ -72,6 +72,7 @@ impl Loaded for SleepyModel {
         Some(Ran {
             threads: 1,
             dtype: Dtype::F32,
+            pretrained: None,
         })
     }
     fn make_inputs(&mut self, _cell: &Cell) -> Result<()> {

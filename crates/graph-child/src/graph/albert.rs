@@ -7,9 +7,9 @@
 //! `AlbertForMaskedLM` (no pooler, decoder tied to the word embeddings).
 
 use super::bert::{self, BertConfig, MlmHead};
-use super::builder::{DType, GraphBuilder};
-use super::layers::{linear, lm_loss, Outputs, Shape};
-use anyhow::{bail, Result};
+use super::builder::GraphBuilder;
+use super::layers::{linear, mlm_outputs, token_inputs, Outputs, Shape};
+use anyhow::Result;
 
 /// `AlbertConfig`: BERT's keys (with ALBERT's defaults) and its own.
 #[derive(Debug, Clone)]
@@ -22,26 +22,18 @@ pub struct AlbertConfig {
 
 impl AlbertConfig {
     pub fn from_json(config: &serde_json::Value) -> Result<Self> {
-        let mut config = config.clone();
-        if let Some(keys) = config.as_object_mut() {
-            // AlbertConfig's defaults where they differ from BertConfig's.
-            for (key, value) in [
-                ("vocab_size", 30000),
-                ("hidden_size", 4096),
-                ("num_attention_heads", 64),
-                ("intermediate_size", 16384),
-            ] {
-                keys.entry(key).or_insert(value.into());
-            }
-            keys.entry("hidden_act").or_insert("gelu_new".into());
-        }
-        let positive = |key: &str, default: i64| match config.get(key) {
-            None => Ok(default),
-            Some(v) => match v.as_i64() {
-                Some(n) if n > 0 => Ok(n),
-                _ => bail!("{key} {v} is not a positive integer"),
-            },
-        };
+        // AlbertConfig's defaults where they differ from BertConfig's.
+        let config = bert::with_defaults(
+            config,
+            &[
+                ("vocab_size", 30000.into()),
+                ("hidden_size", 4096.into()),
+                ("num_attention_heads", 64.into()),
+                ("intermediate_size", 16384.into()),
+                ("hidden_act", "gelu_new".into()),
+            ],
+        );
+        let positive = |key, default| bert::positive(&config, key, default);
         Ok(AlbertConfig {
             embedding_size: positive("embedding_size", 128)?,
             num_hidden_groups: positive("num_hidden_groups", 1)?,
@@ -65,11 +57,7 @@ pub fn build<B: GraphBuilder>(
     shape: Shape,
 ) -> Result<Outputs<B::Value>> {
     let (bc, e, h) = (&c.bert, c.embedding_size, c.bert.hidden_size);
-    let ids = b.input("input_ids", DType::I64, &[shape.batch, shape.seq])?;
-    let labels = match shape.loss {
-        true => Some(b.input("labels", DType::I64, &[shape.batch, shape.seq])?),
-        false => None,
-    };
+    let (ids, labels) = token_inputs(b, shape)?;
     let root = if shape.lm_head { "albert." } else { "" };
     let (xs, word) = bert::embeddings(b, bc, root, &ids, e)?;
     let encoder = format!("{root}encoder");
@@ -105,14 +93,7 @@ pub fn build<B: GraphBuilder>(
         width: e,
     };
     let logits = head.logits(b, bc, &xs, &decoder, "predictions.bias")?;
-    let loss = match &labels {
-        Some(labels) => Some(lm_loss(b, &logits, labels)?),
-        None => None,
-    };
-    Ok(Outputs {
-        output: logits,
-        loss,
-    })
+    mlm_outputs(b, logits, labels.as_ref())
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 
 use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
 use super::layers::{
-    attention, layer_norm, linear, lm_loss, merge_heads, positions, project, split_heads,
-    Activation, Outputs, Shape,
+    attention, layer_norm, linear, merge_heads, mlm_outputs, positions, project, split_heads,
+    token_inputs, Activation, Outputs, Shape,
 };
 use anyhow::{bail, Result};
 use serde::Deserialize;
@@ -126,6 +126,32 @@ impl BertConfig {
             (true, Some(pad)) => self.max_position_embeddings - pad - 1,
             _ => self.max_position_embeddings,
         }
+    }
+}
+
+/// `config` with `defaults` for the keys it leaves out (a family's defaults where they differ
+/// from BertConfig's).
+pub(super) fn with_defaults(
+    config: &serde_json::Value,
+    defaults: &[(&str, serde_json::Value)],
+) -> serde_json::Value {
+    let mut config = config.clone();
+    if let Some(keys) = config.as_object_mut() {
+        for (key, value) in defaults {
+            keys.entry(*key).or_insert(value.clone());
+        }
+    }
+    config
+}
+
+/// The positive integer at `key` of `config`, or `default` where it is absent.
+pub(super) fn positive(config: &serde_json::Value, key: &str, default: i64) -> Result<i64> {
+    match config.get(key) {
+        None => Ok(default),
+        Some(v) => match v.as_i64() {
+            Some(n) if n > 0 => Ok(n),
+            _ => bail!("{key} {v} is not a positive integer"),
+        },
     }
 }
 
@@ -320,12 +346,8 @@ pub fn build<B: GraphBuilder>(
     c: &BertConfig,
     shape: Shape,
 ) -> Result<Outputs<B::Value>> {
-    let (batch, seq, h) = (shape.batch, shape.seq, c.hidden_size);
-    let ids = b.input("input_ids", DType::I64, &[batch, seq])?;
-    let labels = match shape.loss {
-        true => Some(b.input("labels", DType::I64, &[batch, seq])?),
-        false => None,
-    };
+    let h = c.hidden_size;
+    let (ids, labels) = token_inputs(b, shape)?;
     let root = match (shape.lm_head, c.model_type.as_str()) {
         (false, _) => "",
         (true, "roberta" | "xlm-roberta") => "roberta.",
@@ -383,14 +405,7 @@ pub fn build<B: GraphBuilder>(
         width: h,
     };
     let logits = transform.logits(b, c, &xs, &decoder, &format!("{head}.bias"))?;
-    let loss = match &labels {
-        Some(labels) => Some(lm_loss(b, &logits, labels)?),
-        None => None,
-    };
-    Ok(Outputs {
-        output: logits,
-        loss,
-    })
+    mlm_outputs(b, logits, labels.as_ref())
 }
 
 /// The pooler: tanh(dense(first token)) of the states (batch, seq, hidden).

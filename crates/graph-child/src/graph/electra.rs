@@ -6,9 +6,11 @@
 //! `architectures[0]` names it, else `ElectraForMaskedLM` (the generator).
 
 use super::bert::{self, BertConfig, MlmHead};
-use super::builder::{DType, GraphBuilder};
-use super::layers::{bce_with_logits, linear, lm_loss, Activation, Outputs, Shape};
-use anyhow::{bail, Result};
+use super::builder::GraphBuilder;
+use super::layers::{
+    bce_with_logits, linear, mlm_outputs, token_inputs, Activation, Outputs, Shape,
+};
+use anyhow::Result;
 
 /// `ElectraConfig`: BERT's keys (with ELECTRA's defaults), the embedding width and the head.
 #[derive(Debug, Clone)]
@@ -21,24 +23,16 @@ pub struct ElectraConfig {
 
 impl ElectraConfig {
     pub fn from_json(config: &serde_json::Value) -> Result<Self> {
-        let mut config = config.clone();
-        if let Some(keys) = config.as_object_mut() {
-            // ElectraConfig's defaults where they differ from BertConfig's.
-            for (key, value) in [
-                ("hidden_size", 256),
-                ("num_attention_heads", 4),
-                ("intermediate_size", 1024),
-            ] {
-                keys.entry(key).or_insert(value.into());
-            }
-        }
-        let embedding_size = match config.get("embedding_size") {
-            None => 128,
-            Some(v) => match v.as_i64() {
-                Some(e) if e > 0 => e,
-                _ => bail!("embedding_size {v} is not a positive integer"),
-            },
-        };
+        // ElectraConfig's defaults where they differ from BertConfig's.
+        let config = bert::with_defaults(
+            config,
+            &[
+                ("hidden_size", 256.into()),
+                ("num_attention_heads", 4.into()),
+                ("intermediate_size", 1024.into()),
+            ],
+        );
+        let embedding_size = bert::positive(&config, "embedding_size", 128)?;
         let discriminator = config["architectures"][0].as_str() == Some("ElectraForPreTraining");
         Ok(ElectraConfig {
             bert: BertConfig::from_json(&config)?,
@@ -56,11 +50,7 @@ pub fn build<B: GraphBuilder>(
     shape: Shape,
 ) -> Result<Outputs<B::Value>> {
     let (bc, e, h) = (&c.bert, c.embedding_size, c.bert.hidden_size);
-    let ids = b.input("input_ids", DType::I64, &[shape.batch, shape.seq])?;
-    let labels = match shape.loss {
-        true => Some(b.input("labels", DType::I64, &[shape.batch, shape.seq])?),
-        false => None,
-    };
+    let (ids, labels) = token_inputs(b, shape)?;
     let root = if shape.lm_head { "electra." } else { "" };
     let (mut xs, word) = bert::embeddings(b, bc, root, &ids, e)?;
     if e != h {
@@ -109,12 +99,5 @@ pub fn build<B: GraphBuilder>(
         width: e,
     };
     let logits = head.logits(b, bc, &xs, &decoder, "generator_lm_head.bias")?;
-    let loss = match &labels {
-        Some(labels) => Some(lm_loss(b, &logits, labels)?),
-        None => None,
-    };
-    Ok(Outputs {
-        output: logits,
-        loss,
-    })
+    mlm_outputs(b, logits, labels.as_ref())
 }

@@ -307,6 +307,35 @@ pub fn lm_loss<B: GraphBuilder>(
     b.unary(Unary::Neg, &mean)
 }
 
+/// The `input_ids` input (batch, seq), and `labels` beside it when the cell trains.
+pub fn token_inputs<B: GraphBuilder>(
+    b: &mut B,
+    shape: Shape,
+) -> Result<(B::Value, Option<B::Value>)> {
+    let ids = b.input("input_ids", DType::I64, &[shape.batch, shape.seq])?;
+    let labels = match shape.loss {
+        true => Some(b.input("labels", DType::I64, &[shape.batch, shape.seq])?),
+        false => None,
+    };
+    Ok((ids, labels))
+}
+
+/// A masked LM's outputs: its logits, and the loss ([`lm_loss`]) where labels are fed.
+pub fn mlm_outputs<B: GraphBuilder>(
+    b: &mut B,
+    logits: B::Value,
+    labels: Option<&B::Value>,
+) -> Result<Outputs<B::Value>> {
+    let loss = match labels {
+        Some(labels) => Some(lm_loss(b, &logits, labels)?),
+        None => None,
+    };
+    Ok(Outputs {
+        output: logits,
+        loss,
+    })
+}
+
 /// transformers' `BCEWithLogitsLoss` (mean) of `logits` against `labels` cast to float32:
 /// softplus(x) - x·y, with softplus(x) = -log_softmax([0, x])[0], which is stable and
 /// differentiable by TensorFlow's C++ gradients (they have no Softplus, Log or Abs).

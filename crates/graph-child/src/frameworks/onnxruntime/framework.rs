@@ -125,6 +125,7 @@ impl Loaded for Session {
         Some(Ran {
             threads: self.engine.ran().intra_op_threads,
             dtype: Dtype::F32,
+            pretrained: None,
         })
     }
 

@@ -148,6 +148,7 @@ impl Loaded for Model {
                 n => n,
             },
             dtype: self.dtype,
+            pretrained: None,
         })
     }
 
