@@ -326,7 +326,7 @@ pub fn weights_folder(spec: &ModelSpec) -> Result<PathBuf> {
             true => path.to_path_buf(),
             false => parent(path),
         };
-        crate::models::weights::checkpoint_files(&dir)?;
+        checkpoint_files(&dir)?;
         return Ok(dir);
     }
     let source = spec.source.to_str().unwrap_or_default();
@@ -337,7 +337,7 @@ pub fn weights_folder(spec: &ModelSpec) -> Result<PathBuf> {
     for file in [INDEX, "model.safetensors"] {
         if let Some(found) = repo.get(file) {
             let dir = parent(&found);
-            let files = crate::models::weights::checkpoint_files(&dir);
+            let files = checkpoint_files(&dir);
             if files.is_ok_and(|f| f.iter().all(|f| f.is_file())) {
                 return Ok(dir);
             }
@@ -352,7 +352,7 @@ pub fn weights_folder(spec: &ModelSpec) -> Result<PathBuf> {
     match download(id, INDEX, cache.clone()) {
         Ok(index) => {
             let dir = parent(&index);
-            for shard in crate::models::weights::checkpoint_files(&dir)? {
+            for shard in checkpoint_files(&dir)? {
                 let name = shard
                     .file_name()
                     .and_then(|n| n.to_str())
@@ -562,6 +562,39 @@ fn read_json(file: &Path) -> Result<Value> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()))
+}
+
+/// The safetensors files of a checkpoint folder (neutral: the plan finds them, a framework's
+/// loader reads them): `model.safetensors`, or the shards a
+/// `model.safetensors.index.json` names (its `weight_map`'s values).
+pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let text = std::fs::read_to_string(&index)
+            .with_context(|| format!("cannot read {}", index.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", index.display()))?;
+        let map = value["weight_map"]
+            .as_object()
+            .with_context(|| format!("{} has no \"weight_map\" object", index.display()))?;
+        let mut shards: Vec<String> = (map.values())
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .with_context(|| {
+                format!("{}: a weight_map value is not a file name", index.display())
+            })?;
+        shards.sort();
+        shards.dedup();
+        return Ok(shards.iter().map(|f| dir.join(f)).collect());
+    }
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    bail!(
+        "{} holds neither model.safetensors nor model.safetensors.index.json",
+        dir.display()
+    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::{nn, nn::VarStore, Device, Kind, Tensor};
 
 /// Values drawn once per large tensor and repeated across it. A prime length, so that rows of
@@ -177,38 +177,6 @@ pub fn load_safetensors(vs: &mut VarStore, path: &Path, prefix: &str) -> Result<
     Ok(())
 }
 
-/// The safetensors files of a checkpoint folder: `model.safetensors`, or the shards a
-/// `model.safetensors.index.json` names (its `weight_map`'s values).
-pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let index = dir.join("model.safetensors.index.json");
-    if index.is_file() {
-        let text = std::fs::read_to_string(&index)
-            .with_context(|| format!("cannot read {}", index.display()))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", index.display()))?;
-        let map = value["weight_map"]
-            .as_object()
-            .with_context(|| format!("{} has no \"weight_map\" object", index.display()))?;
-        let mut shards: Vec<String> = (map.values())
-            .map(|v| v.as_str().map(str::to_string))
-            .collect::<Option<_>>()
-            .with_context(|| {
-                format!("{}: a weight_map value is not a file name", index.display())
-            })?;
-        shards.sort();
-        shards.dedup();
-        return Ok(shards.iter().map(|f| dir.join(f)).collect());
-    }
-    let single = dir.join("model.safetensors");
-    if single.is_file() {
-        return Ok(vec![single]);
-    }
-    bail!(
-        "{} holds neither model.safetensors nor model.safetensors.index.json",
-        dir.display()
-    )
-}
-
 /// What loading a checkpoint found.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadedWeights {
@@ -237,7 +205,7 @@ const BUFFERS: [&str; 4] = [
     ".attn.masked_bias",
 ];
 
-/// Loads every variable of `vs` from the checkpoint in `dir` (see [`checkpoint_files`]),
+/// Loads every variable of `vs` from the checkpoint in `dir` (see [`crate::hub::checkpoint_files`]),
 /// memory-mapped: each tensor is copied from the file's pages straight into the variable,
 /// cast to its dtype on the way (a bf16 checkpoint into a bf16 model is a plain copy, and
 /// no float32 copy of the model is ever made). `prefix` is the family's base-model name
@@ -252,7 +220,7 @@ pub fn load_pretrained(
     prefix: &str,
     flush: bool,
 ) -> Result<LoadedWeights> {
-    let files = checkpoint_files(dir)?;
+    let files = crate::hub::checkpoint_files(dir)?;
     let maps = (files.iter())
         .map(|f| {
             let file =
@@ -567,7 +535,7 @@ mod tests {
             r#"{"metadata": {}, "weight_map": {"model.a": "model-00001-of-00002.safetensors", "model.b": "model-00002-of-00002.safetensors"}}"#,
         )
         .unwrap();
-        assert_eq!(checkpoint_files(&dir).unwrap().len(), 2);
+        assert_eq!(crate::hub::checkpoint_files(&dir).unwrap().len(), 2);
         let vs = two_variables(Kind::Half);
         let loaded = load_pretrained(&vs, &dir, "model", false).unwrap();
         assert_eq!(loaded.values, 10);
