@@ -398,6 +398,7 @@ pub fn base_model_prefix(model_type: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
     use tch::Device;
 
     fn store(kind: Kind) -> VarStore {
