@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript framework= use-xla eager-mode save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= devices= weights= flush-subnormals optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= db= label= save-baseline= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript framework= use-xla onnxruntime-level= eager-mode save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= devices= weights= flush-subnormals optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= db= label= save-baseline= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -33,6 +33,11 @@ torchscript\t'libtorch, the model traced by TorchScript (inference only)'
 tensorflow\t'TensorFlow\'s C API, graph mode (the original\'s TensorFlowBenchmark)'
 tensorflow-xla\t'TensorFlow\'s graph compiled by XLA (the original\'s use_xla)'
 onnxruntime\t'ONNX Runtime (inference only)'"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l onnxruntime-level -d 'ONNX Runtime\'s graph optimisation level for --framework onnxruntime cells (ORT_DISABLE_ALL ... ORT_ENABLE_ALL), reported in the environment [default: all, as users run it]' -r -f -a "disable\t''
+basic\t''
+extended\t''
+layout\t''
+all\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-time-csv-file -d 'CSV file for inference times [default: inference_time_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l inference-memory-csv-file -d 'CSV file for inference memory [default: inference_memory_<unix time>.csv]' -r -F
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l train-time-csv-file -d 'CSV file for training times [default: train_time_<unix time>.csv]' -r -F

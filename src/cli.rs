@@ -185,6 +185,16 @@ pub struct RunArgs {
     )]
     pub use_xla: bool,
 
+    /// ONNX Runtime's graph optimisation level for --framework onnxruntime cells (ORT_DISABLE_ALL ... ORT_ENABLE_ALL), reported in the environment [default: all, as users run it]
+    #[arg(
+        hide_short_help = true,
+        help_heading = "Frameworks",
+        long,
+        value_name = "LEVEL",
+        value_parser = clap::builder::PossibleValuesParser::new(crate::cell::ONNXRUNTIME_LEVELS.map(|(short, _)| short))
+    )]
+    pub onnxruntime_level: Option<String>,
+
     /// The original's TensorFlow eager mode: refused, TensorFlow cells run as a graph (the original's default)
     #[arg(
         hide_short_help = true,
@@ -921,6 +931,11 @@ impl RunArgs {
             }
             anyhow::bail!(
                 "--eager-mode is not built: TensorFlow cells are timed as a graph run by a session through the C API (the original's default, eager_mode=False); eager execution (TFE_*) is not implemented"
+            );
+        }
+        if self.onnxruntime_level.is_some() && !frameworks.contains(&Framework::Onnxruntime) {
+            anyhow::bail!(
+                "--onnxruntime-level applies to ONNX Runtime's cells: add --framework onnxruntime"
             );
         }
         if self.no_inference

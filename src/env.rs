@@ -44,10 +44,12 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
     }
     if frameworks.contains(&Framework::Onnxruntime) {
         // Beside TensorFlow's use_xla: the graph optimisation ONNX Runtime's sessions ran with.
-        put(
-            "onnxruntime_graph_optimization_level",
-            run_benchmark_core::cell::ONNXRUNTIME_LEVEL.into(),
-        );
+        let level = (facts.variants.iter())
+            .find(|s| s.framework == Framework::Onnxruntime)
+            .map_or(run_benchmark_core::cell::ONNXRUNTIME_LEVEL, |s| {
+                s.onnxruntime_level_name()
+            });
+        put("onnxruntime_graph_optimization_level", level.into());
     }
     put("libtorch_version", env!("RB_LIBTORCH_VERSION").into());
     put("tch_version", env!("RB_TCH_VERSION").into());

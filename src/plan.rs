@@ -545,6 +545,12 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
         seed: args.seed,
         profile: args.profile,
         profile_trace: args.profile_trace.clone(),
+        onnxruntime_level: args.onnxruntime_level.as_deref().map(|short| {
+            (crate::cell::ONNXRUNTIME_LEVELS.iter())
+                .find(|(s, _)| *s == short)
+                .map_or(short, |(_, name)| name)
+                .to_string()
+        }),
     })
 }
 
@@ -563,6 +569,9 @@ fn variants(
                     framework,
                     dtype,
                     threads,
+                    // Only ONNX Runtime's cells have a graph optimisation level.
+                    onnxruntime_level: (base.onnxruntime_level.clone())
+                        .filter(|_| framework == Framework::Onnxruntime),
                     ..base.clone()
                 });
             }
@@ -699,6 +708,7 @@ mod tests {
             framework: crate::cell::Framework::Pytorch,
             profile: false,
             profile_trace: None,
+            onnxruntime_level: None,
             seed: 0,
         }
     }
@@ -723,6 +733,7 @@ mod tests {
             seed: 0,
             profile: false,
             profile_trace: None,
+            onnxruntime_level: None,
         }
     }
 

@@ -186,6 +186,7 @@ mod tests {
                 framework: crate::cell::Framework::Pytorch,
                 profile: false,
                 profile_trace: None,
+                onnxruntime_level: None,
                 seed: 0,
             },
             input: Default::default(),

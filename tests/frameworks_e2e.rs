@@ -228,3 +228,52 @@ fn merge_joins_shards_of_different_frameworks() {
         assert!(result(row)["seconds"].as_f64().unwrap() > 0.0, "{row}");
     }
 }
+
+#[test]
+fn the_onnxruntime_level_asked_for_is_the_one_reported_and_exported() {
+    let dir = folder();
+    let json = dir.join("level.json");
+    let out = graph_bin()
+        .args(["--framework", "pytorch", "onnxruntime"])
+        .args(["--onnxruntime-level", "basic", "--no-memory", "--env-print"])
+        .arg("--export-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let level_line = (stdout.lines())
+        .find(|l| l.contains("onnxruntime_graph_optimization_level"))
+        .unwrap_or_else(|| panic!("no level in the environment:\n{stdout}"));
+    assert!(level_line.contains("ORT_ENABLE_BASIC"), "{level_line}");
+    let export = export(&json);
+    assert_eq!(export["settings"]["onnxruntime_level"], "ORT_ENABLE_BASIC");
+    // Each framework's row measured; the level belongs to ONNX Runtime's alone, so the
+    // PyTorch row is the same cell as in a sweep without the flag.
+    let measured: Vec<&str> = (rows(&export).iter())
+        .filter(|r| r["status"] == "ok")
+        .map(|r| r["cell"]["framework"].as_str().unwrap())
+        .collect();
+    assert_eq!(measured, ["pytorch", "onnxruntime"]);
+    // Without ONNX Runtime in the sweep the flag means nothing: refused in one line.
+    let refused = graph_bin()
+        .args(["--framework", "tensorflow", "--onnxruntime-level", "basic"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        stderr.contains("--onnxruntime-level applies to ONNX Runtime's cells"),
+        "{stderr}"
+    );
+    let bad = graph_bin()
+        .args(["--framework", "onnxruntime", "--onnxruntime-level", "max"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr)
+        .contains("[possible values: disable, basic, extended, layout, all]"));
+}

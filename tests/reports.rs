@@ -531,6 +531,7 @@ fn settings() -> Settings {
         framework: run_benchmark::cell::Framework::Pytorch,
         profile: false,
         profile_trace: None,
+        onnxruntime_level: None,
         seed: 0,
     }
 }

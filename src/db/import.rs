@@ -137,6 +137,7 @@ fn original_settings() -> Settings {
         seed: 0,
         profile: false,
         profile_trace: None,
+        onnxruntime_level: None,
     }
 }
 

@@ -199,6 +199,7 @@ mod tests {
                 framework: Default::default(),
                 profile: false,
                 profile_trace: None,
+                onnxruntime_level: None,
                 seed: 0,
             },
             input: Default::default(),

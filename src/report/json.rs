@@ -164,6 +164,10 @@ pub struct SettingsV2 {
     /// `--profile-trace DIR`: where the operator traces were written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_trace: Option<std::path::PathBuf>,
+    /// `--onnxruntime-level`: the graph optimisation level of the onnxruntime rows, when
+    /// one was asked for (absent: ORT_ENABLE_ALL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onnxruntime_level: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -376,6 +380,8 @@ impl ExportV2 {
                 seed: s.seed,
                 profile: s.profile,
                 profile_trace: s.profile_trace.clone(),
+                onnxruntime_level: (sweep.rows.iter())
+                    .find_map(|(cell, _)| cell.settings.onnxruntime_level.clone()),
             },
             environment: sweep.environment.clone(),
             calibration: sweep.calibration_for(&sweep.settings).cloned(),
@@ -423,12 +429,15 @@ impl ExportV2 {
             seed: s.seed,
             profile: s.profile,
             profile_trace: s.profile_trace,
+            onnxruntime_level: None,
         };
         // A row's settings are the sweep's with its own framework, dtype and threads.
         let threads_default = s.threads_default;
         let own =
             |framework: Option<Framework>, dtype: Option<Dtype>, threads: Option<usize>| Settings {
                 framework: framework.unwrap_or(settings.framework),
+                onnxruntime_level: (s.onnxruntime_level.clone())
+                    .filter(|_| framework == Some(Framework::Onnxruntime)),
                 dtype: dtype.unwrap_or(settings.dtype),
                 threads: match threads_default {
                     true => None,

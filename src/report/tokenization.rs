@@ -177,6 +177,7 @@ mod tests {
             seed: 0,
             profile: false,
             profile_trace: None,
+            onnxruntime_level: None,
         }
     }
 

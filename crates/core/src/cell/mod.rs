@@ -84,6 +84,16 @@ pub enum Framework {
 /// settings name another, and the environment section reports it.
 pub const ONNXRUNTIME_LEVEL: &str = "ORT_ENABLE_ALL";
 
+/// `--onnxruntime-level`'s short names and ONNX Runtime's names of its graph optimisation
+/// levels, from none to all.
+pub const ONNXRUNTIME_LEVELS: [(&str, &str); 5] = [
+    ("disable", "ORT_DISABLE_ALL"),
+    ("basic", "ORT_ENABLE_BASIC"),
+    ("extended", "ORT_ENABLE_EXTENDED"),
+    ("layout", "ORT_ENABLE_LAYOUT"),
+    ("all", "ORT_ENABLE_ALL"),
+];
+
 /// The `model_type`s the graph frameworks (TensorFlow, ONNX Runtime) build, one list for
 /// both sides: the runner makes another family's cell N/A before a child starts, and
 /// run-benchmark-graph's `Family::from_json` builds exactly these (its test checks each).
@@ -181,6 +191,19 @@ pub struct Settings {
     /// `--profile-trace DIR`: and write libtorch's operator trace of one call there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_trace: Option<std::path::PathBuf>,
+    /// `--onnxruntime-level`: ONNX Runtime's graph optimisation level (its name,
+    /// `ORT_ENABLE_BASIC`, ...) of an onnxruntime cell; None: [`ONNXRUNTIME_LEVEL`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onnxruntime_level: Option<String>,
+}
+
+impl Settings {
+    /// The ONNX Runtime graph optimisation level these settings run with.
+    pub fn onnxruntime_level_name(&self) -> &str {
+        self.onnxruntime_level
+            .as_deref()
+            .unwrap_or(ONNXRUNTIME_LEVEL)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -138,6 +138,7 @@ fn cell(mode: Mode, metric: Metric, protocol: Protocol) -> Cell {
             seed: 0,
             profile: false,
             profile_trace: None,
+            onnxruntime_level: None,
         },
         input: Default::default(),
         inputs: Inputs::Random,

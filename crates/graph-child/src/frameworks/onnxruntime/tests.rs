@@ -442,6 +442,7 @@ fn the_protocol_measures_onnxruntime_cells() {
             seed: 3,
             profile: false,
             profile_trace: None,
+            onnxruntime_level: None,
         },
         input: Default::default(),
         inputs: Inputs::Random,
