@@ -97,7 +97,8 @@ pub fn print(
     let added = insert_axis_columns(&Axes::of(cells), &mut columns, &mut rows, &settings);
     // The left-aligned columns: the model's, and those after the inserted ones.
     let left = [0, 3 + added, 4 + added];
-    let (table, dropped) = fitted(&columns, &rows, 2, &left, width);
+    // What may go at a narrow width, last first: calls, traffic, FLOPs, the time per call.
+    let (table, dropped) = fitted(&columns, &rows, 4, &left, width);
     writeln!(out, "{table}")?;
     let peak = estimates
         .iter()
