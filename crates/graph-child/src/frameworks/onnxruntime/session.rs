@@ -12,9 +12,11 @@ use ort::memory::Allocator;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 use ort::session::Session;
 use ort::value::DynTensor;
+use run_benchmark_core::cell::ONNXRUNTIME_LEVELS;
 use std::path::{Path, PathBuf};
 
-/// ONNX Runtime's graph optimisation levels, by their C API names.
+/// ONNX Runtime's graph optimisation levels, in the order of the core's
+/// [`ONNXRUNTIME_LEVELS`], which holds their names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     DisableAll,
@@ -33,25 +35,14 @@ impl Level {
         Level::EnableAll,
     ];
 
+    /// ONNX Runtime's name of the level (`ORT_ENABLE_ALL`).
     pub fn name(self) -> &'static str {
-        match self {
-            Level::DisableAll => "ORT_DISABLE_ALL",
-            Level::EnableBasic => "ORT_ENABLE_BASIC",
-            Level::EnableExtended => "ORT_ENABLE_EXTENDED",
-            Level::EnableLayout => "ORT_ENABLE_LAYOUT",
-            Level::EnableAll => "ORT_ENABLE_ALL",
-        }
+        ONNXRUNTIME_LEVELS[self as usize].1
     }
 
     /// The short form: `disable`, `basic`, `extended`, `layout`, `all`.
     pub fn short(self) -> &'static str {
-        match self {
-            Level::DisableAll => "disable",
-            Level::EnableBasic => "basic",
-            Level::EnableExtended => "extended",
-            Level::EnableLayout => "layout",
-            Level::EnableAll => "all",
-        }
+        ONNXRUNTIME_LEVELS[self as usize].0
     }
 
     /// `ORT_ENABLE_ALL` or its short form `all` (`disable`, `basic`, `extended`, `layout`).
