@@ -6,7 +6,11 @@
 //! version), `parity CONFIG WEIGHTS INPUTS OUT [--base] [--xla | --onnxruntime]` (forward,
 //! loss and gradients for the cross-framework parity test; ONNX Runtime's has no gradients),
 //! `bench CONFIG key=value...` (one cell measured, JSON out; see [`bench`]), `maps`,
-//! `onnxruntime ...` (ONNX Runtime's own subcommands: version, maps, save, bench).
+//! `onnxruntime ...` (ONNX Runtime's own subcommands: version, maps, save, bench),
+//! `export DIR CONFIG key=value... [reference=1]` (the graph `bench` times with the same
+//! keys, written to DIR for Python's tf.function; see [`tensorflow::export`]) and
+//! `exported DIR` (that graph imported and run once by our session, compared with the
+//! first call's check).
 
 use anyhow::{bail, Result};
 use run_benchmark_graph::frameworks::{onnxruntime, tensorflow};
@@ -67,6 +71,24 @@ fn run() -> Result<()> {
         }
         Some("onnxruntime") => onnxruntime::command::run(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("export") => {
+            let Some(dir) = args.get(1) else {
+                bail!("usage: run-benchmark-graph export DIR CONFIG [key=value...] [reference=1]");
+            };
+            let (spec, kv) = spec(&args[2..], &["reference"])?;
+            let mut engine = tensorflow::engine::Engine::build(spec)?;
+            let reference = kv.get("reference").is_some_and(|v| v == "1");
+            let manifest = tensorflow::export::write(&mut engine, Path::new(dir), reference)?;
+            println!("{manifest}");
+            Ok(())
+        }
+        Some("exported") => {
+            let Some(dir) = args.get(1) else {
+                bail!("usage: run-benchmark-graph exported DIR");
+            };
+            println!("{}", tensorflow::export::run(Path::new(dir))?);
+            Ok(())
+        }
         Some("maps") => {
             // The process's mappings once TensorFlow is loaded and has run a graph: the test
             // that libtorch is never mapped here reads them.
@@ -74,7 +96,7 @@ fn run() -> Result<()> {
             print!("{}", std::fs::read_to_string("/proc/self/maps")?);
             Ok(())
         }
-        _ => bail!("usage: run-benchmark-graph (version | maps | parity ... | bench ... | onnxruntime ...)"),
+        _ => bail!("usage: run-benchmark-graph (version | maps | parity ... | bench ... | export ... | exported DIR | onnxruntime ...)"),
     }
 }
 
@@ -85,58 +107,13 @@ fn run() -> Result<()> {
 /// median and the samples), and reads the peak resident memory of one call over the
 /// baseline after the build. One JSON line.
 fn bench(args: &[String]) -> Result<()> {
-    use run_benchmark_graph::frameworks::tensorflow::engine::{Engine, Optimizer, Spec};
-    use run_benchmark_graph::frameworks::tensorflow::session::Threads;
-    use run_benchmark_graph::graph::{builder::DType, Family};
+    use run_benchmark_graph::frameworks::tensorflow::engine::Engine;
     use std::time::Instant;
-    let Some(config) = args.first() else {
-        bail!("usage: run-benchmark-graph bench CONFIG [key=value...]");
-    };
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| anyhow::anyhow!("cannot read {config}: {e}"))?;
-    let family = Family::from_json(&serde_json::from_str(&text)?)?;
-    let mut kv = std::collections::HashMap::new();
-    for a in &args[1..] {
-        let Some((k, v)) = a.split_once('=') else {
-            bail!("bench: {a} is not key=value");
-        };
-        kv.insert(k.to_string(), v.to_string());
-    }
-    let get = |k: &str, d: &str| kv.get(k).cloned().unwrap_or_else(|| d.to_string());
+    let (spec, kv) = spec(args, &["repeat", "number"])?;
     let num = |k: &str, d: &str| -> Result<i64> {
-        get(k, d)
-            .parse()
-            .map_err(|_| anyhow::anyhow!("bench: {k}={} is not a number", get(k, d)))
-    };
-    let threads = num("threads", "0")? as u64;
-    let spec = Spec {
-        family,
-        batch: num("batch", "8")?,
-        seq: num("seq", "128")?,
-        lm_head: get("base", "0") != "1",
-        training: match get("mode", "inference").as_str() {
-            "inference" => false,
-            "training" => true,
-            other => bail!("bench: mode={other} (inference, training)"),
-        },
-        dtype: match get("dtype", "f32").as_str() {
-            "f32" => DType::F32,
-            "bf16" => DType::BF16,
-            "f16" => DType::F16,
-            other => bail!("bench: dtype={other} (f32, bf16, f16)"),
-        },
-        xla: get("xla", "0") == "1",
-        threads: Threads {
-            intra: threads,
-            inter: if threads > 0 { 1 } else { 0 },
-        },
-        optimizer: match get("optimizer", "none").as_str() {
-            "none" => Optimizer::None,
-            "sgd" => Optimizer::Sgd,
-            "adamw" => Optimizer::AdamW,
-            other => bail!("bench: optimizer={other} (none, sgd, adamw)"),
-        },
-        seed: 42,
+        let v = kv.get(k).map(String::as_str).unwrap_or(d);
+        v.parse()
+            .map_err(|_| anyhow::anyhow!("bench: {k}={v} is not a number"))
     };
     let mut engine = Engine::build(spec)?;
     let baseline = run_benchmark_graph::memory::current_rss_bytes()?;
@@ -183,4 +160,86 @@ fn bench(args: &[String]) -> Result<()> {
         })
     );
     Ok(())
+}
+
+/// The cell `CONFIG [key=value...]` names (the keys of [`bench`]), and the values of the
+/// `extra` keys the caller reads itself. An unknown key is an error naming it.
+fn spec(
+    args: &[String],
+    extra: &[&str],
+) -> Result<(
+    run_benchmark_graph::frameworks::tensorflow::engine::Spec,
+    std::collections::HashMap<String, String>,
+)> {
+    use run_benchmark_graph::frameworks::tensorflow::engine::{Optimizer, Spec};
+    use run_benchmark_graph::frameworks::tensorflow::session::Threads;
+    use run_benchmark_graph::graph::{builder::DType, Family};
+    let Some(config) = args.first() else {
+        bail!("usage: run-benchmark-graph bench CONFIG [key=value...]");
+    };
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| anyhow::anyhow!("cannot read {config}: {e}"))?;
+    let family = Family::from_json(&serde_json::from_str(&text)?)?;
+    const KEYS: [&str; 9] = [
+        "batch",
+        "seq",
+        "mode",
+        "dtype",
+        "xla",
+        "threads",
+        "optimizer",
+        "base",
+        "seed",
+    ];
+    let mut kv = std::collections::HashMap::new();
+    for a in &args[1..] {
+        let Some((k, v)) = a.split_once('=') else {
+            bail!("{a} is not key=value");
+        };
+        if !KEYS.contains(&k) && !extra.contains(&k) {
+            bail!(
+                "unknown key {k} (keys: {}, {})",
+                KEYS.join(", "),
+                extra.join(", ")
+            );
+        }
+        kv.insert(k.to_string(), v.to_string());
+    }
+    let get = |k: &str, d: &str| kv.get(k).cloned().unwrap_or_else(|| d.to_string());
+    let num = |k: &str, d: &str| -> Result<i64> {
+        get(k, d)
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{k}={} is not a number", get(k, d)))
+    };
+    let threads = num("threads", "0")? as u64;
+    let spec = Spec {
+        family,
+        batch: num("batch", "8")?,
+        seq: num("seq", "128")?,
+        lm_head: get("base", "0") != "1",
+        training: match get("mode", "inference").as_str() {
+            "inference" => false,
+            "training" => true,
+            other => bail!("mode={other} (inference, training)"),
+        },
+        dtype: match get("dtype", "f32").as_str() {
+            "f32" => DType::F32,
+            "bf16" => DType::BF16,
+            "f16" => DType::F16,
+            other => bail!("dtype={other} (f32, bf16, f16)"),
+        },
+        xla: get("xla", "0") == "1",
+        threads: Threads {
+            intra: threads,
+            inter: if threads > 0 { 1 } else { 0 },
+        },
+        optimizer: match get("optimizer", "none").as_str() {
+            "none" => Optimizer::None,
+            "sgd" => Optimizer::Sgd,
+            "adamw" => Optimizer::AdamW,
+            other => bail!("optimizer={other} (none, sgd, adamw)"),
+        },
+        seed: num("seed", "42")? as u64,
+    };
+    Ok((spec, kv))
 }
