@@ -101,15 +101,17 @@ fn run() -> Result<()> {
 }
 
 /// `bench CONFIG [batch=8] [seq=128] [mode=inference|training] [dtype=f32|bf16|f16]
-/// [xla=0|1] [threads=N] [optimizer=none|sgd|adamw] [repeat=3] [number=3] [base=0|1]`:
+/// [xla=0|1] [threads=N] [optimizer=none|sgd|adamw] [repeat=3] [number=3] [base=0|1]
+/// [seed=42] [export=DIR] [serve=0|1]`:
 /// builds the cell, times the first call apart (XLA compiles then), makes one more warm-up
 /// call, then `repeat` runs of `number` calls (`seconds`: the minimum per call, also the
 /// median and the samples), and reads the peak resident memory of one call over the
-/// baseline after the build. One JSON line.
+/// baseline after the build. One JSON line. `export=DIR` writes the graph first (as the
+/// `export` subcommand); `serve=1` times on request instead (see [`serve`]).
 fn bench(args: &[String]) -> Result<()> {
     use run_benchmark_graph::frameworks::tensorflow::engine::Engine;
     use std::time::Instant;
-    let (spec, kv) = spec(args, &["repeat", "number"])?;
+    let (spec, kv) = spec(args, &["repeat", "number", "serve", "export"])?;
     let num = |k: &str, d: &str| -> Result<i64> {
         let v = kv.get(k).map(String::as_str).unwrap_or(d);
         v.parse()
@@ -119,12 +121,24 @@ fn bench(args: &[String]) -> Result<()> {
     let baseline = run_benchmark_graph::memory::current_rss_bytes()?;
     run_benchmark_graph::memory::reset_peak_rss()?;
     let start = Instant::now();
-    let loss = engine.call()?;
+    // With export=DIR the first call is the export's (its check is of that call).
+    let loss = match kv.get("export") {
+        Some(dir) => {
+            tensorflow::export::write(&mut engine, Path::new(dir), false)?;
+            None
+        }
+        None => engine.call()?,
+    };
     let first_call = start.elapsed().as_secs_f64();
     let peak = run_benchmark_graph::memory::peak_rss_bytes()?;
     let (repeat, number) = (num("repeat", "3")?, num("number", "3")?);
     // One more warm-up call after the first (XLA compiles in the first).
+    let start = Instant::now();
     engine.call()?;
+    let warmup = start.elapsed().as_secs_f64();
+    if kv.get("serve").is_some_and(|v| v == "1") {
+        return serve(&mut engine, first_call, warmup);
+    }
     let mut samples = Vec::new();
     for _ in 0..repeat {
         let start = Instant::now();
@@ -159,6 +173,45 @@ fn bench(args: &[String]) -> Result<()> {
             "output_shape": engine.output_shape()?,
         })
     );
+    Ok(())
+}
+
+/// `bench ... serve=1`, for scripts/tensorflow_vs_python.py, which alternates rounds of our
+/// calls with Python's without building either again: after the warm-up, one JSON line
+/// (ready), then for each line N on stdin, N calls each timed apart, one JSON line of their
+/// seconds; ends at the end of stdin.
+fn serve(
+    engine: &mut run_benchmark_graph::frameworks::tensorflow::engine::Engine,
+    first_call: f64,
+    warmup: f64,
+) -> Result<()> {
+    use std::io::{BufRead, Write};
+    use std::time::Instant;
+    let mut stdout = std::io::stdout().lock();
+    let ready = serde_json::json!({
+        "tensorflow": tensorflow::ffi::version()?,
+        "threads": {"intra": engine.spec.threads.intra, "inter": engine.spec.threads.inter},
+        "build_seconds": engine.build_seconds,
+        "first_call_seconds": first_call,
+        "warmup_seconds": warmup,
+    });
+    writeln!(stdout, "{ready}")?;
+    stdout.flush()?;
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let calls: usize = line
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("serve: {line:?} is not a number of calls"))?;
+        let mut samples = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            let start = Instant::now();
+            engine.call()?;
+            samples.push(start.elapsed().as_secs_f64());
+        }
+        writeln!(stdout, "{}", serde_json::json!({ "samples": samples }))?;
+        stdout.flush()?;
+    }
     Ok(())
 }
 
