@@ -31,6 +31,7 @@ Writes docs/tensorflow-vs-python.{md,json} (--out) and prints an estimate of its
 """
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -41,6 +42,8 @@ import sys
 import tempfile
 import time
 
+# TensorFlow's INFO lines (oneDNN, XLA's "compiled cluster") stay out of the output; ours sets it too.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target", "release", "run-benchmark-graph")
 MODELS = {
@@ -150,11 +153,13 @@ def python_side(threads):
     print(json.dumps(ready), flush=True)
     for line in sys.stdin:
         samples = []
+        cpu = time.process_time()
         for _ in range(int(line)):
             start = time.perf_counter()
             call(*values)
             samples.append(time.perf_counter() - start)
-        print(json.dumps({"samples": samples}), flush=True)
+        cpu = (time.process_time() - cpu) / max(1, int(line))
+        print(json.dumps({"samples": samples, "cpu_seconds": cpu}), flush=True)
 
 
 class Side:
@@ -163,8 +168,10 @@ class Side:
     def __init__(self, name, command):
         self.name = name
         self.command = command
+        # stderr to a file, not a pipe nobody reads while it runs (a full pipe would block it).
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+                                        stderr=self.stderr, text=True)
 
     def send(self, line):
         self.process.stdin.write(f"{line}\n")
@@ -174,20 +181,42 @@ class Side:
         line = self.process.stdout.readline()
         if not line:
             self.process.kill()
-            stderr = self.process.stderr.read().strip().splitlines()
-            sys.exit(f"{self.name} failed ({' '.join(self.command)}): {stderr[-1] if stderr else 'no output'}")
+            self.process.wait()
+            self.stderr.seek(0)
+            stderr = self.stderr.read().strip().splitlines()
+            raise RuntimeError(f"{self.name} failed: {stderr[-1] if stderr else 'no output'}")
         return json.loads(line)
 
     def round(self, calls):
+        """The round's call times and its CPU seconds a call."""
         self.send(calls)
-        return self.reply()["samples"]
+        reply = self.reply()
+        return reply["samples"], reply["cpu_seconds"]
 
     def close(self):
-        self.process.stdin.close()
-        self.process.wait()
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait()
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def measure(args, name, config_path, mode, xla, batch, seq, scratch):
+    """One row; a side that fails makes it N/A with the reason (the other rows go on)."""
+    sides = []
+    try:
+        return measure_row(args, name, config_path, mode, xla, batch, seq, scratch, sides)
+    except RuntimeError as e:
+        return {"model": name, "mode": mode, "xla": xla, "batch": batch, "seq": seq, "na": str(e)}
+    finally:
+        for side in sides:
+            side.kill()
+
+
+def measure_row(args, name, config_path, mode, xla, batch, seq, scratch, sides):
     directory = os.path.join(scratch, "export")
     ours_cmd = [args.binary, "bench", config_path, f"batch={batch}", f"seq={seq}", f"mode={mode}",
                 f"xla={int(xla)}", f"threads={args.threads}", "serve=1", f"export={directory}"]
@@ -195,6 +224,7 @@ def measure(args, name, config_path, mode, xla, batch, seq, scratch):
     # Python imports TensorFlow while ours builds, then imports the graph ours wrote.
     python = Side("Python", [sys.executable, os.path.abspath(__file__), "--python-side", str(args.threads)])
     ours = Side("ours", ours_cmd)
+    sides += [python, ours]
     ours.ready = ours.reply()
     python.send(directory)
     python.ready = python.reply()
@@ -203,13 +233,15 @@ def measure(args, name, config_path, mode, xla, batch, seq, scratch):
     slowest = max(ours.ready["warmup_seconds"], python.ready["warmup_seconds"])
     calls = max(1, min(50, math.ceil(args.round_seconds / slowest)))
     samples = {"ours": [], "python": []}
+    cpu = {"ours": [], "python": []}
     round_ratios = []
     for r in range(args.rounds):
-        sides = [("ours", ours), ("python", python)]
+        pair = [("ours", ours), ("python", python)]
         medians = {}
-        for key, side in sides if r % 2 == 0 else reversed(sides):
-            got = side.round(calls)
+        for key, side in pair if r % 2 == 0 else reversed(pair):
+            got, cpu_seconds = side.round(calls)
             samples[key].extend(got)
+            cpu[key].append(cpu_seconds)
             medians[key] = statistics.median(got)
         round_ratios.append(medians["ours"] / medians["python"])
     ours.close()
@@ -220,6 +252,9 @@ def measure(args, name, config_path, mode, xla, batch, seq, scratch):
         "ours_s": ours_s, "python_s": python_s, "ratio": ours_s / python_s,
         "round_ratios": round_ratios, "calls_per_round": calls, "rounds": args.rounds,
         "samples": samples,
+        "ours_cpu_s": statistics.median(cpu["ours"]), "python_cpu_s": statistics.median(cpu["python"]),
+        "cpu_ratio": statistics.median(cpu["ours"]) / statistics.median(cpu["python"]),
+        "cpu_per_round": cpu,
         "ours_first_call_s": ours.ready["first_call_seconds"],
         "python_first_call_s": python.ready["first_call_seconds"],
         "ours_build_s": ours.ready["build_seconds"], "python_build_s": python.ready["build_seconds"],
@@ -232,12 +267,22 @@ def measure(args, name, config_path, mode, xla, batch, seq, scratch):
     }
 
 
+def batch_by_seq(text):
+    """--sizes' BATCHxSEQ, e.g. 1x32."""
+    parts = text.split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not BATCHxSEQ (e.g. 1x32)")
+    return text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny configs of each family, written to /tmp")
     parser.add_argument("--models", nargs="+", help="a subset of " + ", ".join(MODELS))
     parser.add_argument("--modes", nargs="+", default=["inference", "training"])
     parser.add_argument("--no-xla", action="store_true", help="leave out the XLA rows")
+    parser.add_argument("--sizes", nargs="+", metavar="BATCHxSEQ", type=batch_by_seq,
+                        help="these sizes in every mode instead of the default plan")
     parser.add_argument("--all-sizes", action="store_true",
                         help="training and XLA at every size too (default: at 1x32 only)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
@@ -253,9 +298,7 @@ def main():
     if args.python_side is not None:
         python_side(args.python_side)
         return
-    try:
-        import tensorflow  # noqa: F401 (only the Python side uses it; fail here, in one line)
-    except ImportError:
+    if importlib.util.find_spec("tensorflow") is None:
         sys.exit("tensorflow is not importable: run `make tensorflow-python` and use .venv-tensorflow/bin/python")
     if not os.path.exists(args.binary):
         sys.exit(f"{args.binary} is missing: run `cargo build --release -p run-benchmark-graph`")
@@ -281,6 +324,9 @@ def main():
             rows = [(name, configs[name], mode, xla, 2, 8) for name, mode, xla in QUICK_ROWS]
         else:
             plan = [(mode, xla, SIZES) for mode, xla, _ in PLAN] if args.all_sizes else PLAN
+            if args.sizes:
+                sizes = [tuple(int(x) for x in size.split("x")) for size in args.sizes]
+                plan = [(mode, xla, sizes) for mode, xla, _ in PLAN]
             rows = [(name, configs[name], mode, xla, batch, seq)
                     for mode, xla, sizes in plan for name in models for batch, seq in sizes]
         rows = [r for r in rows if r[2] in args.modes and not (r[3] and args.no_xla)]
@@ -293,10 +339,14 @@ def main():
         for name, config, mode, xla, batch, seq in rows:
             print(f"{name} {mode}{' XLA' if xla else ''} {batch}x{seq}", file=sys.stderr, flush=True)
             results.append(measure(args, name, models[name], mode, xla, batch, seq, scratch))
+            # Rewritten after every row: a run cut short keeps what it measured.
+            write_record(args, out, results, started, time.time())
             r = results[-1]
+            if "na" in r:
+                print(f"  N/A: {r['na']}", file=sys.stderr, flush=True)
+                continue
             print(f"  ours {r['ours_s']:.4f} s, Python {r['python_s']:.4f} s, ratio {r['ratio']:.3f} "
                   f"(rounds {min(r['round_ratios']):.3f}-{max(r['round_ratios']):.3f})", file=sys.stderr, flush=True)
-    write_record(args, out, results, started, time.time())
     print(f"wrote {out} and {os.path.splitext(out)[0]}.json ({(time.time() - started) / 60:.1f} min)", file=sys.stderr)
 
 
@@ -309,7 +359,7 @@ def write_record(args, out, rows, started, finished):
               "platform": platform.platform(), "threads": args.threads, "command": command, "rows": rows}
     with open(os.path.splitext(out)[0] + ".json", "w") as f:
         json.dump(record, f, indent=1)
-    loads = [l for r in rows for l in r["load_before_after"]]
+    loads = [l for r in rows for l in r.get("load_before_after", [])]
     lines = [
         "# TensorFlow: our call against Python's tf.function on the same graph",
         "",
@@ -327,17 +377,24 @@ def write_record(args, out, rows, started, finished):
         "graph holds the `_XlaMustCompile` call (`tf.function(jit_compile=True)`) and both sides compile it. Both: a",
         "first call (reported apart), a warm-up call, then rounds alternating which side goes first, the same calls",
         "per round, each call timed; seconds = median of a side's calls; spread = range of the rounds' ratios.",
+        "CPU s: the process's CPU time a call (user + system, all threads; median over rounds), which a busy",
+        "machine's waits for a core do not inflate as they do the wall clock.",
         "Inference fetches the logits; training the loss with every gradient computed (no optimizer step).",
         "",
         "| Model | Mode | XLA | Batch | Seq | Ours (s) | Python (s) | Ours / Python | Rounds' ratios | Calls | "
-        "First call ours, Python (s) | Check: first values max abs diff, sum rel diff |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "CPU s ours, Python | CPU ratio | First call ours, Python (s) | Check: first values max abs diff, sum rel diff |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if "na" in r:
+            lines.append(f"| {r['model']} | {r['mode']} | {'yes' if r['xla'] else 'no'} | {r['batch']} | "
+                         f"{r['seq']} | N/A | N/A | N/A: {r['na']} | | | | | | |")
+            continue
         lines.append(
             f"| {r['model']} | {r['mode']} | {'yes' if r['xla'] else 'no'} | {r['batch']} | {r['seq']} | "
             f"{r['ours_s']:.4f} | {r['python_s']:.4f} | {r['ratio']:.3f} | "
             f"{min(r['round_ratios']):.3f}-{max(r['round_ratios']):.3f} | {r['rounds']}x{r['calls_per_round']} | "
+            f"{r['ours_cpu_s']:.4f}, {r['python_cpu_s']:.4f} | {r['cpu_ratio']:.3f} | "
             f"{r['ours_first_call_s']:.2f}, {r['python_first_call_s']:.2f} | "
             f"{r['check_first_max_abs_diff']:.1e}, {r['check_sum_rel_diff']:.1e} |")
     lines += ["", "Machine (`lscpu`):", "", "```", lscpu.strip(), "```", ""]

@@ -179,7 +179,7 @@ fn bench(args: &[String]) -> Result<()> {
 /// `bench ... serve=1`, for scripts/tensorflow_vs_python.py, which alternates rounds of our
 /// calls with Python's without building either again: after the warm-up, one JSON line
 /// (ready), then for each line N on stdin, N calls each timed apart, one JSON line of their
-/// seconds; ends at the end of stdin.
+/// seconds and the CPU seconds a call; ends at the end of stdin.
 fn serve(
     engine: &mut run_benchmark_graph::frameworks::tensorflow::engine::Engine,
     first_call: f64,
@@ -204,15 +204,35 @@ fn serve(
             .parse()
             .map_err(|_| anyhow::anyhow!("serve: {line:?} is not a number of calls"))?;
         let mut samples = Vec::with_capacity(calls);
+        let cpu = cpu_seconds();
         for _ in 0..calls {
             let start = Instant::now();
             engine.call()?;
             samples.push(start.elapsed().as_secs_f64());
         }
-        writeln!(stdout, "{}", serde_json::json!({ "samples": samples }))?;
+        // The process's CPU time a call (all threads, user + system): a busy machine's
+        // waits for a core do not count in it, as they do in the wall clock.
+        let cpu = (cpu_seconds() - cpu) / calls.max(1) as f64;
+        writeln!(
+            stdout,
+            "{}",
+            serde_json::json!({ "samples": samples, "cpu_seconds": cpu })
+        )?;
         stdout.flush()?;
     }
     Ok(())
+}
+
+/// User plus system CPU seconds of this process so far (getrusage).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// The cell `CONFIG [key=value...]` names (the keys of [`bench`]), and the values of the
