@@ -103,9 +103,11 @@ def estimate_seconds(rows, args):
     return total
 
 
-def python_side(threads):
+def python_side(threads, runtime):
     """The Python process: imports TensorFlow while our side builds, then, given the export's
-    folder on stdin, imports the graph, initialises, checks, and times on request."""
+    folder on stdin, imports the graph, initialises, checks, and times on request. `runtime`:
+    "function" (the baseline) or "session" (tf.compat.v1.Session, the DirectSession our C API
+    call also runs: a diagnosis of where a difference lies)."""
     import numpy as np
     import tensorflow as tf
 
@@ -119,21 +121,36 @@ def python_side(threads):
     graph_def = tf.compat.v1.GraphDef()
     with open(os.path.join(directory, "graph.pb"), "rb") as f:
         graph_def.ParseFromString(f.read())
-    wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
-    graph = wrapped.graph
-    init = wrapped.prune([], [graph.get_operation_by_name(n) for n in manifest["init"]])
-    feeds = [graph.get_tensor_by_name(f["name"]) for f in manifest["feeds"]]
-    fetches = [graph.get_tensor_by_name(n) for n in manifest["fetches"]]
-    targets = [graph.get_operation_by_name(n) for n in manifest["targets"]]
-    call = wrapped.prune(feeds, fetches + targets)
-    init()
-    values = [tf.constant(np.fromfile(os.path.join(directory, f["file"]), dtype="<i8").reshape(f["shape"]))
-              for f in manifest["feeds"]]
+    ids = [np.fromfile(os.path.join(directory, f["file"]), dtype="<i8").reshape(f["shape"])
+           for f in manifest["feeds"]]
+    if runtime == "session":
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.import_graph_def(graph_def, name="")
+        config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+        session = tf.compat.v1.Session(graph=graph, config=config)
+        session.run([graph.get_operation_by_name(n) for n in manifest["init"]])
+        run = session.make_callable(
+            [graph.get_tensor_by_name(n) for n in manifest["fetches"]]
+            + [graph.get_operation_by_name(n) for n in manifest["targets"]],
+            [graph.get_tensor_by_name(f["name"]) for f in manifest["feeds"]])
+        values = ids
+        call = lambda *v: run(*v)  # noqa: E731
+    else:
+        wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+        graph = wrapped.graph
+        init = wrapped.prune([], [graph.get_operation_by_name(n) for n in manifest["init"]])
+        feeds = [graph.get_tensor_by_name(f["name"]) for f in manifest["feeds"]]
+        fetches = [graph.get_tensor_by_name(n) for n in manifest["fetches"]]
+        targets = [graph.get_operation_by_name(n) for n in manifest["targets"]]
+        call = wrapped.prune(feeds, fetches + targets)
+        init()
+        values = [tf.constant(v) for v in ids]
     build = time.perf_counter() - started
     start = time.perf_counter()
     out = call(*values)
     first_call = time.perf_counter() - start
-    first = out[0].numpy().astype(np.float64).ravel()
+    first = np.asarray(out[0]).astype(np.float64).ravel()
     check = manifest["check"]
     expected_first = np.array(check["first"])
     start = time.perf_counter()
@@ -222,7 +239,8 @@ def measure_row(args, name, config_path, mode, xla, batch, seq, scratch, sides):
                 f"xla={int(xla)}", f"threads={args.threads}", "serve=1", f"export={directory}"]
     load_before = os.getloadavg()[0]
     # Python imports TensorFlow while ours builds, then imports the graph ours wrote.
-    python = Side("Python", [sys.executable, os.path.abspath(__file__), "--python-side", str(args.threads)])
+    python = Side("Python", [sys.executable, os.path.abspath(__file__), "--python-side", str(args.threads),
+                             "--python-runtime", args.python_runtime])
     ours = Side("ours", ours_cmd)
     sides += [python, ours]
     ours.ready = ours.reply()
@@ -293,10 +311,13 @@ def main():
     parser.add_argument("--binary", default=BINARY, help="the graph child")
     parser.add_argument("--out", help="Markdown record, a .json beside it (default docs/tensorflow-vs-python.md, "
                                       "/tmp/tensorflow-vs-python-quick.md with --quick)")
+    parser.add_argument("--python-runtime", choices=["function", "session"], default="function",
+                        help="Python's side: a concrete function (tf.function's runtime, the baseline) or, to "
+                             "diagnose a difference, tf.compat.v1.Session (the DirectSession our C API call runs)")
     parser.add_argument("--python-side", metavar="THREADS", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.python_side is not None:
-        python_side(args.python_side)
+        python_side(args.python_side, args.python_runtime)
         return
     if importlib.util.find_spec("tensorflow") is None:
         sys.exit("tensorflow is not importable: run `make tensorflow-python` and use .venv-tensorflow/bin/python")
@@ -356,13 +377,16 @@ def write_record(args, out, rows, started, finished):
     fmt = lambda t: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
     command = " ".join(["scripts/tensorflow_vs_python.py", *sys.argv[1:]])
     record = {"started": fmt(started), "finished": fmt(finished), "machine": model_name, "cpus": os.cpu_count(),
-              "platform": platform.platform(), "threads": args.threads, "command": command, "rows": rows}
+              "platform": platform.platform(), "threads": args.threads, "command": command,
+              "python_runtime": args.python_runtime, "rows": rows}
     with open(os.path.splitext(out)[0] + ".json", "w") as f:
         json.dump(record, f, indent=1)
     loads = [l for r in rows for l in r.get("load_before_after", [])]
     lines = [
         "# TensorFlow: our call against Python's tf.function on the same graph",
         "",
+        *(["**Diagnosis run: Python's side is `tf.compat.v1.Session` (`--python-runtime session`), not tf.function.**",
+           ""] if args.python_runtime == "session" else []),
         f"Recorded {fmt(started)} to {fmt(finished)} by `{command}` on {model_name} ({os.cpu_count()} CPUs, "
         f"{platform.platform()}), {args.threads} intra-op thread(s) and 1 inter-op thread on both sides; "
         f"load average (1 min) {min(loads, default=0):.1f} to {max(loads, default=0):.1f} during the rows. "
