@@ -22,7 +22,11 @@ hits both), each round the same number of calls, each call timed apart. A side's
 median of all its calls; the spread is the range of the per-round ratios (a round's median ours
 / the same round's median Python). Inference: the language-model head's logits fetched (as the
 benchmark's inference cell); training: the loss fetched and every gradient computed, no
-optimizer step (the original's training measurement). f32, random ids, labels = ids.
+optimizer step (the original's training measurement). f32, random ids, labels = ids. Beside
+the wall clock, each side's CPU time a call (user + system, all threads; a busy machine's waits
+for a core do not count in it). `--python-runtime session` puts tf.compat.v1.Session (the
+DirectSession our TF_SessionRun drives) on Python's side, to tell our FFI's cost from the
+runtime's.
 
 Usage (after `make tensorflow tensorflow-python` and `cargo build --release -p run-benchmark-graph`):
     .venv-tensorflow/bin/python scripts/tensorflow_vs_python.py            # the full record
