@@ -262,8 +262,9 @@ def side_by_side(record, binaries):
                 cells.setdefault(key, {}).setdefault(r["binary"], []).append(c["seconds"])
         head = " | ".join(f"{b} (ms)" for b in binaries)
         lines += ["## Seed sweep, batch 8, inference (median of the rounds)", "",
+                  "| | " + " | ".join(binaries) + " |", "|---|" + "---:|" * len(binaries),
                   "| sweep wall (s) | " + " | ".join(f"{walls[b]:.1f}" for b in binaries) + " |",
-                  "|---|" + "---:|" * len(binaries), "",
+                  "",
                   f"| model | sequence | {head} | last / first |",
                   "|---|---:|" + "---:|" * (len(binaries) + 1)]
         for (model, seq), by in sorted(cells.items()):
