@@ -1,0 +1,110 @@
+//! Parameter counts: each family's count from its config (`Spec::parameters`) equals the
+//! module actually built, for every embedded config (7B and mixture-of-experts ones included),
+//! counted on a shape-only build that never touches the weights' memory.
+
+use run_benchmark::hub::EMBEDDED;
+use run_benchmark::models::{self, shapes::built_parameters, Task};
+use serde_json::Value;
+
+/// Peak resident memory of this process (VmHWM), in bytes.
+fn peak_rss() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024.0
+}
+
+/// Configs whose shape-only build still fails on an operator without a Meta kernel (their
+/// rotary or sinusoidal tables are computed at build time), with the reason.
+const NOT_SHAPE_BUILDABLE: &[(&str, &str)] = &[
+    (
+        "meta-llama/Llama-3.2-1B",
+        "llama3 rope scaling: aten::where.self has no Meta kernel",
+    ),
+    (
+        "microsoft/Phi-3.5-mini-instruct",
+        "LongRoPE tables mix Meta and CPU tensors",
+    ),
+    (
+        "openai/whisper-base",
+        "sinusoidal encoder positions mix Meta and CPU tensors",
+    ),
+    (
+        "openai/whisper-tiny",
+        "sinusoidal encoder positions mix Meta and CPU tensors",
+    ),
+];
+
+#[test]
+fn every_embedded_config_counts_the_parameters_its_shape_only_build_holds() {
+    let mut built_total = 0.0;
+    let mut checked = Vec::new();
+    for (id, text) in EMBEDDED {
+        let config: Value = serde_json::from_str(text).unwrap();
+        let Ok(arch) = models::from_json(&config) else {
+            continue;
+        };
+        for task in [Task::Base, Task::LanguageModel] {
+            let built = built_parameters(arch.as_ref(), task);
+            if NOT_SHAPE_BUILDABLE.iter().any(|(known, _)| known == id) {
+                assert!(
+                    built.is_err(),
+                    "{id} builds shape-only now: drop it from the list"
+                );
+                continue;
+            }
+            let built = built.unwrap_or_else(|e| panic!("{id} {task:?}: {e:#}")) as f64;
+            built_total += built;
+            if let Some(counted) = arch.parameters(task) {
+                assert_eq!(
+                    counted, built,
+                    "{id} {task:?}: the config's count vs the build"
+                );
+                checked.push(format!("{id} {task:?}"));
+            }
+        }
+    }
+    // The families that count themselves, on their published configs.
+    for id in [
+        "microsoft/deberta-v3-base",
+        "google-bert/bert-base-uncased",
+        "FacebookAI/roberta-base",
+        "distilbert/distilbert-base-uncased",
+        "google/electra-base-discriminator",
+        "albert/albert-base-v2",
+    ] {
+        assert!(
+            checked.iter().any(|c| c.starts_with(id)),
+            "{id} not checked"
+        );
+    }
+    // Over 100 billion parameters built (Mixtral-8x7B alone is 46.7B, 187 GB in float32), yet
+    // the process never held more than libtorch itself and a little more.
+    assert!(built_total > 1e11, "{built_total}");
+    let peak = peak_rss();
+    assert!(
+        peak < 1.5e9,
+        "peak resident memory {peak} bytes: the build touched its weights"
+    );
+}
+
+#[test]
+fn deberta_v3_base_counts_184m_as_transformers() {
+    let config: Value = serde_json::from_str(
+        EMBEDDED
+            .iter()
+            .find(|(id, _)| *id == "microsoft/deberta-v3-base")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let arch = models::from_json(&config).unwrap();
+    // transformers 4.57.1: DebertaV2Model(config).num_parameters() = 183,831,552 (the 184M
+    // of the model card); DebertaV2ForMaskedLM adds the head's transform, LayerNorm and bias
+    // (its decoder is tied to the word embeddings): 184,551,780.
+    assert_eq!(arch.parameters(Task::Base), Some(183_831_552.0));
+    assert_eq!(arch.parameters(Task::LanguageModel), Some(184_551_780.0));
+    // The catalog lists the config's own module (no architectures: the base model).
+    let listed = run_benchmark::estimate::model_parameters(&config).unwrap();
+    assert_eq!(listed, 183_831_552.0);
+}
