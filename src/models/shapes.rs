@@ -72,6 +72,11 @@ pub fn built_parameters(arch: &dyn Architecture, task: Task) -> Result<i64> {
                 .unwrap_or_default()
         ),
     }
+    Ok(held_parameters(&vs))
+}
+
+/// The parameters a var store holds, a tensor under two names (a tied head) counted once.
+pub fn held_parameters(vs: &nn::VarStore) -> i64 {
     let mut seen = HashSet::new();
     let mut count = 0;
     for v in vs.variables().into_values() {
@@ -79,5 +84,5 @@ pub fn built_parameters(arch: &dyn Architecture, task: Task) -> Result<i64> {
             count += v.numel() as i64;
         }
     }
-    Ok(count)
+    count
 }
