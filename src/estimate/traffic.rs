@@ -20,7 +20,7 @@
 //! Caches are ignored: every byte counts as coming from memory, so this is what a call would
 //! move with a cache too small for any reuse (weights of a model far larger than the LLC).
 
-use super::{dtype_bytes, parameters, Positions, Shape};
+use super::{dtype_bytes, Positions, Shape};
 use crate::cell::{Cell, Mode, Optimizer};
 use run_benchmark_core::spec::{self, Task};
 use serde::{Deserialize, Serialize};
@@ -68,9 +68,7 @@ pub fn traffic(cell: &Cell) -> Option<Traffic> {
     };
     let shape = Shape::of(&cell.config);
     let e = dtype_bytes(cell.settings.dtype);
-    let parameters = arch
-        .parameters(task)
-        .unwrap_or_else(|| parameters(arch.as_ref(), &shape, task));
+    let parameters = arch.parameters(task).unwrap_or(0.0);
     let p = Positions::of(cell, &shape, task);
     let per_sample = cell.input.tokens(cell.sequence_length) as f64;
     let weights = read_weights(parameters, &shape, task, p.logit_tokens, per_sample) * e;
