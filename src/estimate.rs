@@ -557,7 +557,9 @@ mod tests {
         assert_eq!(e.parameters, Some(183_831_552.0));
         let gib = e.memory_bytes.unwrap() / GIB;
         assert!((0.3..1.2).contains(&gib), "{gib} GiB");
-        assert!(e.does_not_fit(22 * (1u64 << 30), DeviceChoice::Cpu).is_none());
+        assert!(e
+            .does_not_fit(22 * (1u64 << 30), DeviceChoice::Cpu)
+            .is_none());
     }
 
     #[test]

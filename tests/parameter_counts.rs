@@ -88,6 +88,14 @@ fn every_embedded_config_counts_the_parameters_its_shape_only_build_holds() {
         "EleutherAI/gpt-neo-125m",
         "EleutherAI/pythia-160m",
         "microsoft/phi-2",
+        "microsoft/Phi-3-mini-4k-instruct",
+        "google/gemma-2b",
+        "google/gemma-2-2b-it",
+        "google/gemma-3-1b-it",
+        "answerdotai/ModernBERT-base",
+        "google-t5/t5-small",
+        "google/flan-t5-small",
+        "facebook/bart-base",
     ] {
         assert!(
             checked.iter().any(|c| c.starts_with(id)),
