@@ -171,6 +171,7 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
         notes.extend(roofline_notes(sweep, &rows, true));
     }
     notes.extend(busy_note(&busy));
+    notes.extend(super::routing::notes(&rows, &axes));
     Section {
         mode: Mode::Generation,
         metric,

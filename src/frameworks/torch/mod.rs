@@ -104,16 +104,18 @@ impl Framework for Torch {
         let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
         let built = match cell.mode {
             Mode::Generation => Built::Generator(
-                models::weights::sharing_blocks(|| config.generator(vs.root()))
-                    .ok_or_else(|| anyhow!(no_generation_reason(model_type)))?,
+                models::moe::routed(settings.routing(), || {
+                    models::weights::sharing_blocks(|| config.generator(vs.root()))
+                })
+                .ok_or_else(|| anyhow!(no_generation_reason(model_type)))?,
             ),
             Mode::Inference | Mode::Training => {
                 let task = match cell.mode {
                     Mode::Training => Task::LanguageModel,
                     _ => inference_task(&cell.config, settings.only_pretrain_model),
                 };
-                Built::Model(models::weights::sharing_blocks(|| {
-                    config.build(vs.root(), task)
+                Built::Model(models::moe::routed(settings.routing(), || {
+                    models::weights::sharing_blocks(|| config.build(vs.root(), task))
                 })?)
             }
         };
