@@ -20,6 +20,7 @@ pub mod routing;
 pub mod section;
 pub mod table;
 pub mod tokenization;
+pub mod weights;
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, SpeedResult};
 pub use crate::cell::{Row, Sweep};

@@ -201,6 +201,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
             },
             input_notes(&rows),
             super::routing::notes(&rows, &axes),
+            super::weights::notes(&rows, &axes),
         ]
         .concat(),
         columns,

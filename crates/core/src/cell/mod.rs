@@ -519,7 +519,7 @@ impl ExpertLoad {
 
 /// What the measuring child read back from libtorch after applying its cell's settings: a
 /// fact, so an export shows the cell really ran with them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Ran {
     /// libtorch's intra-op threads (`get_num_threads`).
     pub threads: usize,
@@ -531,7 +531,7 @@ pub struct Ran {
 }
 
 /// A checkpoint's weights as the child loaded them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PretrainedWeights {
     /// Values loaded.
     pub values: u64,
@@ -540,6 +540,21 @@ pub struct PretrainedWeights {
     pub subnormal: u64,
     /// `--flush-subnormals`: they were set to zero.
     pub flushed: bool,
+    /// Bytes of the checkpoint's safetensors files (absent in older exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_bytes: Option<u64>,
+    /// Seconds loading took in the child: mapping the files, copying every tensor into the
+    /// built model in its dtype, counting (and flushing) subnormal values; the build of the
+    /// module itself is not in it (absent in older exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_seconds: Option<f64>,
+}
+
+impl PretrainedWeights {
+    /// The share of subnormal values, 0 to 1.
+    pub fn subnormal_share(&self) -> f64 {
+        self.subnormal as f64 / self.values.max(1) as f64
+    }
 }
 
 /// The clock readings inside the timed requests of a generation cell, and the figures made
