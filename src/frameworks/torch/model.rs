@@ -214,9 +214,8 @@ impl Loaded for TorchModel {
                     (self.inputs.as_ref()).ok_or_else(|| anyhow!("no inputs were made"))?;
                 let train = self.mode == Mode::Training;
                 models::moe::counting(|| {
-                    tch::no_grad(|| match &inputs.attention_mask {
-                        Some(mask) => model.forward_masked(&inputs.input, mask, train),
-                        None => model.forward(&inputs.input, train),
+                    tch::no_grad(|| {
+                        model.forward(&inputs.input, inputs.attention_mask.as_ref(), train)
                     })
                     .map(|_| ())
                 })
