@@ -229,7 +229,11 @@ fn a_checkpoint_is_downloaded_into_the_cache_and_loads_as_the_folder_does() {
         .success();
     let from_hub = loaded(&out);
     assert!(from_hub["values"].as_u64().unwrap() > 1000, "{from_hub}");
-    assert_eq!(from_hub, loaded(&folder));
+    let from_folder = loaded(&folder);
+    // The same bytes, values and subnormals (the load time differs from run to run).
+    for key in ["values", "subnormal", "flushed", "checkpoint_bytes"] {
+        assert_eq!(from_hub[key], from_folder[key], "{key}");
+    }
     // Cached now: a second run asks nothing of the Hub.
     let asked = hub.ranges().len();
     bin(home.path(), &hub.endpoint)
