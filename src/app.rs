@@ -293,13 +293,27 @@ impl SweepRun<'_> {
             }
             let group = group_at(cells, results, position);
             let labels: Vec<String> = group.iter().map(|&i| cells[i].label(&self.axes)).collect();
-            self.progress.start(index + 1, self.to_run, &labels[0]);
+            let seconds: Vec<f64> = (group.iter())
+                .map(|&i| self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)))
+                .collect();
+            self.progress
+                .start(index + 1, self.to_run, &labels[0], seconds[0]);
             let outcome = match self.not_run(cells, position) {
                 Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
                 None => {
                     let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
+                    // The bar names the cell the child runs now: memory, then speed.
+                    let moved_on = std::cell::Cell::new(0);
+                    let on_result = |finished: usize| {
+                        while moved_on.get() < finished.min(group.len() - 1) {
+                            let k = moved_on.get() + 1;
+                            (self.progress).next_in_group(seconds[k - 1], &labels[k], seconds[k]);
+                            moved_on.set(k);
+                        }
+                    };
                     // The child has been waited for: its CPU time is ours, not another's.
-                    let (outcome, load) = crate::load::during(|| self.runner.run_cells(&members));
+                    let (outcome, load) =
+                        crate::load::during(|| self.runner.run_cells_watched(&members, &on_result));
                     outcome.map(|mut finished| {
                         if let Some(load) = load {
                             self.watch.measured(load, &mut finished, sweep);
@@ -313,14 +327,16 @@ impl SweepRun<'_> {
                     for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
                         index += 1;
                         if k > 0 {
-                            self.progress.start(index, self.to_run, &labels[k]);
+                            (self.progress).start(index, self.to_run, &labels[k], seconds[k]);
                         }
                         let summary = summary(&result);
-                        self.progress.cell_done(
-                            self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)),
+                        (self.progress).finish(
+                            index,
+                            self.to_run,
+                            &labels[k],
+                            &summary,
+                            seconds[k],
                         );
-                        self.progress
-                            .finish(index, self.to_run, &labels[k], &summary);
                         if let Some(db) = self.db.as_deref_mut() {
                             db.cell(sweep, &(cells[i].clone(), result.clone()));
                         }
@@ -422,12 +438,10 @@ impl SweepRun<'_> {
                 for (&i, result) in group.iter().zip(finished) {
                     let label = cells[i].label(&self.axes);
                     index += 1;
-                    self.progress.start(index, self.to_run, &label);
-                    self.progress.cell_done(
-                        self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)),
-                    );
-                    self.progress
-                        .finish(index, self.to_run, &label, &summary(&result));
+                    let seconds =
+                        self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings));
+                    self.progress.start(index, self.to_run, &label, seconds);
+                    (self.progress).finish(index, self.to_run, &label, &summary(&result), seconds);
                     results[i] = Some(result);
                 }
                 sweep.rows = finished_rows(cells, results);
