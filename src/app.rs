@@ -45,7 +45,11 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         calibration::ensure(&runner, progress, &plan, &results, sweep, args.recalibrate)
     };
     if args.dry_run {
-        return match calibrate(&mut sweep, &Progress::new(0, args.quiet)) {
+        let progress = Progress::new(0, args.quiet);
+        let calibrated = calibrate(&mut sweep, &progress);
+        // No bar is left on the screen above the plan.
+        progress.done();
+        return match calibrated {
             Ok(()) => dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished),
             Err(Interrupted) => Ok(Outcome::Interrupted),
         };
@@ -227,12 +231,13 @@ fn dry_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> Result
         .filter(|&i| results[i].is_none())
         .collect();
     let mut out = console::Stdout;
+    let cells: Vec<Cell> = to_run.iter().map(|&i| plan.cells[i].clone()).collect();
+    let not_measurable: Vec<Option<String>> =
+        cells.iter().map(child::known::not_measurable).collect();
     report::dry_run::print(
         &mut out,
-        &to_run
-            .iter()
-            .map(|&i| plan.cells[i].clone())
-            .collect::<Vec<_>>(),
+        &cells,
+        &not_measurable,
         &to_run
             .iter()
             .map(|&i| plan.estimates[i])
@@ -375,17 +380,11 @@ fn group_at(cells: &[Cell], results: &[Option<CellResult>], position: usize) -> 
 }
 
 impl SweepRun<'_> {
-    /// Why the cell at `position` is N/A before a child starts: a size the model cannot take
-    /// (a sequence past its positions, audio past its window), or too big for the memory.
+    /// Why the cell at `position` is N/A before a child starts: what its config says
+    /// ([`child::known::not_measurable`]), or too big for the memory.
     fn not_run(&self, cells: &[Cell], position: usize) -> Option<String> {
         let cell = &cells[position];
-        // A framework without a build of the family, then a size the model cannot take (a
-        // sequence past its positions, audio past its window), are N/A before a child starts.
-        let unsupported = crate::frameworks::not_supported(cell).or_else(|| {
-            run_benchmark_core::spec::from_json(&cell.config)
-                .ok()
-                .and_then(|arch| arch.size_not_supported(cell.sequence_length))
-        });
+        let unsupported = child::known::not_measurable(cell);
         let too_big = match self.fit_check {
             true => available_memory(cell.settings.device)
                 .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),

@@ -365,6 +365,131 @@ fn ctrl_c_keeps_the_finished_cells_and_resume_completes_the_rest() {
     }
 }
 
+/// A Ctrl-C while the first cell runs: no empty tables on stdout, one line on stderr saying
+/// none finished.
+#[test]
+fn ctrl_c_before_any_cell_finished_prints_no_empty_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.txt");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
+        .current_dir(dir.path())
+        .args([
+            "--models",
+            &format!("{}/{TINY}", env!("CARGO_MANIFEST_DIR")),
+        ])
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+        ])
+        .args(["--min-time", "120", "--precision", "off", "--log-filename"])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("[1/1]")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the cell never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_eq!(stdout, "", "no tables when nothing finished");
+    assert!(
+        stderr.contains("Interrupted: 0 of 1 cells finished"),
+        "{stderr}"
+    );
+}
+
+/// Every cell N/A (generation on an encoder-only model): one line on stdout with the reason
+/// and its count, instead of empty tables with their notes; the dry run marks those cells
+/// N/A before any work and leaves them out of its total.
+#[test]
+fn a_sweep_of_only_na_cells_says_so_in_one_line_and_the_dry_run_foresees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = format!("tiny={}/{TINY}", env!("CARGO_MANIFEST_DIR"));
+    let sweep = [
+        "--models",
+        &tiny,
+        "--batch-sizes",
+        "1",
+        "2",
+        "--sequence-lengths",
+        "8",
+        "--generate",
+        "4",
+    ];
+    let out = (bin().current_dir(dir.path()).args(sweep))
+        .arg("--no-inference")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim_end(),
+        "Nothing measured: all 4 cells are N/A: bert is an encoder-only model: it does not \
+         generate text (4 cells).",
+    );
+
+    let out = bin()
+        .current_dir(dir.path())
+        .args(sweep)
+        .arg("--dry-run")
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fits = |line: &str| {
+        line.split('|')
+            .nth(7)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| tiny")).collect();
+    assert_eq!(rows.len(), 8, "{stdout}");
+    for row in rows {
+        let expected = match row.contains("generation") {
+            true => "N/A",
+            false => "yes",
+        };
+        assert_eq!(fits(row), expected, "{row}");
+    }
+    assert!(
+        stdout.contains(
+            "4 cell(s) will be N/A without running (Fits: N/A, not in the total): bert is an \
+             encoder-only model: it does not generate text (4 cells)."
+        ),
+        "{stdout}"
+    );
+    // No progress bar is drawn on a pipe; the dry run's stderr holds the calibration only.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cells,"));
+}
+
 #[test]
 fn resume_reruns_cells_with_other_settings() {
     let dir = tempfile::tempdir().unwrap();
