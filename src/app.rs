@@ -192,6 +192,7 @@ fn new_sweep(
         rows: Vec::new(),
         tokenization: Vec::new(),
         shard: plan.shard.clone(),
+        default_threads: Some(plan.default_threads),
         unread_config_keys: (plan.models.iter())
             .filter(|m| !m.unread_keys.is_empty())
             .map(|m| (m.name.clone(), m.unread_keys.clone()))

@@ -161,6 +161,7 @@ fn record_child(started: std::time::SystemTime) {
 }
 
 fn serve_job(parent: u32) -> ExitCode {
+    child::clean_panic_messages();
     if let Err(reason) = die_with_parent(parent) {
         eprintln!("{reason}");
         return ExitCode::FAILURE;

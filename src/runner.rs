@@ -8,7 +8,6 @@ use crate::cell::{
     Calibration, CalibrationResult, Cell, CellResult, Framework, Job, TokenizationCell,
     TokenizationResult,
 };
-use crate::frameworks::torch::reason::readable;
 use crate::{console, zygote};
 use serde::de::DeserializeOwned;
 use std::io::{Read, Write};
@@ -566,17 +565,19 @@ fn parse_reply(stdout: &str) -> Result<serde_json::Value, String> {
     }
 }
 
+/// A dead child's reason: its signal or exit status, and its last words as it said them (the
+/// child cleans its own messages where they arise: [`crate::child::clean_panic_messages`]).
 fn failure_reason(status: ExitStatus, stderr: &str) -> String {
     use std::os::unix::process::ExitStatusExt;
-    // A Rust panic outside the measurement prints "thread 'main' panicked at ...:" and then
-    // the message; libtorch prints its error first. Either way the last lines say most.
+    // A Rust panic outside the measurement prints its cleaned message last; a framework that
+    // aborts prints its error first. Either way the last lines say most.
     let said = stderr
         .lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
         .map(|l| format!(": {l}"))
         .unwrap_or_default();
-    readable(&match status.signal() {
+    match status.signal() {
         Some(libc::SIGKILL) => format!("child killed by SIGKILL (out of memory?){said}"),
         Some(libc::SIGSEGV) => format!("child crashed with SIGSEGV{said}"),
         Some(libc::SIGABRT) => format!("child aborted (SIGABRT){said}"),
@@ -585,7 +586,7 @@ fn failure_reason(status: ExitStatus, stderr: &str) -> String {
             "child exited with status {}{said}",
             status.code().unwrap_or(-1)
         ),
-    })
+    }
 }
 
 /// Runs `jobs`, one per slot at a time, each on a copy of `runner` pinned to its slot; `done`

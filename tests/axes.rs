@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 mod e2e;
 
-use e2e::{bin, read, result, QUICK};
+use e2e::{bin, export, read, result, rows, sweep, Swept, QUICK};
 
 const MODEL: &str = concat!(
     "tiny=",
@@ -18,52 +18,24 @@ const MODEL: &str = concat!(
 const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
 const AXES: [&str; 6] = ["--threads", "1", "2", "--dtypes", "f32", "bf16"];
 
-/// A folder of this test binary's own (the tests share one sweep).
 fn folder() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("axes-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    e2e::folder("axes")
 }
 
 /// The sweep over both axes, run once: its JSON export, time CSV and stdout.
-fn swept() -> &'static (PathBuf, PathBuf, String) {
-    static SWEPT: OnceLock<(PathBuf, PathBuf, String)> = OnceLock::new();
+fn swept() -> &'static Swept {
+    static SWEPT: OnceLock<Swept> = OnceLock::new();
     SWEPT.get_or_init(|| {
-        let dir = folder();
-        let (json, csv) = (dir.join("swept.json"), dir.join("time.csv"));
-        let out = bin()
+        let mut command = bin();
+        command
             .env("COLUMNS", "200")
-            .current_dir(&dir)
             .args(QUICK)
             .args(["--models", MODEL])
             .args(SIZES)
             .args(AXES)
-            .args(["--quiet", "--save-to-csv", "--inference-time-csv-file"])
-            .arg(&csv)
-            .arg("--inference-memory-csv-file")
-            .arg(dir.join("memory.csv"))
-            .arg("--env-info-csv-file")
-            .arg(dir.join("env.csv"))
-            .arg("--export-json")
-            .arg(&json)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (json, csv, stdout)
+            .arg("--quiet");
+        sweep(command, &folder(), false)
     })
-}
-
-fn export(path: &Path) -> Value {
-    serde_json::from_str(&read(path)).unwrap()
-}
-
-fn rows(export: &Value) -> &Vec<Value> {
-    export["rows"].as_array().unwrap()
 }
 
 /// (dtype, threads, metric) of a row.

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 mod e2e;
 
-use e2e::{bin, read, result, QUICK};
+use e2e::{bin, export, read, result, rows, sweep, Swept, QUICK};
 
 const MODEL: &str = concat!(
     "tiny=",
@@ -21,54 +21,25 @@ const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
 const MISSING: &str = "/nonexistent/run-benchmark-graph";
 
 fn folder() -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("frameworks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    e2e::folder("frameworks")
 }
 
 /// `--framework pytorch torchscript tensorflow`, run once: its JSON export, time CSV and
 /// stdout.
-fn swept() -> &'static (PathBuf, PathBuf, String) {
-    static SWEPT: OnceLock<(PathBuf, PathBuf, String)> = OnceLock::new();
+fn swept() -> &'static Swept {
+    static SWEPT: OnceLock<Swept> = OnceLock::new();
     SWEPT.get_or_init(|| {
-        let dir = folder();
-        let (json, csv) = (dir.join("swept.json"), dir.join("time.csv"));
-        let out = bin()
+        let mut command = bin();
+        command
             .env("COLUMNS", "250")
             .env("RUN_BENCHMARK_GRAPH", MISSING)
-            .current_dir(&dir)
             .args(QUICK)
             .args(["--models", MODEL])
             .args(SIZES)
             .args(["--framework", "pytorch", "torchscript", "tensorflow"])
-            .args(["--quiet", "--env-print", "--save-to-csv"])
-            .arg("--inference-time-csv-file")
-            .arg(&csv)
-            .arg("--inference-memory-csv-file")
-            .arg(dir.join("memory.csv"))
-            .arg("--env-info-csv-file")
-            .arg(dir.join("env.csv"))
-            .arg("--export-json")
-            .arg(&json)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (json, csv, stdout)
+            .args(["--quiet", "--env-print"]);
+        sweep(command, &folder(), false)
     })
-}
-
-fn export(path: &Path) -> Value {
-    serde_json::from_str(&read(path)).unwrap()
-}
-
-fn rows(export: &Value) -> &Vec<Value> {
-    export["rows"].as_array().unwrap()
 }
 
 #[test]

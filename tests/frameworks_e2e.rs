@@ -12,9 +12,13 @@ use std::sync::OnceLock;
 
 mod e2e;
 
-use e2e::{bin, read, result, QUICK};
+use e2e::{bin, export, read, result, rows, sweep, Swept, QUICK};
 
-const MODEL: &str = "tiny=tests/fixtures/tiny-bert.json";
+const MODEL: &str = concat!(
+    "tiny=",
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/tiny-bert.json"
+);
 const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
 const FRAMEWORKS: [&str; 4] = ["pytorch", "tensorflow", "tensorflow-xla", "onnxruntime"];
 
@@ -31,10 +35,7 @@ fn graph_binary() -> PathBuf {
 }
 
 fn folder() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("frameworks-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    e2e::folder("frameworks-e2e")
 }
 
 fn graph_bin() -> assert_cmd::Command {
@@ -49,45 +50,16 @@ fn graph_bin() -> assert_cmd::Command {
 }
 
 /// The four frameworks' sweep, run once: its JSON export, inference time CSV and stdout.
-fn swept() -> &'static (PathBuf, PathBuf, String) {
-    static SWEPT: OnceLock<(PathBuf, PathBuf, String)> = OnceLock::new();
+fn swept() -> &'static Swept {
+    static SWEPT: OnceLock<Swept> = OnceLock::new();
     SWEPT.get_or_init(|| {
-        let dir = folder();
-        let (json, csv) = (dir.join("swept.json"), dir.join("time.csv"));
-        let out = graph_bin()
+        let mut command = graph_bin();
+        command
             .arg("--framework")
             .args(FRAMEWORKS)
-            .args(["--training", "--env-print", "--save-to-csv"])
-            .arg("--inference-time-csv-file")
-            .arg(&csv)
-            .arg("--inference-memory-csv-file")
-            .arg(dir.join("memory.csv"))
-            .arg("--train-time-csv-file")
-            .arg(dir.join("train-time.csv"))
-            .arg("--train-memory-csv-file")
-            .arg(dir.join("train-memory.csv"))
-            .arg("--env-info-csv-file")
-            .arg(dir.join("env.csv"))
-            .arg("--export-json")
-            .arg(&json)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (json, csv, stdout)
+            .args(["--training", "--env-print"]);
+        sweep(command, &folder(), true)
     })
-}
-
-fn export(path: &Path) -> Value {
-    serde_json::from_str(&read(path)).unwrap()
-}
-
-fn rows(export: &Value) -> &Vec<Value> {
-    export["rows"].as_array().unwrap()
 }
 
 #[test]

@@ -735,6 +735,7 @@ fn synthetic(slow: f64) -> Sweep {
     Sweep {
         shard: None,
         unread_config_keys: Vec::new(),
+        default_threads: None,
         settings: settings(),
         environment: vec![("device".into(), "cpu".into())],
         calibrations: Vec::new(),

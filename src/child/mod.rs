@@ -13,6 +13,21 @@ pub use run_benchmark_core::protocol::reason::{first_line, panic_reason};
 use serde_json::Value;
 use std::panic::{self, AssertUnwindSafe};
 
+/// Makes a panic outside a job's measurement (which [`execute_with`] catches) print its
+/// message as one clean last line, so that the parent, which knows nothing of libtorch's
+/// messages, reports a dead child's last words as they are.
+pub fn clean_panic_messages() {
+    panic::set_hook(Box::new(|info| eprintln!("{}", last_words(info.payload()))));
+}
+
+/// A panic's message as a dying child's last line.
+fn last_words(payload: &(dyn std::any::Any + Send)) -> String {
+    let message = (payload.downcast_ref::<String>().map(String::as_str))
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("panic");
+    format!("panicked: {}", readable(&first_line(message)))
+}
+
 /// Runs the job in this process and returns its result as JSON; every failure is an error
 /// whose message is the reason. Models and measurements return errors; `catch_unwind` is
 /// left for libtorch's own panics (tch panics on C++ exceptions in its non-`f_` ops).
@@ -66,5 +81,24 @@ fn cleaned(result: CellResult) -> CellResult {
     match result {
         CellResult::NotAvailable { reason } => CellResult::na(readable(&reason)),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// libtorch's message is cleaned here, in the child, before it becomes a last line.
+    #[test]
+    fn a_panic_dies_with_one_clean_line() {
+        let oom = "called `Result::unwrap()` on an `Err` value: Torch(\"[enforce fail at \
+                   alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried \
+                   to allocate 64000000000 bytes. Error code 12\")\nframe #0: x"
+            .to_string();
+        assert_eq!(
+            last_words(&oom),
+            "panicked: out of memory: tried to allocate 59.6 GiB"
+        );
+        assert_eq!(last_words(&"boom"), "panicked: boom");
     }
 }

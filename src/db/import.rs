@@ -201,6 +201,7 @@ fn from_csv(files: &[&PathBuf]) -> Result<Sweep> {
         tokenization: Vec::new(),
         shard: None,
         unread_config_keys: Vec::new(),
+        default_threads: None,
     })
 }
 

@@ -421,6 +421,7 @@ fn export_value(sweep: &Sweep, rows: Vec<Row>) -> Result<Value> {
         tokenization: Vec::new(),
         shard: None,
         unread_config_keys: Vec::new(),
+        default_threads: sweep.default_threads,
     };
     Ok(serde_json::from_str(&json::render(&part)?)?)
 }

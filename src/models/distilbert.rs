@@ -7,8 +7,7 @@
 //! `distilbert.transformer.layer.0.attention.q_lin.weight`.
 
 use super::bert::{
-    decoder, BertForMaskedLm, BertModel, EmbeddingSpec, Embeddings, EncoderLayer, LayerNames,
-    LayerSpec, MlmHead, PositionIds,
+    decoder, BertForMaskedLm, BertModel, Embeddings, EncoderLayer, LayerNames, MlmHead,
 };
 use super::layers::{LayerNorm, Linear};
 use super::{Architecture, Model, Task};
@@ -31,32 +30,8 @@ const DISTILBERT_LAYER: LayerNames = LayerNames {
 
 /// `DistilBertModel`: `embeddings` and `transformer.layer.N`; returns the last hidden state.
 pub fn distilbert_model(p: nn::Path, c: &DistilBertConfig) -> BertModel {
-    let embeddings = Embeddings::new(
-        &p / "embeddings",
-        &EmbeddingSpec {
-            vocab_size: c.vocab_size,
-            dim: c.dim,
-            max_positions: c.max_position_embeddings,
-            type_vocab_size: 0,
-            pad_token_id: c.pad_token_id,
-            position_ids: PositionIds::FromZero,
-            sinusoidal: c.sinusoidal_pos_embds,
-            layer_norm_eps: LAYER_NORM_EPS,
-            dropout: c.dropout,
-            init_std: c.initializer_range,
-        },
-    );
-    let spec = LayerSpec {
-        hidden: c.dim,
-        intermediate: c.hidden_dim,
-        heads: c.n_heads,
-        activation: c.activation,
-        layer_norm_eps: LAYER_NORM_EPS,
-        init_std: c.initializer_range,
-        attention_probs_dropout: c.attention_dropout,
-        attention_output_dropout: 0.0,
-        ffn_output_dropout: c.dropout,
-    };
+    let embeddings = Embeddings::new(&p / "embeddings", &c.embedding_spec());
+    let spec = c.layer_spec();
     let layer = &p / "transformer" / "layer";
     let layers = (0..c.n_layers)
         .map(|i| Rc::new(EncoderLayer::new(&layer / i, &DISTILBERT_LAYER, &spec)))

@@ -344,6 +344,10 @@ impl ExportV1 {
         if let Some(c) = self.calibration {
             sweep.calibrations = vec![(Calibration::of(&sweep.settings), c)];
         }
+        // Schema 1 recorded libtorch's default thread count only in its environment.
+        sweep.default_threads = (sweep.environment.iter())
+            .find(|(k, _)| k == "threads")
+            .and_then(|(_, v)| v.parse().ok());
         sweep
     }
 }
@@ -351,15 +355,8 @@ impl ExportV1 {
 impl ExportV2 {
     fn of(sweep: &Sweep) -> ExportV2 {
         let s = &sweep.settings;
-        // The environment records the threads the children ran with, default or not (one
-        // value: a sweep over several gives each).
-        let effective = |threads: Option<usize>| {
-            threads.or_else(|| {
-                (sweep.environment.iter())
-                    .find(|(k, _)| k == "threads")
-                    .and_then(|(_, v)| v.parse().ok())
-            })
-        };
+        // The threads the children ran with, default or not: the plan's default count.
+        let effective = |threads: Option<usize>| threads.or(sweep.default_threads);
         let axes = sweep.axes();
         let frameworks_vary = axes.framework_varies();
         ExportV2 {
@@ -483,6 +480,8 @@ impl ExportV2 {
             tokenization,
             shard: self.shard.map(ShardV2::into_record),
             unread_config_keys: self.unread_config_keys.into_iter().collect(),
+            // The count a default-threads sweep recorded: a rewrite says it again.
+            default_threads: s.threads.filter(|_| threads_default),
         })
     }
 }
@@ -685,6 +684,7 @@ mod tests {
                 *v = "2".into();
             }
         }
+        sweep.default_threads = Some(2);
         let mut na = sweep.rows[0].clone();
         na.0.sequence_length = 4096;
         na.1 = CellResult::na("sequence length 4096 exceeds max_position_embeddings 64");

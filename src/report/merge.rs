@@ -92,6 +92,7 @@ pub fn merge(files: &[PathBuf], prefer: Option<Prefer>) -> Result<Merged> {
             rows,
             shard: None,
             unread_config_keys: first.unread_config_keys.clone(),
+            default_threads: first.default_threads,
             // Only the first shard times the tokenizers.
             tokenization: exports
                 .iter()

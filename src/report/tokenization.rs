@@ -260,6 +260,7 @@ mod tests {
             rows: Vec::new(),
             shard: None,
             unread_config_keys: Vec::new(),
+            default_threads: None,
             tokenization: vec![
                 (
                     cell(None, false),

@@ -649,6 +649,10 @@ pub struct Sweep {
     /// Per model (by name), the keys of its config file that its family does not read.
     #[serde(default)]
     pub unread_config_keys: Vec<(String, Vec<String>)>,
+    /// The intra-op threads a cell without `--threads` runs with (the plan's, from this
+    /// machine; a file read back: the count it recorded), for the exports' thread columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_threads: Option<usize>,
 }
 
 impl Sweep {

@@ -2,7 +2,7 @@
 //! that name a bad key, FLOPs and shapes (the libtorch build is `src/models/distilbert.rs`).
 
 use super::activation::Activation;
-use super::bert::encoder_flops;
+use super::bert::{encoder_flops, EmbeddingSpec, LayerSpec, PositionIds};
 use super::checks::{check_heads, check_positive};
 use super::{parse_config, Spec, Task};
 use anyhow::Result;
@@ -64,6 +64,38 @@ impl DistilBertConfig {
             ("hidden_dim", self.hidden_dim),
             ("max_position_embeddings", self.max_position_embeddings),
         ])
+    }
+
+    /// BERT's embeddings without token types, LayerNorm eps [`LAYER_NORM_EPS`].
+    pub fn embedding_spec(&self) -> EmbeddingSpec {
+        EmbeddingSpec {
+            vocab_size: self.vocab_size,
+            dim: self.dim,
+            max_positions: self.max_position_embeddings,
+            type_vocab_size: 0,
+            pad_token_id: self.pad_token_id,
+            position_ids: PositionIds::FromZero,
+            sinusoidal: self.sinusoidal_pos_embds,
+            layer_norm_eps: LAYER_NORM_EPS,
+            dropout: self.dropout,
+            init_std: self.initializer_range,
+        }
+    }
+
+    /// BERT's post-LayerNorm layer; dropout on the attention probabilities and the
+    /// feed-forward output only.
+    pub fn layer_spec(&self) -> LayerSpec {
+        LayerSpec {
+            hidden: self.dim,
+            intermediate: self.hidden_dim,
+            heads: self.n_heads,
+            activation: self.activation,
+            layer_norm_eps: LAYER_NORM_EPS,
+            init_std: self.initializer_range,
+            attention_probs_dropout: self.attention_dropout,
+            attention_output_dropout: 0.0,
+            ffn_output_dropout: self.dropout,
+        }
     }
 }
 

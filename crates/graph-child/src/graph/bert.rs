@@ -9,90 +9,98 @@
 
 use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
 use super::layers::{
-    attention, layer_norm, linear, merge_heads, mlm_outputs, positions, project, split_heads,
-    token_inputs, Activation, Outputs, Shape,
+    activate, attention, layer_norm, linear, merge_heads, mlm_outputs, positions, project,
+    split_heads, token_inputs, Activation, Outputs, Shape,
 };
 use anyhow::{bail, Result};
-use serde::Deserialize;
+use run_benchmark_core::spec::albert::AlbertConfig;
+use run_benchmark_core::spec::bert::{BertConfig, EmbeddingSpec, LayerSpec, PositionIds};
+use run_benchmark_core::spec::distilbert::DistilBertConfig;
+use run_benchmark_core::spec::electra::ElectraConfig;
+use run_benchmark_core::spec::roberta::RobertaConfig;
 
-/// `BertConfig`'s keys this build reads, with transformers' defaults.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct BertConfig {
-    pub model_type: String,
-    pub pad_token_id: Option<i64>,
-    pub vocab_size: i64,
-    pub hidden_size: i64,
-    pub num_hidden_layers: i64,
-    pub num_attention_heads: i64,
-    pub intermediate_size: i64,
-    pub hidden_act: Activation,
-    pub max_position_embeddings: i64,
-    pub type_vocab_size: i64,
-    pub layer_norm_eps: f64,
-    pub position_embedding_type: String,
+/// Which checkpoint's names a BERT-like encoder carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    Bert,
+    Roberta,
+    DistilBert,
+    /// ELECTRA's encoder: BERT's layer names under `electra.`.
+    Electra,
+    Albert,
+}
+
+/// What the BERT-like builders read of a config the core parsed and validated (BERT,
+/// RoBERTa, DistilBERT; the encoders of ELECTRA and ALBERT): the core's embedding and layer
+/// shapes, the depth and the checkpoint's names.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    pub naming: Naming,
+    pub embeddings: EmbeddingSpec,
+    pub layer: LayerSpec,
+    pub layers: i64,
     pub tie_word_embeddings: bool,
 }
 
-impl Default for BertConfig {
-    fn default() -> Self {
-        BertConfig {
-            model_type: "bert".into(),
-            pad_token_id: Some(0),
-            vocab_size: 30522,
-            hidden_size: 768,
-            num_hidden_layers: 12,
-            num_attention_heads: 12,
-            intermediate_size: 3072,
-            hidden_act: Activation::Gelu,
-            max_position_embeddings: 512,
-            type_vocab_size: 2,
-            layer_norm_eps: 1e-12,
-            position_embedding_type: "absolute".into(),
-            tie_word_embeddings: true,
+impl Encoder {
+    pub fn bert(c: &BertConfig) -> Self {
+        Encoder {
+            naming: Naming::Bert,
+            embeddings: c.embedding_spec(c.hidden_size, PositionIds::FromZero),
+            layer: c.layer_spec(),
+            layers: c.num_hidden_layers,
+            tie_word_embeddings: c.tie_word_embeddings,
         }
     }
-}
 
-impl BertConfig {
-    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
-        let mut config = config.clone();
-        let roberta = matches!(
-            config["model_type"].as_str(),
-            Some("roberta" | "xlm-roberta")
-        );
-        if let (true, Some(keys)) = (roberta, config.as_object_mut()) {
-            // RobertaConfig's defaults where they differ from BertConfig's.
-            keys.entry("pad_token_id").or_insert(1.into());
-            if keys.get("model_type").and_then(|v| v.as_str()) == Some("roberta") {
-                keys.entry("vocab_size").or_insert(50265.into());
-            }
+    pub fn roberta(c: &RobertaConfig) -> Self {
+        let position_ids = PositionIds::AfterPadding(c.padding_idx);
+        Encoder {
+            naming: Naming::Roberta,
+            embeddings: c.bert.embedding_spec(c.bert.hidden_size, position_ids),
+            ..Encoder::bert(&c.bert)
         }
-        let c: BertConfig = match config["model_type"].as_str() {
-            Some("distilbert") => serde_json::from_value::<DistilBertKeys>(config)?.into_bert()?,
-            _ => serde_json::from_value(config)?,
-        };
-        if c.is_roberta() && c.padding_idx().is_none() {
-            bail!("pad_token_id is null; RoBERTa's position ids need it");
-        }
-        if c.position_embedding_type != "absolute" {
-            bail!(
-                "position_embedding_type \"{}\" is not supported (only \"absolute\")",
-                c.position_embedding_type
-            );
-        }
-        if c.num_attention_heads <= 0 || c.hidden_size % c.num_attention_heads != 0 {
-            bail!(
-                "hidden_size {} is not a multiple of num_attention_heads {}",
-                c.hidden_size,
-                c.num_attention_heads
-            );
-        }
-        Ok(c)
     }
 
-    pub fn is_distilbert(&self) -> bool {
-        self.model_type == "distilbert"
+    pub fn distilbert(c: &DistilBertConfig) -> Self {
+        Encoder {
+            naming: Naming::DistilBert,
+            embeddings: c.embedding_spec(),
+            layer: c.layer_spec(),
+            layers: c.n_layers,
+            tie_word_embeddings: c.tie_word_embeddings,
+        }
+    }
+
+    pub fn electra(c: &ElectraConfig) -> Self {
+        let bert = c.bert();
+        Encoder {
+            naming: Naming::Electra,
+            embeddings: bert.embedding_spec(c.embedding_size, PositionIds::FromZero),
+            ..Encoder::bert(&bert)
+        }
+    }
+
+    pub fn albert(c: &AlbertConfig) -> Self {
+        Encoder {
+            naming: Naming::Albert,
+            embeddings: c.embedding_spec(),
+            layer: c.layer_spec(),
+            layers: c.num_hidden_layers,
+            tie_word_embeddings: c.tie_word_embeddings,
+        }
+    }
+
+    /// What the graph build cannot do of a config the core accepts.
+    pub fn unsupported(&self) -> Result<()> {
+        if self.embeddings.sinusoidal {
+            bail!("sinusoidal_pos_embds has no graph build (learned positions only)");
+        }
+        Ok(())
+    }
+
+    fn is_distilbert(&self) -> bool {
+        self.naming == Naming::DistilBert
     }
 
     /// Where the encoder layers are, under the model's root.
@@ -104,54 +112,24 @@ impl BertConfig {
     }
 
     fn layer_names(&self) -> &'static LayerNames {
-        match self.model_type.as_str() {
-            "distilbert" => &DISTILBERT_LAYER,
-            "albert" => &ALBERT_LAYER,
+        match self.naming {
+            Naming::DistilBert => &DISTILBERT_LAYER,
+            Naming::Albert => &ALBERT_LAYER,
             _ => &BERT_LAYER,
         }
     }
 
-    pub fn is_roberta(&self) -> bool {
-        matches!(self.model_type.as_str(), "roberta" | "xlm-roberta")
-    }
-
-    fn padding_idx(&self) -> Option<i64> {
-        self.pad_token_id
-            .filter(|&p| p >= 0 && p + 1 < self.max_position_embeddings)
-    }
-
     /// The longest sequence: RoBERTa's positions start after the padding index.
     pub fn max_positions(&self) -> i64 {
-        match (self.is_roberta(), self.padding_idx()) {
-            (true, Some(pad)) => self.max_position_embeddings - pad - 1,
-            _ => self.max_position_embeddings,
+        let e = &self.embeddings;
+        match e.position_ids {
+            PositionIds::AfterPadding(pad) => e.max_positions - pad - 1,
+            PositionIds::FromZero => e.max_positions,
         }
     }
-}
 
-/// `config` with `defaults` for the keys it leaves out (a family's defaults where they differ
-/// from BertConfig's).
-pub(super) fn with_defaults(
-    config: &serde_json::Value,
-    defaults: &[(&str, serde_json::Value)],
-) -> serde_json::Value {
-    let mut config = config.clone();
-    if let Some(keys) = config.as_object_mut() {
-        for (key, value) in defaults {
-            keys.entry(*key).or_insert(value.clone());
-        }
-    }
-    config
-}
-
-/// The positive integer at `key` of `config`, or `default` where it is absent.
-pub(super) fn positive(config: &serde_json::Value, key: &str, default: i64) -> Result<i64> {
-    match config.get(key) {
-        None => Ok(default),
-        Some(v) => match v.as_i64() {
-            Some(n) if n > 0 => Ok(n),
-            _ => bail!("{key} {v} is not a positive integer"),
-        },
+    pub fn vocab_size(&self) -> i64 {
+        self.embeddings.vocab_size
     }
 }
 
@@ -200,65 +178,6 @@ const ALBERT_LAYER: LayerNames = LayerNames {
     output_norm: "full_layer_layer_norm",
 };
 
-/// `DistilBertConfig`'s keys, read into a [`BertConfig`] (no token types, LayerNorm eps 1e-12).
-#[derive(Debug, Deserialize)]
-#[serde(default)]
-struct DistilBertKeys {
-    vocab_size: i64,
-    max_position_embeddings: i64,
-    sinusoidal_pos_embds: bool,
-    #[serde(alias = "num_hidden_layers")]
-    n_layers: i64,
-    #[serde(alias = "num_attention_heads")]
-    n_heads: i64,
-    #[serde(alias = "hidden_size")]
-    dim: i64,
-    hidden_dim: i64,
-    activation: Activation,
-    pad_token_id: Option<i64>,
-    tie_word_embeddings: bool,
-}
-
-impl Default for DistilBertKeys {
-    fn default() -> Self {
-        DistilBertKeys {
-            vocab_size: 30522,
-            max_position_embeddings: 512,
-            sinusoidal_pos_embds: false,
-            n_layers: 6,
-            n_heads: 12,
-            dim: 768,
-            hidden_dim: 4 * 768,
-            activation: Activation::Gelu,
-            pad_token_id: Some(0),
-            tie_word_embeddings: true,
-        }
-    }
-}
-
-impl DistilBertKeys {
-    fn into_bert(self) -> Result<BertConfig> {
-        if self.sinusoidal_pos_embds {
-            bail!("sinusoidal_pos_embds has no graph build (learned positions only)");
-        }
-        Ok(BertConfig {
-            model_type: "distilbert".into(),
-            pad_token_id: self.pad_token_id,
-            vocab_size: self.vocab_size,
-            hidden_size: self.dim,
-            num_hidden_layers: self.n_layers,
-            num_attention_heads: self.n_heads,
-            intermediate_size: self.hidden_dim,
-            hidden_act: self.activation,
-            max_position_embeddings: self.max_position_embeddings,
-            type_vocab_size: 0,
-            layer_norm_eps: 1e-12,
-            position_embedding_type: "absolute".into(),
-            tie_word_embeddings: self.tie_word_embeddings,
-        })
-    }
-}
-
 /// RoBERTa's `create_position_ids_from_input_ids`: non-padding tokens count from
 /// padding_idx + 1, padding tokens get padding_idx. The running count is a product with an
 /// upper-triangular matrix of ones (exact in f32 for any sequence length here).
@@ -291,29 +210,30 @@ fn positions_after_padding<B: GraphBuilder>(
 /// which a tied decoder reuses.
 pub(super) fn embeddings<B: GraphBuilder>(
     b: &mut B,
-    c: &BertConfig,
+    c: &Encoder,
     root: &str,
     ids: &B::Value,
-    width: i64,
 ) -> Result<(B::Value, B::Value)> {
+    let e = &c.embeddings;
+    let width = e.dim;
     let seq = b.shape(ids)?[1];
     if seq > c.max_positions() {
         bail!(
             "sequence length {seq} exceeds the {} positions of max_position_embeddings {}",
             c.max_positions(),
-            c.max_position_embeddings
+            e.max_positions
         );
     }
     let word = b.parameter(
         &format!("{root}embeddings.word_embeddings.weight"),
-        &[c.vocab_size, width],
+        &[e.vocab_size, width],
     )?;
     let mut xs = b.gather(&word, ids)?;
-    if c.type_vocab_size > 0 {
+    if e.type_vocab_size > 0 {
         // Every token is of type 0, transformers' buffered default.
         let table = b.parameter(
             &format!("{root}embeddings.token_type_embeddings.weight"),
-            &[c.type_vocab_size, width],
+            &[e.type_vocab_size, width],
         )?;
         let zero = b.constant(Constant::i64(&[1], vec![0]))?;
         let row = b.gather(&table, &zero)?;
@@ -321,11 +241,11 @@ pub(super) fn embeddings<B: GraphBuilder>(
     }
     let table = b.parameter(
         &format!("{root}embeddings.position_embeddings.weight"),
-        &[c.max_position_embeddings, width],
+        &[e.max_positions, width],
     )?;
-    let pos = match (c.is_roberta(), c.padding_idx()) {
-        (true, Some(pad)) => positions_after_padding(b, ids, pad, seq)?,
-        _ => positions(b, seq)?,
+    let pos = match e.position_ids {
+        PositionIds::AfterPadding(pad) => positions_after_padding(b, ids, pad, seq)?,
+        PositionIds::FromZero => positions(b, seq)?,
     };
     let pos = b.gather(&table, &pos)?;
     xs = b.binary(Binary::Add, &xs, &pos)?;
@@ -334,28 +254,24 @@ pub(super) fn embeddings<B: GraphBuilder>(
         &xs,
         &format!("{root}embeddings.LayerNorm"),
         width,
-        c.layer_norm_eps,
+        e.layer_norm_eps,
     )?;
     Ok((xs, word))
 }
 
 /// The graph of `BertModel` (pooled output) or `BertForMaskedLM` (logits, and the loss
 /// against a `labels` input) on an `input_ids` input (batch, seq).
-pub fn build<B: GraphBuilder>(
-    b: &mut B,
-    c: &BertConfig,
-    shape: Shape,
-) -> Result<Outputs<B::Value>> {
-    let h = c.hidden_size;
+pub fn build<B: GraphBuilder>(b: &mut B, c: &Encoder, shape: Shape) -> Result<Outputs<B::Value>> {
+    let (h, vocab) = (c.layer.hidden, c.vocab_size());
     let (ids, labels) = token_inputs(b, shape)?;
-    let root = match (shape.lm_head, c.model_type.as_str()) {
+    let root = match (shape.lm_head, c.naming) {
         (false, _) => "",
-        (true, "roberta" | "xlm-roberta") => "roberta.",
-        (true, "distilbert") => "distilbert.",
+        (true, Naming::Roberta) => "roberta.",
+        (true, Naming::DistilBert) => "distilbert.",
         (true, _) => "bert.",
     };
-    let (mut xs, word) = embeddings(b, c, root, &ids, h)?;
-    for i in 0..c.num_hidden_layers {
+    let (mut xs, word) = embeddings(b, c, root, &ids)?;
+    for i in 0..c.layers {
         xs = encoder_layer(b, c, &xs, &format!("{root}{}.{i}", c.layers_path()))?;
     }
     if !shape.lm_head && c.is_distilbert() {
@@ -373,30 +289,30 @@ pub fn build<B: GraphBuilder>(
     }
     // BERT's `cls.predictions.transform`, RoBERTa's `lm_head` (always exact GELU) or
     // DistilBERT's `vocab_transform` (its decoder is `vocab_projector`: tied weight, own bias).
-    let (head, dense, norm, activation) = match c.model_type.as_str() {
-        "roberta" | "xlm-roberta" => (
+    let (head, dense, norm, activation) = match c.naming {
+        Naming::Roberta => (
             "lm_head",
             "lm_head.dense",
             "lm_head.layer_norm",
             Activation::Gelu,
         ),
-        "distilbert" => (
+        Naming::DistilBert => (
             "vocab_projector",
             "vocab_transform",
             "vocab_layer_norm",
-            c.hidden_act,
+            c.layer.activation,
         ),
         _ => (
             "cls.predictions",
             "cls.predictions.transform.dense",
             "cls.predictions.transform.LayerNorm",
-            c.hidden_act,
+            c.layer.activation,
         ),
     };
     let decoder = match c.tie_word_embeddings {
         true => word,
-        false if c.is_distilbert() => b.parameter(&format!("{head}.weight"), &[c.vocab_size, h])?,
-        false => b.parameter(&format!("{head}.decoder.weight"), &[c.vocab_size, h])?,
+        false if c.is_distilbert() => b.parameter(&format!("{head}.weight"), &[vocab, h])?,
+        false => b.parameter(&format!("{head}.decoder.weight"), &[vocab, h])?,
     };
     let transform = MlmHead {
         dense,
@@ -433,26 +349,34 @@ impl MlmHead<'_> {
     pub(super) fn logits<B: GraphBuilder>(
         &self,
         b: &mut B,
-        c: &BertConfig,
+        c: &Encoder,
         xs: &B::Value,
         decoder: &B::Value,
         bias: &str,
     ) -> Result<B::Value> {
-        let xs = linear(b, xs, self.dense, c.hidden_size, self.width, true)?;
-        let xs = self.activation.apply(b, &xs)?;
-        let xs = layer_norm(b, &xs, self.norm, self.width, c.layer_norm_eps)?;
-        project(b, &xs, decoder, true, Some(bias.to_string()), c.vocab_size)
+        let xs = linear(b, xs, self.dense, c.layer.hidden, self.width, true)?;
+        let xs = activate(b, self.activation, &xs)?;
+        let xs = layer_norm(b, &xs, self.norm, self.width, c.layer.layer_norm_eps)?;
+        project(
+            b,
+            &xs,
+            decoder,
+            true,
+            Some(bias.to_string()),
+            c.vocab_size(),
+        )
     }
 }
 
 /// The post-LayerNorm encoder layer: x = LN(x + attention(x)), x = LN(x + W2 act(W1 x)).
 pub(super) fn encoder_layer<B: GraphBuilder>(
     b: &mut B,
-    c: &BertConfig,
+    c: &Encoder,
     xs: &B::Value,
     p: &str,
 ) -> Result<B::Value> {
-    let (h, heads) = (c.hidden_size, c.num_attention_heads);
+    let l = &c.layer;
+    let (h, heads) = (l.hidden, l.heads);
     let n = c.layer_names();
     let q = linear(b, xs, &format!("{p}.{}", n.query), h, h, true)?;
     let k = linear(b, xs, &format!("{p}.{}", n.key), h, h, true)?;
@@ -479,22 +403,22 @@ pub(super) fn encoder_layer<B: GraphBuilder>(
         &attended,
         &format!("{p}.{}", n.attention_norm),
         h,
-        c.layer_norm_eps,
+        l.layer_norm_eps,
     )?;
     let inner = linear(
         b,
         &attended,
         &format!("{p}.{}", n.intermediate),
         h,
-        c.intermediate_size,
+        l.intermediate,
         true,
     )?;
-    let inner = c.hidden_act.apply(b, &inner)?;
+    let inner = activate(b, l.activation, &inner)?;
     let out = linear(
         b,
         &inner,
         &format!("{p}.{}", n.output),
-        c.intermediate_size,
+        l.intermediate,
         h,
         true,
     )?;
@@ -504,6 +428,6 @@ pub(super) fn encoder_layer<B: GraphBuilder>(
         &out,
         &format!("{p}.{}", n.output_norm),
         h,
-        c.layer_norm_eps,
+        l.layer_norm_eps,
     )
 }

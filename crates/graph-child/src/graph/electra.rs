@@ -5,42 +5,13 @@
 //! transformers' `BCEWithLogitsLoss` against the labels cast to float) when
 //! `architectures[0]` names it, else `ElectraForMaskedLM` (the generator).
 
-use super::bert::{self, BertConfig, MlmHead};
+use super::bert::{self, Encoder, MlmHead};
 use super::builder::GraphBuilder;
 use super::layers::{
-    bce_with_logits, linear, mlm_outputs, token_inputs, Activation, Outputs, Shape,
+    activate, bce_with_logits, linear, mlm_outputs, token_inputs, Activation, Outputs, Shape,
 };
 use anyhow::Result;
-
-/// `ElectraConfig`: BERT's keys (with ELECTRA's defaults), the embedding width and the head.
-#[derive(Debug, Clone)]
-pub struct ElectraConfig {
-    pub bert: BertConfig,
-    pub embedding_size: i64,
-    /// `ElectraForPreTraining` is the language-modelling head (else `ElectraForMaskedLM`).
-    pub discriminator: bool,
-}
-
-impl ElectraConfig {
-    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
-        // ElectraConfig's defaults where they differ from BertConfig's.
-        let config = bert::with_defaults(
-            config,
-            &[
-                ("hidden_size", 256.into()),
-                ("num_attention_heads", 4.into()),
-                ("intermediate_size", 1024.into()),
-            ],
-        );
-        let embedding_size = bert::positive(&config, "embedding_size", 128)?;
-        let discriminator = config["architectures"][0].as_str() == Some("ElectraForPreTraining");
-        Ok(ElectraConfig {
-            bert: BertConfig::from_json(&config)?,
-            embedding_size,
-            discriminator,
-        })
-    }
-}
+use run_benchmark_core::spec::electra::{ElectraConfig, ElectraHead};
 
 /// The graph of `ElectraModel` (last hidden state), or of its language-modelling head with
 /// the loss against a `labels` input.
@@ -49,14 +20,15 @@ pub fn build<B: GraphBuilder>(
     c: &ElectraConfig,
     shape: Shape,
 ) -> Result<Outputs<B::Value>> {
-    let (bc, e, h) = (&c.bert, c.embedding_size, c.bert.hidden_size);
+    let bc = &Encoder::electra(c);
+    let (e, h, vocab) = (c.embedding_size, c.hidden_size, c.vocab_size);
     let (ids, labels) = token_inputs(b, shape)?;
     let root = if shape.lm_head { "electra." } else { "" };
-    let (mut xs, word) = bert::embeddings(b, bc, root, &ids, e)?;
+    let (mut xs, word) = bert::embeddings(b, bc, root, &ids)?;
     if e != h {
         xs = linear(b, &xs, &format!("{root}embeddings_project"), e, h, true)?;
     }
-    for i in 0..bc.num_hidden_layers {
+    for i in 0..c.num_hidden_layers {
         xs = bert::encoder_layer(b, bc, &xs, &format!("{root}encoder.layer.{i}"))?;
     }
     if !shape.lm_head {
@@ -65,10 +37,10 @@ pub fn build<B: GraphBuilder>(
             loss: None,
         });
     }
-    if c.discriminator {
+    if c.lm_head() == ElectraHead::PreTraining {
         // `discriminator_predictions`: dense, hidden_act, one logit per token.
         let xs = linear(b, &xs, "discriminator_predictions.dense", h, h, true)?;
-        let xs = bc.hidden_act.apply(b, &xs)?;
+        let xs = activate(b, c.hidden_act, &xs)?;
         let xs = linear(
             b,
             &xs,
@@ -88,9 +60,9 @@ pub fn build<B: GraphBuilder>(
         });
     }
     // `generator_predictions` (always exact GELU) and `generator_lm_head`.
-    let decoder = match bc.tie_word_embeddings {
+    let decoder = match c.tie_word_embeddings {
         true => word,
-        false => b.parameter("generator_lm_head.weight", &[bc.vocab_size, e])?,
+        false => b.parameter("generator_lm_head.weight", &[vocab, e])?,
     };
     let head = MlmHead {
         dense: "generator_predictions.dense",

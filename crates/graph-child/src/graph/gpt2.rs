@@ -5,68 +5,11 @@
 
 use super::builder::{Binary, DType, GraphBuilder};
 use super::layers::{
-    attention, causal_lm_outputs, causal_mask, conv1d, layer_norm, merge_heads, positions,
-    Activation, Outputs, Shape,
+    activate, attention, causal_lm_outputs, causal_mask, conv1d, layer_norm, merge_heads,
+    positions, Outputs, Shape,
 };
 use anyhow::{bail, Result};
-use serde::Deserialize;
-
-/// `GPT2Config`'s keys this build reads (with the generic aliases), transformers' defaults.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct Gpt2Config {
-    pub vocab_size: i64,
-    #[serde(alias = "max_position_embeddings")]
-    pub n_positions: i64,
-    #[serde(alias = "hidden_size")]
-    pub n_embd: i64,
-    #[serde(alias = "num_hidden_layers")]
-    pub n_layer: i64,
-    #[serde(alias = "num_attention_heads")]
-    pub n_head: i64,
-    pub n_inner: Option<i64>,
-    pub activation_function: Activation,
-    pub layer_norm_epsilon: f64,
-    pub scale_attn_weights: bool,
-    pub scale_attn_by_inverse_layer_idx: bool,
-    pub tie_word_embeddings: bool,
-}
-
-impl Default for Gpt2Config {
-    fn default() -> Self {
-        Gpt2Config {
-            vocab_size: 50257,
-            n_positions: 1024,
-            n_embd: 768,
-            n_layer: 12,
-            n_head: 12,
-            n_inner: None,
-            activation_function: Activation::GeluNew,
-            layer_norm_epsilon: 1e-5,
-            scale_attn_weights: true,
-            scale_attn_by_inverse_layer_idx: false,
-            tie_word_embeddings: true,
-        }
-    }
-}
-
-impl Gpt2Config {
-    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
-        let c: Gpt2Config = serde_json::from_value(config.clone())?;
-        if c.n_head <= 0 || c.n_embd % c.n_head != 0 {
-            bail!(
-                "n_embd {} is not a multiple of n_head {}",
-                c.n_embd,
-                c.n_head
-            );
-        }
-        Ok(c)
-    }
-
-    pub fn max_positions(&self) -> i64 {
-        self.n_positions
-    }
-}
+use run_benchmark_core::spec::gpt2::Gpt2Config;
 
 /// The graph of `GPT2Model` or `GPT2LMHeadModel` on `input_ids` (batch, seq).
 pub fn build<B: GraphBuilder>(
@@ -94,7 +37,7 @@ pub fn build<B: GraphBuilder>(
     let pos = b.gather(&wpe, &pos)?;
     let mut xs = b.binary(Binary::Add, &words, &pos)?;
     let mask = causal_mask(b, seq, None)?;
-    let inner = c.n_inner.unwrap_or(4 * h);
+    let inner = c.inner_dim();
     let eps = c.layer_norm_epsilon;
     for i in 0..c.n_layer {
         let p = format!("{root}h.{i}");
@@ -121,7 +64,7 @@ pub fn build<B: GraphBuilder>(
         xs = b.binary(Binary::Add, &xs, &attended)?;
         let normed = layer_norm(b, &xs, &format!("{p}.ln_2"), h, eps)?;
         let hidden = conv1d(b, &normed, &format!("{p}.mlp.c_fc"), h, inner)?;
-        let hidden = c.activation_function.apply(b, &hidden)?;
+        let hidden = activate(b, c.activation_function, &hidden)?;
         let out = conv1d(b, &hidden, &format!("{p}.mlp.c_proj"), inner, h)?;
         xs = b.binary(Binary::Add, &xs, &out)?;
     }

@@ -4,21 +4,8 @@
 
 use super::builder::{Binary, Constant, DType, GraphBuilder, Reduce, Unary};
 use anyhow::{bail, Result};
-use serde::Deserialize;
 
-/// Activation functions by their Hugging Face config names (`hidden_act`, `activation_function`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    Gelu,
-    GeluNew,
-    #[serde(alias = "gelu_fast")]
-    GeluPytorchTanh,
-    Relu,
-    #[serde(alias = "swish")]
-    Silu,
-    Tanh,
-}
+pub use run_benchmark_core::spec::activation::Activation;
 
 /// What a family's graph computes: the logits (or the base model's output), and with
 /// labels, the language-modelling loss.
@@ -172,18 +159,18 @@ pub fn composed_rms_norm<B: GraphBuilder>(
     b.binary(Binary::Mul, &normed, weight)
 }
 
-impl Activation {
-    pub fn apply<B: GraphBuilder>(self, b: &mut B, x: &B::Value) -> Result<B::Value> {
-        match self {
-            Activation::Gelu => b.gelu(x, false),
-            Activation::GeluNew | Activation::GeluPytorchTanh => b.gelu(x, true),
-            Activation::Silu => {
-                let gate = b.unary(Unary::Sigmoid, x)?;
-                b.binary(Binary::Mul, x, &gate)
-            }
-            Activation::Tanh => b.unary(Unary::Tanh, x),
-            Activation::Relu => bail!("relu has no graph lowering (no model here uses it)"),
+/// `x` through the activation a config names.
+pub fn activate<B: GraphBuilder>(b: &mut B, a: Activation, x: &B::Value) -> Result<B::Value> {
+    match a {
+        Activation::Gelu => b.gelu(x, false),
+        Activation::GeluNew | Activation::GeluPytorchTanh => b.gelu(x, true),
+        Activation::Silu => {
+            let gate = b.unary(Unary::Sigmoid, x)?;
+            b.binary(Binary::Mul, x, &gate)
         }
+        Activation::Tanh => b.unary(Unary::Tanh, x),
+        Activation::Relu => bail!("relu has no graph lowering (no model here uses it)"),
+        Activation::QuickGelu => bail!("quick_gelu has no graph lowering (no model here uses it)"),
     }
 }
 

@@ -7,141 +7,22 @@
 
 use super::builder::{Binary, Constant, DType, GraphBuilder, Unary};
 use super::layers::{
-    attention, causal_lm_outputs, causal_mask, linear, merge_heads, rms_norm, split_heads,
-    Activation, Outputs, Shape,
+    activate, attention, causal_lm_outputs, causal_mask, linear, merge_heads, rms_norm,
+    split_heads, Outputs, Shape,
 };
 use anyhow::{bail, Result};
-use serde::Deserialize;
+use run_benchmark_core::spec::llama::LlamaConfig;
+use run_benchmark_core::spec::rope::RopeType;
 
-/// Config keys of `LlamaConfig`, `MistralConfig`, `Qwen2Config`, `Qwen3Config`; a key left
-/// out takes its class's default.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct Keys {
-    model_type: String,
-    vocab_size: Option<i64>,
-    hidden_size: Option<i64>,
-    intermediate_size: Option<i64>,
-    num_hidden_layers: Option<i64>,
-    num_attention_heads: Option<i64>,
-    num_key_value_heads: Option<i64>,
-    head_dim: Option<i64>,
-    hidden_act: Option<Activation>,
-    rms_norm_eps: Option<f64>,
-    tie_word_embeddings: Option<bool>,
-    rope_theta: Option<f64>,
-    rope_scaling: Option<serde_json::Value>,
-    attention_bias: Option<bool>,
-    mlp_bias: Option<bool>,
-    #[serde(deserialize_with = "present")]
-    sliding_window: Option<Option<i64>>,
-    use_sliding_window: Option<bool>,
-    max_window_layers: Option<i64>,
-    num_local_experts: Option<i64>,
-    num_experts: Option<i64>,
-}
-
-/// Absent (the class default) differs from null (no window).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
-}
-
-/// A resolved config, every default filled in as the variant's class does.
-#[derive(Debug, Clone)]
-pub struct LlamaConfig {
-    pub vocab_size: i64,
-    pub hidden_size: i64,
-    pub intermediate_size: i64,
-    pub num_hidden_layers: i64,
-    pub num_attention_heads: i64,
-    pub num_key_value_heads: i64,
-    pub head_dim: i64,
-    pub hidden_act: Activation,
-    pub rms_norm_eps: f64,
-    pub tie_word_embeddings: bool,
-    pub rope_theta: f64,
-    pub qkv_bias: bool,
-    pub o_bias: bool,
-    pub mlp_bias: bool,
-    /// Qwen3's per-head RMSNorm of queries and keys, before the rotation.
-    pub qk_norm: bool,
-    /// Per layer, the attention window (None: full causal attention).
-    pub sliding_windows: Vec<Option<i64>>,
-}
-
-impl LlamaConfig {
-    pub fn from_json(config: &serde_json::Value) -> Result<Self> {
-        let k: Keys = serde_json::from_value(config.clone())?;
-        // (vocab, hidden, intermediate, layers, heads)
-        let d = match k.model_type.as_str() {
-            "llama" => (32000, 4096, 11008, 32, 32),
-            "mistral" => (32000, 4096, 14336, 32, 32),
-            "qwen2" | "qwen3" => (151936, 4096, 22016, 32, 32),
-            other => {
-                bail!("model_type \"{other}\" has no graph build (llama, mistral, qwen2, qwen3 do)")
-            }
-        };
-        if k.num_local_experts.is_some() || k.num_experts.is_some() {
-            bail!("mixture-of-experts layers have no graph build");
-        }
-        if k.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
-            bail!("rope_scaling has no graph build (only the default rotary embedding)");
-        }
-        let (mistral, qwen3) = (k.model_type == "mistral", k.model_type == "qwen3");
-        let hidden_size = k.hidden_size.unwrap_or(d.1);
-        let heads = k.num_attention_heads.unwrap_or(d.4);
-        let layers = k.num_hidden_layers.unwrap_or(d.3);
-        let kv_heads = match config.get("num_key_value_heads") {
-            Some(serde_json::Value::Null) => heads,
-            _ => k
-                .num_key_value_heads
-                .unwrap_or(if mistral { 8 } else { heads }),
-        };
-        if heads <= 0 || (k.head_dim.is_none() && hidden_size % heads != 0) {
-            bail!("hidden_size {hidden_size} is not a multiple of num_attention_heads {heads}");
-        }
-        if kv_heads <= 0 || heads % kv_heads != 0 {
-            bail!(
-                "num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
-            );
-        }
-        let head_dim = k
-            .head_dim
-            .unwrap_or(if qwen3 { 128 } else { hidden_size / heads });
-        let attention_bias = k.attention_bias.unwrap_or(false);
-        let (qkv_bias, o_bias) = match k.model_type.as_str() {
-            "llama" | "qwen3" => (attention_bias, attention_bias),
-            "mistral" => (false, false),
-            _ => (true, false),
-        };
-        let window = k.sliding_window.unwrap_or(Some(4096));
-        let sliding_windows = if mistral {
-            vec![window; layers.max(0) as usize]
-        } else if !qwen3 && k.model_type != "qwen2" || !k.use_sliding_window.unwrap_or(false) {
-            vec![None; layers.max(0) as usize]
-        } else {
-            let first = k.max_window_layers.unwrap_or(28);
-            (0..layers).map(|i| window.filter(|_| i >= first)).collect()
-        };
-        Ok(LlamaConfig {
-            vocab_size: k.vocab_size.unwrap_or(d.0),
-            hidden_size,
-            intermediate_size: k.intermediate_size.unwrap_or(d.2),
-            num_hidden_layers: layers,
-            num_attention_heads: heads,
-            num_key_value_heads: kv_heads,
-            head_dim,
-            hidden_act: k.hidden_act.unwrap_or(Activation::Silu),
-            rms_norm_eps: k.rms_norm_eps.unwrap_or(1e-6),
-            tie_word_embeddings: k.tie_word_embeddings.unwrap_or(false),
-            rope_theta: k.rope_theta.unwrap_or(10000.0),
-            qkv_bias,
-            o_bias,
-            mlp_bias: k.model_type == "llama" && k.mlp_bias.unwrap_or(false),
-            qk_norm: qwen3,
-            sliding_windows,
-        })
+/// What the graph build cannot do of a config the core accepts.
+pub fn unsupported(c: &LlamaConfig) -> Result<()> {
+    if c.moe.is_some() {
+        bail!("mixture-of-experts layers have no graph build");
     }
+    if c.rope != RopeType::Default {
+        bail!("rope_scaling has no graph build (only the default rotary embedding)");
+    }
+    Ok(())
 }
 
 /// The rotary tables cos, sin (seq, head_dim) in float32 as transformers computes them:
@@ -255,7 +136,7 @@ pub fn build<B: GraphBuilder>(
         let normed = rms_norm(b, &xs, &format!("{p}.post_attention_layernorm"), h, eps)?;
         let (m, i) = (format!("{p}.mlp"), c.intermediate_size);
         let gate = linear(b, &normed, &format!("{m}.gate_proj"), h, i, c.mlp_bias)?;
-        let gate = c.hidden_act.apply(b, &gate)?;
+        let gate = activate(b, c.hidden_act, &gate)?;
         let up = linear(b, &normed, &format!("{m}.up_proj"), h, i, c.mlp_bias)?;
         let inner = b.binary(Binary::Mul, &gate, &up)?;
         let out = linear(b, &inner, &format!("{m}.down_proj"), i, h, c.mlp_bias)?;
