@@ -601,13 +601,13 @@ EXAMPLES:
 const COMPARE_HELP: &str = "\
 VERDICTS:
   Cells are matched by model, batch size, sequence length, mode and metric. A speed cell is
-  'regressed' (or 'improved') when the whole 95% bootstrap interval of the change of its
+  'regressed' (or 'improved'; 'worse' and 'better' in the table) when the whole 95% bootstrap interval of the change of its
   figure (the statistic the tables show, resampled from the stored samples) lies beyond the
-  run-to-run noise floor, and the change is beyond the threshold; otherwise 'within noise'.
+  run-to-run noise floor, and the change is beyond the threshold; otherwise 'within noise' ('noise' in the table).
   The interval only knows the noise within each run; two runs of the same code drift further
   apart, which the noise floor covers: 10% unless --noise-floor declares one or --noise-from
   measures it from two runs of the same code. Memory cells compare their single figures
-  against the threshold ('within threshold'). Cells whose configs differ under the same
+  against the threshold ('within threshold', 'small' in the table). Cells whose configs differ under the same
   name are flagged.
 
 EXAMPLES:

@@ -916,7 +916,7 @@ fn compare_fits_a_narrow_terminal() {
         stdout
             .lines()
             .any(|l| l.starts_with("Noise floor 10.0% (the default")
-                && l.ends_with("the threshold alone.")),
+                && l.ends_with("else within threshold (small).")),
         "{stdout}"
     );
 }
@@ -1063,6 +1063,67 @@ fn every_section_fits_an_80_column_terminal() {
     }
     assert!(stdout.contains("| gpt2-tiny-long"), "{stdout}");
     assert!(!stdout.contains("| openai-community/"), "{stdout}");
+}
+
+/// compare and the dry run on an 80-column terminal: no line is wider, and every verdict is
+/// one whole word in its cell (never `regress` / `ed`).
+#[test]
+fn compare_and_the_dry_run_fit_an_80_column_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    let slow = dir.path().join("slow.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    json::write(&slow, &synthetic(1.3)).unwrap();
+    let out = (bin().env("COLUMNS", "80").arg("compare"))
+        .arg(&base)
+        .arg(&slow)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 80, "{widest} columns:\n{stdout}");
+    let verdicts = ["better", "worse", "noise", "small", "FAILED", "n/a"];
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.iter().any(|r| r.contains(" worse ")), "{stdout}");
+    // A row of a cell starts with its model's name (the header's and a wrapped cell's
+    // continuation lines do not), and holds its verdict whole.
+    for row in rows
+        .iter()
+        .filter(|r| r.starts_with("| a ") || r.starts_with("| b "))
+    {
+        let words: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert!(
+            words.iter().any(|w| verdicts.contains(w)),
+            "a row without a whole verdict: {row}\n{stdout}"
+        );
+    }
+
+    let tiny = format!(
+        "google-bert/bert-base-uncased-tiny={}/{TINY}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = (bin().current_dir(dir.path()).env("COLUMNS", "80"))
+        .args(["--models", &tiny, "--batch-sizes", "1", "8"])
+        .args([
+            "--sequence-lengths",
+            "8",
+            "--training",
+            "--generate",
+            "4",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Total: "), "{stdout}");
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 80 && widest > 60, "{widest} columns:\n{stdout}");
 }
 
 /// An A/A pair: the same tiny sweep run twice back to back (real child processes) must not
