@@ -513,6 +513,7 @@ pub fn merge(args: MergeArgs) -> Result<()> {
         },
         json: args.export_json,
         markdown: args.export_markdown,
+        tidy_csv: None,
     };
     let exporters = export::exporters(&outputs, &merged.sweep.sections())?;
     export::check_paths(&exporters)?;

@@ -402,6 +402,10 @@ pub struct RunArgs {
     #[arg(help_heading = "Outputs", long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
 
+    /// Write every cell as one tidy CSV file ('-' = stdout): one header, one row per cell and statistic (model, batch_size, sequence_length, mode, metric, dtype, threads, framework, new_tokens, statistic, value, unit, reason), beside the original's per-section files
+    #[arg(help_heading = "Outputs", long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+
     /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE's cells is not part of this sweep (they would be lost)
     #[arg(help_heading = "Outputs", long, value_name = "FILE.json")]
     pub resume: Option<PathBuf>,

@@ -1380,3 +1380,76 @@ fn help_documents_subcommands_and_exit_codes() {
         .stdout(predicate::str::contains("--noise-floor"))
         .stdout(predicate::str::contains("2  an error"));
 }
+
+/// `--export-csv`: one tidy file, one header, a row per cell and statistic, beside the
+/// original's per-section files; `-` writes it to stdout instead of the tables.
+#[test]
+fn export_csv_writes_one_tidy_file_of_every_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let tidy = dir.path().join("tidy.csv");
+    let tiny = format!("tiny={}/{TINY}", env!("CARGO_MANIFEST_DIR"));
+    let sweep = [
+        "--models",
+        &tiny,
+        "--batch-sizes",
+        "1",
+        "--sequence-lengths",
+        "8",
+        "--generate",
+        "4",
+    ];
+    bin()
+        .current_dir(dir.path())
+        .args(QUICK)
+        .args(sweep)
+        .args(["--save-to-csv", "--export-csv"])
+        .arg(&tidy)
+        .assert()
+        .success();
+    let text = read(&tidy);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "model,batch_size,sequence_length,mode,metric,dtype,threads,framework,new_tokens,\
+         statistic,value,unit,reason"
+    );
+    assert_eq!(lines.iter().filter(|l| l.starts_with("model,")).count(), 1);
+    // Memory: one row in bytes; speed: the median and the samples' figures in seconds;
+    // each N/A cell one row with its reason.
+    let rows: Vec<Vec<&str>> = lines[1..].iter().map(|l| l.split(',').collect()).collect();
+    let of = |metric: &str, statistic: &str| {
+        (rows.iter())
+            .find(|r| r[3] == "inference" && r[4] == metric && r[9] == statistic)
+            .unwrap_or_else(|| panic!("no {metric} {statistic}: {text}"))
+            .clone()
+    };
+    let peak = of("memory", "peak");
+    assert_eq!(
+        (peak[5], peak[7], peak[11]),
+        ("f32", "pytorch", "B"),
+        "{text}"
+    );
+    assert!(peak[10].parse::<u64>().unwrap() > 100 << 20, "{text}");
+    let median = of("speed", "median");
+    assert!(median[6].parse::<usize>().unwrap() >= 1, "threads: {text}");
+    let (median_s, min_s) = (median[10].parse::<f64>().unwrap(), of("speed", "min")[10]);
+    assert!(median_s >= min_s.parse::<f64>().unwrap() && median[11] == "s");
+    assert_eq!(of("speed", "samples")[10], "3");
+    let na: Vec<&Vec<&str>> = rows.iter().filter(|r| r[9] == "n/a").collect();
+    assert_eq!(na.len(), 2, "{text}");
+    assert!(na
+        .iter()
+        .all(|r| r[3] == "generation" && r[8] == "4" && r[10].is_empty()));
+    assert!(na[0][12].contains("encoder-only"), "{text}");
+    // The original's files are still written.
+    let originals = fs::read_dir(dir.path()).unwrap().count();
+    assert!(originals >= 3, "{originals} files");
+
+    let out = (bin().current_dir(dir.path()).args(QUICK).args(sweep))
+        .args(["--no-memory", "--export-csv", "-"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("model,batch_size,"), "{stdout}");
+    assert!(!stdout.contains("RESULT"), "{stdout}");
+}

@@ -18,6 +18,7 @@ pub mod roofline;
 pub mod roofline_plot;
 pub mod section;
 pub mod table;
+pub mod tidy_csv;
 pub mod tokenization;
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, SpeedResult};
