@@ -140,14 +140,15 @@ print("WALL", time.perf_counter() - start)
 """
 
 
-def sweep(original, threads, binary=BINARY):
+def sweep(original, threads, binary=BINARY, sizes=None):
+    sizes = ["--sequence-lengths", *map(str, sizes)] if sizes else []
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "sweep.json")
         # The calibration is cached beforehand, as on a machine that ran before.
         run_ours(["--models", SEED_MODELS[0], "--batch-sizes", "1", "--sequence-lengths", "8",
                   "--no-memory", "--runs", "1", "--threads", str(threads)], tmp, binary=binary)
-        wall = run_ours(["--models", *SEED_MODELS, "--batch-sizes", "8", "--threads", str(threads)],
-                        tmp, out, binary=binary)
+        wall = run_ours(["--models", *SEED_MODELS, "--batch-sizes", "8", *sizes,
+                         "--threads", str(threads)], tmp, out, binary=binary)
         rows = json.load(open(out))["rows"]
     speed = [r["speed"] for r in rows if r.get("speed")]
     imprecise = sum(1 for r in speed if r.get("imprecise"))
@@ -187,11 +188,18 @@ def main():
     parser.add_argument("--binaries", nargs="+",
                         help="part `build` only: time these run-benchmark binaries' builds "
                              "against each other, alternating --repeats rounds (no transformers)")
+    parser.add_argument("--sequence-lengths", nargs="+", type=int,
+                        help="part `sweep`: these sizes instead of the seed's 8 32 128 512 "
+                             "(a quick check of the command on a busy machine)")
     parser.add_argument("--out")
+    parser.add_argument("--md", help="with --binaries: a Markdown table of the binaries' tiny "
+                                     "runs and sweep cells side by side")
     args = parser.parse_args()
     record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(),
               "cpus": os.cpu_count(), "threads": args.threads,
               "load_average": os.getloadavg()}
+    if args.sequence_lengths:
+        record["sequence_lengths"] = args.sequence_lengths
     binaries = args.binaries or []
     if "tiny" in args.parts and binaries:
         record["tiny_binaries"] = [tiny(args.repeats, b) for b in binaries]
@@ -207,15 +215,65 @@ def main():
             record["build"] = {m: build(m, args.threads, python) for m in args.models}
     if "sweep" in args.parts and binaries:
         # Alternating rounds, so that the machine's load falls on every binary alike.
-        record["sweep_binaries"] = [sweep(None, args.threads, b)
+        record["sweep_binaries"] = [sweep(None, args.threads, b, args.sequence_lengths)
                                     for _ in range(args.repeats) for b in binaries]
     elif "sweep" in args.parts:
-        record["sweep"] = sweep(args.original, args.threads)
+        record["sweep"] = sweep(args.original, args.threads, sizes=args.sequence_lengths)
     record["load_average_after"] = os.getloadavg()
     if args.out:
         with open(args.out, "w") as f:
             json.dump(record, f, indent=2)
+    if args.md and binaries:
+        with open(args.md, "w") as f:
+            f.write(side_by_side(record, binaries))
     print(json.dumps(record, indent=2))
+
+
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
+def side_by_side(record, binaries):
+    """Markdown: each binary's tiny run and, per speed cell of the seed sweep, the median over
+    the rounds of its seconds per call, with the last binary's ratio to the first."""
+    lines = [f"# Before/after: {' vs '.join(binaries)}", "",
+             f"Measured {record['date']} on {record['cpu']} ({record['cpus']} CPUs, "
+             f"{record['threads']} threads), load average {record['load_average'][0]:.2f} before "
+             f"and {record['load_average_after'][0]:.2f} after; rounds alternate between the "
+             f"binaries. Raw figures: the JSON beside this file.", ""]
+    if record.get("sequence_lengths"):
+        lines += [f"**Sequence lengths {record['sequence_lengths']} only: a check of the "
+                  f"command, not the seed sweep's record.**", ""]
+    if record.get("tiny_binaries"):
+        lines += ["## One-cell tiny run (wall seconds, median)", "",
+                  "| binary | calibration measured | calibration reused |", "|---|---:|---:|"]
+        lines += [f"| {t['binary']} | {t['cold_s_median']:.2f} | {t['warm_s_median']:.2f} |"
+                  for t in record["tiny_binaries"]]
+        lines.append("")
+    runs = record.get("sweep_binaries") or []
+    if runs:
+        walls = {b: median([r["run_benchmark_wall_s"] for r in runs if r["binary"] == b])
+                 for b in binaries}
+        cells = {}
+        for r in runs:
+            for c in r["cells"]:
+                key = (c["model"], c["sequence_length"])
+                cells.setdefault(key, {}).setdefault(r["binary"], []).append(c["seconds"])
+        head = " | ".join(f"{b} (ms)" for b in binaries)
+        lines += ["## Seed sweep, batch 8, inference (median of the rounds)", "",
+                  "| | " + " | ".join(binaries) + " |", "|---|" + "---:|" * len(binaries),
+                  "| sweep wall (s) | " + " | ".join(f"{walls[b]:.1f}" for b in binaries) + " |",
+                  "",
+                  f"| model | sequence | {head} | last / first |",
+                  "|---|---:|" + "---:|" * (len(binaries) + 1)]
+        for (model, seq), by in sorted(cells.items()):
+            ms = [median(by.get(b, [])) for b in binaries]
+            shown = " | ".join("N/A" if m is None else f"{m * 1e3:.3f}" for m in ms)
+            ratio = f"{ms[-1] / ms[0]:.3f}" if ms[0] and ms[-1] else "N/A"
+            lines.append(f"| {model} | {seq} | {shown} | {ratio} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

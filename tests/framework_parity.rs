@@ -100,13 +100,13 @@ fn parity_with(name: &str, config: Value, batch: i64, seq: i64, lm_head: bool, f
         .into_iter()
         .collect();
 
-    let output = tch::no_grad(|| model.forward(&ids, false).unwrap());
+    let output = tch::no_grad(|| model.forward(&ids, None, false).unwrap());
     let (diff, _) = differences(&graph["output"], &output);
     assert!(diff <= 1e-4, "{name}: output differs by {diff:e}");
     if !lm_head {
         return;
     }
-    let loss = model.loss(&ids, &ids, false).unwrap();
+    let loss = model.loss(&ids, None, &ids, false).unwrap();
     loss.backward();
     let (ours, theirs) = (graph["loss"].double_value(&[]), loss.double_value(&[]));
     let relative = (ours - theirs).abs() / theirs.abs();

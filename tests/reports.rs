@@ -1212,6 +1212,12 @@ fn compare_judges_cells_measured_busy_on_a_wider_floor() {
                 cores: 8,
                 busy: true,
             });
+            // One thread beside four cores of other work: a core to spare, so a floor.
+            s.ran = Some(run_benchmark::cell::Ran {
+                threads: 1,
+                dtype: run_benchmark::cell::Dtype::F32,
+                pretrained: None,
+            });
         }
     }
     json::write(&slow, &sweep).unwrap();
@@ -1230,6 +1236,50 @@ fn compare_judges_cells_measured_busy_on_a_wider_floor() {
         "{stdout}"
     );
     assert!(stdout.contains("--threads 1"), "{stdout}");
+}
+
+/// A cell whose threads and the other work wanted more cores than the machine has can be
+/// slowed without bound (a thread waiting at a barrier for a core): a thousand times slower
+/// is then no verdict at all, not a regression, and the row says why.
+#[test]
+fn compare_does_not_judge_cells_measured_oversubscribed() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    let starved = dir.path().join("starved.json");
+    let mut sweep = synthetic(1000.0);
+    for (_, result) in &mut sweep.rows {
+        if let CellResult::Speed(s) = result {
+            s.load = Some(run_benchmark::cell::Load {
+                other_cores: 1.5,
+                cores: 2,
+                busy: true,
+            });
+            s.ran = Some(run_benchmark::cell::Ran {
+                threads: 2,
+                dtype: run_benchmark::cell::Dtype::F32,
+                pretrained: None,
+            });
+        }
+    }
+    json::write(&starved, &sweep).unwrap();
+    let out = bin()
+        .env("COLUMNS", "200")
+        .arg("compare")
+        .arg(&base)
+        .arg(&starved)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("REGRESSED"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "measured oversubscribed: 2 thread(s) and 1.5 cores of other work on 2 cores"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 regressed"), "{stdout}");
 }
 
 #[test]

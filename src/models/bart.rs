@@ -10,7 +10,7 @@ use super::layers::Apply;
 use super::layers::{
     attention_kernel, drop_layer, dropout, lm_loss, Activation, Embedding, LayerNorm, Linear,
 };
-use super::{Architecture, Generator, Model, Task};
+use super::{no_mask, Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
 use anyhow::{anyhow, bail, Result};
 use tch::{nn, Kind, Tensor};
@@ -398,11 +398,12 @@ impl Generator for BartForConditionalGeneration {
 }
 
 impl Model for BartModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
         Ok(self.last_hidden_state(input_ids, train))
     }
 
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!(
             "BartModel has no language-modelling head; train BartForConditionalGeneration instead"
         )
@@ -410,13 +411,21 @@ impl Model for BartModel {
 }
 
 impl Model for BartForConditionalGeneration {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
         Ok(self.logits(input_ids, train))
     }
 
     /// Cross-entropy of the logits against `labels` unshifted: with `decoder_input_ids`
     /// given, transformers does not shift the labels.
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+    fn loss(
+        &self,
+        input_ids: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        no_mask(mask)?;
         Ok(lm_loss(&self.logits(input_ids, train), labels))
     }
 }

@@ -410,51 +410,32 @@ impl BertForMaskedLm {
 }
 
 impl Model for BertModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        let hidden = self.encode(input_ids, train);
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        let hidden = self.encode_masked(input_ids, mask, train);
         Ok(match self.pool(&hidden) {
             Some(pooled) => pooled,
             None => hidden,
         })
     }
 
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        let hidden = self.encode_masked(input_ids, Some(mask), train);
-        Ok(match self.pool(&hidden) {
-            Some(pooled) => pooled,
-            None => hidden,
-        })
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("the base model has no language-modelling head; train its masked-LM model instead")
     }
 }
 
 impl Model for BertForMaskedLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
     }
 
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(lm_loss(&self.logits(input_ids, train), labels))
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits_masked(input_ids, Some(mask), train))
-    }
-
-    fn loss_masked(
+    fn loss(
         &self,
         input_ids: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         labels: &Tensor,
         train: bool,
     ) -> Result<Tensor> {
-        Ok(lm_loss(
-            &self.logits_masked(input_ids, Some(mask), train),
-            labels,
-        ))
+        Ok(lm_loss(&self.logits_masked(input_ids, mask, train), labels))
     }
 }
 

@@ -339,43 +339,28 @@ impl DebertaV2ForMaskedLm {
 }
 
 impl Model for DebertaV2Model {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.encode(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, mask, train))
     }
 
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("DebertaV2Model has no language-modelling head; train DebertaV2ForMaskedLM instead")
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.encode_masked(input_ids, Some(mask), train))
     }
 }
 
 impl Model for DebertaV2ForMaskedLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
     }
 
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(lm_loss(&self.logits(input_ids, train), labels))
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits_masked(input_ids, Some(mask), train))
-    }
-
-    fn loss_masked(
+    fn loss(
         &self,
         input_ids: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         labels: &Tensor,
         train: bool,
     ) -> Result<Tensor> {
-        Ok(lm_loss(
-            &self.logits_masked(input_ids, Some(mask), train),
-            labels,
-        ))
+        Ok(lm_loss(&self.logits_masked(input_ids, mask, train), labels))
     }
 }
 

@@ -72,39 +72,29 @@ impl ElectraForPreTraining {
 }
 
 impl Model for ElectraForPreTraining {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
     }
 
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits_masked(input_ids, Some(mask), train))
-    }
-
-    /// Mean `BCEWithLogitsLoss` against `labels` cast to float, as transformers computes it.
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        let logits = self.logits(input_ids, train);
-        Ok(logits.binary_cross_entropy_with_logits::<Tensor>(
-            &labels.to_kind(logits.kind()),
-            None,
-            None,
-            Reduction::Mean,
-        ))
-    }
-
-    /// [`Model::loss`] over the real tokens only, as transformers' `active_loss` given an
-    /// attention mask.
-    fn loss_masked(
+    /// Mean `BCEWithLogitsLoss` against `labels` cast to float, as transformers computes it;
+    /// with an attention mask, over the real tokens only (transformers' `active_loss`).
+    fn loss(
         &self,
         input_ids: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         labels: &Tensor,
         train: bool,
     ) -> Result<Tensor> {
-        let logits = self.logits_masked(input_ids, Some(mask), train);
-        let active = mask.ne(0);
-        let logits = logits.masked_select(&active);
+        let logits = self.logits_masked(input_ids, mask, train);
+        let (logits, labels) = match mask {
+            Some(mask) => {
+                let active = mask.ne(0);
+                (logits.masked_select(&active), labels.masked_select(&active))
+            }
+            None => (logits, labels.shallow_clone()),
+        };
         Ok(logits.binary_cross_entropy_with_logits::<Tensor>(
-            &labels.masked_select(&active).to_kind(logits.kind()),
+            &labels.to_kind(logits.kind()),
             None,
             None,
             Reduction::Mean,

@@ -14,11 +14,11 @@
 
 use super::kv_cache::{AttentionOptions, CausalLm, KvCache};
 use super::layers::Apply;
-use super::layers::{decoder_only_models, lm_head, merge_heads, Activation, Embedding, Linear};
+use super::layers::{causal_lm_loss, lm_head, merge_heads, Activation, Embedding, Linear};
 use super::rotary::{RopeType, Rotary, RotaryTables};
 use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::gemma::*;
@@ -336,13 +336,34 @@ impl CausalLm for GemmaForCausalLm {
     }
 }
 
-decoder_only_models!(
-    GemmaModel,
-    "GemmaModel",
-    GemmaForCausalLm,
-    "GemmaForCausalLM",
-    masked
-);
+impl Model for GemmaModel {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, mask, train))
+    }
+
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
+        bail!("GemmaModel has no language-modelling head; train GemmaForCausalLM instead")
+    }
+}
+
+impl Model for GemmaForCausalLm {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
+    }
+
+    fn loss(
+        &self,
+        input_ids: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(causal_lm_loss(
+            &self.logits_masked(input_ids, mask, train),
+            labels,
+        ))
+    }
+}
 
 impl Architecture for GemmaConfig {
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {

@@ -6,11 +6,11 @@
 use super::kv_cache::{CausalLm, KvCache};
 use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, merge_heads, Activation, Embedding, LayerNorm, Linear,
+    causal_lm_loss, dropout, lm_head, merge_heads, Activation, Embedding, LayerNorm, Linear,
 };
 use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::gpt2::*;
@@ -223,13 +223,34 @@ impl CausalLm for Gpt2LmHeadModel {
     }
 }
 
-decoder_only_models!(
-    Gpt2Model,
-    "GPT2Model",
-    Gpt2LmHeadModel,
-    "GPT2LMHeadModel",
-    masked
-);
+impl Model for Gpt2Model {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, mask, train))
+    }
+
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
+        bail!("GPT2Model has no language-modelling head; train GPT2LMHeadModel instead")
+    }
+}
+
+impl Model for Gpt2LmHeadModel {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
+    }
+
+    fn loss(
+        &self,
+        input_ids: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(causal_lm_loss(
+            &self.logits_masked(input_ids, mask, train),
+            labels,
+        ))
+    }
+}
 
 impl Architecture for Gpt2Config {
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {

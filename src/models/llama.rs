@@ -304,40 +304,28 @@ impl CausalLm for LlamaForCausalLm {
 }
 
 impl Model for LlamaModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.encode(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, mask, train))
     }
 
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("LlamaModel has no language-modelling head; train LlamaForCausalLM instead")
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.encode_masked(input_ids, Some(mask), train))
     }
 }
 
 impl Model for LlamaForCausalLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
     }
 
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.lm_loss(input_ids, labels, train))
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits_masked(input_ids, Some(mask), train))
-    }
-
-    fn loss_masked(
+    fn loss(
         &self,
         input_ids: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         labels: &Tensor,
         train: bool,
     ) -> Result<Tensor> {
-        Ok(self.lm_loss_masked(input_ids, Some(mask), labels, train))
+        Ok(self.lm_loss_masked(input_ids, mask, labels, train))
     }
 }
 

@@ -46,29 +46,30 @@ pub trait Model {
     /// The module's forward pass on `input_ids` (batch, seq), or on what
     /// [`Architecture::random_inputs`] makes (ViT: pixel values); returns its main output.
     /// Encoder-decoders use `input_ids` as `decoder_input_ids` too, as the original did.
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor>;
-    /// The language-modelling loss with `labels` (batch, seq), a scalar.
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor>;
-    /// [`Model::forward`] on padded inputs: `attention_mask` (batch, seq) is 1 for a token
-    /// and 0 for padding, and padding changes no real token's output. Families that do not
-    /// take a mask say so.
-    fn forward_masked(
+    /// `attention_mask` (batch, seq), for padded inputs, is 1 for a token and 0 for padding,
+    /// and padding changes no real token's output; a family without a masked forward
+    /// refuses one ([`no_mask`]; the planner refuses text inputs for it before).
+    fn forward(
         &self,
-        _input_ids: &Tensor,
-        _attention_mask: &Tensor,
-        _train: bool,
-    ) -> Result<Tensor> {
-        bail!("{NO_MASK}")
-    }
-    /// [`Model::loss`] on padded inputs (labels of padding are -100).
-    fn loss_masked(
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        train: bool,
+    ) -> Result<Tensor>;
+    /// The language-modelling loss with `labels` (batch, seq; -100 at padding), a scalar.
+    fn loss(
         &self,
-        _input_ids: &Tensor,
-        _attention_mask: &Tensor,
-        _labels: &Tensor,
-        _train: bool,
-    ) -> Result<Tensor> {
-        bail!("{NO_MASK}")
+        input_ids: &Tensor,
+        attention_mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor>;
+}
+
+/// The forward of a family without mask support: refuses an attention mask.
+pub fn no_mask(attention_mask: Option<&Tensor>) -> Result<()> {
+    match attention_mask {
+        Some(_) => bail!("{NO_MASK}"),
+        None => Ok(()),
     }
 }
 

@@ -251,44 +251,31 @@ impl ModernBertForMaskedLm {
 }
 
 impl Model for ModernBertModel {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.encode(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, mask, train))
     }
 
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("ModernBertModel has no language-modelling head; train ModernBertForMaskedLM instead")
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.encode_masked(input_ids, Some(mask), train))
     }
 }
 
 impl Model for ModernBertForMaskedLm {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
     }
 
     /// transformers' `ForMaskedLMLoss`: mean cross-entropy of the float32 logits, every
-    /// token predicted (labels = input_ids, so `sparse_prediction` would change nothing).
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        let logits = self.logits(input_ids, train).to_kind(Kind::Float);
-        Ok(super::layers::lm_loss(&logits, labels))
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits_masked(input_ids, Some(mask), train))
-    }
-
-    /// As [`Model::loss`]; the labels of padding are -100, so they are ignored.
-    fn loss_masked(
+    /// token predicted (labels = input_ids, so `sparse_prediction` would change nothing);
+    /// the labels of padding are -100, so they are ignored.
+    fn loss(
         &self,
         input_ids: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         labels: &Tensor,
         train: bool,
     ) -> Result<Tensor> {
-        let logits = self.logits_masked(input_ids, Some(mask), train);
+        let logits = self.logits_masked(input_ids, mask, train);
         Ok(super::layers::lm_loss(&logits.to_kind(Kind::Float), labels))
     }
 }

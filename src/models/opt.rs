@@ -6,12 +6,12 @@
 use super::kv_cache::{CausalLm, KvCache};
 use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, merge_heads, split_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    causal_lm_loss, dropout, lm_head, merge_heads, split_heads, Activation, Embedding, LayerNorm,
+    Linear,
 };
-use super::{Architecture, Generator, Model, Task};
+use super::{no_mask, Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use tch::{nn, Kind, Tensor};
 
 pub use run_benchmark_core::spec::opt::*;
@@ -221,7 +221,34 @@ impl CausalLm for OptForCausalLm {
     }
 }
 
-decoder_only_models!(OptModel, "OPTModel", OptForCausalLm, "OPTForCausalLM");
+impl Model for OptModel {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
+        Ok(self.encode(input_ids, train))
+    }
+
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
+        bail!("OPTModel has no language-modelling head; train OPTForCausalLM instead")
+    }
+}
+
+impl Model for OptForCausalLm {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
+        Ok(self.logits(input_ids, train))
+    }
+
+    fn loss(
+        &self,
+        input_ids: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        no_mask(mask)?;
+        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
+    }
+}
 
 impl Architecture for OptConfig {
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {

@@ -8,13 +8,13 @@
 use super::kv_cache::{CausalLm, KvCache};
 use super::layers::Apply;
 use super::layers::{
-    decoder_only_models, dropout, lm_head, merge_heads, split_heads, Activation, Embedding,
-    LayerNorm, Linear,
+    causal_lm_loss, dropout, lm_head, merge_heads, split_heads, Activation, Embedding, LayerNorm,
+    Linear,
 };
 use super::rotary::{RopeType, Rotary, RotaryTables};
-use super::{Architecture, Generator, Model, Task};
+use super::{no_mask, Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use tch::{nn, Tensor};
 
 pub use run_benchmark_core::spec::phi::*;
@@ -233,7 +233,34 @@ impl CausalLm for PhiForCausalLm {
     }
 }
 
-decoder_only_models!(PhiModel, "PhiModel", PhiForCausalLm, "PhiForCausalLM");
+impl Model for PhiModel {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
+        Ok(self.encode(input_ids, train))
+    }
+
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
+        bail!("PhiModel has no language-modelling head; train PhiForCausalLM instead")
+    }
+}
+
+impl Model for PhiForCausalLm {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
+        Ok(self.logits(input_ids, train))
+    }
+
+    fn loss(
+        &self,
+        input_ids: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        no_mask(mask)?;
+        Ok(causal_lm_loss(&self.logits(input_ids, train), labels))
+    }
+}
 
 impl Architecture for PhiConfig {
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {

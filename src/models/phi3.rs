@@ -9,13 +9,11 @@
 
 use super::kv_cache::{CausalLm, KvCache};
 use super::layers::Apply;
-use super::layers::{
-    decoder_only_models, dropout, lm_head, merge_heads, Activation, Embedding, Linear,
-};
+use super::layers::{causal_lm_loss, dropout, lm_head, merge_heads, Activation, Embedding, Linear};
 use super::rotary::{RmsNorm, Rotary, RotaryTables};
 use super::{Architecture, Generator, Model, Task};
 use crate::measure::profile::{self, Part};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use tch::{nn, Tensor};
 
 pub use run_benchmark_core::spec::phi3::*;
@@ -257,13 +255,34 @@ impl CausalLm for Phi3ForCausalLm {
     }
 }
 
-decoder_only_models!(
-    Phi3Model,
-    "Phi3Model",
-    Phi3ForCausalLm,
-    "Phi3ForCausalLM",
-    masked
-);
+impl Model for Phi3Model {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.encode_masked(input_ids, mask, train))
+    }
+
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
+        bail!("Phi3Model has no language-modelling head; train Phi3ForCausalLM instead")
+    }
+}
+
+impl Model for Phi3ForCausalLm {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
+    }
+
+    fn loss(
+        &self,
+        input_ids: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(causal_lm_loss(
+            &self.logits_masked(input_ids, mask, train),
+            labels,
+        ))
+    }
+}
 
 impl Architecture for Phi3Config {
     fn build(&self, p: nn::Path, task: Task) -> Result<Box<dyn Model>> {

@@ -592,45 +592,30 @@ impl Generator for T5ForConditionalGeneration {
 }
 
 impl Model for T5Model {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.last_hidden_state(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.last_hidden_state_masked(input_ids, mask, train))
     }
 
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.last_hidden_state_masked(input_ids, Some(mask), train))
-    }
-
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("T5Model has no language-modelling head; train T5ForConditionalGeneration instead")
     }
 }
 
 impl Model for T5ForConditionalGeneration {
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits(input_ids, train))
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        Ok(self.logits_masked(input_ids, mask, train))
     }
 
     /// Cross-entropy of the logits against `labels` unshifted: with `decoder_input_ids`
     /// given, transformers does not shift the labels.
-    fn loss(&self, input_ids: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(lm_loss(&self.logits(input_ids, train), labels))
-    }
-
-    fn forward_masked(&self, input_ids: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.logits_masked(input_ids, Some(mask), train))
-    }
-
-    fn loss_masked(
+    fn loss(
         &self,
         input_ids: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         labels: &Tensor,
         train: bool,
     ) -> Result<Tensor> {
-        Ok(lm_loss(
-            &self.logits_masked(input_ids, Some(mask), train),
-            labels,
-        ))
+        Ok(lm_loss(&self.logits_masked(input_ids, mask, train), labels))
     }
 }
 

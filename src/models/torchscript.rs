@@ -3,7 +3,7 @@
 //! implement. Its vocabulary size comes from the command line
 //! (`NAME=model.pt:vocab_size=N`), since a TorchScript file carries no config.
 
-use super::{Architecture, Model, Task};
+use super::{no_mask, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use std::path::Path;
 use tch::{nn, CModule, IValue, Tensor};
@@ -61,11 +61,12 @@ fn first_tensor(value: IValue) -> Result<Tensor> {
 }
 
 impl Model for TorchScriptModel {
-    fn forward(&self, input_ids: &Tensor, _train: bool) -> Result<Tensor> {
+    fn forward(&self, input_ids: &Tensor, mask: Option<&Tensor>, _train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
         self.run(input_ids)
     }
 
-    fn loss(&self, _input_ids: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("training a TorchScript file is not supported: it has no known loss")
     }
 }

@@ -9,7 +9,7 @@
 
 use super::layers::Apply;
 use super::layers::{dropout, merge_heads, split_heads, Activation, LayerNorm, Linear};
-use super::{Architecture, Model, Task};
+use super::{no_mask, Architecture, Model, Task};
 use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -213,24 +213,33 @@ impl ViTForImageClassification {
 }
 
 impl Model for ViTModel {
-    fn forward(&self, pixel_values: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, pixel_values: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
         let hidden = self.encode(pixel_values, train)?;
         Ok(self.pool(&hidden).unwrap_or(hidden))
     }
 
-    fn loss(&self, _pixels: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("ViTModel has no classification head; train ViTForImageClassification instead")
     }
 }
 
 impl Model for ViTForImageClassification {
-    fn forward(&self, pixel_values: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, pixel_values: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
         self.logits(pixel_values, train)
     }
 
     /// transformers' single-label classification loss: mean cross-entropy of the float32
     /// logits against `labels` (batch), class indices.
-    fn loss(&self, pixel_values: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+    fn loss(
+        &self,
+        pixel_values: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        no_mask(mask)?;
         let logits = self.logits(pixel_values, train)?.to_kind(Kind::Float);
         Ok(super::layers::lm_loss(&logits, labels))
     }

@@ -19,7 +19,7 @@ use super::layers::{
     attention_kernel, drop_layer, dropout, lm_loss, merge_heads, split_heads, Activation,
     Embedding, LayerNorm, Linear,
 };
-use super::{Architecture, Model, Task};
+use super::{no_mask, Architecture, Model, Task};
 use crate::cell::MEL_FRAMES_PER_SECOND;
 use crate::measure::profile::{self, scope, Part};
 use anyhow::{bail, Result};
@@ -403,23 +403,32 @@ impl WhisperForConditionalGeneration {
 }
 
 impl Model for WhisperModel {
-    fn forward(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, features: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
         self.last_hidden_state(features, &self.prefix(features.size()[0]), train)
     }
 
-    fn loss(&self, _features: &Tensor, _labels: &Tensor, _train: bool) -> Result<Tensor> {
+    fn loss(&self, _: &Tensor, _: Option<&Tensor>, _: &Tensor, _: bool) -> Result<Tensor> {
         bail!("WhisperModel has no language-modelling head; train WhisperForConditionalGeneration instead")
     }
 }
 
 impl Model for WhisperForConditionalGeneration {
-    fn forward(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, features: &Tensor, mask: Option<&Tensor>, train: bool) -> Result<Tensor> {
+        no_mask(mask)?;
         self.logits(features, train)
     }
 
     /// Cross-entropy of the prefix's logits against `labels` (batch, prefix tokens),
     /// unshifted: with `decoder_input_ids` given, transformers does not shift the labels.
-    fn loss(&self, features: &Tensor, labels: &Tensor, train: bool) -> Result<Tensor> {
+    fn loss(
+        &self,
+        features: &Tensor,
+        mask: Option<&Tensor>,
+        labels: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        no_mask(mask)?;
         Ok(lm_loss(&self.logits(features, train)?, labels))
     }
 }

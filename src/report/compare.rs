@@ -462,6 +462,15 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64, noise_floor: f64) -> Line
             let (lo, hi) = bootstrap_interval(a, b);
             line.ratio = Some(ratio);
             line.interval = Some((lo, hi));
+            // A cell whose threads and the other work together wanted more cores than the
+            // machine has waited for cores mid-call: a thread descheduled at a barrier holds
+            // up the others for a whole time slice, so the slowdown has no bound (a 0.2 ms
+            // call took 200 ms at load 13 on 2 cores). No floor covers that: not comparable.
+            if let Some(why) = oversubscribed(a).or_else(|| oversubscribed(b)) {
+                line.busy = true;
+                line.note = Some(why);
+                return line;
+            }
             // Other processes slow a measurement by more than any interval shows: sharing
             // its cores with k cores' worth of other work can make a cell up to k + 1 times
             // slower, so a cell either run measured busy gets that much more floor.
@@ -503,6 +512,21 @@ fn compare_cell(base: &Row, new: &Row, threshold: f64, noise_floor: f64) -> Line
         _ => line.note = Some("different kinds of result".into()),
     }
     line
+}
+
+/// Why a speed cell measured busy is not comparable: its threads (two or more) and other
+/// processes' work wanted more than the machine's cores (a single-threaded cell, or one with
+/// cores to spare, is judged on the busy floor instead).
+fn oversubscribed(result: &SpeedResult) -> Option<String> {
+    let load = result.load.filter(|l| l.busy)?;
+    let threads = result.ran.map_or(load.cores, |r| r.threads);
+    // One thread waits for no other: time-sliced, it slows by the share it gets (the floor).
+    (threads > 1 && load.other_cores + threads as f64 > load.cores as f64 + 0.5).then(|| {
+        format!(
+            "measured oversubscribed: {threads} thread(s) and {:.1} cores of other work on {} cores",
+            load.other_cores, load.cores
+        )
+    })
 }
 
 fn figure(result: &CellResult) -> String {
@@ -606,8 +630,9 @@ fn summary(c: &Comparison) -> Vec<String> {
     if busy > 0 {
         lines.push(format!(
             "{busy} speed cell(s) were measured while other processes took CPU: each is judged \
-             on a floor of the cores those took (100% a core); rerun on a quiet machine, or \
-             with --threads 1 on a shared one, for a finer verdict."
+             on a floor of the cores those took (100% a core), or not at all (n/a) where its \
+             threads and that work wanted more cores than the machine has; rerun on a quiet \
+             machine, or with --threads 1 on a shared one, for a finer verdict."
         ));
     }
     if c.regressions().next().is_some() && c.noise_source.starts_with("the default") {

@@ -161,7 +161,7 @@ pub fn built_by_task_matches(
                 fx.architecture().build(p, Task::LanguageModel).unwrap()
             });
             let input_ids = fx.input_ids();
-            let loss = model.loss(input_ids, input_ids, false).unwrap();
+            let loss = model.loss(input_ids, None, input_ids, false).unwrap();
             check(arch, "LanguageModel loss", &loss, fx.expected(name));
         });
     }
@@ -180,7 +180,7 @@ pub fn built_by_task_matches_config(
             check(
                 &fx.arch,
                 &format!("{task:?} forward ({name})"),
-                &model.forward(fx.input_ids(), false).unwrap(),
+                &model.forward(fx.input_ids(), None, false).unwrap(),
                 fx.expected(name),
             );
         }
@@ -201,7 +201,7 @@ pub fn trains_on(arch: &str, prefix: &str, (input, labels): (&str, &str), loss_n
         fx.architecture().build(p, Task::LanguageModel).unwrap()
     });
     let (input, labels) = (fx.expected(input), fx.expected(labels));
-    let loss = model.loss(input, labels, true).unwrap();
+    let loss = model.loss(input, None, labels, true).unwrap();
     fx.check_all(&[("training loss", &loss, loss_name)]);
     loss.backward();
     for (name, var) in vs.variables() {

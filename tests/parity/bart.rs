@@ -30,7 +30,7 @@ fn bart_matches_transformers() {
         fx.check("lm_logits", &lm.logits(input_ids, false));
         fx.check(
             "lm_loss",
-            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
+            &Model::loss(&lm, input_ids, None, input_ids, false).unwrap(),
         );
     });
 }

@@ -25,14 +25,16 @@ fn electra_matches_transformers() {
             "pretraining_logits",
             &discriminator.logits(input_ids, false),
         );
-        let loss = discriminator.loss(input_ids, input_ids, false).unwrap();
+        let loss = discriminator
+            .loss(input_ids, None, input_ids, false)
+            .unwrap();
         fx.check("pretraining_loss", &loss);
 
         let (_vs, generator) = fx.load("electra", |p| electra_for_masked_lm(p, c));
         fx.check("mlm_logits", &generator.logits(input_ids, false));
         fx.check(
             "mlm_loss",
-            &Model::loss(&generator, input_ids, input_ids, false).unwrap(),
+            &Model::loss(&generator, input_ids, None, input_ids, false).unwrap(),
         );
     });
 }

@@ -23,7 +23,7 @@ fn matches_transformers(arch: &str) {
         fx.check("lm_logits", &lm.logits(input_ids, false));
         fx.check(
             "lm_loss",
-            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
+            &Model::loss(&lm, input_ids, None, input_ids, false).unwrap(),
         );
     });
 }

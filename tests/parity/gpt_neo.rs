@@ -26,7 +26,7 @@ fn gpt_neo_matches_transformers() {
         fx.check("lm_logits", &lm.logits(input_ids, false));
         fx.check(
             "lm_loss",
-            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
+            &Model::loss(&lm, input_ids, None, input_ids, false).unwrap(),
         );
     });
 }

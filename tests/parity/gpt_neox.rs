@@ -24,7 +24,7 @@ fn matches_transformers(arch: &str) {
         fx.check("logits", &lm.logits(input_ids, false));
         fx.check(
             "loss",
-            &Model::loss(&lm, input_ids, input_ids, false).unwrap(),
+            &Model::loss(&lm, input_ids, None, input_ids, false).unwrap(),
         );
     });
 }

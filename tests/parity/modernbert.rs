@@ -25,7 +25,7 @@ fn modernbert_matches_transformers() {
         fx.check("mlm_logits", &mlm.logits(input_ids, false));
         fx.check(
             "mlm_loss",
-            &Model::loss(&mlm, input_ids, input_ids, false).unwrap(),
+            &Model::loss(&mlm, input_ids, None, input_ids, false).unwrap(),
         );
     });
 }

@@ -26,7 +26,7 @@ fn matches_transformers(arch: &str) {
         let (_vs, lm) = fx.load("model", |p| LlamaForCausalLm::new(p, c));
         let logits = lm.logits(input_ids, false);
         fx.check("logits", &logits);
-        let loss = Model::loss(&lm, input_ids, input_ids, false).unwrap();
+        let loss = Model::loss(&lm, input_ids, None, input_ids, false).unwrap();
         fx.check("loss", &loss);
         // The loss is cross-entropy plus coef · aux: the aux part matches on its own.
         let aux = (loss - causal_lm_loss(&logits, input_ids)) / moe.router_aux_loss_coef;
@@ -36,9 +36,9 @@ fn matches_transformers(arch: &str) {
         // cross-entropy and the router's balance, as transformers given the mask.
         let mask = fx.expected("attention_mask");
         let labels = masked_labels(input_ids, mask);
-        let masked = lm.loss_masked(input_ids, mask, &labels, false).unwrap();
+        let masked = lm.loss(input_ids, Some(mask), &labels, false).unwrap();
         fx.check("masked_loss", &masked);
-        let logits = lm.forward_masked(input_ids, mask, false).unwrap();
+        let logits = lm.forward(input_ids, Some(mask), false).unwrap();
         let aux = (masked - causal_lm_loss(&logits, &labels)) / moe.router_aux_loss_coef;
         check(
             arch,

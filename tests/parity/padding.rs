@@ -1,6 +1,6 @@
 //! Padding with an attention mask changes no real token's output: for every family that
 //! takes a mask, on the fixtures' transformers weights (randomised, so attention is far from
-//! uniform), a batch of a padded row and a full row through `forward_masked` gives each
+//! uniform), a batch of a padded row and a full row through `forward` with a mask gives each
 //! row's real tokens the outputs of that row alone through `forward`, which the parity tests
 //! hold to transformers; the loss ignores padding too (the MoE router's balance included).
 //! Families without a mask say so, and say it before any cell through
@@ -43,8 +43,8 @@ fn padding_changes_no_real_output(
     for &task in tasks {
         let (_vs, model) = fx.load(prefix, |p| config.build(p, task).unwrap());
         tch::no_grad(|| {
-            let masked = model.forward_masked(&padded, &mask, false).unwrap();
-            let alone = model.forward(&short, false).unwrap();
+            let masked = model.forward(&padded, Some(&mask), false).unwrap();
+            let alone = model.forward(&short, None, false).unwrap();
             // Per-token outputs are cut to the real tokens; a pooled output (batch, hidden)
             // is compared whole.
             let row0 = masked.narrow(0, 0, 1);
@@ -53,7 +53,7 @@ fn padding_changes_no_real_output(
                 false => row0,
             };
             check(arch, &format!("{task:?} padded row"), &row0, &alone);
-            let row1 = model.forward(&full_row, false).unwrap();
+            let row1 = model.forward(&full_row, None, false).unwrap();
             check(
                 arch,
                 &format!("{task:?} full row"),
@@ -63,12 +63,12 @@ fn padding_changes_no_real_output(
             if with_loss && task == Task::LanguageModel {
                 let (ids0, mask0) = (padded.narrow(0, 0, 1), mask.narrow(0, 0, 1));
                 let labels = masked_labels(&ids0, &mask0);
-                let loss = model.loss_masked(&ids0, &mask0, &labels, false).unwrap();
+                let loss = model.loss(&ids0, Some(&mask0), &labels, false).unwrap();
                 check(
                     arch,
                     "padded loss",
                     &loss,
-                    &model.loss(&short, &short, false).unwrap(),
+                    &model.loss(&short, None, &short, false).unwrap(),
                 );
             }
         });
@@ -106,8 +106,8 @@ fn electra_discriminator_ignores_padding() {
     let ids = Tensor::from_slice(&[7i64, 8, 9, 10, 11, 0, 0, 0]).view([1, SEQ]);
     let mask = ids.ne(0).to_kind(Kind::Int64);
     tch::no_grad(|| {
-        let masked = model.forward_masked(&ids, &mask, false).unwrap();
-        let alone = model.forward(&ids.narrow(1, 0, REAL), false).unwrap();
+        let masked = model.forward(&ids, Some(&mask), false).unwrap();
+        let alone = model.forward(&ids.narrow(1, 0, REAL), None, false).unwrap();
         check(
             "electra",
             "discriminator padded row",
@@ -116,9 +116,9 @@ fn electra_discriminator_ignores_padding() {
         );
         // The BCE loss over the real tokens only, as transformers' active_loss.
         let labels = masked_labels(&ids, &mask);
-        let loss = model.loss_masked(&ids, &mask, &labels, false).unwrap();
+        let loss = model.loss(&ids, Some(&mask), &labels, false).unwrap();
         let short = ids.narrow(1, 0, REAL);
-        let want = model.loss(&short, &short, false).unwrap();
+        let want = model.loss(&short, None, &short, false).unwrap();
         check("electra", "discriminator padded loss", &loss, &want);
     });
 }
@@ -172,7 +172,7 @@ fn families_without_a_mask_say_so() {
             .build(tch::nn::VarStore::new(Device::Cpu).root(), Task::Base)
             .unwrap();
         let ids = Tensor::ones([1, 4], (Kind::Int64, Device::Cpu));
-        let err = model.forward_masked(&ids, &ids, false).err().unwrap();
+        let err = model.forward(&ids, Some(&ids), false).err().unwrap();
         assert_eq!(err.to_string(), models::NO_MASK, "{arch}");
     }
 }

@@ -31,7 +31,7 @@ fn vit_matches_transformers() {
 
         let (_vs, head) = fx.load("vit", |p| ViTForImageClassification::new(p, c));
         fx.check("cls_logits", &head.logits(pixels, false).unwrap());
-        let loss = Model::loss(&head, pixels, fx.expected("labels"), false).unwrap();
+        let loss = Model::loss(&head, pixels, None, fx.expected("labels"), false).unwrap();
         fx.check("cls_loss", &loss);
     });
 }
@@ -47,7 +47,7 @@ fn vit_built_by_task_matches_transformers() {
             (Task::LanguageModel, "cls_logits"),
         ] {
             let (_vs, model) = fx.load("vit", |p| fx.architecture().build(p, task).unwrap());
-            let out = model.forward(pixels, false).unwrap();
+            let out = model.forward(pixels, None, false).unwrap();
             check(
                 ARCH,
                 &format!("{task:?} forward ({name})"),

@@ -42,7 +42,7 @@ fn whisper_matches_transformers_at_30_and_5_seconds() {
             );
             fx.check(
                 &format!("lm_loss{suffix}"),
-                &Model::loss(&lm, features, ids, false).unwrap(),
+                &Model::loss(&lm, features, None, ids, false).unwrap(),
             );
         }
     });
@@ -61,7 +61,7 @@ fn whisper_built_by_task_matches_transformers() {
             ] {
                 let name = format!("{name}{suffix}");
                 let (_vs, model) = fx.load("model", |p| fx.architecture().build(p, task).unwrap());
-                let out = model.forward(features, false).unwrap();
+                let out = model.forward(features, None, false).unwrap();
                 check(
                     ARCH,
                     &format!("{task:?} forward ({name})"),
@@ -110,7 +110,7 @@ fn whisper_trains() {
             fx.architecture().build(p, Task::LanguageModel).unwrap()
         });
         let features = fx.expected(&format!("input_features{suffix}"));
-        let loss = model.loss(features, ids, true).unwrap();
+        let loss = model.loss(features, None, ids, true).unwrap();
         fx.check(&format!("lm_loss{suffix}"), &loss);
         loss.backward();
         let trainable = vs.trainable_variables();

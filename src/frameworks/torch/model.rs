@@ -9,7 +9,7 @@ use crate::measure::profile::{scope, Part, Profile};
 use crate::measure::timing::Timing;
 use crate::models::{self, kv_cache::KvCache, layers::masked_labels, Generator};
 use crate::tokenize;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use run_benchmark_core::protocol::Loaded;
 use tch::{nn, nn::OptimizerConfig, nn::VarStore, Kind, Tensor};
 
@@ -120,19 +120,20 @@ impl Loaded for TorchModel {
         };
         let inputs = (self.inputs.as_mut()).ok_or_else(|| anyhow!("no inputs were made"))?;
         let model_type = &self.model_type;
-        let no_mask = || format!("{model_type} with text inputs");
+        // A refused mask says which model and why it had one.
+        let masked = |e: anyhow::Error, with_mask: bool| match with_mask {
+            true => e.context(format!("{model_type} with text inputs")),
+            false => e,
+        };
         match (self.mode, &inputs.traced) {
             (Mode::Inference, Some(traced)) => {
                 let input = tch::IValue::Tensor(inputs.input.shallow_clone());
                 tch::no_grad(|| traced.forward_is(&[input]))?;
             }
             (Mode::Inference, None) => {
-                let _logits = tch::no_grad(|| match &inputs.attention_mask {
-                    Some(mask) => model
-                        .forward_masked(&inputs.input, mask, false)
-                        .with_context(no_mask),
-                    None => model.forward(&inputs.input, false),
-                })?;
+                let mask = inputs.attention_mask.as_ref();
+                let _logits = tch::no_grad(|| model.forward(&inputs.input, mask, false))
+                    .map_err(|e| masked(e, mask.is_some()))?;
             }
             (Mode::Generation, _) => {
                 bail!("generation cells are measured by requests, not calls")
@@ -144,12 +145,9 @@ impl Loaded for TorchModel {
                     Some(opt) => opt.zero_grad(),
                     None => inputs.trainable.iter_mut().for_each(|v| v.zero_grad()),
                 }
-                let loss = match &inputs.attention_mask {
-                    Some(mask) => model
-                        .loss_masked(&inputs.input, mask, &inputs.labels, true)
-                        .with_context(no_mask)?,
-                    None => model.loss(&inputs.input, &inputs.labels, true)?,
-                };
+                let mask = inputs.attention_mask.as_ref();
+                let loss = (model.loss(&inputs.input, mask, &inputs.labels, true))
+                    .map_err(|e| masked(e, mask.is_some()))?;
                 scope(Part::Backward, || loss.f_backward())?;
                 if let Some(opt) = inputs.optimizer.as_mut() {
                     scope(Part::Optimizer, || opt.step());
@@ -250,7 +248,11 @@ fn trace(model: &dyn models::Model, input_ids: &Tensor) -> Result<tch::CModule> 
             &[input_ids.shallow_clone()],
             // Tracing takes an infallible closure; a failing forward is caught by the
             // protocol's catch_unwind and becomes the cell's reason.
-            &mut |inputs| vec![model.forward(&inputs[0], false).expect("traced forward")],
+            &mut |inputs| {
+                vec![model
+                    .forward(&inputs[0], None, false)
+                    .expect("traced forward")]
+            },
         )
     })
     .map_err(|e| anyhow!("tracing failed: {e}"))
