@@ -371,7 +371,7 @@ fn ctrl_c_keeps_the_finished_cells_and_resume_completes_the_rest() {
 fn ctrl_c_before_any_cell_finished_prints_no_empty_tables() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log.txt");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
         .current_dir(dir.path())
         .args([
             "--models",
