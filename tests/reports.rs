@@ -142,7 +142,7 @@ fn exports_to_files_and_to_stdout() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "only one of --export-json and --export-markdown can go to stdout",
+            "only one of --export-json, --export-markdown and --export-csv can go to stdout",
         ));
 }
 
