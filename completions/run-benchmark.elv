@@ -51,6 +51,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --tokenizer 'The tokenizer.json for --input-text, a file or a folder holding one [default: the model''s: beside its config, in the Hugging Face cache, or from the Hub]'
             cand --export-json 'Write every cell''s settings, raw samples, statistics and N/A reason as JSON (''-'' = stdout)'
             cand --export-markdown 'Write the tables and their notes as Markdown (''-'' = stdout)'
+            cand --export-csv 'Write every cell as one tidy CSV file (''-'' = stdout): one header, one row per cell and statistic (model, batch_size, sequence_length, mode, metric, dtype, threads, framework, new_tokens, statistic, value, unit, reason), beside the original''s per-section files'
             cand --resume 'Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE''s cells is not part of this sweep (they would be lost)'
             cand --sweep 'Read models, sizes and options from a TOML sweep file; flags on the command line override it'
             cand --log-filename 'The log file (implies --log-print) [default: log_<unix time>.csv, the original''s name]'

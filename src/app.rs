@@ -45,7 +45,11 @@ pub fn run(args: RunArgs) -> Result<Outcome> {
         calibration::ensure(&runner, progress, &plan, &results, sweep, args.recalibrate)
     };
     if args.dry_run {
-        return match calibrate(&mut sweep, &Progress::new(0, args.quiet)) {
+        let progress = Progress::new(0, args.quiet);
+        let calibrated = calibrate(&mut sweep, &progress);
+        // No bar is left on the screen above the plan.
+        progress.done();
+        return match calibrated {
             Ok(()) => dry_run(&plan, &results, &sweep).map(|()| Outcome::Finished),
             Err(Interrupted) => Ok(Outcome::Interrupted),
         };
@@ -228,12 +232,13 @@ fn dry_run(plan: &Plan, results: &[Option<CellResult>], sweep: &Sweep) -> Result
         .filter(|&i| results[i].is_none())
         .collect();
     let mut out = console::Stdout;
+    let cells: Vec<Cell> = to_run.iter().map(|&i| plan.cells[i].clone()).collect();
+    let not_measurable: Vec<Option<String>> =
+        cells.iter().map(child::known::not_measurable).collect();
     report::dry_run::print(
         &mut out,
-        &to_run
-            .iter()
-            .map(|&i| plan.cells[i].clone())
-            .collect::<Vec<_>>(),
+        &cells,
+        &not_measurable,
         &to_run
             .iter()
             .map(|&i| plan.estimates[i])
@@ -294,13 +299,27 @@ impl SweepRun<'_> {
             }
             let group = group_at(cells, results, position);
             let labels: Vec<String> = group.iter().map(|&i| cells[i].label(&self.axes)).collect();
-            self.progress.start(index + 1, self.to_run, &labels[0]);
+            let seconds: Vec<f64> = (group.iter())
+                .map(|&i| self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)))
+                .collect();
+            self.progress
+                .start(index + 1, self.to_run, &labels[0], seconds[0]);
             let outcome = match self.not_run(cells, position) {
                 Some(reason) => Ok(vec![CellResult::na(reason); group.len()]),
                 None => {
                     let members: Vec<Cell> = group.iter().map(|&i| cells[i].clone()).collect();
+                    // The bar names the cell the child runs now: memory, then speed.
+                    let moved_on = std::cell::Cell::new(0);
+                    let on_result = |finished: usize| {
+                        while moved_on.get() < finished.min(group.len() - 1) {
+                            let k = moved_on.get() + 1;
+                            (self.progress).next_in_group(seconds[k - 1], &labels[k], seconds[k]);
+                            moved_on.set(k);
+                        }
+                    };
                     // The child has been waited for: its CPU time is ours, not another's.
-                    let (outcome, load) = crate::load::during(|| self.runner.run_cells(&members));
+                    let (outcome, load) =
+                        crate::load::during(|| self.runner.run_cells_watched(&members, &on_result));
                     outcome.map(|mut finished| {
                         if let Some(load) = load {
                             self.watch.measured(load, &mut finished, sweep);
@@ -314,14 +333,16 @@ impl SweepRun<'_> {
                     for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
                         index += 1;
                         if k > 0 {
-                            self.progress.start(index, self.to_run, &labels[k]);
+                            (self.progress).start(index, self.to_run, &labels[k], seconds[k]);
                         }
                         let summary = summary(&result);
-                        self.progress.cell_done(
-                            self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)),
+                        (self.progress).finish(
+                            index,
+                            self.to_run,
+                            &labels[k],
+                            &summary,
+                            seconds[k],
                         );
-                        self.progress
-                            .finish(index, self.to_run, &labels[k], &summary);
                         if let Some(db) = self.db.as_deref_mut() {
                             db.cell(sweep, &(cells[i].clone(), result.clone()));
                         }
@@ -360,17 +381,11 @@ fn group_at(cells: &[Cell], results: &[Option<CellResult>], position: usize) -> 
 }
 
 impl SweepRun<'_> {
-    /// Why the cell at `position` is N/A before a child starts: a size the model cannot take
-    /// (a sequence past its positions, audio past its window), or too big for the memory.
+    /// Why the cell at `position` is N/A before a child starts: what its config says
+    /// ([`child::known::not_measurable`]), or too big for the memory.
     fn not_run(&self, cells: &[Cell], position: usize) -> Option<String> {
         let cell = &cells[position];
-        // A framework without a build of the family, then a size the model cannot take (a
-        // sequence past its positions, audio past its window), are N/A before a child starts.
-        let unsupported = crate::frameworks::not_supported(cell).or_else(|| {
-            run_benchmark_core::spec::from_json(&cell.config)
-                .ok()
-                .and_then(|arch| arch.size_not_supported(cell.sequence_length))
-        });
+        let unsupported = child::known::not_measurable(cell);
         let too_big = match self.fit_check {
             true => available_memory(cell.settings.device)
                 .and_then(|a| self.estimates[position].does_not_fit(a, cell.settings.device)),
@@ -423,12 +438,10 @@ impl SweepRun<'_> {
                 for (&i, result) in group.iter().zip(finished) {
                     let label = cells[i].label(&self.axes);
                     index += 1;
-                    self.progress.start(index, self.to_run, &label);
-                    self.progress.cell_done(
-                        self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings)),
-                    );
-                    self.progress
-                        .finish(index, self.to_run, &label, &summary(&result));
+                    let seconds =
+                        self.estimates[i].seconds(sweep.calibration_for(&cells[i].settings));
+                    self.progress.start(index, self.to_run, &label, seconds);
+                    (self.progress).finish(index, self.to_run, &label, &summary(&result), seconds);
                     results[i] = Some(result);
                 }
                 sweep.rows = finished_rows(cells, results);
@@ -500,6 +513,7 @@ pub fn merge(args: MergeArgs) -> Result<()> {
         },
         json: args.export_json,
         markdown: args.export_markdown,
+        tidy_csv: None,
     };
     let exporters = export::exporters(&outputs, &merged.sweep.sections())?;
     export::check_paths(&exporters)?;

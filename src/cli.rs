@@ -412,6 +412,10 @@ pub struct RunArgs {
     #[arg(help_heading = "Outputs", long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
 
+    /// Write every cell as one tidy CSV file ('-' = stdout): one header, one row per cell and statistic (model, batch_size, sequence_length, mode, metric, dtype, threads, framework, new_tokens, statistic, value, unit, reason), beside the original's per-section files
+    #[arg(help_heading = "Outputs", long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+
     /// Skip the cells a previous JSON export measured with the same model, sizes and settings, carrying their results over (N/A cells run again). When FILE is also an export of this sweep, it refuses to start if any of FILE's cells is not part of this sweep (they would be lost)
     #[arg(help_heading = "Outputs", long, value_name = "FILE.json")]
     pub resume: Option<PathBuf>,
@@ -620,13 +624,13 @@ EXAMPLES:
 const COMPARE_HELP: &str = "\
 VERDICTS:
   Cells are matched by model, batch size, sequence length, mode and metric. A speed cell is
-  'regressed' (or 'improved') when the whole 95% bootstrap interval of the change of its
+  'regressed' (or 'improved'; 'worse' and 'better' in the table) when the whole 95% bootstrap interval of the change of its
   figure (the statistic the tables show, resampled from the stored samples) lies beyond the
-  run-to-run noise floor, and the change is beyond the threshold; otherwise 'within noise'.
+  run-to-run noise floor, and the change is beyond the threshold; otherwise 'within noise' ('noise' in the table).
   The interval only knows the noise within each run; two runs of the same code drift further
   apart, which the noise floor covers: 10% unless --noise-floor declares one or --noise-from
   measures it from two runs of the same code. Memory cells compare their single figures
-  against the threshold ('within threshold'). Cells whose configs differ under the same
+  against the threshold ('within threshold', 'small' in the table). Cells whose configs differ under the same
   name are flagged.
 
 EXAMPLES:

@@ -66,18 +66,37 @@ pub fn eprint(text: &str) {
     }
 }
 
+/// A line on stderr; a line of its own (none unfinished before it) is word-wrapped to the
+/// terminal's width, so a long warning never breaks mid-word.
 pub fn eprintln(text: &str) {
-    eprint(&format!("{text}\n"));
+    let own_line = state().open.is_empty();
+    match own_line {
+        true => eprint(&format!("{}\n", wrap(text, stderr_width()))),
+        false => eprint(&format!("{text}\n")),
+    }
 }
 
 /// A line of its own printed while a line is unfinished (something happened during a cell):
-/// the unfinished line is ended, and begun again after it.
+/// the unfinished line is ended, and begun again after it, so the two never interleave.
 pub fn notice(text: &str) {
     let open = std::mem::take(&mut state().open);
+    eprint(&around(&open, text, stderr_width()));
+}
+
+/// What [`notice`] prints: `text`, wrapped, on lines of its own, and the unfinished line
+/// `open` begun again after it.
+fn around(open: &str, text: &str, width: Option<usize>) -> String {
+    let text = wrap(text, width);
     match open.is_empty() {
-        true => eprintln(text),
-        false => eprint(&format!("\n{text}\n{open}")),
+        true => format!("{text}\n"),
+        false => format!("\n{text}\n{open}"),
     }
+}
+
+/// The width stderr's lines are wrapped to: the terminal's, None for a file or pipe (a log
+/// or CI keeps each line whole).
+fn stderr_width() -> Option<usize> {
+    terminal_size::terminal_size_of(io::stderr()).map(|(w, _)| usize::from(w.0).max(MIN_WIDTH))
 }
 
 /// Writes text to the log only: what the progress bar shows on the terminal instead.
@@ -134,5 +153,25 @@ pub fn wrap(text: &str, width: Option<usize>) -> String {
     match width {
         Some(w) => textwrap::fill(text, w),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A busy warning during a cell: the cell's unfinished line is ended before it and
+    /// begun again after it; on a terminal it is wrapped at words.
+    #[test]
+    fn a_notice_during_a_cell_does_not_land_inside_its_line() {
+        let printed = format!(
+            "[1/2] cell{}: 1 ms\n",
+            around("[1/2] cell", "Warning: busy", None)
+        );
+        assert_eq!(printed, "[1/2] cell\nWarning: busy\n[1/2] cell: 1 ms\n");
+        assert_eq!(
+            around("", "a long line of words", Some(10)),
+            "a long\nline of\nwords\n"
+        );
     }
 }

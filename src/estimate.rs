@@ -74,7 +74,7 @@ impl Estimate {
     /// ceilings (plus overhead); with no calibration, only start and build are known.
     pub fn seconds(&self, calibration: Option<&CalibrationResult>) -> f64 {
         let build = self.weight_bytes_guess() / BUILD_BYTES_PER_S;
-        let per_call = self.per_call(calibration).unwrap_or(MIN_CALL_S);
+        let per_call = (self.per_call(calibration)).unwrap_or(self.forwards() * MIN_CALL_S);
         // The warm-up's time bound: one call of a second or more is the whole warm-up.
         let warmup = match self.warmup_time_s {
             Some(t) => (self.warmup_calls).min(((t / per_call).ceil() as usize).max(1)),
@@ -88,11 +88,18 @@ impl Estimate {
     /// without a calibration or a FLOP count.
     pub fn per_call(&self, calibration: Option<&CalibrationResult>) -> Option<f64> {
         match (self.flops, calibration) {
-            (Some(f), Some(c)) if c.flops_per_second > 0.0 => {
-                Some((self.call_seconds(f, c) * (1.0 + CALL_OVERHEAD)).max(MIN_CALL_S))
-            }
+            (Some(f), Some(c)) if c.flops_per_second > 0.0 => Some(
+                (self.call_seconds(f, c) * (1.0 + CALL_OVERHEAD)).max(self.forwards() * MIN_CALL_S),
+            ),
             _ => None,
         }
+    }
+
+    /// Forward passes of one call: a generation call makes one per decode step after the
+    /// prompt's, each with its own per-call overhead (a tiny model's steps are all overhead).
+    fn forwards(&self) -> f64 {
+        let steps = self.traffic.and_then(|t| t.decode).map_or(0, |d| d.steps);
+        1.0 + steps as f64
     }
 
     /// One call at the roofline: each part (the prompt, then every decode step) takes the
@@ -696,6 +703,32 @@ mod tests {
         assert!((e.call_seconds(flops, &both) - call).abs() / call < 0.05);
         assert!(e.call_seconds(flops, &both) > 2.0);
         assert!((e.call_seconds(flops, &matmul_only) - flops / 1e12).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_decode_step_of_a_tiny_model_costs_a_call() {
+        // A 2-layer 32-wide GPT-2 decoding 64 tokens: microseconds of FLOPs and bytes at
+        // the ceilings, but 64 forward passes, each with a call's overhead.
+        let config = json!({"model_type": "gpt2", "n_embd": 32, "n_layer": 2, "n_head": 2,
+            "vocab_size": 99, "n_positions": 200});
+        let mut c = cell_of(config, Dtype::F32, Mode::Generation);
+        c.metric = Metric::Speed;
+        c.new_tokens = Some(64);
+        let e = cell(&c);
+        let fast = CalibrationResult {
+            size: 2048,
+            flops_per_second: 3e11,
+            bandwidth: Some(crate::cell::Bandwidth {
+                buffer_bytes: 1 << 30,
+                read_bytes_per_second: 3e10,
+                copy_bytes_per_second: 4e10,
+            }),
+        };
+        let call = e.per_call(Some(&fast)).unwrap();
+        assert!((call - 64.0 * MIN_CALL_S).abs() < 1e-9, "{call}");
+        // Inference of the same model is one forward.
+        c.mode = Mode::Inference;
+        assert_eq!(cell(&c).per_call(Some(&fast)), Some(MIN_CALL_S));
     }
 
     #[test]

@@ -223,7 +223,8 @@ impl Watch {
         let average = load_average()
             .map(|a| format!(", load average {a:.2}"))
             .unwrap_or_default();
-        crate::console::eprintln(&format!(
+        // Said during a cell, it must not land inside the cell's unfinished line.
+        crate::console::notice(&format!(
             "Warning: the machine is busy {when}: other processes take {:.2} of {} cores{average}; \
              speed figures measured so are slower and noisier (marked ~), and MFU is not \
              comparable with a quiet run's; on a shared machine, --threads 1 keeps the cells \

@@ -478,6 +478,7 @@ fn outputs(args: &RunArgs, scope: Scope, claim: bool) -> Result<Outputs> {
         csv,
         json: args.export_json.clone(),
         markdown: args.export_markdown.clone(),
+        tidy_csv: args.export_csv.clone(),
     })
 }
 

@@ -104,6 +104,16 @@ impl Runner {
     /// ([`Job::Cells`]); each failure becomes N/A, and the cells the child finished before it
     /// died keep their results.
     pub fn run_cells(&self, cells: &[Cell]) -> Result<Vec<CellResult>, Interrupted> {
+        self.run_cells_watched(cells, &|_| {})
+    }
+
+    /// [`Runner::run_cells`], calling `on_result(k)` as soon as the child has printed the
+    /// results of its first `k` cells (so the progress can name the cell it runs now).
+    pub fn run_cells_watched(
+        &self,
+        cells: &[Cell],
+        on_result: &dyn Fn(usize),
+    ) -> Result<Vec<CellResult>, Interrupted> {
         if let [cell] = cells {
             return self.run(cell).map(|r| vec![r]);
         }
@@ -112,7 +122,7 @@ impl Runner {
         };
         let in_child = self.multi_process || !job_framework(&job).is_torch();
         let (finished, failure): (Vec<CellResult>, Option<String>) = if in_child {
-            match self.run_child_with_partial(&job) {
+            match self.run_child_with_partial(&job, on_result) {
                 Ok(value) => (parse_results(value), None),
                 Err((partial, JobError::Failed(reason))) => {
                     (partial.map(parse_results).unwrap_or_default(), Some(reason))
@@ -186,7 +196,8 @@ impl Runner {
     }
 
     fn run_child(&self, job: &Job) -> Result<serde_json::Value, JobError> {
-        self.run_child_with_partial(job).map_err(|(_, e)| e)
+        self.run_child_with_partial(job, &|_| {})
+            .map_err(|(_, e)| e)
     }
 
     /// Runs a job of one or more cells; each cell has the whole timeout, counted from the end of
@@ -197,6 +208,7 @@ impl Runner {
     fn run_child_with_partial(
         &self,
         job: &Job,
+        on_result: &dyn Fn(usize),
     ) -> Result<serde_json::Value, (Option<serde_json::Value>, JobError)> {
         let failed = |e: String| (None, JobError::Failed(e));
         let json = serde_json::to_string(job).expect("a job serialises");
@@ -211,7 +223,7 @@ impl Runner {
         let (stdout, stderr) = child.take_output();
         let replies = Arc::new(AtomicUsize::new(0));
         let (stdout, stderr) = (drain(stdout, Some(replies.clone())), drain(stderr, None));
-        let waited = wait(&mut child, self.timeout, self.stop, &replies);
+        let waited = wait(&mut child, self.timeout, self.stop, &replies, on_result);
         let _ = feeder.join();
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
@@ -226,7 +238,7 @@ impl Runner {
                     console::notice(&line);
                 }
                 drop(child);
-                self.run_child_with_partial(job)
+                self.run_child_with_partial(job, on_result)
             }
             Waited::TimedOut => Err((
                 partial(),
@@ -438,12 +450,14 @@ impl Process {
 
 /// Waits for the child; kills it when the timeout passes (counted again from each reply line
 /// it prints) or the stop flag is set first. A forked child's zygote that dies, or stays
-/// stopped for a second, is lost ([`zygote::lose`]).
+/// stopped for a second, is lost ([`zygote::lose`]). `on_result` hears each new count of
+/// reply lines.
 fn wait(
     child: &mut Process,
     timeout: Duration,
     stop: Option<&AtomicBool>,
     replies: &AtomicUsize,
+    on_result: &dyn Fn(usize),
 ) -> Waited {
     let mut start = Instant::now();
     let mut seen = replies.load(Ordering::SeqCst);
@@ -454,6 +468,7 @@ fn wait(
         if replies.load(Ordering::SeqCst) != seen {
             seen = replies.load(Ordering::SeqCst);
             start = Instant::now();
+            on_result(seen);
         }
         if forked && zygote::stopped() {
             let since = *zygote_stopped_since.get_or_insert_with(Instant::now);
@@ -655,6 +670,7 @@ mod tests {
             Duration::from_millis(100),
             None,
             &AtomicUsize::new(0),
+            &|_| {},
         );
         assert!(matches!(waited, Waited::TimedOut), "{waited:?}");
         assert!(start.elapsed() < Duration::from_secs(5));
@@ -674,6 +690,7 @@ mod tests {
             Duration::from_secs(60),
             Some(&STOP),
             &AtomicUsize::new(0),
+            &|_| {},
         );
         setter.join().unwrap();
         assert!(matches!(waited, Waited::Stopped), "{waited:?}");

@@ -14,7 +14,7 @@ use toml::Value;
 
 /// Flags that leave what a sweep measures as the file says: where output goes and how much
 /// is printed.
-const KEEPS_THE_SWEEP: [&str; 20] = [
+const KEEPS_THE_SWEEP: [&str; 21] = [
     "sweep",
     // Where the results database is and what the run is called in it.
     "db",
@@ -28,6 +28,7 @@ const KEEPS_THE_SWEEP: [&str; 20] = [
     "log_filename",
     "export_json",
     "export_markdown",
+    "export_csv",
     "save_to_csv",
     "inference_time_csv_file",
     "inference_memory_csv_file",
@@ -39,9 +40,10 @@ const KEEPS_THE_SWEEP: [&str; 20] = [
 ];
 
 /// The file's keys that name files a run writes: not used for a run the command line changed.
-const EXPORTS: [&str; 9] = [
+const EXPORTS: [&str; 10] = [
     "export_json",
     "export_markdown",
+    "export_csv",
     "save_to_csv",
     "inference_time_csv_file",
     "inference_memory_csv_file",

@@ -142,7 +142,7 @@ fn exports_to_files_and_to_stdout() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "only one of --export-json and --export-markdown can go to stdout",
+            "only one of --export-json, --export-markdown and --export-csv can go to stdout",
         ));
 }
 
@@ -363,6 +363,131 @@ fn ctrl_c_keeps_the_finished_cells_and_resume_completes_the_rest() {
             .unwrap_or_else(|| panic!("{} missing", old["cell"]));
         assert_eq!(same, old, "result changed for {}", old["cell"]);
     }
+}
+
+/// A Ctrl-C while the first cell runs: no empty tables on stdout, one line on stderr saying
+/// none finished.
+#[test]
+fn ctrl_c_before_any_cell_finished_prints_no_empty_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.txt");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_run-benchmark"))
+        .current_dir(dir.path())
+        .args([
+            "--models",
+            &format!("{}/{TINY}", env!("CARGO_MANIFEST_DIR")),
+        ])
+        .args([
+            "--batch-sizes",
+            "1",
+            "--sequence-lengths",
+            "8",
+            "--no-memory",
+        ])
+        .args(["--min-time", "120", "--precision", "off", "--log-filename"])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("[1/1]")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the cell never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_eq!(stdout, "", "no tables when nothing finished");
+    assert!(
+        stderr.contains("Interrupted: 0 of 1 cells finished"),
+        "{stderr}"
+    );
+}
+
+/// Every cell N/A (generation on an encoder-only model): one line on stdout with the reason
+/// and its count, instead of empty tables with their notes; the dry run marks those cells
+/// N/A before any work and leaves them out of its total.
+#[test]
+fn a_sweep_of_only_na_cells_says_so_in_one_line_and_the_dry_run_foresees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = format!("tiny={}/{TINY}", env!("CARGO_MANIFEST_DIR"));
+    let sweep = [
+        "--models",
+        &tiny,
+        "--batch-sizes",
+        "1",
+        "2",
+        "--sequence-lengths",
+        "8",
+        "--generate",
+        "4",
+    ];
+    let out = (bin().current_dir(dir.path()).args(sweep))
+        .arg("--no-inference")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim_end(),
+        "Nothing measured: all 4 cells are N/A: bert is an encoder-only model: it does not \
+         generate text (4 cells).",
+    );
+
+    let out = bin()
+        .current_dir(dir.path())
+        .args(sweep)
+        .arg("--dry-run")
+        .env("COLUMNS", "200")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fits = |line: &str| {
+        line.split('|')
+            .nth(7)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| tiny")).collect();
+    assert_eq!(rows.len(), 8, "{stdout}");
+    for row in rows {
+        let expected = match row.contains("generation") {
+            true => "N/A",
+            false => "yes",
+        };
+        assert_eq!(fits(row), expected, "{row}");
+    }
+    assert!(
+        stdout.contains(
+            "4 cell(s) will be N/A without running (Fits: N/A, not in the total): bert is an \
+             encoder-only model: it does not generate text (4 cells)."
+        ),
+        "{stdout}"
+    );
+    // No progress bar is drawn on a pipe; the dry run's stderr holds the calibration only.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cells,"));
 }
 
 #[test]
@@ -793,7 +918,7 @@ fn compare_fits_a_narrow_terminal() {
         stdout
             .lines()
             .any(|l| l.starts_with("Noise floor 10.0% (the default")
-                && l.ends_with("the threshold alone.")),
+                && l.ends_with("else within threshold (small).")),
         "{stdout}"
     );
 }
@@ -940,6 +1065,67 @@ fn every_section_fits_an_80_column_terminal() {
     }
     assert!(stdout.contains("| gpt2-tiny-long"), "{stdout}");
     assert!(!stdout.contains("| openai-community/"), "{stdout}");
+}
+
+/// compare and the dry run on an 80-column terminal: no line is wider, and every verdict is
+/// one whole word in its cell (never `regress` / `ed`).
+#[test]
+fn compare_and_the_dry_run_fit_an_80_column_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    let slow = dir.path().join("slow.json");
+    json::write(&base, &synthetic(1.0)).unwrap();
+    json::write(&slow, &synthetic(1.3)).unwrap();
+    let out = (bin().env("COLUMNS", "80").arg("compare"))
+        .arg(&base)
+        .arg(&slow)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 80, "{widest} columns:\n{stdout}");
+    let verdicts = ["better", "worse", "noise", "small", "FAILED", "n/a"];
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(rows.iter().any(|r| r.contains(" worse ")), "{stdout}");
+    // A row of a cell starts with its model's name (the header's and a wrapped cell's
+    // continuation lines do not), and holds its verdict whole.
+    for row in rows
+        .iter()
+        .filter(|r| r.starts_with("| a ") || r.starts_with("| b "))
+    {
+        let words: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert!(
+            words.iter().any(|w| verdicts.contains(w)),
+            "a row without a whole verdict: {row}\n{stdout}"
+        );
+    }
+
+    let tiny = format!(
+        "google-bert/bert-base-uncased-tiny={}/{TINY}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = (bin().current_dir(dir.path()).env("COLUMNS", "80"))
+        .args(["--models", &tiny, "--batch-sizes", "1", "8"])
+        .args([
+            "--sequence-lengths",
+            "8",
+            "--training",
+            "--generate",
+            "4",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Total: "), "{stdout}");
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 80 && widest > 60, "{widest} columns:\n{stdout}");
 }
 
 /// An A/A pair: the same tiny sweep run twice back to back (real child processes) must not
@@ -1245,4 +1431,77 @@ fn help_documents_subcommands_and_exit_codes() {
         .stdout(predicate::str::contains("at least one cell regressed"))
         .stdout(predicate::str::contains("--noise-floor"))
         .stdout(predicate::str::contains("2  an error"));
+}
+
+/// `--export-csv`: one tidy file, one header, a row per cell and statistic, beside the
+/// original's per-section files; `-` writes it to stdout instead of the tables.
+#[test]
+fn export_csv_writes_one_tidy_file_of_every_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let tidy = dir.path().join("tidy.csv");
+    let tiny = format!("tiny={}/{TINY}", env!("CARGO_MANIFEST_DIR"));
+    let sweep = [
+        "--models",
+        &tiny,
+        "--batch-sizes",
+        "1",
+        "--sequence-lengths",
+        "8",
+        "--generate",
+        "4",
+    ];
+    bin()
+        .current_dir(dir.path())
+        .args(QUICK)
+        .args(sweep)
+        .args(["--save-to-csv", "--export-csv"])
+        .arg(&tidy)
+        .assert()
+        .success();
+    let text = read(&tidy);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "model,batch_size,sequence_length,mode,metric,dtype,threads,framework,new_tokens,\
+         statistic,value,unit,reason"
+    );
+    assert_eq!(lines.iter().filter(|l| l.starts_with("model,")).count(), 1);
+    // Memory: one row in bytes; speed: the median and the samples' figures in seconds;
+    // each N/A cell one row with its reason.
+    let rows: Vec<Vec<&str>> = lines[1..].iter().map(|l| l.split(',').collect()).collect();
+    let of = |metric: &str, statistic: &str| {
+        (rows.iter())
+            .find(|r| r[3] == "inference" && r[4] == metric && r[9] == statistic)
+            .unwrap_or_else(|| panic!("no {metric} {statistic}: {text}"))
+            .clone()
+    };
+    let peak = of("memory", "peak");
+    assert_eq!(
+        (peak[5], peak[7], peak[11]),
+        ("f32", "pytorch", "B"),
+        "{text}"
+    );
+    assert!(peak[10].parse::<u64>().unwrap() > 100 << 20, "{text}");
+    let median = of("speed", "median");
+    assert!(median[6].parse::<usize>().unwrap() >= 1, "threads: {text}");
+    let (median_s, min_s) = (median[10].parse::<f64>().unwrap(), of("speed", "min")[10]);
+    assert!(median_s >= min_s.parse::<f64>().unwrap() && median[11] == "s");
+    assert_eq!(of("speed", "samples")[10], "3");
+    let na: Vec<&Vec<&str>> = rows.iter().filter(|r| r[9] == "n/a").collect();
+    assert_eq!(na.len(), 2, "{text}");
+    assert!(na
+        .iter()
+        .all(|r| r[3] == "generation" && r[8] == "4" && r[10].is_empty()));
+    assert!(na[0][12].contains("encoder-only"), "{text}");
+    // The original's files are still written.
+    let originals = fs::read_dir(dir.path()).unwrap().count();
+    assert!(originals >= 3, "{originals} files");
+
+    let out = (bin().current_dir(dir.path()).args(QUICK).args(sweep))
+        .args(["--no-memory", "--export-csv", "-"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("model,batch_size,"), "{stdout}");
+    assert!(!stdout.contains("RESULT"), "{stdout}");
 }

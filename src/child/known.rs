@@ -6,6 +6,19 @@ use anyhow::Result;
 use run_benchmark_core::protocol::Known;
 use run_benchmark_core::spec::{self, inference_task, no_generation_reason, KvLayout, Task};
 
+/// Why `cell` will be N/A before any child starts, from its config and settings alone: a
+/// framework without a build of the family, a size the model cannot take (a sequence past
+/// its positions, audio past its window), generation on a model without a decoder. The
+/// sweep marks such cells N/A at once, and `--dry-run` says so.
+pub fn not_measurable(cell: &Cell) -> Option<String> {
+    crate::frameworks::not_supported(cell)
+        .or_else(|| {
+            let arch = spec::from_json(&cell.config).ok()?;
+            arch.size_not_supported(cell.sequence_length)
+        })
+        .or_else(|| known(cell).ok().and_then(|k| k.not_measurable))
+}
+
 pub fn known(cell: &Cell) -> Result<Known> {
     let config = spec::from_json(&cell.config)?;
     let model_type = cell.config["model_type"].as_str().unwrap_or("this model");

@@ -73,12 +73,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The table's word: one short word, so a narrow table never wraps a verdict (the
+    /// summary under it says which word is which verdict).
     pub fn label(self) -> &'static str {
         match self {
-            Verdict::Improved => "improved",
-            Verdict::Regressed => "regressed",
-            Verdict::WithinNoise => "within noise",
-            Verdict::WithinThreshold => "within threshold",
+            Verdict::Improved => "better",
+            Verdict::Regressed => "worse",
+            Verdict::WithinNoise => "noise",
+            Verdict::WithinThreshold => "small",
             Verdict::Failed => "FAILED",
             Verdict::NotComparable => "n/a",
         }
@@ -584,9 +586,10 @@ fn summary(c: &Comparison) -> Vec<String> {
             count(Verdict::NotComparable),
         ),
         format!(
-            "Noise floor {:.1}% ({}). Speed: regressed or improved when the whole 95% bootstrap \
-             interval of the change lies beyond the noise floor and the change is beyond the \
-             threshold of {}%; memory: the threshold alone.",
+            "Noise floor {:.1}% ({}). Speed: regressed (worse) or improved (better) when the \
+             whole 95% bootstrap interval of the change lies beyond the noise floor and the \
+             change is beyond the threshold of {}%, else within noise (noise); memory: the \
+             threshold alone, else within threshold (small).",
             100.0 * c.noise_floor,
             c.noise_source,
             100.0 * c.threshold

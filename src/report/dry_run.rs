@@ -14,10 +14,13 @@ const GIB: f64 = (1u64 << 30) as f64;
 
 /// Prints the plan, fitted to `width` (the terminal's; None for a file or pipe). `available`
 /// is the memory the fit check compares against; each cell's time is at the calibration of
-/// its own dtype and threads.
+/// its own dtype and threads. A cell with a reason in `not_measurable` will be N/A without
+/// running: its Fits column says N/A, its time is not counted, and the reasons follow.
+#[allow(clippy::too_many_arguments)]
 pub fn print(
     out: &mut dyn Write,
     cells: &[Cell],
+    not_measurable: &[Option<String>],
     estimates: &[Estimate],
     calibrations: &[(Calibration, CalibrationResult)],
     available: Option<u64>,
@@ -45,11 +48,23 @@ pub fn print(
     let mut rows = Vec::new();
     let mut total_seconds = 0.0;
     let mut too_big = 0;
-    for (cell, e) in cells.iter().zip(estimates) {
+    let mut will_be_na: Vec<(String, usize)> = Vec::new();
+    for ((cell, e), na) in cells.iter().zip(estimates).zip(not_measurable) {
         let calibration = calibration_in(calibrations, &cell.settings);
-        let seconds = e.seconds(calibration);
+        let seconds = match na {
+            Some(_) => 0.0,
+            None => e.seconds(calibration),
+        };
         total_seconds += seconds;
         let fits = match available {
+            _ if na.is_some() => {
+                let reason = na.clone().unwrap_or_default();
+                match will_be_na.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, n)) => *n += 1,
+                    None => will_be_na.push((reason, 1)),
+                }
+                "N/A"
+            }
             Some(a) if e.does_not_fit(a, device).is_some() => {
                 too_big += 1;
                 "no"
@@ -113,6 +128,16 @@ pub fn print(
             .map(|a| format!(", {:.1} GiB available", a as f64 / GIB))
             .unwrap_or_default()
     )];
+    if !will_be_na.is_empty() {
+        let reasons: Vec<String> = (will_be_na.iter())
+            .map(|(reason, n)| format!("{reason} ({n} cell{})", if *n == 1 { "" } else { "s" }))
+            .collect();
+        lines.push(format!(
+            "{} cell(s) will be N/A without running (Fits: N/A, not in the total): {}.",
+            will_be_na.iter().map(|(_, n)| n).sum::<usize>(),
+            reasons.join("; ")
+        ));
+    }
     if too_big > 0 {
         lines.push(format!(
             "{too_big} cell(s) would be N/A without running: their estimate exceeds the \

@@ -71,6 +71,20 @@ impl Exporter for JsonExport {
     }
 }
 
+pub struct TidyCsvExport(pub Destination);
+
+impl Exporter for TidyCsvExport {
+    fn write(&self, sweep: &Sweep) -> Result<()> {
+        self.0.write(&super::tidy_csv::render(sweep)?, self.what())
+    }
+    fn files(&self) -> Vec<&Path> {
+        self.0.files()
+    }
+    fn what(&self) -> &'static str {
+        "CSV"
+    }
+}
+
 pub struct MarkdownExport(pub Destination);
 
 impl Exporter for MarkdownExport {
@@ -92,6 +106,8 @@ pub struct Outputs {
     pub csv: Option<CsvFiles>,
     pub json: Option<PathBuf>,
     pub markdown: Option<PathBuf>,
+    /// `--export-csv`: the one tidy CSV file.
+    pub tidy_csv: Option<PathBuf>,
 }
 
 /// The original's five CSV files (one per section and the environment), and the two of the
@@ -185,8 +201,13 @@ pub fn exporters(outputs: &Outputs, sections: &[(Mode, Metric)]) -> Result<Vec<B
     if let Some(path) = &outputs.markdown {
         exporters.push(Box::new(MarkdownExport(Destination::new(path))));
     }
+    if let Some(path) = &outputs.tidy_csv {
+        exporters.push(Box::new(TidyCsvExport(Destination::new(path))));
+    }
     if exporters.iter().filter(|e| e.to_stdout()).count() > 1 {
-        bail!("only one of --export-json and --export-markdown can go to stdout ('-')");
+        bail!(
+            "only one of --export-json, --export-markdown and --export-csv can go to stdout ('-')"
+        );
     }
     Ok(exporters)
 }

@@ -19,6 +19,7 @@ pub mod roofline_plot;
 pub mod routing;
 pub mod section;
 pub mod table;
+pub mod tidy_csv;
 pub mod tokenization;
 pub mod weights;
 
@@ -212,6 +213,20 @@ pub fn print_results(
     } else {
         use std::io::Write;
         let mut out = crate::console::Stdout;
+        // Nothing finished (a Ctrl-C before the first cell): no empty tables; the line on
+        // the interruption says what happened.
+        if sweep.rows.is_empty() && sweep.tokenization.is_empty() {
+            return Ok(());
+        }
+        if let Some(line) = nothing_measured(sweep) {
+            let width = crate::console::stdout_width();
+            writeln!(out, "{}", crate::console::wrap(&line, width))?;
+            if env_print {
+                table::print_environment(&mut out, &sweep.environment)?;
+            }
+            out.flush()?;
+            return saved(exporters, progress);
+        }
         for &(mode, metric) in &sweep.sections {
             table::print_section(&mut out, sweep, mode, metric)?;
         }
@@ -222,12 +237,51 @@ pub fn print_results(
         }
         out.flush()?;
     }
+    saved(exporters, progress)
+}
+
+/// "Saved FILE" for each file written.
+fn saved(
+    exporters: &[Box<dyn export::Exporter>],
+    progress: &crate::progress::Progress,
+) -> Result<()> {
     for export in exporters {
         for file in export.files() {
             progress.note(&format!("Saved {}", file.display()));
         }
     }
     Ok(())
+}
+
+/// The one line a sweep whose every cell (and tokenizer) is N/A prints instead of its
+/// tables: how many, and each reason once with its count, in the order they came.
+pub fn nothing_measured(sweep: &Sweep) -> Option<String> {
+    let reasons = (sweep.rows.iter().map(|(_, r)| match r {
+        CellResult::NotAvailable { reason } => Some(reason.as_str()),
+        _ => None,
+    }))
+    .chain(sweep.tokenization.iter().map(|(_, r)| match r {
+        crate::cell::TokenizationResult::NotAvailable { reason } => Some(reason.as_str()),
+        _ => None,
+    }));
+    let mut grouped: Vec<(&str, usize)> = Vec::new();
+    for reason in reasons {
+        let reason = reason?;
+        match grouped.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => grouped.push((reason, 1)),
+        }
+    }
+    let total: usize = grouped.iter().map(|(_, n)| n).sum();
+    let said: Vec<String> = (grouped.iter())
+        .map(|(reason, n)| format!("{reason} ({n} cell{})", if *n == 1 { "" } else { "s" }))
+        .collect();
+    (total > 0).then(|| {
+        format!(
+            "Nothing measured: all {total} cells are N/A: {}.",
+            said.join("; ")
+        )
+    })
 }
 
 /// `plot`: the chart of a sweep's figures, with `--profile` of a profiled call, with
