@@ -196,7 +196,13 @@ fn compare_matches_rows_by_dtype_and_threads() {
     };
     let same = compare(json, json);
     assert!(same.contains("tiny bf16 2 threads"), "{same}");
-    assert!(same.contains("0 not comparable"), "{same}");
+    // Every row is matched: none n/a but for one measured oversubscribed on a loaded machine
+    // (its reason is said on a line of its own).
+    let oversubscribed = same.matches("measured oversubscribed").count();
+    assert!(
+        same.contains(&format!("{oversubscribed} not comparable")),
+        "{same}"
+    );
     assert!(!same.contains("Only in"), "{same}");
     assert!(!same.contains("Settings differ"), "{same}");
 

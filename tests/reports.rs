@@ -384,7 +384,9 @@ fn ctrl_c_before_any_cell_finished_prints_no_empty_tables() {
             "8",
             "--no-memory",
         ])
-        .args(["--min-time", "120", "--precision", "off", "--log-filename"])
+        // Two minutes of calls, however fast a call is (1000 calls of a tiny cell take 0.2 s).
+        .args(["--min-time", "120", "--max-runs", "100000000"])
+        .args(["--precision", "off", "--log-filename"])
         .arg(&log)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
