@@ -22,7 +22,7 @@ TENSORFLOW_VERSION ?= 2.21.0
 TENSORFLOW_DIR := .frameworks/tensorflow-$(TENSORFLOW_VERSION)
 TENSORFLOW_STAMP := $(TENSORFLOW_DIR)/.complete
 
-.PHONY: all setup build bench test scale-out-deps fixtures lint generated clean-venv tensorflow onnxruntime onnxruntime-python
+.PHONY: all setup build bench test scale-out-deps fixtures lint generated clean-venv tensorflow onnxruntime onnxruntime-python tensorflow-python
 
 all: build
 
@@ -61,6 +61,18 @@ $(TENSORFLOW_STAMP): $(STAMP)
 		--only-binary=:all: --dest .frameworks/cache tensorflow-cpu==$(TENSORFLOW_VERSION)
 	$(VENV)/bin/python scripts/extract_tensorflow.py \
 		.frameworks/cache/tensorflow_cpu-$(TENSORFLOW_VERSION)-*.whl $(TENSORFLOW_DIR)
+	touch $@
+
+# Python's TensorFlow for scripts/tensorflow_vs_python.py (our session call against Python's
+# tf.function on the same exported graph): the same wheel as `make tensorflow` (reused from
+# .frameworks/cache when that target ran first) in a venv of its own. Not needed by `make test`.
+TF_VENV := .venv-tensorflow
+tensorflow-python: $(TF_VENV)/.tensorflow-$(TENSORFLOW_VERSION)
+
+$(TF_VENV)/.tensorflow-$(TENSORFLOW_VERSION):
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/pip install --disable-pip-version-check --progress-bar off \
+		--find-links .frameworks/cache tensorflow-cpu==$(TENSORFLOW_VERSION) numpy
 	touch $@
 
 # ONNX Runtime's CPU library from the PyPI wheel, loaded at run time by run-benchmark-graph (the ort

@@ -89,7 +89,7 @@ def config_of(base, overrides, directory, name):
     return path
 
 
-def pytorch(name, config, sizes, torchscript, directory, training):
+def pytorch(name, config, sizes, torchscript, directory, training, inference=True):
     """{(mode, seq, metric): result} of one run-benchmark run."""
     out = os.path.join(directory, f"{name}-{'ts' if torchscript else 'eager'}.json")
     command = [PYTORCH, "--models", f"{name}={config}", "--batch-sizes", str(BATCH),
@@ -99,6 +99,8 @@ def pytorch(name, config, sizes, torchscript, directory, training):
         command.append("--torchscript")
     elif training:
         command.append("--training")
+    if not inference:
+        command.append("--no-inference")
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     with open(out) as f:
         rows = json.load(f)["rows"]
@@ -181,9 +183,13 @@ def main():
             config = config_of(base, overrides, directory, name)
             print(f"{name}: PyTorch eager", file=sys.stderr)
             training = "training" in args.modes
-            eager = pytorch(name, config, sizes, False, directory, training)
-            print(f"{name}: PyTorch TorchScript", file=sys.stderr)
-            traced = pytorch(name, config, sizes, True, directory, False)
+            inference = "inference" in args.modes
+            eager = pytorch(name, config, sizes, False, directory, training, inference)
+            # TorchScript is inference only: not run for a training-only sitting.
+            traced = {}
+            if inference:
+                print(f"{name}: PyTorch TorchScript", file=sys.stderr)
+                traced = pytorch(name, config, sizes, True, directory, False)
             for mode in args.modes:
                 for seq in sizes:
                     print(f"{name}: TensorFlow {mode} {seq}", file=sys.stderr)

@@ -168,6 +168,91 @@ fn bad_bench_arguments_are_one_line_naming_the_value() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("mode=generation"));
 }
 
+/// Runs `args` on the child and returns its JSON line, failing with its stderr.
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = child().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The graph `export` writes (for Python's tf.function) is the graph `bench` times: imported
+/// by a fresh session of ours, initialised and fed from the manifest, it gives the same
+/// first call (logits, or the training loss) as the engine that exported it; and the check
+/// can fail: another seed's reference differs.
+#[test]
+fn the_exported_graph_is_the_timed_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpt2 = write_config(
+        dir.path(),
+        "gpt2",
+        serde_json::json!({"model_type": "gpt2", "vocab_size": 99, "n_embd": 32, "n_layer": 2, "n_head": 4}),
+    );
+    let llama = write_config(
+        dir.path(),
+        "llama",
+        serde_json::json!({"model_type": "llama", "vocab_size": 99, "hidden_size": 32,
+            "intermediate_size": 37, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 2}),
+    );
+    let cases: [(&std::path::Path, &[&str], usize); 4] = [
+        (&gpt2, &["mode=inference"], 2 * 8 * 99),
+        (&gpt2, &["mode=training"], 1),
+        (&llama, &["mode=inference", "xla=1"], 2 * 8 * 99),
+        (&llama, &["mode=training", "xla=1"], 1),
+    ];
+    for (i, (config, keys, elements)) in cases.iter().enumerate() {
+        let out = dir.path().join(format!("export{i}"));
+        let mut args = vec!["export", out.to_str().unwrap(), config.to_str().unwrap()];
+        args.extend(["batch=2", "seq=8", "threads=1", "reference=1"]);
+        args.extend(keys.iter());
+        let manifest = json_of(&args);
+        assert!(
+            manifest["init"].as_array().unwrap().len() > 10,
+            "{manifest}"
+        );
+        assert_eq!(manifest["feeds"][0]["name"], "input_ids:0", "{manifest}");
+        assert_eq!(manifest["feeds"][0]["shape"], serde_json::json!([2, 8]));
+        let training = keys.contains(&"mode=training");
+        // Training: the loss fetched, the gradients run as targets (no optimizer step).
+        assert_eq!(
+            manifest["targets"].as_array().unwrap().is_empty(),
+            !training
+        );
+        let report = json_of(&["exported", out.to_str().unwrap()]);
+        assert_eq!(report["elements"], *elements as u64, "{keys:?}: {report}");
+        let diff = report["max_abs_diff"].as_f64().unwrap();
+        assert!(diff <= 1e-6, "{keys:?}: the exported graph gives {report}");
+        assert!(report["first_max_abs_diff"].as_f64().unwrap() <= 1e-6);
+        if training {
+            let loss = report["sum"].as_f64().unwrap();
+            assert!((4.0..5.2).contains(&loss), "loss {loss}");
+        }
+    }
+    // Another seed's weights: the same comparison sees the difference.
+    let other = dir.path().join("seed7");
+    json_of(&[
+        "export",
+        other.to_str().unwrap(),
+        gpt2.to_str().unwrap(),
+        "batch=2",
+        "seq=8",
+        "threads=1",
+        "seed=7",
+        "reference=1",
+    ]);
+    std::fs::copy(
+        other.join("reference.bin"),
+        dir.path().join("export0/reference.bin"),
+    )
+    .unwrap();
+    let report = json_of(&["exported", dir.path().join("export0").to_str().unwrap()]);
+    assert!(report["max_abs_diff"].as_f64().unwrap() > 1e-3, "{report}");
+}
+
 /// A job as the runner sends it: a memory and a speed cell of one group.
 fn job(mode: &str, framework: &str, optimizer: &str) -> String {
     let config = serde_json::json!({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],

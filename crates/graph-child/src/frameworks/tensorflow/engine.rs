@@ -55,10 +55,12 @@ const WEIGHT_DECAY: f32 = 0.01;
 pub struct Engine {
     // Dropped before the graph it runs.
     session: Session,
-    built: Built,
-    feeds: Vec<(TfOutput, Tensor)>,
-    fetches: Vec<TfOutput>,
-    targets: Vec<*mut TfOperation>,
+    pub(super) built: Built,
+    pub(super) feeds: Vec<(TfOutput, Tensor)>,
+    pub(super) fetches: Vec<TfOutput>,
+    pub(super) targets: Vec<*mut TfOperation>,
+    /// The variables' initialisers, run once after the build (kept for `export`).
+    pub(super) init: Vec<*mut TfOperation>,
     /// AdamW's step count and its bias-correction inputs (beta1^t, beta2^t), fed per call.
     adam: Option<(u64, TfOutput, TfOutput)>,
     pub spec: Spec,
@@ -134,6 +136,7 @@ impl Engine {
             feeds,
             fetches,
             targets,
+            init,
             adam,
             spec,
             build_seconds: start.elapsed().as_secs_f64(),
@@ -144,6 +147,19 @@ impl Engine {
     /// One call: inference forward, or a training step (forward, loss, gradients, and the
     /// optimizer's update where one is asked for). Returns the loss of a training call.
     pub fn call(&mut self) -> Result<Option<f32>> {
+        let results = self.call_fetches()?;
+        Ok(match self.spec.training {
+            true => results
+                .first()
+                .map(|t| t.to_f32())
+                .transpose()?
+                .and_then(|v| v.first().copied()),
+            false => None,
+        })
+    }
+
+    /// One call, returning what it fetches: the output (inference) or the loss (training).
+    pub fn call_fetches(&mut self) -> Result<Vec<Tensor>> {
         let api = self.built.graph.api;
         let mut extra = Vec::new();
         if let Some((step, b1, b2)) = &mut self.adam {
@@ -155,15 +171,7 @@ impl Engine {
         }
         let mut feeds: Vec<(TfOutput, &Tensor)> = self.feeds.iter().map(|(o, t)| (*o, t)).collect();
         feeds.extend(extra.iter().map(|(o, t)| (*o, t)));
-        let results = self.session.run(&feeds, &self.fetches, &self.targets)?;
-        Ok(match self.spec.training {
-            true => results
-                .first()
-                .map(|t| t.to_f32())
-                .transpose()?
-                .and_then(|v| v.first().copied()),
-            false => None,
-        })
+        self.session.run(&feeds, &self.fetches, &self.targets)
     }
 
     /// The output's shape (logits (batch, seq, vocab), ...), from the graph.

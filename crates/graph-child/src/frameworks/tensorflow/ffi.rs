@@ -29,8 +29,15 @@ pub struct TfSession([u8; 0]);
 pub struct TfSessionOptions([u8; 0]);
 #[repr(C)]
 pub struct TfFunction([u8; 0]);
+/// `TF_Buffer`: bytes TensorFlow owns (a serialized GraphDef); read through its fields.
 #[repr(C)]
-pub struct TfBuffer([u8; 0]);
+pub struct TfBuffer {
+    pub data: *const c_void,
+    pub length: usize,
+    pub data_deallocator: Option<unsafe extern "C" fn(*mut c_void, usize)>,
+}
+#[repr(C)]
+pub struct TfImportGraphDefOptions([u8; 0]);
 
 /// `TF_Output`: one output of an operation.
 #[repr(C)]
@@ -120,6 +127,15 @@ api! {
     TF_NumDims: fn(*const TfTensor) -> c_int;
     TF_Dim: fn(*const TfTensor, c_int) -> i64;
     TF_TensorType: fn(*const TfTensor) -> c_int;
+    TF_OperationName: fn(*mut TfOperation) -> *const c_char;
+    TF_GraphOperationByName: fn(*mut TfGraph, *const c_char) -> *mut TfOperation;
+    TF_NewBuffer: fn() -> *mut TfBuffer;
+    TF_NewBufferFromString: fn(*const c_void, usize) -> *mut TfBuffer;
+    TF_DeleteBuffer: fn(*mut TfBuffer);
+    TF_GraphToGraphDef: fn(*mut TfGraph, *mut TfBuffer, *mut TfStatus);
+    TF_NewImportGraphDefOptions: fn() -> *mut TfImportGraphDefOptions;
+    TF_DeleteImportGraphDefOptions: fn(*mut TfImportGraphDefOptions);
+    TF_GraphImportGraphDef: fn(*mut TfGraph, *const TfBuffer, *const TfImportGraphDefOptions, *mut TfStatus);
 }
 
 /// The environment variable naming `libtensorflow_cc.so.2` for an installed binary.

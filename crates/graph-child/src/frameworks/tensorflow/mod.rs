@@ -4,6 +4,7 @@
 
 pub mod cells;
 pub mod engine;
+pub mod export;
 pub mod ffi;
 pub mod graph;
 pub mod model;
