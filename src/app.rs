@@ -523,9 +523,6 @@ fn finished_rows(cells: &[Cell], results: &[Option<CellResult>]) -> Vec<Row> {
         .collect()
 }
 
-/// Whether two cells measure the same model, sizes, mode and settings (so one built model
-/// serves both).
-
 fn summary(result: &CellResult) -> String {
     match result {
         CellResult::Speed(s) if s.load.is_some_and(|l| l.busy) => {

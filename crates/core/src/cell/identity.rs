@@ -54,7 +54,7 @@ impl Cell {
     }
 
     /// Whether `other` is the same point: the same cell but for the metric and inputs (the
-    /// sweep loop runs a point's memory cell beside its speed cell).
+    /// sweep loop runs a point's memory cell beside its speed cell: one built model serves both).
     pub fn same_point(&self, other: &Cell) -> bool {
         self.identity().point() == other.identity().point()
     }
