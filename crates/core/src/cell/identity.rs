@@ -87,6 +87,21 @@ impl<'a> Identity<'a> {
     }
 }
 
+impl<'a> Identity<'a> {
+    /// Only the fields `record` (a shard record's planned cell) holds: merge matches a result
+    /// to its planned cell so; the record's plan id covers the sweep-wide settings.
+    pub fn recorded(self, record: &Identity) -> Identity<'a> {
+        Identity {
+            framework: self.framework.filter(|_| record.framework.is_some()),
+            dtype: self.dtype.filter(|_| record.dtype.is_some()),
+            threads: self.threads.filter(|_| record.threads.is_some()),
+            onnxruntime_level: None,
+            settings: None,
+            ..self
+        }
+    }
+}
+
 /// The level an onnxruntime cell runs at (unset and the default name alike); None elsewhere.
 pub fn onnxruntime_level(settings: &Settings) -> Option<&str> {
     (settings.framework == Framework::Onnxruntime).then(|| settings.onnxruntime_level_name())
