@@ -132,6 +132,7 @@ lint: setup
 fixtures: setup
 	$(VENV)/bin/pip install --disable-pip-version-check --progress-bar off transformers==$(TRANSFORMERS_VERSION) safetensors
 	$(VENV)/bin/python scripts/parity_oracle.py tests/fixtures/parity
+	$(VENV)/bin/python scripts/parity_facts.py tests/fixtures/parity
 
 clean-venv:
 	rm -rf $(VENV) $(LIBTORCH_LINK) $(TOOLS_VENV)

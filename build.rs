@@ -82,16 +82,18 @@ fn write_registry() {
 }
 
 /// Compiles csrc/accelerator_memory.cpp (the caching allocator's statistics) and
-/// csrc/operator_profiler.cpp (the Kineto profiler) against libtorch's headers: tch exposes
-/// neither.
+/// csrc/operator_profiler.cpp (the Kineto profiler) and csrc/shapes_only.cpp (shape-only
+/// builds on Meta kernels) against libtorch's headers: tch exposes none of them.
 fn compile_accelerator_shim(libtorch: &Path) {
     println!("cargo:rerun-if-changed=csrc/accelerator_memory.cpp");
     println!("cargo:rerun-if-changed=csrc/operator_profiler.cpp");
+    println!("cargo:rerun-if-changed=csrc/shapes_only.cpp");
     let include = libtorch.join("include");
     cc::Build::new()
         .cpp(true)
         .file("csrc/accelerator_memory.cpp")
         .file("csrc/operator_profiler.cpp")
+        .file("csrc/shapes_only.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")

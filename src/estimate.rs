@@ -180,9 +180,9 @@ pub fn cell(cell: &Cell) -> Estimate {
         Mode::Generation => forward + (new_tokens - 1) as f64 * arch.forward_flops(b, 1, task),
     };
     let shape = Shape::of(&cell.config);
-    let parameters = arch
-        .parameters(task)
-        .unwrap_or_else(|| parameters(arch.as_ref(), &shape, task));
+    // The family's exact count; a TorchScript file's is unknown before loading (its weights
+    // are left out of the estimate, as its FLOPs are).
+    let parameters = arch.parameters(task).unwrap_or(0.0);
     let bytes = dtype_bytes(settings.dtype);
     let weights = parameters * bytes;
     let Positions {
@@ -315,11 +315,7 @@ impl Positions {
 pub fn model_parameters(config: &serde_json::Value) -> Option<f64> {
     let arch = spec::from_json(config).ok()?;
     let task = spec::inference_task(config, false);
-    // As the cell estimate: the family's own count where it has one (an encoder-decoder).
-    Some(
-        arch.parameters(task)
-            .unwrap_or_else(|| parameters(arch.as_ref(), &Shape::of(config), task)),
-    )
+    arch.parameters(task)
 }
 
 /// Warm-up calls and the fewest timed calls a protocol makes.
@@ -348,26 +344,6 @@ pub fn dtype_bytes(dtype: Dtype) -> f64 {
     }
 }
 
-/// Parameters: the matrix products' weights from the FLOP formula, plus the embeddings.
-///
-/// A family's forward FLOPs at batch 1 are K + A·s + C·s² (K: a pooler on the first token,
-/// A: 2 per weight per token, C: attention scores and values). Three sequence lengths solve
-/// for K and A; (K + A) / 2 is the number of weights the products multiply by.
-fn parameters(arch: &dyn spec::Spec, shape: &Shape, task: Task) -> f64 {
-    let f = |s| arch.forward_flops(1, s, Task::Base);
-    let (f1, f2, f3) = (f(1), f(2), f(3));
-    let c = (f3 - 2.0 * f2 + f1) / 2.0;
-    let a = f2 - f1 - 3.0 * c;
-    let k = f1 - a - c;
-    let products = ((k + a) / 2.0).max(0.0);
-    let embeddings = shape.vocab * shape.embedding + shape.positions * shape.embedding;
-    let head = match task {
-        Task::LanguageModel if !shape.tied => shape.vocab * shape.hidden,
-        _ => 0.0,
-    };
-    products + embeddings + head + shape.idle_experts
-}
-
 /// The sizes a memory estimate needs, under the key names the families use.
 struct Shape {
     hidden: f64,
@@ -381,9 +357,6 @@ struct Shape {
     /// Learned position embeddings (none for rotary or relative positions).
     positions: f64,
     tied: bool,
-    /// Mixture of experts: the FLOP formula counts only the experts a token is routed to;
-    /// the other experts' (gated, three-matrix) weights are in memory too.
-    idle_experts: f64,
     /// Mixture of experts: experts per layer, those a token is routed to, and one expert's
     /// weights over all the layers (0, 0, 0 for a dense model).
     experts: f64,
@@ -471,7 +444,6 @@ impl Shape {
                 .get("tie_word_embeddings")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
-            idle_experts: (experts - active_experts) * expert,
             experts,
             active_experts,
             expert,
@@ -505,6 +477,7 @@ mod tests {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
             seed: 0,
         }
     }
@@ -571,6 +544,23 @@ mod tests {
             .parameters
             .unwrap();
         assert!((p / 109.48e6 - 1.0).abs() < 0.01, "bert: {p:e}");
+    }
+
+    #[test]
+    fn deberta_v3_base_estimates_its_184m_parameters_and_fits() {
+        // Issue 29: its relative-position terms once made the count 7.44B and the estimate
+        // 28.1 GiB, so every cell was N/A on a 24 GB machine before it ran.
+        let e = cell(&cell_of(
+            embedded("microsoft/deberta-v3-base"),
+            Dtype::F32,
+            Mode::Inference,
+        ));
+        assert_eq!(e.parameters, Some(183_831_552.0));
+        let gib = e.memory_bytes.unwrap() / GIB;
+        assert!((0.3..1.2).contains(&gib), "{gib} GiB");
+        assert!(e
+            .does_not_fit(22 * (1u64 << 30), DeviceChoice::Cpu)
+            .is_none());
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! Caches are ignored: every byte counts as coming from memory, so this is what a call would
 //! move with a cache too small for any reuse (weights of a model far larger than the LLC).
 
-use super::{dtype_bytes, parameters, Positions, Shape};
+use super::{dtype_bytes, Positions, Shape};
 use crate::cell::{Cell, Mode, Optimizer};
 use run_benchmark_core::spec::{self, Task};
 use serde::{Deserialize, Serialize};
@@ -68,9 +68,7 @@ pub fn traffic(cell: &Cell) -> Option<Traffic> {
     };
     let shape = Shape::of(&cell.config);
     let e = dtype_bytes(cell.settings.dtype);
-    let parameters = arch
-        .parameters(task)
-        .unwrap_or_else(|| parameters(arch.as_ref(), &shape, task));
+    let parameters = arch.parameters(task).unwrap_or(0.0);
     let p = Positions::of(cell, &shape, task);
     let per_sample = cell.input.tokens(cell.sequence_length) as f64;
     let weights = read_weights(parameters, &shape, task, p.logit_tokens, per_sample) * e;
@@ -200,6 +198,7 @@ mod tests {
                 profile: false,
                 profile_trace: None,
                 onnxruntime_level: None,
+                routing: None,
                 seed: 0,
             },
             input: Default::default(),
@@ -223,9 +222,11 @@ mod tests {
         });
         let c = cell(config, Mode::Inference, 2, 5);
         let t = traffic(&c).unwrap();
-        // As the estimate counts weights: per layer q, k, v, o 4·8·8 and the feed-forward
-        // 2·8·16: 512; the tables 50·8 words and 20·8 positions; the pooler 8·8.
-        let all = 2.0 * 512.0 + 400.0 + 160.0 + 64.0;
+        // Every parameter (transformers' count): per layer q, k, v, o 4·(8·8 + 8), the
+        // feed-forward 8·16 + 16 and 16·8 + 8, two LayerNorms 2·2·8: 600; the tables 50·8
+        // words, 20·8 positions, 2·8 token types and their LayerNorm 2·8; the pooler 8·8 + 8.
+        let layer = 4.0 * (64.0 + 8.0) + (128.0 + 16.0) + (128.0 + 8.0) + 2.0 * 16.0;
+        let all = 2.0 * layer + (400.0 + 160.0 + 16.0 + 16.0) + (64.0 + 8.0);
         let parameters = crate::estimate::model_parameters(&c.config).unwrap();
         assert!(close(parameters, all), "{parameters} vs {all}");
         // Read: 10 word rows of 50, 5 position rows of 20.
@@ -260,9 +261,9 @@ mod tests {
         let mut c = cell(tiny_llama(), Mode::Generation, 1, 3);
         c.new_tokens = Some(4);
         let t = traffic(&c).unwrap();
-        // Per layer: q 8·8, k and v 8·4 each, o 8·8, gate/up/down 3·8·16: 576. Table 50·8,
-        // head 50·8.
-        let all = 2.0 * 576.0 + 400.0 + 400.0;
+        // Per layer: q 8·8, k and v 8·4 each, o 8·8, gate/up/down 3·8·16: 576, and two
+        // RMSNorm weights 2·8. The final norm 8, table 50·8, head 50·8.
+        let all = 2.0 * (576.0 + 16.0) + 8.0 + 400.0 + 400.0;
         // One decode step gathers one row of the table and reads the rest whole.
         let step_weights = all - 49.0 * 8.0;
         let d = t.decode.unwrap();
@@ -294,9 +295,9 @@ mod tests {
         config["architectures"] = json!(["MixtralForCausalLM"]);
         config["num_local_experts"] = json!(4);
         config["num_experts_per_tok"] = json!(2);
-        // Per layer: q 8·8, k, v 8·4, o 8·8, router 8·4, 4 experts of 3·8·16:
-        // 192 + 32 + 1536 = 1760. Table 50·8, head 50·8.
-        let all = 2.0 * 1760.0 + 800.0;
+        // Per layer: q 8·8, k, v 8·4, o 8·8, router 8·4, 4 experts of 3·8·16, two RMSNorm
+        // weights: 192 + 32 + 1536 + 16 = 1776. The final norm 8, table 50·8, head 50·8.
+        let all = 2.0 * 1776.0 + 8.0 + 800.0;
         let parameters = crate::estimate::model_parameters(&config).unwrap();
         assert!(close(parameters, all), "{parameters} vs {all}");
         let one = traffic(&cell(config.clone(), Mode::Inference, 1, 1)).unwrap();
@@ -319,9 +320,11 @@ mod tests {
             "n_layer": 2, "n_head": 2, "vocab_size": 50, "n_positions": 16
         });
         let inference = traffic(&cell(config.clone(), Mode::Inference, 1, 4)).unwrap();
-        // Per layer: c_attn 8·24, c_proj 8·8, c_fc 8·32, c_proj 32·8: 768. Tables 50·8 and
-        // 16·8. The tied head reads the whole word table; 4 of 16 position rows are read.
-        let read = 2.0 * 768.0 + 400.0 + 128.0 - 12.0 * 8.0;
+        // Per layer: c_attn 8·24 + 24, c_proj 8·8 + 8, c_fc 8·32 + 32, c_proj 32·8 + 8, two
+        // LayerNorms 2·2·8: 872; ln_f 2·8. Tables 50·8 and 16·8. The tied head reads the
+        // whole word table; 4 of 16 position rows are read.
+        let layer = (192.0 + 24.0) + (64.0 + 8.0) + (256.0 + 32.0) + (256.0 + 8.0) + 32.0;
+        let read = 2.0 * layer + 16.0 + 400.0 + 128.0 - 12.0 * 8.0;
         assert!(
             close(inference.weights, 4.0 * read),
             "{}",

@@ -25,6 +25,7 @@ pub mod phi;
 pub mod phi3;
 pub mod roberta;
 pub mod rotary;
+pub mod shapes;
 pub mod t5;
 pub mod torchscript;
 pub mod vit;

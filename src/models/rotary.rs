@@ -47,7 +47,10 @@ impl Rotary {
                 };
                 long = Some((
                     original_max_position_embeddings,
-                    scaled(&long_factor).to_device(device),
+                    match super::shapes::active() {
+                        true => scaled(&long_factor),
+                        false => scaled(&long_factor).to_device(device),
+                    },
                 ));
                 attention_scaling = attention_factor;
                 scaled(&short_factor)
@@ -75,8 +78,13 @@ impl Rotary {
                 smoothed.where_self(&medium, &scaled)
             }
         };
+        // A shape-only build's tables are shapes on Meta: none to move.
+        let to_device = |t: Tensor| match super::shapes::active() {
+            true => t,
+            false => t.to_device(device),
+        };
         Rotary {
-            inv_freq: inv_freq.to_device(device),
+            inv_freq: to_device(inv_freq),
             long,
             attention_scaling,
         }

@@ -26,6 +26,10 @@ const BLOCK: i64 = 1_048_573;
 /// slow subnormal path and no product is trivially zero.
 pub fn normal(p: &nn::Path, name: &str, dims: &[i64], std: f64) -> Tensor {
     let (kind, device) = (p.kind(), p.device());
+    if super::shapes::active() {
+        // A shape-only build: no draws (their ops have no Meta kernels), no data.
+        return p.add(name, Tensor::empty(dims, (kind, device)), true);
+    }
     let numel: i64 = dims.iter().product();
     let tensor = if numel <= BLOCK {
         draw(numel, std, kind, device).view(dims)

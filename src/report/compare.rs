@@ -685,6 +685,7 @@ mod tests {
             generation: None,
             load: None,
             ran: None,
+            expert_load: None,
         }
     }
 

@@ -2,7 +2,10 @@
 //! that name a bad key, FLOPs and shapes (the libtorch build is `src/models/albert.rs`).
 
 use super::activation::Activation;
-use super::bert::{encoder_flops, EmbeddingSpec, LayerSpec, PositionIds};
+use super::bert::{
+    embedding_parameters, encoder_flops, layer_parameters, mlm_head_parameters, EmbeddingSpec,
+    LayerSpec, PositionIds,
+};
 use super::checks::{check_heads, check_positive};
 use super::{parse_config, Spec, Task};
 use anyhow::{bail, Result};
@@ -153,5 +156,21 @@ impl Spec for AlbertConfig {
             Task::LanguageModel => 2.0 * b * s * e * (h + v),
         };
         2.0 * b * s * e * h + encoder_flops(b, s, passes, h, self.intermediate_size as f64) + head
+    }
+
+    /// E-wide embeddings, the mapping E·H + H, one set of layers per group (shared across
+    /// depth: `num_hidden_groups · inner_group_num` layers, not `num_hidden_layers`); the
+    /// pooler H·H + H, or the masked-LM head.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (e, h, v) = (self.embedding_size, self.hidden_size, self.vocab_size);
+        let groups = (self.num_hidden_groups * self.inner_group_num) as f64;
+        let body = embedding_parameters(&self.embedding_spec())
+            + (e * h + h) as f64
+            + groups * layer_parameters(h, self.intermediate_size);
+        let top = match task {
+            Task::Base => (h * h + h) as f64,
+            Task::LanguageModel => mlm_head_parameters(h, e, v, self.tie_word_embeddings),
+        };
+        Some(body + top)
     }
 }

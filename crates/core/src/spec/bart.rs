@@ -134,4 +134,25 @@ impl Spec for BartConfig {
         let head = lm_head_flops(task, b, s, d, v);
         encoder + decoder + head
     }
+
+    /// As transformers' `num_parameters()`: `shared` V·D (both stacks' token embeddings);
+    /// per stack learned positions (P + 2)·D and `layernorm_embedding`; per layer each
+    /// attention 4·(D·D + D) with its LayerNorm, the feed-forward 2·D·F + F + D with its
+    /// LayerNorm; `lm_head` V·D unless tied. `final_logits_bias` (V) is a buffer there, not a
+    /// parameter, though the built module holds it.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (d, v) = (self.d_model, self.vocab_size);
+        let attention = 4 * (d * d + d) + 2 * d;
+        let feed_forward = |f: i64| 2 * d * f + f + d + 2 * d;
+        let stack = (self.max_position_embeddings + POSITION_OFFSET) * d + 2 * d;
+        let encoder =
+            stack + self.encoder_layers * (attention + feed_forward(self.encoder_ffn_dim));
+        let decoder =
+            stack + self.decoder_layers * (2 * attention + feed_forward(self.decoder_ffn_dim));
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * d,
+            _ => 0,
+        };
+        Some((v * d + encoder + decoder + head) as f64)
+    }
 }

@@ -156,6 +156,25 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Spec>> {
 /// Forward FLOPs of `layers` BERT encoder layers of width `h` and feed-forward width `i` on
 /// (b, s): per layer, q, k, v and output projections 4·2BSH², the feed-forward 2·2BSHI,
 /// scores and weighted values 2·2BS²H.
+/// Parameters of BERT-like embeddings: words, positions (a sinusoidal table is a parameter
+/// too, frozen) and token types, `dim` wide, and their LayerNorm.
+pub fn embedding_parameters(e: &EmbeddingSpec) -> f64 {
+    let rows = e.vocab_size + e.max_positions + e.type_vocab_size;
+    (rows * e.dim + 2 * e.dim) as f64
+}
+
+/// Parameters of one BERT-like encoder layer: q, k, v and output H·H + H each, the
+/// feed-forward H·I + I and I·H + H, two LayerNorms 2·H each.
+pub fn layer_parameters(h: i64, i: i64) -> f64 {
+    (4 * (h * h + h) + 2 * h * i + i + h + 2 * 2 * h) as f64
+}
+
+/// Parameters of a masked-LM head on H-wide hidden states predicting E-wide embeddings:
+/// transform H·E + E and its LayerNorm, the decoder's bias V, its weight E·V when untied.
+pub fn mlm_head_parameters(h: i64, e: i64, v: i64, tied: bool) -> f64 {
+    (h * e + e + 2 * e + v + if tied { 0 } else { e * v }) as f64
+}
+
 pub fn encoder_flops(b: f64, s: f64, layers: f64, h: f64, i: f64) -> f64 {
     layers * (2.0 * b * s * (4.0 * h * h + 2.0 * h * i) + 4.0 * b * s * s * h)
 }
@@ -187,5 +206,18 @@ impl Spec for BertConfig {
             Task::LanguageModel => 2.0 * b * s * h * (h + v),
         };
         encoder_flops(b, s, self.num_hidden_layers as f64, h, i) + head
+    }
+
+    /// Embeddings and layers; the base model's pooler H·H + H, or the masked-LM head
+    /// (`BertForMaskedLM` has no pooler).
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
+        let body = embedding_parameters(&self.embedding_spec(h, PositionIds::FromZero))
+            + self.num_hidden_layers as f64 * layer_parameters(h, i);
+        let top = match task {
+            Task::Base => (h * h + h) as f64,
+            Task::LanguageModel => mlm_head_parameters(h, h, v, self.tie_word_embeddings),
+        };
+        Some(body + top)
     }
 }

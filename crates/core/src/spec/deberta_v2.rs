@@ -222,4 +222,45 @@ impl Spec for DebertaV2Config {
         };
         self.num_hidden_layers as f64 * layer + embed + head
     }
+
+    /// Embeddings (words, positions when `position_biased_input`, token types, each E wide;
+    /// `embed_proj` E·H without bias when E ≠ H; LayerNorm); per layer q, k, v and output
+    /// H·H + H each, the separate position projections of c2p / p2c (unless
+    /// `share_att_key`), two LayerNorms, the feed-forward 2·H·I + I + H; the relative
+    /// embeddings 2·span·H and their LayerNorm; the masked-LM head's transform H·E + E and
+    /// LayerNorm, its bias V, and its decoder E·V when untied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, i, e, v) = (
+            self.hidden_size as f64,
+            self.intermediate_size as f64,
+            self.embedding_dim() as f64,
+            self.vocab_size as f64,
+        );
+        let linear = h * h + h;
+        let norm = |d: f64| 2.0 * d;
+        let positions = match self.position_biased_input {
+            true => self.max_position_embeddings as f64 * e,
+            false => 0.0,
+        };
+        let project = if e != h { e * h } else { 0.0 };
+        let embeddings = (v * e + positions + self.type_vocab_size as f64 * e) + project + norm(h);
+        let separate = self.relative_attention && !self.share_att_key;
+        let position_projections =
+            separate as i64 as f64 * (self.has("c2p") as i64 + self.has("p2c") as i64) as f64;
+        let layer = (4.0 + position_projections) * linear + 2.0 * norm(h) + 2.0 * h * i + i + h;
+        let relative = match self.relative_attention {
+            true => {
+                2.0 * self.span() as f64 * h
+                    + self.normalises_rel_embeddings() as i64 as f64 * norm(h)
+            }
+            false => 0.0,
+        };
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => {
+                h * e + e + norm(e) + v + (!self.tie_word_embeddings) as i64 as f64 * e * v
+            }
+        };
+        Some(embeddings + self.num_hidden_layers as f64 * layer + relative + head)
+    }
 }

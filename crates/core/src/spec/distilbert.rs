@@ -2,7 +2,9 @@
 //! that name a bad key, FLOPs and shapes (the libtorch build is `src/models/distilbert.rs`).
 
 use super::activation::Activation;
-use super::bert::{encoder_flops, EmbeddingSpec, LayerSpec, PositionIds};
+use super::bert::{
+    encoder_flops, layer_parameters, mlm_head_parameters, EmbeddingSpec, LayerSpec, PositionIds,
+};
 use super::checks::{check_heads, check_positive};
 use super::{parse_config, Spec, Task};
 use anyhow::Result;
@@ -128,5 +130,19 @@ impl Spec for DistilBertConfig {
             Task::LanguageModel => 2.0 * b * s * h * (h + v),
         };
         encoder_flops(b, s, self.n_layers as f64, h, self.hidden_dim as f64) + head
+    }
+
+    /// Word and position embeddings (a sinusoidal table is a frozen parameter) and their
+    /// LayerNorm, BERT's layers, no pooler; the masked-LM head (`vocab_transform`,
+    /// `vocab_layer_norm`, the projector's bias, its weight when untied).
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, v) = (self.dim, self.vocab_size);
+        let embeddings = ((v + self.max_position_embeddings) * h + 2 * h) as f64;
+        let layers = self.n_layers as f64 * layer_parameters(h, self.hidden_dim);
+        let head = match task {
+            Task::Base => 0.0,
+            Task::LanguageModel => mlm_head_parameters(h, h, v, self.tie_word_embeddings),
+        };
+        Some(embeddings + layers + head)
     }
 }

@@ -2,7 +2,10 @@
 //! that name a bad key, FLOPs and shapes (the libtorch build is `src/models/electra.rs`).
 
 use super::activation::Activation;
-use super::bert::{encoder_flops, BertConfig};
+use super::bert::{
+    embedding_parameters, encoder_flops, layer_parameters, mlm_head_parameters, BertConfig,
+    PositionIds,
+};
 use super::checks::{check_heads, check_positive};
 use super::{parse_config, Spec, Task};
 use anyhow::{bail, Result};
@@ -160,5 +163,24 @@ impl Spec for ElectraConfig {
         };
         let layers = self.num_hidden_layers as f64;
         project + encoder_flops(b, s, layers, h, self.intermediate_size as f64) + head
+    }
+
+    /// E-wide embeddings, `embeddings_project` E·H + H when E ≠ H, BERT's layers, no pooler;
+    /// the discriminator's head (H·H + H, then H + 1) or the generator's masked-LM head.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (e, h, v) = (self.embedding_size, self.hidden_size, self.vocab_size);
+        let bert = self.bert();
+        let project = if e != h { (e * h + h) as f64 } else { 0.0 };
+        let body = embedding_parameters(&bert.embedding_spec(e, PositionIds::FromZero))
+            + project
+            + self.num_hidden_layers as f64 * layer_parameters(h, self.intermediate_size);
+        let head = match (task, self.lm_head()) {
+            (Task::Base, _) => 0.0,
+            (Task::LanguageModel, ElectraHead::PreTraining) => (h * h + h + h + 1) as f64,
+            (Task::LanguageModel, ElectraHead::MaskedLm) => {
+                mlm_head_parameters(h, e, v, self.tie_word_embeddings)
+            }
+        };
+        Some(body + head)
     }
 }

@@ -290,4 +290,25 @@ impl Spec for GemmaConfig {
             + gated_mlp_flops(b * s, h, self.intermediate_size as f64);
         self.num_hidden_layers as f64 * layer + lm_head_flops(task, b, s, h, v)
     }
+
+    /// Token embeddings V·H; per layer q, k, v, o (biases with `attention_bias`), Gemma 3's
+    /// per-head q/k norms, the GeGLU MLP 3·H·I (no biases), two RMSNorm weights (four with
+    /// Gemma 2/3's sandwich norms); the final norm; `lm_head` V·H unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, d, v) = (self.hidden_size, self.head_dim, self.vocab_size);
+        let (q, kv) = (self.num_attention_heads * d, self.num_key_value_heads * d);
+        let bias = if self.attention_bias {
+            q + 2 * kv + h
+        } else {
+            0
+        };
+        let qk_norms = if self.qk_norm { 2 * d } else { 0 };
+        let norms = if self.sandwich_norms { 4 * h } else { 2 * h };
+        let layer = 2 * h * q + 2 * h * kv + bias + qk_norms + 3 * h * self.intermediate_size;
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * h,
+            _ => 0,
+        };
+        Some((v * h + self.num_hidden_layers * (layer + norms) + h + head) as f64)
+    }
 }

@@ -120,4 +120,16 @@ impl Spec for Gpt2Config {
         let head = lm_head_flops(task, b, s, h, v);
         self.n_layer as f64 * layer + head
     }
+
+    /// `wte` V·H and `wpe` P·H; per layer two LayerNorms, `c_attn` H·3H + 3H, `c_proj`
+    /// H·H + H, the MLP 2·H·I + I + H; `ln_f`; `lm_head` V·H unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, v, i) = (self.n_embd, self.vocab_size, self.inner_dim());
+        let layer = 2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (2 * h * i + i + h);
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * h,
+            _ => 0,
+        };
+        Some(((v + self.n_positions) * h + self.n_layer * layer + 2 * h + head) as f64)
+    }
 }

@@ -156,4 +156,17 @@ impl Spec for GptNeoConfig {
         let head = lm_head_flops(task, b, s, h, v);
         self.num_layers as f64 * layer + head
     }
+
+    /// `wte` V·H and `wpe` P·H; per layer two LayerNorms, q, k, v H·H (no bias), out
+    /// H·H + H, the MLP 2·H·I + I + H; `ln_f`; `lm_head` V·H unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, v, i) = (self.hidden_size, self.vocab_size, self.inner_dim());
+        let layer = 2 * 2 * h + 3 * h * h + (h * h + h) + (2 * h * i + i + h);
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * h,
+            _ => 0,
+        };
+        let embeddings = (v + self.max_position_embeddings) * h;
+        Some((embeddings + self.num_layers * layer + 2 * h + head) as f64)
+    }
 }

@@ -135,4 +135,18 @@ impl Spec for GptNeoxConfig {
         let head = lm_head_flops(task, b, s, h, v);
         self.num_hidden_layers as f64 * layer + head
     }
+
+    /// `embed_in` V·H; per layer two LayerNorms, `query_key_value` H·3H and `dense` H·H
+    /// (biases with `attention_bias`), the MLP 2·H·I + I + H; the final LayerNorm;
+    /// `embed_out` V·H unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, v, i) = (self.hidden_size, self.vocab_size, self.intermediate_size);
+        let bias = if self.attention_bias { 4 * h } else { 0 };
+        let layer = 2 * 2 * h + 4 * h * h + bias + (2 * h * i + i + h);
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * h,
+            _ => 0,
+        };
+        Some((v * h + self.num_hidden_layers * layer + 2 * h + head) as f64)
+    }
 }

@@ -317,6 +317,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Spec>> {
 }
 
 impl Spec for LlamaConfig {
+    fn experts(&self) -> Option<&MoeConfig> {
+        self.moe.as_ref()
+    }
+
     fn takes_attention_mask(&self) -> bool {
         true
     }
@@ -360,5 +364,36 @@ impl Spec for LlamaConfig {
             })
             .sum();
         self.num_hidden_layers as f64 * attention + mlps + lm_head_flops(task, b, s, h, v)
+    }
+
+    /// Token embeddings V·H; per layer q, k, v, o (biases where the variant has them),
+    /// Qwen3's per-head q/k RMSNorm weights, two RMSNorm weights, and a gated MLP (three
+    /// matrices, biases with `mlp_bias`) or a mixture of experts (router H·E, E gated
+    /// experts); the final norm; `lm_head` V·H unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, d, v) = (self.hidden_size, self.head_dim, self.vocab_size);
+        let (q, kv) = (self.num_attention_heads * d, self.num_key_value_heads * d);
+        let bias = |on: bool, n: i64| if on { n } else { 0 };
+        let attention = 2 * h * q
+            + 2 * h * kv
+            + bias(self.qkv_bias, q + 2 * kv)
+            + bias(self.o_bias, h)
+            + bias(self.qk_norm, 2 * d);
+        let i = self.intermediate_size;
+        let dense = 3 * h * i + bias(self.mlp_bias, 2 * i + h);
+        let mlps: i64 = (0..self.num_hidden_layers as usize)
+            .map(|layer| match &self.moe {
+                Some(moe) if moe.sparse_layers[layer] => {
+                    h * moe.num_experts + moe.num_experts * 3 * h * moe.expert_intermediate_size
+                }
+                _ => dense,
+            })
+            .sum();
+        let layers = self.num_hidden_layers * (attention + 2 * h) + mlps;
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * h,
+            _ => 0,
+        };
+        Some((v * h + layers + h + head) as f64)
     }
 }

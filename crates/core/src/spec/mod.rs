@@ -118,12 +118,10 @@ pub trait Spec: std::fmt::Debug + IntoAny {
         (size > max)
             .then(|| format!("sequence length {size} exceeds max_position_embeddings {max}"))
     }
-    /// The built module's parameters, where the family counts them itself; None lets the
-    /// estimate read them off [`Self::forward_flops`] (which assumes that every token goes
-    /// through every weight: not so for an encoder-decoder whose sides differ in length).
-    fn parameters(&self, _task: Task) -> Option<f64> {
-        None
-    }
+    /// The parameters of the module built for `task`, counted exactly from the config as
+    /// transformers' `num_parameters()` counts them (a tied head once, buffers not at all);
+    /// None only where the config cannot know (a TorchScript file).
+    fn parameters(&self, task: Task) -> Option<f64>;
     /// Floating-point operations of one forward call on a (batch, seq) input: 2·m·n·k for
     /// every matrix product (projections, attention scores and values, heads); element-wise
     /// work, norms and softmax are not counted.
@@ -139,6 +137,10 @@ pub trait Spec: std::fmt::Debug + IntoAny {
     }
     /// The KV cache's shape, for the families that generate.
     fn kv_layout(&self) -> Option<KvLayout> {
+        None
+    }
+    /// The mixture-of-experts part, for the families with experts.
+    fn experts(&self) -> Option<&moe::MoeConfig> {
         None
     }
 }

@@ -162,4 +162,29 @@ impl Spec for ModernBertConfig {
         };
         self.num_hidden_layers as f64 * layer + head
     }
+
+    /// Token embeddings V·H and their norm; per layer `Wqkv` H·3H and `Wo` H·H (biases with
+    /// `attention_bias`), `Wi` H·2I and `Wo` I·H (biases with `mlp_bias`), the attention
+    /// norm (not in layer 0) and the MLP norm; `final_norm`; the masked-LM head's dense
+    /// H·H (bias with `classifier_bias`), its norm, the decoder's bias (`decoder_bias`) and
+    /// its weight V·H unless tied. Norms are H, plus H of bias with `norm_bias`.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, i, v) = (self.hidden_size, self.intermediate_size, self.vocab_size);
+        let on = |yes: bool, n: i64| if yes { n } else { 0 };
+        let norm = h + on(self.norm_bias, h);
+        let attention = 4 * h * h + on(self.attention_bias, 4 * h);
+        let mlp = 3 * h * i + on(self.mlp_bias, 2 * i + h);
+        let layers = self.num_hidden_layers * (attention + mlp + 2 * norm) - norm;
+        let head = match task {
+            Task::Base => 0,
+            Task::LanguageModel => {
+                h * h
+                    + on(self.classifier_bias, h)
+                    + norm
+                    + on(self.decoder_bias, v)
+                    + on(!self.tie_word_embeddings, v * h)
+            }
+        };
+        Some((v * h + norm + layers + norm + head) as f64)
+    }
 }

@@ -138,4 +138,32 @@ impl Spec for OptConfig {
         let head = lm_head_flops(task, b, s, e, v);
         self.num_hidden_layers as f64 * layer + projections + head
     }
+
+    /// Token embeddings V·E, learned positions (P + 2)·H, `project_in`/`project_out` E·H
+    /// each when E ≠ H; per layer q, k, v, out H·H, fc1 H·F, fc2 F·H (biases with
+    /// `enable_bias`) and two LayerNorms; the final LayerNorm where kept; `lm_head` V·E
+    /// unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, e, v, f) = (
+            self.hidden_size,
+            self.embed_dim(),
+            self.vocab_size,
+            self.ffn_dim,
+        );
+        let bias = if self.enable_bias { 4 * h + f + h } else { 0 };
+        let layer = 4 * h * h + 2 * h * f + bias + 2 * 2 * h;
+        let projections = if e != h { 2 * e * h } else { 0 };
+        let final_norm = if self.do_layer_norm_before && !self.remove_final_layer_norm {
+            2 * h
+        } else {
+            0
+        };
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * e,
+            _ => 0,
+        };
+        let positions = (self.max_position_embeddings + POSITION_OFFSET) * h;
+        let total = v * e + positions + projections + self.num_hidden_layers * layer;
+        Some((total + final_norm + head) as f64)
+    }
 }

@@ -150,4 +150,27 @@ impl Spec for PhiConfig {
         let head = lm_head_flops(task, b, s, h, v);
         self.num_hidden_layers as f64 * layer + head
     }
+
+    /// Token embeddings V·H; per layer q and dense H·H + H, k and v H·KV + KV, the per-head
+    /// q/k LayerNorms with `qk_layernorm`, fc1 and fc2 2·H·I + I + H, one LayerNorm (the
+    /// attention and MLP run in parallel); the final LayerNorm; `lm_head` with its bias V,
+    /// its weight V·H unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, v, i, d) = (
+            self.hidden_size,
+            self.vocab_size,
+            self.intermediate_size,
+            self.head_dim(),
+        );
+        let kv = self.kv_heads() * d;
+        let qk_norms = if self.qk_layernorm { 2 * 2 * d } else { 0 };
+        let attention = 2 * (h * h + h) + 2 * (h * kv + kv) + qk_norms;
+        let layer = attention + (2 * h * i + i + h) + 2 * h;
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::Base, _) => 0,
+            (Task::LanguageModel, true) => v,
+            (Task::LanguageModel, false) => v * h + v,
+        };
+        Some((v * h + self.num_hidden_layers * layer + 2 * h + head) as f64)
+    }
 }

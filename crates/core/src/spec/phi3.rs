@@ -221,4 +221,19 @@ impl Spec for Phi3Config {
             + gated_mlp_flops(b * s, h, self.intermediate_size as f64);
         self.num_hidden_layers as f64 * layer + lm_head_flops(task, b, s, h, v)
     }
+
+    /// Token embeddings V·H; per layer the fused `qkv_proj` H·(Q + 2KV) and `o_proj` Q·H,
+    /// the fused `gate_up_proj` H·2I and `down_proj` I·H (no biases), two RMSNorm weights;
+    /// the final norm; `lm_head` V·H unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, v, i) = (self.hidden_size, self.vocab_size, self.intermediate_size);
+        let q = self.num_attention_heads * self.head_dim();
+        let kv = self.kv_heads() * self.head_dim();
+        let layer = h * (q + 2 * kv) + q * h + 3 * h * i + 2 * h;
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * h,
+            _ => 0,
+        };
+        Some((v * h + self.num_hidden_layers * layer + h + head) as f64)
+    }
 }

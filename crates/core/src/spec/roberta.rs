@@ -63,4 +63,10 @@ impl Spec for RobertaConfig {
     fn forward_flops(&self, batch: i64, seq: i64, task: Task) -> f64 {
         self.bert.forward_flops(batch, seq, task)
     }
+
+    /// BERT's: the same embeddings (position rows after the padding index included), layers,
+    /// pooler and masked-LM head.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        self.bert.parameters(task)
+    }
 }

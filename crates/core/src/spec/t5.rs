@@ -166,4 +166,24 @@ impl Spec for T5Config {
         let head = lm_head_flops(task, b, s, d, v);
         encoder + decoder + head
     }
+
+    /// `shared` V·D (both stacks' token embeddings); per stack the relative-position bias
+    /// buckets·heads (its first layer's, shared by the rest) and the final norm D; per layer
+    /// self-attention q, k, v, o 4·D·inner (no biases) and its norm D, the decoder's
+    /// cross-attention likewise, the feed-forward D·F (twice when gated) + F·D and its norm;
+    /// `lm_head` V·D unless tied.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (d, v) = (self.d_model, self.vocab_size);
+        let attention = 4 * d * self.inner_dim() + d;
+        let gated = self.feed_forward().map(|(gated, _)| gated).unwrap_or(false);
+        let feed_forward = if gated { 3 } else { 2 } * d * self.d_ff + d;
+        let stack = self.relative_attention_num_buckets * self.num_heads + d;
+        let encoder = stack + self.num_layers * (attention + feed_forward);
+        let decoder = stack + self.decoder_layers() * (2 * attention + feed_forward);
+        let head = match (task, self.tie_word_embeddings) {
+            (Task::LanguageModel, false) => v * d,
+            _ => 0,
+        };
+        Some((v * d + encoder + decoder + head) as f64)
+    }
 }

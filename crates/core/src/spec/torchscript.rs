@@ -73,6 +73,11 @@ impl Spec for TorchScriptConfig {
         self.max_position_embeddings
     }
 
+    /// Unknown until the file is loaded: the module is opaque to its config.
+    fn parameters(&self, _task: Task) -> Option<f64> {
+        None
+    }
+
     /// Unknown: the module's computation is opaque.
     fn forward_flops(&self, _batch: i64, _seq: i64, _task: Task) -> f64 {
         f64::NAN

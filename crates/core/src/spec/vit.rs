@@ -146,4 +146,22 @@ impl Spec for ViTConfig {
         };
         embed + encoder + head
     }
+
+    /// The class token H, positions (patches + 1)·H, the patch convolution H·C·P² + H; per
+    /// layer q, k, v H·H (biases with `qkv_bias`), the output H·H + H, the MLP
+    /// 2·H·I + I + H and two LayerNorms; the final LayerNorm; the pooler H·O + O, or the
+    /// classifier H·L + L.
+    fn parameters(&self, task: Task) -> Option<f64> {
+        let (h, i) = (self.hidden_size, self.intermediate_size);
+        let positions = self.patches_per_side(self.image_size).pow(2) + 1;
+        let patch = h * self.num_channels * self.patch_size.pow(2) + h;
+        let qkv_bias = if self.qkv_bias { 3 * h } else { 0 };
+        let layer = 3 * h * h + qkv_bias + (h * h + h) + (2 * h * i + i + h) + 2 * 2 * h;
+        let top = match task {
+            Task::Base => h * self.pooler_size() + self.pooler_size(),
+            Task::LanguageModel => h * self.labels() + self.labels(),
+        };
+        let total = h + positions * h + patch + self.num_hidden_layers * layer + 2 * h;
+        Some((total + top) as f64)
+    }
 }
