@@ -2,7 +2,7 @@
 //! resume, the sweep loop, compare and merge each compare a projection of it, so a new axis
 //! (a Settings field that changes what is measured) is added here once and every use sees it.
 
-use crate::cell::{Axes, Cell, Dtype, Framework, Inputs, Metric, Mode, Settings};
+use crate::cell::{Axes, Cell, Dtype, Framework, Inputs, Metric, Mode, Routing, Settings};
 use serde_json::Value;
 
 /// Every axis of a cell. A projection sets to None the fields its use leaves out on purpose;
@@ -23,6 +23,8 @@ pub struct Identity<'a> {
     pub threads: Option<Option<usize>>,
     /// ONNX Runtime's graph optimisation level, onnxruntime cells only (others have none).
     pub onnxruntime_level: Option<Option<&'a str>>,
+    /// `--routing` of mixture-of-experts layers (unset and `model` alike); sweep-wide.
+    pub routing: Option<Routing>,
     /// The whole settings (seed, protocol, device, optimizer, ...), where a use compares them.
     pub settings: Option<&'a Settings>,
 }
@@ -44,6 +46,7 @@ impl Cell {
             dtype: Some(s.dtype),
             threads: Some(s.threads),
             onnxruntime_level: Some(onnxruntime_level(s)),
+            routing: Some(s.routing()),
             settings: Some(s),
         }
     }
@@ -78,6 +81,8 @@ impl<'a> Identity<'a> {
             config: None,
             inputs: None,
             settings: None,
+            // Sweep-wide: two files' routings are reported apart, as settings that differ.
+            routing: None,
             framework: self.framework.filter(|_| axes.framework_varies()),
             dtype: self.dtype.filter(|_| axes.dtype_varies()),
             threads: self.threads.filter(|_| axes.threads_vary()),
@@ -96,6 +101,7 @@ impl<'a> Identity<'a> {
             dtype: self.dtype.filter(|_| record.dtype.is_some()),
             threads: self.threads.filter(|_| record.threads.is_some()),
             onnxruntime_level: None,
+            routing: None,
             settings: None,
             ..self
         }
@@ -136,6 +142,7 @@ mod tests {
                 profile: false,
                 profile_trace: None,
                 onnxruntime_level: None,
+                routing: None,
             },
             input: Default::default(),
             inputs: Inputs::Random,
@@ -175,6 +182,10 @@ mod tests {
             ("metric", with(&|c| c.metric = Metric::Memory)),
             ("new tokens", with(&|c| c.new_tokens = Some(4))),
             ("inputs", with(&|c| c.inputs = text.clone())),
+            (
+                "routing",
+                with(&|c| c.settings.routing = Some(Routing::Balanced)),
+            ),
             ("dtype", with(&|c| c.settings.dtype = Dtype::Bf16)),
             ("threads", with(&|c| c.settings.threads = Some(2))),
             (
@@ -210,12 +221,12 @@ mod tests {
             assert!(!a.same_cell(&b), "resume: {axis}");
             // compare matches on the axes that vary in the files: here both cells are one file's.
             // Compare matches a model by name and reports differing configs and inputs apart
-            // (two runs on other text are one cell measured twice): those two only on purpose.
+            // (two runs on other text are one cell measured twice), and the sweep-wide routing likewise.
             let axes = Axes::of([&a, &b]);
             let compared = a.identity().compared(&axes) != b.identity().compared(&axes);
             assert_eq!(
                 compared,
-                !matches!(axis, "config" | "inputs"),
+                !matches!(axis, "config" | "inputs" | "routing"),
                 "compare: {axis}"
             );
             // merge: a cell is another plan's (another plan id), or not the planned cell.
@@ -230,7 +241,7 @@ mod tests {
             assert_eq!(!a.same_point(&b), point, "point: {axis}");
         }
         // A level that varies names itself in labels, as compare describes its cells.
-        let b = &variants()[11].1;
+        let b = &variants()[12].1;
         assert_eq!(Axes::of([&a, b]).parts(&b.settings), ["ORT_ENABLE_BASIC"]);
     }
 }

@@ -125,6 +125,7 @@ impl ShardRecord {
             threads: p.threads.map(Some),
             // The sweep-wide settings, the ONNX Runtime level with them, are the plan id's.
             onnxruntime_level: None,
+            routing: None,
             settings: None,
         };
         planned == cell.identity().recorded(&planned)
