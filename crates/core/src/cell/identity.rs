@@ -207,7 +207,7 @@ mod tests {
         assert!(a.same_cell(&b) && a.same_point(&b));
         let axes = Axes::of([&a, &b]);
         assert_eq!(a.identity().compared(&axes), b.identity().compared(&axes));
-        let record = ShardRecord::new(&[a.clone()], &[0], Shard { index: 0, count: 1 });
+        let record = ShardRecord::new(std::slice::from_ref(&a), &[0], Shard { index: 0, count: 1 });
         assert!(record.is(&record.plan[0], &b));
         // The default level named or left unset is one level to compare.
         let mut named = cell();
@@ -230,8 +230,10 @@ mod tests {
                 "compare: {axis}"
             );
             // merge: a cell is another plan's (another plan id), or not the planned cell.
-            let one = ShardRecord::new(&[a.clone()], &[0], Shard { index: 0, count: 1 });
-            let other = ShardRecord::new(&[b.clone()], &[0], Shard { index: 0, count: 1 });
+            let one =
+                ShardRecord::new(std::slice::from_ref(&a), &[0], Shard { index: 0, count: 1 });
+            let other =
+                ShardRecord::new(std::slice::from_ref(&b), &[0], Shard { index: 0, count: 1 });
             assert!(
                 one.plan_id != other.plan_id || !one.is(&one.plan[0], &b),
                 "merge: {axis}"
