@@ -372,7 +372,7 @@ fn group_at(cells: &[Cell], results: &[Option<CellResult>], position: usize) -> 
             if cell.metric == Metric::Memory
                 && next.metric == Metric::Speed
                 && results[position + 1].is_none()
-                && same_point(cell, next) =>
+                && cell.same_point(next) =>
         {
             vec![position, position + 1]
         }
@@ -535,16 +535,6 @@ fn finished_rows(cells: &[Cell], results: &[Option<CellResult>]) -> Vec<Row> {
         .zip(results)
         .filter_map(|(cell, result)| result.clone().map(|r| (cell.clone(), r)))
         .collect()
-}
-
-/// Whether two cells measure the same model, sizes, mode and settings (so one built model
-/// serves both).
-fn same_point(a: &Cell, b: &Cell) -> bool {
-    a.model == b.model
-        && a.config == b.config
-        && (a.batch_size, a.sequence_length, a.mode) == (b.batch_size, b.sequence_length, b.mode)
-        && a.new_tokens == b.new_tokens
-        && a.settings == b.settings
 }
 
 fn summary(result: &CellResult) -> String {

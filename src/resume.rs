@@ -19,15 +19,7 @@ pub struct Previous {
 
 /// Whether a previous cell measured exactly what `cell` asks for.
 pub fn same_cell(a: &Cell, b: &Cell) -> bool {
-    a.model == b.model
-        && a.config == b.config
-        && a.batch_size == b.batch_size
-        && a.sequence_length == b.sequence_length
-        && a.mode == b.mode
-        && a.metric == b.metric
-        && a.new_tokens == b.new_tokens
-        && a.settings == b.settings
-        && a.inputs == b.inputs
+    a.same_cell(b)
 }
 
 impl Previous {

@@ -326,10 +326,7 @@ fn load(
         bail!(
             "{}: no {} figures{}{}",
             path.display(),
-            match metric {
-                Metric::Speed => "time",
-                Metric::Memory => "memory",
-            },
+            metric.figure(),
             match models.is_empty() {
                 true => String::new(),
                 false => format!(" of {}", models.join(", ")),

@@ -13,7 +13,8 @@
 
 use super::markdown;
 use super::{format_seconds, json, memory_figure, Row, Sweep, TIME_DIGITS};
-use crate::cell::{Axes, CellResult, Dtype, Framework, Metric, Mode, SpeedResult};
+use crate::cell::identity::Identity;
+use crate::cell::{measure, Axes, CellResult, Metric, Mode, SpeedResult};
 use crate::console;
 use crate::measure::memory::to_mib;
 use crate::measure::stats;
@@ -151,55 +152,20 @@ impl Comparison {
     }
 }
 
-fn measure(mode: Mode, metric: Metric) -> &'static str {
-    match (mode, metric) {
-        (Mode::Inference, Metric::Speed) => "inference time",
-        (Mode::Inference, Metric::Memory) => "inference memory",
-        (Mode::Training, Metric::Speed) => "training time",
-        (Mode::Training, Metric::Memory) => "training memory",
-        (Mode::Generation, Metric::Speed) => "generation time",
-        (Mode::Generation, Metric::Memory) => "generation memory",
-    }
-}
-
-/// Which cells match: the model, sizes, mode and metric, and the framework, dtype and threads
-/// where `axes` (of both files together) say a file swept several.
-#[allow(clippy::type_complexity)]
-fn key<'a>(
-    row: &'a Row,
-    axes: &Axes,
-) -> (
-    &'a str,
-    i64,
-    i64,
-    Mode,
-    Metric,
-    Option<i64>,
-    Option<Framework>,
-    Option<Dtype>,
-    Option<Option<usize>>,
-) {
-    let (c, _) = row;
-    (
-        &c.model,
-        c.batch_size,
-        c.sequence_length,
-        c.mode,
-        c.metric,
-        c.new_tokens,
-        axes.framework_varies().then_some(c.settings.framework),
-        axes.dtype_varies().then_some(c.settings.dtype),
-        axes.threads_vary().then_some(c.settings.threads),
-    )
+/// Which cells match: the cell's identity as compare projects it (model, sizes, mode,
+/// metric, and the settings axes that `axes`, of both files together, say vary).
+fn key<'a>(row: &'a Row, axes: &Axes) -> Identity<'a> {
+    row.0.identity().compared(axes)
 }
 
 /// The axes compare matches on: those that vary within either file.
 fn matched_axes(a: &Sweep, b: &Sweep) -> Axes {
     let (a, b) = (a.axes(), b.axes());
-    let (frameworks, dtypes, threads) = (
+    let (frameworks, dtypes, threads, levels) = (
         a.framework_varies() || b.framework_varies(),
         a.dtype_varies() || b.dtype_varies(),
         a.threads_vary() || b.threads_vary(),
+        a.onnxruntime_level_varies() || b.onnxruntime_level_varies(),
     );
     Axes {
         frameworks: match frameworks {
@@ -212,6 +178,10 @@ fn matched_axes(a: &Sweep, b: &Sweep) -> Axes {
         },
         threads: match threads {
             true => [a.threads, b.threads].concat(),
+            false => Vec::new(),
+        },
+        onnxruntime_levels: match levels {
+            true => [a.onnxruntime_levels, b.onnxruntime_levels].concat(),
             false => Vec::new(),
         },
     }

@@ -3,9 +3,7 @@
 
 use super::section::insert_axis_columns;
 use super::table::fitted;
-use crate::cell::{
-    calibration_in, Axes, Calibration, CalibrationResult, Cell, DeviceChoice, Metric, Mode,
-};
+use crate::cell::{calibration_in, Axes, Calibration, CalibrationResult, Cell, DeviceChoice};
 use crate::console::wrap;
 use crate::estimate::Estimate;
 use std::io::{self, Write};
@@ -76,18 +74,11 @@ pub fn print(
             cell.model.clone(),
             cell.batch_size.to_string(),
             cell.sequence_length.to_string(),
-            match cell.mode {
-                Mode::Inference => "inference".into(),
-                Mode::Training => "training".into(),
-                Mode::Generation => match cell.new_tokens {
-                    Some(n) => format!("generation +{n}"),
-                    None => "generation".into(),
-                },
+            match cell.new_tokens {
+                Some(n) => format!("{} +{n}", cell.mode.name()),
+                None => cell.mode.name().into(),
             },
-            match cell.metric {
-                Metric::Speed => "speed".into(),
-                Metric::Memory => "memory".into(),
-            },
+            cell.metric.name().into(),
             e.memory_bytes
                 .map(|b| format!("{:.2}", b / GIB))
                 .unwrap_or_else(|| "N/A".into()),

@@ -530,13 +530,9 @@ impl RowV2 {
         let result = match (self.status, c.metric, self.speed, self.memory) {
             (Status::Ok, Metric::Speed, Some(speed), _) => CellResult::Speed(speed),
             (Status::Ok, Metric::Memory, _, Some(memory)) => CellResult::Memory(memory),
-            (Status::Ok, metric, ..) => anyhow::bail!(
-                "status \"ok\" without its {} figures",
-                match metric {
-                    Metric::Speed => "speed",
-                    Metric::Memory => "memory",
-                }
-            ),
+            (Status::Ok, metric, ..) => {
+                anyhow::bail!("status \"ok\" without its {} figures", metric.name())
+            }
             (Status::NotAvailable, ..) => CellResult::na(self.reason.unwrap_or_default()),
         };
         let cell = Cell {

@@ -45,11 +45,7 @@ pub fn bars(args: &Options) -> Result<Vec<Bar>> {
     if bars.is_empty() {
         bail!(
             "nothing to plot: no {} cell measured with --profile in {}",
-            match mode {
-                Mode::Inference => "inference",
-                Mode::Training => "training",
-                Mode::Generation => "generation",
-            },
+            mode.name(),
             args.files
                 .iter()
                 .map(|f| f.display().to_string())

@@ -2,7 +2,7 @@
 //! and, with `--profile-trace`, libtorch's operators in one more call.
 
 use super::device::synchronize;
-use crate::cell::{Cell, DeviceChoice, Mode};
+use crate::cell::{Cell, DeviceChoice};
 use crate::measure::profile::{self, Hooks, MemorySource, Profile};
 use crate::measure::timing::Timing;
 use crate::measure::{gpu, memory, operators};
@@ -51,11 +51,7 @@ fn trace_file_name(cell: &Cell) -> String {
             _ => '_',
         })
         .collect();
-    let mode = match cell.mode {
-        Mode::Inference => "inference",
-        Mode::Training => "training",
-        Mode::Generation => "generation",
-    };
+    let mode = cell.mode.name();
     format!(
         "{model}-b{}-s{}-{mode}.json",
         cell.batch_size, cell.sequence_length

@@ -3,6 +3,7 @@
 //! clap), so the planner, runner, reports and resume use it without touching libtorch, and
 //! the parent hands a cell to its child as JSON.
 
+pub mod identity;
 pub mod shard;
 
 use crate::measure::allocator::AllocatorStats;
@@ -29,6 +30,41 @@ pub enum Mode {
 pub enum Metric {
     Speed,
     Memory,
+}
+
+impl Mode {
+    /// `inference`, `training`, `generation`: the one spelling labels and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Inference => "inference",
+            Mode::Training => "training",
+            Mode::Generation => "generation",
+        }
+    }
+}
+
+impl Metric {
+    /// `speed`, `memory`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Speed => "speed",
+            Metric::Memory => "memory",
+        }
+    }
+
+    /// `time`, `memory`: what the original's section titles call the figure.
+    pub fn figure(self) -> &'static str {
+        match self {
+            Metric::Speed => "time",
+            Metric::Memory => "memory",
+        }
+    }
+}
+
+/// `inference time`, `training memory`: a mode's figure as compare, section titles and the
+/// CSV name it.
+pub fn measure(mode: Mode, metric: Metric) -> String {
+    format!("{} {}", mode.name(), metric.figure())
 }
 
 /// Where a cell runs: the CPU or one CUDA device.
@@ -265,15 +301,7 @@ impl Cell {
     /// `bert-base batch 8 sequence 128 inference speed`; with `axes` that vary, the cell's
     /// dtype and threads after the model (`bert-base bf16 2 threads batch 8 ...`).
     pub fn label(&self, axes: &Axes) -> String {
-        let mode = match self.mode {
-            Mode::Inference => "inference",
-            Mode::Training => "training",
-            Mode::Generation => "generation",
-        };
-        let metric = match self.metric {
-            Metric::Speed => "speed",
-            Metric::Memory => "memory",
-        };
+        let (mode, metric) = (self.mode.name(), self.metric.name());
         let new_tokens = self
             .new_tokens
             .map(|n| format!(" {n} new tokens"))
@@ -834,6 +862,8 @@ pub struct Axes {
     pub frameworks: Vec<Framework>,
     pub dtypes: Vec<Dtype>,
     pub threads: Vec<Option<usize>>,
+    /// The graph optimisation levels of the onnxruntime cells.
+    pub onnxruntime_levels: Vec<String>,
 }
 
 impl Axes {
@@ -843,6 +873,9 @@ impl Axes {
             frameworks: once_each(settings.iter().map(|s| s.framework)),
             dtypes: once_each(settings.iter().map(|s| s.dtype)),
             threads: once_each(settings.iter().map(|s| s.threads)),
+            onnxruntime_levels: once_each(
+                (settings.iter()).filter_map(|s| identity::onnxruntime_level(s).map(String::from)),
+            ),
         }
     }
 
@@ -862,6 +895,11 @@ impl Axes {
                 Some(n) => format!("{n} threads"),
                 None => "default threads".into(),
             });
+        }
+        if let Some(level) = identity::onnxruntime_level(settings) {
+            if self.onnxruntime_level_varies() {
+                parts.push(level.to_string());
+            }
         }
         parts
     }
@@ -901,6 +939,10 @@ impl Axes {
 
     pub fn threads_vary(&self) -> bool {
         self.threads.len() > 1
+    }
+
+    pub fn onnxruntime_level_varies(&self) -> bool {
+        self.onnxruntime_levels.len() > 1
     }
 }
 

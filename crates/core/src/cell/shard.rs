@@ -2,6 +2,7 @@
 //! cell in plan order with its shard, so that `merge` can rebuild the single-machine sweep.
 //! (`--shard` itself, the environment and the assignment, are the root crate's `shard`.)
 
+use crate::cell::identity::Identity;
 use crate::cell::{Axes, Cell, Dtype, Framework, InputKind, Inputs, Metric, Mode, Settings};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -109,20 +110,25 @@ impl ShardRecord {
     /// Whether `cell` is the planned cell `p`.
     pub fn is(&self, p: &PlannedCell, cell: &Cell) -> bool {
         let (name, config) = &self.models[p.model];
-        *name == cell.model
-            && *config == cell.config
-            && (p.batch_size, p.sequence_length, p.mode, p.metric)
-                == (
-                    cell.batch_size,
-                    cell.sequence_length,
-                    cell.mode,
-                    cell.metric,
-                )
-            && p.inputs == cell.inputs
-            && p.new_tokens == cell.new_tokens
-            && p.dtype.is_none_or(|d| d == cell.settings.dtype)
-            && p.framework.is_none_or(|f| f == cell.settings.framework)
-            && (p.threads.is_none() || p.threads == cell.settings.threads)
+        let planned = Identity {
+            model: name,
+            config: Some(config),
+            batch_size: p.batch_size,
+            sequence_length: p.sequence_length,
+            mode: p.mode,
+            new_tokens: p.new_tokens,
+            metric: Some(p.metric),
+            inputs: Some(&p.inputs),
+            framework: p.framework,
+            dtype: p.dtype,
+            // No threads: libtorch's default, or an older record's sweep-wide count.
+            threads: p.threads.map(Some),
+            // The sweep-wide settings, the ONNX Runtime level with them, are the plan id's.
+            onnxruntime_level: None,
+            routing: None,
+            settings: None,
+        };
+        planned == cell.identity().recorded(&planned)
     }
 
     /// The planned cell as the whole plan's run would have had it (`settings` with the cell's
