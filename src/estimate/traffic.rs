@@ -179,7 +179,7 @@ fn read_weights(parameters: f64, shape: &Shape, task: Task, tokens: f64, per_sam
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::{DeviceChoice, Dtype, Metric, Settings};
+    use crate::cell::{DeviceChoice, Dtype, InputKind, Metric, Settings};
     use crate::measure::timing::Protocol;
     use serde_json::{json, Value};
 
@@ -507,6 +507,14 @@ mod tests {
             "d_model": 32, "num_layers": 2, "num_heads": 4, "d_kv": 8, "d_ff": 64,
             "vocab_size": 100, "feed_forward_proj": "relu"
         });
+        // Inference over 8 tokens: 2 encoder and 2 decoder layers, 8 · 100 logits.
+        let inference = traffic(&cell(config.clone(), Mode::Inference, 1, 8)).unwrap();
+        let acts = 4.0 * (2.0 * (4.0 * 8.0 * 320.0 + 4.0 * 4.0 * 64.0) + 800.0);
+        assert!(
+            close(inference.activations, acts),
+            "{}",
+            inference.activations
+        );
         let mut c = cell(config, Mode::Generation, 1, 8);
         c.new_tokens = Some(3);
         let t = traffic(&c).unwrap();
@@ -522,5 +530,54 @@ mod tests {
         // The tied head reads the whole table: nothing unread.
         let step = 4.0 * all + (kv + acts(2.0) + acts(3.0)) / 2.0;
         assert!(close(d.bytes, step), "{} vs {step}", d.bytes);
+    }
+
+    /// GPT-Neo with a global and a local layer of window 4, learned positions (40 rows, 32
+    /// unread for 8 tokens), a tied head reading the whole table, 8 · 100 logits; a prompt
+    /// of 8 and 3 new tokens: the local layer keeps only its 4 latest tokens.
+    #[test]
+    fn gpt_neo_local_layers_keep_their_window() {
+        let config = json!({
+            "model_type": "gpt_neo", "architectures": ["GPTNeoForCausalLM"], "hidden_size": 32,
+            "num_layers": 2, "num_heads": 4, "intermediate_size": 64, "vocab_size": 100,
+            "max_position_embeddings": 40, "window_size": 4,
+            "attention_types": [[["global", "local"], 1]]
+        });
+        check_inference(config.clone(), 32.0, 800.0);
+        let mut c = cell(config, Mode::Generation, 1, 8);
+        c.new_tokens = Some(3);
+        let t = traffic(&c).unwrap();
+        // 2·4·8·4 = 256 bytes a token and layer: steps over 9 and 10 tokens read them all in
+        // the global layer and 4 in the local one; each writes 1 token in both.
+        let kv = 256.0 * ((9.0 + 4.0) + (10.0 + 4.0) + 2.0 * 2.0);
+        assert!(close(t.kv_cache, kv), "{} vs {kv}", t.kv_cache);
+    }
+
+    /// ViT of hidden 32, 2 layers, 4 heads, feed-forward 64, images of 32 in patches of 8:
+    /// 16 patches a sample, every weight read (no token table; the position table is read
+    /// whole at the configured image size). The class token is not counted as a position.
+    #[test]
+    fn vit_reads_every_weight_over_its_patches() {
+        let config = json!({
+            "model_type": "vit", "architectures": ["ViTModel"], "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+            "image_size": 32, "patch_size": 8, "num_channels": 3
+        });
+        let mut c = cell(config, Mode::Inference, 1, 32);
+        c.input = InputKind::Pixels {
+            channels: 3,
+            patch_size: 8,
+        };
+        let t = traffic(&c).unwrap();
+        let all = crate::estimate::model_parameters(&c.config).unwrap();
+        assert!(
+            close(t.weights, 4.0 * all),
+            "{} vs {}",
+            t.weights,
+            4.0 * all
+        );
+        // 2 layers · 16 patches · 320 values, 2 layers · 4 heads · 16² scores, twice.
+        let acts = 4.0 * 2.0 * (2.0 * 16.0 * 320.0 + 2.0 * 4.0 * 256.0);
+        assert!(close(t.activations, acts), "{} vs {acts}", t.activations);
     }
 }
