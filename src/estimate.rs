@@ -458,8 +458,13 @@ impl Shape {
             vocab: get(&["vocab_size"]).unwrap_or(0.0),
             positions: match rotary {
                 true => 0.0,
-                false => get(&["max_position_embeddings", "n_positions"])
-                    .map_or(0.0, |p| p + position_offset),
+                // Whisper: the decoder's learned table (the encoder's is read whole).
+                false => get(&[
+                    "max_position_embeddings",
+                    "n_positions",
+                    "max_target_positions",
+                ])
+                .map_or(0.0, |p| p + position_offset),
             },
             position_tables,
             tied: config

@@ -21,7 +21,7 @@
 //! move with a cache too small for any reuse (weights of a model far larger than the LLC).
 
 use super::{dtype_bytes, Positions, Shape};
-use crate::cell::{Cell, Mode, Optimizer};
+use crate::cell::{Cell, InputKind, Mode, Optimizer};
 use run_benchmark_core::spec::{self, Task};
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +70,11 @@ pub fn traffic(cell: &Cell) -> Option<Traffic> {
     let e = dtype_bytes(cell.settings.dtype);
     let parameters = arch.parameters(task).unwrap_or(0.0);
     let p = Positions::of(cell, &shape, task);
-    let per_sample = cell.input.tokens(cell.sequence_length) as f64;
+    // Positions a sample reads from the learned table: a speech model's decoder prefix.
+    let per_sample = match cell.input {
+        InputKind::Audio { decoder_tokens, .. } => decoder_tokens as f64,
+        _ => cell.input.tokens(cell.sequence_length) as f64,
+    };
     let weights = read_weights(parameters, &shape, task, p.logit_tokens, per_sample) * e;
     let activations =
         (2.0 * (p.layer_tokens * layer_values(&shape) + p.layer_scores) + p.logits) * e;
@@ -179,7 +183,7 @@ fn read_weights(parameters: f64, shape: &Shape, task: Task, tokens: f64, per_sam
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cell::{DeviceChoice, Dtype, InputKind, Metric, Settings};
+    use crate::cell::{DeviceChoice, Dtype, Metric, Settings};
     use crate::measure::timing::Protocol;
     use serde_json::{json, Value};
 
@@ -578,6 +582,34 @@ mod tests {
         );
         // 2 layers · 16 patches · 320 values, 2 layers · 4 heads · 16² scores, twice.
         let acts = 4.0 * 2.0 * (2.0 * 16.0 * 320.0 + 2.0 * 4.0 * 256.0);
+        assert!(close(t.activations, acts), "{} vs {acts}", t.activations);
+    }
+
+    /// Whisper of d_model 32, 1 encoder and 1 decoder layer, 4 heads, feed-forward 64,
+    /// vocabulary 100, 8 mel bins, 1 s of audio: 50 encoder positions, a decoder prefix of 4
+    /// tokens. The bare model gathers 4 of 100 word rows and 4 of the decoder's 16 position
+    /// rows (the encoder's 50 are all read).
+    #[test]
+    fn whisper_reads_the_decoder_prefix_rows() {
+        let config = json!({
+            "model_type": "whisper", "architectures": ["WhisperModel"], "d_model": 32,
+            "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+            "vocab_size": 100, "num_mel_bins": 8, "max_source_positions": 50,
+            "max_target_positions": 16, "decoder_start_token_id": 1
+        });
+        let mut c = cell(config, Mode::Inference, 1, 1);
+        c.input = InputKind::Audio {
+            mel_bins: 8,
+            decoder_tokens: 4,
+        };
+        let t = traffic(&c).unwrap();
+        let all = crate::estimate::model_parameters(&c.config).unwrap();
+        let weights = 4.0 * (all - (96.0 + 12.0) * 32.0);
+        assert!(close(t.weights, weights), "{} vs {weights}", t.weights);
+        // The encoder layer holds 50 positions, the decoder's 4 tokens: 54 · 320 values; the
+        // encoder's 4 heads · 50² scores; written and read.
+        let acts = 4.0 * 2.0 * (54.0 * 320.0 + 4.0 * 2500.0);
         assert!(close(t.activations, acts), "{} vs {acts}", t.activations);
     }
 }
