@@ -612,4 +612,54 @@ mod tests {
         let acts = 4.0 * 2.0 * (54.0 * 320.0 + 4.0 * 2500.0);
         assert!(close(t.activations, acts), "{} vs {acts}", t.activations);
     }
+
+    /// Gemma 2 and Gemma 3 slide every other layer here (Gemma 2's rule; Gemma 3 with
+    /// sliding_window_pattern 2) with a window of 4: the inference is the decoder's above;
+    /// in decode, with 4 KV heads of 8 (2·4·8·4 = 256 bytes a token and layer), steps over
+    /// 9 and 10 tokens read 4 of them in the sliding layer and all in the global one, and
+    /// write 1 token in each layer.
+    #[test]
+    fn gemma2_and_gemma3_sliding_layers_keep_their_window() {
+        for (model_type, architecture) in [
+            ("gemma2", "Gemma2ForCausalLM"),
+            ("gemma3_text", "Gemma3ForCausalLM"),
+        ] {
+            let mut config = decoder(model_type, architecture);
+            config["head_dim"] = json!(8);
+            config["num_key_value_heads"] = json!(4);
+            config["sliding_window"] = json!(4);
+            config["sliding_window_pattern"] = json!(2);
+            check_inference(config.clone(), 92.0, 800.0);
+            let mut c = cell(config, Mode::Generation, 1, 8);
+            c.new_tokens = Some(3);
+            let t = traffic(&c).unwrap();
+            let kv = 256.0 * ((4.0 + 9.0) + (4.0 + 10.0) + 2.0 * 2.0);
+            assert!(
+                close(t.kv_cache, kv),
+                "{model_type}: {} vs {kv}",
+                t.kv_cache
+            );
+        }
+    }
+
+    /// GPT-2 of hidden 32, 2 layers, 4 heads, 40 learned positions, a tied head: a decode
+    /// step gathers one position row (39 unread) and reads the whole word table.
+    #[test]
+    fn gpt2_decode_reads_one_position_row() {
+        let config = json!({
+            "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 32,
+            "n_layer": 2, "n_head": 4, "vocab_size": 100, "n_positions": 40
+        });
+        let all = crate::estimate::model_parameters(&config).unwrap();
+        let mut c = cell(config, Mode::Generation, 1, 8);
+        c.new_tokens = Some(2);
+        let t = traffic(&c).unwrap();
+        let d = t.decode.unwrap();
+        // One step over 9 tokens: 4 heads of 8 in 2 layers, 512 bytes a token; 1 written.
+        let kv = 512.0 * (9.0 + 1.0);
+        // Activations: 2 layers · (6·32 + 2·128 values + 4 heads · 9 scores), twice; 100 logits.
+        let acts = 4.0 * (2.0 * 2.0 * (448.0 + 36.0) + 100.0);
+        let step = 4.0 * (all - 39.0 * 32.0) + kv + acts;
+        assert!(close(d.bytes, step), "{} vs {step}", d.bytes);
+    }
 }
