@@ -47,6 +47,7 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]')
             [CompletionResult]::new('--devices', '--devices', [CompletionResultType]::ParameterName, 'Several devices at once: one cell per listed device, each cell''s child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)')
             [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'The models'' weights: random (the original''s), or the checkpoint''s safetensors')
+            [CompletionResult]::new('--routing', '--routing', [CompletionResultType]::ParameterName, 'Mixture-of-experts models (mixtral, qwen3_moe): how tokens are routed to experts')
             [CompletionResult]::new('--optimizer', '--optimizer', [CompletionResultType]::ParameterName, 'Training: also run an optimizer step after backward (none = forward, loss and backward only)')
             [CompletionResult]::new('--profile-trace', '--profile-trace', [CompletionResultType]::ParameterName, 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR')
             [CompletionResult]::new('--input-text', '--input-text', [CompletionResultType]::ParameterName, 'Feed the models this text through their tokenizers instead of random token ids')

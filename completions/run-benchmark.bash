@@ -116,7 +116,7 @@ _run__benchmark() {
 
     case "${cmd}" in
         run__benchmark)
-            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --framework --use-xla --onnxruntime-level --eager-mode --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --warmup-time --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --dtypes --threads --device --devices --weights --flush-subnormals --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --db --label --save-baseline --help --version models plot compare merge history db completions man schema help"
+            opts="-q -h -V --models --batch-sizes --sequence-lengths --generate --training --no-inference --no-speed --no-memory --no-multi-process --no-cuda --only-pretrain-model --torchscript --framework --use-xla --onnxruntime-level --eager-mode --save-to-csv --inference-time-csv-file --inference-memory-csv-file --train-time-csv-file --train-memory-csv-file --env-info-csv-file --env-print --protocol --repeat --warmup --warmup-time --min-runs --max-runs --runs --min-time --precision --max-time --recalibrate --dry-run --no-fit-check --fp16 --bf16 --dtypes --threads --device --devices --weights --flush-subnormals --routing --optimizer --profile --profile-trace --input-text --tokenizer --export-json --export-markdown --resume --sweep --quiet --log-print --log-filename --timeout --seed --verbose --shard --shard-count --db --label --save-baseline --help --version models plot compare merge history db completions man schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -224,6 +224,10 @@ _run__benchmark() {
                     ;;
                 --weights)
                     COMPREPLY=($(compgen -W "random pretrained" -- "${cur}"))
+                    return 0
+                    ;;
+                --routing)
+                    COMPREPLY=($(compgen -W "model balanced" -- "${cur}"))
                     return 0
                     ;;
                 --optimizer)

@@ -44,6 +44,7 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --device 'Device: cpu, cuda or cuda:N [default: cuda:0 where available, else cpu]'
             cand --devices 'Several devices at once: one cell per listed device, each cell''s child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)'
             cand --weights 'The models'' weights: random (the original''s), or the checkpoint''s safetensors'
+            cand --routing 'Mixture-of-experts models (mixtral, qwen3_moe): how tokens are routed to experts'
             cand --optimizer 'Training: also run an optimizer step after backward (none = forward, loss and backward only)'
             cand --profile-trace 'With --profile: also record libtorch''s operators for one call per speed cell and write its Chrome trace (chrome://tracing, ui.perfetto.dev) into DIR'
             cand --input-text 'Feed the models this text through their tokenizers instead of random token ids'

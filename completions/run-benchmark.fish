@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_run_benchmark_global_optspecs
-    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript framework= use-xla onnxruntime-level= eager-mode save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= devices= weights= flush-subnormals optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= db= label= save-baseline= h/help V/version
+    string join \n models= batch-sizes= sequence-lengths= generate= training no-inference no-speed no-memory no-multi-process no-cuda only-pretrain-model torchscript framework= use-xla onnxruntime-level= eager-mode save-to-csv inference-time-csv-file= inference-memory-csv-file= train-time-csv-file= train-memory-csv-file= env-info-csv-file= env-print protocol= repeat= warmup= warmup-time= min-runs= max-runs= runs= min-time= precision= max-time= recalibrate dry-run no-fit-check fp16 bf16 dtypes= threads= device= devices= weights= flush-subnormals routing= optimizer= profile profile-trace= input-text= tokenizer= export-json= export-markdown= resume= sweep= q/quiet log-print log-filename= timeout= seed= verbose shard= shard-count= db= label= save-baseline= h/help V/version
 end
 
 function __fish_run_benchmark_needs_command
@@ -67,6 +67,8 @@ cuda:3\t''"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l devices -d 'Several devices at once: one cell per listed device, each cell\'s child pinned to its own (GPUs by CUDA_VISIBLE_DEVICES: cuda:0,cuda:1; CPU core sets by affinity: cpu:0-3,cpu:4-7)' -r
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l weights -d 'The models\' weights: random (the original\'s), or the checkpoint\'s safetensors' -r -f -a "random\t'Random weights at transformers\' initialisation scale (the original\'s behaviour)'
 pretrained\t'The checkpoint\'s weights (model.safetensors or a sharded index)'"
+complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l routing -d 'Mixture-of-experts models (mixtral, qwen3_moe): how tokens are routed to experts' -r -f -a "model\t'The model\'s router (the default)'
+balanced\t'A forced even spread with the same top-k'"
 complete -c run-benchmark -n "__fish_run_benchmark_needs_command" -l optimizer -d 'Training: also run an optimizer step after backward (none = forward, loss and backward only)' -r -f -a "none\t'Forward, loss and backward only (the original)'
 sgd\t'Plus a plain SGD step (learning rate 1e-4, no momentum): the cheapest weight update'
 adamw\t'Plus an AdamW step (learning rate 1e-4): two moment buffers per weight, the usual fine-tuning optimizer'"

@@ -360,6 +360,16 @@ pub struct RunArgs {
     #[arg(help_heading = "Precision and device", long)]
     pub flush_subnormals: bool,
 
+    /// Mixture-of-experts models (mixtral, qwen3_moe): how tokens are routed to experts
+    ///
+    /// model: the model's router (with random weights, a random router: its pattern is not a
+    /// trained model's). balanced: the router still runs, but token t's j-th of the top-k
+    /// experts is (t·k + j) mod E with weight 1/k, so every expert gets the same load, as
+    /// serving benchmarks force it. Either way the tokens each expert received are reported.
+    /// Refused when no model of the sweep has experts; models without experts ignore it
+    #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = RoutingChoice::Model)]
+    pub routing: RoutingChoice,
+
     /// Training: also run an optimizer step after backward (none = forward, loss and backward only)
     #[arg(help_heading = "Precision and device", long, value_enum, default_value_t = OptimizerChoice::None)]
     pub optimizer: OptimizerChoice,
@@ -559,6 +569,15 @@ pub enum WeightsChoice {
     Random,
     /// The checkpoint's weights (model.safetensors or a sharded index)
     Pretrained,
+}
+
+/// How mixture-of-experts layers route their tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoutingChoice {
+    /// The model's router (the default)
+    Model,
+    /// A forced even spread with the same top-k
+    Balanced,
 }
 
 /// What a training step does after backward.

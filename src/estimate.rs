@@ -504,6 +504,7 @@ mod tests {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
             seed: 0,
         }
     }

@@ -446,7 +446,10 @@ pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<Pat
         .filter(|t| !t.is_empty())
         .or_else(|| cache.token());
     let url = format!("{endpoint}/{id}/resolve/main/{file}");
-    let request = |timeout_var: &str, range: bool| -> Result<ureq::Response> {
+    let failed = |what: &dyn std::fmt::Display| {
+        anyhow!("download of {file} from {endpoint} failed: {url}: {what}")
+    };
+    let request = |timeout_var: &str, range: Option<&str>| -> Result<ureq::Response> {
         let seconds = timeout_seconds(timeout_var)?;
         let timeout = Duration::from_secs_f64(seconds);
         let agent = ureq::AgentBuilder::new()
@@ -455,8 +458,8 @@ pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<Pat
             .timeout_write(timeout)
             .build();
         let mut request = agent.get(&url);
-        if range {
-            request = request.set("Range", "bytes=0-0");
+        if let Some(range) = range {
+            request = request.set("Range", range);
         }
         if let Some(token) = &token {
             request = request.set("Authorization", &format!("Bearer {token}"));
@@ -467,20 +470,15 @@ pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<Pat
                     (401 | 403, false) => " (a gated or private repository: set HF_TOKEN)",
                     _ => "",
                 };
-                anyhow!(
-                    "download of {file} from {endpoint} failed: {url}: status code {code}{hint}"
-                )
+                failed(&format!("status code {code}{hint}"))
             }
-            ureq::Error::Transport(t) if is_timeout(&t) => anyhow!(
-                "download of {file} from {endpoint} failed: {url}: no answer within \
-                 {seconds} s ({timeout_var})"
-            ),
-            ureq::Error::Transport(t) => {
-                anyhow!("download of {file} from {endpoint} failed: {url}: {t}")
+            ureq::Error::Transport(t) if is_timeout(&t) => {
+                failed(&format!("no answer within {seconds} s ({timeout_var})"))
             }
+            ureq::Error::Transport(t) => failed(&t),
         })
     };
-    let head = request("HF_HUB_ETAG_TIMEOUT", true)?;
+    let head = request("HF_HUB_ETAG_TIMEOUT", Some("bytes=0-0"))?;
     let refuse = |what: &str| anyhow!("{endpoint} sent {what}: refused, nothing was written");
     let commit = head.header("x-repo-commit").unwrap_or("").to_string();
     if commit.len() != 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -497,39 +495,174 @@ pub(crate) fn download(id: &str, file: &str, cache: hf_hub::Cache) -> Result<Pat
     if etag.is_empty() || etag.starts_with('.') || !etag.chars().all(plain) {
         return Err(refuse(&format!("an etag {etag:?} that cannot name a file")));
     }
-    let mut body = Vec::new();
+    // `bytes 0-0/TOTAL`: the file's size, which says when a body ended early.
+    let total = content_range(&head).map(|(_, total)| total);
     // A config.json is kilobytes (a huge id2label map a few MiB), a tokenizer.json tens of
-    // MiB at most.
-    const MAX_BYTES: u64 = 64 << 20;
-    request("HF_HUB_DOWNLOAD_TIMEOUT", false)?
-        .into_reader()
-        .take(MAX_BYTES)
-        .read_to_end(&mut body)
-        .map_err(|e| anyhow!("download of {file} from {endpoint} failed: {url}: {e}"))?;
+    // MiB at most; a checkpoint has no bound.
+    const MAX_JSON_BYTES: u64 = 64 << 20;
+    let json = file.ends_with(".json");
+    if json && total.is_some_and(|t| t > MAX_JSON_BYTES) {
+        return Err(failed(&format!(
+            "{} bytes, over the {MAX_JSON_BYTES} a JSON file may have",
+            total.unwrap_or(0)
+        )));
+    }
     let repo = cache.repo(hf_hub::Repo::model(id.to_string()));
     let folder = cache
         .path()
         .join(hf_hub::Repo::model(id.to_string()).folder_name());
     let blob = folder.join("blobs").join(&etag);
     let pointer = folder.join("snapshots").join(&commit).join(file);
+    let cannot_write = || {
+        format!(
+            "cannot write to the Hugging Face cache {}",
+            folder.display()
+        )
+    };
+    std::fs::create_dir_all(folder.join("blobs")).with_context(cannot_write)?;
+    // A partial file is never taken for the blob; a dropped connection resumes it (a ranged
+    // request from its end), here up to TRIES times, else on the next run.
+    let partial = folder.join("blobs").join(format!("{etag}.incomplete"));
+    const TRIES: usize = 3;
+    let mut progress = Progress::new(id, file, total, !json);
+    for attempt in 1.. {
+        let have = std::fs::metadata(&partial).map_or(0, |m| m.len());
+        if total.is_some_and(|t| have == t) {
+            break;
+        }
+        let range = (have > 0 && total.is_some()).then(|| format!("bytes={have}-"));
+        let response = request("HF_HUB_DOWNLOAD_TIMEOUT", range.as_deref())?;
+        // A server that ignores the range sends the whole file again.
+        let resumed =
+            range.is_some() && content_range(&response).is_some_and(|(start, _)| start == have);
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(resumed)
+            .truncate(!resumed)
+            .open(&partial)
+            .with_context(cannot_write)?;
+        let start = if resumed { have } else { 0 };
+        let limit = if json { MAX_JSON_BYTES } else { u64::MAX };
+        let copied = progress.copy(&mut response.into_reader().take(limit), &mut out, start);
+        let have = std::fs::metadata(&partial).map_or(0, |m| m.len());
+        match copied {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                let seconds = timeout_seconds("HF_HUB_DOWNLOAD_TIMEOUT")?;
+                return Err(failed(&format!(
+                    "no data for {seconds} s (HF_HUB_DOWNLOAD_TIMEOUT) after {have} bytes; {} is kept, and the next run resumes it",
+                    partial.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Other && e.to_string().contains("write") => {
+                return Err(e).with_context(cannot_write);
+            }
+            Ok(_) if total.is_none_or(|t| have == t) => break,
+            _ if attempt < TRIES => continue,
+            _ => {
+                return Err(failed(&format!(
+                    "the connection ended after {have} of {} bytes, {TRIES} tries; {} is kept, \
+                     and the next run resumes it",
+                    total.map_or("?".into(), |t| t.to_string()),
+                    partial.display()
+                )))
+            }
+        }
+    }
+    progress.done();
     let written = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(folder.join("blobs"))?;
-        // A partial file is never taken for the blob.
-        let partial = blob.with_extension("incomplete");
-        std::fs::write(&partial, &body)?;
         std::fs::rename(&partial, &blob)?;
         std::fs::create_dir_all(pointer.parent().expect("a snapshot folder"))?;
         let _ = std::fs::remove_file(&pointer);
         std::os::unix::fs::symlink(Path::new("../../blobs").join(&etag), &pointer)?;
         repo.create_ref(&commit)
     })();
-    written.with_context(|| {
-        format!(
-            "cannot write to the Hugging Face cache {}",
-            folder.display()
-        )
-    })?;
+    written.with_context(cannot_write)?;
     Ok(pointer)
+}
+
+/// A response's `content-range: bytes START-END/TOTAL`, as (START, TOTAL).
+fn content_range(response: &ureq::Response) -> Option<(u64, u64)> {
+    let range = response
+        .header("content-range")?
+        .trim()
+        .strip_prefix("bytes ")?;
+    let (span, total) = range.split_once('/')?;
+    let start = span.split_once('-')?.0.trim().parse().ok()?;
+    Some((start, total.trim().parse().ok()?))
+}
+
+/// A checkpoint's download on stderr: a line when it starts, one every few seconds while it
+/// runs, one when it ends (configs and tokenizers, kilobytes, say nothing).
+struct Progress {
+    what: String,
+    total: Option<u64>,
+    shown: bool,
+    last: std::time::Instant,
+    bytes: u64,
+}
+
+impl Progress {
+    fn new(id: &str, file: &str, total: Option<u64>, shown: bool) -> Progress {
+        if shown {
+            eprintln!("Downloading {id} {file} ({})", mib(total));
+        }
+        Progress {
+            what: format!("{id} {file}"),
+            total,
+            shown,
+            last: std::time::Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// Copies `from` to the end of `to`, which holds `start` bytes already; a write error
+    /// is `Other` with "write" in it, so the caller tells it from the connection's.
+    fn copy(
+        &mut self,
+        from: &mut impl Read,
+        to: &mut std::fs::File,
+        start: u64,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        self.bytes = start;
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = from.read(&mut buffer)?;
+            if n == 0 {
+                return Ok(());
+            }
+            to.write_all(&buffer[..n])
+                .map_err(|e| std::io::Error::other(format!("write: {e}")))?;
+            self.bytes += n as u64;
+            if self.shown && self.last.elapsed() > Duration::from_secs(2) {
+                self.last = std::time::Instant::now();
+                eprintln!(
+                    "Downloading {}: {} of {}",
+                    self.what,
+                    mib(Some(self.bytes)),
+                    mib(self.total)
+                );
+            }
+        }
+    }
+
+    fn done(&self) {
+        if self.shown {
+            eprintln!("Downloaded {} ({})", self.what, mib(Some(self.bytes)));
+        }
+    }
+}
+
+/// `12.3 MiB`, or `size unknown`.
+fn mib(bytes: Option<u64>) -> String {
+    match bytes {
+        Some(b) => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        None => "size unknown".into(),
+    }
 }
 
 /// A Hub timeout from the environment, in seconds, as huggingface_hub reads it (default 10).

@@ -74,6 +74,16 @@ pub fn from_args(args: &RunArgs, machine: &Machine) -> Result<Plan> {
             }
         }
     }
+    if args.routing != crate::cli::RoutingChoice::Model {
+        let with_experts =
+            |m: &ResolvedModel| spec::from_json(&m.config).is_ok_and(|s| s.experts().is_some());
+        if !models.iter().any(with_experts) {
+            bail!(
+                "--routing balanced: none of the models has experts (mixture-of-experts \
+                 families: mixtral, qwen3_moe)"
+            );
+        }
+    }
     if args.verbose {
         for m in models.iter().filter(|m| !m.unread_keys.is_empty()) {
             eprintln!(
@@ -551,6 +561,9 @@ fn settings(args: &RunArgs, machine: &Machine) -> Result<Settings> {
                 .map_or(short, |(_, name)| name)
                 .to_string()
         }),
+        // The default stays absent, so that cells of earlier sweeps are the same cells.
+        routing: (args.routing == crate::cli::RoutingChoice::Balanced)
+            .then_some(crate::cell::Routing::Balanced),
     })
 }
 
@@ -709,6 +722,7 @@ mod tests {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
             seed: 0,
         }
     }
@@ -734,6 +748,7 @@ mod tests {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
         }
     }
 

@@ -187,6 +187,7 @@ mod tests {
                 profile: false,
                 profile_trace: None,
                 onnxruntime_level: None,
+                routing: None,
                 seed: 0,
             },
             input: Default::default(),

@@ -532,6 +532,7 @@ fn settings() -> Settings {
         profile: false,
         profile_trace: None,
         onnxruntime_level: None,
+        routing: None,
         seed: 0,
     }
 }
@@ -569,6 +570,7 @@ fn speed(samples: Vec<f64>) -> CellResult {
         generation: None,
         load: None,
         ran: None,
+        expert_load: None,
     })
 }
 

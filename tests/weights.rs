@@ -84,3 +84,75 @@ fn a_folder_without_a_checkpoint_and_flushing_random_weights_are_clear_errors() 
             "--flush-subnormals is for --weights pretrained",
         ));
 }
+
+/// The parity BERT checkpoint rewritten in `dir` with its first float32 tensor's first
+/// `count` values made subnormal (1e-40, below f32's smallest normal 1.18e-38).
+fn with_subnormals(dir: &std::path::Path, count: usize) {
+    let fixture = std::path::Path::new("tests/fixtures/parity/bert");
+    std::fs::copy(fixture.join("config.json"), dir.join("config.json")).unwrap();
+    let bytes = std::fs::read(fixture.join("model.safetensors")).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = file.names().into_iter().cloned().collect();
+    names.sort();
+    let mut data: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = (names.iter())
+        .map(|n| {
+            let t = file.tensor(n).unwrap();
+            (n.clone(), t.dtype(), t.shape().to_vec(), t.data().to_vec())
+        })
+        .collect();
+    let target = (data.iter_mut())
+        .find(|(_, dtype, _, d)| *dtype == safetensors::Dtype::F32 && d.len() >= 4 * count)
+        .unwrap();
+    for value in target.3.chunks_mut(4).take(count) {
+        value.copy_from_slice(&1e-40f32.to_le_bytes());
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView)> = (data.iter())
+        .map(|(n, dtype, shape, d)| {
+            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), d).unwrap();
+            (n.clone(), view)
+        })
+        .collect();
+    safetensors::serialize_to_file(views, &None, &dir.join("model.safetensors")).unwrap();
+}
+
+#[test]
+fn subnormal_weights_and_the_load_time_are_reported_and_noted_under_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    with_subnormals(dir.path(), 7);
+    let size = std::fs::metadata(dir.path().join("model.safetensors"))
+        .unwrap()
+        .len();
+    for flush in [false, true] {
+        let out = dir.path().join(format!("r{flush}.json"));
+        let mut cmd = bin();
+        cmd.args(QUICK)
+            .arg("--models")
+            .arg(dir.path())
+            .args(["--weights", "pretrained", "--batch-sizes", "1"])
+            .args(["--sequence-lengths", "8", "--no-memory", "--export-json"])
+            .arg(&out);
+        if flush {
+            cmd.arg("--flush-subnormals");
+        }
+        let assert = cmd.assert().success();
+        let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+        let rows = rows(&out);
+        let loaded = &rows[0]["speed"]["ran"]["pretrained"];
+        assert_eq!(loaded["subnormal"], 7, "{loaded}");
+        assert_eq!(loaded["flushed"], flush, "{loaded}");
+        assert_eq!(loaded["checkpoint_bytes"], size, "{loaded}");
+        let seconds = loaded["load_seconds"].as_f64().unwrap();
+        assert!(seconds > 0.0 && seconds < 60.0, "{loaded}");
+        let values = loaded["values"].as_u64().unwrap();
+        assert!(
+            stdout.contains(&format!("7 of {values} values subnormal")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("MiB loaded in "), "{stdout}");
+        let said = match flush {
+            true => "set to zero by --flush-subnormals",
+            false => "kept: CPU kernels can take a many-fold slower path on them; --flush-subnormals sets them to zero.",
+        };
+        assert!(stdout.contains(said), "{stdout}");
+    }
+}

@@ -66,6 +66,7 @@ pub fn measure(cell: &TokenizationCell) -> Result<TokenizationResult> {
             // The parent, which sees the other processes, fills it in.
             load: None,
             ran: None,
+            expert_load: None,
         }),
     })
 }

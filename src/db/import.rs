@@ -138,6 +138,7 @@ fn original_settings() -> Settings {
         profile: false,
         profile_trace: None,
         onnxruntime_level: None,
+        routing: None,
     }
 }
 
@@ -223,6 +224,7 @@ fn speed(seconds: f64) -> SpeedResult {
         generation: None,
         load: None,
         ran: None,
+        expert_load: None,
     }
 }
 

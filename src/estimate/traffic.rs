@@ -209,6 +209,7 @@ mod tests {
                 profile: false,
                 profile_trace: None,
                 onnxruntime_level: None,
+                routing: None,
                 seed: 0,
             },
             input: Default::default(),

@@ -9,10 +9,52 @@
 //! top-k experts per token, their weights renormalised to sum to 1 (always for Mixtral,
 //! with `norm_topk_prob` for Qwen3-MoE) and cast back to the hidden states' dtype; each
 //! expert runs on its own tokens only, and its weighted outputs are summed per token.
+//!
+//! `--routing balanced` replaces the router's choice (the router still runs, so its cost
+//! stays in the time): token t's j-th expert is (t·k + j) mod E with weight 1/k, so every
+//! expert gets the same number of tokens (± 1), as serving benchmarks force an even load.
+//! [`counting`] records the tokens each expert received, one bincount per layer.
 
 use super::layers::{GatedMlp, Linear};
+use crate::cell::Routing;
 pub use run_benchmark_core::spec::moe::{MoeConfig, Naming};
+use std::cell::{Cell, RefCell};
 use tch::{nn, Kind, Tensor};
+
+thread_local! {
+    /// The routing the blocks built inside [`routed`] use.
+    static ROUTING: Cell<Routing> = const { Cell::new(Routing::Model) };
+    /// Inside [`counting`]: each sparse layer's tokens per expert, in call order, kept on
+    /// the device until the call ends.
+    static COUNTS: RefCell<Option<Vec<Tensor>>> = const { RefCell::new(None) };
+}
+
+/// Runs `build` with its sparse blocks routing as `routing` says.
+pub fn routed<T>(routing: Routing, build: impl FnOnce() -> T) -> T {
+    let before = ROUTING.with(|r| r.replace(routing));
+    let built = build();
+    ROUTING.with(|r| r.set(before));
+    built
+}
+
+/// Runs `call` and returns, per sparse layer it went through (in order), the tokens each
+/// expert received.
+pub fn counting<T>(call: impl FnOnce() -> T) -> (T, Vec<Vec<u64>>) {
+    COUNTS.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let out = call();
+    let counts = COUNTS.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    let counts = (counts.iter())
+        .map(|t| {
+            let t = t.to_device(tch::Device::Cpu);
+            Vec::<i64>::try_from(&t)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| n as u64)
+                .collect()
+        })
+        .collect();
+    (out, counts)
+}
 
 /// The router (`gate`, no bias) and the experts (SwiGLU MLPs).
 pub struct SparseMoe {
@@ -21,6 +63,7 @@ pub struct SparseMoe {
     top_k: i64,
     norm_topk_prob: bool,
     jitter: f64,
+    routing: Routing,
 }
 
 impl SparseMoe {
@@ -51,6 +94,7 @@ impl SparseMoe {
             top_k: c.top_k,
             norm_topk_prob: c.norm_topk_prob,
             jitter: c.router_jitter_noise,
+            routing: ROUTING.with(|r| r.get()),
         }
     }
 
@@ -66,14 +110,34 @@ impl SparseMoe {
         };
         let flat = xs.view([-1, h]);
         let router_logits = self.gate.forward(&flat);
-        let probs = router_logits.softmax(-1, Kind::Float);
-        let (weights, selected) = probs.topk(self.top_k, -1, true, true);
-        let weights = if self.norm_topk_prob {
-            &weights / weights.sum_dim_intlist(-1, true, Kind::Float)
-        } else {
-            weights
+        let (weights, selected) = match self.routing {
+            Routing::Model => {
+                let probs = router_logits.softmax(-1, Kind::Float);
+                let (weights, selected) = probs.topk(self.top_k, -1, true, true);
+                let weights = if self.norm_topk_prob {
+                    &weights / weights.sum_dim_intlist(-1, true, Kind::Float)
+                } else {
+                    weights
+                };
+                (weights.to_kind(flat.kind()), selected)
+            }
+            Routing::Balanced => {
+                let (tokens, k) = (b * s, self.top_k);
+                let experts = self.experts.len() as i64;
+                let selected = Tensor::arange(tokens * k, (Kind::Int64, flat.device()))
+                    .remainder(experts)
+                    .view([tokens, k]);
+                let weights =
+                    Tensor::full([tokens, k], 1.0 / k as f64, (flat.kind(), flat.device()));
+                (weights, selected)
+            }
         };
-        let weights = weights.to_kind(flat.kind());
+        COUNTS.with(|c| {
+            if let Some(counts) = c.borrow_mut().as_mut() {
+                let experts = self.experts.len() as i64;
+                counts.push(selected.view([-1]).bincount(None::<Tensor>, experts));
+            }
+        });
         let mut out = flat.zeros_like();
         for (e, expert) in self.experts.iter().enumerate() {
             // (token, slot) of every choice of this expert; an expert nobody chose is skipped.
@@ -195,6 +259,72 @@ mod tests {
         });
         let diff = (out - want).abs().max().double_value(&[]);
         assert!(diff < 1e-6, "{diff}");
+    }
+
+    /// The tokens per expert of one forward pass of a 4-expert top-2 block built with
+    /// `routing`, over `tokens` tokens.
+    fn counts(routing: Routing, tokens: i64) -> Vec<Vec<u64>> {
+        tch::manual_seed(5);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let moe = routed(routing, || {
+            SparseMoe::new(
+                vs.root(),
+                &config(true),
+                6,
+                super::super::layers::Activation::Silu,
+                0.5,
+            )
+        });
+        let xs = Tensor::randn([2, tokens / 2, 6], (Kind::Float, Device::Cpu));
+        let (_, counts) = counting(|| tch::no_grad(|| moe.forward(&xs, false)));
+        counts
+    }
+
+    #[test]
+    fn balanced_routing_gives_every_expert_the_same_load() {
+        // 10 tokens x top-2 = 20 choices over 4 experts: 5 each.
+        let load = crate::cell::ExpertLoad::of(Routing::Balanced, 2, counts(Routing::Balanced, 10));
+        assert_eq!(load.counts, vec![vec![5, 5, 5, 5]]);
+        assert_eq!((load.tokens, load.min_active_experts), (10, 4));
+        assert_eq!(load.worst_max_over_mean, 1.0);
+        // 6 tokens x top-2 = 12 choices: 3 each.
+        assert_eq!(counts(Routing::Balanced, 6), vec![vec![3, 3, 3, 3]]);
+    }
+
+    #[test]
+    fn balanced_routing_weighs_each_chosen_expert_one_over_k() {
+        tch::manual_seed(2);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let c = config(true);
+        let act = super::super::layers::Activation::Silu;
+        let moe = routed(Routing::Balanced, || {
+            SparseMoe::new(vs.root(), &c, 6, act, 0.5)
+        });
+        let xs = Tensor::randn([1, 2, 6], (Kind::Float, Device::Cpu));
+        let (out, _) = tch::no_grad(|| moe.forward(&xs, false));
+        // Token 0 goes to experts 0 and 1, token 1 to experts 2 and 3.
+        let t0 = xs.narrow(1, 0, 1);
+        let t1 = xs.narrow(1, 1, 1);
+        let want = tch::no_grad(|| {
+            Tensor::cat(
+                &[
+                    (moe.experts[0].forward(&t0) + moe.experts[1].forward(&t0)) * 0.5,
+                    (moe.experts[2].forward(&t1) + moe.experts[3].forward(&t1)) * 0.5,
+                ],
+                1,
+            )
+        });
+        let diff = (out - want).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{diff}");
+    }
+
+    #[test]
+    fn model_routing_counts_sum_to_tokens_times_top_k() {
+        let counts = counts(Routing::Model, 16);
+        assert_eq!(counts.len(), 1);
+        assert_eq!(counts[0].iter().sum::<u64>(), 16 * 2);
+        // Outside `counting` nothing is kept.
+        assert!(COUNTS.with(|c| c.borrow().is_none()));
     }
 
     #[test]

@@ -715,6 +715,7 @@ mod tests {
             generation: None,
             load: None,
             ran: None,
+            expert_load: None,
         }
     }
 

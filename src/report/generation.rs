@@ -171,6 +171,8 @@ pub fn section(sweep: &Sweep, metric: Metric) -> Section {
         notes.extend(roofline_notes(sweep, &rows, true));
     }
     notes.extend(busy_note(&busy));
+    notes.extend(super::routing::notes(&rows, &axes));
+    notes.extend(super::weights::notes(&rows, &axes));
     Section {
         mode: Mode::Generation,
         metric,

@@ -168,6 +168,10 @@ pub struct SettingsV2 {
     /// one was asked for (absent: ORT_ENABLE_ALL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onnxruntime_level: Option<String>,
+    /// `--routing`: how mixture-of-experts layers routed their tokens, when asked for
+    /// (absent: the model's own router).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::cell::Routing>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -379,6 +383,7 @@ impl ExportV2 {
                 profile_trace: s.profile_trace.clone(),
                 onnxruntime_level: (sweep.rows.iter())
                     .find_map(|(cell, _)| cell.settings.onnxruntime_level.clone()),
+                routing: s.routing,
             },
             environment: sweep.environment.clone(),
             calibration: sweep.calibration_for(&sweep.settings).cloned(),
@@ -427,6 +432,7 @@ impl ExportV2 {
             profile: s.profile,
             profile_trace: s.profile_trace,
             onnxruntime_level: None,
+            routing: s.routing,
         };
         // A row's settings are the sweep's with its own framework, dtype and threads.
         let threads_default = s.threads_default;

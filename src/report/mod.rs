@@ -16,9 +16,11 @@ pub mod profile_chart;
 pub mod raster_text;
 pub mod roofline;
 pub mod roofline_plot;
+pub mod routing;
 pub mod section;
 pub mod table;
 pub mod tokenization;
+pub mod weights;
 
 use crate::cell::{CalibrationResult, Cell, CellResult, Metric, Mode, SpeedResult};
 pub use crate::cell::{Row, Sweep};
@@ -343,6 +345,7 @@ mod tests {
             generation: None,
             load: None,
             ran: None,
+            expert_load: None,
         });
         // Every digit measured, not 0.0143.
         assert_eq!(csv_value(&speed), "0.01426");

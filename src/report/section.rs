@@ -200,6 +200,8 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 false => Vec::new(),
             },
             input_notes(&rows),
+            super::routing::notes(&rows, &axes),
+            super::weights::notes(&rows, &axes),
         ]
         .concat(),
         columns,

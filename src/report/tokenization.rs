@@ -178,6 +178,7 @@ mod tests {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
         }
     }
 
@@ -251,6 +252,7 @@ mod tests {
             generation: None,
             load: None,
             ran: None,
+            expert_load: None,
         };
         let sweep = Sweep {
             settings: settings(),

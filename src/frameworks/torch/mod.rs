@@ -104,16 +104,18 @@ impl Framework for Torch {
         let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
         let built = match cell.mode {
             Mode::Generation => Built::Generator(
-                models::weights::sharing_blocks(|| config.generator(vs.root()))
-                    .ok_or_else(|| anyhow!(no_generation_reason(model_type)))?,
+                models::moe::routed(settings.routing(), || {
+                    models::weights::sharing_blocks(|| config.generator(vs.root()))
+                })
+                .ok_or_else(|| anyhow!(no_generation_reason(model_type)))?,
             ),
             Mode::Inference | Mode::Training => {
                 let task = match cell.mode {
                     Mode::Training => Task::LanguageModel,
                     _ => inference_task(&cell.config, settings.only_pretrain_model),
                 };
-                Built::Model(models::weights::sharing_blocks(|| {
-                    config.build(vs.root(), task)
+                Built::Model(models::moe::routed(settings.routing(), || {
+                    models::weights::sharing_blocks(|| config.build(vs.root(), task))
                 })?)
             }
         };
@@ -125,12 +127,20 @@ impl Framework for Torch {
         if let Some(dir) = cell.config["pretrained_weights"].as_str() {
             let flush = cell.config["flush_subnormals"].as_bool().unwrap_or(false);
             let prefix = models::weights::base_model_prefix(model_type);
-            let loaded =
-                models::weights::load_pretrained(&vs, std::path::Path::new(dir), prefix, flush)?;
+            let dir = std::path::Path::new(dir);
+            let checkpoint_bytes = (crate::hub::checkpoint_files(dir)?.iter())
+                .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+                .sum();
+            let start = std::time::Instant::now();
+            let loaded = models::weights::load_pretrained(&vs, dir, prefix, flush)?;
+            synchronize(settings.device);
+            let load_seconds = start.elapsed().as_secs_f64();
             pretrained = Some(crate::cell::PretrainedWeights {
                 values: loaded.values,
                 subnormal: loaded.subnormal,
                 flushed: loaded.flushed,
+                checkpoint_bytes: Some(checkpoint_bytes),
+                load_seconds: Some(load_seconds),
             });
         }
         let mut model = TorchModel::new(vs, config, built, cell);

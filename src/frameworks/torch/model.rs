@@ -4,7 +4,7 @@
 //! model's KV cache (`models::kv_cache`).
 
 use super::device::{kind, ran, tch_device};
-use crate::cell::{Cell, Inputs, Mode, Optimizer, Ran};
+use crate::cell::{Cell, ExpertLoad, Inputs, Mode, Optimizer, Ran, Routing};
 use crate::measure::profile::{scope, Part, Profile};
 use crate::measure::timing::Timing;
 use crate::models::{self, kv_cache::KvCache, layers::masked_labels, Generator};
@@ -32,6 +32,8 @@ pub struct TorchModel {
     request: Option<(Tensor, KvCache)>,
     /// `--weights pretrained`: what loading found.
     pub pretrained: Option<crate::cell::PretrainedWeights>,
+    /// Mixture-of-experts models: the routing, top-k and sparse layers.
+    experts: Option<(Routing, i64, usize)>,
 }
 
 /// What the calls feed the model and the training step needs.
@@ -51,7 +53,12 @@ impl TorchModel {
         built: Built,
         cell: &Cell,
     ) -> TorchModel {
+        let experts = config.experts().map(|moe| {
+            let sparse = moe.sparse_layers.iter().filter(|&&s| s).count();
+            (cell.settings.routing(), moe.top_k, sparse)
+        });
         TorchModel {
+            experts,
             vs,
             config,
             built,
@@ -182,6 +189,48 @@ impl Loaded for TorchModel {
 
     fn profile(&mut self, cell: &Cell, timing: &Timing) -> Result<Profile> {
         super::profile::breakdown(cell, timing, &mut || self.call())
+    }
+
+    /// A forward pass of the eager model on the timed calls' inputs (a training cell's
+    /// forward, without its backward: the routing is the forward's), or one request.
+    fn expert_load(&mut self, new_tokens: Option<i64>) -> Result<Option<ExpertLoad>> {
+        let Some((routing, top_k, sparse_layers)) = self.experts else {
+            return Ok(None);
+        };
+        let (done, counts) = match new_tokens {
+            Some(n) => models::moe::counting(|| -> Result<()> {
+                self.prefill()?;
+                for _ in 1..n {
+                    self.decode_step()?;
+                }
+                self.end_request();
+                Ok(())
+            }),
+            None => {
+                let Built::Model(model) = &self.built else {
+                    bail!("a generator's routing is counted over a request");
+                };
+                let inputs =
+                    (self.inputs.as_ref()).ok_or_else(|| anyhow!("no inputs were made"))?;
+                let train = self.mode == Mode::Training;
+                models::moe::counting(|| {
+                    tch::no_grad(|| {
+                        model.forward(&inputs.input, inputs.attention_mask.as_ref(), train)
+                    })
+                    .map(|_| ())
+                })
+            }
+        };
+        done?;
+        // A request passes every sparse layer once per step: sum its steps per layer.
+        let experts = counts.first().map_or(0, |c| c.len());
+        let mut per_layer = vec![vec![0u64; experts]; sparse_layers];
+        for (i, layer) in counts.iter().enumerate() {
+            for (total, n) in per_layer[i % sparse_layers.max(1)].iter_mut().zip(layer) {
+                *total += n;
+            }
+        }
+        Ok(Some(ExpertLoad::of(routing, top_k, per_layer)))
     }
 }
 

@@ -195,6 +195,33 @@ pub struct Settings {
     /// `ORT_ENABLE_BASIC`, ...) of an onnxruntime cell; None: [`ONNXRUNTIME_LEVEL`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onnxruntime_level: Option<String>,
+    /// `--routing`: how mixture-of-experts layers route their tokens; None: the model's own
+    /// router (older cells, and sweeps without the flag). Models without experts ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<Routing>,
+}
+
+/// How a mixture-of-experts layer picks each token's top-k experts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// The router's softmax and top-k, as transformers (with random weights: a random
+    /// router, whose pattern is not a trained model's).
+    #[default]
+    Model,
+    /// Forced even spread, the router bypassed: token t's j-th choice is expert
+    /// (t·k + j) mod E with weight 1/k, so every expert gets tokens·k/E (± 1).
+    Balanced,
+}
+
+impl Routing {
+    /// `model`, `balanced`: the flag's spelling, as tables and notes show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Routing::Model => "model",
+            Routing::Balanced => "balanced",
+        }
+    }
 }
 
 impl Settings {
@@ -203,6 +230,11 @@ impl Settings {
         self.onnxruntime_level
             .as_deref()
             .unwrap_or(ONNXRUNTIME_LEVEL)
+    }
+
+    /// The routing these settings ask of mixture-of-experts layers.
+    pub fn routing(&self) -> Routing {
+        self.routing.unwrap_or_default()
     }
 }
 
@@ -422,11 +454,72 @@ pub struct SpeedResult {
     /// The threads and weight dtype the measuring child found itself running with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ran: Option<Ran>,
+    /// Mixture-of-experts cells: the tokens each expert received per sparse layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expert_load: Option<Box<ExpertLoad>>,
+}
+
+/// The tokens each expert of every sparse layer received in one call (a generation cell:
+/// one request), counted in one untimed call after the timed ones with the same inputs: the
+/// routing of every timed call (Mixtral's training jitter aside), at no cost to their time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExpertLoad {
+    /// The routing the cell used.
+    pub routing: Routing,
+    pub experts: i64,
+    /// Experts each token goes to.
+    pub top_k: i64,
+    /// Tokens each sparse layer routed (padding included, as transformers routes it).
+    pub tokens: u64,
+    /// Per sparse layer, in order: tokens each expert received (they sum to tokens·top_k).
+    pub counts: Vec<Vec<u64>>,
+    /// Per sparse layer: experts that received at least one token.
+    pub active_experts: Vec<u64>,
+    /// Per sparse layer: the busiest expert's tokens over the mean, tokens·top_k / experts
+    /// (1 is a perfect balance; the slowest expert sets a layer's time).
+    pub max_over_mean: Vec<f64>,
+    /// The fewest active experts of any layer.
+    pub min_active_experts: u64,
+    /// The largest max/mean load of any layer.
+    pub worst_max_over_mean: f64,
+}
+
+impl ExpertLoad {
+    /// The summary of `counts` (per layer, per expert).
+    pub fn of(routing: Routing, top_k: i64, counts: Vec<Vec<u64>>) -> ExpertLoad {
+        let experts = counts.first().map_or(0, |c| c.len()) as i64;
+        let tokens = counts.first().map_or(0, |c| c.iter().sum::<u64>()) / top_k.max(1) as u64;
+        let active_experts: Vec<u64> = (counts.iter())
+            .map(|c| c.iter().filter(|&&n| n > 0).count() as u64)
+            .collect();
+        let max_over_mean: Vec<f64> = (counts.iter())
+            .map(|c| {
+                let mean = c.iter().sum::<u64>() as f64 / c.len().max(1) as f64;
+                let max = c.iter().copied().max().unwrap_or(0) as f64;
+                if mean > 0.0 {
+                    max / mean
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        ExpertLoad {
+            routing,
+            experts,
+            top_k,
+            tokens,
+            min_active_experts: active_experts.iter().copied().min().unwrap_or(0),
+            worst_max_over_mean: max_over_mean.iter().copied().fold(0.0, f64::max),
+            counts,
+            active_experts,
+            max_over_mean,
+        }
+    }
 }
 
 /// What the measuring child read back from libtorch after applying its cell's settings: a
 /// fact, so an export shows the cell really ran with them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Ran {
     /// libtorch's intra-op threads (`get_num_threads`).
     pub threads: usize,
@@ -438,7 +531,7 @@ pub struct Ran {
 }
 
 /// A checkpoint's weights as the child loaded them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PretrainedWeights {
     /// Values loaded.
     pub values: u64,
@@ -447,6 +540,21 @@ pub struct PretrainedWeights {
     pub subnormal: u64,
     /// `--flush-subnormals`: they were set to zero.
     pub flushed: bool,
+    /// Bytes of the checkpoint's safetensors files (absent in older exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_bytes: Option<u64>,
+    /// Seconds loading took in the child: mapping the files, copying every tensor into the
+    /// built model in its dtype, counting (and flushing) subnormal values; the build of the
+    /// module itself is not in it (absent in older exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_seconds: Option<f64>,
+}
+
+impl PretrainedWeights {
+    /// The share of subnormal values, 0 to 1.
+    pub fn subnormal_share(&self) -> f64 {
+        self.subnormal as f64 / self.values.max(1) as f64
+    }
 }
 
 /// The clock readings inside the timed requests of a generation cell, and the figures made

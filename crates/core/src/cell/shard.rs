@@ -216,6 +216,7 @@ mod tests {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
         };
         Cell {
             model: "bert".into(),

@@ -139,6 +139,7 @@ fn cell(mode: Mode, metric: Metric, protocol: Protocol) -> Cell {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
         },
         input: Default::default(),
         inputs: Inputs::Random,

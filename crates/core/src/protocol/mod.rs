@@ -15,7 +15,9 @@ pub mod reason;
 #[cfg(test)]
 mod fake;
 
-use crate::cell::{Cell, CellResult, GpuMemory, KvCacheSize, Metric, Mode, Ran, Settings};
+use crate::cell::{
+    Cell, CellResult, ExpertLoad, GpuMemory, KvCacheSize, Metric, Mode, Ran, Settings,
+};
 use crate::cell::{MemoryResult, SpeedResult};
 use crate::measure::generation::summarise;
 use crate::measure::memory as heap;
@@ -84,6 +86,12 @@ pub trait Loaded {
     /// `--profile`: the call broken down by part, after the timed calls (`timing`).
     fn profile(&mut self, _cell: &Cell, _timing: &Timing) -> Result<Profile> {
         bail!("--profile is not implemented for this framework")
+    }
+    /// Mixture-of-experts models: one more call (a generation cell: one request of
+    /// `new_tokens`), untimed, counting the tokens each expert receives. None for a model
+    /// without experts or a framework that cannot count.
+    fn expert_load(&mut self, _new_tokens: Option<i64>) -> Result<Option<ExpertLoad>> {
+        Ok(None)
     }
 }
 
@@ -208,6 +216,8 @@ impl<F: Framework> Group<'_, F> {
         if self.settings.profile {
             result.profile = Some(Box::new(self.model.profile(cell, &timing)?));
         }
+        // After the timed calls, so that counting costs them nothing.
+        result.expert_load = self.model.expert_load(None)?.map(Box::new);
         Ok(CellResult::Speed(result))
     }
 
@@ -254,6 +264,7 @@ impl<F: Framework> Group<'_, F> {
         let mut result = self.speed_result(&timing, "no timed requests")?;
         result.generation = Some(Box::new(summarise(cell.batch_size, timed)?));
         result.bytes_per_call = known.bytes_per_call;
+        result.expert_load = self.model.expert_load(Some(new_tokens))?.map(Box::new);
         Ok(CellResult::Speed(result))
     }
 
@@ -300,6 +311,7 @@ impl<F: Framework> Group<'_, F> {
             // The parent, which sees the other processes, fills it in.
             load: None,
             ran: self.ran,
+            expert_load: None,
         })
     }
 

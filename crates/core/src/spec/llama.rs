@@ -317,6 +317,10 @@ pub fn from_json(config: &serde_json::Value) -> Result<Box<dyn Spec>> {
 }
 
 impl Spec for LlamaConfig {
+    fn experts(&self) -> Option<&MoeConfig> {
+        self.moe.as_ref()
+    }
+
     fn takes_attention_mask(&self) -> bool {
         true
     }

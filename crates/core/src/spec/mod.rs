@@ -139,6 +139,10 @@ pub trait Spec: std::fmt::Debug + IntoAny {
     fn kv_layout(&self) -> Option<KvLayout> {
         None
     }
+    /// The mixture-of-experts part, for the families with experts.
+    fn experts(&self) -> Option<&moe::MoeConfig> {
+        None
+    }
 }
 
 /// Encoder-only families: they have no causal language model to generate with.

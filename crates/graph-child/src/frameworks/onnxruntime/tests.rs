@@ -443,6 +443,7 @@ fn the_protocol_measures_onnxruntime_cells() {
             profile: false,
             profile_trace: None,
             onnxruntime_level: None,
+            routing: None,
         },
         input: Default::default(),
         inputs: Inputs::Random,
