@@ -17,6 +17,10 @@
 //!   read, w written), and the activations three times (forward, then backward reads them
 //!   and writes their gradients).
 //!
+//! Shared weights (ALBERT's layers) count once a call: the distinct bytes, as the parameter
+//! count. An encoder-decoder's decode step runs its decoder layers only, but is counted as
+//! reading all the weights (the encoder's too): an over-count until the facts split them.
+//!
 //! Caches are ignored: every byte counts as coming from memory, so this is what a call would
 //! move with a cache too small for any reuse (weights of a model far larger than the LLC).
 
