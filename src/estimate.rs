@@ -363,6 +363,8 @@ struct Shape {
     vocab: f64,
     /// Learned position embeddings (none for rotary or relative positions).
     positions: f64,
+    /// Tables of `positions` rows (BART: the encoder's and the decoder's).
+    position_tables: f64,
     tied: bool,
     /// Mixture of experts: experts per layer, those a token is routed to, and one expert's
     /// weights over all the layers (0, 0, 0 for a dense model).
@@ -378,11 +380,18 @@ impl Shape {
                 .find_map(|k| config.get(*k).and_then(Value::as_f64))
         };
         let hidden = get(&["hidden_size", "d_model", "n_embd", "dim"]).unwrap_or(0.0);
+        let model_type = config["model_type"].as_str().unwrap_or("");
         let layers = match (get(&["encoder_layers"]), get(&["decoder_layers"])) {
             (Some(e), Some(d)) => e + d,
             _ => {
-                get(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"]).unwrap_or(0.0)
-                    + get(&["num_decoder_layers"]).unwrap_or(0.0)
+                let layers =
+                    get(&["num_hidden_layers", "n_layer", "num_layers", "n_layers"]).unwrap_or(0.0);
+                // T5's decoder has num_layers layers unless num_decoder_layers says otherwise.
+                let decoder = match model_type {
+                    "t5" => get(&["num_decoder_layers"]).unwrap_or(layers),
+                    _ => get(&["num_decoder_layers"]).unwrap_or(0.0),
+                };
+                layers + decoder
             }
         };
         let rotary = [
@@ -407,8 +416,19 @@ impl Shape {
                 "t5",
                 "gpt_neox",
                 "phi",
+                "modernbert",
             ]
-            .contains(&config["model_type"].as_str().unwrap_or(""));
+            .contains(&model_type)
+            // DeBERTa-v2 without position_biased_input has no position table.
+            || (model_type == "deberta-v2"
+                && config.get("position_biased_input").and_then(Value::as_bool) == Some(false));
+        // BART and OPT offset positions by 2 (their tables have 2 more rows), and BART has
+        // one table in the encoder and one in the decoder.
+        let (position_offset, position_tables) = match model_type {
+            "bart" => (2.0, 2.0),
+            "opt" => (2.0, 1.0),
+            _ => (0.0, 1.0),
+        };
         let (experts, active_experts, expert) = match (
             get(&["num_local_experts", "num_experts"]),
             get(&["num_experts_per_tok"]),
@@ -445,8 +465,15 @@ impl Shape {
             vocab: get(&["vocab_size"]).unwrap_or(0.0),
             positions: match rotary {
                 true => 0.0,
-                false => get(&["max_position_embeddings", "n_positions"]).unwrap_or(0.0),
+                // Whisper: the decoder's learned table (the encoder's is read whole).
+                false => get(&[
+                    "max_position_embeddings",
+                    "n_positions",
+                    "max_target_positions",
+                ])
+                .map_or(0.0, |p| p + position_offset),
             },
+            position_tables,
             tied: config
                 .get("tie_word_embeddings")
                 .and_then(Value::as_bool)

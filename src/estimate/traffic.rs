@@ -17,11 +17,15 @@
 //!   read, w written), and the activations three times (forward, then backward reads them
 //!   and writes their gradients).
 //!
+//! Shared weights (ALBERT's layers) count once a call: the distinct bytes, as the parameter
+//! count. An encoder-decoder's decode step runs its decoder layers only, but is counted as
+//! reading all the weights (the encoder's too): an over-count until the facts split them.
+//!
 //! Caches are ignored: every byte counts as coming from memory, so this is what a call would
 //! move with a cache too small for any reuse (weights of a model far larger than the LLC).
 
 use super::{dtype_bytes, Positions, Shape};
-use crate::cell::{Cell, Mode, Optimizer};
+use crate::cell::{Cell, InputKind, Mode, Optimizer};
 use run_benchmark_core::spec::{self, Task};
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +74,11 @@ pub fn traffic(cell: &Cell) -> Option<Traffic> {
     let e = dtype_bytes(cell.settings.dtype);
     let parameters = arch.parameters(task).unwrap_or(0.0);
     let p = Positions::of(cell, &shape, task);
-    let per_sample = cell.input.tokens(cell.sequence_length) as f64;
+    // Positions a sample reads from the learned table: a speech model's decoder prefix.
+    let per_sample = match cell.input {
+        InputKind::Audio { decoder_tokens, .. } => decoder_tokens as f64,
+        _ => cell.input.tokens(cell.sequence_length) as f64,
+    };
     let weights = read_weights(parameters, &shape, task, p.logit_tokens, per_sample) * e;
     let activations =
         (2.0 * (p.layer_tokens * layer_values(&shape) + p.layer_scores) + p.logits) * e;
@@ -105,6 +113,11 @@ pub fn traffic(cell: &Cell) -> Option<Traffic> {
             let bf = b as f64;
             let step_weights = read_weights(parameters, &shape, task, bf, 1.0) * e;
             let layout = arch.kv_layout();
+            // A step runs the decoder's layers only (an encoder-decoder's encoder ran once).
+            let step_layers = match &layout {
+                Some(l) if l.cross_layers > 0 => l.windows.len() as f64,
+                _ => shape.layers,
+            };
             let (mut kv, mut step_activations) = (0.0, 0.0);
             for i in 1..=steps {
                 // The context a step attends over: prompt and the tokens so far (an
@@ -119,7 +132,7 @@ pub fn traffic(cell: &Cell) -> Option<Traffic> {
                     kv += (read + written) as f64;
                 }
                 step_activations += (2.0
-                    * shape.layers
+                    * step_layers
                     * (bf * layer_values(&shape) + bf * shape.heads * context as f64)
                     + bf * shape.vocab)
                     * e;
@@ -165,7 +178,9 @@ fn read_weights(parameters: f64, shape: &Shape, task: Task, tokens: f64, per_sam
         true => 0.0,
         false => (shape.vocab - tokens.min(shape.vocab)) * shape.embedding,
     };
-    let unread_positions = (shape.positions - per_sample.min(shape.positions)) * shape.embedding;
+    let unread_positions = shape.position_tables
+        * (shape.positions - per_sample.min(shape.positions))
+        * shape.embedding;
     (parameters - unread_experts - unread_table - unread_positions).max(0.0)
 }
 
@@ -345,5 +360,311 @@ mod tests {
             traffic(&training).unwrap().weights,
             6.0 * inference.weights
         ));
+    }
+
+    /// A bare encoder of hidden 32, 2 layers, 4 heads, feed-forward 64, vocabulary 100, batch 1
+    /// of 8 tokens: f32 bytes of the weights (all parameters as transformers counts them,
+    /// checked against transformers by the facts tests, less the table rows no token
+    /// gathers) and of the activations.
+    fn check_inference(config: Value, unread_rows: f64, logits: f64) {
+        let c = cell(config, Mode::Inference, 1, 8);
+        let t = traffic(&c).unwrap();
+        let all = crate::estimate::model_parameters(&c.config).unwrap();
+        let weights = 4.0 * (all - unread_rows * 32.0);
+        assert!(close(t.weights, weights), "{} vs {weights}", t.weights);
+        // 2 layers · 8 tokens · (6·32 + 2·64 = 320) values, 2 layers · 4 heads · 8² scores,
+        // each written and read, then the logits written once.
+        let acts = 4.0 * (2.0 * (2.0 * 8.0 * 320.0 + 2.0 * 4.0 * 64.0) + logits);
+        assert!(close(t.activations, acts), "{} vs {acts}", t.activations);
+        assert!(close(t.bytes, weights + acts));
+        assert_eq!((t.kv_cache, t.decode), (0.0, None));
+    }
+
+    fn encoder(model_type: &str, architecture: &str) -> Value {
+        json!({
+            "model_type": model_type, "architectures": [architecture], "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+            "vocab_size": 100, "max_position_embeddings": 40, "type_vocab_size": 2
+        })
+    }
+
+    /// RoBERTa and ELECTRA: 92 of 100 word rows and 32 of 40 position rows unread.
+    #[test]
+    fn roberta_and_electra_read_the_gathered_rows() {
+        check_inference(encoder("roberta", "RobertaModel"), 92.0 + 32.0, 0.0);
+        let mut electra = encoder("electra", "ElectraModel");
+        electra["embedding_size"] = json!(32);
+        check_inference(electra, 92.0 + 32.0, 0.0);
+    }
+
+    /// ModernBERT has rotary positions: no position table, only 92 word rows unread.
+    #[test]
+    fn modernbert_has_no_position_table() {
+        check_inference(encoder("modernbert", "ModernBertModel"), 92.0, 0.0);
+    }
+
+    /// DeBERTa-v2 reads a position table only with position_biased_input (its default);
+    /// without it, relative positions only: 92 word rows unread.
+    #[test]
+    fn deberta_v2_position_table_only_when_biased() {
+        let mut config = encoder("deberta-v2", "DebertaV2Model");
+        check_inference(config.clone(), 92.0 + 32.0, 0.0);
+        config["position_biased_input"] = json!(false);
+        check_inference(config, 92.0, 0.0);
+    }
+
+    /// DistilBERT (its own key names): 92 word rows and 32 position rows unread.
+    #[test]
+    fn distilbert_reads_the_gathered_rows() {
+        let config = json!({
+            "model_type": "distilbert", "architectures": ["DistilBertModel"], "dim": 32,
+            "n_layers": 2, "n_heads": 4, "hidden_dim": 64, "vocab_size": 100,
+            "max_position_embeddings": 40
+        });
+        check_inference(config, 92.0 + 32.0, 0.0);
+    }
+
+    /// ALBERT's layers share one set of weights: "read once per call" counts them once (the
+    /// distinct bytes a call needs, as the parameter count; a machine whose cache cannot
+    /// hold one layer would reread them per layer). Embedding 32 wide as the hidden here.
+    #[test]
+    fn albert_reads_its_shared_layer_once() {
+        let mut config = encoder("albert", "AlbertModel");
+        config["embedding_size"] = json!(32);
+        check_inference(config, 92.0 + 32.0, 0.0);
+    }
+
+    /// OPT offsets positions by 2: its table has 40 + 2 rows, 34 unread; the tied head reads
+    /// the whole word table; 8 · 100 logits.
+    #[test]
+    fn opt_position_table_has_two_more_rows() {
+        let config = json!({
+            "model_type": "opt", "architectures": ["OPTForCausalLM"], "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "ffn_dim": 64,
+            "vocab_size": 100, "max_position_embeddings": 40, "word_embed_proj_dim": 32
+        });
+        check_inference(config, 34.0, 800.0);
+    }
+
+    /// BART: one position table of 40 + 2 rows in the encoder and one in the decoder, each
+    /// read for 8 tokens: 2 · 34 rows unread; 92 word rows of the shared table; the encoder's
+    /// and decoder's layers (1 + 1) as the 2 layers.
+    #[test]
+    fn bart_has_two_offset_position_tables() {
+        let config = json!({
+            "model_type": "bart", "architectures": ["BartModel"], "d_model": 32,
+            "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+            "vocab_size": 100, "max_position_embeddings": 40
+        });
+        check_inference(config, 92.0 + 2.0 * 34.0, 0.0);
+    }
+
+    fn decoder(model_type: &str, architecture: &str) -> Value {
+        json!({
+            "model_type": model_type, "architectures": [architecture], "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+            "vocab_size": 100, "max_position_embeddings": 64, "tie_word_embeddings": false
+        })
+    }
+
+    /// A rotary decoder of hidden 32, 2 layers, 4 heads of 8 (all of them KV heads), feed-
+    /// forward 64, vocabulary 100, an untied head: inference over 8 tokens (92 rows of the
+    /// table unread, 8 · 100 logits), then a prompt of 8 and 3 new tokens: 2 decode steps.
+    fn check_decoder(config: Value) {
+        check_inference(config.clone(), 92.0, 800.0);
+        let all = crate::estimate::model_parameters(&config).unwrap();
+        let mut c = cell(config, Mode::Generation, 1, 8);
+        c.new_tokens = Some(3);
+        let t = traffic(&c).unwrap();
+        let d = t.decode.unwrap();
+        assert_eq!(d.steps, 2);
+        // Keys and values of 4 heads of 8 in 2 layers, f32: 2·4·8·2·4 = 512 bytes a token;
+        // steps 1 and 2 read 9 and 10 tokens and write 1 each.
+        let kv = 512.0 * (9.0 + 10.0 + 2.0);
+        assert!(close(t.kv_cache, kv), "{} vs {kv}", t.kv_cache);
+        // A step reads the weights with one table row (99 unread), and writes and reads
+        // 2 layers · (320 values + 4 heads · context scores), then 100 logits.
+        let step_weights = 4.0 * (all - 99.0 * 32.0);
+        let acts = |context: f64| 4.0 * (2.0 * 2.0 * (320.0 + 4.0 * context) + 100.0);
+        let step = step_weights + (kv + acts(9.0) + acts(10.0)) / 2.0;
+        assert!(close(d.bytes, step), "{} vs {step}", d.bytes);
+    }
+
+    #[test]
+    fn rotary_decoders_read_weights_and_kv_cache_per_step() {
+        let mut gemma = decoder("gemma", "GemmaForCausalLM");
+        gemma["head_dim"] = json!(8);
+        gemma["num_key_value_heads"] = json!(4);
+        check_decoder(gemma);
+        let mut phi3 = decoder("phi3", "Phi3ForCausalLM");
+        phi3["num_key_value_heads"] = json!(4);
+        check_decoder(phi3);
+        let mut phi = decoder("phi", "PhiForCausalLM");
+        phi["num_key_value_heads"] = json!(4);
+        check_decoder(phi);
+        check_decoder(decoder("gpt_neox", "GPTNeoXForCausalLM"));
+    }
+
+    /// T5 of d_model 32, 2 encoder and (by default) 2 decoder layers, 4 heads of 8, bare:
+    /// 4 layers over 8 tokens in inference; a decode step runs the 2 decoder layers only,
+    /// over its own tokens (start token and those so far) and cross-attends the prompt.
+    #[test]
+    fn t5_decode_runs_the_decoder_and_reads_the_cross_cache() {
+        let config = json!({
+            "model_type": "t5", "architectures": ["T5ForConditionalGeneration"],
+            "d_model": 32, "num_layers": 2, "num_heads": 4, "d_kv": 8, "d_ff": 64,
+            "vocab_size": 100, "feed_forward_proj": "relu"
+        });
+        // Inference over 8 tokens: 2 encoder and 2 decoder layers, 8 · 100 logits.
+        let inference = traffic(&cell(config.clone(), Mode::Inference, 1, 8)).unwrap();
+        let acts = 4.0 * (2.0 * (4.0 * 8.0 * 320.0 + 4.0 * 4.0 * 64.0) + 800.0);
+        assert!(
+            close(inference.activations, acts),
+            "{}",
+            inference.activations
+        );
+        let mut c = cell(config, Mode::Generation, 1, 8);
+        c.new_tokens = Some(3);
+        let t = traffic(&c).unwrap();
+        let d = t.decode.unwrap();
+        // 2·4·8·4 = 256 bytes a token and layer: step i reads 1 + i own tokens in 2 layers
+        // and the 8 prompt tokens' cross keys and values in 2 layers; writes 1 token in 2.
+        let kv = 256.0 * ((2.0 * 2.0 + 16.0) + (2.0 * 3.0 + 16.0) + 2.0 * 2.0);
+        assert!(close(t.kv_cache, kv), "{} vs {kv}", t.kv_cache);
+        // Step activations: 2 decoder layers · (320 + 4 heads · context), written and read,
+        // and 100 logits; contexts 2 and 3.
+        let acts = |context: f64| 4.0 * (2.0 * 2.0 * (320.0 + 4.0 * context) + 100.0);
+        let all = crate::estimate::model_parameters(&c.config).unwrap();
+        // The tied head reads the whole table: nothing unread.
+        let step = 4.0 * all + (kv + acts(2.0) + acts(3.0)) / 2.0;
+        assert!(close(d.bytes, step), "{} vs {step}", d.bytes);
+    }
+
+    /// GPT-Neo with a global and a local layer of window 4, learned positions (40 rows, 32
+    /// unread for 8 tokens), a tied head reading the whole table, 8 · 100 logits; a prompt
+    /// of 8 and 3 new tokens: the local layer keeps only its 4 latest tokens.
+    #[test]
+    fn gpt_neo_local_layers_keep_their_window() {
+        let config = json!({
+            "model_type": "gpt_neo", "architectures": ["GPTNeoForCausalLM"], "hidden_size": 32,
+            "num_layers": 2, "num_heads": 4, "intermediate_size": 64, "vocab_size": 100,
+            "max_position_embeddings": 40, "window_size": 4,
+            "attention_types": [[["global", "local"], 1]]
+        });
+        check_inference(config.clone(), 32.0, 800.0);
+        let mut c = cell(config, Mode::Generation, 1, 8);
+        c.new_tokens = Some(3);
+        let t = traffic(&c).unwrap();
+        // 2·4·8·4 = 256 bytes a token and layer: steps over 9 and 10 tokens read them all in
+        // the global layer and 4 in the local one; each writes 1 token in both.
+        let kv = 256.0 * ((9.0 + 4.0) + (10.0 + 4.0) + 2.0 * 2.0);
+        assert!(close(t.kv_cache, kv), "{} vs {kv}", t.kv_cache);
+    }
+
+    /// ViT of hidden 32, 2 layers, 4 heads, feed-forward 64, images of 32 in patches of 8:
+    /// 16 patches a sample, every weight read (no token table; the position table is read
+    /// whole at the configured image size). The class token is not counted as a position.
+    #[test]
+    fn vit_reads_every_weight_over_its_patches() {
+        let config = json!({
+            "model_type": "vit", "architectures": ["ViTModel"], "hidden_size": 32,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+            "image_size": 32, "patch_size": 8, "num_channels": 3
+        });
+        let mut c = cell(config, Mode::Inference, 1, 32);
+        c.input = InputKind::Pixels {
+            channels: 3,
+            patch_size: 8,
+        };
+        let t = traffic(&c).unwrap();
+        let all = crate::estimate::model_parameters(&c.config).unwrap();
+        assert!(
+            close(t.weights, 4.0 * all),
+            "{} vs {}",
+            t.weights,
+            4.0 * all
+        );
+        // 2 layers · 16 patches · 320 values, 2 layers · 4 heads · 16² scores, twice.
+        let acts = 4.0 * 2.0 * (2.0 * 16.0 * 320.0 + 2.0 * 4.0 * 256.0);
+        assert!(close(t.activations, acts), "{} vs {acts}", t.activations);
+    }
+
+    /// Whisper of d_model 32, 1 encoder and 1 decoder layer, 4 heads, feed-forward 64,
+    /// vocabulary 100, 8 mel bins, 1 s of audio: 50 encoder positions, a decoder prefix of 4
+    /// tokens. The bare model gathers 4 of 100 word rows and 4 of the decoder's 16 position
+    /// rows (the encoder's 50 are all read).
+    #[test]
+    fn whisper_reads_the_decoder_prefix_rows() {
+        let config = json!({
+            "model_type": "whisper", "architectures": ["WhisperModel"], "d_model": 32,
+            "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+            "vocab_size": 100, "num_mel_bins": 8, "max_source_positions": 50,
+            "max_target_positions": 16, "decoder_start_token_id": 1
+        });
+        let mut c = cell(config, Mode::Inference, 1, 1);
+        c.input = InputKind::Audio {
+            mel_bins: 8,
+            decoder_tokens: 4,
+        };
+        let t = traffic(&c).unwrap();
+        let all = crate::estimate::model_parameters(&c.config).unwrap();
+        let weights = 4.0 * (all - (96.0 + 12.0) * 32.0);
+        assert!(close(t.weights, weights), "{} vs {weights}", t.weights);
+        // The encoder layer holds 50 positions, the decoder's 4 tokens: 54 · 320 values; the
+        // encoder's 4 heads · 50² scores; written and read.
+        let acts = 4.0 * 2.0 * (54.0 * 320.0 + 4.0 * 2500.0);
+        assert!(close(t.activations, acts), "{} vs {acts}", t.activations);
+    }
+
+    /// Gemma 2 and Gemma 3 slide every other layer here (Gemma 2's rule; Gemma 3 with
+    /// sliding_window_pattern 2) with a window of 4: the inference is the decoder's above;
+    /// in decode, with 4 KV heads of 8 (2·4·8·4 = 256 bytes a token and layer), steps over
+    /// 9 and 10 tokens read 4 of them in the sliding layer and all in the global one, and
+    /// write 1 token in each layer.
+    #[test]
+    fn gemma2_and_gemma3_sliding_layers_keep_their_window() {
+        for (model_type, architecture) in [
+            ("gemma2", "Gemma2ForCausalLM"),
+            ("gemma3_text", "Gemma3ForCausalLM"),
+        ] {
+            let mut config = decoder(model_type, architecture);
+            config["head_dim"] = json!(8);
+            config["num_key_value_heads"] = json!(4);
+            config["sliding_window"] = json!(4);
+            config["sliding_window_pattern"] = json!(2);
+            check_inference(config.clone(), 92.0, 800.0);
+            let mut c = cell(config, Mode::Generation, 1, 8);
+            c.new_tokens = Some(3);
+            let t = traffic(&c).unwrap();
+            let kv = 256.0 * ((4.0 + 9.0) + (4.0 + 10.0) + 2.0 * 2.0);
+            assert!(
+                close(t.kv_cache, kv),
+                "{model_type}: {} vs {kv}",
+                t.kv_cache
+            );
+        }
+    }
+
+    /// GPT-2 of hidden 32, 2 layers, 4 heads, 40 learned positions, a tied head: a decode
+    /// step gathers one position row (39 unread) and reads the whole word table.
+    #[test]
+    fn gpt2_decode_reads_one_position_row() {
+        let config = json!({
+            "model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 32,
+            "n_layer": 2, "n_head": 4, "vocab_size": 100, "n_positions": 40
+        });
+        let all = crate::estimate::model_parameters(&config).unwrap();
+        let mut c = cell(config, Mode::Generation, 1, 8);
+        c.new_tokens = Some(2);
+        let t = traffic(&c).unwrap();
+        let d = t.decode.unwrap();
+        // One step over 9 tokens: 4 heads of 8 in 2 layers, 512 bytes a token; 1 written.
+        let kv = 512.0 * (9.0 + 1.0);
+        // Activations: 2 layers · (6·32 + 2·128 values + 4 heads · 9 scores), twice; 100 logits.
+        let acts = 4.0 * (2.0 * 2.0 * (448.0 + 36.0) + 100.0);
+        let step = 4.0 * (all - 39.0 * 32.0) + kv + acts;
+        assert!(close(d.bytes, step), "{} vs {step}", d.bytes);
     }
 }
