@@ -3,7 +3,7 @@
 //! file, importing exports (schema 1 and 2) and the original's CSV files, compare against a
 //! baseline with its exit statuses, and history as a table and a chart.
 
-use run_benchmark::cell::CellResult;
+use run_benchmark::cell::{CellResult, Framework};
 use run_benchmark::db::Store;
 use run_benchmark::measure::stats::Stats;
 use run_benchmark::measure::timing::median_interval;
@@ -25,8 +25,14 @@ const V1_DATABASE: &str = "tests/fixtures/results-v1.sqlite";
 /// The schema-1 fixture's sweep with every speed figure and sample times `factor`, written
 /// as a schema-2 export at `path`.
 fn scaled_export(path: &Path, factor: f64) {
+    scaled_export_in(path, factor, Framework::Pytorch);
+}
+
+/// [`scaled_export`] as if measured in `framework`.
+fn scaled_export_in(path: &Path, factor: f64, framework: Framework) {
     let mut sweep = json::read(Path::new(SCHEMA_1)).unwrap().sweep;
-    for (_, result) in &mut sweep.rows {
+    for (cell, result) in &mut sweep.rows {
+        cell.settings.framework = framework;
         if let CellResult::Speed(s) = result {
             s.samples.iter_mut().for_each(|x| *x *= factor);
             s.seconds *= factor;
@@ -389,6 +395,44 @@ fn a_first_schema_database_migrates_forward_keeping_runs_and_baselines() {
     let out = run(&["db", "import", export.to_str().unwrap()], &db);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(count(&db, "SELECT count(*) FROM cells"), 6);
+    // The migrated run's cells were PyTorch's, and say so.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM cells WHERE framework = 'pytorch'"
+        ),
+        6
+    );
+}
+
+/// The same model and sizes measured in two frameworks are two cells to history: three
+/// PyTorch runs and three TensorFlow runs twice as slow, interleaved, mark no change.
+#[test]
+fn history_follows_each_framework_as_a_cell_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("frameworks.sqlite");
+    for (i, (factor, framework)) in [
+        (1.0, Framework::Pytorch),
+        (2.0, Framework::Tensorflow),
+        (1.01, Framework::Pytorch),
+        (2.02, Framework::Tensorflow),
+        (0.99, Framework::Pytorch),
+        (1.98, Framework::Tensorflow),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let export = dir.path().join(format!("run{i}.json"));
+        scaled_export_in(&export, factor, framework);
+        let out = run(&["db", "import", export.to_str().unwrap()], &db);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    assert_eq!(count(&db, "SELECT count(DISTINCT framework) FROM cells"), 2);
+    let out = run(&["history", "tiny"], &db);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("tiny tensorflow f32"), "{stdout}");
+    assert!(!stdout.contains("▲") && !stdout.contains("▼"), "{stdout}");
 }
 
 #[test]

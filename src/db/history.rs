@@ -141,6 +141,9 @@ mod tests {
             sequence_length: 8,
             mode: "inference".into(),
             new_tokens: None,
+            framework: "pytorch".into(),
+            onnxruntime_level: None,
+            routing: None,
         }
     }
 

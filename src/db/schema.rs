@@ -12,7 +12,7 @@ pub const APPLICATION_ID: i32 = 0x5242_4442;
 
 /// Migration `i` takes a database from version `i` to `i + 1`. Append only: a released
 /// migration is never edited, since databases out there have had it.
-pub const MIGRATIONS: [&str; 2] = [
+pub const MIGRATIONS: [&str; 3] = [
     // 1: runs and their cells; a baseline was a name on its run.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -64,6 +64,26 @@ pub const MIGRATIONS: [&str; 2] = [
         SELECT baseline, id, COALESCE(finished, started) FROM runs WHERE baseline IS NOT NULL;
     ALTER TABLE runs DROP COLUMN baseline;
     CREATE INDEX cells_identity ON cells(model, mode, metric, batch_size, sequence_length);",
+    // 3: the framework axis and the settings that make another cell of one model and size
+    // (ONNX Runtime's level, MoE routing), so history never follows two frameworks as one
+    // cell. Earlier rows get them from their stored row and their run's settings.
+    "ALTER TABLE cells ADD COLUMN framework TEXT NOT NULL DEFAULT 'pytorch';
+    ALTER TABLE cells ADD COLUMN onnxruntime_level TEXT;
+    ALTER TABLE cells ADD COLUMN routing TEXT;
+    UPDATE cells SET framework = COALESCE(
+        json_extract(row, '$.cell.framework'),
+        (SELECT COALESCE(json_extract(runs.settings, '$.framework'),
+            CASE WHEN json_extract(runs.settings, '$.torchscript') THEN 'torchscript' END)
+         FROM runs WHERE runs.id = cells.run_id),
+        'pytorch');
+    UPDATE cells SET
+        onnxruntime_level = CASE WHEN framework = 'onnxruntime' THEN COALESCE(
+            (SELECT json_extract(runs.settings, '$.onnxruntime_level')
+             FROM runs WHERE runs.id = cells.run_id), 'ORT_ENABLE_ALL') END,
+        routing = (SELECT json_extract(runs.settings, '$.routing')
+                   FROM runs WHERE runs.id = cells.run_id);
+    DROP INDEX cells_identity;
+    CREATE INDEX cells_identity ON cells(model, framework, mode, metric, batch_size, sequence_length);",
 ];
 
 /// The version this build writes and reads.

@@ -4,7 +4,7 @@
 //! columns, for history and for sqlite3 users.
 
 use super::schema;
-use crate::cell::{CellResult, Metric};
+use crate::cell::{identity, CellResult, Metric, Routing};
 use crate::report::{json, memory_figure, Row, Sweep};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -142,6 +142,9 @@ impl Store {
         let stored = &value["rows"][0];
         let cell = &stored["cell"];
         let (_, result) = row;
+        // The axes history tells cells apart by beside the columns above (the cell's identity).
+        let settings = &row.0.settings;
+        let routing = (settings.routing() != Routing::Model).then(|| settings.routing().name());
         let (statistic, figure, interval, samples) = match result {
             CellResult::Speed(s) => (
                 Some(word(&s.statistic)),
@@ -158,8 +161,9 @@ impl Store {
         tx.execute(
             "INSERT INTO cells (run_id, model, device, dtype, threads, batch_size, \
              sequence_length, mode, metric, new_tokens, config, inputs, status, reason, \
-             statistic, figure, ci_low, ci_high, samples, row) VALUES (?1, ?2, ?3, ?4, ?5, ?6, \
-             ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             statistic, figure, ci_low, ci_high, samples, row, framework, onnxruntime_level, \
+             routing) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+             ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             params![
                 run,
                 cell["model"].as_str(),
@@ -181,6 +185,9 @@ impl Store {
                 interval.map(|i| i.1),
                 samples,
                 stored.to_string(),
+                settings.framework.name(),
+                identity::onnxruntime_level(settings),
+                routing,
             ],
         )?;
         tx.execute(
@@ -350,7 +357,8 @@ impl Store {
     ) -> Result<Vec<Figure>> {
         let mut statement = self.conn.prepare(
             "SELECT cells.run_id, model, device, dtype, threads, batch_size, sequence_length, \
-             mode, new_tokens, statistic, figure, ci_low, ci_high FROM cells \
+             mode, new_tokens, statistic, figure, ci_low, ci_high, framework, \
+             onnxruntime_level, cells.routing FROM cells \
              JOIN runs ON runs.id = cells.run_id \
              WHERE metric = ?1 AND status = 'ok' AND figure IS NOT NULL \
              AND (?2 IS NULL OR runs.started >= ?2) ORDER BY cells.run_id, cells.id",
@@ -368,6 +376,9 @@ impl Store {
                         sequence_length: r.get(6)?,
                         mode: r.get(7)?,
                         new_tokens: r.get(8)?,
+                        framework: r.get(13)?,
+                        onnxruntime_level: r.get(14)?,
+                        routing: r.get(15)?,
                     },
                     statistic: r.get(9)?,
                     value: r.get(10)?,
@@ -396,6 +407,11 @@ pub struct CellKey {
     pub sequence_length: i64,
     pub mode: String,
     pub new_tokens: Option<i64>,
+    pub framework: String,
+    /// ONNX Runtime cells' graph optimisation level.
+    pub onnxruntime_level: Option<String>,
+    /// MoE routing where not the model's router.
+    pub routing: Option<String>,
 }
 
 /// One stored figure of a cell.

@@ -14,7 +14,9 @@ use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// A cell in one line: `bert-base f32 cpu 1 thread batch 8 sequence 128 inference`.
+/// A cell in one line: `bert-base f32 cpu 1 thread batch 8 sequence 128 inference`, with its
+/// framework after the model where it is not PyTorch (`bert-base tensorflow f32 ...`), and
+/// ONNX Runtime's level and a forced routing where they apply.
 pub fn describe(key: &CellKey) -> String {
     let threads = match key.threads {
         Some(1) => "1 thread".to_string(),
@@ -25,9 +27,19 @@ pub fn describe(key: &CellKey) -> String {
         .new_tokens
         .map(|n| format!(" {n} new tokens"))
         .unwrap_or_default();
+    let mut model = key.model.clone();
+    if key.framework != "pytorch" {
+        model = format!("{model} {}", key.framework);
+    }
+    if let Some(level) = &key.onnxruntime_level {
+        model = format!("{model} {level}");
+    }
+    if let Some(routing) = &key.routing {
+        model = format!("{model} routing {routing}");
+    }
     format!(
-        "{} {} {} {threads} batch {} sequence {}{new_tokens} {}",
-        key.model, key.dtype, key.device, key.batch_size, key.sequence_length, key.mode
+        "{model} {} {} {threads} batch {} sequence {}{new_tokens} {}",
+        key.dtype, key.device, key.batch_size, key.sequence_length, key.mode
     )
 }
 
