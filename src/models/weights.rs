@@ -231,7 +231,9 @@ pub fn load_pretrained(
                 std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
             // SAFETY: the file is only read, and the map lives until every copy is made;
             // a file changed on disk meanwhile is the user's race, as with any reader.
-            unsafe { memmap2::Mmap::map(&file) }
+            // Populated: the kernel faults the pages in at once, not a fault per 4 KiB
+            // page during the copies.
+            unsafe { memmap2::MmapOptions::new().populate().map(&file) }
                 .with_context(|| format!("cannot map {}", f.display()))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -282,24 +284,31 @@ pub fn load_pretrained(
                     var.size()
                 );
             }
-            var.copy_(
-                &file_tensor(&view, &shape)
-                    .with_context(|| format!("{}: {key}", files[file].display()))?,
-            );
+            let from_file = file_tensor(&view, &shape)
+                .with_context(|| format!("{}: {key}", files[file].display()))?;
+            var.copy_(&from_file);
             let kind = var.kind();
-            if matches!(
-                kind,
-                Kind::Float | Kind::BFloat16 | Kind::Half | Kind::Double
-            ) {
-                let subnormal = var
-                    .abs()
-                    .lt(smallest_normal(kind))
-                    .logical_and(&var.ne(0.0));
-                loaded.subnormal += subnormal.sum(Kind::Int64).int64_value(&[]) as u64;
-                if flush {
-                    let _ = var.masked_fill_(&subnormal, 0.0);
+            // In the file's own dtype the bits say it in one pass over the mapped bytes;
+            // converted, the model's values are tested (five tensor passes, as slow as they
+            // sound: 14x the read time of a bf16 checkpoint when done for every tensor).
+            let subnormal = match (from_file.kind() == kind)
+                .then(|| count_subnormal(view.data(), view.dtype()))
+                .flatten()
+            {
+                Some(0) => 0,
+                _ if !is_float(kind) => 0,
+                _ => {
+                    let subnormal = var
+                        .abs()
+                        .lt(smallest_normal(kind))
+                        .logical_and(&var.ne(0.0));
+                    if flush {
+                        let _ = var.masked_fill_(&subnormal, 0.0);
+                    }
+                    subnormal.sum(Kind::Int64).int64_value(&[]) as u64
                 }
-            }
+            };
+            loaded.subnormal += subnormal;
             loaded.values += var.numel() as u64;
         }
         Ok(())
@@ -351,6 +360,49 @@ pub fn load_pretrained(
         );
     }
     Ok(loaded)
+}
+
+fn is_float(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Float | Kind::BFloat16 | Kind::Half | Kind::Double
+    )
+}
+
+/// Subnormal values among a float tensor's little-endian bytes: exponent bits all zero and
+/// mantissa bits not (None for a dtype that has none).
+fn count_subnormal(data: &[u8], dtype: safetensors::Dtype) -> Option<u64> {
+    use safetensors::Dtype as D;
+    fn count<const N: usize>(data: &[u8], exponent: u64, mantissa: u64) -> u64 {
+        (data.chunks_exact(N))
+            .map(|c| {
+                let mut bytes = [0u8; 8];
+                bytes[..N].copy_from_slice(c);
+                let bits = u64::from_le_bytes(bytes);
+                (bits & exponent == 0 && bits & mantissa != 0) as u64
+            })
+            .sum()
+    }
+    // Two-byte floats, the checkpoints that matter, in a loop the compiler vectorises.
+    // (u32 counts per 2 MiB block: half the time of u64 counts.)
+    fn count16(data: &[u8], exponent: u16, mantissa: u16) -> u64 {
+        (data.chunks(2 << 20))
+            .map(|block| {
+                (block.chunks_exact(2))
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .fold(0u32, |n, bits| {
+                        n + (bits & exponent == 0 && bits & mantissa != 0) as u32
+                    }) as u64
+            })
+            .sum()
+    }
+    Some(match dtype {
+        D::BF16 => count16(data, 0x7F80, 0x007F),
+        D::F16 => count16(data, 0x7C00, 0x03FF),
+        D::F32 => count::<4>(data, 0x7F80_0000, 0x007F_FFFF),
+        D::F64 => count::<8>(data, 0x7FF0_0000_0000_0000, 0x000F_FFFF_FFFF_FFFF),
+        _ => return None,
+    })
 }
 
 /// A file tensor as a libtorch tensor on the mapped bytes (no copy) where they are aligned
@@ -469,6 +521,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn subnormals_are_counted_from_the_bits_of_each_float_dtype() {
+        use safetensors::Dtype as D;
+        let bytes = |values: &[u16]| {
+            values
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>()
+        };
+        // bf16: 1.0, the smallest normal, its largest subnormal, the smallest subnormal,
+        // -0.0 and a negative subnormal: three subnormal.
+        let bf16 = bytes(&[0x3F80, 0x0080, 0x007F, 0x0001, 0x8000, 0x8001]);
+        assert_eq!(count_subnormal(&bf16, D::BF16), Some(3));
+        // f16: the smallest normal is 0x0400; 0x03FF and 0x8001 are subnormal.
+        let f16 = bytes(&[0x3C00, 0x0400, 0x03FF, 0x8001, 0x0000]);
+        assert_eq!(count_subnormal(&f16, D::F16), Some(2));
+        let f32: Vec<u8> = [
+            1.0f32,
+            f32::MIN_POSITIVE,
+            f32::MIN_POSITIVE / 4.0,
+            -1e-45,
+            0.0,
+        ]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+        assert_eq!(count_subnormal(&f32, D::F32), Some(2));
+        assert_eq!(count_subnormal(&[1, 2, 3], D::U8), None);
     }
 
     #[test]
