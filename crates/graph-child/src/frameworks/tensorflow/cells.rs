@@ -42,7 +42,7 @@ impl TensorFlow {
 }
 
 impl Device for TensorFlow {
-    /// Session calls return when their work is done.
+    /// Function calls in a synchronous eager context return when their work is done.
     fn sync(&self) {}
 }
 

@@ -1,8 +1,9 @@
-//! One cell's model, ready to call: the graph built for its sizes, a session with its
-//! threads, the weights as resource variables initialised inside the session, the inputs as
-//! tensors fed on each call, and for training the gradients and the optimizer's update ops.
+//! One cell's model, ready to call: the graph built for its sizes, run as a graph function
+//! in an eager context with its threads (what `tf.function` does), the weights as resource
+//! variables initialised inside that context, the inputs as tensors fed on each call, and
+//! for training the gradients and the optimizer's update ops.
 //!
-//! Weights are resource variables rather than tensors fed on each call: the session holds the
+//! Weights are resource variables rather than tensors fed on each call: the context holds the
 //! only copy (initialised in place by random ops, never built on the host first), the
 //! optimizer updates it in place (`ResourceApplyGradientDescent`, `ResourceApplyAdam`), as
 //! TensorFlowBenchmark's Keras models did. Their value is read once per call
@@ -10,9 +11,10 @@
 //! C++ gradients cover (`ResourceGather` has none).
 
 use super::ffi::{self, TfOperation, TfOutput};
+use super::function::FunctionCall;
 use super::graph::{Graph, Parameters};
 use super::model::{self, Built};
-use super::session::{Session, Threads};
+use super::session::Threads;
 use super::tensor::{tf_type, Tensor};
 use crate::graph::builder::DType;
 use crate::graph::layers::Shape;
@@ -53,8 +55,7 @@ const EPSILON: f32 = 1e-8;
 const WEIGHT_DECAY: f32 = 0.01;
 
 pub struct Engine {
-    // Dropped before the graph it runs.
-    session: Session,
+    function: FunctionCall,
     pub(super) built: Built,
     pub(super) feeds: Vec<(TfOutput, Tensor)>,
     pub(super) fetches: Vec<TfOutput>,
@@ -107,8 +108,6 @@ impl Engine {
                 }
             }
         }
-        let session = Session::new(&built.graph, spec.threads)?;
-        session.run(&[], &[], &init)?;
         // Random token ids in 0..vocab, the labels being the ids (the original's labels).
         let mut rng = fastrand_like(spec.seed);
         let vocab = spec.family.vocab_size() as u64;
@@ -125,13 +124,19 @@ impl Engine {
                 Tensor::from_slice(api, &[spec.batch, spec.seq], &ids)?,
             ));
         }
+        let mut fed: Vec<TfOutput> = feeds.iter().map(|(o, _)| *o).collect();
+        if let Some((_, b1, b2)) = adam {
+            fed.extend([b1, b2]);
+        }
+        let function =
+            FunctionCall::new(&built.graph, spec.threads, &init, &fed, &fetches, &targets)?;
         let parameters = built
             .names
             .iter()
             .map(|n| built.graph.parameters[n].shape.iter().product::<i64>())
             .sum();
         Ok(Engine {
-            session,
+            function,
             built,
             feeds,
             fetches,
@@ -169,9 +174,10 @@ impl Engine {
             extra.push((*b1, scalar(api, dtype, BETAS.0.powi(t))?));
             extra.push((*b2, scalar(api, dtype, BETAS.1.powi(t))?));
         }
-        let mut feeds: Vec<(TfOutput, &Tensor)> = self.feeds.iter().map(|(o, t)| (*o, t)).collect();
-        feeds.extend(extra.iter().map(|(o, t)| (*o, t)));
-        self.session.run(&feeds, &self.fetches, &self.targets)
+        // In the order the step function's arguments were cut: the feeds, then AdamW's powers.
+        let mut inputs: Vec<&Tensor> = self.feeds.iter().map(|(_, t)| t).collect();
+        inputs.extend(extra.iter().map(|(_, t)| t));
+        self.function.run(&inputs)
     }
 
     /// The output's shape (logits (batch, seq, vocab), ...), from the graph.
@@ -207,7 +213,7 @@ fn fastrand_like(seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
-/// One `AssignVariableOp` per variable, its value made in the session as transformers
+/// One `AssignVariableOp` per variable, its value made in the context as transformers
 /// initialises: biases 0, norm weights (the 1-D `weight`s) 1, the rest N(0, 0.02).
 fn initialisers(graph: &mut Graph, names: &[String], seed: u64) -> Result<Vec<*mut TfOperation>> {
     let dtype = tf_type(graph.float_type());

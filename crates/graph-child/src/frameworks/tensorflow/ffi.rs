@@ -38,6 +38,24 @@ pub struct TfBuffer {
 }
 #[repr(C)]
 pub struct TfImportGraphDefOptions([u8; 0]);
+// The eager C API (`tensorflow/c/eager/c_api.h`): TensorFlow's function runtime, what
+// Python's `tf.function` calls.
+#[repr(C)]
+pub struct TfeContextOptions([u8; 0]);
+#[repr(C)]
+pub struct TfeContext([u8; 0]);
+#[repr(C)]
+pub struct TfeOp([u8; 0]);
+#[repr(C)]
+pub struct TfeTensorHandle([u8; 0]);
+
+/// `TF_Input`: one input of an operation.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct TfInput {
+    pub oper: *mut TfOperation,
+    pub index: c_int,
+}
 
 /// `TF_Output`: one output of an operation.
 #[repr(C)]
@@ -111,6 +129,26 @@ api! {
     TF_OperationOutputType: fn(TfOutput) -> c_int;
     TF_AddGradients: fn(*mut TfGraph, *mut TfOutput, c_int, *mut TfOutput, c_int, *mut TfOutput, *mut TfStatus, *mut TfOutput);
     TF_GraphToFunction: fn(*const TfGraph, *const c_char, c_uchar, c_int, *const *const TfOperation, c_int, *const TfOutput, c_int, *const TfOutput, *const *const c_char, *const c_void, *const c_char, *mut TfStatus) -> *mut TfFunction;
+    TF_GraphToFunctionWithControlOutputs: fn(*const TfGraph, *const c_char, c_uchar, c_int, *const *const TfOperation, c_int, *const TfOutput, c_int, *const TfOutput, *const *const c_char, c_int, *const *const TfOperation, *const *const c_char, *const c_void, *const c_char, *mut TfStatus) -> *mut TfFunction;
+    TF_GraphNumFunctions: fn(*mut TfGraph) -> c_int;
+    TF_GraphGetFunctions: fn(*mut TfGraph, *mut *mut TfFunction, c_int, *mut TfStatus) -> c_int;
+    TF_OperationNumInputs: fn(*mut TfOperation) -> c_int;
+    TF_OperationInput: fn(TfInput) -> TfOutput;
+    TF_OperationNumControlInputs: fn(*mut TfOperation) -> c_int;
+    TF_OperationGetControlInputs: fn(*mut TfOperation, *mut *mut TfOperation, c_int) -> c_int;
+    TFE_NewContextOptions: fn() -> *mut TfeContextOptions;
+    TFE_ContextOptionsSetConfig: fn(*mut TfeContextOptions, *const c_void, usize, *mut TfStatus);
+    TFE_DeleteContextOptions: fn(*mut TfeContextOptions);
+    TFE_NewContext: fn(*const TfeContextOptions, *mut TfStatus) -> *mut TfeContext;
+    TFE_DeleteContext: fn(*mut TfeContext);
+    TFE_ContextAddFunction: fn(*mut TfeContext, *mut TfFunction, *mut TfStatus);
+    TFE_NewOp: fn(*mut TfeContext, *const c_char, *mut TfStatus) -> *mut TfeOp;
+    TFE_DeleteOp: fn(*mut TfeOp);
+    TFE_OpAddInput: fn(*mut TfeOp, *mut TfeTensorHandle, *mut TfStatus);
+    TFE_Execute: fn(*mut TfeOp, *mut *mut TfeTensorHandle, *mut c_int, *mut TfStatus);
+    TFE_NewTensorHandle: fn(*const TfTensor, *mut TfStatus) -> *mut TfeTensorHandle;
+    TFE_DeleteTensorHandle: fn(*mut TfeTensorHandle);
+    TFE_TensorHandleResolve: fn(*mut TfeTensorHandle, *mut TfStatus) -> *mut TfTensor;
     TF_GraphCopyFunction: fn(*mut TfGraph, *const TfFunction, *const TfFunction, *mut TfStatus);
     TF_DeleteFunction: fn(*mut TfFunction);
     TF_NewSessionOptions: fn() -> *mut TfSessionOptions;
