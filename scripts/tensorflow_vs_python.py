@@ -4,8 +4,9 @@
 For each row (model, batch, sequence, mode, XLA or not), on the same threads:
   - ours:   `run-benchmark-graph bench CONFIG ... serve=1 export=DIR` builds the cell as the
             benchmark does (the Engine: resource variables initialised by seeded random ops, the
-            token ids fed on each call, TF_SessionRun through our C API FFI), writes that very
-            graph to DIR (the session's GraphDef, the feed, fetch and target names, the ids, a
+            token ids fed on each call, the graph cut into a function run by TFE_Execute in an
+            eager context through our C API FFI, as tf.function runs it), writes that very
+            graph to DIR (the built GraphDef, the feed, fetch and target names, the ids, a
             check of its first call) and then times calls when asked;
   - Python: a second process with TensorFlow's Python API (the same wheel, tensorflow-cpu
             2.21.0, in .venv-tensorflow) imports DIR's GraphDef with
@@ -25,8 +26,8 @@ benchmark's inference cell); training: the loss fetched and every gradient compu
 optimizer step (the original's training measurement). f32, random ids, labels = ids. Beside
 the wall clock, each side's CPU time a call (user + system, all threads; a busy machine's waits
 for a core do not count in it). `--python-runtime session` puts tf.compat.v1.Session (the
-DirectSession our TF_SessionRun drives) on Python's side, to tell our FFI's cost from the
-runtime's.
+DirectSession our cells ran through before the function runtime) on Python's side, to tell
+our FFI's cost from the runtime's.
 
 Usage (after `make tensorflow tensorflow-python` and `cargo build --release -p run-benchmark-graph`):
     .venv-tensorflow/bin/python scripts/tensorflow_vs_python.py            # the full record

@@ -172,7 +172,7 @@ pub struct RunArgs {
     #[arg(hide_short_help = true, help_heading = "Frameworks", long, conflicts_with_all = ["framework", "use_xla"])]
     pub torchscript: bool,
 
-    /// The frameworks: each is an axis value crossed with the models and sizes, as --dtypes. pytorch: libtorch eager (f32, f16, bf16); torchscript: the model traced (inference only); tensorflow: TensorFlow's C API, the model built once as a graph and each call a session run, inference and training (f32; f16 and bf16 where its CPU kernels have them); tensorflow-xla: that graph's call compiled by XLA, the compile timed apart in the build; onnxruntime: ONNX Runtime, the model built in memory as an ONNX graph, inference only (f32). TensorFlow and ONNX Runtime cells run in run-benchmark-graph, without libtorch, on bert, roberta, xlm-roberta, distilbert, electra, albert, gpt2, llama, mistral, qwen2 and qwen3 configs; other families are N/A [default: pytorch]
+    /// The frameworks: each is an axis value crossed with the models and sizes, as --dtypes. pytorch: libtorch eager (f32, f16, bf16); torchscript: the model traced (inference only); tensorflow: TensorFlow's C API, the model built once as a graph and each call that graph run as one function by its eager runtime (as tf.function), inference and training (f32; f16 and bf16 where its CPU kernels have them); tensorflow-xla: that graph's call compiled by XLA, the compile timed apart in the build; onnxruntime: ONNX Runtime, the model built in memory as an ONNX graph, inference only (f32). TensorFlow and ONNX Runtime cells run in run-benchmark-graph, without libtorch, on bert, roberta, xlm-roberta, distilbert, electra, albert, gpt2, llama, mistral, qwen2 and qwen3 configs; other families are N/A [default: pytorch]
     #[arg(help_heading = "Frameworks", long, num_args = 1.., value_enum, value_name = "FRAMEWORK", conflicts_with = "use_xla")]
     pub framework: Vec<FrameworkChoice>,
 
@@ -953,7 +953,7 @@ impl RunArgs {
                 );
             }
             anyhow::bail!(
-                "--eager-mode is not built: TensorFlow cells are timed as a graph run by a session through the C API (the original's default, eager_mode=False); eager execution (TFE_*) is not implemented"
+                "--eager-mode is not built: TensorFlow cells are timed as one graph function (the original's default, eager_mode=False, as tf.function); op-by-op eager execution of the model is not implemented"
             );
         }
         if self.onnxruntime_level.is_some() && !frameworks.contains(&Framework::Onnxruntime) {
