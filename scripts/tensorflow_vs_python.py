@@ -41,6 +41,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -176,12 +177,17 @@ def python_side(threads, runtime):
     for line in sys.stdin:
         samples = []
         cpu = time.process_time()
+        before = resource.getrusage(resource.RUSAGE_SELF)
         for _ in range(int(line)):
             start = time.perf_counter()
             call(*values)
             samples.append(time.perf_counter() - start)
-        cpu = (time.process_time() - cpu) / max(1, int(line))
-        print(json.dumps({"samples": samples, "cpu_seconds": cpu}), flush=True)
+        n = max(1, int(line))
+        cpu = (time.process_time() - cpu) / n
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        print(json.dumps({"samples": samples, "cpu_seconds": cpu,
+                          "system_seconds": (after.ru_stime - before.ru_stime) / n,
+                          "minor_faults": (after.ru_minflt - before.ru_minflt) / n}), flush=True)
 
 
 class Side:
@@ -193,7 +199,7 @@ class Side:
         # stderr to a file, not a pipe nobody reads while it runs (a full pipe would block it).
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, text=True)
+                                        stderr=self.stderr, text=True, env=HEAP_ENV)
 
     def send(self, line):
         self.process.stdin.write(f"{line}\n")
@@ -210,10 +216,11 @@ class Side:
         return json.loads(line)
 
     def round(self, calls):
-        """The round's call times and its CPU seconds a call."""
+        """The round's call times, its CPU seconds a call, and its system seconds and
+        minor page faults a call (a diagnostic: fresh mappings cost faults and kernel time)."""
         self.send(calls)
         reply = self.reply()
-        return reply["samples"], reply["cpu_seconds"]
+        return reply["samples"], reply["cpu_seconds"], (reply["system_seconds"], reply["minor_faults"])
 
     def close(self):
         if self.process.poll() is None:
@@ -224,6 +231,15 @@ class Side:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+# Both sides' glibc heap: the benchmark's speed cells keep freed memory and serve blocks up to
+# 32 MiB from the heap (`retain_freed_heap` in crates/core/src/measure/memory.rs: mallopt
+# M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD INT_MAX); `--heap benchmark` gives both processes
+# exactly that through glibc's tunables, so the ratio compares the calls, not two allocators.
+# `--heap default` leaves glibc's defaults on both sides. Set in main().
+HEAP_ENV = None
+BENCHMARK_HEAP = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=2147483647"
 
 
 def measure(args, name, config_path, mode, xla, batch, seq, scratch):
@@ -251,20 +267,29 @@ def measure_row(args, name, config_path, mode, xla, batch, seq, scratch, sides):
     ours.ready = ours.reply()
     python.send(directory)
     python.ready = python.reply()
+    if args.python_against_python:
+        # A/A check of the method: a second Python process in our place, on the same export.
+        ours.close()
+        ours = Side("Python (A/A)", python.command)
+        sides.append(ours)
+        ours.send(directory)
+        ours.ready = ours.reply()
     with open(os.path.join(directory, "manifest.json")) as f:
         manifest = json.load(f)
     slowest = max(ours.ready["warmup_seconds"], python.ready["warmup_seconds"])
     calls = max(1, min(50, math.ceil(args.round_seconds / slowest)))
     samples = {"ours": [], "python": []}
     cpu = {"ours": [], "python": []}
+    kernel = {"ours": [], "python": []}
     round_ratios = []
     for r in range(args.rounds):
         pair = [("ours", ours), ("python", python)]
         medians = {}
         for key, side in pair if r % 2 == 0 else reversed(pair):
-            got, cpu_seconds = side.round(calls)
+            got, cpu_seconds, system_faults = side.round(calls)
             samples[key].extend(got)
             cpu[key].append(cpu_seconds)
+            kernel[key].append(system_faults)
             medians[key] = statistics.median(got)
         round_ratios.append(medians["ours"] / medians["python"])
     ours.close()
@@ -278,6 +303,11 @@ def measure_row(args, name, config_path, mode, xla, batch, seq, scratch, sides):
         "ours_cpu_s": statistics.median(cpu["ours"]), "python_cpu_s": statistics.median(cpu["python"]),
         "cpu_ratio": statistics.median(cpu["ours"]) / statistics.median(cpu["python"]),
         "cpu_per_round": cpu,
+        "system_seconds_and_minor_faults_per_round": kernel,
+        "ours_system_s": statistics.median(k[0] for k in kernel["ours"]),
+        "python_system_s": statistics.median(k[0] for k in kernel["python"]),
+        "ours_minor_faults": statistics.median(k[1] for k in kernel["ours"]),
+        "python_minor_faults": statistics.median(k[1] for k in kernel["python"]),
         "ours_first_call_s": ours.ready["first_call_seconds"],
         "python_first_call_s": python.ready["first_call_seconds"],
         "ours_build_s": ours.ready["build_seconds"], "python_build_s": python.ready["build_seconds"],
@@ -316,6 +346,10 @@ def main():
     parser.add_argument("--binary", default=BINARY, help="the graph child")
     parser.add_argument("--out", help="Markdown record, a .json beside it (default docs/tensorflow-vs-python.md, "
                                       "/tmp/tensorflow-vs-python-quick.md with --quick)")
+    parser.add_argument("--heap", choices=["benchmark", "default"], default="benchmark",
+                        help="both sides' glibc heap thresholds: the benchmark speed cells' (default) or glibc's own")
+    parser.add_argument("--python-against-python", action="store_true",
+                        help="A/A check of the method: a second Python process takes our side")
     parser.add_argument("--python-runtime", choices=["function", "session"], default="function",
                         help="Python's side: a concrete function (tf.function's runtime, the baseline) or, to "
                              "diagnose a difference, tf.compat.v1.Session (the DirectSession our C API call runs)")
@@ -324,6 +358,11 @@ def main():
     if args.python_side is not None:
         python_side(args.python_side, args.python_runtime)
         return
+    global HEAP_ENV
+    HEAP_ENV = dict(os.environ)
+    HEAP_ENV.pop("GLIBC_TUNABLES", None)
+    if args.heap == "benchmark":
+        HEAP_ENV["GLIBC_TUNABLES"] = BENCHMARK_HEAP
     if importlib.util.find_spec("tensorflow") is None:
         sys.exit("tensorflow is not importable: run `make tensorflow-python` and use .venv-tensorflow/bin/python")
     if not os.path.exists(args.binary):
@@ -383,7 +422,8 @@ def write_record(args, out, rows, started, finished):
     command = " ".join(["scripts/tensorflow_vs_python.py", *sys.argv[1:]])
     record = {"started": fmt(started), "finished": fmt(finished), "machine": model_name, "cpus": os.cpu_count(),
               "platform": platform.platform(), "threads": args.threads, "command": command,
-              "python_runtime": args.python_runtime, "rows": rows}
+              "python_runtime": args.python_runtime, "heap": args.heap,
+              "python_against_python": args.python_against_python, "rows": rows}
     with open(os.path.splitext(out)[0] + ".json", "w") as f:
         json.dump(record, f, indent=1)
     loads = [l for r in rows for l in r.get("load_before_after", [])]
@@ -392,13 +432,15 @@ def write_record(args, out, rows, started, finished):
         "",
         *(["**Diagnosis run: Python's side is `tf.compat.v1.Session` (`--python-runtime session`), not tf.function.**",
            ""] if args.python_runtime == "session" else []),
+        *(["**A/A check of the method: a second Python process stands in our place (`--python-against-python`).**",
+           ""] if args.python_against_python else []),
         f"Recorded {fmt(started)} to {fmt(finished)} by `{command}` on {model_name} ({os.cpu_count()} CPUs, "
         f"{platform.platform()}), {args.threads} intra-op thread(s) and 1 inter-op thread on both sides; "
         f"load average (1 min) {min(loads, default=0):.1f} to {max(loads, default=0):.1f} during the rows. "
         f"Every figure and every call's time in `{os.path.basename(os.path.splitext(out)[0])}.json`.",
         "",
         "Method (scripts/tensorflow_vs_python.py): our graph child builds the cell as the benchmark does and writes",
-        "that session's GraphDef (`run-benchmark-graph bench ... export=DIR`: variables with seeded initialisers,",
+        "the built GraphDef (`run-benchmark-graph bench ... export=DIR`: variables with seeded initialisers,",
         "feed, fetch and target names, the token ids); a Python process (tensorflow-cpu 2.21.0, the same wheel as our",
         "library) imports it with `tf.compat.v1.wrap_function` + `import_graph_def`, prunes it to a concrete function",
         "(what `tf.function` calls) from the ids to the fetches, runs the initialisers (the same weights: its first",
@@ -409,21 +451,30 @@ def write_record(args, out, rows, started, finished):
         "CPU s: the process's CPU time a call (user + system, all threads; median over rounds), which a busy",
         "machine's waits for a core do not inflate as they do the wall clock.",
         "Inference fetches the logits; training the loss with every gradient computed (no optimizer step).",
+        "Ours runs the graph as tf.function does: cut into a graph function, executed by TFE_Execute in an eager",
+        "context with the same ConfigProto passed as the call's `config_proto`.",
+        ("Heap: both processes with the benchmark speed cells' glibc thresholds (`--heap benchmark`: mmap threshold "
+         "32 MiB, no trimming, as `retain_freed_heap` sets them), so the ratio compares the calls, not two allocators."
+         if args.heap == "benchmark" else "Heap: glibc's defaults on both sides (`--heap default`)."),
+        "Sys s, faults: kernel time and minor page faults a call (medians over rounds), ours and Python's.",
         "",
         "| Model | Mode | XLA | Batch | Seq | Ours (s) | Python (s) | Ours / Python | Rounds' ratios | Calls | "
-        "CPU s ours, Python | CPU ratio | First call ours, Python (s) | Check: first values max abs diff, sum rel diff |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "CPU s ours, Python | CPU ratio | Sys s ours, Python | Faults ours, Python | First call ours, Python (s) | "
+        "Check: first values max abs diff, sum rel diff |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "na" in r:
             lines.append(f"| {r['model']} | {r['mode']} | {'yes' if r['xla'] else 'no'} | {r['batch']} | "
-                         f"{r['seq']} | N/A | N/A | N/A: {r['na']} | | | | | | |")
+                         f"{r['seq']} | N/A | N/A | N/A: {r['na']} | | | | | | | | |")
             continue
         lines.append(
             f"| {r['model']} | {r['mode']} | {'yes' if r['xla'] else 'no'} | {r['batch']} | {r['seq']} | "
             f"{r['ours_s']:.4f} | {r['python_s']:.4f} | {r['ratio']:.3f} | "
             f"{min(r['round_ratios']):.3f}-{max(r['round_ratios']):.3f} | {r['rounds']}x{r['calls_per_round']} | "
             f"{r['ours_cpu_s']:.4f}, {r['python_cpu_s']:.4f} | {r['cpu_ratio']:.3f} | "
+            f"{r['ours_system_s']:.4f}, {r['python_system_s']:.4f} | "
+            f"{r['ours_minor_faults']:.0f}, {r['python_minor_faults']:.0f} | "
             f"{r['ours_first_call_s']:.2f}, {r['python_first_call_s']:.2f} | "
             f"{r['check_first_max_abs_diff']:.1e}, {r['check_sum_rel_diff']:.1e} |")
     lines += ["", "Machine (`lscpu`):", "", "```", lscpu.strip(), "```", ""]

@@ -205,6 +205,7 @@ fn serve(
             .map_err(|_| anyhow::anyhow!("serve: {line:?} is not a number of calls"))?;
         let mut samples = Vec::with_capacity(calls);
         let cpu = cpu_seconds();
+        let before = rusage();
         for _ in 0..calls {
             let start = Instant::now();
             engine.call()?;
@@ -212,11 +213,17 @@ fn serve(
         }
         // The process's CPU time a call (all threads, user + system): a busy machine's
         // waits for a core do not count in it, as they do in the wall clock.
-        let cpu = (cpu_seconds() - cpu) / calls.max(1) as f64;
+        let n = calls.max(1) as f64;
+        let cpu = (cpu_seconds() - cpu) / n;
+        // Kernel time and minor page faults a call: fresh mappings cost both.
+        let after = rusage();
+        let system = (seconds(after.ru_stime) - seconds(before.ru_stime)) / n;
+        let faults = (after.ru_minflt - before.ru_minflt) as f64 / n;
         writeln!(
             stdout,
             "{}",
-            serde_json::json!({ "samples": samples, "cpu_seconds": cpu })
+            serde_json::json!({ "samples": samples, "cpu_seconds": cpu,
+                "system_seconds": system, "minor_faults": faults })
         )?;
         stdout.flush()?;
     }
@@ -225,14 +232,22 @@ fn serve(
 
 /// User plus system CPU seconds of this process so far (getrusage).
 fn cpu_seconds() -> f64 {
+    let usage = rusage();
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// This process's resource usage so far.
+fn rusage() -> libc::rusage {
     // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
+    unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut usage);
         usage
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+fn seconds(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 * 1e-6
 }
 
 /// The cell `CONFIG [key=value...]` names (the keys of [`bench`]), and the values of the

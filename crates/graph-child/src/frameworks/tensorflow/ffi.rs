@@ -144,6 +144,7 @@ api! {
     TFE_ContextAddFunction: fn(*mut TfeContext, *mut TfFunction, *mut TfStatus);
     TFE_NewOp: fn(*mut TfeContext, *const c_char, *mut TfStatus) -> *mut TfeOp;
     TFE_DeleteOp: fn(*mut TfeOp);
+    TFE_OpSetAttrString: fn(*mut TfeOp, *const c_char, *const c_void, usize);
     TFE_OpAddInput: fn(*mut TfeOp, *mut TfeTensorHandle, *mut TfStatus);
     TFE_Execute: fn(*mut TfeOp, *mut *mut TfeTensorHandle, *mut c_int, *mut TfStatus);
     TFE_NewTensorHandle: fn(*const TfTensor, *mut TfStatus) -> *mut TfeTensorHandle;

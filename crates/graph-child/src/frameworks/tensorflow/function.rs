@@ -27,6 +27,10 @@ pub struct FunctionCall {
     api: &'static Api,
     context: *mut TfeContext,
     outputs: usize,
+    /// The context's ConfigProto, passed with every call as Python's `tf.function` passes
+    /// it (`config_proto`): without it the function is instantiated under a default
+    /// ConfigProto, and SmolLM2-135M's training step measured 2% slower.
+    config: Vec<u8>,
 }
 
 impl FunctionCall {
@@ -63,6 +67,7 @@ impl FunctionCall {
             api,
             context,
             outputs: fetches.len(),
+            config: proto,
         };
         call.add_library(graph)?;
         call.add(graph, INIT, &[], &[], init)?;
@@ -153,6 +158,13 @@ impl FunctionCall {
         unsafe {
             let op = (api.TFE_NewOp)(self.context, fname.as_ptr(), status.raw);
             status.check(what)?;
+            (api.TFE_OpSetAttrString)(
+                op,
+                c"config_proto".as_ptr(),
+                self.config.as_ptr().cast(),
+                self.config.len(),
+            );
+            (api.TFE_OpSetAttrString)(op, c"executor_type".as_ptr(), c"".as_ptr().cast(), 0);
             let mut handles: Vec<*mut TfeTensorHandle> = Vec::with_capacity(inputs.len());
             let mut result = Ok(());
             for tensor in inputs {
