@@ -1068,6 +1068,38 @@ mod tests {
     }
 
     #[test]
+    fn plot_names_its_chart_after_its_first_input() {
+        let output = |args: &[&str]| {
+            let argv = ["run-benchmark", "plot"].iter().chain(args);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Some(Command::Plot(plot)) => plot.options().output,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            output(&["runs/results.json"]),
+            PathBuf::from("runs/results.png")
+        );
+        assert_eq!(
+            output(&["inference_time_1700.csv", "b.json"]),
+            PathBuf::from("inference_time_1700.png")
+        );
+        assert_eq!(
+            output(&["a.json", "--profile"]),
+            PathBuf::from("a-profile.png")
+        );
+        assert_eq!(
+            output(&["a.json", "--roofline"]),
+            PathBuf::from("a-roofline.png")
+        );
+        assert_eq!(
+            output(&["--history", "bert-base"]),
+            PathBuf::from("history.png")
+        );
+        assert_eq!(output(&["a.json", "-o", "c.svg"]), PathBuf::from("c.svg"));
+    }
+
+    #[test]
     fn defaults_are_the_originals() {
         let a = parse(&["--models", "bert-base-uncased"]).unwrap();
         assert_eq!(a.batch_sizes, vec![8]);
