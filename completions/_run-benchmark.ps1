@@ -110,8 +110,8 @@ Register-ArgumentCompleter -Native -CommandName 'run-benchmark' -ScriptBlock {
             break
         }
         'run-benchmark;plot' {
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output file: .svg or .png')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output file: .svg or .png')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output file: .svg or .png [default: the first input''s name with .png: results.json -> results.png]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output file: .svg or .png [default: the first input''s name with .png: results.json -> results.png]')
             [CompletionResult]::new('--x', '--x', [CompletionResultType]::ParameterName, 'Horizontal axis')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'JSON input: which benchmark to draw')
             [CompletionResult]::new('--metric', '--metric', [CompletionResultType]::ParameterName, 'What to draw [default: time; for a CSV file, memory when its name says so]')

@@ -123,7 +123,7 @@ _run__benchmark() {
             fi
             case "${prev}" in
                 --models)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "albert-base-v2 all-MiniLM-L6-v2 bart-base bart-large bert-base bert-base-cased bert-base-uncased bert-large-uncased bge-small-en-v1.5 deberta-v3-base distilbert-base-uncased distilgpt2 electra-base-discriminator flan-t5-small gemma-2-2b-it gemma-2b gemma-3-1b-it gpt-neo-125m gpt2 gpt2-large gpt2-medium Llama-2-7b-hf Llama-3.2-1B Meta-Llama-3-8B Mistral-7B-v0.1 Mixtral-8x7B-v0.1 ModernBERT-base opt-125m phi-2 Phi-3-mini-4k-instruct Phi-3.5-mini-instruct pythia-160m Qwen2.5-0.5B Qwen2.5-7B Qwen3-0.6B Qwen3-30B-A3B roberta-base roberta-large SmolLM2-135M SmolLM2-360M t5-base t5-small TinyLlama-1.1B-Chat-v1.0 vit-base-patch16-224 whisper-base whisper-tiny xlm-roberta-base albert/albert-base-v2 answerdotai/ModernBERT-base BAAI/bge-small-en-v1.5 distilbert/distilbert-base-uncased distilbert/distilgpt2 EleutherAI/gpt-neo-125m EleutherAI/pythia-160m facebook/bart-base facebook/bart-large facebook/opt-125m FacebookAI/roberta-base FacebookAI/roberta-large FacebookAI/xlm-roberta-base google-bert/bert-base-cased google-bert/bert-base-uncased google-bert/bert-large-uncased google-t5/t5-base google-t5/t5-small google/electra-base-discriminator google/flan-t5-small google/gemma-2-2b-it google/gemma-2b google/gemma-3-1b-it google/vit-base-patch16-224 HuggingFaceTB/SmolLM2-135M HuggingFaceTB/SmolLM2-360M meta-llama/Llama-2-7b-hf meta-llama/Llama-3.2-1B meta-llama/Meta-Llama-3-8B microsoft/deberta-v3-base microsoft/phi-2 microsoft/Phi-3-mini-4k-instruct microsoft/Phi-3.5-mini-instruct mistralai/Mistral-7B-v0.1 mistralai/Mixtral-8x7B-v0.1 openai-community/gpt2 openai-community/gpt2-large openai-community/gpt2-medium openai/whisper-base openai/whisper-tiny Qwen/Qwen2.5-0.5B Qwen/Qwen2.5-7B Qwen/Qwen3-0.6B Qwen/Qwen3-30B-A3B sentence-transformers/all-MiniLM-L6-v2 TinyLlama/TinyLlama-1.1B-Chat-v1.0" -- "${cur}"))
                     return 0
                     ;;
                 --batch-sizes)
@@ -783,11 +783,33 @@ _run__benchmark() {
             fi
             case "${prev}" in
                 --output)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 -o)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
                     COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --x)

@@ -105,8 +105,8 @@ set edit:completion:arg-completer[run-benchmark] = {|@words|
             cand --help 'Print help'
         }
         &'run-benchmark;plot'= {
-            cand -o 'Output file: .svg or .png'
-            cand --output 'Output file: .svg or .png'
+            cand -o 'Output file: .svg or .png [default: the first input''s name with .png: results.json -> results.png]'
+            cand --output 'Output file: .svg or .png [default: the first input''s name with .png: results.json -> results.png]'
             cand --x 'Horizontal axis'
             cand --mode 'JSON input: which benchmark to draw'
             cand --metric 'What to draw [default: time; for a CSV file, memory when its name says so]'

@@ -60,18 +60,26 @@ pub fn entries() -> Vec<Entry> {
         .collect()
 }
 
-/// Parameters with three significant digits: `110M`, `1.10B`, `30.5B`.
+/// A count (parameters) with three significant digits and the largest unit that keeps the
+/// figure at 1 or more: `110M`, `1.00B`, `30.5B`, `950K`. Rounded before the unit is picked,
+/// so 999.6M is `1.00B`, never `1000M`: one rule wherever counts are shown.
 pub fn format_count(n: f64) -> String {
-    let (value, unit) = match n {
-        n if n >= 1e9 => (n / 1e9, "B"),
-        n if n >= 1e6 => (n / 1e6, "M"),
-        n if n >= 1e3 => (n / 1e3, "K"),
-        n => (n, ""),
-    };
-    match value {
-        v if v >= 100.0 => format!("{v:.0}{unit}"),
-        v if v >= 10.0 => format!("{v:.1}{unit}"),
-        v => format!("{v:.2}{unit}"),
+    if !n.is_finite() || n <= 0.0 {
+        return format!("{n}");
+    }
+    let magnitude = n.log10().floor() as i32;
+    let scale = 10f64.powi(2 - magnitude);
+    let rounded = (n * scale).round() / scale;
+    let (value, unit) = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
+        .into_iter()
+        .find(|(size, _)| rounded >= *size)
+        .map(|(size, unit)| (rounded / size, unit))
+        .unwrap_or((rounded, ""));
+    // The nudge keeps 99.999999999 (a float quotient of 100) at three integer digits.
+    match value * (1.0 + 1e-12) {
+        v if v >= 100.0 => format!("{value:.0}{unit}"),
+        v if v >= 10.0 => format!("{value:.1}{unit}"),
+        _ => format!("{value:.2}{unit}"),
     }
 }
 
@@ -86,14 +94,16 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
         "f32 weights",
         "bf16 weights",
         "Max positions",
-        "Supported",
         "model_type",
         "architectures[0]",
     ]
     .map(String::from)
     .to_vec();
     let na = || "?".to_string();
-    let rows: Vec<Vec<String>> = entries()
+    let mut entries = entries();
+    // Case-insensitively, as people read a list: Qwen/ between openai/ and sentence-transformers/.
+    entries.sort_by_cached_key(|e| (e.id.to_lowercase(), e.id));
+    let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
             let weights = |bytes: f64| {
@@ -112,7 +122,6 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
                     (None, None, Some(n)) => format!("({n})"),
                     (None, None, None) => "any".into(),
                 },
-                if e.supported { "yes" } else { "no" }.into(),
                 e.model_type.clone(),
                 e.architecture.clone(),
             ]
@@ -133,7 +142,7 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
         }
     } else {
         let table;
-        (table, dropped) = fitted(&columns, &rows, 3, &[0, 5, 6, 7], width);
+        (table, dropped) = fitted(&columns, &rows, 2, &[0, 5, 6], width);
         writeln!(out, "{table}")?;
     }
     let mut notes = vec![
@@ -156,6 +165,18 @@ pub fn print(out: &mut dyn Write, width: Option<usize>) -> io::Result<()> {
          config.json is downloaded unless HF_HUB_OFFLINE=1)."
             .to_string(),
     ];
+    // Every embedded config is of a supported type today; one that is not is said, not a
+    // column of "yes".
+    let unsupported: Vec<&str> = (entries.iter())
+        .filter(|e| !e.supported)
+        .map(|e| e.id)
+        .collect();
+    if !unsupported.is_empty() {
+        notes.push(format!(
+            "Not supported by this build (listed for their sizes): {}.",
+            unsupported.join(", ")
+        ));
+    }
     if !dropped.is_empty() {
         notes.push(format!(
             "Left out to fit {} columns: {} (a wider terminal or COLUMNS=200 shows them).",
@@ -206,6 +227,15 @@ mod tests {
         assert_eq!(format_count(109.5e6), "110M");
         assert_eq!(format_count(1.1e9), "1.10B");
         assert_eq!(format_count(30.53e9), "30.5B");
+        // Rounded before the unit is picked: never 1000M or 1000K.
+        assert_eq!(format_count(999.6e6), "1.00B");
+        assert_eq!(format_count(1e9), "1.00B");
+        assert_eq!(format_count(999_700.0), "1.00M");
+        assert_eq!(format_count(999.4e6), "999M");
+        assert_eq!(format_count(99.96e6), "100M");
+        assert_eq!(format_count(9.996e6), "10.0M");
+        assert_eq!(format_count(123.0), "123");
+        assert_eq!(format_count(4.2e12), "4.20T");
     }
 
     #[test]
@@ -230,5 +260,37 @@ mod tests {
         let wide = String::from_utf8(wide).unwrap();
         assert!(wide.contains("BertForMaskedLM"), "{wide}");
         assert!(!wide.contains("Left out"), "{wide}");
+    }
+
+    #[test]
+    fn the_list_is_sorted_case_insensitively_without_a_column_of_yes() {
+        let mut out = Vec::new();
+        print(&mut out, None).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let header = text.lines().nth(1).unwrap();
+        assert!(!header.contains("Supported"), "{header}");
+        let ids: Vec<&str> = (text.lines())
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| Hub id"))
+            .map(|l| {
+                l.trim_start_matches("| ")
+                    .split(" |")
+                    .next()
+                    .unwrap()
+                    .trim()
+            })
+            .collect();
+        assert_eq!(ids.len(), entries().len(), "{text}");
+        let mut sorted = ids.clone();
+        sorted.sort_by_key(|id| id.to_lowercase());
+        assert_eq!(ids, sorted);
+        // Upper-case owners (Qwen/, HuggingFaceTB/) sit among the lower-case ones, not first.
+        let qwen = ids.iter().position(|id| id.starts_with("Qwen/")).unwrap();
+        let openai = ids.iter().position(|id| id.starts_with("openai/")).unwrap();
+        assert!(openai < qwen, "{ids:?}");
+        // No row says "yes" on its own: every embedded config is supported, so the column
+        // went (a row of an unsupported type would be named in a note).
+        assert!(entries().iter().all(|e| e.supported));
+        assert!(!text.contains("| yes"), "{text}");
+        assert!(!text.contains("Not supported by this build"), "{text}");
     }
 }

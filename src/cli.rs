@@ -50,7 +50,9 @@ EXIT STATUS:
        compare: no cell regressed
   1    bad input (unknown model, invalid config or sweep file, unwritable file) or another
        error; compare: at least one cell regressed
-  2    invalid command line; compare: an error (missing or unreadable file)
+  2    invalid command line, or a missing or unreadable input file, whichever subcommand
+       reads it (--sweep, an export, a result CSV, the --db database); compare: any error.
+       --resume FILE where FILE does not exist yet starts fresh (one line says so)
   130  interrupted (Ctrl-C): the finished cells were written and printed
   143  terminated (SIGTERM, e.g. a cancelled CI job or a Slurm time limit): as Ctrl-C
   129  hung up (SIGHUP, the terminal closed): as Ctrl-C
@@ -108,7 +110,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Models to benchmark: Hub ids, short names or config paths, each optionally varied (see MODELS)
-    #[arg(help_heading = "What to measure", long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL", value_parser = crate::hub::ModelSpecParser)]
+    #[arg(help_heading = "What to measure", long, num_args = 1.., required_unless_present = "sweep", value_name = "MODEL", value_parser = ModelArgParser, hide_possible_values = true)]
     pub models: Vec<ModelSpec>,
 
     /// Batch sizes to measure [default: 8]
@@ -472,6 +474,43 @@ pub struct RunArgs {
     pub record: crate::db::cli::RecordArgs,
 }
 
+/// `--models`' parser: the hub's, naming the embedded configs (short names, then Hub ids) as
+/// possible values so that shell completions offer them, without restricting input to them
+/// (a config path or any Hub id is a model too; the hub's parser alone judges a value).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelArgParser;
+
+impl clap::builder::TypedValueParser for ModelArgParser {
+    type Value = ModelSpec;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ModelSpec, clap::Error> {
+        clap::builder::TypedValueParser::parse_ref(&crate::hub::ModelSpecParser, cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let registry = crate::hub::registry();
+        let mut names: Vec<&'static str> = registry.iter().map(|e| e.short_name).collect();
+        names.sort_by_key(|n| n.to_lowercase());
+        let mut ids: Vec<&'static str> = (registry.iter())
+            .map(|e| e.id)
+            .filter(|id| !names.contains(id))
+            .collect();
+        ids.sort_by_key(|n| n.to_lowercase());
+        names.extend(ids);
+        names.dedup();
+        Some(Box::new(
+            names.into_iter().map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
 const MERGE_HELP: &str = "\
 Each part of a sweep run with --shard K/N --export-json FILE holds the whole plan; merge puts
 the parts' cells back in the plan's order and prints the tables (and writes the exports) one
@@ -484,8 +523,8 @@ lists each part's value.
 
 EXIT STATUS:
   0  merged
-  1  an unreadable file, parts of different plans, or a conflict without --prefer
-  2  invalid command line";
+  1  a file that is not an export, parts of different plans, or a conflict without --prefer
+  2  a missing or unreadable file, or an invalid command line";
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
@@ -614,12 +653,21 @@ INPUT:
   each; a name containing \"memory\" is read as memory, otherwise as time, unless --metric says.
 
 OUTPUT:
-  -o chart.svg or -o chart.png. Text needs a TrueType font: $RUN_BENCHMARK_FONT, else DejaVu
-  Sans, Liberation Sans or another sans-serif font from the system's font folders.
+  -o chart.svg or -o chart.png; without -o, the first input's name with .png, beside it:
+  results.json -> results.png (results-profile.png with --profile, results-roofline.png with
+  --roofline, history.png with --history). Text is drawn with DejaVu Sans, embedded in the binary (no
+  system fonts needed); $RUN_BENCHMARK_FONT=/path/to/font.ttf picks another TrueType font.
 
 EXAMPLES:
-  run-benchmark plot results.json -o chart.png
-  run-benchmark plot inference_time_1700000000.csv --x batch-size --linear -o by-batch.svg";
+  run-benchmark plot results.json                 (writes results.png)
+  run-benchmark plot results.json -o chart.svg
+  run-benchmark plot inference_time_1700000000.csv --x batch-size --linear -o by-batch.svg
+
+EXIT STATUS:
+  0  the chart was written
+  1  nothing to plot, an input that is neither an export nor a result CSV, or an unwritable
+     output
+  2  a missing or unreadable input file, or an invalid command line";
 
 const COMPARE_HELP: &str = "\
 VERDICTS:
@@ -652,9 +700,9 @@ pub struct PlotArgs {
     #[arg(required_unless_present = "history", value_name = "RESULTS", value_hint = clap::ValueHint::FilePath)]
     pub files: Vec<PathBuf>,
 
-    /// Output file: .svg or .png
-    #[arg(short, long, value_name = "FILE")]
-    pub output: PathBuf,
+    /// Output file: .svg or .png [default: the first input's name with .png: results.json -> results.png]
+    #[arg(short, long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
 
     /// Horizontal axis
     #[arg(long, value_enum, default_value_t = PlotAxis::SequenceLength)]
@@ -717,11 +765,31 @@ pub enum PlotMetric {
 }
 
 impl PlotArgs {
+    /// The chart's file when `-o` is not given: the first input's name with `.png` (and what
+    /// is drawn, for a profile or a roofline), beside it; `history.png` for `--history`, whose
+    /// inputs are models.
+    pub fn default_output(&self) -> PathBuf {
+        let first = self.files.first().filter(|_| !self.history.history);
+        let Some(first) = first else {
+            return PathBuf::from("history.png");
+        };
+        let stem = first
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "chart".into());
+        let suffix = match (self.profile, self.roofline) {
+            (true, _) => "-profile",
+            (_, true) => "-roofline",
+            _ => "",
+        };
+        first.with_file_name(format!("{stem}{suffix}.png"))
+    }
+
     /// The report's own options, so reports do not depend on the command line.
     pub fn options(&self) -> plot::Options {
         plot::Options {
             files: self.files.clone(),
-            output: self.output.clone(),
+            output: self.output.clone().unwrap_or_else(|| self.default_output()),
             x: match self.x {
                 PlotAxis::SequenceLength => plot::XAxis::SequenceLength,
                 PlotAxis::BatchSize => plot::XAxis::BatchSize,
@@ -997,6 +1065,38 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn plot_names_its_chart_after_its_first_input() {
+        let output = |args: &[&str]| {
+            let argv = ["run-benchmark", "plot"].iter().chain(args);
+            match Cli::try_parse_from(argv).unwrap().command {
+                Some(Command::Plot(plot)) => plot.options().output,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            output(&["runs/results.json"]),
+            PathBuf::from("runs/results.png")
+        );
+        assert_eq!(
+            output(&["inference_time_1700.csv", "b.json"]),
+            PathBuf::from("inference_time_1700.png")
+        );
+        assert_eq!(
+            output(&["a.json", "--profile"]),
+            PathBuf::from("a-profile.png")
+        );
+        assert_eq!(
+            output(&["a.json", "--roofline"]),
+            PathBuf::from("a-roofline.png")
+        );
+        assert_eq!(
+            output(&["--history", "bert-base"]),
+            PathBuf::from("history.png")
+        );
+        assert_eq!(output(&["a.json", "-o", "c.svg"]), PathBuf::from("c.svg"));
     }
 
     #[test]

@@ -21,7 +21,42 @@ pub fn completions(shell: Shell, out: &mut dyn Write) {
             String::from_utf8_lossy(&script).replace("run__subcmd__benchmark", "run__benchmark");
         script = text.into_bytes();
     }
+    if matches!(shell, Shell::Fish | Shell::Zsh) {
+        script = models_also_complete_files(shell, &String::from_utf8_lossy(&script)).into_bytes();
+    }
     let _ = out.write_all(&script);
+}
+
+/// `--models` takes the embedded names (its possible values) or a config path: fish and zsh
+/// scripts offer the names alone as clap_complete writes them, so files are added back
+/// (bash falls back to file names by itself, `-o default`, when no name matches).
+fn models_also_complete_files(shell: Shell, script: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in script.lines() {
+        let line = match shell {
+            Shell::Fish if line.contains(" -l models ") => {
+                line.replacen(" -r -f -a ", " -r -a ", 1)
+            }
+            Shell::Zsh if line.starts_with("'*--models=[") => {
+                match (line.find(":MODEL:("), line.rfind(")'")) {
+                    (Some(start), Some(end)) if end > start => format!(
+                        "{}:MODEL:{{compadd -- {}; _files}}{}",
+                        &line[..start],
+                        &line[start + ":MODEL:(".len()..end],
+                        &line[end + 1..]
+                    ),
+                    _ => line.to_string(),
+                }
+            }
+            _ => line.to_string(),
+        };
+        lines.push(line);
+    }
+    let mut text = lines.join("\n");
+    if script.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// The committed file name of `shell`'s script, under completions/.
@@ -51,7 +86,12 @@ pub fn man_page(subcommand: Option<&str>, out: &mut dyn Write) -> io::Result<()>
             .bin_name(format!("{BIN} {name}")),
     };
     let mut page = Vec::new();
-    clap_mangen::Man::new(command).render(&mut page)?;
+    // Every page's header names the program and its version (a subcommand has no version of
+    // its own, so clap_mangen would print its name alone).
+    clap_mangen::Man::new(command)
+        .source(format!("{BIN} {}", env!("CARGO_PKG_VERSION")))
+        .manual("User Commands")
+        .render(&mut page)?;
     // No hyphenation, left-aligned: class names and flags must not break mid-word.
     let page = String::from_utf8_lossy(&page);
     let text = match page.find("\n.TH ") {

@@ -99,14 +99,18 @@ fn on_cpu(args: &run_benchmark::cli::RunArgs) -> bool {
         || (args.device.is_none() && !std::path::Path::new("/dev/nvidiactl").exists())
 }
 
-/// Errors are one line on stderr (and in the log) and exit status 1.
+/// Errors are one line on stderr (and in the log) and exit status 1, or 2 for a missing or
+/// unreadable input file (as compare's every error).
 fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             console::eprintln(&format!("Error: {e:#}"));
-            ExitCode::FAILURE
+            match report::MissingInput::in_chain(&e) {
+                true => ExitCode::from(report::MISSING_INPUT_STATUS),
+                false => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -63,8 +63,7 @@ pub struct FileArg {
 
 /// Reads the sweep file and merges it under the command line `argv` (whose parse is `matches`).
 pub fn merge(path: &Path, matches: &ArgMatches, argv: &[OsString]) -> Result<RunArgs> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read sweep file {}", path.display()))?;
+    let text = crate::report::read_input(path, "sweep file")?;
     let file_args = to_args(&text).with_context(|| format!("sweep file {}", path.display()))?;
     let command = Cli::command();
     let given: Vec<&str> = command

@@ -15,6 +15,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod e2e;
+mod trained;
 
 use e2e::{bin, read, QUICK, TINY};
 
@@ -1069,6 +1070,91 @@ fn every_section_fits_an_80_column_terminal() {
     assert!(!stdout.contains("| openai-community/"), "{stdout}");
 }
 
+/// The sections the test above does not run, on an 80-column terminal: TOKENIZATION
+/// (--input-text), the --profile breakdowns, and the roofline columns (GB/s, MBU, Bound) of
+/// the speed tables: no line is wider, and a note is printed only with its column and once.
+#[test]
+fn tokenization_profile_and_roofline_fit_an_80_column_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = trained::write_corpus(dir.path());
+    let model = trained::model_folder(&dir.path().join("bert"), &trained::tiny_bert(128));
+    trained::save(&trained::train_wordpiece(&corpus, 128), &model);
+    let named = format!(
+        "google-bert/bert-base-uncased-text-tiny={}",
+        model.display()
+    );
+    let run = |columns: &str| {
+        let out = bin()
+            .current_dir(dir.path())
+            .env("COLUMNS", columns)
+            .args(QUICK)
+            .args(["--models", &named, "--input-text"])
+            .arg(&corpus)
+            .args(["--batch-sizes", "4", "--sequence-lengths", "16"])
+            .args(["--training", "--profile"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let stdout = run("80");
+    for title in [
+        "INFERENCE - SPEED - RESULT",
+        "TRAIN - SPEED - RESULTS",
+        "PROFILE",
+        "INFERENCE - PROFILE - ",
+        "TRAIN - PROFILE - ",
+        "TOKENIZATION - SPEED - RESULT",
+    ] {
+        assert!(stdout.contains(title), "{title}: {stdout}");
+    }
+    let widest = stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert_eq!(widest, 80, "{stdout}");
+    // The tokenization table keeps its names whole (it once shrank them to one character).
+    assert!(stdout.contains("| bert-base-uncased-text-tiny"), "{stdout}");
+    for line in stdout.lines().filter(|l| l.starts_with("| ")) {
+        let name = line[2..].split(" |").next().unwrap().trim();
+        assert!(
+            name.chars().count() != 1,
+            "a name one character wide: {stdout}"
+        );
+    }
+    // The roofline columns are left out at 80 columns, and their notes with them.
+    assert!(stdout.contains("GB/s, MBU, Bound"), "{stdout}");
+    for note in [
+        "GB/s: bytes of memory traffic",
+        "MBU: GB/s over",
+        "MFU: GFLOP/s",
+    ] {
+        assert!(
+            !stdout.contains(note),
+            "{note} without its column: {stdout}"
+        );
+    }
+    // Each note once per section.
+    for section in stdout.split("\n====================") {
+        let mut seen = std::collections::HashSet::new();
+        for line in section
+            .lines()
+            .filter(|l| l.contains(": ") && !l.starts_with('|'))
+        {
+            assert!(seen.insert(line), "{line} twice in one section: {section}");
+        }
+    }
+
+    // Wide enough for the roofline: its columns and their notes, once per speed section.
+    let wide = run("200");
+    assert!(wide.contains(" Bound |"), "{wide}");
+    assert!(wide.contains("MBU: GB/s over"), "{wide}");
+    assert_eq!(wide.matches("MBU: GB/s over").count(), 2, "{wide}");
+    let widest = wide.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 200, "{wide}");
+}
+
 /// compare and the dry run on an 80-column terminal: no line is wider, and every verdict is
 /// one whole word in its cell (never `regress` / `ed`).
 #[test]
@@ -1317,6 +1403,16 @@ fn plot_draws_png_and_svg_from_json_and_csv() {
     assert!(text.contains("Inference memory: peak resident memory against batch size"));
     assert!(text.contains("Peak resident memory in MB"));
     assert!(text.contains("a, sequence 128"));
+
+    // Without -o: the input's name with .png, beside it.
+    bin()
+        .current_dir(dir.path())
+        .args(["plot", "results.json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Saved results.png"));
+    let bytes = fs::read(dir.path().join("results.png")).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
 
     // Time with the samples' spread: a translucent band under each line, and said so.
     let svg = dir.path().join("time.svg");

@@ -84,7 +84,12 @@ runs), is at least 1%, and the two runs' intervals do not overlap: where a regre
 EXAMPLES:
   run-benchmark history
   run-benchmark history bert-base-uncased --metric memory --since 2026-01-01
-  run-benchmark plot --history bert-base-uncased -o history.png";
+  run-benchmark plot --history bert-base-uncased -o history.png
+
+EXIT STATUS:
+  0  shown
+  1  no figures for the models asked, or a database of another program or schema
+  2  no database at --db (a run with --db writes one), or an invalid command line";
 
 /// `run-benchmark history`.
 #[derive(Debug, Args)]
@@ -313,12 +318,9 @@ fn load(
     let store = Store::open_existing(path)?;
     let figures = store.figures(metric, models, since)?;
     let figures = match mode {
-        Some(mode) => {
-            let word = serde_json::to_value(mode)?;
-            (figures.into_iter())
-                .filter(|f| Some(f.key.mode.as_str()) == word.as_str())
-                .collect()
-        }
+        Some(mode) => (figures.into_iter())
+            .filter(|f| f.key.mode == mode.name())
+            .collect(),
         None => figures,
     };
     let cells = history::build(figures, &store.runs()?, metric);

@@ -24,7 +24,7 @@ pub struct Section {
 }
 
 impl Section {
-    pub fn title(&self) -> &'static str {
+    pub fn title(&self) -> String {
         title(self.mode, self.metric)
     }
 }

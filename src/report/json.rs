@@ -569,8 +569,7 @@ pub fn schema() -> String {
 
 /// Reads an export of schema 2 or 1.
 pub fn read(path: &Path) -> Result<Export> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = super::read_input(path, "")?;
     from_text(&text, path)
 }
 

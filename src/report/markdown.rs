@@ -46,7 +46,9 @@ fn section(out: &mut String, section: &Section) {
     }
     if !section.notes.is_empty() || !section.not_available.is_empty() {
         out.push('\n');
-        for line in section.notes.iter().chain(&section.not_available) {
+        let notes = section.notes.iter().chain(&section.not_available);
+        // Every column is shown: only repeated notes go.
+        for line in super::table::notes_for(notes, &section.columns, &section.columns) {
             let _ = writeln!(out, "- {}", escape(line));
         }
     }

@@ -29,6 +29,63 @@ use crate::measure::memory::to_mib;
 use anyhow::{Context, Result};
 use std::path::Path;
 
+/// The exit status of a missing or unreadable input file, whichever subcommand reads it
+/// (`compare`, `merge`, `plot`, `history` and `db`'s database, `--sweep`, `--resume`'s
+/// export when it exists but cannot be read): 2, as diff(1) and grep(1) exit on trouble, and
+/// `compare` cannot use 1 (its "regressed").
+pub const MISSING_INPUT_STATUS: u8 = 2;
+
+/// A named input file that is missing or cannot be read: main exits with
+/// [`MISSING_INPUT_STATUS`] when an error's chain holds one.
+#[derive(Debug)]
+pub struct MissingInput {
+    /// What is wrong, naming the file: `cannot read sweep file s.toml`.
+    pub message: String,
+    pub source: Option<std::io::Error>,
+}
+
+impl std::fmt::Display for MissingInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for MissingInput {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+impl MissingInput {
+    /// Whether `error` (or what caused it) is a missing or unreadable input file.
+    pub fn in_chain(error: &anyhow::Error) -> bool {
+        error.chain().any(|cause| cause.is::<MissingInput>())
+    }
+}
+
+/// The text of the input file `path` (`what` it is for names it in the error); a file that is
+/// missing or cannot be read is a [`MissingInput`].
+pub fn read_input(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        // Text that is not UTF-8 is a file of the wrong kind, not a missing one.
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            return anyhow::Error::new(e).context(format!(
+                "{what}{}{} is not UTF-8 text",
+                if what.is_empty() { "" } else { " " },
+                path.display()
+            ));
+        }
+        anyhow::Error::new(MissingInput {
+            message: format!(
+                "cannot read {what}{}{}",
+                if what.is_empty() { "" } else { " " },
+                path.display()
+            ),
+            source: Some(e),
+        })
+    })
+}
+
 /// Writes `bytes` to `path`. A regular file (or a new one) is replaced atomically: a
 /// temporary file in the same folder, synced to disk, renamed over it, so a reader, an
 /// interrupted sweep or a power cut never sees a half-written or empty file. A symlink's
@@ -109,16 +166,10 @@ impl Throughput {
     }
 }
 
-/// The original's section title, singular for inference and plural for training.
-pub fn title(mode: Mode, metric: Metric) -> &'static str {
-    match (mode, metric) {
-        (Mode::Inference, Metric::Speed) => "INFERENCE - SPEED - RESULT",
-        (Mode::Inference, Metric::Memory) => "INFERENCE - MEMORY - RESULT",
-        (Mode::Training, Metric::Speed) => "TRAIN - SPEED - RESULTS",
-        (Mode::Training, Metric::Memory) => "TRAIN - MEMORY - RESULTS",
-        (Mode::Generation, Metric::Speed) => "GENERATION - SPEED - RESULT",
-        (Mode::Generation, Metric::Memory) => "GENERATION - MEMORY - RESULT",
-    }
+/// The original's section title, singular for inference and plural for training (one
+/// source: the core's `Mode`/`Metric` headings).
+pub fn title(mode: Mode, metric: Metric) -> String {
+    crate::cell::section_title(mode, metric)
 }
 
 /// `====================` + title centred in 40 columns + `====================`.
@@ -351,11 +402,11 @@ mod tests {
     #[test]
     fn headers_match_the_original_exactly() {
         assert_eq!(
-            header(title(Mode::Inference, Metric::Speed)),
+            header(&title(Mode::Inference, Metric::Speed)),
             "====================       INFERENCE - SPEED - RESULT       ===================="
         );
         assert_eq!(
-            header(title(Mode::Training, Metric::Memory)),
+            header(&title(Mode::Training, Metric::Memory)),
             "====================        TRAIN - MEMORY - RESULTS        ===================="
         );
         assert_eq!(

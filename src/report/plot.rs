@@ -6,7 +6,7 @@ use super::{csv, json, memory_figure, Sweep};
 use crate::cell::{CellResult, Metric, Mode};
 use crate::measure::memory::to_mib;
 use crate::measure::timing::Statistic;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -100,11 +100,7 @@ pub fn run(args: &Options) -> Result<()> {
             list(&args.files)
         );
     }
-    let mode = match args.mode {
-        Mode::Inference => "Inference",
-        Mode::Training => "Training",
-        Mode::Generation => "Generation",
-    };
+    let mode = args.mode.title();
     let title = args.title.clone().unwrap_or_else(|| {
         format!(
             "{mode} {}: {} against {}",
@@ -243,8 +239,7 @@ impl Format {
 pub fn load(files: &[PathBuf], mode: Mode, metric: Option<Figure>) -> Result<Data> {
     let mut loaded: Vec<(String, Vec<Point>, Figure, String)> = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read {}", file.display()))?;
+        let text = super::read_input(file, "")?;
         let label = file
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -3,7 +3,7 @@
 //! terminal and the Markdown export render the same content.
 
 use super::{header, Row, Sweep};
-use crate::cell::{Cell, CellResult, Mode};
+use crate::cell::{Cell, CellResult};
 use crate::measure::profile::{MemorySource, Profile};
 
 /// Parts listed one by one; the rest are summed into one line.
@@ -36,11 +36,7 @@ pub fn profiled(rows: &[Row]) -> Vec<(&Cell, &Profile)> {
 }
 
 pub fn build(cell: &Cell, profile: &Profile) -> Breakdown {
-    let mode = match cell.mode {
-        Mode::Inference => "INFERENCE",
-        Mode::Training => "TRAIN",
-        Mode::Generation => "GENERATION",
-    };
+    let mode = cell.mode.heading();
     let total = profile.parts_seconds();
     let share = |s: f64| format!("{:.1}%", 100.0 * s / total);
     let mut entries: Vec<_> = profile.entries.iter().collect();

@@ -4,7 +4,6 @@
 
 use super::plot::{load_font, Format, Options, COLOURS};
 use super::{json, profile};
-use crate::cell::Mode;
 use crate::measure::profile::Part;
 use anyhow::{anyhow, bail, Result};
 use plotters::coord::Shift;
@@ -59,11 +58,7 @@ pub fn bars(args: &Options) -> Result<Vec<Bar>> {
 pub fn run(args: &Options) -> Result<()> {
     let format = Format::of(&args.output)?;
     let bars = bars(args)?;
-    let mode = match args.mode {
-        Mode::Inference => "Inference",
-        Mode::Training => "Training",
-        Mode::Generation => "Generation",
-    };
+    let mode = args.mode.title();
     let title = args
         .title
         .clone()

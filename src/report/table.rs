@@ -24,7 +24,7 @@ pub fn print_section(
 fn write_section(out: &mut dyn Write, section: &Section, width: Option<usize>) -> io::Result<()> {
     write_titled_table(
         out,
-        section.title(),
+        &section.title(),
         &section.columns,
         section.optional,
         &section.rows,
@@ -46,9 +46,9 @@ pub fn write_titled_table<'a>(
     width: Option<usize>,
 ) -> io::Result<()> {
     writeln!(out, "\n{}", header(title))?;
-    let (table, dropped) = fitted(columns, rows, optional, &[0], width);
+    let (table, dropped, shown) = fit(columns, rows, optional, &[0], width);
     writeln!(out, "{table}")?;
-    for line in notes {
+    for line in notes_for(notes, columns, &shown) {
         writeln!(out, "{}", console::wrap(line, width))?;
     }
     if !dropped.is_empty() {
@@ -63,6 +63,56 @@ pub fn write_titled_table<'a>(
     Ok(())
 }
 
+/// The notes under a table that concern what it shows, each once: a note about a column (its
+/// subject, the text before its first `:`, names it: `95% CI: ...`, `Time: ...` for `Time
+/// (median)`, `ITL: ...` for `ITL p50`) is left out with its column (left out to fit, or
+/// empty); notes on no column (N/A reasons, inputs, the machine) are always kept.
+pub fn notes_for<'a>(
+    notes: impl Iterator<Item = &'a String>,
+    columns: &[String],
+    shown: &[String],
+) -> Vec<&'a String> {
+    let mut kept: Vec<&String> = Vec::new();
+    for note in notes {
+        if kept.contains(&note) {
+            continue;
+        }
+        let about = note_columns(note, columns);
+        if about.is_empty() || about.iter().any(|c| shown.contains(c)) {
+            kept.push(note);
+        }
+    }
+    kept
+}
+
+/// The columns (of `columns`) a note is about, from its subject; none for a note on no column.
+fn note_columns<'c>(note: &str, columns: &'c [String]) -> Vec<&'c String> {
+    let Some((subject, _)) = note.split_once(": ") else {
+        return Vec::new();
+    };
+    // "Bandwidth ceiling (f32, 4 threads)": the subject without what it is for.
+    let subject = subject.split(" (").next().unwrap_or(subject).trim();
+    // Subjects that explain figures of other columns: the traffic behind the roofline
+    // figures, and the ITL percentiles' short-sample remark.
+    const ROOFLINE: [&str; 4] = ["GB/s", "MBU", "Decode MBU", "Bound"];
+    const ITL: [&str; 3] = ["ITL p50", "ITL p90", "ITL p99"];
+    let related: &[&str] = match subject {
+        "GB/s" | "Bandwidth ceiling" => &ROOFLINE,
+        "MBU" => &ROOFLINE[1..],
+        "Decode MBU" => &ROOFLINE[2..],
+        "ITL" | "ITL N/A" => &ITL,
+        _ => &[],
+    };
+    (columns.iter())
+        .filter(|c| {
+            related.contains(&c.as_str())
+                || c.as_str() == subject
+                || c.strip_prefix(subject)
+                    .is_some_and(|rest| rest.starts_with(' '))
+        })
+        .collect()
+}
+
 /// A table of `rows` fitted to `width`: the last `optional` columns are left out, rightmost
 /// first, until it can fit (or none is left), then headers and names wrap. Returns the table and the names of
 /// the columns left out. Without a width, everything is kept on one line per row.
@@ -73,13 +123,26 @@ pub fn fitted(
     left: &[usize],
     width: Option<usize>,
 ) -> (Table, Vec<String>) {
+    let (table, dropped, _) = fit(columns, rows, optional, left, width);
+    (table, dropped)
+}
+
+/// [`fitted`], also returning the columns the table shows (not those left out, nor those no
+/// row fills).
+fn fit(
+    columns: &[String],
+    rows: &[Vec<String>],
+    optional: usize,
+    left: &[usize],
+    width: Option<usize>,
+) -> (Table, Vec<String>, Vec<String>) {
     let Some(limit) = width else {
         let mut table = new(columns, None);
         for row in rows {
             table.add_row(row);
         }
         align(&mut table, left);
-        return (table, Vec::new());
+        return (table, Vec::new(), columns.to_vec());
     };
     // A column no row fills (an interval no cell has) is the first to go, unsaid.
     let filled = |i: usize| {
@@ -176,7 +239,7 @@ pub fn fitted(
             }
         }
     }
-    (table, columns[keep..].to_vec())
+    (table, columns[keep..].to_vec(), columns[..keep].to_vec())
 }
 
 /// Shortens each first-column name longer than `room`: the part after its last `/`, then cut
@@ -294,5 +357,73 @@ mod tests {
         let text = render_with(None);
         assert!(text.contains(&section().notes[0]), "{text}");
         assert!(text.contains("| 41.2% |"), "{text}");
+    }
+
+    #[test]
+    fn notes_follow_the_columns_shown_and_come_once() {
+        let mut section = section();
+        // No row has an interval: the column goes unsaid, and so does its note.
+        section.columns.insert(4, "95% CI".into());
+        section.rows[0].insert(4, String::new());
+        section.notes = [
+            "Time: the median of the timed calls.",
+            "95% CI: the larger distance from the median to an end of its interval.",
+            "GFLOP/s: matrix-product FLOPs of one call per second.",
+            "MFU: GFLOP/s over 100.0 GFLOP/s, the fastest matmul.",
+            "Text inputs: passage i of a.txt; padding is masked out.",
+            "Time: the median of the timed calls.",
+        ]
+        .map(String::from)
+        .to_vec();
+        section.optional = 5;
+        let render_with = |width: Option<usize>| {
+            let mut out = Vec::new();
+            write_section(&mut out, &section, width).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let narrow = render_with(Some(80));
+        assert!(narrow.contains("Left out to fit 80 columns:"), "{narrow}");
+        assert!(!narrow.contains("MFU |"), "{narrow}");
+        assert!(!narrow.contains("95% CI"), "{narrow}");
+        assert!(
+            !narrow.contains("MFU:"),
+            "the note of a column left out: {narrow}"
+        );
+        assert_eq!(narrow.matches("Time: the median").count(), 1, "{narrow}");
+        // Notes on no column stay.
+        assert!(narrow.contains("Text inputs:"), "{narrow}");
+        // Samples/s is shown; GFLOP/s too where it fits.
+        let wide = render_with(Some(160));
+        assert!(wide.contains("MFU:") && wide.contains("GFLOP/s:"), "{wide}");
+        assert!(!wide.contains("95% CI"), "{wide}");
+        assert_eq!(wide.matches("Time: the median").count(), 1, "{wide}");
+    }
+
+    #[test]
+    fn a_note_is_about_the_columns_its_subject_names() {
+        let columns: Vec<String> = [
+            "Model Name",
+            "Time (median)",
+            "GB/s",
+            "MBU",
+            "Bound",
+            "ITL p50",
+            "ITL p90",
+        ]
+        .map(String::from)
+        .to_vec();
+        let about = |note: &str| -> Vec<String> {
+            note_columns(note, &columns).into_iter().cloned().collect()
+        };
+        assert_eq!(about("Time: adaptive"), ["Time (median)"]);
+        assert_eq!(about("MBU: GB/s over the ceiling"), ["MBU", "Bound"]);
+        assert_eq!(
+            about("Bandwidth ceiling (f32): read 5 GB/s"),
+            ["GB/s", "MBU", "Bound"]
+        );
+        assert_eq!(about("ITL N/A: too few gaps"), ["ITL p50", "ITL p90"]);
+        assert!(about("N/A bert (batch 8, sequence 8): out of memory").is_empty());
+        assert!(about("Padding bert (batch 8, sequence 8): 3 of 64").is_empty());
+        assert!(about("No subject here.").is_empty());
     }
 }

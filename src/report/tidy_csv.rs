@@ -3,7 +3,7 @@
 //! beside the original's per-section files, which it does not replace.
 
 use super::memory_figure;
-use crate::cell::{CellResult, Metric, Mode, Sweep};
+use crate::cell::{CellResult, Sweep};
 use crate::measure::timing::Statistic;
 use anyhow::Result;
 
@@ -34,15 +34,7 @@ pub fn render(sweep: &Sweep) -> Result<String> {
         .find(|(k, _)| k == "threads")
         .map(|(_, v)| v.clone());
     for (cell, result) in &sweep.rows {
-        let mode = match cell.mode {
-            Mode::Inference => "inference",
-            Mode::Training => "training",
-            Mode::Generation => "generation",
-        };
-        let metric = match cell.metric {
-            Metric::Speed => "speed",
-            Metric::Memory => "memory",
-        };
+        let (mode, metric) = (cell.mode.name(), cell.metric.name());
         let figures: Vec<(&str, String, &str, &str)> = match result {
             CellResult::Speed(s) => {
                 let figure = match s.statistic {

@@ -57,15 +57,16 @@ pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
         Statistic::Median => "median",
         Statistic::Minimum => "minimum",
     };
+    // The figures first, then the detail a narrow terminal leaves out (rightmost first).
     let columns = [
         "Model Name",
         "Encode",
         "Parallel",
+        &format!("Time ({statistic})"),
+        "Tokens/s",
         "Threads",
         "Passages",
         "Tokens",
-        &format!("Time ({statistic})"),
-        "Tokens/s",
         "Passages/s",
     ]
     .map(String::from)
@@ -91,11 +92,11 @@ pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
                     busy.push(load);
                 }
                 line.extend([
+                    time,
+                    format_rate(*tokens as f64 / speed.seconds),
                     threads.to_string(),
                     cell.passages.to_string(),
                     tokens.to_string(),
-                    time,
-                    format_rate(*tokens as f64 / speed.seconds),
                     format_rate(cell.passages as f64 / speed.seconds),
                 ])
             }
@@ -123,7 +124,7 @@ pub fn build(sweep: &Sweep) -> Option<TokenizationSection> {
     notes.extend(busy_note(&busy));
     Some(TokenizationSection {
         columns,
-        optional: 1,
+        optional: 4,
         rows,
         notes,
         not_available,
@@ -283,7 +284,7 @@ mod tests {
         let section = build(&sweep).unwrap();
         assert_eq!(
             section.rows[0],
-            ["bert", "single", "off", "1", "100", "2000", "500.0 ms", "4000", "200"]
+            ["bert", "single", "off", "500.0 ms", "4000", "1", "100", "2000", "200"]
         );
         assert_eq!(section.rows[1][..4], ["bert", "batch 8", "on", "N/A"]);
         assert_eq!(

@@ -41,6 +41,21 @@ impl Mode {
             Mode::Generation => "generation",
         }
     }
+
+    /// `Inference`, `Training`, `Generation`: the name at the start of a chart title.
+    pub fn title(self) -> String {
+        capitalised(self.name())
+    }
+
+    /// `INFERENCE`, `TRAIN`, `GENERATION`: the word of the original's section titles
+    /// (`TRAIN - SPEED - RESULTS`), which is the name's but for training.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Mode::Inference => "INFERENCE",
+            Mode::Training => "TRAIN",
+            Mode::Generation => "GENERATION",
+        }
+    }
 }
 
 impl Metric {
@@ -50,6 +65,11 @@ impl Metric {
             Metric::Speed => "speed",
             Metric::Memory => "memory",
         }
+    }
+
+    /// `SPEED`, `MEMORY`: the word of the original's section titles.
+    pub fn heading(self) -> String {
+        self.name().to_uppercase()
     }
 
     /// `time`, `memory`: what the original's section titles call the figure.
@@ -65,6 +85,25 @@ impl Metric {
 /// CSV name it.
 pub fn measure(mode: Mode, metric: Metric) -> String {
     format!("{} {}", mode.name(), metric.figure())
+}
+
+/// The original's section title: `INFERENCE - SPEED - RESULT`, plural for training
+/// (`TRAIN - MEMORY - RESULTS`), as its Python printed them.
+pub fn section_title(mode: Mode, metric: Metric) -> String {
+    let result = match mode {
+        Mode::Training => "RESULTS",
+        Mode::Inference | Mode::Generation => "RESULT",
+    };
+    format!("{} - {} - {result}", mode.heading(), metric.heading())
+}
+
+/// `text` with its first letter upper-case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Where a cell runs: the CPU or one CUDA device.
@@ -981,4 +1020,44 @@ pub struct Machine {
     pub cuda_devices: usize,
     /// libtorch's intra-op threads when none are asked for.
     pub default_threads: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODES: [Mode; 3] = [Mode::Inference, Mode::Training, Mode::Generation];
+    const METRICS: [Metric; 2] = [Metric::Speed, Metric::Memory];
+
+    #[test]
+    fn every_spelling_of_a_mode_or_metric_comes_from_its_name() {
+        for mode in MODES {
+            // The serialised word (JSON exports, the database) is the name.
+            assert_eq!(serde_json::to_value(mode).unwrap(), mode.name());
+            assert_eq!(mode.title().to_lowercase(), mode.name());
+            assert!(mode.title().starts_with(|c: char| c.is_uppercase()));
+            assert!(
+                mode.name().starts_with(&mode.heading().to_lowercase()),
+                "{}",
+                mode.heading()
+            );
+        }
+        for metric in METRICS {
+            assert_eq!(serde_json::to_value(metric).unwrap(), metric.name());
+            assert_eq!(metric.heading().to_lowercase(), metric.name());
+        }
+        assert_eq!(Mode::Training.title(), "Training");
+        assert_eq!(
+            section_title(Mode::Inference, Metric::Speed),
+            "INFERENCE - SPEED - RESULT"
+        );
+        assert_eq!(
+            section_title(Mode::Training, Metric::Memory),
+            "TRAIN - MEMORY - RESULTS"
+        );
+        assert_eq!(
+            section_title(Mode::Generation, Metric::Speed),
+            "GENERATION - SPEED - RESULT"
+        );
+    }
 }
