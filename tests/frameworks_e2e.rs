@@ -81,7 +81,21 @@ fn every_framework_measures_its_cells() {
                 continue;
             }
             match r["status"].as_str().unwrap() {
-                "speed" => assert!(r["seconds"].as_f64().unwrap() > 0.0, "{row}"),
+                "speed" => {
+                    assert!(r["seconds"].as_f64().unwrap() > 0.0, "{row}");
+                    // Every framework counts the same model's FLOPs, so GFLOP/s compare.
+                    let pytorch = rows(&export)
+                        .iter()
+                        .find(|p| {
+                            p["cell"]["framework"] == "pytorch"
+                                && p["cell"]["mode"] == row["cell"]["mode"]
+                                && p["cell"]["metric"] == "speed"
+                        })
+                        .map(|p| result(p)["flops_per_call"].clone());
+                    let flops = r["flops_per_call"].as_f64();
+                    assert!(flops.is_some_and(|f| f > 0.0), "{framework}: {row}");
+                    assert_eq!(pytorch, Some(r["flops_per_call"].clone()), "{framework}");
+                }
                 "memory" => assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0, "{row}"),
                 _ => panic!("{framework}: not measured: {row}"),
             }

@@ -4,9 +4,11 @@
 //! runner (src/runner.rs `Reply`).
 
 use crate::frameworks::onnxruntime::{self, framework::OnnxRuntime};
-use crate::frameworks::tensorflow::cells::{known, wants_xla, TensorFlow};
-use run_benchmark_core::cell::{CellResult, Framework as CoreFramework, Job};
-use run_benchmark_core::protocol::{self, reason, Framework};
+use crate::frameworks::tensorflow::cells::{wants_xla, TensorFlow};
+use crate::graph::Family;
+use run_benchmark_core::cell::{Cell, CellResult, Framework as CoreFramework, Job, Mode};
+use run_benchmark_core::protocol::{self, reason, Framework, Known};
+use run_benchmark_core::spec::{self, inference_task, Task};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -78,6 +80,45 @@ pub fn execute(text: &str) -> Result<Value, String> {
         Ok(Err(e)) => Err(reason::first_line(&format!("{e:#}"))),
         Err(payload) => Err(reason::panic_reason(&payload)),
     }
+}
+
+/// What the config says of a cell before any work, for every framework of this binary: a
+/// sequence beyond the model's positions, and the forward pass's matrix-product FLOPs from
+/// the same neutral spec the PyTorch side counts with (so GFLOP/s and MFU compare across
+/// frameworks). The inference head is transformers' choice, as both frameworks build it.
+pub fn known(cell: &Cell) -> anyhow::Result<Known> {
+    let not_measurable = match Family::from_json(&cell.config) {
+        Ok(family) => family
+            .max_positions()
+            .filter(|&max| cell.sequence_length > max)
+            .map(|max| {
+                format!(
+                    "sequence length {} exceeds the model's {max} positions",
+                    cell.sequence_length
+                )
+            }),
+        Err(_) => None,
+    };
+    let task = match cell.mode {
+        Mode::Training => Some(Task::LanguageModel),
+        Mode::Inference => Some(inference_task(
+            &cell.config,
+            cell.settings.only_pretrain_model,
+        )),
+        Mode::Generation => None,
+    };
+    let forward_flops = match (spec::from_json(&cell.config), task) {
+        (Ok(config), Some(task)) => {
+            Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
+                .filter(|f| f.is_finite())
+        }
+        _ => None,
+    };
+    Ok(Known {
+        not_measurable,
+        forward_flops,
+        ..Known::default()
+    })
 }
 
 /// Measures the job's cells with `framework` by the core's protocol.

@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use run_benchmark_core::cell::{
     Cell, DeviceChoice, Dtype, Framework as CoreFramework, Inputs, Mode, Ran, Settings,
 };
-use run_benchmark_core::protocol::{Device, Framework, Known, Loaded};
+use run_benchmark_core::protocol::{Device, Framework, Loaded};
 
 /// Whether a cell runs with XLA: its settings' framework, `tensorflow` or `tensorflow-xla`;
 /// another framework is an error naming it (the runner sends only these two here).
@@ -160,24 +160,4 @@ impl Loaded for Model {
     fn call(&mut self) -> Result<()> {
         self.engine.call().map(|_| ())
     }
-}
-
-/// What the config says of a cell before any work: a sequence beyond the model's positions.
-pub fn known(cell: &Cell) -> Result<Known> {
-    let not_measurable = match Family::from_json(&cell.config) {
-        Ok(family) => family
-            .max_positions()
-            .filter(|&max| cell.sequence_length > max)
-            .map(|max| {
-                format!(
-                    "sequence length {} exceeds the model's {max} positions",
-                    cell.sequence_length
-                )
-            }),
-        Err(_) => None,
-    };
-    Ok(Known {
-        not_measurable,
-        ..Known::default()
-    })
 }
