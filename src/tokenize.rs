@@ -126,8 +126,13 @@ pub fn load(file: &Path) -> Result<Tokenizer> {
 /// The passages of `file`: each non-blank line as it is (without its `\n` or `\r\n`), or, for a `.jsonl` file, the `text` field
 /// of each line's JSON object. Non-UTF-8 or empty text is an error naming the file.
 pub fn read_passages(file: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(file)
-        .with_context(|| format!("--input-text: cannot read {}", file.display()))?;
+    // A missing or unreadable file is a missing input (exit status 2, as everywhere).
+    let bytes = std::fs::read(file).map_err(|e| {
+        anyhow::Error::new(crate::report::MissingInput {
+            message: format!("--input-text: cannot read {}", file.display()),
+            source: Some(e),
+        })
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         anyhow!(
             "--input-text {}: not UTF-8 text (invalid byte at offset {})",

@@ -912,7 +912,7 @@ fn a_missing_input_file_is_status_2_everywhere() {
     let missing_db = dir.path().join("missing.sqlite");
     let m = missing.to_str().unwrap();
     let db = missing_db.to_str().unwrap();
-    let cases: [&[&str]; 9] = [
+    let cases: [&[&str]; 10] = [
         &["compare", m, m],
         &["merge", m],
         &["plot", m, "-o", "chart.png"],
@@ -922,6 +922,13 @@ fn a_missing_input_file_is_status_2_everywhere() {
         &["db", "runs", "--db", db],
         &["db", "import", m, "--db", "import.sqlite"],
         &["--sweep", "missing.toml"],
+        &[
+            "--models",
+            "bert-base",
+            "--input-text",
+            "missing.txt",
+            "--dry-run",
+        ],
     ];
     for args in cases {
         let out = bin().current_dir(dir.path()).args(args).output().unwrap();
