@@ -7,19 +7,44 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
+namespace {
+// The thread's dispatch state before the build, then Meta included on top of it.
+struct ShapesOnly {
+  c10::impl::LocalDispatchKeySet before = c10::impl::tls_local_dispatch_key_set();
+  c10::impl::IncludeDispatchKeyGuard meta{c10::DispatchKey::Meta};
+};
+}  // namespace
+
 extern "C" {
 
 // A new guard (null on error); end it with rb_shapes_only_end on the same thread.
 void* rb_shapes_only_begin() {
   try {
-    return new c10::impl::IncludeDispatchKeyGuard(c10::DispatchKey::Meta);
+    return new ShapesOnly();
   } catch (...) {
     return nullptr;
   }
 }
 
 void rb_shapes_only_end(void* guard) {
-  delete static_cast<c10::impl::IncludeDispatchKeyGuard*>(guard);
+  delete static_cast<ShapesOnly*>(guard);
+}
+
+// Inside a shape-only build (`outer`, its guard), a new guard under which operators run their
+// real kernels again: the dispatch state from before the build, for the few small tables a
+// build computes from its config (rotary frequencies, sinusoids); null on error. End it with
+// rb_shapes_only_resume on the same thread, before the outer guard ends. (Excluding Meta
+// would not do: a backend key's set holds the Dense functionality every CPU kernel needs.)
+void* rb_shapes_only_suspend(const void* outer) {
+  try {
+    return new c10::impl::ForceDispatchKeyGuard(static_cast<const ShapesOnly*>(outer)->before);
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void rb_shapes_only_resume(void* guard) {
+  delete static_cast<c10::impl::ForceDispatchKeyGuard*>(guard);
 }
 
 // Where a tensor's data lives (its storage, whether it has data or only a shape) plus its

@@ -14,27 +14,6 @@ fn peak_rss() -> f64 {
     kib * 1024.0
 }
 
-/// Configs whose shape-only build still fails on an operator without a Meta kernel (their
-/// rotary or sinusoidal tables are computed at build time), with the reason.
-const NOT_SHAPE_BUILDABLE: &[(&str, &str)] = &[
-    (
-        "meta-llama/Llama-3.2-1B",
-        "llama3 rope scaling: aten::where.self has no Meta kernel",
-    ),
-    (
-        "microsoft/Phi-3.5-mini-instruct",
-        "LongRoPE tables mix Meta and CPU tensors",
-    ),
-    (
-        "openai/whisper-base",
-        "sinusoidal encoder positions mix Meta and CPU tensors",
-    ),
-    (
-        "openai/whisper-tiny",
-        "sinusoidal encoder positions mix Meta and CPU tensors",
-    ),
-];
-
 #[test]
 fn every_embedded_config_counts_the_parameters_its_shape_only_build_holds() {
     let mut built_total = 0.0;
@@ -45,15 +24,8 @@ fn every_embedded_config_counts_the_parameters_its_shape_only_build_holds() {
             continue;
         };
         for task in [Task::Base, Task::LanguageModel] {
-            let built = built_parameters(arch.as_ref(), task);
-            if NOT_SHAPE_BUILDABLE.iter().any(|(known, _)| known == id) {
-                assert!(
-                    built.is_err(),
-                    "{id} builds shape-only now: drop it from the list"
-                );
-                continue;
-            }
-            let built = built.unwrap_or_else(|e| panic!("{id} {task:?}: {e:#}")) as f64;
+            let built = built_parameters(arch.as_ref(), task)
+                .unwrap_or_else(|e| panic!("{id} {task:?}: {e:#}")) as f64;
             // BART's `final_logits_bias` is held by the build, a buffer in transformers.
             let built = match (config["model_type"].as_str(), task) {
                 (Some("bart"), Task::LanguageModel) => built - arch.vocab_size() as f64,
@@ -96,6 +68,11 @@ fn every_embedded_config_counts_the_parameters_its_shape_only_build_holds() {
         "google-t5/t5-small",
         "google/flan-t5-small",
         "facebook/bart-base",
+        // Their rotary or sinusoidal tables are computed on the CPU in a shape-only build.
+        "meta-llama/Llama-3.2-1B",
+        "microsoft/Phi-3.5-mini-instruct",
+        "openai/whisper-base",
+        "openai/whisper-tiny",
     ] {
         assert!(
             checked.iter().any(|c| c.starts_with(id)),
@@ -150,13 +127,10 @@ fn parity_fixtures_count_what_transformers_num_parameters_counts() {
                 .unwrap();
         let arch = models::from_json(&config).unwrap();
         let task = models::inference_task(&config, false);
-        // Tiny models: where the shape-only build lacks a Meta kernel, a real build is cheap.
-        let built = built_parameters(arch.as_ref(), task).unwrap_or_else(|_| {
-            let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-            let _model = arch.build(vs.root(), task).unwrap();
-            run_benchmark::models::shapes::held_parameters(&vs)
-        }) as f64;
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        // Every fixture builds shape-only too (rotary and sinusoidal tables included).
+        let built = built_parameters(arch.as_ref(), task)
+            .unwrap_or_else(|e| panic!("{name}: {e:#}")) as f64;
         // BART's `final_logits_bias` (vocab_size zeros) is a buffer in transformers, not a
         // parameter; this build holds it in its var store. Exactly that much more, no more.
         let built = match name.as_str() {

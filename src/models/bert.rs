@@ -59,7 +59,10 @@ impl Embeddings {
         let position_embeddings = if s.sinusoidal {
             let mut weight =
                 (&p / "position_embeddings").zeros_no_train("weight", &[s.max_positions, s.dim]);
-            tch::no_grad(|| weight.copy_(&sinusoidal_table(s.max_positions, s.dim)));
+            // Written for real in a shape-only build too (`where` has no Meta kernel).
+            super::shapes::computed(|| {
+                tch::no_grad(|| weight.copy_(&sinusoidal_table(s.max_positions, s.dim)))
+            });
             Embedding { weight }
         } else {
             // RoBERTa's position table has a padding row too (zero at init).

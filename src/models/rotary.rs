@@ -23,6 +23,22 @@ pub struct Rotary {
 impl Rotary {
     /// `rotary_dim` is `int(head_dim * partial_rotary_factor)`; `theta` is `rope_theta`.
     pub fn new(rope: RopeType, theta: f64, rotary_dim: i64, device: Device) -> Self {
+        // Computed on the CPU in every build, a shape-only one included (its values are
+        // used there too), then moved to the module's device.
+        super::shapes::computed(|| Self::on_cpu(rope, theta, rotary_dim).moved_to(device))
+    }
+
+    fn moved_to(self, device: Device) -> Self {
+        Rotary {
+            inv_freq: self.inv_freq.to_device(device),
+            long: self
+                .long
+                .map(|(threshold, t)| (threshold, t.to_device(device))),
+            attention_scaling: self.attention_scaling,
+        }
+    }
+
+    fn on_cpu(rope: RopeType, theta: f64, rotary_dim: i64) -> Self {
         // Float32 throughout and in transformers' operation order, so that the tables are
         // bit-identical to its own: 1 / theta^(2i/d), then the llama3 bands.
         let exponents = Tensor::arange_start_step(0, rotary_dim, 2, (Kind::Int64, Device::Cpu))
@@ -45,13 +61,7 @@ impl Rotary {
                 let scaled = |factors: &[f64]| {
                     (Tensor::from_slice(factors).to_kind(Kind::Float) * &powers).reciprocal()
                 };
-                long = Some((
-                    original_max_position_embeddings,
-                    match super::shapes::active() {
-                        true => scaled(&long_factor),
-                        false => scaled(&long_factor).to_device(device),
-                    },
-                ));
+                long = Some((original_max_position_embeddings, scaled(&long_factor)));
                 attention_scaling = attention_factor;
                 scaled(&short_factor)
             }
@@ -78,13 +88,8 @@ impl Rotary {
                 smoothed.where_self(&medium, &scaled)
             }
         };
-        // A shape-only build's tables are shapes on Meta: none to move.
-        let to_device = |t: Tensor| match super::shapes::active() {
-            true => t,
-            false => t.to_device(device),
-        };
         Rotary {
-            inv_freq: to_device(inv_freq),
+            inv_freq,
             long,
             attention_scaling,
         }

@@ -20,17 +20,45 @@ fn storage(t: &Tensor) -> (usize, i64) {
 extern "C" {
     fn rb_shapes_only_begin() -> *mut c_void;
     fn rb_shapes_only_end(guard: *mut c_void);
+    fn rb_shapes_only_suspend(outer: *const c_void) -> *mut c_void;
+    fn rb_shapes_only_resume(guard: *mut c_void);
     fn rb_tensor_storage(tensor: *const c_void, offset: *mut i64) -> *const c_void;
 }
 
 thread_local! {
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// The shape-only guard in force on this thread, null when none.
+    static ACTIVE: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
 }
 
 /// Whether a shape-only build is in progress on this thread: random initialisers then skip
 /// their draws ([`super::weights::normal`]).
 pub fn active() -> bool {
-    ACTIVE.get()
+    !ACTIVE.get().is_null()
+}
+
+/// Runs `compute` with real kernels even inside a shape-only build. For the small tables a
+/// build derives from its config (rotary inverse frequencies, LongRoPE and llama3 factors,
+/// Whisper's sinusoids): computed on the CPU, they hold the same values in every build, and
+/// ops that meet them see data, not a Meta result beside a CPU tensor (llama3's
+/// `torch.where` has no Meta kernel at all). Outside a shape-only build it is `compute()`.
+pub fn computed<T>(compute: impl FnOnce() -> T) -> T {
+    let outer = ACTIVE.get();
+    if outer.is_null() {
+        return compute();
+    }
+    struct Suspended(*mut c_void);
+    impl Drop for Suspended {
+        fn drop(&mut self) {
+            unsafe { rb_shapes_only_resume(self.0) }
+        }
+    }
+    let guard = unsafe { rb_shapes_only_suspend(outer) };
+    assert!(
+        !guard.is_null(),
+        "libtorch refused to suspend the Meta dispatch guard"
+    );
+    let _suspended = Suspended(guard);
+    compute()
 }
 
 /// While alive, operators on this thread run their Meta kernels (no data is written).
@@ -42,14 +70,14 @@ impl ShapesOnly {
         if guard.is_null() {
             bail!("libtorch refused the Meta dispatch guard");
         }
-        ACTIVE.set(true);
+        ACTIVE.set(guard);
         Ok(ShapesOnly(guard))
     }
 }
 
 impl Drop for ShapesOnly {
     fn drop(&mut self) {
-        ACTIVE.set(false);
+        ACTIVE.set(std::ptr::null_mut());
         unsafe { rb_shapes_only_end(self.0) }
     }
 }
@@ -85,4 +113,44 @@ pub fn held_parameters(vs: &nn::VarStore) -> i64 {
         }
     }
     count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::rotary::{RopeType, Rotary};
+    use tch::Kind;
+
+    /// Whether `t` holds data (a Meta result holds only its shape).
+    fn sum(t: &Tensor) -> Option<f64> {
+        f64::try_from(t.sum(Kind::Double)).ok()
+    }
+
+    #[test]
+    fn tables_are_computed_for_real_inside_a_shape_only_build() {
+        let rope = RopeType::Llama3 {
+            factor: 32.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 8192.0,
+        };
+        let real = Rotary::new(rope.clone(), 500000.0, 64, Device::Cpu);
+        let ones = Tensor::ones([3], (Kind::Float, Device::Cpu));
+        let shapes = ShapesOnly::begin().unwrap();
+        assert_eq!(sum(&(&ones * 2.0)), None, "ops run on Meta");
+        let built = Rotary::new(rope, 500000.0, 64, Device::Cpu);
+        assert_eq!(computed(|| sum(&(&ones * 2.0))), Some(6.0));
+        // The Meta guard is back once the tables are made.
+        assert!(active());
+        assert_eq!(sum(&(&ones * 2.0)), None);
+        drop(shapes);
+        assert!(!active());
+        // Bit for bit the tables of a real build, and positions rotate by them as usual.
+        let (a, b) = (
+            real.tables(5, 7, Kind::Float),
+            built.tables(5, 7, Kind::Float),
+        );
+        let xs = Tensor::randn([1, 2, 7, 64], (Kind::Float, Device::Cpu));
+        assert!(a.apply(&xs).equal(&b.apply(&xs)));
+    }
 }

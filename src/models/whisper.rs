@@ -222,8 +222,12 @@ impl WhisperEncoder {
         // checkpoint, so it is loaded like a weight but never trained.
         let mut embed_positions =
             (&p / "embed_positions").zeros_no_train("weight", &[c.max_source_positions, d]);
-        tch::no_grad(|| {
-            embed_positions.copy_(&sinusoids(c.max_source_positions, d));
+        // Computed and written for real in a shape-only build too (max_source_positions x
+        // d_model floats, 7.3 MiB for large-v3): a Meta result cannot be copied into it.
+        super::shapes::computed(|| {
+            tch::no_grad(|| {
+                embed_positions.copy_(&sinusoids(c.max_source_positions, d));
+            })
         });
         let layer = &p / "layers";
         WhisperEncoder {
