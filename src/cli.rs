@@ -4,13 +4,14 @@
 //! are accepted as hidden aliases, so existing scripts keep working.
 //!
 //! The framework axis is `--framework pytorch torchscript tensorflow tensorflow-xla
-//! onnxruntime`: one list flag crossed like `--dtypes`/`--threads`, because the original's
+//! tensorflow-eager onnxruntime`: one list flag crossed like `--dtypes`/`--threads`, because the original's
 //! four variants (PyTorch with and without TorchScript, TensorFlow with and without XLA) are
 //! four values one sweep compares side by side, not independent switches (TorchScript is
 //! PyTorch's only, XLA TensorFlow's only, and `torchscript` + `use_xla` together means
 //! nothing). The value names are the original's words (`torchscript`, `use_xla` as `-xla`)
-//! in the hyphenated spelling of every other value; `--torchscript` and `--use-xla` /
-//! `--use_xla` stay as shorthands for one value, as `--fp16` is for `--dtypes f16`.
+//! in the hyphenated spelling of every other value; `--torchscript`, `--use-xla` /
+//! `--use_xla` and `--eager-mode` / `--eager_mode` stay as shorthands for one value, as
+//! `--fp16` is for `--dtypes f16`.
 
 use crate::cell::{DeviceChoice, Framework, Mode, Optimizer};
 use crate::hub::ModelSpec;
@@ -174,7 +175,7 @@ pub struct RunArgs {
     #[arg(hide_short_help = true, help_heading = "Frameworks", long, conflicts_with_all = ["framework", "use_xla"])]
     pub torchscript: bool,
 
-    /// The frameworks: each is an axis value crossed with the models and sizes, as --dtypes. pytorch: libtorch eager (f32, f16, bf16); torchscript: the model traced (inference only); tensorflow: TensorFlow's C API, the model built once as a graph and each call that graph run as one function by its eager runtime (as tf.function), inference and training (f32; f16 and bf16 where its CPU kernels have them); tensorflow-xla: that graph's call compiled by XLA, the compile timed apart in the build; onnxruntime: ONNX Runtime, the model built in memory as an ONNX graph, inference only (f32). TensorFlow and ONNX Runtime cells run in run-benchmark-graph, without libtorch, on bert, roberta, xlm-roberta, distilbert, electra, albert, gpt2, llama, mistral, qwen2 and qwen3 configs; other families are N/A [default: pytorch]
+    /// The frameworks: each is an axis value crossed with the models and sizes, as --dtypes. pytorch: libtorch eager (f32, f16, bf16); torchscript: the model traced (inference only); tensorflow: TensorFlow's C API, the model built once as a graph and each call that graph run as one function by its eager runtime (as tf.function), inference and training (f32; f16 and bf16 where its CPU kernels have them); tensorflow-xla: that graph's call compiled by XLA, the compile timed apart in the build; tensorflow-eager: the original's eager mode, that graph's ops executed one at a time by the eager runtime (the same forward, loss and gradient ops, each dispatched from the host); onnxruntime: ONNX Runtime, the model built in memory as an ONNX graph, inference only (f32). TensorFlow and ONNX Runtime cells run in run-benchmark-graph, without libtorch, on bert, roberta, xlm-roberta, distilbert, electra, albert, gpt2, llama, mistral, qwen2 and qwen3 configs; other families are N/A [default: pytorch]
     #[arg(help_heading = "Frameworks", long, num_args = 1.., value_enum, value_name = "FRAMEWORK", conflicts_with = "use_xla")]
     pub framework: Vec<FrameworkChoice>,
 
@@ -197,12 +198,13 @@ pub struct RunArgs {
     )]
     pub onnxruntime_level: Option<String>,
 
-    /// The original's TensorFlow eager mode: refused, TensorFlow cells run as a graph (the original's default)
+    /// TensorFlow executing the model op by op (the original's eager_mode): --framework tensorflow-eager
     #[arg(
         hide_short_help = true,
         help_heading = "Frameworks",
         long,
-        alias = "eager_mode"
+        alias = "eager_mode",
+        conflicts_with_all = ["framework", "torchscript"]
     )]
     pub eager_mode: bool,
 
@@ -572,6 +574,8 @@ pub enum FrameworkChoice {
     Tensorflow,
     /// TensorFlow's graph compiled by XLA (the original's use_xla)
     TensorflowXla,
+    /// TensorFlow's graph executed op by op (the original's eager_mode)
+    TensorflowEager,
     /// ONNX Runtime (inference only)
     Onnxruntime,
 }
@@ -583,6 +587,7 @@ impl From<FrameworkChoice> for Framework {
             FrameworkChoice::Torchscript => Framework::Torchscript,
             FrameworkChoice::Tensorflow => Framework::Tensorflow,
             FrameworkChoice::TensorflowXla => Framework::TensorflowXla,
+            FrameworkChoice::TensorflowEager => Framework::TensorflowEager,
             FrameworkChoice::Onnxruntime => Framework::Onnxruntime,
         }
     }
@@ -989,13 +994,15 @@ impl RunArgs {
         crate::cell::once_each(asked)
     }
 
-    /// The frameworks asked for, in order, each once: --framework, --torchscript or
-    /// --use-xla, else PyTorch.
+    /// The frameworks asked for, in order, each once: --framework, --torchscript,
+    /// --use-xla or --eager-mode, else PyTorch.
     pub fn frameworks(&self) -> Vec<Framework> {
         let asked: Vec<Framework> = match (self.torchscript, self.use_xla) {
             _ if !self.framework.is_empty() => self.framework.iter().map(|&f| f.into()).collect(),
             (true, _) => vec![Framework::Torchscript],
+            // --eager-mode with --use-xla is refused in `check`, in the original's words.
             (_, true) => vec![Framework::TensorflowXla],
+            _ if self.eager_mode => vec![Framework::TensorflowEager],
             _ => vec![Framework::Pytorch],
         };
         crate::cell::once_each(asked)
@@ -1013,15 +1020,10 @@ impl RunArgs {
     /// What no single flag's parser can see: flags that contradict each other.
     pub fn check(&self) -> anyhow::Result<()> {
         let frameworks = self.frameworks();
-        if self.eager_mode {
-            if frameworks.contains(&Framework::TensorflowXla) {
-                // The original's refusal, in its words.
-                anyhow::bail!(
-                    "--eager-mode with XLA: cannot run the model in XLA in eager mode (as the original refused); drop one of them"
-                );
-            }
+        if self.eager_mode && self.use_xla {
+            // The original's refusal, in its words.
             anyhow::bail!(
-                "--eager-mode is not built: TensorFlow cells are timed as one graph function (the original's default, eager_mode=False, as tf.function); op-by-op eager execution of the model is not implemented"
+                "--eager-mode with XLA: cannot run the model in XLA in eager mode (as the original refused); drop one of them"
             );
         }
         if self.onnxruntime_level.is_some() && !frameworks.contains(&Framework::Onnxruntime) {
@@ -1065,6 +1067,23 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_original_tensorflow_switches_name_one_framework_each() {
+        let frameworks = |args: &[&str]| {
+            let mut all = vec!["--models", "bert-base"];
+            all.extend(args);
+            parse(&all).unwrap().frameworks()
+        };
+        assert_eq!(frameworks(&["--eager_mode"]), [Framework::TensorflowEager]);
+        assert_eq!(frameworks(&["--eager-mode"]), [Framework::TensorflowEager]);
+        assert_eq!(frameworks(&["--use_xla"]), [Framework::TensorflowXla]);
+        assert_eq!(
+            frameworks(&["--framework", "tensorflow", "tensorflow-eager"]),
+            [Framework::Tensorflow, Framework::TensorflowEager]
+        );
+        assert!(parse(&["--models", "bert-base", "--eager-mode", "--torchscript"]).is_err());
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
     let frameworks = crate::cell::once_each(facts.variants.iter().map(|s| s.framework));
     let library = |f: &Framework| match f {
         Framework::Pytorch | Framework::Torchscript => "libtorch (tch)",
-        Framework::Tensorflow | Framework::TensorflowXla => "TensorFlow (C API)",
+        Framework::Tensorflow | Framework::TensorflowXla | Framework::TensorflowEager => {
+            "TensorFlow (C API)"
+        }
         Framework::Onnxruntime => "ONNX Runtime",
     };
     let libraries = crate::cell::once_each(frameworks.iter().map(library));
@@ -33,7 +35,10 @@ pub fn collect(facts: &RunFacts) -> Vec<(String, String)> {
         put("use_torchscript", python_bool(true));
     }
     if frameworks.iter().any(|f| f.is_tensorflow()) {
-        put("eager_mode", python_bool(false));
+        put(
+            "eager_mode",
+            python_bool(frameworks.contains(&Framework::TensorflowEager)),
+        );
         put(
             "use_xla",
             python_bool(frameworks.contains(&Framework::TensorflowXla)),

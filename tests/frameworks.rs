@@ -225,11 +225,11 @@ fn refusals_are_one_line_each() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     };
-    refused(&["--eager-mode"], "--eager-mode is not built");
     refused(&["--eager_mode", "--use_xla"], "--eager-mode with XLA");
+    // --eager-mode is the shorthand of one framework, as --use-xla is.
     refused(
         &["--eager-mode", "--framework", "tensorflow-xla"],
-        "--eager-mode with XLA",
+        "cannot be used with",
     );
     // TorchScript is PyTorch's, XLA TensorFlow's: the shorthands name one framework.
     refused(

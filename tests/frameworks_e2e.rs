@@ -20,7 +20,13 @@ const MODEL: &str = concat!(
     "/tests/fixtures/tiny-bert.json"
 );
 const SIZES: [&str; 4] = ["--batch-sizes", "1", "--sequence-lengths", "8"];
-const FRAMEWORKS: [&str; 4] = ["pytorch", "tensorflow", "tensorflow-xla", "onnxruntime"];
+const FRAMEWORKS: [&str; 5] = [
+    "pytorch",
+    "tensorflow",
+    "tensorflow-xla",
+    "tensorflow-eager",
+    "onnxruntime",
+];
 
 /// run-benchmark-graph beside the binary under test (`cargo build --release --workspace`).
 fn graph_binary() -> PathBuf {
@@ -49,7 +55,7 @@ fn graph_bin() -> assert_cmd::Command {
     command
 }
 
-/// The four frameworks' sweep, run once: its JSON export, inference time CSV and stdout.
+/// The five frameworks' sweep, run once: its JSON export, inference time CSV and stdout.
 fn swept() -> &'static Swept {
     static SWEPT: OnceLock<Swept> = OnceLock::new();
     SWEPT.get_or_init(|| {
@@ -125,6 +131,7 @@ fn every_framework_measures_its_cells() {
         assert!(versions.contains(name), "{versions}");
     }
     assert_eq!(env("use_xla"), "True");
+    assert_eq!(env("eager_mode"), "True");
     assert_eq!(
         env("onnxruntime_graph_optimization_level"),
         "ORT_ENABLE_ALL"

@@ -4,7 +4,7 @@
 //! runner (src/runner.rs `Reply`).
 
 use crate::frameworks::onnxruntime::{self, framework::OnnxRuntime};
-use crate::frameworks::tensorflow::cells::{wants_xla, TensorFlow};
+use crate::frameworks::tensorflow::cells::{execution_of, Execution, TensorFlow};
 use crate::graph::Family;
 use run_benchmark_core::cell::{Cell, CellResult, Framework as CoreFramework, Job, Mode};
 use run_benchmark_core::protocol::{self, reason, Framework, Known};
@@ -62,16 +62,16 @@ pub fn execute(text: &str) -> Result<Value, String> {
     };
     // ONNX Runtime's cells say so in their settings; every other cell is TensorFlow's.
     let is_onnxruntime = first.is_some_and(|c| c.settings.framework == CoreFramework::Onnxruntime);
-    let xla = match (is_onnxruntime, first) {
-        (false, Some(cell)) => wants_xla(cell).map_err(|e| e.to_string())?,
-        _ => false,
+    let execution = match (is_onnxruntime, first) {
+        (false, Some(cell)) => execution_of(cell).map_err(|e| e.to_string())?,
+        _ => Execution::Function,
     };
     let level = onnxruntime::framework::level_of(&first_cell).map_err(|e| e.to_string())?;
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| match is_onnxruntime {
         true => run(&mut OnnxRuntime::new(level), job),
-        false => run(&mut TensorFlow::new(xla), job),
+        false => run(&mut TensorFlow::new(execution), job),
     }));
     panic::set_hook(previous_hook);
     match outcome {

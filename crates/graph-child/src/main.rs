@@ -101,7 +101,7 @@ fn run() -> Result<()> {
 }
 
 /// `bench CONFIG [batch=8] [seq=128] [mode=inference|training] [dtype=f32|bf16|f16]
-/// [xla=0|1] [threads=N] [optimizer=none|sgd|adamw] [repeat=3] [number=3] [base=0|1]
+/// [xla=0|1] [eager=0|1] [threads=N] [optimizer=none|sgd|adamw] [repeat=3] [number=3] [base=0|1]
 /// [seed=42] [export=DIR] [serve=0|1]`:
 /// builds the cell, times the first call apart (XLA compiles then), makes one more warm-up
 /// call, then `repeat` runs of `number` calls (`seconds`: the minimum per call, also the
@@ -268,12 +268,13 @@ fn spec(
     let text = std::fs::read_to_string(config)
         .map_err(|e| anyhow::anyhow!("cannot read {config}: {e}"))?;
     let family = Family::from_json(&serde_json::from_str(&text)?)?;
-    const KEYS: [&str; 9] = [
+    const KEYS: [&str; 10] = [
         "batch",
         "seq",
         "mode",
         "dtype",
         "xla",
+        "eager",
         "threads",
         "optimizer",
         "base",
@@ -317,6 +318,7 @@ fn spec(
             other => bail!("dtype={other} (f32, bf16, f16)"),
         },
         xla: get("xla", "0") == "1",
+        eager: get("eager", "0") == "1",
         threads: Threads {
             intra: threads,
             inter: if threads > 0 { 1 } else { 0 },

@@ -140,7 +140,27 @@ fn every_family_measures_in_every_mode() {
                 "{} {optimizer}: loss {loss}",
                 config.display()
             );
+            // Eager mode executes the same ops one by one: the same loss (to 1e-6 relative:
+            // the function's graph optimiser fuses some ops, which rounds differently).
+            let eager = bench(
+                config,
+                &[
+                    "batch=2",
+                    "seq=8",
+                    "mode=training",
+                    "eager=1",
+                    &format!("optimizer={optimizer}"),
+                ],
+            );
+            let eager_loss = eager["loss"].as_f64().unwrap();
+            assert!(
+                ((eager_loss - loss) / loss).abs() < 1e-6,
+                "{} {optimizer}: eager loss {eager_loss}, function {loss}",
+                config.display()
+            );
         }
+        let eager = bench(config, &["batch=2", "seq=8", "eager=1"]);
+        assert_eq!(eager["output_shape"], inference["output_shape"]);
         let bf16 = bench(config, &["batch=2", "seq=8", "dtype=bf16", "mode=training"]);
         assert!(bf16["loss"].as_f64().unwrap().is_finite());
     }
@@ -294,6 +314,8 @@ fn a_job_on_stdin_is_measured_by_the_core_protocol() {
         ("inference", "tensorflow", "none"),
         ("training", "tensorflow", "sgd"),
         ("inference", "tensorflow-xla", "none"),
+        ("inference", "tensorflow-eager", "none"),
+        ("training", "tensorflow-eager", "adam_w"),
     ] {
         let reply = run_cell(&job(mode, framework, optimizer));
         let results = reply["ok"]

@@ -145,11 +145,15 @@ pub enum Framework {
     /// libtorch with the model traced by TorchScript (the original's `--torchscript`;
     /// inference only).
     Torchscript,
-    /// TensorFlow's C API, the model built once as a graph and run by a session (the
-    /// original's TensorFlowBenchmark without `eager_mode`).
+    /// TensorFlow's C API, the model built once as a graph and each call run as one graph
+    /// function by its eager runtime, as tf.function (the original's TensorFlowBenchmark
+    /// without `eager_mode`).
     Tensorflow,
     /// TensorFlow's graph with its call compiled by XLA (the original's `--use_xla`).
     TensorflowXla,
+    /// TensorFlow's graph executed op by op by its eager runtime (the original's
+    /// `--eager_mode`).
+    TensorflowEager,
     /// ONNX Runtime's C API, the model built in memory as an ONNX graph (inference only).
     Onnxruntime,
 }
@@ -188,11 +192,12 @@ pub const GRAPH_MODEL_TYPES: [&str; 11] = [
 
 impl Framework {
     /// Every framework, in the order the flag lists them.
-    pub const ALL: [Framework; 5] = [
+    pub const ALL: [Framework; 6] = [
         Framework::Pytorch,
         Framework::Torchscript,
         Framework::Tensorflow,
         Framework::TensorflowXla,
+        Framework::TensorflowEager,
         Framework::Onnxruntime,
     ];
 
@@ -203,6 +208,7 @@ impl Framework {
             Framework::Torchscript => "torchscript",
             Framework::Tensorflow => "tensorflow",
             Framework::TensorflowXla => "tensorflow-xla",
+            Framework::TensorflowEager => "tensorflow-eager",
             Framework::Onnxruntime => "onnxruntime",
         }
     }
@@ -212,9 +218,12 @@ impl Framework {
         matches!(self, Framework::Pytorch | Framework::Torchscript)
     }
 
-    /// TensorFlow, with or without XLA.
+    /// TensorFlow: a graph function, with or without XLA, or op by op.
     pub fn is_tensorflow(self) -> bool {
-        matches!(self, Framework::Tensorflow | Framework::TensorflowXla)
+        matches!(
+            self,
+            Framework::Tensorflow | Framework::TensorflowXla | Framework::TensorflowEager
+        )
     }
 
     /// The original's `torchscript` environment key and export field.
@@ -225,6 +234,11 @@ impl Framework {
     /// The original's `use_xla` environment key.
     pub fn use_xla(self) -> bool {
         self == Framework::TensorflowXla
+    }
+
+    /// The original's `eager_mode` environment key.
+    pub fn eager_mode(self) -> bool {
+        self == Framework::TensorflowEager
     }
 }
 

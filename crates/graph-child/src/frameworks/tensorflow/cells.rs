@@ -4,6 +4,8 @@
 //!
 //! XLA: a cell runs with XLA when its settings' framework is `tensorflow-xla`. Its build includes XLA's compilation (one call made at build time),
 //! so the build time holds the compile and every measured call is a compiled one.
+//! Eager mode (`tensorflow-eager`): the same graph's ops executed one at a time
+//! ([`super::eager`]).
 
 use super::engine::{Engine, Optimizer, Spec};
 use super::session::Threads;
@@ -15,27 +17,39 @@ use run_benchmark_core::cell::{
 };
 use run_benchmark_core::protocol::{Device, Framework, Loaded};
 
-/// Whether a cell runs with XLA: its settings' framework, `tensorflow` or `tensorflow-xla`;
-/// another framework is an error naming it (the runner sends only these two here).
-pub fn wants_xla(cell: &Cell) -> Result<bool> {
+/// How TensorFlow runs a cell's graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    /// One graph function a call (`tensorflow`, as tf.function).
+    Function,
+    /// That function's call compiled by XLA (`tensorflow-xla`).
+    Xla,
+    /// The graph's ops one at a time (`tensorflow-eager`, the original's eager_mode).
+    Eager,
+}
+
+/// How a cell runs: its settings' framework; another framework is an error naming it (the
+/// runner sends only TensorFlow's here).
+pub fn execution_of(cell: &Cell) -> Result<Execution> {
     match cell.settings.framework {
-        CoreFramework::Tensorflow => Ok(false),
-        CoreFramework::TensorflowXla => Ok(true),
+        CoreFramework::Tensorflow => Ok(Execution::Function),
+        CoreFramework::TensorflowXla => Ok(Execution::Xla),
+        CoreFramework::TensorflowEager => Ok(Execution::Eager),
         other => bail!(
-            "framework {other:?} does not run in the graph child (tensorflow, tensorflow-xla)"
+            "framework {other:?} does not run in the graph child (tensorflow, tensorflow-xla, tensorflow-eager)"
         ),
     }
 }
 
 pub struct TensorFlow {
-    xla: bool,
+    execution: Execution,
     threads: Threads,
 }
 
 impl TensorFlow {
-    pub fn new(xla: bool) -> Self {
+    pub fn new(execution: Execution) -> Self {
         TensorFlow {
-            xla,
+            execution,
             threads: Threads::default(),
         }
     }
@@ -112,7 +126,8 @@ impl Framework for TensorFlow {
                 Dtype::Bf16 => DType::BF16,
                 Dtype::F16 => DType::F16,
             },
-            xla: self.xla,
+            xla: self.execution == Execution::Xla,
+            eager: self.execution == Execution::Eager,
             threads: self.threads,
             optimizer: match cell.settings.optimizer {
                 run_benchmark_core::cell::Optimizer::None => Optimizer::None,
@@ -122,7 +137,7 @@ impl Framework for TensorFlow {
             seed: cell.settings.seed as u64,
         };
         let mut engine = Engine::build(spec)?;
-        if self.xla {
+        if self.execution == Execution::Xla {
             // XLA compiles in the first call: part of the build, never of a measured call.
             engine.call()?;
         }

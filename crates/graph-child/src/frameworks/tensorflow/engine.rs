@@ -44,6 +44,8 @@ pub struct Spec {
     pub training: bool,
     pub dtype: DType,
     pub xla: bool,
+    /// `--eager-mode`: the step's ops one at a time, not one function.
+    pub eager: bool,
     pub threads: Threads,
     pub optimizer: Optimizer,
     pub seed: u64,
@@ -128,8 +130,15 @@ impl Engine {
         if let Some((_, b1, b2)) = adam {
             fed.extend([b1, b2]);
         }
-        let function =
-            FunctionCall::new(&built.graph, spec.threads, &init, &fed, &fetches, &targets)?;
+        let function = FunctionCall::new(
+            &built.graph,
+            spec.threads,
+            &init,
+            &fed,
+            &fetches,
+            &targets,
+            spec.eager,
+        )?;
         let parameters = built
             .names
             .iter()

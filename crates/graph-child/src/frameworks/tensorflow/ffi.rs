@@ -132,6 +132,14 @@ api! {
     TF_GraphToFunctionWithControlOutputs: fn(*const TfGraph, *const c_char, c_uchar, c_int, *const *const TfOperation, c_int, *const TfOutput, c_int, *const TfOutput, *const *const c_char, c_int, *const *const TfOperation, *const *const c_char, *const c_void, *const c_char, *mut TfStatus) -> *mut TfFunction;
     TF_GraphNumFunctions: fn(*mut TfGraph) -> c_int;
     TF_GraphGetFunctions: fn(*mut TfGraph, *mut *mut TfFunction, c_int, *mut TfStatus) -> c_int;
+    TF_GraphNextOperation: fn(*mut TfGraph, *mut usize) -> *mut TfOperation;
+    TF_OperationOpType: fn(*mut TfOperation) -> *const c_char;
+    TF_OperationNumOutputs: fn(*mut TfOperation) -> c_int;
+    TF_OperationGetNumAttrs: fn(*mut TfOperation) -> c_int;
+    TF_OperationGetAttrNameLength: fn(*mut TfOperation, c_int) -> c_int;
+    TF_OperationGetAttrName: fn(*mut TfOperation, c_int, *mut c_char, *mut TfStatus);
+    TF_OperationGetAttrValueProto: fn(*mut TfOperation, *const c_char, *mut TfBuffer, *mut TfStatus);
+    TFE_OpSetAttrValueProto: fn(*const TfeOp, *const c_char, *const c_void, usize, *mut TfStatus);
     TF_OperationNumInputs: fn(*mut TfOperation) -> c_int;
     TF_OperationInput: fn(TfInput) -> TfOutput;
     TF_OperationNumControlInputs: fn(*mut TfOperation) -> c_int;

@@ -10,6 +10,7 @@
 //! hold the same `VarHandleOp`s, whose shared names find one resource in the context's CPU
 //! device, as the functions of a pruned `wrap_function` do.
 
+use super::eager::OpByOp;
 use super::ffi::{Api, Status, TfInput, TfOperation, TfOutput, TfeContext, TfeTensorHandle};
 use super::graph::Graph;
 use super::session::{config_proto, Threads};
@@ -27,6 +28,8 @@ pub struct FunctionCall {
     api: &'static Api,
     context: *mut TfeContext,
     outputs: usize,
+    /// `--eager-mode`: the step's ops one by one instead of the step function.
+    op_by_op: Option<OpByOp>,
     /// The context's ConfigProto, passed with every call as Python's `tf.function` passes
     /// it (`config_proto`): without it the function is instantiated under a default
     /// ConfigProto, and SmolLM2-135M's training step measured 2% slower.
@@ -35,6 +38,8 @@ pub struct FunctionCall {
 
 impl FunctionCall {
     /// Cuts the functions out of `graph`, registers them and runs the initialisers.
+    /// With `eager`, the step is planned to run op by op ([`OpByOp`]) rather than as a
+    /// function.
     pub fn new(
         graph: &Graph,
         threads: Threads,
@@ -42,6 +47,7 @@ impl FunctionCall {
         feeds: &[TfOutput],
         fetches: &[TfOutput],
         targets: &[*mut TfOperation],
+        eager: bool,
     ) -> Result<Self> {
         let api = graph.api;
         let status = Status::new(api);
@@ -63,16 +69,20 @@ impl FunctionCall {
             status.check(|| "TensorFlow eager context".into())?;
             context
         };
-        let call = FunctionCall {
+        let mut call = FunctionCall {
             api,
             context,
             outputs: fetches.len(),
+            op_by_op: None,
             config: proto,
         };
         call.add_library(graph)?;
         call.add(graph, INIT, &[], &[], init)?;
-        call.add(graph, STEP, feeds, fetches, targets)?;
         call.execute(INIT, &[], 0)?;
+        match eager {
+            true => call.op_by_op = Some(OpByOp::plan(graph, feeds, fetches, targets)?),
+            false => call.add(graph, STEP, feeds, fetches, targets)?,
+        }
         Ok(call)
     }
 
@@ -145,7 +155,11 @@ impl FunctionCall {
 
     /// One call of the step: `inputs` in the feeds' order, the fetches' values back.
     pub fn run(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>> {
-        self.execute(STEP, inputs, self.outputs)
+        match &self.op_by_op {
+            // SAFETY: the context lives as long as `self`.
+            Some(plan) => unsafe { plan.run(self.api, self.context, inputs) },
+            None => self.execute(STEP, inputs, self.outputs),
+        }
     }
 
     fn execute(&self, name: &str, inputs: &[&Tensor], outputs: usize) -> Result<Vec<Tensor>> {
@@ -222,7 +236,7 @@ impl Drop for FunctionCall {
 
 /// The operations `outputs` and `targets` depend on, through data and control edges,
 /// stopping at the operations that produce `inputs`.
-fn ancestors(
+pub(super) fn ancestors(
     api: &Api,
     inputs: &[TfOutput],
     outputs: &[TfOutput],

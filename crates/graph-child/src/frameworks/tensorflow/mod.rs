@@ -3,6 +3,7 @@
 //! `tf.function`), XLA through a function-call node, gradients from TensorFlow's C++ registry.
 
 pub mod cells;
+pub mod eager;
 pub mod engine;
 pub mod export;
 pub mod ffi;
