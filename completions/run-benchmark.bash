@@ -139,7 +139,7 @@ _run__benchmark() {
                     return 0
                     ;;
                 --framework)
-                    COMPREPLY=($(compgen -W "pytorch torchscript tensorflow tensorflow-xla onnxruntime" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "pytorch torchscript tensorflow tensorflow-xla tensorflow-eager onnxruntime" -- "${cur}"))
                     return 0
                     ;;
                 --onnxruntime-level)
