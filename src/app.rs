@@ -331,6 +331,7 @@ impl SweepRun<'_> {
             match outcome {
                 Ok(finished) => {
                     for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
+                        let result = with_planned_costs(result, &self.estimates[i]);
                         index += 1;
                         if k > 0 {
                             (self.progress).start(index, self.to_run, &labels[k], seconds[k]);
@@ -436,6 +437,7 @@ impl SweepRun<'_> {
                     return false;
                 };
                 for (&i, result) in group.iter().zip(finished) {
+                    let result = with_planned_costs(result, &self.estimates[i]);
                     let label = cells[i].label(&self.axes);
                     index += 1;
                     let seconds =
@@ -526,6 +528,19 @@ pub fn merge(args: MergeArgs) -> Result<()> {
     }
     export::write_files(&exporters, &merged.sweep)?;
     report::print_results(args.env_print, &exporters, &merged.sweep, &progress)
+}
+
+/// A speed result with the call's bytes from the plan's estimate where the child left them
+/// out: the graph child (TensorFlow, ONNX Runtime) counts FLOPs from the neutral spec but has
+/// no byte counts, which the parent's estimate already holds (the same `estimate::traffic`
+/// the libtorch child uses), so GB/s, MBU and the bound verdict fill every framework's rows.
+fn with_planned_costs(mut result: CellResult, estimate: &Estimate) -> CellResult {
+    if let CellResult::Speed(speed) = &mut result {
+        if speed.bytes_per_call.is_none() {
+            speed.bytes_per_call = estimate.traffic.map(|t| t.bytes);
+        }
+    }
+    result
 }
 
 /// The planned cells that have a result, in plan order.

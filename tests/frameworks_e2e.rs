@@ -89,7 +89,8 @@ fn every_framework_measures_its_cells() {
             match r["status"].as_str().unwrap() {
                 "speed" => {
                     assert!(r["seconds"].as_f64().unwrap() > 0.0, "{row}");
-                    // Every framework counts the same model's FLOPs, so GFLOP/s compare.
+                    // Every framework counts the same model's FLOPs and bytes, so GFLOP/s,
+                    // MFU, GB/s and MBU compare.
                     let pytorch = rows(&export)
                         .iter()
                         .find(|p| {
@@ -97,10 +98,13 @@ fn every_framework_measures_its_cells() {
                                 && p["cell"]["mode"] == row["cell"]["mode"]
                                 && p["cell"]["metric"] == "speed"
                         })
-                        .map(|p| result(p)["flops_per_call"].clone());
-                    let flops = r["flops_per_call"].as_f64();
-                    assert!(flops.is_some_and(|f| f > 0.0), "{framework}: {row}");
-                    assert_eq!(pytorch, Some(r["flops_per_call"].clone()), "{framework}");
+                        .map(result)
+                        .unwrap();
+                    for key in ["flops_per_call", "bytes_per_call"] {
+                        let value = r[key].as_f64();
+                        assert!(value.is_some_and(|f| f > 0.0), "{framework} {key}: {row}");
+                        assert_eq!(pytorch[key], r[key], "{framework} {key}");
+                    }
                 }
                 "memory" => assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0, "{row}"),
                 _ => panic!("{framework}: not measured: {row}"),
