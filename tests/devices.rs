@@ -30,6 +30,9 @@ fn core_sets_run_one_cell_each_at_once_and_keep_plan_order() {
             "--no-memory",
             "--min-time",
             "1",
+            // Enough calls for that second on a fast machine (tiny cells take ~0.2 ms a call).
+            "--max-runs",
+            "1000000",
             "--devices",
             "cpu:0,cpu:1",
             "--export-json",

@@ -236,7 +236,11 @@ fn builder(environment: &Environment, settings: &Settings) -> ort::Result<Sessio
         builder = builder.with_intra_threads(threads)?;
     }
     if let Some(dir) = &settings.profile_dir {
-        builder = builder.with_profiling(dir.join("onnxruntime-profile"))?;
+        // ONNX Runtime names the file PREFIX_<date>_<time>_<ms>.json: the process id in the
+        // prefix keeps two children started in the same millisecond from sharing (and one
+        // deleting) a file.
+        let prefix = format!("onnxruntime-profile-{}", std::process::id());
+        builder = builder.with_profiling(dir.join(prefix))?;
     }
     if let Some(path) = &settings.save_optimized {
         // Weights go to a file beside the model (`NAME.data`), so models past protobuf's 2 GB
