@@ -4,7 +4,7 @@
 use crate::cell::{Cell, Metric, Mode};
 use anyhow::Result;
 use run_benchmark_core::protocol::Known;
-use run_benchmark_core::spec::{self, inference_task, no_generation_reason, KvLayout, Task};
+use run_benchmark_core::spec::{self, no_generation_reason, KvLayout};
 
 /// Why `cell` will be N/A before any child starts, from its config and settings alone: a
 /// framework without a build of the family, a size the model cannot take (a sequence past
@@ -31,30 +31,25 @@ pub fn known(cell: &Cell) -> Result<Known> {
         bytes_per_call: crate::estimate::traffic(cell).map(|t| t.bytes),
         ..Known::default()
     };
-    let task = match cell.mode {
-        Mode::Inference => inference_task(&cell.config, cell.settings.only_pretrain_model),
-        Mode::Training => Task::LanguageModel,
-        Mode::Generation => {
-            let new_tokens = cell.new_tokens.unwrap_or(0);
-            match config.kv_layout() {
-                None => known.not_measurable = Some(no_generation_reason(model_type)),
-                Some(layout) => {
-                    known.not_measurable =
-                        beyond_positions(config.max_positions(), size, new_tokens, &layout);
-                    let context = match layout.cross_layers > 0 {
-                        true => 1 + new_tokens,
-                        false => size + new_tokens,
-                    };
-                    let dtype_bytes = cell.settings.dtype.bytes() as i64;
-                    known.kv_cache_bytes =
-                        Some(layout.bytes(batch, size, context, dtype_bytes) as u64);
-                }
+    if cell.mode == Mode::Generation {
+        let new_tokens = cell.new_tokens.unwrap_or(0);
+        match config.kv_layout() {
+            None => known.not_measurable = Some(no_generation_reason(model_type)),
+            Some(layout) => {
+                known.not_measurable =
+                    beyond_positions(config.max_positions(), size, new_tokens, &layout);
+                let context = match layout.cross_layers > 0 {
+                    true => 1 + new_tokens,
+                    false => size + new_tokens,
+                };
+                let dtype_bytes = cell.settings.dtype.bytes() as i64;
+                known.kv_cache_bytes = Some(layout.bytes(batch, size, context, dtype_bytes) as u64);
             }
-            return Ok(known);
         }
-    };
+        return Ok(known);
+    }
     known.not_measurable = config.size_not_supported(size);
-    known.forward_flops = Some(config.forward_flops(batch, size, task)).filter(|f| f.is_finite());
+    known.forward_flops = Known::forward_flops_of(config.as_ref(), cell);
     Ok(known)
 }
 

@@ -6,9 +6,9 @@
 use crate::frameworks::onnxruntime::{self, framework::OnnxRuntime};
 use crate::frameworks::tensorflow::cells::{execution_of, Execution, TensorFlow};
 use crate::graph::Family;
-use run_benchmark_core::cell::{Cell, CellResult, Framework as CoreFramework, Job, Mode};
+use run_benchmark_core::cell::{Cell, CellResult, Framework as CoreFramework, Job};
 use run_benchmark_core::protocol::{self, reason, Framework, Known};
-use run_benchmark_core::spec::{self, inference_task, Task};
+use run_benchmark_core::spec;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -83,9 +83,9 @@ pub fn execute(text: &str) -> Result<Value, String> {
 }
 
 /// What the config says of a cell before any work, for every framework of this binary: a
-/// sequence beyond the model's positions, and the forward pass's matrix-product FLOPs from
-/// the same neutral spec the PyTorch side counts with (so GFLOP/s and MFU compare across
-/// frameworks). The inference head is transformers' choice, as both frameworks build it.
+/// sequence beyond the model's positions, and the forward pass's matrix-product FLOPs as the
+/// PyTorch side counts them ([`Known::forward_flops_of`]), so GFLOP/s and MFU compare across
+/// frameworks.
 pub fn known(cell: &Cell) -> anyhow::Result<Known> {
     let not_measurable = match Family::from_json(&cell.config) {
         Ok(family) => family
@@ -99,21 +99,8 @@ pub fn known(cell: &Cell) -> anyhow::Result<Known> {
             }),
         Err(_) => None,
     };
-    let task = match cell.mode {
-        Mode::Training => Some(Task::LanguageModel),
-        Mode::Inference => Some(inference_task(
-            &cell.config,
-            cell.settings.only_pretrain_model,
-        )),
-        Mode::Generation => None,
-    };
-    let forward_flops = match (spec::from_json(&cell.config), task) {
-        (Ok(config), Some(task)) => {
-            Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
-                .filter(|f| f.is_finite())
-        }
-        _ => None,
-    };
+    let forward_flops = (spec::from_json(&cell.config).ok())
+        .and_then(|config| Known::forward_flops_of(config.as_ref(), cell));
     Ok(Known {
         not_measurable,
         forward_flops,

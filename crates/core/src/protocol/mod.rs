@@ -112,6 +112,24 @@ pub struct Known {
     pub bytes_per_call: Option<f64>,
 }
 
+impl Known {
+    /// Matrix-product FLOPs of one forward pass of `cell`'s model, `config` parsed from its
+    /// config.json: the inference head transformers' choice makes (the language-modelling one
+    /// for training), as every framework builds it; None for generation (its calls are not
+    /// one forward) and for a formula that overflows.
+    pub fn forward_flops_of(config: &dyn crate::spec::Spec, cell: &Cell) -> Option<f64> {
+        let task = match cell.mode {
+            Mode::Inference => {
+                crate::spec::inference_task(&cell.config, cell.settings.only_pretrain_model)
+            }
+            Mode::Training => crate::spec::Task::LanguageModel,
+            Mode::Generation => return None,
+        };
+        Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
+            .filter(|f| f.is_finite())
+    }
+}
+
 /// Measures `cells` (one group: see the module) with `framework`. `known` says what the
 /// config says of each cell; `progress` receives the results so far after each cell, so
 /// that a parent keeps them if the child dies later.
