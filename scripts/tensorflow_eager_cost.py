@@ -19,13 +19,8 @@ import platform
 import subprocess
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "run-benchmark-graph")
-MODELS = {
-    "bert-base": "configs/bert-base.json",
-    "gpt2": "configs/openai-community--gpt2.json",
-    "SmolLM2-135M": "configs/HuggingFaceTB--SmolLM2-135M.json",
-}
+# The same models, binary and checkout as our call against Python's (scripts/ is on the path).
+from tensorflow_vs_python import BINARY, MODELS, ROOT  # noqa: E402
 ROWS = [("inference", 1, 32), ("inference", 8, 128), ("training", 1, 32)]
 
 
