@@ -122,11 +122,17 @@ impl OnnxSession {
         outputs: Vec<OnnxValue>,
         settings: &Settings,
     ) -> Result<Self> {
-        let builder = builder(environment, settings).context("ONNX Runtime session options")?;
+        let profile = settings.profile_dir.as_deref().map(profile_prefix);
+        let builder = builder(environment, settings, profile.as_deref())
+            .context("ONNX Runtime session options")?;
         let before = threads_now()?;
-        let session = model
-            .into_session(&builder)
-            .context("creating the ONNX Runtime session")?;
+        let session = model.into_session(&builder).map_err(|e| {
+            // A session that fails to build (a missing kernel) has already written its profile.
+            if let Some(prefix) = &profile {
+                remove_profiles(prefix);
+            }
+            anyhow::Error::from(e).context("creating the ONNX Runtime session")
+        })?;
         let started = threads_now()?.saturating_sub(before);
         Ok(OnnxSession {
             session,
@@ -198,6 +204,18 @@ impl OnnxSession {
     }
 }
 
+impl Drop for OnnxSession {
+    /// A profiled session never asked where its nodes ran still writes its profile when it
+    /// ends: end it here and delete the file, so no run leaves files in the temporary folder.
+    fn drop(&mut self) {
+        if std::mem::take(&mut self.profiling) {
+            if let Ok(file) = self.session.end_profiling() {
+                std::fs::remove_file(file).ok();
+            }
+        }
+    }
+}
+
 /// The tensor fed to the graph input `input`, holding `data` (row-major).
 pub fn feed(input: &OnnxValue, data: &Data) -> Result<DynTensor> {
     let (dtype, bytes): (DType, Vec<u8>) = match data {
@@ -228,19 +246,44 @@ pub fn feed(input: &OnnxValue, data: &Data) -> Result<DynTensor> {
     Ok(tensor)
 }
 
-fn builder(environment: &Environment, settings: &Settings) -> ort::Result<SessionBuilder> {
+/// Where a profiled session's file goes: ONNX Runtime names it PREFIX_<date>_<time>_<ms>.json.
+/// The process id and a count of this process's sessions keep two sessions started in the same
+/// millisecond (two children, or two threads of one) from sharing (and one deleting) a file.
+fn profile_prefix(dir: &Path) -> PathBuf {
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let session = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!(
+        "onnxruntime-profile-{}-{session}",
+        std::process::id()
+    ))
+}
+
+/// Deletes the profile files written under `prefix`.
+fn remove_profiles(prefix: &Path) {
+    let (Some(dir), Some(name)) = (prefix.parent(), prefix.file_name()) else {
+        return;
+    };
+    let name = format!("{}_", name.to_string_lossy());
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&name) {
+            std::fs::remove_file(entry.path()).ok();
+        }
+    }
+}
+
+fn builder(
+    environment: &Environment,
+    settings: &Settings,
+    profile: Option<&Path>,
+) -> ort::Result<SessionBuilder> {
     let mut builder = Session::builder(environment)?
         .with_optimization_level(settings.level.ort())?
         .with_inter_threads(1)?;
     if let Some(threads) = settings.threads {
         builder = builder.with_intra_threads(threads)?;
     }
-    if let Some(dir) = &settings.profile_dir {
-        // ONNX Runtime names the file PREFIX_<date>_<time>_<ms>.json: the process id in the
-        // prefix keeps two children started in the same millisecond from sharing (and one
-        // deleting) a file.
-        let prefix = format!("onnxruntime-profile-{}", std::process::id());
-        builder = builder.with_profiling(dir.join(prefix))?;
+    if let Some(prefix) = profile {
+        builder = builder.with_profiling(prefix)?;
     }
     if let Some(path) = &settings.save_optimized {
         // Weights go to a file beside the model (`NAME.data`), so models past protobuf's 2 GB

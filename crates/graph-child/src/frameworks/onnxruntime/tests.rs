@@ -329,21 +329,28 @@ fn casts_around(
     let y = op(&mut graph, &x)?;
     let inputs = graph.inputs().to_vec();
     let (model, outputs) = graph.finish(&[("y", &y)])?;
+    let folder = tempfile::tempdir()?;
     let settings = Settings {
         level: Level::DisableAll,
-        profile_dir: Some(std::env::temp_dir()),
+        profile_dir: Some(folder.path().to_path_buf()),
         ..Settings::default()
     };
-    let mut session = OnnxSession::new(environment, model, inputs, outputs, &settings)?;
-    // Zeros of `dtype`, whatever its width.
-    let zeros = ort::value::DynTensor::new(
-        &ort::memory::Allocator::default(),
-        super::graph::element_type(dtype)?,
-        [4i64, 4],
-    )?;
-    session.run(&[zeros])?;
-    let placement = session.placement()?.expect("profiled");
-    Ok(placement.ops.get("Cast").copied().unwrap_or(0))
+    let casts = (|| {
+        let mut session = OnnxSession::new(environment, model, inputs, outputs, &settings)?;
+        // Zeros of `dtype`, whatever its width: only the placement is read.
+        let zeros = ort::value::DynTensor::new(
+            &ort::memory::Allocator::default(),
+            super::graph::element_type(dtype)?,
+            [4i64, 4],
+        )?;
+        session.run(&[zeros])?;
+        let placement = session.placement()?.expect("profiled");
+        Ok(placement.ops.get("Cast").copied().unwrap_or(0))
+    })();
+    // Whether the session ran or failed to build, its profile file is gone.
+    let left: Vec<_> = std::fs::read_dir(folder.path())?.collect();
+    assert!(left.is_empty(), "profile files left behind: {left:?}");
+    casts
 }
 
 /// The facts behind `dtype_refusal`: this library's CPU provider runs MatMul, Add and Erf
