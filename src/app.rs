@@ -2,7 +2,7 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{
-    Axes, Cell, CellResult, DeviceChoice, Metric, Row, Sweep, TokenizationCell, TokenizationResult,
+    Axes, Cell, CellResult, DeviceChoice, Metric, Mode, Row, Sweep, TokenizationCell, TokenizationResult,
 };
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
@@ -331,7 +331,7 @@ impl SweepRun<'_> {
             match outcome {
                 Ok(finished) => {
                     for (k, (&i, result)) in group.iter().zip(finished).enumerate() {
-                        let result = with_planned_costs(result, &self.estimates[i]);
+                        let result = with_planned_costs(result, &cells[i], &self.estimates[i]);
                         index += 1;
                         if k > 0 {
                             (self.progress).start(index, self.to_run, &labels[k], seconds[k]);
@@ -437,7 +437,7 @@ impl SweepRun<'_> {
                     return false;
                 };
                 for (&i, result) in group.iter().zip(finished) {
-                    let result = with_planned_costs(result, &self.estimates[i]);
+                    let result = with_planned_costs(result, &cells[i], &self.estimates[i]);
                     let label = cells[i].label(&self.axes);
                     index += 1;
                     let seconds =
@@ -530,15 +530,25 @@ pub fn merge(args: MergeArgs) -> Result<()> {
     report::print_results(args.env_print, &exporters, &merged.sweep, &progress)
 }
 
-/// A speed result with the call's bytes from the plan's estimate where the child left them
-/// out: the graph child (TensorFlow, ONNX Runtime) counts FLOPs from the neutral spec but has
-/// no byte counts, which the parent's estimate already holds (the same `estimate::traffic`
-/// the libtorch child uses), so GB/s, MBU and the bound verdict fill every framework's rows.
-fn with_planned_costs(mut result: CellResult, estimate: &Estimate) -> CellResult {
-    if let CellResult::Speed(speed) = &mut result {
-        if speed.bytes_per_call.is_none() {
+/// A child's result with what the plan already knows of its cell, filled in here once for
+/// every framework (no child computes the estimate again): a call's matrix-product FLOPs
+/// (training counts three forwards; none for generation, whose calls are not one forward)
+/// and bytes of traffic, so GFLOP/s, MFU, GB/s, MBU and the bound verdict compare across
+/// frameworks; and a memory cell's estimated peak beside the measured one (libtorch's
+/// process, which the estimate models; another framework's peak is its own).
+fn with_planned_costs(mut result: CellResult, cell: &Cell, estimate: &Estimate) -> CellResult {
+    match &mut result {
+        CellResult::Speed(speed) => {
+            speed.flops_per_call = match cell.mode {
+                Mode::Inference | Mode::Training => estimate.flops,
+                Mode::Generation => None,
+            };
             speed.bytes_per_call = estimate.traffic.map(|t| t.bytes);
         }
+        CellResult::Memory(memory) if cell.settings.framework.is_torch() => {
+            memory.estimated_peak_bytes = estimate.memory_bytes.map(|b| b as u64);
+        }
+        CellResult::Memory(_) | CellResult::NotAvailable { .. } => {}
     }
     result
 }

@@ -106,7 +106,13 @@ fn every_framework_measures_its_cells() {
                         assert_eq!(pytorch[key], r[key], "{framework} {key}");
                     }
                 }
-                "memory" => assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0, "{row}"),
+                "memory" => {
+                    assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0, "{row}");
+                    // The plan's estimate models libtorch's process: only its rows carry it.
+                    let libtorch = ["pytorch", "torchscript"].contains(&framework);
+                    let estimate = r["estimated_peak_bytes"].as_u64();
+                    assert_eq!(estimate.is_some_and(|b| b > 0), libtorch, "{row}");
+                }
                 _ => panic!("{framework}: not measured: {row}"),
             }
         }

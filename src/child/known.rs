@@ -1,7 +1,8 @@
 //! What a cell's config already says, handed to the protocol: whether the model can measure
-//! it at all, its forward FLOPs, the planner's memory estimate and the KV cache's size.
+//! it at all and the KV cache's size. FLOPs, bytes and the memory estimate are the plan's,
+//! which the parent fills in (src/app.rs `with_planned_costs`).
 
-use crate::cell::{Cell, Metric, Mode};
+use crate::cell::{Cell, Mode};
 use anyhow::Result;
 use run_benchmark_core::protocol::Known;
 use run_benchmark_core::spec::{self, no_generation_reason, KvLayout};
@@ -23,14 +24,7 @@ pub fn known(cell: &Cell) -> Result<Known> {
     let config = spec::from_json(&cell.config)?;
     let model_type = cell.config["model_type"].as_str().unwrap_or("this model");
     let (batch, size) = (cell.batch_size, cell.sequence_length);
-    let mut known = Known {
-        estimated_peak_bytes: match cell.metric {
-            Metric::Memory => crate::estimate::cell(cell).memory_bytes.map(|b| b as u64),
-            Metric::Speed => None,
-        },
-        bytes_per_call: crate::estimate::traffic(cell).map(|t| t.bytes),
-        ..Known::default()
-    };
+    let mut known = Known::default();
     if cell.mode == Mode::Generation {
         let new_tokens = cell.new_tokens.unwrap_or(0);
         match config.kv_layout() {
@@ -49,7 +43,6 @@ pub fn known(cell: &Cell) -> Result<Known> {
         return Ok(known);
     }
     known.not_measurable = config.size_not_supported(size);
-    known.forward_flops = Known::forward_flops_of(config.as_ref(), cell);
     Ok(known)
 }
 

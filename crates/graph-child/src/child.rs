@@ -8,7 +8,6 @@ use crate::frameworks::tensorflow::cells::{execution_of, Execution, TensorFlow};
 use crate::graph::Family;
 use run_benchmark_core::cell::{Cell, CellResult, Framework as CoreFramework, Job};
 use run_benchmark_core::protocol::{self, reason, Framework, Known};
-use run_benchmark_core::spec;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -83,9 +82,8 @@ pub fn execute(text: &str) -> Result<Value, String> {
 }
 
 /// What the config says of a cell before any work, for every framework of this binary: a
-/// sequence beyond the model's positions, and the forward pass's matrix-product FLOPs as the
-/// PyTorch side counts them ([`Known::forward_flops_of`]), so GFLOP/s and MFU compare across
-/// frameworks.
+/// sequence beyond the model's positions. FLOPs and bytes of a call are the parent's plan's,
+/// the same for every framework, so GFLOP/s, MFU and MBU compare across frameworks.
 pub fn known(cell: &Cell) -> anyhow::Result<Known> {
     let not_measurable = match Family::from_json(&cell.config) {
         Ok(family) => family
@@ -99,11 +97,8 @@ pub fn known(cell: &Cell) -> anyhow::Result<Known> {
             }),
         Err(_) => None,
     };
-    let forward_flops = (spec::from_json(&cell.config).ok())
-        .and_then(|config| Known::forward_flops_of(config.as_ref(), cell));
     Ok(Known {
         not_measurable,
-        forward_flops,
         ..Known::default()
     })
 }

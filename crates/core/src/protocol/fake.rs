@@ -159,13 +159,10 @@ fn adaptive(warmup: usize, runs: usize) -> Protocol {
     }
 }
 
-fn known(flops: Option<f64>) -> impl Fn(&Cell) -> Result<Known> {
-    move |_| {
+fn known() -> impl Fn(&Cell) -> Result<Known> {
+    |_| {
         Ok(Known {
-            forward_flops: flops,
-            estimated_peak_bytes: Some(123),
             kv_cache_bytes: Some(4096),
-            bytes_per_call: Some(64.0),
             ..Known::default()
         })
     }
@@ -186,10 +183,10 @@ fn memory(result: &CellResult) -> &MemoryResult {
 }
 
 #[test]
-fn a_speed_cell_reports_the_sleep_and_the_known_flops() {
+fn a_speed_cell_reports_the_sleep_and_leaves_the_plan_to_the_parent() {
     let (mut fake, log) = sleeper();
     let cells = [cell(Mode::Training, Metric::Speed, adaptive(2, 5))];
-    let results = super::cells(&mut fake, &cells, &known(Some(10.0)), &mut |_| {}).unwrap();
+    let results = super::cells(&mut fake, &cells, &known(), &mut |_| {}).unwrap();
     let s = speed(&results[0]);
     assert_eq!(
         (s.samples.len(), s.warmup_calls, s.calls_per_sample),
@@ -203,9 +200,8 @@ fn a_speed_cell_reports_the_sleep_and_the_known_flops() {
         s.seconds
     );
     assert_eq!(s.seconds, s.stats.median);
-    // Training counts backward as two forwards.
-    assert_eq!(s.flops_per_call, Some(30.0));
-    assert_eq!(s.bytes_per_call, Some(64.0));
+    // FLOPs and bytes of a call are the plan's: the parent fills them, not the protocol.
+    assert_eq!((s.flops_per_call, s.bytes_per_call), (None, None));
     assert!(s.build_seconds.unwrap() >= 0.005);
     assert_eq!(s.ran.unwrap().threads, 1);
     // Every clock read waits for the device.
@@ -221,7 +217,7 @@ fn memory_first_then_speed_on_one_build_the_memory_call_warms_up() {
         cell(Mode::Inference, Metric::Speed, adaptive(3, 4)),
     ];
     let mut seen = Vec::new();
-    let results = super::cells(&mut fake, &cells, &known(None), &mut |so_far| {
+    let results = super::cells(&mut fake, &cells, &known(), &mut |so_far| {
         seen.push(so_far.len())
     })
     .unwrap();
@@ -233,7 +229,7 @@ fn memory_first_then_speed_on_one_build_the_memory_call_warms_up() {
         "{}",
         m.rss_increase_bytes()
     );
-    assert_eq!(m.estimated_peak_bytes, Some(123));
+    assert_eq!(m.estimated_peak_bytes, None, "the parent's plan fills it");
     assert!(m.build_seconds.is_some() && m.ran.is_some() && m.gpu.is_none());
     // The memory call counts as the first of the three warm-up calls.
     let s = speed(&results[1]);
@@ -248,7 +244,7 @@ fn a_generation_request_reads_the_clock_at_each_new_token() {
         cell(Mode::Generation, Metric::Memory, adaptive(1, 3)),
         cell(Mode::Generation, Metric::Speed, adaptive(1, 3)),
     ];
-    let results = super::cells(&mut fake, &cells, &known(None), &mut |_| {}).unwrap();
+    let results = super::cells(&mut fake, &cells, &known(), &mut |_| {}).unwrap();
     let kv = memory(&results[0]).kv_cache.clone().unwrap();
     // A prompt of 8 tokens and 3 decode steps: 11 tokens of 100 bytes held at the end.
     assert_eq!((kv.config_bytes, kv.held_bytes), (4096, 1100));
@@ -279,7 +275,7 @@ fn a_failing_or_panicking_call_is_that_cells_na_with_one_line() {
             cell(Mode::Inference, Metric::Memory, adaptive(1, 3)),
             cell(Mode::Inference, Metric::Speed, adaptive(1, 3)),
         ];
-        let results = super::cells(&mut fake, &cells, &known(None), &mut |_| {}).unwrap();
+        let results = super::cells(&mut fake, &cells, &known(), &mut |_| {}).unwrap();
         memory(&results[0]);
         let expected = match panics {
             true => "the fake panicked",
@@ -294,7 +290,7 @@ fn reasons_before_any_work_make_every_cell_na_without_a_build() {
     let (mut fake, log) = sleeper();
     let mut traced = cell(Mode::Inference, Metric::Speed, adaptive(1, 3));
     traced.settings.framework = crate::cell::Framework::Torchscript;
-    let results = super::cells(&mut fake, &[traced.clone()], &known(None), &mut |_| {});
+    let results = super::cells(&mut fake, &[traced.clone()], &known(), &mut |_| {});
     assert_eq!(results.unwrap(), [CellResult::na("no tracing in a fake")]);
     let too_long = |_: &Cell| {
         Ok(Known {
@@ -307,7 +303,7 @@ fn reasons_before_any_work_make_every_cell_na_without_a_build() {
     assert_eq!(results.unwrap(), vec![CellResult::na("too long"); 2]);
     let mut none = cell(Mode::Generation, Metric::Speed, adaptive(1, 3));
     none.new_tokens = Some(0);
-    let results = super::cells(&mut fake, &[none], &known(None), &mut |_| {});
+    let results = super::cells(&mut fake, &[none], &known(), &mut |_| {});
     assert_eq!(
         results.unwrap(),
         [CellResult::na("0 new tokens: at least 1 is needed")]

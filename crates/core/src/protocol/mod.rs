@@ -95,39 +95,18 @@ pub trait Loaded {
     }
 }
 
-/// What the caller already knows of a cell from its model's config: the protocol copies it
-/// into the results and never computes it.
+/// What the child knows of a cell from its model's config before any work: the protocol
+/// copies it into the results and never computes it. What the parent's plan already holds
+/// (FLOPs and bytes of a call, the estimated peak) the parent fills in; the child never
+/// computes the estimate again.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Known {
     /// Why the model cannot measure this cell (a size beyond its positions, no KV cache for
     /// generation); the group is N/A with it before any work.
     pub not_measurable: Option<String>,
-    /// Matrix-product FLOPs of one forward pass (training counts three).
-    pub forward_flops: Option<f64>,
-    /// The planner's estimate of the cell's peak memory.
-    pub estimated_peak_bytes: Option<u64>,
-    /// Generation: the KV cache's size from the config, in the cell's dtype.
+    /// Generation: the KV cache's size from the config, in the cell's dtype, reported beside
+    /// the bytes the cache really held.
     pub kv_cache_bytes: Option<u64>,
-    /// Bytes of memory traffic of one call (a generation cell: one request).
-    pub bytes_per_call: Option<f64>,
-}
-
-impl Known {
-    /// Matrix-product FLOPs of one forward pass of `cell`'s model, `config` parsed from its
-    /// config.json: the inference head transformers' choice makes (the language-modelling one
-    /// for training), as every framework builds it; None for generation (its calls are not
-    /// one forward) and for a formula that overflows.
-    pub fn forward_flops_of(config: &dyn crate::spec::Spec, cell: &Cell) -> Option<f64> {
-        let task = match cell.mode {
-            Mode::Inference => {
-                crate::spec::inference_task(&cell.config, cell.settings.only_pretrain_model)
-            }
-            Mode::Training => crate::spec::Task::LanguageModel,
-            Mode::Generation => return None,
-        };
-        Some(config.forward_flops(cell.batch_size, cell.sequence_length, task))
-            .filter(|f| f.is_finite())
-    }
 }
 
 /// Measures `cells` (one group: see the module) with `framework`. `known` says what the
@@ -188,9 +167,9 @@ pub fn cells<F: Framework>(
     let mut results = Vec::new();
     for (c, known) in cells.iter().zip(&known) {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| match (c.metric, new_tokens) {
-            (Metric::Speed, None) => group.speed(c, known),
-            (Metric::Memory, None) => group.memory(known),
-            (Metric::Speed, Some(n)) => group.generation_speed(c, n, known),
+            (Metric::Speed, None) => group.speed(c),
+            (Metric::Memory, None) => group.memory(),
+            (Metric::Speed, Some(n)) => group.generation_speed(c, n),
             (Metric::Memory, Some(n)) => group.generation_memory(n, known),
         }));
         results.push(match outcome {
@@ -217,7 +196,7 @@ struct Group<'a, F: Framework> {
 }
 
 impl<F: Framework> Group<'_, F> {
-    fn speed(&mut self, cell: &Cell, known: &Known) -> Result<CellResult> {
+    fn speed(&mut self, cell: &Cell) -> Result<CellResult> {
         // Memory was measured with glibc's defaults; timing keeps freed heap memory.
         heap::retain_freed_heap();
         let protocol = (self.settings.protocol).warmed_up_by(self.calls_made, self.seconds_made);
@@ -225,12 +204,6 @@ impl<F: Framework> Group<'_, F> {
         let mut timing = protocol.run(|| model.call(), || framework.sync())?;
         timing.warmup_calls += self.calls_made.min(self.settings.protocol.warmup());
         let mut result = self.speed_result(&timing, "no timed calls")?;
-        result.flops_per_call = match cell.mode {
-            // Backward costs about twice the forward's matrix products.
-            Mode::Training => known.forward_flops.map(|f| 3.0 * f),
-            Mode::Inference | Mode::Generation => known.forward_flops,
-        };
-        result.bytes_per_call = known.bytes_per_call;
         if self.settings.profile {
             result.profile = Some(Box::new(self.model.profile(cell, &timing)?));
         }
@@ -239,23 +212,18 @@ impl<F: Framework> Group<'_, F> {
         Ok(CellResult::Speed(result))
     }
 
-    fn memory(&mut self, known: &Known) -> Result<CellResult> {
+    fn memory(&mut self) -> Result<CellResult> {
         self.calls_made += 1;
         let start = Instant::now();
         let model = &mut self.model;
         let result = memory::measure(self.framework, || model.call())?;
         self.seconds_made += start.elapsed().as_secs_f64();
-        Ok(CellResult::Memory(self.memory_result(result, known)))
+        Ok(CellResult::Memory(self.memory_result(result)))
     }
 
     /// Every request is one call of the timing protocol, with a clock reading (after a
     /// synchronise) once each new token's ids exist.
-    fn generation_speed(
-        &mut self,
-        cell: &Cell,
-        new_tokens: i64,
-        known: &Known,
-    ) -> Result<CellResult> {
+    fn generation_speed(&mut self, cell: &Cell, new_tokens: i64) -> Result<CellResult> {
         heap::retain_freed_heap();
         let mut requests: Vec<Vec<f64>> = Vec::new();
         let (model, framework) = (&mut self.model, self.framework);
@@ -281,7 +249,6 @@ impl<F: Framework> Group<'_, F> {
         let timed = requests.split_off(timing.warmup_calls.min(requests.len()));
         let mut result = self.speed_result(&timing, "no timed requests")?;
         result.generation = Some(Box::new(summarise(cell.batch_size, timed)?));
-        result.bytes_per_call = known.bytes_per_call;
         result.expert_load = self.model.expert_load(Some(new_tokens))?.map(Box::new);
         Ok(CellResult::Speed(result))
     }
@@ -297,7 +264,7 @@ impl<F: Framework> Group<'_, F> {
             held_bytes = model.end_request();
             Ok(())
         })?;
-        let mut result = self.memory_result(result, known);
+        let mut result = self.memory_result(result);
         result.kv_cache = Some(KvCacheSize {
             config_bytes: known.kv_cache_bytes.unwrap_or(0),
             held_bytes,
@@ -333,10 +300,9 @@ impl<F: Framework> Group<'_, F> {
         })
     }
 
-    fn memory_result(&self, mut result: MemoryResult, known: &Known) -> MemoryResult {
+    fn memory_result(&self, mut result: MemoryResult) -> MemoryResult {
         result.build_seconds = self.build_seconds;
         result.ran = self.ran;
-        result.estimated_peak_bytes = known.estimated_peak_bytes;
         result
     }
 }
