@@ -2,7 +2,8 @@
 //! report. This module only wires the pieces together.
 
 use crate::cell::{
-    Axes, Cell, CellResult, DeviceChoice, Metric, Mode, Row, Sweep, TokenizationCell, TokenizationResult,
+    Axes, Cell, CellResult, DeviceChoice, Metric, Mode, Row, Sweep, TokenizationCell,
+    TokenizationResult,
 };
 use crate::cli::{MergeArgs, PreferChoice, RunArgs};
 use crate::estimate::Estimate;
