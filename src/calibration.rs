@@ -209,15 +209,33 @@ pub fn ensure(
             continue;
         }
         progress.task(&what);
-        match runner.calibrate(calibration) {
+        // The calibration's child has been waited for when the look ends: its time is ours.
+        let (outcome, load) = crate::load::during(|| runner.calibrate(calibration));
+        match outcome {
             Ok(Ok(c)) => {
                 progress.task_done(&what, &ceilings(&c));
                 bandwidths.extend(bandwidth_of(&variant, &c));
-                if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
-                    progress.note(&format!("Calibration not cached: {e:#}"));
-                }
+                // Ceilings measured beside other work read low, and a cached one would make
+                // every MFU and MBU of the day read high: only a quiet measurement is kept.
+                let how = match load.filter(|l| l.busy) {
+                    Some(l) => {
+                        progress.note(&format!(
+                            "Calibration not cached: other processes took {:.2} of {} cores \
+                             while it ran, so its ceilings may read low (the next run measures \
+                             them again)",
+                            l.other_cores, l.cores
+                        ));
+                        "measured on a busy machine, not cached"
+                    }
+                    None => {
+                        if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
+                            progress.note(&format!("Calibration not cached: {e:#}"));
+                        }
+                        "measured"
+                    }
+                };
                 sweep.calibrations.push((calibration, c));
-                said.push((variant, "measured".into()));
+                said.push((variant, how.into()));
             }
             Ok(Err(reason)) => {
                 progress.task_done(&what, &format!("failed ({reason}); MFU will be N/A"))

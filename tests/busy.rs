@@ -53,8 +53,11 @@ fn a_busy_machine_is_warned_about_recorded_and_marked() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("busy.json");
+    // A cache of its own, so the calibration is measured here, beside the busy loops.
+    let cache = dir.path().join("cache");
     let hogs = Hogs::start(cores());
     let output = bin()
+        .env("XDG_CACHE_HOME", &cache)
         .args([
             "--models",
             TINY,
@@ -84,6 +87,16 @@ fn a_busy_machine_is_warned_about_recorded_and_marked() {
         .collect();
     assert_eq!(warnings.len(), 1, "one warning line: {stderr}");
     assert!(warnings[0].contains("other processes take"), "{stderr}");
+    // A ceiling measured beside the busy loops reads low: it is used for this run, never
+    // cached for the next.
+    assert!(
+        stderr.contains("Calibration not cached: other processes took"),
+        "{stderr}"
+    );
+    assert!(
+        !cache.join("run-benchmark/calibration.json").exists(),
+        "a busy calibration was cached"
+    );
     // The tables mark the figures and say why; the environment holds both looks.
     assert!(stdout.contains(" ~ |"), "{stdout}");
     assert!(stdout.contains("measured on a busy machine"), "{stdout}");
@@ -92,6 +105,8 @@ fn a_busy_machine_is_warned_about_recorded_and_marked() {
     let export: Value = serde_json::from_str(&read(&json)).unwrap();
     let before = export["environment"]["load_before_sweep"].as_str().unwrap();
     assert!(before.contains("(busy)"), "{before}");
+    let calibration = export["environment"]["calibration"].as_str().unwrap();
+    assert_eq!(calibration, "measured on a busy machine, not cached");
     let during = export["environment"]["load_during_sweep"].as_str().unwrap();
     assert!(during.starts_with("2 of 2 measured cells busy"), "{during}");
     for row in export["rows"].as_array().unwrap() {

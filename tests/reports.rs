@@ -1603,3 +1603,35 @@ fn export_csv_writes_one_tidy_file_of_every_cell() {
     assert!(stdout.starts_with("model,batch_size,"), "{stdout}");
     assert!(!stdout.contains("RESULT"), "{stdout}");
 }
+
+/// MFU past 100% by more than noise says the ceiling was measured low (a busy calibration,
+/// or a cached one): the MFU note says so and names --recalibrate; a sound ceiling adds
+/// nothing.
+#[test]
+fn mfu_above_the_ceiling_says_the_ceiling_was_measured_low() {
+    use run_benchmark::cell::{Calibration, CalibrationResult};
+    use run_benchmark::report::section;
+    let mfu_note = |flops_per_second: f64| {
+        let mut sweep = synthetic(1.0);
+        let calibration = CalibrationResult {
+            size: 1024,
+            flops_per_second,
+            bandwidth: None,
+        };
+        sweep.calibrations = vec![(Calibration::of(&sweep.settings), calibration)];
+        let notes = section::build(&sweep, Mode::Inference, Metric::Speed).notes;
+        notes.into_iter().find(|n| n.starts_with("MFU:")).unwrap()
+    };
+    // 1 GFLOP a call in 8 to 256 ms: 4 to 125 GFLOP/s.
+    let sound = mfu_note(1e12);
+    assert!(!sound.contains("measured low"), "{sound}");
+    let low = mfu_note(10e9);
+    assert!(
+        low.contains("row(s) above 110%: the ceiling was measured low"),
+        "{low}"
+    );
+    assert!(low.contains("--recalibrate"), "{low}");
+    // At 1 GFLOP a call, a's 8 / 32 / 128 ms and b's 16 / 64 / 256 ms are 125, 31, 7.8, 62,
+    // 16 and 3.9 GFLOP/s: four pass 11 GFLOP/s, 110% of a 10 GFLOP/s ceiling.
+    assert!(low.contains(" 4 row(s) above 110%"), "{low}");
+}

@@ -297,9 +297,38 @@ fn notes(
     notes
 }
 
+/// MFU above this share of the ceiling says the ceiling, not the cell, is wrong: timing noise
+/// moves a figure by percents, not by a tenth.
+const ABOVE_CEILING: f64 = 1.1;
+
 /// What MFU is over: the calibration of the rows' dtype and threads, each named where the
-/// section holds several.
+/// section holds several; and, where rows pass 100% by more than noise, that the ceiling was
+/// measured low and how to measure it again.
 fn mfu_note(sweep: &Sweep, rows: &[&super::Row]) -> String {
+    let above = (rows.iter())
+        .filter(|(cell, result)| match result {
+            CellResult::Speed(speed) => {
+                let calibration = sweep.calibration_for(&cell.settings);
+                let mfu = Throughput::of(cell, speed, calibration).mfu;
+                mfu.is_some_and(|m| m > ABOVE_CEILING)
+            }
+            _ => false,
+        })
+        .count();
+    let note = ceiling_note(sweep, rows);
+    match above {
+        0 => note,
+        n => format!(
+            "{note} {n} row(s) above {:.0}%: the ceiling was measured low (another process \
+             took the CPU while it ran, or a cached figure from such a run), so every MFU here \
+             reads high; rerun with --recalibrate on a quiet machine.",
+            100.0 * ABOVE_CEILING
+        ),
+    }
+}
+
+/// "MFU: GFLOP/s over ...": the ceilings the section's rows are divided by.
+fn ceiling_note(sweep: &Sweep, rows: &[&super::Row]) -> String {
     let mut variants: Vec<&crate::cell::Settings> = Vec::new();
     for (cell, _) in rows {
         let key = crate::cell::Calibration::of(&cell.settings);
