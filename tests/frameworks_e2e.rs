@@ -117,6 +117,12 @@ fn every_framework_measures_its_cells() {
             }
         }
     }
+    // XLA's memory rows say why their increase is near zero.
+    let memory = stdout.split("INFERENCE - MEMORY").nth(1).unwrap();
+    assert!(
+        memory.contains("tensorflow-xla: XLA compiles in a first call"),
+        "{memory}"
+    );
     // Each table has a Framework column and a row of each framework.
     for section in ["INFERENCE - SPEED", "INFERENCE - MEMORY", "TRAIN - SPEED"] {
         let after = stdout

@@ -7,7 +7,7 @@ use super::format::{busy_note, format_rate, BUSY_MARK};
 use super::roofline::{roofline_cells, roofline_notes, Roofline};
 use super::{section_rows, table_value, value_label, Row, Sweep, Throughput};
 use crate::cell::{
-    Axes, CellResult, InputKind, Inputs, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND,
+    Axes, CellResult, Framework, InputKind, Inputs, Metric, Mode, Settings, MEL_FRAMES_PER_SECOND,
 };
 use crate::measure::memory::to_mib;
 use crate::measure::stats::NOISY_IQR_RATIO;
@@ -287,12 +287,23 @@ fn notes(
              the caching allocator's peaks during the call. MiB."
                 .into(),
         ),
-        Metric::Memory => notes.push(
-            "Memory in MB: peak resident memory (VmHWM) of the measuring process during one \
-             call, weights and the framework's library included; Increase MB: its growth during the call \
-             (activations, gradients, optimizer state). MiB."
-                .into(),
-        ),
+        Metric::Memory => {
+            notes.push(
+                "Memory in MB: peak resident memory (VmHWM) of the measuring process during one \
+                 call, weights and the framework's library included; Increase MB: its growth during the call \
+                 (activations, gradients, optimizer state). MiB."
+                    .into(),
+            );
+            let xla = |(cell, _): &&Row| cell.settings.framework == Framework::TensorflowXla;
+            if rows.iter().any(xla) {
+                notes.push(
+                    "tensorflow-xla: XLA compiles in a first call, made in the build, whose \
+                     buffers stay resident; the measured call reuses them, so its Increase MB \
+                     is near zero and Memory in MB is the figure to compare."
+                        .into(),
+                );
+            }
+        }
     }
     notes
 }
