@@ -59,8 +59,12 @@ fn between(before: &Sample, after: &Sample) -> Option<Load> {
     }
     let ticks = after.machine_busy.saturating_sub(before.machine_busy) as f64;
     let ours = after.ours.saturating_sub(before.ours) as f64;
+    // The machine's ticks and ours are counted apart, each a tick per core off at either
+    // end: a span of milliseconds (a cell N/A at once) would read whole cores of others
+    // from one stray tick. What a tick per core can explain is not counted.
+    let slack = after.cores as f64;
     let other_cores =
-        ((ticks - ours).max(0.0) / ticks_per_second() / seconds).min(after.cores as f64);
+        ((ticks - ours - slack).max(0.0) / ticks_per_second() / seconds).min(after.cores as f64);
     Some(Load {
         other_cores,
         cores: after.cores,
@@ -272,16 +276,47 @@ intr 12345
             ours: 0,
             cores: 2,
         };
-        // One second: the machine was busy 1.5 cores' worth, we took 1 core of it.
+        // One second: the machine was busy 1.6 cores' worth, we took 1 core of it; a tick
+        // per core is the counting's slack.
         let after = Sample {
             at: t0 + Duration::from_secs(1),
-            machine_busy: 3 * hz / 2,
+            machine_busy: 8 * hz / 5,
             ours: hz,
             cores: 2,
         };
         let load = between(&before, &after).unwrap();
-        assert!((load.other_cores - 0.5).abs() < 0.02, "{load:?}");
+        let expected = 0.6 - 2.0 / hz as f64;
+        assert!((load.other_cores - expected).abs() < 0.01, "{load:?}");
         assert!(load.busy);
         assert!(describe_cells(&[load]).starts_with("1 of 1 measured cells busy"));
+    }
+
+    #[test]
+    fn a_stray_tick_in_a_short_span_is_not_a_busy_machine() {
+        let t0 = Instant::now();
+        let before = Sample {
+            at: t0,
+            machine_busy: 0,
+            ours: 0,
+            cores: 2,
+        };
+        // 5 ms (a cell N/A at once): two ticks on the machine's count, none on ours, would
+        // read as 4 cores of others.
+        let after = Sample {
+            at: t0 + Duration::from_millis(5),
+            machine_busy: 2,
+            ours: 0,
+            cores: 2,
+        };
+        let load = between(&before, &after).unwrap();
+        assert_eq!(load.other_cores, 0.0, "{load:?}");
+        assert!(!load.busy);
+        // A second span's worth of others still shows through the slack.
+        let busy = Sample {
+            at: t0 + Duration::from_millis(500),
+            machine_busy: 2 + ticks_per_second() as u64,
+            ..after
+        };
+        assert!(between(&before, &busy).unwrap().busy);
     }
 }
