@@ -286,3 +286,25 @@ fn the_onnxruntime_level_asked_for_is_the_one_reported_and_exported() {
     assert!(String::from_utf8_lossy(&bad.stderr)
         .contains("[possible values: disable, basic, extended, layout, all]"));
 }
+
+/// A table of one framework has no Framework column; a note says whose figures they are,
+/// except for the default's.
+#[test]
+fn a_single_framework_table_names_its_framework() {
+    let stdout = |framework: &str| {
+        let out = graph_bin()
+            .args(["--framework", framework, "--no-memory"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let onnxruntime = stdout("onnxruntime");
+    assert!(!onnxruntime.contains("| Framework"), "{onnxruntime}");
+    assert!(
+        onnxruntime.contains("Framework: every row ran with onnxruntime (--framework)."),
+        "{onnxruntime}"
+    );
+    let pytorch = stdout("pytorch");
+    assert!(!pytorch.contains("Framework:"), "{pytorch}");
+}

@@ -239,6 +239,14 @@ fn notes(
 ) -> Vec<String> {
     let settings = &sweep.settings;
     let mut notes = Vec::new();
+    // Without a Framework column (one framework), a table of another framework than the
+    // default would not say whose figures it holds.
+    if let Some(framework) = one_framework(rows).filter(|f| *f != Framework::Pytorch) {
+        notes.push(format!(
+            "Framework: every row ran with {} (--framework).",
+            framework.name()
+        ));
+    }
     if let Some(prefix) = audio_prefix {
         let tokens = match metric {
             Metric::Speed => " Tokens/s counts encoder positions (frames / 2).",
@@ -306,6 +314,14 @@ fn notes(
         }
     }
     notes
+}
+
+/// The framework of every row, where they share one.
+fn one_framework(rows: &[&Row]) -> Option<Framework> {
+    let first = rows.first()?.0.settings.framework;
+    (rows.iter())
+        .all(|(cell, _)| cell.settings.framework == first)
+        .then_some(first)
 }
 
 /// MFU above this share of the ceiling says the ceiling, not the cell, is wrong: timing noise
