@@ -1,7 +1,9 @@
 //! The matmul and bandwidth ceilings, measured once per machine and settings: cached per (CPU or GPU model,
 //! device, dtype, threads, libtorch version) in the user's cache folder
 //! (`$XDG_CACHE_HOME/run-benchmark/calibration.json`, else `~/.cache/...`), and reused while
-//! it is younger than [`FRESH_FOR`]. `--recalibrate` measures again.
+//! it is younger than [`FRESH_FOR`]. `--recalibrate` measures again. A calibration measured
+//! while other processes took the CPU reads low: it is cached marked busy and stands in only
+//! while the machine is still busy; the first quiet run measures again.
 
 use crate::cell::{
     Axes, Calibration, CalibrationResult, CellResult, DeviceChoice, Dtype, Metric, Sweep,
@@ -74,6 +76,9 @@ struct Entry {
     result: CalibrationResult,
     /// Seconds since the Unix epoch.
     measured_at: u64,
+    /// Other processes took the CPU while it was measured (`src/load.rs`).
+    #[serde(default)]
+    busy: bool,
 }
 
 /// A cached ceiling and when it was measured.
@@ -81,6 +86,7 @@ struct Entry {
 pub struct Cached {
     pub result: CalibrationResult,
     pub measured_at: u64,
+    pub busy: bool,
 }
 
 impl Cached {
@@ -119,17 +125,20 @@ impl Cache {
             .map(|e| Cached {
                 result: e.result,
                 measured_at: e.measured_at,
+                busy: e.busy,
             })
     }
 
-    /// Records a new measurement for `key`, replacing older ones.
-    pub fn store(&self, key: &Key, result: &CalibrationResult) -> Result<()> {
+    /// Records a new measurement for `key`, replacing older ones; `busy`: measured while
+    /// other processes took the CPU.
+    pub fn store(&self, key: &Key, result: &CalibrationResult, busy: bool) -> Result<()> {
         let mut entries = self.entries();
         entries.retain(|e| &e.key != key);
         entries.push(Entry {
             key: key.clone(),
             result: result.clone(),
             measured_at: unix_now(),
+            busy,
         });
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)
@@ -197,8 +206,15 @@ pub fn ensure(
             true => None,
             false => cache.as_ref().and_then(|c| c.lookup(&key)),
         };
+        // A busy calibration stands in only while the machine is still busy.
+        let cached = cached.filter(|c| {
+            !c.busy || crate::load::look(crate::load::BEFORE_SWEEP).is_some_and(|l| l.busy)
+        });
         if let Some(cached) = cached {
-            let when = cached.when();
+            let when = match cached.busy {
+                true => format!("{} on a busy machine", cached.when()),
+                false => cached.when(),
+            };
             progress.note(&format!(
                 "{what}: {}, reused (measured {when}; --recalibrate measures again)",
                 ceilings(&cached.result)
@@ -215,26 +231,28 @@ pub fn ensure(
             Ok(Ok(c)) => {
                 progress.task_done(&what, &ceilings(&c));
                 bandwidths.extend(bandwidth_of(&variant, &c));
-                // Ceilings measured beside other work read low, and a cached one would make
-                // every MFU and MBU of the day read high: only a quiet measurement is kept.
-                let how = match load.filter(|l| l.busy) {
-                    Some(l) => {
-                        progress.note(&format!(
-                            "Calibration not cached: other processes took {:.2} of {} cores \
-                             while it ran, so its ceilings may read low (the next run measures \
-                             them again)",
-                            l.other_cores, l.cores
-                        ));
-                        "measured on a busy machine, not cached"
-                    }
-                    None => {
-                        if let Some(Err(e)) = cache.as_ref().map(|cache| cache.store(&key, &c)) {
-                            progress.note(&format!("Calibration not cached: {e:#}"));
-                        }
-                        "measured"
-                    }
-                };
+                // Ceilings measured beside other work read low: kept marked busy, so that
+                // they never stand in for a quiet machine's (every MFU and MBU would read high).
+                let busy = load.filter(|l| l.busy);
+                if let Some(l) = busy {
+                    progress.note(&format!(
+                        "Calibration measured while other processes took {:.2} of {} cores: \
+                         its ceilings may read low; the next run on a quiet machine measures \
+                         them again",
+                        l.other_cores, l.cores
+                    ));
+                }
+                let stored = cache
+                    .as_ref()
+                    .map(|cache| cache.store(&key, &c, busy.is_some()));
+                if let Some(Err(e)) = stored {
+                    progress.note(&format!("Calibration not cached: {e:#}"));
+                }
                 sweep.calibrations.push((calibration, c));
+                let how = match busy {
+                    Some(_) => "measured on a busy machine",
+                    None => "measured",
+                };
                 said.push((variant, how.into()));
             }
             Ok(Err(reason)) => {
@@ -319,10 +337,10 @@ mod tests {
             flops_per_second: 3e11,
             bandwidth: None,
         };
-        cache.store(&key(Dtype::F32), &result).unwrap();
+        cache.store(&key(Dtype::F32), &result, false).unwrap();
         assert!(cache.lookup(&key(Dtype::F32)).is_none());
         result.bandwidth = Some(bandwidth());
-        cache.store(&key(Dtype::F32), &result).unwrap();
+        cache.store(&key(Dtype::F32), &result, false).unwrap();
         assert_eq!(cache.lookup(&key(Dtype::F32)).unwrap().result, result);
     }
 
@@ -341,7 +359,7 @@ mod tests {
             method: METHOD - 1,
             ..key(Dtype::F32)
         };
-        cache.store(&older, &result).unwrap();
+        cache.store(&older, &result, false).unwrap();
         assert!(cache.lookup(&key(Dtype::F32)).is_none());
         // A file written before the field existed reads as method 0.
         let mut file: serde_json::Value =
@@ -365,9 +383,12 @@ mod tests {
             flops_per_second: 3e11,
             bandwidth: Some(bandwidth()),
         };
-        cache.store(&key(Dtype::F32), &result).unwrap();
+        cache.store(&key(Dtype::F32), &result, true).unwrap();
+        assert!(cache.lookup(&key(Dtype::F32)).unwrap().busy);
+        cache.store(&key(Dtype::F32), &result, false).unwrap();
         let found = cache.lookup(&key(Dtype::F32)).unwrap();
         assert_eq!(found.result, result);
+        assert!(!found.busy, "a quiet measurement replaces a busy one");
         assert!(found.when().ends_with("UTC"));
         assert!(cache.lookup(&key(Dtype::Bf16)).is_none());
         let mut other_threads = key(Dtype::F32);
@@ -390,6 +411,7 @@ mod tests {
                 bandwidth: Some(bandwidth()),
             },
             measured_at: unix_now() - FRESH_FOR.as_secs() - 1,
+            busy: false,
         }];
         std::fs::write(&cache.path, serde_json::to_vec(&stale).unwrap()).unwrap();
         assert!(cache.lookup(&key(Dtype::F32)).is_none());
@@ -401,7 +423,7 @@ mod tests {
             flops_per_second: 2e11,
             bandwidth: Some(bandwidth()),
         };
-        cache.store(&key(Dtype::F32), &result).unwrap();
+        cache.store(&key(Dtype::F32), &result, false).unwrap();
         assert_eq!(cache.lookup(&key(Dtype::F32)).unwrap().result, result);
     }
 }
