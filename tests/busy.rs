@@ -42,6 +42,18 @@ impl Drop for Hogs {
     }
 }
 
+/// The tiny model's speed cells at batch 1, one thread, with `cache` as the calibration
+/// cache (so a test's calibration is measured where it runs); the caller adds the sizes.
+fn tiny_speed(cache: &std::path::Path) -> assert_cmd::Command {
+    let mut command = bin();
+    command
+        .env("XDG_CACHE_HOME", cache)
+        .args(["--models", TINY, "--batch-sizes", "1"])
+        .args(QUICK)
+        .args(["--threads", "1", "--no-memory"]);
+    command
+}
+
 fn cores() -> usize {
     std::fs::read_to_string("/proc/stat")
         .unwrap()
@@ -58,22 +70,11 @@ fn a_busy_machine_is_warned_about_recorded_and_marked() {
     // A cache of its own, so the calibration is measured here, beside the busy loops.
     let cache = dir.path().join("cache");
     let hogs = Hogs::start(cores());
-    let output = bin()
-        .env("XDG_CACHE_HOME", &cache)
+    let output = tiny_speed(&cache)
         .args([
-            "--models",
-            TINY,
-            "--batch-sizes",
-            "1",
             "--sequence-lengths",
             "8",
             "16",
-        ])
-        .args(QUICK)
-        .args([
-            "--threads",
-            "1",
-            "--no-memory",
             "--env-print",
             "--export-json",
         ])
@@ -118,18 +119,8 @@ fn a_busy_machine_is_warned_about_recorded_and_marked() {
     }
     // The busy loops gone, the next run measures the ceilings again and caches them quiet.
     let quiet = dir.path().join("quiet.json");
-    bin()
-        .env("XDG_CACHE_HOME", &cache)
-        .args([
-            "--models",
-            TINY,
-            "--batch-sizes",
-            "1",
-            "--sequence-lengths",
-            "8",
-        ])
-        .args(QUICK)
-        .args(["--threads", "1", "--no-memory", "--quiet", "--export-json"])
+    tiny_speed(&cache)
+        .args(["--sequence-lengths", "8", "--quiet", "--export-json"])
         .arg(&quiet)
         .assert()
         .success();
@@ -193,12 +184,8 @@ fn the_calibration_is_measured_once_then_reused_until_recalibrate() {
     let cache = dir.path().join("cache");
     let run = |extra: &[&str], name: &str| {
         let out = dir.path().join(name);
-        let assert = bin()
-            .env("XDG_CACHE_HOME", &cache)
-            .args(QUICK)
-            .args(["--models", TINY])
-            .args(["--batch-sizes", "1", "--sequence-lengths", "8"])
-            .args(["--no-memory", "--quiet"])
+        let assert = tiny_speed(&cache)
+            .args(["--sequence-lengths", "8", "--quiet"])
             .args(extra)
             .arg("--export-json")
             .arg(&out)
