@@ -101,6 +101,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
     let mut lines = Vec::new();
     let mut noisy = 0;
     let mut imprecise = 0;
+    let mut above_ceiling = 0;
     let mut busy: Vec<crate::cell::Load> = Vec::new();
     let mut roofline = false;
     for (cell, result) in &rows {
@@ -131,6 +132,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 }
                 let calibration = sweep.calibration_for(&cell.settings);
                 let t = Throughput::of(cell, speed, calibration);
+                above_ceiling += usize::from(t.mfu.is_some_and(|m| m > ABOVE_CEILING));
                 let r = Roofline::of(cell, speed, calibration);
                 roofline |= r.is_some();
                 line.extend([
@@ -192,6 +194,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 gpu,
                 noisy,
                 imprecise,
+                above_ceiling,
                 audio_prefix,
                 &busy,
             ),
@@ -199,6 +202,7 @@ fn build_plain(sweep: &Sweep, mode: Mode, metric: Metric) -> Section {
                 true => roofline_notes(sweep, &rows, false),
                 false => Vec::new(),
             },
+            Vec::from_iter(framework_note(&rows, &axes)),
             input_notes(&rows),
             super::routing::notes(&rows, &axes),
             super::weights::notes(&rows, &axes),
@@ -234,19 +238,12 @@ fn notes(
     gpu: bool,
     noisy: usize,
     imprecise: usize,
+    above_ceiling: usize,
     audio_prefix: Option<i64>,
     busy: &[crate::cell::Load],
 ) -> Vec<String> {
     let settings = &sweep.settings;
     let mut notes = Vec::new();
-    // Without a Framework column (one framework), a table of another framework than the
-    // default would not say whose figures it holds.
-    if let Some(framework) = one_framework(rows).filter(|f| *f != Framework::Pytorch) {
-        notes.push(format!(
-            "Framework: every row ran with {} (--framework).",
-            framework.name()
-        ));
-    }
     if let Some(prefix) = audio_prefix {
         let tokens = match metric {
             Metric::Speed => " Tokens/s counts encoder positions (frames / 2).",
@@ -272,7 +269,7 @@ fn notes(
                 "GFLOP/s: matrix-product FLOPs of one call (training: 3 x forward) per second."
                     .into(),
             );
-            notes.push(mfu_note(sweep, rows));
+            notes.push(mfu_note(sweep, rows, above_ceiling));
             if imprecise > 0 {
                 notes.push(format!(
                     "!{imprecise} imprecise figure(s): the interval did not reach the --precision \
@@ -316,12 +313,12 @@ fn notes(
     notes
 }
 
-/// The framework of every row, where they share one.
-fn one_framework(rows: &[&Row]) -> Option<Framework> {
-    let first = rows.first()?.0.settings.framework;
-    (rows.iter())
-        .all(|(cell, _)| cell.settings.framework == first)
-        .then_some(first)
+/// Where the table has no Framework column (the sweep ran one framework) and that framework
+/// is not the default, a note naming it: the table would not say whose figures it holds.
+fn framework_note(rows: &[&Row], axes: &Axes) -> Option<String> {
+    let framework = rows.first()?.0.settings.framework;
+    (!axes.framework_varies() && framework != Framework::Pytorch)
+        .then(|| format!("Framework: every row ran with {framework} (--framework)."))
 }
 
 /// MFU above this share of the ceiling says the ceiling, not the cell, is wrong: timing noise
@@ -329,19 +326,9 @@ fn one_framework(rows: &[&Row]) -> Option<Framework> {
 const ABOVE_CEILING: f64 = 1.1;
 
 /// What MFU is over: the calibration of the rows' dtype and threads, each named where the
-/// section holds several; and, where rows pass 100% by more than noise, that the ceiling was
-/// measured low and how to measure it again.
-fn mfu_note(sweep: &Sweep, rows: &[&super::Row]) -> String {
-    let above = (rows.iter())
-        .filter(|(cell, result)| match result {
-            CellResult::Speed(speed) => {
-                let calibration = sweep.calibration_for(&cell.settings);
-                let mfu = Throughput::of(cell, speed, calibration).mfu;
-                mfu.is_some_and(|m| m > ABOVE_CEILING)
-            }
-            _ => false,
-        })
-        .count();
+/// section holds several; and, where `above` rows pass 100% by more than noise, that the
+/// ceiling was measured low and how to measure it again.
+fn mfu_note(sweep: &Sweep, rows: &[&super::Row], above: usize) -> String {
     let note = ceiling_note(sweep, rows);
     match above {
         0 => note,
