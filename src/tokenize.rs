@@ -128,10 +128,8 @@ pub fn load(file: &Path) -> Result<Tokenizer> {
 pub fn read_passages(file: &Path) -> Result<Vec<String>> {
     // A missing or unreadable file is a missing input (exit status 2, as everywhere).
     let bytes = std::fs::read(file).map_err(|e| {
-        anyhow::Error::new(crate::report::MissingInput {
-            message: format!("--input-text: cannot read {}", file.display()),
-            source: Some(e),
-        })
+        let message = format!("--input-text: cannot read {}", file.display());
+        crate::report::MissingInput::error(message, Some(e))
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         anyhow!(

@@ -89,13 +89,13 @@ impl Store {
     /// Opens an existing database to read it: a missing file is an error, not a new database.
     pub fn open_existing(path: &Path) -> Result<Store> {
         if !path.exists() {
-            return Err(anyhow::Error::new(crate::report::MissingInput {
-                message: format!(
+            return Err(crate::report::MissingInput::error(
+                format!(
                     "{}: no results database there yet (a run with --db writes one)",
                     path.display()
                 ),
-                source: None,
-            }));
+                None,
+            ));
         }
         let mut conn = Connection::open_with_flags(
             path,

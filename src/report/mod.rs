@@ -57,6 +57,11 @@ impl std::error::Error for MissingInput {
 }
 
 impl MissingInput {
+    /// The error of a missing or unreadable input, `message` naming the file.
+    pub fn error(message: String, source: Option<std::io::Error>) -> anyhow::Error {
+        anyhow::Error::new(MissingInput { message, source })
+    }
+
     /// Whether `error` (or what caused it) is a missing or unreadable input file.
     pub fn in_chain(error: &anyhow::Error) -> bool {
         error.chain().any(|cause| cause.is::<MissingInput>())
@@ -67,22 +72,17 @@ impl MissingInput {
 /// missing or cannot be read is a [`MissingInput`].
 pub fn read_input(path: &Path, what: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
+        let file = match what {
+            "" => path.display().to_string(),
+            what => format!("{what} {}", path.display()),
+        };
         // Text that is not UTF-8 is a file of the wrong kind, not a missing one.
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            return anyhow::Error::new(e).context(format!(
-                "{what}{}{} is not UTF-8 text",
-                if what.is_empty() { "" } else { " " },
-                path.display()
-            ));
+        match e.kind() {
+            std::io::ErrorKind::InvalidData => {
+                anyhow::Error::new(e).context(format!("{file} is not UTF-8 text"))
+            }
+            _ => MissingInput::error(format!("cannot read {file}"), Some(e)),
         }
-        anyhow::Error::new(MissingInput {
-            message: format!(
-                "cannot read {what}{}{}",
-                if what.is_empty() { "" } else { " " },
-                path.display()
-            ),
-            source: Some(e),
-        })
     })
 }
 
